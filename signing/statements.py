@@ -1,0 +1,100 @@
+"""Platform-signed statements: receipts (回执), opening records, checkpoints.
+
+A statement is canonical JSON ``{"type", "signed_at", "body"}`` signed with SM2 (default
+ID). The signed file carries the statement, the signature and the signer's certificate, so
+it verifies offline with the platform certificate (or a root that issued it) alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from signing.canonical import canonical_json, parse_canonical
+from signing.certs import Certificate, TrustStore, Usage, verify_chain
+from signing.errors import InvalidSignature, StatementError
+from signing.sm2 import PrivateKey
+
+
+@dataclass(frozen=True)
+class SignedStatement:
+    statement: bytes  # canonical JSON of {"type", "signed_at", "body"}
+    signature: bytes  # DER SM2
+    signer_cert: Certificate
+
+    @property
+    def content(self) -> dict[str, Any]:
+        value = parse_canonical(self.statement)
+        assert isinstance(value, dict)
+        return value
+
+    @property
+    def type(self) -> str:
+        return str(self.content["type"])
+
+    @property
+    def body(self) -> Any:
+        return self.content["body"]
+
+    @property
+    def signed_at(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.content["signed_at"])
+
+    def to_json(self) -> bytes:
+        """The portable file form (canonical JSON too)."""
+        return canonical_json(
+            {
+                "statement": base64.b64encode(self.statement).decode(),
+                "signature": base64.b64encode(self.signature).decode(),
+                "signer_cert": base64.b64encode(self.signer_cert.der).decode(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> SignedStatement:
+        try:
+            outer = parse_canonical(data)
+            return cls(
+                base64.b64decode(outer["statement"], validate=True),
+                base64.b64decode(outer["signature"], validate=True),
+                Certificate(base64.b64decode(outer["signer_cert"], validate=True)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StatementError("签名文件格式错误 (malformed signed statement)") from exc
+
+    def verify(
+        self,
+        *,
+        trusted: Certificate | None = None,
+        trust: TrustStore | None = None,
+        expected_type: str | None = None,
+    ) -> dict[str, Any]:
+        """Verify against a pinned signer certificate or a trust store; return the content."""
+        content = self.content
+        if set(content) != {"type", "signed_at", "body"}:
+            raise StatementError("签名文件内容字段错误 (statement fields)")
+        if expected_type is not None and content["type"] != expected_type:
+            raise StatementError(f"签名文件类型不是 {expected_type} (wrong statement type)")
+        if trusted is not None:
+            if trusted.der != self.signer_cert.der:
+                raise StatementError("签名证书不是平台证书 (not signed by the platform certificate)")
+        elif trust is not None:
+            verify_chain(self.signer_cert, trust, at=self.signed_at, usage=Usage.SIGN)
+        else:
+            raise StatementError("需要受信任的证书 (a trusted certificate is required)")
+        try:
+            self.signer_cert.public_key.verify(self.signature, self.statement)
+        except InvalidSignature as exc:
+            raise InvalidSignature("签名文件的签名无效 (statement signature invalid)") from exc
+        return content
+
+
+def sign_statement(type_: str, body: Any, *, key: PrivateKey, cert: Certificate, now: dt.datetime) -> SignedStatement:
+    if cert.public_key != key.public_key:
+        raise StatementError("签名私钥与证书不匹配 (key does not match certificate)")
+    statement = canonical_json(
+        {"type": type_, "signed_at": now.astimezone(dt.UTC).isoformat(timespec="microseconds"), "body": body}
+    )
+    return SignedStatement(statement, key.sign(statement), cert)
