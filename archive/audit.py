@@ -1,0 +1,170 @@
+"""Audit events (过程全留痕): one append-only, hash-chained row per state change or sensitive read.
+
+``record_event`` runs inside the caller's transaction, so the event commits or rolls back
+with the change it describes. Each event's ``leaf_hash`` is SM3(0x00 ‖ canonical event) —
+the RFC 9162 leaf hash, so the Merkle tree of the archive issue can be built over existing
+rows without rewriting history — and ``chain_hash`` = SM3(previous chain_hash ‖ leaf_hash).
+Appends are serialised by locking the single ``audit_head`` row, which also makes ``seq``
+gap-free.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archive import clock
+from archive.db import ArchiveBase
+from signing.canonical import canonical_json
+from signing.digest import sm3
+
+GENESIS = bytes(32)
+
+
+@runtime_checkable
+class Actor(Protocol):
+    """Anything that acts: users, the scheduler, an issuer's API client."""
+
+    @property
+    def actor_id(self) -> str: ...
+
+    @property
+    def actor_role(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class ActorRef:
+    actor_id: str
+    actor_role: str
+
+
+SYSTEM = ActorRef("system", "system")
+ANONYMOUS = ActorRef("anonymous", "public")
+
+
+class AuditHead(ArchiveBase):
+    """The last appended event; its row lock serialises appends."""
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, comment="seq of the last event, 0 when empty")
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditEvent(ArchiveBase):
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False, comment="1, 2, 3, … no gaps")
+    at: Mapped[dt.datetime] = mapped_column(comment="platform time (UTC) of the transaction")
+    actor_id: Mapped[str] = mapped_column(String(64))
+    actor_role: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(64), index=True, comment="verb.noun, e.g. tender.publish")
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text, comment="canonical JSON")
+    payload_sm3: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), comment="SM3(0x00 ‖ canonical event)")
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32), comment="SM3(previous chain_hash ‖ leaf_hash)")
+
+    def canonical(self) -> bytes:
+        return event_bytes(
+            self.seq, self.at, self.actor_id, self.actor_role, self.action, self.object_type, self.object_id,
+            self.payload_sm3,
+        )
+
+
+def event_bytes(
+    seq: int, at: dt.datetime, actor_id: str, actor_role: str, action: str, object_type: str, object_id: str,
+    payload_sm3: bytes,
+) -> bytes:
+    """What the leaf hash covers (the payload enters through its SM3)."""
+    return canonical_json(
+        {
+            "seq": seq,
+            "at": clock.as_utc(at).isoformat(timespec="microseconds"),
+            "actor": actor_id,
+            "role": actor_role,
+            "action": action,
+            "object": f"{object_type}:{object_id}",
+            "payload_sm3": payload_sm3.hex(),
+        }
+    )
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return sm3(b"\x00" + data)
+
+
+ObjRef = tuple[str, str]
+
+
+def _obj_ref(obj: Any) -> ObjRef:
+    if isinstance(obj, tuple):
+        return str(obj[0]), str(obj[1])
+    ref = getattr(obj, "audit_ref", None)
+    if ref is None:
+        raise TypeError(f"{type(obj).__name__} has no audit_ref")
+    return str(ref[0]), str(ref[1])
+
+
+def record_event(session: Session, actor: Actor, action: str, obj: Any, payload: Any = None) -> AuditEvent:
+    """Append an event in the caller's transaction and return it (flushed, not committed)."""
+    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
+    if head is None:
+        head = AuditHead(id=1, seq=0, chain_hash=GENESIS)
+        session.add(head)
+        session.flush()
+    object_type, object_id = _obj_ref(obj)
+    body = canonical_json(payload if payload is not None else {})
+    at = clock.now()
+    seq = head.seq + 1
+    payload_sm3 = sm3(body)
+    leaf = leaf_hash(event_bytes(seq, at, actor.actor_id, actor.actor_role, action, object_type, object_id, payload_sm3))
+    chain = sm3(head.chain_hash + leaf)
+    event = AuditEvent(
+        seq=seq, at=at, actor_id=actor.actor_id, actor_role=actor.actor_role, action=action,
+        object_type=object_type, object_id=object_id, payload=body.decode("utf-8"), payload_sm3=payload_sm3,
+        leaf_hash=leaf, chain_hash=chain,
+    )
+    session.add(event)
+    head.seq, head.chain_hash = seq, chain
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    problem: str
+
+
+def verify_chain(session: Session, batch: int = 10_000) -> list[ChainProblem]:
+    """Recompute every leaf and chain hash in order; list what does not match (empty = intact)."""
+    problems: list[ChainProblem] = []
+    prev = GENESIS
+    expected_seq = 1
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != expected_seq:
+                problems.append(ChainProblem(expected_seq, f"缺少事件 {expected_seq}–{ev.seq - 1} (events missing)"))
+            if sm3(ev.payload.encode("utf-8")) != ev.payload_sm3:
+                problems.append(ChainProblem(ev.seq, "事件内容被修改 (payload altered)"))
+            if leaf_hash(ev.canonical()) != ev.leaf_hash:
+                problems.append(ChainProblem(ev.seq, "事件字段被修改 (event fields altered)"))
+            if sm3(prev + ev.leaf_hash) != ev.chain_hash:
+                problems.append(ChainProblem(ev.seq, "哈希链断裂 (hash chain broken)"))
+            prev, expected_seq, last = ev.chain_hash, ev.seq + 1, ev.seq
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != last or head.chain_hash != prev):
+        problems.append(ChainProblem(head.seq, "链头与最后事件不符 (head does not match the last event)"))
+    return problems

@@ -1,0 +1,114 @@
+"""The ObjectStore interface and what both implementations share."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from signing.digest import SM3
+
+READ_BLOCK = 1 << 20
+KEY_PREFIX = "sm3/"
+
+
+class ObjectStoreError(Exception):
+    code = "object_store_error"
+
+
+class ObjectMissing(ObjectStoreError):
+    code = "object_missing"
+
+
+class ObjectTooLarge(ObjectStoreError):
+    code = "object_too_large"
+
+
+class RetentionError(ObjectStoreError):
+    """Deleting, overwriting or shortening the retention of a retained object."""
+
+    code = "retained"
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    retain_until: dt.datetime | None = None
+    legal_hold: bool = False
+
+    @property
+    def sm3(self) -> str:
+        return self.key.removeprefix(KEY_PREFIX)
+
+
+def key_for(digest_hex: str) -> str:
+    return KEY_PREFIX + digest_hex
+
+
+def check_key(key: str) -> str:
+    digest = key.removeprefix(KEY_PREFIX)
+    if not key.startswith(KEY_PREFIX) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise ObjectMissing(f"无效的对象键 {key!r} (invalid object key)")
+    return digest
+
+
+class HashingReader:
+    """Wraps a stream: counts and SM3-hashes what is read, enforcing a size limit."""
+
+    def __init__(self, src: BinaryIO, max_size: int | None) -> None:
+        self._src = src
+        self._max = max_size
+        self.size = 0
+        self.hash = SM3()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._src.read(n if n is not None and n >= 0 else READ_BLOCK)
+        if data:
+            self.size += len(data)
+            if self._max is not None and self.size > self._max:
+                raise ObjectTooLarge(f"文件超过大小上限 {self._max} 字节 (object larger than {self._max} bytes)")
+            self.hash.update(data)
+        return data
+
+
+class ObjectStore(abc.ABC):
+    """Streaming, content-addressed, with retention where the backend supports it."""
+
+    @abc.abstractmethod
+    def put_stream(self, src: BinaryIO, *, max_size: int | None = None) -> StoredObject:
+        """Store everything readable from ``src``; atomic: the object appears whole or not at all."""
+
+    @abc.abstractmethod
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A readable stream of the object (use as a context manager)."""
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> StoredObject | None:
+        """Size and retention, or None when absent."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str = KEY_PREFIX) -> Iterator[StoredObject]: ...
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; refused (``RetentionError``) while retained or on legal hold."""
+
+    @abc.abstractmethod
+    def set_retention(self, key: str, until: dt.datetime) -> None:
+        """COMPLIANCE retention: may be extended, never shortened or removed."""
+
+    @abc.abstractmethod
+    def set_legal_hold(self, key: str, on: bool) -> None: ...
+
+    def put_bytes(self, data: bytes) -> StoredObject:
+        import io
+
+        return self.put_stream(io.BytesIO(data))
+
+    def read_bytes(self, key: str) -> bytes:
+        with self.open(key) as f:
+            return f.read()

@@ -1,0 +1,38 @@
+"""Build an ObjectStore from a URL: ``file:///path`` (or a plain path) or
+``minio://ACCESS:SECRET@host:port/bucket[?secure=1&lock=1]``."""
+
+from __future__ import annotations
+
+import pathlib
+from urllib.parse import parse_qs, unquote, urlparse
+
+from archive.objectstore.base import ObjectStore
+
+
+def open_store(url: str, *, base: pathlib.Path | None = None, object_lock: bool = False) -> ObjectStore:
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        from archive.objectstore.local import LocalObjectStore
+
+        path = pathlib.Path(unquote(parsed.path if parsed.scheme == "file" else url))
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        return LocalObjectStore(path)
+    if parsed.scheme == "minio":
+        from minio import Minio
+
+        from archive.objectstore.s3 import S3ObjectStore
+
+        q = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        bucket = parsed.path.strip("/")
+        if not bucket or not parsed.hostname:
+            raise ValueError("OBJECT_STORE_URL must look like minio://KEY:SECRET@host:port/bucket")
+        client = Minio(
+            f"{parsed.hostname}:{parsed.port or 9000}",
+            access_key=unquote(parsed.username or ""),
+            secret_key=unquote(parsed.password or ""),
+            secure=q.get("secure", "0") in ("1", "true"),
+            region=q.get("region", "us-east-1"),
+        )
+        return S3ObjectStore(client, bucket, object_lock=object_lock or q.get("lock", "0") in ("1", "true"))
+    raise ValueError(f"unsupported object store URL scheme {parsed.scheme!r}")

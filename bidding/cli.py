@@ -1,0 +1,176 @@
+"""``ggzy-bid``: the bidder's tool. Keys are made, and bids sealed and checked, on the bidder's
+own machine; the platform never sees a bid's plaintext or key before the opening.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import pathlib
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+from bidding.package import write_folder_zip
+from signing.certs import Certificate, TrustStore
+from signing.envelope import DEFAULT_CHUNK, read_header, seal, unseal
+from signing.errors import SigningError
+from signing.sm2 import PrivateKey
+
+KEY_FILES = {"sign": ("sign.key", "sign.pub", "sign.crt"), "enc": ("enc.key", "enc.pub", "enc.crt")}
+
+
+def _fail(message: str) -> None:
+    click.echo(f"错误 (error): {message}", err=True)
+    sys.exit(2)
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except SigningError as exc:
+        _fail(f"{exc} [{exc.code}]")
+    except OSError as exc:
+        _fail(f"{exc.strerror or exc}: {exc.filename or ''}")
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[Any]:
+    quiet = not sys.stderr.isatty() or os.environ.get("GGZY_NO_PROGRESS")
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeRemainingColumn(), disable=bool(quiet), transient=True) as p:
+        task = p.add_task(label, total=total)
+        yield lambda n: p.advance(task, n)
+
+
+def _password(for_new: bool = False) -> bytes:
+    env = os.environ.get("GGZY_KEY_PASSWORD")
+    if env:
+        return env.encode()
+    pw = click.prompt("私钥口令 (key password)", hide_input=True, confirmation_prompt=for_new, err=True)
+    if for_new and len(pw) < 8:
+        _fail("口令至少 8 位 (password must be at least 8 characters)")
+    return str(pw).encode()
+
+
+@click.group(help="ggzy-bid 投标工具：生成密钥、封装、校验投标文件 (the bidder's tool: keys, sealing, checking)")
+def main() -> None:
+    pass
+
+
+@main.command(help="生成签名与加密 SM2 密钥对 (make signing and encryption SM2 key pairs). "
+                   "口令取自 GGZY_KEY_PASSWORD 或提示输入 (password from GGZY_KEY_PASSWORD or a prompt).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=pathlib.Path), required=True,
+              help="密钥文件夹 (key folder)")
+def keygen(out_dir: pathlib.Path) -> None:
+    with _errors():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if any((out_dir / KEY_FILES[k][0]).exists() for k in KEY_FILES):
+            _fail(f"{out_dir} 中已有私钥，不会覆盖 (keys already exist; not overwriting)")
+        pw = _password(for_new=True)
+        for kind, (key_name, pub_name, _) in KEY_FILES.items():
+            key = PrivateKey.generate()
+            fd = os.open(out_dir / key_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key.to_pem(pw))
+            (out_dir / pub_name).write_bytes(key.public_key.to_pem())
+            click.echo(f"{kind}: {out_dir / pub_name}")
+        click.echo("请把 sign.pub 和 enc.pub 交给交易中心签发证书，证书保存为 sign.crt、enc.crt "
+                   "(have the platform certify sign.pub and enc.pub; save them as sign.crt and enc.crt)")
+
+
+def _load(keys: pathlib.Path, kind: str, password: bytes | None) -> tuple[PrivateKey | None, Certificate]:
+    key_name, _, cert_name = KEY_FILES[kind]
+    cert_path = keys / cert_name
+    if not cert_path.exists():
+        _fail(f"缺少证书 {cert_path} (certificate missing)")
+    cert = Certificate.load(cert_path.read_bytes())
+    key = PrivateKey.from_pem((keys / key_name).read_bytes(), password) if password is not None else None
+    return key, cert
+
+
+@click.command("seal", help="把投标文件夹或文件封装成加密投标文件 (seal a bid folder or file)")
+@click.argument("source", type=click.Path(exists=True, path_type=pathlib.Path))
+@click.option("--tender", required=True, help="项目编号 (tender id)")
+@click.option("--lot", required=True, help="标段编号 (lot id)")
+@click.option("--bidder", required=True, help="投标人编号 (bidder id)")
+@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True,
+              help="密钥文件夹 (key folder)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+@click.option("--chunk-size", type=int, default=DEFAULT_CHUNK, show_default=True)
+def seal_cmd(source: pathlib.Path, tender: str, lot: str, bidder: str, keys: pathlib.Path, out: pathlib.Path,
+             chunk_size: int) -> None:
+    with _errors():
+        pw = _password()
+        sign_key, sign_cert = _load(keys, "sign", pw)
+        _, enc_cert = _load(keys, "enc", None)
+        assert sign_key is not None
+        with tempfile.TemporaryDirectory() as tmp:
+            if source.is_dir():
+                pkg = pathlib.Path(tmp) / "bid.zip"
+                with pkg.open("wb") as f:
+                    n = write_folder_zip(source, f)
+                click.echo(f"已打包 {n} 个文件 (packed {n} files)", err=True)
+            else:
+                pkg = source
+            partial = out.with_name(out.name + ".part")
+            with pkg.open("rb") as src, partial.open("wb") as dst, _progress(pkg.stat().st_size, "加密") as adv:
+                header = seal(src, dst, tender_id=tender, lot_id=lot, bidder_id=bidder, signing_key=sign_key,
+                              signing_cert=sign_cert, recipient_cert=enc_cert, now=dt.datetime.now(dt.UTC),
+                              chunk_size=chunk_size, progress=adv)
+            partial.replace(out)
+        click.echo(f"{out}: 明文 SM3 {header.plaintext_sm3}，{header.plaintext_size} 字节")
+
+
+def _trust(ca: pathlib.Path) -> TrustStore:
+    return TrustStore((Certificate.load(ca.read_bytes()),))
+
+
+@main.command(help="校验加密投标文件的签名与证书（无需私钥）(check signature and certificate; no key needed)")
+@click.argument("sealed", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path), required=True,
+              help="平台根证书 (platform root certificate)")
+@click.option("--tender", default=None, help="应属的项目编号 (expected tender id)")
+def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
+    with _errors(), sealed.open("rb") as f:
+        header = read_header(f)
+        cert = header.verify(_trust(ca), at=dt.datetime.now(dt.UTC), tender_id=tender)
+        size = sealed.stat().st_size
+        if size != header.envelope_size:
+            _fail(f"文件长度 {size} 与文件头声明的 {header.envelope_size} 不符 (size mismatch: truncated or extended)")
+        click.echo(f"签名有效 (signature valid): {cert.subject.get('common_name')}，项目 {header.tender_id} "
+                   f"标段 {header.lot_id}，明文 SM3 {header.plaintext_sm3}")
+
+
+@click.command("unseal", help="用自己的加密私钥解密自查 (decrypt with your own key to check the bid)")
+@click.argument("sealed", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True)
+@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path), required=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def unseal_cmd(sealed: pathlib.Path, keys: pathlib.Path, ca: pathlib.Path, out: pathlib.Path) -> None:
+    with _errors():
+        pw = _password()
+        enc_key = PrivateKey.from_pem((keys / KEY_FILES["enc"][0]).read_bytes(), pw)
+        partial = out.with_name(out.name + ".part")
+        try:
+            with sealed.open("rb") as src, partial.open("wb") as dst, _progress(sealed.stat().st_size, "解密") as adv:
+                header = unseal(src, dst, trust=_trust(ca), at=dt.datetime.now(dt.UTC), encryption_key=enc_key,
+                                progress=adv)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # never leave unauthenticated plaintext behind
+            raise
+        partial.replace(out)
+        click.echo(f"{out}: 解密成功，SM3 {header.plaintext_sm3} 与签名一致 (decrypted; digest matches signature)")
+
+
+main.add_command(seal_cmd, "seal")
+main.add_command(unseal_cmd, "unseal")
+
+if __name__ == "__main__":
+    main()

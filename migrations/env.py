@@ -1,0 +1,41 @@
+"""Alembic environment: both metadatas (trading and archive), lock and statement timeouts."""
+
+from alembic import context
+from sqlalchemy import pool
+
+from trading.db import make_engine
+from trading.models import METADATAS
+
+config = context.config
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url"),
+        target_metadata=METADATAS,
+        literal_binds=True,
+        render_as_batch=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    url = config.get_main_option("sqlalchemy.url")
+    assert url
+    engine = make_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Never wait forever behind a long transaction; fail and let the operator retry.
+            connection.exec_driver_sql("SET lock_timeout = '5s'")
+            connection.exec_driver_sql("SET statement_timeout = '600s'")
+        context.configure(connection=connection, target_metadata=METADATAS, render_as_batch=True, compare_type=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,69 @@
+"""The composition root: ``create_app`` builds the Flask app from settings and blueprints.
+
+It is the one place in ``trading`` that names ``bidding`` (to register its blueprint).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from archive import clock
+from archive.objectstore import ObjectStore, open_store
+from trading import web
+from trading.config import Settings, load_settings
+from trading.db import Database
+from trading.permissions import Permission
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_json_bytes,
+        MAX_FORM_MEMORY_SIZE=settings.max_json_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        SESSION_COOKIE_NAME="ggzy_session",
+        JSON_AS_ASCII=False,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server session
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.extensions["ggzy.settings"] = settings
+    app.extensions["ggzy.db"] = Database(settings.database_url)
+    app.extensions["ggzy.endpoint_rules"] = {"static": Permission.PUBLIC}
+
+    csrf = CSRFProtect(app)
+    web.install(app)
+
+    from bidding.blueprint import bp as bidding_bp
+    from trading.accounts.blueprint import api as accounts_api
+    from trading.accounts.blueprint import pages as accounts_pages
+    from trading.audit_views import api as audit_api
+    from trading.audit_views import pages as audit_pages
+    from trading.home import bp as home_bp
+
+    for bp in (home_bp, accounts_pages, accounts_api, audit_pages, audit_api, bidding_bp):
+        app.register_blueprint(bp)
+    for bp in (accounts_api, audit_api):
+        csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
+
+    app.jinja_env.filters["local"] = _local_time
+    return app
+
+
+def _local_time(value: dt.datetime | None) -> str:
+    return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def object_store(app: Flask) -> ObjectStore:
+    if "ggzy.store" not in app.extensions:
+        settings: Settings = app.extensions["ggzy.settings"]
+        app.extensions["ggzy.store"] = open_store(settings.object_store_url)
+    store: ObjectStore = app.extensions["ggzy.store"]
+    return store

@@ -1,0 +1,63 @@
+"""The audit trail for staff and supervisors: recent events and the chain check."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
+
+from archive.audit import AuditEvent, verify_chain
+from trading import web
+from trading.errors import InvalidInput
+from trading.permissions import Permission, requires
+
+pages = Blueprint("audit", __name__)
+api = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit")
+
+
+def _events(after: int, limit: int) -> list[AuditEvent]:
+    q = select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(limit)
+    return list(web.db().scalars(q))
+
+
+def event_json(e: AuditEvent) -> dict[str, object]:
+    return {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_id, "role": e.actor_role, "action": e.action,
+            "object": f"{e.object_type}:{e.object_id}", "payload": e.payload, "payload_sm3": e.payload_sm3.hex(),
+            "leaf_hash": e.leaf_hash.hex(), "chain_hash": e.chain_hash.hex()}
+
+
+def _args() -> tuple[int, int]:
+    try:
+        after, limit = int(request.args.get("after", "0")), int(request.args.get("limit", "100"))
+    except ValueError:
+        raise InvalidInput("after 和 limit 应为整数") from None
+    if after < 0 or not 1 <= limit <= 1000:
+        raise InvalidInput("after ≥ 0，1 ≤ limit ≤ 1000")
+    return after, limit
+
+
+@pages.get("/audit")
+@requires(Permission.AUDIT_READ)
+def audit_page() -> str:
+    latest = list(web.db().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(100)))
+    return render_template("audit.html", events=latest, problems=None)
+
+
+@pages.post("/audit/verify")
+@requires(Permission.AUDIT_READ)
+def audit_verify_page() -> str:
+    latest = list(web.db().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(100)))
+    return render_template("audit.html", events=latest, problems=verify_chain(web.db()))
+
+
+@api.get("/events")
+@requires(Permission.AUDIT_READ)
+def api_events() -> Response:
+    after, limit = _args()
+    return jsonify({"items": [event_json(e) for e in _events(after, limit)]})
+
+
+@api.get("/verify")
+@requires(Permission.AUDIT_READ)
+def api_verify() -> Response:
+    problems = verify_chain(web.db())
+    return jsonify({"ok": not problems, "problems": [{"seq": p.seq, "problem": p.problem} for p in problems]})

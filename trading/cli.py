@@ -1,0 +1,262 @@
+"""``ggzy``: the operators' command line (init, serve, scheduler, demo, users, certificates, audit)."""
+
+from __future__ import annotations
+
+import getpass
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+import click
+
+from archive.audit import ActorRef, verify_chain
+from trading.config import ConfigError, Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _cli_actor() -> ActorRef:
+    return ActorRef(f"cli:{getpass.getuser()}", "admin")
+
+
+@click.group(help="ggzy 公共资源交易平台运维命令 (operator commands of the ggzy trading platform)")
+def main() -> None:
+    pass
+
+
+@main.command(help="创建实例目录、数据库结构和平台密钥 (create the instance folder, schema and platform keys)")
+def init() -> None:
+    from trading.db import upgrade
+    from trading.platform_keys import ensure_platform_keys
+
+    s = _settings()
+    s.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(s.database_url)
+    keys = ensure_platform_keys(s)
+    click.echo(f"数据库已就绪 (schema at head): {_safe_url(s.database_url)}")
+    click.echo(f"平台根证书 (platform root CA): {keys.ca.cert.fingerprint[:16]}…")
+
+
+@main.command(help="把数据库升级到最新结构 (upgrade the database schema)")
+def migrate() -> None:
+    from trading.db import upgrade
+
+    upgrade(_settings().database_url)
+    click.echo("ok")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@main.command(help="运行定时任务进程（每个部署只运行一个）(run the scheduler; one per deployment)")
+@click.option("--once", is_flag=True, help="只补跑一次全部任务后退出 (run every job once, then exit)")
+def scheduler(once: bool) -> None:
+    from trading.db import Database
+    from trading.scheduler import LeaseScheduler
+
+    s = _settings()
+    sched = LeaseScheduler(Database(s.database_url))
+    if once:
+        click.echo(repr(sched.run_all_due()))
+        return
+    sched.start()
+    click.echo(f"scheduler {sched.holder} started")
+    stop = {"flag": False}
+
+    def _stop(*_a: Any) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop["flag"]:
+        time.sleep(0.5)
+    sched.shutdown()
+
+
+def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from trading.app import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for k, v in {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "timeout": 120,
+                         "accesslog": "-"}.items():
+                self.cfg.set(k, v)
+
+        def load(self) -> Any:
+            return create_app(s)
+
+    child = None
+    if with_scheduler:
+        child = subprocess.Popen([sys.executable, "-m", "trading.cli", "scheduler"])
+    try:
+        _App().run()
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(10)
+
+
+@main.command(help="启动平台网页与 API 服务 (serve the platform with gunicorn)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--scheduler/--no-scheduler", "with_scheduler", default=None,
+              help="同时运行定时任务进程 (also run the scheduler; default: SCHEDULER_IN_PROCESS)")
+def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> None:
+    s = _settings()
+    _serve(s, host, port, workers, s.scheduler_in_process if with_scheduler is None else with_scheduler)
+
+
+@main.command(help="初始化并载入演示数据，然后启动服务 (set up the embedded demo and serve it)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="只准备数据，不启动服务 (prepare only)")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    from trading.db import Database
+    from trading.demo import seed
+
+    s = _settings()
+    if s.is_production:
+        raise click.ClickException("demo data is never loaded in production mode")
+    init.callback()  # type: ignore[misc]
+    with Database(s.database_url).session() as session:
+        accounts = seed(session, s.instance / "demo-accounts.txt")
+    click.echo("\n演示账号 (demo accounts) — 密码随机生成，另存于 instance/demo-accounts.txt：")
+    for username, password, role in accounts:
+        click.echo(f"  {username:<12} {password:<16} {role}")
+    if not no_serve:
+        click.echo(f"\n打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in).")
+        _serve(s, host, port, 2, True)
+
+
+@main.group(help="机构与用户 (organisations and users)")
+def users() -> None:
+    pass
+
+
+@users.command("add-org", help="登记机构 (register an organisation)")
+@click.option("--name", required=True)
+@click.option("--credit-code", required=True, help="统一社会信用代码")
+@click.option("--kind", required=True, type=click.Choice(["enterprise", "tenderee", "agency", "issuer",
+                                                            "trading_center", "supervision", "employer"]))
+@click.option("--region", required=True, help="行政区划代码（6 位）")
+def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
+    from trading.accounts.operations import create_organisation
+    from trading.accounts.schemas import OrganisationIn
+    from trading.db import Database
+
+    s = _settings()
+    with _domain_errors(), Database(s.database_url).session() as session:
+        data = _parse(OrganisationIn, {"name": name, "credit_code": credit_code, "kind": kind, "region": region})
+        org = create_organisation(session, _cli_actor(), data)
+        click.echo(f"organisation {org.id} created")
+
+
+@users.command("add", help="创建用户 (create a user); 密码从标准输入或提示读取")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--org", "organisation_id", type=int, default=None)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.password_option()
+def add_user(username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...],
+             password: str) -> None:
+    from trading.accounts.operations import create_user
+    from trading.accounts.schemas import UserIn
+    from trading.db import Database
+
+    s = _settings()
+    with _domain_errors(), Database(s.database_url).session() as session:
+        data = _parse(UserIn, {"username": username, "display_name": display_name, "password": password,
+                               "organisation_id": organisation_id, "roles": list(roles)})
+        user = create_user(session, _cli_actor(), data)
+        click.echo(f"user {user.id} created")
+
+
+def _parse(model: Any, data: dict[str, Any]) -> Any:
+    from trading.schemas import parse
+
+    return parse(model, data)
+
+
+class _domain_errors:  # noqa: N801  (used as a context manager)
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
+        from trading.errors import DomainError
+
+        if isinstance(exc, DomainError):
+            details = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
+            raise click.ClickException(exc.message + details)
+        return False
+
+
+@main.group(help="平台 CA：为用户签发 SM2 证书 (the platform CA)")
+def ca() -> None:
+    pass
+
+
+@ca.command("issue", help="为公钥签发签名或加密证书 (issue a signing or encryption certificate)")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--usage", type=click.Choice(["sign", "encrypt"]), required=True)
+@click.option("--cn", "common_name", required=True, help="证书主体名称")
+@click.option("--org-code", default=None, help="统一社会信用代码")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: str | None, out: pathlib.Path) -> None:
+    from signing.certs import Usage
+    from signing.errors import SigningError
+    from trading.platform_keys import issue_certificate, load_platform_keys
+
+    try:
+        cert = issue_certificate(load_platform_keys(_settings()), public_key.read_bytes(), common_name=common_name,
+                                 usage=Usage(usage), org_code=org_code)
+    except (SigningError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.write_bytes(cert.to_pem())
+    click.echo(f"{out}: serial {cert.serial:x}, SM3 {cert.fingerprint[:16]}…")
+
+
+@ca.command("root", help="导出平台根证书 (write the platform root certificate)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def ca_root(out: pathlib.Path) -> None:
+    from trading.platform_keys import load_platform_keys
+
+    try:
+        out.write_bytes(load_platform_keys(_settings()).ca.cert.to_pem())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.group(help="审计日志 (audit trail)")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="校验全部审计事件的哈希链 (verify the audit hash chain)")
+def audit_verify() -> None:
+    from trading.db import Database
+
+    with Database(_settings().database_url).session() as session:
+        problems = verify_chain(session)
+    if problems:
+        for p in problems:
+            click.echo(f"事件 {p.seq}: {p.problem}", err=True)
+        sys.exit(1)
+    click.echo("审计哈希链完整 (audit chain intact)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Settings from environment variables, with safe defaults only for the embedded demo mode.
+
+| variable | default (embedded) | meaning |
+|---|---|---|
+| GGZY_ENV | demo | ``demo`` (embedded), ``production`` or ``test`` |
+| GGZY_INSTANCE | ./instance | folder for the SQLite file, objects, CA and secrets |
+| DATABASE_URL | sqlite:///<instance>/ggzy.db | SQLAlchemy URL (postgresql+psycopg://… in production) |
+| OBJECT_STORE_URL | <instance>/objects | ``file:///…`` or ``minio://KEY:SECRET@host:port/bucket`` |
+| ARCHIVE_STORE_URL | <instance>/archive | the same, for archive packages (object lock) |
+| SECRET_KEY | generated into <instance>/secret_key in demo mode only | cookie signing key, ≥ 32 chars |
+| GGZY_TIMEZONE | Asia/Shanghai | how pages show instants (storage is UTC) |
+| ARCHIVE_RETENTION_YEARS | 15 | 政府采购法 42 |
+| LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | login rate limit per user name (and 4× per address) |
+| MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
+| SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+ENVS = ("demo", "production", "test")
+KNOWN_DEMO_SECRETS = {"", "dev", "demo", "secret", "changeme", "change-me", "ggzy-demo"}
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    instance: pathlib.Path
+    database_url: str
+    object_store_url: str
+    archive_store_url: str
+    secret_key: str
+    timezone: str = "Asia/Shanghai"
+    archive_retention_years: int = 15
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    max_json_bytes: int = 1 << 20
+    scheduler_in_process: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings; refuse to start production with a missing or demo secret."""
+    env = dict(os.environ if env is None else env)
+    mode = env.get("GGZY_ENV", "demo")
+    if mode not in ENVS:
+        raise ConfigError(f"GGZY_ENV must be one of {ENVS}, got {mode!r}")
+    instance = pathlib.Path(env.get("GGZY_INSTANCE", "instance")).resolve()
+    secret = env.get("SECRET_KEY", "")
+    if mode == "production":
+        if secret.lower() in KNOWN_DEMO_SECRETS or len(secret) < 32:
+            raise ConfigError("production mode needs SECRET_KEY: at least 32 random characters, not a demo value")
+        for name in ("DATABASE_URL", "OBJECT_STORE_URL", "ARCHIVE_STORE_URL"):
+            if not env.get(name):
+                raise ConfigError(f"production mode needs {name}")
+    elif not secret:
+        secret = _instance_secret(instance)
+    values: dict[str, Any] = {
+        "env": mode,
+        "instance": instance,
+        "database_url": env.get("DATABASE_URL") or f"sqlite:///{instance / 'ggzy.db'}",
+        "object_store_url": env.get("OBJECT_STORE_URL") or str(instance / "objects"),
+        "archive_store_url": env.get("ARCHIVE_STORE_URL") or str(instance / "archive"),
+        "secret_key": secret,
+        "timezone": env.get("GGZY_TIMEZONE", "Asia/Shanghai"),
+        "archive_retention_years": _int(env, "ARCHIVE_RETENTION_YEARS", 15),
+        "login_max_failures": _int(env, "LOGIN_MAX_FAILURES", 5),
+        "login_window_seconds": _int(env, "LOGIN_WINDOW_SECONDS", 900),
+        "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
+        "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _instance_secret(instance: pathlib.Path) -> str:
+    """Demo mode: a random secret made once per instance folder (never a shared constant)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()

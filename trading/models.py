@@ -1,0 +1,9 @@
+"""Imports every model module so that both metadatas are complete (Alembic, tests)."""
+
+from archive import audit  # noqa: F401
+from archive.db import ArchiveBase
+from trading.accounts import models as accounts_models  # noqa: F401
+from trading.db import Base
+from trading import scheduler_models  # noqa: F401
+
+METADATAS = [Base.metadata, ArchiveBase.metadata]

@@ -1,0 +1,84 @@
+"""One permission mechanism for every route.
+
+Permissions are named ``scope:resource:action``. A view declares its rule with
+``@requires(...)`` where the route is declared; the app checks it before the view runs and
+refuses any endpoint that has no rule at all (fail closed). ``tests/trading/test_routes.py``
+walks every registered route and fails if one lacks an explicit rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from trading.accounts.models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+ATTR = "__ggzy_permission__"
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"  # anyone, logged in or not
+    AUTHENTICATED = "account:self:read"  # any logged-in user
+    ACCOUNT_TOKENS = "account:token:manage"
+    ORGANISATION_READ = "admin:organisation:read"
+    ORGANISATION_MANAGE = "admin:organisation:manage"
+    USER_MANAGE = "admin:user:manage"
+    AUDIT_READ = "audit:event:read"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {Permission.ORGANISATION_READ, Permission.ORGANISATION_MANAGE, Permission.USER_MANAGE, Permission.AUDIT_READ}
+    ),
+    Role.STAFF: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ}),
+    Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ}),
+    Role.BIDDER: frozenset(),
+    Role.TENDEREE: frozenset(),
+    Role.AGENCY: frozenset(),
+    Role.EXPERT: frozenset(),
+    Role.ISSUER: frozenset(),
+}
+EVERY_USER = frozenset({Permission.AUTHENTICATED, Permission.ACCOUNT_TOKENS})
+
+
+def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:
+    out = set(EVERY_USER)
+    for role in roles:
+        out |= ROLE_PERMISSIONS[role]
+    return frozenset(out)
+
+
+def requires(permission: Permission) -> Callable[[F], F]:
+    """Declare the permission a view needs (exactly one; PUBLIC for open routes)."""
+
+    def mark(view: F) -> F:
+        setattr(view, ATTR, permission)
+        return view
+
+    return mark
+
+
+def rule_of(view: Any) -> Permission | None:
+    return getattr(view, ATTR, None)
+
+
+def routes_without_rule(app: Any) -> list[str]:
+    """Endpoints of ``app`` whose view declares no permission (should be empty)."""
+    explicit: dict[str, Permission] = app.extensions.get("ggzy.endpoint_rules", {})
+    missing = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        if rule.endpoint not in explicit and rule_of(view) is None:
+            missing.append(f"{rule.rule} ({rule.endpoint})")
+    return sorted(missing)
+
+
+def endpoint_rule(app: Any, endpoint: str | None) -> Permission | None:
+    if endpoint is None:
+        return None
+    explicit: dict[str, Permission] = app.extensions.get("ggzy.endpoint_rules", {})
+    if endpoint in explicit:
+        return explicit[endpoint]
+    return rule_of(app.view_functions.get(endpoint))

@@ -1,0 +1,183 @@
+"""The HTTP layer's plumbing: one DB session per request, who is asking, may they, and errors.
+
+Views stay thin: parse with ``json_body``/``form_body``, call one operation, ``commit()``,
+render. Nothing here holds a business rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from archive.audit import ANONYMOUS, Actor
+from trading.accounts.models import SessionKind, User
+from trading.accounts.operations import resolve_token
+from trading.db import Database
+from trading.errors import (
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    TooManyRequests,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
+from trading.permissions import Permission, endpoint_rule, permissions_of
+from trading.schemas import parse
+
+log = logging.getLogger("ggzy.web")
+M = TypeVar("M", bound=BaseModel)
+
+HTTP_MESSAGES = {
+    400: "请求格式错误",
+    401: "请先登录",
+    403: "没有权限执行此操作",
+    404: "页面或资源不存在",
+    405: "不支持此请求方法",
+    413: "请求内容过大",
+    415: "请求内容类型不受支持，应为 application/json",
+    429: "请求过于频繁，请稍后再试",
+}
+
+
+def db() -> Session:
+    if "db" not in g:
+        database: Database = current_app.extensions["ggzy.db"]
+        g.db = database.sessionmaker()
+    return g.db  # type: ignore[no-any-return]
+
+
+def commit() -> None:
+    db().commit()
+
+
+def current_user() -> User | None:
+    return g.get("user")
+
+
+def actor() -> Actor:
+    user = current_user()
+    return user if user is not None else ANONYMOUS
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        raise Unauthenticated("请先登录")
+    return user
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def json_body(model: type[M]) -> M:
+    if not request.is_json:
+        raise UnsupportedMediaType(HTTP_MESSAGES[415])
+    try:
+        data = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise DomainError("JSON 格式错误，无法解析", code="malformed_json") from None
+    return parse(model, data)
+
+
+def form_body(model: type[M], lists: tuple[str, ...] = ()) -> M:
+    data: dict[str, Any] = {}
+    for key in request.form:
+        if key == "csrf_token":
+            continue
+        data[key] = request.form.getlist(key) if key in lists else request.form[key]
+    for key in lists:
+        data.setdefault(key, [])
+    return parse(model, {k: v for k, v in data.items() if v != ""})
+
+
+def _authenticate() -> None:
+    g.user = None
+    g.auth = None
+    if is_api():
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            row = resolve_token(db(), header[7:].strip(), SessionKind.API)
+            if row is None:
+                raise Unauthenticated("访问令牌无效或已过期", code="invalid_token")
+            g.user, g.auth = row.user, row
+    elif session.get("sid"):
+        row = resolve_token(db(), str(session["sid"]), SessionKind.WEB)
+        if row is None:
+            session.pop("sid", None)
+        else:
+            g.user, g.auth = row.user, row
+
+
+def _authorise() -> Response | None:
+    rule = endpoint_rule(current_app, request.endpoint)
+    if request.endpoint is None:
+        return None  # 404/405 are raised by routing, after this hook
+    if rule is None:
+        log.error("endpoint %s has no permission rule: refused", request.endpoint)
+        raise Forbidden("此功能未声明访问权限，已拒绝")
+    if rule is Permission.PUBLIC:
+        return None
+    user = current_user()
+    if user is None:
+        if is_api():
+            raise Unauthenticated("请先登录（需要访问令牌）")
+        return redirect(url_for("accounts.login_page", next=request.full_path))  # type: ignore[return-value]
+    if rule not in permissions_of(user.roles):
+        raise Forbidden(HTTP_MESSAGES[403])
+    return None
+
+
+def _error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    if is_api() or request.accept_mimetypes.best == "application/json":
+        resp = jsonify(body)
+    else:
+        resp = Response(render_template("error.html", status=status, error=body["error"]), mimetype="text/html")
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _before() -> Response | None:
+        _authenticate()
+        return _authorise()
+
+    @app.teardown_appcontext
+    def _teardown(_exc: BaseException | None) -> None:
+        s = g.pop("db", None)
+        if s is not None:
+            s.rollback()
+            s.close()
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Response:
+        if "db" in g:
+            g.db.rollback()
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        return _error_response(exc.status, exc.to_json(), headers)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if status == 400 and "CSRF" in (exc.description or ""):
+            body = {"error": {"code": "csrf", "message": "页面已过期或缺少安全令牌，请刷新后重试"}}
+        else:
+            body = {"error": {"code": f"http_{status}", "message": HTTP_MESSAGES.get(status, exc.name)}}
+        return _error_response(status, body)
+
+    @app.context_processor
+    def _ctx() -> dict[str, Any]:
+        user = current_user()
+        return {"current_user": user, "user_permissions": permissions_of(user.roles) if user else frozenset()}
+
+
+__all__ = ["InvalidInput"]
