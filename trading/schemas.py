@@ -47,6 +47,6 @@ def parse(model: type[M], data: Any) -> M:
         fields: dict[str, str] = {}
         for err in exc.errors():
             name = ".".join(str(p) for p in err["loc"]) or "body"
-            msg = err.get("ctx", {}).get("reason") if err["type"] == "value_error" else None
+            msg = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
             fields[name] = str(msg or _MESSAGES.get(err["type"], "取值无效"))
         raise InvalidInput("输入有误，请检查标出的字段", fields=fields) from None

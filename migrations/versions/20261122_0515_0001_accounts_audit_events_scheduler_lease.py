@@ -129,7 +129,7 @@ def upgrade() -> None:
             ["user_id"], ["user_account.id"], name=op.f("fk_user_role_user_id_user_account"), ondelete="CASCADE"
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_user_role")),
-        sa.UniqueConstraint("user_id", "role", name="user_role"),
+        sa.UniqueConstraint("user_id", "role", name="uq_user_role_user_id_role"),
     )
     op.create_table(
         "audit_event",
@@ -172,6 +172,16 @@ def upgrade() -> None:
         sa.column("chain_hash", sa.LargeBinary),
     )
     op.bulk_insert(head, [{"id": 1, "seq": 0, "chain_hash": bytes(32)}])
+    # Seeded so that acquiring the lease is always an UPDATE of a locked row (no insert race).
+    lease = sa.table(
+        "scheduler_lease",
+        sa.column("id", sa.Integer),
+        sa.column("holder", sa.String),
+        sa.column("expires_at", archive.db.UTCDateTime(timezone=True)),
+        sa.column("acquired_at", archive.db.UTCDateTime(timezone=True)),
+    )
+    epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+    op.bulk_insert(lease, [{"id": 1, "holder": "", "expires_at": epoch, "acquired_at": epoch}])
 
 
 def downgrade() -> None:

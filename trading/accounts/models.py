@@ -130,7 +130,7 @@ class User(Base):
 
 class UserRole(Base):
     __tablename__ = "user_role"
-    __table_args__ = (UniqueConstraint("user_id", "role", name="user_role"),)
+    __table_args__ = (UniqueConstraint("user_id", "role", name="uq_user_role_user_id_role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))

@@ -1,0 +1,173 @@
+"""Shared fixtures: the database on SQLite (always) and PostgreSQL (when reachable; required in CI),
+schema made by the migrations only, and a per-test outer transaction with savepoints so code
+under test may commit and still leave no trace."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from trading.config import Settings, load_settings
+from trading.db import make_engine, upgrade
+
+PG_ADMIN_URL = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI") == "true"
+
+
+def _pg_reachable() -> bool:
+    try:
+        eng = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with eng.connect() as c:
+            c.execute(text("select 1"))
+        eng.dispose()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    if not _pg_reachable():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_ADMIN_URL}")
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432 (CI requires it)")
+    name = f"ggzy_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
+    yield url
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'ggzy.db'}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+    return url
+
+
+_migrated: dict[str, Engine] = {}
+
+
+@pytest.fixture(scope="session")
+def engine(db_url: str) -> Engine:
+    if db_url not in _migrated:
+        upgrade(db_url)
+        _migrated[db_url] = make_engine(db_url)
+    return _migrated[db_url]
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    conn = engine.connect()
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def session(connection: Connection) -> Iterator[Session]:
+    s = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="session")
+def settings_for(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    def make(url: str, **over: Any) -> Settings:
+        inst = tmp_path_factory.mktemp("instance")
+        return load_settings(
+            {"GGZY_ENV": "test", "GGZY_INSTANCE": str(inst), "DATABASE_URL": url}, **over
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def _apps() -> dict[str, Flask]:
+    return {}
+
+
+@pytest.fixture
+def app(db_url: str, engine: Engine, connection: Connection, settings_for: Any, _apps: dict[str, Flask]) -> Flask:
+    """The app, built once per backend; its request sessions join the test's outer transaction."""
+    from trading.app import create_app
+
+    if db_url not in _apps:
+        a = create_app(settings_for(db_url))
+        a.config["TESTING"] = True
+        _apps[db_url] = a
+    a = _apps[db_url]
+    a.extensions["ggzy.db"].sessionmaker = sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    return a
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server as a separate process on loopback: the real protocol, no mock of our code."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+REPO = pathlib.Path(__file__).resolve().parents[1]

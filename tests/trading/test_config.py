@@ -1,0 +1,50 @@
+import pathlib
+
+import pytest
+
+from trading.app import create_app
+from trading.config import ConfigError, load_settings
+
+PROD = {"GGZY_ENV": "production", "DATABASE_URL": "postgresql+psycopg://x/y", "OBJECT_STORE_URL": "minio://a:b@h/b",
+        "ARCHIVE_STORE_URL": "minio://a:b@h/c"}
+
+
+@pytest.mark.parametrize("secret", ["", "demo", "changeme", "short-but-not-demo"])
+def test_production_refuses_missing_or_demo_secret(secret: str, tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        load_settings(PROD | {"SECRET_KEY": secret, "GGZY_INSTANCE": str(tmp_path)})
+
+
+def test_production_needs_real_stores(tmp_path: pathlib.Path) -> None:
+    env = PROD | {"SECRET_KEY": "x" * 40, "GGZY_INSTANCE": str(tmp_path)}
+    del env["OBJECT_STORE_URL"]
+    with pytest.raises(ConfigError, match="OBJECT_STORE_URL"):
+        load_settings(env)
+
+
+def test_production_with_real_secret_starts(tmp_path: pathlib.Path) -> None:
+    s = load_settings(PROD | {"SECRET_KEY": "k" * 40, "GGZY_INSTANCE": str(tmp_path)})
+    assert s.is_production and s.secret_key == "k" * 40 and not s.scheduler_in_process
+
+
+def test_demo_secret_is_random_per_instance(tmp_path: pathlib.Path) -> None:
+    a = load_settings({"GGZY_INSTANCE": str(tmp_path / "a")})
+    b = load_settings({"GGZY_INSTANCE": str(tmp_path / "b")})
+    assert a.secret_key != b.secret_key and len(a.secret_key) >= 32
+    assert load_settings({"GGZY_INSTANCE": str(tmp_path / "a")}).secret_key == a.secret_key
+    assert (tmp_path / "a" / "secret_key").stat().st_mode & 0o077 == 0
+    assert a.database_url.startswith("sqlite:///") and a.archive_retention_years == 15
+
+
+def test_bad_values(tmp_path: pathlib.Path) -> None:
+    with pytest.raises(ConfigError):
+        load_settings({"GGZY_ENV": "staging", "GGZY_INSTANCE": str(tmp_path)})
+    with pytest.raises(ConfigError, match="LOGIN_MAX_FAILURES"):
+        load_settings({"LOGIN_MAX_FAILURES": "five", "GGZY_INSTANCE": str(tmp_path)})
+
+
+def test_create_app_refuses_demo_secret_in_production(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in (PROD | {"SECRET_KEY": "demo", "GGZY_INSTANCE": str(tmp_path)}).items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError):
+        create_app()
