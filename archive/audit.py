@@ -74,13 +74,25 @@ class AuditEvent(ArchiveBase):
 
     def canonical(self) -> bytes:
         return event_bytes(
-            self.seq, self.at, self.actor_id, self.actor_role, self.action, self.object_type, self.object_id,
+            self.seq,
+            self.at,
+            self.actor_id,
+            self.actor_role,
+            self.action,
+            self.object_type,
+            self.object_id,
             self.payload_sm3,
         )
 
 
 def event_bytes(
-    seq: int, at: dt.datetime, actor_id: str, actor_role: str, action: str, object_type: str, object_id: str,
+    seq: int,
+    at: dt.datetime,
+    actor_id: str,
+    actor_role: str,
+    action: str,
+    object_type: str,
+    object_id: str,
     payload_sm3: bytes,
 ) -> bytes:
     """What the leaf hash covers (the payload enters through its SM3)."""
@@ -125,12 +137,22 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
     at = clock.now()
     seq = head.seq + 1
     payload_sm3 = sm3(body)
-    leaf = leaf_hash(event_bytes(seq, at, actor.actor_id, actor.actor_role, action, object_type, object_id, payload_sm3))
+    leaf = leaf_hash(
+        event_bytes(seq, at, actor.actor_id, actor.actor_role, action, object_type, object_id, payload_sm3)
+    )
     chain = sm3(head.chain_hash + leaf)
     event = AuditEvent(
-        seq=seq, at=at, actor_id=actor.actor_id, actor_role=actor.actor_role, action=action,
-        object_type=object_type, object_id=object_id, payload=body.decode("utf-8"), payload_sm3=payload_sm3,
-        leaf_hash=leaf, chain_hash=chain,
+        seq=seq,
+        at=at,
+        actor_id=actor.actor_id,
+        actor_role=actor.actor_role,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        payload=body.decode("utf-8"),
+        payload_sm3=payload_sm3,
+        leaf_hash=leaf,
+        chain_hash=chain,
     )
     session.add(event)
     head.seq, head.chain_hash = seq, chain
@@ -151,7 +173,9 @@ def verify_chain(session: Session, batch: int = 10_000) -> list[ChainProblem]:
     expected_seq = 1
     last = 0
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)).all()
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
         if not rows:
             break
         for ev in rows:

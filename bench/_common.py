@@ -35,6 +35,18 @@ def median_time(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
+def paired_times(baseline: Callable[[], Any], candidate: Callable[[], Any], repeat: int) -> tuple[float, float]:
+    """Median times of two functions run alternately, so machine noise hits both alike."""
+    a: list[float] = []
+    b: list[float] = []
+    for _ in range(repeat):
+        for fn, out in ((baseline, a), (candidate, b)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return statistics.median(a), statistics.median(b)
+
+
 def _status(field: str) -> int:
     with open("/proc/self/status") as f:
         for line in f:

@@ -18,15 +18,15 @@ import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from cryptography.hazmat.primitives import hashes  # noqa: E402
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # noqa: E402
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from bench._common import emit, median_time, peak_growth  # noqa: E402
-from signing.certs import CertificateAuthority, TrustStore, Usage  # noqa: E402
-from signing.digest import sm3_stream  # noqa: E402
-from signing.envelope import read_header, seal, unseal  # noqa: E402
-from signing.sm2 import PrivateKey  # noqa: E402
-from signing.sm4 import sm4_ctr  # noqa: E402
+from bench._common import emit, median_time, paired_times, peak_growth
+from signing.certs import CertificateAuthority, TrustStore, Usage
+from signing.digest import sm3_stream
+from signing.envelope import read_header, seal, unseal
+from signing.sm2 import PrivateKey
+from signing.sm4 import sm4_ctr
 
 BLOCK = 1 << 20
 
@@ -81,10 +81,21 @@ def child(op: str, src: pathlib.Path, dst: pathlib.Path) -> None:
     sc = ca.issue(sk.public_key, common_name="b", usage=Usage.SIGN, now=now)
     ec = ca.issue(ek.public_key, common_name="b", usage=Usage.ENCRYPT, now=now)
     if op == "seal":
+
         def run() -> None:
             with src.open("rb") as f, dst.open("wb") as g:
-                seal(f, g, tender_id="T", lot_id="L", bidder_id="B", signing_key=sk, signing_cert=sc,
-                     recipient_cert=ec, now=now)
+                seal(
+                    f,
+                    g,
+                    tender_id="T",
+                    lot_id="L",
+                    bidder_id="B",
+                    signing_key=sk,
+                    signing_cert=sc,
+                    recipient_cert=ec,
+                    now=now,
+                )
+
         print(peak_growth(run))
         dst.unlink()
     else:
@@ -99,14 +110,24 @@ def child(op: str, src: pathlib.Path, dst: pathlib.Path) -> None:
             for _ in range(size // BLOCK):
                 g.write(os.urandom(BLOCK))
         with plain.open("rb") as f, tmp.open("wb") as g:
-            seal(f, g, tender_id="T", lot_id="L", bidder_id="B", signing_key=sk, signing_cert=sc,
-                 recipient_cert=ec, now=now)
+            seal(
+                f,
+                g,
+                tender_id="T",
+                lot_id="L",
+                bidder_id="B",
+                signing_key=sk,
+                signing_cert=sc,
+                recipient_cert=ec,
+                now=now,
+            )
         plain.unlink()
         trust = TrustStore((ca.cert,))
 
         def run() -> None:
             with tmp.open("rb") as f, dst.open("wb") as g:
                 unseal(f, g, trust=trust, at=now, encryption_key=ek)
+
         print(peak_growth(run))
         tmp.unlink()
 
@@ -120,7 +141,7 @@ def main() -> None:
         child(args.child[0], pathlib.Path(args.child[1]), pathlib.Path(args.child[2]))
         return
     size = (64 if args.quick else 1024) << 20
-    repeat = 3
+    repeat = 3 if args.quick else 5
     mem_data = os.urandom(min(size, 256 << 20))
     mb = len(mem_data) / 1e6
 
@@ -133,8 +154,7 @@ def main() -> None:
             h.update(mem_data[i : i + BLOCK])
         h.finalize()
 
-    t_raw = median_time(raw_sm3, repeat)
-    t_ours = median_time(lambda: sm3_stream(io.BytesIO(mem_data)), repeat)
+    t_raw, t_ours = paired_times(raw_sm3, lambda: sm3_stream(io.BytesIO(mem_data)), repeat)
     emit("sm3_throughput", mb / t_ours, "MB/s", t_raw / t_ours, 0.9, "higher")
 
     key = os.urandom(16)
@@ -149,10 +169,13 @@ def main() -> None:
         def write(self, b) -> int:  # type: ignore[no-untyped-def, override]
             return len(b)
 
-    t_raw = median_time(raw_ctr, repeat)
-    t_ours = median_time(lambda: sm4_ctr(key, bytes(16)).stream(io.BytesIO(mem_data), Null()), repeat)  # type: ignore[arg-type]
+    t_raw, t_ours = paired_times(
+        raw_ctr,
+        lambda: sm4_ctr(key, bytes(16)).stream(io.BytesIO(mem_data), Null()),
+        repeat,  # type: ignore[arg-type]
+    )
     emit("sm4_ctr_throughput", mb / t_ours, "MB/s", t_raw / t_ours, 0.9, "higher")
-    del mem_data
+    mem_data = b""  # free it before the file benchmarks
 
     # Sealing and unsealing a file vs raw SM3 + raw SM4-GCM over the same bytes
     now = dt.datetime.now(dt.UTC)
@@ -171,8 +194,17 @@ def main() -> None:
 
         def do_seal() -> None:
             with src.open("rb") as f, sealed_p.open("wb") as g:
-                seal(f, g, tender_id="T", lot_id="L", bidder_id="B", signing_key=sk, signing_cert=sc,
-                     recipient_cert=ec, now=now)
+                seal(
+                    f,
+                    g,
+                    tender_id="T",
+                    lot_id="L",
+                    bidder_id="B",
+                    signing_key=sk,
+                    signing_cert=sc,
+                    recipient_cert=ec,
+                    now=now,
+                )
 
         def do_unseal() -> None:
             with sealed_p.open("rb") as f, out.open("wb") as g:
@@ -186,13 +218,12 @@ def main() -> None:
             raw_gcm_file(sealed_p, out, key, decrypt=True)
             raw_sm3_file(out)
 
-        t_base = median_time(baseline_seal, repeat)
-        t_seal = median_time(do_seal, repeat)
+        t_base, t_seal = paired_times(baseline_seal, do_seal, repeat)
         emit("seal_time", t_seal, "s", t_seal / t_base, 1.3, "lower")
         emit("seal_throughput", gb / t_seal, "MB/s", None, None, "higher")
         emit("seal_peak_rss_growth", child_growth("seal", src, tmp / "child.sealed") / 2**20, "MiB", None, 64, "lower")
-        t_base = median_time(baseline_unseal, repeat)
-        t_unseal = median_time(do_unseal, repeat)
+        do_seal()  # the file unsealed below is sealed to this run's keys
+        t_base, t_unseal = paired_times(baseline_unseal, do_unseal, repeat)
         emit("unseal_time", t_unseal, "s", t_unseal / t_base, 1.3, "lower")
         emit("unseal_peak_rss_growth", child_growth("unseal", sealed_p, out) / 2**20, "MiB", None, 64, "lower")
 

@@ -43,8 +43,15 @@ def _errors() -> Iterator[None]:
 @contextlib.contextmanager
 def _progress(total: int, label: str) -> Iterator[Any]:
     quiet = not sys.stderr.isatty() or os.environ.get("GGZY_NO_PROGRESS")
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), disable=bool(quiet), transient=True) as p:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        disable=bool(quiet),
+        transient=True,
+    ) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.advance(task, n)
 
@@ -64,10 +71,17 @@ def main() -> None:
     pass
 
 
-@main.command(help="生成签名与加密 SM2 密钥对 (make signing and encryption SM2 key pairs). "
-                   "口令取自 GGZY_KEY_PASSWORD 或提示输入 (password from GGZY_KEY_PASSWORD or a prompt).")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=pathlib.Path), required=True,
-              help="密钥文件夹 (key folder)")
+@main.command(
+    help="生成签名与加密 SM2 密钥对 (make signing and encryption SM2 key pairs). "
+    "口令取自 GGZY_KEY_PASSWORD 或提示输入 (password from GGZY_KEY_PASSWORD or a prompt)."
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="密钥文件夹 (key folder)",
+)
 def keygen(out_dir: pathlib.Path) -> None:
     with _errors():
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,8 +95,10 @@ def keygen(out_dir: pathlib.Path) -> None:
                 f.write(key.to_pem(pw))
             (out_dir / pub_name).write_bytes(key.public_key.to_pem())
             click.echo(f"{kind}: {out_dir / pub_name}")
-        click.echo("请把 sign.pub 和 enc.pub 交给交易中心签发证书，证书保存为 sign.crt、enc.crt "
-                   "(have the platform certify sign.pub and enc.pub; save them as sign.crt and enc.crt)")
+        click.echo(
+            "请把 sign.pub 和 enc.pub 交给交易中心签发证书，证书保存为 sign.crt、enc.crt "
+            "(have the platform certify sign.pub and enc.pub; save them as sign.crt and enc.crt)"
+        )
 
 
 def _load(keys: pathlib.Path, kind: str, password: bytes | None) -> tuple[PrivateKey | None, Certificate]:
@@ -100,12 +116,17 @@ def _load(keys: pathlib.Path, kind: str, password: bytes | None) -> tuple[Privat
 @click.option("--tender", required=True, help="项目编号 (tender id)")
 @click.option("--lot", required=True, help="标段编号 (lot id)")
 @click.option("--bidder", required=True, help="投标人编号 (bidder id)")
-@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True,
-              help="密钥文件夹 (key folder)")
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="密钥文件夹 (key folder)",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
 @click.option("--chunk-size", type=int, default=DEFAULT_CHUNK, show_default=True)
-def seal_cmd(source: pathlib.Path, tender: str, lot: str, bidder: str, keys: pathlib.Path, out: pathlib.Path,
-             chunk_size: int) -> None:
+def seal_cmd(
+    source: pathlib.Path, tender: str, lot: str, bidder: str, keys: pathlib.Path, out: pathlib.Path, chunk_size: int
+) -> None:
     with _errors():
         pw = _password()
         sign_key, sign_cert = _load(keys, "sign", pw)
@@ -121,9 +142,19 @@ def seal_cmd(source: pathlib.Path, tender: str, lot: str, bidder: str, keys: pat
                 pkg = source
             partial = out.with_name(out.name + ".part")
             with pkg.open("rb") as src, partial.open("wb") as dst, _progress(pkg.stat().st_size, "加密") as adv:
-                header = seal(src, dst, tender_id=tender, lot_id=lot, bidder_id=bidder, signing_key=sign_key,
-                              signing_cert=sign_cert, recipient_cert=enc_cert, now=dt.datetime.now(dt.UTC),
-                              chunk_size=chunk_size, progress=adv)
+                header = seal(
+                    src,
+                    dst,
+                    tender_id=tender,
+                    lot_id=lot,
+                    bidder_id=bidder,
+                    signing_key=sign_key,
+                    signing_cert=sign_cert,
+                    recipient_cert=enc_cert,
+                    now=dt.datetime.now(dt.UTC),
+                    chunk_size=chunk_size,
+                    progress=adv,
+                )
             partial.replace(out)
         click.echo(f"{out}: 明文 SM3 {header.plaintext_sm3}，{header.plaintext_size} 字节")
 
@@ -134,8 +165,12 @@ def _trust(ca: pathlib.Path) -> TrustStore:
 
 @main.command(help="校验加密投标文件的签名与证书（无需私钥）(check signature and certificate; no key needed)")
 @click.argument("sealed", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option("--ca", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path), required=True,
-              help="平台根证书 (platform root certificate)")
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="平台根证书 (platform root certificate)",
+)
 @click.option("--tender", default=None, help="应属的项目编号 (expected tender id)")
 def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
     with _errors(), sealed.open("rb") as f:
@@ -144,8 +179,10 @@ def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
         size = sealed.stat().st_size
         if size != header.envelope_size:
             _fail(f"文件长度 {size} 与文件头声明的 {header.envelope_size} 不符 (size mismatch: truncated or extended)")
-        click.echo(f"签名有效 (signature valid): {cert.subject.get('common_name')}，项目 {header.tender_id} "
-                   f"标段 {header.lot_id}，明文 SM3 {header.plaintext_sm3}")
+        click.echo(
+            f"签名有效 (signature valid): {cert.subject.get('common_name')}，项目 {header.tender_id} "
+            f"标段 {header.lot_id}，明文 SM3 {header.plaintext_sm3}"
+        )
 
 
 @click.command("unseal", help="用自己的加密私钥解密自查 (decrypt with your own key to check the bid)")
@@ -160,8 +197,9 @@ def unseal_cmd(sealed: pathlib.Path, keys: pathlib.Path, ca: pathlib.Path, out: 
         partial = out.with_name(out.name + ".part")
         try:
             with sealed.open("rb") as src, partial.open("wb") as dst, _progress(sealed.stat().st_size, "解密") as adv:
-                header = unseal(src, dst, trust=_trust(ca), at=dt.datetime.now(dt.UTC), encryption_key=enc_key,
-                                progress=adv)
+                header = unseal(
+                    src, dst, trust=_trust(ca), at=dt.datetime.now(dt.UTC), encryption_key=enc_key, progress=adv
+                )
         except BaseException:
             partial.unlink(missing_ok=True)  # never leave unauthenticated plaintext behind
             raise

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import pathlib
 import zipfile
 from typing import BinaryIO
@@ -26,6 +25,3 @@ def write_folder_zip(folder: pathlib.Path, dst: BinaryIO) -> int:
 
 def folder_size(folder: pathlib.Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-
-
-__all__ = ["folder_size", "os", "write_folder_zip"]

@@ -104,9 +104,7 @@ def session(connection: Connection) -> Iterator[Session]:
 def settings_for(tmp_path_factory: pytest.TempPathFactory) -> Any:
     def make(url: str, **over: Any) -> Settings:
         inst = tmp_path_factory.mktemp("instance")
-        return load_settings(
-            {"GGZY_ENV": "test", "GGZY_INSTANCE": str(inst), "DATABASE_URL": url}, **over
-        )
+        return load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(inst), "DATABASE_URL": url}, **over)
 
     return make
 
@@ -160,7 +158,8 @@ def s3_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         wait_for_port(port)

@@ -19,9 +19,14 @@ PASSWORD = "correct horse battery"
 _n = itertools.count(1)
 
 KIND_FOR_ROLE = {
-    Role.BIDDER: OrgKind.ENTERPRISE, Role.TENDEREE: OrgKind.TENDEREE, Role.AGENCY: OrgKind.AGENCY,
-    Role.STAFF: OrgKind.TRADING_CENTER, Role.ADMIN: OrgKind.TRADING_CENTER, Role.EXPERT: OrgKind.EMPLOYER,
-    Role.SUPERVISOR: OrgKind.SUPERVISION, Role.ISSUER: OrgKind.ISSUER,
+    Role.BIDDER: OrgKind.ENTERPRISE,
+    Role.TENDEREE: OrgKind.TENDEREE,
+    Role.AGENCY: OrgKind.AGENCY,
+    Role.STAFF: OrgKind.TRADING_CENTER,
+    Role.ADMIN: OrgKind.TRADING_CENTER,
+    Role.EXPERT: OrgKind.EMPLOYER,
+    Role.SUPERVISOR: OrgKind.SUPERVISION,
+    Role.ISSUER: OrgKind.ISSUER,
 }
 
 
@@ -32,16 +37,28 @@ def valid_code(n: int | None = None) -> str:
 
 def make_org(session: Session, kind: OrgKind = OrgKind.ENTERPRISE, name: str | None = None) -> Organisation:
     i = next(_n)
-    return ops.create_organisation(session, TEST_ACTOR, OrganisationIn(
-        name=name or f"测试机构{i}", credit_code=valid_code(), kind=kind, region="350100"))
+    return ops.create_organisation(
+        session,
+        TEST_ACTOR,
+        OrganisationIn(name=name or f"测试机构{i}", credit_code=valid_code(), kind=kind, region="350100"),
+    )
 
 
-def make_user(session: Session, role: Role = Role.BIDDER, username: str | None = None,
-              org: Organisation | None = None) -> User:
+def make_user(
+    session: Session, role: Role = Role.BIDDER, username: str | None = None, org: Organisation | None = None
+) -> User:
     org = org or make_org(session, KIND_FOR_ROLE[role])
-    return ops.create_user(session, TEST_ACTOR, UserIn(
-        username=username or f"user{next(_n)}", display_name="测试用户", password=PASSWORD,
-        organisation_id=org.id, roles=[role]))
+    return ops.create_user(
+        session,
+        TEST_ACTOR,
+        UserIn(
+            username=username or f"user{next(_n)}",
+            display_name="测试用户",
+            password=PASSWORD,
+            organisation_id=org.id,
+            roles=[role],
+        ),
+    )
 
 
 def csrf_from(html: str) -> str:

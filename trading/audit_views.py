@@ -20,9 +20,18 @@ def _events(after: int, limit: int) -> list[AuditEvent]:
 
 
 def event_json(e: AuditEvent) -> dict[str, object]:
-    return {"seq": e.seq, "at": e.at.isoformat(), "actor": e.actor_id, "role": e.actor_role, "action": e.action,
-            "object": f"{e.object_type}:{e.object_id}", "payload": e.payload, "payload_sm3": e.payload_sm3.hex(),
-            "leaf_hash": e.leaf_hash.hex(), "chain_hash": e.chain_hash.hex()}
+    return {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor_id,
+        "role": e.actor_role,
+        "action": e.action,
+        "object": f"{e.object_type}:{e.object_id}",
+        "payload": e.payload,
+        "payload_sm3": e.payload_sm3.hex(),
+        "leaf_hash": e.leaf_hash.hex(),
+        "chain_hash": e.chain_hash.hex(),
+    }
 
 
 def _args() -> tuple[int, int]:

@@ -91,8 +91,13 @@ def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for k, v in {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "timeout": 120,
-                         "accesslog": "-"}.items():
+            for k, v in {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": 4,
+                "timeout": 120,
+                "accesslog": "-",
+            }.items():
                 self.cfg.set(k, v)
 
         def load(self) -> Any:
@@ -113,8 +118,12 @@ def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-@click.option("--scheduler/--no-scheduler", "with_scheduler", default=None,
-              help="同时运行定时任务进程 (also run the scheduler; default: SCHEDULER_IN_PROCESS)")
+@click.option(
+    "--scheduler/--no-scheduler",
+    "with_scheduler",
+    default=None,
+    help="同时运行定时任务进程 (also run the scheduler; default: SCHEDULER_IN_PROCESS)",
+)
 def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> None:
     s = _settings()
     _serve(s, host, port, workers, s.scheduler_in_process if with_scheduler is None else with_scheduler)
@@ -150,8 +159,11 @@ def users() -> None:
 @users.command("add-org", help="登记机构 (register an organisation)")
 @click.option("--name", required=True)
 @click.option("--credit-code", required=True, help="统一社会信用代码")
-@click.option("--kind", required=True, type=click.Choice(["enterprise", "tenderee", "agency", "issuer",
-                                                            "trading_center", "supervision", "employer"]))
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["enterprise", "tenderee", "agency", "issuer", "trading_center", "supervision", "employer"]),
+)
 @click.option("--region", required=True, help="行政区划代码（6 位）")
 def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
     from trading.accounts.operations import create_organisation
@@ -171,16 +183,25 @@ def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
 @click.option("--org", "organisation_id", type=int, default=None)
 @click.option("--role", "roles", multiple=True, required=True)
 @click.password_option()
-def add_user(username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...],
-             password: str) -> None:
+def add_user(
+    username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...], password: str
+) -> None:
     from trading.accounts.operations import create_user
     from trading.accounts.schemas import UserIn
     from trading.db import Database
 
     s = _settings()
     with _domain_errors(), Database(s.database_url).session() as session:
-        data = _parse(UserIn, {"username": username, "display_name": display_name, "password": password,
-                               "organisation_id": organisation_id, "roles": list(roles)})
+        data = _parse(
+            UserIn,
+            {
+                "username": username,
+                "display_name": display_name,
+                "password": password,
+                "organisation_id": organisation_id,
+                "roles": list(roles),
+            },
+        )
         user = create_user(session, _cli_actor(), data)
         click.echo(f"user {user.id} created")
 
@@ -191,17 +212,16 @@ def _parse(model: Any, data: dict[str, Any]) -> Any:
     return parse(model, data)
 
 
-class _domain_errors:  # noqa: N801  (used as a context manager)
+class _domain_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, et: Any, exc: Any, tb: Any) -> None:
         from trading.errors import DomainError
 
         if isinstance(exc, DomainError):
             details = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
             raise click.ClickException(exc.message + details)
-        return False
 
 
 @main.group(help="平台 CA：为用户签发 SM2 证书 (the platform CA)")
@@ -221,8 +241,13 @@ def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: s
     from trading.platform_keys import issue_certificate, load_platform_keys
 
     try:
-        cert = issue_certificate(load_platform_keys(_settings()), public_key.read_bytes(), common_name=common_name,
-                                 usage=Usage(usage), org_code=org_code)
+        cert = issue_certificate(
+            load_platform_keys(_settings()),
+            public_key.read_bytes(),
+            common_name=common_name,
+            usage=Usage(usage),
+            org_code=org_code,
+        )
     except (SigningError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     out.write_bytes(cert.to_pem())

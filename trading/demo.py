@@ -57,13 +57,27 @@ def seed(session: Session, accounts_file: pathlib.Path) -> list[tuple[str, str, 
         return read_accounts(accounts_file)
     orgs = []
     for i, (name, kind, prefix) in enumerate(ORGS, start=1):
-        orgs.append(ops.create_organisation(session, SEED_ACTOR, OrganisationIn(
-            name=name, credit_code=credit_code(prefix, 70_000_000 + i), kind=kind, region=REGION)))
+        orgs.append(
+            ops.create_organisation(
+                session,
+                SEED_ACTOR,
+                OrganisationIn(name=name, credit_code=credit_code(prefix, 70_000_000 + i), kind=kind, region=REGION),
+            )
+        )
     accounts = []
     for username, display, org_index, role in USERS:
         password = secrets.token_urlsafe(9)
-        ops.create_user(session, SEED_ACTOR, UserIn(username=username, display_name=display, password=password,
-                                                    organisation_id=orgs[org_index].id, roles=[role]))
+        ops.create_user(
+            session,
+            SEED_ACTOR,
+            UserIn(
+                username=username,
+                display_name=display,
+                password=password,
+                organisation_id=orgs[org_index].id,
+                roles=[role],
+            ),
+        )
         accounts.append((username, password, role.label))
     accounts_file.parent.mkdir(parents=True, exist_ok=True)
     accounts_file.write_text("".join(f"{u}\t{p}\t{r}\n" for u, p, r in accounts), encoding="utf-8")

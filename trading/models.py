@@ -2,8 +2,8 @@
 
 from archive import audit  # noqa: F401
 from archive.db import ArchiveBase
+from trading import scheduler_models  # noqa: F401
 from trading.accounts import models as accounts_models  # noqa: F401
 from trading.db import Base
-from trading import scheduler_models  # noqa: F401
 
 METADATAS = [Base.metadata, ArchiveBase.metadata]

@@ -57,8 +57,9 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
     now = clock.now()
     ca = CertificateAuthority.create(name, now=now)
     key = PrivateKey.generate()
-    cert = ca.issue(key.public_key, common_name=f"{name} 电子签章", usage=Usage.SIGN, now=now, days=365 * 10,
-                    organization=name)
+    cert = ca.issue(
+        key.public_key, common_name=f"{name} 电子签章", usage=Usage.SIGN, now=now, days=365 * 10, organization=name
+    )
     _write_private(d / "root.key", ca.key.to_pem(pw))
     _write_private(d / "platform.key", key.to_pem(pw))
     (d / "platform.crt").write_bytes(cert.to_pem())
@@ -70,8 +71,9 @@ def load_platform_keys(settings: Settings) -> PlatformKeys:
     d = keys_dir(settings)
     pw = _password(settings)
     try:
-        ca = CertificateAuthority(PrivateKey.from_pem((d / "root.key").read_bytes(), pw),
-                                  Certificate.from_pem((d / "root.crt").read_bytes()))
+        ca = CertificateAuthority(
+            PrivateKey.from_pem((d / "root.key").read_bytes(), pw), Certificate.from_pem((d / "root.crt").read_bytes())
+        )
         key = PrivateKey.from_pem((d / "platform.key").read_bytes(), pw)
         cert = Certificate.from_pem((d / "platform.crt").read_bytes())
     except FileNotFoundError as exc:
@@ -80,10 +82,24 @@ def load_platform_keys(settings: Settings) -> PlatformKeys:
 
 
 def issue_certificate(
-    keys: PlatformKeys, public_key_pem: bytes, *, common_name: str, usage: Usage, org_code: str | None = None,
-    organization: str | None = None, days: int = 730, now: dt.datetime | None = None,
+    keys: PlatformKeys,
+    public_key_pem: bytes,
+    *,
+    common_name: str,
+    usage: Usage,
+    org_code: str | None = None,
+    organization: str | None = None,
+    days: int = 730,
+    now: dt.datetime | None = None,
 ) -> Certificate:
     from signing.sm2 import PublicKey
 
-    return keys.ca.issue(PublicKey.from_pem(public_key_pem), common_name=common_name, usage=usage,
-                         now=now or clock.now(), days=days, org_code=org_code, organization=organization)
+    return keys.ca.issue(
+        PublicKey.from_pem(public_key_pem),
+        common_name=common_name,
+        usage=usage,
+        now=now or clock.now(),
+        days=days,
+        org_code=org_code,
+        organization=organization,
+    )

@@ -16,10 +16,12 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -56,10 +58,12 @@ def job(name: str, every_seconds: int) -> Callable[[JobFn], JobFn]:
 def prune_login_attempts(session: Session, now: dt.datetime) -> int:
     """Login attempts only matter for the rate-limit window; keep 30 days for investigations."""
     cutoff = now - dt.timedelta(days=30)
-    n = session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)).rowcount
+    result = cast("CursorResult[Any]", session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)))
+    n = result.rowcount
     if n:
-        record_event(session, SYSTEM, "login_attempt.prune", ("login_attempt", "*"), {"before": cutoff.isoformat(),
-                                                                                      "count": n})
+        record_event(
+            session, SYSTEM, "login_attempt.prune", ("login_attempt", "*"), {"before": cutoff.isoformat(), "count": n}
+        )
     return int(n)
 
 
@@ -84,8 +88,13 @@ class LeaseScheduler:
                 return False
             if lease.holder != self.holder:
                 lease.acquired_at = now
-                record_event(s, SYSTEM, "scheduler.acquire", ("scheduler", "1"), {"holder": self.holder,
-                                                                                   "previous": lease.holder})
+                record_event(
+                    s,
+                    SYSTEM,
+                    "scheduler.acquire",
+                    ("scheduler", "1"),
+                    {"holder": self.holder, "previous": lease.holder},
+                )
             lease.holder = self.holder
             lease.expires_at = now + dt.timedelta(seconds=self.lease_seconds)
             return True
@@ -120,10 +129,23 @@ class LeaseScheduler:
         aps = BackgroundScheduler(timezone=dt.UTC)
         start = dt.datetime.now(dt.UTC)
         for name, j in self.jobs.items():
-            aps.add_job(self.run_job, IntervalTrigger(seconds=j.every_seconds), args=[name], id=name,
-                        next_run_time=start, coalesce=True, max_instances=1, misfire_grace_time=None)
-        aps.add_job(self.try_acquire, IntervalTrigger(seconds=max(1, self.lease_seconds // 3)), id="_lease",
-                    coalesce=True, max_instances=1)
+            aps.add_job(
+                self.run_job,
+                IntervalTrigger(seconds=j.every_seconds),
+                args=[name],
+                id=name,
+                next_run_time=start,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
+        aps.add_job(
+            self.try_acquire,
+            IntervalTrigger(seconds=max(1, self.lease_seconds // 3)),
+            id="_lease",
+            coalesce=True,
+            max_instances=1,
+        )
         aps.start()
         self._aps = aps
 

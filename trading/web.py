@@ -57,7 +57,8 @@ def commit() -> None:
 
 
 def current_user() -> User | None:
-    return g.get("user")
+    user: User | None = g.get("user")
+    return user
 
 
 def actor() -> Actor:

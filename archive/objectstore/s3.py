@@ -12,8 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, BinaryIO
+from contextlib import contextmanager, suppress
+from typing import Any, BinaryIO, cast
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ComposeSource, CopySource
@@ -67,7 +67,9 @@ class S3ObjectStore(ObjectStore):
         reader = HashingReader(src, max_size)
         tmp = f"tmp/{uuid.uuid4().hex}"
         try:
-            self.client.put_object(self.bucket, tmp, reader, length=-1, part_size=PART_SIZE, num_parallel_uploads=1)
+            self.client.put_object(
+                self.bucket, tmp, cast(BinaryIO, reader), length=-1, part_size=PART_SIZE, num_parallel_uploads=1
+            )
             key = key_for(reader.hash.hexdigest())
             existing = self.stat(key)
             if existing is None:
@@ -76,10 +78,8 @@ class S3ObjectStore(ObjectStore):
                 else:
                     self.client.compose_object(self.bucket, key, [ComposeSource(self.bucket, tmp)])
         finally:
-            try:
+            with suppress(S3Error):
                 self.client.remove_object(self.bucket, tmp)
-            except S3Error:
-                pass
         return self.stat(key) or StoredObject(key, reader.size)
 
     @contextmanager
@@ -108,7 +108,9 @@ class S3ObjectStore(ObjectStore):
         until, hold = None, False
         meta = {k.lower(): v for k, v in (st.metadata or {}).items()}
         if meta.get("x-amz-object-lock-retain-until-date"):
-            until = clock.as_utc(dt.datetime.fromisoformat(meta["x-amz-object-lock-retain-until-date"].replace("Z", "+00:00")))
+            until = clock.as_utc(
+                dt.datetime.fromisoformat(meta["x-amz-object-lock-retain-until-date"].replace("Z", "+00:00"))
+            )
         if meta.get("x-amz-object-lock-legal-hold", "").upper() == "ON":
             hold = True
         return StoredObject(key, int(st.size or 0), until, hold)

@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
+from tests.factories import PASSWORD, TEST_ACTOR, make_org, make_user, valid_code
 from trading.accounts import operations as ops
 from trading.accounts.models import AuthSession, OrgKind, Role, SessionKind, User
 from trading.accounts.schemas import OrganisationIn, UserIn
 from trading.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
-from tests.factories import PASSWORD, TEST_ACTOR, make_org, make_user, valid_code
 
 
 def events(session: Session) -> int:
@@ -30,12 +30,16 @@ def test_create_organisation_writes_event(session: Session) -> None:
 
 def test_duplicate_credit_code_refused(session: Session) -> None:
     code = valid_code()
-    ops.create_organisation(session, TEST_ACTOR, OrganisationIn(name="甲公司", credit_code=code, kind="enterprise",
-                                                                region="350100"))
+    ops.create_organisation(
+        session, TEST_ACTOR, OrganisationIn(name="甲公司", credit_code=code, kind="enterprise", region="350100")
+    )
     before = events(session)
     with pytest.raises(Conflict):
-        ops.create_organisation(session, TEST_ACTOR, OrganisationIn(name="乙公司", credit_code=code.lower(),
-                                                                    kind="enterprise", region="350100"))
+        ops.create_organisation(
+            session,
+            TEST_ACTOR,
+            OrganisationIn(name="乙公司", credit_code=code.lower(), kind="enterprise", region="350100"),
+        )
     assert events(session) == before
 
 
@@ -43,11 +47,21 @@ def test_role_must_fit_organisation_kind(session: Session) -> None:
     bank = make_org(session, OrgKind.ISSUER)
     before = events(session)
     with pytest.raises(InvalidInput, match="评标专家"):
-        ops.create_user(session, TEST_ACTOR, UserIn(username="x-expert", display_name="x", password=PASSWORD,
-                                                    organisation_id=bank.id, roles=[Role.EXPERT]))
+        ops.create_user(
+            session,
+            TEST_ACTOR,
+            UserIn(
+                username="x-expert", display_name="x", password=PASSWORD, organisation_id=bank.id, roles=[Role.EXPERT]
+            ),
+        )
     with pytest.raises(InvalidInput, match="所属机构不存在"):
-        ops.create_user(session, TEST_ACTOR, UserIn(username="x-ghost", display_name="x", password=PASSWORD,
-                                                    organisation_id=999999, roles=[Role.BIDDER]))
+        ops.create_user(
+            session,
+            TEST_ACTOR,
+            UserIn(
+                username="x-ghost", display_name="x", password=PASSWORD, organisation_id=999999, roles=[Role.BIDDER]
+            ),
+        )
     assert events(session) == before
     assert session.scalar(select(User).where(User.username.in_(["x-expert", "x-ghost"]))) is None
 

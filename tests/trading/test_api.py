@@ -6,13 +6,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditEvent
-from trading.accounts.models import Organisation, Role
 from tests.factories import PASSWORD, api_token, make_user, valid_code
+from trading.accounts.models import Organisation, Role
 
 
 def counts(session: Session) -> tuple[int, int]:
-    return (int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0),
-            int(session.scalar(select(func.count()).select_from(Organisation)) or 0))
+    return (
+        int(session.scalar(select(func.count()).select_from(AuditEvent)) or 0),
+        int(session.scalar(select(func.count()).select_from(Organisation)) or 0),
+    )
 
 
 def test_token_me_and_revoke(client: FlaskClient, session: Session) -> None:
@@ -34,7 +36,9 @@ def test_wrong_password_then_rate_limited(client: FlaskClient, session: Session,
         r = client.post("/api/v1/auth/token", json={"username": u.username, "password": "nope"})
         assert r.status_code == 401 and r.get_json()["error"]["message"] == "用户名或密码错误"
     r = client.post("/api/v1/auth/token", json={"username": u.username, "password": PASSWORD})
-    assert r.status_code == 429 and "Retry-After" in r.headers and "登录失败次数过多" in r.get_json()["error"]["message"]
+    assert (
+        r.status_code == 429 and "Retry-After" in r.headers and "登录失败次数过多" in r.get_json()["error"]["message"]
+    )
 
 
 def test_admin_creates_organisation(client: FlaskClient, session: Session) -> None:
@@ -42,8 +46,11 @@ def test_admin_creates_organisation(client: FlaskClient, session: Session) -> No
     session.commit()
     h = api_token(client, admin.username)
     code = valid_code()
-    r = client.post("/api/v1/organisations", headers=h,
-                    json={"name": "新登记企业", "credit_code": code, "kind": "enterprise", "region": "350100"})
+    r = client.post(
+        "/api/v1/organisations",
+        headers=h,
+        json={"name": "新登记企业", "credit_code": code, "kind": "enterprise", "region": "350100"},
+    )
     assert r.status_code == 201, r.get_json()
     org_id = r.get_json()["id"]
     assert client.get(f"/api/v1/organisations/{org_id}", headers=h).get_json()["credit_code"] == code

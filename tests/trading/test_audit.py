@@ -13,7 +13,9 @@ ACTOR = ActorRef("user:1", "staff")
 
 
 def test_events_chain_and_verify(session: Session) -> None:
-    evs = [record_event(session, ACTOR, "tender.publish", ("tender", str(i)), {"n": i, "名称": "某工程"}) for i in range(5)]
+    evs = [
+        record_event(session, ACTOR, "tender.publish", ("tender", str(i)), {"n": i, "名称": "某工程"}) for i in range(5)
+    ]
     assert [e.seq for e in evs] == list(range(evs[0].seq, evs[0].seq + 5))
     assert evs[1].leaf_hash == leaf_hash(evs[1].canonical())
     assert verify_chain(session) == []

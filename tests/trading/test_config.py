@@ -5,8 +5,12 @@ import pytest
 from trading.app import create_app
 from trading.config import ConfigError, load_settings
 
-PROD = {"GGZY_ENV": "production", "DATABASE_URL": "postgresql+psycopg://x/y", "OBJECT_STORE_URL": "minio://a:b@h/b",
-        "ARCHIVE_STORE_URL": "minio://a:b@h/c"}
+PROD = {
+    "GGZY_ENV": "production",
+    "DATABASE_URL": "postgresql+psycopg://x/y",
+    "OBJECT_STORE_URL": "minio://a:b@h/b",
+    "ARCHIVE_STORE_URL": "minio://a:b@h/c",
+}
 
 
 @pytest.mark.parametrize("secret", ["", "demo", "changeme", "short-but-not-demo"])

@@ -12,21 +12,28 @@ def test_real_codes_are_valid(code: str) -> None:
     assert credit_code_problem(code) is None
 
 
-@pytest.mark.parametrize(("code", "reason"), [
-    ("9135010", "18 位"),
-    ("91350100M000100Y4I", "字符"),
-    ("Z1350100M000100Y43", "字符"),
-    ("H1350100M000100Y43", "第 1 位"),
-    ("9135AB00M000100Y43", "行政区划"),
-    ("91350100M000100Y44", "校验位"),
-])
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        ("9135010", "18 位"),
+        ("91350100M000100Y4I", "字符"),
+        ("Z1350100M000100Y43", "字符"),
+        ("H1350100M000100Y43", "第 1 位"),
+        ("9135AB00M000100Y43", "行政区划"),
+        ("91350100M000100Y44", "校验位"),
+    ],
+)
 def test_invalid_codes_name_the_reason(code: str, reason: str) -> None:
     problem = credit_code_problem(code)
     assert problem is not None and reason in problem
 
 
-body = st.tuples(st.sampled_from("123456789ANY"), st.sampled_from(CHARSET), st.text("0123456789", min_size=6, max_size=6),
-                 st.text(CHARSET, min_size=9, max_size=9)).map("".join)
+body = st.tuples(
+    st.sampled_from("123456789ANY"),
+    st.sampled_from(CHARSET),
+    st.text("0123456789", min_size=6, max_size=6),
+    st.text(CHARSET, min_size=9, max_size=9),
+).map("".join)
 
 
 @given(body, st.integers(0, 16), st.sampled_from(CHARSET))

@@ -4,8 +4,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from trading.accounts.models import Organisation, Role
 from tests.factories import PASSWORD, csrf_from, make_user, page_login, valid_code
+from trading.accounts.models import Organisation, Role
 
 
 def test_anonymous_home_and_login_page_in_chinese(client: FlaskClient) -> None:
@@ -72,8 +72,13 @@ def test_admin_registers_organisation_via_page(client: FlaskClient, session: Ses
     page_login(client, admin.username)
     html = client.get("/admin/organisations").get_data(as_text=True)
     before = session.scalar(select(func.count()).select_from(Organisation))
-    bad = {"name": "页面登记企业", "credit_code": "91350100M000100Y44", "kind": "enterprise", "region": "350100",
-           "csrf_token": csrf_from(html)}
+    bad = {
+        "name": "页面登记企业",
+        "credit_code": "91350100M000100Y44",
+        "kind": "enterprise",
+        "region": "350100",
+        "csrf_token": csrf_from(html),
+    }
     r = client.post("/admin/organisations", data=bad)
     assert r.status_code == 422 and "校验位错误" in r.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Organisation)) == before
@@ -88,11 +93,29 @@ def test_admin_creates_user_and_token_via_pages(client: FlaskClient, session: Se
     session.commit()
     page_login(client, admin.username)
     html = client.get("/admin/users").get_data(as_text=True)
-    r = client.post("/admin/users", data={"username": "newstaff", "display_name": "新同事", "password": "long enough pw",
-                                          "organisation_id": str(org.id), "roles": ["staff"], "csrf_token": csrf_from(html)})
+    r = client.post(
+        "/admin/users",
+        data={
+            "username": "newstaff",
+            "display_name": "新同事",
+            "password": "long enough pw",
+            "organisation_id": str(org.id),
+            "roles": ["staff"],
+            "csrf_token": csrf_from(html),
+        },
+    )
     assert r.status_code == 302
-    r = client.post("/admin/users", data={"username": "newbidder", "display_name": "错配", "password": "long enough pw",
-                                          "organisation_id": str(org.id), "roles": ["bidder"], "csrf_token": csrf_from(html)})
+    r = client.post(
+        "/admin/users",
+        data={
+            "username": "newbidder",
+            "display_name": "错配",
+            "password": "long enough pw",
+            "organisation_id": str(org.id),
+            "roles": ["bidder"],
+            "csrf_token": csrf_from(html),
+        },
+    )
     assert r.status_code == 422 and "不能担任" in r.get_data(as_text=True)
     html = client.get("/account").get_data(as_text=True)
     r = client.post("/account/tokens", data={"name": "我的工具", "csrf_token": csrf_from(html)})

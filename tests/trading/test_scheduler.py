@@ -69,8 +69,12 @@ def test_apscheduler_runs_jobs_immediately_on_start(database: Database) -> None:
 
 def test_prune_is_idempotent(session: Session) -> None:
     now = clock.now()
-    session.add_all([LoginAttempt(username="a", ip="1", at=now - dt.timedelta(days=40), success=False),
-                     LoginAttempt(username="b", ip="1", at=now - dt.timedelta(days=1), success=False)])
+    session.add_all(
+        [
+            LoginAttempt(username="a", ip="1", at=now - dt.timedelta(days=40), success=False),
+            LoginAttempt(username="b", ip="1", at=now - dt.timedelta(days=1), success=False),
+        ]
+    )
     session.flush()
     assert prune_login_attempts(session, now) == 1
     assert prune_login_attempts(session, now) == 0  # running twice is harmless

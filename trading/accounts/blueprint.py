@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from trading import web
@@ -26,24 +39,43 @@ def _settings() -> Settings:
 def _login(data: LoginIn) -> User:
     s = _settings()
     try:
-        return ops.authenticate(web.db(), data.username, data.password, request.remote_addr or "?",
-                                max_failures=s.login_max_failures, window_seconds=s.login_window_seconds)
+        return ops.authenticate(
+            web.db(),
+            data.username,
+            data.password,
+            request.remote_addr or "?",
+            max_failures=s.login_max_failures,
+            window_seconds=s.login_window_seconds,
+        )
     except (Unauthenticated, TooManyRequests):
         web.commit()  # keep the attempt: it is what the rate limit counts
         raise
 
 
 def org_json(o: Organisation) -> dict[str, Any]:
-    return {"id": o.id, "name": o.name, "credit_code": o.credit_code, "kind": o.kind.value, "region": o.region,
-            "created_at": o.created_at.isoformat()}
+    return {
+        "id": o.id,
+        "name": o.name,
+        "credit_code": o.credit_code,
+        "kind": o.kind.value,
+        "region": o.region,
+        "created_at": o.created_at.isoformat(),
+    }
 
 
 def user_json(u: User) -> dict[str, Any]:
-    return {"id": u.id, "username": u.username, "display_name": u.display_name,
-            "organisation_id": u.organisation_id, "roles": sorted(r.value for r in u.roles), "is_active": u.is_active}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "organisation_id": u.organisation_id,
+        "roles": sorted(r.value for r in u.roles),
+        "is_active": u.is_active,
+    }
 
 
 # ---------------- pages ----------------
+
 
 @pages.get("/login")
 @requires(Permission.PUBLIC)
@@ -53,7 +85,7 @@ def login_page() -> str:
 
 @pages.post("/login")
 @requires(Permission.PUBLIC)
-def login_submit() -> Response | tuple[str, int]:
+def login_submit() -> ResponseReturnValue:
     try:
         data = web.form_body(LoginIn)
         user = _login(data)
@@ -69,9 +101,9 @@ def login_submit() -> Response | tuple[str, int]:
 
 @pages.post("/logout")
 @requires(Permission.AUTHENTICATED)
-def logout() -> Response:
+def logout() -> ResponseReturnValue:
     user = web.require_user()
-    row = web.g.auth
+    row = g.auth
     if isinstance(row, AuthSession):
         ops.revoke_session(web.db(), user, row)
         web.commit()
@@ -83,8 +115,13 @@ def logout() -> Response:
 @requires(Permission.AUTHENTICATED)
 def account_page() -> str:
     user = web.require_user()
-    return render_template("accounts/account.html", user=user, tokens=ops.list_tokens(web.db(), user),
-                           role_labels=ROLE_LABELS, new_token=None)
+    return render_template(
+        "accounts/account.html",
+        user=user,
+        tokens=ops.list_tokens(web.db(), user),
+        role_labels=ROLE_LABELS,
+        new_token=None,
+    )
 
 
 @pages.post("/account/tokens")
@@ -94,13 +131,18 @@ def account_token_create() -> str:
     name = (request.form.get("name") or "").strip()[:100] or "ggzy-bid"
     _, token = ops.open_session(web.db(), user, SessionKind.API, name)
     web.commit()
-    return render_template("accounts/account.html", user=user, tokens=ops.list_tokens(web.db(), user),
-                           role_labels=ROLE_LABELS, new_token=token)
+    return render_template(
+        "accounts/account.html",
+        user=user,
+        tokens=ops.list_tokens(web.db(), user),
+        role_labels=ROLE_LABELS,
+        new_token=token,
+    )
 
 
 @pages.post("/account/tokens/<int:token_id>/revoke")
 @requires(Permission.ACCOUNT_TOKENS)
-def account_token_revoke(token_id: int) -> Response:
+def account_token_revoke(token_id: int) -> ResponseReturnValue:
     user = web.require_user()
     row = web.db().get(AuthSession, token_id)
     if row is None or row.kind != SessionKind.API:
@@ -113,8 +155,14 @@ def account_token_revoke(token_id: int) -> Response:
 
 def _org_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None, message: str = "") -> str:
     orgs = web.db().scalars(select(Organisation).order_by(Organisation.id)).all()
-    return render_template("accounts/organisations.html", orgs=orgs, kinds=ORG_KIND_LABELS, form=form or {},
-                           errors=errors or {}, message=message)
+    return render_template(
+        "accounts/organisations.html",
+        orgs=orgs,
+        kinds=ORG_KIND_LABELS,
+        form=form or {},
+        errors=errors or {},
+        message=message,
+    )
 
 
 @pages.get("/admin/organisations")
@@ -125,7 +173,7 @@ def organisations_page() -> str:
 
 @pages.post("/admin/organisations")
 @requires(Permission.ORGANISATION_MANAGE)
-def organisations_create() -> Response | tuple[str, int]:
+def organisations_create() -> ResponseReturnValue:
     try:
         ops.create_organisation(web.db(), web.require_user(), web.form_body(OrganisationIn))
     except DomainError as exc:
@@ -140,8 +188,15 @@ def _users_page(form: dict[str, Any] | None = None, errors: dict[str, str] | Non
     db = web.db()
     users = db.scalars(select(User).order_by(User.id)).all()
     orgs = db.scalars(select(Organisation).order_by(Organisation.name)).all()
-    return render_template("accounts/users.html", users=users, orgs=orgs, role_labels=ROLE_LABELS, form=form or {},
-                           errors=errors or {}, message=message)
+    return render_template(
+        "accounts/users.html",
+        users=users,
+        orgs=orgs,
+        role_labels=ROLE_LABELS,
+        form=form or {},
+        errors=errors or {},
+        message=message,
+    )
 
 
 @pages.get("/admin/users")
@@ -152,7 +207,7 @@ def users_page() -> str:
 
 @pages.post("/admin/users")
 @requires(Permission.USER_MANAGE)
-def users_create() -> Response | tuple[str, int]:
+def users_create() -> ResponseReturnValue:
     try:
         ops.create_user(web.db(), web.require_user(), web.form_body(UserIn, lists=("roles",)))
     except DomainError as exc:
@@ -165,6 +220,7 @@ def users_create() -> Response | tuple[str, int]:
 
 # ---------------- API ----------------
 
+
 @api.post("/auth/token")
 @requires(Permission.PUBLIC)
 def api_token() -> tuple[Response, int]:
@@ -172,14 +228,15 @@ def api_token() -> tuple[Response, int]:
     user = _login(data)
     row, token = ops.open_session(web.db(), user, SessionKind.API, data.name or "api")
     web.commit()
-    return jsonify({"token": token, "token_type": "Bearer", "expires_at": row.expires_at.isoformat(),
-                    "user": user_json(user)}), 201
+    return jsonify(
+        {"token": token, "token_type": "Bearer", "expires_at": row.expires_at.isoformat(), "user": user_json(user)}
+    ), 201
 
 
 @api.delete("/auth/token")
 @requires(Permission.AUTHENTICATED)
 def api_token_revoke() -> tuple[str, int]:
-    row = web.g.auth
+    row = g.auth
     ops.revoke_session(web.db(), web.require_user(), row)
     web.commit()
     return "", 204

@@ -8,7 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from archive import clock
 from archive.audit import ANONYMOUS, Actor, record_event
@@ -38,8 +38,13 @@ def create_organisation(session: Session, actor: Actor, data: OrganisationIn) ->
     )
     session.add(org)
     session.flush()
-    record_event(session, actor, "organisation.create", org,
-                 {"name": org.name, "credit_code": org.credit_code, "kind": org.kind.value, "region": org.region})
+    record_event(
+        session,
+        actor,
+        "organisation.create",
+        org,
+        {"name": org.name, "credit_code": org.credit_code, "kind": org.kind.value, "region": org.region},
+    )
     return org
 
 
@@ -65,23 +70,33 @@ def create_user(session: Session, actor: Actor, data: UserIn) -> User:
         where = f"{org.kind.label}的用户" if org else "不属于任何机构的用户"
         raise InvalidInput(f"{where}不能担任：{'、'.join(wrong)}", fields={"roles": "与所属机构类型不符"})
     user = User(
-        username=data.username, display_name=data.display_name, password_hash=_hasher.hash(data.password),
-        organisation_id=org.id if org else None, is_active=True, created_at=clock.now(),
+        username=data.username,
+        display_name=data.display_name,
+        password_hash=_hasher.hash(data.password),
+        organisation_id=org.id if org else None,
+        is_active=True,
+        created_at=clock.now(),
     )
     user.role_rows = [UserRole(role=r) for r in sorted(roles)]
     session.add(user)
     session.flush()
-    record_event(session, actor, "user.create", user,
-                 {"username": user.username, "organisation_id": user.organisation_id, "roles": sorted(roles)})
+    record_event(
+        session,
+        actor,
+        "user.create",
+        user,
+        {"username": user.username, "organisation_id": user.organisation_id, "roles": sorted(roles)},
+    )
     return user
 
 
-def _recent_failures(session: Session, column: object, value: str, since: dt.datetime) -> int:
-    return int(session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(
-            column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False)  # type: ignore[operator]
-        )
-    ) or 0)
+def _recent_failures(session: Session, column: InstrumentedAttribute[str], value: str, since: dt.datetime) -> int:
+    query = (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+    )
+    return int(session.scalar(query) or 0)
 
 
 def authenticate(
@@ -91,8 +106,10 @@ def authenticate(
     because the record is what the rate limit counts)."""
     now = clock.now()
     since = now - dt.timedelta(seconds=window_seconds)
-    if (_recent_failures(session, LoginAttempt.username, username, since) >= max_failures
-            or _recent_failures(session, LoginAttempt.ip, ip, since) >= 4 * max_failures):
+    if (
+        _recent_failures(session, LoginAttempt.username, username, since) >= max_failures
+        or _recent_failures(session, LoginAttempt.ip, ip, since) >= 4 * max_failures
+    ):
         session.add(LoginAttempt(username=username, ip=ip, at=now, success=False))
         raise TooManyRequests(f"登录失败次数过多，请 {window_seconds // 60} 分钟后再试", retry_after=window_seconds)
     user = session.scalar(select(User).where(User.username == username))
@@ -115,12 +132,18 @@ def open_session(session: Session, user: User, kind: SessionKind, name: str = ""
     token = secrets.token_urlsafe(32)
     now = clock.now()
     row = AuthSession(
-        token_sm3=sm3_hex(token.encode()), user_id=user.id, kind=kind, name=name[:100], created_at=now,
+        token_sm3=sm3_hex(token.encode()),
+        user_id=user.id,
+        kind=kind,
+        name=name[:100],
+        created_at=now,
         expires_at=now + SESSION_LIFETIME[kind],
     )
     session.add(row)
     session.flush()
-    record_event(session, user, f"session.open.{kind.value}", row, {"name": row.name, "expires_at": row.expires_at.isoformat()})
+    record_event(
+        session, user, f"session.open.{kind.value}", row, {"name": row.name, "expires_at": row.expires_at.isoformat()}
+    )
     return row, token
 
 
@@ -142,11 +165,18 @@ def revoke_session(session: Session, actor: User, row: AuthSession) -> None:
 
 
 def list_tokens(session: Session, user: User) -> list[AuthSession]:
-    return list(session.scalars(
-        select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.kind == SessionKind.API,
-                                  AuthSession.revoked_at.is_(None), AuthSession.expires_at > clock.now())
-        .order_by(AuthSession.created_at.desc())
-    ))
+    return list(
+        session.scalars(
+            select(AuthSession)
+            .where(
+                AuthSession.user_id == user.id,
+                AuthSession.kind == SessionKind.API,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > clock.now(),
+            )
+            .order_by(AuthSession.created_at.desc())
+        )
+    )
 
 
 __all__ = ["ANONYMOUS"]

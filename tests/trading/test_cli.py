@@ -1,0 +1,127 @@
+"""``ggzy`` as operators run it: init, demo seeding, users, certificates, audit verify, serve."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import free_port, wait_for_port
+from trading.cli import main
+
+
+@pytest.fixture
+def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    inst = tmp_path / "instance"
+    monkeypatch.setenv("GGZY_INSTANCE", str(inst))
+    monkeypatch.setenv("GGZY_ENV", "demo")
+    for var in ("DATABASE_URL", "OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    return inst
+
+
+def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
+    r = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert r.exit_code == 0, r.output
+    for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
+        assert name in r.output
+    first = (instance / "demo-accounts.txt").read_text()
+    r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts
+    assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
+    assert CliRunner().invoke(main, ["audit", "verify"]).exit_code == 0
+
+
+def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    r = runner.invoke(
+        main,
+        [
+            "users",
+            "add-org",
+            "--name",
+            "某公司",
+            "--credit-code",
+            "91350100M000100Y44",
+            "--kind",
+            "enterprise",
+            "--region",
+            "350100",
+        ],
+    )
+    assert r.exit_code != 0 and "校验位错误" in r.output
+    r = runner.invoke(
+        main,
+        [
+            "users",
+            "add-org",
+            "--name",
+            "某公司",
+            "--credit-code",
+            "91350100M000100Y43",
+            "--kind",
+            "enterprise",
+            "--region",
+            "350100",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(
+        main,
+        ["users", "add", "--username", "zhangsan", "--name", "张三", "--org", "1", "--role", "bidder"],
+        input="a long password\na long password\n",
+    )
+    assert r.exit_code == 0, r.output
+    from signing.sm2 import PrivateKey
+
+    (tmp_path / "k.pub").write_bytes(PrivateKey.generate().public_key.to_pem())
+    r = runner.invoke(
+        main,
+        ["ca", "issue", str(tmp_path / "k.pub"), "--usage", "sign", "--cn", "张三", "--out", str(tmp_path / "k.crt")],
+    )
+    assert r.exit_code == 0, r.output
+    (tmp_path / "bad.pub").write_bytes(b"not a key")
+    r = runner.invoke(
+        main,
+        ["ca", "issue", str(tmp_path / "bad.pub"), "--usage", "sign", "--cn", "x", "--out", str(tmp_path / "bad.crt")],
+    )
+    assert r.exit_code != 0 and not (tmp_path / "bad.crt").exists()
+
+
+def test_audit_verify_fails_on_tampering(instance: pathlib.Path) -> None:
+    import sqlite3
+
+    assert CliRunner().invoke(main, ["demo", "--no-serve"]).exit_code == 0
+    con = sqlite3.connect(instance / "ggzy.db")
+    con.execute("UPDATE audit_event SET payload = '{}' WHERE seq = 3")
+    con.commit()
+    con.close()
+    r = CliRunner().invoke(main, ["audit", "verify"])
+    assert r.exit_code == 1 and "事件 3" in r.output
+
+
+def test_serve_starts_the_platform(instance: pathlib.Path) -> None:
+    """`ggzy demo` the way a newcomer runs it: a real server process answering on loopback."""
+    port = free_port()
+    env = {**os.environ, "GGZY_INSTANCE": str(instance)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "trading.cli", "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port, timeout=60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as resp:
+            assert resp.status == 200 and b"server_time" in resp.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as resp:
+            assert "用户名".encode() in resp.read()
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "admin" in out.decode()
