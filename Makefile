@@ -9,11 +9,11 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/pip install -q -q --disable-pip-version-check -e .
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q -q --disable-pip-version-check -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
 .PHONY: demo test lint bench

@@ -19,8 +19,8 @@ import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, median_time, peak_growth  # noqa: E402
-from signing.digest import SM3  # noqa: E402
+from bench._common import emit, median_time, peak_growth
+from signing.digest import SM3
 
 BLOCK = 1 << 20
 
@@ -63,8 +63,11 @@ def main() -> None:
     from tests.conftest import free_port, wait_for_port
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_port(port)
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as d:

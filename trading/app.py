@@ -47,10 +47,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.audit_views import api as audit_api
     from trading.audit_views import pages as audit_pages
     from trading.home import bp as home_bp
+    from trading.pki.blueprint import api as pki_api
+    from trading.pki.blueprint import pages as pki_pages
 
-    for bp in (home_bp, accounts_pages, accounts_api, audit_pages, audit_api, bidding_bp):
+    for bp in (home_bp, accounts_pages, accounts_api, audit_pages, audit_api, pki_pages, pki_api, bidding_bp):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api):
+    for bp in (accounts_api, audit_api, pki_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
 
     app.jinja_env.filters["local"] = _local_time

@@ -254,6 +254,24 @@ def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: s
     click.echo(f"{out}: serial {cert.serial:x}, SM3 {cert.fingerprint[:16]}…")
 
 
+@ca.command("revoke", help="吊销证书，记入平台吊销列表 (revoke a certificate)")
+@click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--reason", required=True, help="吊销原因")
+def ca_revoke(certificate: pathlib.Path, reason: str) -> None:
+    from signing.certs import Certificate
+    from signing.errors import SigningError
+    from trading.db import Database
+    from trading.pki.operations import revoke_certificate
+
+    try:
+        cert = Certificate.load(certificate.read_bytes())
+    except SigningError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with _domain_errors(), Database(_settings().database_url).session() as session:
+        revoke_certificate(session, _cli_actor(), cert, reason)
+    click.echo(f"已吊销 (revoked): {cert.issuer_serial}")
+
+
 @ca.command("root", help="导出平台根证书 (write the platform root certificate)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
 def ca_root(out: pathlib.Path) -> None:

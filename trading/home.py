@@ -30,6 +30,7 @@ TASKS: dict[Role, list[Task]] = {
     Role.STAFF: [
         Task("机构名录", "accounts.organisations_page", "查看已登记的企业、招标人、代理机构和出具机构"),
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
+        Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
     ],
     Role.EXPERT: [],
     Role.SUPERVISOR: [

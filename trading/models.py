@@ -5,5 +5,6 @@ from archive.db import ArchiveBase
 from trading import scheduler_models  # noqa: F401
 from trading.accounts import models as accounts_models  # noqa: F401
 from trading.db import Base
+from trading.pki import models as pki_models  # noqa: F401
 
 METADATAS = [Base.metadata, ArchiveBase.metadata]

@@ -26,13 +26,20 @@ class Permission(StrEnum):
     ORGANISATION_MANAGE = "admin:organisation:manage"
     USER_MANAGE = "admin:user:manage"
     AUDIT_READ = "audit:event:read"
+    CERTIFICATE_REVOKE = "pki:certificate:revoke"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
-        {Permission.ORGANISATION_READ, Permission.ORGANISATION_MANAGE, Permission.USER_MANAGE, Permission.AUDIT_READ}
+        {
+            Permission.ORGANISATION_READ,
+            Permission.ORGANISATION_MANAGE,
+            Permission.USER_MANAGE,
+            Permission.AUDIT_READ,
+            Permission.CERTIFICATE_REVOKE,
+        }
     ),
-    Role.STAFF: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ}),
+    Role.STAFF: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.CERTIFICATE_REVOKE}),
     Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ}),
     Role.BIDDER: frozenset(),
     Role.TENDEREE: frozenset(),

@@ -1,0 +1,57 @@
+"""The platform's trust decisions: which roots it trusts and which certificates it has revoked."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import Actor, record_event
+from signing.certs import Certificate, TrustStore
+from trading.errors import Conflict, InvalidInput
+from trading.pki.models import RevokedCertificate
+from trading.platform_keys import PlatformKeys
+
+
+def extra_roots() -> tuple[Certificate, ...]:
+    """Roots of the CAs that issue bidders' UKeys: every *.pem / *.crt in TRUSTED_ROOTS_DIR."""
+    folder = os.environ.get("TRUSTED_ROOTS_DIR")
+    if not folder:
+        return ()
+    paths = sorted(p for p in pathlib.Path(folder).iterdir() if p.suffix in (".pem", ".crt", ".cer"))
+    return tuple(Certificate.load(p.read_bytes()) for p in paths)
+
+
+def trust_store(session: Session, keys: PlatformKeys) -> TrustStore:
+    """The platform CA, the configured UKey CA roots, and the revocation list, as of now."""
+    revoked = frozenset(session.scalars(select(RevokedCertificate.issuer_serial)))
+    return TrustStore((keys.ca.cert, *extra_roots()), revoked=revoked)
+
+
+def revoke_certificate(session: Session, actor: Actor, cert: Certificate, reason: str) -> RevokedCertificate:
+    reason = reason.strip()
+    if not 2 <= len(reason) <= 200:
+        raise InvalidInput("请填写吊销原因（2–200 字）", fields={"reason": "必填"})
+    if session.scalar(select(RevokedCertificate.id).where(RevokedCertificate.issuer_serial == cert.issuer_serial)):
+        raise Conflict("该证书已被吊销")
+    row = RevokedCertificate(
+        issuer_serial=cert.issuer_serial,
+        fingerprint=cert.fingerprint,
+        subject=str(cert.subject)[:300],
+        reason=reason,
+        revoked_at=clock.now(),
+        revoked_by=actor.actor_id,
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "certificate.revoke",
+        row,
+        {"issuer_serial": cert.issuer_serial, "subject": cert.subject, "reason": reason},
+    )
+    return row
