@@ -77,3 +77,113 @@ def api_token(client: FlaskClient, username: str, password: str = PASSWORD) -> d
     r = client.post("/api/v1/auth/token", json={"username": username, "password": password})
     assert r.status_code == 201, r.get_json()
     return {"Authorization": f"Bearer {r.get_json()['token']}"}
+
+
+# ---------------------------------------------------------------- tenders
+import base64  # noqa: E402
+import datetime as dt  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+from flask import Flask  # noqa: E402
+
+from archive import clock  # noqa: E402
+from signing.certs import Usage  # noqa: E402
+from signing.sm2 import PrivateKey  # noqa: E402
+from trading.pki.operations import register_certificate, trust_store  # noqa: E402
+from trading.platform_keys import PlatformKeys, ensure_platform_keys  # noqa: E402
+
+
+def platform_keys(app: Flask) -> PlatformKeys:
+    return ensure_platform_keys(app.extensions["ggzy.settings"])
+
+
+@dataclass
+class Signer:
+    user: User
+    key: PrivateKey
+
+
+def make_signer(session: Session, app: Flask, role: Role = Role.TENDEREE, org: Organisation | None = None) -> Signer:
+    """A user with a registered signing certificate from the platform CA (as a UKey would hold)."""
+    user = make_user(session, role, org=org)
+    keys = platform_keys(app)
+    key = PrivateKey.generate()
+    cert = keys.ca.issue(
+        key.public_key,
+        common_name=user.display_name,
+        usage=Usage.SIGN,
+        now=clock.now(),
+        org_code=user.organisation.credit_code if user.organisation else None,
+    )
+    register_certificate(session, user, cert, Usage.SIGN, trust_store(session, keys))
+    return Signer(user, key)
+
+
+def lot_body(**over: Any) -> dict[str, Any]:
+    body = {
+        "name": "一标段：土建施工",
+        "estimated_price": "10000000.00",
+        "bond_amount": "200000.00",
+        "evaluation_method": "comprehensive",
+        "criteria": {
+            "compliance": ["营业执照", "施工资质"],
+            "factors": [
+                {"name": "施工组织设计", "weight": 50},
+                {"name": "项目管理机构", "weight": 10, "objective": True},
+            ],
+            "price": {"formula": "benchmark", "weight": 40},
+        },
+        "committee_size": 5,
+        "specialties": [{"code": "A01", "count": 4}],
+        "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],
+    }
+    body.update(over)
+    return body
+
+
+def tender_body(deadline: dt.datetime | None = None, **over: Any) -> dict[str, Any]:
+    deadline = deadline or (clock.now() + dt.timedelta(days=25))
+    body = {
+        "title": "福州市滨海新城道路改造工程施工招标",
+        "category": "construction",
+        "procedure_code": "construction_open",
+        "region": "350100",
+        "bid_deadline": deadline.isoformat(),
+        "announcement_body": "本招标项目已由福州市发展和改革委员会批准建设，招标人为福州市城乡建设集团，现对该项目的施工进行公开招标。",
+        "lots": [lot_body()],
+    }
+    body.update(over)
+    return body
+
+
+def sign_document(signer: Signer, tender_code: str, name: str, data: bytes) -> str:
+    from signing.digest import sm3_hex
+    from trading.tenders.documents import document_statement
+
+    statement = document_statement(tender_code, name, sm3_hex(data), len(data))
+    return base64.b64encode(signer.key.sign(statement)).decode()
+
+
+def upload(
+    client: FlaskClient,
+    headers: dict[str, str],
+    signer: Signer,
+    code: str,
+    name: str,
+    data: bytes,
+    announcement_id: int | None = None,
+) -> Any:
+    from urllib.parse import quote
+
+    url = f"/api/v1/tenders/{code}/documents" + (f"?announcement_id={announcement_id}" if announcement_id else "")
+    return client.post(
+        url,
+        data=data,
+        headers=headers
+        | {
+            "Content-Type": "application/octet-stream",
+            "X-Document-Name": quote(name),
+            "X-Signature": sign_document(signer, code, name, data),
+        },
+    )

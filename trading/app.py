@@ -49,10 +49,21 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.home import bp as home_bp
     from trading.pki.blueprint import api as pki_api
     from trading.pki.blueprint import pages as pki_pages
+    from trading.tenders.api import api as tenders_api
 
-    for bp in (home_bp, accounts_pages, accounts_api, audit_pages, audit_api, pki_pages, pki_api, bidding_bp):
+    for bp in (
+        home_bp,
+        accounts_pages,
+        accounts_api,
+        audit_pages,
+        audit_api,
+        pki_pages,
+        pki_api,
+        tenders_api,
+        bidding_bp,
+    ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api):
+    for bp in (accounts_api, audit_api, pki_api, tenders_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
 
     app.jinja_env.filters["local"] = _local_time

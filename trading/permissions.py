@@ -27,6 +27,12 @@ class Permission(StrEnum):
     USER_MANAGE = "admin:user:manage"
     AUDIT_READ = "audit:event:read"
     CERTIFICATE_REVOKE = "pki:certificate:revoke"
+    CERTIFICATE_REGISTER = "pki:certificate:register"
+    TENDER_MANAGE = "tender:tender:manage"  # tenderee / agency, on their own tenders
+    TENDER_REVIEW = "tender:tender:review"  # staff: review, publish, suspend
+    TENDER_READ_ALL = "tender:tender:read"  # staff and supervisors: every tender, any state
+    TENDER_PARTICIPATE = "tender:interest:register"  # bidders: register, download, ask
+    CALENDAR_MANAGE = "tender:calendar:manage"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -37,17 +43,27 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.USER_MANAGE,
             Permission.AUDIT_READ,
             Permission.CERTIFICATE_REVOKE,
+            Permission.TENDER_READ_ALL,
         }
     ),
-    Role.STAFF: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.CERTIFICATE_REVOKE}),
-    Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ}),
-    Role.BIDDER: frozenset(),
-    Role.TENDEREE: frozenset(),
-    Role.AGENCY: frozenset(),
+    Role.STAFF: frozenset(
+        {
+            Permission.ORGANISATION_READ,
+            Permission.AUDIT_READ,
+            Permission.CERTIFICATE_REVOKE,
+            Permission.TENDER_REVIEW,
+            Permission.TENDER_READ_ALL,
+            Permission.CALENDAR_MANAGE,
+        }
+    ),
+    Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.TENDER_READ_ALL}),
+    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
+    Role.TENDEREE: frozenset({Permission.TENDER_MANAGE}),
+    Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
     Role.EXPERT: frozenset(),
     Role.ISSUER: frozenset(),
 }
-EVERY_USER = frozenset({Permission.AUTHENTICATED, Permission.ACCOUNT_TOKENS})
+EVERY_USER = frozenset({Permission.AUTHENTICATED, Permission.ACCOUNT_TOKENS, Permission.CERTIFICATE_REGISTER})
 
 
 def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:

@@ -67,12 +67,21 @@ def prune_login_attempts(session: Session, now: dt.datetime) -> int:
     return int(n)
 
 
+def load_jobs() -> dict[str, Job]:
+    """Import every module that registers jobs (they register on import)."""
+    import trading.tenders.tasks  # noqa: F401
+
+    return JOBS
+
+
 class LeaseScheduler:
     """Holds the single scheduler lease while it runs the registered jobs."""
 
     def __init__(self, database: Database, *, lease_seconds: int = 30, jobs: dict[str, Job] | None = None) -> None:
         self.database = database
         self.lease_seconds = lease_seconds
+        if jobs is None:
+            load_jobs()
         self.jobs = JOBS if jobs is None else jobs
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._aps: BackgroundScheduler | None = None

@@ -73,6 +73,11 @@ def require_user() -> User:
     return user
 
 
+def has_permission(name: str) -> bool:
+    user = current_user()
+    return user is not None and Permission(name) in permissions_of(user.roles)
+
+
 def is_api() -> bool:
     return request.path.startswith("/api/")
 

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from signing.digest import SM3
 
@@ -59,7 +59,7 @@ def check_key(key: str) -> str:
 class HashingReader:
     """Wraps a stream: counts and SM3-hashes what is read, enforcing a size limit."""
 
-    def __init__(self, src: BinaryIO, max_size: int | None) -> None:
+    def __init__(self, src: IO[bytes], max_size: int | None) -> None:
         self._src = src
         self._max = max_size
         self.size = 0
@@ -79,7 +79,7 @@ class ObjectStore(abc.ABC):
     """Streaming, content-addressed, with retention where the backend supports it."""
 
     @abc.abstractmethod
-    def put_stream(self, src: BinaryIO, *, max_size: int | None = None) -> StoredObject:
+    def put_stream(self, src: IO[bytes], *, max_size: int | None = None) -> StoredObject:
         """Store everything readable from ``src``; atomic: the object appears whole or not at all."""
 
     @abc.abstractmethod

@@ -16,7 +16,7 @@ import pathlib
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import BinaryIO, cast
+from typing import IO, BinaryIO, cast
 
 from archive import clock
 from archive.objectstore.base import (
@@ -44,7 +44,7 @@ class LocalObjectStore(ObjectStore):
     def _retention_path(self, key: str) -> pathlib.Path:
         return self.root / "retention" / (check_key(key) + ".json")
 
-    def put_stream(self, src: BinaryIO, *, max_size: int | None = None) -> StoredObject:
+    def put_stream(self, src: IO[bytes], *, max_size: int | None = None) -> StoredObject:
         tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.part"
         reader = HashingReader(src, max_size)
         try:

@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ComposeSource, CopySource
@@ -63,7 +63,7 @@ class S3ObjectStore(ObjectStore):
         if not client.bucket_exists(bucket):
             client.make_bucket(bucket, object_lock=object_lock)
 
-    def put_stream(self, src: BinaryIO, *, max_size: int | None = None) -> StoredObject:
+    def put_stream(self, src: IO[bytes], *, max_size: int | None = None) -> StoredObject:
         reader = HashingReader(src, max_size)
         tmp = f"tmp/{uuid.uuid4().hex}"
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Integer, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.db import Base
@@ -24,3 +24,22 @@ class RevokedCertificate(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("certificate", self.fingerprint)
+
+
+class UserCertificate(Base):
+    """A user's registered SM2 certificate (UKey): one signing and one encryption at a time."""
+
+    __tablename__ = "user_certificate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    usage: Mapped[str] = mapped_column(String(10), comment="sign or encrypt")
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    not_after: Mapped[dt.datetime]
+    registered_at: Mapped[dt.datetime]
+    replaced_at: Mapped[dt.datetime | None]
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("user_certificate", str(self.id))

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import Actor, record_event
-from signing.certs import Certificate, TrustStore
-from trading.errors import Conflict, InvalidInput
-from trading.pki.models import RevokedCertificate
+from signing.certs import Certificate, TrustStore, Usage, verify_chain
+from trading.accounts.models import User
+from trading.errors import Conflict, Forbidden, InvalidInput
+from trading.pki.models import RevokedCertificate, UserCertificate
 from trading.platform_keys import PlatformKeys
 
 
@@ -55,3 +56,54 @@ def revoke_certificate(session: Session, actor: Actor, cert: Certificate, reason
         {"issuer_serial": cert.issuer_serial, "subject": cert.subject, "reason": reason},
     )
     return row
+
+
+def register_certificate(
+    session: Session, user: User, cert: Certificate, usage: Usage, trust: TrustStore
+) -> UserCertificate:
+    """A user registers its UKey certificate; it must chain to a trusted root and, when the
+    certificate names an organisation code, that code must be the user's own."""
+    verify_chain(cert, trust, at=clock.now(), usage=usage)
+    org_code = cert.subject.get("organizational_unit_name")
+    if org_code and (user.organisation is None or user.organisation.credit_code != org_code):
+        raise Forbidden("证书中的统一社会信用代码与用户所属机构不符")
+    if session.scalar(select(UserCertificate.id).where(UserCertificate.fingerprint == cert.fingerprint)):
+        raise Conflict("该证书已经登记")
+    now = clock.now()
+    for old in session.scalars(
+        select(UserCertificate).where(
+            UserCertificate.user_id == user.id,
+            UserCertificate.usage == usage.value,
+            UserCertificate.replaced_at.is_(None),
+        )
+    ):
+        old.replaced_at = now
+    row = UserCertificate(
+        user_id=user.id,
+        usage=usage.value,
+        der=cert.der,
+        fingerprint=cert.fingerprint,
+        not_after=cert.not_after,
+        registered_at=now,
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "certificate.register",
+        row,
+        {"usage": usage.value, "fingerprint": cert.fingerprint, "subject": cert.subject},
+    )
+    return row
+
+
+def current_certificate(session: Session, user: User, usage: Usage) -> Certificate | None:
+    row = session.scalar(
+        select(UserCertificate).where(
+            UserCertificate.user_id == user.id,
+            UserCertificate.usage == usage.value,
+            UserCertificate.replaced_at.is_(None),
+        )
+    )
+    return Certificate(row.der) if row else None

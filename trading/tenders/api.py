@@ -1,0 +1,426 @@
+"""The tender JSON API: /api/v1/tenders, /api/v1/announcements, /api/v1/holidays, /api/v1/me/…"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from urllib.parse import unquote
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import Field
+from sqlalchemy import select
+
+from archive import clock
+from signing.certs import Certificate, Usage
+from signing.errors import SigningError
+from trading import web
+from trading.app import object_store
+from trading.errors import InvalidInput, NotFound
+from trading.permissions import Permission, requires
+from trading.pki.operations import current_certificate, register_certificate
+from trading.procedures import operations as procs
+from trading.schemas import Schema
+from trading.tenders import documents as docs
+from trading.tenders import notifications, portal
+from trading.tenders import operations as ops
+from trading.tenders.models import Announcement, Tender, TenderState
+from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
+from trading.tenders.views import announcement_json, iso, load, portal_query, stream_document, tender_json, trust
+
+api = Blueprint("tenders_api", __name__, url_prefix="/api/v1")
+
+
+def _ok(body: dict[str, Any] | None = None, status: int = 200) -> tuple[Response, int]:
+    web.commit()
+    return jsonify(body or {"ok": True}), status
+
+
+def _announcement(ann_id: int) -> Announcement:
+    ann = web.db().get(Announcement, ann_id)
+    if ann is None:
+        raise NotFound("公告不存在")
+    return ann
+
+
+# ---------------------------------------------------------------- public
+@api.get("/announcements")
+@requires(Permission.PUBLIC)
+def search_announcements() -> Response:
+    pq = portal_query(request.args)
+    rows, more = portal.search(web.db(), pq)
+    items = [
+        announcement_json(a)
+        | {
+            "tender": {
+                "code": t.code,
+                "title": t.title,
+                "category": t.category.value,
+                "region": t.region,
+                "status": t.status.value,
+            }
+        }
+        for a, t in rows
+    ]
+    return jsonify({"items": items, "page": pq.page, "page_size": pq.page_size, "has_more": more})
+
+
+@api.get("/announcements/<int:ann_id>")
+@requires(Permission.PUBLIC)
+def get_announcement(ann_id: int) -> Response:
+    ann = _announcement(ann_id)
+    load(ann.tender.code)  # visibility of the tender
+    if ann not in ann.tender.announcements or (
+        ann.published_at is None
+        and not web.has_permission("tender:tender:read")
+        and not ann.tender.can_manage(web.current_user())
+    ):
+        raise NotFound("公告不存在")
+    return jsonify(announcement_json(ann))
+
+
+@api.get("/tenders/<code>")
+@requires(Permission.PUBLIC)
+def get_tender(code: str) -> Response:
+    tender = load(code)
+    web.commit()  # the deadline check may have closed bidding
+    return jsonify(tender_json(tender))
+
+
+@api.get("/procedures")
+@requires(Permission.PUBLIC)
+def list_procedures() -> Response:
+    return jsonify(
+        {
+            "items": [
+                {
+                    "code": p.code,
+                    "name": p.name,
+                    "day_kind": p.day_kind.value,
+                    "min_bid_days": p.min_bid_days,
+                    "amendment_lead_days": p.amendment_lead_days,
+                    "amendment_policy": p.amendment_policy.value,
+                    "min_valid_bids": p.min_valid_bids,
+                    "publicity_days": p.publicity_days,
+                    "source": p.source,
+                }
+                for p in procs.list_procedures(web.db())
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------- tenderee / agency
+@api.get("/my/tenders")
+@requires(Permission.TENDER_MANAGE)
+def my_tenders() -> Response:
+    user = web.require_user()
+    q = select(Tender).where(
+        (Tender.tenderee_org_id == user.organisation_id) | (Tender.agency_org_id == user.organisation_id)
+    )
+    rows = [t for t in web.db().scalars(q.order_by(Tender.id.desc())) if t.can_manage(user)]
+    return jsonify(
+        {
+            "items": [
+                {"code": t.code, "title": t.title, "status": t.status.value, "bid_deadline": iso(t.bid_deadline)}
+                for t in rows
+            ]
+        }
+    )
+
+
+@api.post("/tenders")
+@requires(Permission.TENDER_MANAGE)
+def create_tender() -> tuple[Response, int]:
+    tender = ops.create_tender(web.db(), web.require_user(), web.json_body(TenderIn))
+    return _ok(tender_json(tender), 201)
+
+
+@api.put("/tenders/<code>")
+@requires(Permission.TENDER_MANAGE)
+def update_tender(code: str) -> tuple[Response, int]:
+    data = web.json_body(TenderIn)
+    tender = ops.update_tender(web.db(), web.require_user(), load(code, for_update=True), data)
+    return _ok(tender_json(tender))
+
+
+@api.post("/tenders/<code>/submit")
+@requires(Permission.TENDER_MANAGE)
+def submit_tender(code: str) -> tuple[Response, int]:
+    ops.submit_tender(web.db(), web.require_user(), load(code, for_update=True))
+    return _ok()
+
+
+@api.post("/tenders/<code>/documents")
+@requires(Permission.TENDER_MANAGE)
+def upload_document(code: str) -> tuple[Response, int]:
+    """Raw body upload (streamed): headers X-Document-Name (URL-encoded) and X-Signature (base64)."""
+    request.max_content_length = docs.MAX_DOCUMENT_BYTES
+    tender = load(code, for_update=True)
+    name = unquote(request.headers.get("X-Document-Name", ""))
+    amendment = None
+    if request.args.get("announcement_id"):
+        try:
+            amendment = _announcement(int(request.args["announcement_id"]))
+        except ValueError:
+            raise InvalidInput("announcement_id 应为整数") from None
+    doc = docs.upload_document(
+        web.db(),
+        object_store(current_app),
+        trust(),
+        web.require_user(),
+        tender,
+        name,
+        request.stream,
+        request.headers.get("X-Signature", ""),
+        amendment,
+    )
+    return _ok({"id": doc.id, "name": doc.name, "sm3": doc.sm3, "size": doc.size}, 201)
+
+
+@api.post("/tenders/<code>/amendments")
+@requires(Permission.TENDER_MANAGE)
+def draft_amendment(code: str) -> tuple[Response, int]:
+    data = web.json_body(AmendmentIn)
+    ann = ops.draft_amendment(web.db(), web.require_user(), load(code, for_update=True), data)
+    return _ok(announcement_json(ann), 201)
+
+
+@api.post("/tenders/<code>/questions/<int:question_id>/answer")
+@requires(Permission.TENDER_MANAGE)
+def answer_question(code: str, question_id: int) -> tuple[Response, int]:
+    data = web.json_body(AnswerIn)
+    q = docs.answer_question(web.db(), web.require_user(), load(code), question_id, data.answer)
+    return _ok({"id": q.id, "answered_at": iso(q.answered_at)})
+
+
+class AnswerIn(Schema):
+    answer: str = Field(min_length=2, max_length=10_000)
+
+
+class QuestionIn(Schema):
+    text: str = Field(min_length=5, max_length=2000)
+
+
+@api.post("/tenders/<code>/terminate")
+@requires(Permission.AUTHENTICATED)
+def terminate(code: str) -> tuple[Response, int]:
+    """Tenderee, agency or staff; the operation checks which."""
+    data = web.json_body(ReasonIn)
+    ops.terminate_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    return _ok()
+
+
+# ---------------------------------------------------------------- staff review
+@api.get("/review")
+@requires(Permission.TENDER_REVIEW)
+def review_queue() -> Response:
+    db = web.db()
+    tenders = db.scalars(select(Tender).where(Tender.status == TenderState.SUBMITTED).order_by(Tender.updated_at)).all()
+    from trading.tenders.models import AnnouncementKind, AnnouncementState
+
+    anns = db.scalars(
+        select(Announcement).where(
+            Announcement.status == AnnouncementState.SUBMITTED, Announcement.kind != AnnouncementKind.TENDER
+        )
+    ).all()
+    questions = docs.unanswered(db)
+    return jsonify(
+        {
+            "tenders": [{"code": t.code, "title": t.title, "submitted": iso(t.updated_at)} for t in tenders],
+            "announcements": [announcement_json(a) | {"tender": a.tender.code} for a in anns],
+            "unanswered_questions": [
+                {"tender": q.tender_id, "id": q.id, "text": q.text, "asked_at": iso(q.asked_at)} for q in questions
+            ],
+        }
+    )
+
+
+@api.post("/tenders/<code>/publish")
+@requires(Permission.TENDER_REVIEW)
+def publish_tender(code: str) -> tuple[Response, int]:
+    ops.publish_tender(web.db(), web.require_user(), load(code, for_update=True))
+    return _ok()
+
+
+@api.post("/tenders/<code>/return")
+@requires(Permission.TENDER_REVIEW)
+def return_tender(code: str) -> tuple[Response, int]:
+    data = web.json_body(ReasonIn)
+    ops.return_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    return _ok()
+
+
+class ResumeIn(Schema):
+    new_deadline: dt.datetime
+
+
+@api.post("/tenders/<code>/suspend")
+@requires(Permission.TENDER_REVIEW)
+def suspend(code: str) -> tuple[Response, int]:
+    data = web.json_body(ReasonIn)
+    ops.suspend_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    return _ok()
+
+
+@api.post("/tenders/<code>/resume")
+@requires(Permission.TENDER_REVIEW)
+def resume(code: str) -> tuple[Response, int]:
+    data = web.json_body(ResumeIn)
+    if data.new_deadline.tzinfo is None:
+        raise InvalidInput("时间必须带时区", fields={"new_deadline": "缺少时区"})
+    ops.resume_tender(web.db(), web.require_user(), load(code, for_update=True), data.new_deadline.astimezone(dt.UTC))
+    return _ok()
+
+
+@api.post("/announcements/<int:ann_id>/publish")
+@requires(Permission.TENDER_REVIEW)
+def publish_announcement(ann_id: int) -> tuple[Response, int]:
+    ann = _announcement(ann_id)
+    load(ann.tender.code, for_update=True)
+    ops.publish_announcement(web.db(), web.require_user(), ann)
+    return _ok(announcement_json(ann))
+
+
+@api.post("/announcements/<int:ann_id>/return")
+@requires(Permission.TENDER_REVIEW)
+def return_announcement(ann_id: int) -> tuple[Response, int]:
+    data = web.json_body(ReasonIn)
+    ops.return_announcement(web.db(), web.require_user(), _announcement(ann_id), data.reason)
+    return _ok()
+
+
+# ---------------------------------------------------------------- bidders
+@api.post("/tenders/<code>/interest")
+@requires(Permission.TENDER_PARTICIPATE)
+def register_interest(code: str) -> tuple[Response, int]:
+    docs.register_interest(web.db(), web.require_user(), load(code, for_update=True))
+    return _ok({"registered": True}, 201)
+
+
+@api.get("/tenders/<code>/interest")
+@requires(Permission.TENDER_PARTICIPATE)
+def my_interest(code: str) -> Response:
+    """Only ever about the caller's own organisation."""
+    return jsonify({"registered": docs.get_interest(web.db(), load(code), web.require_user()) is not None})
+
+
+@api.get("/tenders/<code>/documents/<int:document_id>")
+@requires(Permission.AUTHENTICATED)
+def download_document(code: str, document_id: int) -> Response:
+    return stream_document(load(code), document_id)
+
+
+@api.post("/tenders/<code>/questions")
+@requires(Permission.TENDER_PARTICIPATE)
+def ask_question(code: str) -> tuple[Response, int]:
+    data = web.json_body(QuestionIn)
+    q = docs.ask_question(web.db(), web.require_user(), load(code), data.text)
+    return _ok({"id": q.id, "asked_at": iso(q.asked_at)}, 201)
+
+
+@api.get("/tenders/<code>/questions")
+@requires(Permission.AUTHENTICATED)
+def list_questions(code: str) -> Response:
+    qs = docs.questions_for(web.db(), load(code), web.current_user())
+    return jsonify(
+        {
+            "items": [
+                {
+                    "id": q.id,
+                    "text": q.text,
+                    "asked_at": iso(q.asked_at),
+                    "answer": q.answer,
+                    "answered_at": iso(q.answered_at),
+                }
+                for q in qs
+            ]
+        }
+    )
+
+
+# ---------------------------------------------------------------- calendar (staff)
+class HolidayIn(Schema):
+    is_workday: bool = False
+    name: str = Field(min_length=1, max_length=50)
+
+
+def _day(day: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(day)
+    except ValueError:
+        raise InvalidInput("日期格式应为 YYYY-MM-DD") from None
+
+
+@api.get("/holidays")
+@requires(Permission.PUBLIC)
+def list_holidays() -> Response:
+    from trading.procedures.models import Holiday
+
+    rows = web.db().scalars(select(Holiday).order_by(Holiday.day)).all()
+    return jsonify({"items": [{"day": h.day.isoformat(), "is_workday": h.is_workday, "name": h.name} for h in rows]})
+
+
+@api.put("/holidays/<day>")
+@requires(Permission.CALENDAR_MANAGE)
+def put_holiday(day: str) -> tuple[Response, int]:
+    data = web.json_body(HolidayIn)
+    procs.set_holiday(web.db(), web.require_user(), _day(day), data.is_workday, data.name)
+    return _ok()
+
+
+@api.delete("/holidays/<day>")
+@requires(Permission.CALENDAR_MANAGE)
+def delete_holiday(day: str) -> tuple[Response, int]:
+    procs.delete_holiday(web.db(), web.require_user(), _day(day))
+    return _ok()
+
+
+# ---------------------------------------------------------------- my certificates and notifications
+class CertificateIn(Schema):
+    certificate_pem: str = Field(min_length=50, max_length=20_000)
+    usage: Usage
+
+
+@api.post("/me/certificates")
+@requires(Permission.CERTIFICATE_REGISTER)
+def register_my_certificate() -> tuple[Response, int]:
+    data = web.json_body(CertificateIn)
+    try:
+        cert = Certificate.load(data.certificate_pem.encode())
+    except SigningError:
+        raise InvalidInput("证书无法读取", fields={"certificate_pem": "不是有效的 PEM 证书"}) from None
+    try:
+        row = register_certificate(web.db(), web.require_user(), cert, data.usage, trust())
+    except SigningError as exc:
+        raise InvalidInput(f"证书不能登记：{exc}", code=exc.code) from None
+    return _ok({"fingerprint": row.fingerprint, "usage": row.usage, "not_after": iso(row.not_after)}, 201)
+
+
+@api.get("/me/certificates")
+@requires(Permission.CERTIFICATE_REGISTER)
+def my_certificates() -> Response:
+    user = web.require_user()
+    out = {}
+    for usage in Usage:
+        if usage is Usage.CA:
+            continue
+        cert = current_certificate(web.db(), user, usage)
+        out[usage.value] = (
+            None
+            if cert is None
+            else {"fingerprint": cert.fingerprint, "subject": cert.subject, "not_after": iso(cert.not_after)}
+        )
+    return jsonify(out)
+
+
+@api.get("/me/notifications")
+@requires(Permission.AUTHENTICATED)
+def my_notifications() -> Response:
+    user = web.require_user()
+    rows = notifications.for_org(web.db(), user.organisation_id) if user.organisation_id else []
+    return jsonify(
+        {
+            "items": [{"message": n.message, "created_at": iso(n.created_at)} for n in rows],
+            "server_time": clock.now().isoformat(),
+        }
+    )

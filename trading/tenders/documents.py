@@ -1,0 +1,249 @@
+"""Tender documents, bidder registration and downloads, and questions (答疑).
+
+Who registered or downloaded is secret until the opening (招标投标法第二十二条): the rows are
+only ever read back for the bidder itself (and for notifications), and their audit events carry
+a commitment and a sealed actor instead of the bidder's identity.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from contextlib import AbstractContextManager
+from typing import IO, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import ActorRef, record_event
+from archive.objectstore import ObjectStore
+from signing.canonical import canonical_json
+from signing.certs import TrustStore, Usage, verify_chain
+from signing.digest import sm3_hex
+from signing.errors import InvalidSignature, SigningError
+from trading.accounts.models import Role, User
+from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.pki.operations import current_certificate
+from trading.tenders import notifications
+from trading.tenders.models import (
+    Announcement,
+    AnnouncementKind,
+    AnnouncementState,
+    DocumentDownload,
+    Interest,
+    Question,
+    Tender,
+    TenderDocument,
+    TenderState,
+)
+from trading.tenders.operations import ensure_current
+
+MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
+DOC_PURPOSE = "ggzy-tender-document/1"
+
+
+def document_statement(tender_code: str, name: str, sm3: str, size: int) -> bytes:
+    """What the tenderee signs for each document (its own tool computes the same bytes)."""
+    return canonical_json({"purpose": DOC_PURPOSE, "tender": tender_code, "name": name, "sm3": sm3, "size": size})
+
+
+def _sealed_actor(interest: Interest) -> ActorRef:
+    return ActorRef(f"sealed:{interest.commitment[:16]}", "bidder")
+
+
+# ---------------------------------------------------------------- documents
+def upload_document(
+    session: Session,
+    store: ObjectStore,
+    trust: TrustStore,
+    user: User,
+    tender: Tender,
+    name: str,
+    src: IO[bytes],
+    signature_b64: str,
+    amendment: Announcement | None = None,
+) -> TenderDocument:
+    if not tender.can_manage(user):
+        raise Forbidden("只有本项目的招标人或其代理机构可以上传招标文件")
+    name = name.strip()
+    if not 1 <= len(name) <= 200 or "/" in name or "\\" in name:
+        raise InvalidInput("文件名无效", fields={"name": "1–200 个字符，不含路径"})
+    if amendment is None:
+        if tender.status is not TenderState.DRAFT:
+            raise Conflict("项目发布后只能随变更公告补充招标文件", code="wrong_state")
+    elif (
+        amendment.tender_id != tender.id
+        or amendment.kind is not AnnouncementKind.AMENDMENT
+        or amendment.status is not AnnouncementState.SUBMITTED
+    ):
+        raise InvalidInput("只能附在本项目待审核的变更公告上", fields={"announcement_id": "无效"})
+    cert = current_certificate(session, user, Usage.SIGN)
+    if cert is None:
+        raise InvalidInput("请先登记您的签名证书（UKey）", code="certificate_missing")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+    except ValueError:
+        raise InvalidInput("签名不是有效的 base64", fields={"signature": "格式错误"}) from None
+    try:
+        verify_chain(cert, trust, at=clock.now(), usage=Usage.SIGN)
+    except SigningError as exc:
+        raise InvalidInput(f"签名证书无效：{exc}", code=exc.code) from None
+    obj = store.put_stream(src, max_size=MAX_DOCUMENT_BYTES)
+    try:
+        cert.public_key.verify(signature, document_statement(tender.code, name, obj.sm3, obj.size))
+    except InvalidSignature:
+        # The bytes stay in the content-addressed store (harmless, unreferenced); no document row.
+        raise InvalidInput("招标文件签名验证失败：签名与文件内容不符", code="invalid_signature") from None
+    doc = TenderDocument(
+        tender_id=tender.id,
+        announcement_id=amendment.id if amendment else None,
+        name=name,
+        object_key=obj.key,
+        sm3=obj.sm3,
+        size=obj.size,
+        signature=base64.b64encode(signature).decode(),
+        signer_cert_sm3=cert.fingerprint,
+        uploaded_by_user_id=user.id,
+        uploaded_at=clock.now(),
+    )
+    session.add(doc)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "tender_document.upload",
+        doc,
+        {"tender": tender.code, "name": name, "sm3": obj.sm3, "size": obj.size},
+    )
+    return doc
+
+
+def current_documents(session: Session, tender: Tender, *, include_pending: bool = True) -> list[TenderDocument]:
+    """The tender's documents; pending amendment documents only for those who may see drafts."""
+    q = select(TenderDocument).where(TenderDocument.tender_id == tender.id).order_by(TenderDocument.id)
+    docs = list(session.scalars(q))
+    if include_pending:
+        return docs
+    published = {a.id for a in tender.announcements if a.status is AnnouncementState.PUBLISHED}
+    return [d for d in docs if d.announcement_id is None or d.announcement_id in published]
+
+
+# ---------------------------------------------------------------- registration and download
+def get_interest(session: Session, tender: Tender, user: User) -> Interest | None:
+    if user.organisation_id is None:
+        return None
+    return session.scalar(
+        select(Interest).where(Interest.tender_id == tender.id, Interest.org_id == user.organisation_id)
+    )
+
+
+def register_interest(session: Session, user: User, tender: Tender) -> Interest:
+    """报名: a bidder registers for a published tender before the deadline (idempotent)."""
+    if Role.BIDDER not in user.roles or user.organisation is None:
+        raise Forbidden("只有投标人可以报名")
+    ensure_current(session, tender)
+    if tender.status is not TenderState.PUBLISHED:
+        raise Conflict("项目不在招标中，不能报名", code="wrong_state")
+    existing = get_interest(session, tender, user)
+    if existing is not None:
+        return existing
+    nonce = secrets.token_hex(16)
+    commitment = sm3_hex(f"{tender.code}:{user.organisation.credit_code}:{nonce}".encode())
+    interest = Interest(
+        tender_id=tender.id, org_id=user.organisation.id, nonce=nonce, commitment=commitment, created_at=clock.now()
+    )
+    session.add(interest)
+    session.flush()
+    record_event(
+        session, _sealed_actor(interest), "interest.register", ("interest", commitment[:32]), {"commitment": commitment}
+    )
+    return interest
+
+
+def open_document(
+    session: Session, store: ObjectStore, user: User, tender: Tender, document_id: int
+) -> tuple[TenderDocument, AbstractContextManager[BinaryIO]]:
+    """A registered bidder downloads a document (recorded, secretly); managers and staff may too."""
+    doc = session.get(TenderDocument, document_id)
+    if doc is None or doc.tender_id != tender.id:
+        raise NotFound("招标文件不存在")
+    if tender.can_manage(user) or user.roles & {Role.STAFF, Role.SUPERVISOR}:
+        return doc, store.open(doc.object_key)
+    if Role.BIDDER not in user.roles:
+        raise Forbidden("没有权限下载招标文件")
+    if doc not in current_documents(session, tender, include_pending=False) or not tender.is_public:
+        raise NotFound("招标文件不存在")
+    interest = get_interest(session, tender, user)
+    if interest is None:
+        raise Forbidden("请先报名后再下载招标文件", code="not_registered")
+    session.add(DocumentDownload(document_id=doc.id, interest_id=interest.id, user_id=user.id, at=clock.now()))
+    session.flush()
+    record_event(
+        session,
+        _sealed_actor(interest),
+        "tender_document.download",
+        ("interest", interest.commitment[:32]),
+        {"commitment": interest.commitment, "document_sm3": doc.sm3},
+    )
+    return doc, store.open(doc.object_key)
+
+
+# ---------------------------------------------------------------- questions (答疑)
+def ask_question(session: Session, user: User, tender: Tender, text: str) -> Question:
+    text = text.strip()
+    if not 5 <= len(text) <= 2000:
+        raise InvalidInput("问题应为 5–2000 个字", fields={"text": "长度不符"})
+    ensure_current(session, tender)
+    if tender.status is not TenderState.PUBLISHED:
+        raise Conflict("投标截止后不能再提问", code="wrong_state")
+    interest = get_interest(session, tender, user)
+    if interest is None or Role.BIDDER not in user.roles:
+        raise Forbidden("请先报名后再提问", code="not_registered")
+    q = Question(tender_id=tender.id, interest_id=interest.id, text=text, asked_at=clock.now())
+    session.add(q)
+    session.flush()
+    record_event(
+        session, _sealed_actor(interest), "question.ask", q, {"tender": tender.code, "text_sm3": sm3_hex(text.encode())}
+    )
+    return q
+
+
+def answer_question(session: Session, user: User, tender: Tender, question_id: int, answer: str) -> Question:
+    if not tender.can_manage(user):
+        raise Forbidden("只有本项目的招标人或其代理机构可以答疑")
+    q = session.get(Question, question_id)
+    if q is None or q.tender_id != tender.id:
+        raise NotFound("问题不存在")
+    if q.answer is not None:
+        raise Conflict("该问题已答复")
+    answer = answer.strip()
+    if not 2 <= len(answer) <= 10_000:
+        raise InvalidInput("答复应为 2–10000 个字", fields={"answer": "长度不符"})
+    q.answer, q.answered_at, q.answered_by_user_id = answer, clock.now(), user.id
+    session.flush()
+    record_event(session, user, "question.answer", q, {"tender": tender.code, "question": q.text, "answer": answer})
+    notifications.notify_interested(session, tender, f"《{tender.title}》发布了新的答疑，请在项目页查看。")
+    return q
+
+
+def questions_for(session: Session, tender: Tender, user: User | None) -> list[Question]:
+    """Managers and staff: every question (never who asked). Registered bidders: answered ones and their own."""
+    qs = list(session.scalars(select(Question).where(Question.tender_id == tender.id).order_by(Question.id)))
+    if user is not None and (tender.can_manage(user) or user.roles & {Role.STAFF, Role.SUPERVISOR}):
+        return qs
+    interest = get_interest(session, tender, user) if user is not None else None
+    if interest is None:
+        return []
+    return [q for q in qs if q.answer is not None or q.interest_id == interest.id]
+
+
+def unanswered(session: Session) -> list[Question]:
+    """Staff's blocking items: open questions on tenders still taking bids."""
+    q = (
+        select(Question)
+        .join(Tender, Tender.id == Question.tender_id)
+        .where(Question.answer.is_(None), Tender.status == TenderState.PUBLISHED)
+        .order_by(Question.asked_at)
+    )
+    return list(session.scalars(q))

@@ -1,0 +1,57 @@
+"""Telling bidders about changes without revealing who they are (or how many) to anyone else."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, record_event
+from signing.digest import sm3_hex
+from trading.tenders.models import DocumentDownload, Interest, Notification, Tender, TenderDocument
+
+
+def downloader_orgs(session: Session, tender: Tender) -> list[int]:
+    q = (
+        select(Interest.org_id)
+        .join(DocumentDownload, DocumentDownload.interest_id == Interest.id)
+        .join(TenderDocument, TenderDocument.id == DocumentDownload.document_id)
+        .where(TenderDocument.tender_id == tender.id)
+        .distinct()
+    )
+    return sorted(session.scalars(q))
+
+
+def interested_orgs(session: Session, tender: Tender) -> list[int]:
+    return sorted(session.scalars(select(Interest.org_id).where(Interest.tender_id == tender.id)))
+
+
+def _send(session: Session, tender: Tender, orgs: list[int], message: str) -> None:
+    now = clock.now()
+    session.add_all([Notification(org_id=o, tender_id=tender.id, message=message, created_at=now) for o in orgs])
+    session.flush()
+    # One event whatever the number of recipients: it commits to the set without revealing its size.
+    salt = secrets.token_hex(16)
+    record_event(
+        session,
+        SYSTEM,
+        "notification.send",
+        tender,
+        {"message": message, "recipients_commitment": sm3_hex(f"{salt}:{orgs}".encode())},
+    )
+
+
+def notify_downloaders(session: Session, tender: Tender, message: str) -> None:
+    """Every bidder that downloaded the tender documents (招标投标法实施条例第二十一条)."""
+    _send(session, tender, downloader_orgs(session, tender), message)
+
+
+def notify_interested(session: Session, tender: Tender, message: str) -> None:
+    _send(session, tender, interested_orgs(session, tender), message)
+
+
+def for_org(session: Session, org_id: int, limit: int = 20) -> list[Notification]:
+    q = select(Notification).where(Notification.org_id == org_id).order_by(Notification.created_at.desc()).limit(limit)
+    return list(session.scalars(q))

@@ -1,0 +1,87 @@
+"""The public portal: search published announcements, and the Atom feed."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from trading.tenders.models import (
+    Announcement,
+    AnnouncementKind,
+    AnnouncementState,
+    Tender,
+    TenderCategory,
+    TenderState,
+)
+from trading.tenders.search import query_terms
+
+
+@dataclass(frozen=True)
+class PortalQuery:
+    q: str = ""
+    category: TenderCategory | None = None
+    region: str = ""  # a prefix of the division code: "35" province, "3501" city, "350102" district
+    status: TenderState | None = None
+    kind: AnnouncementKind | None = None
+    page: int = 1
+    page_size: int = 20
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search(session: Session, pq: PortalQuery) -> tuple[list[tuple[Announcement, Tender]], bool]:
+    """Published announcements, newest first; returns one page and whether more follow."""
+    stmt = (
+        select(Announcement, Tender)
+        .join(Tender, Tender.id == Announcement.tender_id)
+        .where(Announcement.status == AnnouncementState.PUBLISHED)
+    )
+    if pq.category is not None:
+        stmt = stmt.where(Tender.category == pq.category)
+    if pq.region:
+        # 350100 (a city) also matches its districts 3501xx; 35 matches the whole province.
+        stmt = stmt.where(Tender.region.like(pq.region.rstrip("0") + "%"))
+    if pq.status is not None:
+        stmt = stmt.where(Tender.status == pq.status)
+    if pq.kind is not None:
+        stmt = stmt.where(Announcement.kind == pq.kind)
+    text = pq.q.strip()
+    if text:
+        phrase = or_(
+            Announcement.title.ilike(_like(text), escape="\\"),
+            Announcement.body.ilike(_like(text), escape="\\"),
+            Tender.code.ilike(_like(text), escape="\\"),
+        )
+        terms = query_terms(text)
+        if session.get_bind().dialect.name == "postgresql" and terms:
+            stmt = stmt.where(Announcement.search_terms.contains(terms), phrase)
+        else:
+            stmt = stmt.where(phrase)
+    stmt = stmt.order_by(Announcement.published_at.desc(), Announcement.id.desc())
+    stmt = stmt.offset((pq.page - 1) * pq.page_size).limit(pq.page_size + 1)
+    rows = [(a, t) for a, t in session.execute(stmt).tuples()]
+    return rows[: pq.page_size], len(rows) > pq.page_size
+
+
+def atom(rows: list[tuple[Announcement, Tender]], base_url: str, updated: str) -> bytes:
+    ns = "http://www.w3.org/2005/Atom"
+    feed = ET.Element("feed", xmlns=ns)
+    ET.SubElement(feed, "title").text = "公共资源交易平台 · 公告"
+    ET.SubElement(feed, "id").text = f"{base_url}/feed.atom"
+    ET.SubElement(feed, "updated").text = updated
+    ET.SubElement(feed, "link", rel="self", href=f"{base_url}/feed.atom")
+    for a, t in rows:
+        e = ET.SubElement(feed, "entry")
+        ET.SubElement(e, "title").text = a.title
+        ET.SubElement(e, "id").text = f"{base_url}/announcements/{a.id}"
+        ET.SubElement(e, "link", href=f"{base_url}/announcements/{a.id}")
+        assert a.published_at is not None
+        ET.SubElement(e, "updated").text = a.published_at.isoformat()
+        ET.SubElement(e, "category", term=t.category.value, label=t.category.label)
+        ET.SubElement(e, "summary").text = a.body[:500]
+    return bytes(ET.tostring(feed, encoding="utf-8", xml_declaration=True))

@@ -1,0 +1,129 @@
+"""Requests for tenders, lots and announcements; the scoring template's rules (GP87 55, Law 37)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from trading.schemas import Schema
+from trading.tenders.models import EvaluationMethod, TenderCategory
+
+
+class Factor(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    weight: int = Field(ge=1, le=100)
+    objective: bool = False  # 客观分: every expert must give the same score
+
+
+class PriceRule(Schema):
+    formula: Literal["gp_low_price", "benchmark", "lowest"]
+    weight: int = Field(ge=0, le=100)
+
+
+class Criteria(Schema):
+    compliance: list[str] = Field(default_factory=list, max_length=50)
+    factors: list[Factor] = Field(default_factory=list, max_length=50)
+    price: PriceRule
+
+
+class Specialty(Schema):
+    code: str = Field(pattern=r"^[A-Z][0-9A-Z]{1,9}$")
+    count: int = Field(ge=1, le=51)
+
+
+class PriceField(Schema):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    label: str = Field(min_length=1, max_length=50)
+    kind: Literal["amount", "integer", "text"]
+
+
+class LotIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    estimated_price: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
+    bond_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
+    currency: Literal["CNY"] = "CNY"
+    region: str | None = Field(default=None, pattern=r"^\d{6}$")
+    evaluation_method: EvaluationMethod
+    criteria: Criteria
+    committee_size: int = Field(ge=5, le=51)
+    specialties: list[Specialty] = Field(min_length=1, max_length=20)
+    price_fields: list[PriceField] = Field(default_factory=list, max_length=20)
+
+    @model_validator(mode="after")
+    def _rules(self) -> LotIn:
+        if self.bond_amount * 50 > self.estimated_price:
+            raise ValueError("投标保证金不得超过招标项目估算价的 2%（招标投标法实施条例第二十六条）")
+        if self.committee_size % 2 == 0:
+            raise ValueError("评标委员会人数应为 5 人以上单数（招标投标法第三十七条）")
+        experts = sum(s.count for s in self.specialties)
+        if experts > self.committee_size or 3 * experts < 2 * self.committee_size:
+            raise ValueError("技术、经济等方面的专家不得少于成员总数的三分之二，且不超过委员会人数")
+        c = self.criteria
+        if self.evaluation_method is EvaluationMethod.LOWEST_PRICE:
+            if c.factors or c.price.formula != "lowest":
+                raise ValueError("最低评标价法不设评分因素，价格公式应为 lowest")
+        else:
+            if c.price.formula == "lowest":
+                raise ValueError("综合评分法的价格公式应为 gp_low_price 或 benchmark")
+            total = sum(f.weight for f in c.factors) + c.price.weight
+            if total != 100:
+                raise ValueError(f"评分因素与价格分权重之和应为 100，当前为 {total}")
+        names = [f.name for f in self.price_fields]
+        if len(set(names)) != len(names) or "price" in names:
+            raise ValueError("开标一览表字段名不得重复，price 为保留字段")
+        return self
+
+
+class TenderIn(Schema):
+    title: str = Field(min_length=4, max_length=200)
+    description: str = Field(default="", max_length=20_000)
+    category: TenderCategory
+    procedure_code: str = Field(min_length=1, max_length=40)
+    region: str = Field(pattern=r"^\d{6}$")
+    agency_org_id: int | None = None
+    tenderee_org_id: int | None = None  # required when an agency creates the tender
+    bid_deadline: dt.datetime
+    bid_validity_days: int = Field(default=90, ge=30, le=365)
+    announcement_body: str = Field(min_length=10, max_length=50_000)
+    lots: list[LotIn] = Field(min_length=1, max_length=50)
+
+    @field_validator("bid_deadline")
+    @classmethod
+    def _aware(cls, v: dt.datetime) -> dt.datetime:
+        if v.tzinfo is None:
+            raise ValueError("时间必须带时区，例如 2026-12-20T09:30:00+08:00")
+        return v.astimezone(dt.UTC)
+
+    @model_validator(mode="after")
+    def _gp_price_weight(self) -> TenderIn:
+        bounds = {TenderCategory.GOODS: (30, 60), TenderCategory.SERVICES: (10, 30)}.get(self.category)
+        if bounds:
+            for lot in self.lots:
+                w = lot.criteria.price.weight
+                if lot.evaluation_method is EvaluationMethod.COMPREHENSIVE and not bounds[0] <= w <= bounds[1]:
+                    raise ValueError(
+                        f"政府采购{'货物' if self.category is TenderCategory.GOODS else '服务'}项目价格分权重应为 "
+                        f"{bounds[0]}%–{bounds[1]}%（财政部令第87号第五十五条），标段“{lot.name}”为 {w}%"
+                    )
+        return self
+
+
+class ReasonIn(Schema):
+    reason: str = Field(min_length=2, max_length=2000)
+
+
+class AmendmentIn(Schema):
+    title: str = Field(min_length=4, max_length=200)
+    body: str = Field(min_length=10, max_length=50_000)
+    affects_bids: bool
+    new_deadline: dt.datetime | None = None
+
+    @field_validator("new_deadline")
+    @classmethod
+    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("时间必须带时区")
+        return None if v is None else v.astimezone(dt.UTC)

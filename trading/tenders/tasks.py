@@ -1,0 +1,16 @@
+"""Scheduler sweeps for tenders (each is idempotent; requests enforce the same deadlines)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from trading.scheduler import job
+from trading.tenders.operations import close_due
+
+
+@job("close_bidding", every_seconds=5)
+def close_bidding_job(session: Session, now: dt.datetime) -> int:
+    """投标截止: close every tender whose deadline has passed."""
+    return close_due(session, now)

@@ -1,0 +1,168 @@
+"""Shared view helpers for tender pages and the tender API: loading, JSON shapes, downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, current_app, stream_with_context
+
+from archive import clock
+from signing.certs import TrustStore
+from trading import web
+from trading.app import object_store
+from trading.errors import InvalidInput
+from trading.platform_keys import load_platform_keys
+from trading.tenders import documents as docs
+from trading.tenders import operations as ops
+from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderCategory, TenderState
+from trading.tenders.portal import PortalQuery
+
+
+def load(code: str, *, for_update: bool = False) -> Tender:
+    """A tender the current user may see, with its deadline enforced now."""
+    tender = ops.visible_tender(web.db(), code, web.current_user())
+    if for_update:
+        tender = ops.get_tender(web.db(), code, for_update=True)
+    ops.ensure_current(web.db(), tender)
+    return tender
+
+
+def trust() -> TrustStore:
+    from trading.pki.operations import trust_store
+
+    return trust_store(web.db(), load_platform_keys(current_app.extensions["ggzy.settings"]))
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def lot_json(lot: Lot) -> dict[str, Any]:
+    return {
+        "number": lot.number,
+        "name": lot.name,
+        "estimated_price": str(lot.estimated_price),
+        "bond_amount": str(lot.bond_amount),
+        "currency": lot.currency,
+        "region": lot.region,
+        "evaluation_method": lot.evaluation_method.value,
+        "criteria": lot.criteria,
+        "committee_size": lot.committee_size,
+        "specialties": lot.specialties,
+        "price_fields": lot.price_fields,
+    }
+
+
+def announcement_json(a: Announcement) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "kind": a.kind.value,
+        "kind_label": a.kind.label,
+        "status": a.status.value,
+        "title": a.title,
+        "body": a.body,
+        "published_at": iso(a.published_at),
+        "supersedes_id": a.supersedes_id,
+        "affects_bids": a.affects_bids,
+        "deadline_after": iso(a.deadline_after),
+        "content_sm3": a.content_sm3,
+        "review_reason": a.review_reason,
+    }
+
+
+def visible_announcements(tender: Tender) -> list[Announcement]:
+    user = web.current_user()
+    if tender.can_manage(user) or (user is not None and web.has_permission("tender:tender:read")):
+        return list(tender.announcements)
+    return [a for a in tender.announcements if a.status is AnnouncementState.PUBLISHED]
+
+
+def tender_json(tender: Tender) -> dict[str, Any]:
+    user = web.current_user()
+    can_see_pending = tender.can_manage(user) or web.has_permission("tender:tender:read")
+    documents = docs.current_documents(web.db(), tender, include_pending=can_see_pending)
+    return {
+        "code": tender.code,
+        "title": tender.title,
+        "description": tender.description,
+        "category": tender.category.value,
+        "procedure_code": tender.procedure_code,
+        "region": tender.region,
+        "status": tender.status.value,
+        "status_label": tender.status.label,
+        "bid_deadline": iso(tender.bid_deadline),
+        "bid_deadline_local": clock.local(tender.bid_deadline).strftime("%Y-%m-%d %H:%M"),
+        "opening_at": iso(tender.bid_deadline),
+        "bid_validity_days": tender.bid_validity_days,
+        "docs_issued_at": iso(tender.docs_issued_at),
+        "return_reason": tender.return_reason if can_see_pending else None,
+        "tenderee": tender.tenderee.name,
+        "agency": tender.agency.name if tender.agency else None,
+        "lots": [lot_json(lot) for lot in tender.lots],
+        "announcements": [announcement_json(a) for a in visible_announcements(tender)],
+        "documents": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "sm3": d.sm3,
+                "size": d.size,
+                "signature": d.signature,
+                "signer_cert_sm3": d.signer_cert_sm3,
+                "announcement_id": d.announcement_id,
+            }
+            for d in documents
+        ],
+    }
+
+
+def stream_document(tender: Tender, document_id: int) -> Response:
+    """Record the download (committed first), then stream the bytes."""
+    doc, handle = docs.open_document(web.db(), object_store(current_app), web.require_user(), tender, document_id)
+    web.commit()
+
+    def body() -> Iterator[bytes]:
+        with handle as f:
+            while chunk := f.read(1 << 20):
+                yield chunk
+
+    resp = Response(stream_with_context(body()), mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(doc.name)}"
+    resp.headers["Content-Length"] = str(doc.size)
+    resp.headers["X-Content-SM3"] = doc.sm3
+    resp.headers["X-Signature"] = doc.signature
+    return resp
+
+
+def portal_query(args: Any) -> PortalQuery:
+    def enum(cls: Any, name: str) -> Any:
+        raw = args.get(name, "")
+        if not raw:
+            return None
+        try:
+            return cls(raw)
+        except ValueError:
+            raise InvalidInput(f"参数 {name} 的取值无效", fields={name: "取值无效"}) from None
+
+    region = args.get("region", "")
+    if region and (not region.isdigit() or len(region) > 6):
+        raise InvalidInput("行政区划代码应为 2–6 位数字", fields={"region": "格式不正确"})
+    try:
+        page, size = int(args.get("page", "1")), int(args.get("page_size", "20"))
+    except ValueError:
+        raise InvalidInput("分页参数应为整数") from None
+    if page < 1 or page > 10_000 or not 1 <= size <= 100:
+        raise InvalidInput("分页参数越界（1 ≤ page ≤ 10000，1 ≤ page_size ≤ 100）")
+    from trading.tenders.models import AnnouncementKind
+
+    return PortalQuery(
+        q=args.get("q", "")[:100],
+        category=enum(TenderCategory, "category"),
+        region=region,
+        status=enum(TenderState, "status"),
+        kind=enum(AnnouncementKind, "kind"),
+        page=page,
+        page_size=size,
+    )
