@@ -1,5 +1,7 @@
 """Every route declares its permission; the mechanism fails closed; a table over all routes."""
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -35,7 +37,8 @@ def _protected(app: Flask) -> list[tuple[str, str, Permission]]:
         assert perm is not None
         if perm is Permission.PUBLIC:
             continue
-        url = rule.rule.replace("<int:org_id>", "1").replace("<int:token_id>", "1")
+        url = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        url = re.sub(r"<[^>]+>", "x", url)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             out.append((method, url, perm))
     return out
