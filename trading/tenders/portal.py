@@ -64,7 +64,7 @@ def search(session: Session, pq: PortalQuery) -> tuple[list[tuple[Announcement, 
             stmt = stmt.where(phrase)
     stmt = stmt.order_by(Announcement.published_at.desc(), Announcement.id.desc())
     stmt = stmt.offset((pq.page - 1) * pq.page_size).limit(pq.page_size + 1)
-    rows = [(a, t) for a, t in session.execute(stmt).tuples()]
+    rows = [(a, t) for a, t in session.execute(stmt)]
     return rows[: pq.page_size], len(rows) > pq.page_size
 
 
