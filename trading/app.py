@@ -50,6 +50,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.pki.blueprint import api as pki_api
     from trading.pki.blueprint import pages as pki_pages
     from trading.tenders.api import api as tenders_api
+    from trading.tenders.pages import pages as tenders_pages
+    from trading.tenders.pages import upload_document
 
     for bp in (
         home_bp,
@@ -59,14 +61,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         audit_api,
         pki_pages,
         pki_api,
+        tenders_pages,
         tenders_api,
         bidding_bp,
     ):
         app.register_blueprint(bp)
     for bp in (accounts_api, audit_api, pki_api, tenders_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
+    csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
     app.jinja_env.filters["local"] = _local_time
+    app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     return app
 
 

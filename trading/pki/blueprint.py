@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import Field
 from sqlalchemy import select
@@ -80,3 +80,42 @@ def api_revoke() -> tuple[Response, int]:
     row = _revoke(web.json_body(RevokeIn))
     web.commit()
     return jsonify(revoked_json(row)), 201
+
+
+@pages.get("/account/certificates")
+@requires(Permission.CERTIFICATE_REGISTER)
+def my_certificates_page() -> str:
+    return _certs_page()
+
+
+def _certs_page(error: str = "") -> str:
+    from signing.certs import Usage
+    from trading.pki.operations import current_certificate
+
+    user = web.require_user()
+    certs = {u.value: current_certificate(web.db(), user, u) for u in (Usage.SIGN, Usage.ENCRYPT)}
+    return render_template("pki/mine.html", certs=certs, error=error)
+
+
+@pages.post("/account/certificates")
+@requires(Permission.CERTIFICATE_REGISTER)
+def my_certificates_register() -> ResponseReturnValue:
+    from signing.certs import Usage
+    from trading.pki.operations import register_certificate
+    from trading.tenders.views import trust
+
+    try:
+        usage = Usage(request.form.get("usage", ""))
+        cert = Certificate.load((request.form.get("certificate_pem") or "").encode())
+        register_certificate(web.db(), web.require_user(), cert, usage, trust())
+    except ValueError:
+        return _certs_page("请选择证书用途"), 422
+    except SigningError as exc:
+        web.db().rollback()
+        return _certs_page(f"证书不能登记：{exc}"), 422
+    except DomainError as exc:
+        web.db().rollback()
+        return _certs_page(exc.message), exc.status
+    web.commit()
+    flash("证书已登记")
+    return redirect(url_for("pki.my_certificates_page"))
