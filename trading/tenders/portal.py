@@ -5,7 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import String, or_, select, type_coerce
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from trading.tenders.models import (
@@ -59,7 +60,9 @@ def search(session: Session, pq: PortalQuery) -> tuple[list[tuple[Announcement, 
         )
         terms = query_terms(text)
         if session.get_bind().dialect.name == "postgresql" and terms:
-            stmt = stmt.where(Announcement.search_terms.contains(terms), phrase)
+            # The column is a JSON variant in the model; on PostgreSQL it is text[] with a GIN index.
+            array = type_coerce(Announcement.search_terms, postgresql.ARRAY(String(40)))
+            stmt = stmt.where(array.contains(terms), phrase)
         else:
             stmt = stmt.where(phrase)
     stmt = stmt.order_by(Announcement.published_at.desc(), Announcement.id.desc())
