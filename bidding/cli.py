@@ -207,6 +207,30 @@ def unseal_cmd(sealed: pathlib.Path, keys: pathlib.Path, ca: pathlib.Path, out: 
         click.echo(f"{out}: 解密成功，SM3 {header.plaintext_sm3} 与签名一致 (decrypted; digest matches signature)")
 
 
+@main.command(
+    "sign-document",
+    help="招标人为招标文件签名（输出 base64 签名，上传时填入）"
+    " (tenderee: sign a tender document; prints the base64 signature)",
+)
+@click.argument("document", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--tender", required=True, help="项目编号 (tender code)")
+@click.option("--name", default=None, help="上传时使用的文件名，默认同文件名 (name used on upload)")
+@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True)
+def sign_document(document: pathlib.Path, tender: str, name: str | None, keys: pathlib.Path) -> None:
+    import base64
+
+    from signing.digest import sm3_stream
+    from signing.statements import tender_document_statement
+
+    with _errors():
+        key, _ = _load(keys, "sign", _password())
+        assert key is not None
+        with document.open("rb") as f:
+            digest, size = sm3_stream(f)
+        statement = tender_document_statement(tender, name or document.name, digest.hex(), size)
+        click.echo(base64.b64encode(key.sign(statement)).decode())
+
+
 main.add_command(seal_cmd, "seal")
 main.add_command(unseal_cmd, "unseal")
 

@@ -98,3 +98,13 @@ def sign_statement(type_: str, body: Any, *, key: PrivateKey, cert: Certificate,
         {"type": type_, "signed_at": now.astimezone(dt.UTC).isoformat(timespec="microseconds"), "body": body}
     )
     return SignedStatement(statement, key.sign(statement), cert)
+
+
+TENDER_DOCUMENT_PURPOSE = "ggzy-tender-document/1"
+
+
+def tender_document_statement(tender_code: str, name: str, sm3_hex: str, size: int) -> bytes:
+    """What a tenderee signs for each tender document; the platform and ``ggzy-bid`` share it."""
+    return canonical_json(
+        {"purpose": TENDER_DOCUMENT_PURPOSE, "tender": tender_code, "name": name, "sm3": sm3_hex, "size": size}
+    )

@@ -159,7 +159,7 @@ def tender_body(deadline: dt.datetime | None = None, **over: Any) -> dict[str, A
 
 def sign_document(signer: Signer, tender_code: str, name: str, data: bytes) -> str:
     from signing.digest import sm3_hex
-    from trading.tenders.documents import document_statement
+    from signing.statements import tender_document_statement as document_statement
 
     statement = document_statement(tender_code, name, sm3_hex(data), len(data))
     return base64.b64encode(signer.key.sign(statement)).decode()

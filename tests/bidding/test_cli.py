@@ -123,3 +123,24 @@ def test_failures_exit_nonzero_with_named_reason(
     assert r.exit_code == 2 and "wrong_password" in r.output
     r = runner.invoke(main, ["verify", str(src), "--ca", str(root)])
     assert r.exit_code == 2 and "not_an_envelope" in r.output
+
+
+def test_sign_document_matches_the_platform_statement(
+    setup: tuple[CliRunner, pathlib.Path, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
+    import base64
+
+    from signing.digest import sm3_hex
+    from signing.sm2 import PrivateKey
+    from signing.statements import tender_document_statement as document_statement
+
+    runner, keys, _ = setup
+    doc = tmp_path / "招标文件.pdf"
+    doc.write_bytes(b"%PDF tender" * 100)
+    r = runner.invoke(main, ["sign-document", str(doc), "--tender", "GGZY-2026-000001", "--keys", str(keys)])
+    assert r.exit_code == 0, r.output
+    sig = base64.b64decode(r.output.strip())
+    pub = PrivateKey.from_pem((keys / "sign.key").read_bytes(), PW["GGZY_KEY_PASSWORD"].encode()).public_key
+    pub.verify(
+        sig, document_statement("GGZY-2026-000001", "招标文件.pdf", sm3_hex(doc.read_bytes()), doc.stat().st_size)
+    )

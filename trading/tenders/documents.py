@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import ActorRef, record_event
 from archive.objectstore import ObjectStore
-from signing.canonical import canonical_json
 from signing.certs import TrustStore, Usage, verify_chain
 from signing.digest import sm3_hex
 from signing.errors import InvalidSignature, SigningError
+from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate
@@ -40,12 +40,6 @@ from trading.tenders.models import (
 from trading.tenders.operations import ensure_current
 
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
-DOC_PURPOSE = "ggzy-tender-document/1"
-
-
-def document_statement(tender_code: str, name: str, sm3: str, size: int) -> bytes:
-    """What the tenderee signs for each document (its own tool computes the same bytes)."""
-    return canonical_json({"purpose": DOC_PURPOSE, "tender": tender_code, "name": name, "sm3": sm3, "size": size})
 
 
 def _sealed_actor(interest: Interest) -> ActorRef:
@@ -91,7 +85,7 @@ def upload_document(
         raise InvalidInput(f"签名证书无效：{exc}", code=exc.code) from None
     obj = store.put_stream(src, max_size=MAX_DOCUMENT_BYTES)
     try:
-        cert.public_key.verify(signature, document_statement(tender.code, name, obj.sm3, obj.size))
+        cert.public_key.verify(signature, tender_document_statement(tender.code, name, obj.sm3, obj.size))
     except InvalidSignature:
         # The bytes stay in the content-addressed store (harmless, unreferenced); no document row.
         raise InvalidInput("招标文件签名验证失败：签名与文件内容不符", code="invalid_signature") from None
