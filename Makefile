@@ -1,6 +1,7 @@
 # The two set-up commands of the README:
 #   make demo   install, then run the embedded platform with demo data on http://127.0.0.1:5000/
 #   make test   install with the test tools, then lint, type-check and run every test
+#               (the browser tests need Debian's chromium: `apt-get install -y chromium`; .ci/run does it)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

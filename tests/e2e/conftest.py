@@ -1,0 +1,64 @@
+"""Browser tests: Debian's Chromium driven by Playwright for Python against a real server.
+
+The server runs in a thread of the test process on loopback, so the test can move the platform
+clock (archive.clock) the way the scheduler's deadline would arrive.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+class LiveServer:
+    def __init__(self, app: Any) -> None:
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_app(tmp_path: pathlib.Path) -> Any:
+    from trading.app import create_app
+    from trading.config import load_settings
+    from trading.db import upgrade
+
+    url = f"sqlite:///{tmp_path / 'e2e.db'}"
+    upgrade(url)
+    app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}))
+    yield app
+    app.extensions["ggzy.db"].engine.dispose()
