@@ -29,8 +29,15 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as p:
         b = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield b
         b.close()
@@ -59,6 +66,8 @@ def live_app(tmp_path: pathlib.Path) -> Any:
 
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     upgrade(url)
-    app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}))
+    app = create_app(
+        load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url})
+    )
     yield app
     app.extensions["ggzy.db"].engine.dispose()
