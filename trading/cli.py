@@ -141,11 +141,20 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     if s.is_production:
         raise click.ClickException("demo data is never loaded in production mode")
     init.callback()  # type: ignore[misc]
+    from trading.app import create_app
+    from trading.demo_script import KEY_PASSWORD, run
+
     with Database(s.database_url).session() as session:
         accounts = seed(session, s.instance / "demo-accounts.txt")
+    app = create_app(s)
+    with app.app_context(), Database(s.database_url).session() as session:
+        story = run(app, session, {u: p for u, p, _ in accounts}, s.instance / "demo-keys")
     click.echo("\n演示账号 (demo accounts) — 密码随机生成，另存于 instance/demo-accounts.txt：")
     for username, password, role in accounts:
         click.echo(f"  {username:<12} {password:<16} {role}")
+    for line in story:
+        click.echo(f"\n· {line}")
+    click.echo(f"\n演示密钥在 {s.instance / 'demo-keys'}（私钥口令 {KEY_PASSWORD.decode()}），可直接用于 ggzy-bid。")
     if not no_serve:
         click.echo(f"\n打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in).")
         _serve(s, host, port, 2, True)

@@ -30,10 +30,66 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     assert r.exit_code == 0, r.output
     for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
         assert name in r.output
+    assert "已发布，投标截止" in r.output and "等待交易中心工作人员" in r.output
     first = (instance / "demo-accounts.txt").read_text()
-    r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts
+    r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts, no second tender
     assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
+    assert "已发布" not in r.output
     assert CliRunner().invoke(main, ["audit", "verify"]).exit_code == 0
+
+    # The demo tender is published with a near deadline; the scheduler's sweep closes it.
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from trading.db import Database
+    from trading.tenders.models import Tender, TenderState
+    from trading.tenders.operations import close_due
+
+    db = Database(f"sqlite:///{instance / 'ggzy.db'}")
+    with db.session() as s:
+        demo = s.scalars(select(Tender).order_by(Tender.id)).all()
+        assert [t.status for t in demo] == [TenderState.PUBLISHED, TenderState.SUBMITTED]
+        assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
+        assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
+    db.engine.dispose()
+
+    # The bidders' demo keys work with ggzy-bid as printed.
+    from bidding.cli import main as bid
+
+    keys = instance / "demo-keys" / "bidder1"
+    (instance / "bid.txt").write_text("开标一览表：投标报价 12,345,678.00 元", encoding="utf-8")
+    env = {"GGZY_KEY_PASSWORD": "demo-key-password", "GGZY_NO_PROGRESS": "1"}
+    r = CliRunner(env=env).invoke(
+        bid,
+        [
+            "seal",
+            str(instance / "bid.txt"),
+            "--tender",
+            demo[0].code,
+            "--lot",
+            "1",
+            "--bidder",
+            "bidder1",
+            "--keys",
+            str(keys),
+            "--out",
+            str(instance / "b.sealed"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner(env=env).invoke(
+        bid,
+        [
+            "verify",
+            str(instance / "b.sealed"),
+            "--ca",
+            str(instance / "demo-keys" / "root.pem"),
+            "--tender",
+            demo[0].code,
+        ],
+    )
+    assert r.exit_code == 0, r.output
 
 
 def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) -> None:

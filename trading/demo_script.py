@@ -1,0 +1,214 @@
+"""The demo's scripted actors. They act through the platform's real HTTP API (the app's own request
+handling, permissions and operations, in-process) with bearer tokens, and prepare their keys the
+way ``ggzy-bid`` does, so a newcomer can watch a tender move and then click through it as any role.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import pathlib
+from typing import Any
+from urllib.parse import quote
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import ActorRef, record_event
+from signing.certs import Usage
+from signing.digest import sm3_hex
+from signing.sm2 import PrivateKey
+from signing.statements import tender_document_statement
+from trading.platform_keys import ensure_platform_keys
+from trading.procedures.models import AmendmentPolicy, DayKind, ProcedureType
+from trading.tenders.models import Tender
+
+DEMO_PROCEDURE = "demo_fast"
+KEY_PASSWORD = b"demo-key-password"  # printed by `ggzy demo`; demo keys only
+
+
+def ensure_demo_procedure(session: Session) -> None:
+    """A procedure with no minimum periods, so the demo's deadline can be minutes away.
+    It exists only in demo instances and says so in its name and source."""
+    if session.get(ProcedureType, DEMO_PROCEDURE) is not None:
+        return
+    session.add(
+        ProcedureType(
+            code=DEMO_PROCEDURE,
+            name="演示用快速流程（仅演示实例）",
+            day_kind=DayKind.CALENDAR,
+            min_bid_days=0,
+            amendment_lead_days=0,
+            amendment_policy=AmendmentPolicy.EXTEND,
+            min_valid_bids=3,
+            publicity_days=0,
+            decryption_window_minutes=10,
+            archive_retention_years=15,
+            source="演示数据，不适用于真实项目",
+        )
+    )
+    session.flush()
+    record_event(
+        session,
+        ActorRef("cli:demo-seed", "admin"),
+        "procedure.create",
+        ("procedure", DEMO_PROCEDURE),
+        {"code": DEMO_PROCEDURE},
+    )
+
+
+class Actor:
+    def __init__(self, app: Flask, username: str, password: str) -> None:
+        self.client = app.test_client()
+        r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password, "name": "demo"})
+        if r.status_code != 201:
+            raise RuntimeError(f"demo login {username}: {r.get_json()}")
+        self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+        self.username = username
+
+    def call(self, method: str, url: str, expect: int = 200, **kw: Any) -> Any:
+        r = self.client.open(url, method=method, headers=self.headers | kw.pop("headers", {}), **kw)
+        if r.status_code != expect:
+            raise RuntimeError(f"demo {self.username} {method} {url}: {r.status_code} {r.get_data(as_text=True)}")
+        return r.get_json() if r.is_json else r.data
+
+
+def make_keys(app: Flask, actor: Actor, folder: pathlib.Path, common_name: str) -> PrivateKey:
+    """What `ggzy-bid keygen` + `ggzy ca issue` + registering on /account/certificates do."""
+    keys = ensure_platform_keys(app.extensions["ggzy.settings"])
+    folder.mkdir(parents=True, exist_ok=True)
+    org_code = None  # demo certificates name no organisation code (real UKey certificates do)
+    sign_key = PrivateKey.generate()
+    for kind, usage, key in (("sign", Usage.SIGN, sign_key), ("enc", Usage.ENCRYPT, PrivateKey.generate())):
+        cert = keys.ca.issue(key.public_key, common_name=common_name, usage=usage, now=clock.now(), org_code=org_code)
+        (folder / f"{kind}.key").write_bytes(key.to_pem(KEY_PASSWORD))
+        (folder / f"{kind}.key").chmod(0o600)
+        (folder / f"{kind}.pub").write_bytes(key.public_key.to_pem())
+        (folder / f"{kind}.crt").write_bytes(cert.to_pem())
+        actor.call(
+            "POST",
+            "/api/v1/me/certificates",
+            expect=201,
+            json={"certificate_pem": cert.to_pem().decode(), "usage": usage.value},
+        )
+    (folder.parent / "root.pem").write_bytes(keys.ca.cert.to_pem())
+    return sign_key
+
+
+def _body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, Any]:
+    return {
+        "title": title,
+        "category": "construction",
+        "procedure_code": procedure,
+        "region": "350100",
+        "bid_deadline": deadline.isoformat(),
+        "description": "演示项目：可以看着它从发布走到投标截止。",
+        "announcement_body": f"{title}已由福州市发展和改革委员会批准建设，资金来自财政资金，招标人为福州市城乡建设发展集团有限公司。"
+        "现对该项目施工进行公开招标，欢迎具备市政公用工程施工总承包二级及以上资质的投标人参加。",
+        "lots": [
+            {
+                "name": "施工标段",
+                "estimated_price": "12800000.00",
+                "bond_amount": "250000.00",
+                "evaluation_method": "comprehensive",
+                "criteria": {
+                    "compliance": ["营业执照", "施工资质", "安全生产许可证"],
+                    "factors": [
+                        {"name": "施工组织设计", "weight": 50},
+                        {"name": "项目管理机构", "weight": 10, "objective": True},
+                    ],
+                    "price": {"formula": "benchmark", "weight": 40},
+                },
+                "committee_size": 5,
+                "specialties": [{"code": "A01", "count": 4}],
+                "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],
+            }
+        ],
+    }
+
+
+def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathlib.Path, minutes: int = 15) -> list[str]:
+    """Play the demo tender once (idempotent: nothing happens when tenders already exist)."""
+    if session.scalar(select(Tender.id).limit(1)) is not None:
+        return []
+    ensure_demo_procedure(session)
+    session.commit()
+    log: list[str] = []
+    tenderee = Actor(app, "tenderee", accounts["tenderee"])
+    staff = Actor(app, "staff", accounts["staff"])
+    bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"]) for i in (1, 2, 3)]
+    sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
+    for b in bidders:
+        make_keys(app, b, keys_dir / b.username, b.username)
+
+    deadline = (clock.now() + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    t = tenderee.call(
+        "POST",
+        "/api/v1/tenders",
+        expect=201,
+        json=_body("福州市滨海新城纵一路道路改造工程（演示）", deadline, DEMO_PROCEDURE),
+    )
+    code = t["code"]
+    doc = (
+        "《福州市滨海新城纵一路道路改造工程 招标文件》\n第一章 招标公告\n第二章 投标人须知\n"
+        "第三章 评标办法（综合评估法）\n第四章 合同条款\n第五章 工程量清单\n"
+    ).encode() * 40
+    sig = base64.b64encode(sign_key.sign(tender_document_statement(code, "招标文件.txt", sm3_hex(doc), len(doc))))
+    tenderee.call(
+        "POST",
+        f"/api/v1/tenders/{code}/documents",
+        expect=201,
+        data=doc,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "X-Document-Name": quote("招标文件.txt"),
+            "X-Signature": sig.decode(),
+        },
+    )
+    tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
+    staff.call("POST", f"/api/v1/tenders/{code}/publish")
+    log.append(f"{code} 已发布，投标截止 {clock.local(deadline):%H:%M}（{minutes} 分钟后），届时自动截止")
+    doc_id = tenderee.call("GET", f"/api/v1/tenders/{code}")["documents"][0]["id"]
+    for b in bidders:
+        b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
+        b.call("GET", f"/api/v1/tenders/{code}/documents/{doc_id}")
+    q = bidders[0].call(
+        "POST",
+        f"/api/v1/tenders/{code}/questions",
+        expect=201,
+        json={"text": "招标文件第五章工程量清单中沥青混凝土面层厚度是否为 6 厘米？"},
+    )
+    tenderee.call(
+        "POST",
+        f"/api/v1/tenders/{code}/questions/{q['id']}/answer",
+        json={"answer": "面层厚度为 6 厘米，详见图纸 S-03。"},
+    )
+    log.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
+
+    later = clock.now() + dt.timedelta(days=25)
+    t2 = tenderee.call(
+        "POST",
+        "/api/v1/tenders",
+        expect=201,
+        json=_body("福州市闽江北岸排涝泵站设备采购与安装（演示）", later, "construction_open"),
+    )
+    doc2 = "《排涝泵站设备采购与安装 招标文件》\n".encode() * 30
+    sig2 = base64.b64encode(
+        sign_key.sign(tender_document_statement(t2["code"], "招标文件.txt", sm3_hex(doc2), len(doc2)))
+    )
+    tenderee.call(
+        "POST",
+        f"/api/v1/tenders/{t2['code']}/documents",
+        expect=201,
+        data=doc2,
+        headers={
+            "Content-Type": "application/octet-stream",
+            "X-Document-Name": quote("招标文件.txt"),
+            "X-Signature": sig2.decode(),
+        },
+    )
+    tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
+    log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
+    return log
