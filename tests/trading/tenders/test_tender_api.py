@@ -112,6 +112,7 @@ def test_amendment_inside_lead_time_moves_deadline_and_notifies(
     doc_id = client.get(f"/api/v1/tenders/{code}").get_json()["documents"][0]["id"]
     client.get(f"/api/v1/tenders/{code}/documents/{doc_id}", headers=hb1)
     client.post(f"/api/v1/tenders/{code}/interest", headers=tok(client, p["b2"]))  # registered, never downloaded
+    original = client.get(f"/api/v1/tenders/{code}").get_json()["announcements"][0]
     with clock.frozen(start + dt.timedelta(days=10)):
         ht = tok(client, p["tenderee"].user)
         r = client.post(
@@ -138,6 +139,9 @@ def test_amendment_inside_lead_time_moves_deadline_and_notifies(
         old_local = clock.local(start + dt.timedelta(days=21))
         assert (clock.local(new).hour, clock.local(new).minute) == (old_local.hour, old_local.minute)
         assert len(client.get(f"/api/v1/tenders/{code}", headers=hb1).get_json()["documents"]) == 2
+        # the published tender announcement itself never changes: the amendment is a new one pointing to it
+        anns = client.get(f"/api/v1/tenders/{code}").get_json()["announcements"]
+        assert anns[0] == original and anns[1]["supersedes_id"] == original["id"]
     notes = session.scalars(
         select(Notification).where(
             Notification.tender_id == session.scalar(select(Tender.id).where(Tender.code == code))
