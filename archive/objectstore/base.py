@@ -104,6 +104,11 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def set_legal_hold(self, key: str, on: bool) -> None: ...
 
+    @abc.abstractmethod
+    def adopt_file(self, path: str, sm3_hex: str, size: int) -> StoredObject:
+        """Store a finished local file whose SM3 the caller computed while receiving it (the bid
+        upload service hashes every byte once as it arrives). The file is consumed."""
+
     def put_bytes(self, data: bytes) -> StoredObject:
         import io
 

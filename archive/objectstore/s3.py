@@ -10,6 +10,7 @@ Buckets for archives are created with object lock; retention is COMPLIANCE mode.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -81,6 +82,13 @@ class S3ObjectStore(ObjectStore):
             with suppress(S3Error):
                 self.client.remove_object(self.bucket, tmp)
         return self.stat(key) or StoredObject(key, reader.size)
+
+    def adopt_file(self, path: str, sm3_hex: str, size: int) -> StoredObject:
+        key = key_for(sm3_hex)
+        if self.stat(key) is None:
+            self.client.fput_object(self.bucket, key, path, part_size=PART_SIZE, num_parallel_uploads=1)
+        os.unlink(path)
+        return self.stat(key) or StoredObject(key, size)
 
     @contextmanager
     def open(self, key: str) -> Iterator[BinaryIO]:

@@ -170,3 +170,12 @@ def test_local_crash_leftovers_are_cleaned(tmp_path: pathlib.Path) -> None:
     os.utime(stray, (old, old))
     assert s.cleanup() == 1 and not stray.exists()
     assert list(s.list()) == []
+
+
+def test_adopt_file(store: ObjectStore, tmp_path: pathlib.Path) -> None:
+    data = os.urandom(3 << 20)
+    f = tmp_path / "staged.part"
+    f.write_bytes(data)
+    obj = store.adopt_file(str(f), sm3_hex(data), len(data))
+    assert obj.key == "sm3/" + sm3_hex(data) and obj.size == len(data)
+    assert store.read_bytes(obj.key) == data and not f.exists()

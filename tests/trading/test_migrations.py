@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+import bidding.models  # noqa: F401
 from tests.conftest import PG_ADMIN_URL, _pg_reachable
 from trading.db import downgrade, make_engine, upgrade
 from trading.models import METADATAS

@@ -1,0 +1,389 @@
+"""Bid submission rules (投标): staged uploads, acceptance at the deadline, receipts, withdrawal.
+
+The platform never holds a bid's plaintext or key here: it checks the sealed envelope's header
+(signature, certificate, binding to tender, lot and bidder), hashes the ciphertext once as it
+streams in, and accepts the bid in one transaction that locks the tender row and reads the
+server clock, so the completion instant alone decides whether a bid beat the deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import os
+import pathlib
+import threading
+import uuid
+from typing import IO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import ActorRef, record_event
+from archive.objectstore import ObjectStore
+from bidding.models import Bid, BidState, BidUpload, UploadState
+from signing.canonical import canonical_json
+from signing.certs import TrustStore, Usage
+from signing.digest import SM3, sm3_hex
+from signing.envelope import read_header
+from signing.errors import InvalidSignature, SigningError
+from signing.statements import sign_statement
+from trading.accounts.models import Role, User
+from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from trading.pki.operations import current_certificate
+from trading.platform_keys import PlatformKeys
+from trading.tenders.documents import get_interest
+from trading.tenders.models import Lot, Tender, TenderState
+from trading.tenders.operations import ensure_current, get_tender
+
+PART_SIZE = 8 * 1024 * 1024
+MAX_BID_BYTES = 4 * 1024**3
+UPLOAD_LIFETIME = dt.timedelta(hours=24)
+WITHDRAW_PURPOSE = "ggzy-bid-withdraw/1"
+
+
+class DeadlinePassed(Conflict):
+    code = "deadline_passed"
+
+
+# ---------------------------------------------------------------- the running hash of each upload
+_hashers: dict[str, tuple[int, SM3]] = {}
+_hashers_lock = threading.Lock()
+
+
+def _running_hash(upload: BidUpload, staged: pathlib.Path) -> SM3:
+    """The SM3 of the bytes accepted so far. A keep-alive connection keeps hitting the same worker,
+    which keeps the hash in memory; after a reconnect or a restart it is rebuilt from the file once."""
+    with _hashers_lock:
+        cached = _hashers.get(upload.id)
+    if cached is not None and cached[0] == upload.received:
+        return cached[1].copy()
+    h = SM3()
+    left = upload.received
+    with staged.open("rb") as f:
+        while left:
+            chunk = f.read(min(left, 1 << 20))
+            if not chunk:
+                raise DomainError("暂存文件不完整，请重新上传", code="staging_lost")
+            h.update(chunk)
+            left -= len(chunk)
+    return h
+
+
+def _remember(upload_id: str, received: int, h: SM3) -> None:
+    with _hashers_lock:
+        _hashers[upload_id] = (received, h)
+
+
+def _forget(upload_id: str) -> None:
+    with _hashers_lock:
+        _hashers.pop(upload_id, None)
+
+
+def staged_path(staging: pathlib.Path, upload_id: str) -> pathlib.Path:
+    return staging / f"{upload_id}.part"
+
+
+# ---------------------------------------------------------------- helpers
+def _bidder_org(user: User) -> tuple[int, str]:
+    if Role.BIDDER not in user.roles or user.organisation is None:
+        raise Forbidden("只有投标人可以投标")
+    return user.organisation.id, user.organisation.credit_code
+
+
+def _lot(tender: Tender, number: int) -> Lot:
+    for lot in tender.lots:
+        if lot.number == number:
+            return lot
+    raise NotFound(f"标段 {number} 不存在")
+
+
+def _accepting(session: Session, tender: Tender, now: dt.datetime) -> None:
+    ensure_current(session, tender)
+    if tender.status is TenderState.BIDDING_CLOSED or now >= tender.bid_deadline:
+        raise DeadlinePassed(
+            f"投标截止时间 {clock.local(tender.bid_deadline):%Y-%m-%d %H:%M:%S} 已过，不再接受投标文件"
+        )
+    if tender.status is not TenderState.PUBLISHED:
+        raise Conflict(f"项目当前状态为“{tender.status.label}”，不接受投标文件", code="wrong_state")
+
+
+def _sealed(commitment: str) -> ActorRef:
+    return ActorRef(f"sealed:{commitment[:16]}", "bidder")
+
+
+# ---------------------------------------------------------------- init → parts → complete
+def init_upload(
+    session: Session, user: User, tender: Tender, lot_number: int, size: int, head: bytes, trust: TrustStore
+) -> BidUpload:
+    org_id, credit_code = _bidder_org(user)
+    now = clock.now()
+    _accepting(session, tender, now)
+    lot = _lot(tender, lot_number)
+    if get_interest(session, tender, user) is None:
+        raise Forbidden("请先报名本项目", code="not_registered")
+    if not 0 < size <= MAX_BID_BYTES:
+        raise InvalidInput(f"投标文件大小应在 1 字节到 {MAX_BID_BYTES} 字节之间", fields={"size": "越界"})
+    src = io.BytesIO(head)
+    try:
+        header = read_header(src)
+    except SigningError as exc:
+        raise InvalidInput(f"不是有效的加密投标文件：{exc}", code=exc.code) from None
+    if src.tell() != len(head):
+        raise InvalidInput("文件头之后不应附带其他数据", code="not_an_envelope")
+    try:
+        cert = header.verify(trust, at=now, tender_id=tender.code, lot_id=str(lot.number), bidder_id=credit_code)
+    except SigningError as exc:
+        raise InvalidInput(f"加密投标文件校验失败：{exc}", code=exc.code) from None
+    registered = current_certificate(session, user, Usage.SIGN)
+    if registered is None or registered.der != cert.der:
+        raise Forbidden("投标文件的签名证书不是您登记的签名证书", code="certificate_not_registered")
+    if size != header.envelope_size:
+        raise InvalidInput(f"声明的大小 {size} 与文件头计算的大小 {header.envelope_size} 不符", code="size_mismatch")
+    upload = BidUpload(
+        id=uuid.uuid4().hex,
+        tender_id=tender.id,
+        lot_id=lot.id,
+        org_id=org_id,
+        user_id=user.id,
+        state=UploadState.OPEN,
+        declared_size=size,
+        part_size=PART_SIZE,
+        head=head,
+        received=0,
+        parts=0,
+        prefix_sm3=sm3_hex(b""),
+        created_at=now,
+        updated_at=now,
+        expires_at=now + UPLOAD_LIFETIME,
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def get_upload(session: Session, user: User, upload_id: str, *, for_update: bool = False) -> BidUpload:
+    q = select(BidUpload).where(BidUpload.id == upload_id)
+    if for_update:
+        q = q.with_for_update()
+    upload = session.scalar(q)
+    if upload is None or upload.org_id != user.organisation_id:
+        raise NotFound("上传任务不存在")
+    return upload
+
+
+def put_part(
+    session: Session, staging: pathlib.Path, upload: BidUpload, number: int, body: IO[bytes], prefix_sm3: str
+) -> BidUpload:
+    """Append part ``number``; ``prefix_sm3`` is the client's SM3 of the file up to this part's end."""
+    if upload.state is not UploadState.OPEN:
+        raise Conflict("上传任务已结束", code="upload_closed")
+    if number <= upload.parts and number == upload.parts and prefix_sm3 == upload.prefix_sm3:
+        return upload  # a retry of the last accepted part: already have it
+    if number != upload.parts + 1:
+        raise Conflict(f"分片顺序错误：应上传第 {upload.parts + 1} 片", code="part_out_of_order")
+    expected = min(upload.part_size, upload.declared_size - upload.received)
+    if expected <= 0:
+        raise Conflict("已收到全部数据，请完成上传", code="part_out_of_order")
+    staged = staged_path(staging, upload.id)
+    staging.mkdir(parents=True, exist_ok=True)
+    h = _running_hash(upload, staged) if upload.received else SM3()
+    got = 0
+    with staged.open("r+b" if staged.exists() else "w+b") as f:
+        f.truncate(upload.received)  # whatever a killed process left beyond the committed length
+        f.seek(upload.received)
+        first = upload.received == 0
+        while True:
+            chunk = body.read(1 << 20)
+            if not chunk:
+                break
+            if first and got == 0 and not chunk.startswith(upload.head[: len(chunk)]):
+                f.truncate(upload.received)
+                raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
+            got += len(chunk)
+            if got > expected:
+                f.truncate(upload.received)
+                raise InvalidInput(f"分片长度应为 {expected} 字节", code="part_size")
+            h.update(chunk)
+            f.write(chunk)
+        if got != expected:
+            f.truncate(upload.received)
+            raise InvalidInput(f"分片长度应为 {expected} 字节，收到 {got} 字节", code="part_size")
+        if h.hexdigest() != prefix_sm3.lower():
+            f.truncate(upload.received)
+            _forget(upload.id)
+            raise InvalidInput("分片校验失败：SM3 不符，请重传此片", code="part_digest_mismatch")
+        f.flush()
+        os.fsync(f.fileno())
+    upload.received += got
+    upload.parts += 1
+    upload.prefix_sm3 = h.hexdigest()
+    upload.updated_at = clock.now()
+    session.flush()
+    _remember(upload.id, upload.received, h)
+    return upload
+
+
+def complete_upload(
+    session: Session, store: ObjectStore, keys: PlatformKeys, staging: pathlib.Path, user: User, upload: BidUpload
+) -> Bid:
+    """Accept the bid: store it, then decide by the server clock with the tender row locked."""
+    if upload.state is not UploadState.OPEN:
+        raise Conflict("上传任务已结束", code="upload_closed")
+    if upload.received != upload.declared_size:
+        raise Conflict(f"尚未收到全部数据（{upload.received}/{upload.declared_size} 字节）", code="upload_incomplete")
+    tender = session.get(Tender, upload.tender_id)
+    assert tender is not None
+    staged = staged_path(staging, upload.id)
+    if not staged.exists() or staged.stat().st_size < upload.received:
+        raise DomainError("暂存文件不完整，请重新上传", code="staging_lost")
+    with staged.open("r+b") as f:
+        f.truncate(upload.received)
+    # Store first (may take seconds for S3): an unreferenced object is harmless if we refuse below.
+    obj = store.adopt_file(str(staged), upload.prefix_sm3, upload.received)
+    _forget(upload.id)
+    tender = get_tender(session, tender.code, for_update=True)  # serialises completions per tender
+    now = clock.now()  # the completion instant, inside the accepting transaction
+    try:
+        _accepting(session, tender, now)
+    except DomainError:
+        upload.state, upload.updated_at = UploadState.ABANDONED, now
+        raise
+    lot = session.get(Lot, upload.lot_id)
+    assert lot is not None
+    previous = session.scalar(
+        select(Bid)
+        .where(Bid.lot_id == lot.id, Bid.org_id == upload.org_id, Bid.status == BidState.ACCEPTED)
+        .with_for_update()
+    )
+    header = read_header(io.BytesIO(upload.head))
+    if previous is not None:
+        previous.status = BidState.SUPERSEDED
+        session.flush()
+    org = user.organisation
+    assert org is not None
+    body = {
+        "tender": tender.code,
+        "lot": lot.number,
+        "bidder": org.credit_code,
+        "ciphertext_sm3": obj.sm3,
+        "size": upload.received,
+        "header_sm3": sm3_hex(header.raw),
+        "received_at": now.isoformat(),
+        "replaces": previous.ciphertext_sm3 if previous else None,
+    }
+    receipt = sign_statement("bid_receipt", body, key=keys.sign_key, cert=keys.sign_cert, now=now)
+    bid = Bid(
+        tender_id=tender.id,
+        lot_id=lot.id,
+        org_id=upload.org_id,
+        user_id=user.id,
+        status=BidState.ACCEPTED,
+        object_key=obj.key,
+        ciphertext_sm3=obj.sm3,
+        size=upload.received,
+        header_sm3=body["header_sm3"],
+        signer_cert_sm3=header.signer_cert.fingerprint,
+        received_at=now,
+        receipt=receipt.to_json().decode(),
+        replaces_id=previous.id if previous else None,
+    )
+    session.add(bid)
+    upload.state, upload.updated_at = UploadState.COMPLETED, now
+    session.flush()
+    commitment = sm3_hex(receipt.statement)
+    record_event(
+        session,
+        _sealed(commitment),
+        "bid.submit",
+        ("bid", commitment[:32]),
+        {"commitment": commitment, "ciphertext_sm3": obj.sm3},
+    )
+    return bid
+
+
+# ---------------------------------------------------------------- reading and withdrawing
+def my_bids(session: Session, user: User, tender: Tender | None = None) -> list[Bid]:
+    if user.organisation_id is None:
+        return []
+    q = select(Bid).where(Bid.org_id == user.organisation_id)
+    if tender is not None:
+        q = q.where(Bid.tender_id == tender.id)
+    return list(session.scalars(q.order_by(Bid.id.desc())))
+
+
+def get_my_bid(session: Session, user: User, ciphertext_sm3: str, *, for_update: bool = False) -> Bid:
+    q = select(Bid).where(Bid.ciphertext_sm3 == ciphertext_sm3, Bid.org_id == user.organisation_id)
+    if for_update:
+        q = q.with_for_update()
+    bid = session.scalar(q.order_by(Bid.id.desc()).limit(1))
+    if bid is None:
+        raise NotFound("投标文件不存在")
+    return bid
+
+
+def withdrawal_statement(tender_code: str, lot_number: int, bidder: str, ciphertext_sm3: str) -> bytes:
+    """What the bidder signs to withdraw a bid (招标投标法第二十九条)."""
+    return canonical_json(
+        {
+            "purpose": WITHDRAW_PURPOSE,
+            "tender": tender_code,
+            "lot": lot_number,
+            "bidder": bidder,
+            "ciphertext_sm3": ciphertext_sm3,
+        }
+    )
+
+
+def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, signature_b64: str) -> str:
+    """ACCEPTED → WITHDRAWN before the deadline, signed by the bidder; returns the signed confirmation."""
+    tender = session.get(Tender, bid.tender_id)
+    lot = session.get(Lot, bid.lot_id)
+    assert tender is not None and lot is not None and user.organisation is not None
+    tender = get_tender(session, tender.code, for_update=True)
+    now = clock.now()
+    _accepting(session, tender, now)
+    if bid.status is not BidState.ACCEPTED:
+        raise Conflict(f"该投标文件状态为“{bid.status.label}”，不能撤回", code="wrong_state")
+    cert = current_certificate(session, user, Usage.SIGN)
+    if cert is None:
+        raise Forbidden("请先登记签名证书", code="certificate_missing")
+    try:
+        cert.public_key.verify(
+            base64.b64decode(signature_b64, validate=True),
+            withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3),
+        )
+    except (InvalidSignature, ValueError):
+        raise InvalidInput("撤回声明的签名无效", code="invalid_signature") from None
+    bid.status, bid.withdrawn_at, bid.withdrawal = BidState.WITHDRAWN, now, signature_b64
+    session.flush()
+    confirmation = sign_statement(
+        "bid_withdrawal",
+        {
+            "tender": tender.code,
+            "lot": lot.number,
+            "bidder": user.organisation.credit_code,
+            "ciphertext_sm3": bid.ciphertext_sm3,
+            "withdrawn_at": now.isoformat(),
+        },
+        key=keys.sign_key,
+        cert=keys.sign_cert,
+        now=now,
+    )
+    commitment = sm3_hex(confirmation.statement)
+    record_event(session, _sealed(commitment), "bid.withdraw", ("bid", commitment[:32]), {"commitment": commitment})
+    return confirmation.to_json().decode()
+
+
+def abandon_expired(session: Session, staging: pathlib.Path, now: dt.datetime) -> int:
+    """The scheduler's sweep: expired uploads are abandoned and their staged bytes deleted."""
+    rows = session.scalars(
+        select(BidUpload).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now).with_for_update()
+    ).all()
+    for upload in rows:
+        upload.state, upload.updated_at = UploadState.ABANDONED, now
+        staged_path(staging, upload.id).unlink(missing_ok=True)
+        _forget(upload.id)
+    return len(rows)
