@@ -187,3 +187,90 @@ def upload(
             "X-Signature": sign_document(signer, code, name, data),
         },
     )
+
+
+# ---------------------------------------------------------------- bids
+@dataclass
+class BidderKeys:
+    user: User
+    sign_key: PrivateKey
+    sign_cert: Any
+    enc_key: PrivateKey
+    enc_cert: Any
+
+
+def make_bidder_with_keys(session: Session, app: Flask) -> BidderKeys:
+    user = make_user(session, Role.BIDDER)
+    keys = platform_keys(app)
+    trust = trust_store(session, keys)
+    code = user.organisation.credit_code if user.organisation else None
+    sk, ek = PrivateKey.generate(), PrivateKey.generate()
+    sc = keys.ca.issue(sk.public_key, common_name=user.display_name, usage=Usage.SIGN, now=clock.now(), org_code=code)
+    ec = keys.ca.issue(
+        ek.public_key, common_name=user.display_name, usage=Usage.ENCRYPT, now=clock.now(), org_code=code
+    )
+    register_certificate(session, user, sc, Usage.SIGN, trust)
+    register_certificate(session, user, ec, Usage.ENCRYPT, trust)
+    return BidderKeys(user, sk, sc, ek, ec)
+
+
+def seal_bid(b: BidderKeys, tender_code: str, plaintext: bytes, lot: int = 1, chunk_size: int = 4096) -> bytes:
+    import io
+
+    from signing.envelope import seal
+
+    out = io.BytesIO()
+    assert b.user.organisation is not None
+    seal(
+        io.BytesIO(plaintext),
+        out,
+        tender_id=tender_code,
+        lot_id=str(lot),
+        bidder_id=b.user.organisation.credit_code,
+        signing_key=b.sign_key,
+        signing_cert=b.sign_cert,
+        recipient_cert=b.enc_cert,
+        now=clock.now(),
+        chunk_size=chunk_size,
+    )
+    return out.getvalue()
+
+
+def head_of(blob: bytes) -> bytes:
+    import io
+
+    from signing.envelope import read_header
+
+    src = io.BytesIO(blob)
+    read_header(src)
+    return blob[: src.tell()]
+
+
+def upload_bid(
+    client: FlaskClient, headers: dict[str, str], blob: bytes, code: str, lot: int = 1, complete: bool = True
+) -> Any:
+    """What `ggzy-bid upload` does: init, parts with the prefix SM3, complete."""
+    from signing.digest import SM3
+
+    r = client.post(
+        "/api/v1/bids/uploads",
+        headers=headers,
+        json={"tender": code, "lot": lot, "size": len(blob), "head": base64.b64encode(head_of(blob)).decode()},
+    )
+    if r.status_code != 201:
+        return r
+    up = r.get_json()
+    h = SM3()
+    for n, start in enumerate(range(0, len(blob), up["part_size"]), start=1):
+        part = blob[start : start + up["part_size"]]
+        h.update(part)
+        r = client.put(
+            f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
+            data=part,
+            headers=headers | {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+        )
+        if r.status_code != 200:
+            return r
+    if not complete:
+        return up
+    return client.post(f"/api/v1/bids/uploads/{up['upload_id']}/complete", headers=headers)

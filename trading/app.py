@@ -41,6 +41,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     web.install(app)
 
+    from bidding.api import api as bids_api
     from bidding.blueprint import bp as bidding_bp
     from trading.accounts.blueprint import api as accounts_api
     from trading.accounts.blueprint import pages as accounts_pages
@@ -64,15 +65,22 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         tenders_pages,
         tenders_api,
         bidding_bp,
+        bids_api,
     ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api, tenders_api):
+    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
     app.jinja_env.filters["local"] = _local_time
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     return app
+
+
+def import_job_modules() -> None:
+    """The scheduler's jobs register themselves on import; this names every module that has some."""
+    import bidding.tasks  # noqa: F401
+    import trading.tenders.tasks  # noqa: F401
 
 
 def _local_time(value: dt.datetime | None) -> str:

@@ -68,9 +68,10 @@ def prune_login_attempts(session: Session, now: dt.datetime) -> int:
 
 
 def load_jobs() -> dict[str, Job]:
-    """Import every module that registers jobs (they register on import)."""
-    import trading.tenders.tasks  # noqa: F401
+    """Every module that registers jobs is imported by the composition root."""
+    from trading.app import import_job_modules
 
+    import_job_modules()
     return JOBS
 
 

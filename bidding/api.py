@@ -1,0 +1,149 @@
+"""The bid API: staged uploads, completion with a signed receipt, status, withdrawal."""
+
+from __future__ import annotations
+
+import base64
+import pathlib
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import Field
+
+from bidding import operations as ops
+from bidding.models import Bid, BidUpload
+from trading import web
+from trading.app import object_store
+from trading.errors import InvalidInput
+from trading.permissions import Permission, requires
+from trading.platform_keys import load_platform_keys
+from trading.schemas import Schema
+from trading.tenders.operations import get_tender
+from trading.tenders.views import iso, load, trust
+
+api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
+
+
+def staging() -> pathlib.Path:
+    import os
+
+    return pathlib.Path(
+        os.environ.get("UPLOAD_STAGING_DIR") or current_app.extensions["ggzy.settings"].instance / "uploads"
+    )
+
+
+def _keys() -> Any:
+    return load_platform_keys(current_app.extensions["ggzy.settings"])
+
+
+class InitIn(Schema):
+    tender: str = Field(min_length=1, max_length=32)
+    lot: int = Field(ge=1)
+    size: int = Field(ge=1)
+    head: str = Field(min_length=20, max_length=2_000_000, description="base64 of the envelope's prefix and header")
+
+
+class WithdrawIn(Schema):
+    signature: str = Field(min_length=20, max_length=400)
+
+
+def upload_json(u: BidUpload) -> dict[str, Any]:
+    return {
+        "upload_id": u.id,
+        "state": u.state.value,
+        "declared_size": u.declared_size,
+        "part_size": u.part_size,
+        "received": u.received,
+        "parts": u.parts,
+        "next_part": u.parts + 1,
+        "prefix_sm3": u.prefix_sm3,
+        "expires_at": iso(u.expires_at),
+    }
+
+
+def bid_json(b: Bid) -> dict[str, Any]:
+    return {
+        "ciphertext_sm3": b.ciphertext_sm3,
+        "status": b.status.value,
+        "status_label": b.status.label,
+        "size": b.size,
+        "received_at": iso(b.received_at),
+        "receipt": b.receipt,
+        "withdrawn_at": iso(b.withdrawn_at),
+    }
+
+
+@api.post("/bids/uploads")
+@requires(Permission.TENDER_PARTICIPATE)
+def init_upload() -> tuple[Response, int]:
+    data = web.json_body(InitIn)
+    try:
+        head = base64.b64decode(data.head, validate=True)
+    except ValueError:
+        raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
+    tender = load(data.tender, for_update=False)
+    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust())
+    web.commit()
+    return jsonify(upload_json(upload)), 201
+
+
+@api.get("/bids/uploads/<upload_id>")
+@requires(Permission.TENDER_PARTICIPATE)
+def upload_status(upload_id: str) -> Response:
+    return jsonify(upload_json(ops.get_upload(web.db(), web.require_user(), upload_id)))
+
+
+@api.put("/bids/uploads/<upload_id>/parts/<int:number>")
+@requires(Permission.TENDER_PARTICIPATE)
+def put_part(upload_id: str, number: int) -> Response:
+    request.max_content_length = ops.PART_SIZE
+    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    prefix = request.headers.get("X-Prefix-SM3", "")
+    if len(prefix) != 64:
+        raise InvalidInput("缺少 X-Prefix-SM3（到本片末尾为止的整个文件的 SM3）", code="part_digest_missing")
+    ops.put_part(web.db(), staging(), upload, number, request.stream, prefix)
+    web.commit()
+    return jsonify(upload_json(upload))
+
+
+@api.post("/bids/uploads/<upload_id>/complete")
+@requires(Permission.TENDER_PARTICIPATE)
+def complete(upload_id: str) -> tuple[Response, int]:
+    user = web.require_user()
+    upload = ops.get_upload(web.db(), user, upload_id, for_update=True)
+    try:
+        bid = ops.complete_upload(web.db(), object_store(current_app), _keys(), staging(), user, upload)
+    except ops.DeadlinePassed:
+        web.commit()  # keep the upload marked abandoned
+        raise
+    web.commit()
+    return jsonify(bid_json(bid)), 201
+
+
+@api.get("/bids")
+@requires(Permission.TENDER_PARTICIPATE)
+def my_bids() -> Response:
+    """Only ever the caller's own bids."""
+    code = request.args.get("tender")
+    tender = get_tender(web.db(), code) if code else None
+    return jsonify(
+        {"items": [bid_json(b) | {"tender": code} for b in ops.my_bids(web.db(), web.require_user(), tender)]}
+    )
+
+
+@api.post("/bids/<ciphertext_sm3>/withdraw")
+@requires(Permission.TENDER_PARTICIPATE)
+def withdraw(ciphertext_sm3: str) -> Response:
+    data = web.json_body(WithdrawIn)
+    user = web.require_user()
+    bid = ops.get_my_bid(web.db(), user, ciphertext_sm3, for_update=True)
+    confirmation = ops.withdraw_bid(web.db(), _keys(), user, bid, data.signature)
+    web.commit()
+    return jsonify({"confirmation": confirmation} | bid_json(bid))
+
+
+@api.get("/platform/certificates")
+@requires(Permission.PUBLIC)
+def platform_certificates() -> Response:
+    """The platform's signing certificate and root: all that is needed to check receipts offline."""
+    keys = _keys()
+    return jsonify({"signing_certificate": keys.sign_cert.to_pem().decode(), "root": keys.ca.cert.to_pem().decode()})
