@@ -1,0 +1,118 @@
+"""The deadline race on PostgreSQL: 50 bidders complete their uploads around the deadline at once.
+Every bid is either accepted with a receipt time before the deadline or refused; none lost,
+none accepted late, none half stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, select, text, update
+
+from archive import clock
+from tests.conftest import PG_ADMIN_URL, _pg_reachable
+from tests.factories import (
+    api_token,
+    make_bidder_with_keys,
+    make_signer,
+    make_user,
+    seal_bid,
+    tender_body,
+    upload,
+    upload_bid,
+)
+from trading.accounts.models import Role
+
+pytestmark = pytest.mark.integration
+N = 50
+
+
+@pytest.fixture
+def race_app(tmp_path: Any) -> Any:
+    if not _pg_reachable():
+        pytest.skip("PostgreSQL not reachable")
+    name = f"ggzy_race_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
+    from trading.app import create_app
+    from trading.config import load_settings
+    from trading.db import upgrade
+
+    upgrade(url)
+    app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "i"), "DATABASE_URL": url}))
+    yield app
+    app.extensions["ggzy.db"].engine.dispose()
+    with admin.connect() as c:
+        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_fifty_bidders_at_the_deadline(race_app: Any) -> None:
+    from bidding.models import Bid, BidState
+    from signing.digest import sm3_hex
+    from trading.app import object_store
+    from trading.tenders.models import Tender
+
+    app = race_app
+    db = app.extensions["ggzy.db"]
+    client = app.test_client()
+    with db.session() as s:
+        tenderee = make_signer(s, app, Role.TENDEREE)
+        staff = make_user(s, Role.STAFF)
+        bidders = [make_bidder_with_keys(s, app) for _ in range(N)]
+    ht = api_token(client, tenderee.user.username)
+    code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
+    upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
+    client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
+    assert client.post(f"/api/v1/tenders/{code}/publish", headers=api_token(client, staff.username)).status_code == 200
+    pending = []
+    for b in bidders:
+        h = api_token(client, b.user.username)
+        client.post(f"/api/v1/tenders/{code}/interest", headers=h)
+        blob = seal_bid(b, code, f'{{"price": "{1000000 + len(pending)}.00"}}'.encode() + b"z" * 20_000)
+        up = upload_bid(client, h, blob, code, complete=False)  # every byte in, not yet completed
+        pending.append((h, up["upload_id"], blob))
+    # Bring the deadline close (test set-up only; the 20-day rule was checked at publication).
+    deadline = (clock.now() + dt.timedelta(seconds=2)).replace(microsecond=0) + dt.timedelta(seconds=1)
+    with db.session() as s:
+        s.execute(update(Tender).where(Tender.code == code).values(bid_deadline=deadline))
+    start = deadline - dt.timedelta(seconds=1)
+    results: list[tuple[int, dict[str, Any], bytes]] = [None] * N  # type: ignore[list-item]
+
+    def complete(i: int) -> None:
+        h, upload_id, blob = pending[i]
+        when = start + dt.timedelta(seconds=2 * i / N)  # spread over deadline ± 1 s
+        time.sleep(max(0.0, (when - clock.now()).total_seconds()))
+        r = app.test_client().post(f"/api/v1/bids/uploads/{upload_id}/complete", headers=h)
+        results[i] = (r.status_code, r.get_json(), blob)
+
+    threads = [threading.Thread(target=complete, args=(i,)) for i in range(N)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+
+    accepted = [(body, blob) for status, body, blob in results if status == 201]
+    refused = [body for status, body, _ in results if status == 409]
+    assert len(accepted) + len(refused) == N, [s for s, _, _ in results]  # nothing lost, no other outcome
+    assert all(b["error"]["code"] == "deadline_passed" for b in refused)
+    assert 0 < len(accepted) < N, (len(accepted), len(refused))  # the window really straddled the deadline
+    for body, blob in accepted:
+        assert dt.datetime.fromisoformat(body["received_at"]) < deadline
+        assert body["ciphertext_sm3"] == sm3_hex(blob)
+    with db.session() as s, app.app_context():
+        rows = s.scalars(select(Bid).where(Bid.status == BidState.ACCEPTED)).all()
+        assert len(rows) == len(accepted)
+        store = object_store(app)
+        for bid in rows:
+            assert bid.received_at < deadline
+            st = store.stat(bid.object_key)
+            assert st is not None and st.size == bid.size  # whole, under its SM3 name
+        assert {b.ciphertext_sm3 for b in rows} == {body["ciphertext_sm3"] for body, _ in accepted}
