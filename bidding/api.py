@@ -95,7 +95,9 @@ def upload_status(upload_id: str) -> Response:
 @api.put("/bids/uploads/<upload_id>/parts/<int:number>")
 @requires(Permission.TENDER_PARTICIPATE)
 def put_part(upload_id: str, number: int) -> Response:
-    request.max_content_length = ops.PART_SIZE
+    # +1: under a server that terminates input, Werkzeug refuses a read *at* the limit; put_part
+    # itself enforces the exact part length.
+    request.max_content_length = ops.PART_SIZE + 1
     upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
     prefix = request.headers.get("X-Prefix-SM3", "")
     if len(prefix) != 64:

@@ -231,6 +231,227 @@ def sign_document(document: pathlib.Path, tender: str, name: str | None, keys: p
         click.echo(base64.b64encode(key.sign(statement)).decode())
 
 
+# ---------------------------------------------------------------- talking to the platform
+def _client(server: str | None = None) -> Any:
+    from bidding.client import Client
+
+    return Client.from_config(server)
+
+
+@contextlib.contextmanager
+def _api_errors() -> Iterator[None]:
+    import http.client
+
+    from bidding.client import ApiError
+
+    with _errors():
+        try:
+            yield
+        except ApiError as exc:
+            _fail(str(exc))
+        except (ConnectionError, http.client.HTTPException, TimeoutError) as exc:
+            _fail(f"连接中断，重新运行同一命令即可续传 (connection lost; run the same command again to resume): {exc}")
+
+
+@main.command(help="登录平台并保存访问令牌 (log in and keep the token); 密码取自 GGZY_PASSWORD 或提示")
+@click.option("--server", required=True, help="平台地址，如 http://127.0.0.1:5000")
+@click.option("--username", required=True)
+def login(server: str, username: str) -> None:
+    from bidding.client import CONFIG, Client
+
+    password = os.environ.get("GGZY_PASSWORD") or click.prompt("密码 (password)", hide_input=True, err=True)
+    with _api_errors():
+        c = Client(server.rstrip("/"))
+        body = c.login(username, password)
+        c.save()
+    click.echo(f"已登录 {body['user']['display_name']}，令牌保存在 {CONFIG} (logged in)")
+
+
+@main.command(help="列出正在招标的项目 (list tenders taking bids)")
+@click.option("--q", "query", default="", help="搜索词 (search text)")
+def tenders(query: str) -> None:
+    from urllib.parse import urlencode
+
+    with _api_errors():
+        body = _client().request(
+            "GET", "/api/v1/announcements?" + urlencode({"kind": "tender", "status": "published", "q": query})
+        )
+    for item in body["items"]:
+        click.echo(f"{item['tender']['code']}\t{item['deadline_after']}\t{item['tender']['title']}")
+
+
+@main.command(help="下载招标文件并校验 SM3 与招标人签名 (download tender documents, verify SM3 and signature)")
+@click.argument("tender")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=pathlib.Path), required=True)
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="平台根证书；默认从平台获取 (platform root; fetched when omitted)",
+)
+def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> None:
+    import base64
+
+    from bidding.client import document_path
+    from signing.certs import Usage, verify_chain
+    from signing.digest import sm3_stream
+    from signing.statements import tender_document_statement
+
+    with _api_errors():
+        c = _client()
+        trust = (
+            _trust(ca)
+            if ca
+            else TrustStore((Certificate.from_pem(c.request("GET", "/api/v1/platform/certificates")["root"].encode()),))
+        )
+        t = c.request("GET", f"/api/v1/tenders/{tender}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for d in t["documents"]:
+            dst = out_dir / pathlib.Path(d["name"]).name
+            c.download(document_path(tender, d["id"]), dst)
+            with dst.open("rb") as f:
+                digest, size = sm3_stream(f)
+            if digest.hex() != d["sm3"] or size != d["size"]:
+                dst.unlink()
+                _fail(f"{d['name']} 的 SM3 与平台公布的不符 (digest mismatch)")
+            cert = Certificate.from_pem(d["signer_certificate"].encode())
+            verify_chain(cert, trust, at=dt.datetime.now(dt.UTC), usage=Usage.SIGN)
+            cert.public_key.verify(
+                base64.b64decode(d["signature"]), tender_document_statement(tender, d["name"], d["sm3"], d["size"])
+            )
+            click.echo(f"{dst}: SM3 与招标人签名均有效 (digest and tenderee signature valid)")
+
+
+@main.command(help="打包投标文件夹并写入开标一览表 (build a bid package with its price sheet)")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path))
+@click.option("--tender", required=True)
+@click.option("--lot", type=int, default=1, show_default=True)
+@click.option("--price", required=True, help="投标报价（元）(bid price)")
+@click.option("--field", "fields", multiple=True, help="开标一览表字段 NAME=VALUE (declared fields)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def build(folder: pathlib.Path, tender: str, lot: int, price: str, fields: tuple[str, ...], out: pathlib.Path) -> None:
+    from bidding.price_sheet import FILENAME, PriceSheetError, build_price_sheet
+
+    values = {}
+    for item in fields:
+        name, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--field 应为 NAME=VALUE：{item}")
+        values[name] = value
+    with _api_errors():
+        t = _client().request("GET", f"/api/v1/tenders/{tender}")
+    lot_spec = next((x for x in t["lots"] if x["number"] == lot), None)
+    if lot_spec is None:
+        _fail(f"标段 {lot} 不存在 (no such lot)")
+        return
+    try:
+        sheet = build_price_sheet(tender, lot, price, values, lot_spec["price_fields"])
+    except PriceSheetError as exc:
+        _fail(str(exc))
+    with tempfile.TemporaryDirectory() as tmp:
+        staged = pathlib.Path(tmp) / "bid"
+        import shutil
+
+        shutil.copytree(folder, staged)
+        (staged / FILENAME).write_bytes(sheet)
+        with out.open("wb") as f:
+            n = write_folder_zip(staged, f)
+    click.echo(f"{out}: {n} 个文件，含 {FILENAME} (package with price sheet)")
+
+
+@main.command(help="上传加密投标文件（分片、可续传）(upload a sealed bid: in parts, resumable)")
+@click.argument("sealed", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--tender", required=True)
+@click.option("--lot", type=int, default=1, show_default=True)
+def upload(sealed: pathlib.Path, tender: str, lot: int) -> None:
+    from bidding.client import upload_sealed
+
+    with _api_errors(), _progress(sealed.stat().st_size, "上传") as adv:
+        bid = upload_sealed(_client(), sealed, tender, lot, adv)
+    click.echo(
+        f"投标成功 (accepted) {bid['received_at']}，密文 SM3 {bid['ciphertext_sm3']}；"
+        f"回执已保存 {sealed.name}.receipt.json"
+    )
+
+
+@main.command(help="查看本单位在项目中的投标文件 (my bids in a tender)")
+@click.option("--tender", required=True)
+def status(tender: str) -> None:
+    with _api_errors():
+        body = _client().request("GET", f"/api/v1/bids?tender={tender}")
+    if not body["items"]:
+        click.echo("本单位在此项目没有投标文件 (no bids)")
+    for b in body["items"]:
+        click.echo(f"{b['status_label']}\t{b['received_at']}\t{b['ciphertext_sm3']}\t{b['size']} 字节")
+
+
+@main.group(help="回执 (receipts)")
+def receipt() -> None:
+    pass
+
+
+@receipt.command("verify", help="离线校验平台回执 (verify a receipt offline with the platform certificate)")
+@click.argument("receipt_file", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="平台签名证书或根证书 (platform signing certificate or root)",
+)
+@click.option(
+    "--sealed",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="同时核对加密投标文件 (also check the sealed file)",
+)
+def receipt_verify(receipt_file: pathlib.Path, cert: pathlib.Path, sealed: pathlib.Path | None) -> None:
+    from signing.digest import sm3_stream
+    from signing.statements import SignedStatement
+
+    with _errors():
+        st = SignedStatement.from_json(receipt_file.read_bytes())
+        c = Certificate.load(cert.read_bytes())
+        content = (
+            st.verify(trusted=c, expected_type="bid_receipt")
+            if not c.is_ca
+            else st.verify(trust=TrustStore((c,)), expected_type="bid_receipt")
+        )
+        body = content["body"]
+        if sealed is not None:
+            with sealed.open("rb") as f:
+                digest, size = sm3_stream(f)
+            if digest.hex() != body["ciphertext_sm3"] or size != body["size"]:
+                _fail("回执与加密投标文件不符 (receipt does not match the sealed file)")
+    click.echo(
+        f"回执有效 (valid): 项目 {body['tender']} 标段 {body['lot']}，接收时间 {body['received_at']}，"
+        f"密文 SM3 {body['ciphertext_sm3']}"
+    )
+
+
+@main.command(help="撤回投标文件（截止前，须签名）(withdraw a bid before the deadline, signed)")
+@click.option("--tender", required=True)
+@click.option("--lot", type=int, default=1, show_default=True)
+@click.option("--sm3", "ciphertext_sm3", required=True, help="要撤回的投标文件密文 SM3")
+@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True)
+def withdraw(tender: str, lot: int, ciphertext_sm3: str, keys: pathlib.Path) -> None:
+    import base64
+
+    from signing.statements import bid_withdrawal_statement
+
+    with _api_errors():
+        key, _ = _load(keys, "sign", _password())
+        assert key is not None
+        client = _client()
+        org = client.request("GET", "/api/v1/me")["organisation"]
+        statement = bid_withdrawal_statement(tender, lot, org["credit_code"], ciphertext_sm3)
+        body = client.request(
+            "POST",
+            f"/api/v1/bids/{ciphertext_sm3}/withdraw",
+            {"signature": base64.b64encode(key.sign(statement)).decode()},
+        )
+    click.echo(f"已撤回 (withdrawn) {body['withdrawn_at']}")
+
+
 main.add_command(seal_cmd, "seal")
 main.add_command(unseal_cmd, "unseal")
 

@@ -24,12 +24,11 @@ from archive import clock
 from archive.audit import ActorRef, record_event
 from archive.objectstore import ObjectStore
 from bidding.models import Bid, BidState, BidUpload, UploadState
-from signing.canonical import canonical_json
 from signing.certs import TrustStore, Usage
 from signing.digest import SM3, sm3_hex
 from signing.envelope import read_header
 from signing.errors import InvalidSignature, SigningError
-from signing.statements import sign_statement
+from signing.statements import bid_withdrawal_statement, sign_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate
@@ -41,7 +40,6 @@ from trading.tenders.operations import ensure_current, get_tender
 PART_SIZE = 8 * 1024 * 1024
 MAX_BID_BYTES = 4 * 1024**3
 UPLOAD_LIFETIME = dt.timedelta(hours=24)
-WITHDRAW_PURPOSE = "ggzy-bid-withdraw/1"
 
 
 class DeadlinePassed(Conflict):
@@ -324,19 +322,6 @@ def get_my_bid(session: Session, user: User, ciphertext_sm3: str, *, for_update:
     return bid
 
 
-def withdrawal_statement(tender_code: str, lot_number: int, bidder: str, ciphertext_sm3: str) -> bytes:
-    """What the bidder signs to withdraw a bid (招标投标法第二十九条)."""
-    return canonical_json(
-        {
-            "purpose": WITHDRAW_PURPOSE,
-            "tender": tender_code,
-            "lot": lot_number,
-            "bidder": bidder,
-            "ciphertext_sm3": ciphertext_sm3,
-        }
-    )
-
-
 def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, signature_b64: str) -> str:
     """ACCEPTED → WITHDRAWN before the deadline, signed by the bidder; returns the signed confirmation."""
     tender = session.get(Tender, bid.tender_id)
@@ -353,7 +338,7 @@ def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, sig
     try:
         cert.public_key.verify(
             base64.b64decode(signature_b64, validate=True),
-            withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3),
+            bid_withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3),
         )
     except (InvalidSignature, ValueError):
         raise InvalidInput("撤回声明的签名无效", code="invalid_signature") from None

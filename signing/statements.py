@@ -108,3 +108,19 @@ def tender_document_statement(tender_code: str, name: str, sm3_hex: str, size: i
     return canonical_json(
         {"purpose": TENDER_DOCUMENT_PURPOSE, "tender": tender_code, "name": name, "sm3": sm3_hex, "size": size}
     )
+
+
+BID_WITHDRAWAL_PURPOSE = "ggzy-bid-withdraw/1"
+
+
+def bid_withdrawal_statement(tender_code: str, lot_number: int, bidder: str, ciphertext_sm3: str) -> bytes:
+    """What a bidder signs to withdraw its bid before the deadline (招标投标法第二十九条)."""
+    return canonical_json(
+        {
+            "purpose": BID_WITHDRAWAL_PURPOSE,
+            "tender": tender_code,
+            "lot": lot_number,
+            "bidder": bidder,
+            "ciphertext_sm3": ciphertext_sm3,
+        }
+    )

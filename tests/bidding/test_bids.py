@@ -18,7 +18,7 @@ from bidding import operations as bid_ops
 from bidding.models import Bid, BidState
 from signing.certs import Certificate
 from signing.digest import SM3, sm3_hex
-from signing.statements import SignedStatement
+from signing.statements import SignedStatement, bid_withdrawal_statement
 from tests.factories import (
     api_token,
     head_of,
@@ -96,7 +96,7 @@ def test_submit_receipt_replace_withdraw(
     )  # others see nothing
     # withdrawal must be signed by the bidder
     org = t["b1"].user.organisation
-    statement = bid_ops.withdrawal_statement(t["code"], 1, org.credit_code, sm3_hex(blob2))
+    statement = bid_withdrawal_statement(t["code"], 1, org.credit_code, sm3_hex(blob2))
     bad = base64.b64encode(t["b2"].sign_key.sign(statement)).decode()
     r = client.post(f"/api/v1/bids/{sm3_hex(blob2)}/withdraw", json={"signature": bad}, headers=t["h1"])
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_signature"
@@ -124,9 +124,7 @@ def test_after_the_deadline_nothing_is_accepted(client: FlaskClient, session: Se
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "deadline_passed"
         org = t["b2"].user.organisation
         sig = base64.b64encode(
-            t["b2"].sign_key.sign(
-                bid_ops.withdrawal_statement(t["code"], 1, org.credit_code, accepted["ciphertext_sm3"])
-            )
+            t["b2"].sign_key.sign(bid_withdrawal_statement(t["code"], 1, org.credit_code, accepted["ciphertext_sm3"]))
         ).decode()
         r = client.post(f"/api/v1/bids/{accepted['ciphertext_sm3']}/withdraw", json={"signature": sig}, headers=t["h2"])
         assert r.status_code == 409

@@ -246,7 +246,11 @@ def api_token_revoke() -> tuple[str, int]:
 @requires(Permission.AUTHENTICATED)
 def api_me() -> Response:
     user = web.require_user()
-    body = user_json(user) | {"permissions": sorted(p.value for p in permissions_of(user.roles))}
+    org = user.organisation
+    body = user_json(user) | {
+        "permissions": sorted(p.value for p in permissions_of(user.roles)),
+        "organisation": None if org is None else {"id": org.id, "name": org.name, "credit_code": org.credit_code},
+    }
     return jsonify(body)
 
 

@@ -154,7 +154,7 @@ def submit_tender(code: str) -> tuple[Response, int]:
 @requires(Permission.TENDER_MANAGE)
 def upload_document(code: str) -> tuple[Response, int]:
     """Raw body upload (streamed): headers X-Document-Name (URL-encoded) and X-Signature (base64)."""
-    request.max_content_length = docs.MAX_DOCUMENT_BYTES
+    request.max_content_length = docs.MAX_DOCUMENT_BYTES + 1  # the store enforces the exact limit
     tender = load(code, for_update=True)
     name = unquote(request.headers.get("X-Document-Name", ""))
     amendment = None

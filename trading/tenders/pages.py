@@ -357,7 +357,7 @@ def update_tender(code: str) -> ResponseReturnValue:
 def upload_document(code: str) -> ResponseReturnValue:
     # Large files: lift the body limit for this form only, then check CSRF ourselves (the global check
     # would parse the body under the small default limit). See trading/app.py.
-    request.max_content_length = docs.MAX_DOCUMENT_BYTES
+    request.max_content_length = docs.MAX_DOCUMENT_BYTES + 1  # the store enforces the exact limit
     try:
         validate_csrf(request.form.get("csrf_token"))
     except (ValidationError, CSRFError):

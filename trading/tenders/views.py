@@ -111,11 +111,23 @@ def tender_json(tender: Tender) -> dict[str, Any]:
                 "size": d.size,
                 "signature": d.signature,
                 "signer_cert_sm3": d.signer_cert_sm3,
+                "signer_certificate": _cert_pem(d.signer_cert_sm3),
                 "announcement_id": d.announcement_id,
             }
             for d in documents
         ],
     }
+
+
+def _cert_pem(fingerprint: str) -> str | None:
+    """The tenderee's certificate (public), so a download can be verified offline."""
+    from sqlalchemy import select
+
+    from signing.certs import Certificate
+    from trading.pki.models import UserCertificate
+
+    der = web.db().scalar(select(UserCertificate.der).where(UserCertificate.fingerprint == fingerprint))
+    return None if der is None else Certificate(der).to_pem().decode()
 
 
 def stream_document(tender: Tender, document_id: int) -> Response:

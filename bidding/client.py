@@ -1,0 +1,176 @@
+"""The HTTP side of ``ggzy-bid``: a small client of the platform's JSON API (standard library only),
+with streamed, resumable bid uploads."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import pathlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from signing.digest import SM3
+
+CONFIG = pathlib.Path(os.environ.get("GGZY_BID_CONFIG", pathlib.Path.home() / ".config" / "ggzy-bid" / "config.json"))
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{message} [{code}, HTTP {status}]")
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Client:
+    server: str
+    token: str | None = None
+    timeout: float = 120
+
+    @classmethod
+    def from_config(cls, server: str | None = None) -> Client:
+        cfg: dict[str, Any] = json.loads(CONFIG.read_text()) if CONFIG.exists() else {}
+        server = server or os.environ.get("GGZY_SERVER") or cfg.get("server")
+        if not server:
+            raise ApiError(0, "not_logged_in", "请先运行 ggzy-bid login (run `ggzy-bid login` first)")
+        return cls(server.rstrip("/"), os.environ.get("GGZY_TOKEN") or cfg.get("token"))
+
+    def save(self) -> None:
+        CONFIG.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(CONFIG, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"server": self.server, "token": self.token}, f)
+
+    def _conn(self) -> http.client.HTTPConnection:
+        u = urlsplit(self.server)
+        cls = http.client.HTTPSConnection if u.scheme == "https" else http.client.HTTPConnection
+        return cls(u.hostname or "127.0.0.1", u.port, timeout=self.timeout)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        conn: http.client.HTTPConnection | None = None,
+    ) -> Any:
+        h = dict(headers or {})
+        if self.token:
+            h["Authorization"] = f"Bearer {self.token}"
+        data: bytes | None = None
+        if body is not None and not isinstance(body, bytes | bytearray):
+            data, h["Content-Type"] = json.dumps(body).encode(), "application/json"
+        elif body is not None:
+            data = bytes(body)
+        own = conn is None
+        c = conn or self._conn()
+        try:
+            c.request(method, path, body=data, headers=h)
+            resp = c.getresponse()
+            raw = resp.read()
+        finally:
+            if own:
+                c.close()
+        if resp.status >= 400:
+            try:
+                err = json.loads(raw)["error"]
+                raise ApiError(resp.status, err["code"], err["message"])
+            except (ValueError, KeyError):
+                raise ApiError(resp.status, f"http_{resp.status}", raw[:200].decode(errors="replace")) from None
+        if resp.getheader("Content-Type", "").startswith("application/json"):
+            return json.loads(raw)
+        return raw
+
+    def login(self, username: str, password: str) -> dict[str, Any]:
+        body = self.request(
+            "POST", "/api/v1/auth/token", {"username": username, "password": password, "name": "ggzy-bid"}
+        )
+        self.token = body["token"]
+        return dict(body)
+
+    def download(self, path: str, dst: pathlib.Path) -> dict[str, str]:
+        c = self._conn()
+        try:
+            c.request("GET", path, headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
+            resp = c.getresponse()
+            if resp.status >= 400:
+                err = json.loads(resp.read())["error"]
+                raise ApiError(resp.status, err["code"], err["message"])
+            with dst.open("wb") as f:
+                while chunk := resp.read(1 << 20):
+                    f.write(chunk)
+            return {k.lower(): v for k, v in resp.getheaders()}
+        finally:
+            c.close()
+
+
+def head_length(path: pathlib.Path) -> int:
+    from signing.envelope import read_header
+
+    with path.open("rb") as f:
+        read_header(f)
+        return f.tell()
+
+
+def upload_sealed(
+    client: Client, sealed: pathlib.Path, tender: str, lot: int, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Upload in parts; resumable: the upload id is kept beside the file until the receipt arrives."""
+    state_file = sealed.with_name(sealed.name + ".upload.json")
+    size = sealed.stat().st_size
+    state = json.loads(state_file.read_text()) if state_file.exists() else None
+    if state is None or state.get("server") != client.server:
+        head = _read_head(sealed)
+        up = client.request(
+            "POST",
+            "/api/v1/bids/uploads",
+            {"tender": tender, "lot": lot, "size": size, "head": base64.b64encode(head).decode()},
+        )
+        state = {"server": client.server, "upload_id": up["upload_id"]}
+        state_file.write_text(json.dumps(state))
+    up = client.request("GET", f"/api/v1/bids/uploads/{state['upload_id']}")
+    part_size, received, part = up["part_size"], up["received"], up["next_part"]
+    h = SM3()
+    conn = client._conn()  # one keep-alive connection: the server keeps the running hash in memory
+    try:
+        with sealed.open("rb") as f:
+            left = received
+            while left:  # the prefix the server already has, hashed again here
+                chunk = f.read(min(left, 1 << 20))
+                h.update(chunk)
+                left -= len(chunk)
+            if progress:
+                progress(received)
+            while received < size:
+                data = f.read(part_size)
+                h.update(data)
+                client.request(
+                    "PUT",
+                    f"/api/v1/bids/uploads/{state['upload_id']}/parts/{part}",
+                    data,
+                    {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+                    conn=conn,
+                )
+                received += len(data)
+                part += 1
+                if progress:
+                    progress(len(data))
+        bid = client.request("POST", f"/api/v1/bids/uploads/{state['upload_id']}/complete", conn=conn)
+    finally:
+        conn.close()
+    sealed.with_name(sealed.name + ".receipt.json").write_text(bid["receipt"])
+    state_file.unlink(missing_ok=True)
+    return dict(bid)
+
+
+def _read_head(path: pathlib.Path) -> bytes:
+    n = head_length(path)
+    with path.open("rb") as f:
+        return f.read(n)
+
+
+def document_path(code: str, doc_id: int) -> str:
+    return f"/api/v1/tenders/{quote(code)}/documents/{doc_id}"

@@ -1,0 +1,51 @@
+"""The price sheet (开标一览表): a structured file inside the bid package, validated against the
+lot's declared fields before sealing, so that a bid never fails at the opening for its format."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from signing.canonical import canonical_json
+
+FILENAME = "开标一览表.json"
+_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
+
+
+class PriceSheetError(ValueError):
+    pass
+
+
+def build_price_sheet(
+    tender: str, lot: int, price: str, fields: dict[str, str], declared: list[dict[str, Any]]
+) -> bytes:
+    """Canonical JSON of the price sheet; every declared field required, nothing undeclared."""
+    if not _AMOUNT.match(price) or Decimal(price) <= 0:
+        raise PriceSheetError(f"投标报价 {price!r} 应为正数，最多两位小数 (price must be a positive amount)")
+    names = {f["name"]: f for f in declared}
+    unknown = sorted(set(fields) - set(names))
+    if unknown:
+        raise PriceSheetError(f"标段未声明这些字段：{', '.join(unknown)} (undeclared fields)")
+    values: dict[str, Any] = {}
+    for name, spec in names.items():
+        if name not in fields:
+            raise PriceSheetError(f"缺少字段 {name}（{spec['label']}）(missing field)")
+        raw = fields[name]
+        if spec["kind"] == "integer":
+            if not raw.isdigit():
+                raise PriceSheetError(f"{spec['label']} 应为非负整数 (must be an integer)")
+            values[name] = int(raw)
+        elif spec["kind"] == "amount":
+            try:
+                ok = bool(_AMOUNT.match(raw)) and Decimal(raw) >= 0
+            except InvalidOperation:
+                ok = False
+            if not ok:
+                raise PriceSheetError(f"{spec['label']} 应为金额，最多两位小数 (must be an amount)")
+            values[name] = raw
+        else:
+            if not 1 <= len(raw) <= 200:
+                raise PriceSheetError(f"{spec['label']} 应为 1–200 个字 (text 1–200 characters)")
+            values[name] = raw
+    return canonical_json({"tender": tender, "lot": lot, "price": price, "fields": values})
