@@ -30,6 +30,7 @@ COMMON = [
 TASKS: dict[Role, list[Task]] = {
     Role.BIDDER: [
         Task("报名与下载招标文件", "tenders.portal_page", "在项目页报名后下载招标文件、提问"),
+        Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
         Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
     ],

@@ -205,3 +205,28 @@ def test_abandoned_uploads_are_swept(client: FlaskClient, session: Session, app:
     assert not (staging / f"{up['upload_id']}.part").exists()
     _ = SM3
     assert BidState.ACCEPTED.label == "有效"
+
+
+def test_bidder_pages(client: FlaskClient, session: Session, app: Flask, tender: dict[str, Any]) -> None:
+    from tests.factories import csrf_from, page_login
+
+    t = tender
+    bid = upload_bid(client, t["h1"], seal_bid(t["b1"], t["code"], PRICE_SHEET), t["code"]).get_json()
+    c = app.test_client()
+    page_login(c, t["b1"].user.username)
+    html = c.get("/my/bids").get_data(as_text=True)
+    assert t["code"] in html and bid["ciphertext_sm3"][:16] in html and "有效" in html
+    receipt = c.get(f"/my/bids/{bid['ciphertext_sm3']}/receipt.json").data
+    other = app.test_client()
+    page_login(other, t["b2"].user.username)
+    assert bid["ciphertext_sm3"][:16] not in other.get("/my/bids").get_data(as_text=True)
+    assert other.get(f"/my/bids/{bid['ciphertext_sm3']}/receipt.json").status_code == 404
+    pub = app.test_client()
+    token = csrf_from(pub.get("/receipts/verify").get_data(as_text=True))
+    r = pub.post("/receipts/verify", data={"csrf_token": token, "receipt_text": receipt.decode()})
+    assert r.status_code == 200 and "回执有效" in r.get_data(as_text=True)
+    r = pub.post(
+        "/receipts/verify",
+        data={"csrf_token": token, "receipt_text": receipt.decode().replace('"signature":"', '"signature":"AA')},
+    )
+    assert r.status_code == 422 and "回执无效" in r.get_data(as_text=True)
