@@ -253,16 +253,29 @@ def _api_errors() -> Iterator[None]:
             _fail(f"连接中断，重新运行同一命令即可续传 (connection lost; run the same command again to resume): {exc}")
 
 
-@main.command(help="登录平台并保存访问令牌 (log in and keep the token); 密码取自 GGZY_PASSWORD 或提示")
+@main.command(
+    help="登录平台并保存访问令牌 (log in and keep the token). 用 --keys 以签名密钥（UKey）登录，"
+    "否则用密码（GGZY_PASSWORD 或提示）(with --keys: SM2 challenge login; else password)"
+)
 @click.option("--server", required=True, help="平台地址，如 http://127.0.0.1:5000")
 @click.option("--username", required=True)
-def login(server: str, username: str) -> None:
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="密钥文件夹：用签名私钥完成挑战应答登录 (key folder: SM2 challenge-response login)",
+)
+def login(server: str, username: str, keys: pathlib.Path | None) -> None:
     from bidding.client import CONFIG, Client
 
-    password = os.environ.get("GGZY_PASSWORD") or click.prompt("密码 (password)", hide_input=True, err=True)
     with _api_errors():
         c = Client(server.rstrip("/"))
-        body = c.login(username, password)
+        if keys is not None:
+            key, _ = _load(keys, "sign", _password())
+            body = c.login_sm2(username, key)
+        else:
+            password = os.environ.get("GGZY_PASSWORD") or click.prompt("密码 (password)", hide_input=True, err=True)
+            body = c.login(username, password)
         c.save()
     click.echo(f"已登录 {body['user']['display_name']}，令牌保存在 {CONFIG} (logged in)")
 

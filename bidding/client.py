@@ -91,6 +91,16 @@ class Client:
         self.token = body["token"]
         return dict(body)
 
+    def login_sm2(self, username: str, key: Any) -> dict[str, Any]:
+        """UKey-style login: sign the server's one-time statement with the registered signing key."""
+        ch = self.request("POST", "/api/v1/auth/challenge", {"username": username})
+        signature = base64.b64encode(key.sign(ch["statement"].encode())).decode()
+        body = self.request(
+            "POST", "/api/v1/auth/sm2", {"challenge_id": ch["challenge_id"], "signature": signature, "name": "ggzy-bid"}
+        )
+        self.token = body["token"]
+        return dict(body)
+
     def download(self, path: str, dst: pathlib.Path) -> dict[str, str]:
         c = self._conn()
         try:

@@ -124,3 +124,11 @@ def bid_withdrawal_statement(tender_code: str, lot_number: int, bidder: str, cip
             "ciphertext_sm3": ciphertext_sm3,
         }
     )
+
+
+LOGIN_PURPOSE = "ggzy-login/1"
+
+
+def login_challenge_statement(username: str, nonce: str, issued_at: str) -> bytes:
+    """What a user's signing key (UKey) signs to log in by challenge and response."""
+    return canonical_json({"purpose": LOGIN_PURPOSE, "username": username, "nonce": nonce, "issued_at": issued_at})

@@ -106,6 +106,8 @@ def test_bidder_tool_against_a_running_server(
 
     base = f"http://127.0.0.1:{server.port}"
     assert "已登录" in bid_cli("login", "--server", base, "--username", "bidder1")
+    # and the UKey way: SM2 challenge-response with the registered signing key
+    assert "已登录" in bid_cli("login", "--server", base, "--username", "bidder1", "--keys", str(keys))
     listing = bid_cli("tenders")
     code = re.search(r"(GGZY-\d{4}-\d{6})", listing).group(1)  # type: ignore[union-attr]
     assert "签名均有效" in bid_cli("download", code, "--out", str(tmp_path / "docs"))

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from trading import web
 from trading.accounts import operations as ops
 from trading.accounts.models import ORG_KIND_LABELS, ROLE_LABELS, AuthSession, Organisation, SessionKind, User
-from trading.accounts.schemas import LoginIn, OrganisationIn, UserIn
+from trading.accounts.schemas import ChallengeIn, LoginIn, OrganisationIn, Sm2LoginIn, UserIn
 from trading.config import Settings
 from trading.errors import DomainError, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from trading.permissions import Permission, permissions_of, requires
@@ -227,6 +227,40 @@ def api_token() -> tuple[Response, int]:
     data = web.json_body(LoginIn)
     user = _login(data)
     row, token = ops.open_session(web.db(), user, SessionKind.API, data.name or "api")
+    web.commit()
+    return jsonify(
+        {"token": token, "token_type": "Bearer", "expires_at": row.expires_at.isoformat(), "user": user_json(user)}
+    ), 201
+
+
+@api.post("/auth/challenge")
+@requires(Permission.PUBLIC)
+def api_challenge() -> tuple[Response, int]:
+    """Step 1 of the UKey login: a one-time statement to sign with the registered signing key."""
+    from trading.pki.operations import challenge_statement, issue_challenge
+
+    data = web.json_body(ChallengeIn)
+    ch = issue_challenge(web.db(), data.username)
+    web.commit()
+    return jsonify(
+        {"challenge_id": ch.id, "statement": challenge_statement(ch).decode(), "expires_at": ch.expires_at.isoformat()}
+    ), 201
+
+
+@api.post("/auth/sm2")
+@requires(Permission.PUBLIC)
+def api_sm2_login() -> tuple[Response, int]:
+    """Step 2: the signature over the statement, checked against the registered certificate."""
+    from trading.pki.operations import authenticate_sm2
+    from trading.tenders.views import trust
+
+    data = web.json_body(Sm2LoginIn)
+    try:
+        user = authenticate_sm2(web.db(), data.challenge_id, data.signature, trust())
+    except Unauthenticated:
+        web.commit()  # the challenge stays used
+        raise
+    row, token = ops.open_session(web.db(), user, SessionKind.API, data.name or "ukey")
     web.commit()
     return jsonify(
         {"token": token, "token_type": "Bearer", "expires_at": row.expires_at.isoformat(), "user": user_json(user)}

@@ -35,3 +35,13 @@ class LoginIn(Schema):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
     name: str = Field(default="", max_length=100)
+
+
+class ChallengeIn(Schema):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class Sm2LoginIn(Schema):
+    challenge_id: str = Field(min_length=32, max_length=32)
+    signature: str = Field(min_length=20, max_length=400)
+    name: str = Field(default="", max_length=100)

@@ -43,3 +43,16 @@ class UserCertificate(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("user_certificate", str(self.id))
+
+
+class LoginChallenge(Base):
+    """A one-time nonce for SM2 challenge-response login (as a UKey login works)."""
+
+    __tablename__ = "login_challenge"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]

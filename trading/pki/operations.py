@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import pathlib
 
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import Actor, record_event
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
+from signing.errors import InvalidSignature, SigningError
+from signing.statements import login_challenge_statement
 from trading.accounts.models import User
 from trading.errors import Conflict, Forbidden, InvalidInput
-from trading.pki.models import RevokedCertificate, UserCertificate
+from trading.pki.models import LoginChallenge, RevokedCertificate, UserCertificate
 from trading.platform_keys import PlatformKeys
 
 
@@ -107,3 +110,52 @@ def current_certificate(session: Session, user: User, usage: Usage) -> Certifica
         )
     )
     return Certificate(row.der) if row else None
+
+
+CHALLENGE_LIFETIME = dt.timedelta(minutes=2)
+
+
+def issue_challenge(session: Session, username: str) -> LoginChallenge:
+    """A challenge for any user name (unknown names get one too, so none can be enumerated)."""
+    import secrets
+    import uuid
+
+    now = clock.now()
+    ch = LoginChallenge(
+        id=uuid.uuid4().hex,
+        username=username[:64],
+        nonce=secrets.token_hex(32),
+        issued_at=now,
+        expires_at=now + CHALLENGE_LIFETIME,
+    )
+    session.add(ch)
+    session.flush()
+    return ch
+
+
+def challenge_statement(ch: LoginChallenge) -> bytes:
+    return login_challenge_statement(ch.username, ch.nonce, ch.issued_at.isoformat())
+
+
+def authenticate_sm2(session: Session, challenge_id: str, signature_b64: str, trust: TrustStore) -> User:
+    """Check the signature over a fresh, unused challenge with the user's registered signing certificate."""
+    import base64
+
+    from trading.errors import Unauthenticated
+
+    ch = session.scalar(select(LoginChallenge).where(LoginChallenge.id == challenge_id).with_for_update())
+    now = clock.now()
+    if ch is None or ch.used_at is not None or ch.expires_at <= now:
+        raise Unauthenticated("挑战码无效、已使用或已过期，请重新获取", code="bad_challenge")
+    ch.used_at = now  # one use, whatever the outcome
+    session.flush()
+    user = session.scalar(select(User).where(User.username == ch.username))
+    cert = current_certificate(session, user, Usage.SIGN) if user is not None and user.is_active else None
+    try:
+        if user is None or cert is None:
+            raise InvalidSignature("no certificate")
+        verify_chain(cert, trust, at=now, usage=Usage.SIGN)
+        cert.public_key.verify(base64.b64decode(signature_b64, validate=True), challenge_statement(ch))
+    except (SigningError, ValueError):
+        raise Unauthenticated("证书登录失败：签名无效或证书不可用", code="bad_credentials") from None
+    return user
