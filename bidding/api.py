@@ -102,7 +102,11 @@ def put_part(upload_id: str, number: int) -> Response:
     prefix = request.headers.get("X-Prefix-SM3", "")
     if len(prefix) != 64:
         raise InvalidInput("缺少 X-Prefix-SM3（到本片末尾为止的整个文件的 SM3）", code="part_digest_missing")
-    ops.put_part(web.db(), staging(), upload, number, request.stream, prefix)
+    try:
+        ops.put_part(web.db(), staging(), upload, number, request.stream, prefix)
+    except ops.StagingLost:
+        web.commit()  # keep the reset: the client starts again from part 1
+        raise
     web.commit()
     return jsonify(upload_json(upload))
 
@@ -114,8 +118,8 @@ def complete(upload_id: str) -> tuple[Response, int]:
     upload = ops.get_upload(web.db(), user, upload_id, for_update=True)
     try:
         bid = ops.complete_upload(web.db(), object_store(current_app), _keys(), staging(), user, upload)
-    except ops.DeadlinePassed:
-        web.commit()  # keep the upload marked abandoned
+    except (ops.DeadlinePassed, ops.StagingLost):
+        web.commit()  # keep the upload marked abandoned, or reset to part 1
         raise
     web.commit()
     return jsonify(bid_json(bid)), 201

@@ -8,6 +8,8 @@ import http.client
 import json
 import os
 import pathlib
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -143,31 +145,46 @@ def upload_sealed(
         state_file.write_text(json.dumps(state))
     up = client.request("GET", f"/api/v1/bids/uploads/{state['upload_id']}")
     part_size, received, part = up["part_size"], up["received"], up["next_part"]
-    h = SM3()
     conn = client._conn()  # one keep-alive connection: the server keeps the running hash in memory
+    parts: queue.Queue[tuple[int, bytes, str] | BaseException | None] = queue.Queue(maxsize=2)
+
+    def produce() -> None:
+        """Hash ahead while the previous part is on the wire (two parts in memory at most)."""
+        try:
+            h = SM3()
+            with sealed.open("rb") as f:
+                left = received
+                while left:  # the prefix the server already has, hashed again here
+                    chunk = f.read(min(left, 1 << 20))
+                    h.update(chunk)
+                    left -= len(chunk)
+                number = part
+                while data := f.read(part_size):
+                    h.update(data)
+                    parts.put((number, data, h.hexdigest()))
+                    number += 1
+            parts.put(None)
+        except BaseException as exc:  # handed to the uploading thread
+            parts.put(exc)
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    if progress:
+        progress(received)
     try:
-        with sealed.open("rb") as f:
-            left = received
-            while left:  # the prefix the server already has, hashed again here
-                chunk = f.read(min(left, 1 << 20))
-                h.update(chunk)
-                left -= len(chunk)
+        while (item := parts.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            number, data, prefix = item
+            client.request(
+                "PUT",
+                f"/api/v1/bids/uploads/{state['upload_id']}/parts/{number}",
+                data,
+                {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"},
+                conn=conn,
+            )
             if progress:
-                progress(received)
-            while received < size:
-                data = f.read(part_size)
-                h.update(data)
-                client.request(
-                    "PUT",
-                    f"/api/v1/bids/uploads/{state['upload_id']}/parts/{part}",
-                    data,
-                    {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
-                    conn=conn,
-                )
-                received += len(data)
-                part += 1
-                if progress:
-                    progress(len(data))
+                progress(len(data))
         bid = client.request("POST", f"/api/v1/bids/uploads/{state['upload_id']}/complete", conn=conn)
     finally:
         conn.close()

@@ -118,7 +118,7 @@ def test_bidder_tool_against_a_running_server(
     folder = tmp_path / "bidfolder"
     folder.mkdir()
     (folder / "技术标.txt").write_text(f"{marker} 施工组织设计……", encoding="utf-8")
-    (folder / "big.bin").write_bytes(marker.encode() + os.urandom(18 << 20))  # > 2 parts of 8 MiB
+    (folder / "big.bin").write_bytes(marker.encode() + os.urandom(70 << 20))  # > 2 parts of 32 MiB
     r = runner.invoke(
         bid, ["build", str(folder), "--tender", code, "--price", "12,3", "--out", str(tmp_path / "x.zip")]
     )
