@@ -193,6 +193,20 @@ def upload_sealed(
     return dict(bid)
 
 
+def _retrying(
+    client: Client, conn: http.client.HTTPConnection, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> http.client.HTTPConnection:
+    """Send an idempotent request; if the server closed the keep-alive connection, once more on a new one."""
+    try:
+        client.request(method, path, body, headers, conn=conn)
+        return conn
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        conn.close()
+        fresh = client._conn()
+        client.request(method, path, body, headers, conn=fresh)
+        return fresh
+
+
 def _read_head(path: pathlib.Path) -> bytes:
     n = head_length(path)
     with path.open("rb") as f:

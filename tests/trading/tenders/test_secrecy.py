@@ -1,4 +1,4 @@
-"""招标投标法第二十二条: who registered for or downloaded the tender documents — names or count —
+"""招标投标法第二十二条 and the sealed bids: who registered, downloaded the documents or bid — names or count —
 must not be learnable by anyone else before the opening, from any route or the public feed."""
 
 from __future__ import annotations
@@ -12,8 +12,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditEvent
-from tests.factories import api_token, make_signer, make_user, page_login, tender_body, upload
-from trading.accounts.models import Organisation, Role, User
+from tests.factories import (
+    api_token,
+    make_bidder_with_keys,
+    make_signer,
+    make_user,
+    page_login,
+    seal_bid,
+    tender_body,
+    upload,
+    upload_bid,
+)
+from trading.accounts.models import Organisation, Role
 
 VOLATILE = [
     (re.compile(r'name="csrf_token" value="[^"]+"'), 'name="csrf_token" value=""'),
@@ -57,17 +67,19 @@ def snapshot(app: Flask, viewers: dict[str, Any], urls: list[str]) -> dict[tuple
     return out
 
 
-def register_and_download(client: FlaskClient, user: User, code: str, doc_id: int) -> None:
-    h = api_token(client, user.username)
+def register_download_and_bid(client: FlaskClient, bidder: Any, code: str, doc_id: int) -> None:
+    h = api_token(client, bidder.user.username)
     assert client.post(f"/api/v1/tenders/{code}/interest", headers=h).status_code == 201
     assert client.get(f"/api/v1/tenders/{code}/documents/{doc_id}", headers=h).status_code == 200
+    assert upload_bid(client, h, seal_bid(bidder, code, b'{"price": "1000000.00"}'), code).status_code == 201
 
 
 def test_no_route_reveals_who_or_how_many(app: Flask, client: FlaskClient, session: Session) -> None:
     tenderee = make_signer(session, app, Role.TENDEREE)
     staff, supervisor = make_user(session, Role.STAFF), make_user(session, Role.SUPERVISOR)
     admin, outsider = make_user(session, Role.ADMIN), make_user(session, Role.BIDDER)
-    bidders = [make_user(session, Role.BIDDER) for _ in range(3)]
+    keys = [make_bidder_with_keys(session, app) for _ in range(3)]
+    bidders = [k.user for k in keys]
     session.commit()
     ht = api_token(client, tenderee.user.username)
     code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
@@ -76,7 +88,7 @@ def test_no_route_reveals_who_or_how_many(app: Flask, client: FlaskClient, sessi
     assert client.post(f"/api/v1/tenders/{code}/publish", headers=api_token(client, staff.username)).status_code == 200
     ann_id = client.get(f"/api/v1/tenders/{code}").get_json()["announcements"][0]["id"]
 
-    register_and_download(client, bidders[0], code, doc_id)
+    register_download_and_bid(client, keys[0], code, doc_id)
     seq_before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
 
     viewers = {
@@ -91,8 +103,8 @@ def test_no_route_reveals_who_or_how_many(app: Flask, client: FlaskClient, sessi
     assert any("feed" in u for u in urls) or any("announcements" in u for u in urls)
     first = snapshot(app, viewers, urls)
 
-    for b in bidders[1:]:
-        register_and_download(client, b, code, doc_id)
+    for k in keys[1:]:
+        register_download_and_bid(client, k, code, doc_id)
     second = snapshot(app, viewers, urls)
 
     # /account lists this test's own login tokens; /audit is append-only by design (its registration
@@ -112,13 +124,13 @@ def test_no_route_reveals_who_or_how_many(app: Flask, client: FlaskClient, sessi
     assert leaks == [], leaks[:5]
 
     # The audit trail holds commitments and sealed actors, never the bidder's identity.
-    secret_actions = ("interest.register", "tender_document.download")
+    secret_actions = ("interest.register", "tender_document.download", "bid.submit")
     events = session.scalars(
         select(AuditEvent).where(AuditEvent.seq > seq_before, AuditEvent.action.in_(secret_actions))
     ).all()
-    assert len(events) == 4  # two bidders, each registered and downloaded
+    assert len(events) == 6  # two bidders, each registered, downloaded and bid
     for e in events:
-        assert e.actor_id.startswith("sealed:") and e.object_type == "interest", (e.action, e.actor_id)
+        assert e.actor_id.startswith("sealed:") and e.object_type in ("interest", "bid"), (e.action, e.actor_id)
         for b in bidders:
             assert f"user:{b.id}" not in e.payload and b.username not in e.payload
             org = session.get(Organisation, b.organisation_id)
