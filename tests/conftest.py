@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,22 +41,30 @@ def _pg_reachable() -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test run, dropped at the end."""
+@contextmanager
+def fresh_pg_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database for code that must really commit; dropped afterwards."""
     if not _pg_reachable():
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_ADMIN_URL}")
         pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432 (CI requires it)")
-    name = f"ggzy_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
-    yield url
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test run, dropped at the end."""
+    with fresh_pg_database(f"ggzy_test_{os.getpid()}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -97,6 +97,18 @@ def make_keys(app: Flask, actor: Actor, folder: pathlib.Path, common_name: str) 
     return sign_key
 
 
+def _upload_document(tenderee: Actor, key: PrivateKey, code: str, name: str, data: bytes) -> None:
+    """What the tenderee does with `ggzy-bid sign-document` and the upload form."""
+    sig = base64.b64encode(key.sign(tender_document_statement(code, name, sm3_hex(data), len(data)))).decode()
+    tenderee.call(
+        "POST",
+        f"/api/v1/tenders/{code}/documents",
+        expect=201,
+        data=data,
+        headers={"Content-Type": "application/octet-stream", "X-Document-Name": quote(name), "X-Signature": sig},
+    )
+
+
 def _body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, Any]:
     return {
         "title": title,
@@ -155,18 +167,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
         "《福州市滨海新城纵一路道路改造工程 招标文件》\n第一章 招标公告\n第二章 投标人须知\n"
         "第三章 评标办法（综合评估法）\n第四章 合同条款\n第五章 工程量清单\n"
     ).encode() * 40
-    sig = base64.b64encode(sign_key.sign(tender_document_statement(code, "招标文件.txt", sm3_hex(doc), len(doc))))
-    tenderee.call(
-        "POST",
-        f"/api/v1/tenders/{code}/documents",
-        expect=201,
-        data=doc,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "X-Document-Name": quote("招标文件.txt"),
-            "X-Signature": sig.decode(),
-        },
-    )
+    _upload_document(tenderee, sign_key, code, "招标文件.txt", doc)
     tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
     log.append(f"{code} 已发布，投标截止 {clock.local(deadline):%H:%M}（{minutes} 分钟后），届时自动截止")
@@ -195,20 +196,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
         json=_body("福州市闽江北岸排涝泵站设备采购与安装（演示）", later, "construction_open"),
     )
     doc2 = "《排涝泵站设备采购与安装 招标文件》\n".encode() * 30
-    sig2 = base64.b64encode(
-        sign_key.sign(tender_document_statement(t2["code"], "招标文件.txt", sm3_hex(doc2), len(doc2)))
-    )
-    tenderee.call(
-        "POST",
-        f"/api/v1/tenders/{t2['code']}/documents",
-        expect=201,
-        data=doc2,
-        headers={
-            "Content-Type": "application/octet-stream",
-            "X-Document-Name": quote("招标文件.txt"),
-            "X-Signature": sig2.decode(),
-        },
-    )
+    _upload_document(tenderee, sign_key, t2["code"], "招标文件.txt", doc2)
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
     return log

@@ -45,6 +45,24 @@ class StoredObject:
         return self.key.removeprefix(KEY_PREFIX)
 
 
+def check_deletable(obj: StoredObject | None, key: str, now: dt.datetime) -> StoredObject:
+    """Refuse to delete a missing, retained or held object (both backends apply this first)."""
+    if obj is None:
+        raise ObjectMissing(f"对象不存在 {key} (no such object)")
+    if obj.legal_hold or (obj.retain_until and obj.retain_until > now):
+        raise RetentionError("对象处于保留期或法律保全中，不能删除 (object is retained)")
+    return obj
+
+
+def check_extension(obj: StoredObject | None, key: str, until: dt.datetime) -> StoredObject:
+    """COMPLIANCE retention may be extended, never shortened."""
+    if obj is None:
+        raise ObjectMissing(f"对象不存在 {key} (no such object)")
+    if obj.retain_until and until < obj.retain_until:
+        raise RetentionError("合规保留期不能缩短 (COMPLIANCE retention cannot be shortened)")
+    return obj
+
+
 def key_for(digest_hex: str) -> str:
     return KEY_PREFIX + digest_hex
 

@@ -24,8 +24,9 @@ from archive.objectstore.base import (
     HashingReader,
     ObjectMissing,
     ObjectStore,
-    RetentionError,
     StoredObject,
+    check_deletable,
+    check_extension,
     check_key,
     key_for,
 )
@@ -126,11 +127,7 @@ class LocalObjectStore(ObjectStore):
                     yield obj
 
     def delete(self, key: str) -> None:
-        obj = self.stat(key)
-        if obj is None:
-            raise ObjectMissing(f"对象不存在 {key} (no such object)")
-        if obj.legal_hold or (obj.retain_until and obj.retain_until > clock.now()):
-            raise RetentionError("对象处于保留期或法律保全中，不能删除 (object is retained)")
+        check_deletable(self.stat(key), key, clock.now())
         path = self._path(key)
         path.chmod(0o644)
         path.unlink()
@@ -143,11 +140,7 @@ class LocalObjectStore(ObjectStore):
         self._path(key).chmod(0o444)
 
     def set_retention(self, key: str, until: dt.datetime) -> None:
-        obj = self.stat(key)
-        if obj is None:
-            raise ObjectMissing(f"对象不存在 {key} (no such object)")
-        if obj.retain_until and until < obj.retain_until:
-            raise RetentionError("合规保留期不能缩短 (COMPLIANCE retention cannot be shortened)")
+        check_extension(self.stat(key), key, until)
         r = self._retention(key)
         r["mode"], r["until"] = "COMPLIANCE", clock.as_utc(until).isoformat()
         self._write_retention(key, r)

@@ -30,6 +30,8 @@ from archive.objectstore.base import (
     ObjectStoreError,
     RetentionError,
     StoredObject,
+    check_deletable,
+    check_extension,
     check_key,
     key_for,
 )
@@ -129,21 +131,13 @@ class S3ObjectStore(ObjectStore):
                 yield StoredObject(o.object_name, int(o.size or 0))
 
     def delete(self, key: str) -> None:
-        obj = self.stat(key)
-        if obj is None:
-            raise ObjectMissing(f"对象不存在 {key} (no such object)")
-        # Checked here too: on a versioned (object-lock) bucket a plain DELETE would only add a
+        # Checked here first: on a versioned (object-lock) bucket a plain DELETE would only add a
         # delete marker and hide a retained object; we refuse before asking the server.
-        if obj.legal_hold or (obj.retain_until and obj.retain_until > clock.now()):
-            raise RetentionError("对象处于保留期或法律保全中，不能删除 (object is retained)")
+        check_deletable(self.stat(key), key, clock.now())
         self.client.remove_object(self.bucket, key)
 
     def set_retention(self, key: str, until: dt.datetime) -> None:
-        obj = self.stat(key)
-        if obj is None:
-            raise ObjectMissing(f"对象不存在 {key} (no such object)")
-        if obj.retain_until and until < obj.retain_until:
-            raise RetentionError("合规保留期不能缩短 (COMPLIANCE retention cannot be shortened)")
+        check_extension(self.stat(key), key, until)
         try:
             self.client.set_object_retention(self.bucket, key, Retention(COMPLIANCE, clock.as_utc(until)))
         except S3Error as exc:

@@ -5,17 +5,15 @@ none accepted late, none half stored."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
-import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import select, update
 
 from archive import clock
-from tests.conftest import PG_ADMIN_URL, _pg_reachable
+from tests.conftest import fresh_pg_database
 from tests.factories import (
     api_token,
     make_bidder_with_keys,
@@ -34,24 +32,15 @@ N = 50
 
 @pytest.fixture
 def race_app(tmp_path: Any) -> Any:
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL not reachable")
-    name = f"ggzy_race_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
-    from trading.app import create_app
-    from trading.config import load_settings
-    from trading.db import upgrade
+    with fresh_pg_database("ggzy_race") as url:
+        from trading.app import create_app
+        from trading.config import load_settings
+        from trading.db import upgrade
 
-    upgrade(url)
-    app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "i"), "DATABASE_URL": url}))
-    yield app
-    app.extensions["ggzy.db"].engine.dispose()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        upgrade(url)
+        app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "i"), "DATABASE_URL": url}))
+        yield app
+        app.extensions["ggzy.db"].engine.dispose()
 
 
 def test_fifty_bidders_at_the_deadline(race_app: Any) -> None:

@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_ADMIN_URL, _pg_reachable, free_port, wait_for_port
+from tests.conftest import free_port, fresh_pg_database, wait_for_port
 
 pytestmark = pytest.mark.integration
 
@@ -57,33 +56,26 @@ class Server:
 
 @pytest.fixture
 def platform(tmp_path: pathlib.Path) -> Any:
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL not reachable")
-    name = f"ggzy_e2e_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
-    inst = tmp_path / "instance"
-    env = {
-        **os.environ,
-        "GGZY_ENV": "demo",
-        "GGZY_INSTANCE": str(inst),
-        "DATABASE_URL": url,
-        "GGZY_BID_CONFIG": str(tmp_path / "bid-config.json"),
-    }
-    for k in ("OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY", "UPLOAD_STAGING_DIR"):
-        env.pop(k, None)
-    subprocess.run(
-        [sys.executable, "-m", "trading.cli", "demo", "--no-serve"], env=env, check=True, capture_output=True
-    )
-    server = Server(env, free_port(), tmp_path / "server.log")
-    server.start()
-    yield {"server": server, "env": env, "inst": inst, "url": url, "db": name}
-    server.stop()
-    with admin.connect() as c:
-        c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_pg_database("ggzy_e2e") as url:
+        inst = tmp_path / "instance"
+        env = {
+            **os.environ,
+            "GGZY_ENV": "demo",
+            "GGZY_INSTANCE": str(inst),
+            "DATABASE_URL": url,
+            "GGZY_BID_CONFIG": str(tmp_path / "bid-config.json"),
+        }
+        for k in ("OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY", "UPLOAD_STAGING_DIR"):
+            env.pop(k, None)
+        subprocess.run(
+            [sys.executable, "-m", "trading.cli", "demo", "--no-serve"], env=env, check=True, capture_output=True
+        )
+        server = Server(env, free_port(), tmp_path / "server.log")
+        server.start()
+        try:
+            yield {"server": server, "env": env, "inst": inst, "url": url, "db": url.rsplit("/", 1)[1]}
+        finally:
+            server.stop()
 
 
 def test_bidder_tool_against_a_running_server(

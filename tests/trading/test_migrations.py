@@ -1,14 +1,12 @@
 """The schema comes only from migrations: they match the models, and downgrade really works."""
 
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 import bidding.models  # noqa: F401
-from tests.conftest import PG_ADMIN_URL, _pg_reachable
+from tests.conftest import fresh_pg_database
 from trading.db import downgrade, make_engine, upgrade
 from trading.models import METADATAS
 
@@ -34,15 +32,5 @@ def test_sqlite_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.integration
 def test_postgresql_round_trip() -> None:
-    if not _pg_reachable():
-        pytest.skip("PostgreSQL not reachable")
-    name = f"ggzy_mig_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        _check(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("ggzy_mig") as url:
+        _check(url)

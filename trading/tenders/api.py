@@ -23,7 +23,7 @@ from trading.schemas import Schema
 from trading.tenders import documents as docs
 from trading.tenders import notifications, portal
 from trading.tenders import operations as ops
-from trading.tenders.models import Announcement, Tender, TenderState
+from trading.tenders.models import Announcement, Tender
 from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
 from trading.tenders.views import announcement_json, iso, load, portal_query, stream_document, tender_json, trust
 
@@ -215,14 +215,7 @@ def terminate(code: str) -> tuple[Response, int]:
 @requires(Permission.TENDER_REVIEW)
 def review_queue() -> Response:
     db = web.db()
-    tenders = db.scalars(select(Tender).where(Tender.status == TenderState.SUBMITTED).order_by(Tender.updated_at)).all()
-    from trading.tenders.models import AnnouncementKind, AnnouncementState
-
-    anns = db.scalars(
-        select(Announcement).where(
-            Announcement.status == AnnouncementState.SUBMITTED, Announcement.kind != AnnouncementKind.TENDER
-        )
-    ).all()
+    tenders, anns = ops.review_queue(db)
     questions = docs.unanswered(db)
     return jsonify(
         {

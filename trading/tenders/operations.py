@@ -448,3 +448,16 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
         _seal(session, ann, None, now)
         record_event(session, user, "announcement.publish", ann, {"tender": tender.code, "kind": "termination"})
         notifications.notify_downloaders(session, tender, f"《{tender.title}》已终止招标。原因：{reason}")
+
+
+def review_queue(session: Session) -> tuple[list[Tender], list[Announcement]]:
+    """Staff's queue: tenders and change notices waiting for review, oldest first."""
+    tenders = session.scalars(
+        select(Tender).where(Tender.status == TenderState.SUBMITTED).order_by(Tender.updated_at)
+    ).all()
+    anns = session.scalars(
+        select(Announcement)
+        .where(Announcement.status == AnnouncementState.SUBMITTED, Announcement.kind != AnnouncementKind.TENDER)
+        .order_by(Announcement.submitted_at)
+    ).all()
+    return list(tenders), list(anns)

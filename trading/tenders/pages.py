@@ -29,7 +29,6 @@ from trading.tenders.models import (
     Announcement,
     AnnouncementState,
     Tender,
-    TenderState,
 )
 from trading.tenders.schemas import AmendmentIn, TenderIn
 from trading.tenders.views import load, portal_query, stream_document, trust, visible_announcements
@@ -427,14 +426,7 @@ def terminate(code: str) -> ResponseReturnValue:
 @requires(Permission.TENDER_REVIEW)
 def review_page() -> str:
     db = web.db()
-    tenders = db.scalars(select(Tender).where(Tender.status == TenderState.SUBMITTED).order_by(Tender.updated_at)).all()
-    from trading.tenders.models import AnnouncementKind
-
-    anns = db.scalars(
-        select(Announcement).where(
-            Announcement.status == AnnouncementState.SUBMITTED, Announcement.kind != AnnouncementKind.TENDER
-        )
-    ).all()
+    tenders, anns = ops.review_queue(db)
     return render_template("tenders/review.html", tenders=tenders, anns=anns, questions=docs.unanswered(db))
 
 
