@@ -1,13 +1,39 @@
-"""SM3 (GB/T 32905) through OpenSSL, streaming over bytes or file-like objects."""
+"""SM3 (GB/T 32905) through OpenSSL, streaming over bytes or file-like objects.
+
+hashlib's OpenSSL SM3 is used where the interpreter's OpenSSL has it: it is the same OpenSSL
+code, and it releases the GIL while hashing large buffers (measured here: two threads hash in
+parallel; with ``cryptography`` they run one after the other), which lets an upload hash the next
+part while the current one is sent. ``cryptography`` is the fallback.
+"""
 
 from __future__ import annotations
 
-from typing import BinaryIO
+import hashlib
+from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import hashes
 
 #: Read size for streaming; large enough that per-call overhead vanishes (<1 %).
 BLOCK = 1 << 20
+
+
+def _hashlib_sm3() -> bool:
+    try:
+        hashlib.new("sm3")
+    except ValueError:
+        return False
+    return True
+
+
+USE_HASHLIB = _hashlib_sm3()
+
+
+def _new() -> Any:
+    return hashlib.new("sm3") if USE_HASHLIB else hashes.Hash(hashes.SM3())
+
+
+def _final(h: Any) -> bytes:
+    return bytes(h.digest()) if USE_HASHLIB else bytes(h.copy().finalize())
 
 
 class SM3:
@@ -17,7 +43,7 @@ class SM3:
     digest_size = 32
 
     def __init__(self, data: bytes = b"") -> None:
-        self._h = hashes.Hash(hashes.SM3())
+        self._h = _new()
         if data:
             self._h.update(data)
 
@@ -30,8 +56,8 @@ class SM3:
         return new
 
     def digest(self) -> bytes:
-        """Final digest; the object stays usable (works on a copy)."""
-        return self._h.copy().finalize()
+        """Final digest; the object stays usable."""
+        return _final(self._h)
 
     def hexdigest(self) -> str:
         return self.digest().hex()
@@ -39,9 +65,9 @@ class SM3:
 
 def sm3(data: bytes) -> bytes:
     """SM3 of a byte string."""
-    h = hashes.Hash(hashes.SM3())
+    h = _new()
     h.update(data)
-    return h.finalize()
+    return _final(h)
 
 
 def sm3_hex(data: bytes) -> str:
@@ -50,7 +76,7 @@ def sm3_hex(data: bytes) -> str:
 
 def sm3_stream(src: BinaryIO, block: int = BLOCK) -> tuple[bytes, int]:
     """SM3 and byte count of everything readable from ``src``, in constant memory."""
-    h = hashes.Hash(hashes.SM3())
+    h = _new()
     buf = bytearray(block)
     view = memoryview(buf)
     total = 0
@@ -60,4 +86,4 @@ def sm3_stream(src: BinaryIO, block: int = BLOCK) -> tuple[bytes, int]:
             break
         h.update(view[:n])
         total += n
-    return h.finalize(), total
+    return _final(h), total

@@ -129,3 +129,21 @@ def test_test_curve_vectors_are_not_on_our_curve() -> None:
     than silently produce a different answer (they are kept for the gmssl cross-check only)."""
     v = V["sm2-sign-test-curve-fp256"]
     assert v["curve"] != "sm2p256v1"
+
+
+def test_both_sm3_backends_agree() -> None:
+    """hashlib's OpenSSL SM3 (preferred) and cryptography's (fallback) give the vector digests."""
+    from signing import digest
+
+    v = V["sm3-abcd-x16"]
+    msg = bytes.fromhex(v["message_hex"])
+    saved = digest.USE_HASHLIB
+    try:
+        for flag in (True, False):
+            digest.USE_HASHLIB = flag
+            h = SM3(msg[:5])
+            h.update(msg[5:])
+            assert h.hexdigest() == v["digest_hex"] == sm3(msg).hex()
+            assert h.copy().hexdigest() == v["digest_hex"]
+    finally:
+        digest.USE_HASHLIB = saved
