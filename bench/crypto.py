@@ -31,6 +31,36 @@ from signing.sm4 import sm4_ctr
 BLOCK = 1 << 20
 
 
+class Parties:
+    """A CA and one bidder's signing and encryption keys, as the benchmarks need them."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.ca = CertificateAuthority.create("bench", now=now)
+        self.sk, self.ek = PrivateKey.generate(), PrivateKey.generate()
+        self.sc = self.ca.issue(self.sk.public_key, common_name="b", usage=Usage.SIGN, now=now)
+        self.ec = self.ca.issue(self.ek.public_key, common_name="b", usage=Usage.ENCRYPT, now=now)
+        self.trust = TrustStore((self.ca.cert,))
+
+    def seal_file(self, src: pathlib.Path, dst: pathlib.Path) -> None:
+        with src.open("rb") as f, dst.open("wb") as g:
+            seal(
+                f,
+                g,
+                tender_id="T",
+                lot_id="L",
+                bidder_id="B",
+                signing_key=self.sk,
+                signing_cert=self.sc,
+                recipient_cert=self.ec,
+                now=self.now,
+            )
+
+    def unseal_file(self, src: pathlib.Path, dst: pathlib.Path) -> None:
+        with src.open("rb") as f, dst.open("wb") as g:
+            unseal(f, g, trust=self.trust, at=self.now, encryption_key=self.ek)
+
+
 def raw_sm3_file(path: pathlib.Path) -> None:
     h = hashes.Hash(hashes.SM3())
     with path.open("rb", buffering=0) as f:
@@ -75,61 +105,23 @@ def child_growth(op: str, src: pathlib.Path, dst: pathlib.Path) -> int:
 
 
 def child(op: str, src: pathlib.Path, dst: pathlib.Path) -> None:
-    now = dt.datetime.now(dt.UTC)
-    ca = CertificateAuthority.create("bench", now=now)
-    sk, ek = PrivateKey.generate(), PrivateKey.generate()
-    sc = ca.issue(sk.public_key, common_name="b", usage=Usage.SIGN, now=now)
-    ec = ca.issue(ek.public_key, common_name="b", usage=Usage.ENCRYPT, now=now)
+    p = Parties(dt.datetime.now(dt.UTC))
     if op == "seal":
-
-        def run() -> None:
-            with src.open("rb") as f, dst.open("wb") as g:
-                seal(
-                    f,
-                    g,
-                    tender_id="T",
-                    lot_id="L",
-                    bidder_id="B",
-                    signing_key=sk,
-                    signing_cert=sc,
-                    recipient_cert=ec,
-                    now=now,
-                )
-
-        print(peak_growth(run))
+        print(peak_growth(lambda: p.seal_file(src, dst)))
         dst.unlink()
-    else:
-        # The parent's envelope is sealed to keys this process does not hold: seal one of the
-        # same size here (before the measurement starts) and measure opening it.
-        tmp = dst.with_suffix(".child.sealed")
-        with src.open("rb") as f:
-            header = read_header(f)
-        size = header.plaintext_size
-        plain = dst.with_suffix(".child.plain")
-        with plain.open("wb") as g:
-            for _ in range(size // BLOCK):
-                g.write(os.urandom(BLOCK))
-        with plain.open("rb") as f, tmp.open("wb") as g:
-            seal(
-                f,
-                g,
-                tender_id="T",
-                lot_id="L",
-                bidder_id="B",
-                signing_key=sk,
-                signing_cert=sc,
-                recipient_cert=ec,
-                now=now,
-            )
-        plain.unlink()
-        trust = TrustStore((ca.cert,))
-
-        def run() -> None:
-            with tmp.open("rb") as f, dst.open("wb") as g:
-                unseal(f, g, trust=trust, at=now, encryption_key=ek)
-
-        print(peak_growth(run))
-        tmp.unlink()
+        return
+    # The parent's envelope is sealed to keys this process does not hold: seal one of the same
+    # size here (before the measurement starts) and measure opening it.
+    with src.open("rb") as f:
+        size = read_header(f).plaintext_size
+    plain, sealed = dst.with_suffix(".child.plain"), dst.with_suffix(".child.sealed")
+    with plain.open("wb") as g:
+        for _ in range(size // BLOCK):
+            g.write(os.urandom(BLOCK))
+    p.seal_file(plain, sealed)
+    plain.unlink()
+    print(peak_growth(lambda: p.unseal_file(sealed, dst)))
+    sealed.unlink()
 
 
 def main() -> None:
@@ -179,11 +171,7 @@ def main() -> None:
 
     # Sealing and unsealing a file vs raw SM3 + raw SM4-GCM over the same bytes
     now = dt.datetime.now(dt.UTC)
-    ca = CertificateAuthority.create("bench", now=now)
-    sk, ek = PrivateKey.generate(), PrivateKey.generate()
-    sc = ca.issue(sk.public_key, common_name="b", usage=Usage.SIGN, now=now)
-    ec = ca.issue(ek.public_key, common_name="b", usage=Usage.ENCRYPT, now=now)
-    trust = TrustStore((ca.cert,))
+    parties = Parties(now)
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as d:
         tmp = pathlib.Path(d)
         src, sealed_p, out = tmp / "bid.bin", tmp / "bid.sealed", tmp / "out.bin"
@@ -193,22 +181,10 @@ def main() -> None:
         gb = size / 1e6
 
         def do_seal() -> None:
-            with src.open("rb") as f, sealed_p.open("wb") as g:
-                seal(
-                    f,
-                    g,
-                    tender_id="T",
-                    lot_id="L",
-                    bidder_id="B",
-                    signing_key=sk,
-                    signing_cert=sc,
-                    recipient_cert=ec,
-                    now=now,
-                )
+            parties.seal_file(src, sealed_p)
 
         def do_unseal() -> None:
-            with sealed_p.open("rb") as f, out.open("wb") as g:
-                unseal(f, g, trust=trust, at=now, encryption_key=ek)
+            parties.unseal_file(sealed_p, out)
 
         def baseline_seal() -> None:
             raw_sm3_file(src)
