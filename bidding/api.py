@@ -24,11 +24,9 @@ api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
 
 
 def staging() -> pathlib.Path:
-    import os
+    from bidding.tasks import staging_dir
 
-    return pathlib.Path(
-        os.environ.get("UPLOAD_STAGING_DIR") or current_app.extensions["ggzy.settings"].instance / "uploads"
-    )
+    return staging_dir(current_app.extensions["ggzy.settings"])
 
 
 def _keys() -> Any:

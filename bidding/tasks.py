@@ -9,13 +9,13 @@ import pathlib
 from sqlalchemy.orm import Session
 
 from bidding.operations import abandon_expired
-from trading.config import load_settings
+from trading.config import Settings, load_settings
 from trading.scheduler import job
 
 
-def staging_dir() -> pathlib.Path:
+def staging_dir(settings: Settings | None = None) -> pathlib.Path:
     """Where uploads are staged (UPLOAD_STAGING_DIR; a shared volume when several app machines run)."""
-    return pathlib.Path(os.environ.get("UPLOAD_STAGING_DIR") or load_settings().instance / "uploads")
+    return pathlib.Path(os.environ.get("UPLOAD_STAGING_DIR") or (settings or load_settings()).instance / "uploads")
 
 
 @job("abandon_uploads", every_seconds=600)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.sm2 import PrivateKey
-from tests.factories import make_bidder_with_keys, platform_keys
+from tests.factories import make_bidder_with_keys
 from trading.pki.operations import revoke_certificate
 
 
@@ -62,4 +62,3 @@ def test_wrong_key_expired_revoked_and_unknown(client: FlaskClient, session: Ses
     assert attempt(b.user.username, b.sign_key) == 401
     assert client.post("/api/v1/auth/sm2", json={"challenge_id": "x" * 32, "signature": "A" * 40}).status_code == 401
     assert client.post("/api/v1/auth/sm2", json={"challenge_id": "short"}).status_code == 422
-    _ = platform_keys

@@ -24,6 +24,10 @@ def list_procedures(session: Session) -> list[ProcedureType]:
     return list(session.scalars(select(ProcedureType).order_by(ProcedureType.code)))
 
 
+def list_holidays(session: Session) -> list[Holiday]:
+    return list(session.scalars(select(Holiday).order_by(Holiday.day)))
+
+
 def overrides(session: Session) -> Overrides:
     return {h.day: h.is_workday for h in session.scalars(select(Holiday))}
 

@@ -8,7 +8,6 @@ from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import Field
-from sqlalchemy import select
 
 from archive import clock
 from signing.certs import Certificate, Usage
@@ -23,7 +22,7 @@ from trading.schemas import Schema
 from trading.tenders import documents as docs
 from trading.tenders import notifications, portal
 from trading.tenders import operations as ops
-from trading.tenders.models import Announcement, Tender
+from trading.tenders.models import Announcement
 from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
 from trading.tenders.views import announcement_json, iso, load, portal_query, stream_document, tender_json, trust
 
@@ -113,11 +112,7 @@ def list_procedures() -> Response:
 @api.get("/my/tenders")
 @requires(Permission.TENDER_MANAGE)
 def my_tenders() -> Response:
-    user = web.require_user()
-    q = select(Tender).where(
-        (Tender.tenderee_org_id == user.organisation_id) | (Tender.agency_org_id == user.organisation_id)
-    )
-    rows = [t for t in web.db().scalars(q.order_by(Tender.id.desc())) if t.can_manage(user)]
+    rows = ops.managed_tenders(web.db(), web.require_user())
     return jsonify(
         {
             "items": [
@@ -347,9 +342,7 @@ def _day(day: str) -> dt.date:
 @api.get("/holidays")
 @requires(Permission.PUBLIC)
 def list_holidays() -> Response:
-    from trading.procedures.models import Holiday
-
-    rows = web.db().scalars(select(Holiday).order_by(Holiday.day)).all()
+    rows = procs.list_holidays(web.db())
     return jsonify({"items": [{"day": h.day.isoformat(), "is_workday": h.is_workday, "name": h.name} for h in rows]})
 
 

@@ -461,3 +461,11 @@ def review_queue(session: Session) -> tuple[list[Tender], list[Announcement]]:
         .order_by(Announcement.submitted_at)
     ).all()
     return list(tenders), list(anns)
+
+
+def managed_tenders(session: Session, user: User) -> list[Tender]:
+    """The tenders a tenderee or agency user manages, newest first."""
+    q = select(Tender).where(
+        (Tender.tenderee_org_id == user.organisation_id) | (Tender.agency_org_id == user.organisation_id)
+    )
+    return [t for t in session.scalars(q.order_by(Tender.id.desc())) if t.can_manage(user)]

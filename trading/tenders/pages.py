@@ -287,11 +287,7 @@ def _deadline(name: str) -> dt.datetime:
 @pages.get("/my/tenders")
 @requires(Permission.TENDER_MANAGE)
 def my_tenders() -> str:
-    user = web.require_user()
-    q = select(Tender).where(
-        (Tender.tenderee_org_id == user.organisation_id) | (Tender.agency_org_id == user.organisation_id)
-    )
-    rows = [t for t in web.db().scalars(q.order_by(Tender.id.desc())) if t.can_manage(user)]
+    rows = ops.managed_tenders(web.db(), web.require_user())
     return render_template("tenders/mine.html", tenders=rows)
 
 
@@ -483,17 +479,13 @@ def return_announcement(code: str, ann_id: int) -> ResponseReturnValue:
 @pages.get("/calendar")
 @requires(Permission.CALENDAR_MANAGE)
 def calendar_page() -> str:
-    from trading.procedures.models import Holiday
-
-    rows = web.db().scalars(select(Holiday).order_by(Holiday.day)).all()
+    rows = procs.list_holidays(web.db())
     return render_template("tenders/calendar.html", rows=rows, procedures=procs.list_procedures(web.db()), error="")
 
 
 @pages.post("/calendar")
 @requires(Permission.CALENDAR_MANAGE)
 def calendar_set() -> ResponseReturnValue:
-    from trading.procedures.models import Holiday
-
     try:
         day = dt.date.fromisoformat(request.form.get("day", ""))
         if request.form.get("delete"):
@@ -505,7 +497,7 @@ def calendar_set() -> ResponseReturnValue:
     except (ValueError, DomainError) as exc:
         web.db().rollback()
         message = exc.message if isinstance(exc, DomainError) else "日期格式应为 YYYY-MM-DD"
-        rows = web.db().scalars(select(Holiday).order_by(Holiday.day)).all()
+        rows = procs.list_holidays(web.db())
         return render_template(
             "tenders/calendar.html", rows=rows, procedures=procs.list_procedures(web.db()), error=message
         ), 422

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from archive import clock
-from tests.factories import TEST_ACTOR, make_org, make_user
+from tests.factories import make_org, make_user
 from trading.accounts.models import OrgKind, Role
 from trading.tenders.models import (
     Announcement,
@@ -123,4 +123,3 @@ def test_unpublished_never_listed(client: FlaskClient, session: Session) -> None
     a.status, a.published_at, a.content_sm3 = AnnouncementState.DRAFT, None, None
     session.commit()
     assert client.get("/api/v1/announcements?q=草稿中的测试").get_json()["items"] == []
-    _ = TEST_ACTOR
