@@ -122,25 +122,25 @@ def main() -> None:
         big_path = tmp / "big.sealed"
         with db.session() as s:
             b0 = bidders[0]
-        from signing.envelope import seal
+        from bidding.part_digests import seal_file
 
         src = tmp / "big.bin"
         with src.open("wb") as f:
             block = os.urandom(1 << 20)
             for _ in range(big >> 20):
                 f.write(block)
-        with src.open("rb") as f, big_path.open("wb") as g:
-            seal(
-                f,
-                g,
-                tender_id=code,
-                lot_id="1",
-                bidder_id=b0.user.organisation.credit_code,  # type: ignore[union-attr]
-                signing_key=b0.sign_key,
-                signing_cert=b0.sign_cert,
-                recipient_cert=b0.enc_cert,
-                now=dt.datetime.now(dt.UTC),
-            )
+        # sealed as `ggzy-bid seal` does it, which records the prefix digests the upload sends
+        seal_file(
+            src,
+            big_path,
+            tender_id=code,
+            lot_id="1",
+            bidder_id=b0.user.organisation.credit_code,  # type: ignore[union-attr]
+            signing_key=b0.sign_key,
+            signing_cert=b0.sign_cert,
+            recipient_cert=b0.enc_cert,
+            now=dt.datetime.now(dt.UTC),
+        )
         src.unlink()
         size = big_path.stat().st_size
         c0 = client_for(b0)

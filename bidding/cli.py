@@ -17,8 +17,9 @@ import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from bidding.package import write_folder_zip
+from bidding.part_digests import seal_file
 from signing.certs import Certificate, TrustStore
-from signing.envelope import DEFAULT_CHUNK, read_header, seal, unseal
+from signing.envelope import DEFAULT_CHUNK, read_header, unseal
 from signing.errors import SigningError
 from signing.sm2 import PrivateKey
 
@@ -140,11 +141,10 @@ def seal_cmd(
                 click.echo(f"已打包 {n} 个文件 (packed {n} files)", err=True)
             else:
                 pkg = source
-            partial = out.with_name(out.name + ".part")
-            with pkg.open("rb") as src, partial.open("wb") as dst, _progress(pkg.stat().st_size, "加密") as adv:
-                header = seal(
-                    src,
-                    dst,
+            with _progress(pkg.stat().st_size, "加密") as adv:
+                header = seal_file(
+                    pkg,
+                    out,
                     tender_id=tender,
                     lot_id=lot,
                     bidder_id=bidder,
@@ -155,7 +155,6 @@ def seal_cmd(
                     chunk_size=chunk_size,
                     progress=adv,
                 )
-            partial.replace(out)
         click.echo(f"{out}: 明文 SM3 {header.plaintext_sm3}，{header.plaintext_size} 字节")
 
 

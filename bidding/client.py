@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from bidding import part_digests
 from signing.digest import SM3
 
 CONFIG = pathlib.Path(os.environ.get("GGZY_BID_CONFIG", pathlib.Path.home() / ".config" / "ggzy-bid" / "config.json"))
@@ -130,7 +131,28 @@ def head_length(path: pathlib.Path) -> int:
 def upload_sealed(
     client: Client, sealed: pathlib.Path, tender: str, lot: int, progress: Callable[[int], None] | None = None
 ) -> dict[str, Any]:
-    """Upload in parts; resumable: the upload id is kept beside the file until the receipt arrives."""
+    """Upload in parts; resumable: the upload id is kept beside the file until the receipt arrives.
+
+    Prefix digests recorded by ``ggzy-bid seal`` are used when present; if the server refuses one
+    (the file changed since), the upload goes on hashing the file here.
+    """
+    try:
+        return _upload(client, sealed, tender, lot, progress, part_digests.load(sealed))
+    except ApiError as exc:
+        if exc.code != "part_digest_mismatch" or not part_digests.sidecar(sealed).exists():
+            raise
+        part_digests.sidecar(sealed).unlink()
+        return _upload(client, sealed, tender, lot, progress, None)
+
+
+def _upload(
+    client: Client,
+    sealed: pathlib.Path,
+    tender: str,
+    lot: int,
+    progress: Callable[[int], None] | None,
+    known: part_digests.PartDigests | None,
+) -> dict[str, Any]:
     state_file = sealed.with_name(sealed.name + ".upload.json")
     size = sealed.stat().st_size
     state = json.loads(state_file.read_text()) if state_file.exists() else None
@@ -145,24 +167,36 @@ def upload_sealed(
         state_file.write_text(json.dumps(state))
     up = client.request("GET", f"/api/v1/bids/uploads/{state['upload_id']}")
     part_size, received, part = up["part_size"], up["received"], up["next_part"]
+    if known is not None and part_size % known.step:
+        known = None
     conn = client._conn()  # one keep-alive connection: the server keeps the running hash in memory
     parts: queue.Queue[tuple[int, bytes, str] | BaseException | None] = queue.Queue(maxsize=2)
+    whole: list[str] = []
 
     def produce() -> None:
-        """Hash ahead while the previous part is on the wire (two parts in memory at most)."""
+        """Read (and, without recorded digests, hash) ahead while the previous part is on the wire."""
         try:
-            h = SM3()
             with sealed.open("rb") as f:
-                left = received
-                while left:  # the prefix the server already has, hashed again here
-                    chunk = f.read(min(left, 1 << 20))
-                    h.update(chunk)
-                    left -= len(chunk)
-                number = part
+                h = None
+                if known is None:
+                    h = SM3()
+                    left = received
+                    while left:  # the prefix the server already has, hashed again here
+                        chunk = f.read(min(left, 1 << 20))
+                        h.update(chunk)
+                        left -= len(chunk)
+                else:
+                    f.seek(received)
+                number, end = part, received
                 while data := f.read(part_size):
-                    h.update(data)
-                    parts.put((number, data, h.hexdigest()))
+                    end += len(data)
+                    if h is not None:
+                        h.update(data)
+                    prefix = h.hexdigest() if h is not None else known.prefix(end) if known else None
+                    assert prefix is not None  # part_size is a multiple of the recorded step
+                    parts.put((number, data, prefix))
                     number += 1
+            whole.append(h.hexdigest() if h is not None else known.sm3 if known else "")
             parts.put(None)
         except BaseException as exc:  # handed to the uploading thread
             parts.put(exc)
@@ -190,21 +224,9 @@ def upload_sealed(
         conn.close()
     sealed.with_name(sealed.name + ".receipt.json").write_text(bid["receipt"])
     state_file.unlink(missing_ok=True)
+    if whole and bid["ciphertext_sm3"] != whole[0]:
+        raise ApiError(0, "receipt_mismatch", "回执中的 SM3 与本地加密投标文件不符 (receipt does not match the file)")
     return dict(bid)
-
-
-def _retrying(
-    client: Client, conn: http.client.HTTPConnection, method: str, path: str, body: bytes, headers: dict[str, str]
-) -> http.client.HTTPConnection:
-    """Send an idempotent request; if the server closed the keep-alive connection, once more on a new one."""
-    try:
-        client.request(method, path, body, headers, conn=conn)
-        return conn
-    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-        conn.close()
-        fresh = client._conn()
-        client.request(method, path, body, headers, conn=fresh)
-        return fresh
 
 
 def _read_head(path: pathlib.Path) -> bytes:

@@ -25,7 +25,7 @@ from archive.audit import ActorRef, record_event
 from archive.objectstore import ObjectStore
 from bidding.models import Bid, BidState, BidUpload, UploadState
 from signing.certs import TrustStore, Usage
-from signing.digest import SM3, sm3_hex
+from signing.digest import SM3, BackgroundSM3, sm3_hex
 from signing.envelope import read_header
 from signing.errors import InvalidSignature, SigningError
 from signing.statements import bid_withdrawal_statement, sign_statement
@@ -204,19 +204,21 @@ def put_part(
         f.truncate(upload.received)  # whatever a killed process left beyond the committed length
         f.seek(upload.received)
         first = upload.received == 0
-        while True:
-            chunk = body.read(1 << 20)
-            if not chunk:
-                break
-            if first and got == 0 and not chunk.startswith(upload.head[: len(chunk)]):
-                f.truncate(upload.received)
-                raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
-            got += len(chunk)
-            if got > expected:
-                f.truncate(upload.received)
-                raise InvalidInput(f"分片长度应为 {expected} 字节", code="part_size")
-            h.update(chunk)
-            f.write(chunk)
+        with BackgroundSM3(h) as hashing:  # hashes on another core while this thread receives
+            while True:
+                chunk = body.read(1 << 20)
+                if not chunk:
+                    break
+                if first and got == 0 and not chunk.startswith(upload.head[: len(chunk)]):
+                    f.truncate(upload.received)
+                    raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
+                got += len(chunk)
+                if got > expected:
+                    f.truncate(upload.received)
+                    raise InvalidInput(f"分片长度应为 {expected} 字节", code="part_size")
+                hashing.update(chunk)
+                f.write(chunk)
+            h, _ = hashing.finish()
         if got != expected:
             f.truncate(upload.received)
             raise InvalidInput(f"分片长度应为 {expected} 字节，收到 {got} 字节", code="part_size")

@@ -9,6 +9,9 @@ part while the current one is sent. ``cryptography`` is the fallback.
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
+from types import TracebackType
 from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives import hashes
@@ -87,3 +90,62 @@ def sm3_stream(src: BinaryIO, block: int = BLOCK) -> tuple[bytes, int]:
         h.update(view[:n])
         total += n
     return _final(h), total
+
+
+_MARK = object()
+
+
+class BackgroundSM3:
+    """SM3 computed in a thread beside the caller, so that hashing overlaps the caller's I/O or
+    encryption on another core (hashlib's SM3 releases the GIL; without it this is only slower).
+
+    ``update`` hands bytes over (at most ``depth`` writes wait); ``mark`` records the digest of
+    everything so far; ``finish`` waits and returns the hash and the marks. Use as a context
+    manager so the thread ends whatever happens.
+    """
+
+    def __init__(self, h: SM3 | None = None, depth: int = 4) -> None:
+        self._h = h if h is not None else SM3()
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
+        self._marks: list[str] = []
+        self._error: Exception | None = None
+        self._done = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def update(self, data: bytes | memoryview) -> None:
+        """``data`` must not change afterwards (pass bytes, or a view of bytes)."""
+        self._queue.put(data)
+
+    def mark(self) -> None:
+        self._queue.put(_MARK)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue  # keep draining so that update() never blocks; finish() raises
+            try:
+                if item is _MARK:
+                    self._marks.append(self._h.hexdigest())
+                else:
+                    self._h.update(item)
+            except Exception as exc:
+                self._error = exc
+
+    def finish(self) -> tuple[SM3, list[str]]:
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._h, self._marks
+
+    def __enter__(self) -> BackgroundSM3:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if not self._done:
+            self._done = True
+            self._queue.put(None)
+            self._thread.join()

@@ -16,7 +16,7 @@ import secrets
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from cryptography.exceptions import InvalidTag
 
@@ -228,6 +228,12 @@ def parse_header(raw: bytes) -> SealedHeader:
     return SealedHeader(raw, fields)
 
 
+class Sink(Protocol):
+    """Where sealed bytes go: a file, or a wrapper that also hashes them."""
+
+    def write(self, data: bytes, /) -> int: ...
+
+
 def read_header(src: BinaryIO) -> SealedHeader:
     """Read the prefix and header from the start of a sealed file; leaves ``src`` at chunk 0."""
     prefix = src.read(PREFIX.size)
@@ -246,7 +252,7 @@ def read_header(src: BinaryIO) -> SealedHeader:
 
 def seal(
     src: BinaryIO,
-    dst: BinaryIO,
+    dst: Sink,
     *,
     tender_id: str,
     lot_id: str,

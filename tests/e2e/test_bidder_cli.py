@@ -82,7 +82,9 @@ def test_bidder_tool_against_a_running_server(
     platform: dict[str, Any], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bidding import client as client_mod
+    from bidding import part_digests
     from bidding.cli import main as bid
+    from signing.digest import sm3_hex
 
     inst, server = platform["inst"], platform["server"]
     monkeypatch.setattr(client_mod, "CONFIG", tmp_path / "bid-config.json")
@@ -143,6 +145,9 @@ def test_bidder_tool_against_a_running_server(
         str(sealed),
     )
 
+    recorded = part_digests.load(sealed)  # taken while sealing; the resumed upload below uses them
+    assert recorded is not None and recorded.sm3 == sm3_hex(sealed.read_bytes())
+
     # --- start the upload, then kill the server in the middle of part 2
     c = client_mod.Client.from_config()
     head = client_mod._read_head(sealed)
@@ -184,8 +189,6 @@ def test_bidder_tool_against_a_running_server(
     assert "回执有效" in bid_cli(
         "receipt", "verify", str(receipt), "--cert", str(tmp_path / "platform.pem"), "--sealed", str(sealed)
     )
-    from signing.digest import sm3_hex
-
     first_sm3 = sm3_hex(data)
     assert first_sm3 in bid_cli("status", "--tender", code)
     stored = next(inst.joinpath("objects", "sm3").glob(f"*/{first_sm3}"))
@@ -220,7 +223,13 @@ def test_bidder_tool_against_a_running_server(
         "--out",
         str(sealed2),
     )
+    # a digest file that no longer matches the sealed file: the server refuses the part, the tool
+    # hashes the file itself and the upload still succeeds
+    side = part_digests.sidecar(sealed2)
+    recorded = json.loads(side.read_text())
+    side.write_text(json.dumps({**recorded, "sm3": "00" * 32}))
     bid_cli("upload", str(sealed2), "--tender", code)
+    assert not side.exists()
     statuses = bid_cli("status", "--tender", code)
     assert "已被替换" in statuses and "有效" in statuses
     assert "已撤回" in bid_cli(
