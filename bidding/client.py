@@ -210,16 +210,17 @@ def _upload(
             if isinstance(item, BaseException):
                 raise item
             number, data, prefix = item
-            client.request(
+            conn = _resending(
+                client,
+                conn,
                 "PUT",
                 f"/api/v1/bids/uploads/{state['upload_id']}/parts/{number}",
                 data,
                 {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"},
-                conn=conn,
             )
             if progress:
                 progress(len(data))
-        bid = client.request("POST", f"/api/v1/bids/uploads/{state['upload_id']}/complete", conn=conn)
+        bid = _complete(client, conn, state["upload_id"], tender)
     finally:
         conn.close()
     sealed.with_name(sealed.name + ".receipt.json").write_text(bid["receipt"])
@@ -227,6 +228,42 @@ def _upload(
     if whole and bid["ciphertext_sm3"] != whole[0]:
         raise ApiError(0, "receipt_mismatch", "回执中的 SM3 与本地加密投标文件不符 (receipt does not match the file)")
     return dict(bid)
+
+
+def _complete(client: Client, conn: http.client.HTTPConnection, upload_id: str, tender: str) -> dict[str, Any]:
+    """Complete the upload; if the answer was lost with the connection, ask which bid it became."""
+    try:
+        return dict(client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete", conn=conn))
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        pass
+    try:
+        return dict(client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete"))
+    except ApiError as exc:
+        if exc.code != "upload_closed":
+            raise
+    up = client.request("GET", f"/api/v1/bids/uploads/{upload_id}")
+    for bid in client.request("GET", f"/api/v1/bids?tender={quote(tender)}")["items"]:
+        if bid["ciphertext_sm3"] == up["prefix_sm3"]:
+            return dict(bid)
+    raise ApiError(0, "upload_closed", "上传任务已结束，但未找到对应的投标 (the upload ended without a bid)")
+
+
+def _resending(
+    client: Client, conn: http.client.HTTPConnection, method: str, path: str, body: bytes, headers: dict[str, str]
+) -> http.client.HTTPConnection:
+    """Send a part; if the server dropped the keep-alive connection (an idle close racing our
+    request), send it again on a new one. Safe: the server takes a repeated last part as done and
+    discards a part that did not arrive whole."""
+    for attempt in range(3):
+        try:
+            client.request(method, path, body, headers, conn=conn)
+            return conn
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if attempt == 2:
+                raise
+            conn = client._conn()
+    raise AssertionError("unreachable")
 
 
 def _read_head(path: pathlib.Path) -> bytes:
