@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from bidding.operations import abandon_expired
 from trading.config import Settings, load_settings
 from trading.scheduler import job
+from trading.services import Services
 
 
 def staging_dir(settings: Settings | None = None) -> pathlib.Path:
@@ -19,6 +20,6 @@ def staging_dir(settings: Settings | None = None) -> pathlib.Path:
 
 
 @job("abandon_uploads", every_seconds=600)
-def abandon_uploads_job(session: Session, now: dt.datetime) -> int:
+def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) -> int:
     """Uploads not completed within 24 hours are abandoned and their bytes deleted."""
-    return abandon_expired(session, staging_dir(), now)
+    return abandon_expired(session, staging_dir(services.settings), now)

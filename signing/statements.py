@@ -132,3 +132,55 @@ LOGIN_PURPOSE = "ggzy-login/1"
 def login_challenge_statement(username: str, nonce: str, issued_at: str) -> bytes:
     """What a user's signing key (UKey) signs to log in by challenge and response."""
     return canonical_json({"purpose": LOGIN_PURPOSE, "username": username, "nonce": nonce, "issued_at": issued_at})
+
+
+CEREMONY_KEY_PURPOSE = "ggzy-ceremony-key/1"
+CEREMONY_SIGNIN_PURPOSE = "ggzy-ceremony-signin/1"
+CEREMONY_DECRYPT_PURPOSE = "ggzy-ceremony-decrypt/1"
+RECORD_CONFIRM_PURPOSE = "ggzy-opening-record-confirm/1"
+
+
+def ceremony_key_statement(ceremony: int, tender_code: str, lot_number: int, public_key_hex: str) -> bytes:
+    """What the platform signs so that a bidder re-wraps its key only to the real ceremony key."""
+    return canonical_json(
+        {
+            "purpose": CEREMONY_KEY_PURPOSE,
+            "ceremony": ceremony,
+            "tender": tender_code,
+            "lot": lot_number,
+            "public_key": public_key_hex,
+        }
+    )
+
+
+def ceremony_signin_statement(ceremony: int, tender_code: str, lot_number: int, bidder: str) -> bytes:
+    """What a bidder's signing key signs to sign in to one ceremony (签到)."""
+    return canonical_json(
+        {
+            "purpose": CEREMONY_SIGNIN_PURPOSE,
+            "ceremony": ceremony,
+            "tender": tender_code,
+            "lot": lot_number,
+            "bidder": bidder,
+        }
+    )
+
+
+def ceremony_decrypt_statement(ceremony: int, bidder: str, ciphertext_sm3: str, wrapped_key_sm3: str) -> bytes:
+    """What a bidder signs when it releases its bid's key, re-wrapped to the ceremony key (解密)."""
+    return canonical_json(
+        {
+            "purpose": CEREMONY_DECRYPT_PURPOSE,
+            "ceremony": ceremony,
+            "bidder": bidder,
+            "ciphertext_sm3": ciphertext_sm3,
+            "wrapped_key_sm3": wrapped_key_sm3,
+        }
+    )
+
+
+def record_confirmation_statement(ceremony: int, bidder: str, record_sm3: str) -> bytes:
+    """What a bidder signs to confirm the opening record (开标记录确认)."""
+    return canonical_json(
+        {"purpose": RECORD_CONFIRM_PURPOSE, "ceremony": ceremony, "bidder": bidder, "record_sm3": record_sm3}
+    )

@@ -12,11 +12,12 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from archive import clock
-from archive.objectstore import ObjectStore, open_store
+from archive.objectstore import ObjectStore
 from trading import web
 from trading.config import Settings, load_settings
 from trading.db import Database
 from trading.permissions import Permission
+from trading.services import Services
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -36,6 +37,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["ggzy.settings"] = settings
     app.extensions["ggzy.db"] = Database(settings.database_url)
+    app.extensions["ggzy.services"] = Services(settings)
     app.extensions["ggzy.endpoint_rules"] = {"static": Permission.PUBLIC}
 
     csrf = CSRFProtect(app)
@@ -48,6 +50,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.audit_views import api as audit_api
     from trading.audit_views import pages as audit_pages
     from trading.home import bp as home_bp
+    from trading.opening.api import api as opening_api
+    from trading.opening.pages import pages as opening_pages
     from trading.pki.blueprint import api as pki_api
     from trading.pki.blueprint import pages as pki_pages
     from trading.tenders.api import api as tenders_api
@@ -66,9 +70,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         tenders_api,
         bidding_bp,
         bids_api,
+        opening_pages,
+        opening_api,
     ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api):
+    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
@@ -80,6 +86,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
     import bidding.tasks  # noqa: F401
+    import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401
 
 
@@ -87,9 +94,10 @@ def _local_time(value: dt.datetime | None) -> str:
     return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def services(app: Flask) -> Services:
+    found: Services = app.extensions["ggzy.services"]
+    return found
+
+
 def object_store(app: Flask) -> ObjectStore:
-    if "ggzy.store" not in app.extensions:
-        settings: Settings = app.extensions["ggzy.settings"]
-        app.extensions["ggzy.store"] = open_store(settings.object_store_url)
-    store: ObjectStore = app.extensions["ggzy.store"]
-    return store
+    return services(app).store

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import pathlib
 import signal
@@ -64,9 +65,10 @@ def _safe_url(url: str) -> str:
 def scheduler(once: bool) -> None:
     from trading.db import Database
     from trading.scheduler import LeaseScheduler
+    from trading.services import Services
 
     s = _settings()
-    sched = LeaseScheduler(Database(s.database_url))
+    sched = LeaseScheduler(Database(s.database_url), services=Services(s))
     if once:
         click.echo(repr(sched.run_all_due()))
         return
@@ -103,15 +105,75 @@ def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool
         def load(self) -> Any:
             return create_app(s)
 
-    child = None
+    children = []
     if with_scheduler:
-        child = subprocess.Popen([sys.executable, "-m", "trading.cli", "scheduler"])
+        children.append(subprocess.Popen([sys.executable, "-m", "trading.cli", "scheduler"]))
+    if s.decrypt_workers > 0:
+        workers_cmd = ["workers", "--processes", str(s.decrypt_workers)]
+        children.append(subprocess.Popen([sys.executable, "-m", "trading.cli", *workers_cmd]))
+    if not s.live_url:
+        # the live room's own process on the next port; pages point browsers at it
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "trading.cli", "live", "--host", host, "--port", str(port + 1)])
+        )
+        s = dataclasses.replace(s, live_url=f":{port + 1}")
     try:
         _App().run()
     finally:
-        if child is not None:
+        for child in children:
             child.terminate()
+        for child in children:
             child.wait(10)
+
+
+@main.command(help="运行开标解密工作进程 (run the opening's decryption workers)")
+@click.option("--processes", default=2, show_default=True, type=int)
+def workers(processes: int) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_decryption_worker, daemon=True) for _ in range(max(1, processes))]
+    for proc in procs:
+        proc.start()
+    click.echo(f"{len(procs)} decryption workers started")
+    stop = {"flag": False}
+
+    def _stop(*_: Any) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop["flag"] and all(p.is_alive() for p in procs):
+        time.sleep(0.5)
+    for proc in procs:
+        proc.terminate()
+        proc.join(10)
+
+
+def _decryption_worker() -> None:
+    import threading
+
+    from trading.db import Database
+    from trading.opening.decryption import work
+    from trading.services import Services
+
+    s = _settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    work(Database(s.database_url), Services(s), stop)
+
+
+@main.command(help="运行开标室直播推送服务 (run the live room's event server)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+def live(host: str, port: int) -> None:
+    from aiohttp import web as aioweb
+
+    from trading.db import Database
+    from trading.opening.live import make_app
+
+    s = _settings()
+    aioweb.run_app(make_app(Database(s.database_url), s.secret_key), host=host, port=port, print=None)
 
 
 @main.command(help="启动平台网页与 API 服务 (serve the platform with gunicorn)")

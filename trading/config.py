@@ -13,6 +13,8 @@
 | LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | login rate limit per user name (and 4× per address) |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
+| DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
+| LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Settings:
     login_window_seconds: int = 900
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
+    decrypt_workers: int = 2
+    live_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -91,6 +95,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "login_window_seconds": _int(env, "LOGIN_WINDOW_SECONDS", 900),
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
+        "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
+        "live_url": env.get("LIVE_URL", ""),
     }
     values.update(overrides)
     return Settings(**values)

@@ -5,6 +5,7 @@ from archive.db import ArchiveBase
 from trading import scheduler_models  # noqa: F401
 from trading.accounts import models as accounts_models  # noqa: F401
 from trading.db import Base
+from trading.opening import models as opening_models  # noqa: F401
 from trading.pki import models as pki_models  # noqa: F401
 from trading.procedures import models as procedure_models  # noqa: F401
 from trading.tenders import models as tender_models  # noqa: F401

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     TENDER_READ_ALL = "tender:tender:read"  # staff and supervisors: every tender, any state
     TENDER_PARTICIPATE = "tender:interest:register"  # bidders: register, download, ask
     CALENDAR_MANAGE = "tender:calendar:manage"
+    CEREMONY_HOST = "opening:ceremony:host"  # staff: run the opening ceremony
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -54,6 +55,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TENDER_REVIEW,
             Permission.TENDER_READ_ALL,
             Permission.CALENDAR_MANAGE,
+            Permission.CEREMONY_HOST,
         }
     ),
     Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.TENDER_READ_ALL}),

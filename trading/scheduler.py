@@ -27,11 +27,13 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from trading.accounts.models import LoginAttempt
+from trading.config import load_settings
 from trading.db import Database
 from trading.scheduler_models import SchedulerLease
+from trading.services import Services
 
 log = logging.getLogger("ggzy.scheduler")
-JobFn = Callable[[Session, dt.datetime], int]
+JobFn = Callable[[Session, dt.datetime, Services], int]
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ def job(name: str, every_seconds: int) -> Callable[[JobFn], JobFn]:
 
 
 @job("prune_login_attempts", every_seconds=3600)
-def prune_login_attempts(session: Session, now: dt.datetime) -> int:
+def prune_login_attempts(session: Session, now: dt.datetime, services: Services) -> int:
     """Login attempts only matter for the rate-limit window; keep 30 days for investigations."""
     cutoff = now - dt.timedelta(days=30)
     result = cast("CursorResult[Any]", session.execute(delete(LoginAttempt).where(LoginAttempt.at < cutoff)))
@@ -78,8 +80,16 @@ def load_jobs() -> dict[str, Job]:
 class LeaseScheduler:
     """Holds the single scheduler lease while it runs the registered jobs."""
 
-    def __init__(self, database: Database, *, lease_seconds: int = 30, jobs: dict[str, Job] | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        lease_seconds: int = 30,
+        jobs: dict[str, Job] | None = None,
+        services: Services | None = None,
+    ) -> None:
         self.database = database
+        self.services = services or Services(load_settings())
         self.lease_seconds = lease_seconds
         if jobs is None:
             load_jobs()
@@ -124,7 +134,7 @@ class LeaseScheduler:
             j = self.jobs[name]
             try:
                 with self.database.session() as s:
-                    changed = j.fn(s, clock.now())
+                    changed = j.fn(s, clock.now(), self.services)
             except Exception:
                 log.exception("job %s failed; it will run again at its next interval", name)
                 return None

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import AuditEvent
 from trading.accounts.models import LoginAttempt
+from trading.config import load_settings
 from trading.db import Database, upgrade
 from trading.scheduler import Job, LeaseScheduler, prune_login_attempts
+from trading.services import Services
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def database(db_url: str) -> Iterator[Database]:
 
 def test_only_one_scheduler_holds_the_lease(database: Database) -> None:
     calls: list[str] = []
-    jobs = {"j": Job("j", lambda s, now: calls.append("j") or 1, 60)}
+    jobs = {"j": Job("j", lambda s, now, services: calls.append("j") or 1, 60)}
     a = LeaseScheduler(database, lease_seconds=30, jobs=jobs)
     b = LeaseScheduler(database, lease_seconds=30, jobs=jobs)
     assert a.try_acquire() and not b.try_acquire()
@@ -44,10 +46,10 @@ def test_only_one_scheduler_holds_the_lease(database: Database) -> None:
 def test_start_catches_up_and_failures_are_contained(database: Database) -> None:
     ran: list[str] = []
 
-    def boom(s: Session, now: dt.datetime) -> int:
+    def boom(s: Session, now: dt.datetime, services: Services) -> int:
         raise RuntimeError("storage down")
 
-    jobs = {"ok": Job("ok", lambda s, now: ran.append("ok") or 0, 3600), "boom": Job("boom", boom, 3600)}
+    jobs = {"ok": Job("ok", lambda s, now, services: ran.append("ok") or 0, 3600), "boom": Job("boom", boom, 3600)}
     sched = LeaseScheduler(database, jobs=jobs)
     assert sched.run_all_due() == {"ok": 0, "boom": None}
     assert ran == ["ok"]
@@ -58,7 +60,7 @@ def test_apscheduler_runs_jobs_immediately_on_start(database: Database) -> None:
     import threading
 
     done = threading.Event()
-    jobs = {"tick": Job("tick", lambda s, now: done.set() or 0, 3600)}
+    jobs = {"tick": Job("tick", lambda s, now, services: done.set() or 0, 3600)}
     sched = LeaseScheduler(database, jobs=jobs)
     sched.start()
     try:
@@ -76,6 +78,6 @@ def test_prune_is_idempotent(session: Session) -> None:
         ]
     )
     session.flush()
-    assert prune_login_attempts(session, now) == 1
-    assert prune_login_attempts(session, now) == 0  # running twice is harmless
+    assert prune_login_attempts(session, now, Services(load_settings())) == 1
+    assert prune_login_attempts(session, now, Services(load_settings())) == 0  # running twice is harmless
     assert session.scalar(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1)) == "login_attempt.prune"

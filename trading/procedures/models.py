@@ -45,6 +45,8 @@ class ProcedureType(Base):
     min_valid_bids: Mapped[int] = mapped_column(Integer, comment="fewer: no opening (Law 28, Reg 44)")
     publicity_days: Mapped[int] = mapped_column(Integer, comment="candidate publicity (Reg 54: 3 days)")
     decryption_window_minutes: Mapped[int] = mapped_column(Integer)
+    sign_in_minutes: Mapped[int] = mapped_column(Integer, default=30, comment="opening: sign-in window")
+    confirmation_minutes: Mapped[int] = mapped_column(Integer, default=30, comment="opening: record confirmation")
     archive_retention_years: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(300), comment="the rules these numbers come from")
 

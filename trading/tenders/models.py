@@ -149,6 +149,17 @@ class Tender(Base):
         return self.status is TenderState.PUBLISHED and now < self.bid_deadline
 
 
+class LotState(StrEnum):
+    BIDDING = "bidding"  # until its opening ends
+    FAILED = "failed"  # 流标
+    EVALUATING = "evaluating"  # opened; evaluation next
+    TERMINATED = "terminated"
+
+    @property
+    def label(self) -> str:
+        return {"bidding": "招标中", "failed": "流标", "evaluating": "待评标", "terminated": "已终止"}[self.value]
+
+
 class Lot(Base):
     __tablename__ = "lot"
     __table_args__ = (
@@ -171,6 +182,7 @@ class Lot(Base):
     committee_size: Mapped[int] = mapped_column(Integer)
     specialties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="[{code, count}] drawn from the pool")
     price_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="declared fields of the price sheet")
+    status: Mapped[LotState] = mapped_column(_enum(LotState), default=LotState.BIDDING)
 
     tender: Mapped[Tender] = relationship(back_populates="lots")
 

@@ -306,6 +306,9 @@ def publish_tender(session: Session, staff: User, tender: Tender) -> None:
         "tender.publish",
         {"announcement": ann.id, "content_sm3": ann.content_sm3, "deadline": tender.bid_deadline.isoformat()},
     )
+    from trading.opening.operations import create_ceremonies  # the opening depends on tenders, not back
+
+    create_ceremonies(session, tender)
 
 
 # ---------------------------------------------------------------- amendments (变更/澄清)

@@ -7,10 +7,11 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from trading.scheduler import job
+from trading.services import Services
 from trading.tenders.operations import close_due
 
 
 @job("close_bidding", every_seconds=5)
-def close_bidding_job(session: Session, now: dt.datetime) -> int:
+def close_bidding_job(session: Session, now: dt.datetime, services: Services) -> int:
     """投标截止: close every tender whose deadline has passed."""
     return close_due(session, now)

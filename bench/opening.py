@@ -1,0 +1,270 @@
+"""The opening ceremony at scale, on PostgreSQL.
+
+    python bench/opening.py [--quick]
+
+Targets (issue 6):
+- 200 bids of 20 MiB decrypted and verified by the worker processes: total time at most
+  1.5 x (raw SM4-GCM decryption + SM3 of the same bytes) / number of workers, the baseline
+  measured in this run on a sample of the same bids and scaled to the total size.
+- 1,000 watchers of one room on the live server (``ggzy live``): p99 latency of an event under 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import io
+import os
+import pathlib
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, func, select, text
+
+from bench._common import emit
+
+PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def rss(pid: int) -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def raw_decrypt_time(blobs: list[bytes], keys: list[bytes]) -> float:
+    """SM4-GCM open of every chunk plus SM3 of the plaintext: the floor of what a worker does."""
+    from signing.digest import SM3
+    from signing.envelope import read_header
+    from signing.sm4 import GCM_TAG_SIZE, gcm_open
+
+    t = time.perf_counter()
+    for blob, key in zip(blobs, keys, strict=True):
+        src = io.BytesIO(blob)
+        header = read_header(src)
+        body = memoryview(blob)[src.tell() :]
+        cs, size, h, pos = header.chunk_size, header.plaintext_size, SM3(), 0
+        for index in range(header.chunk_count):
+            n = (cs if index < header.chunk_count - 1 else size - index * cs) + GCM_TAG_SIZE
+            h.update(gcm_open(key, header.nonce(index), body[pos : pos + n], header.aad))
+            pos += n
+        h.hexdigest()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    n_bids, mib = (12, 2) if args.quick else (200, 20)
+    n_bids = int(os.environ.get("BENCH_BIDS", n_bids))
+    mib = int(os.environ.get("BENCH_BID_MIB", mib))
+    watchers = int(os.environ.get("BENCH_WATCHERS", 100 if args.quick else 1000))
+    workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 2))
+
+    name = f"ggzy_openbench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = re.sub(r"/[^/]+$", f"/{name}", PG)
+    tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
+    env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
+    os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        from archive import clock
+        from signing.envelope import read_header
+        from tests.factories import (
+            api_token,
+            make_bidder_with_keys,
+            make_signer,
+            make_user,
+            seal_bid,
+            tender_body,
+            upload,
+            upload_bid,
+        )
+        from tests.trading.opening.test_ceremony import bid_package, release, signin_sig
+        from trading.accounts.models import Role
+        from trading.app import create_app
+        from trading.config import load_settings
+        from trading.db import upgrade
+        from trading.opening.models import DecryptionJob, JobState
+
+        upgrade(url)
+        (tmp / "instance").mkdir(parents=True, exist_ok=True)
+        app = create_app(load_settings())
+        db = app.extensions["ggzy.db"]
+        client = app.test_client()
+        with db.session() as s:
+            tenderee = make_signer(s, app, Role.TENDEREE)
+            staff = make_user(s, Role.STAFF)
+            bidders = [make_bidder_with_keys(s, app) for _ in range(n_bids)]
+        ht = api_token(client, tenderee.user.username)
+        code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
+        upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
+        client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
+        hs = api_token(client, staff.username)
+        assert client.post(f"/api/v1/tenders/{code}/publish", headers=hs).status_code == 200
+        headers = [api_token(client, b.user.username) for b in bidders]
+        filler = os.urandom(mib << 20)
+        blobs = []
+        for i, (b, h) in enumerate(zip(bidders, headers, strict=True)):
+            client.post(f"/api/v1/tenders/{code}/interest", headers=h)
+            package = bid_package(code, f"{1_000_000 + i}.00") + filler[: (mib << 20) - 1024]
+            blob = seal_bid(b, code, package, chunk_size=1 << 20)
+            assert upload_bid(client, h, blob, code).status_code == 201
+            blobs.append(blob)
+        deadline = dt.datetime.fromisoformat(client.get(f"/api/v1/tenders/{code}").get_json()["bid_deadline"])
+        cid = client.get(f"/api/v1/tenders/{code}/ceremonies").get_json()["items"][0]["id"]
+        t = {"cid": cid, "code": code, "bidders": bidders, "blobs": blobs, "headers": headers}
+        with clock.frozen(deadline + dt.timedelta(seconds=1)):
+            for i, b in enumerate(bidders):
+                r = client.post(
+                    f"/api/v1/ceremonies/{cid}/signin", json={"signature": signin_sig(b, cid, code)}, headers=headers[i]
+                )
+                assert r.status_code == 200, r.get_json()
+            client.post(f"/api/v1/ceremonies/{cid}/advance", headers=hs)
+            assert client.post(f"/api/v1/ceremonies/{cid}/advance", headers=hs).get_json()["stage"] == "decrypting"
+            for i in range(n_bids):
+                assert release(client, t, i).status_code == 202
+
+        # --- baseline on a sample of the same bids, scaled to the total
+        sample = min(n_bids, 8)
+        keys = [read_header(io.BytesIO(blobs[i])).unwrap_key(bidders[i].enc_key) for i in range(sample)]
+        per_sample = statistics.median(raw_decrypt_time(blobs[:sample], keys) for _ in range(3))
+        raw_total = per_sample * sum(len(b) for b in blobs) / sum(len(b) for b in blobs[:sample])
+        del blobs, t
+
+        # --- the worker processes, as `ggzy serve` starts them
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "trading.cli", "workers", "--processes", str(workers)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+        while True:
+            with db.session() as s:
+                left = s.scalar(
+                    select(func.count())
+                    .select_from(DecryptionJob)
+                    .where(DecryptionJob.state.in_([JobState.QUEUED, JobState.RUNNING]))
+                )
+                failed = s.scalar(
+                    select(func.count()).select_from(DecryptionJob).where(DecryptionJob.state == JobState.FAILED)
+                )
+            if not left:
+                break
+            time.sleep(0.2)
+        with db.session() as s:  # from the first job taken to the last one done: not process start-up
+            first, last = s.execute(
+                select(func.min(DecryptionJob.started_at), func.max(DecryptionJob.finished_at))
+            ).one()
+        elapsed = (last - first).total_seconds()
+        floor = raw_total / workers
+        emit("opening_decrypt_total_time", elapsed, "s", elapsed / floor, 1.5, "lower")
+        emit("opening_decrypt_failed_jobs", failed or 0, "count", None, 0, "lower")
+        emit("opening_decrypt_bids", n_bids, f"bids of {mib} MiB", None, None, "higher")
+        emit("opening_decrypt_workers", workers, "processes", None, None, "higher")
+        os.killpg(procs[0].pid, signal.SIGTERM)
+        procs[0].wait(30)
+        procs.clear()
+
+        # --- many watchers of one room on the live server
+        asyncio.run(watch(app, env, cid, watchers, db))
+        db.engine.dispose()
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(30)
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def watch(app: object, env: dict[str, str], cid: int, n: int, db: object) -> None:
+    import aiohttp
+
+    from tests.conftest import free_port, wait_for_port
+    from trading.opening.live import make_ticket
+    from trading.opening.models import Audience, CeremonyEvent
+
+    settings = app.extensions["ggzy.settings"]  # type: ignore[attr-defined]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "trading.cli", "live", "--port", str(port)], env=env, start_new_session=True
+    )
+    try:
+        wait_for_port(port, 30)
+        ticket = make_ticket(settings.secret_key, cid, (False, None))
+        base_rss = rss(server.pid)
+        received: dict[int, list[float]] = {}
+        ready = asyncio.Event()
+        connected = 0
+
+        async def one(session: aiohttp.ClientSession) -> None:
+            nonlocal connected
+            url = f"http://127.0.0.1:{port}/live/ceremonies/{cid}?ticket={ticket}"
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
+                connected += 1
+                if connected == n:
+                    ready.set()
+                async for line in resp.content:
+                    if line.startswith(b"data: ") and b'"bench"' in line:
+                        mark = int(line.split(b'"bench": ')[1].split(b",")[0].split(b"}")[0])
+                        received.setdefault(mark, []).append(time.time())
+
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=conn) as session:
+            tasks = [asyncio.create_task(one(session)) for _ in range(n)]
+            await asyncio.wait_for(ready.wait(), 120)
+            await asyncio.sleep(1)
+            p99s = []
+            for mark in range(5):
+                with db.session() as s:  # type: ignore[attr-defined]
+                    s.add(
+                        CeremonyEvent(
+                            ceremony_id=cid,
+                            kind="bench",
+                            audience=Audience.PUBLIC,
+                            payload={"bench": mark},
+                            created_at=dt.datetime.now(dt.UTC),
+                        )
+                    )
+                sent = time.time()
+                for _ in range(100):
+                    await asyncio.sleep(0.1)
+                    if len(received.get(mark, [])) >= n:
+                        break
+                lat = sorted(r - sent for r in received.get(mark, []))
+                if len(lat) < n:
+                    lat += [float("inf")] * (n - len(lat))
+                p99s.append(lat[int(0.99 * (n - 1))])
+            for tk in tasks:
+                tk.cancel()
+        emit("live_event_p99_latency", statistics.median(p99s), "s", None, 1.0, "lower")
+        emit("live_watchers", n, "connections", None, None, "higher")
+        emit("live_server_rss", rss(server.pid) / 2**20, "MiB", None, None, "lower")
+        emit("live_server_rss_growth", (rss(server.pid) - base_rss) / 2**20, "MiB", None, None, "lower")
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+"""The ceremony's JSON API and its live event stream (Server-Sent Events)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
+from pydantic import Field
+from sqlalchemy import select
+
+from archive import clock
+from signing.statements import ceremony_key_statement, sign_statement
+from trading import web
+from trading.accounts.models import User
+from trading.app import services
+from trading.db import Database
+from trading.errors import InvalidInput, NotFound
+from trading.opening import operations as ops
+from trading.opening.models import Ceremony, CeremonyEvent, Objection, Stage, can_see
+from trading.opening.record import record_files
+from trading.permissions import Permission, requires
+from trading.schemas import Schema
+from trading.tenders.views import iso, load, trust
+
+api = Blueprint("opening_api", __name__, url_prefix="/api/v1")
+#: How long one SSE response stays open before the browser reconnects with Last-Event-ID.
+STREAM_SECONDS = 300
+
+
+class SignatureIn(Schema):
+    signature: str = Field(min_length=16, max_length=400)
+
+
+class DecryptIn(SignatureIn):
+    wrapped_key: str = Field(min_length=16, max_length=400, description="base64 SM2 ciphertext (C1C3C2)")
+
+
+class TextIn(Schema):
+    text: str = Field(max_length=2000)
+
+
+class AnswerIn(Schema):
+    answer: str = Field(max_length=2000)
+
+
+class ReasonIn(Schema):
+    reason: str = Field(max_length=600)
+
+
+class ExtendIn(ReasonIn):
+    minutes: int
+
+
+def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:
+    """The ceremony, brought up to now (the deadline and windows are enforced on every request)."""
+    db = web.db()
+    c = ops.get_ceremony(db, ceremony_id, for_update=for_update)
+    tender = ops.tender_of(db, c)
+    load(tender.code)  # the same visibility rule as the tender
+    ops.ensure_current(db, c, services(current_app))
+    web.commit()
+    return c
+
+
+def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
+    db = web.db()
+    tender, lot = ops.tender_of(db, c), ops.lot_of(db, c)
+    out: dict[str, Any] = {
+        "id": c.id,
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "deadline": iso(tender.bid_deadline),
+        "server_time": iso(clock.now()),
+        **ops._stage_payload(c),
+    }
+    if c.stage is Stage.SCHEDULED:
+        return out  # before the opening nothing about the bids is said, not even their number
+    opened = c.stage not in (Stage.FAILED, Stage.CANCELLED)
+    if opened:
+        out["bidders"] = ops.bidder_rows(db, c)
+    if c.stage in (Stage.READING, Stage.CONFIRMING, Stage.CLOSED):
+        out["table"] = ops.reading_table(db, c)
+    out["record_sm3"], out["final_record_sm3"] = c.record_sm3, c.final_record_sm3
+    staff, org = ops.viewer_scope(db, c, user)
+    if staff or org is not None:
+        q = select(Objection).where(Objection.ceremony_id == c.id)
+        out["objections"] = [
+            {"id": o.id, "bidder": ops._org_name(db, o.org_id), "text": o.text, "answer": o.answer}
+            for o in db.scalars(q.order_by(Objection.id))
+        ]
+    seat = ops.my_seat(db, c, user)
+    if seat is not None:
+        out["me"] = {
+            "signed_in": seat.signed_in_at is not None,
+            "outcome": seat.outcome.value,
+            "outcome_label": seat.outcome.label,
+            "confirmation": seat.confirmation.value if seat.confirmation else None,
+            "ciphertext_sm3": ops.bid_of(db, seat).ciphertext_sm3,
+            "last_attempt": ops.last_attempt(db, seat),
+        }
+    if staff:
+        out["counts"] = ops.counts(c)
+    return out
+
+
+@api.get("/time")
+@requires(Permission.PUBLIC)
+def server_time() -> Response:
+    return jsonify({"server_time": iso(clock.now())})
+
+
+@api.get("/tenders/<code>/ceremonies")
+@requires(Permission.PUBLIC)
+def list_for_tender(code: str) -> Response:
+    tender = load(code)
+    db = web.db()
+    items = []
+    for c in ops.ceremonies_of(db, tender):
+        ops.ensure_current(db, c, services(current_app))
+        items.append(ceremony_json(c, web.current_user()))
+    web.commit()
+    return jsonify({"items": items})
+
+
+@api.get("/ceremonies/<int:ceremony_id>")
+@requires(Permission.PUBLIC)
+def show(ceremony_id: int) -> Response:
+    return jsonify(ceremony_json(current(ceremony_id), web.current_user()))
+
+
+@api.get("/ceremonies/<int:ceremony_id>/key")
+@requires(Permission.PUBLIC)
+def ceremony_key(ceremony_id: int) -> Response:
+    """The ceremony's public key, signed by the platform: bidders re-wrap their keys only to it."""
+    c = current(ceremony_id)
+    db = web.db()
+    if c.key_statement is None:  # signed once, so that every bidder sees the same statement
+        tender, lot = ops.tender_of(db, c), ops.lot_of(db, c)
+        body = json.loads(ceremony_key_statement(c.id, tender.code, lot.number, c.public_key.hex()))
+        keys = services(current_app).keys
+        st = sign_statement("ceremony_key", body, key=keys.sign_key, cert=keys.sign_cert, now=clock.now())
+        c.key_statement = st.to_json().decode()
+        web.commit()
+    return jsonify({"public_key": c.public_key.hex(), "statement": c.key_statement})
+
+
+def _done(c: Ceremony) -> Response:
+    web.commit()
+    return jsonify(ceremony_json(c, web.current_user()))
+
+
+@api.post("/ceremonies/<int:ceremony_id>/signin")
+@requires(Permission.TENDER_PARTICIPATE)
+def signin(ceremony_id: int) -> Response:
+    data = web.json_body(SignatureIn)
+    c = current(ceremony_id, for_update=True)
+    ops.sign_in(web.db(), web.require_user(), c, data.signature, trust())
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/decrypt")
+@requires(Permission.TENDER_PARTICIPATE)
+def decrypt(ceremony_id: int) -> tuple[Response, int]:
+    data = web.json_body(DecryptIn)
+    try:
+        wrapped = base64.b64decode(data.wrapped_key, validate=True)
+    except ValueError:
+        raise InvalidInput("wrapped_key 不是有效的 base64", fields={"wrapped_key": "格式错误"}) from None
+    c = current(ceremony_id, for_update=True)
+    job = ops.submit_decryption(web.db(), web.require_user(), c, wrapped, data.signature, trust())
+    web.commit()
+    return jsonify({"job": job.id, "state": job.state.value}), 202
+
+
+@api.post("/ceremonies/<int:ceremony_id>/confirm")
+@requires(Permission.TENDER_PARTICIPATE)
+def confirm(ceremony_id: int) -> Response:
+    data = web.json_body(SignatureIn)
+    c = current(ceremony_id, for_update=True)
+    ops.confirm_record(web.db(), web.require_user(), c, data.signature, trust())
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/objections")
+@requires(Permission.TENDER_PARTICIPATE)
+def object_(ceremony_id: int) -> tuple[Response, int]:
+    data = web.json_body(TextIn)
+    c = current(ceremony_id, for_update=True)
+    o = ops.raise_objection(web.db(), web.require_user(), c, data.text)
+    web.commit()
+    return jsonify({"id": o.id}), 201
+
+
+@api.post("/ceremonies/<int:ceremony_id>/objections/<int:objection_id>/answer")
+@requires(Permission.CEREMONY_HOST)
+def answer(ceremony_id: int, objection_id: int) -> Response:
+    data = web.json_body(AnswerIn)
+    c = current(ceremony_id, for_update=True)
+    ops.answer_objection(web.db(), web.require_user(), c, objection_id, data.answer)
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/messages")
+@requires(Permission.AUTHENTICATED)
+def message(ceremony_id: int) -> tuple[Response, int]:
+    data = web.json_body(TextIn)
+    c = current(ceremony_id, for_update=True)
+    ev = ops.post_message(web.db(), web.require_user(), c, data.text)
+    web.commit()
+    return jsonify({"id": ev.id}), 201
+
+
+@api.post("/ceremonies/<int:ceremony_id>/advance")
+@requires(Permission.CEREMONY_HOST)
+def advance(ceremony_id: int) -> Response:
+    c = current(ceremony_id, for_update=True)
+    ops.advance(web.db(), web.require_user(), c, services(current_app))
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/pause")
+@requires(Permission.CEREMONY_HOST)
+def pause(ceremony_id: int) -> Response:
+    data = web.json_body(ReasonIn)
+    c = current(ceremony_id, for_update=True)
+    ops.pause(web.db(), web.require_user(), c, data.reason)
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/resume")
+@requires(Permission.CEREMONY_HOST)
+def resume(ceremony_id: int) -> Response:
+    c = current(ceremony_id, for_update=True)
+    ops.resume(web.db(), web.require_user(), c)
+    return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/extend")
+@requires(Permission.CEREMONY_HOST)
+def extend(ceremony_id: int) -> Response:
+    data = web.json_body(ExtendIn)
+    c = current(ceremony_id, for_update=True)
+    ops.extend(web.db(), web.require_user(), c, data.minutes, data.reason)
+    return _done(c)
+
+
+@api.get("/ceremonies/<int:ceremony_id>/record.<fmt>")
+@requires(Permission.PUBLIC)
+def record(ceremony_id: int, fmt: str) -> Response:
+    """The opening record (published on the platform, EB): JSON, PDF, or the signed statement."""
+    c = current(ceremony_id)
+    final = request.args.get("final") == "1"
+    files = record_files(c, final=final)
+    if files is None or fmt not in ("json", "pdf", "sig"):
+        raise NotFound("开标记录尚未生成")
+    if fmt == "sig":
+        statement = c.final_record_statement if final else c.record_statement
+        return Response(statement, mimetype="application/json")
+    data = services(current_app).store.read_bytes(files[0] if fmt == "json" else files[1])
+    name = f"opening-record-{c.id}{'-final' if final else ''}.{fmt}"
+    mimetype = "application/json" if fmt == "json" else "application/pdf"
+    return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def visible_events(session: Any, cid: int, scope: tuple[bool, int | None], after: int) -> list[CeremonyEvent]:
+    """The room's events after ``after`` that a viewer of this scope may see."""
+    q = select(CeremonyEvent).where(CeremonyEvent.ceremony_id == cid, CeremonyEvent.id > after)
+    return [e for e in session.scalars(q.order_by(CeremonyEvent.id)) if can_see(e.audience.value, e.org_id, *scope)]
+
+
+def event_json(ev: CeremonyEvent) -> dict[str, Any]:
+    return {"id": ev.id, "kind": ev.kind, "at": iso(ev.created_at), **ev.payload}
+
+
+@api.get("/ceremonies/<int:ceremony_id>/events")
+@requires(Permission.PUBLIC)
+def events(ceremony_id: int) -> Response:
+    """Server-Sent Events; ``Last-Event-ID`` (or ``?after=``) resumes. ``?once=1`` answers JSON."""
+    c = current(ceremony_id)
+    user = web.current_user()
+    try:
+        after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
+    except ValueError:
+        raise InvalidInput("Last-Event-ID 应为整数") from None
+    if request.args.get("once") == "1":
+        rows = visible_events(web.db(), c.id, ops.viewer_scope(web.db(), c, user), after)
+        return jsonify({"items": [event_json(e) for e in rows], "server_time": iso(clock.now())})
+    return event_stream(c, user, after)
+
+
+def event_stream(c: Ceremony, user: User | None, after: int) -> Response:
+    """One SSE response: the viewer's events from ``after`` on, polled from the database (so any
+    app process serves any room), with the server time every 15 s to keep clocks in sync."""
+    database: Database = current_app.extensions["ggzy.db"]
+    cid, scope = c.id, ops.viewer_scope(web.db(), c, user)  # fixed now: the stream outlives the request
+    seconds = float(current_app.config.get("LIVE_STREAM_SECONDS", STREAM_SECONDS))
+
+    def stream() -> Iterator[str]:
+        last, started, beat = after, time.monotonic(), 0.0
+        yield "retry: 2000\n\n"
+        while time.monotonic() - started < seconds:
+            with database.session() as s:
+                out = [(e.id, event_json(e)) for e in visible_events(s, cid, scope, last)]
+            for eid, body in out:
+                last = eid
+                yield f"id: {eid}\nevent: {body['kind']}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
+            if time.monotonic() - beat > 15:
+                beat = time.monotonic()
+                yield f"event: time\ndata: {json.dumps({'server_time': iso(clock.now())})}\n\n"
+            time.sleep(0.5)
+
+    return Response(
+        stream_with_context(stream()),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

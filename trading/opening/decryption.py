@@ -1,0 +1,233 @@
+"""Decryption workers: released keys are queued as rows; worker processes take them one at a time
+(``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL), so many bidders decrypting at once neither
+block the web server nor hold more than one chunk per worker in memory.
+
+A failure is classified by whose doing it is (EB 31): the bidder's (a key that does not open its
+own envelope, an envelope whose stored bytes are exactly what it uploaded but do not decrypt or
+verify) or the platform's (storage unreadable or changed since the receipt, our own error). The
+error code, detail and timings are kept as evidence for the record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, record_event
+from archive.objectstore import ObjectStoreError
+from bidding.models import Bid
+from bidding.price_sheet import FILENAME as PRICE_SHEET
+from signing.digest import SM3
+from signing.envelope import SealedHeader, decrypt_chunks, read_header
+from signing.errors import EnvelopeError, SigningError
+from signing.sm2 import PrivateKey
+from trading.db import Database
+from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
+from trading.opening.operations import _org_name, add_event
+from trading.pki.operations import trust_store
+from trading.services import Services
+from trading.tenders.models import Lot, Tender
+
+log = logging.getLogger("ggzy.decryption")
+#: A job running longer than this was lost with its worker; it is queued again.
+STALE_AFTER = dt.timedelta(minutes=10)
+
+
+@dataclass
+class Failed(Exception):
+    fault: Fault
+    code: str
+    detail: str
+
+
+def claim(session: Session, worker: str) -> int | None:
+    """Take the oldest queued job (committed by the caller before the work starts)."""
+    q = select(DecryptionJob).where(DecryptionJob.state == JobState.QUEUED).order_by(DecryptionJob.id).limit(1)
+    if session.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(skip_locked=True)
+    job = session.scalar(q)
+    if job is None:
+        return None
+    job.state, job.started_at, job.worker = JobState.RUNNING, clock.now(), worker
+    return job.id
+
+
+def requeue_stale(session: Session, now: dt.datetime) -> int:
+    jobs = session.scalars(
+        select(DecryptionJob).where(
+            DecryptionJob.state == JobState.RUNNING, DecryptionJob.started_at < now - STALE_AFTER
+        )
+    ).all()
+    for job in jobs:
+        record_event(session, SYSTEM, "decryption.requeue", ("decryption_job", str(job.id)), {"worker": job.worker})
+        job.state, job.worker, job.started_at = JobState.QUEUED, None, None
+    return len(jobs)
+
+
+def _stored_sm3(services: Services, key: str) -> str:
+    h = SM3()
+    with services.store.open(key) as src:
+        while chunk := src.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _price_sheet(path: str, tender: str, lot: int) -> dict[str, object] | None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            sheet = json.loads(z.read(PRICE_SHEET))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        return None
+    if not isinstance(sheet, dict) or sheet.get("tender") != tender or sheet.get("lot") != lot:
+        return None
+    return sheet
+
+
+def _decrypt(
+    services: Services, private_der: bytes, wrapped: bytes, bid: Bid, trust: object, work: str
+) -> tuple[SealedHeader, str]:
+    """Decrypt the stored bid into ``work``; raise ``Failed`` with whose fault it was."""
+    try:
+        key = PrivateKey.from_der(private_der).decrypt(wrapped)
+    except SigningError as exc:
+        raise Failed(Fault.BIDDER, "key_unwrap_failed", str(exc)) from None
+    try:
+        with services.store.open(bid.object_key) as src:
+            try:
+                header = read_header(src)
+            except EnvelopeError as exc:  # it was checked at upload: the stored bytes changed
+                raise Failed(Fault.PLATFORM, "storage_corrupt", str(exc)) from None
+            if len(key) != 16:
+                raise Failed(Fault.BIDDER, "wrong_key", "密钥长度不对")
+            try:
+                header.check_key(key)
+            except EnvelopeError as exc:
+                raise Failed(Fault.BIDDER, "wrong_key", str(exc)) from None
+            try:
+                with open(work, "wb") as dst:
+                    decrypt_chunks(header, src, dst, key)
+            except EnvelopeError as exc:
+                # Whose bytes are these? If they are exactly the receipted ones, the bidder's.
+                if _stored_sm3(services, bid.object_key) != bid.ciphertext_sm3:
+                    raise Failed(Fault.PLATFORM, "storage_corrupt", str(exc)) from None
+                raise Failed(Fault.BIDDER, "envelope_broken", f"{exc.code}: {exc}") from None
+    except (ObjectStoreError, OSError) as exc:
+        raise Failed(Fault.PLATFORM, "storage_error", repr(exc)) from None
+    try:
+        header.verify(trust, at=bid.received_at)  # type: ignore[arg-type]
+    except SigningError as exc:
+        raise Failed(Fault.BIDDER, "signature_invalid", str(exc)) from None
+    return header, header.plaintext_sm3
+
+
+def process(database: Database, services: Services, job_id: int) -> None:
+    """Run one claimed job and record its result (one transaction before, one after)."""
+    started = time.perf_counter()
+    with database.session() as s:
+        job = s.get(DecryptionJob, job_id)
+        assert job is not None
+        seat = s.get(CeremonyBidder, job.ceremony_bidder_id)
+        assert seat is not None
+        c = s.get(Ceremony, seat.ceremony_id)
+        bid = s.get(Bid, seat.bid_id)
+        assert c is not None and bid is not None
+        tender, lot = s.get(Tender, c.tender_id), s.get(Lot, c.lot_id)
+        assert tender is not None and lot is not None
+        private_der, wrapped, trust = c.private_key, job.wrapped_key, trust_store(s, services.keys)
+        s.expunge(bid)
+        tender_code, lot_number = tender.code, lot.number
+    fd, work = tempfile.mkstemp(prefix="decrypt-", dir=services.instance if services.instance.exists() else None)
+    os.close(fd)
+    sheet: dict[str, object] | None = None
+    stored_key = plaintext_sm3 = None
+    failure: Failed | None = None
+    try:
+        if private_der is None:
+            raise Failed(Fault.PLATFORM, "ceremony_key_gone", "开标密钥已销毁")
+        _, plaintext_sm3 = _decrypt(services, private_der, wrapped, bid, trust, work)
+        sheet = _price_sheet(work, tender_code, lot_number)
+        try:
+            stored = services.store.adopt_file(work, plaintext_sm3, os.path.getsize(work))
+        except (ObjectStoreError, OSError) as exc:
+            raise Failed(Fault.PLATFORM, "storage_error", repr(exc)) from None
+        stored_key = stored.key
+    except Failed as f:
+        failure = f
+    except Exception as exc:  # our own error: never the bidder's loss
+        log.exception("decryption job %s failed", job_id)
+        failure = Failed(Fault.PLATFORM, "internal_error", repr(exc))
+    finally:
+        if os.path.exists(work):
+            os.unlink(work)
+    ms = int((time.perf_counter() - started) * 1000)
+    with database.session() as s:
+        job = s.get(DecryptionJob, job_id)
+        seat = s.get(CeremonyBidder, job.ceremony_bidder_id) if job else None
+        assert job is not None and seat is not None
+        c = s.get(Ceremony, seat.ceremony_id)
+        assert c is not None
+        now = clock.now()
+        job.finished_at = now
+        name = _org_name(s, seat.org_id)
+        if failure is None:
+            job.state = JobState.DONE
+            seat.outcome, seat.decrypted_at = Outcome.DECRYPTED, now
+            seat.plaintext_key, seat.plaintext_sm3, seat.price_sheet = stored_key, plaintext_sm3, sheet
+            seat.outcome_reason = None if sheet is not None else "price_sheet_invalid"
+            record_event(
+                s,
+                SYSTEM,
+                "ceremony.decrypted",
+                c,
+                {"job": job.id, "plaintext_sm3": plaintext_sm3, "ms": ms, "price_sheet": sheet is not None},
+            )
+            add_event(s, c, "decryption", {"bidder": name, "state": "decrypted"})
+        else:
+            job.state, job.fault, job.error_code, job.error_detail = (
+                JobState.FAILED,
+                failure.fault,
+                failure.code,
+                f"{failure.detail} ({ms} ms)",
+            )
+            record_event(
+                s,
+                SYSTEM,
+                "ceremony.decrypt_failed",
+                c,
+                {"job": job.id, "fault": failure.fault.value, "code": failure.code, "ms": ms},
+            )
+            add_event(s, c, "decryption", {"bidder": name, "state": "failed", "code": failure.code})
+
+
+def run_pending(database: Database, services: Services, worker: str = "inline") -> int:
+    """Process queued jobs until none is left (tests, the demo, and each worker loop's step)."""
+    done = 0
+    while True:
+        with database.session() as s:
+            job_id = claim(s, worker)
+        if job_id is None:
+            return done
+        process(database, services, job_id)
+        done += 1
+
+
+def work(database: Database, services: Services, stop: threading.Event, poll: float = 0.5) -> None:
+    """A worker process's loop."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    while not stop.is_set():
+        with database.session() as s:
+            requeue_stale(s, clock.now())
+        if not run_pending(database, services, worker):
+            stop.wait(poll)

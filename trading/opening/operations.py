@@ -1,0 +1,700 @@
+"""The opening ceremony's rules: stages and windows, sign-in, key release, classification, the
+record's confirmation and objections.
+
+Every stage change goes through ``_transition``, which writes the audit event and the live-room
+event in the caller's transaction. Deadlines are enforced by ``ensure_current`` on every request
+and by the scheduler's sweep, so a missed job changes nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, Actor, record_event
+from bidding.models import Bid, BidState
+from signing.certs import TrustStore, Usage, verify_chain
+from signing.digest import sm3_hex
+from signing.errors import SigningError
+from signing.sm2 import PrivateKey
+from signing.statements import (
+    ceremony_decrypt_statement,
+    ceremony_signin_statement,
+    record_confirmation_statement,
+)
+from trading.accounts.models import Organisation, Role, User
+from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.opening.models import (
+    FINAL_STAGES,
+    Audience,
+    Ceremony,
+    CeremonyBidder,
+    CeremonyEvent,
+    Confirmation,
+    DecryptionJob,
+    Fault,
+    JobState,
+    Objection,
+    Outcome,
+    Stage,
+)
+from trading.pki.operations import current_certificate
+from trading.procedures.operations import get_procedure
+from trading.services import Services
+from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, Tender, TenderState
+
+#: Stages whose windows are fixed here rather than by the procedure (staff usually move on sooner).
+BIDDERS_MINUTES = 5
+READING_MINUTES = 10
+MESSAGE_LIMIT = 300
+OBJECTION_LIMIT = 1000
+NEXT = {
+    Stage.SIGN_IN: Stage.BIDDERS,
+    Stage.BIDDERS: Stage.DECRYPTING,
+    Stage.DECRYPTING: Stage.READING,
+    Stage.READING: Stage.CONFIRMING,
+    Stage.CONFIRMING: Stage.CLOSED,
+}
+
+
+# ---------------------------------------------------------------- creation and loading
+def create_ceremonies(session: Session, tender: Tender) -> list[Ceremony]:
+    """One ceremony per lot, made when the tender is published; each gets its own SM2 key pair."""
+    proc = get_procedure(session, tender.procedure_code)
+    windows = {
+        Stage.SIGN_IN.value: proc.sign_in_minutes,
+        Stage.BIDDERS.value: BIDDERS_MINUTES,
+        Stage.DECRYPTING.value: proc.decryption_window_minutes,
+        Stage.READING.value: READING_MINUTES,
+        Stage.CONFIRMING.value: proc.confirmation_minutes,
+    }
+    made = []
+    have = set(session.scalars(select(Ceremony.lot_id).where(Ceremony.tender_id == tender.id)))
+    now = clock.now()
+    for lot in tender.lots:
+        if lot.id in have:
+            continue
+        key = PrivateKey.generate()
+        c = Ceremony(
+            tender_id=tender.id,
+            lot_id=lot.id,
+            stage=Stage.SCHEDULED,
+            stage_started_at=now,
+            stage_ends_at=tender.bid_deadline,
+            windows=windows,
+            public_key=key.public_key.point,
+            private_key=key.to_der(),
+        )
+        session.add(c)
+        session.flush()
+        record_event(
+            session,
+            SYSTEM,
+            "ceremony.create",
+            c,
+            {"tender": tender.code, "lot": lot.number, "public_key": key.public_key.point.hex(), "windows": windows},
+        )
+        made.append(c)
+    return made
+
+
+def get_ceremony(session: Session, ceremony_id: int, *, for_update: bool = False) -> Ceremony:
+    q = select(Ceremony).where(Ceremony.id == ceremony_id)
+    if for_update:
+        q = q.with_for_update()
+    c = session.scalar(q)
+    if c is None:
+        raise NotFound(f"开标室 {ceremony_id} 不存在")
+    return c
+
+
+def tender_of(session: Session, c: Ceremony) -> Tender:
+    t = session.get(Tender, c.tender_id)
+    assert t is not None
+    return t
+
+
+def lot_of(session: Session, c: Ceremony) -> Lot:
+    lot = session.get(Lot, c.lot_id)
+    assert lot is not None
+    return lot
+
+
+def ceremonies_of(session: Session, tender: Tender) -> list[Ceremony]:
+    return list(session.scalars(select(Ceremony).where(Ceremony.tender_id == tender.id).order_by(Ceremony.id)))
+
+
+def my_seat(session: Session, c: Ceremony, user: User | None) -> CeremonyBidder | None:
+    """The caller's bidder row, once the ceremony has opened (before it, nobody has a seat)."""
+    if user is None or user.organisation_id is None or Role.BIDDER not in user.roles:
+        return None
+    return session.scalar(
+        select(CeremonyBidder).where(CeremonyBidder.ceremony_id == c.id, CeremonyBidder.org_id == user.organisation_id)
+    )
+
+
+def viewer_scope(session: Session, c: Ceremony, user: User | None) -> tuple[bool, int | None]:
+    """(sees every event, the bidder whose own events it sees) for the live room."""
+    if user is not None and user.roles & {Role.STAFF, Role.SUPERVISOR}:
+        return True, None
+    seat = my_seat(session, c, user)
+    return False, seat.org_id if seat else None
+
+
+def bid_of(session: Session, seat: CeremonyBidder) -> Bid:
+    bid = session.get(Bid, seat.bid_id)
+    assert bid is not None
+    return bid
+
+
+def last_attempt(session: Session, seat: CeremonyBidder) -> dict[str, Any] | None:
+    """The bidder's own view of its latest decryption attempt (state, and why it failed)."""
+    job = session.scalar(
+        select(DecryptionJob)
+        .where(DecryptionJob.ceremony_bidder_id == seat.id)
+        .order_by(DecryptionJob.id.desc())
+        .limit(1)
+    )
+    if job is None:
+        return None
+    return {"state": job.state.value, "fault": job.fault.value if job.fault else None, "code": job.error_code}
+
+
+def _seat(session: Session, c: Ceremony, user: User) -> CeremonyBidder:
+    seat = my_seat(session, c, user)
+    if seat is None:
+        raise Forbidden("贵单位在本标段没有有效投标", code="not_a_bidder")
+    return seat
+
+
+# ---------------------------------------------------------------- events
+def add_event(
+    session: Session,
+    c: Ceremony,
+    kind: str,
+    payload: dict[str, Any],
+    audience: Audience = Audience.PUBLIC,
+    org_id: int | None = None,
+) -> CeremonyEvent:
+    ev = CeremonyEvent(
+        ceremony_id=c.id, kind=kind, audience=audience, org_id=org_id, payload=payload, created_at=clock.now()
+    )
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def _stage_payload(c: Ceremony) -> dict[str, Any]:
+    return {
+        "stage": c.stage.value,
+        "label": c.stage.label,
+        "started_at": c.stage_started_at.isoformat(),
+        "ends_at": c.stage_ends_at.isoformat() if c.stage_ends_at else None,
+        "paused": c.paused_at is not None,
+        "remaining_seconds": c.remaining_seconds,
+    }
+
+
+def _transition(
+    session: Session, c: Ceremony, to: Stage, actor: Actor, now: dt.datetime, payload: dict[str, Any] | None = None
+) -> None:
+    before = c.stage
+    c.stage, c.stage_started_at = to, now
+    c.stage_ends_at = None if to in FINAL_STAGES else now + c.window(to)
+    c.paused_at, c.remaining_seconds = None, None
+    body = {"from": before.value, "to": to.value, **(payload or {})}
+    record_event(session, actor, f"ceremony.{to.value}", c, body)
+    add_event(session, c, "stage", _stage_payload(c) | (payload or {}))
+
+
+# ---------------------------------------------------------------- time
+def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.datetime | None = None) -> Ceremony:
+    """Bring the ceremony up to ``now``: open it at the deadline, close windows that have run out."""
+    from trading.tenders.operations import close_bidding
+
+    now = now or clock.now()
+    tender = tender_of(session, c)
+    if c.stage is Stage.SCHEDULED:
+        if tender.status is TenderState.TERMINATED:
+            _cancel(session, c, now)
+            return c
+        close_bidding(session, tender, now)
+        if tender.status is TenderState.BIDDING_CLOSED and now >= tender.bid_deadline:
+            _open(session, c, tender, now)
+    for _ in range(len(NEXT)):
+        if c.stage in FINAL_STAGES or c.paused_at is not None or c.stage_ends_at is None or now < c.stage_ends_at:
+            break
+        if _waiting_for(session, c) is not None:
+            break  # e.g. decryptions submitted in time still running: the window closes after them
+        _advance(session, c, SYSTEM, services, now)
+    return c
+
+
+def due(session: Session, now: dt.datetime) -> list[Ceremony]:
+    return list(
+        session.scalars(
+            select(Ceremony)
+            .where(
+                Ceremony.stage.not_in([s.value for s in FINAL_STAGES]),
+                Ceremony.paused_at.is_(None),
+                Ceremony.stage_ends_at <= now,
+            )
+            .order_by(Ceremony.id)
+        )
+    )
+
+
+def sweep(session: Session, now: dt.datetime, services: Services) -> int:
+    """The scheduler's job: every ceremony whose window has run out."""
+    changed = 0
+    for c in due(session, now):
+        before = c.stage
+        ensure_current(session, c, services, now)
+        changed += c.stage is not before
+    return changed
+
+
+def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
+    _transition(session, c, Stage.CANCELLED, SYSTEM, now, {"reason": "招标项目已终止"})
+    c.private_key = None
+
+
+def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> None:
+    """At the deadline: the live bids become the ceremony's bidders, or the lot fails (流标)."""
+    session.execute(select(Tender.id).where(Tender.id == tender.id).with_for_update())
+    bids = list(
+        session.scalars(
+            select(Bid).where(Bid.lot_id == c.lot_id, Bid.status == BidState.ACCEPTED).order_by(Bid.received_at)
+        )
+    )
+    proc = get_procedure(session, tender.procedure_code)
+    c.opened_at = now
+    lot = lot_of(session, c)
+    if len(bids) < proc.min_valid_bids:
+        lot.status = LotState.FAILED
+        c.private_key = None
+        _transition(
+            session,
+            c,
+            Stage.FAILED,
+            SYSTEM,
+            now,
+            {"bids": len(bids), "minimum": proc.min_valid_bids, "reason": "投标人少于规定数量，不予开标"},
+        )
+        _failure_announcement(session, tender, lot, len(bids), proc.min_valid_bids)
+        return
+    for b in bids:
+        session.add(CeremonyBidder(ceremony_id=c.id, bid_id=b.id, org_id=b.org_id, outcome=Outcome.PENDING))
+    session.flush()
+    # From here on who bid is no longer secret: the opening names the bidders (Law 36).
+    _transition(
+        session,
+        c,
+        Stage.SIGN_IN,
+        SYSTEM,
+        now,
+        {"bids": len(bids), "ciphertext_sm3": [b.ciphertext_sm3 for b in bids]},
+    )
+
+
+def _failure_announcement(session: Session, tender: Tender, lot: Lot, count: int, minimum: int) -> None:
+    ann = Announcement(
+        tender_id=tender.id,
+        kind=AnnouncementKind.FAILURE,
+        status=AnnouncementState.DRAFT,
+        title=f"{tender.title} 第{lot.number}标段 流标公告",
+        body=(
+            f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”于投标截止时收到有效投标 "
+            f"{count} 个，少于规定的 {minimum} 个，依据《招标投标法》第二十八条、《实施条例》第四十四条不予开标，"
+            "本标段流标。招标人将依法重新招标。"
+        ),
+        created_by_user_id=tender.created_by_user_id,
+        created_at=clock.now(),
+    )
+    session.add(ann)
+    session.flush()
+    record_event(session, SYSTEM, "announcement.draft", ann, {"kind": ann.kind.value, "lot": lot.number})
+    from trading.tenders import notifications
+
+    notifications._send(
+        session, tender, [tender.tenderee_org_id], f"第{lot.number}标段流标，已生成流标公告草稿，请核对后提交审核"
+    )
+
+
+def _waiting_for(session: Session, c: Ceremony) -> str | None:
+    """Why the current stage may not end yet, whatever the clock says (None: it may)."""
+    if c.stage is Stage.DECRYPTING:
+        busy = session.scalar(
+            select(func.count())
+            .select_from(DecryptionJob)
+            .join(CeremonyBidder, CeremonyBidder.id == DecryptionJob.ceremony_bidder_id)
+            .where(CeremonyBidder.ceremony_id == c.id, DecryptionJob.state.in_([JobState.QUEUED, JobState.RUNNING]))
+        )
+        if busy:
+            return f"还有 {busy} 个解密任务在处理"
+    if c.stage is Stage.CONFIRMING:
+        open_ = session.scalar(
+            select(func.count())
+            .select_from(Objection)
+            .where(Objection.ceremony_id == c.id, Objection.answered_at.is_(None))
+        )
+        if open_:
+            return f"还有 {open_} 条异议未答复"
+    return None
+
+
+def _early_block(session: Session, c: Ceremony) -> str | None:
+    """Why staff may not end the current window before its time (None: they may)."""
+    seats = c.bidders
+    if c.stage is Stage.SIGN_IN and any(s.signed_in_at is None for s in seats):
+        return "尚有投标人未签到，签到时间未到不能提前结束"
+    if c.stage is Stage.DECRYPTING and any(s.outcome is Outcome.PENDING for s in seats):
+        return "尚有投标文件未解密，解密时间未到不能提前结束"
+    if c.stage is Stage.CONFIRMING and any(s.confirmation is None for s in seats if s.outcome is Outcome.DECRYPTED):
+        return "尚有投标人未确认开标记录，确认时间未到不能提前结束"
+    return _waiting_for(session, c)
+
+
+def _advance(session: Session, c: Ceremony, actor: Actor, services: Services, now: dt.datetime) -> None:
+    to = NEXT[c.stage]
+    if to is Stage.BIDDERS:
+        _transition(session, c, to, actor, now, {"bidders": bidder_rows(session, c)})
+    elif to is Stage.DECRYPTING:
+        _transition(session, c, to, actor, now)
+    elif to is Stage.READING:
+        _classify(session, c, now)
+        _transition(session, c, to, actor, now, {"table": reading_table(session, c)})
+    elif to is Stage.CONFIRMING:
+        from trading.opening.record import publish_record
+
+        publish_record(session, c, services, now, final=False)
+        _transition(session, c, to, actor, now, {"record_sm3": c.record_sm3})
+    else:
+        from trading.opening.record import publish_record
+
+        for seat in c.bidders:
+            if seat.outcome is Outcome.DECRYPTED and seat.confirmation is None:
+                seat.confirmation, seat.confirmed_at = Confirmation.DEEMED, now
+        session.flush()
+        publish_record(session, c, services, now, final=True)
+        c.closed_at = now
+        c.private_key = None  # its work is done; nobody can unwrap the released keys again
+        lot_of(session, c).status = LotState.EVALUATING
+        _transition(session, c, to, actor, now, {"record_sm3": c.final_record_sm3})
+
+
+# ---------------------------------------------------------------- staff controls
+def _require_host(user: User) -> None:
+    if Role.STAFF not in user.roles:
+        raise Forbidden("只有交易中心工作人员可以主持开标")
+
+
+def _require_running(c: Ceremony) -> None:
+    if c.stage in FINAL_STAGES or c.stage is Stage.SCHEDULED:
+        raise Conflict(f"开标{c.stage.label}，不能操作", code="wrong_stage")
+
+
+def advance(session: Session, staff: User, c: Ceremony, services: Services) -> None:
+    """Staff end the current window early (进入下一阶段), where nobody loses a right by it."""
+    _require_host(staff)
+    _require_running(c)
+    if c.paused_at is not None:
+        raise Conflict("开标已暂停，请先继续", code="paused")
+    reason = _early_block(session, c)
+    if reason is not None:
+        raise Conflict(reason, code="stage_not_done")
+    _advance(session, c, staff, services, clock.now())
+
+
+def pause(session: Session, staff: User, c: Ceremony, reason: str) -> None:
+    _require_host(staff)
+    _require_running(c)
+    if c.paused_at is not None:
+        raise Conflict("已经暂停", code="paused")
+    reason = _reason(reason)
+    now = clock.now()
+    assert c.stage_ends_at is not None
+    c.remaining_seconds = max(0, int((c.stage_ends_at - now).total_seconds()))
+    c.paused_at, c.stage_ends_at = now, None
+    record_event(
+        session,
+        staff,
+        "ceremony.pause",
+        c,
+        {"stage": c.stage.value, "remaining": c.remaining_seconds, "reason": reason},
+    )
+    add_event(session, c, "stage", _stage_payload(c) | {"note": f"暂停：{reason}"})
+
+
+def resume(session: Session, staff: User, c: Ceremony) -> None:
+    _require_host(staff)
+    _require_running(c)
+    if c.paused_at is None or c.remaining_seconds is None:
+        raise Conflict("没有暂停", code="not_paused")
+    now = clock.now()
+    c.stage_ends_at = now + dt.timedelta(seconds=c.remaining_seconds)
+    c.paused_at, c.remaining_seconds = None, None
+    record_event(session, staff, "ceremony.resume", c, {"stage": c.stage.value, "ends_at": c.stage_ends_at.isoformat()})
+    add_event(session, c, "stage", _stage_payload(c) | {"note": "继续"})
+
+
+def extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str) -> None:
+    _require_host(staff)
+    _require_running(c)
+    if not 1 <= minutes <= 240:
+        raise InvalidInput("延长时间应为 1–240 分钟", fields={"minutes": "1–240"})
+    reason = _reason(reason)
+    if c.paused_at is not None:
+        assert c.remaining_seconds is not None
+        c.remaining_seconds += minutes * 60
+    else:
+        assert c.stage_ends_at is not None
+        c.stage_ends_at += dt.timedelta(minutes=minutes)
+    record_event(session, staff, "ceremony.extend", c, {"stage": c.stage.value, "minutes": minutes, "reason": reason})
+    add_event(session, c, "stage", _stage_payload(c) | {"note": f"延长 {minutes} 分钟：{reason}"})
+
+
+def _reason(text: str) -> str:
+    text = (text or "").strip()
+    if not 2 <= len(text) <= 500:
+        raise InvalidInput("请填写原因（2–500 字）", fields={"reason": "2–500 字"})
+    return text
+
+
+# ---------------------------------------------------------------- bidders
+def _verify_user_signature(session: Session, user: User, message: bytes, signature_b64: str, trust: TrustStore) -> None:
+    cert = current_certificate(session, user, Usage.SIGN)
+    if cert is None:
+        raise Conflict("尚未登记签名证书", code="no_certificate")
+    try:
+        signature = base64.b64decode(signature_b64, validate=True)
+        verify_chain(cert, trust, at=clock.now(), usage=Usage.SIGN)
+        cert.public_key.verify(signature, message)
+    except (ValueError, SigningError) as exc:
+        raise InvalidInput(f"签名无效：{exc}", code="bad_signature") from None
+
+
+def _credit_code(session: Session, org_id: int) -> str:
+    org = session.get(Organisation, org_id)
+    assert org is not None and org.credit_code is not None
+    return org.credit_code
+
+
+def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
+    """签到 with the bidder's signing key (UKey), over a statement naming this ceremony."""
+    seat = _seat(session, c, user)
+    if c.stage is not Stage.SIGN_IN:
+        raise Conflict(f"当前为{c.stage.label}阶段，不在签到时间内", code="wrong_stage")
+    if seat.signed_in_at is not None:
+        return seat
+    tender, lot = tender_of(session, c), lot_of(session, c)
+    statement = ceremony_signin_statement(c.id, tender.code, lot.number, _credit_code(session, seat.org_id))
+    _verify_user_signature(session, user, statement, signature_b64, trust)
+    seat.signed_in_at, seat.sign_in_signature = clock.now(), signature_b64
+    record_event(session, user, "ceremony.sign_in", c, {"bidder": _credit_code(session, seat.org_id)})
+    add_event(session, c, "sign_in", {"bidder": _org_name(session, seat.org_id), "at": seat.signed_in_at.isoformat()})
+    return seat
+
+
+def submit_decryption(
+    session: Session, user: User, c: Ceremony, wrapped_key: bytes, signature_b64: str, trust: TrustStore
+) -> DecryptionJob:
+    """The bidder releases its bid's key, SM2-encrypted to the ceremony key; a worker decrypts."""
+    seat = _seat(session, c, user)
+    now = clock.now()
+    if c.stage is not Stage.DECRYPTING or c.paused_at is not None or (c.stage_ends_at and now >= c.stage_ends_at):
+        raise Conflict(f"当前为{c.stage.label}阶段，不在解密时间内", code="wrong_stage")
+    if seat.signed_in_at is None:
+        raise Conflict("未签到，不能解密", code="not_signed_in")
+    if seat.outcome is Outcome.DECRYPTED:
+        raise Conflict("投标文件已解密", code="already_decrypted")
+    if not 97 <= len(wrapped_key) <= 200:
+        raise InvalidInput("密钥密文长度不对", code="bad_wrapped_key")
+    if session.scalar(
+        select(func.count())
+        .select_from(DecryptionJob)
+        .where(
+            DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.state.in_([JobState.QUEUED, JobState.RUNNING])
+        )
+    ):
+        raise Conflict("上一次解密仍在处理中", code="decryption_running")
+    bid = session.get(Bid, seat.bid_id)
+    assert bid is not None
+    bidder = _credit_code(session, seat.org_id)
+    statement = ceremony_decrypt_statement(c.id, bidder, bid.ciphertext_sm3, sm3_hex(wrapped_key))
+    _verify_user_signature(session, user, statement, signature_b64, trust)
+    job = DecryptionJob(
+        ceremony_bidder_id=seat.id,
+        state=JobState.QUEUED,
+        wrapped_key=wrapped_key,
+        signature=signature_b64,
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "ceremony.key_release",
+        c,
+        {"bidder": bidder, "job": job.id, "wrapped_key_sm3": sm3_hex(wrapped_key)},
+    )
+    add_event(session, c, "decryption", {"bidder": _org_name(session, seat.org_id), "state": "queued"})
+    return job
+
+
+def _classify(session: Session, c: Ceremony, now: dt.datetime) -> None:
+    """At the end of the window: every bid not decrypted is 撤销 (the bidder's doing) or 撤回
+    (the platform's), from the evidence of its attempts (EB 31)."""
+    for seat in c.bidders:
+        if seat.outcome is not Outcome.PENDING:
+            continue
+        last = session.scalar(
+            select(DecryptionJob)
+            .where(DecryptionJob.ceremony_bidder_id == seat.id)
+            .order_by(DecryptionJob.id.desc())
+            .limit(1)
+        )
+        if seat.signed_in_at is None:
+            seat.outcome, seat.outcome_reason = Outcome.REVOKED, "not_signed_in"
+        elif last is None:
+            seat.outcome, seat.outcome_reason = Outcome.REVOKED, "no_key_released"
+        elif last.fault is Fault.PLATFORM:
+            seat.outcome, seat.outcome_reason = Outcome.WITHDRAWN, last.error_code
+        else:
+            seat.outcome, seat.outcome_reason = Outcome.REVOKED, last.error_code or "no_key_released"
+        record_event(
+            session,
+            SYSTEM,
+            "ceremony.classify",
+            c,
+            {
+                "bidder": _credit_code(session, seat.org_id),
+                "outcome": seat.outcome.value,
+                "reason": seat.outcome_reason,
+            },
+        )
+    session.flush()
+
+
+def confirm_record(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
+    seat = _seat(session, c, user)
+    if c.stage is not Stage.CONFIRMING:
+        raise Conflict(f"当前为{c.stage.label}阶段，不在确认时间内", code="wrong_stage")
+    if seat.outcome is not Outcome.DECRYPTED:
+        raise Conflict("贵单位投标文件未解密，无需确认开标记录", code="not_opened")
+    if seat.confirmation is not None:
+        raise Conflict("已确认开标记录", code="already_confirmed")
+    assert c.record_sm3 is not None
+    bidder = _credit_code(session, seat.org_id)
+    _verify_user_signature(
+        session, user, record_confirmation_statement(c.id, bidder, c.record_sm3), signature_b64, trust
+    )
+    seat.confirmation, seat.confirmed_at, seat.confirmation_signature = Confirmation.SIGNED, clock.now(), signature_b64
+    record_event(session, user, "ceremony.confirm", c, {"bidder": bidder, "record_sm3": c.record_sm3})
+    add_event(session, c, "confirmation", {"bidder": _org_name(session, seat.org_id)})
+    return seat
+
+
+def raise_objection(session: Session, user: User, c: Ceremony, text: str) -> Objection:
+    """异议 during the ceremony (Reg 44), from the bidder list until the record is closed."""
+    seat = _seat(session, c, user)
+    if c.stage not in (Stage.BIDDERS, Stage.DECRYPTING, Stage.READING, Stage.CONFIRMING):
+        raise Conflict(f"当前为{c.stage.label}阶段，不能提出异议", code="wrong_stage")
+    text = (text or "").strip()
+    if not 2 <= len(text) <= OBJECTION_LIMIT:
+        raise InvalidInput(f"异议内容应为 2–{OBJECTION_LIMIT} 字", fields={"text": f"2–{OBJECTION_LIMIT} 字"})
+    obj = Objection(ceremony_id=c.id, org_id=seat.org_id, user_id=user.id, text=text, created_at=clock.now())
+    session.add(obj)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "ceremony.objection",
+        c,
+        {"objection": obj.id, "bidder": _credit_code(session, seat.org_id), "text": text},
+    )
+    add_event(
+        session, c, "objection", {"id": obj.id, "bidder": _org_name(session, seat.org_id), "text": text}, Audience.ROOM
+    )
+    return obj
+
+
+def answer_objection(session: Session, staff: User, c: Ceremony, objection_id: int, answer: str) -> Objection:
+    _require_host(staff)
+    obj = session.get(Objection, objection_id)
+    if obj is None or obj.ceremony_id != c.id:
+        raise NotFound("异议不存在")
+    if obj.answered_at is not None:
+        raise Conflict("该异议已答复", code="already_answered")
+    if c.stage in FINAL_STAGES:
+        raise Conflict("开标已结束", code="wrong_stage")
+    answer = (answer or "").strip()
+    if not 2 <= len(answer) <= OBJECTION_LIMIT:
+        raise InvalidInput(f"答复内容应为 2–{OBJECTION_LIMIT} 字", fields={"answer": f"2–{OBJECTION_LIMIT} 字"})
+    obj.answer, obj.answered_by_user_id, obj.answered_at = answer, staff.id, clock.now()
+    record_event(session, staff, "ceremony.objection_answer", c, {"objection": obj.id, "answer": answer})
+    add_event(session, c, "objection_answer", {"id": obj.id, "answer": answer}, Audience.ROOM)
+    return obj
+
+
+def post_message(session: Session, user: User, c: Ceremony, text: str) -> CeremonyEvent:
+    """The room's chat: bidders write to the host (only the host sees it); the host writes to all."""
+    text = (text or "").strip()
+    if not 1 <= len(text) <= MESSAGE_LIMIT:
+        raise InvalidInput(f"消息应为 1–{MESSAGE_LIMIT} 字", fields={"text": f"1–{MESSAGE_LIMIT} 字"})
+    if c.stage in FINAL_STAGES or c.stage is Stage.SCHEDULED:
+        raise Conflict("开标室未开放", code="wrong_stage")
+    if Role.STAFF in user.roles:
+        ev = add_event(session, c, "chat", {"from": "主持人", "text": text}, Audience.ROOM)
+    else:
+        seat = _seat(session, c, user)
+        name = _org_name(session, seat.org_id)
+        ev = add_event(session, c, "chat", {"from": name, "text": text}, Audience.BIDDER, seat.org_id)
+    record_event(session, user, "ceremony.message", c, {"event": ev.id, "text_sm3": sm3_hex(text.encode())})
+    return ev
+
+
+# ---------------------------------------------------------------- what the room shows
+def _org_name(session: Session, org_id: int) -> str:
+    org = session.get(Organisation, org_id)
+    return org.name if org else str(org_id)
+
+
+def bidder_rows(session: Session, c: Ceremony) -> list[dict[str, Any]]:
+    return [
+        {"bidder": _org_name(session, s.org_id), "signed_in": s.signed_in_at is not None, "outcome": s.outcome.label}
+        for s in c.bidders
+    ]
+
+
+def reading_table(session: Session, c: Ceremony) -> list[dict[str, Any]]:
+    """唱标: every bidder and its price sheet, published at once when the window closes."""
+    rows = []
+    for s in c.bidders:
+        sheet = s.price_sheet or {}
+        rows.append(
+            {
+                "bidder": _org_name(session, s.org_id),
+                "credit_code": _credit_code(session, s.org_id),
+                "outcome": s.outcome.value,
+                "outcome_label": s.outcome.label,
+                "reason": s.outcome_reason,
+                "price": sheet.get("price"),
+                "fields": sheet.get("fields", {}),
+                "bond": None,  # the bond column: filled by the e-guarantee module (issue 8), not built yet
+            }
+        )
+    return rows
+
+
+def counts(c: Ceremony) -> dict[str, int]:
+    out = {o.value: 0 for o in Outcome}
+    for s in c.bidders:
+        out[s.outcome.value] += 1
+    return out

@@ -1,0 +1,196 @@
+"""The opening record (开标记录): canonical JSON, a Chinese PDF of it, and the platform's signed
+statement over both digests.
+
+Two versions: the one the bidders confirm (at the end of the price reading), and the final one at
+the close, which adds the confirmations (signed or deemed by silence), the objections and answers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from typing import Any
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, record_event
+from archive.objectstore.base import key_for
+from bidding.models import Bid
+from signing.canonical import canonical_json
+from signing.digest import sm3_hex
+from signing.statements import SignedStatement, sign_statement
+from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
+from trading.opening.operations import _credit_code, _org_name, lot_of, tender_of
+from trading.services import Services
+
+FONT = "STSong-Light"  # reportlab's built-in CJK font: nothing to install
+OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}
+
+
+def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool) -> dict[str, Any]:
+    tender, lot = tender_of(session, c), lot_of(session, c)
+    bidders = []
+    for seat in c.bidders:
+        bid = session.get(Bid, seat.bid_id)
+        assert bid is not None
+        attempts = session.scalars(
+            select(DecryptionJob).where(DecryptionJob.ceremony_bidder_id == seat.id).order_by(DecryptionJob.id)
+        ).all()
+        row: dict[str, Any] = {
+            "bidder": _org_name(session, seat.org_id),
+            "credit_code": _credit_code(session, seat.org_id),
+            "ciphertext_sm3": bid.ciphertext_sm3,
+            "received_at": bid.received_at.isoformat(),
+            "signed_in_at": seat.signed_in_at.isoformat() if seat.signed_in_at else None,
+            "outcome": seat.outcome.value,
+            "reason": seat.outcome_reason,
+            "plaintext_sm3": seat.plaintext_sm3,
+            "price_sheet": seat.price_sheet,
+            "bond": None,  # the e-guarantee module fills this column
+            "evidence": [
+                {
+                    "job": j.id,
+                    "released_at": j.created_at.isoformat(),
+                    "finished_at": j.finished_at.isoformat() if j.finished_at else None,
+                    "state": j.state.value,
+                    "fault": j.fault.value if j.fault else None,
+                    "code": j.error_code,
+                    "detail": j.error_detail,
+                }
+                for j in attempts
+            ],
+        }
+        if final:
+            row["confirmation"] = {
+                "kind": seat.confirmation.value if seat.confirmation else None,
+                "at": seat.confirmed_at.isoformat() if seat.confirmed_at else None,
+                "signature": seat.confirmation_signature,
+                "confirms_record_sm3": c.record_sm3,
+            }
+        bidders.append(row)
+    record: dict[str, Any] = {
+        "type": "opening_record_final" if final else "opening_record",
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "ceremony": c.id,
+        "deadline": tender.bid_deadline.isoformat(),
+        "opened_at": c.opened_at.isoformat() if c.opened_at else None,
+        "generated_at": now.isoformat(),
+        "bidders": bidders,
+        "counts": {o.value: sum(1 for b in bidders if b["outcome"] == o.value) for o in Outcome},
+    }
+    if final:
+        record["confirmed_record_sm3"] = c.record_sm3
+        record["objections"] = [
+            {
+                "bidder": _org_name(session, o.org_id),
+                "raised_at": o.created_at.isoformat(),
+                "text": o.text,
+                "answer": o.answer,
+                "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+            }
+            for o in session.scalars(select(Objection).where(Objection.ceremony_id == c.id).order_by(Objection.id))
+        ]
+    return record
+
+
+def _font() -> str:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+    return FONT
+
+
+def _local(iso: str | None) -> str:
+    return clock.local(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S") if iso else "—"
+
+
+def render_pdf(record: dict[str, Any]) -> bytes:
+    font = _font()
+    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=13, wordWrap="CJK")
+    title = ParagraphStyle("title", parent=body, fontSize=16, leading=22, alignment=1)
+    final = record["type"] == "opening_record_final"
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, title="开标记录")
+    story: list[Any] = [
+        Paragraph("开标记录（最终版）" if final else "开标记录", title),
+        Spacer(1, 6 * mm),
+        Paragraph(f"项目名称：{record['title']}　项目编号：{record['tender']}", body),
+        Paragraph(f"标段：第{record['lot']}标段　{record['lot_name']}", body),
+        Paragraph(
+            f"投标截止（开标）时间：{_local(record['deadline'])}　生成时间：{_local(record['generated_at'])}", body
+        ),
+        Spacer(1, 4 * mm),
+    ]
+    head = ["序号", "投标人", "统一社会信用代码", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
+    rows: list[list[Any]] = [[Paragraph(h, body) for h in head]]
+    for i, b in enumerate(record["bidders"], 1):
+        sheet = b["price_sheet"] or {}
+        fields = "；".join(f"{k}: {v}" for k, v in sorted((sheet.get("fields") or {}).items()))
+        outcome = OUTCOME_TEXT.get(b["outcome"], b["outcome"])
+        if b["reason"] and b["outcome"] != "decrypted":
+            outcome += f"（{b['reason']}）"
+        cells = [str(i), b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", "—", outcome]
+        rows.append([Paragraph(str(x), body) for x in cells])
+    table = Table(rows, colWidths=[10 * mm, 38 * mm, 34 * mm, 26 * mm, 30 * mm, 14 * mm, 28 * mm], repeatRows=1)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [table, Spacer(1, 4 * mm)]
+    if final:
+        story.append(Paragraph(f"本记录确认的开标记录 SM3：{record['confirmed_record_sm3']}", body))
+        for b in record["bidders"]:
+            conf = b.get("confirmation") or {}
+            kind = {"signed": "已电子签名确认", "deemed": "确认时间内未答复，视为确认"}.get(conf.get("kind") or "", "—")
+            story.append(Paragraph(f"{b['bidder']}：{kind}", body))
+        story.append(Spacer(1, 3 * mm))
+        for o in record["objections"]:
+            story.append(Paragraph(f"异议（{o['bidder']}，{_local(o['raised_at'])}）：{o['text']}", body))
+            story.append(Paragraph(f"答复（{_local(o['answered_at'])}）：{o['answer'] or '—'}", body))
+        if not record["objections"]:
+            story.append(Paragraph("开标过程中无异议。", body))
+    story.append(Spacer(1, 4 * mm))
+    story.append(Paragraph("本记录由公共资源交易平台生成并以平台 SM2 密钥签名；签名文件与本记录一同归档。", body))
+    doc.build(story)
+    return out.getvalue()
+
+
+def publish_record(session: Session, c: Ceremony, services: Services, now: dt.datetime, *, final: bool) -> None:
+    """Build, store and sign the record; the statement names both files' SM3."""
+    record = build_record(session, c, now, final=final)
+    data = canonical_json(record)
+    pdf = render_pdf(record)
+    json_obj = services.store.put_bytes(data)
+    pdf_obj = services.store.put_bytes(pdf)
+    body = {
+        "type": record["type"],
+        "tender": record["tender"],
+        "lot": record["lot"],
+        "ceremony": c.id,
+        "record_sm3": json_obj.sm3,
+        "pdf_sm3": pdf_obj.sm3,
+    }
+    keys = services.keys
+    statement = sign_statement("opening_record", body, key=keys.sign_key, cert=keys.sign_cert, now=now)
+    if final:
+        c.final_record_sm3, c.final_record_statement = json_obj.sm3, statement.to_json().decode()
+    else:
+        c.record, c.record_sm3, c.record_statement = record, json_obj.sm3, statement.to_json().decode()
+    record_event(session, SYSTEM, "ceremony.record", c, body | {"statement_sm3": sm3_hex(statement.statement)})
+
+
+def record_files(c: Ceremony, *, final: bool) -> tuple[str, str] | None:
+    """(JSON key, PDF key) of a published record, from its signed statement."""
+    raw = c.final_record_statement if final else c.record_statement
+    if raw is None:
+        return None
+    body = SignedStatement.from_json(raw.encode()).body
+    return key_for(body["record_sm3"]), key_for(body["pdf_sm3"])

@@ -1,0 +1,29 @@
+"""What request handlers, scheduler jobs and decryption workers share: settings, the object store,
+the platform's keys, each opened once per process on first use."""
+
+from __future__ import annotations
+
+import pathlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from archive.objectstore import ObjectStore, open_store
+from trading.config import Settings
+from trading.platform_keys import PlatformKeys, load_platform_keys
+
+
+@dataclass
+class Services:
+    settings: Settings
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return open_store(self.settings.object_store_url)
+
+    @cached_property
+    def keys(self) -> PlatformKeys:
+        return load_platform_keys(self.settings)
+
+    @property
+    def instance(self) -> pathlib.Path:
+        return self.settings.instance
