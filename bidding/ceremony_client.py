@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from bidding import part_digests
-from bidding.client import ApiError, Client
+from bidding.client import ApiError, Requester
 from signing.certs import Certificate
 from signing.digest import sm3_hex, sm3_stream
 from signing.envelope import read_header
@@ -23,23 +23,23 @@ from signing.statements import (
 )
 
 
-def _credit_code(client: Client) -> str:
+def _credit_code(client: Requester) -> str:
     code: str = client.request("GET", "/api/v1/me")["organisation"]["credit_code"]
     return code
 
 
-def state(client: Client, ceremony: int) -> dict[str, Any]:
+def state(client: Requester, ceremony: int) -> dict[str, Any]:
     return dict(client.request("GET", f"/api/v1/ceremonies/{ceremony}"))
 
 
-def sign_in(client: Client, ceremony: int, sign_key: PrivateKey) -> dict[str, Any]:
+def sign_in(client: Requester, ceremony: int, sign_key: PrivateKey) -> dict[str, Any]:
     st = state(client, ceremony)
     statement = ceremony_signin_statement(ceremony, st["tender"], st["lot"], _credit_code(client))
     body = {"signature": base64.b64encode(sign_key.sign(statement)).decode()}
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/signin", body))
 
 
-def ceremony_key(client: Client, ceremony: int, trusted: Certificate | None = None) -> PublicKey:
+def ceremony_key(client: Requester, ceremony: int, trusted: Certificate | None = None) -> PublicKey:
     """The ceremony key, accepted only with the platform's signature over this ceremony and key."""
     got = client.request("GET", f"/api/v1/ceremonies/{ceremony}/key")
     if trusted is None:
@@ -60,7 +60,7 @@ def sealed_sm3(sealed: pathlib.Path) -> str:
 
 
 def release_key(
-    client: Client,
+    client: Requester,
     ceremony: int,
     sealed: pathlib.Path,
     sign_key: PrivateKey,
@@ -85,7 +85,7 @@ def release_key(
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/decrypt", body))
 
 
-def wait_decrypted(client: Client, ceremony: int, timeout: float = 600, poll: float = 1.0) -> dict[str, Any]:
+def wait_decrypted(client: Requester, ceremony: int, timeout: float = 600, poll: float = 1.0) -> dict[str, Any]:
     """Until the platform has tried the last released key: the room's state for this bidder."""
     deadline = time.monotonic() + timeout
     while True:
@@ -96,7 +96,7 @@ def wait_decrypted(client: Client, ceremony: int, timeout: float = 600, poll: fl
         time.sleep(poll)
 
 
-def confirm(client: Client, ceremony: int, sign_key: PrivateKey) -> dict[str, Any]:
+def confirm(client: Requester, ceremony: int, sign_key: PrivateKey) -> dict[str, Any]:
     st = state(client, ceremony)
     if not st.get("record_sm3"):
         raise ApiError(409, "no_record", "开标记录尚未生成 (no record yet)")
@@ -105,5 +105,5 @@ def confirm(client: Client, ceremony: int, sign_key: PrivateKey) -> dict[str, An
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/confirm", body))
 
 
-def object_(client: Client, ceremony: int, text: str) -> dict[str, Any]:
+def object_(client: Requester, ceremony: int, text: str) -> dict[str, Any]:
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/objections", {"text": text}))

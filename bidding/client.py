@@ -12,7 +12,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
 from bidding import part_digests
@@ -25,6 +25,12 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{message} [{code}, HTTP {status}]")
         self.status, self.code, self.message = status, code, message
+
+
+class Requester(Protocol):
+    """What the bidder-side flows need of a client: ``Client`` over HTTP, or the demo's actors."""
+
+    def request(self, method: str, path: str, body: Any = None) -> Any: ...
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import pathlib
+import zipfile
 from typing import Any
 from urllib.parse import quote
 
@@ -17,10 +18,17 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import ActorRef, record_event
-from signing.certs import Usage
-from signing.digest import sm3_hex
+from bidding import ceremony_client
+from bidding.client import ApiError, head_length
+from bidding.part_digests import seal_file
+from bidding.price_sheet import FILENAME as PRICE_SHEET
+from bidding.price_sheet import build_price_sheet
+from signing.certs import Certificate, Usage
+from signing.digest import SM3, sm3_hex
 from signing.sm2 import PrivateKey
 from signing.statements import tender_document_statement
+from trading.app import services
+from trading.opening.decryption import run_pending
 from trading.platform_keys import ensure_platform_keys
 from trading.procedures.models import AmendmentPolicy, DayKind, ProcedureType
 from trading.tenders.models import Tender
@@ -67,6 +75,14 @@ class Actor:
             raise RuntimeError(f"demo login {username}: {r.get_json()}")
         self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
         self.username = username
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        """The ``bidding.client.Requester`` shape, so the demo runs ggzy-bid's own flows."""
+        r = self.client.open(path, method=method, headers=self.headers, json=body)
+        if r.status_code >= 400:
+            err = (r.get_json() or {}).get("error", {})
+            raise ApiError(r.status_code, err.get("code", "error"), err.get("message", r.get_data(as_text=True)))
+        return r.get_json() if r.is_json else r.data
 
     def call(self, method: str, url: str, expect: int = 200, **kw: Any) -> Any:
         r = self.client.open(url, method=method, headers=self.headers | kw.pop("headers", {}), **kw)
@@ -199,4 +215,101 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     _upload_document(tenderee, sign_key, t2["code"], "招标文件.txt", doc2)
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
+    log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
+
+
+def _upload(actor: Actor, sealed: pathlib.Path, code: str) -> None:
+    """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives."""
+    data = sealed.read_bytes()
+    head = data[: head_length(sealed)]
+    up = actor.call(
+        "POST",
+        "/api/v1/bids/uploads",
+        expect=201,
+        json={"tender": code, "lot": 1, "size": len(data), "head": base64.b64encode(head).decode()},
+    )
+    h = SM3()
+    for n, start in enumerate(range(0, len(data), up["part_size"]), start=1):
+        part = data[start : start + up["part_size"]]
+        h.update(part)
+        actor.call(
+            "PUT",
+            f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
+            data=part,
+            headers={"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+        )
+    actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
+
+
+def opened_tender(
+    app: Flask, tenderee: Actor, staff: Actor, bidders: list[Actor], sign_key: PrivateKey, keys_dir: pathlib.Path
+) -> list[str]:
+    """A tender taken through its whole opening: sealed bids, the deadline, sign-in, decryption,
+    the price reading, an objection answered, confirmations and the signed record. The clock is
+    moved past its two-minute deadline for the ceremony (the events carry those instants)."""
+    deadline = (clock.now() + dt.timedelta(minutes=2)).replace(microsecond=0)
+    title = "福州市马尾区江滨路照明改造工程（演示·已开标）"
+    code = tenderee.call("POST", "/api/v1/tenders", expect=201, json=_body(title, deadline, DEMO_PROCEDURE))["code"]
+    _upload_document(tenderee, sign_key, code, "招标文件.txt", "《江滨路照明改造工程 招标文件》\n".encode() * 30)
+    tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
+    staff.call("POST", f"/api/v1/tenders/{code}/publish")
+    declared = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
+    bids = keys_dir.parent / "demo-bids"
+    bids.mkdir(parents=True, exist_ok=True)
+    keys: list[tuple[PrivateKey, PrivateKey, pathlib.Path]] = []
+    for i, b in enumerate(bidders):
+        b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
+        folder = keys_dir / b.username
+        sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
+        enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
+        credit = b.call("GET", "/api/v1/me")["organisation"]["credit_code"]
+        price = ("3650000.00", "3588000.00", "3702500.00")[i]
+        pkg = bids / f"{b.username}-{code}.zip"
+        with zipfile.ZipFile(pkg, "w") as z:
+            z.writestr(PRICE_SHEET, build_price_sheet(code, 1, price, {"duration_days": str(150 + 10 * i)}, declared))
+            z.writestr("技术标/施工组织设计.txt", f"{b.username} 的施工组织设计（演示）".encode())
+        sealed = bids / f"{b.username}-{code}.sealed"
+        seal_file(
+            pkg,
+            sealed,
+            tender_id=code,
+            lot_id="1",
+            bidder_id=credit,
+            signing_key=sign,
+            signing_cert=Certificate.load((folder / "sign.crt").read_bytes()),
+            recipient_cert=Certificate.load((folder / "enc.crt").read_bytes()),
+            now=clock.now(),
+        )
+        _upload(b, sealed, code)
+        keys.append((sign, enc, sealed))
+    with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
+        cid = staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"][0]["id"]
+        for b, (sign, _, _) in zip(bidders, keys, strict=True):
+            ceremony_client.sign_in(b, cid, sign)
+        moment.advance(seconds=60)
+        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # publish the bidder list
+        moment.advance(seconds=60)
+        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # open the decryption window
+        for b, (sign, enc, sealed) in zip(bidders, keys, strict=True):
+            moment.advance(seconds=20)
+            ceremony_client.release_key(b, cid, sealed, sign, enc)
+        run_pending(app.extensions["ggzy.db"], services(app), "demo")
+        moment.advance(seconds=60)
+        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # price reading, all at once
+        moment.advance(seconds=120)
+        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # the record, for confirmation
+        moment.advance(seconds=30)
+        ceremony_client.confirm(bidders[0], cid, keys[0][0])
+        obj = ceremony_client.object_(bidders[1], cid, "我方开标一览表工期为160日历天，请核对唱标结果。")
+        moment.advance(seconds=60)
+        staff.call(
+            "POST",
+            f"/api/v1/ceremonies/{cid}/objections/{obj['id']}/answer",
+            json={"answer": "经核对，贵方工期为160日历天，与唱标一致，开标记录无误。"},
+        )
+        for i in (1, 2):
+            moment.advance(seconds=30)
+            ceremony_client.confirm(bidders[i], cid, keys[i][0])
+        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
+    return [f"{code} 已完成不见面开标（3 家投标人解密、唱标、1 条异议已答复、开标记录已签名），见 /ceremonies/{cid}"]

@@ -49,7 +49,14 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     db = Database(f"sqlite:///{instance / 'ggzy.db'}")
     with db.session() as s:
         demo = s.scalars(select(Tender).order_by(Tender.id)).all()
-        assert [t.status for t in demo] == [TenderState.PUBLISHED, TenderState.SUBMITTED]
+        assert [t.status for t in demo] == [TenderState.PUBLISHED, TenderState.SUBMITTED, TenderState.BIDDING_CLOSED]
+        # the third went through its whole opening, played by the scripted bidders and staff
+        from trading.opening.models import Ceremony, Outcome, Stage
+
+        opened = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[2].id)).one()
+        assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
+        assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
+        assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
         assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
         assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
     db.engine.dispose()
@@ -177,6 +184,11 @@ def test_serve_starts_the_platform(instance: pathlib.Path) -> None:
             assert resp.status == 200 and b"server_time" in resp.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10) as resp:
             assert "用户名".encode() in resp.read()
+        wait_for_port(port + 1, timeout=30)  # the live room's own server, started beside gunicorn
+        with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/live/health", timeout=10) as resp:
+            assert b"watchers" in resp.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/ceremonies/1", timeout=10) as resp:
+            assert f'":{port + 1}"'.encode() in resp.read()  # the room page points browsers at it
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=30)

@@ -35,6 +35,14 @@ from trading.tenders.views import load, portal_query, stream_document, trust, vi
 
 pages = Blueprint("tenders", __name__)
 
+
+def ceremony_rooms(db: Any, tender: Tender) -> dict[int, Any]:
+    """Each lot's opening room (made at publication), for the link on the tender page."""
+    from trading.opening.operations import ceremonies_of  # the opening builds on tenders, not back
+
+    return {c.lot_id: c for c in ceremonies_of(db, tender)}
+
+
 TEMPLATES: dict[str, dict[str, Any]] = {
     "construction": {
         "label": "综合评估法：施工组织设计50 + 项目管理机构10 + 投标报价40（基准价法）",
@@ -235,6 +243,7 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         questions=docs.questions_for(db, tender, user),
         pending=pending,
         procedure=procs.get_procedure(db, tender.procedure_code),
+        rooms=ceremony_rooms(db, tender),
         error=error,
         now=clock.now(),
         can_download=manager or interest is not None or web.has_permission("tender:tender:read"),
