@@ -6,6 +6,10 @@ the RFC 9162 leaf hash, so the Merkle tree of the archive issue can be built ove
 rows without rewriting history — and ``chain_hash`` = SM3(previous chain_hash ‖ leaf_hash).
 Appends are serialised by locking the single ``audit_head`` row, which also makes ``seq``
 gap-free.
+
+The events are also the leaves of the RFC 9162 Merkle tree (``archive.merkle``): the head keeps
+the tree's right edge (the frontier), and each append stores the complete subtrees it finishes
+(on average one row), so appending costs the same at any size and proofs need O(log n) hashes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import clock
 from archive.db import ArchiveBase
+from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
 from signing.canonical import canonical_json
 from signing.digest import sm3
 
@@ -55,6 +60,19 @@ class AuditHead(ArchiveBase):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, comment="seq of the last event, 0 when empty")
     chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    frontier: Mapped[bytes] = mapped_column(
+        LargeBinary, default=b"", comment="the Merkle tree's right edge: (level byte ‖ SM3) per subtree"
+    )
+
+
+class MerkleNode(ArchiveBase):
+    """A complete subtree of the event tree: leaves [index·2^level, (index+1)·2^level), level ≥ 1."""
+
+    __tablename__ = "merkle_node"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
 
 class AuditEvent(ArchiveBase):
@@ -109,10 +127,6 @@ def event_bytes(
     )
 
 
-def leaf_hash(data: bytes) -> bytes:
-    return sm3(b"\x00" + data)
-
-
 ObjRef = tuple[str, str]
 
 
@@ -129,7 +143,7 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
     """Append an event in the caller's transaction and return it (flushed, not committed)."""
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
     if head is None:
-        head = AuditHead(id=1, seq=0, chain_hash=GENESIS)
+        head = AuditHead(id=1, seq=0, chain_hash=GENESIS, frontier=b"")
         session.add(head)
         session.flush()
     object_type, object_id = _obj_ref(obj)
@@ -155,7 +169,10 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
         chain_hash=chain,
     )
     session.add(event)
-    head.seq, head.chain_hash = seq, chain
+    frontier = unpack_frontier(head.frontier)
+    for level, index, h in push(frontier, leaf, seq - 1):
+        session.add(MerkleNode(level=level, index=index, hash=h))
+    head.seq, head.chain_hash, head.frontier = seq, chain, pack_frontier(frontier)
     session.flush()
     return event
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import os
 import pathlib
 import threading
 import uuid
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import ActorRef, record_event
 from archive.objectstore import ObjectStore
+from archive.objectstore.base import start_writeback
 from bidding.models import Bid, BidState, BidUpload, UploadState
 from signing.certs import TrustStore, Usage
 from signing.digest import SM3, BackgroundSM3, sm3_hex
@@ -226,11 +226,7 @@ def put_part(
             f.truncate(upload.received)
             _forget(upload.id)
             raise InvalidInput("分片校验失败：SM3 不符，请重传此片", code="part_digest_mismatch")
-        f.flush()
-        # Start writing this part to disk now, without waiting, so that the one fsync at completion
-        # (adopt_file) has little left to do; Linux begins writeback of dirty pages on DONTNEED.
-        if hasattr(os, "posix_fadvise"):
-            os.posix_fadvise(f.fileno(), upload.received, got, os.POSIX_FADV_DONTNEED)
+        start_writeback(f, upload.received, got)  # the fsync at completion then has little left to do
     upload.received += got
     upload.parts += 1
     upload.prefix_sm3 = h.hexdigest()

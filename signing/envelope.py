@@ -319,7 +319,7 @@ def _read_exact(src: BinaryIO, view: memoryview) -> int:
 
 
 def decrypt_chunks(
-    header: SealedHeader, src: BinaryIO, dst: BinaryIO, key: bytes, progress: Progress | None = None
+    header: SealedHeader, src: BinaryIO, dst: Sink, key: bytes, progress: Progress | None = None
 ) -> None:
     """Decrypt the chunks following the header into ``dst``; verify the plaintext SM3.
 

@@ -50,6 +50,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.audit_views import api as audit_api
     from trading.audit_views import pages as audit_pages
     from trading.home import bp as home_bp
+    from trading.log_api import api as log_api
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
     from trading.pki.blueprint import api as pki_api
@@ -72,9 +73,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         bids_api,
         opening_pages,
         opening_api,
+        log_api,
     ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api):
+    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
@@ -86,6 +88,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
     import bidding.tasks  # noqa: F401
+    import trading.archives.tasks
+    import trading.log_api
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401
 

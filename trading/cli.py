@@ -372,5 +372,79 @@ def audit_verify() -> None:
     click.echo("审计哈希链完整 (audit chain intact)")
 
 
+@main.group(help="档案与透明日志 (archive packages and the transparency log)")
+def archive() -> None:
+    pass
+
+
+@archive.command("verify", help="离线核验档案包（文件或编号）(verify an archive package offline: a file, or an id)")
+@click.argument("package")
+@click.option(
+    "--root",
+    "anchor",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="信任的平台根证书或平台签名证书（默认用本实例的根证书）(trusted root or platform certificate)",
+)
+def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
+    from archive import package as pkg
+    from signing.certs import Certificate
+
+    path = pathlib.Path(package)
+    if path.exists():
+        if anchor is None:
+            from trading.platform_keys import load_platform_keys
+
+            trusted = load_platform_keys(_settings()).ca.cert
+        else:
+            trusted = Certificate.load(anchor.read_bytes())
+        report = pkg.verify(str(path), trusted)
+    elif package.isdigit():
+        from trading.archives.operations import get_package, verify_stored
+        from trading.db import Database
+        from trading.services import Services
+
+        s = _settings()
+        with Database(s.database_url).session() as session:
+            report = verify_stored(session, _cli_actor(), get_package(session, int(package)), Services(s))
+    else:
+        click.echo(f"错误：{package} 既不是文件也不是档案编号 (neither a file nor an id)", err=True)
+        sys.exit(2)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        click.echo(f"档案包核验失败：{len(report.failures)} 项 (package verification FAILED)", err=True)
+        sys.exit(1)
+    click.echo(f"档案包完整：{len(report.checks)} 项检查全部通过 (package intact)")
+
+
+@archive.command("verify-log", help="用检查点核验整个在线审计日志 (check the live log against its signed checkpoints)")
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="平台签名证书（默认用本实例的）(platform signing certificate; default: this instance's)",
+)
+def archive_verify_log(cert: pathlib.Path | None) -> None:
+    from archive.transparency import verify_log
+    from signing.certs import Certificate
+    from trading.db import Database
+    from trading.platform_keys import load_platform_keys
+
+    s = _settings()
+    trusted = Certificate.load(cert.read_bytes()) if cert else load_platform_keys(s).sign_cert
+    with Database(s.database_url).session() as session:
+        chain = verify_chain(session)
+        checked, problems = verify_log(session, trusted)
+    for c in chain:
+        click.echo(f"事件 {c.seq}: {c.problem}", err=True)
+    for p in problems:
+        click.echo(f"{p.where}: {p.problem}", err=True)
+    if chain or problems:
+        click.echo(f"日志核验失败：{len(chain) + len(problems)} 处问题 (log verification FAILED)", err=True)
+        sys.exit(1)
+    click.echo(f"日志完整：{checked} 个已签名检查点均与重算的根一致 (log intact; {checked} checkpoints)")
+
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@
 | LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | login rate limit per user name (and 4× per address) |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
+| CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a signed checkpoint when it has grown |
 | DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
 | LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
 """
@@ -48,6 +49,7 @@ class Settings:
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
     decrypt_workers: int = 2
+    checkpoint_interval_seconds: int = 300
     live_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -96,6 +98,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
+        "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "live_url": env.get("LIVE_URL", ""),
     }
     values.update(overrides)

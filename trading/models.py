@@ -1,9 +1,13 @@
 """Imports every model module so that both metadatas are complete (Alembic, tests)."""
 
-from archive import audit  # noqa: F401
+from archive import (
+    audit,  # noqa: F401
+    transparency,  # noqa: F401
+)
 from archive.db import ArchiveBase
 from trading import scheduler_models  # noqa: F401
 from trading.accounts import models as accounts_models  # noqa: F401
+from trading.archives import models as archive_models  # noqa: F401
 from trading.db import Base
 from trading.opening import models as opening_models  # noqa: F401
 from trading.pki import models as pki_models  # noqa: F401

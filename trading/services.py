@@ -21,6 +21,11 @@ class Services:
         return open_store(self.settings.object_store_url)
 
     @cached_property
+    def archive_store(self) -> ObjectStore:
+        """Where archive packages go (a bucket with object lock in production)."""
+        return open_store(self.settings.archive_store_url)
+
+    @cached_property
     def keys(self) -> PlatformKeys:
         return load_platform_keys(self.settings)
 

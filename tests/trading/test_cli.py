@@ -160,12 +160,19 @@ def test_audit_verify_fails_on_tampering(instance: pathlib.Path) -> None:
     import sqlite3
 
     assert CliRunner().invoke(main, ["demo", "--no-serve"]).exit_code == 0
+    # the demo's decisive moments asked for checkpoints; the scheduler signs them
+    assert CliRunner().invoke(main, ["scheduler", "--once"]).exit_code == 0
+    r = CliRunner().invoke(main, ["archive", "verify-log"])
+    assert r.exit_code == 0 and "日志完整" in r.output, r.output
+    assert int(r.output.split("：")[1].split(" ")[0]) >= 4  # bid deadline, decryption end, both records
     con = sqlite3.connect(instance / "ggzy.db")
     con.execute("UPDATE audit_event SET payload = '{}' WHERE seq = 3")
     con.commit()
     con.close()
     r = CliRunner().invoke(main, ["audit", "verify"])
     assert r.exit_code == 1 and "事件 3" in r.output
+    r = CliRunner().invoke(main, ["archive", "verify-log"])
+    assert r.exit_code == 1 and "event 3" in r.output
 
 
 def test_serve_starts_the_platform(instance: pathlib.Path) -> None:

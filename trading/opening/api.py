@@ -128,6 +128,18 @@ def list_for_tender(code: str) -> Response:
     return jsonify({"items": items})
 
 
+@api.get("/tenders/<code>/deadline-commitment")
+@requires(Permission.PUBLIC)
+def deadline_commitment(code: str) -> Response:
+    """The checkpoint signed at the bid deadline over every accepted bid's commitment."""
+    tender = load(code)
+    web.commit()
+    found = ops.deadline_commitment(web.db(), tender)
+    if found is None:
+        raise NotFound("投标截止时的检查点尚未生成")
+    return jsonify(found)
+
+
 @api.get("/ceremonies/<int:ceremony_id>")
 @requires(Permission.PUBLIC)
 def show(ceremony_id: int) -> Response:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from archive.objectstore import ObjectStoreError
+from archive.objectstore.base import WritebackWriter
 from bidding.models import Bid
 from bidding.price_sheet import FILENAME as PRICE_SHEET
 from signing.digest import SM3
@@ -117,7 +118,7 @@ def _decrypt(
                 raise Failed(Fault.BIDDER, "wrong_key", str(exc)) from None
             try:
                 with open(work, "wb") as dst:
-                    decrypt_chunks(header, src, dst, key)
+                    decrypt_chunks(header, src, WritebackWriter(dst), key)
             except EnvelopeError as exc:
                 # Whose bytes are these? If they are exactly the receipted ones, the bidder's.
                 if _stored_sm3(services, bid.object_key) != bid.ciphertext_sm3:

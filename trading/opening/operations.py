@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.transparency import request_checkpoint
 from bidding.models import Bid, BidState
 from signing.certs import TrustStore, Usage, verify_chain
 from signing.digest import sm3_hex
@@ -53,6 +54,13 @@ BIDDERS_MINUTES = 5
 READING_MINUTES = 10
 MESSAGE_LIMIT = 300
 OBJECTION_LIMIT = 1000
+#: Moments after which a signed checkpoint is published (full trace: provable years later).
+DECISIVE = {
+    Stage.READING: "decryption_window_end",
+    Stage.CONFIRMING: "opening_record",
+    Stage.CLOSED: "opening_record_final",
+    Stage.FAILED: "lot_failed",
+}
 NEXT = {
     Stage.SIGN_IN: Stage.BIDDERS,
     Stage.BIDDERS: Stage.DECRYPTING,
@@ -210,6 +218,8 @@ def _transition(
     body = {"from": before.value, "to": to.value, **(payload or {})}
     record_event(session, actor, f"ceremony.{to.value}", c, body)
     add_event(session, c, "stage", _stage_payload(c) | (payload or {}))
+    if to in DECISIVE:
+        request_checkpoint(session, DECISIVE[to], f"ceremony:{c.id}")
 
 
 # ---------------------------------------------------------------- time
@@ -698,3 +708,54 @@ def counts(c: Ceremony) -> dict[str, int]:
     for s in c.bidders:
         out[s.outcome.value] += 1
     return out
+
+
+# ---------------------------------------------------------------- the deadline commitment
+def deadline_commitment(session: Session, tender: Tender) -> dict[str, Any] | None:
+    """After the deadline: the signed checkpoint taken at it, and each accepted bid's commitment
+    (ciphertext SM3, SM3 of the receipt) with its event's inclusion proof, so that every bidder can
+    prove its bid was in the set that was opened."""
+    from archive.audit import AuditEvent
+    from archive.transparency import inclusion_proof, signed_checkpoints
+
+    if tender.closed_at is None:
+        return None
+    cps = [c for c in signed_checkpoints(session, f"tender:{tender.code}") if c.reason == "bid_deadline"]
+    if not cps:
+        return None
+    cp = cps[0]
+    bids = session.scalars(
+        select(Bid).where(Bid.tender_id == tender.id, Bid.status == BidState.ACCEPTED).order_by(Bid.received_at)
+    ).all()
+    out = []
+    for b in bids:
+        commitment = sm3_hex(json_statement(b.receipt))
+        seq = session.scalar(
+            select(AuditEvent.seq).where(AuditEvent.action == "bid.submit", AuditEvent.object_id == commitment[:32])
+        )
+        proof = inclusion_proof(session, seq, cp.tree_size) if seq is not None and seq <= cp.tree_size else []
+        out.append(
+            {
+                "ciphertext_sm3": b.ciphertext_sm3,
+                "commitment": commitment,
+                "seq": seq,
+                "inclusion_proof": [h.hex() for h in proof],
+            }
+        )
+    return {
+        "checkpoint": {
+            "id": cp.id,
+            "tree_size": cp.tree_size,
+            "root_sm3": cp.root.hex(),
+            "signed_at": cp.signed_at.isoformat(),
+            "statement": cp.statement,
+        },
+        "bids": out,
+    }
+
+
+def json_statement(receipt: str) -> bytes:
+    """The signed bytes of a stored receipt (its commitment is their SM3)."""
+    from signing.statements import SignedStatement
+
+    return SignedStatement.from_json(receipt.encode()).statement

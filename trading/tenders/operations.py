@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.transparency import request_checkpoint
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, OrgKind, Role, User
@@ -109,6 +110,8 @@ def close_bidding(session: Session, tender: Tender, now: dt.datetime | None = No
         "tender.bidding_close",
         {"deadline": tender.bid_deadline.isoformat(), "closed_at": now.isoformat()},
     )
+    # the deadline commitment: a signed checkpoint over every accepted bid's commitment
+    request_checkpoint(session, "bid_deadline", f"tender:{tender.code}")
     return True
 
 

@@ -36,6 +36,12 @@ from trading.tenders.views import load, portal_query, stream_document, trust, vi
 pages = Blueprint("tenders", __name__)
 
 
+def _deadline_commitment(db: Any, tender: Tender) -> dict[str, Any] | None:
+    from trading.opening.operations import deadline_commitment
+
+    return deadline_commitment(db, tender)
+
+
 def ceremony_rooms(db: Any, tender: Tender) -> dict[int, Any]:
     """Each lot's opening room (made at publication), for the link on the tender page."""
     from trading.opening.operations import ceremonies_of  # the opening builds on tenders, not back
@@ -244,6 +250,7 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         pending=pending,
         procedure=procs.get_procedure(db, tender.procedure_code),
         rooms=ceremony_rooms(db, tender),
+        commitment=_deadline_commitment(db, tender),
         error=error,
         now=clock.now(),
         can_download=manager or interest is not None or web.has_permission("tender:tender:read"),

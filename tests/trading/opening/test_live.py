@@ -108,5 +108,24 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
                 await asyncio.to_thread(add, "stage", {"label": "公开事件"}, Audience.PUBLIC)
                 assert "公开事件" in (await _read(public, 1))[0]  # the public skipped the room's chat
 
-        asyncio.run(scenario())
+        run_in_own_loop(scenario)
         database.engine.dispose()
+
+
+def run_in_own_loop(fn: Any) -> None:
+    """asyncio.run in a thread: Playwright's sync API may hold a running loop in this one."""
+    import threading
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(fn())
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(120)
+    if failure:
+        raise failure[0]

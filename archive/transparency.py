@@ -1,0 +1,230 @@
+"""The audit events as a transparency log: roots and proofs from the stored subtrees, and the
+platform-signed checkpoints (tree size, root, time).
+
+A checkpoint is asked for in the transaction of a decisive moment (``request_checkpoint``: the bid
+deadline, the end of the decryption window, a signed record…), covering every event up to that
+one; the scheduler signs it within seconds (``sign_pending``) and adds one at a configured interval
+whenever the log has grown. The root of any past size can be recomputed later because the tree is
+append-only, so signing late changes nothing about what is signed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, select, tuple_
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from archive import clock
+from archive.audit import AuditEvent, AuditHead, MerkleNode
+from archive.db import ArchiveBase
+from archive.merkle import (
+    Range,
+    consistency_ranges,
+    frontier_root,
+    inclusion_ranges,
+    leaf_hash,
+    needed,
+    push,
+    subtree_hash,
+)
+from signing.certs import Certificate
+from signing.digest import sm3
+from signing.sm2 import PrivateKey
+from signing.statements import SignedStatement, sign_statement
+
+CHECKPOINT_TYPE = "log_checkpoint"
+
+
+class LogCheckpoint(ArchiveBase):
+    __tablename__ = "log_checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(200), comment="interval, or the decisive moment")
+    subject: Mapped[str | None] = mapped_column(String(80), comment="what it is about, e.g. tender:GGZY-…")
+    requested_at: Mapped[dt.datetime]
+    root_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    signed_at: Mapped[dt.datetime | None]
+    statement: Mapped[str | None] = mapped_column(Text, comment="platform-signed statement (JSON)")
+
+
+class LogError(ValueError):
+    pass
+
+
+def size(session: Session) -> int:
+    head = session.get(AuditHead, 1)
+    return head.seq if head else 0
+
+
+def fetch(session: Session, ranges: set[Range]) -> dict[Range, bytes]:
+    """Hashes of complete aligned subtrees: leaves from the events, the rest from the nodes."""
+    leaves = [r for r in ranges if r[1] - r[0] == 1]
+    nodes = [r for r in ranges if r[1] - r[0] > 1]
+    out: dict[Range, bytes] = {}
+    if leaves:
+        rows = session.execute(
+            select(AuditEvent.seq, AuditEvent.leaf_hash).where(AuditEvent.seq.in_([r[0] + 1 for r in leaves]))
+        )
+        out.update({(seq - 1, seq): h for seq, h in rows})
+    if nodes:
+        keys = [((r[1] - r[0]).bit_length() - 1, r[0] // (r[1] - r[0])) for r in nodes]
+        found = session.execute(
+            select(MerkleNode.level, MerkleNode.index, MerkleNode.hash).where(
+                tuple_(MerkleNode.level, MerkleNode.index).in_(keys)
+            )
+        )
+        out.update({(i << lv, (i + 1) << lv): h for lv, i, h in found})
+    missing = ranges - set(out)
+    if missing:
+        raise LogError(f"日志缺少子树 {sorted(missing)[:3]} (log nodes missing)")
+    return out
+
+
+def _hashes(session: Session, ranges: list[Range]) -> list[bytes]:
+    known = fetch(session, needed(ranges))
+    return [subtree_hash(r, known.__getitem__) for r in ranges]
+
+
+def root_at(session: Session, tree_size: int) -> bytes:
+    if not 0 < tree_size <= size(session):
+        raise LogError(f"树大小 {tree_size} 超出日志范围 (tree size out of range)")
+    return _hashes(session, [(0, tree_size)])[0]
+
+
+def inclusion_proof(session: Session, seq: int, tree_size: int) -> list[bytes]:
+    """Proof that event ``seq`` (1-based) is in the tree of ``tree_size`` events."""
+    if not 0 < seq <= tree_size <= size(session):
+        raise LogError("事件序号或树大小超出范围 (seq or tree size out of range)")
+    return _hashes(session, inclusion_ranges(seq - 1, tree_size))
+
+
+def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
+    if not 0 < old <= new <= size(session):
+        raise LogError("树大小超出范围 (tree sizes out of range)")
+    return _hashes(session, consistency_ranges(old, new))
+
+
+# ---------------------------------------------------------------- checkpoints
+def request_checkpoint(session: Session, reason: str, subject: str | None = None) -> LogCheckpoint:
+    """Ask for a checkpoint covering every event so far (call after recording the moment's event)."""
+    session.flush()
+    cp = LogCheckpoint(tree_size=size(session), reason=reason, subject=subject, requested_at=clock.now())
+    session.add(cp)
+    session.flush()
+    return cp
+
+
+def checkpoint_body(tree_size: int, root: bytes, reason: str, subject: str | None) -> dict[str, Any]:
+    return {"log": "ggzy-audit", "tree_size": tree_size, "root_sm3": root.hex(), "reason": reason, "subject": subject}
+
+
+def sign_pending(session: Session, key: PrivateKey, cert: Certificate, now: dt.datetime | None = None) -> int:
+    """Sign every requested checkpoint (the scheduler's job)."""
+    now = now or clock.now()
+    pending = session.scalars(
+        select(LogCheckpoint).where(LogCheckpoint.statement.is_(None)).order_by(LogCheckpoint.id).with_for_update()
+    ).all()
+    for cp in pending:
+        if cp.tree_size == 0:
+            session.delete(cp)
+            continue
+        root = root_at(session, cp.tree_size)
+        body = checkpoint_body(cp.tree_size, root, cp.reason, cp.subject)
+        st = sign_statement(CHECKPOINT_TYPE, body, key=key, cert=cert, now=now)
+        cp.root_hash, cp.signed_at, cp.statement = root, now, st.to_json().decode()
+    return len(pending)
+
+
+def interval_checkpoint(session: Session, every: dt.timedelta, now: dt.datetime | None = None) -> LogCheckpoint | None:
+    """A checkpoint when the log grew and the last one is older than ``every``."""
+    now = now or clock.now()
+    last = session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
+    current = size(session)
+    if current == 0 or (last is not None and (last.tree_size >= current or now - last.requested_at < every)):
+        return None
+    return request_checkpoint(session, "interval")
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    id: int
+    tree_size: int
+    root: bytes
+    signed_at: dt.datetime
+    reason: str
+    subject: str | None
+    statement: str
+
+
+def signed_checkpoints(session: Session, subject: str | None = None) -> list[CheckpointView]:
+    q = select(LogCheckpoint).where(LogCheckpoint.statement.is_not(None))
+    if subject is not None:
+        q = q.where(LogCheckpoint.subject == subject)
+    return [
+        CheckpointView(
+            c.id, c.tree_size, c.root_hash or b"", c.signed_at or c.requested_at, c.reason, c.subject, c.statement or ""
+        )
+        for c in session.scalars(q.order_by(LogCheckpoint.id))
+    ]
+
+
+def verify_checkpoint(statement: str, trusted: Certificate) -> dict[str, Any]:
+    """The signed body of a checkpoint statement (raises if the signature does not verify)."""
+    body: dict[str, Any] = SignedStatement.from_json(statement.encode()).verify(
+        trusted=trusted, expected_type=CHECKPOINT_TYPE
+    )["body"]
+    return body
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    where: str
+    problem: str
+
+
+def verify_log(session: Session, trusted: Certificate, batch: int = 10_000) -> tuple[int, list[LogProblem]]:
+    """Recompute every leaf from its event's content, in order, and the root at every signed
+    checkpoint; compare with what the platform signed. Returns (checkpoints checked, problems)."""
+    problems: list[LogProblem] = []
+    checkpoints = signed_checkpoints(session)
+    for cp in checkpoints:
+        try:
+            body = verify_checkpoint(cp.statement, trusted)
+        except Exception as exc:  # any failure to verify is a finding, named
+            problems.append(LogProblem(f"checkpoint {cp.id}", f"签名无效 (signature invalid): {exc}"))
+            continue
+        if body["tree_size"] != cp.tree_size or body["root_sm3"] != cp.root.hex():
+            problems.append(LogProblem(f"checkpoint {cp.id}", "签名内容与存储的检查点不符 (stored checkpoint altered)"))
+    wanted: dict[int, list[CheckpointView]] = {}
+    for cp in checkpoints:
+        wanted.setdefault(cp.tree_size, []).append(cp)
+    frontier: list[tuple[int, bytes]] = []
+    n, last = 0, 0
+    while True:
+        rows = session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != n + 1:
+                problems.append(LogProblem(f"event {n + 1}", f"缺少事件 {n + 1}–{ev.seq - 1} (events missing)"))
+            if sm3(ev.payload.encode("utf-8")) != ev.payload_sm3 or leaf_hash(ev.canonical()) != ev.leaf_hash:
+                problems.append(LogProblem(f"event {ev.seq}", "事件内容被修改 (event altered)"))
+            push(frontier, leaf_hash(ev.canonical()), n)
+            n, last = n + 1, ev.seq
+            for due in wanted.get(n, ()):
+                if frontier_root(frontier) != due.root:
+                    problems.append(
+                        LogProblem(f"checkpoint {due.id}", f"重算的根与签名的根不符，树大小 {n} (root mismatch)")
+                    )
+    for cp in checkpoints:
+        if cp.tree_size > n:
+            problems.append(
+                LogProblem(f"checkpoint {cp.id}", f"日志只有 {n} 个事件，少于检查点的 {cp.tree_size} (log truncated)")
+            )
+    return len(checkpoints), problems

@@ -1,0 +1,348 @@
+"""Building, storing, holding and verifying a lot's archive package.
+
+A package is built once the lot has reached an end state (the opening closed, the lot failed, the
+tender was terminated) and the checkpoint asked for at that moment has been signed: every event of
+the lot up to it goes in with its inclusion proof. The package is written to the archive store
+with COMPLIANCE retention (``ARCHIVE_RETENTION_YEARS``); deleting it is refused and the attempt is
+recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive import package as pkg
+from archive import transparency as log
+from archive.audit import SYSTEM, Actor, AuditEvent, record_event
+from archive.objectstore import ObjectStore, RetentionError
+from bidding.models import Bid
+from signing.canonical import canonical_json
+from signing.certs import Certificate
+from signing.digest import sm3_hex
+from signing.statements import SignedStatement
+from trading.accounts.models import Organisation, Role, User
+from trading.archives.models import ArchivePackage
+from trading.errors import Conflict, Forbidden, NotFound
+from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Outcome, Stage
+from trading.opening.record import record_files
+from trading.services import Services
+from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderDocument
+
+REASONS = {Stage.CLOSED: "opened", Stage.FAILED: "failed", Stage.CANCELLED: "cancelled"}
+
+
+def _stored(store: ObjectStore, key: str) -> Any:
+    return lambda: store.open(key)
+
+
+def _bytes(path: str, category: str, kind: str, value: Any, **meta: Any) -> pkg.Entry:
+    data = value if isinstance(value, bytes) else canonical_json(value)
+    return pkg.bytes_entry(path, category, kind, data, **meta)
+
+
+def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -> list[pkg.Entry]:
+    """Every file of the lot's archive (see archive/PACKAGE.md for the layout)."""
+    tender = session.get(Tender, c.tender_id)
+    lot = session.get(Lot, c.lot_id)
+    assert tender is not None and lot is not None
+    store = services.store
+    entries: list[pkg.Entry] = []
+    refs: list[tuple[str, str]] = [("tender", str(tender.id)), ("lot", str(lot.id)), ("ceremony", str(c.id))]
+    for ann in session.scalars(
+        select(Announcement)
+        .where(Announcement.tender_id == tender.id, Announcement.status == AnnouncementState.PUBLISHED)
+        .order_by(Announcement.id)
+    ):
+        refs.append(("announcement", str(ann.id)))
+        body = {
+            "id": ann.id,
+            "kind": ann.kind.value,
+            "title": ann.title,
+            "body": ann.body,
+            "published_at": ann.published_at.isoformat() if ann.published_at else None,
+            "content_sm3": ann.content_sm3,
+        }
+        entries.append(
+            _bytes(f"announcements/{ann.id:04d}-{ann.kind.value}.json", "announcement", "announcement", body)
+        )
+    for doc in session.scalars(
+        select(TenderDocument).where(TenderDocument.tender_id == tender.id).order_by(TenderDocument.id)
+    ):
+        refs.append(("tender_document", str(doc.id)))
+        entries.append(
+            pkg.Entry(
+                f"documents/{doc.id:04d}-{doc.name}",
+                "tender_document",
+                "tender_document",
+                _stored(store, doc.object_key),
+            )
+        )
+        entries.append(
+            _bytes(
+                f"documents/{doc.id:04d}-{doc.name}.signature.json",
+                "tender_document",
+                "document_signature",
+                {
+                    "name": doc.name,
+                    "sm3": doc.sm3,
+                    "size": doc.size,
+                    "signature": doc.signature,
+                    "signer_cert_sm3": doc.signer_cert_sm3,
+                },
+            )
+        )
+    for bid in session.scalars(select(Bid).where(Bid.lot_id == lot.id).order_by(Bid.id)):
+        refs.append(bid.audit_ref)
+        commitment = sm3_hex(SignedStatement.from_json(bid.receipt.encode()).statement)
+        refs.append(("bid", commitment[:32]))
+    seats = {s.bid_id: s for s in c.bidders}
+    for bid in session.scalars(
+        select(Bid).where(Bid.lot_id == lot.id, Bid.id.in_(list(seats) or [0])).order_by(Bid.id)
+    ):
+        org = session.get(Organisation, bid.org_id)
+        code = org.credit_code if org and org.credit_code else str(bid.org_id)
+        folder = f"bids/{code}"
+        meta = {"bidder": code}
+        entries.append(
+            pkg.Entry(
+                f"{folder}/sealed.ggzy",
+                "bid",
+                "sealed_bid",
+                _stored(store, bid.object_key),
+                {**meta, "received_at": bid.received_at.isoformat()},
+            )
+        )
+        entries.append(_bytes(f"{folder}/receipt.json", "receipt", "receipt", bid.receipt.encode(), **meta))
+        seat = seats[bid.id]
+        if seat.outcome is Outcome.DECRYPTED and seat.plaintext_key:
+            entries.append(
+                pkg.Entry(f"{folder}/opened.zip", "bid", "opened_bid", _stored(store, seat.plaintext_key), meta)
+            )
+    for final, name in ((False, "opening/record"), (True, "opening/record-final")):
+        files = record_files(c, final=final)
+        if files is None:
+            continue
+        statement = c.final_record_statement if final else c.record_statement
+        assert statement is not None
+        entries.append(pkg.Entry(f"{name}.json", "opening_record", "record", _stored(store, files[0])))
+        entries.append(pkg.Entry(f"{name}.pdf", "opening_record", "record", _stored(store, files[1])))
+        entries.append(
+            _bytes(f"{name}.sig.json", "opening_record", "record_statement", statement.encode(), record=name)
+        )
+    if c.bidders:
+        confirmations = []
+        for s in c.bidders:
+            org = session.get(Organisation, s.org_id)
+            confirmations.append(
+                {
+                    "credit_code": org.credit_code if org else None,
+                    "ceremony": c.id,
+                    "record_sm3": c.record_sm3,
+                    "kind": s.confirmation.value if s.confirmation else None,
+                    "at": s.confirmed_at.isoformat() if s.confirmed_at else None,
+                    "signature": s.confirmation_signature,
+                }
+            )
+        entries.append(_bytes("opening/confirmations.json", "opening_record", "confirmations", confirmations))
+        objections = [
+            {
+                "raised_at": o.created_at.isoformat(),
+                "text": o.text,
+                "answer": o.answer,
+                "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+            }
+            for o in session.scalars(select(Objection).where(Objection.ceremony_id == c.id).order_by(Objection.id))
+        ]
+        entries.append(_bytes("opening/objections.json", "objection", "objections", objections))
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
+        .order_by(AuditEvent.seq)
+    ).all()
+    lines = []
+    for ev in events:
+        proof = log.inclusion_proof(session, ev.seq, tree_size)
+        row = {
+            "seq": ev.seq,
+            "at": ev.at.isoformat(),
+            "actor": ev.actor_id,
+            "role": ev.actor_role,
+            "action": ev.action,
+            "object_type": ev.object_type,
+            "object_id": ev.object_id,
+            "payload": ev.payload,
+            "inclusion_proof": [h.hex() for h in proof],
+        }
+        lines.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
+    entries.append(_bytes("log/events.jsonl", "event_log", "events", ("\n".join(lines) + "\n").encode()))
+    return entries
+
+
+def _checkpoint_for(session: Session, c: Ceremony) -> log.CheckpointView | None:
+    cps = log.signed_checkpoints(session, f"ceremony:{c.id}")
+    return max(cps, key=lambda cp: cp.tree_size) if cps else None
+
+
+def build_for(
+    session: Session, c: Ceremony, services: Services, now: dt.datetime | None = None
+) -> ArchivePackage | None:
+    """Build and store the lot's package (None while its closing checkpoint is not yet signed)."""
+    now = now or clock.now()
+    if c.stage not in FINAL_STAGES:
+        raise Conflict("开标尚未结束，不能归档", code="not_ended")
+    if session.scalar(select(ArchivePackage.id).where(ArchivePackage.lot_id == c.lot_id)) is not None:
+        return None
+    cp = _checkpoint_for(session, c)
+    if cp is None:
+        return None
+    tender = session.get(Tender, c.tender_id)
+    lot = session.get(Lot, c.lot_id)
+    assert tender is not None and lot is not None
+    entries = collect(session, c, services, cp.tree_size)
+    entries.append(_bytes("log/checkpoint.sig.json", "checkpoint", "checkpoint", cp.statement.encode()))
+    keys = services.keys
+    header = {
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "end_state": REASONS[c.stage],
+        "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root_sm3": cp.root.hex()},
+    }
+    fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.instance if services.instance.exists() else None)
+    try:
+        with os.fdopen(fd, "w+b") as f:
+            manifest = pkg.build(f, entries, header, key=keys.sign_key, cert=keys.sign_cert, root=keys.ca.cert, now=now)
+            f.seek(0)
+            stored = services.archive_store.put_stream(f)
+    finally:
+        os.unlink(tmp)
+    retain = now + dt.timedelta(days=365 * services.settings.archive_retention_years + 4)
+    services.archive_store.set_retention(stored.key, retain)
+    row = ArchivePackage(
+        tender_id=tender.id,
+        lot_id=lot.id,
+        ceremony_id=c.id,
+        reason=REASONS[c.stage],
+        object_key=stored.key,
+        sm3=stored.sm3,
+        size=stored.size,
+        files=len(manifest["files"]),
+        tree_size=cp.tree_size,
+        built_at=now,
+        retain_until=retain,
+        legal_hold=False,
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session,
+        SYSTEM,
+        "archive.build",
+        row,
+        {
+            "tender": tender.code,
+            "lot": lot.number,
+            "sm3": stored.sm3,
+            "files": row.files,
+            "retain_until": retain.isoformat(),
+        },
+    )
+    return row
+
+
+def build_due(session: Session, services: Services, now: dt.datetime) -> int:
+    """The scheduler's job: every ended lot without a package whose checkpoint is signed."""
+    have = select(ArchivePackage.lot_id)
+    ended = session.scalars(
+        select(Ceremony).where(Ceremony.stage.in_([s.value for s in FINAL_STAGES]), Ceremony.lot_id.not_in(have))
+    ).all()
+    return sum(build_for(session, c, services, now) is not None for c in ended)
+
+
+# ---------------------------------------------------------------- reading, holding, deleting
+def _require_platform(user: User) -> None:
+    if not user.roles & {Role.STAFF, Role.SUPERVISOR, Role.ADMIN}:
+        raise Forbidden("只有交易中心工作人员和监督人员可以查看档案")
+
+
+def get_package(session: Session, package_id: int) -> ArchivePackage:
+    p = session.get(ArchivePackage, package_id)
+    if p is None:
+        raise NotFound(f"档案 {package_id} 不存在")
+    return p
+
+
+def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tender, Lot]]:
+    q = (
+        select(ArchivePackage, Tender, Lot)
+        .join(Tender, Tender.id == ArchivePackage.tender_id)
+        .join(Lot, Lot.id == ArchivePackage.lot_id)
+        .order_by(ArchivePackage.id.desc())
+    )
+    if text:
+        q = q.where(Tender.code.contains(text) | Tender.title.contains(text))
+    return [(p, t, lot) for p, t, lot in session.execute(q.limit(200)).all()]
+
+
+@contextlib.contextmanager
+def open_package(services: Services, p: ArchivePackage) -> Iterator[IO[bytes]]:
+    with services.archive_store.open(p.object_key) as f:
+        yield f
+
+
+def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> pkg.Report:
+    """Verify the stored package as an outsider would, against the platform's root."""
+    fd, tmp = tempfile.mkstemp(prefix="verify-", dir=services.instance if services.instance.exists() else None)
+    try:
+        with os.fdopen(fd, "wb") as out, open_package(services, p) as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        report = pkg.verify(tmp, services.keys.ca.cert)
+    finally:
+        os.unlink(tmp)
+    p.verified_at, p.verified_ok, p.report = clock.now(), report.ok, "\n".join(report.lines())
+    record_event(session, actor, "archive.verify", p, {"ok": report.ok, "failures": len(report.failures)})
+    return report
+
+
+def set_legal_hold(session: Session, user: User, p: ArchivePackage, on: bool, reason: str, services: Services) -> None:
+    if Role.STAFF not in user.roles:
+        raise Forbidden("只有交易中心工作人员可以设置法律保留")
+    reason = (reason or "").strip()
+    if not 2 <= len(reason) <= 500:
+        from trading.errors import InvalidInput
+
+        raise InvalidInput("请填写原因（2–500 字），如争议或投诉编号", fields={"reason": "2–500 字"})
+    services.archive_store.set_legal_hold(p.object_key, on)
+    p.legal_hold = on
+    record_event(session, user, "archive.legal_hold", p, {"on": on, "reason": reason})
+
+
+def try_delete(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> None:
+    """Deleting a retained package is refused by the store; the attempt is recorded either way."""
+    try:
+        services.archive_store.delete(p.object_key)
+    except RetentionError as exc:
+        record_event(session, actor, "archive.delete_refused", p, {"reason": str(exc)})
+        raise Conflict(f"档案在保留期内或处于法律保留，不能删除：{exc}", code="retained") from None
+    record_event(session, actor, "archive.delete", p, {})
+    session.delete(p)
+
+
+def trusted_certificate(path: str | None, services: Services | None) -> Certificate:
+    if path is not None:
+        with open(path, "rb") as f:
+            return Certificate.load(f.read())
+    assert services is not None
+    return services.keys.ca.cert

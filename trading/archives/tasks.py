@@ -1,0 +1,16 @@
+"""The scheduler builds archive packages for lots that reached an end state."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from trading.archives.operations import build_due
+from trading.scheduler import job
+from trading.services import Services
+
+
+@job("build_archives", every_seconds=10)
+def build_archives_job(session: Session, now: dt.datetime, services: Services) -> int:
+    return build_due(session, services, now)
