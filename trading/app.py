@@ -47,6 +47,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from bidding.blueprint import bp as bidding_bp
     from trading.accounts.blueprint import api as accounts_api
     from trading.accounts.blueprint import pages as accounts_pages
+    from trading.archives.views import api as archives_api
+    from trading.archives.views import pages as archives_pages
     from trading.audit_views import api as audit_api
     from trading.audit_views import pages as audit_pages
     from trading.home import bp as home_bp
@@ -74,9 +76,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         opening_pages,
         opening_api,
         log_api,
+        archives_pages,
+        archives_api,
     ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api):
+    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 

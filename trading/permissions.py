@@ -34,6 +34,8 @@ class Permission(StrEnum):
     TENDER_PARTICIPATE = "tender:interest:register"  # bidders: register, download, ask
     CALENDAR_MANAGE = "tender:calendar:manage"
     CEREMONY_HOST = "opening:ceremony:host"  # staff: run the opening ceremony
+    ARCHIVE_READ = "archive:package:read"  # staff and supervisors: packages, verification, download
+    ARCHIVE_HOLD = "archive:package:hold"  # staff: legal hold
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -56,9 +58,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TENDER_READ_ALL,
             Permission.CALENDAR_MANAGE,
             Permission.CEREMONY_HOST,
+            Permission.ARCHIVE_READ,
+            Permission.ARCHIVE_HOLD,
         }
     ),
-    Role.SUPERVISOR: frozenset({Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.TENDER_READ_ALL}),
+    Role.SUPERVISOR: frozenset(
+        {Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.TENDER_READ_ALL, Permission.ARCHIVE_READ}
+    ),
     Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
     Role.TENDEREE: frozenset({Permission.TENDER_MANAGE}),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),

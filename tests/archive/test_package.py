@@ -23,9 +23,10 @@ pytestmark = pytest.mark.integration
 DETECTED: list[str] = []
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One whole tender on a PostgreSQL database of its own, up to its archive package."""
+@pytest.fixture(scope="module", params=["filesystem", "minio"])
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """One whole tender on a PostgreSQL database of its own, up to its archive package, stored in
+    the filesystem store (read-only) or, through the minio SDK, in a bucket with object lock."""
     from tests.conftest import fresh_pg_database
     from trading.app import create_app, services
     from trading.archives.operations import build_due
@@ -37,7 +38,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     inst = tmp_path_factory.mktemp("archive-instance")
     with fresh_pg_database("ggzy_archive") as url:
         upgrade(url)
-        app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(inst), "DATABASE_URL": url}))
+        env = {"GGZY_ENV": "test", "GGZY_INSTANCE": str(inst), "DATABASE_URL": url}
+        if request.param == "minio":
+            import uuid
+
+            server = request.getfixturevalue("s3_server")
+            env["ARCHIVE_STORE_URL"] = f"minio://ak:sk@{server}/archive-{uuid.uuid4().hex[:8]}?lock=1"
+        app = create_app(load_settings(env))
         db, client = app.extensions["ggzy.db"], app.test_client()
         with db.session() as session:
             t = open_tender(client, session, app, 3)
@@ -80,7 +87,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         path.write_bytes(data)
         (inst / "root.pem").write_bytes(root.to_pem())
         yield {"app": app, "db": db, "data": data, "root": root, "path": path, "id": package_id, "inst": inst, "t": t}
-        print(f"\n档案篡改用例：{len(DETECTED)} 个全部被发现 (tamper cases detected: {len(DETECTED)})")
+        print(
+            f"\n[{request.param}] 档案篡改用例：{len(DETECTED)} 个全部被发现 (tamper cases detected: {len(DETECTED)})"
+        )
+        DETECTED.clear()
         db.engine.dispose()
 
 
@@ -249,3 +259,30 @@ def test_retention_refuses_deletion_and_logs_it(built: dict[str, Any]) -> None:
             try_delete(s, SYSTEM, p, services(built["app"]))
         s.commit()
         assert s.scalar(select(AuditEvent.action).order_by(AuditEvent.seq.desc()).limit(1)) == "archive.delete_refused"
+
+
+def test_archive_pages_and_api_by_role(built: dict[str, Any]) -> None:
+    from tests.factories import page_login
+
+    app, t = built["app"], built["t"]
+    client = app.test_client()
+    staff, bidder = t["staff"], t["headers"][0]
+    assert client.get("/api/v1/archives", headers=bidder).status_code == 403  # not for bidders
+    items = client.get("/api/v1/archives", headers=staff).get_json()["items"]
+    assert [i["id"] for i in items] == [built["id"]] and items[0]["tender"] == t["code"]
+    r = client.post(f"/api/v1/archives/{built['id']}/verify", headers=staff)
+    assert r.status_code == 200 and r.get_json()["ok"] is True
+    assert client.get(f"/api/v1/archives/{built['id']}/download", headers=staff).data == built["data"]
+    r = client.post(f"/api/v1/archives/{built['id']}/legal-hold", json={"on": True, "reason": ""}, headers=staff)
+    assert r.status_code == 422  # a hold needs its reason
+    r = client.post(
+        f"/api/v1/archives/{built['id']}/legal-hold", json={"on": True, "reason": "投诉 2026-017"}, headers=staff
+    )
+    assert r.status_code == 200 and r.get_json()["legal_hold"] is True
+    r = client.delete(f"/api/v1/archives/{built['id']}", headers=staff)
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "retained"
+    assert client.get("/api/v1/archives/999999", headers=staff).status_code == 404
+    page_login(client, t["staff_username"])
+    html = client.get(f"/archives/{built['id']}").get_data(as_text=True)
+    assert "档案包" in html and "法律保留" in html and "通过" in html
+    assert t["code"] in client.get("/archives?q=" + t["code"]).get_data(as_text=True)

@@ -9,13 +9,11 @@ recorded.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
 import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
@@ -295,17 +293,11 @@ def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tende
     return [(p, t, lot) for p, t, lot in session.execute(q.limit(200)).all()]
 
 
-@contextlib.contextmanager
-def open_package(services: Services, p: ArchivePackage) -> Iterator[IO[bytes]]:
-    with services.archive_store.open(p.object_key) as f:
-        yield f
-
-
 def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> pkg.Report:
     """Verify the stored package as an outsider would, against the platform's root."""
     fd, tmp = tempfile.mkstemp(prefix="verify-", dir=services.instance if services.instance.exists() else None)
     try:
-        with os.fdopen(fd, "wb") as out, open_package(services, p) as src:
+        with os.fdopen(fd, "wb") as out, services.archive_store.open(p.object_key) as src:
             while chunk := src.read(1 << 20):
                 out.write(chunk)
         report = pkg.verify(tmp, services.keys.ca.cert)

@@ -86,6 +86,7 @@ def open_tender(client: FlaskClient, session: Session, app: Flask, n: int) -> di
         "headers": headers,
         "blobs": blobs,
         "staff": hs,
+        "staff_username": staff.username,
         "tenderee": ht,
         "outsider": api_token(client, outsider.user.username),
         "deadline": deadline,
