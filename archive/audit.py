@@ -18,7 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String, Text, event, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import clock
@@ -139,13 +139,48 @@ def _obj_ref(obj: Any) -> ObjRef:
     return str(ref[0]), str(ref[1])
 
 
-def record_event(session: Session, actor: Actor, action: str, obj: Any, payload: Any = None) -> AuditEvent:
-    """Append an event in the caller's transaction and return it (flushed, not committed)."""
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, seq=0, chain_hash=GENESIS, frontier=b"")
-        session.add(head)
+def _locked_head(session: Session) -> AuditHead:
+    """The head row, locked once per transaction (later appends in it reuse the lock)."""
+    tx = session.get_transaction()
+    cached = session.info.get(_HEAD_KEY)
+    if cached is not None and cached[0] is tx and cached[1] in session:
+        head: AuditHead = cached[1]
+        return head
+    found = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if found is None:
+        found = AuditHead(id=1, seq=0, chain_hash=GENESIS, frontier=b"")
+        session.add(found)
         session.flush()
+    session.info[_HEAD_KEY] = (session.get_transaction(), found)
+    return found
+
+
+_HEAD_KEY = "ggzy.audit_head"
+_PENDING_KEY = "ggzy.audit_pending"
+
+
+@event.listens_for(Session, "before_flush")
+def _write_pending(session: Session, *_: Any) -> None:
+    """Appends are written in one batch when the session flushes: before any query in the
+    transaction (autoflush; the head row is dirty after an append) and at commit."""
+    pending = session.info.pop(_PENDING_KEY, None)
+    if pending and pending[0]:
+        conn = session.connection()
+        conn.execute(insert(AuditEvent), pending[0])
+        if pending[1]:
+            conn.execute(insert(MerkleNode), pending[1])
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+def record_event(session: Session, actor: Actor, action: str, obj: Any, payload: Any = None) -> int:
+    """Append an event in the caller's transaction (written at its next flush, committed with it)."""
+    head = _locked_head(session)
     object_type, object_id = _obj_ref(obj)
     body = canonical_json(payload if payload is not None else {})
     at = clock.now()
@@ -155,26 +190,26 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
         event_bytes(seq, at, actor.actor_id, actor.actor_role, action, object_type, object_id, payload_sm3)
     )
     chain = sm3(head.chain_hash + leaf)
-    event = AuditEvent(
-        seq=seq,
-        at=at,
-        actor_id=actor.actor_id,
-        actor_role=actor.actor_role,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        payload=body.decode("utf-8"),
-        payload_sm3=payload_sm3,
-        leaf_hash=leaf,
-        chain_hash=chain,
+    pending = session.info.setdefault(_PENDING_KEY, ([], []))
+    pending[0].append(
+        {
+            "seq": seq,
+            "at": at,
+            "actor_id": actor.actor_id,
+            "actor_role": actor.actor_role,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "payload": body.decode("utf-8"),
+            "payload_sm3": payload_sm3,
+            "leaf_hash": leaf,
+            "chain_hash": chain,
+        }
     )
-    session.add(event)
     frontier = unpack_frontier(head.frontier)
-    for level, index, h in push(frontier, leaf, seq - 1):
-        session.add(MerkleNode(level=level, index=index, hash=h))
+    pending[1].extend({"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1))
     head.seq, head.chain_hash, head.frontier = seq, chain, pack_frontier(frontier)
-    session.flush()
-    return event
+    return seq
 
 
 @dataclass(frozen=True)

@@ -181,9 +181,9 @@ def verify(source: str | IO[bytes], trusted: Certificate) -> Report:
                 raise SigningError("清单摘要与签名不符 (manifest digest differs)")
             manifest = json.loads(raw)
         except (KeyError, ValueError, SigningError) as exc:
-            report.add("清单签名 (manifest signature)", False, str(exc))
+            report.add(f"清单签名 {MANIFEST_SIG} (manifest signature)", False, str(exc))
             return report
-        report.add("清单签名 (manifest signature)", True)
+        report.add(f"清单签名 {MANIFEST_SIG} (manifest signature)", True)
         listed = {f["path"]: f for f in manifest["files"]}
         extra = set(z.namelist()) - set(listed) - {MANIFEST, MANIFEST_SIG}
         if extra:
@@ -285,27 +285,31 @@ def _verify_events(
         report.add("日志检查点签名 (checkpoint signature)", False, str(exc))
         return
     last, bad = 0, []
-    lines = z.read(logs[0]["path"]).decode().splitlines()
-    for line in lines:
-        ev = json.loads(line)
-        seq = ev["seq"]
+    lines = z.read(logs[0]["path"]).decode(errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        try:
+            ev = json.loads(line)
+            seq = int(ev["seq"])
+            payload_sm3 = sm3(ev["payload"].encode())
+            leaf = leaf_hash(
+                event_bytes(
+                    seq,
+                    dt.datetime.fromisoformat(ev["at"]),
+                    ev["actor"],
+                    ev["role"],
+                    ev["action"],
+                    ev["object_type"],
+                    ev["object_id"],
+                    payload_sm3,
+                )
+            )
+            proof = [bytes.fromhex(h) for h in ev["inclusion_proof"]]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            bad.append(f"第 {number} 行格式错误 (malformed line): {exc}")
+            continue
         if seq <= last:
             bad.append(f"事件 {seq} 顺序错误 (out of order)")
         last = seq
-        payload_sm3 = sm3(ev["payload"].encode())
-        leaf = leaf_hash(
-            event_bytes(
-                seq,
-                dt.datetime.fromisoformat(ev["at"]),
-                ev["actor"],
-                ev["role"],
-                ev["action"],
-                ev["object_type"],
-                ev["object_id"],
-                payload_sm3,
-            )
-        )
-        proof = [bytes.fromhex(h) for h in ev["inclusion_proof"]]
         if not verify_inclusion(seq - 1, size, leaf, proof, root):
             bad.append(f"事件 {seq} 不在检查点中或被修改 (not included / altered)")
     report.add(f"交易过程记录 {len(lines)} 条及包含证明 (events and inclusion proofs)", not bad, "；".join(bad[:5]))

@@ -62,3 +62,10 @@ def peak_growth(fn: Callable[[], Any]) -> int:
     base = _status("VmRSS")
     fn()
     return _status("VmHWM") - base
+
+
+def pg_database(prefix: str) -> Any:
+    """A new PostgreSQL database for a benchmark (the tests' helper; GGZY_TEST_PG names the server)."""
+    from tests.conftest import fresh_pg_database
+
+    return fresh_pg_database(prefix)

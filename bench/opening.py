@@ -13,24 +13,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import os
 import pathlib
-import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
-from bench._common import emit
+from bench._common import emit, pg_database
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -72,11 +71,8 @@ def main() -> None:
     watchers = int(os.environ.get("BENCH_WATCHERS", 100 if args.quick else 1000))
     workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 2))
 
-    name = f"ggzy_openbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG)
+    cleanup = contextlib.ExitStack()
+    url = cleanup.enter_context(pg_database("ggzy_openbench"))  # a throwaway database, dropped at the end
     tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
     env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
     os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
@@ -84,18 +80,7 @@ def main() -> None:
     try:
         from archive import clock
         from signing.envelope import read_header
-        from tests.factories import (
-            api_token,
-            make_bidder_with_keys,
-            make_signer,
-            make_user,
-            seal_bid,
-            tender_body,
-            upload,
-            upload_bid,
-        )
-        from tests.trading.opening.test_ceremony import bid_package, release, signin_sig
-        from trading.accounts.models import Role
+        from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
         from trading.app import create_app
         from trading.config import load_settings
         from trading.db import upgrade
@@ -107,27 +92,17 @@ def main() -> None:
         db = app.extensions["ggzy.db"]
         client = app.test_client()
         with db.session() as s:
-            tenderee = make_signer(s, app, Role.TENDEREE)
-            staff = make_user(s, Role.STAFF)
-            bidders = [make_bidder_with_keys(s, app) for _ in range(n_bids)]
-        ht = api_token(client, tenderee.user.username)
-        code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
-        upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
-        client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
-        hs = api_token(client, staff.username)
-        assert client.post(f"/api/v1/tenders/{code}/publish", headers=hs).status_code == 200
-        headers = [api_token(client, b.user.username) for b in bidders]
-        filler = os.urandom(mib << 20)
-        blobs = []
-        for i, (b, h) in enumerate(zip(bidders, headers, strict=True)):
-            client.post(f"/api/v1/tenders/{code}/interest", headers=h)
-            package = bid_package(code, f"{1_000_000 + i}.00") + filler[: (mib << 20) - 1024]
-            blob = seal_bid(b, code, package, chunk_size=1 << 20)
-            assert upload_bid(client, h, blob, code).status_code == 201
-            blobs.append(blob)
-        deadline = dt.datetime.fromisoformat(client.get(f"/api/v1/tenders/{code}").get_json()["bid_deadline"])
-        cid = client.get(f"/api/v1/tenders/{code}/ceremonies").get_json()["items"][0]["id"]
-        t = {"cid": cid, "code": code, "bidders": bidders, "blobs": blobs, "headers": headers}
+            # the same tender as the ceremony tests, with bids of the benchmark's size
+            t = open_tender(client, s, app, n_bids, filler=os.urandom(mib << 20))
+        cid, code, bidders, headers, deadline, hs = (
+            t["cid"],
+            t["code"],
+            t["bidders"],
+            t["headers"],
+            t["deadline"],
+            t["staff"],
+        )
+        blobs = t["blobs"]
         with clock.frozen(deadline + dt.timedelta(seconds=1)):
             for i, b in enumerate(bidders):
                 r = client.post(
@@ -189,9 +164,7 @@ def main() -> None:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(30)
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        cleanup.close()
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)

@@ -17,22 +17,21 @@ Appends are measured the way the platform makes them: ``record_event`` in transa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import pathlib
 import random
-import re
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, insert, text, update
+from sqlalchemy import insert, text, update
 
-from bench._common import emit
+from bench._common import emit, pg_database
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -46,11 +45,8 @@ def main() -> None:
     per_tx = int(os.environ.get("BENCH_EVENTS_PER_TX", 10))
     window = 3_000 if args.quick else 10_000
 
-    name = f"ggzy_trailbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG)
+    cleanup = contextlib.ExitStack()
+    url = cleanup.enter_context(pg_database("ggzy_trailbench"))  # a throwaway database, dropped at the end
     tmp = pathlib.Path(tempfile.mkdtemp())
     try:
         from archive import transparency as log
@@ -158,9 +154,7 @@ def main() -> None:
         emit("trail_consistency_proof_median", statistics.median(con) * 1000, f"ms at {size} events", None, 5, "lower")
         db.engine.dispose()
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        cleanup.close()
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)

@@ -10,10 +10,10 @@ uploads of 5 MiB finish without errors (total time, and its ratio to one upload'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import pathlib
-import re
 import signal
 import subprocess
 import sys
@@ -24,9 +24,8 @@ import uuid
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text
 
-from bench._common import emit, paired_times
+from bench._common import emit, paired_times, pg_database
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -55,11 +54,8 @@ def main() -> None:
 
     from tests.conftest import free_port, wait_for_port
 
-    name = f"ggzy_upbench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = re.sub(r"/[^/]+$", f"/{name}", PG)
+    cleanup = contextlib.ExitStack()
+    url = cleanup.enter_context(pg_database("ggzy_upbench"))  # a throwaway database, dropped at the end
     tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
     env = {**os.environ, "GGZY_ENV": "demo", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
     server = None
@@ -206,9 +202,7 @@ def main() -> None:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        cleanup.close()
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)

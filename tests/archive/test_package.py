@@ -145,8 +145,8 @@ def rewrite(
     return out.getvalue()
 
 
-def flip(b: bytes) -> bytes:
-    i = len(b) // 2
+def flip(b: bytes, at: float = 0.5) -> bytes:
+    i = min(len(b) - 1, int(len(b) * at))
     return b[:i] + bytes([b[i] ^ 0x01]) + b[i + 1 :]
 
 
@@ -194,8 +194,11 @@ def test_every_tampering_is_detected(built: dict[str, Any], case: str) -> None:
         target = pkg.MANIFEST
     if kind == "manifest_signature":
         target = pkg.MANIFEST_SIG
-    if action == "flip":
+    if action == "flip":  # one byte, at three places in turn: every variant must be caught and named
         assert target is not None, case
+        for at in (0.1, 0.3, 0.7):
+            variant = pkg.verify(io.BytesIO(rewrite(data, target, lambda b, at=at: flip(b, at))), built["root"])
+            assert not variant.ok and target in " ".join(w + d for w, d in variant.failures) + pkg.MANIFEST, (case, at)
         tampered = rewrite(data, target, flip)
     elif action == "delete":
         tampered = rewrite(data, target, drop=True)
@@ -286,3 +289,32 @@ def test_archive_pages_and_api_by_role(built: dict[str, Any]) -> None:
     html = client.get(f"/archives/{built['id']}").get_data(as_text=True)
     assert "档案包" in html and "法律保留" in html and "通过" in html
     assert t["code"] in client.get("/archives?q=" + t["code"]).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("end", ["failed", "terminated"])
+def test_failed_and_terminated_lots_are_archived_sealed(client: Any, session: Any, app: Any, end: str) -> None:
+    from archive import transparency as log
+    from tests.factories import platform_keys
+    from trading.app import services
+    from trading.archives.operations import build_for
+    from trading.opening.operations import get_ceremony
+
+    t = open_tender(client, session, app, 2)
+    if end == "terminated":
+        r = client.post(f"/api/v1/tenders/{t['code']}/terminate", json={"reason": "项目取消"}, headers=t["tenderee"])
+        assert r.status_code == 200, r.get_json()
+    else:
+        with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+            assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "failed"
+    c = get_ceremony(session, t["cid"])
+    session.refresh(c)
+    assert c.stage.value == ("failed" if end == "failed" else "cancelled") and c.private_key is None
+    keys = platform_keys(app)
+    log.sign_pending(session, keys.sign_key, keys.sign_cert)
+    row = build_for(session, c, services(app))
+    assert row is not None and row.reason == ("failed" if end == "failed" else "cancelled")
+    data = services(app).archive_store.read_bytes(row.object_key)
+    report = pkg.verify(io.BytesIO(data), keys.ca.cert)
+    assert report.ok, list(report.lines())
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert sum(n.endswith("sealed.ggzy") for n in names) == 2 and not any(n.endswith("opened.zip") for n in names)

@@ -13,18 +13,7 @@ import pytest
 from archive import clock
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_tender_browser import login
-from tests.factories import (
-    api_token,
-    make_bidder_with_keys,
-    make_signer,
-    make_user,
-    seal_bid,
-    tender_body,
-    upload,
-    upload_bid,
-)
-from tests.trading.opening.test_ceremony import bid_package, release, signin_sig
-from trading.accounts.models import Role
+from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from trading.app import services
 from trading.opening.decryption import run_pending
 
@@ -36,26 +25,9 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
     client = live_app.test_client()
     with clock.frozen(start) as frozen:
         with live_app.extensions["ggzy.db"].session() as s:
-            tenderee = make_signer(s, live_app, Role.TENDEREE)
-            staff = make_user(s, Role.STAFF)
-            bidders = [make_bidder_with_keys(s, live_app) for _ in range(3)]
-            names = {"staff": staff.username, "bidder": bidders[0].user.username}
-        ht = api_token(client, tenderee.user.username)
-        code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
-        upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
-        client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
-        hs = api_token(client, staff.username)
-        assert client.post(f"/api/v1/tenders/{code}/publish", headers=hs).status_code == 200
-        headers = [api_token(client, b.user.username) for b in bidders]
-        blobs = []
-        for i, (b, h) in enumerate(zip(bidders, headers, strict=True)):
-            client.post(f"/api/v1/tenders/{code}/interest", headers=h)
-            blobs.append(seal_bid(b, code, bid_package(code, f"{5_000_000 + i * 1000}.00")))
-            assert upload_bid(client, h, blobs[-1], code).status_code == 201
-        deadline = dt.datetime.fromisoformat(client.get(f"/api/v1/tenders/{code}").get_json()["bid_deadline"])
-        cid = client.get(f"/api/v1/tenders/{code}/ceremonies").get_json()["items"][0]["id"]
-        t = {"cid": cid, "code": code, "bidders": bidders, "blobs": blobs, "headers": headers}
-
+            t = open_tender(client, s, live_app, 3)
+            names = {"staff": t["staff_username"], "bidder": t["bidders"][0].user.username}
+        cid, code, bidders, headers, deadline = t["cid"], t["code"], t["bidders"], t["headers"], t["deadline"]
         frozen.set(deadline + dt.timedelta(seconds=1))
         with LiveServer(live_app) as srv:
             room = f"{srv.url}/ceremonies/{cid}"
@@ -91,10 +63,10 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
                 assert release(client, t, i).status_code == 202
             assert run_pending(live_app.extensions["ggzy.db"], services(live_app)) == 3
             bidder.wait_for_function("document.querySelector('#log').innerText.split('解密成功').length > 0")
-            assert "5001000.00" not in bidder.inner_text("#table")  # no price before the window closes
+            assert "9001000.00" not in bidder.inner_text("#table")  # no price before the window closes
             host_next("唱标")
-            bidder.wait_for_selector("#table >> text=5001000.00")
-            assert "5000000.00" in bidder.inner_text("#table") and "5002000.00" in bidder.inner_text("#table")
+            bidder.wait_for_selector("#table >> text=9001000.00")
+            assert "9000000.00" in bidder.inner_text("#table") and "9002000.00" in bidder.inner_text("#table")
 
             host_next("开标记录确认")
             bidder.wait_for_selector("#record-new:has-text('开标记录已生成')")
@@ -131,4 +103,4 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
             assert "开标记录（最终版）" in text and "经核实工期为300天" in text
             public = browser.new_context(locale="zh-CN").new_page()
             public.goto(room)
-            assert "5001000.00" in public.inner_text("#table") and "主持人您好" not in public.content()
+            assert "9001000.00" in public.inner_text("#table") and "主持人您好" not in public.content()

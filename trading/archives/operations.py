@@ -23,7 +23,7 @@ from archive import package as pkg
 from archive import transparency as log
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event
 from archive.objectstore import ObjectStore, RetentionError
-from bidding.models import Bid
+from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
 from signing.certs import Certificate
 from signing.digest import sm3_hex
@@ -104,9 +104,10 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
         commitment = sm3_hex(SignedStatement.from_json(bid.receipt.encode()).statement)
         refs.append(("bid", commitment[:32]))
     seats = {s.bid_id: s for s in c.bidders}
-    for bid in session.scalars(
-        select(Bid).where(Bid.lot_id == lot.id, Bid.id.in_(list(seats) or [0])).order_by(Bid.id)
-    ):
+    # the bids live at the deadline: the ceremony's seats, or (a lot that failed) the accepted ones
+    live = select(Bid).where(Bid.lot_id == lot.id)
+    live = live.where(Bid.id.in_(list(seats))) if seats else live.where(Bid.status == BidState.ACCEPTED)
+    for bid in session.scalars(live.order_by(Bid.id)):
         org = session.get(Organisation, bid.org_id)
         code = org.credit_code if org and org.credit_code else str(bid.org_id)
         folder = f"bids/{code}"
@@ -121,8 +122,8 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
             )
         )
         entries.append(_bytes(f"{folder}/receipt.json", "receipt", "receipt", bid.receipt.encode(), **meta))
-        seat = seats[bid.id]
-        if seat.outcome is Outcome.DECRYPTED and seat.plaintext_key:
+        seat = seats.get(bid.id)
+        if seat is not None and seat.outcome is Outcome.DECRYPTED and seat.plaintext_key:
             entries.append(
                 pkg.Entry(f"{folder}/opened.zip", "bid", "opened_bid", _stored(store, seat.plaintext_key), meta)
             )

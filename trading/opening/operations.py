@@ -60,6 +60,7 @@ DECISIVE = {
     Stage.CONFIRMING: "opening_record",
     Stage.CLOSED: "opening_record_final",
     Stage.FAILED: "lot_failed",
+    Stage.CANCELLED: "tender_terminated",
 }
 NEXT = {
     Stage.SIGN_IN: Stage.BIDDERS,
@@ -270,8 +271,17 @@ def sweep(session: Session, now: dt.datetime, services: Services) -> int:
 
 
 def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
-    _transition(session, c, Stage.CANCELLED, SYSTEM, now, {"reason": "招标项目已终止"})
     c.private_key = None
+    lot_of(session, c).status = LotState.TERMINATED
+    _transition(session, c, Stage.CANCELLED, SYSTEM, now, {"reason": "招标项目已终止"})
+
+
+def cancel_for_termination(session: Session, tender: Tender) -> None:
+    """终止招标 before the deadline: its rooms will not open; the lots end terminated (and are archived)."""
+    now = clock.now()
+    for c in ceremonies_of(session, tender):
+        if c.stage is Stage.SCHEDULED:
+            _cancel(session, c, now)
 
 
 def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> None:

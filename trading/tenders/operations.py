@@ -436,6 +436,9 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
     was_public = tender.is_public
     tender.status_reason = reason
     _set_state(session, tender, TenderState.TERMINATED, user, "tender.terminate", {"reason": reason})
+    from trading.opening.operations import cancel_for_termination  # the opening builds on tenders
+
+    cancel_for_termination(session, tender)
     if was_public:
         now = clock.now()
         ann = Announcement(

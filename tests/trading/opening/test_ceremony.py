@@ -21,7 +21,7 @@ from archive import clock
 from bidding.price_sheet import FILENAME, build_price_sheet
 from signing.certs import Certificate
 from signing.digest import sm3_hex
-from signing.envelope import read_header
+from signing.envelope import DEFAULT_CHUNK, read_header
 from signing.sm2 import PublicKey
 from signing.statements import (
     SignedStatement,
@@ -48,15 +48,18 @@ from trading.tenders.models import Announcement, AnnouncementKind
 DECLARED = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
 
 
-def bid_package(code: str, price: str) -> bytes:
+def bid_package(code: str, price: str, filler: bytes = b"") -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(FILENAME, build_price_sheet(code, 1, price, {"duration_days": "300"}, DECLARED))
         z.writestr("技术标.txt", "施工组织设计".encode())
+        if filler:
+            z.writestr(zipfile.ZipInfo("附件/图纸.bin"), filler)  # stored: the size is the bid's size
     return out.getvalue()
 
 
-def open_tender(client: FlaskClient, session: Session, app: Flask, n: int) -> dict[str, Any]:
+def open_tender(client: FlaskClient, session: Session, app: Flask, n: int, filler: bytes = b"") -> dict[str, Any]:
+    """A published tender with ``n`` sealed bids (prices 9,000,000.00 + 1,000 × i), before its deadline."""
     tenderee = make_signer(session, app, Role.TENDEREE)
     staff = make_user(session, Role.STAFF)
     bidders = [make_bidder_with_keys(session, app) for _ in range(n)]
@@ -72,7 +75,7 @@ def open_tender(client: FlaskClient, session: Session, app: Flask, n: int) -> di
     blobs = []
     for i, (b, h) in enumerate(zip(bidders, headers, strict=True)):
         client.post(f"/api/v1/tenders/{code}/interest", headers=h)
-        blob = seal_bid(b, code, bid_package(code, f"{9_000_000 + i * 1000}.00"))
+        blob = seal_bid(b, code, bid_package(code, f"{9_000_000 + i * 1000}.00", filler), chunk_size=DEFAULT_CHUNK)
         assert upload_bid(client, h, blob, code).status_code == 201
         blobs.append(blob)
     deadline = dt.datetime.fromisoformat(client.get(f"/api/v1/tenders/{code}").get_json()["bid_deadline"])
