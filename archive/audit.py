@@ -18,7 +18,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import BigInteger, CheckConstraint, Integer, LargeBinary, String, Text, event, insert, select
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import clock
@@ -139,59 +151,90 @@ def _obj_ref(obj: Any) -> ObjRef:
     return str(ref[0]), str(ref[1])
 
 
-def _locked_head(session: Session) -> AuditHead:
-    """The head row, locked once per transaction (later appends in it reuse the lock)."""
-    tx = session.get_transaction()
-    cached = session.info.get(_HEAD_KEY)
-    if cached is not None and cached[0] is tx and cached[1] in session:
-        head: AuditHead = cached[1]
-        return head
-    found = session.execute(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if found is None:
-        found = AuditHead(id=1, seq=0, chain_hash=GENESIS, frontier=b"")
-        session.add(found)
-        session.flush()
-    session.info[_HEAD_KEY] = (session.get_transaction(), found)
-    return found
+@dataclass
+class _Appending:
+    """The log's head as this database transaction sees it (locked), and appends not yet written.
+    Kept on the connection, so every session sharing the transaction appends in one sequence."""
+
+    seq: int
+    chain: bytes
+    frontier: list[tuple[int, bytes]]
+    events: list[dict[str, Any]]
+    nodes: list[dict[str, Any]]
 
 
-_HEAD_KEY = "ggzy.audit_head"
-_PENDING_KEY = "ggzy.audit_pending"
+_STATE = "ggzy.audit_appending"
 
 
-@event.listens_for(Session, "before_flush")
-def _write_pending(session: Session, *_: Any) -> None:
-    """Appends are written in one batch when the session flushes: before any query in the
-    transaction (autoflush; the head row is dirty after an append) and at commit."""
-    pending = session.info.pop(_PENDING_KEY, None)
-    if pending and pending[0]:
-        conn = session.connection()
-        conn.execute(insert(AuditEvent), pending[0])
-        if pending[1]:
-            conn.execute(insert(MerkleNode), pending[1])
+def _appending(session: Session) -> _Appending:
+    conn = session.connection()
+    state: _Appending | None = conn.info.get(_STATE)
+    if state is None:  # first append of the transaction: lock the head row
+        row = conn.execute(
+            select(AuditHead.seq, AuditHead.chain_hash, AuditHead.frontier).where(AuditHead.id == 1).with_for_update()
+        ).first()
+        head: tuple[int, bytes, bytes] = (
+            (0, GENESIS, b"") if row is None else (row[0], bytes(row[1]), bytes(row[2] or b""))
+        )
+        if row is None:
+            conn.execute(insert(AuditHead).values(id=1, seq=0, chain_hash=GENESIS, frontier=b""))
+        state = _Appending(head[0], head[1], unpack_frontier(head[2]), [], [])
+        conn.info[_STATE] = state
+    return state
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_pending(session: Session) -> None:
-    session.info.pop(_PENDING_KEY, None)
+def write_pending(session: Session) -> None:
+    """Write the transaction's appends in one batch, with the head (before any ORM statement
+    of the session and before its commit; also callable directly)."""
+    if not session.in_transaction():
+        return
+    conn = session.connection()
+    state: _Appending | None = conn.info.get(_STATE)
+    if state is None or not state.events:
+        return
+    events, nodes = state.events, state.nodes
+    state.events, state.nodes = [], []
+    conn.execute(insert(AuditEvent), events)
+    if nodes:
+        conn.execute(insert(MerkleNode), nodes)
+    conn.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=state.seq, chain_hash=state.chain, frontier=pack_frontier(state.frontier))
+    )
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _before_orm_statement(ctx: Any) -> None:
+    write_pending(ctx.session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+def _forget(conn: Any, *_: Any) -> None:
+    conn.info.pop(_STATE, None)  # the lock (or the savepoint's appends) ended: read the head again
+
+
+for _name in ("commit", "rollback", "rollback_savepoint"):
+    event.listen(Engine, _name, _forget)
 
 
 def record_event(session: Session, actor: Actor, action: str, obj: Any, payload: Any = None) -> int:
-    """Append an event in the caller's transaction (written at its next flush, committed with it)."""
-    head = _locked_head(session)
+    """Append an event in the caller's transaction (written before its next query and at commit)."""
+    state = _appending(session)
     object_type, object_id = _obj_ref(obj)
     body = canonical_json(payload if payload is not None else {})
     at = clock.now()
-    seq = head.seq + 1
+    seq = state.seq + 1
     payload_sm3 = sm3(body)
     leaf = leaf_hash(
         event_bytes(seq, at, actor.actor_id, actor.actor_role, action, object_type, object_id, payload_sm3)
     )
-    chain = sm3(head.chain_hash + leaf)
-    pending = session.info.setdefault(_PENDING_KEY, ([], []))
-    pending[0].append(
+    chain = sm3(state.chain + leaf)
+    state.events.append(
         {
             "seq": seq,
             "at": at,
@@ -206,9 +249,8 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
             "chain_hash": chain,
         }
     )
-    frontier = unpack_frontier(head.frontier)
-    pending[1].extend({"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1))
-    head.seq, head.chain_hash, head.frontier = seq, chain, pack_frontier(frontier)
+    state.nodes.extend({"level": lv, "index": i, "hash": h} for lv, i, h in push(state.frontier, leaf, seq - 1))
+    state.seq, state.chain = seq, chain
     return seq
 
 
