@@ -185,6 +185,12 @@ async def watch(app: object, env: dict[str, str], cid: int, n: int, db: object) 
     try:
         wait_for_port(port, 30)
         ticket = make_ticket(settings.secret_key, cid, (False, None))
+        from sqlalchemy import func as sqlfunc
+        from sqlalchemy import select as sqlselect
+
+        with db.session() as s:  # type: ignore[attr-defined]
+            # watchers resume after what the room page already showed (Last-Event-ID), as browsers do
+            last_id = s.scalar(sqlselect(sqlfunc.max(CeremonyEvent.id)).where(CeremonyEvent.ceremony_id == cid)) or 0
         base_rss = rss(server.pid)
         received: dict[int, list[float]] = {}
         ready = asyncio.Event()
@@ -192,7 +198,7 @@ async def watch(app: object, env: dict[str, str], cid: int, n: int, db: object) 
 
         async def one(session: aiohttp.ClientSession) -> None:
             nonlocal connected
-            url = f"http://127.0.0.1:{port}/live/ceremonies/{cid}?ticket={ticket}"
+            url = f"http://127.0.0.1:{port}/live/ceremonies/{cid}?ticket={ticket}&after={last_id}"
             async with session.get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
                 connected += 1
                 if connected == n:
