@@ -164,6 +164,7 @@ class _Appending:
 
 
 _STATE = "ggzy.audit_appending"
+_TOUCHED = "ggzy.audit_touched"  # on a session that appended in its current transaction
 
 
 def _appending(session: Session) -> _Appending:
@@ -186,8 +187,8 @@ def _appending(session: Session) -> _Appending:
 def write_pending(session: Session) -> None:
     """Write the transaction's appends in one batch, with the head (before any ORM statement
     of the session and before its commit; also callable directly)."""
-    if not session.in_transaction():
-        return
+    if not session.info.get(_TOUCHED):
+        return  # this session appended nothing (and may not even hold a connection yet)
     conn = session.connection()
     state: _Appending | None = conn.info.get(_STATE)
     if state is None or not state.events:
@@ -214,6 +215,12 @@ def _before_commit(session: Session) -> None:
     write_pending(session)
 
 
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _untouched(session: Session) -> None:
+    session.info.pop(_TOUCHED, None)
+
+
 def _forget(conn: Any, *_: Any) -> None:
     conn.info.pop(_STATE, None)  # the lock (or the savepoint's appends) ended: read the head again
 
@@ -225,6 +232,7 @@ for _name in ("commit", "rollback", "rollback_savepoint"):
 def record_event(session: Session, actor: Actor, action: str, obj: Any, payload: Any = None) -> int:
     """Append an event in the caller's transaction (written before its next query and at commit)."""
     state = _appending(session)
+    session.info[_TOUCHED] = True
     object_type, object_id = _obj_ref(obj)
     body = canonical_json(payload if payload is not None else {})
     at = clock.now()
