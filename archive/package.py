@@ -26,7 +26,12 @@ from signing.digest import SM3, sm3, sm3_hex
 from signing.envelope import read_header
 from signing.errors import SigningError
 from signing.sm2 import PrivateKey
-from signing.statements import SignedStatement, record_confirmation_statement, sign_statement
+from signing.statements import (
+    SignedStatement,
+    record_confirmation_statement,
+    sign_statement,
+    tender_document_statement,
+)
 
 FORMAT = "ggzy-archive-package"
 VERSION = 1
@@ -218,6 +223,18 @@ def _verify_contents(
             report.add(f"投标文件签名 {f['path']}", True, f"投标人 {header.bidder_id}")
         except (SigningError, KeyError, ValueError) as exc:
             report.add(f"投标文件签名 {f['path']}", False, str(exc))
+    for f in of_kind("document_signature"):  # the tenderee's UKey signature over each document
+        try:
+            d = json.loads(z.read(f["path"]))
+            signer = Certificate.load(d["signer_cert"].encode())
+            if signer.fingerprint != d["signer_cert_sm3"] or listed.get(f["document"], {}).get("sm3") != d["sm3"]:
+                raise SigningError("签名证书或文件摘要不符 (certificate or document digest differs)")
+            verify_chain(signer, trust, at=dt.datetime.fromisoformat(d["signed_at"]), usage=Usage.SIGN)
+            statement = tender_document_statement(d["tender"], d["name"], d["sm3"], d["size"])
+            signer.public_key.verify(base64.b64decode(d["signature"]), statement)
+            report.add(f"招标文件签名 {f['path']}", True)
+        except (SigningError, KeyError, ValueError, TypeError, AttributeError) as exc:
+            report.add(f"招标文件签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
     sealed_sm3 = {f["bidder"]: f["sm3"] for f in of_kind("sealed_bid")}
     for f in of_kind("receipt"):
         try:

@@ -97,6 +97,17 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 def test_package_verifies_and_holds_the_whole_lot(built: dict[str, Any]) -> None:
     report = pkg.verify(io.BytesIO(built["data"]), built["root"])
     assert report.ok, list(report.lines())
+    checked = [what for what, ok, _ in report.checks if ok]
+    for kind in (
+        "招标文件签名",
+        "投标文件签名",
+        "回执",
+        "解密后的投标文件",
+        "开标记录签名",
+        "开标记录确认签名",
+        "日志检查点签名",
+    ):
+        assert any(w.startswith(kind) for w in checked), kind  # every kind of signature inside is checked
     names = zipfile.ZipFile(io.BytesIO(built["data"])).namelist()
     for expected in ("opening/record.pdf", "opening/record-final.json", "log/events.jsonl", "log/checkpoint.sig.json"):
         assert expected in names

@@ -91,12 +91,16 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
                 "tender_document",
                 "document_signature",
                 {
+                    "tender": tender.code,
                     "name": doc.name,
                     "sm3": doc.sm3,
                     "size": doc.size,
                     "signature": doc.signature,
                     "signer_cert_sm3": doc.signer_cert_sm3,
+                    "signer_cert": _certificate_pem(session, doc.signer_cert_sm3),
+                    "signed_at": doc.uploaded_at.isoformat(),
                 },
+                document=f"documents/{doc.id:04d}-{doc.name}",
             )
         )
     for bid in session.scalars(select(Bid).where(Bid.lot_id == lot.id).order_by(Bid.id)):
@@ -185,6 +189,13 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
         lines.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
     entries.append(_bytes("log/events.jsonl", "event_log", "events", ("\n".join(lines) + "\n").encode()))
     return entries
+
+
+def _certificate_pem(session: Session, fingerprint: str) -> str | None:
+    from trading.pki.models import UserCertificate
+
+    der = session.scalar(select(UserCertificate.der).where(UserCertificate.fingerprint == fingerprint))
+    return Certificate.load(der).to_pem().decode() if der else None
 
 
 def _checkpoint_for(session: Session, c: Ceremony) -> log.CheckpointView | None:
