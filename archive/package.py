@@ -22,7 +22,7 @@ from typing import IO, Any, BinaryIO
 from archive.merkle import leaf_hash, verify_inclusion
 from signing.canonical import canonical_json
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
-from signing.digest import SM3, sm3, sm3_hex
+from signing.digest import SM3, sm3, sm3_hex, sm3_stream
 from signing.envelope import read_header
 from signing.errors import SigningError
 from signing.sm2 import PrivateKey
@@ -134,12 +134,9 @@ class Report:
 
 
 def _file_sm3(z: zipfile.ZipFile, path: str) -> tuple[str, int]:
-    h, n = SM3(), 0
     with z.open(path) as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            n += len(chunk)
-    return h.hexdigest(), n
+        digest, size = sm3_stream(f)  # type: ignore[arg-type]
+    return digest.hex(), size
 
 
 def _trust(z: zipfile.ZipFile, trusted: Certificate, report: Report) -> tuple[Certificate, TrustStore] | None:

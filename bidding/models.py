@@ -8,6 +8,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from signing.digest import sm3_hex
+from signing.statements import SignedStatement
 from trading.db import Base
 from trading.tenders.models import _enum
 
@@ -63,6 +65,11 @@ class Bid(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("bid", self.ciphertext_sm3[:32])
+
+    @property
+    def commitment(self) -> str:
+        """SM3 of the signed receipt: what the audit trail records for this bid (not the bidder)."""
+        return sm3_hex(SignedStatement.from_json(self.receipt.encode()).statement)
 
 
 class BidUpload(Base):

@@ -308,7 +308,7 @@ def complete_upload(
     session.add(bid)
     upload.state, upload.updated_at = UploadState.COMPLETED, now
     session.flush()
-    commitment = sm3_hex(receipt.statement)
+    commitment = bid.commitment
     record_event(
         session,
         _sealed(commitment),

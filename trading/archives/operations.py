@@ -26,8 +26,6 @@ from archive.objectstore import ObjectStore, RetentionError
 from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
 from signing.certs import Certificate
-from signing.digest import sm3_hex
-from signing.statements import SignedStatement
 from trading.accounts.models import Organisation, Role, User
 from trading.archives.models import ArchivePackage
 from trading.errors import Conflict, Forbidden, NotFound
@@ -105,8 +103,7 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
         )
     for bid in session.scalars(select(Bid).where(Bid.lot_id == lot.id).order_by(Bid.id)):
         refs.append(bid.audit_ref)
-        commitment = sm3_hex(SignedStatement.from_json(bid.receipt.encode()).statement)
-        refs.append(("bid", commitment[:32]))
+        refs.append(("bid", bid.commitment[:32]))
     seats = {s.bid_id: s for s in c.bidders}
     # the bids live at the deadline: the ceremony's seats, or (a lot that failed) the accepted ones
     live = select(Bid).where(Bid.lot_id == lot.id)
@@ -281,11 +278,6 @@ def build_due(session: Session, services: Services, now: dt.datetime) -> int:
 
 
 # ---------------------------------------------------------------- reading, holding, deleting
-def _require_platform(user: User) -> None:
-    if not user.roles & {Role.STAFF, Role.SUPERVISOR, Role.ADMIN}:
-        raise Forbidden("只有交易中心工作人员和监督人员可以查看档案")
-
-
 def get_package(session: Session, package_id: int) -> ArchivePackage:
     p = session.get(ArchivePackage, package_id)
     if p is None:
@@ -342,11 +334,3 @@ def try_delete(session: Session, actor: Actor, p: ArchivePackage, services: Serv
         raise Conflict(f"档案在保留期内或处于法律保留，不能删除：{exc}", code="retained") from None
     record_event(session, actor, "archive.delete", p, {})
     session.delete(p)
-
-
-def trusted_certificate(path: str | None, services: Services | None) -> Certificate:
-    if path is not None:
-        with open(path, "rb") as f:
-            return Certificate.load(f.read())
-    assert services is not None
-    return services.keys.ca.cert

@@ -296,14 +296,19 @@ def events(ceremony_id: int) -> Response:
     """Server-Sent Events; ``Last-Event-ID`` (or ``?after=``) resumes. ``?once=1`` answers JSON."""
     c = current(ceremony_id)
     user = web.current_user()
-    try:
-        after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
-    except ValueError:
-        raise InvalidInput("Last-Event-ID 应为整数") from None
+    after = resume_after()
     if request.args.get("once") == "1":
         rows = visible_events(web.db(), c.id, ops.viewer_scope(web.db(), c, user), after)
         return jsonify({"items": [event_json(e) for e in rows], "server_time": iso(clock.now())})
     return event_stream(c, user, after)
+
+
+def resume_after() -> int:
+    """Where a stream resumes: ``Last-Event-ID`` (the browser's reconnect) or ``?after=``."""
+    try:
+        return int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
+    except ValueError:
+        raise InvalidInput("Last-Event-ID 应为整数") from None
 
 
 def event_stream(c: Ceremony, user: User | None, after: int) -> Response:

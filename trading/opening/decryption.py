@@ -30,7 +30,7 @@ from archive.objectstore import ObjectStoreError
 from archive.objectstore.base import WritebackWriter
 from bidding.models import Bid
 from bidding.price_sheet import FILENAME as PRICE_SHEET
-from signing.digest import SM3
+from signing.digest import sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import EnvelopeError, SigningError
 from signing.sm2 import PrivateKey
@@ -78,11 +78,8 @@ def requeue_stale(session: Session, now: dt.datetime) -> int:
 
 
 def _stored_sm3(services: Services, key: str) -> str:
-    h = SM3()
     with services.store.open(key) as src:
-        while chunk := src.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return sm3_stream(src)[0].hex()
 
 
 def _price_sheet(path: str, tender: str, lot: int) -> dict[str, object] | None:
@@ -143,11 +140,6 @@ class _Decrypted:
     plaintext_sm3: str | None = None
     sheet: dict[str, object] | None = None
     failure: Failed | None = None
-
-
-def process(database: Database, services: Services, job_id: int) -> None:
-    """Run one claimed job and record its result (one transaction before, one after)."""
-    _finish(database, services, _decrypt_phase(database, services, job_id))
 
 
 def _decrypt_phase(database: Database, services: Services, job_id: int) -> _Decrypted:
@@ -243,15 +235,6 @@ def run_pending(database: Database, services: Services, worker: str = "inline", 
     for sessions sharing one connection, as the tests' are.)"""
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    if not overlap:
-        done = 0
-        while True:
-            with database.session() as s:
-                job_id = claim(s, worker)
-            if job_id is None:
-                return done
-            process(database, services, job_id)
-            done += 1
     done = 0
     with ThreadPoolExecutor(max_workers=1) as finisher:
         finishing: Future[None] | None = None
@@ -263,7 +246,11 @@ def run_pending(database: Database, services: Services, worker: str = "inline", 
             decrypted = _decrypt_phase(database, services, job_id)
             if finishing is not None:
                 finishing.result()
-            finishing = finisher.submit(_finish, database, services, decrypted)
+                finishing = None
+            if overlap:
+                finishing = finisher.submit(_finish, database, services, decrypted)
+            else:
+                _finish(database, services, decrypted)
             done += 1
         if finishing is not None:
             finishing.result()

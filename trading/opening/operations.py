@@ -739,7 +739,7 @@ def deadline_commitment(session: Session, tender: Tender) -> dict[str, Any] | No
     ).all()
     out = []
     for b in bids:
-        commitment = sm3_hex(json_statement(b.receipt))
+        commitment = b.commitment
         seq = session.scalar(
             select(AuditEvent.seq).where(AuditEvent.action == "bid.submit", AuditEvent.object_id == commitment[:32])
         )
@@ -762,10 +762,3 @@ def deadline_commitment(session: Session, tender: Tender) -> dict[str, Any] | No
         },
         "bids": out,
     }
-
-
-def json_statement(receipt: str) -> bytes:
-    """The signed bytes of a stored receipt (its commitment is their SM3)."""
-    from signing.statements import SignedStatement
-
-    return SignedStatement.from_json(receipt.encode()).statement

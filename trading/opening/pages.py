@@ -10,7 +10,7 @@ from trading import web
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
 from trading.opening import operations as ops
-from trading.opening.api import ceremony_json, current, event_stream
+from trading.opening.api import ceremony_json, current, event_stream, resume_after
 from trading.opening.live import make_ticket
 from trading.permissions import Permission, requires
 
@@ -51,11 +51,7 @@ def state(ceremony_id: int) -> Response:
 @requires(Permission.PUBLIC)
 def live(ceremony_id: int) -> Response:
     c = current(ceremony_id)
-    try:
-        after = int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
-    except ValueError:
-        raise InvalidInput("Last-Event-ID 应为整数") from None
-    return event_stream(c, web.current_user(), after)
+    return event_stream(c, web.current_user(), resume_after())
 
 
 @pages.post("/ceremonies/<int:ceremony_id>/control/<action>")
