@@ -1,10 +1,12 @@
 """The live opening room in Chromium: a bidder and the host follow every stage as it happens
-(Server-Sent Events), the bidder objects and chats from the page, the host answers and moves on."""
+(Server-Sent Events); the bidder signs in, decrypts and confirms from the page with its key files
+(SM2 in the browser, checked by the server), objects and chats; the host answers and moves on."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import pathlib
 import re
 from typing import Any
 
@@ -20,7 +22,29 @@ from trading.opening.decryption import run_pending
 pytestmark = pytest.mark.browser
 
 
-def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
+PASSWORD = "口令-browser-1"
+
+
+def key_files(tmp: pathlib.Path, t: dict[str, Any], i: int) -> dict[str, pathlib.Path]:
+    """What ``ggzy-bid keygen`` leaves in a bidder's key folder (PBES2-encrypted PKCS#8), and its bid."""
+    b = t["bidders"][i]
+    folder = tmp / f"bidder{i}"
+    folder.mkdir()
+    files = {"sign": folder / "sign.key", "enc": folder / "enc.key", "sealed": folder / "bid.sealed"}
+    files["sign"].write_bytes(b.sign_key.to_pem(PASSWORD.encode()))
+    files["enc"].write_bytes(b.enc_key.to_pem(PASSWORD.encode()))
+    files["sealed"].write_bytes(t["blobs"][i])
+    return files
+
+
+def page_action(page: Any, button: str, expect: str) -> None:
+    page.click(f"#do-{button}")
+    page.wait_for_function(
+        "(t) => document.querySelector('#ukey-status').innerText.includes(t)", arg=expect, timeout=20_000
+    )
+
+
+def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib.Path) -> None:
     start = dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
     client = live_app.test_client()
     with clock.frozen(start) as frozen:
@@ -39,9 +63,21 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
             login(bidder, srv.url, names["bidder"])
             bidder.goto(room)
             assert "ggzy-bid signin" in bidder.inner_text(".bidder")
+            mine, other = key_files(tmp_path, t, 0), key_files(tmp_path, t, 1)
 
-            # sign-in arrives live on both pages
-            for i in range(3):
+            # bad input from the page: each refused in the browser with its reason, nothing sent
+            bidder.set_input_files("#sign-key", str(mine["sign"]))
+            bidder.fill("#key-password", "不是这个口令")
+            page_action(bidder, "signin", "私钥口令错误")
+            bidder.fill("#key-password", PASSWORD)
+            bidder.set_input_files("#sign-key", str(other["sign"]))  # another bidder's key: the server refuses
+            page_action(bidder, "signin", "未完成")
+            assert client.get(f"/api/v1/ceremonies/{cid}", headers=headers[0]).get_json()["me"]["signed_in"] is False
+
+            # sign-in from the page, the others with the tool's API; it arrives live on both pages
+            bidder.set_input_files("#sign-key", str(mine["sign"]))
+            page_action(bidder, "signin", "已签到")
+            for i in range(1, 3):
                 r = client.post(
                     f"/api/v1/ceremonies/{cid}/signin",
                     json={"signature": signin_sig(bidders[i], cid, code)},
@@ -59,7 +95,15 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
 
             host_next("公布投标人名单")
             host_next("解密")
-            for i in range(3):
+            bidder.set_input_files("#enc-key", str(mine["enc"]))
+            bidder.set_input_files("#sealed-file", str(other["sealed"]))
+            page_action(bidder, "decrypt", "不是贵单位在本标段的有效投标")
+            bidder.set_input_files("#sealed-file", str(mine["sealed"]))
+            bidder.set_input_files("#enc-key", str(mine["sign"]))  # the signing key cannot open the bid
+            page_action(bidder, "decrypt", "加密私钥与投标文件不匹配")
+            bidder.set_input_files("#enc-key", str(mine["enc"]))
+            page_action(bidder, "decrypt", "密钥已提交")  # unwrapped here, re-wrapped to the ceremony key
+            for i in range(1, 3):
                 assert release(client, t, i).status_code == 202
             assert run_pending(live_app.extensions["ggzy.db"], services(live_app)) == 3
             bidder.wait_for_function("document.querySelector('#log').innerText.split('解密成功').length > 0")
@@ -88,7 +132,13 @@ def test_room_through_every_stage(browser: Any, live_app: Any) -> None:
 
             from signing.statements import record_confirmation_statement
 
-            for i in range(3):
+            bidder.reload()
+            bidder.set_input_files("#sign-key", str(mine["sign"]))
+            bidder.fill("#key-password", PASSWORD)
+            page_action(bidder, "confirm", "已确认开标记录")
+            bidder.wait_for_selector("#my-state:has-text('已确认开标记录')")
+            assert "解密成功" in bidder.inner_text("#my-state")
+            for i in range(1, 3):
                 statement = record_confirmation_statement(cid, bidders[i].user.organisation.credit_code, record)
                 sig = base64.b64encode(bidders[i].sign_key.sign(statement)).decode()
                 r = client.post(f"/api/v1/ceremonies/{cid}/confirm", json={"signature": sig}, headers=headers[i])

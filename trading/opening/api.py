@@ -96,12 +96,15 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         ]
     seat = ops.my_seat(db, c, user)
     if seat is not None:
+        bid = ops.bid_of(db, seat)
         out["me"] = {
+            "bidder": ops._credit_code(db, seat.org_id),
             "signed_in": seat.signed_in_at is not None,
             "outcome": seat.outcome.value,
             "outcome_label": seat.outcome.label,
             "confirmation": seat.confirmation.value if seat.confirmation else None,
-            "ciphertext_sm3": ops.bid_of(db, seat).ciphertext_sm3,
+            "ciphertext_sm3": bid.ciphertext_sm3,
+            "header_sm3": bid.header_sm3,  # the room page checks the chosen sealed file against it
             "last_attempt": ops.last_attempt(db, seat),
         }
     if staff:

@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from trading import web
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
+from trading.opening import api as opening_api
 from trading.opening import operations as ops
 from trading.opening.api import ceremony_json, current, event_stream, resume_after
 from trading.opening.live import make_ticket
@@ -102,3 +103,23 @@ def say(ceremony_id: int) -> ResponseReturnValue:
         db.rollback()
         flash(f"未发送：{exc.message}")
     return redirect(url_for("opening.room", ceremony_id=ceremony_id))
+
+
+# The room page's key-file actions (ukey.js): the API's own views, reached with the page's session
+# and its CSRF token (X-CSRFToken) instead of a bearer token. Errors answer in JSON (Accept).
+@pages.post("/ceremonies/<int:ceremony_id>/signin")
+@requires(Permission.TENDER_PARTICIPATE)
+def signin(ceremony_id: int) -> ResponseReturnValue:
+    return opening_api.signin(ceremony_id)
+
+
+@pages.post("/ceremonies/<int:ceremony_id>/decrypt")
+@requires(Permission.TENDER_PARTICIPATE)
+def decrypt(ceremony_id: int) -> ResponseReturnValue:
+    return opening_api.decrypt(ceremony_id)
+
+
+@pages.post("/ceremonies/<int:ceremony_id>/confirm")
+@requires(Permission.TENDER_PARTICIPATE)
+def confirm(ceremony_id: int) -> ResponseReturnValue:
+    return opening_api.confirm(ceremony_id)
