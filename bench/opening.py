@@ -184,7 +184,7 @@ async def watch(app: object, env: dict[str, str], cid: int, n: int, db: object) 
     )
     try:
         wait_for_port(port, 30)
-        ticket = make_ticket(settings.secret_key, cid, (False, None))
+        ticket = make_ticket(settings.secret_key, {cid: (False, None)})
         from sqlalchemy import func as sqlfunc
         from sqlalchemy import select as sqlselect
 

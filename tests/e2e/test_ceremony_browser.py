@@ -154,3 +154,41 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             public = browser.new_context(locale="zh-CN").new_page()
             public.goto(room)
             assert "9001000.00" in public.inner_text("#table") and "主持人您好" not in public.content()
+
+
+def test_joint_room_moves_every_lot(browser: Any, live_app: Any) -> None:
+    """多标段合并开标 in Chromium: the host's one click moves both open lots, pushed to a bidder's
+    page; the failed lot says so; the public page has no controls."""
+    from tests.trading.opening.test_joint import joint_tender
+
+    start = dt.datetime(2026, 12, 1, 1, 0, tzinfo=dt.UTC)
+    client = live_app.test_client()
+    with clock.frozen(start) as frozen:
+        with live_app.extensions["ggzy.db"].session() as s:
+            t = joint_tender(client, s, live_app)
+            bidder_name = t["bidders"][0].user.username
+        frozen.set(t["deadline"] + dt.timedelta(seconds=1))
+        with LiveServer(live_app) as srv:
+            url = f"{srv.url}/tenders/{t['code']}/opening"
+            host = browser.new_context(locale="zh-CN").new_page()
+            login(host, srv.url, t["staff_username"])
+            host.goto(url)
+            host.wait_for_selector("#lot-2 .lot-stage:has-text('签到')")
+            assert "流标" in host.inner_text("#lot-3")
+            bidder = browser.new_context(locale="zh-CN").new_page()
+            login(bidder, srv.url, bidder_name)
+            bidder.goto(url)
+            assert bidder.query_selector("#advance") is None
+            # refused while bidders of lot 2 have not signed in: nothing moves, the reason names the lot
+            host.click("#advance")
+            host.wait_for_selector("text=未执行")
+            assert "第1标段" in host.inner_text(".flash") or "第2标段" in host.inner_text(".flash")
+            frozen.set(t["deadline"] + dt.timedelta(minutes=31))  # the sign-in window has run out
+            host.reload()
+            host.wait_for_selector("#stage:has-text('公布投标人名单')")
+            host.click("#advance")
+            host.wait_for_selector("text=已执行（全部标段）")
+            for page in (host, bidder):
+                page.wait_for_selector("#lot-1 .lot-stage:has-text('解密')")
+                page.wait_for_selector("#lot-2 .lot-stage:has-text('解密')")
+            assert "第1标段" in bidder.inner_text("#log")

@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 from pydantic import Field
@@ -19,13 +19,17 @@ from trading.accounts.models import User
 from trading.app import services
 from trading.db import Database
 from trading.errors import InvalidInput, NotFound
+from trading.opening import joint
 from trading.opening import operations as ops
-from trading.opening.models import Ceremony, CeremonyEvent, Objection, Stage, can_see
+from trading.opening.models import Ceremony, Objection, Stage
 from trading.opening.record import record_files
+from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.permissions import Permission, requires
 from trading.schemas import Schema
+from trading.tenders.models import Tender
 from trading.tenders.views import iso, load, trust
 
+M = TypeVar("M", bound=Schema)
 api = Blueprint("opening_api", __name__, url_prefix="/api/v1")
 #: How long one SSE response stays open before the browser reconnects with Last-Event-ID.
 STREAM_SECONDS = 300
@@ -265,6 +269,92 @@ def extend(ceremony_id: int) -> Response:
     return _done(c)
 
 
+# ---------------------------------------------------------------- 合并开标 (joint opening)
+def joint_rooms(code: str, *, for_update: bool = False) -> tuple[Tender, list[Ceremony]]:
+    """The tender (visible to the caller) and its lots' ceremonies, brought up to now."""
+    tender = load(code)
+    rooms = joint.members(web.db(), tender, services(current_app), for_update=for_update)
+    if not for_update:
+        web.commit()
+    return tender, rooms
+
+
+def joint_json(tender: Tender, rooms: list[Ceremony], user: User | None) -> dict[str, Any]:
+    live = joint.running(rooms)
+    stages = {c.stage for c in live}
+    lead = live[0] if len(stages) == 1 else None
+    return {
+        "tender": tender.code,
+        "title": tender.title,
+        "joint_opening": True,
+        "deadline": iso(tender.bid_deadline),
+        "server_time": iso(clock.now()),
+        "stage": lead.stage.value if lead else None,
+        "label": lead.stage.label if lead else _joint_label(rooms, live),
+        "ends_at": iso(lead.stage_ends_at) if lead else None,
+        "paused": bool(lead and lead.paused_at is not None),
+        "lots": [ceremony_json(c, user) for c in rooms],
+    }
+
+
+def _joint_label(rooms: list[Ceremony], live: list[Ceremony]) -> str:
+    if live:
+        return "各标段阶段不一致"
+    if any(c.stage is Stage.SCHEDULED for c in rooms):
+        return Stage.SCHEDULED.label
+    return "各标段开标已结束"
+
+
+def joint_scopes(rooms: list[Ceremony], user: User | None) -> Scopes:
+    return {c.id: ops.viewer_scope(web.db(), c, user) for c in rooms}
+
+
+@api.get("/tenders/<code>/opening")
+@requires(Permission.PUBLIC)
+def joint_show(code: str) -> Response:
+    tender, rooms = joint_rooms(code)
+    return jsonify(joint_json(tender, rooms, web.current_user()))
+
+
+@api.get("/tenders/<code>/opening/events")
+@requires(Permission.PUBLIC)
+def joint_events(code: str) -> Response:
+    """Every lot's events the caller may see; SSE ids are cursors (``12:812,13:790``)."""
+    _, rooms = joint_rooms(code)
+    return events_response(joint_scopes(rooms, web.current_user()), cursor=True)
+
+
+def joint_control(code: str, action: str) -> tuple[Tender, list[Ceremony]]:
+    """One staff control over every running lot at once (the API's and the page's)."""
+    tender, rooms = joint_rooms(code, for_update=True)
+    db, staff, svc = web.db(), web.require_user(), services(current_app)
+    if action == "advance":
+        joint.advance(db, staff, tender, svc)
+    elif action == "pause":
+        joint.pause(db, staff, tender, svc, _body(ReasonIn).reason)
+    elif action == "resume":
+        joint.resume(db, staff, tender, svc)
+    elif action == "extend":
+        data = _body(ExtendIn)
+        joint.extend(db, staff, tender, svc, data.minutes, data.reason)
+    else:
+        raise NotFound("未知操作")
+    web.commit()
+    return tender, rooms
+
+
+def _body(model: type[M]) -> M:
+    """JSON from the API, the form from the joint room page."""
+    return web.json_body(model) if request.is_json else web.form_body(model)
+
+
+@api.post("/tenders/<code>/opening/<action>")
+@requires(Permission.CEREMONY_HOST)
+def joint_act(code: str, action: str) -> Response:
+    tender, rooms = joint_control(code, action)
+    return jsonify(joint_json(tender, rooms, web.current_user()))
+
+
 @api.get("/ceremonies/<int:ceremony_id>/record.<fmt>")
 @requires(Permission.PUBLIC)
 def record(ceremony_id: int, fmt: str) -> Response:
@@ -283,53 +373,40 @@ def record(ceremony_id: int, fmt: str) -> Response:
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
-def visible_events(session: Any, cid: int, scope: tuple[bool, int | None], after: int) -> list[CeremonyEvent]:
-    """The room's events after ``after`` that a viewer of this scope may see."""
-    q = select(CeremonyEvent).where(CeremonyEvent.ceremony_id == cid, CeremonyEvent.id > after)
-    return [e for e in session.scalars(q.order_by(CeremonyEvent.id)) if can_see(e.audience.value, e.org_id, *scope)]
-
-
-def event_json(ev: CeremonyEvent) -> dict[str, Any]:
-    return {"id": ev.id, "kind": ev.kind, "at": iso(ev.created_at), **ev.payload}
-
-
 @api.get("/ceremonies/<int:ceremony_id>/events")
 @requires(Permission.PUBLIC)
 def events(ceremony_id: int) -> Response:
     """Server-Sent Events; ``Last-Event-ID`` (or ``?after=``) resumes. ``?once=1`` answers JSON."""
     c = current(ceremony_id)
-    user = web.current_user()
-    after = resume_after()
+    return events_response({c.id: ops.viewer_scope(web.db(), c, web.current_user())}, cursor=False)
+
+
+def events_response(scopes: Scopes, *, cursor: bool) -> Response:
+    """The viewer's events of these rooms: JSON with ``?once=1``, else a stream (see ``event_stream``)."""
+    after = parse_position(request.headers.get("Last-Event-ID") or request.args.get("after"), list(scopes))
     if request.args.get("once") == "1":
-        rows = visible_events(web.db(), c.id, ops.viewer_scope(web.db(), c, user), after)
-        return jsonify({"items": [event_json(e) for e in rows], "server_time": iso(clock.now())})
-    return event_stream(c, user, after)
+        rows = visible_events(web.db(), scopes, after)
+        return jsonify({"items": [event_body(e) for e in rows], "server_time": iso(clock.now())})
+    return event_stream(scopes, after, cursor=cursor)
 
 
-def resume_after() -> int:
-    """Where a stream resumes: ``Last-Event-ID`` (the browser's reconnect) or ``?after=``."""
-    try:
-        return int(request.headers.get("Last-Event-ID") or request.args.get("after") or 0)
-    except ValueError:
-        raise InvalidInput("Last-Event-ID 应为整数") from None
-
-
-def event_stream(c: Ceremony, user: User | None, after: int) -> Response:
-    """One SSE response: the viewer's events from ``after`` on, polled from the database (so any
-    app process serves any room), with the server time every 15 s to keep clocks in sync."""
+def event_stream(scopes: Scopes, after: dict[int, int], *, cursor: bool) -> Response:
+    """One SSE response: the viewer's events of these rooms from ``after`` on, polled from the
+    database (so any app process serves any room), with the server time every 15 s to keep clocks
+    in sync. The scopes are fixed when it starts: the stream outlives the request."""
     database: Database = current_app.extensions["ggzy.db"]
-    cid, scope = c.id, ops.viewer_scope(web.db(), c, user)  # fixed now: the stream outlives the request
     seconds = float(current_app.config.get("LIVE_STREAM_SECONDS", STREAM_SECONDS))
 
     def stream() -> Iterator[str]:
-        last, started, beat = after, time.monotonic(), 0.0
+        pos, started, beat = dict(after), time.monotonic(), 0.0
         yield "retry: 2000\n\n"
         while time.monotonic() - started < seconds:
             with database.session() as s:
-                out = [(e.id, event_json(e)) for e in visible_events(s, cid, scope, last)]
-            for eid, body in out:
-                last = eid
-                yield f"id: {eid}\nevent: {body['kind']}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
+                out = [(e.ceremony_id, e.id, event_body(e)) for e in visible_events(s, scopes, pos)]
+            for room, eid, body in out:
+                pos[room] = eid
+                sse_id = format_cursor(pos) if cursor else str(eid)
+                yield f"id: {sse_id}\nevent: {body['kind']}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
             if time.monotonic() - beat > 15:
                 beat = time.monotonic()
                 yield f"event: time\ndata: {json.dumps({'server_time': iso(clock.now())})}\n\n"

@@ -6,8 +6,8 @@ holds every connection in one asyncio loop instead: one database poll per interv
 rooms, each new event handed to every watcher allowed to see it. Any number of these processes
 can run; the events table is the only shared state (``Last-Event-ID`` resumes anywhere).
 
-Browsers authenticate with a ticket the app signs into the room page (ceremony, and what the
-viewer may see), so this process needs no session store and no cookies.
+Browsers authenticate with a ticket the app signs into the room page (the rooms, and what the
+viewer may see in each), so this process needs no session store and no cookies.
 """
 
 from __future__ import annotations
@@ -24,34 +24,43 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from trading.db import Database
+from trading.errors import InvalidInput
 from trading.opening.models import CeremonyEvent, can_see
+from trading.opening.streams import MAX_ROOMS, Scopes, event_body, format_cursor, parse_position
 
 log = logging.getLogger("ggzy.live")
 TICKET_SALT = "ggzy-live-ticket"
 TICKET_MAX_AGE = 24 * 3600
 HEARTBEAT = 15.0
-Scope = tuple[bool, int | None]
+#: An event as queued for a watcher: room, event id, kind, JSON body.
+Item = tuple[int, int, str, str]
 
 
-def make_ticket(secret: str, ceremony: int, scope: Scope) -> str:
-    return URLSafeTimedSerializer(secret, TICKET_SALT).dumps({"c": ceremony, "s": scope[0], "o": scope[1]})
+def make_ticket(secret: str, scopes: Scopes) -> str:
+    """What the room page signs for this process: the rooms and, per room, what the viewer may see."""
+    rooms = [[c, staff, org] for c, (staff, org) in sorted(scopes.items())]
+    return URLSafeTimedSerializer(secret, TICKET_SALT).dumps({"r": rooms})
 
 
-def read_ticket(secret: str, ticket: str) -> tuple[int, Scope]:
+def read_ticket(secret: str, ticket: str) -> Scopes:
     data = URLSafeTimedSerializer(secret, TICKET_SALT).loads(ticket, max_age=TICKET_MAX_AGE)
-    return int(data["c"]), (bool(data["s"]), data["o"])
-
-
-def frame(ev: CeremonyEvent) -> bytes:
-    body = {"id": ev.id, "kind": ev.kind, "at": ev.created_at.isoformat(), **ev.payload}
-    return f"id: {ev.id}\nevent: {ev.kind}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n".encode()
+    scopes = {int(c): (bool(staff), None if org is None else int(org)) for c, staff, org in data["r"]}
+    if not 1 <= len(scopes) <= MAX_ROOMS:
+        raise ValueError("rooms")
+    return scopes
 
 
 @dataclass(eq=False)
 class Watcher:
-    scope: Scope
-    last: int
-    queue: asyncio.Queue[tuple[int, bytes]] = field(default_factory=asyncio.Queue)
+    scopes: Scopes
+    #: per room, the last event id put in the queue (events are queued once, in id order per room)
+    queued: dict[int, int]
+    queue: asyncio.Queue[Item] = field(default_factory=asyncio.Queue)
+
+    def offer(self, room: int, eid: int, audience: str, org: int | None, kind: str, data: str) -> None:
+        if eid > self.queued[room] and can_see(audience, org, *self.scopes[room]):
+            self.queued[room] = eid
+            self.queue.put_nowait((room, eid, kind, data))
 
 
 class Hub:
@@ -66,44 +75,51 @@ class Hub:
         with self.database.session() as s:
             return int(s.scalar(select(func.max(CeremonyEvent.id)).where(CeremonyEvent.ceremony_id == ceremony)) or 0)
 
-    def _events(self, since: dict[int, int]) -> list[tuple[int, int, str, int | None, bytes]]:
+    def _events(self, since: dict[int, int]) -> list[tuple[int, int, str, int | None, str, str]]:
         with self.database.session() as s:
             q = select(CeremonyEvent).where(
                 CeremonyEvent.ceremony_id.in_(list(since)), CeremonyEvent.id > min(since.values())
             )
             return [
-                (e.ceremony_id, e.id, e.audience.value, e.org_id, frame(e))
+                (e.ceremony_id, e.id, e.audience.value, e.org_id, e.kind, json.dumps(event_body(e), ensure_ascii=False))
                 for e in s.scalars(q.order_by(CeremonyEvent.id))
                 if e.id > since[e.ceremony_id]
             ]
 
-    async def join(self, ceremony: int, w: Watcher) -> None:
-        if ceremony not in self.rooms:
-            self.seen[ceremony] = await asyncio.to_thread(self._max_id, ceremony)
-            self.rooms.setdefault(ceremony, set())
-        self.rooms[ceremony].add(w)
-        if w.last < self.seen[ceremony]:  # the backlog it missed, straight from the table
-            for c, eid, audience, org, data in await asyncio.to_thread(self._events, {ceremony: w.last}):
-                if c == ceremony and can_see(audience, org, *w.scope):
-                    w.queue.put_nowait((eid, data))
+    async def join(self, w: Watcher) -> None:
+        for room in w.scopes:
+            if room not in self.seen:
+                self.seen[room] = await asyncio.to_thread(self._max_id, room)
+        # The backlog it missed, straight from the table, until it has caught up with what this
+        # process has fanned out; only then (with no await in between) does the poll take over.
+        while behind := {c: w.queued[c] for c in w.scopes if w.queued[c] < self.seen[c]}:
+            upto = {c: self.seen[c] for c in behind}
+            for row in await asyncio.to_thread(self._events, behind):
+                if row[1] <= upto[row[0]]:
+                    w.offer(*row)
+            for c, n in upto.items():
+                w.queued[c] = max(w.queued[c], n)
+        for room in w.scopes:
+            self.rooms.setdefault(room, set()).add(w)
 
-    def leave(self, ceremony: int, w: Watcher) -> None:
-        room = self.rooms.get(ceremony)
-        if room is not None:
-            room.discard(w)
-            if not room:
-                del self.rooms[ceremony]
+    def leave(self, w: Watcher) -> None:
+        for ceremony in w.scopes:
+            room = self.rooms.get(ceremony)
+            if room is not None:
+                room.discard(w)
+                if not room:
+                    del self.rooms[ceremony]
 
     async def run(self) -> None:
         while True:
             try:
                 if self.rooms:
                     since = {c: self.seen[c] for c in self.rooms}
-                    for c, eid, audience, org, data in await asyncio.to_thread(self._events, since):
+                    for row in await asyncio.to_thread(self._events, since):
+                        c, eid = row[0], row[1]
                         self.seen[c] = max(self.seen[c], eid)
                         for w in self.rooms.get(c, ()):
-                            if can_see(audience, org, *w.scope):
-                                w.queue.put_nowait((eid, data))
+                            w.offer(*row)
             except Exception:  # the database may be briefly away; keep every connection open
                 log.exception("live poll failed")
             await asyncio.sleep(self.interval)
@@ -113,23 +129,15 @@ def make_app(database: Database, secret: str, interval: float = 0.2) -> web.Appl
     hub = Hub(database, interval)
     app = web.Application()
 
-    async def room(request: web.Request) -> web.StreamResponse:
+    def refuse(status: int, code: str, message: str) -> web.Response:
+        body = {"error": {"code": code, "message": message}}
+        return web.json_response(body, status=status, headers={"Access-Control-Allow-Origin": "*"})
+
+    async def stream(request: web.Request, scopes: Scopes, cursor: bool) -> web.StreamResponse:
         try:
-            ceremony, scope = read_ticket(secret, request.query.get("ticket", ""))
-        except (BadSignature, KeyError, TypeError, ValueError):
-            return web.json_response(
-                {"error": {"code": "bad_ticket", "message": "开标室凭证无效或已过期，请刷新页面"}},
-                status=403,
-                headers={"Access-Control-Allow-Origin": "*"},
-            )
-        if ceremony != int(request.match_info["ceremony"]):
-            return web.json_response({"error": {"code": "bad_ticket", "message": "凭证与开标室不符"}}, status=403)
-        try:
-            after = int(request.headers.get("Last-Event-ID") or request.query.get("after") or 0)
-        except ValueError:
-            return web.json_response(
-                {"error": {"code": "bad_request", "message": "Last-Event-ID 应为整数"}}, status=400
-            )
+            pos = parse_position(request.headers.get("Last-Event-ID") or request.query.get("after"), list(scopes))
+        except InvalidInput as exc:
+            return refuse(400, "bad_request", exc.message)
         resp = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -140,24 +148,46 @@ def make_app(database: Database, secret: str, interval: float = 0.2) -> web.Appl
         )
         await resp.prepare(request)
         await resp.write(b"retry: 2000\n\n")
-        w = Watcher(scope, after)
-        await hub.join(ceremony, w)
+        w = Watcher(scopes, dict(pos))
+        await hub.join(w)
         try:
             while True:
                 try:
-                    eid, data = await asyncio.wait_for(w.queue.get(), HEARTBEAT)
+                    room, eid, kind, data = await asyncio.wait_for(w.queue.get(), HEARTBEAT)
                 except TimeoutError:
                     now = dt.datetime.now(dt.UTC).isoformat()
                     await resp.write(f"event: time\ndata: {json.dumps({'server_time': now})}\n\n".encode())
                     continue
-                if eid > w.last:
-                    w.last = eid
-                    await resp.write(data)
+                pos[room] = eid
+                sse_id = format_cursor(pos) if cursor else str(eid)
+                await resp.write(f"id: {sse_id}\nevent: {kind}\ndata: {data}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
-            hub.leave(ceremony, w)
+            hub.leave(w)
         return resp
+
+    def ticket_of(request: web.Request) -> Scopes | None:
+        try:
+            return read_ticket(secret, request.query.get("ticket", ""))
+        except (BadSignature, KeyError, TypeError, ValueError):
+            return None
+
+    async def room(request: web.Request) -> web.StreamResponse:
+        """One room (a lot's ceremony); SSE ids are event ids."""
+        scopes = ticket_of(request)
+        if scopes is None:
+            return refuse(403, "bad_ticket", "开标室凭证无效或已过期，请刷新页面")
+        if list(scopes) != [int(request.match_info["ceremony"])]:
+            return refuse(403, "bad_ticket", "凭证与开标室不符")
+        return await stream(request, scopes, cursor=False)
+
+    async def rooms(request: web.Request) -> web.StreamResponse:
+        """The rooms a ticket names (合并开标: every lot of a tender); SSE ids are cursors."""
+        scopes = ticket_of(request)
+        if scopes is None:
+            return refuse(403, "bad_ticket", "开标室凭证无效或已过期，请刷新页面")
+        return await stream(request, scopes, cursor=True)
 
     async def health(request: web.Request) -> web.Response:
         return web.json_response({"rooms": len(hub.rooms), "watchers": sum(len(r) for r in hub.rooms.values())})
@@ -168,6 +198,7 @@ def make_app(database: Database, secret: str, interval: float = 0.2) -> web.Appl
         task.cancel()
 
     app.router.add_get("/live/ceremonies/{ceremony:\\d+}", room)
+    app.router.add_get("/live/rooms", rooms)
     app.router.add_get("/live/health", health)
     app.cleanup_ctx.append(start)
     return app

@@ -242,6 +242,8 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
             break
         if _waiting_for(session, c) is not None:
             break  # e.g. decryptions submitted in time still running: the window closes after them
+        if tender.joint_opening and _sibling_waiting(session, c) is not None:
+            break  # 合并开标: every lot's window closes at the same instant
         _advance(session, c, SYSTEM, services, now)
     return c
 
@@ -368,6 +370,17 @@ def _waiting_for(session: Session, c: Ceremony) -> str | None:
     return None
 
 
+def _sibling_waiting(session: Session, c: Ceremony) -> str | None:
+    """Why another lot opened together with this one holds the current stage open (None: none does)."""
+    for other in session.scalars(
+        select(Ceremony).where(Ceremony.tender_id == c.tender_id, Ceremony.id != c.id, Ceremony.stage == c.stage)
+    ):
+        reason = "已暂停" if other.paused_at is not None else _waiting_for(session, other)
+        if reason is not None:
+            return f"第{lot_of(session, other).number}标段{reason}"
+    return None
+
+
 def _early_block(session: Session, c: Ceremony) -> str | None:
     """Why staff may not end the current window before its time (None: they may)."""
     seats = c.bidders
@@ -409,7 +422,7 @@ def _advance(session: Session, c: Ceremony, actor: Actor, services: Services, no
 
 
 # ---------------------------------------------------------------- staff controls
-def _require_host(user: User) -> None:
+def require_host(user: User) -> None:
     if Role.STAFF not in user.roles:
         raise Forbidden("只有交易中心工作人员可以主持开标")
 
@@ -419,25 +432,36 @@ def _require_running(c: Ceremony) -> None:
         raise Conflict(f"开标{c.stage.label}，不能操作", code="wrong_stage")
 
 
-def advance(session: Session, staff: User, c: Ceremony, services: Services) -> None:
-    """Staff end the current window early (进入下一阶段), where nobody loses a right by it."""
-    _require_host(staff)
+def _require_separate(session: Session, c: Ceremony) -> None:
+    if tender_of(session, c).joint_opening:
+        raise Conflict("本项目各标段合并开标，请在合并开标室操作", code="joint_opening")
+
+
+def check_advance(session: Session, c: Ceremony) -> None:
+    """Why staff may not end this lot's window now (raises), where nobody would lose a right by it."""
     _require_running(c)
     if c.paused_at is not None:
         raise Conflict("开标已暂停，请先继续", code="paused")
     reason = _early_block(session, c)
     if reason is not None:
         raise Conflict(reason, code="stage_not_done")
+
+
+def advance(session: Session, staff: User, c: Ceremony, services: Services) -> None:
+    """Staff end the current window early (进入下一阶段)."""
+    require_host(staff)
+    _require_separate(session, c)
+    check_advance(session, c)
     _advance(session, c, staff, services, clock.now())
 
 
-def pause(session: Session, staff: User, c: Ceremony, reason: str) -> None:
-    _require_host(staff)
+def check_pause(c: Ceremony) -> None:
     _require_running(c)
     if c.paused_at is not None:
         raise Conflict("已经暂停", code="paused")
-    reason = _reason(reason)
-    now = clock.now()
+
+
+def do_pause(session: Session, staff: User, c: Ceremony, reason: str, now: dt.datetime) -> None:
     assert c.stage_ends_at is not None
     c.remaining_seconds = max(0, int((c.stage_ends_at - now).total_seconds()))
     c.paused_at, c.stage_ends_at = now, None
@@ -451,24 +475,41 @@ def pause(session: Session, staff: User, c: Ceremony, reason: str) -> None:
     add_event(session, c, "stage", _stage_payload(c) | {"note": f"暂停：{reason}"})
 
 
-def resume(session: Session, staff: User, c: Ceremony) -> None:
-    _require_host(staff)
+def pause(session: Session, staff: User, c: Ceremony, reason: str) -> None:
+    require_host(staff)
+    _require_separate(session, c)
+    check_pause(c)
+    do_pause(session, staff, c, reason_text(reason), clock.now())
+
+
+def check_resume(c: Ceremony) -> None:
     _require_running(c)
     if c.paused_at is None or c.remaining_seconds is None:
         raise Conflict("没有暂停", code="not_paused")
-    now = clock.now()
+
+
+def do_resume(session: Session, staff: User, c: Ceremony, now: dt.datetime) -> None:
+    assert c.remaining_seconds is not None
     c.stage_ends_at = now + dt.timedelta(seconds=c.remaining_seconds)
     c.paused_at, c.remaining_seconds = None, None
     record_event(session, staff, "ceremony.resume", c, {"stage": c.stage.value, "ends_at": c.stage_ends_at.isoformat()})
     add_event(session, c, "stage", _stage_payload(c) | {"note": "继续"})
 
 
-def extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str) -> None:
-    _require_host(staff)
+def resume(session: Session, staff: User, c: Ceremony) -> None:
+    require_host(staff)
+    _require_separate(session, c)
+    check_resume(c)
+    do_resume(session, staff, c, clock.now())
+
+
+def check_extend(c: Ceremony, minutes: int) -> None:
     _require_running(c)
     if not 1 <= minutes <= 240:
         raise InvalidInput("延长时间应为 1–240 分钟", fields={"minutes": "1–240"})
-    reason = _reason(reason)
+
+
+def do_extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str) -> None:
     if c.paused_at is not None:
         assert c.remaining_seconds is not None
         c.remaining_seconds += minutes * 60
@@ -479,7 +520,14 @@ def extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str
     add_event(session, c, "stage", _stage_payload(c) | {"note": f"延长 {minutes} 分钟：{reason}"})
 
 
-def _reason(text: str) -> str:
+def extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str) -> None:
+    require_host(staff)
+    _require_separate(session, c)
+    check_extend(c, minutes)
+    do_extend(session, staff, c, minutes, reason_text(reason))
+
+
+def reason_text(text: str) -> str:
     text = (text or "").strip()
     if not 2 <= len(text) <= 500:
         raise InvalidInput("请填写原因（2–500 字）", fields={"reason": "2–500 字"})
@@ -646,7 +694,7 @@ def raise_objection(session: Session, user: User, c: Ceremony, text: str) -> Obj
 
 
 def answer_objection(session: Session, staff: User, c: Ceremony, objection_id: int, answer: str) -> Objection:
-    _require_host(staff)
+    require_host(staff)
     obj = session.get(Objection, objection_id)
     if obj is None or obj.ceremony_id != c.id:
         raise NotFound("异议不存在")

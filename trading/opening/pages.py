@@ -11,8 +11,16 @@ from trading.app import services
 from trading.errors import DomainError, InvalidInput
 from trading.opening import api as opening_api
 from trading.opening import operations as ops
-from trading.opening.api import ceremony_json, current, event_stream, resume_after
+from trading.opening.api import (
+    ceremony_json,
+    current,
+    joint_control,
+    joint_json,
+    joint_rooms,
+    joint_scopes,
+)
 from trading.opening.live import make_ticket
+from trading.opening.streams import Scopes
 from trading.permissions import Permission, requires
 
 pages = Blueprint("opening", __name__)
@@ -25,34 +33,36 @@ def room(ceremony_id: int) -> str:
     c = current(ceremony_id)
     user = web.current_user()
     state = ceremony_json(c, user)
-    settings = current_app.extensions["ggzy.settings"]
-    live_stream = None
-    if settings.live_url:  # the live room's own process (``ggzy live``), reached with a signed ticket
-        ticket = make_ticket(settings.secret_key, c.id, ops.viewer_scope(web.db(), c, user))
-        live_stream = {"base": settings.live_url, "ticket": ticket}
     return render_template(
         "opening/room.html",
         c=c,
         state=state,
-        live_stream=live_stream,
+        joint=ops.tender_of(web.db(), c).joint_opening,
+        live_stream=_live_stream({c.id: ops.viewer_scope(web.db(), c, user)}, f"/live/ceremonies/{c.id}"),
         host=web.has_permission(Permission.CEREMONY_HOST.value),
         seat=ops.my_seat(web.db(), c, user),
     )
 
 
+def _live_stream(scopes: Scopes, path: str) -> dict[str, str] | None:
+    """Where the page follows the room: the live room's own process (``ggzy live``) with a signed
+    ticket when one runs, else (None) this app's own stream."""
+    settings = current_app.extensions["ggzy.settings"]
+    if not settings.live_url:
+        return None
+    return {"base": settings.live_url, "path": path, "ticket": make_ticket(settings.secret_key, scopes)}
+
+
 @pages.get("/ceremonies/<int:ceremony_id>/state")
 @requires(Permission.PUBLIC)
 def state(ceremony_id: int) -> Response:
-    from flask import jsonify
-
-    return jsonify(ceremony_json(current(ceremony_id), web.current_user()))
+    return opening_api.show(ceremony_id)
 
 
 @pages.get("/ceremonies/<int:ceremony_id>/live")
 @requires(Permission.PUBLIC)
 def live(ceremony_id: int) -> Response:
-    c = current(ceremony_id)
-    return event_stream(c, web.current_user(), resume_after())
+    return opening_api.events(ceremony_id)
 
 
 @pages.post("/ceremonies/<int:ceremony_id>/control/<action>")
@@ -105,8 +115,9 @@ def say(ceremony_id: int) -> ResponseReturnValue:
     return redirect(url_for("opening.room", ceremony_id=ceremony_id))
 
 
-# The room page's key-file actions (ukey.js): the API's own views, reached with the page's session
-# and its CSRF token (X-CSRFToken) instead of a bearer token. Errors answer in JSON (Accept).
+# The room page's key-file actions (ukey.js), like its state and live routes above: the API's own
+# views, reached with the page's session (and for a POST its CSRF token in X-CSRFToken) instead of
+# a bearer token. Errors answer in JSON (the script sends Accept: application/json).
 @pages.post("/ceremonies/<int:ceremony_id>/signin")
 @requires(Permission.TENDER_PARTICIPATE)
 def signin(ceremony_id: int) -> ResponseReturnValue:
@@ -123,3 +134,42 @@ def decrypt(ceremony_id: int) -> ResponseReturnValue:
 @requires(Permission.TENDER_PARTICIPATE)
 def confirm(ceremony_id: int) -> ResponseReturnValue:
     return opening_api.confirm(ceremony_id)
+
+
+# ---------------------------------------------------------------- 合并开标室 (the lots opened together)
+@pages.get("/tenders/<code>/opening")
+@requires(Permission.PUBLIC)
+def joint_room(code: str) -> str:
+    tender, rooms = joint_rooms(code)
+    user = web.current_user()
+    return render_template(
+        "opening/joint.html",
+        tender=tender,
+        state=joint_json(tender, rooms, user),
+        host=web.has_permission(Permission.CEREMONY_HOST.value),
+        live_stream=_live_stream(joint_scopes(rooms, user), "/live/rooms"),
+    )
+
+
+@pages.get("/tenders/<code>/opening/state")
+@requires(Permission.PUBLIC)
+def joint_state(code: str) -> Response:
+    return opening_api.joint_show(code)
+
+
+@pages.get("/tenders/<code>/opening/live")
+@requires(Permission.PUBLIC)
+def joint_live(code: str) -> Response:
+    return opening_api.joint_events(code)
+
+
+@pages.post("/tenders/<code>/opening/control/<action>")
+@requires(Permission.CEREMONY_HOST)
+def joint_control_page(code: str, action: str) -> ResponseReturnValue:
+    try:
+        joint_control(code, action)
+        flash("已执行（全部标段）")
+    except DomainError as exc:
+        web.db().rollback()
+        flash(f"未执行：{exc.message}")
+    return redirect(url_for("opening.joint_room", code=code))

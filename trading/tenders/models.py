@@ -116,6 +116,9 @@ class Tender(Base):
     status: Mapped[TenderState] = mapped_column(_enum(TenderState))
     bid_deadline: Mapped[dt.datetime] = mapped_column(comment="投标截止 = 开标 (Law 34), UTC")
     bid_validity_days: Mapped[int] = mapped_column(Integer, default=90)
+    joint_opening: Mapped[bool] = mapped_column(
+        default=False, comment="多标段合并开标: the lots' ceremonies share one room and move together"
+    )
     docs_issued_at: Mapped[dt.datetime | None] = mapped_column(comment="招标文件开始发出 (set at publication)")
     return_reason: Mapped[str | None] = mapped_column(Text)
     status_reason: Mapped[str | None] = mapped_column(Text, comment="why suspended or terminated")

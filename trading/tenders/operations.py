@@ -173,6 +173,7 @@ def _tender_payload(t: Tender) -> dict[str, object]:
         "code": t.code,
         "title": t.title,
         "deadline": t.bid_deadline.isoformat(),
+        "joint_opening": t.joint_opening,
         "lots": [
             {"number": lot.number, "estimate": str(lot.estimated_price), "bond": str(lot.bond_amount)} for lot in t.lots
         ],
@@ -196,6 +197,7 @@ def create_tender(session: Session, user: User, data: TenderIn) -> Tender:
         status=TenderState.DRAFT,
         bid_deadline=data.bid_deadline,
         bid_validity_days=data.bid_validity_days,
+        joint_opening=data.joint_opening,
         created_by_user_id=user.id,
         created_at=now,
         updated_at=now,
@@ -234,7 +236,8 @@ def update_tender(session: Session, user: User, tender: Tender, data: TenderIn) 
     if tenderee_id != tender.tenderee_org_id:
         raise InvalidInput("不能更改招标人", fields={"tenderee_org_id": "不可更改"})
     check_deadline(session, data.procedure_code, clock.now(), data.bid_deadline)
-    for field in ("title", "description", "category", "procedure_code", "region", "bid_deadline", "bid_validity_days"):
+    fields = ("title", "description", "category", "procedure_code", "region", "bid_deadline", "bid_validity_days")
+    for field in (*fields, "joint_opening"):
         setattr(tender, field, getattr(data, field))
     tender.agency_org_id = agency_id
     tender.lots.clear()

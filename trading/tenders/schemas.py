@@ -87,6 +87,7 @@ class TenderIn(Schema):
     tenderee_org_id: int | None = None  # required when an agency creates the tender
     bid_deadline: dt.datetime
     bid_validity_days: int = Field(default=90, ge=30, le=365)
+    joint_opening: bool = False  # 多标段合并开标 (one room, the lots' stages move together)
     announcement_body: str = Field(min_length=10, max_length=50_000)
     lots: list[LotIn] = Field(min_length=1, max_length=50)
 

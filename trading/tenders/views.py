@@ -97,6 +97,7 @@ def tender_json(tender: Tender) -> dict[str, Any]:
         "bid_deadline_local": clock.local(tender.bid_deadline).strftime("%Y-%m-%d %H:%M"),
         "opening_at": iso(tender.bid_deadline),
         "bid_validity_days": tender.bid_validity_days,
+        "joint_opening": tender.joint_opening,
         "docs_issued_at": iso(tender.docs_issued_at),
         "return_reason": tender.return_reason if can_see_pending else None,
         "tenderee": tender.tenderee.name,

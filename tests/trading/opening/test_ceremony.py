@@ -48,10 +48,10 @@ from trading.tenders.models import Announcement, AnnouncementKind
 DECLARED = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
 
 
-def bid_package(code: str, price: str, filler: bytes = b"") -> bytes:
+def bid_package(code: str, price: str, filler: bytes = b"", lot: int = 1) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
-        z.writestr(FILENAME, build_price_sheet(code, 1, price, {"duration_days": "300"}, DECLARED))
+        z.writestr(FILENAME, build_price_sheet(code, lot, price, {"duration_days": "300"}, DECLARED))
         z.writestr("技术标.txt", "施工组织设计".encode())
         if filler:
             z.writestr(zipfile.ZipInfo("附件/图纸.bin"), filler)  # stored: the size is the bid's size
@@ -96,16 +96,21 @@ def open_tender(client: FlaskClient, session: Session, app: Flask, n: int, fille
     }
 
 
-def signin_sig(b: BidderKeys, cid: int, code: str) -> str:
+def signin_sig(b: BidderKeys, cid: int, code: str, lot: int = 1) -> str:
     assert b.user.organisation is not None
-    statement = ceremony_signin_statement(cid, code, 1, b.user.organisation.credit_code)
+    statement = ceremony_signin_statement(cid, code, lot, b.user.organisation.credit_code)
     return base64.b64encode(b.sign_key.sign(statement)).decode()
 
 
 def release(client: FlaskClient, t: dict[str, Any], i: int, key: bytes | None = None) -> Any:
     """What `ggzy-bid decrypt` does: unwrap locally, re-wrap to the signed ceremony key, sign."""
-    b, blob = t["bidders"][i], t["blobs"][i]
-    got = client.get(f"/api/v1/ceremonies/{t['cid']}/key").get_json()
+    return release_to(client, t["cid"], t["bidders"][i], t["blobs"][i], t["headers"][i], key)
+
+
+def release_to(
+    client: FlaskClient, cid: int, b: BidderKeys, blob: bytes, headers: dict[str, str], key: bytes | None = None
+) -> Any:
+    got = client.get(f"/api/v1/ceremonies/{cid}/key").get_json()
     platform = Certificate.from_pem(
         client.get("/api/v1/platform/certificates").get_json()["signing_certificate"].encode()
     )
@@ -113,14 +118,15 @@ def release(client: FlaskClient, t: dict[str, Any], i: int, key: bytes | None = 
     assert body["body"]["public_key"] == got["public_key"]
     content_key = key if key is not None else read_header(io.BytesIO(blob)).unwrap_key(b.enc_key)
     wrapped = PublicKey.from_point(bytes.fromhex(got["public_key"])).encrypt(content_key)
-    statement = ceremony_decrypt_statement(t["cid"], b.user.organisation.credit_code, sm3_hex(blob), sm3_hex(wrapped))
+    assert b.user.organisation is not None
+    statement = ceremony_decrypt_statement(cid, b.user.organisation.credit_code, sm3_hex(blob), sm3_hex(wrapped))
     return client.post(
-        f"/api/v1/ceremonies/{t['cid']}/decrypt",
+        f"/api/v1/ceremonies/{cid}/decrypt",
         json={
             "wrapped_key": base64.b64encode(wrapped).decode(),
             "signature": base64.b64encode(b.sign_key.sign(statement)).decode(),
         },
-        headers=t["headers"][i],
+        headers=headers,
     )
 
 

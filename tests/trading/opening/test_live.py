@@ -89,17 +89,17 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
             async with TestClient(server) as http:
                 bad = await http.get(f"/live/ceremonies/{cid}?ticket=forged")
                 assert bad.status == 403
-                other = await http.get(f"/live/ceremonies/{cid + 1}?ticket={make_ticket(secret, cid, (False, None))}")
+                other = await http.get(f"/live/ceremonies/{cid + 1}?ticket={make_ticket(secret, {cid: (False, None)})}")
                 assert other.status == 403
-                public = await http.get(f"/live/ceremonies/{cid}?ticket={make_ticket(secret, cid, (False, None))}")
-                bidder = await http.get(f"/live/ceremonies/{cid}?ticket={make_ticket(secret, cid, (False, org0))}")
+                public = await http.get(f"/live/ceremonies/{cid}?ticket={make_ticket(secret, {cid: (False, None)})}")
+                bidder = await http.get(f"/live/ceremonies/{cid}?ticket={make_ticket(secret, {cid: (False, org0)})}")
                 first = await _read(public, 4)  # the opening, then three sign-ins; never the chat
                 assert all("秘密消息" not in e for e in first)
                 mine = await _read(bidder, 5)
                 assert "秘密消息" in mine[-1]
                 last_id = int(first[-1].split('"id": ')[1].split(",")[0])
                 resumed = await http.get(
-                    f"/live/ceremonies/{cid}?ticket={make_ticket(secret, cid, (True, None))}",
+                    f"/live/ceremonies/{cid}?ticket={make_ticket(secret, {cid: (True, None)})}",
                     headers={"Last-Event-ID": str(last_id)},
                 )
                 assert "秘密消息" in (await _read(resumed, 1))[0]  # staff see it; nothing before last_id again

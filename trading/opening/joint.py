@@ -1,0 +1,117 @@
+"""多标段合并开标: the lots of a tender opened together, in one room.
+
+Each lot keeps its own ceremony: its bidders, its key, its record and its archive package (the
+opening record of a lot is the lot's). With ``Tender.joint_opening`` staff drive the lots from one
+room, all at once and all or none, so their stages move together; and a window closes for every
+lot at the same instant, because a lot that must still wait (decryptions running, objections not
+answered) holds the others (``operations._sibling_waiting``). So the price reading of every lot is
+published at one moment, as in a room where the lots are opened together. A lot with too few bids
+fails at the deadline on its own, and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import record_event
+from trading.accounts.models import User
+from trading.errors import Conflict, NotFound
+from trading.opening import operations as ops
+from trading.opening.models import FINAL_STAGES, Ceremony, Stage
+from trading.services import Services
+from trading.tenders.models import Tender
+
+
+def members(session: Session, tender: Tender, services: Services, *, for_update: bool = False) -> list[Ceremony]:
+    """The tender's ceremonies, brought up to now; locked in id order (the order every writer uses)."""
+    if not tender.joint_opening:
+        raise NotFound("本项目各标段分别开标，没有合并开标室", code="not_joint")
+    q = select(Ceremony).where(Ceremony.tender_id == tender.id).order_by(Ceremony.id)
+    if for_update:
+        q = q.with_for_update()
+    rooms = list(session.scalars(q))
+    now = clock.now()
+    for c in rooms:
+        ops.ensure_current(session, c, services, now)
+    return rooms
+
+
+def running(rooms: list[Ceremony]) -> list[Ceremony]:
+    return [c for c in rooms if c.stage not in FINAL_STAGES and c.stage is not Stage.SCHEDULED]
+
+
+def _all_or_none(session: Session, rooms: list[Ceremony], check: Callable[[Ceremony], None]) -> list[Ceremony]:
+    """The running lots, once every one of them passes ``check``; else a Conflict naming each lot."""
+    live = running(rooms)
+    if not live:
+        raise Conflict("没有进行中的标段", code="wrong_stage")
+    if len({c.stage for c in live}) > 1:
+        raise Conflict("各标段阶段不一致，不能合并操作", code="stages_differ")
+    refused = []
+    for c in live:
+        try:
+            check(c)
+        except Conflict as exc:
+            refused.append((c, exc))
+    if refused:
+        text = "；".join(f"第{ops.lot_of(session, c).number}标段{exc.message}" for c, exc in refused)
+        raise Conflict(text, code=refused[0][1].code)
+    return live
+
+
+def _record(session: Session, staff: User, tender: Tender, action: str, live: list[Ceremony], **extra: object) -> None:
+    lots = [ops.lot_of(session, c).number for c in live]
+    record_event(
+        session, staff, f"opening.joint_{action}", tender, {"lots": lots, "stage": live[0].stage.value, **extra}
+    )
+
+
+def advance(session: Session, staff: User, tender: Tender, services: Services) -> list[Ceremony]:
+    """Every running lot to its next stage, or none of them (with each lot's reason)."""
+    ops.require_host(staff)
+    live = _all_or_none(
+        session, members(session, tender, services, for_update=True), lambda c: ops.check_advance(session, c)
+    )
+    _record(session, staff, tender, "advance", live)
+    now = clock.now()
+    for c in live:
+        ops._advance(session, c, staff, services, now)
+    return live
+
+
+def pause(session: Session, staff: User, tender: Tender, services: Services, reason: str) -> list[Ceremony]:
+    ops.require_host(staff)
+    text = ops.reason_text(reason)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), ops.check_pause)
+    _record(session, staff, tender, "pause", live, reason=text)
+    now = clock.now()
+    for c in live:
+        ops.do_pause(session, staff, c, text, now)
+    return live
+
+
+def resume(session: Session, staff: User, tender: Tender, services: Services) -> list[Ceremony]:
+    ops.require_host(staff)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), ops.check_resume)
+    _record(session, staff, tender, "resume", live)
+    now = clock.now()
+    for c in live:
+        ops.do_resume(session, staff, c, now)
+    return live
+
+
+def extend(
+    session: Session, staff: User, tender: Tender, services: Services, minutes: int, reason: str
+) -> list[Ceremony]:
+    ops.require_host(staff)
+    text = ops.reason_text(reason)
+    rooms = members(session, tender, services, for_update=True)
+    live = _all_or_none(session, rooms, lambda c: ops.check_extend(c, minutes))
+    _record(session, staff, tender, "extend", live, minutes=minutes, reason=text)
+    for c in live:
+        ops.do_extend(session, staff, c, minutes, text)
+    return live
