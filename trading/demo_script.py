@@ -216,10 +216,11 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
     log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
+    log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
 
 
-def _upload(actor: Actor, sealed: pathlib.Path, code: str) -> None:
+def _upload(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -> None:
     """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives."""
     data = sealed.read_bytes()
     head = data[: head_length(sealed)]
@@ -227,7 +228,7 @@ def _upload(actor: Actor, sealed: pathlib.Path, code: str) -> None:
         "POST",
         "/api/v1/bids/uploads",
         expect=201,
-        json={"tender": code, "lot": 1, "size": len(data), "head": base64.b64encode(head).decode()},
+        json={"tender": code, "lot": lot, "size": len(data), "head": base64.b64encode(head).decode()},
     )
     h = SM3()
     for n, start in enumerate(range(0, len(data), up["part_size"]), start=1):
@@ -242,6 +243,39 @@ def _upload(actor: Actor, sealed: pathlib.Path, code: str) -> None:
     actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
 
 
+def _bid(
+    b: Actor, keys_dir: pathlib.Path, code: str, lot: int, price: str, days: int
+) -> tuple[PrivateKey, PrivateKey, pathlib.Path]:
+    """A demo bidder builds, seals and uploads its bid for one lot, as ``ggzy-bid build | seal | upload``
+    do; the sealed file stays in ``demo-bids/`` for whoever plays the bidder afterwards."""
+    declared = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
+    bids = keys_dir.parent / "demo-bids"
+    bids.mkdir(parents=True, exist_ok=True)
+    folder = keys_dir / b.username
+    sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
+    enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
+    credit = b.call("GET", "/api/v1/me")["organisation"]["credit_code"]
+    name = f"{b.username}-{code}" + (f"-lot{lot}" if lot != 1 else "")
+    pkg = bids / f"{name}.zip"
+    with zipfile.ZipFile(pkg, "w") as z:
+        z.writestr(PRICE_SHEET, build_price_sheet(code, lot, price, {"duration_days": str(days)}, declared))
+        z.writestr("技术标/施工组织设计.txt", f"{b.username} 的施工组织设计（演示）".encode())
+    sealed = bids / f"{name}.sealed"
+    seal_file(
+        pkg,
+        sealed,
+        tender_id=code,
+        lot_id=str(lot),
+        bidder_id=credit,
+        signing_key=sign,
+        signing_cert=Certificate.load((folder / "sign.crt").read_bytes()),
+        recipient_cert=Certificate.load((folder / "enc.crt").read_bytes()),
+        now=clock.now(),
+    )
+    _upload(b, sealed, code, lot)
+    return sign, enc, sealed
+
+
 def opened_tender(
     app: Flask, tenderee: Actor, staff: Actor, bidders: list[Actor], sign_key: PrivateKey, keys_dir: pathlib.Path
 ) -> list[str]:
@@ -254,35 +288,10 @@ def opened_tender(
     _upload_document(tenderee, sign_key, code, "招标文件.txt", "《江滨路照明改造工程 招标文件》\n".encode() * 30)
     tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
-    declared = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
-    bids = keys_dir.parent / "demo-bids"
-    bids.mkdir(parents=True, exist_ok=True)
     keys: list[tuple[PrivateKey, PrivateKey, pathlib.Path]] = []
     for i, b in enumerate(bidders):
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
-        folder = keys_dir / b.username
-        sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
-        enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
-        credit = b.call("GET", "/api/v1/me")["organisation"]["credit_code"]
-        price = ("3650000.00", "3588000.00", "3702500.00")[i]
-        pkg = bids / f"{b.username}-{code}.zip"
-        with zipfile.ZipFile(pkg, "w") as z:
-            z.writestr(PRICE_SHEET, build_price_sheet(code, 1, price, {"duration_days": str(150 + 10 * i)}, declared))
-            z.writestr("技术标/施工组织设计.txt", f"{b.username} 的施工组织设计（演示）".encode())
-        sealed = bids / f"{b.username}-{code}.sealed"
-        seal_file(
-            pkg,
-            sealed,
-            tender_id=code,
-            lot_id="1",
-            bidder_id=credit,
-            signing_key=sign,
-            signing_cert=Certificate.load((folder / "sign.crt").read_bytes()),
-            recipient_cert=Certificate.load((folder / "enc.crt").read_bytes()),
-            now=clock.now(),
-        )
-        _upload(b, sealed, code)
-        keys.append((sign, enc, sealed))
+        keys.append(_bid(b, keys_dir, code, 1, ("3650000.00", "3588000.00", "3702500.00")[i], 150 + 10 * i))
     with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
         cid = staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"][0]["id"]
         for b, (sign, _, _) in zip(bidders, keys, strict=True):
@@ -313,3 +322,45 @@ def opened_tender(
             ceremony_client.confirm(bidders[i], cid, keys[i][0])
         staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
     return [f"{code} 已完成不见面开标（3 家投标人解密、唱标、1 条异议已答复、开标记录已签名），见 /ceremonies/{cid}"]
+
+
+def joint_tender(
+    app: Flask, tenderee: Actor, staff: Actor, bidders: list[Actor], sign_key: PrivateKey, keys_dir: pathlib.Path
+) -> list[str]:
+    """Two lots opened together (合并开标), left in their decryption window: bidder2 and bidder3
+    have released their keys; bidder1's bids wait for whoever logs in as bidder1 to decrypt them
+    from the page (its key files are in demo-keys/, its sealed bids in demo-bids/) or with ggzy-bid."""
+    deadline = (clock.now() + dt.timedelta(minutes=2)).replace(microsecond=0)
+    body = _body("福州市仓山区城市道路提升工程（演示·合并开标）", deadline, DEMO_PROCEDURE)
+    first = body["lots"][0]
+    body["lots"] = [
+        {**first, "name": "一标段：道路施工"},
+        {**first, "name": "二标段：排水管网", "estimated_price": "8600000.00", "bond_amount": "160000.00"},
+    ]
+    body["joint_opening"] = True
+    code = tenderee.call("POST", "/api/v1/tenders", expect=201, json=body)["code"]
+    _upload_document(tenderee, sign_key, code, "招标文件.txt", "《城市道路提升工程 招标文件》\n".encode() * 30)
+    tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
+    staff.call("POST", f"/api/v1/tenders/{code}/publish")
+    keys: dict[tuple[int, int], tuple[PrivateKey, PrivateKey, pathlib.Path]] = {}
+    for i, b in enumerate(bidders):
+        b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
+        for lot, base in ((1, 12_100_000), (2, 8_350_000)):
+            keys[(lot, i)] = _bid(b, keys_dir, code, lot, f"{base + 37_000 * i}.00", 200 + 15 * i)
+    with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
+        rooms = {c["lot"]: c["id"] for c in staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"]}
+        for (lot, i), (sign, _, _) in keys.items():
+            ceremony_client.sign_in(bidders[i], rooms[lot], sign)
+        moment.advance(seconds=60)
+        staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: the bidder lists
+        moment.advance(seconds=60)
+        staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: decryption
+        for (lot, i), (sign, enc, sealed) in keys.items():
+            if i > 0:
+                moment.advance(seconds=10)
+                ceremony_client.release_key(bidders[i], rooms[lot], sealed, sign, enc)
+        run_pending(app.extensions["ggzy.db"], services(app), "demo")
+    return [
+        f"{code} 两个标段合并开标，正在解密：bidder2、bidder3 已解密；以 bidder1 登录打开 /tenders/{code}/opening，"
+        "进入各标段开标室，用 demo-keys/bidder1 的 sign.key、enc.key 和 demo-bids 中的加密投标文件在页面上解密"
+    ]

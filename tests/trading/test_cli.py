@@ -31,6 +31,7 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
         assert name in r.output
     assert "已发布，投标截止" in r.output and "等待交易中心工作人员" in r.output
+    r_first = r.output
     first = (instance / "demo-accounts.txt").read_text()
     r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts, no second tender
     assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
@@ -49,7 +50,12 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     db = Database(f"sqlite:///{instance / 'ggzy.db'}")
     with db.session() as s:
         demo = s.scalars(select(Tender).order_by(Tender.id)).all()
-        assert [t.status for t in demo] == [TenderState.PUBLISHED, TenderState.SUBMITTED, TenderState.BIDDING_CLOSED]
+        assert [t.status for t in demo] == [
+            TenderState.PUBLISHED,
+            TenderState.SUBMITTED,
+            TenderState.BIDDING_CLOSED,
+            TenderState.BIDDING_CLOSED,
+        ]
         # the third went through its whole opening, played by the scripted bidders and staff
         from trading.opening.models import Ceremony, Outcome, Stage
 
@@ -57,6 +63,13 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
         assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
         assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
         assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
+        # the fourth: two lots opened together, waiting in the decryption window for bidder1 only
+        joint = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[3].id).order_by(Ceremony.id)).all()
+        assert demo[3].joint_opening and [c.stage for c in joint] == [Stage.DECRYPTING, Stage.DECRYPTING]
+        for c in joint:
+            assert [b.outcome for b in c.bidders].count(Outcome.DECRYPTED) == 2
+            assert [b.outcome for b in c.bidders].count(Outcome.PENDING) == 1
+        assert "合并开标，正在解密" in r_first
         assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
         assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
     db.engine.dispose()
