@@ -23,3 +23,22 @@ def staging_dir(settings: Settings | None = None) -> pathlib.Path:
 def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) -> int:
     """Uploads not completed within 24 hours are abandoned and their bytes deleted."""
     return abandon_expired(session, staging_dir(services.settings), now)
+
+
+@job("release_guarantees", every_seconds=600)
+def release_guarantees_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Guarantees of lots that failed or were terminated are released (well within Reg 57's 5 days)."""
+    from bidding.guarantees.operations import release_due
+
+    return release_due(session, now)
+
+
+@job("prune_api_nonces", every_seconds=3600)
+def prune_api_nonces_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Nonces of signed messages older than twice the freshness window can no longer be replayed."""
+    from sqlalchemy import delete
+
+    from bidding.guarantees.models import ApiNonce
+    from signing.messages import MAX_SKEW
+
+    return int(session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - 2 * MAX_SKEW)).rowcount)  # type: ignore[attr-defined]

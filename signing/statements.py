@@ -184,3 +184,31 @@ def record_confirmation_statement(ceremony: int, bidder: str, record_sm3: str) -
     return canonical_json(
         {"purpose": RECORD_CONFIRM_PURPOSE, "ceremony": ceremony, "bidder": bidder, "record_sm3": record_sm3}
     )
+
+
+GUARANTEE_PURPOSE = "ggzy-guarantee/1"
+GUARANTEE_FIELDS = (
+    "order",
+    "number",
+    "issuer",
+    "beneficiary",
+    "principal",
+    "tender",
+    "lot",
+    "amount",
+    "currency",
+    "starts_on",
+    "ends_on",
+    "verification_code",
+    "document_name",
+    "document_sm3",
+)
+
+
+def guarantee_statement(fields: dict[str, Any]) -> bytes:
+    """What an issuer signs for an electronic guarantee (电子保函): the platform and issuers share it.
+    Parties are 统一社会信用代码, amounts decimal strings, dates ISO (YYYY-MM-DD)."""
+    missing = [f for f in GUARANTEE_FIELDS if f not in fields]
+    if missing or set(fields) - set(GUARANTEE_FIELDS):
+        raise StatementError(f"保函字段不完整或多余 (guarantee fields): {', '.join(missing) or 'extra'}")
+    return canonical_json({"purpose": GUARANTEE_PURPOSE, **fields})

@@ -199,8 +199,10 @@ class BidderKeys:
     enc_cert: Any
 
 
-def make_bidder_with_keys(session: Session, app: Flask) -> BidderKeys:
-    user = make_user(session, Role.BIDDER)
+def make_bidder_with_keys(session: Session, app: Flask, role: Role = Role.BIDDER) -> BidderKeys:
+    """A user (a bidder, or another role such as an issuer's API client) with a signing and an
+    encryption certificate from the platform CA, as a UKey holds them."""
+    user = make_user(session, role)
     keys = platform_keys(app)
     trust = trust_store(session, keys)
     code = user.organisation.credit_code if user.organisation else None

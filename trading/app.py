@@ -45,12 +45,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     from bidding.api import api as bids_api
     from bidding.blueprint import bp as bidding_bp
+    from bidding.guarantees.api import api as guarantees_api
+    from bidding.guarantees.api import pages as guarantees_pages
+    from bidding.guarantees.issuer_api import issuer_api
     from trading.accounts.blueprint import api as accounts_api
     from trading.accounts.blueprint import pages as accounts_pages
     from trading.archives.views import api as archives_api
     from trading.archives.views import pages as archives_pages
     from trading.audit_views import api as audit_api
     from trading.audit_views import pages as audit_pages
+    from trading.claims.views import api as claims_api
+    from trading.claims.views import pages as claims_pages
     from trading.home import bp as home_bp
     from trading.log_api import api as log_api
     from trading.opening.api import api as opening_api
@@ -78,9 +83,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         log_api,
         archives_pages,
         archives_api,
+        guarantees_pages,
+        guarantees_api,
+        issuer_api,
+        claims_pages,
+        claims_api,
     ):
         app.register_blueprint(bp)
-    for bp in (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api):
+    apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api)
+    for bp in (*apis, guarantees_api, issuer_api, claims_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 

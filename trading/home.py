@@ -31,6 +31,7 @@ TASKS: dict[Role, list[Task]] = {
     Role.BIDDER: [
         Task("报名与下载招标文件", "tenders.portal_page", "在项目页报名后下载招标文件、提问"),
         Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
+        Task("电子保函", "guarantees.my_page", "向出具机构申请电子投标保函，查看核验结果"),
         Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
     ],
@@ -55,7 +56,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
         Task("机构名录", "accounts.organisations_page", "只读查看机构"),
     ],
-    Role.ISSUER: [],
+    Role.ISSUER: [Task("保函控制台", "guarantees.issuer_console", "查看保函申请、已出保函和索赔（操作经签名接口）")],
     Role.ADMIN: [
         Task("机构管理", "accounts.organisations_page", "登记机构（校验统一社会信用代码）"),
         Task("用户管理", "accounts.users_page", "创建用户并分配角色"),

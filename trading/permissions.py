@@ -36,6 +36,11 @@ class Permission(StrEnum):
     CEREMONY_HOST = "opening:ceremony:host"  # staff: run the opening ceremony
     ARCHIVE_READ = "archive:package:read"  # staff and supervisors: packages, verification, download
     ARCHIVE_HOLD = "archive:package:hold"  # staff: legal hold
+    GUARANTEE_READ = "guarantee:lot:read"  # staff and supervisors: a lot's guarantees, once it is opened
+    GUARANTEE_CONSOLE = "guarantee:order:read"  # issuers' users: their organisation's orders and claims
+    #: Issuers' API clients: no session or token; the view checks the message's SM2 signature
+    #: (bidding/guarantees/issuer_api.py) before anything else.
+    ISSUER_SIGNED = "guarantee:issuer:signed"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -60,16 +65,23 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CEREMONY_HOST,
             Permission.ARCHIVE_READ,
             Permission.ARCHIVE_HOLD,
+            Permission.GUARANTEE_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
-        {Permission.ORGANISATION_READ, Permission.AUDIT_READ, Permission.TENDER_READ_ALL, Permission.ARCHIVE_READ}
+        {
+            Permission.ORGANISATION_READ,
+            Permission.AUDIT_READ,
+            Permission.TENDER_READ_ALL,
+            Permission.ARCHIVE_READ,
+            Permission.GUARANTEE_READ,
+        }
     ),
     Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
     Role.TENDEREE: frozenset({Permission.TENDER_MANAGE}),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
     Role.EXPERT: frozenset(),
-    Role.ISSUER: frozenset(),
+    Role.ISSUER: frozenset({Permission.GUARANTEE_CONSOLE, Permission.ISSUER_SIGNED}),
 }
 EVERY_USER = frozenset({Permission.AUTHENTICATED, Permission.ACCOUNT_TOKENS, Permission.CERTIFICATE_REGISTER})
 

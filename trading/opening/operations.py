@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from archive.transparency import request_checkpoint
+from bidding.guarantees.operations import bond_status
 from bidding.models import Bid, BidState
 from signing.certs import TrustStore, Usage, verify_chain
 from signing.digest import sm3_hex
@@ -755,7 +756,7 @@ def reading_table(session: Session, c: Ceremony) -> list[dict[str, Any]]:
                 "reason": s.outcome_reason,
                 "price": sheet.get("price"),
                 "fields": sheet.get("fields", {}),
-                "bond": None,  # the bond column: filled by the e-guarantee module (issue 8), not built yet
+                "bond": bond_status(session, c.lot_id, s.org_id)["label"],  # 保证金, from the e-guarantee module
             }
         )
     return rows

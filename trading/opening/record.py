@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from archive.objectstore.base import key_for
+from bidding.guarantees.operations import bond_status
 from bidding.models import Bid
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
@@ -55,7 +56,7 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
             "reason": seat.outcome_reason,
             "plaintext_sm3": seat.plaintext_sm3,
             "price_sheet": seat.price_sheet,
-            "bond": None,  # the e-guarantee module fills this column
+            "bond": bond_status(session, c.lot_id, seat.org_id),  # 保证金: from the e-guarantee module
             "evidence": [
                 {
                     "job": j.id,
@@ -140,9 +141,10 @@ def render_pdf(record: dict[str, Any]) -> bytes:
         outcome = OUTCOME_TEXT.get(b["outcome"], b["outcome"])
         if b["reason"] and b["outcome"] != "decrypted":
             outcome += f"（{b['reason']}）"
-        cells = [str(i), b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", "—", outcome]
+        bond = (b.get("bond") or {}).get("label") or "—"
+        cells = [str(i), b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", bond, outcome]
         rows.append([Paragraph(str(x), body) for x in cells])
-    table = Table(rows, colWidths=[10 * mm, 38 * mm, 34 * mm, 26 * mm, 30 * mm, 14 * mm, 28 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[9 * mm, 32 * mm, 30 * mm, 24 * mm, 26 * mm, 33 * mm, 26 * mm], repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [table, Spacer(1, 4 * mm)]
     if final:

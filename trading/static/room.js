@@ -34,7 +34,7 @@
   const bidderRows = (bidders) => (bidders || []).map((b) =>
     `<tr><td>${esc(b.bidder)}</td><td>${b.signed_in ? "已签到" : "未签到"}</td><td>${esc(b.outcome)}</td></tr>`).join("");
   const readingRows = (table) => (table || []).map((r) =>
-    `<tr><td>${esc(r.bidder)}</td><td>${esc(r.price || "—")}</td><td>${esc(Object.entries(r.fields || {}).map(([k, v]) => k + ": " + v).join("；"))}</td><td>${esc(r.bond || "—（电子保函模块未接入）")}</td><td>${esc(r.outcome_label)}</td></tr>`).join("");
+    `<tr><td>${esc(r.bidder)}</td><td>${esc(r.price || "—")}</td><td>${esc(Object.entries(r.fields || {}).map(([k, v]) => k + ": " + v).join("；"))}</td><td>${esc(r.bond || "—")}</td><td>${esc(r.outcome_label)}</td></tr>`).join("");
 
   function log(kind, ev, prefix) {
     const li = document.createElement("li");

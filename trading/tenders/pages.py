@@ -250,6 +250,7 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         pending=pending,
         procedure=procs.get_procedure(db, tender.procedure_code),
         rooms=ceremony_rooms(db, tender),
+        opened=clock.now() >= tender.bid_deadline,
         commitment=_deadline_commitment(db, tender),
         error=error,
         now=clock.now(),

@@ -1,0 +1,437 @@
+"""The guarantee flows (电子保函): a bidder's application, the issuer's decision and guarantee, the
+platform's verification, the bond status the opening reads, release, and the issuer's answer to
+a claim. Each function takes the actor, flushes, writes its audit event and never commits.
+
+Who bids is secret until the opening (Law 22), and an application says who means to bid: its
+audit events carry the registration's sealed actor and a commitment, never the tender, and the
+tenderee, staff and supervisors see a lot's guarantees only once the lot's bids are opened.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, Actor, record_event
+from archive.objectstore import ObjectStore
+from bidding.guarantees.models import (
+    LIVE_ORDER_STATES,
+    ClaimState,
+    Guarantee,
+    GuaranteeClaim,
+    GuaranteeOrder,
+    GuaranteeState,
+    OrderState,
+)
+from bidding.guarantees.rules import GuaranteeRefused, OrderFacts, check_signature, check_terms, parse_content
+from signing.certs import Certificate, TrustStore, Usage
+from signing.digest import sm3_hex
+from signing.messages import seal_field
+from trading.accounts.models import Organisation, OrgKind, Role, User
+from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.pki.operations import current_certificate
+from trading.tenders.documents import _sealed_actor, get_interest
+from trading.tenders.models import Lot, LotState, Tender, TenderState
+from trading.tenders.operations import ensure_current
+
+MAX_DOCUMENT = 512 * 1024  # a guarantee PDF/OFD is small; base64 of it fits the 1 MiB JSON limit
+
+
+# ---------------------------------------------------------------- issuers
+def issuer_api_user(session: Session, issuer: Organisation) -> User | None:
+    """The issuer's API client: its active issuer-role user with registered signing and encryption
+    certificates (the first, if several)."""
+    for u in session.scalars(select(User).where(User.organisation_id == issuer.id, User.is_active.is_(True))):
+        if (
+            Role.ISSUER in u.roles
+            and current_certificate(session, u, Usage.SIGN)
+            and current_certificate(session, u, Usage.ENCRYPT)
+        ):
+            return u
+    return None
+
+
+def open_issuers(session: Session) -> list[Organisation]:
+    """Issuers a bidder can choose: active issuer organisations with an API client set up."""
+    orgs = session.scalars(select(Organisation).where(Organisation.kind == OrgKind.ISSUER).order_by(Organisation.name))
+    return [o for o in orgs if issuer_api_user(session, o) is not None]
+
+
+def _issuer(session: Session, credit_code: str) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.credit_code == credit_code))
+    if org is None or org.kind is not OrgKind.ISSUER:
+        raise InvalidInput(
+            "出具机构不存在或未启用", fields={"issuer": "请选择平台已接入的出具机构"}, code="unknown_issuer"
+        )
+    if issuer_api_user(session, org) is None:
+        raise Conflict("该出具机构尚未开通电子保函接口", code="issuer_not_connected")
+    return org
+
+
+# ---------------------------------------------------------------- application
+def valid_until(tender: Tender) -> dt.date:
+    """The last day of the bid validity period, counted from the deadline's Beijing date (Reg 26)."""
+    return clock.local(tender.bid_deadline).date() + dt.timedelta(days=tender.bid_validity_days)
+
+
+def _commitment(order: GuaranteeOrder, tender: Tender, bidder: Organisation, nonce: str) -> str:
+    return sm3_hex(f"{tender.code}:{bidder.credit_code}:guarantee:{order.id}:{nonce}".encode())
+
+
+def apply(session: Session, user: User, tender: Tender, lot_number: int, issuer_code: str) -> GuaranteeOrder:
+    """A bidder asks an issuer for a guarantee for one lot, before the deadline, once registered."""
+    if Role.BIDDER not in user.roles or user.organisation is None:
+        raise Forbidden("只有投标人可以申请电子保函")
+    ensure_current(session, tender)
+    if tender.status is not TenderState.PUBLISHED:
+        raise Conflict("项目不在招标中（已截止或未发布），不能申请保函", code="wrong_state")
+    interest = get_interest(session, tender, user)
+    if interest is None:
+        raise Conflict("请先报名本项目，再申请电子保函", code="not_registered")
+    lot = next((lot for lot in tender.lots if lot.number == lot_number), None)
+    if lot is None:
+        raise NotFound(f"第{lot_number}标段不存在", code="no_such_lot")
+    if lot.bond_amount <= 0:
+        raise Conflict("本标段不要求投标保证金", code="no_bond")
+    issuer = _issuer(session, issuer_code)
+    live = session.scalar(
+        select(GuaranteeOrder.id).where(
+            GuaranteeOrder.lot_id == lot.id,
+            GuaranteeOrder.org_id == user.organisation.id,
+            GuaranteeOrder.state.in_(LIVE_ORDER_STATES),
+        )
+    )
+    if live is not None:
+        raise Conflict("本标段已有进行中的保函申请或有效保函", code="duplicate_order")
+    order = GuaranteeOrder(
+        tender_id=tender.id,
+        lot_id=lot.id,
+        org_id=user.organisation.id,
+        user_id=user.id,
+        issuer_org_id=issuer.id,
+        state=OrderState.APPLIED,
+        amount=lot.bond_amount,
+        valid_until=valid_until(tender),
+        created_at=clock.now(),
+    )
+    session.add(order)
+    session.flush()
+    commitment = _commitment(order, tender, user.organisation, interest.nonce)
+    record_event(
+        session,
+        _sealed_actor(interest),
+        "guarantee.apply",
+        ("guarantee_order", commitment[:32]),
+        {"commitment": commitment},
+    )
+    return order
+
+
+def cancel(session: Session, user: User, order: GuaranteeOrder) -> None:
+    if order.org_id != user.organisation_id:
+        raise NotFound("保函申请不存在")
+    if order.state is not OrderState.APPLIED:
+        raise Conflict(f"申请{order.state.label}，不能取消", code="wrong_state")
+    order.state, order.decided_at = OrderState.CANCELLED, clock.now()
+    tender = session.get(Tender, order.tender_id)
+    assert tender is not None and user.organisation is not None
+    interest = get_interest(session, tender, user)
+    assert interest is not None
+    commitment = _commitment(order, tender, user.organisation, interest.nonce)
+    record_event(
+        session,
+        _sealed_actor(interest),
+        "guarantee.cancel",
+        ("guarantee_order", commitment[:32]),
+        {"commitment": commitment},
+    )
+
+
+def my_orders(session: Session, user: User) -> list[GuaranteeOrder]:
+    if user.organisation_id is None:
+        return []
+    q = select(GuaranteeOrder).where(GuaranteeOrder.org_id == user.organisation_id)
+    return list(session.scalars(q.order_by(GuaranteeOrder.id.desc())))
+
+
+def guarantee_of(session: Session, order: GuaranteeOrder) -> Guarantee | None:
+    return session.scalar(select(Guarantee).where(Guarantee.order_id == order.id))
+
+
+# ---------------------------------------------------------------- the issuer's side
+def _org(session: Session, org_id: int) -> Organisation:
+    org = session.get(Organisation, org_id)
+    assert org is not None
+    return org
+
+
+def facts(session: Session, order: GuaranteeOrder) -> OrderFacts:
+    tender, lot = session.get(Tender, order.tender_id), session.get(Lot, order.lot_id)
+    assert tender is not None and lot is not None
+    return OrderFacts(
+        order=order.id,
+        issuer=_org(session, order.issuer_org_id).credit_code,
+        beneficiary=_org(session, tender.tenderee_org_id).credit_code,
+        principal=_org(session, order.org_id).credit_code,
+        tender=tender.code,
+        lot=lot.number,
+        bond=order.amount,
+        valid_until=order.valid_until,
+        deadline=clock.local(tender.bid_deadline).date(),
+    )
+
+
+def order_json(session: Session, order: GuaranteeOrder, issuer_user: User) -> dict[str, Any]:
+    """An order as the issuer receives it; the principal (who means to bid) is sealed to the
+    issuer's encryption certificate, so that it is readable by the issuer alone wherever it passes."""
+    f = facts(session, order)
+    tender, lot = session.get(Tender, order.tender_id), session.get(Lot, order.lot_id)
+    assert tender is not None and lot is not None
+    enc = current_certificate(session, issuer_user, Usage.ENCRYPT)
+    assert enc is not None
+    principal = _org(session, order.org_id)
+    return {
+        "order": order.id,
+        "state": order.state.value,
+        "tender": f.tender,
+        "tender_title": tender.title,
+        "lot": f.lot,
+        "lot_name": lot.name,
+        "beneficiary": {"credit_code": f.beneficiary, "name": _org(session, tender.tenderee_org_id).name},
+        "principal": seal_field({"credit_code": principal.credit_code, "name": principal.name}, enc.public_key),
+        "amount": str(order.amount),
+        "currency": "CNY",
+        "valid_until": order.valid_until.isoformat(),
+        "bid_deadline": tender.bid_deadline.isoformat(),
+        "deadline_date": f.deadline.isoformat(),
+        "created_at": order.created_at.isoformat(),
+    }
+
+
+def issuer_orders(session: Session, issuer_user: User, state: OrderState = OrderState.APPLIED) -> list[GuaranteeOrder]:
+    q = select(GuaranteeOrder).where(
+        GuaranteeOrder.issuer_org_id == issuer_user.organisation_id, GuaranteeOrder.state == state
+    )
+    return list(session.scalars(q.order_by(GuaranteeOrder.id)))
+
+
+def issuer_order(session: Session, issuer_user: User, order_id: int, *, for_update: bool = False) -> GuaranteeOrder:
+    q = select(GuaranteeOrder).where(GuaranteeOrder.id == order_id)
+    if for_update:
+        q = q.with_for_update()
+    order = session.scalar(q)
+    if order is None or order.issuer_org_id != issuer_user.organisation_id:
+        raise NotFound("保函申请不存在", code="no_such_order")
+    return order
+
+
+def _require_applied(order: GuaranteeOrder) -> None:
+    if order.state is not OrderState.APPLIED:
+        raise Conflict(f"申请{order.state.label}，不能再处理", code="wrong_state")
+
+
+def reject(session: Session, issuer_user: User, order: GuaranteeOrder, reason: str) -> None:
+    _require_applied(order)
+    reason = (reason or "").strip()
+    if not 2 <= len(reason) <= 500:
+        raise InvalidInput("请填写拒绝原因（2–500 字）", fields={"reason": "2–500 字"})
+    order.state, order.decided_at, order.reject_reason = OrderState.REJECTED, clock.now(), reason
+    record_event(session, issuer_user, "guarantee.reject", order, {"reason": reason})
+
+
+def issue(
+    session: Session,
+    store: ObjectStore,
+    trust: TrustStore,
+    issuer_user: User,
+    order: GuaranteeOrder,
+    *,
+    content: str,
+    signature: str,
+    signer_cert: str,
+    document: bytes,
+) -> Guarantee:
+    """The issuer's guarantee, accepted only if it satisfies the bond (rules.py); a refusal is
+    named, recorded on the order for the bidder to read (the view commits it) and raised."""
+    _require_applied(order)
+    now = clock.now()
+    try:
+        if not 0 < len(document) <= MAX_DOCUMENT:
+            raise GuaranteeRefused("保函文件为空或超过 512 KiB", code="bad_document")
+        try:
+            cert = Certificate(base64.b64decode(signer_cert, validate=True))
+            cert.public_key  # noqa: B018  (parses the certificate)
+        except Exception:
+            raise GuaranteeRefused("签名证书格式错误", code="bad_certificate") from None
+        check_signature(content, signature, cert, current_certificate(session, issuer_user, Usage.SIGN), trust, now)
+        value = parse_content(content)
+        amount, starts, ends = check_terms(value, facts(session, order), sm3_hex(document))
+        number = str(value["number"])
+        taken = session.scalar(
+            select(Guarantee.id).where(Guarantee.issuer_org_id == order.issuer_org_id, Guarantee.number == number)
+        )
+        if taken is not None:
+            raise GuaranteeRefused(f"保函编号 {number} 已被本机构的另一份保函使用", code="duplicate_number")
+    except GuaranteeRefused as exc:
+        order.last_refusal = {"code": exc.code, "message": exc.message, "at": now.isoformat()}
+        record_event(session, issuer_user, "guarantee.refuse", order, {"code": exc.code})
+        raise
+    obj = store.put_bytes(document)
+    g = Guarantee(
+        order_id=order.id,
+        issuer_org_id=order.issuer_org_id,
+        lot_id=order.lot_id,
+        org_id=order.org_id,
+        number=number,
+        amount=amount,
+        starts_on=starts,
+        ends_on=ends,
+        verification_code=str(value["verification_code"]),
+        document_name=str(value["document_name"])[:200],
+        document_key=obj.key,
+        document_sm3=str(value["document_sm3"]),
+        content=content,
+        signature=signature,
+        signer_cert=signer_cert,
+        state=GuaranteeState.VALID,
+        verified_at=now,
+    )
+    session.add(g)
+    order.state, order.decided_at, order.last_refusal = OrderState.ISSUED, now, None
+    try:
+        session.flush()
+    except IntegrityError:  # the same number pushed twice at once
+        raise Conflict(f"保函编号 {number} 已被使用", code="duplicate_number") from None
+    record_event(
+        session,
+        issuer_user,
+        "guarantee.issue",
+        g,
+        {"order": order.id, "number": number, "content_sm3": sm3_hex(content.encode())},
+    )
+    return g
+
+
+# ---------------------------------------------------------------- the opening, release, claims
+def bond_status(session: Session, lot_id: int, org_id: int) -> dict[str, Any]:
+    """The price reading's bond column (保证金): satisfied by guarantee N from issuer X, or missing."""
+    g = session.scalar(
+        select(Guarantee)
+        .where(Guarantee.lot_id == lot_id, Guarantee.org_id == org_id)
+        .order_by(Guarantee.id.desc())
+        .limit(1)
+    )
+    if g is None:
+        order = session.scalar(
+            select(GuaranteeOrder)
+            .where(GuaranteeOrder.lot_id == lot_id, GuaranteeOrder.org_id == org_id)
+            .order_by(GuaranteeOrder.id.desc())
+            .limit(1)
+        )
+        if order is not None and order.last_refusal:
+            return {"status": "invalid", "label": f"保函无效：{order.last_refusal['message']}"}
+        return {"status": "missing", "label": "未提交电子保函"}
+    issuer = _org(session, g.issuer_org_id).name
+    return {
+        "status": "satisfied",
+        "label": f"电子保函 {g.number}（{issuer}，{g.amount} 元，至 {g.ends_on}）",
+        "number": g.number,
+        "issuer": issuer,
+        "amount": str(g.amount),
+        "state": g.state.value,
+    }
+
+
+def release(session: Session, g: Guarantee, reason: str, actor: Actor = SYSTEM) -> None:
+    g.state, g.released_at, g.release_reason = GuaranteeState.RELEASED, clock.now(), reason
+    record_event(session, actor, "guarantee.release", g, {"reason": reason})
+
+
+RELEASE_REASONS = {LotState.FAILED: "标段流标，保函释放", LotState.TERMINATED: "招标终止，保函释放"}
+
+
+def release_due(session: Session, now: dt.datetime) -> int:
+    """The scheduler's sweep: guarantees of lots that failed or were terminated are released, and
+    undecided applications for them cancelled (the award-based releases come with the award)."""
+    done = 0
+    q = (
+        select(Guarantee, Lot)
+        .join(Lot, Lot.id == Guarantee.lot_id)
+        .where(Guarantee.state == GuaranteeState.VALID, Lot.status.in_([s.value for s in RELEASE_REASONS]))
+    )
+    for g, lot in session.execute(q).all():
+        release(session, g, RELEASE_REASONS[lot.status])
+        done += 1
+    pending = (
+        select(GuaranteeOrder)
+        .join(Lot, Lot.id == GuaranteeOrder.lot_id)
+        .where(GuaranteeOrder.state == OrderState.APPLIED, Lot.status.in_([s.value for s in RELEASE_REASONS]))
+    )
+    for order in session.scalars(pending):
+        order.state, order.decided_at = OrderState.CANCELLED, now
+        record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
+        done += 1
+    return done
+
+
+def lot_guarantees(session: Session, lot: Lot) -> list[Guarantee]:
+    return list(session.scalars(select(Guarantee).where(Guarantee.lot_id == lot.id).order_by(Guarantee.id)))
+
+
+def issuer_claims(session: Session, issuer_user: User, state: ClaimState = ClaimState.FILED) -> list[GuaranteeClaim]:
+    q = (
+        select(GuaranteeClaim)
+        .join(Guarantee, Guarantee.id == GuaranteeClaim.guarantee_id)
+        .where(Guarantee.issuer_org_id == issuer_user.organisation_id, GuaranteeClaim.state == state)
+    )
+    return list(session.scalars(q.order_by(GuaranteeClaim.id)))
+
+
+def answer_claim(
+    session: Session,
+    issuer_user: User,
+    claim_id: int,
+    *,
+    pay: bool,
+    answer: str,
+    paid_amount: Decimal | None,
+    payment_reference: str | None,
+) -> GuaranteeClaim:
+    """The issuer's answer to a claim it received: paid (with the amount and the payment's
+    reference) or refused with reasons."""
+    claim = session.scalar(select(GuaranteeClaim).where(GuaranteeClaim.id == claim_id).with_for_update())
+    g = session.get(Guarantee, claim.guarantee_id) if claim else None
+    if claim is None or g is None or g.issuer_org_id != issuer_user.organisation_id:
+        raise NotFound("索赔不存在", code="no_such_claim")
+    if claim.state is not ClaimState.FILED:
+        raise Conflict(f"索赔{claim.state.label}，不能再答复", code="wrong_state")
+    answer = (answer or "").strip()
+    if not 2 <= len(answer) <= 2000:
+        raise InvalidInput("请填写答复（2–2000 字）", fields={"answer": "2–2000 字"})
+    if pay:
+        if paid_amount is None or not 0 < paid_amount <= g.amount or not payment_reference:
+            raise InvalidInput(
+                f"赔付金额应在 0–{g.amount} 元之间，并填写付款凭证号",
+                fields={"paid_amount": "金额", "payment_reference": "凭证号"},
+            )
+        claim.state, claim.paid_amount, claim.payment_reference = ClaimState.PAID, paid_amount, payment_reference[:80]
+        g.state = GuaranteeState.PAID
+    else:
+        claim.state = ClaimState.REFUSED
+        g.state = GuaranteeState.VALID
+    claim.answer, claim.answered_at = answer, clock.now()
+    record_event(
+        session,
+        issuer_user,
+        f"guarantee.claim_{claim.state.value}",
+        claim,
+        {"paid_amount": str(paid_amount) if pay else None, "payment_reference": payment_reference if pay else None},
+    )
+    return claim

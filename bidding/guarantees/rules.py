@@ -1,0 +1,137 @@
+"""保函真伪校验: what a guarantee must say to satisfy a lot's bid bond, as plain functions.
+
+The issuer's signature is over ``signing.statements.guarantee_statement``; its certificate must be
+the issuer's registered signing certificate, chained to a trusted root and not revoked. The terms
+must match the order the platform sent: beneficiary the tenderee, principal the bidder, the lot,
+at least the bond (Reg 26: at most 2 % of the estimate, set by the tenderee), in force from no later
+than the bid deadline until at least the end of the bid validity period (Reg 26).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from signing.canonical import parse_canonical
+from signing.certs import Certificate, TrustStore, Usage, verify_chain
+from signing.errors import CertificateError, InvalidSignature, StatementError
+from signing.statements import GUARANTEE_FIELDS, GUARANTEE_PURPOSE
+from trading.errors import InvalidInput
+
+NUMBER = re.compile(r"^[A-Za-z0-9\-_/]{4,64}$")
+
+
+class GuaranteeRefused(InvalidInput):
+    """A guarantee that does not satisfy the bond: named by ``code``, shown to the bidder."""
+
+    code = "guarantee_refused"
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """What the platform sent the issuer (and so what the guarantee must say)."""
+
+    order: int
+    issuer: str  # credit codes
+    beneficiary: str
+    principal: str
+    tender: str
+    lot: int
+    bond: Decimal
+    valid_until: dt.date  # the bid validity's last day
+    deadline: dt.date  # the bid deadline's (Beijing) date
+
+
+def refuse(code: str, message: str) -> GuaranteeRefused:
+    return GuaranteeRefused(message, code=code)
+
+
+def parse_content(content: str) -> dict[str, Any]:
+    """The signed content as the issuer sent it: canonical JSON with exactly the guarantee fields."""
+    try:
+        value = parse_canonical(content.encode())
+    except StatementError as exc:
+        raise refuse("malformed", f"保函内容不是规范 JSON：{exc}") from None
+    if not isinstance(value, dict) or value.get("purpose") != GUARANTEE_PURPOSE:
+        raise refuse("malformed", f"保函内容的 purpose 应为 {GUARANTEE_PURPOSE}")
+    fields = set(value) - {"purpose"}
+    if fields != set(GUARANTEE_FIELDS):
+        missing = sorted(set(GUARANTEE_FIELDS) - fields)
+        extra = sorted(fields - set(GUARANTEE_FIELDS))
+        raise refuse("malformed", f"保函字段不符：缺少 {missing or '无'}，多余 {extra or '无'}")
+    return value
+
+
+def _date(value: Any, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise refuse("malformed", f"{name} 应为日期（YYYY-MM-DD）") from None
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        raise refuse("malformed", "保函金额应为十进制字符串，如 200000.00") from None
+    if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise refuse("malformed", "保函金额应为正数，最多两位小数")
+    return amount
+
+
+def check_signature(
+    content: str,
+    signature_b64: str,
+    cert: Certificate,
+    registered: Certificate | None,
+    trust: TrustStore,
+    at: dt.datetime,
+) -> None:
+    """The issuer's signature, by its registered signing certificate, valid and not revoked now."""
+    if registered is None or registered.der != cert.der:
+        raise refuse("signer_not_registered", "签名证书不是出具机构在平台登记的签名证书")
+    try:
+        verify_chain(cert, trust, at=at, usage=Usage.SIGN)
+    except CertificateError as exc:
+        raise refuse(exc.code, f"出具机构证书无效：{exc}") from None
+    try:
+        cert.public_key.verify(base64.b64decode(signature_b64, validate=True), content.encode())
+    except (ValueError, InvalidSignature):
+        raise refuse("signature_invalid", "保函签名无效（内容被改动或不是该机构签发）") from None
+
+
+def check_terms(value: dict[str, Any], facts: OrderFacts, document_sm3: str) -> tuple[Decimal, dt.date, dt.date]:
+    """Every term against the order; the first that fails is named. Returns (amount, starts, ends)."""
+    if value["order"] != facts.order:
+        raise refuse("wrong_order", "保函对应的申请单号与本申请不符")
+    if value["issuer"] != facts.issuer:
+        raise refuse("wrong_issuer", "保函的出具机构与申请选择的机构不符")
+    if value["tender"] != facts.tender or value["lot"] != facts.lot:
+        raise refuse("wrong_lot", "保函对应的项目或标段与申请不符")
+    if value["beneficiary"] != facts.beneficiary:
+        raise refuse("wrong_beneficiary", "保函受益人不是本项目招标人")
+    if value["principal"] != facts.principal:
+        raise refuse("wrong_principal", "保函被保证人不是申请的投标人")
+    if value["currency"] != "CNY":
+        raise refuse("wrong_currency", "保函币种应为人民币（CNY）")
+    if not isinstance(value["number"], str) or not NUMBER.match(value["number"]):
+        raise refuse("malformed", "保函编号应为 4–64 位字母、数字或 -_/")
+    if not isinstance(value["verification_code"], str) or not 4 <= len(value["verification_code"]) <= 64:
+        raise refuse("malformed", "保函验真码应为 4–64 个字符")
+    amount = _amount(value["amount"])
+    if amount < facts.bond:
+        raise refuse("amount_below_bond", f"保函金额 {amount} 元低于本标段投标保证金 {facts.bond} 元")
+    starts, ends = _date(value["starts_on"], "starts_on"), _date(value["ends_on"], "ends_on")
+    if starts > facts.deadline:
+        raise refuse("starts_after_deadline", f"保函生效日 {starts} 晚于投标截止日 {facts.deadline}")
+    if ends < facts.valid_until:
+        raise refuse(
+            "expires_too_early", f"保函到期日 {ends} 早于投标有效期届满日 {facts.valid_until}（实施条例第二十六条）"
+        )
+    if value["document_sm3"] != document_sm3:
+        raise refuse("document_hash_mismatch", "保函文件的 SM3 与签名内容不符")
+    return amount, starts, ends

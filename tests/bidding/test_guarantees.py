@@ -1,0 +1,280 @@
+"""Electronic guarantees through the real API, on SQLite and PostgreSQL: application, the issuer's
+signed API (orders, forged and wrong guarantees refused by name with nothing changed, replays and
+stale messages refused, answers signed), the bond column at the opening, a claim against a bidder
+who withdrew after the deadline and its payment, and release when a lot fails."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import AuditEvent
+from bidding.guarantees.issuer_client import IssuerApiError, IssuerClient, flask_transport, guarantee_for
+from bidding.guarantees.models import Guarantee, GuaranteeOrder
+from signing import messages
+from signing.certs import Certificate
+from signing.sm2 import PrivateKey
+from tests.factories import BidderKeys, api_token, make_bidder_with_keys, make_user, page_login
+from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
+from trading.accounts.models import Role
+from trading.app import services
+from trading.opening.decryption import run_pending
+
+DOC = b"%PDF-1.4 \xe7\x94\xb5\xe5\xad\x90\xe6\x8a\x95\xe6\xa0\x87\xe4\xbf\x9d\xe5\x87\xbd"
+
+
+def issuer_of(client: FlaskClient, session: Session, app: Flask) -> tuple[IssuerClient, BidderKeys]:
+    keys = make_bidder_with_keys(session, app, Role.ISSUER)
+    session.commit()
+    platform = Certificate.from_pem(
+        client.get("/api/v1/platform/certificates").get_json()["signing_certificate"].encode()
+    )
+    ic = IssuerClient(flask_transport(client), keys.user.username, keys.sign_key, keys.sign_cert, platform)
+    return ic, keys
+
+
+def credit(b: BidderKeys) -> str:
+    assert b.user.organisation is not None
+    return b.user.organisation.credit_code
+
+
+def push_body(received: dict[str, Any], issuer: BidderKeys, number: str, /, **over: Any) -> dict[str, str]:
+    principal = over.pop("principal", None) or messages.open_field(received["principal"], issuer.enc_key)["credit_code"]
+    return guarantee_for(
+        received,
+        issuer=credit(issuer),
+        principal=principal,
+        number=number,
+        verification_code="VC-8842",
+        document=over.pop("document", DOC),
+        document_name="电子投标保函.pdf",
+        sign_key=over.pop("sign_key", issuer.sign_key),
+        sign_cert=over.pop("sign_cert", issuer.sign_cert),
+        **over,
+    )
+
+
+def test_guarantees_from_application_to_claim(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    code, H, bidders = t["code"], t["headers"], t["bidders"]
+    ic, issuer = issuer_of(client, session, app)
+    issuers = client.get("/api/v1/guarantees/issuers", headers=H[0]).get_json()["items"]
+    assert issuers == [{"credit_code": credit(issuer), "name": issuer.user.organisation.name}]  # type: ignore[union-attr]
+
+    # application, and its bad input
+    apply = {"tender": code, "lot": 1, "issuer": credit(issuer)}
+    for i in range(3):
+        assert client.post("/api/v1/guarantees", json=apply, headers=H[i]).status_code == 201
+    r = client.post("/api/v1/guarantees", json=apply, headers=H[0])
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "duplicate_order"
+    r = client.post("/api/v1/guarantees", json=apply, headers=t["outsider"])
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_registered"
+    r = client.post("/api/v1/guarantees", json={**apply, "issuer": credit(bidders[1])}, headers=H[0])
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "unknown_issuer"
+    assert client.post("/api/v1/guarantees", json={**apply, "lot": 9}, headers=H[0]).status_code == 404
+    assert client.post("/api/v1/guarantees", json=apply, headers=t["tenderee"]).status_code == 403
+    # the audit trail says an application happened, not for which tender or by whom
+    applied = session.scalars(select(AuditEvent).where(AuditEvent.action == "guarantee.apply")).all()
+    assert len(applied) == 3 and all(code not in e.payload and e.actor_id.startswith("sealed:") for e in applied)
+
+    # the issuer's signed API: orders, with the principal sealed to the issuer
+    orders = {messages.open_field(o["principal"], issuer.enc_key)["credit_code"]: o for o in ic.orders()}
+    assert set(orders) == {credit(b) for b in bidders}
+    assert all(credit(b) not in str(o["principal"]) for b in bidders for o in orders.values())
+    o0, o1, o2 = (orders[credit(b)] for b in bidders)
+
+    count = lambda: session.scalar(select(func.count()).select_from(Guarantee))  # noqa: E731
+    other = PrivateKey.generate()
+    stranger = make_bidder_with_keys(session, app, Role.ISSUER)
+    session.commit()
+    bad = {
+        "signature_invalid": push_body(o0, issuer, "BH-0001", sign_key=other),  # forged: not the issuer's key
+        "signer_not_registered": push_body(
+            o0, issuer, "BH-0001", sign_key=stranger.sign_key, sign_cert=stranger.sign_cert
+        ),
+        "wrong_beneficiary": push_body(o0, issuer, "BH-0001", beneficiary=credit(bidders[2])),
+        "wrong_lot": push_body(o0, issuer, "BH-0001", lot=2),
+        "wrong_principal": push_body(o0, issuer, "BH-0001", principal=credit(bidders[1])),
+        "amount_below_bond": push_body(o0, issuer, "BH-0001", amount="199999.99"),
+        "expires_too_early": push_body(
+            o0, issuer, "BH-0001", ends_on=dt.date.fromisoformat(o0["valid_until"]) - dt.timedelta(days=1)
+        ),
+        "wrong_order": push_body(o0, issuer, "BH-0001", order=o1["order"]),
+    }
+    tampered = push_body(o0, issuer, "BH-0001")
+    tampered["document"] = base64.b64encode(DOC + b"!").decode()
+    bad["document_hash_mismatch"] = tampered
+    for reason, body in bad.items():
+        with pytest.raises(IssuerApiError) as exc:
+            ic.push(o0["order"], body)
+        assert (exc.value.status, exc.value.code) == (422, reason), exc.value
+        assert count() == 0
+        mine = client.get("/api/v1/guarantees/mine", headers=H[0]).get_json()["items"][0]
+        assert mine["state"] == "applied" and mine["last_refusal"]["code"] == reason  # shown to the bidder
+
+    g0 = ic.push(o0["order"], push_body(o0, issuer, "BH-0001"))
+    assert g0["state"] == "valid" and g0["number"] == "BH-0001"
+    with pytest.raises(IssuerApiError) as exc:
+        ic.push(o1["order"], push_body(o1, issuer, "BH-0001"))
+    assert exc.value.code == "duplicate_number"
+    with pytest.raises(IssuerApiError) as exc:
+        ic.push(o0["order"], push_body(o0, issuer, "BH-0009"))
+    assert exc.value.code == "wrong_state"  # already issued
+    assert ic.push(o1["order"], push_body(o1, issuer, "BH-0002"))["state"] == "valid"
+    with pytest.raises(IssuerApiError):
+        ic.reject(o2["order"], "不")
+    ic.reject(o2["order"], "被保证人资信不足")
+    assert count() == 2
+
+    # signed messages: replays, stale or unsigned requests and unknown clients are refused
+    body = b'{"reason": "\\u91cd\\u590d"}'
+    signed = messages.sign_request(
+        issuer.sign_key, ic.username, "POST", f"/api/v1/issuer/orders/{o2['order']}/reject", body, clock.now()
+    )
+    headers = {**signed.headers(), "Content-Type": "application/json"}
+    first = client.post(f"/api/v1/issuer/orders/{o2['order']}/reject", data=body, headers=headers)
+    assert first.status_code == 409  # already rejected: refused, but the nonce is spent
+    again = client.post(f"/api/v1/issuer/orders/{o2['order']}/reject", data=body, headers=headers)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "message_replayed"
+    with clock.frozen(clock.now() - dt.timedelta(minutes=6)):
+        stale = messages.sign_request(issuer.sign_key, ic.username, "GET", "/api/v1/issuer/orders", b"", clock.now())
+    r = client.get("/api/v1/issuer/orders", headers=stale.headers())
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "message_stale"
+    assert client.get("/api/v1/issuer/orders").status_code == 401
+    assert client.get("/api/v1/issuer/orders", headers=H[0]).status_code == 401  # a bearer token is not a signature
+    nobody = messages.sign_request(other, "nobody", "GET", "/api/v1/issuer/orders", b"", clock.now())
+    assert client.get("/api/v1/issuer/orders", headers=nobody.headers()).get_json()["error"]["code"] == "unknown_client"
+    # every answer is signed by the platform and bound to its request
+    ok = messages.sign_request(issuer.sign_key, ic.username, "GET", "/api/v1/issuer/orders", b"", clock.now())
+    r = client.get("/api/v1/issuer/orders", headers=ok.headers())
+    answer = messages.Signed.from_headers({h: r.headers[h] for h in messages.HEADERS})
+    kw: dict[str, Any] = {
+        "direction": "response",
+        "method": "GET",
+        "path": "/api/v1/issuer/orders",
+        "now": clock.now(),
+        "status": 200,
+    }
+    messages.verify(answer, ic.platform_cert.public_key, body=r.get_data(), in_reply_to=ok.nonce, **kw)
+    with pytest.raises(messages.MessageSignatureInvalid):
+        messages.verify(answer, ic.platform_cert.public_key, body=r.get_data(), in_reply_to=signed.nonce, **kw)
+
+    # nobody but the bidder sees a guarantee before the opening
+    r = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["staff"])
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "before_opening"
+
+    # the opening: bidder 1 never releases its key (撤销 after the deadline)
+    cid = t["cid"]
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        for i in range(3):
+            client.post(
+                f"/api/v1/ceremonies/{cid}/signin", json={"signature": signin_sig(bidders[i], cid, code)}, headers=H[i]
+            )
+        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
+        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
+        for i in (0, 2):
+            assert release(client, t, i).status_code == 202
+        run_pending(app.extensions["ggzy.db"], services(app))
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=2)):
+        st = client.get(f"/api/v1/ceremonies/{cid}").get_json()
+        assert st["stage"] == "reading"
+        bonds = {r["credit_code"]: r["bond"] for r in st["table"]}
+        assert "BH-0001" in bonds[credit(bidders[0])] and issuer.user.organisation.name in bonds[credit(bidders[0])]  # type: ignore[union-attr]
+        assert "BH-0002" in bonds[credit(bidders[1])]
+        assert bonds[credit(bidders[2])] == "未提交电子保函"
+        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["staff"]).get_json()["items"]
+        assert [g["number"] for g in listed] == ["BH-0001", "BH-0002"]
+        assert client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=H[0]).status_code == 403
+
+        # the tenderee's claim: grounds proven by the record, or refused by name
+        ids = {g["number"]: g["id"] for g in listed}
+        claim = {
+            "ground": "withdrew_after_deadline",
+            "statement": "该投标人在投标截止后未解密投标文件，视为撤销投标文件。",
+        }
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0001']}/claims", json=claim, headers=t["tenderee"])
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_grounds"  # bidder 0 decrypted
+        r = client.post(
+            f"/api/v1/guarantees/{ids['BH-0002']}/claims",
+            json={**claim, "ground": "refused_contract"},
+            headers=t["tenderee"],
+        )
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_grounds"  # no award yet
+        r = client.post(
+            f"/api/v1/guarantees/{ids['BH-0002']}/claims", json={**claim, "statement": "短"}, headers=t["tenderee"]
+        )
+        assert r.status_code == 422
+        assert (
+            client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["staff"]).status_code
+            == 403
+        )
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["tenderee"])
+        assert r.status_code == 201 and r.get_json()["evidence"]["outcome"] == "revoked"
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["tenderee"])
+        assert r.status_code == 409  # one claim at a time
+
+        (c,) = ic.claims()
+        assert c["ground"] == "withdrew_after_deadline" and c["guarantee"]["number"] == "BH-0002"
+        with pytest.raises(IssuerApiError):
+            ic.answer(c["id"], pay=True, answer="同意赔付", amount="999999.00", reference="PAY-1")
+        assert (
+            ic.answer(c["id"], pay=True, answer="经核实，同意赔付", amount="200000.00", reference="PAY-20261202-1")[
+                "state"
+            ]
+            == "paid"
+        )
+        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["tenderee"]).get_json()["items"]
+        paid = next(g for g in listed if g["number"] == "BH-0002")
+        assert paid["state"] == "paid" and paid["claims"][0]["paid_amount"] == "200000.00"
+
+    # the pages: the bidder's, the issuer's console, the lot's list for the tenderee
+    page = app.test_client()
+    page_login(page, bidders[0].user.username)
+    assert "BH-0001" in page.get("/guarantees").get_data(as_text=True)
+    assert page.get("/issuer").status_code == 403
+    page_login(page, issuer.user.username)
+    html = page.get("/issuer").get_data(as_text=True)
+    assert ("BH-0002" in html and "被保证人资信不足" not in html) or "出具机构已拒绝" in html
+
+
+def test_guarantees_are_released_when_the_lot_fails(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 2)  # fewer than the procedure's three: the lot fails
+    ic, issuer = issuer_of(client, session, app)
+    for i in range(2):
+        body = {"tender": t["code"], "lot": 1, "issuer": credit(issuer)}
+        assert client.post("/api/v1/guarantees", json=body, headers=t["headers"][i]).status_code == 201
+    orders = ic.orders()
+    ic.push(orders[0]["order"], push_body(orders[0], issuer, "BH-1001"))  # the second stays undecided
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "failed"
+        from bidding.guarantees.operations import release_due
+
+        assert release_due(session, clock.now()) == 2
+        session.commit()
+        assert release_due(session, clock.now()) == 0  # idempotent
+        released = ic.released()
+        assert [g["number"] for g in released] == ["BH-1001"] and released[0]["release_reason"] == "标段流标，保函释放"
+        states = sorted(o.state.value for o in session.scalars(select(GuaranteeOrder)))
+        assert states == ["cancelled", "issued"]
+        with pytest.raises(IssuerApiError) as exc:
+            ic.push(orders[1]["order"], push_body(orders[1], issuer, "BH-1002"))
+        assert exc.value.code == "wrong_state"
+
+
+def test_an_issuer_without_certificates_is_not_offered(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    bare = make_user(session, Role.ISSUER)
+    session.commit()
+    assert client.get("/api/v1/guarantees/issuers", headers=t["headers"][0]).get_json()["items"] == []
+    code = bare.organisation.credit_code  # type: ignore[union-attr]
+    r = client.post("/api/v1/guarantees", json={"tender": t["code"], "lot": 1, "issuer": code}, headers=t["headers"][0])
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "issuer_not_connected"
+    assert api_token(client, bare.username)  # it can still log in; it just has no API client
