@@ -232,6 +232,17 @@ def _verify_contents(
             report.add(f"招标文件签名 {f['path']}", True)
         except (SigningError, KeyError, ValueError, TypeError, AttributeError) as exc:
             report.add(f"招标文件签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
+    for f in of_kind("guarantee"):  # the issuer's signature over each e-guarantee and its document
+        try:
+            d = json.loads(z.read(f["path"]))
+            signer = Certificate(base64.b64decode(d["signer_cert"]))
+            verify_chain(signer, trust, at=dt.datetime.fromisoformat(d["verified_at"]), usage=Usage.SIGN)
+            signer.public_key.verify(base64.b64decode(d["signature"]), d["content"].encode())
+            if json.loads(d["content"])["document_sm3"] != listed.get(f["document"], {}).get("sm3"):
+                raise SigningError("保函文件与签名内容不符 (document differs from the signed content)")
+            report.add(f"电子保函签名 {f['path']}", True)
+        except (SigningError, KeyError, ValueError, TypeError) as exc:
+            report.add(f"电子保函签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
     sealed_sm3 = {f["bidder"]: f["sm3"] for f in of_kind("sealed_bid")}
     for f in of_kind("receipt"):
         try:

@@ -141,6 +141,15 @@ def _state(enum: Any, default: Any) -> Any:
         raise InvalidInput(f"state 应为 {', '.join(e.value for e in enum)}", fields={"state": "取值"}) from None
 
 
+@issuer_api.get("/me")
+@requires(Permission.ISSUER_SIGNED)
+def me() -> Response:
+    user = issuer()
+    org = web.db().get(Organisation, user.organisation_id)
+    assert org is not None
+    return jsonify({"username": user.username, "credit_code": org.credit_code, "name": org.name})
+
+
 @issuer_api.get("/orders")
 @requires(Permission.ISSUER_SIGNED)
 def orders() -> Response:

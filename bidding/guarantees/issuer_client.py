@@ -81,6 +81,9 @@ class IssuerClient:
             raise IssuerApiError(status, err.get("code", "error"), err.get("message", resp_body.decode()[:200]))
         return payload
 
+    def whoami(self) -> dict[str, Any]:
+        return dict(self.request("GET", "/api/v1/issuer/me"))
+
     def orders(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/api/v1/issuer/orders")["items"])
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from archive import clock
 from archive import package as pkg
 from signing.statements import record_confirmation_statement
+from tests.bidding.test_guarantees import issuer_of, push_body
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 
 pytestmark = pytest.mark.integration
@@ -48,7 +49,12 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         db, client = app.extensions["ggzy.db"], app.test_client()
         with db.session() as session:
             t = open_tender(client, session, app, 3)
+            ic, issuer = issuer_of(client, session, app)
         cid, code, H = t["cid"], t["code"], t["headers"]
+        apply = {"tender": code, "lot": 1, "issuer": issuer.user.organisation.credit_code}
+        assert client.post("/api/v1/guarantees", json=apply, headers=H[0]).status_code == 201
+        (order,) = ic.orders()
+        ic.push(order["order"], push_body(order, issuer, "BH-ARCHIVE-1"))
         room = f"/api/v1/ceremonies/{cid}"
         with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:
             client.get(room)
@@ -105,6 +111,7 @@ def test_package_verifies_and_holds_the_whole_lot(built: dict[str, Any]) -> None
         "解密后的投标文件",
         "开标记录签名",
         "开标记录确认签名",
+        "电子保函签名",
         "日志检查点签名",
     ):
         assert any(w.startswith(kind) for w in checked), kind  # every kind of signature inside is checked
@@ -121,6 +128,7 @@ def test_package_verifies_and_holds_the_whole_lot(built: dict[str, Any]) -> None
         "receipt",
         "opening_record",
         "objection",
+        "guarantee",
         "event_log",
         "checkpoint",
     }
@@ -179,6 +187,8 @@ KINDS = [
     "record_statement",
     "confirmations",
     "objections",
+    "guarantee",
+    "guarantee_document",
     "events",
     "checkpoint",
 ]

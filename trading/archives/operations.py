@@ -23,6 +23,7 @@ from archive import package as pkg
 from archive import transparency as log
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event
 from archive.objectstore import ObjectStore, RetentionError
+from bidding.guarantees.models import Guarantee, GuaranteeClaim
 from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
 from signing.certs import Certificate
@@ -128,6 +129,38 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
             entries.append(
                 pkg.Entry(f"{folder}/opened.zip", "bid", "opened_bid", _stored(store, seat.plaintext_key), meta)
             )
+    for gu in session.scalars(select(Guarantee).where(Guarantee.lot_id == lot.id).order_by(Guarantee.id)):
+        refs += [gu.audit_ref, ("guarantee_order", str(gu.order_id))]
+        claims = session.scalars(select(GuaranteeClaim).where(GuaranteeClaim.guarantee_id == gu.id)).all()
+        refs += [c.audit_ref for c in claims]
+        folder = f"guarantees/{gu.id:04d}"
+        entries.append(
+            pkg.Entry(f"{folder}/document.pdf", "guarantee", "guarantee_document", _stored(store, gu.document_key))
+        )
+        signed: dict[str, Any] = {
+            "content": gu.content,
+            "signature": gu.signature,
+            "signer_cert": gu.signer_cert,
+            "verified_at": gu.verified_at.isoformat(),
+            "state": gu.state.value,
+            "released_at": gu.released_at.isoformat() if gu.released_at else None,
+            "release_reason": gu.release_reason,
+            "claims": [
+                {
+                    "ground": c.ground.value,
+                    "evidence": c.evidence,
+                    "statement": c.statement,
+                    "state": c.state.value,
+                    "answer": c.answer,
+                    "paid_amount": str(c.paid_amount) if c.paid_amount is not None else None,
+                    "payment_reference": c.payment_reference,
+                }
+                for c in claims
+            ],
+        }
+        entries.append(
+            _bytes(f"{folder}/guarantee.json", "guarantee", "guarantee", signed, document=f"{folder}/document.pdf")
+        )
     for final, name in ((False, "opening/record"), (True, "opening/record-final")):
         files = record_files(c, final=final)
         if files is None:
