@@ -9,6 +9,7 @@ import base64
 import datetime as dt
 import pathlib
 import zipfile
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -20,6 +21,8 @@ from archive import clock
 from archive.audit import ActorRef, record_event
 from bidding import ceremony_client
 from bidding.client import ApiError, head_length
+from bidding.guarantees.issuer_client import IssuerClient, flask_transport
+from bidding.guarantees.reference_issuer import ReferenceIssuer
 from bidding.part_digests import seal_file
 from bidding.price_sheet import FILENAME as PRICE_SHEET
 from bidding.price_sheet import build_price_sheet
@@ -170,6 +173,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
     for b in bidders:
         make_keys(app, b, keys_dir / b.username, b.username)
+    issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
 
     deadline = (clock.now() + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
     t = tenderee.call(
@@ -215,7 +219,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     _upload_document(tenderee, sign_key, t2["code"], "招标文件.txt", doc2)
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
-    log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
+    log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer)
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
 
@@ -276,8 +280,33 @@ def _bid(
     return sign, enc, sealed
 
 
+def demo_issuer(app: Flask, actor: Actor, keys_dir: pathlib.Path) -> ReferenceIssuer:
+    """The demo's guarantee issuer: the reference issuer's decisions, its API client the demo's
+    ``issuer`` account with keys of its own, talking to the signed issuer API in-process."""
+    make_keys(app, actor, keys_dir / "issuer", "演示担保有限公司")
+    folder = keys_dir / "issuer"
+    sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
+    enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
+    platform = Certificate.from_pem(actor.call("GET", "/api/v1/platform/certificates")["signing_certificate"].encode())
+    client = IssuerClient(
+        flask_transport(actor.client),
+        actor.username,
+        sign,
+        Certificate.load((folder / "sign.crt").read_bytes()),
+        platform,
+    )
+    me = client.whoami()
+    return ReferenceIssuer(client, enc, me["credit_code"], me["name"], Decimal("5000000.00"))
+
+
 def opened_tender(
-    app: Flask, tenderee: Actor, staff: Actor, bidders: list[Actor], sign_key: PrivateKey, keys_dir: pathlib.Path
+    app: Flask,
+    tenderee: Actor,
+    staff: Actor,
+    bidders: list[Actor],
+    sign_key: PrivateKey,
+    keys_dir: pathlib.Path,
+    issuer: ReferenceIssuer,
 ) -> list[str]:
     """A tender taken through its whole opening: sealed bids, the deadline, sign-in, decryption,
     the price reading, an objection answered, confirmations and the signed record. The clock is
@@ -292,6 +321,9 @@ def opened_tender(
     for i, b in enumerate(bidders):
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
         keys.append(_bid(b, keys_dir, code, 1, ("3650000.00", "3588000.00", "3702500.00")[i], 150 + 10 * i))
+        body = {"tender": code, "lot": 1, "issuer": issuer.credit_code}
+        b.call("POST", "/api/v1/guarantees", expect=201, json=body)  # 电子保函 instead of a cash bond
+    issuer.poll()  # the issuer decides, signs and pushes; the platform verifies each guarantee
     with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
         cid = staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"][0]["id"]
         for b, (sign, _, _) in zip(bidders, keys, strict=True):
@@ -321,7 +353,10 @@ def opened_tender(
             moment.advance(seconds=30)
             ceremony_client.confirm(bidders[i], cid, keys[i][0])
         staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
-    return [f"{code} 已完成不见面开标（3 家投标人解密、唱标、1 条异议已答复、开标记录已签名），见 /ceremonies/{cid}"]
+    return [
+        f"{code} 已完成不见面开标（3 家投标人以电子保函提交保证金、解密、唱标、1 条异议已答复、开标记录已签名），"
+        f"见 /ceremonies/{cid}；保函见 /tenders/{code}/lots/1/guarantees（staff、tenderee）与 /issuer（issuer）"
+    ]
 
 
 def joint_tender(

@@ -14,7 +14,10 @@ import sys
 import time
 from typing import Any
 
+from click.testing import CliRunner
+
 from archive import clock
+from bidding.cli import main as bid_main
 from signing.envelope import DEFAULT_CHUNK
 from tests.e2e.conftest import LiveServer
 from tests.factories import (
@@ -77,21 +80,31 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
     upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
     client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
     assert client.post(f"/api/v1/tenders/{code}/publish", headers=hs).status_code == 200
-    issuer_code = client.get("/api/v1/guarantees/issuers", headers=H[0]).get_json()["items"][0]["credit_code"]
-    blobs = []
-    for i, h in enumerate(H):
-        client.post(f"/api/v1/tenders/{code}/interest", headers=h)
-        blob = seal_bid(bidders[i], code, bid_package(code, f"{9_000_000 + i * 1000}.00"), chunk_size=DEFAULT_CHUNK)
-        assert upload_bid(client, h, blob, code).status_code == 201
-        blobs.append(blob)
-        r = client.post("/api/v1/guarantees", json={"tender": code, "lot": 1, "issuer": issuer_code}, headers=h)
-        assert r.status_code == 201
-
     with LiveServer(live_app) as srv:
+        issuer_code = client.get("/api/v1/guarantees/issuers", headers=H[0]).get_json()["items"][0]["credit_code"]
+        blobs = []
+        for i, h in enumerate(H):
+            client.post(f"/api/v1/tenders/{code}/interest", headers=h)
+            blob = seal_bid(bidders[i], code, bid_package(code, f"{9_000_000 + i * 1000}.00"), chunk_size=DEFAULT_CHUNK)
+            assert upload_bid(client, h, blob, code).status_code == 201
+            blobs.append(blob)
+        # bidder 0 applies with ggzy-bid, the others through the API
+        tool = CliRunner(env={"GGZY_SERVER": srv.url, "GGZY_TOKEN": H[0]["Authorization"][7:]})
+        r = tool.invoke(bid_main, ["guarantee", "issuers"])
+        assert r.exit_code == 0 and issuer_code in r.output
+        r = tool.invoke(bid_main, ["guarantee", "apply", "--tender", code, "--lot", "1", "--issuer", issuer_code])
+        assert r.exit_code == 0, r.output
+        r = tool.invoke(bid_main, ["guarantee", "apply", "--tender", code, "--lot", "1", "--issuer", issuer_code])
+        assert r.exit_code != 0 and "duplicate_order" in r.output
+        for h in H[1:]:
+            r = client.post("/api/v1/guarantees", json={"tender": code, "lot": 1, "issuer": issuer_code}, headers=h)
+            assert r.status_code == 201
         out = run_issuer(srv.url, names["issuer"], folder)
         assert '"issued": 3' in out, out
         mine = client.get("/api/v1/guarantees/mine", headers=H[0]).get_json()["items"][0]
         assert mine["state"] == "issued" and mine["guarantee"]["number"].startswith("REF-")
+        r = tool.invoke(bid_main, ["guarantee", "list"])
+        assert r.exit_code == 0 and mine["guarantee"]["number"] in r.output and "有效" in r.output
         assert run_issuer(srv.url, names["issuer"], folder).startswith('{"issued": 0')  # nothing left to decide
 
         time.sleep(max(0.0, (deadline - clock.now()).total_seconds()) + 1)

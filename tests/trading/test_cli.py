@@ -63,6 +63,12 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
         assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
         assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
         assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
+        # their bonds are e-guarantees from the demo issuer, verified and shown in the record
+        from bidding.guarantees.models import Guarantee, GuaranteeState
+
+        bonds = s.scalars(select(Guarantee).where(Guarantee.lot_id == opened.lot_id)).all()
+        assert len(bonds) == 3 and {g.state for g in bonds} == {GuaranteeState.VALID}
+        assert all(b["bond"]["status"] == "satisfied" for b in opened.record["bidders"])
         # the fourth: two lots opened together, waiting in the decryption window for bidder1 only
         joint = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[3].id).order_by(Ceremony.id)).all()
         assert demo[3].joint_opening and [c.stage for c in joint] == [Stage.DECRYPTING, Stage.DECRYPTING]
