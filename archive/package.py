@@ -28,6 +28,7 @@ from signing.errors import SigningError
 from signing.sm2 import PrivateKey
 from signing.statements import (
     SignedStatement,
+    guarantee_commitment,
     record_confirmation_statement,
     sign_statement,
     tender_document_statement,
@@ -238,8 +239,12 @@ def _verify_contents(
             signer = Certificate(base64.b64decode(d["signer_cert"]))
             verify_chain(signer, trust, at=dt.datetime.fromisoformat(d["verified_at"]), usage=Usage.SIGN)
             signer.public_key.verify(base64.b64decode(d["signature"]), d["content"].encode())
-            if json.loads(d["content"])["document_sm3"] != listed.get(f["document"], {}).get("sm3"):
+            content = json.loads(d["content"])
+            if f["document"] in listed and content["document_sm3"] != listed[f["document"]]["sm3"]:
                 raise SigningError("保函文件与签名内容不符 (document differs from the signed content)")
+            for name, opening in (d.get("openings") or {}).items():  # 保函加密: the revealed fields
+                if guarantee_commitment(opening["value"], opening["salt"]) != content[name]["sm3"]:
+                    raise SigningError(f"保函揭示的 {name} 与承诺不符 (opening does not match its commitment)")
             report.add(f"电子保函签名 {f['path']}", True)
         except (SigningError, KeyError, ValueError, TypeError) as exc:
             report.add(f"电子保函签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")

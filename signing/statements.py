@@ -212,3 +212,12 @@ def guarantee_statement(fields: dict[str, Any]) -> bytes:
     if missing or set(fields) - set(GUARANTEE_FIELDS):
         raise StatementError(f"保函字段不完整或多余 (guarantee fields): {', '.join(missing) or 'extra'}")
     return canonical_json({"purpose": GUARANTEE_PURPOSE, **fields})
+
+
+def guarantee_commitment(value: Any, salt: str) -> str:
+    """A sealed guarantee field (保函加密): SM3 of the canonical ``{"salt", "value"}``. The salt (at
+    least 16 random bytes, hex) keeps a guessable value, such as a tender code, from being found by
+    trying candidates; revealing value and salt opens it."""
+    from signing.digest import sm3_hex
+
+    return sm3_hex(canonical_json({"salt": salt, "value": value}))

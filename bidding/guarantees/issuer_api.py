@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from archive import clock
 from bidding.guarantees import operations as ops
-from bidding.guarantees.models import ApiNonce, ClaimState, Guarantee, GuaranteeState, OrderState
+from bidding.guarantees.models import ApiNonce, ClaimState, Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from bidding.guarantees.rules import GuaranteeRefused
 from signing import messages
 from signing.certs import Usage, verify_chain
@@ -50,7 +50,14 @@ class GuaranteeIn(Schema):
     content: str = Field(min_length=2, max_length=20_000, description="canonical JSON, guarantee_statement")
     signature: str = Field(min_length=16, max_length=400, description="base64 DER SM2 over content")
     signer_cert: str = Field(min_length=16, max_length=20_000, description="base64 DER")
-    document: str = Field(min_length=4, max_length=700_000, description="base64 PDF/OFD, at most 512 KiB")
+    document: str = Field(
+        default="", max_length=700_000, description="base64 PDF/OFD, at most 512 KiB; none for a sealed lot"
+    )
+
+
+class RevealIn(Schema):
+    openings: dict[str, Any] = Field(description="tender, lot, beneficiary: each {value, salt}")
+    document: str = Field(min_length=4, max_length=700_000, description="base64 PDF/OFD")
 
 
 class AnswerIn(Schema):
@@ -188,15 +195,19 @@ def guarantee_json(db: Any, gu: Guarantee) -> dict[str, Any]:
     }
 
 
+def _document(b64: str) -> bytes:
+    try:
+        return base64.b64decode(b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput("document 不是有效的 base64", fields={"document": "格式错误"}) from None
+
+
 @issuer_api.post("/orders/<int:order_id>/guarantee")
 @requires(Permission.ISSUER_SIGNED)
 def push_guarantee(order_id: int) -> tuple[Response, int]:
     user = issuer()
     data = web.json_body(GuaranteeIn)
-    try:
-        document = base64.b64decode(data.document, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput("document 不是有效的 base64", fields={"document": "格式错误"}) from None
+    document = _document(data.document)
     db = web.db()
     order = ops.issuer_order(db, user, order_id, for_update=True)
     try:
@@ -216,6 +227,37 @@ def push_guarantee(order_id: int) -> tuple[Response, int]:
         raise
     web.commit()
     return jsonify(guarantee_json(db, gu)), 201
+
+
+@issuer_api.get("/reveals")
+@requires(Permission.ISSUER_SIGNED)
+def reveals() -> Response:
+    """Sealed guarantees whose opening has come, with their orders: reveal them now."""
+    user = issuer()
+    db = web.db()
+    items = []
+    for gu in ops.issuer_reveals(db, user):
+        order = db.get(GuaranteeOrder, gu.order_id)
+        assert order is not None
+        items.append({**guarantee_json(db, gu), "order_facts": ops.order_json(db, order, user)})
+    return jsonify({"items": items})
+
+
+@issuer_api.post("/guarantees/<int:guarantee_id>/reveal")
+@requires(Permission.ISSUER_SIGNED)
+def reveal(guarantee_id: int) -> Response:
+    user = issuer()
+    data = web.json_body(RevealIn)
+    document = _document(data.document)
+    db = web.db()
+    gu = ops.issuer_guarantee(db, user, guarantee_id)
+    try:
+        ops.reveal(db, services(current_app).store, user, gu, data.openings, document)
+    except GuaranteeRefused:
+        web.commit()  # an invalid guarantee stays invalid, with its reason; a bad opening changed nothing
+        raise
+    web.commit()
+    return jsonify(guarantee_json(db, gu))
 
 
 @issuer_api.get("/guarantees")

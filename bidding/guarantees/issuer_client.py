@@ -20,7 +20,7 @@ from signing import messages
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.sm2 import PrivateKey
-from signing.statements import guarantee_statement
+from signing.statements import guarantee_commitment, guarantee_statement
 
 #: (method, path, body, headers) → (status, headers, body)
 Transport = Callable[[str, str, bytes, dict[str, str]], tuple[int, dict[str, str], bytes]]
@@ -102,6 +102,13 @@ class IssuerClient:
         body = {"pay": pay, "answer": answer, "paid_amount": amount, "payment_reference": reference}
         return self.request("POST", f"/api/v1/issuer/claims/{claim}/answer", body)
 
+    def reveals(self) -> list[dict[str, Any]]:
+        return list(self.request("GET", "/api/v1/issuer/reveals")["items"])
+
+    def reveal(self, guarantee: int, openings: dict[str, Any], document: bytes) -> Any:
+        body = {"openings": openings, "document": base64.b64encode(document).decode()}
+        return self.request("POST", f"/api/v1/issuer/guarantees/{guarantee}/reveal", body)
+
     def released(self) -> list[dict[str, Any]]:
         return list(self.request("GET", "/api/v1/issuer/guarantees?state=released")["items"])
 
@@ -127,9 +134,12 @@ def guarantee_for(
     sign_cert: Certificate,
     amount: str | None = None,
     ends_on: dt.date | None = None,
+    salts: dict[str, str] | None = None,
     **override: Any,
 ) -> dict[str, str]:
     """The body of a guarantee push for an order as received: the issuer signs the statement.
+    For a sealed lot (``order["sealed"]``) tender, lot and beneficiary are commitments with the
+    given ``salts`` and the document is held back for the reveal (``openings_for``).
     ``override`` replaces fields after they are filled in (the tests forge with it)."""
     fields: dict[str, Any] = {
         "order": order["order"],
@@ -148,13 +158,24 @@ def guarantee_for(
         "document_sm3": sm3_hex(document),
     }
     fields.update(override)
+    if order.get("sealed"):
+        if salts is None:
+            raise ValueError("a sealed lot's guarantee needs salts for its commitments")
+        for name, opening in openings_for(order, salts).items():
+            fields[name] = {"sm3": guarantee_commitment(opening["value"], opening["salt"])}
     content = guarantee_statement(fields).decode()
     return {
         "content": content,
         "signature": base64.b64encode(sign_key.sign(content.encode())).decode(),
         "signer_cert": base64.b64encode(sign_cert.der).decode(),
-        "document": base64.b64encode(document).decode(),
+        "document": "" if order.get("sealed") else base64.b64encode(document).decode(),
     }
+
+
+def openings_for(order: dict[str, Any], salts: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """What a sealed guarantee's commitments hide, with their salts: revealed at the opening."""
+    values = {"tender": order["tender"], "lot": order["lot"], "beneficiary": order["beneficiary"]["credit_code"]}
+    return {name: {"value": v, "salt": salts[name]} for name, v in values.items()}
 
 
 def flask_transport(client: Any) -> Transport:

@@ -36,6 +36,8 @@ LIVE_ORDER_STATES = (OrderState.APPLIED.value, OrderState.ISSUED.value)
 
 
 class GuaranteeState(StrEnum):
+    SEALED = "sealed"  # 保函加密: verified but for the sealed terms, which the issuer reveals at the opening
+    INVALID = "invalid"  # its revealed terms do not satisfy the bond
     VALID = "valid"  # verified against the tender: satisfies the bond
     RELEASED = "released"  # 释放: the bond is no longer needed
     CLAIMED = "claimed"  # a claim is with the issuer
@@ -43,7 +45,15 @@ class GuaranteeState(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"valid": "有效", "released": "已释放", "claimed": "索赔中", "paid": "已赔付"}[self.value]
+        labels = {
+            "sealed": "待揭示",
+            "invalid": "无效",
+            "valid": "有效",
+            "released": "已释放",
+            "claimed": "索赔中",
+            "paid": "已赔付",
+        }
+        return labels[self.value]
 
 
 class ClaimState(StrEnum):
@@ -121,13 +131,20 @@ class Guarantee(Base):
     ends_on: Mapped[dt.date] = mapped_column(Date)
     verification_code: Mapped[str] = mapped_column(String(64), comment="保函验真码")
     document_name: Mapped[str] = mapped_column(String(200))
-    document_key: Mapped[str] = mapped_column(String(80), comment="object store key of the PDF/OFD")
+    document_key: Mapped[str | None] = mapped_column(
+        String(80), comment="object store key of the PDF/OFD (a sealed guarantee's comes with the reveal)"
+    )
     document_sm3: Mapped[str] = mapped_column(String(64))
     content: Mapped[str] = mapped_column(Text, comment="the canonical JSON the issuer signed")
     signature: Mapped[str] = mapped_column(Text, comment="base64 DER SM2 of the issuer's signing certificate")
     signer_cert: Mapped[str] = mapped_column(Text, comment="base64 DER of that certificate")
     state: Mapped[GuaranteeState] = mapped_column(_enum(GuaranteeState))
     verified_at: Mapped[dt.datetime]
+    revealed_at: Mapped[dt.datetime | None]
+    openings: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="the sealed fields' values and salts, once revealed"
+    )
+    invalid_reason: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="code and message, when invalid")
     released_at: Mapped[dt.datetime | None]
     release_reason: Mapped[str | None] = mapped_column(String(200))
 

@@ -30,7 +30,15 @@ from bidding.guarantees.models import (
     GuaranteeState,
     OrderState,
 )
-from bidding.guarantees.rules import GuaranteeRefused, OrderFacts, check_signature, check_terms, parse_content
+from bidding.guarantees.rules import (
+    GuaranteeRefused,
+    OrderFacts,
+    check_signature,
+    check_terms,
+    parse_content,
+)
+from bidding.guarantees.rules import reveal as reveal_fields
+from signing.canonical import canonical_json
 from signing.certs import Certificate, TrustStore, Usage
 from signing.digest import sm3_hex
 from signing.messages import seal_field
@@ -208,6 +216,7 @@ def order_json(session: Session, order: GuaranteeOrder, issuer_user: User) -> di
         "principal": seal_field({"credit_code": principal.credit_code, "name": principal.name}, enc.public_key),
         "amount": str(order.amount),
         "currency": "CNY",
+        "sealed": lot.guarantee_sealed,  # 保函加密: tender, lot and beneficiary as commitments
         "valid_until": order.valid_until.isoformat(),
         "bid_deadline": tender.bid_deadline.isoformat(),
         "deadline_date": f.deadline.isoformat(),
@@ -259,11 +268,18 @@ def issue(
     document: bytes,
 ) -> Guarantee:
     """The issuer's guarantee, accepted only if it satisfies the bond (rules.py); a refusal is
-    named, recorded on the order for the bidder to read (the view commits it) and raised."""
+    named, recorded on the order for the bidder to read (the view commits it) and raised.
+    Where the lot seals guarantees, project, lot and beneficiary are commitments and the document
+    (which names them) comes with the reveal at the opening: the guarantee is held as sealed."""
     _require_applied(order)
     now = clock.now()
+    lot = session.get(Lot, order.lot_id)
+    assert lot is not None
+    sealed = lot.guarantee_sealed
     try:
-        if not 0 < len(document) <= MAX_DOCUMENT:
+        if sealed and document:
+            raise GuaranteeRefused("本标段要求保函加密：保函文件在开标时随揭示提交", code="document_before_opening")
+        if not sealed and not 0 < len(document) <= MAX_DOCUMENT:
             raise GuaranteeRefused("保函文件为空或超过 512 KiB", code="bad_document")
         try:
             cert = Certificate(base64.b64decode(signer_cert, validate=True))
@@ -272,7 +288,9 @@ def issue(
             raise GuaranteeRefused("签名证书格式错误", code="bad_certificate") from None
         check_signature(content, signature, cert, current_certificate(session, issuer_user, Usage.SIGN), trust, now)
         value = parse_content(content)
-        amount, starts, ends = check_terms(value, facts(session, order), sm3_hex(document))
+        amount, starts, ends = check_terms(
+            value, facts(session, order), None if sealed else sm3_hex(document), sealed=sealed
+        )
         number = str(value["number"])
         taken = session.scalar(
             select(Guarantee.id).where(Guarantee.issuer_org_id == order.issuer_org_id, Guarantee.number == number)
@@ -283,7 +301,7 @@ def issue(
         order.last_refusal = {"code": exc.code, "message": exc.message, "at": now.isoformat()}
         record_event(session, issuer_user, "guarantee.refuse", order, {"code": exc.code})
         raise
-    obj = store.put_bytes(document)
+    obj = None if sealed else store.put_bytes(document)
     g = Guarantee(
         order_id=order.id,
         issuer_org_id=order.issuer_org_id,
@@ -295,12 +313,12 @@ def issue(
         ends_on=ends,
         verification_code=str(value["verification_code"]),
         document_name=str(value["document_name"])[:200],
-        document_key=obj.key,
+        document_key=obj.key if obj else None,
         document_sm3=str(value["document_sm3"]),
         content=content,
         signature=signature,
         signer_cert=signer_cert,
-        state=GuaranteeState.VALID,
+        state=GuaranteeState.SEALED if sealed else GuaranteeState.VALID,
         verified_at=now,
     )
     session.add(g)
@@ -316,6 +334,61 @@ def issue(
         g,
         {"order": order.id, "number": number, "content_sm3": sm3_hex(content.encode())},
     )
+    return g
+
+
+def issuer_reveals(session: Session, issuer_user: User) -> list[Guarantee]:
+    """Sealed guarantees whose opening has come: the platform asks the issuer to reveal them."""
+    q = (
+        select(Guarantee)
+        .join(Lot, Lot.id == Guarantee.lot_id)
+        .join(Tender, Tender.id == Lot.tender_id)
+        .where(
+            Guarantee.issuer_org_id == issuer_user.organisation_id,
+            Guarantee.state == GuaranteeState.SEALED,
+            Tender.bid_deadline <= clock.now(),
+        )
+    )
+    return list(session.scalars(q.order_by(Guarantee.id)))
+
+
+def issuer_guarantee(session: Session, issuer_user: User, guarantee_id: int) -> Guarantee:
+    g = session.scalar(select(Guarantee).where(Guarantee.id == guarantee_id).with_for_update())
+    if g is None or g.issuer_org_id != issuer_user.organisation_id:
+        raise NotFound("保函不存在", code="no_such_guarantee")
+    return g
+
+
+def reveal(
+    session: Session, store: ObjectStore, issuer_user: User, g: Guarantee, openings: Any, document: bytes
+) -> Guarantee:
+    """At the opening the issuer opens a sealed guarantee's commitments and hands over its document.
+    Openings or a document that do not match what it signed are refused (nothing changes, it may
+    send the right ones); revealed terms that do not satisfy the bond make the guarantee invalid,
+    with the reason, which the bond column shows (the view commits that and raises)."""
+    if g.state is not GuaranteeState.SEALED:
+        raise Conflict(f"保函{g.state.label}，无需揭示", code="wrong_state")
+    order = session.get(GuaranteeOrder, g.order_id)
+    tender = session.get(Tender, order.tender_id) if order else None
+    assert order is not None and tender is not None
+    now = clock.now()
+    if now < tender.bid_deadline:
+        raise Conflict("开标前不揭示保函", code="before_opening")
+    if not 0 < len(document) <= MAX_DOCUMENT:
+        raise GuaranteeRefused("保函文件为空或超过 512 KiB", code="bad_document")
+    opened = reveal_fields(parse_content(g.content), openings)
+    if opened["document_sm3"] != sm3_hex(document):
+        raise GuaranteeRefused("保函文件的 SM3 与签名内容不符", code="document_hash_mismatch")
+    try:
+        check_terms(opened, facts(session, order), sm3_hex(document))
+    except GuaranteeRefused as exc:
+        g.state, g.revealed_at, g.openings = GuaranteeState.INVALID, now, openings
+        g.invalid_reason = {"code": exc.code, "message": exc.message}
+        record_event(session, issuer_user, "guarantee.invalid", g, {"code": exc.code})
+        raise
+    g.document_key = store.put_bytes(document).key
+    g.state, g.revealed_at, g.openings = GuaranteeState.VALID, now, openings
+    record_event(session, issuer_user, "guarantee.reveal", g, {"openings_sm3": sm3_hex(canonical_json(openings))})
     return g
 
 
@@ -339,6 +412,11 @@ def bond_status(session: Session, lot_id: int, org_id: int) -> dict[str, Any]:
             return {"status": "invalid", "label": f"保函无效：{order.last_refusal['message']}"}
         return {"status": "missing", "label": "未提交电子保函"}
     issuer = _org(session, g.issuer_org_id).name
+    if g.state is GuaranteeState.SEALED:
+        return {"status": "sealed", "label": f"电子保函 {g.number}（{issuer}，待出具机构揭示）", "number": g.number}
+    if g.state is GuaranteeState.INVALID:
+        reason = (g.invalid_reason or {}).get("message", "")
+        return {"status": "invalid", "label": f"保函无效：{reason}", "number": g.number}
     return {
         "status": "satisfied",
         "label": f"电子保函 {g.number}（{issuer}，{g.amount} 元，至 {g.ends_on}）",
@@ -364,7 +442,12 @@ def release_due(session: Session, now: dt.datetime) -> int:
     q = (
         select(Guarantee, Lot)
         .join(Lot, Lot.id == Guarantee.lot_id)
-        .where(Guarantee.state == GuaranteeState.VALID, Lot.status.in_([s.value for s in RELEASE_REASONS]))
+        .where(
+            Guarantee.state.in_(
+                [GuaranteeState.VALID.value, GuaranteeState.SEALED.value, GuaranteeState.INVALID.value]
+            ),
+            Lot.status.in_([s.value for s in RELEASE_REASONS]),
+        )
     )
     for g, lot in session.execute(q).all():
         release(session, g, RELEASE_REASONS[lot.status])

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import sys
 from decimal import Decimal
 from typing import Any
 
-from bidding.guarantees.issuer_client import IssuerApiError, IssuerClient, guarantee_for
+from bidding.guarantees.issuer_client import IssuerApiError, IssuerClient, guarantee_for, openings_for
 from signing import messages
+from signing.digest import sm3_hex
 from signing.sm2 import PrivateKey
 
 
@@ -55,14 +55,26 @@ class ReferenceIssuer:
     def __init__(self, client: IssuerClient, enc_key: PrivateKey, credit_code: str, name: str, limit: Decimal) -> None:
         self.client, self.enc_key, self.credit_code, self.name, self.limit = client, enc_key, credit_code, name, limit
 
-    def decide(self, order: dict[str, Any]) -> str:
+    def _derived(self, what: str) -> str:
+        """Values this issuer can recompute at the reveal without keeping state: salts and codes
+        derived from its own signing key (secret), the order and the field."""
+        return sm3_hex(self.client.sign_key.to_der() + what.encode())
+
+    def _document(self, order: dict[str, Any]) -> tuple[str, str, bytes, dict[str, str]]:
         principal = messages.open_field(order["principal"], self.enc_key)
+        number = f"REF-{order['created_at'][:10].replace('-', '')}-{order['order']:06d}"
+        code = self._derived(f"code:{order['order']}")[:10].upper()
+        pdf = render_pdf(order, principal, self.name, number, code)  # deterministic (invariant PDF)
+        return number, code, pdf, principal
+
+    def _salts(self, order: dict[str, Any]) -> dict[str, str]:
+        return {f: self._derived(f"salt:{order['order']}:{f}") for f in ("tender", "lot", "beneficiary")}
+
+    def decide(self, order: dict[str, Any]) -> str:
         if Decimal(order["amount"]) > self.limit:
             self.client.reject(order["order"], f"超过本机构单笔担保限额 {self.limit} 元")
             return "rejected"
-        number = f"REF-{dt.date.today():%Y%m%d}-{order['order']:06d}"
-        code = f"{order['order']:04d}{os.urandom(3).hex().upper()}"
-        pdf = render_pdf(order, principal, self.name, number, code)
+        number, code, pdf, principal = self._document(order)
         body = guarantee_for(
             order,
             issuer=self.credit_code,
@@ -73,9 +85,17 @@ class ReferenceIssuer:
             document_name=f"电子投标保函-{number}.pdf",
             sign_key=self.client.sign_key,
             sign_cert=self.client.sign_cert,
+            salts=self._salts(order),
         )
         self.client.push(order["order"], body)
         return "issued"
+
+    def reveal(self, item: dict[str, Any]) -> str:
+        """保函加密: at the opening, open the commitments and hand over the document."""
+        order = item["order_facts"]
+        _, _, pdf, _ = self._document(order)
+        self.client.reveal(item["id"], openings_for(order, self._salts(order)), pdf)
+        return "revealed"
 
     def answer(self, claim: dict[str, Any]) -> str:
         evidence = claim.get("evidence") or {}
@@ -89,12 +109,18 @@ class ReferenceIssuer:
         return "refused"
 
     def poll(self) -> dict[str, int]:
-        done = {"issued": 0, "rejected": 0, "paid": 0, "refused": 0, "failed": 0}
+        done = {"issued": 0, "rejected": 0, "revealed": 0, "paid": 0, "refused": 0, "failed": 0}
         for order in self.client.orders():
             try:
                 done[self.decide(order)] += 1
             except IssuerApiError as exc:  # the platform refused it: say why, go on with the others
                 print(f"order {order['order']}: {exc}", file=sys.stderr)
+                done["failed"] += 1
+        for item in self.client.reveals():
+            try:
+                done[self.reveal(item)] += 1
+            except IssuerApiError as exc:
+                print(f"guarantee {item['id']}: {exc}", file=sys.stderr)
                 done["failed"] += 1
         for claim in self.client.claims():
             done[self.answer(claim)] += 1

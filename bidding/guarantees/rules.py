@@ -19,10 +19,12 @@ from typing import Any
 from signing.canonical import parse_canonical
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
 from signing.errors import CertificateError, InvalidSignature, StatementError
-from signing.statements import GUARANTEE_FIELDS, GUARANTEE_PURPOSE
+from signing.statements import GUARANTEE_FIELDS, GUARANTEE_PURPOSE, guarantee_commitment
 from trading.errors import InvalidInput
 
 NUMBER = re.compile(r"^[A-Za-z0-9\-_/]{4,64}$")
+#: 保函加密: what a sealed guarantee names only by commitment until the opening
+SEALED_FIELDS = ("tender", "lot", "beneficiary")
 
 
 class GuaranteeRefused(InvalidInput):
@@ -104,15 +106,53 @@ def check_signature(
         raise refuse("signature_invalid", "保函签名无效（内容被改动或不是该机构签发）") from None
 
 
-def check_terms(value: dict[str, Any], facts: OrderFacts, document_sm3: str) -> tuple[Decimal, dt.date, dt.date]:
-    """Every term against the order; the first that fails is named. Returns (amount, starts, ends)."""
+def _check_sealed(value: dict[str, Any]) -> None:
+    for name in SEALED_FIELDS:
+        field = value[name]
+        if not (
+            isinstance(field, dict)
+            and set(field) == {"sm3"}
+            and isinstance(field["sm3"], str)
+            and len(field["sm3"]) == 64
+        ):
+            raise refuse("not_sealed", f'本标段要求保函加密：{name} 应为承诺值 {{"sm3": …}}，开标时再揭示')
+
+
+def reveal(value: dict[str, Any], openings: Any) -> dict[str, Any]:
+    """The content with its sealed fields opened, if every opening matches its commitment."""
+    if not isinstance(openings, dict) or set(openings) != set(SEALED_FIELDS):
+        raise refuse("opening_mismatch", f"应揭示 {', '.join(SEALED_FIELDS)} 三项（value 与 salt）")
+    opened = dict(value)
+    for name in SEALED_FIELDS:
+        o = openings[name]
+        if (
+            not isinstance(o, dict)
+            or set(o) != {"value", "salt"}
+            or not isinstance(o["salt"], str)
+            or len(o["salt"]) < 32
+        ):
+            raise refuse("opening_mismatch", f'{name} 的揭示应为 {{"value", "salt"}}（salt 至少 16 字节）')
+        if guarantee_commitment(o["value"], o["salt"]) != value[name]["sm3"]:
+            raise refuse("opening_mismatch", f"{name} 的揭示值与保函中的承诺不符")
+        opened[name] = o["value"]
+    return opened
+
+
+def check_terms(
+    value: dict[str, Any], facts: OrderFacts, document_sm3: str | None, *, sealed: bool = False
+) -> tuple[Decimal, dt.date, dt.date]:
+    """Every term against the order; the first that fails is named. Returns (amount, starts, ends).
+    ``sealed``: the lot's sealed fields are commitments, checked at the reveal; so is the document
+    (``document_sm3`` None), which names the project."""
+    if sealed:
+        _check_sealed(value)
     if value["order"] != facts.order:
         raise refuse("wrong_order", "保函对应的申请单号与本申请不符")
     if value["issuer"] != facts.issuer:
         raise refuse("wrong_issuer", "保函的出具机构与申请选择的机构不符")
-    if value["tender"] != facts.tender or value["lot"] != facts.lot:
+    if not sealed and (value["tender"] != facts.tender or value["lot"] != facts.lot):
         raise refuse("wrong_lot", "保函对应的项目或标段与申请不符")
-    if value["beneficiary"] != facts.beneficiary:
+    if not sealed and value["beneficiary"] != facts.beneficiary:
         raise refuse("wrong_beneficiary", "保函受益人不是本项目招标人")
     if value["principal"] != facts.principal:
         raise refuse("wrong_principal", "保函被保证人不是申请的投标人")
@@ -132,6 +172,8 @@ def check_terms(value: dict[str, Any], facts: OrderFacts, document_sm3: str) -> 
         raise refuse(
             "expires_too_early", f"保函到期日 {ends} 早于投标有效期届满日 {facts.valid_until}（实施条例第二十六条）"
         )
-    if value["document_sm3"] != document_sm3:
+    if not isinstance(value["document_sm3"], str) or len(value["document_sm3"]) != 64:
+        raise refuse("malformed", "document_sm3 应为 64 位十六进制 SM3")
+    if document_sm3 is not None and value["document_sm3"] != document_sm3:
         raise refuse("document_hash_mismatch", "保函文件的 SM3 与签名内容不符")
     return amount, starts, ends

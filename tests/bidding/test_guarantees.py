@@ -278,3 +278,103 @@ def test_an_issuer_without_certificates_is_not_offered(client: FlaskClient, sess
     r = client.post("/api/v1/guarantees", json={"tender": t["code"], "lot": 1, "issuer": code}, headers=t["headers"][0])
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "issuer_not_connected"
     assert api_token(client, bare.username)  # it can still log in; it just has no API client
+
+
+def test_sealed_guarantees_are_revealed_at_the_opening(client: FlaskClient, session: Session, app: Flask) -> None:
+    """保函加密: before the opening the platform holds commitments for project, lot and beneficiary and
+    no document; at the opening the issuer opens them and hands over the document."""
+    from bidding.guarantees.reference_issuer import ReferenceIssuer
+
+    t = open_tender(client, session, app, 3, guarantee_sealed=True)
+    code, H = t["code"], t["headers"]
+    ic, issuer = issuer_of(client, session, app)
+    for h in H:
+        assert (
+            client.post(
+                "/api/v1/guarantees", json={"tender": code, "lot": 1, "issuer": credit(issuer)}, headers=h
+            ).status_code
+            == 201
+        )
+    orders = ic.orders()
+    assert all(o["sealed"] for o in orders)
+    o0, o1 = orders[0], orders[1]
+    # an unsealed guarantee, or one carrying its document, is refused for a sealed lot
+    unsealed = push_body({**o0, "sealed": False}, issuer, "BH-S-0001")
+    with pytest.raises(IssuerApiError) as exc:
+        ic.push(o0["order"], {**unsealed, "document": ""})
+    assert exc.value.code == "not_sealed"
+    salts = {f: "ab" * 16 for f in ("tender", "lot", "beneficiary")}
+    with_doc = push_body(o0, issuer, "BH-S-0001", salts=salts)
+    with_doc["document"] = base64.b64encode(DOC).decode()
+    with pytest.raises(IssuerApiError) as exc:
+        ic.push(o0["order"], with_doc)
+    assert exc.value.code == "document_before_opening"
+    # order 1 is sealed honestly but for another beneficiary: only the reveal can tell
+    wrong = {**o1, "beneficiary": {"credit_code": credit(t["bidders"][2]), "name": "别人"}}
+    ic.push(o1["order"], push_body(wrong, issuer, "BH-S-0002", salts=salts))
+    me = ic.whoami()
+    ref = ReferenceIssuer(ic, issuer.enc_key, me["credit_code"], me["name"], limit=__import__("decimal").Decimal("1e7"))
+    assert ref.poll()["issued"] == 2  # orders 0 and 2, sealed, through the reference issuer
+    stored = session.scalars(select(Guarantee).order_by(Guarantee.id)).all()
+    assert {g.state.value for g in stored} == {"sealed"} and all(g.document_key is None for g in stored)
+    assert all(code not in g.content for g in stored)  # the project is not named before the opening
+    assert ic.reveals() == []
+    g1 = next(g for g in stored if g.number == "BH-S-0002")
+    with pytest.raises(IssuerApiError) as exc:
+        ic.reveal(g1.id, {}, DOC)
+    assert exc.value.code == "before_opening"
+
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        client.get(f"/api/v1/ceremonies/{t['cid']}")
+        assert len(ic.reveals()) == 3
+        from bidding.guarantees.issuer_client import openings_for
+
+        bad = openings_for(wrong, {**salts, "lot": "cd" * 16})
+        with pytest.raises(IssuerApiError) as exc:
+            ic.reveal(g1.id, bad, DOC)
+        assert exc.value.code == "opening_mismatch"
+        with pytest.raises(IssuerApiError) as exc:  # the commitments open, but to the wrong beneficiary
+            ic.reveal(g1.id, openings_for(wrong, salts), DOC)
+        assert exc.value.code == "wrong_beneficiary"
+        assert ref.poll()["revealed"] == 2
+        session.expire_all()
+        states = {g.number: g.state.value for g in session.scalars(select(Guarantee))}
+        assert states["BH-S-0002"] == "invalid" and sorted(states.values()) == ["invalid", "valid", "valid"]
+        from bidding.guarantees.operations import bond_status
+
+        labels = {credit(b): bond_status(session, g1.lot_id, b.user.organisation_id)["label"] for b in t["bidders"]}  # type: ignore[arg-type]
+        assert labels[credit(t["bidders"][1])] == "保函无效：保函受益人不是本项目招标人"
+        assert all(v.startswith("电子保函 REF-") for k, v in labels.items() if k != credit(t["bidders"][1]))
+
+
+def test_guarantee_pages(client: FlaskClient, session: Session, app: Flask) -> None:
+    from tests.factories import csrf_from
+
+    t = open_tender(client, session, app, 3)
+    _, issuer = issuer_of(client, session, app)
+    page = app.test_client()
+    page_login(page, t["bidders"][0].user.username)
+    html = page.get("/guarantees").get_data(as_text=True)
+    assert issuer.user.organisation.name in html  # type: ignore[union-attr]
+    token = csrf_from(html)
+    form = {"csrf_token": token, "tender": t["code"], "lot": "1", "issuer": credit(issuer)}
+    r = page.post("/guarantees", data={**form, "issuer": "91350100MA00000000"}, follow_redirects=True)
+    assert r.status_code == 200 and "未提交" in r.get_data(as_text=True)
+    r = page.post("/guarantees", data={**form, "lot": "x"}, follow_redirects=True)
+    assert r.status_code == 200 and "未提交" in r.get_data(as_text=True)
+    assert page.post("/guarantees", data={k: v for k, v in form.items() if k != "csrf_token"}).status_code == 400
+    r = page.post("/guarantees", data=form, follow_redirects=True)
+    assert "保函申请已提交出具机构" in r.get_data(as_text=True) and "待出具机构审核" in r.get_data(as_text=True)
+    order = session.scalars(select(GuaranteeOrder)).one()
+    r = page.post(f"/guarantees/orders/{order.id}/cancel", data={"csrf_token": token}, follow_redirects=True)
+    assert "保函申请已取消" in r.get_data(as_text=True)
+    # the lot's list is closed before the opening, to staff too, and never open to bidders
+    staff_page = app.test_client()
+    page_login(staff_page, t["staff_username"])
+    assert staff_page.get(f"/tenders/{t['code']}/lots/1/guarantees").status_code == 403
+    assert page.get(f"/tenders/{t['code']}/lots/1/guarantees").status_code == 403
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):  # a fresh login: sessions expire meanwhile
+        page_login(staff_page, t["staff_username"])
+        page_login(page, t["bidders"][0].user.username)
+        assert "第1标段的电子保函" in staff_page.get(f"/tenders/{t['code']}/lots/1/guarantees").get_data(as_text=True)
+        assert page.get(f"/tenders/{t['code']}/lots/1/guarantees").status_code == 403

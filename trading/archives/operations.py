@@ -134,14 +134,16 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
         claims = session.scalars(select(GuaranteeClaim).where(GuaranteeClaim.guarantee_id == gu.id)).all()
         refs += [c.audit_ref for c in claims]
         folder = f"guarantees/{gu.id:04d}"
-        entries.append(
-            pkg.Entry(f"{folder}/document.pdf", "guarantee", "guarantee_document", _stored(store, gu.document_key))
-        )
+        if gu.document_key:  # a sealed guarantee never revealed has none
+            entries.append(
+                pkg.Entry(f"{folder}/document.pdf", "guarantee", "guarantee_document", _stored(store, gu.document_key))
+            )
         signed: dict[str, Any] = {
             "content": gu.content,
             "signature": gu.signature,
             "signer_cert": gu.signer_cert,
             "verified_at": gu.verified_at.isoformat(),
+            "openings": gu.openings,  # a sealed guarantee's revealed fields (check them against content)
             "state": gu.state.value,
             "released_at": gu.released_at.isoformat() if gu.released_at else None,
             "release_reason": gu.release_reason,

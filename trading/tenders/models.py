@@ -186,6 +186,9 @@ class Lot(Base):
     specialties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="[{code, count}] drawn from the pool")
     price_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="declared fields of the price sheet")
     status: Mapped[LotState] = mapped_column(_enum(LotState), default=LotState.BIDDING)
+    guarantee_sealed: Mapped[bool] = mapped_column(
+        default=False, comment="保函加密: guarantees name project and beneficiary by commitment until the opening"
+    )
 
     tender: Mapped[Tender] = relationship(back_populates="lots")
 

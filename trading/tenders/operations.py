@@ -165,6 +165,7 @@ def _lot(number: int, data: LotIn, region: str) -> Lot:
         committee_size=data.committee_size,
         specialties=[s.model_dump() for s in data.specialties],
         price_fields=[f.model_dump() for f in data.price_fields],
+        guarantee_sealed=data.guarantee_sealed,
     )
 
 

@@ -119,6 +119,7 @@ def _form_to_tender(form: Any) -> TenderIn:
             "committee_size": form.get("committee_size") or 5,
             "specialties": [{"code": form.get("specialty_code") or "A01", "count": form.get("specialty_count") or 4}],
             "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],
+            "guarantee_sealed": form.get("guarantee_sealed") == "1",
         }
     ]
     return parse(TenderIn, {k: v for k, v in data.items() if v not in (None, "")})
@@ -145,6 +146,7 @@ def _form_from_tender(t: Tender) -> dict[str, Any]:
         "committee_size": lot.committee_size,
         "specialty_code": lot.specialties[0]["code"],
         "specialty_count": lot.specialties[0]["count"],
+        "guarantee_sealed": lot.guarantee_sealed,
     }
 
 

@@ -51,6 +51,8 @@ class LotIn(Schema):
     committee_size: int = Field(ge=5, le=51)
     specialties: list[Specialty] = Field(min_length=1, max_length=20)
     price_fields: list[PriceField] = Field(default_factory=list, max_length=20)
+    #: 保函加密: the guarantees' project and beneficiary stay sealed (commitments) until the opening
+    guarantee_sealed: bool = False
 
     @model_validator(mode="after")
     def _rules(self) -> LotIn:

@@ -53,6 +53,7 @@ def lot_json(lot: Lot) -> dict[str, Any]:
         "committee_size": lot.committee_size,
         "specialties": lot.specialties,
         "price_fields": lot.price_fields,
+        "guarantee_sealed": lot.guarantee_sealed,
     }
 
 

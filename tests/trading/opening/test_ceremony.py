@@ -32,6 +32,7 @@ from signing.statements import (
 from tests.factories import (
     BidderKeys,
     api_token,
+    lot_body,
     make_bidder_with_keys,
     make_signer,
     make_user,
@@ -58,15 +59,18 @@ def bid_package(code: str, price: str, filler: bytes = b"", lot: int = 1) -> byt
     return out.getvalue()
 
 
-def open_tender(client: FlaskClient, session: Session, app: Flask, n: int, filler: bytes = b"") -> dict[str, Any]:
-    """A published tender with ``n`` sealed bids (prices 9,000,000.00 + 1,000 × i), before its deadline."""
+def open_tender(
+    client: FlaskClient, session: Session, app: Flask, n: int, filler: bytes = b"", **lot: Any
+) -> dict[str, Any]:
+    """A published tender with ``n`` sealed bids (prices 9,000,000.00 + 1,000 × i), before its deadline;
+    ``lot`` overrides fields of its one lot."""
     tenderee = make_signer(session, app, Role.TENDEREE)
     staff = make_user(session, Role.STAFF)
     bidders = [make_bidder_with_keys(session, app) for _ in range(n)]
     outsider = make_bidder_with_keys(session, app)
     session.commit()
     ht = api_token(client, tenderee.user.username)
-    code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
+    code = client.post("/api/v1/tenders", json=tender_body(lots=[lot_body(**lot)]), headers=ht).get_json()["code"]
     upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
     client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
     hs = api_token(client, staff.username)
