@@ -56,6 +56,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.audit_views import pages as audit_pages
     from trading.claims.views import api as claims_api
     from trading.claims.views import pages as claims_pages
+    from trading.evaluation.api import api as evaluation_api
     from trading.home import bp as home_bp
     from trading.log_api import api as log_api
     from trading.opening.api import api as opening_api
@@ -88,10 +89,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         issuer_api,
         claims_pages,
         claims_api,
+        evaluation_api,
     ):
         app.register_blueprint(bp)
     apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api)
-    for bp in (*apis, guarantees_api, issuer_api, claims_api):
+    for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 

@@ -441,5 +441,63 @@ def archive_verify_log(cert: pathlib.Path | None) -> None:
     click.echo(f"日志完整：{checked} 个已签名检查点均与重算的根一致 (log intact; {checked} checkpoints)")
 
 
+@main.group(help="评标专家抽取 (committee draws)")
+def draw() -> None:
+    pass
+
+
+@draw.command(
+    "verify", help="重算一次抽取并与公布结果比对（编号，或导出的 JSON 文件）(re-run a draw: an id or an exported file)"
+)
+@click.argument("source")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), help="同时导出核验文件 (also export it)"
+)
+def draw_verify(source: str, out: pathlib.Path | None) -> None:
+    import json
+
+    from trading.evaluation.operations import verification_bundle, verify_bundle
+
+    path = pathlib.Path(source)
+    if path.exists():
+        try:
+            bundle = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            click.echo(f"错误：{path} 不是抽取核验文件 (not a draw bundle)", err=True)
+            sys.exit(2)
+    elif source.isdigit():
+        from trading.db import Database
+        from trading.errors import DomainError
+        from trading.evaluation.models import Draw
+        from trading.services import Services
+
+        s = _settings()
+        with Database(s.database_url).session() as session:
+            d = session.get(Draw, int(source))
+            if d is None:
+                click.echo(f"错误：抽取 {source} 不存在 (no such draw)", err=True)
+                sys.exit(2)
+            try:
+                bundle = verification_bundle(Services(s).store, d)
+            except DomainError as exc:
+                click.echo(f"错误：{exc.message}", err=True)
+                sys.exit(2)
+    else:
+        click.echo(f"错误：{source} 既不是文件也不是抽取编号 (neither a file nor an id)", err=True)
+        sys.exit(2)
+    if out is not None:
+        out.write_text(json.dumps(bundle, ensure_ascii=False))
+    try:
+        problems = verify_bundle(bundle)
+    except (KeyError, TypeError, ValueError) as exc:
+        problems = [f"核验文件格式错误 (malformed bundle): {exc}"]
+    for p in problems:
+        click.echo(p, err=True)
+    if problems:
+        click.echo("抽取核验失败 (draw verification FAILED)", err=True)
+        sys.exit(1)
+    click.echo(f"抽取可复算：重算得到相同的 {len(bundle['result'])} 名专家 (the draw re-runs to the published result)")
+
+
 if __name__ == "__main__":
     main()

@@ -36,6 +36,8 @@ class Permission(StrEnum):
     CEREMONY_HOST = "opening:ceremony:host"  # staff: run the opening ceremony
     ARCHIVE_READ = "archive:package:read"  # staff and supervisors: packages, verification, download
     ARCHIVE_HOLD = "archive:package:hold"  # staff: legal hold
+    EXPERT_MANAGE = "evaluation:expert:manage"  # staff: the expert pool and committee draws
+    EXPERT_SELF = "evaluation:expert:self"  # experts: their own declarations and invitations
     GUARANTEE_READ = "guarantee:lot:read"  # staff and supervisors: a lot's guarantees, once it is opened
     GUARANTEE_CONSOLE = "guarantee:order:read"  # issuers' users: their organisation's orders and claims
     #: Issuers' API clients: no session or token; the view checks the message's SM2 signature
@@ -66,6 +68,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ARCHIVE_READ,
             Permission.ARCHIVE_HOLD,
             Permission.GUARANTEE_READ,
+            Permission.EXPERT_MANAGE,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -80,7 +83,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
     Role.TENDEREE: frozenset({Permission.TENDER_MANAGE}),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
-    Role.EXPERT: frozenset(),
+    Role.EXPERT: frozenset({Permission.EXPERT_SELF}),
     Role.ISSUER: frozenset({Permission.GUARANTEE_CONSOLE, Permission.ISSUER_SIGNED}),
 }
 EVERY_USER = frozenset({Permission.AUTHENTICATED, Permission.ACCOUNT_TOKENS, Permission.CERTIFICATE_REGISTER})

@@ -89,8 +89,16 @@ def valid_until(tender: Tender) -> dt.date:
     return clock.local(tender.bid_deadline).date() + dt.timedelta(days=tender.bid_validity_days)
 
 
-def _commitment(order: GuaranteeOrder, tender: Tender, bidder: Organisation, nonce: str) -> str:
-    return sm3_hex(f"{tender.code}:{bidder.credit_code}:guarantee:{order.id}:{nonce}".encode())
+def _record_secretly(session: Session, user: User, tender: Tender, order: GuaranteeOrder, action: str) -> None:
+    """The bidder's own step, in the trail as its registration's sealed actor and a commitment
+    SM3(tender ‖ credit code ‖ order ‖ registration nonce): neither tender nor bidder is named."""
+    interest = get_interest(session, tender, user)
+    assert interest is not None and user.organisation is not None
+    text = f"{tender.code}:{user.organisation.credit_code}:guarantee:{order.id}:{interest.nonce}"
+    commitment = sm3_hex(text.encode())
+    record_event(
+        session, _sealed_actor(interest), action, ("guarantee_order", commitment[:32]), {"commitment": commitment}
+    )
 
 
 def apply(session: Session, user: User, tender: Tender, lot_number: int, issuer_code: str) -> GuaranteeOrder:
@@ -131,14 +139,7 @@ def apply(session: Session, user: User, tender: Tender, lot_number: int, issuer_
     )
     session.add(order)
     session.flush()
-    commitment = _commitment(order, tender, user.organisation, interest.nonce)
-    record_event(
-        session,
-        _sealed_actor(interest),
-        "guarantee.apply",
-        ("guarantee_order", commitment[:32]),
-        {"commitment": commitment},
-    )
+    _record_secretly(session, user, tender, order, "guarantee.apply")
     return order
 
 
@@ -149,17 +150,8 @@ def cancel(session: Session, user: User, order: GuaranteeOrder) -> None:
         raise Conflict(f"申请{order.state.label}，不能取消", code="wrong_state")
     order.state, order.decided_at = OrderState.CANCELLED, clock.now()
     tender = session.get(Tender, order.tender_id)
-    assert tender is not None and user.organisation is not None
-    interest = get_interest(session, tender, user)
-    assert interest is not None
-    commitment = _commitment(order, tender, user.organisation, interest.nonce)
-    record_event(
-        session,
-        _sealed_actor(interest),
-        "guarantee.cancel",
-        ("guarantee_order", commitment[:32]),
-        {"commitment": commitment},
-    )
+    assert tender is not None
+    _record_secretly(session, user, tender, order, "guarantee.cancel")
 
 
 def my_orders(session: Session, user: User) -> list[GuaranteeOrder]:

@@ -1,0 +1,245 @@
+"""The expert pool and the verifiable draw: every exclusion rule, determinism and the re-run check
+(pure functions), and the API on SQLite and PostgreSQL: commitments published before the seed, the
+draw, confirmations, a decline replaced by a new round, ``ggzy draw verify`` and bad input."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import pathlib
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import AuditEvent
+from tests.factories import api_token, make_user, valid_code
+from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
+from trading.accounts.models import Role
+from trading.app import services
+from trading.evaluation import draw as rules
+from trading.opening.decryption import run_pending
+
+DAY = dt.date(2026, 12, 20)
+TENDEREE, BIDDER = valid_code(900_000_001), valid_code(900_000_002)
+
+
+def rules_for(**over: Any) -> rules.Rules:
+    base: dict[str, Any] = {
+        "tenderee": TENDEREE,
+        "bidders": (BIDDER,),
+        "on": DAY,
+        "slots": (rules.Slot("350100", "A01", 1),),
+    }
+    return rules.Rules(**{**base, **over})
+
+
+def expert(i: int, **over: Any) -> rules.Candidate:
+    base: dict[str, Any] = {
+        "id": i,
+        "specialties": ("A01",),
+        "region": "350100",
+        "employer": valid_code(800_000_000 + i),
+    }
+    return rules.Candidate(**{**base, **over})
+
+
+@pytest.mark.parametrize(
+    ("candidate", "reason"),
+    [
+        (expert(1, available=False), "unavailable"),
+        (expert(1, suspended_until="2026-12-31"), "suspended"),
+        (expert(1, employer=BIDDER), "employer"),
+        (expert(1, employer=TENDEREE), "employer"),
+        (expert(1, history=({"credit_code": BIDDER, "from": "2020-01-01", "to": "2024-06-30"},)), "former_employer"),
+        (
+            expert(
+                1, relations=({"kind": "director", "credit_code": BIDDER, "from": "2019-01-01", "to": "2024-01-01"},)
+            ),
+            "director",
+        ),
+        (
+            expert(1, relations=({"kind": "shareholder", "credit_code": TENDEREE, "from": "2025-01-01", "to": None},)),
+            "shareholder",
+        ),
+        (
+            expert(
+                1, relations=({"kind": "kinship", "credit_code": BIDDER, "from": "1990-01-01", "to": "2000-01-01"},)
+            ),
+            "kinship",
+        ),
+        (expert(1, served=({"tenderee": TENDEREE, "on": "2026-09-01"},)), "same_tenderee"),
+    ],
+)
+def test_each_exclusion(candidate: rules.Candidate, reason: str) -> None:
+    assert rules.excluded(candidate, rules_for()) == reason
+
+
+def test_what_does_not_exclude() -> None:
+    r = rules_for()
+    old_job = {"credit_code": BIDDER, "from": "2015-01-01", "to": "2023-12-19"}  # left more than 3 years ago
+    old_board = {"kind": "director", "credit_code": BIDDER, "from": "2010-01-01", "to": "2022-01-01"}
+    assert rules.excluded(expert(1, history=(old_job,), relations=(old_board,)), r) is None
+    assert rules.excluded(expert(1, suspended_until="2026-12-19"), r) is None  # suspension over
+    assert rules.excluded(expert(1, served=({"tenderee": TENDEREE, "on": "2026-06-01"},)), r) is None  # cooled off
+    assert rules.excluded(expert(1, served=({"tenderee": BIDDER, "on": "2026-12-01"},)), r) is None  # another tenderee
+
+
+def test_the_draw_is_deterministic_and_verifiable() -> None:
+    pool = [
+        expert(i, region="350100" if i % 2 else "350200", specialties=("A01", "B02") if i % 3 else ("B02",))
+        for i in range(1, 200)
+    ]
+    r = rules_for(slots=(rules.Slot("350100", "A01", 3), rules.Slot("350200", "B02", 2)), exclude=(3,))
+    seed = bytes(range(32))
+    got = rules.draw(pool, r, seed)
+    assert got == rules.draw(list(reversed(pool)), r, seed)  # pool order does not matter
+    assert [s for s, _ in got] == [0, 0, 0, 1, 1] and len({x for _, x in got}) == 5 and 3 not in {x for _, x in got}
+    assert rules.draw(pool, r, bytes(32)) != got  # another seed, another committee
+    snap = rules.snapshot_bytes(pool, r)
+    from signing.digest import sm3_hex
+
+    assert rules.verify(snap, sm3_hex(snap), seed, sm3_hex(seed), got) == []
+    assert rules.verify(snap, sm3_hex(snap), bytes(32), sm3_hex(seed), got)  # another seed than committed
+    tampered = snap.replace(b'"employer":"', b'"employer":"X', 1)
+    assert rules.verify(tampered, sm3_hex(snap), seed, sm3_hex(seed), got)  # the snapshot changed
+    assert rules.verify(snap, sm3_hex(snap), seed, sm3_hex(seed), [*got[:-1], (1, 1)])  # another result
+    with pytest.raises(rules.NotEnoughExperts):
+        rules.draw(pool[:3], r, seed)
+
+
+def opened_lot(client: FlaskClient, session: Session, app: Flask) -> dict[str, Any]:
+    """A lot whose opening has closed (evaluating), its three bidders known."""
+    t = open_tender(client, session, app, 3)
+    cid, code, H = t["cid"], t["code"], t["headers"]
+    room = f"/api/v1/ceremonies/{cid}"
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:
+        for i in range(3):
+            client.post(f"{room}/signin", json={"signature": signin_sig(t["bidders"][i], cid, code)}, headers=H[i])
+        client.post(f"{room}/advance", headers=t["staff"])
+        client.post(f"{room}/advance", headers=t["staff"])
+        for i in range(3):
+            release(client, t, i)
+        run_pending(app.extensions["ggzy.db"], services(app))
+        for _ in range(3):  # each window runs out in turn; silence is deemed confirmation
+            moment.advance(hours=1)
+            client.get(room)
+        assert client.get(room).get_json()["stage"] == "closed"
+    return t
+
+
+def test_a_draw_through_the_api(
+    client: FlaskClient, session: Session, app: Flask, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = opened_lot(client, session, app)
+    bidder_codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    experts = [make_user(session, Role.EXPERT) for _ in range(8)]
+    session.commit()
+    hs = t["staff"]
+    ids = []
+    for i, u in enumerate(experts):
+        body = {
+            "name": f"专家{i}",
+            "username": u.username,
+            "specialties": ["A01"],
+            "region": "350100",
+            "employer": bidder_codes[0] if i == 0 else valid_code(700_000_000 + i),  # expert 0 works for a bidder
+        }
+        r = client.post("/api/v1/experts", json=body, headers=hs)
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["id"])
+    # bad input and permissions
+    assert client.post("/api/v1/experts", json={**body, "region": "35"}, headers=hs).status_code == 422
+    assert client.post("/api/v1/experts", json={**body, "username": experts[1].username}, headers=hs).status_code == 409
+    assert client.post("/api/v1/experts", json=body, headers=t["headers"][0]).status_code == 403
+    he = [api_token(client, u.username) for u in experts]
+    # expert 1 declares that it sat on the board of a bidder until last year
+    board = {"kind": "director", "credit_code": bidder_codes[2], "from": "2018-01-01", "to": "2025-06-30"}
+    r = client.put(
+        "/api/v1/experts/me", json={"employer": valid_code(700_000_001), "relations": [board]}, headers=he[1]
+    )
+    assert r.status_code == 200
+    assert client.put("/api/v1/experts/me", json={"employer": "x"}, headers=he[1]).status_code == 422
+
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        lot = f"/api/v1/tenders/{t['code']}/lots/1/draws"
+        r = client.post(lot, json={}, headers=hs)  # the lot asks for 4 of A01 at 350100
+        assert r.status_code == 201, r.get_json()
+        d = r.get_json()
+        assert d["seed"] is None and len(d["seed_sm3"]) == 64  # committed, not revealed
+        assert client.post(lot, json={}, headers=hs).status_code == 409  # one round at a time
+        commit_ev = session.scalars(select(AuditEvent).where(AuditEvent.action == "draw.commit")).one()
+        assert d["seed_sm3"] in commit_ev.payload and d["snapshot_sm3"] in commit_ev.payload
+        assert client.post(f"/api/v1/draws/{d['id']}/run", headers=t["headers"][0]).status_code == 403
+        d = client.post(f"/api/v1/draws/{d['id']}/run", headers=hs).get_json()
+        assert d["state"] == "drawn" and d["members"] == {"invited": 4}
+        from signing.digest import sm3_hex
+
+        assert sm3_hex(bytes.fromhex(d["seed"])) == d["seed_sm3"]
+        assert "专家" not in json.dumps(d)  # names stay secret
+        assert client.post(f"/api/v1/draws/{d['id']}/run", headers=hs).status_code == 409
+
+        invited = {i: client.get("/api/v1/me/invitations", headers=he[i]).get_json()["items"] for i in range(8)}
+        assert invited[0] == [] and invited[1] == []  # the bidder's employee and its former director
+        drawn = [i for i in range(8) if invited[i]]
+        assert len(drawn) == 4
+        first, second, *rest = drawn
+        inv = invited[first][0]["id"]
+        assert (
+            client.post(f"/api/v1/invitations/{inv}/respond", json={"accept": False}, headers=he[first]).status_code
+            == 422
+        )
+        r = client.post(
+            f"/api/v1/invitations/{inv}/respond", json={"accept": False, "reason": "当日出差"}, headers=he[first]
+        )
+        assert r.status_code == 200
+        assert (
+            client.post(f"/api/v1/invitations/{inv}/respond", json={"accept": True}, headers=he[first]).status_code
+            == 409
+        )
+        other = invited[second][0]["id"]
+        assert (
+            client.post(f"/api/v1/invitations/{other}/respond", json={"accept": True}, headers=he[first]).status_code
+            == 404
+        )
+        for i in [second, *rest]:
+            r = client.post(f"/api/v1/invitations/{invited[i][0]['id']}/respond", json={"accept": True}, headers=he[i])
+            assert r.status_code == 200
+        # the decline is replaced by a new round drawn the same way, never the same expert again
+        r2 = client.post(f"{lot}/replace", json={}, headers=hs)
+        assert r2.status_code == 201
+        d2 = client.post(f"/api/v1/draws/{r2.get_json()['id']}/run", headers=hs).get_json()
+        assert d2["round"] == 2 and d2["members"] == {"invited": 1}
+        again = [
+            i for i in range(8) if len(client.get("/api/v1/me/invitations", headers=he[i]).get_json()["items"]) == 2
+        ]
+        assert again == []  # nobody drawn twice
+        assert client.post(f"{lot}/replace", json={}, headers=hs).status_code == 409  # nothing declined now
+
+    # ggzy draw verify: by id against this instance, and offline from the exported file
+    from trading.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
+    monkeypatch.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
+    monkeypatch.setenv("GGZY_ENV", "test")
+    bundle = client.get(f"/api/v1/draws/{d['id']}/bundle", headers=hs).get_json()
+    assert client.get(f"/api/v1/draws/{d['id']}/bundle", headers=he[0]).status_code == 403
+    path = tmp_path / "draw.json"
+    path.write_text(json.dumps(bundle))
+    r = CliRunner().invoke(main, ["draw", "verify", str(path)])
+    assert r.exit_code == 0, r.output
+    bad = {**bundle, "result": list(reversed(bundle["result"]))}
+    path.write_text(json.dumps(bad))
+    assert CliRunner().invoke(main, ["draw", "verify", str(path)]).exit_code == 1
+    snap = json.loads(base64.b64decode(bundle["snapshot"]))
+    snap["pool"] = snap["pool"][1:]  # drop an expert from the logged pool
+    path.write_text(json.dumps({**bundle, "snapshot": base64.b64encode(json.dumps(snap).encode()).decode()}))
+    r = CliRunner().invoke(main, ["draw", "verify", str(path)])
+    assert r.exit_code == 1 and "快照" in r.output
+    assert CliRunner().invoke(main, ["draw", "verify", "no-such-thing"]).exit_code == 2

@@ -1,0 +1,160 @@
+"""The expert pool and the draw over the API (bearer tokens): staff manage the pool and draw; an
+expert keeps its declarations and answers its invitations; anyone reads a draw's commitments, and
+supervisors export what ``ggzy draw verify`` re-runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from pydantic import Field
+from sqlalchemy import select
+
+from trading import web
+from trading.app import services
+from trading.errors import NotFound
+from trading.evaluation import draw as rules
+from trading.evaluation import operations as ops
+from trading.evaluation.models import Draw, DrawMember
+from trading.permissions import Permission, requires
+from trading.schemas import Schema
+from trading.tenders.models import Lot
+from trading.tenders.views import load
+
+api = Blueprint("evaluation_api", __name__, url_prefix="/api/v1")
+
+
+class SlotIn(Schema):
+    region: str = Field(pattern=r"^\d{6}$")
+    specialty: str = Field(pattern=ops.CODE)
+    count: int = Field(ge=1, le=51)
+
+
+class DrawIn(Schema):
+    slots: list[SlotIn] | None = Field(
+        default=None, max_length=40, description="default: the lot's specialties, at its region"
+    )
+
+
+class RespondIn(Schema):
+    accept: bool
+    reason: str = Field(default="", max_length=300)
+
+
+def _lot(code: str, number: int) -> Lot:
+    tender = load(code)
+    lot = next((lot for lot in tender.lots if lot.number == number), None)
+    if lot is None:
+        raise NotFound(f"第{number}标段不存在")
+    return lot
+
+
+def _draw(draw_id: int, *, for_update: bool = False) -> Draw:
+    q = select(Draw).where(Draw.id == draw_id)
+    d = web.db().scalar(q.with_for_update() if for_update else q)
+    if d is None:
+        raise NotFound("抽取记录不存在")
+    return d
+
+
+def draw_json(d: Draw) -> dict[str, Any]:
+    """What anyone may read: commitments before, seed and result (expert ids, not names) after."""
+    states: dict[str, int] = {}
+    for m in web.db().scalars(select(DrawMember).where(DrawMember.draw_id == d.id)):
+        states[m.state.value] = states.get(m.state.value, 0) + 1
+    drawn = d.state.value == "drawn"
+    return {
+        "id": d.id,
+        "round": d.round,
+        "state": d.state.value,
+        "state_label": d.state.label,
+        "snapshot_sm3": d.snapshot_sm3,
+        "seed_sm3": d.seed_sm3,
+        "seed": d.seed.hex() if drawn else None,
+        "result_size": len(d.result or []),
+        "members": states,
+        "created_at": d.created_at.isoformat(),
+        "drawn_at": d.drawn_at.isoformat() if d.drawn_at else None,
+    }
+
+
+@api.post("/experts")
+@requires(Permission.EXPERT_MANAGE)
+def add_expert() -> tuple[Response, int]:
+    e = ops.add_expert(web.db(), web.require_user(), web.json_body(ops.ExpertIn))
+    web.commit()
+    return jsonify({"id": e.id, "name": e.name, "specialties": e.specialties, "region": e.region}), 201
+
+
+@api.put("/experts/me")
+@requires(Permission.EXPERT_SELF)
+def declare() -> Response:
+    e = ops.declare(web.db(), web.require_user(), web.json_body(ops.DeclarationIn))
+    web.commit()
+    return jsonify({"id": e.id, "employer": e.employer, "history": e.history, "relations": e.relations})
+
+
+@api.post("/tenders/<code>/lots/<int:number>/draws")
+@requires(Permission.EXPERT_MANAGE)
+def commit(code: str, number: int) -> tuple[Response, int]:
+    data = web.json_body(DrawIn)
+    slots = [rules.Slot(s.region, s.specialty, s.count) for s in data.slots] if data.slots else None
+    d = ops.commit_draw(web.db(), web.require_user(), services(current_app).store, _lot(code, number), slots)
+    web.commit()
+    return jsonify(draw_json(d)), 201
+
+
+@api.post("/tenders/<code>/lots/<int:number>/draws/replace")
+@requires(Permission.EXPERT_MANAGE)
+def replace(code: str, number: int) -> tuple[Response, int]:
+    d = ops.replace_declined(web.db(), web.require_user(), services(current_app).store, _lot(code, number))
+    web.commit()
+    return jsonify(draw_json(d)), 201
+
+
+@api.post("/draws/<int:draw_id>/run")
+@requires(Permission.EXPERT_MANAGE)
+def run(draw_id: int) -> Response:
+    d = _draw(draw_id, for_update=True)
+    ops.run_draw(web.db(), web.require_user(), services(current_app).store, d)
+    web.commit()
+    return jsonify(draw_json(d))
+
+
+@api.get("/draws/<int:draw_id>")
+@requires(Permission.PUBLIC)
+def show(draw_id: int) -> Response:
+    return jsonify(draw_json(_draw(draw_id)))
+
+
+@api.get("/draws/<int:draw_id>/bundle")
+@requires(Permission.AUDIT_READ)
+def bundle(draw_id: int) -> Response:
+    """The snapshot (experts' declarations: not public), seed and result, for ``ggzy draw verify``."""
+    return jsonify(ops.verification_bundle(services(current_app).store, _draw(draw_id)))
+
+
+@api.get("/me/invitations")
+@requires(Permission.EXPERT_SELF)
+def invitations() -> Response:
+    items = [
+        {
+            "id": m.id,
+            "draw": d.id,
+            "lot_id": d.lot_id,
+            "slot": m.slot,
+            "state": m.state.value,
+            "state_label": m.state.label,
+        }
+        for m, d in ops.my_invitations(web.db(), web.require_user())
+    ]
+    return jsonify({"items": items})
+
+
+@api.post("/invitations/<int:member_id>/respond")
+@requires(Permission.EXPERT_SELF)
+def respond(member_id: int) -> Response:
+    data = web.json_body(RespondIn)
+    m = ops.respond(web.db(), web.require_user(), member_id, data.accept, data.reason)
+    web.commit()
+    return jsonify({"id": m.id, "state": m.state.value})
