@@ -57,6 +57,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.claims.views import api as claims_api
     from trading.claims.views import pages as claims_pages
     from trading.evaluation.api import api as evaluation_api
+    from trading.evaluation.pages import pages as evaluation_pages
     from trading.home import bp as home_bp
     from trading.log_api import api as log_api
     from trading.opening.api import api as opening_api
@@ -90,6 +91,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         claims_pages,
         claims_api,
         evaluation_api,
+        evaluation_pages,
     ):
         app.register_blueprint(bp)
     apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api)

@@ -30,6 +30,7 @@ from signing.certs import Certificate, Usage
 from signing.digest import SM3, sm3_hex
 from signing.sm2 import PrivateKey
 from signing.statements import tender_document_statement
+from trading.accounts.credit_code import check_character
 from trading.app import services
 from trading.opening.decryption import run_pending
 from trading.platform_keys import ensure_platform_keys
@@ -220,6 +221,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
     log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer)
+    log += committee_draw(staff, log_code(log[-1]))
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
 
@@ -356,6 +358,31 @@ def opened_tender(
     return [
         f"{code} 已完成不见面开标（3 家投标人以电子保函提交保证金、解密、唱标、1 条异议已答复、开标记录已签名），"
         f"见 /ceremonies/{cid}；保函见 /tenders/{code}/lots/1/guarantees（staff、tenderee）与 /issuer（issuer）"
+    ]
+
+
+def log_code(line: str) -> str:
+    return line.split()[0]
+
+
+def committee_draw(staff: Actor, code: str) -> list[str]:
+    """The opened tender's committee drawn from a small demo pool (expert1 and expert2 have accounts),
+    committed and then run through the draw API; the invited experts confirm on /expert."""
+    pool = [("expert1", "林海峰"), ("expert2", "陈雅琴"), (None, "王建国"), (None, "郑晓东"), (None, "黄丽华")]
+    for i, (username, name) in enumerate(pool):
+        employer = f"91350100{700_000_000 + i:09d}"
+        body = {
+            "name": name,
+            "specialties": ["A01"],
+            "region": "350100",
+            "employer": employer + check_character(employer),
+        }
+        staff.call("POST", "/api/v1/experts", expect=201, json=body | ({"username": username} if username else {}))
+    d = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/draws", expect=201, json={})
+    d = staff.call("POST", f"/api/v1/draws/{d['id']}/run")
+    return [
+        f"{code} 已从专家库抽取 {d['result_size']} 名评标专家（先公布快照与种子承诺，再公开种子 {d['seed'][:12]}…，"
+        f"可用 ggzy draw verify {d['id']} 复算）；以 expert1 / expert2 登录 /expert 答复邀请"
     ]
 
 

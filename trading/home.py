@@ -50,7 +50,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
     ],
-    Role.EXPERT: [],
+    Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
     Role.SUPERVISOR: [
         Task("交易公告", "tenders.portal_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),

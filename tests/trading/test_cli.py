@@ -76,9 +76,18 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
             assert [b.outcome for b in c.bidders].count(Outcome.DECRYPTED) == 2
             assert [b.outcome for b in c.bidders].count(Outcome.PENDING) == 1
         assert "合并开标，正在解密" in r_first
+        # the opened tender's committee: drawn (4 of the 5 demo experts), and re-runnable
+        from trading.evaluation.models import Draw, DrawMember
+
+        (d,) = s.scalars(select(Draw)).all()
+        assert d.lot_id == opened.lot_id and len(s.scalars(select(DrawMember)).all()) == 4
+        assert "ggzy draw verify" in r_first
+        draw_id = d.id
         assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
         assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
     db.engine.dispose()
+    r = CliRunner().invoke(main, ["draw", "verify", str(draw_id)])
+    assert r.exit_code == 0 and "抽取可复算" in r.output, r.output
 
     # The bidders' demo keys work with ggzy-bid as printed.
     from bidding.cli import main as bid

@@ -243,3 +243,72 @@ def test_a_draw_through_the_api(
     r = CliRunner().invoke(main, ["draw", "verify", str(path)])
     assert r.exit_code == 1 and "快照" in r.output
     assert CliRunner().invoke(main, ["draw", "verify", "no-such-thing"]).exit_code == 2
+
+
+def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
+    from tests.factories import csrf_from, page_login
+
+    t = opened_lot(client, session, app)
+    experts = [make_user(session, Role.EXPERT) for _ in range(5)]
+    session.commit()
+    for i, u in enumerate(experts):
+        body = {
+            "name": f"专家{i}",
+            "username": u.username,
+            "specialties": ["A01"],
+            "region": "350100",
+            "employer": valid_code(710_000_000 + i),
+        }
+        assert client.post("/api/v1/experts", json=body, headers=t["staff"]).status_code == 201
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        staff = app.test_client()
+        page_login(staff, t["staff_username"])
+        url = f"/tenders/{t['code']}/lots/1/draws"
+        token = csrf_from(staff.get(url).get_data(as_text=True))
+        html = staff.post(f"{url}/commit", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
+        assert "已公布本轮抽取" in html and "抽取后公开" in html
+        draw_id = session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "draw.commit")).one()
+        html = staff.post(f"{url}/run", data={"csrf_token": token, "draw": draw_id}, follow_redirects=True).get_data(
+            as_text=True
+        )
+        assert "已抽取并通知专家" in html and "待确认 4" in html and "专家0" not in html
+        html = staff.post(f"{url}/run", data={"csrf_token": token, "draw": draw_id}, follow_redirects=True).get_data(
+            as_text=True
+        )
+        assert "未执行" in html  # already drawn: a clear refusal, not a 500
+        bidder = app.test_client()
+        page_login(bidder, t["bidders"][0].user.username)
+        assert bidder.get(url).status_code == 403
+
+        drawn = [u for u in experts if ops_invitations(client, u)]
+        ex = app.test_client()
+        page_login(ex, drawn[0].username)
+        html = ex.get("/expert").get_data(as_text=True)
+        token = csrf_from(html)
+        member = ops_invitations(client, drawn[0])[0]["id"]
+        r = ex.post(f"/expert/invitations/{member}", data={"csrf_token": token, "accept": "0"}, follow_redirects=True)
+        assert "未答复" in r.get_data(as_text=True)  # a decline needs a reason
+        r = ex.post(f"/expert/invitations/{member}", data={"csrf_token": token, "accept": "1"}, follow_redirects=True)
+        assert "已确认参加评标" in r.get_data(as_text=True)
+        r = ex.post(
+            "/expert/declarations",
+            data={"csrf_token": token, "employer": valid_code(710_000_000), "relations": "{不是JSON"},
+            follow_redirects=True,
+        )
+        assert r.status_code == 200 and "未保存" in r.get_data(as_text=True)
+        relation = [{"kind": "kinship", "credit_code": valid_code(710_000_009), "from": "2001-01-01", "to": None}]
+        r = ex.post(
+            "/expert/declarations",
+            data={
+                "csrf_token": token,
+                "employer": valid_code(710_000_000),
+                "relations": json.dumps(relation),
+                "available": "1",
+            },
+            follow_redirects=True,
+        )
+        assert "申报已更新" in r.get_data(as_text=True)
+
+
+def ops_invitations(client: FlaskClient, user: Any) -> list[dict[str, Any]]:
+    return list(client.get("/api/v1/me/invitations", headers=api_token(client, user.username)).get_json()["items"])

@@ -1,0 +1,102 @@
+"""Pages for the draw: staff commit, run and replace a lot's rounds; experts keep their
+declarations and answer their invitations."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from pydantic import ValidationError
+
+from trading import web
+from trading.app import services
+from trading.errors import DomainError, InvalidInput
+from trading.evaluation import operations as ops
+from trading.evaluation.api import _draw, _lot, draw_json
+from trading.permissions import Permission, requires
+
+pages = Blueprint("evaluation", __name__)
+
+
+@pages.get("/tenders/<code>/lots/<int:number>/draws")
+@requires(Permission.EXPERT_MANAGE)
+def draws_page(code: str, number: int) -> str:
+    lot = _lot(code, number)
+    rounds = [draw_json(d) for d in ops.draws_of(web.db(), lot)]
+    return render_template("evaluation/draws.html", code=code, lot=lot, rounds=rounds)
+
+
+@pages.post("/tenders/<code>/lots/<int:number>/draws/<action>")
+@requires(Permission.EXPERT_MANAGE)
+def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
+    db, staff, store = web.db(), web.require_user(), services(current_app).store
+    try:
+        lot = _lot(code, number)
+        if action == "commit":
+            ops.commit_draw(db, staff, store, lot)
+            flash("已公布本轮抽取的快照与种子承诺（SM3），可以抽取")
+        elif action == "run":
+            ops.run_draw(db, staff, store, _draw(int(request.form.get("draw", "0") or 0), for_update=True))
+            flash("已抽取并通知专家（姓名在评标开始前保密）")
+        elif action == "replace":
+            ops.replace_declined(db, staff, store, lot)
+            flash("已公布补抽的快照与种子承诺")
+        else:
+            raise InvalidInput("未知操作")
+        web.commit()
+    except DomainError as exc:
+        db.rollback()
+        flash(f"未执行：{exc.message}")
+    return redirect(url_for("evaluation.draws_page", code=code, number=number))
+
+
+@pages.get("/expert")
+@requires(Permission.EXPERT_SELF)
+def expert_page() -> str:
+    db, user = web.db(), web.require_user()
+    try:
+        me = ops.my_expert(db, user)
+        invitations = ops.my_invitations(db, user)
+    except DomainError:
+        me, invitations = None, []
+    return render_template("evaluation/expert.html", me=me, invitations=invitations)
+
+
+@pages.post("/expert/declarations")
+@requires(Permission.EXPERT_SELF)
+def declare_page() -> ResponseReturnValue:
+    form = request.form
+    try:
+        data = ops.DeclarationIn.model_validate(
+            {
+                "employer": form.get("employer", ""),
+                "history": json.loads(form.get("history") or "[]"),
+                "relations": json.loads(form.get("relations") or "[]"),
+                "available": form.get("available") == "1",
+            }
+        )
+        ops.declare(web.db(), web.require_user(), data)
+        web.commit()
+        flash("申报已更新")
+    except (ValueError, ValidationError) as exc:  # JSON or field errors: say which, change nothing
+        web.db().rollback()
+        flash(f"未保存：申报格式有误（{str(exc).splitlines()[0][:120]}）")
+    except DomainError as exc:
+        web.db().rollback()
+        flash(f"未保存：{exc.message}")
+    return redirect(url_for("evaluation.expert_page"))
+
+
+@pages.post("/expert/invitations/<int:member_id>")
+@requires(Permission.EXPERT_SELF)
+def respond_page(member_id: int) -> ResponseReturnValue:
+    try:
+        accept = request.form.get("accept") == "1"
+        ops.respond(web.db(), web.require_user(), member_id, accept, request.form.get("reason", ""))
+        web.commit()
+        flash("已确认参加评标" if accept else "已答复不能参加")
+    except DomainError as exc:
+        web.db().rollback()
+        flash(f"未答复：{exc.message}")
+    return redirect(url_for("evaluation.expert_page"))
