@@ -8,7 +8,6 @@ server clock, so the completion instant alone decides whether a bid beat the dea
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import pathlib
@@ -27,11 +26,11 @@ from bidding.models import Bid, BidState, BidUpload, UploadState
 from signing.certs import TrustStore, Usage
 from signing.digest import SM3, BackgroundSM3, sm3_hex
 from signing.envelope import read_header
-from signing.errors import InvalidSignature, SigningError
+from signing.errors import SigningError
 from signing.statements import bid_withdrawal_statement, sign_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from trading.pki.operations import current_certificate
+from trading.pki.operations import check_signature, current_certificate, registered_signing_cert, trust_store
 from trading.platform_keys import PlatformKeys
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, Tender, TenderState
@@ -349,16 +348,9 @@ def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, sig
     _accepting(session, tender, now)
     if bid.status is not BidState.ACCEPTED:
         raise Conflict(f"该投标文件状态为“{bid.status.label}”，不能撤回", code="wrong_state")
-    cert = current_certificate(session, user, Usage.SIGN)
-    if cert is None:
-        raise Forbidden("请先登记签名证书", code="certificate_missing")
-    try:
-        cert.public_key.verify(
-            base64.b64decode(signature_b64, validate=True),
-            bid_withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3),
-        )
-    except (InvalidSignature, ValueError):
-        raise InvalidInput("撤回声明的签名无效", code="invalid_signature") from None
+    cert = registered_signing_cert(session, user, trust_store(session, keys))  # revoked UKeys cannot withdraw
+    statement = bid_withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3)
+    check_signature(cert, statement, signature_b64, "撤回声明")
     bid.status, bid.withdrawn_at, bid.withdrawal = BidState.WITHDRAWN, now, signature_b64
     session.flush()
     confirmation = sign_statement(

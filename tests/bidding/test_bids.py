@@ -20,6 +20,7 @@ from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, bid_withdrawal_statement
 from tests.factories import (
+    TEST_ACTOR,
     api_token,
     head_of,
     make_bidder_with_keys,
@@ -101,6 +102,15 @@ def test_submit_receipt_replace_withdraw(
     r = client.post(f"/api/v1/bids/{sm3_hex(blob2)}/withdraw", json={"signature": bad}, headers=t["h1"])
     assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_signature"
     good = base64.b64encode(t["b1"].sign_key.sign(statement)).decode()
+    # a revoked UKey cannot withdraw a bid (nothing changes), the same check as every user signature
+    from trading.pki.operations import revoke_certificate
+
+    revocation = session.begin_nested()
+    revoke_certificate(session, TEST_ACTOR, t["b1"].sign_cert, "UKey 遗失")
+    session.flush()
+    r = client.post(f"/api/v1/bids/{sm3_hex(blob2)}/withdraw", json={"signature": good}, headers=t["h1"])
+    assert r.status_code == 422 and r.get_json()["error"]["code"] == "certificate_revoked"
+    revocation.rollback()  # the UKey is found again: its revocation is undone for the rest of the test
     r = client.post(f"/api/v1/bids/{sm3_hex(blob2)}/withdraw", json={"signature": good}, headers=t["h1"])
     assert r.status_code == 200 and r.get_json()["status"] == "withdrawn"
     SignedStatement.from_json(r.get_json()["confirmation"].encode()).verify(

@@ -8,7 +8,6 @@ and by the scheduler's sweep, so a missed job changes nothing.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from typing import Any
 
@@ -20,9 +19,8 @@ from archive.audit import SYSTEM, Actor, record_event
 from archive.transparency import request_checkpoint
 from bidding.guarantees.operations import bond_status
 from bidding.models import Bid, BidState
-from signing.certs import TrustStore, Usage, verify_chain
+from signing.certs import TrustStore
 from signing.digest import sm3_hex
-from signing.errors import SigningError
 from signing.sm2 import PrivateKey
 from signing.statements import (
     ceremony_decrypt_statement,
@@ -45,7 +43,7 @@ from trading.opening.models import (
     Outcome,
     Stage,
 )
-from trading.pki.operations import current_certificate
+from trading.pki.operations import check_signature, registered_signing_cert
 from trading.procedures.operations import get_procedure
 from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, Tender, TenderState
@@ -537,15 +535,7 @@ def reason_text(text: str) -> str:
 
 # ---------------------------------------------------------------- bidders
 def _verify_user_signature(session: Session, user: User, message: bytes, signature_b64: str, trust: TrustStore) -> None:
-    cert = current_certificate(session, user, Usage.SIGN)
-    if cert is None:
-        raise Conflict("尚未登记签名证书", code="no_certificate")
-    try:
-        signature = base64.b64decode(signature_b64, validate=True)
-        verify_chain(cert, trust, at=clock.now(), usage=Usage.SIGN)
-        cert.public_key.verify(signature, message)
-    except (ValueError, SigningError) as exc:
-        raise InvalidInput(f"签名无效：{exc}", code="bad_signature") from None
+    check_signature(registered_signing_cert(session, user, trust), message, signature_b64, "开标操作")
 
 
 def _credit_code(session: Session, org_id: int) -> str:

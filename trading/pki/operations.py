@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import os
 import pathlib
@@ -110,6 +111,28 @@ def current_certificate(session: Session, user: User, usage: Usage) -> Certifica
         )
     )
     return Certificate(row.der) if row else None
+
+
+def registered_signing_cert(session: Session, user: User, trust: TrustStore) -> Certificate:
+    """The user's registered signing certificate (its UKey), valid, chained and not revoked now:
+    what every signature a user makes on the platform is checked with (tender documents, bid
+    withdrawals, the opening's sign-in, key release and confirmation)."""
+    cert = current_certificate(session, user, Usage.SIGN)
+    if cert is None:
+        raise Conflict("请先登记您的签名证书（UKey）", code="certificate_missing")
+    try:
+        verify_chain(cert, trust, at=clock.now(), usage=Usage.SIGN)
+    except SigningError as exc:
+        raise InvalidInput(f"签名证书无效：{exc}", code=exc.code) from None
+    return cert
+
+
+def check_signature(cert: Certificate, message: bytes, signature_b64: str, what: str) -> None:
+    """``signature_b64`` (base64 DER SM2) is ``cert``'s over ``message``; else a named refusal."""
+    try:
+        cert.public_key.verify(base64.b64decode(signature_b64, validate=True), message)
+    except (ValueError, InvalidSignature):
+        raise InvalidInput(f"{what}签名验证失败：签名与内容不符或格式错误", code="invalid_signature") from None
 
 
 CHALLENGE_LIFETIME = dt.timedelta(minutes=2)

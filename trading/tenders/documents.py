@@ -18,13 +18,12 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import ActorRef, record_event
 from archive.objectstore import ObjectStore
-from signing.certs import TrustStore, Usage, verify_chain
+from signing.certs import TrustStore
 from signing.digest import sm3_hex
-from signing.errors import InvalidSignature, SigningError
 from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.pki.operations import current_certificate
+from trading.pki.operations import check_signature, registered_signing_cert
 from trading.tenders import notifications
 from trading.tenders.models import (
     Announcement,
@@ -72,23 +71,14 @@ def upload_document(
         or amendment.status is not AnnouncementState.SUBMITTED
     ):
         raise InvalidInput("只能附在本项目待审核的变更公告上", fields={"announcement_id": "无效"})
-    cert = current_certificate(session, user, Usage.SIGN)
-    if cert is None:
-        raise InvalidInput("请先登记您的签名证书（UKey）", code="certificate_missing")
+    cert = registered_signing_cert(session, user, trust)
     try:
         signature = base64.b64decode(signature_b64, validate=True)
     except ValueError:
         raise InvalidInput("签名不是有效的 base64", fields={"signature": "格式错误"}) from None
-    try:
-        verify_chain(cert, trust, at=clock.now(), usage=Usage.SIGN)
-    except SigningError as exc:
-        raise InvalidInput(f"签名证书无效：{exc}", code=exc.code) from None
     obj = store.put_stream(src, max_size=MAX_DOCUMENT_BYTES)
-    try:
-        cert.public_key.verify(signature, tender_document_statement(tender.code, name, obj.sm3, obj.size))
-    except InvalidSignature:
-        # The bytes stay in the content-addressed store (harmless, unreferenced); no document row.
-        raise InvalidInput("招标文件签名验证失败：签名与文件内容不符", code="invalid_signature") from None
+    # A refused signature leaves the bytes in the content-addressed store (harmless, unreferenced).
+    check_signature(cert, tender_document_statement(tender.code, name, obj.sm3, obj.size), signature_b64, "招标文件")
     doc = TenderDocument(
         tender_id=tender.id,
         announcement_id=amendment.id if amendment else None,

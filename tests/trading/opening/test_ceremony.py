@@ -165,7 +165,7 @@ def test_a_whole_ceremony(client: FlaskClient, session: Session, app: Flask) -> 
         )
         assert r.status_code == 403
         r = client.post(f"{room}/signin", json={"signature": signin_sig(t["bidders"][0], cid, code)}, headers=H[4])
-        assert r.status_code == 422 and r.get_json()["error"]["code"] == "bad_signature"
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_signature"
         assert client.post(f"{room}/advance", headers=H[0]).status_code == 403
         r = client.post(f"{room}/advance", headers=t["staff"])
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "stage_not_done"  # bidder 4 may still sign in

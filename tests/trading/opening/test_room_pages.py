@@ -40,7 +40,7 @@ def test_page_signin_needs_csrf_a_seat_and_a_valid_signature(client: FlaskClient
         assert r.status_code == 422
         other = {"signature": signin_sig(t["bidders"][1], cid, code)}  # another bidder's key
         r = client.post(url, json=other, headers={**JSON, "X-CSRFToken": token})
-        assert r.status_code == 422 and r.get_json()["error"]["code"] == "bad_signature"
+        assert r.status_code == 422 and r.get_json()["error"]["code"] == "invalid_signature"
         assert client.get(f"/ceremonies/{cid}/state").get_json()["me"]["signed_in"] is False
         before = session.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1))
 
