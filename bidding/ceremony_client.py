@@ -23,7 +23,7 @@ from signing.statements import (
 )
 
 
-def _credit_code(client: Requester) -> str:
+def credit_code_of(client: Requester) -> str:
     code: str = client.request("GET", "/api/v1/me")["organisation"]["credit_code"]
     return code
 
@@ -34,7 +34,7 @@ def state(client: Requester, ceremony: int) -> dict[str, Any]:
 
 def sign_in(client: Requester, ceremony: int, sign_key: PrivateKey) -> dict[str, Any]:
     st = state(client, ceremony)
-    statement = ceremony_signin_statement(ceremony, st["tender"], st["lot"], _credit_code(client))
+    statement = ceremony_signin_statement(ceremony, st["tender"], st["lot"], credit_code_of(client))
     body = {"signature": base64.b64encode(sign_key.sign(statement)).decode()}
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/signin", body))
 
@@ -77,7 +77,7 @@ def release_key(
     with sealed.open("rb") as f:
         content_key = read_header(f).unwrap_key(enc_key)
     wrapped = ceremony_key(client, ceremony, trusted).encrypt(content_key)
-    statement = ceremony_decrypt_statement(ceremony, _credit_code(client), digest, sm3_hex(wrapped))
+    statement = ceremony_decrypt_statement(ceremony, credit_code_of(client), digest, sm3_hex(wrapped))
     body = {
         "wrapped_key": base64.b64encode(wrapped).decode(),
         "signature": base64.b64encode(sign_key.sign(statement)).decode(),
@@ -100,7 +100,7 @@ def confirm(client: Requester, ceremony: int, sign_key: PrivateKey) -> dict[str,
     st = state(client, ceremony)
     if not st.get("record_sm3"):
         raise ApiError(409, "no_record", "开标记录尚未生成 (no record yet)")
-    statement = record_confirmation_statement(ceremony, _credit_code(client), st["record_sm3"])
+    statement = record_confirmation_statement(ceremony, credit_code_of(client), st["record_sm3"])
     body = {"signature": base64.b64encode(sign_key.sign(statement)).decode()}
     return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/confirm", body))
 

@@ -45,7 +45,7 @@ from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate
-from trading.tenders.documents import _sealed_actor, get_interest
+from trading.tenders.documents import get_interest, sealed_actor
 from trading.tenders.models import Lot, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current
 
@@ -97,7 +97,7 @@ def _record_secretly(session: Session, user: User, tender: Tender, order: Guaran
     text = f"{tender.code}:{user.organisation.credit_code}:guarantee:{order.id}:{interest.nonce}"
     commitment = sm3_hex(text.encode())
     record_event(
-        session, _sealed_actor(interest), action, ("guarantee_order", commitment[:32]), {"commitment": commitment}
+        session, sealed_actor(interest), action, ("guarantee_order", commitment[:32]), {"commitment": commitment}
     )
 
 

@@ -95,14 +95,14 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
     if staff or org is not None:
         q = select(Objection).where(Objection.ceremony_id == c.id)
         out["objections"] = [
-            {"id": o.id, "bidder": ops._org_name(db, o.org_id), "text": o.text, "answer": o.answer}
+            {"id": o.id, "bidder": ops.org_name(db, o.org_id), "text": o.text, "answer": o.answer}
             for o in db.scalars(q.order_by(Objection.id))
         ]
     seat = ops.my_seat(db, c, user)
     if seat is not None:
         bid = ops.bid_of(db, seat)
         out["me"] = {
-            "bidder": ops._credit_code(db, seat.org_id),
+            "bidder": ops.credit_code_of(db, seat.org_id),
             "signed_in": seat.signed_in_at is not None,
             "outcome": seat.outcome.value,
             "outcome_label": seat.outcome.label,

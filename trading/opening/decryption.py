@@ -36,7 +36,7 @@ from signing.errors import EnvelopeError, SigningError
 from signing.sm2 import PrivateKey
 from trading.db import Database
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
-from trading.opening.operations import _org_name, add_event
+from trading.opening.operations import add_event, org_name
 from trading.pki.operations import trust_store
 from trading.services import Services
 from trading.tenders.models import Lot, Tender
@@ -197,7 +197,7 @@ def _finish(database: Database, services: Services, d: _Decrypted) -> None:
         assert c is not None
         now = clock.now()
         job.finished_at = now
-        name = _org_name(s, seat.org_id)
+        name = org_name(s, seat.org_id)
         if failure is None:
             job.state = JobState.DONE
             seat.outcome, seat.decrypted_at = Outcome.DECRYPTED, now

@@ -538,7 +538,7 @@ def _verify_user_signature(session: Session, user: User, message: bytes, signatu
     check_signature(registered_signing_cert(session, user, trust), message, signature_b64, "开标操作")
 
 
-def _credit_code(session: Session, org_id: int) -> str:
+def credit_code_of(session: Session, org_id: int) -> str:
     org = session.get(Organisation, org_id)
     assert org is not None and org.credit_code is not None
     return org.credit_code
@@ -552,11 +552,11 @@ def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust
     if seat.signed_in_at is not None:
         return seat
     tender, lot = tender_of(session, c), lot_of(session, c)
-    statement = ceremony_signin_statement(c.id, tender.code, lot.number, _credit_code(session, seat.org_id))
+    statement = ceremony_signin_statement(c.id, tender.code, lot.number, credit_code_of(session, seat.org_id))
     _verify_user_signature(session, user, statement, signature_b64, trust)
     seat.signed_in_at, seat.sign_in_signature = clock.now(), signature_b64
-    record_event(session, user, "ceremony.sign_in", c, {"bidder": _credit_code(session, seat.org_id)})
-    add_event(session, c, "sign_in", {"bidder": _org_name(session, seat.org_id), "at": seat.signed_in_at.isoformat()})
+    record_event(session, user, "ceremony.sign_in", c, {"bidder": credit_code_of(session, seat.org_id)})
+    add_event(session, c, "sign_in", {"bidder": org_name(session, seat.org_id), "at": seat.signed_in_at.isoformat()})
     return seat
 
 
@@ -584,7 +584,7 @@ def submit_decryption(
         raise Conflict("上一次解密仍在处理中", code="decryption_running")
     bid = session.get(Bid, seat.bid_id)
     assert bid is not None
-    bidder = _credit_code(session, seat.org_id)
+    bidder = credit_code_of(session, seat.org_id)
     statement = ceremony_decrypt_statement(c.id, bidder, bid.ciphertext_sm3, sm3_hex(wrapped_key))
     _verify_user_signature(session, user, statement, signature_b64, trust)
     job = DecryptionJob(
@@ -603,7 +603,7 @@ def submit_decryption(
         c,
         {"bidder": bidder, "job": job.id, "wrapped_key_sm3": sm3_hex(wrapped_key)},
     )
-    add_event(session, c, "decryption", {"bidder": _org_name(session, seat.org_id), "state": "queued"})
+    add_event(session, c, "decryption", {"bidder": org_name(session, seat.org_id), "state": "queued"})
     return job
 
 
@@ -633,7 +633,7 @@ def _classify(session: Session, c: Ceremony, now: dt.datetime) -> None:
             "ceremony.classify",
             c,
             {
-                "bidder": _credit_code(session, seat.org_id),
+                "bidder": credit_code_of(session, seat.org_id),
                 "outcome": seat.outcome.value,
                 "reason": seat.outcome_reason,
             },
@@ -650,13 +650,13 @@ def confirm_record(session: Session, user: User, c: Ceremony, signature_b64: str
     if seat.confirmation is not None:
         raise Conflict("已确认开标记录", code="already_confirmed")
     assert c.record_sm3 is not None
-    bidder = _credit_code(session, seat.org_id)
+    bidder = credit_code_of(session, seat.org_id)
     _verify_user_signature(
         session, user, record_confirmation_statement(c.id, bidder, c.record_sm3), signature_b64, trust
     )
     seat.confirmation, seat.confirmed_at, seat.confirmation_signature = Confirmation.SIGNED, clock.now(), signature_b64
     record_event(session, user, "ceremony.confirm", c, {"bidder": bidder, "record_sm3": c.record_sm3})
-    add_event(session, c, "confirmation", {"bidder": _org_name(session, seat.org_id)})
+    add_event(session, c, "confirmation", {"bidder": org_name(session, seat.org_id)})
     return seat
 
 
@@ -676,10 +676,10 @@ def raise_objection(session: Session, user: User, c: Ceremony, text: str) -> Obj
         user,
         "ceremony.objection",
         c,
-        {"objection": obj.id, "bidder": _credit_code(session, seat.org_id), "text": text},
+        {"objection": obj.id, "bidder": credit_code_of(session, seat.org_id), "text": text},
     )
     add_event(
-        session, c, "objection", {"id": obj.id, "bidder": _org_name(session, seat.org_id), "text": text}, Audience.ROOM
+        session, c, "objection", {"id": obj.id, "bidder": org_name(session, seat.org_id), "text": text}, Audience.ROOM
     )
     return obj
 
@@ -713,21 +713,21 @@ def post_message(session: Session, user: User, c: Ceremony, text: str) -> Ceremo
         ev = add_event(session, c, "chat", {"from": "主持人", "text": text}, Audience.ROOM)
     else:
         seat = _seat(session, c, user)
-        name = _org_name(session, seat.org_id)
+        name = org_name(session, seat.org_id)
         ev = add_event(session, c, "chat", {"from": name, "text": text}, Audience.BIDDER, seat.org_id)
     record_event(session, user, "ceremony.message", c, {"event": ev.id, "text_sm3": sm3_hex(text.encode())})
     return ev
 
 
 # ---------------------------------------------------------------- what the room shows
-def _org_name(session: Session, org_id: int) -> str:
+def org_name(session: Session, org_id: int) -> str:
     org = session.get(Organisation, org_id)
     return org.name if org else str(org_id)
 
 
 def bidder_rows(session: Session, c: Ceremony) -> list[dict[str, Any]]:
     return [
-        {"bidder": _org_name(session, s.org_id), "signed_in": s.signed_in_at is not None, "outcome": s.outcome.label}
+        {"bidder": org_name(session, s.org_id), "signed_in": s.signed_in_at is not None, "outcome": s.outcome.label}
         for s in c.bidders
     ]
 
@@ -739,8 +739,8 @@ def reading_table(session: Session, c: Ceremony) -> list[dict[str, Any]]:
         sheet = s.price_sheet or {}
         rows.append(
             {
-                "bidder": _org_name(session, s.org_id),
-                "credit_code": _credit_code(session, s.org_id),
+                "bidder": org_name(session, s.org_id),
+                "credit_code": credit_code_of(session, s.org_id),
                 "outcome": s.outcome.value,
                 "outcome_label": s.outcome.label,
                 "reason": s.outcome_reason,

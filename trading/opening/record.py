@@ -30,7 +30,7 @@ from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
 from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
-from trading.opening.operations import _credit_code, _org_name, lot_of, tender_of
+from trading.opening.operations import credit_code_of, lot_of, org_name, tender_of
 from trading.services import Services
 
 FONT = "STSong-Light"  # reportlab's built-in CJK font: nothing to install
@@ -47,8 +47,8 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
             select(DecryptionJob).where(DecryptionJob.ceremony_bidder_id == seat.id).order_by(DecryptionJob.id)
         ).all()
         row: dict[str, Any] = {
-            "bidder": _org_name(session, seat.org_id),
-            "credit_code": _credit_code(session, seat.org_id),
+            "bidder": org_name(session, seat.org_id),
+            "credit_code": credit_code_of(session, seat.org_id),
             "ciphertext_sm3": bid.ciphertext_sm3,
             "received_at": bid.received_at.isoformat(),
             "signed_in_at": seat.signed_in_at.isoformat() if seat.signed_in_at else None,
@@ -95,7 +95,7 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
         record["confirmed_record_sm3"] = c.record_sm3
         record["objections"] = [
             {
-                "bidder": _org_name(session, o.org_id),
+                "bidder": org_name(session, o.org_id),
                 "raised_at": o.created_at.isoformat(),
                 "text": o.text,
                 "answer": o.answer,

@@ -41,7 +41,7 @@ from trading.tenders.operations import ensure_current
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
 
 
-def _sealed_actor(interest: Interest) -> ActorRef:
+def sealed_actor(interest: Interest) -> ActorRef:
     return ActorRef(f"sealed:{interest.commitment[:16]}", "bidder")
 
 
@@ -140,7 +140,7 @@ def register_interest(session: Session, user: User, tender: Tender) -> Interest:
     session.add(interest)
     session.flush()
     record_event(
-        session, _sealed_actor(interest), "interest.register", ("interest", commitment[:32]), {"commitment": commitment}
+        session, sealed_actor(interest), "interest.register", ("interest", commitment[:32]), {"commitment": commitment}
     )
     return interest
 
@@ -165,7 +165,7 @@ def open_document(
     session.flush()
     record_event(
         session,
-        _sealed_actor(interest),
+        sealed_actor(interest),
         "tender_document.download",
         ("interest", interest.commitment[:32]),
         {"commitment": interest.commitment, "document_sm3": doc.sm3},
@@ -188,7 +188,7 @@ def ask_question(session: Session, user: User, tender: Tender, text: str) -> Que
     session.add(q)
     session.flush()
     record_event(
-        session, _sealed_actor(interest), "question.ask", q, {"tender": tender.code, "text_sm3": sm3_hex(text.encode())}
+        session, sealed_actor(interest), "question.ask", q, {"tender": tender.code, "text_sm3": sm3_hex(text.encode())}
     )
     return q
 
