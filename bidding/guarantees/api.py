@@ -24,7 +24,7 @@ from trading.tenders.models import Lot, Tender
 from trading.tenders.views import load
 
 api = Blueprint("guarantees_api", __name__, url_prefix="/api/v1")
-pages = Blueprint("guarantees", __name__, template_folder="../templates")
+pages = Blueprint("guarantees", __name__)  # templates: bidding/templates, served by the bidding blueprint
 
 
 class ApplyIn(Schema):

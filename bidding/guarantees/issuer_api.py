@@ -27,14 +27,12 @@ from bidding.guarantees import operations as ops
 from bidding.guarantees.models import ApiNonce, ClaimState, Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from bidding.guarantees.rules import GuaranteeRefused
 from signing import messages
-from signing.certs import Usage, verify_chain
-from signing.errors import CertificateError
 from trading import web
 from trading.accounts.models import Organisation, Role, User
 from trading.app import services
-from trading.errors import Conflict, InvalidInput, Unauthenticated
+from trading.errors import Conflict, DomainError, InvalidInput, Unauthenticated
 from trading.permissions import Permission, requires
-from trading.pki.operations import current_certificate
+from trading.pki.operations import registered_signing_cert
 from trading.schemas import Schema
 from trading.tenders.views import trust
 
@@ -97,13 +95,10 @@ def issuer() -> User:
     user = db.scalar(select(User).where(User.username == signed.client))
     if user is None or not user.is_active or Role.ISSUER not in user.roles or user.organisation_id is None:
         raise Unauthenticated("未知的接口客户端", code="unknown_client")
-    cert = current_certificate(db, user, Usage.SIGN)
-    if cert is None:
-        raise Unauthenticated("接口客户端尚未登记签名证书", code="no_certificate")
     try:
-        verify_chain(cert, trust(), at=now, usage=Usage.SIGN)
-    except CertificateError as exc:
-        raise Unauthenticated(f"接口客户端证书无效：{exc}", code=exc.code) from None
+        cert = registered_signing_cert(db, user, trust())
+    except DomainError as exc:
+        raise Unauthenticated(f"接口客户端证书无效：{exc.message}", code=exc.code) from None
     try:
         messages.verify(
             signed,

@@ -43,8 +43,8 @@ from signing.certs import Certificate, TrustStore, Usage
 from signing.digest import sm3_hex
 from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.pki.operations import current_certificate
+from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from trading.pki.operations import current_certificate, registered_signing_cert
 from trading.tenders.documents import get_interest, sealed_actor
 from trading.tenders.models import Lot, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current
@@ -278,7 +278,11 @@ def issue(
             cert.public_key  # noqa: B018  (parses the certificate)
         except Exception:
             raise GuaranteeRefused("签名证书格式错误", code="bad_certificate") from None
-        check_signature(content, signature, cert, current_certificate(session, issuer_user, Usage.SIGN), trust, now)
+        try:
+            registered = registered_signing_cert(session, issuer_user, trust)
+        except DomainError as exc:
+            raise GuaranteeRefused(f"出具机构证书无效：{exc.message}", code=exc.code) from None
+        check_signature(content, signature, cert, registered)
         value = parse_content(content)
         amount, starts, ends = check_terms(
             value, facts(session, order), None if sealed else sm3_hex(document), sealed=sealed

@@ -17,8 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from signing.canonical import parse_canonical
-from signing.certs import Certificate, TrustStore, Usage, verify_chain
-from signing.errors import CertificateError, InvalidSignature, StatementError
+from signing.certs import Certificate
+from signing.errors import InvalidSignature, StatementError
 from signing.statements import GUARANTEE_FIELDS, GUARANTEE_PURPOSE, guarantee_commitment
 from trading.errors import InvalidInput
 
@@ -85,21 +85,11 @@ def _amount(value: Any) -> Decimal:
     return amount
 
 
-def check_signature(
-    content: str,
-    signature_b64: str,
-    cert: Certificate,
-    registered: Certificate | None,
-    trust: TrustStore,
-    at: dt.datetime,
-) -> None:
-    """The issuer's signature, by its registered signing certificate, valid and not revoked now."""
-    if registered is None or registered.der != cert.der:
+def check_signature(content: str, signature_b64: str, cert: Certificate, registered: Certificate) -> None:
+    """The issuer's signature, by its registered signing certificate (whose chain and revocation
+    the caller has checked: ``trading.pki.operations.registered_signing_cert``)."""
+    if registered.der != cert.der:
         raise refuse("signer_not_registered", "签名证书不是出具机构在平台登记的签名证书")
-    try:
-        verify_chain(cert, trust, at=at, usage=Usage.SIGN)
-    except CertificateError as exc:
-        raise refuse(exc.code, f"出具机构证书无效：{exc}") from None
     try:
         cert.public_key.verify(base64.b64decode(signature_b64, validate=True), content.encode())
     except (ValueError, InvalidSignature):
