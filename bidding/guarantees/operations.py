@@ -39,7 +39,7 @@ from bidding.guarantees.rules import (
 )
 from bidding.guarantees.rules import reveal as reveal_fields
 from signing.canonical import canonical_json
-from signing.certs import Certificate, TrustStore, Usage
+from signing.certs import TrustStore, Usage
 from signing.digest import sm3_hex
 from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
@@ -274,15 +274,14 @@ def issue(
         if not sealed and not 0 < len(document) <= MAX_DOCUMENT:
             raise GuaranteeRefused("保函文件为空或超过 512 KiB", code="bad_document")
         try:
-            cert = Certificate(base64.b64decode(signer_cert, validate=True))
-            cert.public_key  # noqa: B018  (parses the certificate)
-        except Exception:
-            raise GuaranteeRefused("签名证书格式错误", code="bad_certificate") from None
+            signer_der = base64.b64decode(signer_cert, validate=True)
+        except ValueError:
+            raise GuaranteeRefused("签名证书不是有效的 base64", code="bad_certificate") from None
         try:
             registered = registered_signing_cert(session, issuer_user, trust)
         except DomainError as exc:
             raise GuaranteeRefused(f"出具机构证书无效：{exc.message}", code=exc.code) from None
-        check_signature(content, signature, cert, registered)
+        check_signature(content, signature, signer_der, registered)
         value = parse_content(content)
         amount, starts, ends = check_terms(
             value, facts(session, order), None if sealed else sm3_hex(document), sealed=sealed

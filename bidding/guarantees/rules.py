@@ -85,13 +85,13 @@ def _amount(value: Any) -> Decimal:
     return amount
 
 
-def check_signature(content: str, signature_b64: str, cert: Certificate, registered: Certificate) -> None:
+def check_signature(content: str, signature_b64: str, signer_der: bytes, registered: Certificate) -> None:
     """The issuer's signature, by its registered signing certificate (whose chain and revocation
     the caller has checked: ``trading.pki.operations.registered_signing_cert``)."""
-    if registered.der != cert.der:
+    if registered.der != signer_der:
         raise refuse("signer_not_registered", "签名证书不是出具机构在平台登记的签名证书")
     try:
-        cert.public_key.verify(base64.b64decode(signature_b64, validate=True), content.encode())
+        registered.public_key.verify(base64.b64decode(signature_b64, validate=True), content.encode())
     except (ValueError, InvalidSignature):
         raise refuse("signature_invalid", "保函签名无效（内容被改动或不是该机构签发）") from None
 
