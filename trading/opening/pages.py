@@ -79,13 +79,11 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
         elif action == "resume":
             ops.resume(db, staff, c)
         elif action == "extend":
-            try:
-                minutes = int(form.get("minutes", ""))
-            except ValueError:
-                raise InvalidInput("延长分钟数应为整数", fields={"minutes": "整数"}) from None
-            ops.extend(db, staff, c, minutes, form.get("reason", ""))
+            data = web.form_body(opening_api.ExtendIn)  # the form the joint room's extend reads too
+            ops.extend(db, staff, c, data.minutes, data.reason)
         elif action == "answer":
-            ops.answer_objection(db, staff, c, int(form.get("objection", "0") or 0), form.get("answer", ""))
+            objection = form.get("objection", default=0, type=int)  # not a number: no such objection
+            ops.answer_objection(db, staff, c, objection or 0, form.get("answer", ""))
         else:
             raise InvalidInput("未知操作")
         web.commit()

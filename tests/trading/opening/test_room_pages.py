@@ -60,3 +60,29 @@ def test_page_signin_needs_csrf_a_seat_and_a_valid_signature(client: FlaskClient
         token2 = csrf_from(other_client.get(f"/ceremonies/{cid}").get_data(as_text=True))
         r = other_client.post(f"/ceremonies/{cid}/confirm", json=good, headers={**JSON, "X-CSRFToken": token2})
         assert r.status_code == 403
+
+
+def test_host_controls_refuse_bad_form_input(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    cid = t["cid"]
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        page = app.test_client()
+        page_login(page, t["staff_username"])
+        token = csrf_from(page.get(f"/ceremonies/{cid}").get_data(as_text=True))
+        base = f"/ceremonies/{cid}/control"
+        for action, form in (
+            ("extend", {"minutes": "十", "reason": "投标人申请延长"}),
+            ("extend", {"minutes": "500", "reason": "投标人申请延长"}),
+            ("answer", {"objection": "abc", "answer": "无此异议"}),
+        ):
+            r = page.post(f"{base}/{action}", data={"csrf_token": token, **form}, follow_redirects=True)
+            assert r.status_code == 200 and "未执行" in r.get_data(as_text=True), (action, form)
+        ends = client.get(f"/api/v1/ceremonies/{cid}").get_json()["ends_at"]
+        r = page.post(
+            f"{base}/extend",
+            data={"csrf_token": token, "minutes": "5", "reason": "投标人申请延长"},
+            follow_redirects=True,
+        )
+        assert "已执行" in r.get_data(as_text=True)
+        later = client.get(f"/api/v1/ceremonies/{cid}").get_json()["ends_at"]
+        assert dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(ends) == dt.timedelta(minutes=5)
