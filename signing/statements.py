@@ -221,3 +221,57 @@ def guarantee_commitment(value: Any, salt: str) -> str:
     from signing.digest import sm3_hex
 
     return sm3_hex(canonical_json({"salt": salt, "value": value}))
+
+
+EVALUATION_SIGNIN_PURPOSE = "ggzy-evaluation-signin/1"
+EVALUATION_PLEDGE_PURPOSE = "ggzy-evaluation-pledge/1"
+EVALUATION_REPORT_PURPOSE = "ggzy-evaluation-report/1"
+#: The recusal pledge an expert signs before seeing any bid (Reg 46; 评标专家回避承诺).
+PLEDGE_TEXT = (
+    "本人承诺：与下列投标人不存在利害关系，不存在应当回避的情形；依法独立、客观、公正评标，"
+    "不私下接触投标人，不透露评审情况，对评审意见承担个人责任。"
+)
+
+
+def evaluation_signin_statement(evaluation: int, tender_code: str, lot_number: int, expert: int) -> bytes:
+    """What an expert's signing key signs to sign in to an evaluation room (专家签到)."""
+    return canonical_json(
+        {
+            "purpose": EVALUATION_SIGNIN_PURPOSE,
+            "evaluation": evaluation,
+            "tender": tender_code,
+            "lot": lot_number,
+            "expert": expert,
+        }
+    )
+
+
+def evaluation_pledge_statement(evaluation: int, expert: int, bidders: list[str]) -> bytes:
+    """The recusal pledge, naming the bidders (统一社会信用代码, sorted) it is made against."""
+    return canonical_json(
+        {
+            "purpose": EVALUATION_PLEDGE_PURPOSE,
+            "evaluation": evaluation,
+            "expert": expert,
+            "bidders": sorted(bidders),
+            "text": PLEDGE_TEXT,
+        }
+    )
+
+
+def evaluation_report_statement(evaluation: int, round_: int, expert: int, report_sm3: str, dissent: str) -> bytes:
+    """An expert's signature on the evaluation report: an empty ``dissent`` agrees; otherwise it is
+    the written reasons of a dissenting expert (its SM3 is what is signed, the text is kept)."""
+    from signing.digest import sm3_hex
+
+    return canonical_json(
+        {
+            "purpose": EVALUATION_REPORT_PURPOSE,
+            "evaluation": evaluation,
+            "round": round_,
+            "expert": expert,
+            "report_sm3": report_sm3,
+            "position": "dissent" if dissent else "agree",
+            "dissent_sm3": sm3_hex(dissent.encode()) if dissent else "",
+        }
+    )

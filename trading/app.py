@@ -58,6 +58,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.claims.views import pages as claims_pages
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
+    from trading.evaluation.room_api import api as evaluation_room_api
+    from trading.evaluation.room_pages import pages as evaluation_room_pages
     from trading.home import bp as home_bp
     from trading.log_api import api as log_api
     from trading.opening.api import api as opening_api
@@ -92,10 +94,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         claims_api,
         evaluation_api,
         evaluation_pages,
+        evaluation_room_api,
+        evaluation_room_pages,
     ):
         app.register_blueprint(bp)
     apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api)
-    for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api):
+    for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api, evaluation_room_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
@@ -113,7 +117,10 @@ def import_job_modules() -> None:
     import trading.tenders.tasks  # noqa: F401
 
 
-def _local_time(value: dt.datetime | None) -> str:
+def _local_time(value: dt.datetime | str | None) -> str:
+    """Beijing time for a datetime or an ISO string (JSON views pass strings)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
     return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
 
 

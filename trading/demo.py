@@ -43,6 +43,9 @@ USERS: list[tuple[str, str, int, Role]] = [
     ("issuer", "兴业担保 周经理", 7, Role.ISSUER),
     ("expert1", "专家 郑教授", 8, Role.EXPERT),
     ("expert2", "专家 黄工", 9, Role.EXPERT),
+    ("expert3", "专家 王教授", 8, Role.EXPERT),
+    ("expert4", "专家 郑工", 9, Role.EXPERT),
+    ("expert5", "专家 黄教授", 8, Role.EXPERT),
 ]
 
 

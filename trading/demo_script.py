@@ -221,7 +221,10 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
     log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer)
-    log += committee_draw(staff, log_code(log[-1]))
+    opened = log_code(log[-1])
+    experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
+    log += committee_draw(staff, opened, experts)
+    log += evaluation(app, staff, experts, opened, keys_dir)
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
 
@@ -365,24 +368,81 @@ def log_code(line: str) -> str:
     return line.split()[0]
 
 
-def committee_draw(staff: Actor, code: str) -> list[str]:
-    """The opened tender's committee drawn from a small demo pool (expert1 and expert2 have accounts),
-    committed and then run through the draw API; the invited experts confirm on /expert."""
-    pool = [("expert1", "林海峰"), ("expert2", "陈雅琴"), (None, "王建国"), (None, "郑晓东"), (None, "黄丽华")]
-    for i, (username, name) in enumerate(pool):
+def committee_draw(staff: Actor, code: str, experts: list[Actor]) -> list[str]:
+    """The opened tender's committee drawn from the demo pool, committed and then run through the
+    draw API; the drawn experts confirm their invitations (as on /expert)."""
+    names = ["林海峰", "陈雅琴", "王建国", "郑晓东", "黄丽华"]
+    for i, (x, name) in enumerate(zip(experts, names, strict=True)):
         employer = f"91350100{700_000_000 + i:09d}"
         body = {
             "name": name,
+            "username": x.username,
             "specialties": ["A01"],
-            "region": "350100",
+            "region": "350100" if i < 3 else "350200",  # two from a sub-venue region
             "employer": employer + check_character(employer),
         }
-        staff.call("POST", "/api/v1/experts", expect=201, json=body | ({"username": username} if username else {}))
-    d = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/draws", expect=201, json={})
+        staff.call("POST", "/api/v1/experts", expect=201, json=body)
+    slots = [  # cross-region: three at the main venue, one at a sub-venue
+        {"region": "350100", "specialty": "A01", "count": 3},
+        {"region": "350200", "specialty": "A01", "count": 1},
+    ]
+    d = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/draws", expect=201, json={"slots": slots})
     d = staff.call("POST", f"/api/v1/draws/{d['id']}/run")
+    for x in experts:
+        for inv in x.call("GET", "/api/v1/me/invitations")["items"]:
+            x.call("POST", f"/api/v1/invitations/{inv['id']}/respond", json={"accept": True})
     return [
         f"{code} 已从专家库抽取 {d['result_size']} 名评标专家（先公布快照与种子承诺，再公开种子 {d['seed'][:12]}…，"
-        f"可用 ggzy draw verify {d['id']} 复算）；以 expert1 / expert2 登录 /expert 答复邀请"
+        f"可用 ggzy draw verify {d['id']} 复算），被抽中的专家已在 /expert 确认"
+    ]
+
+
+def evaluation(app: Flask, staff: Actor, experts: list[Actor], code: str, keys_dir: pathlib.Path) -> list[str]:
+    """The committee evaluates remotely through the room API: SM2 sign-in and recusal pledge,
+    leader, compliance, scores, checks, the report signed by every expert; then the publicity."""
+    ev = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/evaluation", expect=201, json={})
+    url = f"/api/v1/evaluations/{ev['id']}"
+    seated = {s["expert"] for s in ev["seats"]}
+    committee = []
+    for x in experts:
+        me = x.call("GET", "/api/v1/me/invitations")["items"]
+        if not me:
+            continue
+        key = make_keys(app, x, keys_dir / x.username, x.username)
+        state = x.call("GET", url)
+        if state["me"] not in seated:
+            continue
+        for action in ("signin", "pledge"):
+            signature = base64.b64encode(key.sign(state["statements"][action].encode())).decode()
+            x.call("POST", f"{url}/{action}", json={"signature": signature})
+        committee.append((x, key, state["me"]))
+    lead = committee[0]
+    for x, _, _ in committee:
+        x.call("POST", f"{url}/leader", json={"candidate": lead[2]})
+    lead[0].call("POST", f"{url}/advance")
+    bids = [b["id"] for b in lead[0].call("GET", url)["bidders"]]
+    for x, _, _ in committee:
+        for b in bids:
+            x.call("POST", f"{url}/compliance", json={"bidder": b, "passed": True})
+    lead[0].call("POST", f"{url}/advance")
+    factors = lead[0].call("GET", url)["criteria"]["factors"]
+    for n, (x, _, _) in enumerate(committee):
+        for i, b in enumerate(bids):
+            scores = {f["name"]: str(int(f["weight"] * (0.9 - 0.05 * i - 0.02 * (n % 2)))) for f in factors}
+            if any(f.get("objective") for f in factors):  # objective factors: the same score from everyone
+                scores |= {f["name"]: str(int(f["weight"] * 0.8)) for f in factors if f.get("objective")}
+            total = str(sum(int(v) for v in scores.values()))
+            x.call("POST", f"{url}/scores", json={"bidder": b, "scores": scores, "total": total})
+    state = lead[0].call("POST", f"{url}/advance")
+    for x, key, _ in committee:
+        statement = x.call("GET", url)["statements"]["report"]
+        x.call("POST", f"{url}/sign", json={"signature": base64.b64encode(key.sign(statement.encode())).decode()})
+    staff.call("POST", f"{url}/publicity")
+    first = state["report"]["candidates"][0]["bidder"]
+    return [
+        f"{code} 评标完成：{len(committee)} 名专家远程签到、签署回避承诺并评分，评标报告已由全体专家 SM2 签名"
+        f"（SM3 {state['report_sm3'][:12]}…）；中标候选人公示已发布（第一名 {first}），"
+        f"见 /evaluations/{ev['id']}/publicity；公示期满后招标人（tenderee）可在该页确定中标人"
     ]
 
 

@@ -447,6 +447,7 @@ def release_due(session: Session, now: dt.datetime) -> int:
     for g, lot in session.execute(q).all():
         release(session, g, RELEASE_REASONS[lot.status])
         done += 1
+    done += _release_after_award(session)
     pending = (
         select(GuaranteeOrder)
         .join(Lot, Lot.id == GuaranteeOrder.lot_id)
@@ -456,6 +457,35 @@ def release_due(session: Session, now: dt.datetime) -> int:
         order.state, order.decided_at = OrderState.CANCELLED, now
         record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
         done += 1
+    return done
+
+
+def _release_after_award(session: Session) -> int:
+    """Losers' guarantees once the lot is awarded; the winner's once its contract is recorded
+    (Reg 57: within 5 days; the sweep runs every 10 minutes)."""
+    from trading.evaluation.models import Evaluation
+    from trading.opening.models import CeremonyBidder
+
+    done = 0
+    q = (
+        select(Guarantee, Evaluation, CeremonyBidder.org_id)
+        .join(Lot, Lot.id == Guarantee.lot_id)
+        .join(Evaluation, Evaluation.lot_id == Lot.id)
+        .join(CeremonyBidder, CeremonyBidder.id == Evaluation.winner_bidder_id)
+        .where(
+            Lot.status == LotState.AWARDED,
+            Guarantee.state.in_(
+                [GuaranteeState.VALID.value, GuaranteeState.SEALED.value, GuaranteeState.INVALID.value]
+            ),
+        )
+    )
+    for g, ev, winner_org in session.execute(q).all():
+        if g.org_id != winner_org:
+            release(session, g, "已定标，未中标人的保函释放")
+            done += 1
+        elif ev.contract_signed_at is not None:
+            release(session, g, "中标人已签订合同，保函释放")
+            done += 1
     return done
 
 

@@ -114,9 +114,9 @@ def test_the_draw_is_deterministic_and_verifiable() -> None:
         rules.draw(pool[:3], r, seed)
 
 
-def opened_lot(client: FlaskClient, session: Session, app: Flask) -> dict[str, Any]:
+def opened_lot(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
     """A lot whose opening has closed (evaluating), its three bidders known."""
-    t = open_tender(client, session, app, 3)
+    t = open_tender(client, session, app, 3, **lot)
     cid, code, H = t["cid"], t["code"], t["headers"]
     room = f"/api/v1/ceremonies/{cid}"
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:

@@ -38,6 +38,7 @@ def _protected(app: Flask) -> list[tuple[str, str, Permission]]:
         if perm is Permission.PUBLIC:
             continue
         url = re.sub(r"<int:[^>]+>", "1", rule.rule)
+        url = re.sub(r"<any\('([^']+)'[^>]*>", r"\1", url)  # an any() converter: its first choice
         url = re.sub(r"<[^>]+>", "x", url)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             out.append((method, url, perm))

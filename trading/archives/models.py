@@ -12,7 +12,7 @@ from trading.db import Base
 
 class ArchivePackage(Base):
     __tablename__ = "archive_package"
-    __table_args__ = (UniqueConstraint("lot_id", name="uq_archive_package_lot_id"),)
+    __table_args__ = (UniqueConstraint("lot_id", "reason", name="uq_archive_package_lot_id_reason"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))

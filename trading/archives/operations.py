@@ -199,6 +199,7 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
             for o in session.scalars(select(Objection).where(Objection.ceremony_id == c.id).order_by(Objection.id))
         ]
         entries.append(_bytes("opening/objections.json", "objection", "objections", objections))
+    _evaluation_entries(session, lot, store, refs, entries)
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
@@ -223,6 +224,79 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
     return entries
 
 
+def _evaluation_entries(
+    session: Session, lot: Lot, store: ObjectStore, refs: list[tuple[str, str]], entries: list[pkg.Entry]
+) -> None:
+    """The draw, the evaluation, the publicity and the award, once the lot has them."""
+    from trading.evaluation import models as em
+    from trading.evaluation.award import objections
+
+    for d in session.scalars(select(em.Draw).where(em.Draw.lot_id == lot.id).order_by(em.Draw.round)):
+        refs.append(d.audit_ref)
+        refs += [m.audit_ref for m in session.scalars(select(em.DrawMember).where(em.DrawMember.draw_id == d.id))]
+        entries.append(
+            _bytes(
+                f"evaluation/draws/{d.round:02d}.json",
+                "evaluation",
+                "draw",
+                {
+                    "draw": d.id,
+                    "round": d.round,
+                    "snapshot_sm3": d.snapshot_sm3,
+                    "seed_sm3": d.seed_sm3,
+                    "seed": d.seed.hex() if d.result is not None else None,
+                    "result": d.result,
+                },
+            )
+        )
+        entries.append(
+            pkg.Entry(
+                f"evaluation/draws/{d.round:02d}-snapshot.json",
+                "evaluation",
+                "draw_snapshot",
+                _stored(store, d.snapshot_key),
+            )
+        )
+    ev = session.scalar(select(em.Evaluation).where(em.Evaluation.lot_id == lot.id))
+    if ev is None:
+        return
+    refs.append(ev.audit_ref)
+    for model in (em.Seat, em.ScoreSheet, em.Flag, em.Clarification, em.PublicityObjection):
+        # each one's audit_ref is (its table, its id)
+        ids = session.scalars(select(model.id).where(model.evaluation_id == ev.id))
+        refs += [(str(model.__tablename__), str(i)) for i in ids]
+    if ev.report is not None and ev.report_pdf_key:
+        entries.append(_bytes("evaluation/report.json", "evaluation", "report", ev.report))
+        entries.append(pkg.Entry("evaluation/report.pdf", "evaluation", "report", _stored(store, ev.report_pdf_key)))
+    if ev.report_statement:
+        entries.append(
+            _bytes("evaluation/report.sig.json", "evaluation", "report_statement", ev.report_statement.encode())
+        )
+    publicity = [
+        {
+            "raised_at": o.created_at.isoformat(),
+            "text": o.text,
+            "answer": o.answer,
+            "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+        }
+        for o in objections(session, ev)
+    ]
+    entries.append(_bytes("evaluation/publicity-objections.json", "objection", "objections", publicity))
+    if ev.notice_key and ev.notice_statement:
+        entries.append(pkg.Entry("award/notice.pdf", "award", "award_notice", _stored(store, ev.notice_key)))
+        entries.append(_bytes("award/notice.sig.json", "award", "notice_statement", ev.notice_statement.encode()))
+
+
+def _end_of(session: Session, c: Ceremony) -> tuple[str, str]:
+    """(the package's end state, the checkpoint subject its log must be signed under)."""
+    from trading.evaluation.models import EvalState, Evaluation
+
+    ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == c.lot_id, Evaluation.state == EvalState.AWARDED))
+    if ev is not None:
+        return "awarded", f"evaluation:{ev.id}"
+    return REASONS[c.stage], f"ceremony:{c.id}"
+
+
 def _certificate_pem(session: Session, fingerprint: str) -> str | None:
     from trading.pki.models import UserCertificate
 
@@ -230,8 +304,8 @@ def _certificate_pem(session: Session, fingerprint: str) -> str | None:
     return Certificate.load(der).to_pem().decode() if der else None
 
 
-def _checkpoint_for(session: Session, c: Ceremony) -> log.CheckpointView | None:
-    cps = log.signed_checkpoints(session, f"ceremony:{c.id}")
+def _checkpoint_for(session: Session, subject: str) -> log.CheckpointView | None:
+    cps = log.signed_checkpoints(session, subject)
     return max(cps, key=lambda cp: cp.tree_size) if cps else None
 
 
@@ -242,9 +316,11 @@ def build_for(
     now = now or clock.now()
     if c.stage not in FINAL_STAGES:
         raise Conflict("开标尚未结束，不能归档", code="not_ended")
-    if session.scalar(select(ArchivePackage.id).where(ArchivePackage.lot_id == c.lot_id)) is not None:
+    reason, subject = _end_of(session, c)
+    have = select(ArchivePackage.id).where(ArchivePackage.lot_id == c.lot_id, ArchivePackage.reason == reason)
+    if session.scalar(have) is not None:
         return None
-    cp = _checkpoint_for(session, c)
+    cp = _checkpoint_for(session, subject)
     if cp is None:
         return None
     tender = session.get(Tender, c.tender_id)
@@ -258,7 +334,7 @@ def build_for(
         "title": tender.title,
         "lot": lot.number,
         "lot_name": lot.name,
-        "end_state": REASONS[c.stage],
+        "end_state": reason,
         "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root_sm3": cp.root.hex()},
     }
     fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.instance if services.instance.exists() else None)
@@ -275,7 +351,7 @@ def build_for(
         tender_id=tender.id,
         lot_id=lot.id,
         ceremony_id=c.id,
-        reason=REASONS[c.stage],
+        reason=reason,
         object_key=stored.key,
         sm3=stored.sm3,
         size=stored.size,
@@ -309,7 +385,17 @@ def build_due(session: Session, services: Services, now: dt.datetime) -> int:
     ended = session.scalars(
         select(Ceremony).where(Ceremony.stage.in_([s.value for s in FINAL_STAGES]), Ceremony.lot_id.not_in(have))
     ).all()
-    return sum(build_for(session, c, services, now) is not None for c in ended)
+    from trading.evaluation.models import EvalState, Evaluation
+
+    awarded = session.scalars(
+        select(Ceremony)
+        .join(Evaluation, Evaluation.lot_id == Ceremony.lot_id)
+        .where(
+            Evaluation.state == EvalState.AWARDED,
+            Ceremony.lot_id.not_in(select(ArchivePackage.lot_id).where(ArchivePackage.reason == "awarded")),
+        )
+    ).all()
+    return sum(build_for(session, c, services, now) is not None for c in [*ended, *awarded])
 
 
 # ---------------------------------------------------------------- reading, holding, deleting

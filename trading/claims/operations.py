@@ -44,7 +44,23 @@ def _evidence(session: Session, g: Guarantee, ground: ClaimGround) -> dict[str, 
             "reason": seat.outcome_reason,
             "record_sm3": c.final_record_sm3 or c.record_sm3,
         }
-    raise InvalidInput("平台尚无该标段的中标及合同签订记录，不能以拒签合同索赔", code="no_grounds")
+    from trading.evaluation.models import EvalState, Evaluation
+
+    ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == g.lot_id))
+    winner = session.get(CeremonyBidder, ev.winner_bidder_id) if ev and ev.winner_bidder_id else None
+    if ev is None or ev.state is not EvalState.AWARDED or winner is None:
+        raise InvalidInput("本标段尚未定标，不能以拒签合同索赔", code="no_grounds")
+    if winner.org_id != g.org_id:
+        raise InvalidInput("该投标人不是本标段的中标人，不能以拒签合同索赔", code="no_grounds")
+    if ev.contract_signed_at is not None:
+        raise InvalidInput("平台记录显示该中标人已签订合同", code="no_grounds")
+    assert ev.awarded_at is not None
+    return {
+        "evaluation": ev.id,
+        "awarded_at": ev.awarded_at.isoformat(),
+        "days_since_notice": (clock.now() - ev.awarded_at).days,
+        "contract_signed": False,
+    }
 
 
 def file_claim(session: Session, user: User, guarantee_id: int, ground: str, statement: str) -> GuaranteeClaim:

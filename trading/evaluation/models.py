@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.db import Base
@@ -72,10 +85,11 @@ class MemberState(StrEnum):
     INVITED = "invited"
     CONFIRMED = "confirmed"
     DECLINED = "declined"
+    RECUSED = "recused"  # 回避: withdrew in the room because of an interest in a bidder (Reg 46)
 
     @property
     def label(self) -> str:
-        return {"invited": "待确认", "confirmed": "已确认", "declined": "已拒绝"}[self.value]
+        return {"invited": "待确认", "confirmed": "已确认", "declined": "已拒绝", "recused": "已回避"}[self.value]
 
 
 class DrawMember(Base):
@@ -89,7 +103,214 @@ class DrawMember(Base):
     state: Mapped[MemberState] = mapped_column(_enum(MemberState))
     answered_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(String(300))
+    replaced_by: Mapped[int | None] = mapped_column(
+        ForeignKey("expert_draw.id"), comment="the round that refilled this seat (declined or recused)"
+    )
 
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("expert_draw_member", str(self.id))
+
+
+# ---------------------------------------------------------------- the evaluation room
+class EvalState(StrEnum):
+    SIGN_IN = "sign_in"  # 签到、回避承诺、推选组长
+    COMPLIANCE = "compliance"  # 资格/符合性审查
+    SCORING = "scoring"  # 详细评审（评分）
+    SIGNING = "signing"  # 评标报告已生成，专家签署
+    REPORTED = "reported"  # 全体签署；待公示
+    PUBLICITY = "publicity"  # 中标候选人公示
+    AWARDED = "awarded"  # 已定标
+
+    @property
+    def label(self) -> str:
+        return EVAL_LABELS[self]
+
+
+EVAL_LABELS = {
+    EvalState.SIGN_IN: "签到与回避承诺",
+    EvalState.COMPLIANCE: "资格/符合性审查",
+    EvalState.SCORING: "详细评审",
+    EvalState.SIGNING: "评标报告签署",
+    EvalState.REPORTED: "评标结束，待公示",
+    EvalState.PUBLICITY: "中标候选人公示",
+    EvalState.AWARDED: "已定标",
+}
+
+
+class Evaluation(Base):
+    """One lot's evaluation, from the room's opening to the award (a 回退 starts a new round)."""
+
+    __tablename__ = "evaluation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), unique=True)
+    state: Mapped[EvalState] = mapped_column(_enum(EvalState))
+    round: Mapped[int] = mapped_column(Integer, default=1, comment="increases with every 评标回退")
+    z_limit: Mapped[float] = mapped_column(Float, comment="outlier threshold in standard deviations")
+    candidates: Mapped[int] = mapped_column(Integer, comment="how many candidates the report recommends (1–3)")
+    leader_expert_id: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
+    compliance: Mapped[dict[str, Any] | None] = mapped_column(JSON, comment="{bidder id: {passed, votes}}")
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    report_sm3: Mapped[str | None] = mapped_column(String(64))
+    report_pdf_key: Mapped[str | None] = mapped_column(String(80))
+    report_statement: Mapped[str | None] = mapped_column(Text, comment="platform-signed, once every expert signed")
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="rounds sent back: {round, reason, at}")
+    opened_at: Mapped[dt.datetime]
+    publicity_announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcement.id"))
+    publicity_ends_at: Mapped[dt.datetime | None]
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(comment="an objection is being answered (Reg 54)")
+    winner_bidder_id: Mapped[int | None] = mapped_column(ForeignKey("ceremony_bidder.id"))
+    award_reason: Mapped[str | None] = mapped_column(Text, comment="why not the first candidate, when not")
+    awarded_at: Mapped[dt.datetime | None]
+    notice_key: Mapped[str | None] = mapped_column(String(80), comment="中标通知书 PDF")
+    notice_statement: Mapped[str | None] = mapped_column(Text)
+    contract_signed_at: Mapped[dt.datetime | None]
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation", str(self.id))
+
+
+class Seat(Base):
+    """An expert in the room: sign-in, recusal pledge (or recusal), leader vote."""
+
+    __tablename__ = "evaluation_seat"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "expert_id", name="uq_evaluation_seat_evaluation_id_expert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("expert_draw_member.id"))
+    signed_in_at: Mapped[dt.datetime | None]
+    signin_signature: Mapped[str | None] = mapped_column(Text)
+    pledged_at: Mapped[dt.datetime | None]
+    pledge_signature: Mapped[str | None] = mapped_column(Text)
+    recused_at: Mapped[dt.datetime | None]
+    recusal_reason: Mapped[str | None] = mapped_column(String(300))
+    leader_vote: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation_seat", str(self.id))
+
+
+class ComplianceVote(Base):
+    __tablename__ = "evaluation_compliance_vote"
+    __table_args__ = (
+        UniqueConstraint("evaluation_id", "round", "expert_id", "bidder_id", name="uq_evaluation_compliance_vote"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("ceremony_bidder.id"))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    failed_items: Mapped[list[str]] = mapped_column(JSON)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[dt.datetime]
+
+
+class ScoreSheet(Base):
+    """One expert's factor scores for one bidder, in one round; the platform adds the price score."""
+
+    __tablename__ = "evaluation_score"
+    __table_args__ = (UniqueConstraint("evaluation_id", "round", "expert_id", "bidder_id", name="uq_evaluation_score"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("ceremony_bidder.id"))
+    scores: Mapped[dict[str, str]] = mapped_column(JSON, comment="factor → decimal string")
+    declared_total: Mapped[Decimal] = mapped_column(Numeric(8, 2))
+    submitted_at: Mapped[dt.datetime]
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation_score", str(self.id))
+
+
+class Flag(Base):
+    """A finding of the checks before the report; open until resolved with a reason or gone."""
+
+    __tablename__ = "evaluation_flag"
+    __table_args__ = (UniqueConstraint("evaluation_id", "round", "key", name="uq_evaluation_flag_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(20))
+    expert_id: Mapped[int | None] = mapped_column(ForeignKey("expert.id"))
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("ceremony_bidder.id"))
+    factor: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(String(500))
+    raised_at: Mapped[dt.datetime]
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(comment="the condition is gone (scores revised)")
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    resolved_at: Mapped[dt.datetime | None]
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation_flag", str(self.id))
+
+
+class Clarification(Base):
+    """A question from the committee to one bidder (澄清), answered through the platform by a deadline."""
+
+    __tablename__ = "evaluation_clarification"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    bidder_id: Mapped[int] = mapped_column(ForeignKey("ceremony_bidder.id"))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[dt.datetime]
+    deadline: Mapped[dt.datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[dt.datetime | None]
+    answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation_clarification", str(self.id))
+
+
+class ReportSignature(Base):
+    __tablename__ = "evaluation_report_signature"
+    __table_args__ = (UniqueConstraint("evaluation_id", "round", "expert_id", name="uq_evaluation_report_signature"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
+    report_sm3: Mapped[str] = mapped_column(String(64))
+    agree: Mapped[bool] = mapped_column(Boolean)
+    dissent: Mapped[str | None] = mapped_column(Text, comment="a dissenting expert's written reasons")
+    signature: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[dt.datetime]
+
+
+class PublicityObjection(Base):
+    """An objection to the candidates during publicity (Reg 54): the lot waits until it is answered."""
+
+    __tablename__ = "evaluation_objection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    answer_due: Mapped[dt.datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    answered_at: Mapped[dt.datetime | None]
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("evaluation_objection", str(self.id))

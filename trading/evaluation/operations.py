@@ -277,27 +277,46 @@ def respond(session: Session, user: User, member_id: int, accept: bool, reason: 
     m.state = MemberState.CONFIRMED if accept else MemberState.DECLINED
     m.answered_at, m.reason = clock.now(), reason or None
     record_event(session, user, f"draw.{m.state.value}", m, {"draw": m.draw_id, "slot": m.slot})
+    if accept:
+        from trading.evaluation.room import seat_replacement  # the room builds on the draw, not back
+
+        seat_replacement(session, m)
     return m
 
 
 def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot) -> Draw:
-    """A new round for every declined seat not yet replaced, drawn the same way (same slots)."""
+    """A new round for every seat freed (declined, or recused in the room) and not yet refilled,
+    drawn the same way (each seat's own region and specialty)."""
     rounds = draws_of(session, lot)
     if not rounds:
         raise Conflict("本标段尚未抽取", code="not_drawn")
-    last = rounds[-1]
-    last_rules = rules.parse_snapshot(store.read_bytes(last.snapshot_key))[1]
-    declined = session.scalars(
-        select(DrawMember).where(DrawMember.draw_id == last.id, DrawMember.state == MemberState.DECLINED)
-    ).all()
-    if not declined:
+    freed = list(
+        session.scalars(
+            select(DrawMember)
+            .join(Draw, Draw.id == DrawMember.draw_id)
+            .where(
+                Draw.lot_id == lot.id,
+                DrawMember.state.in_([MemberState.DECLINED, MemberState.RECUSED]),
+                DrawMember.replaced_by.is_(None),
+            )
+            .order_by(DrawMember.id)
+        )
+    )
+    if not freed:
         raise Conflict("没有需要补抽的席位", code="nothing_to_replace")
+    by_round = {d.id: d for d in rounds}
+    slot_rules: dict[int, tuple[rules.Slot, ...]] = {}
     counts: dict[tuple[str, str], int] = {}
-    for m in declined:
-        s = last_rules.slots[m.slot]
+    for m in freed:
+        if m.draw_id not in slot_rules:
+            slot_rules[m.draw_id] = rules.parse_snapshot(store.read_bytes(by_round[m.draw_id].snapshot_key))[1].slots
+        s = slot_rules[m.draw_id][m.slot]
         counts[(s.region, s.specialty)] = counts.get((s.region, s.specialty), 0) + 1
     slots = [rules.Slot(region, sp, n) for (region, sp), n in counts.items()]
-    return commit_draw(session, staff, store, lot, slots)
+    d = commit_draw(session, staff, store, lot, slots)
+    for m in freed:
+        m.replaced_by = d.id
+    return d
 
 
 def verification_bundle(store: ObjectStore, d: Draw) -> dict[str, Any]:

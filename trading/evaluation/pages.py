@@ -8,12 +8,14 @@ import json
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from trading import web
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
 from trading.evaluation import operations as ops
 from trading.evaluation.api import _draw, _lot, draw_json
+from trading.evaluation.models import Evaluation
 from trading.permissions import Permission, requires
 
 pages = Blueprint("evaluation", __name__)
@@ -24,7 +26,8 @@ pages = Blueprint("evaluation", __name__)
 def draws_page(code: str, number: int) -> str:
     lot = _lot(code, number)
     rounds = [draw_json(d) for d in ops.draws_of(web.db(), lot)]
-    return render_template("evaluation/draws.html", code=code, lot=lot, rounds=rounds)
+    evaluation = web.db().scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
+    return render_template("evaluation/draws.html", code=code, lot=lot, rounds=rounds, evaluation=evaluation)
 
 
 @pages.post("/tenders/<code>/lots/<int:number>/draws/<action>")

@@ -157,10 +157,12 @@ class LotState(StrEnum):
     FAILED = "failed"  # 流标
     EVALUATING = "evaluating"  # opened; evaluation next
     TERMINATED = "terminated"
+    AWARDED = "awarded"  # 定标: the winner confirmed, result announced, notice issued
 
     @property
     def label(self) -> str:
-        return {"bidding": "招标中", "failed": "流标", "evaluating": "待评标", "terminated": "已终止"}[self.value]
+        labels = {"bidding": "招标中", "failed": "流标", "evaluating": "评标中", "terminated": "已终止"}
+        return labels.get(self.value, "已中标")
 
 
 class Lot(Base):

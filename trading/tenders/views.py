@@ -54,6 +54,8 @@ def lot_json(lot: Lot) -> dict[str, Any]:
         "specialties": lot.specialties,
         "price_fields": lot.price_fields,
         "guarantee_sealed": lot.guarantee_sealed,
+        "status": lot.status.value,
+        "status_label": lot.status.label,
     }
 
 

@@ -95,6 +95,7 @@ def open_tender(
         "staff": hs,
         "staff_username": staff.username,
         "tenderee": ht,
+        "tenderee_username": tenderee.user.username,
         "outsider": api_token(client, outsider.user.username),
         "deadline": deadline,
     }

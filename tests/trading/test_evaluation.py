@@ -1,0 +1,431 @@
+"""The evaluation, from the opened lot to the award: the arithmetic as pure functions, then one
+lot end to end through the API (on SQLite and on PostgreSQL): five experts from two regions, a
+recusal replaced by a new draw, compliance by majority, a clarification, independent scoring, an
+outlier resolved with a reason, the report signed by every expert (one dissent), publicity with an
+objection that stops the clock, the award with its signed notice, the guarantees' release, the
+final archive package, and ``ggzy draw verify`` over both rounds. Permissions and bad input along
+the way."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import json
+import pathlib
+import zipfile
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive import package as pkg
+from archive.audit import AuditEvent
+from signing.statements import (
+    SignedStatement,
+    evaluation_pledge_statement,
+    evaluation_report_statement,
+    evaluation_signin_statement,
+)
+from tests.factories import Signer, api_token, make_signer, make_user, valid_code
+from tests.trading.test_draw import opened_lot
+from trading.accounts.models import Role
+from trading.app import services
+from trading.evaluation import scoring as sc
+
+D = Decimal
+
+
+# ---------------------------------------------------------------- the arithmetic
+def test_gp87_low_price_formula() -> None:
+    got = sc.price_scores("gp_low_price", 30, {1: D("100"), 2: D("125"), 3: D("150")})
+    assert got == {1: D("30.00"), 2: D("24.00"), 3: D("20.00")}
+
+
+def test_benchmark_formula_drops_extremes_from_five() -> None:
+    prices = {i: D(p) for i, p in enumerate(["90", "95", "100", "105", "200"], 1)}
+    assert sc.benchmark(list(prices.values())) == D(100)  # mean of 95, 100, 105
+    got = sc.price_scores("benchmark", 40, prices)
+    assert got[3] == D("40.00")  # at the benchmark
+    assert got[4] == D("35.00")  # 5 % above: −1 per 1 %
+    assert got[2] == D("37.50")  # 5 % below: −0.5 per 1 %
+    assert got[5] == D("0.00")  # 100 % above: never below zero
+    three = sc.price_scores("benchmark", 40, {1: D(100), 2: D(110), 3: D(120)})
+    assert three[2] == D("40.00")  # fewer than five: the plain mean
+
+
+def test_ranking_both_methods_and_ties() -> None:
+    prices = {1: D(100), 2: D(90), 3: D(95)}
+    lowest = sc.rank("lowest_price", "lowest", 100, prices, [])
+    assert [(r.bidder, r.rank) for r in lowest] == [(2, 1), (3, 2), (1, 3)]
+    sheets = [sc.Sheet(e, b, {"技术": D(s)}, D(s)) for e in (1, 2, 3) for b, s in ((1, 60), (2, 40), (3, 50))]
+    got = sc.rank("comprehensive", "gp_low_price", 40, prices, sheets)
+    # 1: 60 + 36.00 = 96.00; 2: 40 + 40 = 80.00; 3: 50 + 37.89 = 87.89
+    assert [(r.bidder, r.total) for r in got] == [(1, D("96.00")), (3, D("87.89")), (2, D("80.00"))]
+    tie = sc.rank("lowest_price", "lowest", 100, {1: D(5), 2: D(5)}, [])
+    assert [r.rank for r in tie] == [1, 1]
+
+
+def test_checks_find_each_kind_and_nothing_else() -> None:
+    def sheet(e: int, total: str, obj: str = "8", declared: str | None = None) -> sc.Sheet:
+        t = D(total)
+        return sc.Sheet(e, 1, {"技术": t - D(obj), "业绩": D(obj)}, D(declared) if declared else t)
+
+    calm = [sheet(e, s) for e, s in ((1, "40"), (2, "42"), (3, "41"), (4, "43"), (5, "40"))]
+    assert sc.checks(calm, ["业绩"], 2.5) == []
+    found = sc.checks([*calm[:4], sheet(5, "12")], ["业绩"], 2.5)
+    assert [(f.kind, f.expert) for f in found] == [("outlier", 5)]
+    found = sc.checks([*calm[:4], sheet(5, "40", obj="6")], ["业绩"], 2.5)
+    assert [f.kind for f in found] == ["objective"] and found[0].factor == "业绩"
+    found = sc.checks([*calm[:4], sheet(5, "40", declared="41")], ["业绩"], 2.5)
+    assert [(f.kind, f.expert) for f in found] == [("arithmetic", 5)]
+    assert sc.majority([True, True, False]) and not sc.majority([True, False]) and not sc.majority([])
+
+
+# ---------------------------------------------------------------- one lot, end to end
+def _sig(s: Signer, message: bytes) -> str:
+    return base64.b64encode(s.key.sign(message)).decode()
+
+
+def _pool(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n_main: int, n_sub: int) -> list[Any]:
+    experts = [make_signer(session, app, Role.EXPERT) for _ in range(n_main + n_sub)]
+    session.commit()
+    out = []
+    for i, s in enumerate(experts):
+        body = {
+            "name": f"专家{i}",
+            "username": s.user.username,
+            "specialties": ["A01"],
+            "region": "350100" if i < n_main else "350200",
+            "employer": valid_code(720_000_000 + i),
+        }
+        r = client.post("/api/v1/experts", json=body, headers=t["staff"])
+        assert r.status_code == 201, r.get_json()
+        out.append({"signer": s, "id": r.get_json()["id"], "h": api_token(client, s.user.username)})
+    return out
+
+
+def _confirm_all(client: FlaskClient, pool: list[Any]) -> list[Any]:
+    drawn = []
+    for x in pool:
+        for inv in client.get("/api/v1/me/invitations", headers=x["h"]).get_json()["items"]:
+            if inv["state"] == "invited":
+                r = client.post(f"/api/v1/invitations/{inv['id']}/respond", json={"accept": True}, headers=x["h"])
+                assert r.status_code == 200, r.get_json()
+                drawn.append(x)
+    return drawn
+
+
+def _enter(client: FlaskClient, ev: dict[str, Any], x: dict[str, Any], code: str, codes: list[str]) -> None:
+    url = f"/api/v1/evaluations/{ev['id']}"
+    s = x["signer"]
+    r = client.post(
+        f"{url}/signin",
+        json={"signature": _sig(s, evaluation_signin_statement(ev["id"], code, 1, x["id"]))},
+        headers=x["h"],
+    )
+    assert r.status_code == 200, r.get_json()
+    r = client.post(
+        f"{url}/pledge",
+        json={"signature": _sig(s, evaluation_pledge_statement(ev["id"], x["id"], codes))},
+        headers=x["h"],
+    )
+    assert r.status_code == 200, r.get_json()
+
+
+def test_a_lot_from_opening_record_to_award(
+    client: FlaskClient, session: Session, app: Flask, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    code, hs, ht = t["code"], t["staff"], t["tenderee"]
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    pool = _pool(client, session, app, t, 5, 4)
+    start = t["deadline"] + dt.timedelta(hours=4)
+    with clock.frozen(start) as moment:
+        # the draw: 3 at the main venue, 2 at a sub-venue (cross-region)
+        lot = f"/api/v1/tenders/{code}/lots/1"
+        slots = [
+            {"region": "350100", "specialty": "A01", "count": 3},
+            {"region": "350200", "specialty": "A01", "count": 2},
+        ]
+        d1 = client.post(f"{lot}/draws", json={"slots": slots}, headers=hs).get_json()
+        client.post(f"/api/v1/draws/{d1['id']}/run", headers=hs)
+        assert (
+            client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()["error"]["code"] == "committee_incomplete"
+        )
+        drawn = _confirm_all(client, pool)
+        assert len(drawn) == 5 and {x["id"] for x in drawn}
+        assert client.post(f"{lot}/evaluation", json={}, headers=t["headers"][0]).status_code == 403
+        assert client.post(f"{lot}/evaluation", json={"candidates": 4}, headers=hs).status_code == 422
+        r = client.post(f"{lot}/evaluation", json={}, headers=hs)
+        assert r.status_code == 201, r.get_json()
+        ev = r.get_json()
+        url = f"/api/v1/evaluations/{ev['id']}"
+        assert {s["name"] for s in ev["seats"]} == {f"专家{pool.index(x)}" for x in drawn}  # names, now
+        outsider = next(x for x in pool if x not in drawn)
+        assert client.get(url, headers=outsider["h"]).status_code == 403  # not on this committee
+        assert client.get(url, headers=t["headers"][0]).status_code == 403  # bidders never see the room
+        assert client.get(url).status_code == 401
+
+        # sign-in: a bad signature, then everyone; one recuses and is replaced by a new draw
+        bad = {"signature": _sig(drawn[0]["signer"], b"something else")}
+        assert (
+            client.post(f"{url}/signin", json=bad, headers=drawn[0]["h"]).get_json()["error"]["code"]
+            == "invalid_signature"
+        )
+        leaving = next(x for x in drawn if x["id"] in [s["expert"] for s in ev["seats"]][3:])  # a sub-venue seat
+        for x in drawn:
+            if x is leaving:
+                sig = _sig(x["signer"], evaluation_signin_statement(ev["id"], code, 1, x["id"]))
+                client.post(f"{url}/signin", json={"signature": sig}, headers=x["h"])
+                assert client.post(f"{url}/recuse", json={"reason": ""}, headers=x["h"]).status_code == 422
+                r = client.post(f"{url}/recuse", json={"reason": "曾为第二投标人提供咨询服务"}, headers=x["h"])
+                assert r.status_code == 200, r.get_json()
+            else:
+                _enter(client, ev, x, code, codes)
+        assert client.post(f"{url}/advance", headers=hs).get_json()["error"]["code"] == "committee_incomplete"
+        d2 = client.post(f"{lot}/draws/replace", json={}, headers=hs)
+        assert d2.status_code == 201, d2.get_json()
+        client.post(f"/api/v1/draws/{d2.get_json()['id']}/run", headers=hs)
+        new = _confirm_all(client, [x for x in pool if x not in drawn])
+        assert len(new) == 1
+        _enter(client, ev, new[0], code, codes)
+        committee = [x for x in drawn if x is not leaving] + new
+        regions = {s["region"] for s in client.get(url, headers=hs).get_json()["seats"] if not s["recused"]}
+        assert regions == {"350100", "350200"}
+        assert client.post(f"{url}/advance", headers=hs).get_json()["error"]["code"] == "no_leader"
+        lead = committee[0]
+        for x in committee[:3]:
+            client.post(f"{url}/leader", json={"candidate": lead["id"]}, headers=x["h"])
+        assert client.get(url, headers=hs).get_json()["leader"] == lead["id"]
+        assert client.post(f"{url}/advance", headers=committee[1]["h"]).get_json()["error"]["code"] == "not_leader"
+        assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "compliance"
+
+        # the opened bids: watermarked copies, each download logged
+        state = client.get(url, headers=lead["h"]).get_json()
+        bids = [b["id"] for b in state["bidders"]]
+        r = client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"])
+        assert r.status_code == 200 and r.mimetype == "application/zip"
+        z = zipfile.ZipFile(io.BytesIO(r.data))
+        assert "水印说明.txt" in z.namelist() and "专家" in z.comment.decode()
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.bid_access")).first()
+
+        # compliance by majority: one expert fails the third bid, the others pass it
+        bad = {"bidder": bids[2], "passed": False, "failed_items": ["不存在的审查项"], "reason": "不符合"}
+        assert client.post(f"{url}/compliance", json=bad, headers=lead["h"]).status_code == 422
+        assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["error"]["code"] == "votes_missing"
+        for x in committee:
+            for b in bids:
+                body: dict[str, Any] = {"bidder": b, "passed": True}
+                if x is committee[4] and b == bids[2]:
+                    body = {"bidder": b, "passed": False, "failed_items": ["营业执照"], "reason": "营业执照已过期"}
+                r = client.post(f"{url}/compliance", json=body, headers=x["h"])
+                assert r.status_code == 200, r.get_json()
+        state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
+        assert state["state"] == "scoring" and all(b["compliance"]["passed"] for b in state["bidders"])
+
+        # a clarification, answered by the bidder through the platform
+        q = {"bidder": bids[0], "question": "请说明施工组织设计中的工期安排", "hours": 24}
+        assert client.post(f"{url}/clarify", json=q, headers=committee[1]["h"]).status_code == 403
+        cid = client.post(f"{url}/clarify", json=q, headers=lead["h"]).get_json()["clarification"]
+        mine = client.get("/api/v1/me/clarifications", headers=t["headers"][0]).get_json()["items"]
+        assert [c["id"] for c in mine] == [cid]
+        assert (
+            client.post(
+                f"/api/v1/clarifications/{cid}/answer", json={"text": "好"}, headers=t["headers"][1]
+            ).status_code
+            == 404
+        )
+        r = client.post(
+            f"/api/v1/clarifications/{cid}/answer", json={"text": "工期为 180 日历天"}, headers=t["headers"][0]
+        )
+        assert r.status_code == 200
+
+        # scoring: each alone; the fifth expert's score of the first bid is an outlier
+        f1, f2 = "施工组织设计", "项目管理机构"
+        bad_scores = {"bidder": bids[0], "scores": {f1: "51", f2: "8"}, "total": "59"}
+        assert client.post(f"{url}/scores", json=bad_scores, headers=lead["h"]).status_code == 422  # above the weight
+        wrong = {"bidder": bids[0], "scores": {f1: "40"}, "total": "40"}
+        assert (
+            client.post(f"{url}/scores", json=wrong, headers=lead["h"]).get_json()["error"]["code"]
+            == "factors_mismatch"
+        )
+        base = {bids[0]: 45, bids[1]: 40, bids[2]: 35}
+        for n, x in enumerate(committee):
+            for b in bids:
+                s1 = 12 if (n == 4 and b == bids[0]) else base[b] + n % 2
+                body = {"bidder": b, "scores": {f1: str(s1), f2: "8"}, "total": str(s1 + 8)}
+                r = client.post(f"{url}/scores", json=body, headers=x["h"])
+                assert r.status_code == 200, r.get_json()
+            if n == 0:  # independence: the leader sees only its own until everyone... its own are all in
+                others = [
+                    s
+                    for s in client.get(url, headers=committee[1]["h"]).get_json()["sheets"]
+                    if s["expert"] != committee[1]["id"]
+                ]
+                assert others == []
+        r = client.post(f"{url}/advance", headers=lead["h"])
+        assert r.status_code == 409 and r.get_json()["error"]["code"] == "flags_open"
+        flags = client.get(url, headers=lead["h"]).get_json()["flags"]
+        assert [(f["kind"], f["expert"]) for f in flags] == [("outlier", committee[4]["id"])]
+        fid = flags[0]["id"]
+        assert client.post(f"{url}/flags/{fid}/resolve", json={"reason": "短"}, headers=lead["h"]).status_code == 422
+        assert (
+            client.post(f"{url}/flags/{fid}/resolve", json={"reason": "经讨论"}, headers=committee[2]["h"]).status_code
+            == 403
+        )
+        r = client.post(
+            f"{url}/flags/{fid}/resolve",
+            json={"reason": "经委员会讨论，该专家认为工期安排不合理，维持评分"},
+            headers=lead["h"],
+        )
+        assert r.status_code == 200
+        state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
+        assert state["state"] == "signing" and len(state["report_sm3"]) == 64
+        ranking = state["report"]["ranking"]
+        assert [x["rank"] for x in ranking] == [1, 2, 3] and len(state["report"]["candidates"]) == 3
+        assert client.get(f"{url}/report.pdf", headers=lead["h"]).data.startswith(b"%PDF")
+
+        # every expert signs; the last dissents in writing
+        sm3 = state["report_sm3"]
+        for x in committee:
+            dissent = "对第一名的施工组织设计评分有不同意见" if x is committee[4] else ""
+            sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], sm3, dissent))
+            if x is committee[4]:
+                wrong_sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], sm3, ""))
+                r = client.post(f"{url}/sign", json={"signature": wrong_sig, "dissent": dissent}, headers=x["h"])
+                assert r.get_json()["error"]["code"] == "invalid_signature"  # signed agreement, sent dissent
+            r = client.post(f"{url}/sign", json={"signature": sig, "dissent": dissent}, headers=x["h"])
+            assert r.status_code == 200, r.get_json()
+        state = client.get(url, headers=hs).get_json()
+        assert state["state"] == "reported"
+
+        # publicity: an objection stops the clock until the tenderee answers
+        assert client.post(f"{url}/publicity", headers=lead["h"]).status_code == 403
+        r = client.post(f"{url}/publicity", headers=hs)
+        assert r.status_code == 200, r.get_json()
+        pub = client.get(f"{url}/publicity").get_json()  # public
+        assert [c["rank"] for c in pub["candidates"]] == [1, 2, 3] and not pub["ended"]
+        winner = pub["candidates"][0]["bidder_id"]
+        loser_i = next(
+            i for i in range(3) if codes[i] != next(x["credit_code"] for x in ranking if x["bidder_id"] == winner)
+        )
+        moment.advance(days=1)
+        r = client.post(
+            f"{url}/objections", json={"text": "第一名的项目经理同时在其他项目任职"}, headers=t["headers"][loser_i]
+        )
+        assert r.status_code == 201
+        oid = r.get_json()["id"]
+        assert (
+            client.post(
+                f"{url}/objections", json={"text": "第一名的项目经理同时在其他项目任职"}, headers=t["outsider"]
+            ).status_code
+            == 403
+        )
+        moment.advance(days=3)  # past the original end, but the lot waits
+        ht = api_token(client, t["tenderee_username"])
+        r = client.post(f"{url}/award", json={"winner": winner}, headers=ht)
+        assert r.get_json()["error"]["code"] == "objection_open"
+        assert (
+            client.post(f"{url}/objections/{oid}/answer", json={"text": "经核查"}, headers=t["headers"][0]).status_code
+            == 403
+        )
+        r = client.post(
+            f"{url}/objections/{oid}/answer", json={"text": "经核查，该项目经理已于投标前解除原任职"}, headers=ht
+        )
+        assert r.status_code == 200
+        assert not r.get_json()["ended"]  # the 2 days left when it was suspended still run
+        assert (
+            client.post(f"{url}/award", json={"winner": winner}, headers=ht).get_json()["error"]["code"]
+            == "publicity_running"
+        )
+        moment.advance(days=2, seconds=1)
+        ht, hs = api_token(client, t["tenderee_username"]), api_token(client, t["staff_username"])  # a new day
+        second = pub["candidates"][1]["bidder_id"]
+        assert client.post(f"{url}/award", json={"winner": second}, headers=ht).status_code == 422  # no reason
+        assert client.post(f"{url}/award", json={"winner": 999_999}, headers=ht).status_code == 422
+        assert client.post(f"{url}/award", json={"winner": winner}, headers=hs).status_code == 403
+        r = client.post(f"{url}/award", json={"winner": winner}, headers=ht)
+        assert r.status_code == 200, r.get_json()
+        got = r.get_json()
+        assert got["state"] == "awarded"
+        notice = SignedStatement.from_json(got["notice_statement"].encode())
+        notice.verify(trusted=services(app).keys.sign_cert, expected_type="award_notice")
+        assert notice.body["report_sm3"] == sm3
+        assert client.get(f"{url}/notice.pdf").data.startswith(b"%PDF")
+        assert client.get(f"/api/v1/tenders/{code}").get_json()["lots"][0]["status"] == "awarded"
+
+        # the report's platform statement carries every signature, the dissent included
+        from trading.evaluation.models import Evaluation
+
+        row = session.get(Evaluation, ev["id"])
+        session.refresh(row)
+        assert row is not None and row.report_statement
+        body = SignedStatement.from_json(row.report_statement.encode()).body
+        assert len(body["signatures"]) == 5 and sum(not s["agree"] for s in body["signatures"]) == 1
+
+        # ggzy draw verify recomputes both rounds
+        from trading.cli import main
+
+        monkeypatch.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
+        monkeypatch.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
+        monkeypatch.setenv("GGZY_ENV", "test")
+        for d in (d1["id"], d2.get_json()["id"]):
+            bundle = client.get(f"/api/v1/draws/{d}/bundle", headers=hs).get_json()
+            path = tmp_path / f"draw-{d}.json"
+            path.write_text(json.dumps(bundle))
+            out = CliRunner().invoke(main, ["draw", "verify", str(path)])
+            assert out.exit_code == 0, out.output
+
+        # the contract; the final archive package over a signed log
+        assert client.post(f"{url}/contract", headers=ht).status_code == 200
+        assert client.post(f"{url}/contract", headers=ht).status_code == 409
+        from trading.archives.models import ArchivePackage
+        from trading.archives.operations import build_due
+        from trading.log_api import sign_checkpoints_job
+
+        db = app.extensions["ggzy.db"]
+        with db.session() as s:
+            sign_checkpoints_job(s, clock.now(), services(app))
+            s.commit()
+        with db.session() as s:
+            assert build_due(s, services(app), clock.now()) >= 1
+            s.commit()
+        with db.session() as s:
+            final = s.scalars(select(ArchivePackage).where(ArchivePackage.reason == "awarded")).one()
+            data = services(app).archive_store.read_bytes(final.object_key)
+        report = pkg.verify(io.BytesIO(data), services(app).keys.ca.cert)
+        assert report.ok, list(report.lines())
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        for n in ("evaluation/report.json", "evaluation/report.pdf", "evaluation/report.sig.json", "award/notice.pdf"):
+            assert n in names
+        events = zipfile.ZipFile(io.BytesIO(data)).read("log/events.jsonl").decode()
+        assert "evaluation.flag_resolve" in events and "evaluation.objection" in events and "lot.award" in events
+
+
+def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Session, app: Flask) -> None:
+    from tests.factories import page_login
+
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    pool = _pool(client, session, app, t, 5, 0)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        lot = f"/api/v1/tenders/{t['code']}/lots/1"
+        d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
+        client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
+        _confirm_all(client, pool)
+        ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
+        page_login(client, pool[0]["signer"].user.username)
+        html = client.get(f"/evaluations/{ev['id']}").get_data(as_text=True)
+        assert "远程异地评标室" in html and "签名密钥" in html
+        assert client.get(f"/evaluations/{ev['id']}/publicity").status_code == 404  # not public yet
+        staff = make_user(session, Role.STAFF)
+        session.commit()
+        page_login(client, staff.username)
+        html = client.get(f"/tenders/{t['code']}/lots/1/draws").get_data(as_text=True)
+        assert "进入评标室" in html

@@ -1,0 +1,256 @@
+"""After the report: candidate publicity (中标候选人公示), objections, the award (定标), the result
+announcement, the award notice (中标通知书) and the contract.
+
+- Staff publish the publicity, drafted from the signed report, for the procedure's
+  ``publicity_days`` (Reg 54: at least 3 days).
+- A bidder of the lot may object while it runs; the lot waits (the publicity clock stops) until
+  the tenderee answers, which it must within 3 days (Reg 54). The pause is added to the end.
+- Once publicity has ended with nothing unanswered, the tenderee confirms the winner: the first
+  candidate, or another candidate with a written reason (Reg 55: the first gave up, could not
+  perform, or was found ineligible). The platform publishes the result announcement, signs the
+  award notice, marks the lot awarded and asks for a checkpoint so the final archive package can
+  be built over a signed log.
+- The tenderee records the contract (Reg 57); the winner's guarantee is then released by the
+  scheduler's sweep, as the losers' are after the award.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM, record_event
+from archive.transparency import request_checkpoint
+from signing.statements import sign_statement
+from trading.accounts.models import Organisation, Role, User
+from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.evaluation import report as rep
+from trading.evaluation import room
+from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
+from trading.opening.models import CeremonyBidder
+from trading.opening.operations import credit_code_of, org_name
+from trading.procedures.operations import get_procedure
+from trading.services import Services
+from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender
+from trading.tenders.operations import _seal
+
+ANSWER_DAYS = 3  # Reg 54
+
+
+def _require_tenderee(tender: Tender, user: User) -> None:
+    org = user.organisation_id
+    if org is None or org not in (tender.tenderee_org_id, tender.agency_org_id):
+        raise Forbidden("只有本项目的招标人或招标代理机构可以进行此操作")
+
+
+def _publish(
+    session: Session, tender: Tender, kind: AnnouncementKind, title: str, body: str, by: User | None
+) -> Announcement:
+    now = clock.now()
+    ann = Announcement(
+        tender_id=tender.id,
+        kind=kind,
+        status=AnnouncementState.SUBMITTED,
+        title=title,
+        body=body,
+        created_by_user_id=by.id if by else tender.created_by_user_id,
+        created_at=now,
+        submitted_at=now,
+    )
+    session.add(ann)
+    session.flush()
+    _seal(session, ann, by, now)
+    record_event(
+        session,
+        by or SYSTEM,
+        "announcement.publish",
+        ann,
+        {"tender": tender.code, "kind": kind.value, "content_sm3": ann.content_sm3},
+    )
+    return ann
+
+
+def publicity_body(report: dict[str, Any], days: int) -> str:
+    lines = [
+        f"{report['title']}（项目编号 {report['tender']}）第{report['lot']}标段“{report['lot_name']}”评标工作已经结束，"
+        f"根据评标委员会的评标报告，现将中标候选人公示如下，公示期不少于 {days} 日：",
+    ]
+    for c in report["candidates"]:
+        lines.append(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {c['price']} 元")
+    lines.append(
+        "投标人或者其他利害关系人对评标结果有异议的，应当在公示期内通过本平台提出；招标人自收到异议之日起 3 日内答复，"
+        "答复前暂停招标投标活动（《招标投标法实施条例》第五十四条）。"
+    )
+    return "\n".join(lines)
+
+
+def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announcement:
+    if Role.STAFF not in staff.roles:
+        raise Forbidden("只有交易中心工作人员可以发布中标候选人公示")
+    room._in_state(ev, EvalState.REPORTED)
+    if ev.report is None or ev.report_statement is None:
+        raise Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
+    lot, tender = room.lot_and_tender(session, ev)
+    days = get_procedure(session, tender.procedure_code).publicity_days
+    ann = _publish(
+        session,
+        tender,
+        AnnouncementKind.CANDIDATES,
+        f"{tender.title} 第{lot.number}标段 中标候选人公示",
+        publicity_body(ev.report, days),
+        staff,
+    )
+    assert ann.published_at is not None
+    ev.publicity_announcement_id, ev.publicity_ends_at = ann.id, ann.published_at + dt.timedelta(days=days)
+    room._move(session, staff, ev, EvalState.PUBLICITY, announcement=ann.id, ends_at=ev.publicity_ends_at.isoformat())
+    return ann
+
+
+def objections(session: Session, ev: Evaluation) -> list[PublicityObjection]:
+    q = select(PublicityObjection).where(PublicityObjection.evaluation_id == ev.id).order_by(PublicityObjection.id)
+    return list(session.scalars(q))
+
+
+def object_to(session: Session, user: User, ev: Evaluation, text: str) -> PublicityObjection:
+    room._in_state(ev, EvalState.PUBLICITY)
+    assert ev.publicity_ends_at is not None
+    now = clock.now()
+    if ev.suspended_at is None and now >= ev.publicity_ends_at:
+        raise Conflict("公示期已结束，不能再提出异议", code="too_late")
+    bidder_orgs = {b.org_id for b in room.bidders(session, ev)}
+    if user.organisation_id not in bidder_orgs:
+        raise Forbidden("只有本标段的投标人可以通过平台提出异议", code="not_a_bidder")
+    text = (text or "").strip()
+    if not 10 <= len(text) <= 5000:
+        raise InvalidInput("异议应写明事实和理由（10–5000 字）", fields={"text": "10–5000 字"})
+    assert user.organisation_id is not None
+    o = PublicityObjection(
+        evaluation_id=ev.id,
+        org_id=user.organisation_id,
+        user_id=user.id,
+        text=text,
+        created_at=now,
+        answer_due=now + dt.timedelta(days=ANSWER_DAYS),
+    )
+    session.add(o)
+    session.flush()
+    if ev.suspended_at is None:
+        ev.suspended_at = now
+    record_event(
+        session, user, "evaluation.objection", o, {"evaluation": ev.id, "answer_due": o.answer_due.isoformat()}
+    )
+    return o
+
+
+def answer_objection(session: Session, user: User, ev: Evaluation, objection_id: int, text: str) -> PublicityObjection:
+    _lot, tender = room.lot_and_tender(session, ev)
+    _require_tenderee(tender, user)
+    o = session.get(PublicityObjection, objection_id)
+    if o is None or o.evaluation_id != ev.id:
+        raise NotFound("异议不存在")
+    if o.answer is not None:
+        raise Conflict("该异议已答复", code="already_answered")
+    text = (text or "").strip()
+    if not 5 <= len(text) <= 5000:
+        raise InvalidInput("答复应为 5–5000 字", fields={"answer": "5–5000 字"})
+    now = clock.now()
+    o.answer, o.answered_at, o.answered_by_user_id = text, now, user.id
+    session.flush()
+    payload: dict[str, Any] = {"evaluation": ev.id, "late": now > o.answer_due}
+    if ev.suspended_at is not None and all(x.answer is not None for x in objections(session, ev)):
+        assert ev.publicity_ends_at is not None
+        paused = now - ev.suspended_at
+        ev.publicity_ends_at += paused  # the publicity clock stood still while the lot waited
+        ev.suspended_at = None
+        payload |= {"resumed": True, "ends_at": ev.publicity_ends_at.isoformat()}
+    record_event(session, user, "evaluation.objection_answer", o, payload)
+    return o
+
+
+def award(
+    session: Session, user: User, ev: Evaluation, services: Services, winner_bidder_id: int, reason: str = ""
+) -> Evaluation:
+    room._in_state(ev, EvalState.PUBLICITY)
+    lot, tender = room.lot_and_tender(session, ev)
+    _require_tenderee(tender, user)
+    assert ev.publicity_ends_at is not None and ev.report is not None
+    now = clock.now()
+    if ev.suspended_at is not None:
+        raise Conflict("尚有未答复的异议，招标投标活动暂停中", code="objection_open")
+    if now < ev.publicity_ends_at:
+        raise Conflict(
+            f"公示期至 {clock.local(ev.publicity_ends_at):%Y-%m-%d %H:%M} 结束，结束后才能确定中标人",
+            code="publicity_running",
+        )
+    candidates = ev.report["candidates"]
+    chosen = next((c for c in candidates if c["bidder_id"] == winner_bidder_id), None)
+    if chosen is None:
+        raise InvalidInput("中标人应从评标委员会推荐的中标候选人中确定", fields={"winner": "中标候选人"})
+    reason = (reason or "").strip()
+    if chosen is not candidates[0] and not 10 <= len(reason) <= 2000:
+        raise InvalidInput(
+            "确定排名第一以外的候选人为中标人须写明理由（第一名放弃中标、不能履行合同或被查实不符合条件，实施条例第五十五条）",
+            fields={"reason": "10–2000 字"},
+        )
+    winner = session.get(CeremonyBidder, winner_bidder_id)
+    assert winner is not None
+    tenderee = session.get(Organisation, tender.tenderee_org_id)
+    assert tenderee is not None
+    ev.winner_bidder_id, ev.award_reason, ev.awarded_at = winner.id, reason or None, now
+    name = org_name(session, winner.org_id)
+    result = _publish(
+        session,
+        tender,
+        AnnouncementKind.RESULT,
+        f"{tender.title} 第{lot.number}标段 中标结果公告",
+        f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”经评标委员会评审、中标候选人公示，"
+        f"招标人确定中标人为：{name}，中标价 {chosen['price']} 元。",
+        None,
+    )
+    notice = {
+        "type": "award_notice",
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "winner": name,
+        "winner_code": credit_code_of(session, winner.org_id),
+        "price": chosen["price"],
+        "tenderee": tenderee.name,
+        "bid_deadline": tender.bid_deadline.isoformat(),
+        "issued_at": now.isoformat(),
+        "report_sm3": ev.report_sm3,
+        "result_announcement": result.id,
+    }
+    pdf = services.store.put_bytes(rep.render_notice_pdf(notice))
+    st = sign_statement(
+        "award_notice", notice | {"pdf_sm3": pdf.sm3}, key=services.keys.sign_key, cert=services.keys.sign_cert, now=now
+    )
+    ev.notice_key, ev.notice_statement = pdf.key, st.to_json().decode()
+    lot.status = LotState.AWARDED
+    record_event(
+        session,
+        user,
+        "lot.award",
+        lot,
+        {"winner": notice["winner_code"], "price": chosen["price"], "reason": reason or None},
+    )
+    room._move(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
+    request_checkpoint(session, "award", f"evaluation:{ev.id}")
+    return ev
+
+
+def confirm_contract(session: Session, user: User, ev: Evaluation) -> Evaluation:
+    """The tenderee records that the contract is signed; the winner's bond is released next (Reg 57)."""
+    room._in_state(ev, EvalState.AWARDED)
+    lot, tender = room.lot_and_tender(session, ev)
+    _require_tenderee(tender, user)
+    if ev.contract_signed_at is not None:
+        raise Conflict("已登记合同签订", code="already_signed")
+    ev.contract_signed_at = clock.now()
+    record_event(session, user, "evaluation.contract", ev, {"lot": lot.id, "winner": ev.winner_bidder_id})
+    return ev

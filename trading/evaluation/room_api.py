@@ -1,0 +1,445 @@
+"""The evaluation room, publicity and award over the API.
+
+Room actions (``/evaluations/<id>/<action>``) are open to staff and experts alike
+(``EVALUATION_ROOM``); the operations decide who may do what (a committee member, the leader,
+staff). The room page posts the same actions with its session and CSRF token. Bidders answer
+clarifications and object during publicity; the tenderee answers objections, awards and records
+the contract; anyone reads the publicity, the result and the award notice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify
+from pydantic import Field
+from sqlalchemy import select
+
+from archive import clock
+from trading import web
+from trading.accounts.models import Role, User
+from trading.app import services
+from trading.errors import Forbidden, InvalidInput, NotFound
+from trading.evaluation import award as aw
+from trading.evaluation import room
+from trading.evaluation.api import _lot
+from trading.evaluation.models import Clarification, EvalState, Evaluation, Expert, Seat
+from trading.opening.operations import org_name
+from trading.permissions import Permission, requires
+from trading.schemas import Schema
+from trading.tenders.views import trust
+
+api = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1")
+
+
+class OpenIn(Schema):
+    z_limit: float | None = Field(default=None, description="离群阈值（标准差）；默认 2.5")
+    candidates: int = Field(default=3, ge=1, le=3)
+
+
+class SignatureIn(Schema):
+    signature: str = Field(min_length=8, max_length=400)
+
+
+class ReportSignIn(SignatureIn):
+    dissent: str = Field(default="", max_length=5000)
+
+
+class ReasonIn(Schema):
+    reason: str = Field(default="", max_length=2000)
+
+
+class SendBackIn(Schema):
+    reason: str = Field(max_length=2000)
+    to: str = Field(default="scoring", pattern=r"^(scoring|compliance)$")
+
+
+class LeaderIn(Schema):
+    candidate: int
+
+
+class ComplianceIn(Schema):
+    bidder: int
+    passed: bool
+    failed_items: list[str] = Field(default_factory=list, max_length=50)
+    reason: str = Field(default="", max_length=500)
+
+
+class ScoresIn(Schema):
+    bidder: int
+    scores: dict[str, Decimal] = Field(max_length=50)
+    total: Decimal = Field(ge=0, le=100, max_digits=6, decimal_places=2)
+
+
+class AskIn(Schema):
+    bidder: int
+    question: str = Field(max_length=2000)
+    hours: int = Field(default=24, ge=1, le=72)
+
+
+class TextIn(Schema):
+    text: str = Field(max_length=20_000)
+
+
+class AwardIn(Schema):
+    winner: int
+    reason: str = Field(default="", max_length=2000)
+
+
+def load_evaluation(evaluation_id: int, *, for_update: bool = False) -> Evaluation:
+    q = select(Evaluation).where(Evaluation.id == evaluation_id)
+    ev = web.db().scalar(q.with_for_update() if for_update else q)
+    if ev is None:
+        raise NotFound("评标不存在")
+    return ev
+
+
+def _viewer(ev: Evaluation, user: User) -> Seat | None:
+    """Staff, or a member of this committee (recused members keep their view of the sign-in)."""
+    if Role.STAFF in user.roles:
+        return None
+    try:
+        return room.my_seat(web.db(), user, ev, recused_too=True)
+    except NotFound:  # not an expert of the pool at all
+        raise Forbidden("您不是本标段评标委员会成员", code="not_in_committee") from None
+
+
+def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
+    db = web.db()
+    seat = _viewer(ev, user)
+    lot, tender = room.lot_and_tender(db, ev)
+    everyone = room.seats(db, ev, present=False)
+    experts = {e.id: e for e in db.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in everyone])))}
+    bids = room.bidders(db, ev)
+    if seat is not None and seat.recused_at is not None:
+        rows, sees_scores = [], False  # it left before any bid was shown
+    else:
+        rows = room.visible_sheets(db, user, ev) if seat is not None else room.sheets(db, ev)
+        sees_scores = seat is not None or ev.state is not EvalState.SCORING
+    out: dict[str, Any] = {
+        "id": ev.id,
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "method": lot.evaluation_method.value,
+        "criteria": lot.criteria,
+        "state": ev.state.value,
+        "state_label": ev.state.label,
+        "round": ev.round,
+        "z_limit": ev.z_limit,
+        "leader": ev.leader_expert_id,
+        "me": seat.expert_id if seat else None,
+        "seats": [
+            {
+                "expert": s.expert_id,
+                "name": experts[s.expert_id].name,
+                "region": experts[s.expert_id].region,
+                "signed_in": s.signed_in_at is not None,
+                "pledged": s.pledged_at is not None,
+                "recused": s.recused_at is not None,
+                "recusal_reason": s.recusal_reason,
+                "votes": sum(1 for x in everyone if x.leader_vote == s.expert_id and x.recused_at is None),
+            }
+            for s in everyone
+        ],
+        "bidders": [
+            {
+                "id": b.id,
+                "name": org_name(db, b.org_id),
+                "price": (b.price_sheet or {}).get("price"),
+                "compliance": (ev.compliance or {}).get(str(b.id)),
+            }
+            for b in bids
+        ],
+        "sheets": [
+            {
+                "expert": r.expert_id,
+                "bidder": r.bidder_id,
+                "scores": r.scores,
+                "total": str(r.declared_total),
+                "submitted_at": r.submitted_at.isoformat(),
+            }
+            for r in rows
+        ]
+        if sees_scores
+        else [],
+        "submitted": sorted({(r.expert_id) for r in room.sheets(db, ev)}),
+        "flags": [
+            {
+                "id": f.id,
+                "kind": f.kind,
+                "expert": f.expert_id,
+                "bidder": f.bidder_id,
+                "factor": f.factor,
+                "detail": f.detail,
+                "cleared": f.cleared_at is not None,
+                "resolution": f.resolution,
+            }
+            for f in room.flags(db, ev)
+        ],
+        "clarifications": [
+            {
+                "id": c.id,
+                "bidder": c.bidder_id,
+                "question": c.question,
+                "deadline": c.deadline.isoformat(),
+                "answer": c.answer,
+            }
+            for c in db.scalars(select(Clarification).where(Clarification.evaluation_id == ev.id))
+        ],
+        "report_sm3": ev.report_sm3,
+        "report": ev.report,
+        "signed": [s.expert_id for s in room.signatures(db, ev)],
+        "history": ev.history,
+        "publicity_ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
+    }
+    if seat is not None and seat.recused_at is None:
+        out["statements"] = room.statements_for(db, ev, seat.expert_id)
+        if ev.state is EvalState.COMPLIANCE:
+            from trading.evaluation.models import ComplianceVote
+
+            mine = db.scalars(
+                select(ComplianceVote).where(
+                    ComplianceVote.evaluation_id == ev.id,
+                    ComplianceVote.round == ev.round,
+                    ComplianceVote.expert_id == seat.expert_id,
+                )
+            )
+            out["my_votes"] = {str(v.bidder_id): v.passed for v in mine}
+    return out
+
+
+@api.post("/tenders/<code>/lots/<int:number>/evaluation")
+@requires(Permission.EXPERT_MANAGE)
+def open_room(code: str, number: int) -> tuple[Response, int]:
+    data = web.json_body(OpenIn)
+    ev = room.open_room(web.db(), web.require_user(), _lot(code, number), data.z_limit, data.candidates)
+    web.commit()
+    return jsonify(room_json(ev, web.require_user())), 201
+
+
+@api.get("/tenders/<code>/lots/<int:number>/evaluation")
+@requires(Permission.PUBLIC)
+def of_lot(code: str, number: int) -> Response:
+    """Which evaluation a lot has and its stage (nothing more: the room is not public)."""
+    ev = room.evaluation_of(web.db(), _lot(code, number))
+    return jsonify({"id": ev.id, "state": ev.state.value, "state_label": ev.state.label})
+
+
+@api.get("/evaluations/<int:evaluation_id>")
+@requires(Permission.EVALUATION_ROOM)
+def show(evaluation_id: int) -> Response:
+    return jsonify(room_json(load_evaluation(evaluation_id), web.require_user()))
+
+
+def act(evaluation_id: int, action: str) -> Response:
+    """One room action, for the API and the room page alike."""
+    db, user = web.db(), web.require_user()
+    ev = load_evaluation(evaluation_id, for_update=True)
+    svc = services(current_app)
+    result: dict[str, Any] = {}
+    if action == "signin":
+        room.sign_in(db, user, ev, web.json_body(SignatureIn).signature, trust())
+    elif action == "pledge":
+        room.pledge(db, user, ev, web.json_body(SignatureIn).signature, trust())
+    elif action == "recuse":
+        room.recuse(db, user, ev, web.json_body(ReasonIn).reason)
+    elif action == "leader":
+        room.vote_leader(db, user, ev, web.json_body(LeaderIn).candidate)
+    elif action == "compliance":
+        c = web.json_body(ComplianceIn)
+        room.vote_compliance(db, user, ev, c.bidder, c.passed, c.failed_items, c.reason)
+    elif action == "scores":
+        s = web.json_body(ScoresIn)
+        room.submit_scores(db, user, ev, s.bidder, dict(s.scores), s.total)
+    elif action == "checks":
+        result["flags"] = len(room.run_checks(db, user, ev))
+    elif action == "clarify":
+        a = web.json_body(AskIn)
+        result["clarification"] = room.ask(db, user, ev, a.bidder, a.question, a.hours).id
+    elif action == "advance":
+        if ev.state is EvalState.SIGN_IN:
+            room.start_review(db, user, ev)
+        elif ev.state is EvalState.COMPLIANCE:
+            room.close_compliance(db, user, ev)
+        elif ev.state is EvalState.SCORING:
+            # the findings are kept even when the report is refused for them
+            room.run_checks(db, user, ev)
+            web.commit()
+            ev = load_evaluation(evaluation_id, for_update=True)
+            room.generate_report(db, user, ev, svc)
+        else:
+            raise InvalidInput(f"“{ev.state.label}”阶段没有下一步可推进", code="wrong_state")
+    elif action == "sign":
+        r = web.json_body(ReportSignIn)
+        room.sign_report(db, user, ev, r.signature, r.dissent, trust(), svc)
+    elif action == "send-back":
+        b = web.json_body(SendBackIn)
+        room.send_back(db, user, ev, b.reason, b.to)
+    elif action == "publicity":
+        result["announcement"] = aw.start_publicity(db, user, ev).id
+    else:
+        raise NotFound("未知操作")
+    web.commit()
+    return jsonify(room_json(ev, user) | result)
+
+
+ACTIONS = "signin|pledge|recuse|leader|compliance|scores|checks|clarify|advance|sign|send-back|publicity"
+
+
+@api.post("/evaluations/<int:evaluation_id>/<any(" + ",".join(f"'{a}'" for a in ACTIONS.split("|")) + "):action>")
+@requires(Permission.EVALUATION_ROOM)
+def action(evaluation_id: int, action: str) -> Response:
+    return act(evaluation_id, action)
+
+
+@api.post("/evaluations/<int:evaluation_id>/flags/<int:flag_id>/resolve")
+@requires(Permission.EVALUATION_ROOM)
+def resolve(evaluation_id: int, flag_id: int) -> Response:
+    ev = load_evaluation(evaluation_id, for_update=True)
+    room.resolve_flag(web.db(), web.require_user(), ev, flag_id, web.json_body(ReasonIn).reason)
+    web.commit()
+    return jsonify(room_json(ev, web.require_user()))
+
+
+@api.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
+@requires(Permission.EXPERT_SELF)
+def bid_copy(evaluation_id: int, bidder_id: int) -> Response:
+    ev = load_evaluation(evaluation_id)
+    name, data = room.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
+    web.commit()
+    return Response(data, mimetype="application/zip", headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@api.get("/evaluations/<int:evaluation_id>/report.pdf")
+@requires(Permission.EVALUATION_ROOM)
+def report_pdf(evaluation_id: int) -> Response:
+    ev = load_evaluation(evaluation_id)
+    _viewer(ev, web.require_user())
+    if not ev.report_pdf_key:
+        raise NotFound("评标报告尚未生成")
+    return Response(services(current_app).store.read_bytes(ev.report_pdf_key), mimetype="application/pdf")
+
+
+# ---------------------------------------------------------------- bidders
+def _clarification_json(c: Clarification) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "evaluation": c.evaluation_id,
+        "question": c.question,
+        "asked_at": c.asked_at.isoformat(),
+        "deadline": c.deadline.isoformat(),
+        "answer": c.answer,
+        "answered_at": c.answered_at.isoformat() if c.answered_at else None,
+    }
+
+
+@api.get("/me/clarifications")
+@requires(Permission.TENDER_PARTICIPATE)
+def my_clarifications() -> Response:
+    items = room.clarifications_for_org(web.db(), web.require_user())
+    return jsonify({"items": [_clarification_json(c) for c in items]})
+
+
+@api.post("/clarifications/<int:clarification_id>/answer")
+@requires(Permission.TENDER_PARTICIPATE)
+def answer_clarification(clarification_id: int) -> Response:
+    c = room.answer(web.db(), web.require_user(), clarification_id, web.json_body(TextIn).text)
+    web.commit()
+    return jsonify(_clarification_json(c))
+
+
+@api.post("/evaluations/<int:evaluation_id>/objections")
+@requires(Permission.TENDER_PARTICIPATE)
+def object_to(evaluation_id: int) -> tuple[Response, int]:
+    ev = load_evaluation(evaluation_id, for_update=True)
+    o = aw.object_to(web.db(), web.require_user(), ev, web.json_body(TextIn).text)
+    web.commit()
+    return jsonify({"id": o.id, "answer_due": o.answer_due.isoformat()}), 201
+
+
+# ---------------------------------------------------------------- the tenderee
+@api.post("/evaluations/<int:evaluation_id>/objections/<int:objection_id>/answer")
+@requires(Permission.TENDER_MANAGE)
+def answer_objection(evaluation_id: int, objection_id: int) -> Response:
+    ev = load_evaluation(evaluation_id, for_update=True)
+    aw.answer_objection(web.db(), web.require_user(), ev, objection_id, web.json_body(TextIn).text)
+    web.commit()
+    return jsonify(publicity_json(ev))
+
+
+@api.post("/evaluations/<int:evaluation_id>/award")
+@requires(Permission.TENDER_MANAGE)
+def award(evaluation_id: int) -> Response:
+    ev = load_evaluation(evaluation_id, for_update=True)
+    data = web.json_body(AwardIn)
+    aw.award(web.db(), web.require_user(), ev, services(current_app), data.winner, data.reason)
+    web.commit()
+    return jsonify(publicity_json(ev))
+
+
+@api.post("/evaluations/<int:evaluation_id>/contract")
+@requires(Permission.TENDER_MANAGE)
+def contract(evaluation_id: int) -> Response:
+    ev = load_evaluation(evaluation_id, for_update=True)
+    aw.confirm_contract(web.db(), web.require_user(), ev)
+    web.commit()
+    return jsonify(publicity_json(ev))
+
+
+# ---------------------------------------------------------------- public
+def publicity_json(ev: Evaluation) -> dict[str, Any]:
+    """What the public sees: nothing before the publicity; then candidates, objections (without
+    who raised them), the result and the notice's signed statement."""
+    if ev.state not in (EvalState.PUBLICITY, EvalState.AWARDED) or ev.report is None:
+        raise NotFound("本标段尚未公示中标候选人", code="not_public")
+    db = web.db()
+    lot, tender = room.lot_and_tender(db, ev)
+    now = clock.now()
+    return {
+        "evaluation": ev.id,
+        "tender": tender.code,
+        "title": tender.title,
+        "lot": lot.number,
+        "lot_name": lot.name,
+        "state": ev.state.value,
+        "state_label": ev.state.label,
+        "candidates": ev.report["candidates"],
+        "announcement": ev.publicity_announcement_id,
+        "ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
+        "ended": bool(ev.publicity_ends_at and now >= ev.publicity_ends_at and ev.suspended_at is None),
+        "suspended": ev.suspended_at is not None,
+        "objections": [
+            {
+                "id": o.id,
+                "text": o.text,
+                "raised_at": o.created_at.isoformat(),
+                "answer_due": o.answer_due.isoformat(),
+                "answer": o.answer,
+                "answered_at": o.answered_at.isoformat() if o.answered_at else None,
+            }
+            for o in aw.objections(db, ev)
+        ],
+        "winner": ev.winner_bidder_id,
+        "awarded_at": ev.awarded_at.isoformat() if ev.awarded_at else None,
+        "award_reason": ev.award_reason,
+        "notice_statement": ev.notice_statement,
+        "contract_signed_at": ev.contract_signed_at.isoformat() if ev.contract_signed_at else None,
+    }
+
+
+@api.get("/evaluations/<int:evaluation_id>/publicity")
+@requires(Permission.PUBLIC)
+def publicity(evaluation_id: int) -> Response:
+    return jsonify(publicity_json(load_evaluation(evaluation_id)))
+
+
+@api.get("/evaluations/<int:evaluation_id>/notice.pdf")
+@requires(Permission.PUBLIC)
+def notice_pdf(evaluation_id: int) -> Response:
+    ev = load_evaluation(evaluation_id)
+    if not ev.notice_key:
+        raise NotFound("中标通知书尚未发出")
+    return Response(services(current_app).store.read_bytes(ev.notice_key), mimetype="application/pdf")

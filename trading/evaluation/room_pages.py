@@ -1,0 +1,181 @@
+"""Pages of the evaluation: the room (staff and experts; its script posts the API's own actions
+with the page's session and CSRF token and signs with the expert's key file in the browser), the
+public publicity page with the bidders' objection form and the tenderee's answer, award and contract
+forms, and the bidders' clarification page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from trading import web
+from trading.accounts.models import Role
+from trading.app import services
+from trading.errors import DomainError, InvalidInput
+from trading.evaluation import award as aw
+from trading.evaluation import room
+from trading.evaluation import room_api as rapi
+from trading.evaluation.api import _lot
+from trading.permissions import Permission, requires
+
+pages = Blueprint("evaluation_room", __name__)
+
+
+def _float(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        raise InvalidInput("离群阈值应为数字", fields={"z_limit": "数字"}) from None
+
+
+@pages.post("/tenders/<code>/lots/<int:number>/evaluation/open")
+@requires(Permission.EXPERT_MANAGE)
+def open_page(code: str, number: int) -> ResponseReturnValue:
+    db = web.db()
+    try:
+        raw = request.form.get("candidates", "3")
+        candidates = int(raw) if raw.isdigit() else 0  # 0 is refused with the rule's message
+        ev = room.open_room(db, web.require_user(), _lot(code, number), _float(request.form.get("z_limit")), candidates)
+        web.commit()
+    except DomainError as exc:
+        db.rollback()
+        flash(f"未开启：{exc.message}")
+        return redirect(url_for("evaluation.draws_page", code=code, number=number))
+    flash("评标室已开启，专家可以签到")
+    return redirect(url_for("evaluation_room.room_page", evaluation_id=ev.id))
+
+
+@pages.get("/evaluations/<int:evaluation_id>")
+@requires(Permission.EVALUATION_ROOM)
+def room_page(evaluation_id: int) -> str:
+    ev = rapi.load_evaluation(evaluation_id)
+    user = web.require_user()
+    state = rapi.room_json(ev, user)
+    return render_template("evaluation/room.html", ev=ev, state=state, is_staff=Role.STAFF in user.roles)
+
+
+@pages.get("/evaluations/<int:evaluation_id>/state")
+@requires(Permission.EVALUATION_ROOM)
+def room_state(evaluation_id: int) -> Response:
+    return rapi.show(evaluation_id)
+
+
+# The room script's actions: the API's views, with the page's session and X-CSRFToken.
+@pages.post("/evaluations/<int:evaluation_id>/act/<action>")
+@requires(Permission.EVALUATION_ROOM)
+def room_act(evaluation_id: int, action: str) -> ResponseReturnValue:
+    return rapi.act(evaluation_id, action)
+
+
+@pages.post("/evaluations/<int:evaluation_id>/act/flags/<int:flag_id>/resolve")
+@requires(Permission.EVALUATION_ROOM)
+def room_resolve(evaluation_id: int, flag_id: int) -> ResponseReturnValue:
+    return rapi.resolve(evaluation_id, flag_id)
+
+
+@pages.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
+@requires(Permission.EXPERT_SELF)
+def bid_copy_page(evaluation_id: int, bidder_id: int) -> ResponseReturnValue:
+    return rapi.bid_copy(evaluation_id, bidder_id)
+
+
+@pages.get("/evaluations/<int:evaluation_id>/report.pdf")
+@requires(Permission.EVALUATION_ROOM)
+def report_pdf_page(evaluation_id: int) -> ResponseReturnValue:
+    return rapi.report_pdf(evaluation_id)
+
+
+# ---------------------------------------------------------------- publicity and award
+@pages.get("/evaluations/<int:evaluation_id>/publicity")
+@requires(Permission.PUBLIC)
+def publicity_page(evaluation_id: int) -> str:
+    ev = rapi.load_evaluation(evaluation_id)
+    data = rapi.publicity_json(ev)
+    user = web.current_user()
+    lot, tender = room.lot_and_tender(web.db(), ev)
+    is_tenderee = user is not None and user.organisation_id in (tender.tenderee_org_id, tender.agency_org_id)
+    is_bidder = user is not None and user.organisation_id in {b.org_id for b in room.bidders(web.db(), ev)}
+    return render_template(
+        "evaluation/publicity.html", ev=ev, p=data, is_tenderee=is_tenderee, is_bidder=is_bidder, lot=lot
+    )
+
+
+def _publicity_action(evaluation_id: int, done: str, fn: object) -> ResponseReturnValue:
+    db = web.db()
+    try:
+        ev = rapi.load_evaluation(evaluation_id, for_update=True)
+        fn(ev)  # type: ignore[operator]
+        web.commit()
+        flash(done)
+    except DomainError as exc:
+        db.rollback()
+        flash(f"未完成：{exc.message}")
+    return redirect(url_for("evaluation_room.publicity_page", evaluation_id=evaluation_id))
+
+
+@pages.post("/evaluations/<int:evaluation_id>/publicity/object")
+@requires(Permission.TENDER_PARTICIPATE)
+def object_page(evaluation_id: int) -> ResponseReturnValue:
+    return _publicity_action(
+        evaluation_id,
+        "异议已提交；招标人答复前暂停招标投标活动",
+        lambda ev: aw.object_to(web.db(), web.require_user(), ev, request.form.get("text", "")),
+    )
+
+
+@pages.post("/evaluations/<int:evaluation_id>/publicity/answer/<int:objection_id>")
+@requires(Permission.TENDER_MANAGE)
+def answer_page(evaluation_id: int, objection_id: int) -> ResponseReturnValue:
+    return _publicity_action(
+        evaluation_id,
+        "已答复异议",
+        lambda ev: aw.answer_objection(web.db(), web.require_user(), ev, objection_id, request.form.get("text", "")),
+    )
+
+
+@pages.post("/evaluations/<int:evaluation_id>/publicity/award")
+@requires(Permission.TENDER_MANAGE)
+def award_page(evaluation_id: int) -> ResponseReturnValue:
+    raw = request.form.get("winner", "")
+    if not raw.isdigit():
+        flash("未完成：请选择中标人")
+        return redirect(url_for("evaluation_room.publicity_page", evaluation_id=evaluation_id))
+    return _publicity_action(
+        evaluation_id,
+        "已确定中标人，中标结果公告与中标通知书已发出",
+        lambda ev: aw.award(
+            web.db(), web.require_user(), ev, services(current_app), int(raw), request.form.get("reason", "")
+        ),
+    )
+
+
+@pages.post("/evaluations/<int:evaluation_id>/publicity/contract")
+@requires(Permission.TENDER_MANAGE)
+def contract_page(evaluation_id: int) -> ResponseReturnValue:
+    return _publicity_action(
+        evaluation_id,
+        "已登记合同签订；中标人的保函将释放",
+        lambda ev: aw.confirm_contract(web.db(), web.require_user(), ev),
+    )
+
+
+# ---------------------------------------------------------------- bidders' clarifications
+@pages.get("/clarifications")
+@requires(Permission.TENDER_PARTICIPATE)
+def clarifications_page() -> str:
+    items = room.clarifications_for_org(web.db(), web.require_user())
+    return render_template("evaluation/clarifications.html", items=items)
+
+
+@pages.post("/clarifications/<int:clarification_id>/answer")
+@requires(Permission.TENDER_PARTICIPATE)
+def clarification_answer_page(clarification_id: int) -> ResponseReturnValue:
+    db = web.db()
+    try:
+        room.answer(db, web.require_user(), clarification_id, request.form.get("answer", ""))
+        web.commit()
+        flash("澄清答复已提交")
+    except DomainError as exc:
+        db.rollback()
+        flash(f"未提交：{exc.message}")
+    return redirect(url_for("evaluation_room.clarifications_page"))

@@ -1,0 +1,229 @@
+// The evaluation room page: renders the room's state and posts its actions (the API's own views
+// under /evaluations/<id>/act/…, with the page's session and X-CSRFToken). Signatures (sign-in,
+// recusal pledge, report) are made here with the expert's key file (ukey.js); the statements to
+// sign come from the server and are shown before signing. Text goes in with textContent only.
+(function (root) {
+  "use strict";
+  const U = root.GgzyUKey;
+  let S = null;
+  let staff = false;
+  const el = (tag, text, attrs) => {
+    const n = document.createElement(tag);
+    if (text !== undefined && text !== null) n.textContent = String(text);
+    for (const [k, v] of Object.entries(attrs || {})) n.setAttribute(k, v);
+    return n;
+  };
+  const $ = (id) => document.getElementById(id);
+  const cfg = () => $("room").dataset;
+  const say = (text) => { $("message").textContent = text; };
+  const name = (id) => (S.bidders.find((b) => b.id === id) || {}).name || id;
+  const leader = () => S.me !== null && S.me === S.leader;
+
+  async function post(action, body, url) {
+    say("处理中…");
+    const r = await fetch(url || cfg().actUrl.replace("ACTION", action), {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": cfg().csrf },
+      body: JSON.stringify(body || {}),
+    });
+    const data = await r.json();
+    if (!r.ok) { say("未完成：" + ((data.error && data.error.message) || r.status)); return null; }
+    render(data);
+    say("已完成");
+    return data;
+  }
+
+  async function key() {
+    const f = $("key-file").files[0];
+    if (!f) throw new U.UKeyError("请选择签名密钥文件");
+    return U.loadKey(await f.text(), $("key-password").value);
+  }
+
+  async function signAndPost(action, statementText, extra) {
+    say("签名中…");
+    try {
+      const k = await key();
+      const signature = U.sign(k, JSON.parse(statementText));
+      await post(action, Object.assign({ signature }, extra || {}));
+    } catch (e) { say("签名失败：" + (e.message || e)); }
+  }
+
+  function button(text, id, onclick) {
+    const b = el("button", text, { id, type: "button" });
+    b.addEventListener("click", onclick);
+    return b;
+  }
+
+  function renderSeats() {
+    const body = $("seats").tBodies[0];
+    body.replaceChildren();
+    for (const s of S.seats) {
+      const tr = el("tr");
+      const who = s.name + (s.expert === S.leader ? "（组长）" : "") + (s.recused ? "（已回避：" + s.recusal_reason + "）" : "");
+      [who, s.region, s.signed_in ? "已签到" : "未签到", s.pledged ? "已签署" : "—", s.votes].forEach((x) => tr.append(el("td", x)));
+      body.append(tr);
+    }
+    const box = $("signin-actions");
+    box.replaceChildren();
+    if (!S.me || S.state !== "sign_in") return;
+    const mine = S.seats.find((s) => s.expert === S.me);
+    if (!mine.signed_in) box.append(button("SM2 签到", "sign-in", () => signAndPost("signin", S.statements.signin)));
+    else if (!mine.pledged) {
+      box.append(el("p", "回避承诺：" + JSON.parse(S.statements.pledge).text));
+      box.append(button("签署回避承诺", "pledge", () => signAndPost("pledge", S.statements.pledge)));
+      const reason = el("input", null, { id: "recuse-reason", placeholder: "与投标人存在利害关系的情形" });
+      box.append(reason, button("申请回避", "recuse", () => post("recuse", { reason: reason.value })));
+    } else {
+      const sel = el("select", null, { id: "leader-choice" });
+      S.seats.filter((s) => s.pledged && !s.recused).forEach((s) => sel.append(el("option", s.name, { value: s.expert })));
+      box.append(el("span", "推选组长："), sel, button("投票", "vote-leader", () => post("leader", { candidate: Number(sel.value) })));
+    }
+  }
+
+  function renderBidders() {
+    const body = $("bidders").tBodies[0];
+    body.replaceChildren();
+    const mine = S.me && S.seats.find((s) => s.expert === S.me);
+    const canRead = mine && mine.pledged && ["compliance", "scoring", "signing"].includes(S.state);
+    for (const b of S.bidders) {
+      const tr = el("tr", null, { "data-bidder": b.id });
+      tr.append(el("td", b.name), el("td", b.price || "—"));
+      tr.append(el("td", b.compliance ? (b.compliance.passed ? "通过" : "不通过") : "—"));
+      const cell = el("td");
+      if (canRead) cell.append(el("a", "下载（水印副本）", { href: cfg().copyUrl.replace(/\/0\/copy$/, "/" + b.id + "/copy") }));
+      if (mine && S.state === "compliance") {
+        const voted = (S.my_votes || {})[String(b.id)];
+        if (voted !== undefined) cell.append(el("span", voted ? " 已投：通过" : " 已投：不通过"));
+        cell.append(button("通过", "pass-" + b.id, () => post("compliance", { bidder: b.id, passed: true })));
+        const items = el("input", null, { id: "fail-items-" + b.id, placeholder: "未满足的审查项，以、分隔" });
+        const reason = el("input", null, { id: "fail-reason-" + b.id, placeholder: "理由" });
+        cell.append(items, reason, button("不通过", "fail-" + b.id, () => post("compliance", {
+          bidder: b.id, passed: false, reason: reason.value,
+          failed_items: items.value.split(/[、,，]/).map((x) => x.trim()).filter(Boolean),
+        })));
+      }
+      tr.append(cell);
+      body.append(tr);
+    }
+  }
+
+  function renderScoring() {
+    const box = $("score-forms");
+    box.replaceChildren();
+    const factors = S.criteria.factors || [];
+    const valid = S.bidders.filter((b) => b.compliance && b.compliance.passed);
+    if (S.me && S.state === "scoring" && factors.length) {
+      for (const b of valid) {
+        const mine = S.sheets.find((x) => x.expert === S.me && x.bidder === b.id);
+        const form = el("div", null, { class: "score-form", "data-bidder": b.id });
+        form.append(el("strong", b.name + "："));
+        const inputs = factors.map((f) => {
+          const i = el("input", null, { name: f.name, size: "5", "aria-label": f.name, id: `score-${b.id}-${f.name}` });
+          if (mine) i.value = mine.scores[f.name];
+          form.append(el("label", `${f.name}（0–${f.weight}${f.objective ? "，客观分" : ""}）`), i);
+          return i;
+        });
+        const total = el("input", null, { size: "6", id: `total-${b.id}`, "aria-label": "合计" });
+        if (mine) total.value = mine.total;
+        const sum = () => { total.value = inputs.reduce((a, i) => a + (Number(i.value) || 0), 0).toFixed(2); };
+        inputs.forEach((i) => i.addEventListener("input", sum));
+        form.append(el("label", "合计"), total, button(mine ? "修改评分" : "提交评分", "submit-" + b.id, () => post("scores", {
+          bidder: b.id, total: total.value, scores: Object.fromEntries(factors.map((f, n) => [f.name, inputs[n].value])),
+        })));
+        box.append(form);
+      }
+    }
+    const body = $("sheets").tBodies[0];
+    body.replaceChildren();
+    for (const r of S.sheets) {
+      const tr = el("tr");
+      const parts = Object.entries(r.scores).map(([k, v]) => `${k} ${v}`).join("；");
+      [r.expert, name(r.bidder), parts, r.total].forEach((x) => tr.append(el("td", x)));
+      body.append(tr);
+    }
+  }
+
+  function renderFlags() {
+    const ul = $("flags");
+    ul.replaceChildren();
+    for (const f of S.flags) {
+      const li = el("li", `［${{ arithmetic: "算术", objective: "客观分不一致", outlier: "离群" }[f.kind] || f.kind}］${name(f.bidder)}：${f.detail}`,
+        { "data-flag": f.id });
+      if (f.cleared) li.append(el("span", "（已修正）"));
+      else if (f.resolution) li.append(el("span", "（处理意见：" + f.resolution + "）"));
+      else if ((leader() || staff) && S.state === "scoring") {
+        const r = el("input", null, { id: "resolve-" + f.id, placeholder: "讨论结论与理由" });
+        li.append(r, button("记录理由", "resolve-btn-" + f.id, () => post(null, { reason: r.value },
+          cfg().resolveUrl.replace(/0\/resolve$/, f.id + "/resolve"))));
+      }
+      ul.append(li);
+    }
+    if (!S.flags.length) ul.append(el("li", "暂无"));
+  }
+
+  function renderClarifications() {
+    const ul = $("clarifications");
+    ul.replaceChildren();
+    for (const c of S.clarifications) ul.append(el("li", `${name(c.bidder)}：${c.question}　答复：${c.answer || "（待答复，截止 " + c.deadline + "）"}`));
+    const box = $("clarify-form");
+    box.replaceChildren();
+    if ((leader() || staff) && ["compliance", "scoring"].includes(S.state)) {
+      const sel = el("select", null, { id: "clarify-bidder" });
+      S.bidders.forEach((b) => sel.append(el("option", b.name, { value: b.id })));
+      const q = el("input", null, { id: "clarify-question", size: "50", placeholder: "澄清问题" });
+      box.append(sel, q, button("发出澄清要求（24 小时内答复）", "clarify", () => post("clarify", { bidder: Number(sel.value), question: q.value, hours: 24 })));
+    }
+  }
+
+  function renderReport() {
+    const box = $("report-body");
+    box.replaceChildren();
+    if (!S.report) { box.append(el("p", "评分完成、评审提示处理完毕后由组长生成。")); return; }
+    box.append(el("p", "报告 SM3：" + S.report_sm3));
+    const ol = el("ol", null, { id: "ranking" });
+    S.report.ranking.forEach((x) => ol.append(el("li", `${x.bidder}　报价 ${x.price}　总分 ${x.total || "—"}`)));
+    box.append(ol, el("p", "推荐中标候选人：" + S.report.candidates.map((c) => c.bidder).join("、")));
+    box.append(el("p", `已签署 ${S.signed.length} / ${S.seats.filter((s) => !s.recused).length}`));
+    if (S.me && S.state === "signing" && !S.signed.includes(S.me)) {
+      const dissent = el("textarea", null, { id: "dissent", rows: "3", cols: "60", placeholder: "持不同意见时填写理由；同意则留空" });
+      box.append(dissent, button("签署评标报告", "sign-report", () => {
+        const st = JSON.parse(S.statements.report);
+        const text = dissent.value.trim();
+        if (text) { st.position = "dissent"; st.dissent_sm3 = U.sm3hex(new TextEncoder().encode(text)); }
+        signAndPost("sign", JSON.stringify(st), { dissent: text });
+      }));
+    }
+  }
+
+  function renderControl() {
+    const box = $("control-actions");
+    box.replaceChildren();
+    const labels = { sign_in: "开始资格/符合性审查", compliance: "汇总审查结论（少数服从多数）", scoring: "生成评标报告" };
+    if ((leader() || staff) && labels[S.state]) box.append(button(labels[S.state], "advance", () => post("advance")));
+    if ((leader() || staff) && S.state === "scoring") box.append(button("运行评审检查", "run-checks", () => post("checks")));
+    if (staff && ["signing", "reported"].includes(S.state)) {
+      const r = el("input", null, { id: "send-back-reason", placeholder: "退回理由" });
+      box.append(r, button("评标回退", "send-back", () => post("send-back", { reason: r.value, to: "scoring" })));
+    }
+    if (staff && S.state === "reported") box.append(button("发布中标候选人公示", "publicity", () => post("publicity")));
+  }
+
+  function render(state) {
+    S = state;
+    $("stage").textContent = S.state_label;
+    $("round").textContent = S.round;
+    renderSeats(); renderBidders(); renderScoring(); renderFlags(); renderClarifications(); renderReport(); renderControl();
+  }
+
+  root.GgzyEvaluation = {
+    start(state, isStaff) {
+      staff = isStaff;
+      render(state);
+      setInterval(() => fetch(cfg().stateUrl, { headers: { Accept: "application/json" } })
+        .then((r) => (r.ok ? r.json() : null)).then((s) => {
+          // keep what the expert is typing: only re-render when something changed
+          if (s && JSON.stringify(s) !== JSON.stringify(S) && !document.activeElement.matches("input, textarea, select")) render(s);
+        }), 5000);
+    },
+  };
+})(window);
