@@ -429,3 +429,81 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
         page_login(client, staff.username)
         html = client.get(f"/tenders/{t['code']}/lots/1/draws").get_data(as_text=True)
         assert "进入评标室" in html
+
+
+def _room_in_compliance(client: FlaskClient, session: Session, app: Flask) -> dict[str, Any]:
+    """Five experts of one region signed in and pledged, a leader, the review started."""
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    pool = _pool(client, session, app, t, 5, 0)
+    lot = f"/api/v1/tenders/{t['code']}/lots/1"
+    d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
+    client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
+    committee = _confirm_all(client, pool)
+    ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
+    for x in committee:
+        _enter(client, ev, x, t["code"], codes)
+    url = f"/api/v1/evaluations/{ev['id']}"
+    for x in committee[:3]:
+        client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=x["h"])
+    assert client.post(f"{url}/advance", headers=committee[0]["h"]).get_json()["state"] == "compliance"
+    bids = [b["id"] for b in client.get(url, headers=t["staff"]).get_json()["bidders"]]
+    return {"t": t, "url": url, "committee": committee, "bids": bids, "ev": ev}
+
+
+def test_send_back_starts_a_new_round_with_the_sheets_carried_over(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = _room_in_compliance(client, session, app)
+        url, committee, bids, hs = r["url"], r["committee"], r["bids"], r["t"]["staff"]
+        for x in committee:
+            for b in bids:
+                client.post(f"{url}/compliance", json={"bidder": b, "passed": True}, headers=x["h"])
+        client.post(f"{url}/advance", headers=committee[0]["h"])
+        for x in committee:
+            for n, b in enumerate(bids):
+                body = {"bidder": b, "scores": {"施工组织设计": str(40 - n), "项目管理机构": "8"}, "total": str(48 - n)}
+                client.post(f"{url}/scores", json=body, headers=x["h"])
+        first = client.post(f"{url}/advance", headers=committee[0]["h"]).get_json()
+        assert first["state"] == "signing"
+        assert client.post(f"{url}/send-back", json={"reason": "短"}, headers=hs).status_code == 422
+        assert (
+            client.post(f"{url}/send-back", json={"reason": "价格分计算有误"}, headers=committee[0]["h"]).status_code
+            == 403
+        )
+        back = client.post(f"{url}/send-back", json={"reason": "第二名报价的算术错误需复核"}, headers=hs).get_json()
+        assert back["state"] == "scoring" and back["round"] == 2 and back["report_sm3"] is None
+        assert back["history"][0]["report_sm3"] == first["report_sm3"]
+        assert back["sheets"] == []  # staff do not see scores while scoring runs
+        assert len(client.get(url, headers=committee[0]["h"]).get_json()["sheets"]) == 15  # carried over
+        body = {"bidder": bids[1], "scores": {"施工组织设计": "38", "项目管理机构": "8"}, "total": "46"}
+        assert client.post(f"{url}/scores", json=body, headers=committee[2]["h"]).status_code == 200
+        second = client.post(f"{url}/advance", headers=committee[0]["h"]).get_json()
+        assert "state" in second, second
+        assert second["state"] == "signing" and second["report_sm3"] != first["report_sm3"]
+        assert (
+            second["report"]["round"] == 2 and second["report"]["history"][0]["reason"] == "第二名报价的算术错误需复核"
+        )
+        # a signature over the first round's report does not count for the second
+        x = committee[0]
+        old = _sig(x["signer"], evaluation_report_statement(r["ev"]["id"], 1, x["id"], first["report_sm3"], ""))
+        assert (
+            client.post(f"{url}/sign", json={"signature": old}, headers=x["h"]).get_json()["error"]["code"]
+            == "invalid_signature"
+        )
+
+
+def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session, app: Flask) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = _room_in_compliance(client, session, app)
+        url, committee, bids = r["url"], r["committee"], r["bids"]
+        for x in committee:
+            for b in bids:
+                body = {"bidder": b, "passed": False, "failed_items": ["营业执照"], "reason": "营业执照已过期"}
+                assert client.post(f"{url}/compliance", json=body, headers=x["h"]).status_code == 200
+        state = client.post(f"{url}/advance", headers=committee[0]["h"]).get_json()
+        assert state["state"] == "reported" and not any(b["compliance"]["passed"] for b in state["bidders"])
+        lots = client.get(f"/api/v1/tenders/{r['t']['code']}").get_json()["lots"]
+        assert lots[0]["status"] == "failed"
+        assert client.post(f"{url}/publicity", headers=r["t"]["staff"]).get_json()["error"]["code"] == "no_candidates"
