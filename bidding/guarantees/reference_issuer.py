@@ -99,7 +99,9 @@ class ReferenceIssuer:
 
     def answer(self, claim: dict[str, Any]) -> str:
         evidence = claim.get("evidence") or {}
-        if claim["ground"] == "withdrew_after_deadline" and evidence.get("outcome") == "revoked":
+        withdrew = claim["ground"] == "withdrew_after_deadline" and evidence.get("outcome") == "revoked"
+        refused = claim["ground"] == "refused_contract" and evidence.get("contract_signed") is False
+        if withdrew or refused:
             ref = f"PAY-{dt.date.today():%Y%m%d}-{claim['id']:06d}"
             self.client.answer(
                 claim["id"], pay=True, answer="经核实开标记录，同意赔付。", amount=claim["amount"], reference=ref
@@ -124,4 +126,5 @@ class ReferenceIssuer:
                 done["failed"] += 1
         for claim in self.client.claims():
             done[self.answer(claim)] += 1
+        done["released"] = len(self.client.released())  # bonds the platform has let go of (its exposure ends)
         return done

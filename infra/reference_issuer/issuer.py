@@ -5,7 +5,8 @@ through the public, signed issuer API, as a bank's or insurer's system would.
 Each poll it decides every open order (approves up to a single-guarantee limit, else declines),
 renders the guarantee document (PDF), signs the guarantee statement with its signing key and pushes
 it; and it answers claims: pays a claim whose evidence shows the bidder withdrew after the deadline,
-refuses any other. Used by the end-to-end tests; run it against a demo with
+or that the winner has no contract on record (refused it), refuses any other; and it reports how
+many of its guarantees the platform has released. Used by the end-to-end tests; run it against a demo with
 
     GGZY_KEY_PASSWORD=... python infra/reference_issuer/issuer.py --server http://127.0.0.1:5000 \
         --username issuer --keys 密钥文件夹 [--once] [--limit 5000000]

@@ -269,6 +269,55 @@ def test_guarantees_are_released_when_the_lot_fails(client: FlaskClient, session
         assert exc.value.code == "wrong_state"
 
 
+def test_guarantees_are_released_after_the_award_and_the_contract(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """Losers' bonds once the lot is awarded; a refused-contract claim has grounds against the
+    winner until its contract is recorded; then the winner's bond is released too (Reg 57)."""
+    from bidding.guarantees.models import ClaimGround
+    from bidding.guarantees.operations import release_due
+    from tests.trading.test_draw import run_opening
+    from tests.trading.test_evaluation import evaluate_and_award
+    from trading.claims.operations import _evidence
+    from trading.opening.models import CeremonyBidder
+
+    t = open_tender(client, session, app, 3)
+    ic, issuer = issuer_of(client, session, app)
+    for i in range(3):
+        body = {"tender": t["code"], "lot": 1, "issuer": credit(issuer)}
+        assert client.post("/api/v1/guarantees", json=body, headers=t["headers"][i]).status_code == 201
+    for n, order in enumerate(ic.orders()):
+        ic.push(order["order"], push_body(order, issuer, f"BH-30{n}"))
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        assert release_due(session, clock.now()) == 0  # evaluating: every bond still stands
+        got = evaluate_and_award(client, session, app, t, moment)
+        session.expire_all()
+        winner_org = session.get(CeremonyBidder, got["winner"]["bidder_id"]).org_id  # type: ignore[union-attr]
+        assert release_due(session, clock.now()) == 2
+        session.commit()
+        released = ic.released()
+        assert len(released) == 2 and {g["release_reason"] for g in released} == {"已定标，未中标人的保函释放"}
+        bonds = {g.org_id: g for g in session.scalars(select(Guarantee))}
+        won = bonds[winner_org]
+        assert won.state.value == "valid"
+        assert _evidence(session, won, ClaimGround.REFUSED_CONTRACT)["contract_signed"] is False
+        ht, url = got["tenderee"], got["url"]
+        claim = {"ground": "refused_contract", "statement": "中标人收到中标通知书后拒绝签订合同。"}
+        loser = next(g for org, g in bonds.items() if org != winner_org)
+        r = client.post(f"/api/v1/guarantees/{loser.id}/claims", json=claim, headers=ht)
+        assert r.get_json()["error"]["code"] == "wrong_state"  # released: nothing to claim against
+        assert client.post(f"{url}/contract", headers=t["headers"][0]).status_code == 403
+        assert client.post(f"{url}/contract", headers=ht).status_code == 200
+        r = client.post(f"/api/v1/guarantees/{won.id}/claims", json=claim, headers=ht)
+        assert r.get_json()["error"]["code"] == "no_grounds"  # the contract is on record
+        assert release_due(session, clock.now()) == 1
+        session.commit()
+        assert release_due(session, clock.now()) == 0
+        session.refresh(won)
+        assert won.state.value == "released" and won.release_reason == "中标人已签订合同，保函释放"
+
+
 def test_an_issuer_without_certificates_is_not_offered(client: FlaskClient, session: Session, app: Flask) -> None:
     t = open_tender(client, session, app, 3)
     bare = make_user(session, Role.ISSUER)

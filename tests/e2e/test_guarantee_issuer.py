@@ -148,3 +148,32 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
         paid = next(g for g in listed if g["id"] == target["id"])
         assert paid["state"] == "paid" and paid["claims"][0]["state"] == "paid"
         assert {g["state"] for g in listed if g["id"] != target["id"]} == {"valid"}
+
+        # the opening closes; two bids are evaluated, publicised and the first candidate awarded
+        from bidding.guarantees.operations import release_due
+        from tests.trading.test_draw import run_opening  # noqa: F401  (the same steps, done by hand above)
+        from tests.trading.test_evaluation import evaluate_and_award
+
+        t |= {"code": code, "staff_username": names["staff"], "tenderee_username": names["tenderee"]}
+        with clock.frozen(later) as moment:
+            for _ in range(3):
+                moment.advance(hours=1)
+                client.get(f"/api/v1/ceremonies/{cid}")
+            assert client.get(f"/api/v1/ceremonies/{cid}").get_json()["stage"] == "closed"
+            with live_app.extensions["ggzy.db"].session() as s:
+                got = evaluate_and_award(client, s, live_app, t, moment)
+        # back in real time, the scheduler's sweep releases the loser's bond; the issuer sees it
+        with live_app.extensions["ggzy.db"].session() as s:
+            assert release_due(s, clock.now()) == 1
+            s.commit()
+        assert '"released": 1' in run_issuer(srv.url, names["issuer"], folder)
+        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=ht).get_json()["items"]
+        assert sorted(g["state"] for g in listed) == ["paid", "released", "valid"]
+        # the winner refuses the contract: the tenderee claims, the issuer pays on the platform's record
+        won = next(g for g in listed if g["state"] == "valid")
+        assert won["principal"]["name"] == got["winner"]["bidder"]
+        claim = {"ground": "refused_contract", "statement": "中标人收到中标通知书后拒绝签订合同，依法不予退还保证金。"}
+        r = client.post(f"/api/v1/guarantees/{won['id']}/claims", json=claim, headers=ht)
+        assert r.status_code == 201, r.get_json()
+        assert r.get_json()["evidence"]["contract_signed"] is False
+        assert '"paid": 1' in run_issuer(srv.url, names["issuer"], folder)

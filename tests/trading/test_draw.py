@@ -117,6 +117,13 @@ def test_the_draw_is_deterministic_and_verifiable() -> None:
 def opened_lot(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
     """A lot whose opening has closed (evaluating), its three bidders known."""
     t = open_tender(client, session, app, 3, **lot)
+    run_opening(client, app, t)
+    return t
+
+
+def run_opening(client: FlaskClient, app: Flask, t: dict[str, Any]) -> None:
+    """``t``'s opening from the deadline to its close: all sign in and release their keys; the
+    confirmation window runs out (silence is deemed confirmation)."""
     cid, code, H = t["cid"], t["code"], t["headers"]
     room = f"/api/v1/ceremonies/{cid}"
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:
@@ -127,11 +134,10 @@ def opened_lot(client: FlaskClient, session: Session, app: Flask, **lot: Any) ->
         for i in range(3):
             release(client, t, i)
         run_pending(app.extensions["ggzy.db"], services(app))
-        for _ in range(3):  # each window runs out in turn; silence is deemed confirmation
+        for _ in range(3):  # each window runs out in turn
             moment.advance(hours=1)
             client.get(room)
         assert client.get(room).get_json()["stage"] == "closed"
-    return t
 
 
 def test_a_draw_through_the_api(

@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import pathlib
+import re
 import zipfile
 from decimal import Decimal
 from typing import Any
@@ -431,9 +432,9 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
         assert "进入评标室" in html
 
 
-def _room_in_compliance(client: FlaskClient, session: Session, app: Flask) -> dict[str, Any]:
+def _room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
     """Five experts of one region signed in and pledged, a leader, the review started."""
-    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}], **lot)
     codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
     pool = _pool(client, session, app, t, 5, 0)
     lot = f"/api/v1/tenders/{t['code']}/lots/1"
@@ -507,3 +508,165 @@ def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session,
         lots = client.get(f"/api/v1/tenders/{r['t']['code']}").get_json()["lots"]
         assert lots[0]["status"] == "failed"
         assert client.post(f"{url}/publicity", headers=r["t"]["staff"]).get_json()["error"]["code"] == "no_candidates"
+
+
+def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dict[str, Any]:
+    """A closed opening (``t`` as ``open_tender`` returns it, the clock frozen) taken through a
+    four-expert evaluation to the candidates' publicity, all through the API."""
+    from trading.opening.models import CeremonyBidder, Outcome
+
+    hs = api_token(client, t["staff_username"])
+    pool = _pool(client, session, app, {**t, "staff": hs}, 4, 0)
+    lot = f"/api/v1/tenders/{t['code']}/lots/1"
+    d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
+    client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
+    committee = _confirm_all(client, pool)
+    ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
+    url = f"/api/v1/evaluations/{ev['id']}"
+    seats = client.get(url, headers=hs).get_json()
+    codes = sorted(
+        b.user.organisation.credit_code  # type: ignore[union-attr]
+        for b in t["bidders"]
+        if session.scalar(
+            select(CeremonyBidder.id).where(
+                CeremonyBidder.org_id == b.user.organisation_id, CeremonyBidder.outcome == Outcome.DECRYPTED
+            )
+        )
+    )
+    session.commit()  # end the read: on SQLite an open read would hold the writers of the live server
+    for x in committee:
+        _enter(client, ev, x, t["code"], codes)
+    for x in committee[:3]:
+        client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=x["h"])
+    lead = committee[0]["h"]
+    assert client.post(f"{url}/advance", headers=lead).get_json()["state"] == "compliance"
+    bids = [b["id"] for b in seats["bidders"]]
+    for x in committee:
+        for b in bids:
+            client.post(f"{url}/compliance", json={"bidder": b, "passed": True}, headers=x["h"])
+    client.post(f"{url}/advance", headers=lead)
+    for x in committee:
+        for n, b in enumerate(bids):
+            body = {"bidder": b, "scores": {"施工组织设计": str(45 - n), "项目管理机构": "8"}, "total": str(53 - n)}
+            client.post(f"{url}/scores", json=body, headers=x["h"])
+    report = client.post(f"{url}/advance", headers=lead).get_json()
+    assert report["state"] == "signing", report
+    for x in committee:
+        sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], report["report_sm3"], ""))
+        client.post(f"{url}/sign", json={"signature": sig}, headers=x["h"])
+    assert client.post(f"{url}/publicity", headers=hs).status_code == 200
+    return {"url": url, "id": ev["id"], "report": report["report"], "committee": committee, "staff": hs}
+
+
+def evaluate_and_award(
+    client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], moment: Any
+) -> dict[str, Any]:
+    """…and, once the publicity is over, the award of the first candidate: what other modules'
+    tests (guarantees, claims) build on."""
+    got = evaluate_to_publicity(client, session, app, t)
+    moment.advance(days=3, seconds=1)
+    ht = api_token(client, t["tenderee_username"])
+    winner = got["report"]["candidates"][0]
+    r = client.post(f"{got['url']}/award", json={"winner": winner["bidder_id"]}, headers=ht)
+    assert r.status_code == 200, r.get_json()
+    return got | {"winner": winner, "tenderee": ht}
+
+
+def test_publicity_and_award_pages(client: FlaskClient, session: Session, app: Flask) -> None:
+    """A bidder objects from the public page, the tenderee answers, awards and records the
+    contract there; the public reads the result and the notice."""
+    from tests.factories import csrf_from, page_login
+    from tests.trading.opening.test_ceremony import open_tender
+    from tests.trading.test_draw import run_opening
+
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        got = evaluate_to_publicity(client, session, app, t)
+        page = f"/evaluations/{got['id']}/publicity"
+        html = client.get(page).get_data(as_text=True)  # public, nobody logged in
+        assert "中标候选人公示" in html and got["report"]["candidates"][0]["bidder"] in html and "提出异议" not in html
+        loser = t["bidders"][2].user.username
+        page_login(client, loser)
+        html = client.get(page).get_data(as_text=True)
+        assert 'id="object"' in html and 'id="award"' not in html
+        token = csrf_from(html)
+        r = client.post(f"{page}/object", data={"text": "短", "csrf_token": token}, follow_redirects=True)
+        assert "未完成" in r.get_data(as_text=True)  # too short: nothing filed
+        text = "第一名投标人的类似业绩证明材料不实"
+        r = client.post(f"{page}/object", data={"text": text, "csrf_token": token}, follow_redirects=True)
+        assert "异议已提交" in r.get_data(as_text=True) and "暂停中" in r.get_data(as_text=True)
+        assert client.post(f"{page}/award", data={"winner": "1", "csrf_token": token}).status_code == 403
+        page_login(client, t["tenderee_username"])
+        html = client.get(page).get_data(as_text=True)
+        oid = re.search(r"/publicity/answer/(\d+)", html)
+        assert oid, html
+        token = csrf_from(html)
+        r = client.post(
+            f"{page}/answer/{oid.group(1)}",
+            data={"text": "经核查，业绩证明材料真实有效", "csrf_token": token},
+            follow_redirects=True,
+        )
+        assert "已答复异议" in r.get_data(as_text=True)
+        r = client.post(f"{page}/award", data={"winner": "x", "csrf_token": token}, follow_redirects=True)
+        assert "请选择中标人" in r.get_data(as_text=True)
+        r = client.post(f"{page}/award", data={"winner": "1", "csrf_token": token}, follow_redirects=True)
+        assert "公示期至" in r.get_data(as_text=True)  # not over yet: refused with the rule
+        moment.advance(days=3, seconds=1)
+        page_login(client, t["tenderee_username"])
+        html = client.get(page).get_data(as_text=True)
+        token = csrf_from(html)
+        first = got["report"]["candidates"][0]["bidder_id"]
+        r = client.post(f"{page}/award", data={"winner": str(first), "csrf_token": token}, follow_redirects=True)
+        assert "中标通知书已发出" in r.get_data(as_text=True) and 'id="notice"' in r.get_data(as_text=True)
+        r = client.post(f"{page}/contract", data={"csrf_token": token}, follow_redirects=True)
+        assert "合同签订登记时间" in r.get_data(as_text=True)
+        client.get("/logout")
+        html = client.get(page).get_data(as_text=True)
+        assert "中标结果" in html and "（中标人）" in html
+
+
+def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, session: Session, app: Flask) -> None:
+    """A lot evaluated by the lowest evaluated price: no factors to score, the report ranks the
+    compliant bids by price; a bidder answers the committee's clarification from its page."""
+    from tests.factories import csrf_from, page_login
+
+    lowest = {
+        "evaluation_method": "lowest_price",
+        "criteria": {"compliance": ["营业执照"], "factors": [], "price": {"formula": "lowest", "weight": 100}},
+    }
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = _room_in_compliance(client, session, app, **lowest)
+        url, committee, bids, t = r["url"], r["committee"], r["bids"], r["t"]
+        lead = committee[0]["h"]
+        q = {"bidder": bids[1], "question": "请说明报价中暂列金额的构成", "hours": 2}
+        cid = client.post(f"{url}/clarify", json=q, headers=lead).get_json()["clarification"]
+        rejected = {"passed": False, "failed_items": ["营业执照"], "reason": "营业执照已过期"}
+        for x in committee:
+            for b in bids:
+                vote = rejected if b == bids[0] else {"passed": True}
+                assert client.post(f"{url}/compliance", json={"bidder": b, **vote}, headers=x["h"]).status_code == 200
+        state = client.post(f"{url}/advance", headers=lead).get_json()
+        assert state["state"] == "scoring"
+        body = {"bidder": bids[1], "scores": {}, "total": "0"}
+        assert client.post(f"{url}/scores", json=body, headers=lead).get_json()["error"]["code"] == "no_factors"
+        page_login(client, t["bidders"][1].user.username)
+        html = client.get("/clarifications").get_data(as_text=True)
+        assert "请说明报价中暂列金额的构成" in html
+        token = csrf_from(html)
+        r = client.post(
+            f"/clarifications/{cid}/answer", data={"answer": "", "csrf_token": token}, follow_redirects=True
+        )
+        assert "未提交" in r.get_data(as_text=True)
+        r = client.post(
+            f"/clarifications/{cid}/answer",
+            data={"answer": "暂列金额 20 万元", "csrf_token": token},
+            follow_redirects=True,
+        )
+        assert "澄清答复已提交" in r.get_data(as_text=True)
+        report = client.post(f"{url}/advance", headers=lead).get_json()
+        assert report["state"] == "signing", report
+        ranking = report["report"]["ranking"]
+        assert [x["bidder_id"] for x in ranking] == [bids[1], bids[2]]  # the rejected bid is out; lowest first
+        assert [x["price"] for x in ranking] == ["9001000.00", "9002000.00"] and ranking[0]["total"] is None
+        assert report["report"]["clarifications"][0]["answer"] == "暂列金额 20 万元"

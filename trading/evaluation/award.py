@@ -42,8 +42,7 @@ ANSWER_DAYS = 3  # Reg 54
 
 
 def _require_tenderee(tender: Tender, user: User) -> None:
-    org = user.organisation_id
-    if org is None or org not in (tender.tenderee_org_id, tender.agency_org_id):
+    if not tender.can_manage(user):
         raise Forbidden("只有本项目的招标人或招标代理机构可以进行此操作")
 
 

@@ -93,7 +93,7 @@ def publicity_page(evaluation_id: int) -> str:
     data = rapi.publicity_json(ev)
     user = web.current_user()
     lot, tender = room.lot_and_tender(web.db(), ev)
-    is_tenderee = user is not None and user.organisation_id in (tender.tenderee_org_id, tender.agency_org_id)
+    is_tenderee = tender.can_manage(user)
     is_bidder = user is not None and user.organisation_id in {b.org_id for b in room.bidders(web.db(), ev)}
     return render_template(
         "evaluation/publicity.html", ev=ev, p=data, is_tenderee=is_tenderee, is_bidder=is_bidder, lot=lot
