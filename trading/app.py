@@ -112,6 +112,7 @@ def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
     import bidding.tasks  # noqa: F401
     import trading.archives.tasks
+    import trading.evaluation.tasks
     import trading.log_api
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401

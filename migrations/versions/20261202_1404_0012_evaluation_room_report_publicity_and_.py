@@ -198,6 +198,12 @@ def upgrade() -> None:
         sa.Column("answer", sa.Text(), nullable=True),
         sa.Column("answered_by_user_id", sa.Integer(), nullable=True),
         sa.Column("answered_at", archive.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "overdue_at",
+            archive.db.UTCDateTime(timezone=True),
+            nullable=True,
+            comment="when its lateness was reported (once)",
+        ),
         sa.ForeignKeyConstraint(
             ["answered_by_user_id"],
             ["user_account.id"],

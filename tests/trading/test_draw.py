@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import AuditEvent
 from tests.factories import api_token, make_user, valid_code
-from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
+from tests.trading.opening.test_ceremony import all_released, open_tender
 from trading.accounts.models import Role
 from trading.app import services
 from trading.evaluation import draw as rules
@@ -124,15 +124,9 @@ def opened_lot(client: FlaskClient, session: Session, app: Flask, **lot: Any) ->
 def run_opening(client: FlaskClient, app: Flask, t: dict[str, Any]) -> None:
     """``t``'s opening from the deadline to its close: all sign in and release their keys; the
     confirmation window runs out (silence is deemed confirmation)."""
-    cid, code, H = t["cid"], t["code"], t["headers"]
-    room = f"/api/v1/ceremonies/{cid}"
+    room = f"/api/v1/ceremonies/{t['cid']}"
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:
-        for i in range(3):
-            client.post(f"{room}/signin", json={"signature": signin_sig(t["bidders"][i], cid, code)}, headers=H[i])
-        client.post(f"{room}/advance", headers=t["staff"])
-        client.post(f"{room}/advance", headers=t["staff"])
-        for i in range(3):
-            release(client, t, i)
+        all_released(client, t)
         run_pending(app.extensions["ggzy.db"], services(app))
         for _ in range(3):  # each window runs out in turn
             moment.advance(hours=1)

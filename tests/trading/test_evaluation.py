@@ -422,6 +422,7 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
         _confirm_all(client, pool)
         ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
         page_login(client, pool[0]["signer"].user.username)
+        assert f"/evaluations/{ev['id']}" in client.get("/expert").get_data(as_text=True)  # the way in
         html = client.get(f"/evaluations/{ev['id']}").get_data(as_text=True)
         assert "远程异地评标室" in html and "签名密钥" in html
         assert client.get(f"/evaluations/{ev['id']}/publicity").status_code == 404  # not public yet
@@ -584,6 +585,7 @@ def test_publicity_and_award_pages(client: FlaskClient, session: Session, app: F
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
         got = evaluate_to_publicity(client, session, app, t)
         page = f"/evaluations/{got['id']}/publicity"
+        assert page in client.get(f"/tenders/{t['code']}").get_data(as_text=True)  # linked from the tender
         html = client.get(page).get_data(as_text=True)  # public, nobody logged in
         assert "中标候选人公示" in html and got["report"]["candidates"][0]["bidder"] in html and "提出异议" not in html
         loser = t["bidders"][2].user.username
@@ -670,3 +672,28 @@ def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, se
         assert [x["bidder_id"] for x in ranking] == [bids[1], bids[2]]  # the rejected bid is out; lowest first
         assert [x["price"] for x in ranking] == ["9001000.00", "9002000.00"] and ranking[0]["total"] is None
         assert report["report"]["clarifications"][0]["answer"] == "暂列金额 20 万元"
+
+
+def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, session: Session, app: Flask) -> None:
+    from tests.trading.opening.test_ceremony import open_tender
+    from tests.trading.test_draw import run_opening
+    from trading.evaluation.award import report_overdue
+    from trading.tenders.models import Notification
+
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        got = evaluate_to_publicity(client, session, app, t)
+        text = {"text": "第一名投标人的项目经理资格证书已过期"}
+        assert client.post(f"{got['url']}/objections", json=text, headers=t["headers"][2]).status_code == 201
+        moment.advance(days=2)
+        assert report_overdue(session, clock.now()) == 0  # not due yet
+        moment.advance(days=1, seconds=1)
+        assert report_overdue(session, clock.now()) == 1
+        session.commit()
+        assert report_overdue(session, clock.now()) == 0  # once
+        notes = session.scalars(select(Notification).where(Notification.message.contains("超过 3 日未答复"))).all()
+        assert len(notes) == 1
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.objection_overdue")).one()
+        pub = client.get(f"{got['url']}/publicity").get_json()
+        assert pub["suspended"] and not pub["ended"]  # still waiting for the answer

@@ -145,6 +145,37 @@ def object_to(session: Session, user: User, ev: Evaluation, text: str) -> Public
     return o
 
 
+def report_overdue(session: Session, now: dt.datetime) -> int:
+    """Each objection past its answer date and still unanswered: an audit event, and a notice to the
+    tenderee (and its agency) that the lot stays suspended until it answers. Once per objection."""
+    from trading.tenders import notifications
+
+    late = session.scalars(
+        select(PublicityObjection).where(
+            PublicityObjection.answer.is_(None),
+            PublicityObjection.overdue_at.is_(None),
+            PublicityObjection.answer_due < now,
+        )
+    ).all()
+    for o in late:
+        ev = session.get(Evaluation, o.evaluation_id)
+        assert ev is not None
+        lot, tender = room.lot_and_tender(session, ev)
+        o.overdue_at = now
+        orgs = [x for x in (tender.tenderee_org_id, tender.agency_org_id) if x is not None]
+        notifications._send(
+            session,
+            tender,
+            orgs,
+            f"第{lot.number}标段中标候选人公示期间的异议已超过 3 日未答复（《招标投标法实施条例》第五十四条），"
+            "招标投标活动暂停中，请尽快答复",
+        )
+        record_event(
+            session, SYSTEM, "evaluation.objection_overdue", o, {"evaluation": ev.id, "due": o.answer_due.isoformat()}
+        )
+    return len(late)
+
+
 def answer_objection(session: Session, user: User, ev: Evaluation, objection_id: int, text: str) -> PublicityObjection:
     _lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)

@@ -310,6 +310,7 @@ class PublicityObjection(Base):
     answer: Mapped[str | None] = mapped_column(Text)
     answered_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     answered_at: Mapped[dt.datetime | None]
+    overdue_at: Mapped[dt.datetime | None] = mapped_column(comment="when its lateness was reported (once)")
 
     @property
     def audit_ref(self) -> tuple[str, str]:

@@ -63,7 +63,11 @@ def expert_page() -> str:
         invitations = ops.my_invitations(db, user)
     except DomainError:
         me, invitations = None, []
-    return render_template("evaluation/expert.html", me=me, invitations=invitations)
+    lots = {d.lot_id for m, d in invitations if m.state.value == "confirmed"}
+    rooms = {
+        ev.lot_id: ev for ev in (db.scalars(select(Evaluation).where(Evaluation.lot_id.in_(lots))) if lots else [])
+    }
+    return render_template("evaluation/expert.html", me=me, invitations=invitations, rooms=rooms)
 
 
 @pages.post("/expert/declarations")

@@ -49,6 +49,19 @@ def ceremony_rooms(db: Any, tender: Tender) -> dict[int, Any]:
     return {c.lot_id: c for c in ceremonies_of(db, tender)}
 
 
+def publicised_evaluations(db: Any, tender: Tender) -> dict[int, Any]:
+    """Each lot's evaluation once its candidates are public (publicity or awarded), for the link."""
+    from sqlalchemy import select
+
+    from trading.evaluation.models import EvalState, Evaluation  # evaluation builds on tenders, not back
+
+    lots = [lot.id for lot in tender.lots]
+    q = select(Evaluation).where(
+        Evaluation.lot_id.in_(lots), Evaluation.state.in_([EvalState.PUBLICITY, EvalState.AWARDED])
+    )
+    return {ev.lot_id: ev for ev in db.scalars(q)}
+
+
 TEMPLATES: dict[str, dict[str, Any]] = {
     "construction": {
         "label": "综合评估法：施工组织设计50 + 项目管理机构10 + 投标报价40（基准价法）",
@@ -252,6 +265,7 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         pending=pending,
         procedure=procs.get_procedure(db, tender.procedure_code),
         rooms=ceremony_rooms(db, tender),
+        publicity=publicised_evaluations(db, tender),
         opened=clock.now() >= tender.bid_deadline,
         commitment=_deadline_commitment(db, tender),
         error=error,

@@ -107,6 +107,19 @@ def signin_sig(b: BidderKeys, cid: int, code: str, lot: int = 1) -> str:
     return base64.b64encode(b.sign_key.sign(statement)).decode()
 
 
+def all_released(client: FlaskClient, t: dict[str, Any]) -> None:
+    """Every bidder signs in, staff move to the decryption window, every bidder releases its key
+    (the clock frozen just after the deadline)."""
+    cid, code, H = t["cid"], t["code"], t["headers"]
+    room = f"/api/v1/ceremonies/{cid}"
+    for i, b in enumerate(t["bidders"]):
+        client.post(f"{room}/signin", json={"signature": signin_sig(b, cid, code)}, headers=H[i])
+    client.post(f"{room}/advance", headers=t["staff"])
+    client.post(f"{room}/advance", headers=t["staff"])
+    for i in range(len(t["bidders"])):
+        assert release(client, t, i).status_code == 202
+
+
 def release(client: FlaskClient, t: dict[str, Any], i: int, key: bytes | None = None) -> Any:
     """What `ggzy-bid decrypt` does: unwrap locally, re-wrap to the signed ceremony key, sign."""
     return release_to(client, t["cid"], t["bidders"][i], t["blobs"][i], t["headers"][i], key)

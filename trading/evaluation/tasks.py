@@ -1,0 +1,18 @@
+"""Scheduler sweeps of the evaluation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from trading.scheduler import job
+from trading.services import Services
+
+
+@job("objections_overdue", every_seconds=600)
+def objections_overdue_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Reg 54: an objection to the candidates not answered within 3 days is reported (once)."""
+    from trading.evaluation.award import report_overdue
+
+    return report_overdue(session, now)
