@@ -61,6 +61,20 @@ def raw_decrypt_time(blobs: list[bytes], keys: list[bytes]) -> float:
     return time.perf_counter() - t
 
 
+def parallel_raw_time(blobs: list[bytes], keys: list[bytes], n: int) -> float:
+    """Wall time of ``raw_decrypt_time`` run in ``n`` forked processes at once."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=raw_decrypt_time, args=(blobs, keys)) for _ in range(n)]
+    t = time.perf_counter()
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    return time.perf_counter() - t
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -119,6 +133,9 @@ def main() -> None:
         keys = [read_header(io.BytesIO(blobs[i])).unwrap_key(bidders[i].enc_key) for i in range(sample)]
         per_sample = statistics.median(raw_decrypt_time(blobs[:sample], keys) for _ in range(3))
         raw_total = per_sample * sum(len(b) for b in blobs) / sum(len(b) for b in blobs[:sample])
+        # The floor assumes the workers scale perfectly over the cores; this says how far the machine
+        # does: the same raw work in ``workers`` processes at once, against one alone.
+        scaling = statistics.median(parallel_raw_time(blobs[:sample], keys, workers) for _ in range(3)) / per_sample
         del blobs, t
 
         # --- the worker processes, as `ggzy serve` starts them
@@ -153,6 +170,7 @@ def main() -> None:
         emit("opening_decrypt_failed_jobs", failed or 0, "count", None, 0, "lower")
         emit("opening_decrypt_bids", n_bids, f"bids of {mib} MiB", None, None, "higher")
         emit("opening_decrypt_workers", workers, "processes", None, None, "higher")
+        emit("opening_raw_parallel_scaling", scaling, "× one process's time", None, None, "lower")
         os.killpg(procs[0].pid, signal.SIGTERM)
         procs[0].wait(30)
         procs.clear()
