@@ -637,7 +637,7 @@ def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, se
         "evaluation_method": "lowest_price",
         "criteria": {"compliance": ["营业执照"], "factors": [], "price": {"formula": "lowest", "weight": 100}},
     }
-    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)) as moment:
         r = _room_in_compliance(client, session, app, **lowest)
         url, committee, bids, t = r["url"], r["committee"], r["bids"], r["t"]
         lead = committee[0]["h"]
@@ -666,12 +666,20 @@ def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, se
             follow_redirects=True,
         )
         assert "澄清答复已提交" in r.get_data(as_text=True)
+        q2 = {"bidder": bids[1], "question": "请补充说明主要材料的品牌", "hours": 1}
+        late = client.post(f"{url}/clarify", json=q2, headers=lead).get_json()["clarification"]
+        moment.advance(hours=1, seconds=1)
+        r = client.post(
+            f"/clarifications/{late}/answer", data={"answer": "品牌见附件", "csrf_token": token}, follow_redirects=True
+        )
+        assert "已超过答复时限" in r.get_data(as_text=True)
         report = client.post(f"{url}/advance", headers=lead).get_json()
         assert report["state"] == "signing", report
         ranking = report["report"]["ranking"]
         assert [x["bidder_id"] for x in ranking] == [bids[1], bids[2]]  # the rejected bid is out; lowest first
         assert [x["price"] for x in ranking] == ["9001000.00", "9002000.00"] and ranking[0]["total"] is None
-        assert report["report"]["clarifications"][0]["answer"] == "暂列金额 20 万元"
+        answers = [c["answer"] for c in report["report"]["clarifications"]]
+        assert answers == ["暂列金额 20 万元", None]  # the late one stays unanswered in the report
 
 
 def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, session: Session, app: Flask) -> None:
@@ -697,3 +705,34 @@ def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, sess
         assert session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.objection_overdue")).one()
         pub = client.get(f"{got['url']}/publicity").get_json()
         assert pub["suspended"] and not pub["ended"]  # still waiting for the answer
+
+
+def test_watermarked_copies_stamp_every_pdf_page_and_keep_other_files() -> None:
+    from pypdf import PdfReader
+    from reportlab.pdfgen import canvas
+
+    from trading.evaluation.watermark import watermark_zip
+
+    pdf = io.BytesIO()
+    c = canvas.Canvas(pdf)
+    for n in range(3):
+        c.drawString(100, 700, f"page {n}")
+        c.showPage()
+    c.save()
+    src = io.BytesIO()
+    with zipfile.ZipFile(src, "w") as z:
+        z.writestr("商务标/投标函.pdf", pdf.getvalue())
+        z.writestr("报价.json", '{"price": "1.00"}')
+        z.writestr("broken.pdf", b"%PDF-1.4 not really")
+    out = io.BytesIO()
+    text = "评标专用 专家 张三（7） 2026-12-20 10:00 编号 ab12cd34"
+    assert watermark_zip(io.BytesIO(src.getvalue()), out, text) == 1
+    z = zipfile.ZipFile(io.BytesIO(out.getvalue()))
+    assert z.read("报价.json") == b'{"price": "1.00"}' and z.read("broken.pdf") == b"%PDF-1.4 not really"
+    stamped = PdfReader(io.BytesIO(z.read("商务标/投标函.pdf")))
+    assert len(stamped.pages) == 3
+    for page in stamped.pages:
+        fonts = page["/Resources"]["/Font"]
+        assert any("STSong-Light" in str(f.get_object()["/BaseFont"]) for f in fonts.values())  # the stamp's font
+        assert page.extract_text().count("page") == 1  # the page's own text is still there
+    assert text in z.read("水印说明.txt").decode() and z.comment.decode() == text

@@ -37,12 +37,10 @@ def _stamp(width: float, height: float, text: str) -> PdfReader:
 def stamp_pdf(data: bytes, text: str) -> bytes:
     """Each page with ``text`` over it; a file that is not a readable PDF comes back unchanged."""
     try:
-        reader = PdfReader(io.BytesIO(data))
-        writer = PdfWriter()
-        for page in reader.pages:
+        writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+        for page in writer.pages:
             w, h = float(page.mediabox.width), float(page.mediabox.height)
             page.merge_page(_stamp(w, h, text).pages[0])
-            writer.add_page(page)
         out = io.BytesIO()
         writer.write(out)
         return out.getvalue()
