@@ -436,21 +436,40 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
 def _room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
     """Five experts of one region signed in and pledged, a leader, the review started."""
     t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}], **lot)
-    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
-    pool = _pool(client, session, app, t, 5, 0)
+    return start_review(client, session, app, t, 5)
+
+
+def start_review(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n: int) -> dict[str, Any]:
+    """A closed opening (``t`` as ``open_tender`` returns it, the clock frozen): ``n`` experts of
+    the lot's region drawn, confirmed, signed in and pledged, the first elected leader, the
+    compliance review started, all through the API."""
+    from trading.opening.models import CeremonyBidder, Outcome
+
+    hs = api_token(client, t["staff_username"])
+    pool = _pool(client, session, app, {**t, "staff": hs}, n, 0)
     lot = f"/api/v1/tenders/{t['code']}/lots/1"
-    d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
-    client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
+    d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
+    client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
     committee = _confirm_all(client, pool)
-    ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
+    ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
+    url = f"/api/v1/evaluations/{ev['id']}"
+    codes = sorted(  # the pledge names the bids under evaluation: those decrypted at the opening
+        b.user.organisation.credit_code  # type: ignore[union-attr]
+        for b in t["bidders"]
+        if session.scalar(
+            select(CeremonyBidder.id).where(
+                CeremonyBidder.org_id == b.user.organisation_id, CeremonyBidder.outcome == Outcome.DECRYPTED
+            )
+        )
+    )
+    session.commit()  # end the read: on SQLite an open read would hold the writers of the live server
     for x in committee:
         _enter(client, ev, x, t["code"], codes)
-    url = f"/api/v1/evaluations/{ev['id']}"
     for x in committee[:3]:
         client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=x["h"])
     assert client.post(f"{url}/advance", headers=committee[0]["h"]).get_json()["state"] == "compliance"
-    bids = [b["id"] for b in client.get(url, headers=t["staff"]).get_json()["bidders"]]
-    return {"t": t, "url": url, "committee": committee, "bids": bids, "ev": ev}
+    bids = [b["id"] for b in client.get(url, headers=hs).get_json()["bidders"]]
+    return {"t": t, "url": url, "committee": committee, "bids": bids, "ev": ev, "staff": hs}
 
 
 def test_send_back_starts_a_new_round_with_the_sheets_carried_over(
@@ -512,36 +531,11 @@ def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session,
 
 
 def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dict[str, Any]:
-    """A closed opening (``t`` as ``open_tender`` returns it, the clock frozen) taken through a
-    four-expert evaluation to the candidates' publicity, all through the API."""
-    from trading.opening.models import CeremonyBidder, Outcome
-
-    hs = api_token(client, t["staff_username"])
-    pool = _pool(client, session, app, {**t, "staff": hs}, 4, 0)
-    lot = f"/api/v1/tenders/{t['code']}/lots/1"
-    d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
-    client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
-    committee = _confirm_all(client, pool)
-    ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
-    url = f"/api/v1/evaluations/{ev['id']}"
-    seats = client.get(url, headers=hs).get_json()
-    codes = sorted(
-        b.user.organisation.credit_code  # type: ignore[union-attr]
-        for b in t["bidders"]
-        if session.scalar(
-            select(CeremonyBidder.id).where(
-                CeremonyBidder.org_id == b.user.organisation_id, CeremonyBidder.outcome == Outcome.DECRYPTED
-            )
-        )
-    )
-    session.commit()  # end the read: on SQLite an open read would hold the writers of the live server
-    for x in committee:
-        _enter(client, ev, x, t["code"], codes)
-    for x in committee[:3]:
-        client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=x["h"])
+    """``start_review`` with four experts, then every bid passed, scored, the report generated and
+    signed by all, and the candidates publicised, all through the API."""
+    r = start_review(client, session, app, t, 4)
+    url, committee, bids, hs, ev = r["url"], r["committee"], r["bids"], r["staff"], r["ev"]
     lead = committee[0]["h"]
-    assert client.post(f"{url}/advance", headers=lead).get_json()["state"] == "compliance"
-    bids = [b["id"] for b in seats["bidders"]]
     for x in committee:
         for b in bids:
             client.post(f"{url}/compliance", json={"bidder": b, "passed": True}, headers=x["h"])

@@ -150,6 +150,13 @@ def _styles() -> tuple[ParagraphStyle, ParagraphStyle]:
     return body, ParagraphStyle("title", parent=body, fontSize=16, leading=22, alignment=1)
 
 
+def _pdf(title: str, margin_mm: int, story: list[Any]) -> bytes:
+    out = io.BytesIO()
+    margin = margin_mm * mm
+    SimpleDocTemplate(out, pagesize=A4, leftMargin=margin, rightMargin=margin, title=title).build(story)
+    return out.getvalue()
+
+
 def _table(rows: list[list[Any]], body: ParagraphStyle, widths: list[float]) -> Table:
     t = Table([[Paragraph(str(c), body) for c in r] for r in rows], colWidths=[w * mm for w in widths], repeatRows=1)
     t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -158,8 +165,6 @@ def _table(rows: list[list[Any]], body: ParagraphStyle, widths: list[float]) -> 
 
 def render_report_pdf(r: dict[str, Any]) -> bytes:
     body, title = _styles()
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, title="评标报告")
     story: list[Any] = [
         Paragraph("评标报告", title),
         Spacer(1, 5 * mm),
@@ -248,8 +253,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
             body,
         ),
     ]
-    doc.build(story)
-    return out.getvalue()
+    return _pdf("评标报告", 15, story)
 
 
 def store_report(services: Services, report: dict[str, Any]) -> dict[str, str]:
@@ -261,8 +265,6 @@ def store_report(services: Services, report: dict[str, Any]) -> dict[str, str]:
 def render_notice_pdf(n: dict[str, Any]) -> bytes:
     body, title = _styles()
     big = ParagraphStyle("big", parent=body, fontSize=11, leading=18)
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=20 * mm, rightMargin=20 * mm, title="中标通知书")
     story: list[Any] = [
         Paragraph("中标通知书", title),
         Spacer(1, 8 * mm),
@@ -280,5 +282,4 @@ def render_notice_pdf(n: dict[str, Any]) -> bytes:
         Paragraph(f"评标报告 SM3：{n['report_sm3']}", body),
         Paragraph("本通知书由公共资源交易平台生成并以平台 SM2 密钥签名，可凭签名文件离线核验。", body),
     ]
-    doc.build(story)
-    return out.getvalue()
+    return _pdf("中标通知书", 20, story)

@@ -50,13 +50,11 @@ from trading.services import Services
 from trading.tenders.models import EvaluationMethod, Lot, LotState, Tender
 
 DEFAULT_Z_LIMIT = 2.5
-IN_ROOM = (EvalState.SIGN_IN, EvalState.COMPLIANCE, EvalState.SCORING, EvalState.SIGNING)
 
 
 # ---------------------------------------------------------------- reading
-def evaluation_of(session: Session, lot: Lot, *, for_update: bool = False) -> Evaluation:
-    q = select(Evaluation).where(Evaluation.lot_id == lot.id)
-    ev = session.scalar(q.with_for_update() if for_update else q)
+def evaluation_of(session: Session, lot: Lot) -> Evaluation:
+    ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
     if ev is None:
         raise NotFound("本标段的评标尚未开始", code="not_started")
     return ev
@@ -529,16 +527,20 @@ def sheets(session: Session, ev: Evaluation) -> list[ScoreSheet]:
     return list(session.scalars(q.order_by(ScoreSheet.expert_id, ScoreSheet.bidder_id)))
 
 
-def _complete(session: Session, ev: Evaluation, expert_id: int, all_sheets: list[ScoreSheet]) -> bool:
-    mine = {s.bidder_id for s in all_sheets if s.expert_id == expert_id}
-    return all(b.id in mine for b in valid_bidders(session, ev))
+def _complete(expert_id: int, all_sheets: list[ScoreSheet], valid: set[int]) -> bool:
+    """The expert has a sheet for every bid under evaluation (``valid``: their ids)."""
+    return valid <= {s.bidder_id for s in all_sheets if s.expert_id == expert_id}
+
+
+def _valid_ids(session: Session, ev: Evaluation) -> set[int]:
+    return {b.id for b in valid_bidders(session, ev)}
 
 
 def visible_sheets(session: Session, user: User, ev: Evaluation) -> list[ScoreSheet]:
     """An expert sees its own sheets, and everybody's once all of its own are in (评分独立)."""
     seat = my_seat(session, user, ev)
     every = sheets(session, ev)
-    if _complete(session, ev, seat.expert_id, every) or ev.state is not EvalState.SCORING:
+    if ev.state is not EvalState.SCORING or _complete(seat.expert_id, every, _valid_ids(session, ev)):
         return every
     return [s for s in every if s.expert_id == seat.expert_id]
 
@@ -554,16 +556,17 @@ def _require_all_scored(session: Session, ev: Evaluation, rows: list[ScoreSheet]
     lot, _ = lot_and_tender(session, ev)
     if lot.evaluation_method is EvaluationMethod.LOWEST_PRICE:
         return
-    late = [s.expert_id for s in seats(session, ev) if not _complete(session, ev, s.expert_id, rows)]
+    valid = _valid_ids(session, ev)
+    late = [s.expert_id for s in seats(session, ev) if not _complete(s.expert_id, rows, valid)]
     if late:
         raise Conflict(f"尚有 {len(late)} 名专家未完成评分", code="scores_missing")
 
 
-def run_checks(session: Session, user: User | None, ev: Evaluation) -> list[Flag]:
+def run_checks(session: Session, user: User, ev: Evaluation) -> list[Flag]:
     """Recompute the findings of the current round: new ones are raised, vanished ones cleared
     (an expert revised); a resolution stays with its finding."""
     _in_state(ev, EvalState.SCORING)
-    actor: Actor = _leader_or_staff(session, user, ev) if user is not None else SYSTEM
+    actor = _leader_or_staff(session, user, ev)
     rows = sheets(session, ev)
     _require_all_scored(session, ev, rows)
     lot, _ = lot_and_tender(session, ev)
