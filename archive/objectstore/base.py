@@ -73,21 +73,6 @@ def start_writeback(f: IO[bytes], offset: int, length: int) -> None:
         os.posix_fadvise(f.fileno(), offset, length, os.POSIX_FADV_DONTNEED)
 
 
-class WritebackWriter:
-    """A file writer that starts writeback every ``every`` bytes (see ``start_writeback``)."""
-
-    def __init__(self, f: IO[bytes], every: int = 8 << 20) -> None:
-        self._f, self._every, self._done, self._pos = f, every, 0, 0
-
-    def write(self, data: bytes) -> int:
-        n = self._f.write(data)
-        self._pos += len(data)
-        if self._pos - self._done >= self._every:
-            start_writeback(self._f, self._done, self._pos - self._done)
-            self._done = self._pos
-        return n
-
-
 def key_for(digest_hex: str) -> str:
     return KEY_PREFIX + digest_hex
 

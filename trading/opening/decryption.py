@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from archive.objectstore import ObjectStoreError
-from archive.objectstore.base import WritebackWriter
+from archive.objectstore.direct import DirectFile
 from bidding.models import Bid
 from bidding.price_sheet import FILENAME as PRICE_SHEET
 from signing.digest import sm3_stream
@@ -114,8 +114,8 @@ def _decrypt(
             except EnvelopeError as exc:
                 raise Failed(Fault.BIDDER, "wrong_key", str(exc)) from None
             try:
-                with open(work, "wb") as dst:
-                    decrypt_chunks(header, src, WritebackWriter(dst), key)
+                with DirectFile(work) as dst:  # around the page cache: see archive.objectstore.direct
+                    decrypt_chunks(header, src, dst, key)
             except EnvelopeError as exc:
                 # Whose bytes are these? If they are exactly the receipted ones, the bidder's.
                 if _stored_sm3(services, bid.object_key) != bid.ciphertext_sm3:
@@ -175,8 +175,7 @@ def _decrypt_phase(database: Database, services: Services, job_id: int) -> _Decr
 
 
 def _finish(database: Database, services: Services, d: _Decrypted) -> None:
-    """Store the plaintext (its fsync is mostly waiting: it overlaps the next job's decryption)
-    and record the result."""
+    """Store the plaintext and record the result (overlapping the next job's decryption)."""
     job_id, failure, sheet, plaintext_sm3 = d.job_id, d.failure, d.sheet, d.plaintext_sm3
     stored_key = None
     try:
