@@ -128,15 +128,16 @@ def main() -> None:
             for i in range(n_bids):
                 assert release(client, t, i).status_code == 202
 
-        # --- baseline on a sample of the same bids, scaled to the total
+        # --- baseline on a sample of the same bids, scaled to the total; measured before and after
+        # the workers' run (the median of both), as the machine's speed drifts over minutes
         sample = min(n_bids, 8)
         keys = [read_header(io.BytesIO(blobs[i])).unwrap_key(bidders[i].enc_key) for i in range(sample)]
-        per_sample = statistics.median(raw_decrypt_time(blobs[:sample], keys) for _ in range(3))
-        raw_total = per_sample * sum(len(b) for b in blobs) / sum(len(b) for b in blobs[:sample])
-        # The floor assumes the workers scale perfectly over the cores; this says how far the machine
-        # does: the same raw work in ``workers`` processes at once, against one alone.
-        scaling = statistics.median(parallel_raw_time(blobs[:sample], keys, workers) for _ in range(3)) / per_sample
+        total_size, sampled = sum(len(b) for b in blobs), blobs[:sample]
         del blobs, t
+        raw_times = [raw_decrypt_time(sampled, keys) for _ in range(3)]
+        # The floor assumes the workers scale perfectly over the cores; this says how far the machine
+        # does: the same raw work in ``workers`` processes at once.
+        parallel_times = [parallel_raw_time(sampled, keys, workers) for _ in range(3)]
 
         # --- the worker processes, as `ggzy serve` starts them
         procs.append(
@@ -165,6 +166,11 @@ def main() -> None:
                 select(func.min(DecryptionJob.started_at), func.max(DecryptionJob.finished_at))
             ).one()
         elapsed = (last - first).total_seconds()
+        raw_times += [raw_decrypt_time(sampled, keys) for _ in range(3)]
+        parallel_times += [parallel_raw_time(sampled, keys, workers) for _ in range(3)]
+        per_sample = statistics.median(raw_times)
+        raw_total = per_sample * total_size / sum(len(b) for b in sampled)
+        scaling = statistics.median(parallel_times) / per_sample
         floor = raw_total / workers
         emit("opening_decrypt_total_time", elapsed, "s", elapsed / floor, 1.5, "lower")
         emit("opening_decrypt_failed_jobs", failed or 0, "count", None, 0, "lower")

@@ -30,13 +30,15 @@ from archive.objectstore import ObjectStoreError
 from archive.objectstore.direct import DirectFile
 from bidding.models import Bid
 from bidding.price_sheet import FILENAME as PRICE_SHEET
+from signing.certs import TrustStore
 from signing.digest import sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import EnvelopeError, SigningError
 from signing.sm2 import PrivateKey
+from trading.accounts.models import Organisation
 from trading.db import Database
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
-from trading.opening.operations import add_event, org_name
+from trading.opening.operations import add_event
 from trading.pki.operations import trust_store
 from trading.services import Services
 from trading.tenders.models import Lot, Tender
@@ -53,7 +55,23 @@ class Failed(Exception):
     detail: str
 
 
-def claim(session: Session, worker: str) -> int | None:
+@dataclass
+class Claimed:
+    """A job taken by a worker, with everything its decryption needs (read in the claim's
+    transaction: one query, so the workers spend their time on the crypto)."""
+
+    job_id: int
+    ceremony_id: int
+    private_der: bytes | None
+    wrapped: bytes
+    bid: Bid
+    tender_code: str
+    lot_number: int
+    bidder: str
+    trust: TrustStore
+
+
+def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     """Take the oldest queued job (committed by the caller before the work starts)."""
     q = select(DecryptionJob).where(DecryptionJob.state == JobState.QUEUED).order_by(DecryptionJob.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
@@ -62,7 +80,19 @@ def claim(session: Session, worker: str) -> int | None:
     if job is None:
         return None
     job.state, job.started_at, job.worker = JobState.RUNNING, clock.now(), worker
-    return job.id
+    cid, private_der, bid, tender_code, lot_number, bidder = session.execute(
+        select(Ceremony.id, Ceremony.private_key, Bid, Tender.code, Lot.number, Organisation.name)
+        .select_from(CeremonyBidder)
+        .join(Ceremony, Ceremony.id == CeremonyBidder.ceremony_id)
+        .join(Bid, Bid.id == CeremonyBidder.bid_id)
+        .join(Tender, Tender.id == Ceremony.tender_id)
+        .join(Lot, Lot.id == Ceremony.lot_id)
+        .join(Organisation, Organisation.id == CeremonyBidder.org_id)
+        .where(CeremonyBidder.id == job.ceremony_bidder_id)
+    ).one()
+    trust = trust_store(session, services.keys)
+    session.expunge(bid)
+    return Claimed(job.id, cid, private_der, job.wrapped_key, bid, tender_code, lot_number, bidder, trust)
 
 
 def requeue_stale(session: Session, now: dt.datetime) -> int:
@@ -94,7 +124,7 @@ def _price_sheet(path: str, tender: str, lot: int) -> dict[str, object] | None:
 
 
 def _decrypt(
-    services: Services, private_der: bytes, wrapped: bytes, bid: Bid, trust: object, work: str
+    services: Services, private_der: bytes, wrapped: bytes, bid: Bid, trust: TrustStore, work: str
 ) -> tuple[SealedHeader, str]:
     """Decrypt the stored bid into ``work``; raise ``Failed`` with whose fault it was."""
     try:
@@ -124,7 +154,7 @@ def _decrypt(
     except (ObjectStoreError, OSError) as exc:
         raise Failed(Fault.PLATFORM, "storage_error", repr(exc)) from None
     try:
-        header.verify(trust, at=bid.received_at)  # type: ignore[arg-type]
+        header.verify(trust, at=bid.received_at)
     except SigningError as exc:
         raise Failed(Fault.BIDDER, "signature_invalid", str(exc)) from None
     return header, header.plaintext_sm3
@@ -134,7 +164,7 @@ def _decrypt(
 class _Decrypted:
     """What the CPU phase of a job leaves for its finishing phase."""
 
-    job_id: int
+    job: Claimed
     started: float
     work: str
     plaintext_sm3: str | None = None
@@ -142,41 +172,28 @@ class _Decrypted:
     failure: Failed | None = None
 
 
-def _decrypt_phase(database: Database, services: Services, job_id: int) -> _Decrypted:
+def _decrypt_phase(services: Services, job: Claimed) -> _Decrypted:
     """Decrypt into a temporary file and read the price sheet (the CPU-bound part)."""
     started = time.perf_counter()
-    with database.session() as s:
-        job = s.get(DecryptionJob, job_id)
-        assert job is not None
-        seat = s.get(CeremonyBidder, job.ceremony_bidder_id)
-        assert seat is not None
-        c = s.get(Ceremony, seat.ceremony_id)
-        bid = s.get(Bid, seat.bid_id)
-        assert c is not None and bid is not None
-        tender, lot = s.get(Tender, c.tender_id), s.get(Lot, c.lot_id)
-        assert tender is not None and lot is not None
-        private_der, wrapped, trust = c.private_key, job.wrapped_key, trust_store(s, services.keys)
-        s.expunge(bid)
-        tender_code, lot_number = tender.code, lot.number
     fd, work = tempfile.mkstemp(prefix="decrypt-", dir=services.instance if services.instance.exists() else None)
     os.close(fd)
-    out = _Decrypted(job_id, started, work)
+    out = _Decrypted(job, started, work)
     try:
-        if private_der is None:
+        if job.private_der is None:
             raise Failed(Fault.PLATFORM, "ceremony_key_gone", "开标密钥已销毁")
-        _, out.plaintext_sm3 = _decrypt(services, private_der, wrapped, bid, trust, work)
-        out.sheet = _price_sheet(work, tender_code, lot_number)
+        _, out.plaintext_sm3 = _decrypt(services, job.private_der, job.wrapped, job.bid, job.trust, work)
+        out.sheet = _price_sheet(work, job.tender_code, job.lot_number)
     except Failed as f:
         out.failure = f
     except Exception as exc:  # our own error: never the bidder's loss
-        log.exception("decryption job %s failed", job_id)
+        log.exception("decryption job %s failed", job.job_id)
         out.failure = Failed(Fault.PLATFORM, "internal_error", repr(exc))
     return out
 
 
 def _finish(database: Database, services: Services, d: _Decrypted) -> None:
     """Store the plaintext and record the result (overlapping the next job's decryption)."""
-    job_id, failure, sheet, plaintext_sm3 = d.job_id, d.failure, d.sheet, d.plaintext_sm3
+    failure, sheet, plaintext_sm3 = d.failure, d.sheet, d.plaintext_sm3
     stored_key = None
     try:
         if failure is None and plaintext_sm3 is not None:
@@ -189,14 +206,13 @@ def _finish(database: Database, services: Services, d: _Decrypted) -> None:
             os.unlink(d.work)
     ms = int((time.perf_counter() - d.started) * 1000)
     with database.session() as s:
-        job = s.get(DecryptionJob, job_id)
+        job = s.get(DecryptionJob, d.job.job_id)
         seat = s.get(CeremonyBidder, job.ceremony_bidder_id) if job else None
-        assert job is not None and seat is not None
-        c = s.get(Ceremony, seat.ceremony_id)
-        assert c is not None
+        c = s.get(Ceremony, d.job.ceremony_id)
+        assert job is not None and seat is not None and c is not None
         now = clock.now()
         job.finished_at = now
-        name = org_name(s, seat.org_id)
+        name = d.job.bidder
         if failure is None:
             job.state = JobState.DONE
             seat.outcome, seat.decrypted_at = Outcome.DECRYPTED, now
@@ -239,10 +255,10 @@ def run_pending(database: Database, services: Services, worker: str = "inline", 
         finishing: Future[None] | None = None
         while True:
             with database.session() as s:
-                job_id = claim(s, worker)
-            if job_id is None:
+                job = claim(s, services, worker)
+            if job is None:
                 break
-            decrypted = _decrypt_phase(database, services, job_id)
+            decrypted = _decrypt_phase(services, job)
             if finishing is not None:
                 finishing.result()
                 finishing = None
