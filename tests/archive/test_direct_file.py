@@ -89,8 +89,8 @@ def test_close_twice_and_error_inside(tmp_path: pathlib.Path) -> None:
 def test_a_write_error_reaches_the_caller() -> None:
     if not pathlib.Path("/dev/full").exists():
         pytest.skip("no /dev/full")
-    with pytest.raises(OSError) as exc:  # raised by the writer thread, seen by write or close
-        with DirectFile("/dev/full", ALIGN) as f:
-            for _ in range(4):
-                f.write(b"x" * ALIGN)
+    # raised by the writer thread, seen by write or close
+    with pytest.raises(OSError) as exc, DirectFile("/dev/full", ALIGN) as f:
+        for _ in range(4):
+            f.write(b"x" * ALIGN)
     assert exc.value.errno == 28  # ENOSPC

@@ -289,6 +289,10 @@ def test_a_lot_from_opening_record_to_award(
         assert r.status_code == 200
         state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
         assert state["state"] == "signing" and len(state["report_sm3"]) == 64
+        # each advance recorded its checks once: the first raised the outlier, the second found
+        # nothing new (the recheck under the lock, before the report, adds no empty event)
+        checks = session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.checks")).all()
+        assert [len(json.loads(e.payload)["raised"]) for e in checks] == [1, 0]
         ranking = state["report"]["ranking"]
         assert [x["rank"] for x in ranking] == [1, 2, 3] and len(state["report"]["candidates"]) == 3
         assert client.get(f"{url}/report.pdf", headers=lead["h"]).data.startswith(b"%PDF")

@@ -536,10 +536,13 @@ def _valid_ids(session: Session, ev: Evaluation) -> set[int]:
     return {b.id for b in valid_bidders(session, ev)}
 
 
-def visible_sheets(session: Session, user: User, ev: Evaluation) -> list[ScoreSheet]:
-    """An expert sees its own sheets, and everybody's once all of its own are in (评分独立)."""
+def visible_sheets(
+    session: Session, user: User, ev: Evaluation, every: list[ScoreSheet] | None = None
+) -> list[ScoreSheet]:
+    """An expert sees its own sheets, and everybody's once all of its own are in (评分独立).
+    ``every``: the round's sheets, when the caller has them already."""
     seat = my_seat(session, user, ev)
-    every = sheets(session, ev)
+    every = sheets(session, ev) if every is None else every
     if ev.state is not EvalState.SCORING or _complete(seat.expert_id, every, _valid_ids(session, ev)):
         return every
     return [s for s in every if s.expert_id == seat.expert_id]
@@ -562,9 +565,10 @@ def _require_all_scored(session: Session, ev: Evaluation, rows: list[ScoreSheet]
         raise Conflict(f"尚有 {len(late)} 名专家未完成评分", code="scores_missing")
 
 
-def run_checks(session: Session, user: User, ev: Evaluation) -> list[Flag]:
+def run_checks(session: Session, user: User, ev: Evaluation, *, record_unchanged: bool = True) -> list[Flag]:
     """Recompute the findings of the current round: new ones are raised, vanished ones cleared
-    (an expert revised); a resolution stays with its finding."""
+    (an expert revised); a resolution stays with its finding. A run that changes nothing is
+    recorded only when asked for (the leader's own run, not the recheck before the report)."""
     _in_state(ev, EvalState.SCORING)
     actor = _leader_or_staff(session, user, ev)
     rows = sheets(session, ev)
@@ -601,7 +605,9 @@ def run_checks(session: Session, user: User, ev: Evaluation) -> list[Flag]:
             flag.cleared_at = now
             cleared.append(key)
     session.flush()
-    record_event(session, actor, "evaluation.checks", ev, {"round": ev.round, "raised": raised, "cleared": cleared})
+    if raised or cleared or record_unchanged:
+        payload = {"round": ev.round, "raised": raised, "cleared": cleared}
+        record_event(session, actor, "evaluation.checks", ev, payload)
     return flags(session, ev)
 
 
@@ -633,13 +639,13 @@ def resolve_flag(session: Session, user: User, ev: Evaluation, flag_id: int, rea
 
 # ---------------------------------------------------------------- report and signatures
 def generate_report(session: Session, user: User, ev: Evaluation, services: Services) -> dict[str, Any]:
-    """Checks again; with every flag resolved or gone, the report is built, stored and put to the
-    committee for signature."""
+    """Checks again (under the room's lock: a score revised since the last run is seen); with
+    every flag resolved or gone, the report is built, stored and put to the committee for signature."""
     from trading.evaluation import report as rep
 
     _in_state(ev, EvalState.SCORING)
     actor = _leader_or_staff(session, user, ev)
-    run_checks(session, user, ev)
+    run_checks(session, user, ev, record_unchanged=False)
     still = open_flags(session, ev)
     if still:
         raise Conflict(

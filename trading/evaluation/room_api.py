@@ -112,10 +112,11 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
     everyone = room.seats(db, ev, present=False)
     experts = {e.id: e for e in db.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in everyone])))}
     bids = room.bidders(db, ev)
+    every = room.sheets(db, ev)
     if seat is not None and seat.recused_at is not None:
         rows, sees_scores = [], False  # it left before any bid was shown
     else:
-        rows = room.visible_sheets(db, user, ev) if seat is not None else room.sheets(db, ev)
+        rows = room.visible_sheets(db, user, ev, every) if seat is not None else every
         sees_scores = seat is not None or ev.state is not EvalState.SCORING
     out: dict[str, Any] = {
         "id": ev.id,
@@ -165,7 +166,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         ]
         if sees_scores
         else [],
-        "submitted": sorted({(r.expert_id) for r in room.sheets(db, ev)}),
+        "submitted": sorted({r.expert_id for r in every}),
         "flags": [
             {
                 "id": f.id,
