@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -169,11 +169,33 @@ def test_a_draw_through_the_api(
 
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
         lot = f"/api/v1/tenders/{t['code']}/lots/1/draws"
+        # staff may split the seats between venues, never change the committee the tender published
+        events = session.scalar(select(func.count()).select_from(AuditEvent))
+        for slots in (
+            [{"region": "350100", "specialty": "A01", "count": 1}],  # a committee of one
+            [
+                {"region": "350100", "specialty": "A01", "count": 3},
+                {"region": "350200", "specialty": "A01", "count": 2},
+            ],
+            [
+                {"region": "350100", "specialty": "A01", "count": 3},
+                {"region": "350100", "specialty": "B02", "count": 1},
+            ],
+        ):
+            r = client.post(lot, json={"slots": slots}, headers=hs)
+            assert r.status_code == 422 and "A01 4 名" in r.get_json()["error"]["message"], r.get_json()
+        bad = {"slots": [{"region": "350100", "specialty": "A01", "count": 0}]}
+        assert client.post(lot, json=bad, headers=hs).status_code == 422
+        assert client.post(lot, json={}, headers=t["headers"][0]).status_code == 403
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == events  # nothing written
         r = client.post(lot, json={}, headers=hs)  # the lot asks for 4 of A01 at 350100
         assert r.status_code == 201, r.get_json()
         d = r.get_json()
         assert d["seed"] is None and len(d["seed_sm3"]) == 64  # committed, not revealed
-        assert client.post(lot, json={}, headers=hs).status_code == 409  # one round at a time
+        assert client.post(lot, json={}, headers=hs).get_json()["error"]["code"] == "already_drawn"
+        # nor can a second round add seats: after the first, only freed seats are drawn again
+        extra = {"slots": [{"region": "350100", "specialty": "A01", "count": 4}]}
+        assert client.post(lot, json=extra, headers=hs).get_json()["error"]["code"] == "already_drawn"
         commit_ev = session.scalars(select(AuditEvent).where(AuditEvent.action == "draw.commit")).one()
         assert d["seed_sm3"] in commit_ev.payload and d["snapshot_sm3"] in commit_ev.payload
         assert client.post(f"/api/v1/draws/{d['id']}/run", headers=t["headers"][0]).status_code == 403
@@ -249,14 +271,14 @@ def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
     from tests.factories import csrf_from, page_login
 
     t = opened_lot(client, session, app)
-    experts = [make_user(session, Role.EXPERT) for _ in range(5)]
+    experts = [make_user(session, Role.EXPERT) for _ in range(6)]
     session.commit()
     for i, u in enumerate(experts):
         body = {
             "name": f"专家{i}",
             "username": u.username,
             "specialties": ["A01"],
-            "region": "350100",
+            "region": "350100" if i < 5 else "350200",  # one at the sub-venue
             "employer": valid_code(710_000_000 + i),
         }
         assert client.post("/api/v1/experts", json=body, headers=t["staff"]).status_code == 201
@@ -264,14 +286,31 @@ def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
         staff = app.test_client()
         page_login(staff, t["staff_username"])
         url = f"/tenders/{t['code']}/lots/1/draws"
-        token = csrf_from(staff.get(url).get_data(as_text=True))
-        html = staff.post(f"{url}/commit", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
-        assert "已公布本轮抽取" in html and "抽取后公开" in html
+        html = staff.get(url).get_data(as_text=True)
+        assert "A01 4 名" in html and 'name="sub_region"' in html
+        token = csrf_from(html)
+
+        def commit(region: str, count: str) -> str:
+            form = {"csrf_token": token, "sub_region": region, "sub_specialty": "A01", "sub_count": count}
+            return staff.post(f"{url}/commit", data=form, follow_redirects=True).get_data(as_text=True)
+
+        for region, count, why in (
+            ("350100", "1", "主场（350100）以外"),
+            ("350200", "5", "超过招标文件规定的人数"),
+            ("35", "1", "地区代码应为 6 位数字"),
+            ("350200", "两", "1–51 的整数"),
+        ):
+            html = commit(region, count)
+            assert "未执行" in html and why in html, why
+        assert session.scalar(select(AuditEvent.seq).where(AuditEvent.action == "draw.commit")) is None
+        html = commit("350200", "1")  # three seats at the main venue, one at the sub-venue
+        assert "已公布本轮抽取" in html and "抽取后公开" in html and 'id="commit-form"' not in html
         draw_id = session.scalars(select(AuditEvent.object_id).where(AuditEvent.action == "draw.commit")).one()
         html = staff.post(f"{url}/run", data={"csrf_token": token, "draw": draw_id}, follow_redirects=True).get_data(
             as_text=True
         )
         assert "已抽取并通知专家" in html and "待确认 4" in html and "专家0" not in html
+        assert ops_invitations(client, experts[5])  # the sub-venue's seat went to its only expert
         html = staff.post(f"{url}/run", data={"csrf_token": token, "draw": draw_id}, follow_redirects=True).get_data(
             as_text=True
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import secrets
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from pydantic import Field
@@ -172,31 +173,70 @@ def _lot_parties(session: Session, lot: Lot) -> tuple[Tender, str, tuple[str, ..
     return tender, tenderee.credit_code, tuple(sorted(bidders))
 
 
-def default_slots(lot: Lot) -> list[rules.Slot]:
-    """The lot's specialties, all at the lot's region (the main venue)."""
-    return [rules.Slot(lot.region, s["code"], int(s["count"])) for s in lot.specialties]
+def _published_committee(lot: Lot) -> dict[str, int]:
+    """Experts per specialty, as the tender published them."""
+    wanted: dict[str, int] = {}
+    for s in lot.specialties:
+        wanted[s["code"]] = wanted.get(s["code"], 0) + int(s["count"])
+    return wanted
+
+
+def venue_slots(lot: Lot, sub_venues: Sequence[rules.Slot] = ()) -> list[rules.Slot]:
+    """The lot's committee with ``sub_venues`` seats placed in other regions (副场, 跨区域远程异地评标)
+    and the rest of each specialty at the lot's own region (主场)."""
+    left = _published_committee(lot)
+    for s in sub_venues:
+        if s.region == lot.region:
+            raise InvalidInput(f"副场应在主场（{lot.region}）以外的地区", fields={"slots": "地区"})
+        if s.count < 1 or left.get(s.specialty, 0) < s.count:
+            raise InvalidInput(f"副场的 {s.specialty} 席位超过招标文件规定的人数", fields={"slots": "人数"})
+        left[s.specialty] -= s.count
+    return [rules.Slot(lot.region, code, n) for code, n in left.items() if n] + list(sub_venues)
 
 
 def draws_of(session: Session, lot: Lot) -> list[Draw]:
     return list(session.scalars(select(Draw).where(Draw.lot_id == lot.id).order_by(Draw.round)))
 
 
+def composition_error(lot: Lot, slots: list[rules.Slot]) -> str | None:
+    """Why ``slots`` are not the lot's published committee (None when they are): the tender fixes
+    how many experts of each specialty sit (Law 37, checked when the lot was made); staff only
+    choose where they sit, at the main venue or a sub-venue (跨区域远程异地评标)."""
+    if any(not 1 <= s.count <= 51 for s in slots):
+        return "每个抽取位的人数应为 1–51"
+    wanted = _published_committee(lot)
+    drawn: dict[str, int] = {}
+    for s in slots:
+        drawn[s.specialty] = drawn.get(s.specialty, 0) + s.count
+    if drawn != wanted:
+        asked = "、".join(f"{code} {n} 名" for code, n in sorted(wanted.items()))
+        return f"抽取的专业和人数应与招标文件规定的评标委员会组成一致（{asked}），只能调整主场与副场的分配"
+    return None
+
+
 def commit_draw(
     session: Session, staff: User, store: ObjectStore, lot: Lot, slots: list[rules.Slot] | None = None
 ) -> Draw:
+    """The first round: the lot's whole committee, by default at the lot's region; ``slots`` may
+    place seats at sub-venues but never change how many experts of which specialty sit. Later
+    rounds only replace freed seats (``replace_declined``)."""
+    _require_staff(staff)
+    if draws_of(session, lot):
+        raise Conflict("首轮已抽取；补抽请用 replace", code="already_drawn")
+    slots = slots or venue_slots(lot)
+    if (why := composition_error(lot, slots)) is not None:
+        raise InvalidInput(why, fields={"slots": why})
+    return _commit_round(session, staff, store, lot, slots)
+
+
+def _commit_round(session: Session, staff: User, store: ObjectStore, lot: Lot, slots: list[rules.Slot]) -> Draw:
     """Publish the inputs before drawing: the snapshot's SM3 and the seed's SM3, in the trace and in
     the next signed checkpoint. The seed itself stays secret until ``run_draw``."""
-    _require_staff(staff)
     if lot.status is not LotState.EVALUATING:
         raise Conflict("开标结束后才能抽取本标段的评标专家", code="wrong_state")
     earlier = draws_of(session, lot)
     if any(d.state is DrawState.COMMITTED for d in earlier):
         raise Conflict("上一轮抽取尚未进行", code="draw_pending")
-    if earlier and slots is None:
-        raise Conflict("首轮已抽取；补抽请用 replace", code="already_drawn")
-    slots = slots or default_slots(lot)
-    if sum(s.count for s in slots) < 1 or any(s.count < 1 or s.count > 51 for s in slots):
-        raise InvalidInput("每个抽取位的人数应为 1–51", fields={"slots": "人数"})
     drawn_before = session.scalars(
         select(DrawMember.expert_id).join(Draw, Draw.id == DrawMember.draw_id).where(Draw.lot_id == lot.id)
     ).all()
@@ -287,6 +327,7 @@ def respond(session: Session, user: User, member_id: int, accept: bool, reason: 
 def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot) -> Draw:
     """A new round for every seat freed (declined, or recused in the room) and not yet refilled,
     drawn the same way (each seat's own region and specialty)."""
+    _require_staff(staff)
     rounds = draws_of(session, lot)
     if not rounds:
         raise Conflict("本标段尚未抽取", code="not_drawn")
@@ -313,7 +354,7 @@ def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot
         s = slot_rules[m.draw_id][m.slot]
         counts[(s.region, s.specialty)] = counts.get((s.region, s.specialty), 0) + 1
     slots = [rules.Slot(region, sp, n) for (region, sp), n in counts.items()]
-    d = commit_draw(session, staff, store, lot, slots)
+    d = _commit_round(session, staff, store, lot, slots)
     for m in freed:
         m.replaced_by = d.id
     return d

@@ -9,14 +9,17 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from trading import web
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
+from trading.evaluation import draw as rules
 from trading.evaluation import operations as ops
-from trading.evaluation.api import _draw, _lot, draw_json
+from trading.evaluation.api import SlotIn, _draw, _lot, draw_json
 from trading.evaluation.models import Evaluation
 from trading.permissions import Permission, requires
+from trading.schemas import parse
 
 pages = Blueprint("evaluation", __name__)
 
@@ -37,7 +40,7 @@ def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
     try:
         lot = _lot(code, number)
         if action == "commit":
-            ops.commit_draw(db, staff, store, lot)
+            ops.commit_draw(db, staff, store, lot, ops.venue_slots(lot, _sub_venues(request.form)))
             flash("已公布本轮抽取的快照与种子承诺（SM3），可以抽取")
         elif action == "run":
             ops.run_draw(db, staff, store, _draw(int(request.form.get("draw", "0") or 0), for_update=True))
@@ -52,6 +55,20 @@ def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
         db.rollback()
         flash(f"未执行：{exc.message}")
     return redirect(url_for("evaluation.draws_page", code=code, number=number))
+
+
+def _sub_venues(form: MultiDict[str, str]) -> list[rules.Slot]:
+    """The commit form's sub-venue rows (副场); blank rows are skipped."""
+    rows = zip(form.getlist("sub_region"), form.getlist("sub_specialty"), form.getlist("sub_count"), strict=False)
+    slots = []
+    for row, (region, specialty, count) in enumerate(rows, start=1):
+        if region.strip() or count.strip():
+            try:
+                s = parse(SlotIn, {"region": region, "specialty": specialty, "count": count})
+            except InvalidInput:
+                raise InvalidInput(f"副场第 {row} 行：地区代码应为 6 位数字，人数应为 1–51 的整数") from None
+            slots.append(rules.Slot(s.region, s.specialty, s.count))
+    return slots
 
 
 @pages.get("/expert")
