@@ -32,3 +32,9 @@ class Services:
     @property
     def instance(self) -> pathlib.Path:
         return self.settings.instance
+
+    @property
+    def scratch(self) -> pathlib.Path | None:
+        """Where large temporary files go (decrypted bids, packages, experts' copies): the instance
+        folder, on the object store's disk, rather than a /tmp that may be memory (tmpfs)."""
+        return self.instance if self.instance.exists() else None

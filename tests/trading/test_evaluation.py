@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import io
 import json
+import os
 import pathlib
 import re
 import zipfile
@@ -22,12 +23,13 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive import clock
 from archive import package as pkg
 from archive.audit import AuditEvent
+from signing.digest import sm3_hex
 from signing.statements import (
     SignedStatement,
     evaluation_pledge_statement,
@@ -211,11 +213,30 @@ def test_a_lot_from_opening_record_to_award(
         # the opened bids: watermarked copies, each download logged
         state = client.get(url, headers=lead["h"]).get_json()
         bids = [b["id"] for b in state["bidders"]]
-        r = client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"])
-        assert r.status_code == 200 and r.mimetype == "application/zip"
+        r = client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"], buffered=True)
+        assert r.status_code == 200 and r.mimetype == "application/zip" and r.content_length == len(r.data)
         z = zipfile.ZipFile(io.BytesIO(r.data))
         assert "水印说明.txt" in z.namelist() and "专家" in z.comment.decode()
-        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.bid_access")).first()
+        access = session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.bid_access")).one()
+        assert json.loads(access.payload)["copy_sm3"] == sm3_hex(r.data)  # the log names exactly the bytes handed out
+        again = client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"], buffered=True)
+        assert again.data != r.data and sm3_hex(again.data) in {  # each download its own numbered copy
+            json.loads(e.payload)["copy_sm3"]
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.bid_access"))
+        }
+        # a decrypted bid that is not a zip package: a clear refusal, and no access logged
+        from trading.opening.models import CeremonyBidder
+
+        seat = session.get(CeremonyBidder, bids[1])
+        assert seat is not None
+        real, seat.plaintext_key = seat.plaintext_key, services(app).store.put_bytes(b"not a zip").key
+        session.commit()
+        logged = session.scalar(select(func.count()).select_from(AuditEvent))
+        r = client.get(f"{url}/bids/{bids[1]}/copy", headers=lead["h"], buffered=True)
+        assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_a_package"
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == logged
+        seat.plaintext_key = real
+        session.commit()
 
         # compliance by majority: one expert fails the third bid, the others pass it
         bad = {"bidder": bids[2], "passed": False, "failed_items": ["不存在的审查项"], "reason": "不符合"}
@@ -734,3 +755,39 @@ def test_watermarked_copies_stamp_every_pdf_page_and_keep_other_files() -> None:
         assert any("STSong-Light" in str(f.get_object()["/BaseFont"]) for f in fonts.values())  # the stamp's font
         assert page.extract_text().count("page") == 1  # the page's own text is still there
     assert text in z.read("水印说明.txt").decode() and z.comment.decode() == text
+
+
+def test_a_large_bid_is_copied_through_disk_not_memory(tmp_path: pathlib.Path) -> None:
+    """A bid's files stream through (bids may be gigabytes): the copy's peak memory stays far below
+    the bid's size, even read from a stream that cannot seek (an S3 body), and what did not compress
+    in the bid is stored, not deflated again."""
+    import tracemalloc
+
+    from trading.evaluation.watermark import seekable, watermark_zip
+
+    block, blocks = os.urandom(1 << 20), 32  # incompressible, like scans and drawings
+    bid = tmp_path / "bid.zip"
+    with zipfile.ZipFile(bid, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        with z.open("图纸/总平面图.dwg", "w", force_zip64=True) as w:
+            for _ in range(blocks):
+                w.write(block)
+        z.writestr("技术标/施工组织设计.txt", "施工组织设计" * 20_000)
+
+    class Body:  # what the S3 store's open() gives: read, no seek
+        def __init__(self, f: Any) -> None:
+            self.read = f.read
+
+    tracemalloc.start()
+    try:
+        with bid.open("rb") as raw, seekable(Body(raw), tmp_path) as src, (tmp_path / "copy.zip").open("wb") as dst:
+            watermark_zip(src, dst, "评标专用 编号 00000001")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB for a {blocks} MiB bid"
+    copy = zipfile.ZipFile(tmp_path / "copy.zip")
+    drawing = copy.getinfo("图纸/总平面图.dwg")
+    assert drawing.compress_type == zipfile.ZIP_STORED and drawing.file_size == blocks << 20
+    assert copy.getinfo("技术标/施工组织设计.txt").compress_type == zipfile.ZIP_DEFLATED
+    assert sm3_hex(copy.read("图纸/总平面图.dwg")) == sm3_hex(block * blocks)
+    assert sorted(tmp_path.iterdir()) == sorted([bid, tmp_path / "copy.zip"])  # the spooled source is gone

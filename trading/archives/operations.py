@@ -337,7 +337,7 @@ def build_for(
         "end_state": reason,
         "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root_sm3": cp.root.hex()},
     }
-    fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.instance if services.instance.exists() else None)
+    fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.scratch)
     try:
         with os.fdopen(fd, "w+b") as f:
             manifest = pkg.build(f, entries, header, key=keys.sign_key, cert=keys.sign_cert, root=keys.ca.cert, now=now)
@@ -420,7 +420,7 @@ def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tende
 
 def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> pkg.Report:
     """Verify the stored package as an outsider would, against the platform's root."""
-    fd, tmp = tempfile.mkstemp(prefix="verify-", dir=services.instance if services.instance.exists() else None)
+    fd, tmp = tempfile.mkstemp(prefix="verify-", dir=services.scratch)
     try:
         with os.fdopen(fd, "wb") as out, services.archive_store.open(p.object_key) as src:
             while chunk := src.read(1 << 20):

@@ -10,8 +10,12 @@ Staff open the room and may send a report back (评标回退), which starts a ne
 from __future__ import annotations
 
 import datetime as dt
+import secrets
+import tempfile
+import zipfile
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +23,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from signing.certs import TrustStore
+from signing.digest import sm3_stream
 from signing.statements import (
     evaluation_pledge_statement,
     evaluation_report_statement,
@@ -43,6 +48,7 @@ from trading.evaluation.models import (
     Seat,
 )
 from trading.evaluation.operations import my_expert
+from trading.evaluation.watermark import seekable, watermark_zip
 from trading.opening.models import Ceremony, CeremonyBidder, Outcome
 from trading.opening.operations import credit_code_of, org_name
 from trading.pki.operations import check_signature, registered_signing_cert
@@ -771,15 +777,19 @@ def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: st
 
 
 # ---------------------------------------------------------------- the opened bids
-def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, services: Services) -> tuple[str, bytes]:
+@dataclass
+class BidCopy:
+    """An expert's watermarked copy: an open, already unlinked temporary file, at its start."""
+
+    name: str
+    file: BinaryIO
+    size: int
+
+
+def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, services: Services) -> BidCopy:
     """A watermarked copy of an opened bid for a committee member who signed the pledge; every
-    download is an audit event naming the copy's SM3 and number."""
-    import io
-    import secrets
-
-    from signing.digest import sm3_hex
-    from trading.evaluation.watermark import watermark_zip
-
+    download is an audit event naming the copy's SM3 and number. Built on disk, never in memory:
+    bids may be gigabytes (``MAX_BID_BYTES``)."""
     _in_state(ev, EvalState.COMPLIANCE, EvalState.SCORING, EvalState.SIGNING)
     seat = my_seat(session, user, ev)
     if seat.pledged_at is None:
@@ -791,16 +801,25 @@ def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, servi
     assert expert is not None
     number = secrets.token_hex(4)
     text = f"评标专用 专家 {expert.name}（{expert.id}） {clock.local(clock.now()):%Y-%m-%d %H:%M} 编号 {number}"
-    out = io.BytesIO()
-    # In memory: a zip needs a seekable source, which an S3 stream is not (bids here are at most
-    # a few hundred MB; see the note in the README).
-    stamped = watermark_zip(io.BytesIO(services.store.read_bytes(b.plaintext_key)), out, text)
-    data = out.getvalue()
+    # not a with-block: the file outlives this call; the response streams it, then closes it
+    copy = tempfile.TemporaryFile(prefix="copy-", dir=services.scratch)  # noqa: SIM115
+    try:
+        with services.store.open(b.plaintext_key) as stored, seekable(stored, services.scratch) as src:
+            stamped = watermark_zip(src, copy, text)
+        copy.seek(0)
+        digest, size = sm3_stream(copy)
+        copy.seek(0)
+    except zipfile.BadZipFile:
+        copy.close()
+        raise Conflict("该投标文件不是有效的文件包（zip），无法生成水印副本", code="not_a_package") from None
+    except BaseException:
+        copy.close()
+        raise
     record_event(
         session,
         user,
         "evaluation.bid_access",
         ev,
-        {"expert": seat.expert_id, "bidder": b.id, "copy": number, "copy_sm3": sm3_hex(data), "pdfs_stamped": stamped},
+        {"expert": seat.expert_id, "bidder": b.id, "copy": number, "copy_sm3": digest.hex(), "pdfs_stamped": stamped},
     )
-    return f"bid-{ev.id}-{b.id}-{number}.zip", data
+    return BidCopy(f"bid-{ev.id}-{b.id}-{number}.zip", copy, size)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, send_file
 from pydantic import Field
 from sqlalchemy import select
 
@@ -309,9 +309,15 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
 @requires(Permission.EXPERT_SELF)
 def bid_copy(evaluation_id: int, bidder_id: int) -> Response:
     ev = load_evaluation(evaluation_id)
-    name, data = room.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
-    web.commit()
-    return Response(data, mimetype="application/zip", headers={"Content-Disposition": f"attachment; filename={name}"})
+    copy = room.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
+    try:
+        web.commit()
+    except BaseException:
+        copy.file.close()
+        raise
+    response = send_file(copy.file, mimetype="application/zip", as_attachment=True, download_name=copy.name)
+    response.content_length = copy.size
+    return response
 
 
 @api.get("/evaluations/<int:evaluation_id>/report.pdf")

@@ -8,8 +8,13 @@ copy's SM3 go into the audit event, so a leaked copy leads back to one download.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import pathlib
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from pypdf import PdfReader, PdfWriter
@@ -48,22 +53,50 @@ def stamp_pdf(data: bytes, text: str) -> bytes:
         return data
 
 
+def _entry(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
+    """The copy's entry for the bidder's ``info``: stored when the bidder's entry did not compress
+    (scans, images and most PDFs already are; zlib deflates such bytes at ~40 MB/s here, so a large
+    bid would take minutes for nothing), deflated otherwise; its size known, so zip64 only if needed."""
+    out = zipfile.ZipInfo(info.filename, info.date_time)
+    out.external_attr = info.external_attr
+    out.file_size = info.file_size
+    incompressible = info.compress_size * 10 >= info.file_size * 9
+    out.compress_type = zipfile.ZIP_STORED if incompressible else zipfile.ZIP_DEFLATED
+    return out
+
+
 def watermark_zip(src: BinaryIO, dst: BinaryIO, text: str) -> int:
-    """Copy the bid zip ``src`` to ``dst`` with PDFs stamped; returns how many PDFs were."""
+    """Copy the bid zip ``src`` (seekable) to ``dst`` with PDFs stamped; returns how many PDFs were.
+    Other files stream through in 1 MiB pieces; a PDF is held whole while it is stamped."""
     stamped = 0
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             if info.is_dir():
                 continue
+            entry = _entry(info)
             if info.filename.lower().endswith(".pdf"):
                 data = zin.read(info)
                 out = stamp_pdf(data, text)
                 stamped += out is not data
-                zout.writestr(info.filename, out)
+                entry.file_size = len(out)
+                zout.writestr(entry, out)
             else:
-                with zin.open(info) as r, zout.open(info.filename, "w", force_zip64=True) as w:
+                with zin.open(info) as r, zout.open(entry, "w") as w:
                     while chunk := r.read(1 << 20):
                         w.write(chunk)
         zout.writestr("水印说明.txt", f"本文件为评标专用副本，仅限评标使用，不得外传。\n{text}\n")
         zout.comment = text.encode()[:60000]
     return stamped
+
+
+@contextlib.contextmanager
+def seekable(src: BinaryIO, scratch: pathlib.Path | None) -> Iterator[BinaryIO]:
+    """``src`` itself when it can seek (a local file), else a copy spooled to a file in ``scratch``
+    (an S3 stream): a zip is read from its end."""
+    if getattr(src, "seekable", lambda: False)():
+        yield src
+        return
+    with tempfile.TemporaryFile(dir=scratch) as spool:
+        shutil.copyfileobj(src, spool, 1 << 20)
+        spool.seek(0)
+        yield spool

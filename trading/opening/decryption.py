@@ -175,7 +175,7 @@ class _Decrypted:
 def _decrypt_phase(services: Services, job: Claimed) -> _Decrypted:
     """Decrypt into a temporary file and read the price sheet (the CPU-bound part)."""
     started = time.perf_counter()
-    fd, work = tempfile.mkstemp(prefix="decrypt-", dir=services.instance if services.instance.exists() else None)
+    fd, work = tempfile.mkstemp(prefix="decrypt-", dir=services.scratch)
     os.close(fd)
     out = _Decrypted(job, started, work)
     try:
