@@ -41,17 +41,28 @@ USERS: list[tuple[str, str, int, Role]] = [
     ("bidder2", "海峡路桥 李四", 5, Role.BIDDER),
     ("bidder3", "闽江水利 王五", 6, Role.BIDDER),
     ("issuer", "兴业担保 周经理", 7, Role.ISSUER),
-    ("expert1", "专家 郑教授", 8, Role.EXPERT),
-    ("expert2", "专家 黄工", 9, Role.EXPERT),
-    ("expert3", "专家 王教授", 8, Role.EXPERT),
-    ("expert4", "专家 郑工", 9, Role.EXPERT),
-    ("expert5", "专家 黄教授", 8, Role.EXPERT),
+    # the pool names them as their accounts do; three in 福州 (the main venue), two in 厦门 (a sub-venue)
+    ("expert1", "专家 林海峰", 8, Role.EXPERT),
+    ("expert2", "专家 陈雅琴", 8, Role.EXPERT),
+    ("expert3", "专家 王建国", 8, Role.EXPERT),
+    ("expert4", "专家 郑晓东", 9, Role.EXPERT),
+    ("expert5", "专家 黄丽华", 9, Role.EXPERT),
 ]
 
 
 def credit_code(prefix2: str, n: int) -> str:
     base = f"{prefix2}{REGION}{n:09d}"
     return base + check_character(base)
+
+
+def org_credit_code(username: str) -> str:
+    """The credit code of the demo organisation that ``username`` works for."""
+    index = next(i for u, _, i, _ in USERS if u == username)
+    return credit_code(ORGS[index][2], 70_000_000 + index + 1)
+
+
+def display_name(username: str) -> str:
+    return next(d for u, d, _, _ in USERS if u == username)
 
 
 def seed(session: Session, accounts_file: pathlib.Path) -> list[tuple[str, str, str]]:

@@ -30,8 +30,8 @@ from signing.certs import Certificate, Usage
 from signing.digest import SM3, sm3_hex
 from signing.sm2 import PrivateKey
 from signing.statements import tender_document_statement
-from trading.accounts.credit_code import check_character
 from trading.app import services
+from trading.demo import display_name, org_credit_code
 from trading.opening.decryption import run_pending
 from trading.platform_keys import ensure_platform_keys
 from trading.procedures.models import AmendmentPolicy, DayKind, ProcedureType
@@ -371,15 +371,13 @@ def log_code(line: str) -> str:
 def committee_draw(staff: Actor, code: str, experts: list[Actor]) -> list[str]:
     """The opened tender's committee drawn from the demo pool, committed and then run through the
     draw API; the drawn experts confirm their invitations (as on /expert)."""
-    names = ["林海峰", "陈雅琴", "王建国", "郑晓东", "黄丽华"]
-    for i, (x, name) in enumerate(zip(experts, names, strict=True)):
-        employer = f"91350100{700_000_000 + i:09d}"
+    for i, x in enumerate(experts):
         body = {
-            "name": name,
+            "name": display_name(x.username).removeprefix("专家 "),
             "username": x.username,
             "specialties": ["A01"],
-            "region": "350100" if i < 3 else "350200",  # two from a sub-venue region
-            "employer": employer + check_character(employer),
+            "region": "350100" if i < 3 else "350200",  # two from a sub-venue region (厦门)
+            "employer": org_credit_code(x.username),
         }
         staff.call("POST", "/api/v1/experts", expect=201, json=body)
     slots = [  # cross-region: three at the main venue, one at a sub-venue
