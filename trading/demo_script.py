@@ -224,7 +224,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     opened = log_code(log[-1])
     experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
     log += committee_draw(staff, opened, experts)
-    log += evaluation(app, staff, experts, opened, keys_dir)
+    log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir)
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
     return log
 
@@ -395,13 +395,26 @@ def committee_draw(staff: Actor, code: str, experts: list[Actor]) -> list[str]:
     ]
 
 
-def evaluation(app: Flask, staff: Actor, experts: list[Actor], code: str, keys_dir: pathlib.Path) -> list[str]:
-    """The committee evaluates remotely through the room API: SM2 sign-in and recusal pledge,
-    leader, compliance, scores, checks, the report signed by every expert; then the publicity."""
+def evaluation(
+    app: Flask,
+    staff: Actor,
+    experts: list[Actor],
+    representative: tuple[Actor, PrivateKey],
+    code: str,
+    keys_dir: pathlib.Path,
+) -> list[str]:
+    """The committee evaluates remotely through the room API: the tenderee names itself to the
+    lot's representative seat; SM2 sign-in and recusal pledge, leader, compliance, scores, checks,
+    the report signed by every member; then the publicity."""
     ev = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/evaluation", expect=201, json={})
     url = f"/api/v1/evaluations/{ev['id']}"
     seated = {s["expert"] for s in ev["seats"]}
     committee = []
+    rep, rep_key = representative
+    named = rep.call(
+        "POST", f"/api/v1/tenders/{code}/lots/1/representatives", expect=201, json={"username": rep.username}
+    )
+    rep_seat = named["named"][0]["expert"]
     for x in experts:
         me = x.call("GET", "/api/v1/me/invitations")["items"]
         if not me:
@@ -410,10 +423,13 @@ def evaluation(app: Flask, staff: Actor, experts: list[Actor], code: str, keys_d
         state = x.call("GET", url)
         if state["me"] not in seated:
             continue
-        for action in ("signin", "pledge"):
-            signature = base64.b64encode(key.sign(state["statements"][action].encode())).decode()
-            x.call("POST", f"{url}/{action}", json={"signature": signature})
         committee.append((x, key, state["me"]))
+    committee.append((rep, rep_key, rep_seat))
+    for x, key, _ in committee:
+        statements = x.call("GET", url)["statements"]
+        for action in ("signin", "pledge"):
+            signature = base64.b64encode(key.sign(statements[action].encode())).decode()
+            x.call("POST", f"{url}/{action}", json={"signature": signature})
     lead = committee[0]
     for x, _, _ in committee:
         x.call("POST", f"{url}/leader", json={"candidate": lead[2]})
@@ -438,7 +454,8 @@ def evaluation(app: Flask, staff: Actor, experts: list[Actor], code: str, keys_d
     staff.call("POST", f"{url}/publicity")
     first = state["report"]["candidates"][0]["bidder"]
     return [
-        f"{code} 评标完成：{len(committee)} 名专家远程签到、签署回避承诺并评分，评标报告已由全体专家 SM2 签名"
+        f"{code} 评标完成：{len(committee) - 1} 名专家和 1 名招标人代表（tenderee）远程签到、签署回避承诺并评分，"
+        f"评标报告已由全体成员 SM2 签名"
         f"（SM3 {state['report_sm3'][:12]}…）；中标候选人公示已发布（第一名 {first}），"
         f"见 /evaluations/{ev['id']}/publicity；公示期满后招标人（tenderee）可在该页确定中标人"
     ]

@@ -38,7 +38,9 @@ class Permission(StrEnum):
     ARCHIVE_HOLD = "archive:package:hold"  # staff: legal hold
     EXPERT_MANAGE = "evaluation:expert:manage"  # staff: the expert pool and committee draws
     EXPERT_SELF = "evaluation:expert:self"  # experts: their own declarations and invitations
-    EVALUATION_ROOM = "evaluation:room:act"  # staff and experts; the room's rules decide who does what
+    #: staff, experts and tenderees (whose representatives sit on committees); the room's rules
+    #: decide who does what: a seat, the leader's, or staff's
+    EVALUATION_ROOM = "evaluation:room:act"
     GUARANTEE_READ = "guarantee:lot:read"  # staff and supervisors: a lot's guarantees, once it is opened
     GUARANTEE_CONSOLE = "guarantee:order:read"  # issuers' users: their organisation's orders and claims
     #: Issuers' API clients: no session or token; the view checks the message's SM2 signature
@@ -83,7 +85,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
-    Role.TENDEREE: frozenset({Permission.TENDER_MANAGE}),
+    Role.TENDEREE: frozenset({Permission.TENDER_MANAGE, Permission.EVALUATION_ROOM}),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
     Role.EXPERT: frozenset({Permission.EXPERT_SELF, Permission.EVALUATION_ROOM}),
     Role.ISSUER: frozenset({Permission.GUARANTEE_CONSOLE, Permission.ISSUER_SIGNED}),

@@ -75,7 +75,9 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
         ev = s.scalars(select(Evaluation).where(Evaluation.lot_id == opened.lot_id)).one()
         assert ev.state is EvalState.PUBLICITY and ev.report is not None and len(ev.report["candidates"]) == 3
         signed = s.scalars(select(ReportSignature).where(ReportSignature.evaluation_id == ev.id)).all()
-        assert len(signed) == 4 and len({x["region"] for x in ev.report["committee"]}) == 2
+        # the whole committee of five: four drawn experts (two regions) and the tenderee's representative
+        assert len(signed) == 5 and len({x["region"] for x in ev.report["committee"]}) == 2
+        assert [x["representative"] for x in ev.report["committee"]].count(True) == 1
         # the fourth: two lots opened together, waiting in the decryption window for bidder1 only
         joint = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[3].id).order_by(Ceremony.id)).all()
         assert demo[3].joint_opening and [c.stage for c in joint] == [Stage.DECRYPTING, Stage.DECRYPTING]

@@ -464,6 +464,17 @@ def _room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot
     return start_review(client, session, app, t, 5)
 
 
+def _representatives(client: FlaskClient, t: dict[str, Any]) -> list[Any]:
+    """The tenderee names itself to the lot's representative seat (one at most in these tests), a
+    committee member like the drawn ones."""
+    lot = f"/api/v1/tenders/{t['code']}/lots/1/representatives"
+    if not client.get(lot, headers=t["tenderee"]).get_json()["required"]:
+        return []
+    r = client.post(lot, json={"username": t["tenderee_username"]}, headers=t["tenderee"])
+    assert r.status_code == 201, r.get_json()
+    return [{"signer": t["tenderee_signer"], "id": r.get_json()["named"][0]["expert"], "h": t["tenderee"]}]
+
+
 def start_review(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n: int) -> dict[str, Any]:
     """A closed opening (``t`` as ``open_tender`` returns it, the clock frozen): ``n`` experts of
     the lot's region drawn, confirmed, signed in and pledged, the first elected leader, the
@@ -488,6 +499,7 @@ def start_review(client: FlaskClient, session: Session, app: Flask, t: dict[str,
         )
     )
     session.commit()  # end the read: on SQLite an open read would hold the writers of the live server
+    committee += _representatives(client, t)
     for x in committee:
         _enter(client, ev, x, t["code"], codes)
     for x in committee[:3]:
@@ -571,6 +583,12 @@ def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: 
             client.post(f"{url}/scores", json=body, headers=x["h"])
     report = client.post(f"{url}/advance", headers=lead).get_json()
     assert report["state"] == "signing", report
+    members = report["report"]["committee"]  # four drawn experts and the tenderee's representative
+    assert len(members) == 5 and [m["representative"] for m in members].count(True) == 1
+    from pypdf import PdfReader
+
+    pdf = client.get(f"{url}/report.pdf", headers=hs).data
+    assert "招标人代表" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     for x in committee:
         sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], report["report_sm3"], ""))
         client.post(f"{url}/sign", json={"signature": sig}, headers=x["h"])
@@ -791,3 +809,100 @@ def test_a_large_bid_is_copied_through_disk_not_memory(tmp_path: pathlib.Path) -
     assert copy.getinfo("技术标/施工组织设计.txt").compress_type == zipfile.ZIP_DEFLATED
     assert sm3_hex(copy.read("图纸/总平面图.dwg")) == sm3_hex(block * blocks)
     assert sorted(tmp_path.iterdir()) == sorted([bid, tmp_path / "copy.zip"])  # the spooled source is gone
+
+
+def test_the_tenderee_seats_its_representative(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Law 37: a committee of five with four drawn experts seats one representative named by the
+    tenderee, who signs in, pledges, votes and counts like the experts; one who recuses is replaced
+    by the tenderee; in government procurement it may not lead (财库〔2012〕69号)."""
+    from tests.factories import csrf_from, page_login
+    from trading.tenders.models import Tender, TenderCategory
+
+    t = opened_lot(client, session, app)  # committee_size 5, 4 of A01 drawn
+    code, hs, ht = t["code"], t["staff"], t["tenderee"]
+    org = t["tenderee_signer"].user.organisation
+    colleague = make_user(session, Role.TENDEREE, org=org)  # no UKey registered
+    deputy = make_signer(session, app, Role.TENDEREE, org=org)
+    session.commit()
+    reps = f"/api/v1/tenders/{code}/lots/1/representatives"
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        assert client.get(reps, headers=ht).get_json()["error"]["code"] == "not_started"
+        page_login(client, t["tenderee_username"])
+        page = f"/tenders/{code}/lots/1/representatives"
+        assert page in client.get(f"/tenders/{code}").get_data(as_text=True)  # linked for the tenderee
+        assert 'id="not-open"' in client.get(page).get_data(as_text=True)
+        pool = _pool(client, session, app, t, 4, 0)
+        lot = f"/api/v1/tenders/{code}/lots/1"
+        d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
+        client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
+        committee = _confirm_all(client, pool)
+        ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
+        url = f"/api/v1/evaluations/{ev['id']}"
+
+        r = client.get(reps, headers=ht).get_json()
+        assert r["required"] == 1 and r["named"] == []
+        assert {u["username"] for u in r["eligible"]} == {t["tenderee_username"], deputy.user.username}
+        # who names them, and whom: bad input changes nothing
+        assert client.get(reps, headers=hs).status_code == 403  # staff do not
+        assert client.post(reps, json={"username": t["tenderee_username"]}, headers=t["headers"][0]).status_code == 403
+        events = session.scalar(select(func.count()).select_from(AuditEvent))
+        for username, error in (
+            (colleague.username, "签名证书"),
+            (t["bidders"][0].user.username, "招标人单位"),
+            ("nobody", "不存在"),
+        ):
+            r = client.post(reps, json={"username": username}, headers=ht)
+            assert r.status_code == 422 and error in r.get_json()["error"]["message"], r.get_json()
+        assert client.post(reps, json={}, headers=ht).status_code == 422
+        assert session.scalar(select(func.count()).select_from(AuditEvent)) == events
+
+        codes = sorted(b.user.organisation.credit_code for b in t["bidders"])  # type: ignore[union-attr]
+        for x in committee:
+            _enter(client, ev, x, code, codes)
+            client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=x["h"])
+        r = client.post(f"{url}/advance", headers=hs).get_json()
+        assert r["error"]["code"] == "committee_incomplete" and "招标人代表 1 名" in r["error"]["message"]
+
+        # named; it recuses; the tenderee names another (never the same person twice)
+        r = client.post(reps, json={"username": t["tenderee_username"]}, headers=ht)
+        assert r.status_code == 201, r.get_json()
+        first = {"signer": t["tenderee_signer"], "id": r.get_json()["named"][0]["expert"], "h": ht}
+        again = client.post(reps, json={"username": deputy.user.username}, headers=ht).get_json()
+        assert again["error"]["code"] == "representatives_complete"
+        state = client.get(url, headers=ht).get_json()
+        assert state["me"] == first["id"] and state["committee"]["size"] == 5
+        assert [s["name"] for s in state["seats"] if s["representative"]] == ["测试用户"]
+        client.post(
+            f"{url}/signin",
+            json={"signature": _sig(first["signer"], evaluation_signin_statement(ev["id"], code, 1, first["id"]))},
+            headers=ht,
+        )
+        assert (
+            client.post(f"{url}/recuse", json={"reason": "本人近亲属在第一投标人任职"}, headers=ht).status_code == 200
+        )
+        again = client.post(reps, json={"username": t["tenderee_username"]}, headers=ht).get_json()
+        assert again["error"]["code"] == "already_seated"
+        hd = api_token(client, deputy.user.username)
+        assert client.get(url, headers=hd).status_code == 403  # not named yet: nothing of the room
+        html = client.get(page).get_data(as_text=True)
+        assert "已回避" in html and 'id="designate-form"' in html
+        form = {"csrf_token": csrf_from(html), "username": deputy.user.username}
+        assert "已指定招标人代表" in client.post(page, data=form, follow_redirects=True).get_data(as_text=True)
+        rep = {"signer": deputy, "id": client.get(url, headers=hd).get_json()["me"], "h": hd}
+        _enter(client, ev, rep, code, codes)
+
+        # government procurement: the purchaser's representative may not lead
+        tender = session.scalar(select(Tender).where(Tender.code == code))
+        assert tender is not None
+        tender.category = TenderCategory.GOODS
+        session.commit()
+        r = client.post(f"{url}/leader", json={"candidate": rep["id"]}, headers=hd)
+        assert r.status_code == 422 and "财库〔2012〕69号" in r.get_json()["error"]["message"]
+        assert client.get(url, headers=hd).get_json()["committee"]["leader_from_experts"] is True
+        assert client.post(f"{url}/leader", json={"candidate": committee[0]["id"]}, headers=hd).status_code == 200
+        assert client.post(f"{url}/advance", headers=hs).get_json()["state"] == "compliance"
+        # and reads the bids like the experts
+        bid = client.get(url, headers=hd).get_json()["bidders"][0]["id"]
+        assert client.get(f"{url}/bids/{bid}/copy", headers=hd, buffered=True).status_code == 200
+    page_login(client, t["bidders"][0].user.username)
+    assert client.get(page).status_code == 403

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     Float,
     ForeignKey,
@@ -20,19 +21,31 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.db import Base
 from trading.tenders.models import _enum
 
 
+class ExpertKind(StrEnum):
+    POOL = "pool"  # 评标专家: in the pool, drawn at random
+    REPRESENTATIVE = "representative"  # 招标人代表: named by the tenderee for its lots (Law 37), never drawn
+
+    @property
+    def label(self) -> str:
+        return {"pool": "评标专家", "representative": "招标人代表"}[self.value]
+
+
 class Expert(Base):
-    """One expert of the pool. Staff keep the record; the expert keeps its own declarations current."""
+    """A member a committee can seat: an expert of the pool (staff keep the record, the expert its
+    own declarations), or a tenderee's representative (made when first named; the draw never sees it)."""
 
     __tablename__ = "expert"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), unique=True)
+    kind: Mapped[ExpertKind] = mapped_column(_enum(ExpertKind), default=ExpertKind.POOL, server_default="pool")
     name: Mapped[str] = mapped_column(String(100))
     specialties: Mapped[list[str]] = mapped_column(JSON, comment="专业代码 (the pool's code list)")
     region: Mapped[str] = mapped_column(String(6), index=True, comment="行政区划代码 where the expert sits")
@@ -173,17 +186,29 @@ class Evaluation(Base):
 
 
 class Seat(Base):
-    """An expert in the room: sign-in, recusal pledge (or recusal), leader vote."""
+    """A committee member in the room: a drawn expert (``member_id``: its invitation) or one of the
+    tenderee's representatives (``representative``, no draw); sign-in, recusal pledge (or recusal),
+    leader vote."""
 
     __tablename__ = "evaluation_seat"
     __table_args__ = (
         UniqueConstraint("evaluation_id", "expert_id", name="uq_evaluation_seat_evaluation_id_expert_id"),
+        CheckConstraint(
+            "(representative AND member_id IS NULL) OR (NOT representative AND member_id IS NOT NULL)",
+            name="drawn_or_representative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluation.id", ondelete="CASCADE"))
     expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("expert_draw_member.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("expert_draw_member.id"))
+    representative: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=sa_false(), comment="招标人代表, named by the tenderee"
+    )
+    designated_by_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id"), comment="who named the representative"
+    )
     signed_in_at: Mapped[dt.datetime | None]
     signin_signature: Mapped[str | None] = mapped_column(Text)
     pledged_at: Mapped[dt.datetime | None]

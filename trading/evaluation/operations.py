@@ -25,7 +25,7 @@ from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.evaluation import draw as rules
-from trading.evaluation.models import Draw, DrawMember, DrawState, Expert, MemberState
+from trading.evaluation.models import Draw, DrawMember, DrawState, Expert, ExpertKind, MemberState
 from trading.opening.models import Ceremony, CeremonyBidder
 from trading.schemas import Schema
 from trading.tenders.models import Lot, LotState, Tender
@@ -154,7 +154,7 @@ def pool(session: Session) -> list[rules.Candidate]:
             served=tuple(served.get(i, ())),
         )
         for i, sp, region, employer, history, relations, available, suspended in session.execute(
-            select(*cols).order_by(Expert.id)
+            select(*cols).where(Expert.kind == ExpertKind.POOL).order_by(Expert.id)
         )
     ]
 

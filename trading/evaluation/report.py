@@ -69,6 +69,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
                 "name": experts[s.expert_id].name,
                 "region": experts[s.expert_id].region,
                 "leader": s.expert_id == ev.leader_expert_id,
+                "representative": s.representative,
             }
             for s in room.seats(session, ev)
         ],
@@ -176,10 +177,19 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
         Spacer(1, 3 * mm),
         Paragraph("一、评标委员会", body),
         _table(
-            [["专家编号", "姓名", "所在地区", "职务"]]
-            + [[c["expert"], c["name"], c["region"], "组长" if c["leader"] else "成员"] for c in r["committee"]],
+            [["编号", "姓名", "身份", "所在地区", "职务"]]
+            + [
+                [
+                    c["expert"],
+                    c["name"],
+                    "招标人代表" if c.get("representative") else "评标专家",
+                    c["region"],
+                    "组长" if c["leader"] else "成员",
+                ]
+                for c in r["committee"]
+            ],
             body,
-            [25, 50, 40, 30],
+            [20, 45, 30, 30, 25],
         ),
     ]
     for x in r["recused"]:

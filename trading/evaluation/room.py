@@ -30,8 +30,8 @@ from signing.statements import (
     evaluation_signin_statement,
     sign_statement,
 )
-from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.accounts.models import Organisation, Role, User
+from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.evaluation import scoring
 from trading.evaluation.models import (
     Clarification,
@@ -41,13 +41,13 @@ from trading.evaluation.models import (
     EvalState,
     Evaluation,
     Expert,
+    ExpertKind,
     Flag,
     MemberState,
     ReportSignature,
     ScoreSheet,
     Seat,
 )
-from trading.evaluation.operations import my_expert
 from trading.evaluation.watermark import seekable, watermark_zip
 from trading.opening.models import Ceremony, CeremonyBidder, Outcome
 from trading.opening.operations import credit_code_of, org_name
@@ -105,8 +105,11 @@ def price_of(b: CeremonyBidder) -> Decimal:
 
 def my_seat(session: Session, user: User, ev: Evaluation, *, recused_too: bool = False) -> Seat:
     """The user's seat; one left by recusal counts only for reading what it saw (``recused_too``)."""
-    e = my_expert(session, user)
-    seat = session.scalar(select(Seat).where(Seat.evaluation_id == ev.id, Seat.expert_id == e.id))
+    seat = session.scalar(
+        select(Seat)
+        .join(Expert, Expert.id == Seat.expert_id)
+        .where(Seat.evaluation_id == ev.id, Expert.user_id == user.id)
+    )
     if seat is None or (seat.recused_at is not None and not recused_too):
         raise Forbidden("您不是本标段评标委员会成员", code="not_in_committee")
     return seat
@@ -138,11 +141,17 @@ def committee(session: Session, lot: Lot) -> list[DrawMember]:
     return list(session.scalars(q))
 
 
-def seats_required(session: Session, lot: Lot) -> int:
-    """The committee's drawn seats: the first round's size. The tenderee's own representatives
-    (Law 37 allows up to a third) are not seated on the platform; see the README."""
+def drawn_required(session: Session, lot: Lot) -> int:
+    """The committee's drawn seats: the first round's size."""
     first = session.scalar(select(Draw).where(Draw.lot_id == lot.id).order_by(Draw.round).limit(1))
     return len(first.result or []) if first else 0
+
+
+def seats_required(session: Session, lot: Lot) -> int:
+    """The whole committee (Law 37: five or more, an odd number): the drawn experts and the
+    tenderee's representatives, who sit, vote, score and sign like them."""
+    drawn = drawn_required(session, lot)
+    return drawn + lot.representative_seats if drawn else 0
 
 
 def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = None, candidates: int = 3) -> Evaluation:
@@ -159,7 +168,7 @@ def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = N
         .join(Draw, Draw.id == DrawMember.draw_id)
         .where(Draw.lot_id == lot.id, DrawMember.state == MemberState.INVITED)
     )
-    required = seats_required(session, lot)
+    required = drawn_required(session, lot)
     if not required or len(members) != required or pending is not None:
         raise Conflict(
             f"评标委员会应有 {required} 名已确认的专家，目前 {len(members)} 名"
@@ -211,6 +220,68 @@ def seat_replacement(session: Session, m: DrawMember) -> None:
     record_event(session, SYSTEM, "evaluation.seat", seat, {"evaluation": ev.id, "expert": m.expert_id})
 
 
+def representative_refusal(session: Session, tender: Tender, rep: User, trust: TrustStore) -> str | None:
+    """Why ``rep`` cannot sit for the tenderee (None when it can): an active tenderee account of the
+    tenderee's own organisation, with a valid registered UKey (it signs in, pledges and signs the
+    report with it)."""
+    if rep.organisation_id != tender.tenderee_org_id or Role.TENDEREE not in rep.roles or not rep.is_active:
+        return "招标人代表应为招标人单位的招标人账户"
+    try:
+        registered_signing_cert(session, rep, trust)
+    except DomainError:
+        return "该人员尚未登记有效的签名证书（UKey），不能签到和签署评标报告"
+    return None
+
+
+def eligible_representatives(session: Session, tender: Tender, trust: TrustStore) -> list[User]:
+    users = session.scalars(select(User).where(User.organisation_id == tender.tenderee_org_id).order_by(User.id))
+    return [u for u in users if representative_refusal(session, tender, u, trust) is None]
+
+
+def designate_representative(session: Session, user: User, ev: Evaluation, rep: User, trust: TrustStore) -> Seat:
+    """The tenderee (or its agency) names one of the tenderee's own people to the committee
+    (招标人代表, Law 37) while the room is signing in; the representative then signs in, pledges,
+    votes, scores and signs the report with its own UKey, like the drawn experts."""
+    _in_state(ev, EvalState.SIGN_IN)
+    lot, tender = lot_and_tender(session, ev)
+    if not tender.can_manage(user):
+        raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
+    if (why := representative_refusal(session, tender, rep, trust)) is not None:
+        raise InvalidInput(why, fields={"username": why}, code="not_eligible")
+    named = [s for s in seats(session, ev) if s.representative]
+    if len(named) >= lot.representative_seats:
+        raise Conflict(
+            f"本标段的评标委员会设招标人代表 {lot.representative_seats} 名，已经指定", code="representatives_complete"
+        )
+    e = session.scalar(select(Expert).where(Expert.user_id == rep.id))
+    if e is None:
+        tenderee = session.get(Organisation, tender.tenderee_org_id)
+        assert tenderee is not None
+        e = Expert(
+            user_id=rep.id,
+            kind=ExpertKind.REPRESENTATIVE,
+            name=rep.display_name,
+            specialties=[],
+            region=lot.region,
+            employer=tenderee.credit_code,
+            history=[],
+            relations=[],
+            available=False,
+            updated_at=clock.now(),
+        )
+        session.add(e)
+        session.flush()
+    if session.scalar(select(Seat.id).where(Seat.evaluation_id == ev.id, Seat.expert_id == e.id)) is not None:
+        raise Conflict("此人已在本标段的评标委员会中（回避后不能再被指定）", code="already_seated")
+    seat = Seat(evaluation_id=ev.id, expert_id=e.id, member_id=None, representative=True, designated_by_user_id=user.id)
+    session.add(seat)
+    session.flush()
+    record_event(
+        session, user, "evaluation.representative", seat, {"evaluation": ev.id, "expert": e.id, "name": e.name}
+    )
+    return seat
+
+
 # ---------------------------------------------------------------- sign-in, pledge, leader
 def statements_for(session: Session, ev: Evaluation, expert_id: int) -> dict[str, Any]:
     """What the expert's key signs in this room (the page and ``ggzy-bid`` sign exactly these)."""
@@ -258,16 +329,18 @@ def pledge(session: Session, user: User, ev: Evaluation, signature: str, trust: 
 
 
 def recuse(session: Session, user: User, ev: Evaluation, reason: str) -> Seat:
-    """An expert with an interest in a bidder withdraws (Reg 46); staff draw a replacement."""
+    """A member with an interest in a bidder withdraws (Reg 46): staff draw a replacement for an
+    expert, the tenderee names another representative for one of its own."""
     _in_state(ev, EvalState.SIGN_IN)
     seat = my_seat(session, user, ev)
     reason = (reason or "").strip()
     if not 2 <= len(reason) <= 300:
         raise InvalidInput("请说明回避的原因（2–300 字）", fields={"reason": "2–300 字"})
-    member = session.get(DrawMember, seat.member_id)
-    assert member is not None
     seat.recused_at, seat.recusal_reason, seat.leader_vote = clock.now(), reason, None
-    member.state, member.reason, member.answered_at = MemberState.RECUSED, reason, seat.recused_at
+    if seat.member_id is not None:
+        member = session.get(DrawMember, seat.member_id)
+        assert member is not None
+        member.state, member.reason, member.answered_at = MemberState.RECUSED, reason, seat.recused_at
     for s in seats(session, ev):  # votes for the expert who left no longer count
         if s.leader_vote == seat.expert_id:
             s.leader_vote = None
@@ -287,9 +360,11 @@ def vote_leader(session: Session, user: User, ev: Evaluation, candidate: int) ->
     target = next((s for s in present if s.expert_id == candidate), None)
     if target is None or target.pledged_at is None:
         raise InvalidInput("只能推选已签署回避承诺的委员会成员", fields={"candidate": "委员会成员"})
+    lot, tender = lot_and_tender(session, ev)
+    if target.representative and tender.category.government_procurement:
+        raise InvalidInput("采购人代表不得担任评标委员会组长（财库〔2012〕69号）", fields={"candidate": "评审专家"})
     seat.leader_vote = candidate
     session.flush()
-    lot, _ = lot_and_tender(session, ev)
     votes = sum(1 for s in present if s.leader_vote == candidate)
     payload: dict[str, Any] = {"evaluation": ev.id, "candidate": candidate}
     if votes * 2 > seats_required(session, lot) and ev.leader_expert_id != candidate:
@@ -308,7 +383,8 @@ def start_review(session: Session, user: User, ev: Evaluation) -> None:
     required = seats_required(session, lot)
     if len(ready) != required or len(present) != required:
         raise Conflict(
-            f"应有 {required} 名专家签到并签署回避承诺，目前 {len(ready)} 名；回避的席位须先补抽",
+            f"评标委员会应有 {required} 名成员（其中招标人代表 {lot.representative_seats} 名）签到并签署回避承诺，"
+            f"目前 {len(ready)} 名；回避的专家席位须先补抽，招标人代表须由招标人指定",
             code="committee_incomplete",
         )
     if ev.leader_expert_id is None:

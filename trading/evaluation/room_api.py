@@ -141,10 +141,16 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "pledged": s.pledged_at is not None,
                 "recused": s.recused_at is not None,
                 "recusal_reason": s.recusal_reason,
+                "representative": s.representative,
                 "votes": sum(1 for x in everyone if x.leader_vote == s.expert_id and x.recused_at is None),
             }
             for s in everyone
         ],
+        "committee": {
+            "size": room.seats_required(db, lot),
+            "representatives": lot.representative_seats,
+            "leader_from_experts": tender.category.government_procurement,  # 财库〔2012〕69号
+        },
         "bidders": [
             {
                 "id": b.id,
@@ -229,6 +235,71 @@ def of_lot(code: str, number: int) -> Response:
     return jsonify({"id": ev.id, "state": ev.state.value, "state_label": ev.state.label})
 
 
+class RepresentativeIn(Schema):
+    username: str = Field(min_length=1, max_length=80)
+
+
+def managed_evaluation(code: str, number: int, *, for_update: bool = False) -> Evaluation:
+    """A lot's evaluation, for the tenderee or its agency (who name the tenderee's representatives)."""
+    lot = _lot(code, number)
+    if not lot.tender.can_manage(web.require_user()):
+        raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
+    ev = room.evaluation_of(web.db(), lot)
+    return load_evaluation(ev.id, for_update=True) if for_update else ev
+
+
+def representatives_json(ev: Evaluation) -> dict[str, Any]:
+    db = web.db()
+    lot, tender = room.lot_and_tender(db, ev)
+    named = [s for s in room.seats(db, ev, present=False) if s.representative]
+    names = {e.id: e.name for e in db.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in named])))}
+    return {
+        "evaluation": ev.id,
+        "state": ev.state.value,
+        "state_label": ev.state.label,
+        "required": lot.representative_seats,
+        "named": [
+            {
+                "expert": s.expert_id,
+                "name": names[s.expert_id],
+                "signed_in": s.signed_in_at is not None,
+                "pledged": s.pledged_at is not None,
+                "recused": s.recused_at is not None,
+                "recusal_reason": s.recusal_reason,
+            }
+            for s in named
+        ],
+        "eligible": [
+            {"username": u.username, "name": u.display_name} for u in room.eligible_representatives(db, tender, trust())
+        ],
+    }
+
+
+@api.get("/tenders/<code>/lots/<int:number>/representatives")
+@requires(Permission.TENDER_MANAGE)
+def representatives(code: str, number: int) -> Response:
+    return jsonify(representatives_json(managed_evaluation(code, number)))
+
+
+def designate_by_username(code: str, number: int, username: str) -> Evaluation:
+    """Name the account ``username`` to the lot's committee (the API and the page); not committed."""
+    db = web.db()
+    ev = managed_evaluation(code, number, for_update=True)
+    rep = db.scalar(select(User).where(User.username == username))
+    if rep is None:
+        raise InvalidInput("该账户不存在", fields={"username": "招标人单位的账户"})
+    room.designate_representative(db, web.require_user(), ev, rep, trust())
+    return ev
+
+
+@api.post("/tenders/<code>/lots/<int:number>/representatives")
+@requires(Permission.TENDER_MANAGE)
+def designate(code: str, number: int) -> tuple[Response, int]:
+    ev = designate_by_username(code, number, web.json_body(RepresentativeIn).username)
+    web.commit()
+    return jsonify(representatives_json(ev)), 201
+
+
 @api.get("/evaluations/<int:evaluation_id>")
 @requires(Permission.EVALUATION_ROOM)
 def show(evaluation_id: int) -> Response:
@@ -306,7 +377,7 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
 
 
 @api.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
-@requires(Permission.EXPERT_SELF)
+@requires(Permission.EVALUATION_ROOM)
 def bid_copy(evaluation_id: int, bidder_id: int) -> Response:
     ev = load_evaluation(evaluation_id)
     copy = room.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy import select
 
 from trading import web
 from trading.accounts.models import Role
 from trading.app import services
-from trading.errors import DomainError, InvalidInput
+from trading.errors import DomainError, Forbidden, InvalidInput
 from trading.evaluation import award as aw
 from trading.evaluation import room
 from trading.evaluation import room_api as rapi
 from trading.evaluation.api import _lot
+from trading.evaluation.models import Evaluation
 from trading.permissions import Permission, requires
 
 pages = Blueprint("evaluation_room", __name__)
@@ -74,7 +76,7 @@ def room_resolve(evaluation_id: int, flag_id: int) -> ResponseReturnValue:
 
 
 @pages.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
-@requires(Permission.EXPERT_SELF)
+@requires(Permission.EVALUATION_ROOM)
 def bid_copy_page(evaluation_id: int, bidder_id: int) -> ResponseReturnValue:
     return rapi.bid_copy(evaluation_id, bidder_id)
 
@@ -83,6 +85,32 @@ def bid_copy_page(evaluation_id: int, bidder_id: int) -> ResponseReturnValue:
 @requires(Permission.EVALUATION_ROOM)
 def report_pdf_page(evaluation_id: int) -> ResponseReturnValue:
     return rapi.report_pdf(evaluation_id)
+
+
+# ---------------------------------------------------------------- the tenderee's representatives
+@pages.get("/tenders/<code>/lots/<int:number>/representatives")
+@requires(Permission.TENDER_MANAGE)
+def representatives_page(code: str, number: int) -> str:
+    lot = _lot(code, number)
+    if not lot.tender.can_manage(web.require_user()):
+        raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
+    ev = web.db().scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
+    data = rapi.representatives_json(ev) if ev is not None else None
+    return render_template("evaluation/representatives.html", code=code, lot=lot, ev=ev, r=data)
+
+
+@pages.post("/tenders/<code>/lots/<int:number>/representatives")
+@requires(Permission.TENDER_MANAGE)
+def designate_page(code: str, number: int) -> ResponseReturnValue:
+    db = web.db()
+    try:
+        rapi.designate_by_username(code, number, request.form.get("username", "").strip())
+        web.commit()
+        flash("已指定招标人代表；请其以本人账户登录，进入评标室签到并签署回避承诺")
+    except DomainError as exc:
+        db.rollback()
+        flash(f"未指定：{exc.message}")
+    return redirect(url_for("evaluation_room.representatives_page", code=code, number=number))
 
 
 # ---------------------------------------------------------------- publicity and award

@@ -57,9 +57,13 @@
   function renderSeats() {
     const body = $("seats").tBodies[0];
     body.replaceChildren();
+    const c = S.committee, named = S.seats.filter((s) => s.representative && !s.recused).length;
+    $("committee-size").textContent = `评标委员会 ${c.size} 名：评标专家 ${c.size - c.representatives} 名` +
+      (c.representatives ? `，招标人代表 ${c.representatives} 名（已指定 ${named} 名）` : "");
     for (const s of S.seats) {
       const tr = el("tr");
-      const who = s.name + (s.expert === S.leader ? "（组长）" : "") + (s.recused ? "（已回避：" + s.recusal_reason + "）" : "");
+      const who = s.name + (s.representative ? "（招标人代表）" : "") + (s.expert === S.leader ? "（组长）" : "") +
+        (s.recused ? "（已回避：" + s.recusal_reason + "）" : "");
       [who, s.region, s.signed_in ? "已签到" : "未签到", s.pledged ? "已签署" : "—", s.votes].forEach((x) => tr.append(el("td", x)));
       body.append(tr);
     }
@@ -75,7 +79,8 @@
       box.append(reason, button("申请回避", "recuse", () => post("recuse", { reason: reason.value })));
     } else {
       const sel = el("select", null, { id: "leader-choice" });
-      S.seats.filter((s) => s.pledged && !s.recused).forEach((s) => sel.append(el("option", s.name, { value: s.expert })));
+      S.seats.filter((s) => s.pledged && !s.recused && !(s.representative && c.leader_from_experts))
+        .forEach((s) => sel.append(el("option", s.name, { value: s.expert })));
       box.append(el("span", "推选组长："), sel, button("投票", "vote-leader", () => post("leader", { candidate: Number(sel.value) })));
     }
   }

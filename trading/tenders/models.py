@@ -52,6 +52,11 @@ class TenderCategory(StrEnum):
     def label(self) -> str:
         return CATEGORY_LABELS[self]
 
+    @property
+    def government_procurement(self) -> bool:
+        """政府采购 (goods and services), where GP87 and the Ministry of Finance's rules apply."""
+        return self in (TenderCategory.GOODS, TenderCategory.SERVICES)
+
 
 CATEGORY_LABELS = {
     TenderCategory.CONSTRUCTION: "工程建设",
@@ -197,6 +202,16 @@ class Lot(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("lot", str(self.id))
+
+    @property
+    def drawn_seats(self) -> int:
+        """The committee's experts drawn from the pool (the specialties' counts)."""
+        return sum(int(s["count"]) for s in self.specialties)
+
+    @property
+    def representative_seats(self) -> int:
+        """The rest of the committee: the tenderee's own representatives (Law 37: under a third)."""
+        return max(self.committee_size - self.drawn_seats, 0)
 
 
 class AnnouncementKind(StrEnum):

@@ -96,6 +96,7 @@ def open_tender(
         "staff_username": staff.username,
         "tenderee": ht,
         "tenderee_username": tenderee.user.username,
+        "tenderee_signer": tenderee,
         "outsider": api_token(client, outsider.user.username),
         "deadline": deadline,
     }
