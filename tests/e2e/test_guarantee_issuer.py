@@ -154,7 +154,13 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
         from tests.trading.test_draw import run_opening  # noqa: F401  (the same steps, done by hand above)
         from tests.trading.test_evaluation import evaluate_and_award
 
-        t |= {"code": code, "staff_username": names["staff"], "tenderee_username": names["tenderee"]}
+        t |= {
+            "code": code,
+            "staff_username": names["staff"],
+            "tenderee_username": names["tenderee"],
+            "tenderee": ht,
+            "tenderee_signer": tenderee,  # it sits on the committee as the tenderee's representative
+        }
         with clock.frozen(later) as moment:
             for _ in range(3):
                 moment.advance(hours=1)
