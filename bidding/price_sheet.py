@@ -10,7 +10,7 @@ from typing import Any
 from signing.canonical import canonical_json
 
 FILENAME = "开标一览表.json"
-_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$", re.ASCII)  # "١٢٣" is a \d to Python too
 
 
 class PriceSheetError(ValueError):
@@ -33,7 +33,7 @@ def build_price_sheet(
             raise PriceSheetError(f"缺少字段 {name}（{spec['label']}）(missing field)")
         raw = fields[name]
         if spec["kind"] == "integer":
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:  # "²" is a digit to isdigit
                 raise PriceSheetError(f"{spec['label']} 应为非负整数 (must be an integer)")
             values[name] = int(raw)
         elif spec["kind"] == "amount":

@@ -397,7 +397,7 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
         else:
             trusted = Certificate.load(anchor.read_bytes())
         report = pkg.verify(str(path), trusted)
-    elif package.isdigit():
+    elif package.isascii() and package.isdigit():
         from trading.archives.operations import get_package, verify_stored
         from trading.db import Database
         from trading.services import Services
@@ -465,7 +465,7 @@ def draw_verify(source: str, out: pathlib.Path | None) -> None:
         except (ValueError, UnicodeDecodeError):
             click.echo(f"错误：{path} 不是抽取核验文件 (not a draw bundle)", err=True)
             sys.exit(2)
-    elif source.isdigit():
+    elif source.isascii() and source.isdigit():
         from trading.db import Database
         from trading.errors import DomainError
         from trading.evaluation.models import Draw

@@ -37,10 +37,26 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+#: PostgreSQL's text cannot hold NUL (0x00); it is refused alike on every database.
+NUL_REFUSED = "输入不能包含空字符（NUL, 0x00）"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def parse(model: type[M], data: Any) -> M:
     """Validate ``data``; raise InvalidInput with a message per field."""
     if not isinstance(data, dict):
         raise InvalidInput("请求内容应为 JSON 对象 (body must be a JSON object)")
+    if _has_nul(data):
+        raise InvalidInput(NUL_REFUSED, code="nul_character")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -28,7 +29,7 @@ from trading.errors import (
     UnsupportedMediaType,
 )
 from trading.permissions import Permission, endpoint_rule, permissions_of
-from trading.schemas import parse
+from trading.schemas import NUL_REFUSED, parse
 
 log = logging.getLogger("ggzy.web")
 M = TypeVar("M", bound=BaseModel)
@@ -92,6 +93,14 @@ def json_body(model: type[M]) -> M:
     return parse(model, data)
 
 
+def form_int(name: str) -> int | None:
+    """A whole number from the page's form, or None when it is not one, for the rule it feeds to
+    refuse by name. ASCII digits only, at most nine: ``str.isdigit`` accepts "²", which ``int``
+    refuses, and thousands of digits exceed ``int``'s limit; both were 500s."""
+    raw = request.form.get(name, "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+
+
 def form_body(model: type[M], lists: tuple[str, ...] = ()) -> M:
     data: dict[str, Any] = {}
     for key in request.form:
@@ -151,9 +160,22 @@ def _error_response(status: int, body: dict[str, Any], headers: dict[str, str] |
     return resp
 
 
+def _refuse_nul() -> None:
+    """PostgreSQL's text cannot hold NUL (0x00): refuse it at the door, the same on every database,
+    rather than as a DataError deep in a transaction. Multipart forms are left to the views (parsing
+    them here would apply the default size limit before an upload view raises it); JSON bodies are
+    checked by ``trading.schemas.parse``."""
+    values = [request.path, *(v for _, v in request.args.items(multi=True))]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        values += [v for _, v in request.form.items(multi=True)]
+    if any("\x00" in v for v in values):
+        raise InvalidInput(NUL_REFUSED, code="nul_character")
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _before() -> Response | None:
+        _refuse_nul()
         _authenticate()
         return _authorise()
 
@@ -170,6 +192,18 @@ def install(app: Flask) -> None:
             g.db.rollback()
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
         return _error_response(exc.status, exc.to_json(), headers)
+
+    @app.errorhandler(DataError)
+    def _unstorable(exc: DataError) -> Response:
+        """A value the database refuses (a NUL in a file name, a number out of range): the input's
+        fault, told as such; logged with its trace, as it may also be a bug of ours."""
+        if "db" in g:
+            g.db.rollback()
+        log.warning("database refused a value on %s %s", request.method, request.path, exc_info=exc)
+        body = {
+            "error": {"code": "unstorable_input", "message": "输入的数据无法保存：超出允许的范围或含有不允许的字符"}
+        }
+        return _error_response(422, body)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

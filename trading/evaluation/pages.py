@@ -43,7 +43,7 @@ def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
             ops.commit_draw(db, staff, store, lot, ops.venue_slots(lot, _sub_venues(request.form)))
             flash("已公布本轮抽取的快照与种子承诺（SM3），可以抽取")
         elif action == "run":
-            ops.run_draw(db, staff, store, _draw(int(request.form.get("draw", "0") or 0), for_update=True))
+            ops.run_draw(db, staff, store, _draw(web.form_int("draw") or 0, for_update=True))
             flash("已抽取并通知专家（姓名在评标开始前保密）")
         elif action == "replace":
             ops.replace_declined(db, staff, store, lot)

@@ -35,8 +35,7 @@ def _float(raw: str | None) -> float | None:
 def open_page(code: str, number: int) -> ResponseReturnValue:
     db = web.db()
     try:
-        raw = request.form.get("candidates", "3")
-        candidates = int(raw) if raw.isdigit() else 0  # 0 is refused with the rule's message
+        candidates = (web.form_int("candidates") or 0) if "candidates" in request.form else 3  # 0: refused by the rule
         ev = room.open_room(db, web.require_user(), _lot(code, number), _float(request.form.get("z_limit")), candidates)
         web.commit()
     except DomainError as exc:
@@ -164,15 +163,15 @@ def answer_page(evaluation_id: int, objection_id: int) -> ResponseReturnValue:
 @pages.post("/evaluations/<int:evaluation_id>/publicity/award")
 @requires(Permission.TENDER_MANAGE)
 def award_page(evaluation_id: int) -> ResponseReturnValue:
-    raw = request.form.get("winner", "")
-    if not raw.isdigit():
+    winner = web.form_int("winner")
+    if winner is None:
         flash("未完成：请选择中标人")
         return redirect(url_for("evaluation_room.publicity_page", evaluation_id=evaluation_id))
     return _publicity_action(
         evaluation_id,
         "已确定中标人，中标结果公告与中标通知书已发出",
         lambda ev: aw.award(
-            web.db(), web.require_user(), ev, services(current_app), int(raw), request.form.get("reason", "")
+            web.db(), web.require_user(), ev, services(current_app), winner, request.form.get("reason", "")
         ),
     )
 

@@ -393,10 +393,10 @@ def upload_document(code: str) -> ResponseReturnValue:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         return _tender_page(load(code), "请选择要上传的文件", 422)
-    amendment_id = request.form.get("announcement_id")
+    amendment_id = web.form_int("announcement_id")
 
     def do(tender: Tender) -> None:
-        amendment = web.db().get(Announcement, int(amendment_id)) if amendment_id and amendment_id.isdigit() else None
+        amendment = web.db().get(Announcement, amendment_id) if amendment_id else None
         docs.upload_document(
             web.db(),
             object_store(current_app),

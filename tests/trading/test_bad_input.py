@@ -1,0 +1,168 @@
+"""Bad input never gets a 500. Every route is called, as a user who holds its permission, on a lot
+whose evaluation room is open (so the ids in the URLs exist and requests get past the 404s to the
+code that reads the input), with malformed JSON bodies, page forms of wrong types and garbage query
+strings; each answer must be a refusal or a success, never a server error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from signing.digest import sm3_hex
+from tests.factories import api_token, csrf_from, make_user, page_login
+from tests.trading.test_evaluation import _room_in_compliance
+from trading.accounts.models import Role
+from trading.evaluation.models import Draw
+from trading.permissions import Permission, endpoint_rule, permissions_of
+
+#: Malformed JSON bodies: not JSON, not an object, empty, every usual field with a wrong type, huge.
+WRONG_TYPES = {
+    name: value
+    for name, value in [
+        *((n, 12345) for n in ("username", "signature", "reason", "text", "answer", "question", "wrapped_key")),
+        *((n, ["x"]) for n in ("title", "name", "dissent", "certificate_pem", "announcement_body")),
+        *((n, "x") for n in ("bidder", "passed", "scores", "total", "candidate", "minutes", "winner", "hours")),
+        *((n, "x") for n in ("slots", "failed_items", "lots", "accept", "candidates", "z_limit", "size", "parts")),
+        *((n, None) for n in ("to", "amount", "price", "bid_deadline", "region", "usage", "kind", "code")),
+    ]
+}
+API_BODIES: list[dict[str, Any]] = [
+    {"data": b'{"text": ', "content_type": "application/json"},
+    {"json": []},
+    {"json": {}},
+    {"json": WRONG_TYPES},
+    {"json": {"text": "字" * 100_000, "reason": "字" * 100_000}},
+    {"json": dict.fromkeys(("text", "reason", "username", "answer", "question", "name"), "异议\x00内容")},
+]
+#: Page forms: numbers that do not parse (a superscript digit, 5,000 digits, NaN), blanks.
+FIELDS = [
+    "draw",
+    "candidates",
+    "z_limit",
+    "minutes",
+    "winner",
+    "objection",
+    "id",
+    "number",
+    "accept",
+    "sub_region",
+    "sub_count",
+    "sub_specialty",
+    "username",
+    "reason",
+    "text",
+    "answer",
+    "amount",
+    "usage",
+    "page",
+    "bidder",
+    "price",
+    "lot",
+    "kind",
+    "announcement_id",
+]
+FORMS: list[dict[str, str]] = [
+    dict.fromkeys(FIELDS, "²"),
+    dict.fromkeys(FIELDS, "9" * 5000) | {"z_limit": "nan", "minutes": "-1"},
+    dict.fromkeys(FIELDS, ""),
+    dict.fromkeys(FIELDS, "1\x00"),
+]
+QUERY = "after=x&limit=x&page=x&page_size=-1&announcement_id=x&final=x&once=1&q=%00&state=x&first=x&second=x&size=x"
+#: Garbage signed-API headers, for the issuers' routes (they take no token).
+SIGNED = {"X-GGZY-Client": "x", "X-GGZY-Timestamp": "x", "X-GGZY-Nonce": "x", "X-GGZY-Signature": "x"}
+#: Headers some uploads read (a document's name, URL-encoded): with a NUL in it.
+ODD_HEADERS = {"X-Document-Name": "%E6%96%87%00.pdf", "X-Signature": "x"}
+#: Who calls a route holding its permission: the likeliest to get past the room's own rules first.
+PREFERENCE = [Role.EXPERT, Role.TENDEREE, Role.BIDDER, Role.STAFF, Role.ISSUER, Role.SUPERVISOR, Role.ADMIN]
+PARAM = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
+#: What ``<action>`` routes are tried with: every verb they know, and one they do not.
+ACTIONS = ("commit", "run", "replace", "advance", "pause", "resume", "extend", "answer", "designate", "nonsense")
+
+
+def _url(rule: str, ids: dict[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        converter, args, name = m.groups()
+        if converter == "any":  # its first choice
+            return args.split(",")[0].strip().strip("'\"")
+        return ids.get(name, "1" if converter == "int" else "x")
+
+    return PARAM.sub(one, rule)
+
+
+def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, session: Session, app: Flask) -> None:
+    r = _room_in_compliance(client, session, app)
+    t = r["t"]
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=5)):
+        extra = {role: make_user(session, role) for role in (Role.ISSUER, Role.SUPERVISOR, Role.ADMIN)}
+        session.commit()
+        usernames = {
+            Role.EXPERT: r["committee"][0]["signer"].user.username,
+            Role.TENDEREE: t["tenderee_username"],
+            Role.BIDDER: t["bidders"][0].user.username,
+            Role.STAFF: t["staff_username"],
+            **{role: u.username for role, u in extra.items()},
+        }
+        tokens = {role: api_token(client, name) for role, name in usernames.items()}
+        pages: dict[Role, tuple[FlaskClient, str]] = {}
+        for role, name in usernames.items():
+            c = app.test_client()
+            page_login(c, name)
+            pages[role] = (c, csrf_from(c.get("/").get_data(as_text=True)))
+        ids = {
+            "code": t["code"],
+            "number": "1",
+            "ceremony_id": str(t["cid"]),
+            "evaluation_id": str(r["ev"]["id"]),
+            "bidder_id": str(r["bids"][0]),
+            "draw_id": str(session.scalar(select(Draw.id).limit(1))),
+            "ciphertext_sm3": sm3_hex(t["blobs"][0]),
+        }
+
+        failures: list[str] = []
+        calls = 0
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint == "static":
+                continue
+            perm = endpoint_rule(app, rule.endpoint)
+            assert perm is not None
+            role = next((x for x in PREFERENCE if perm in permissions_of([x])), Role.BIDDER)
+            api = rule.rule.startswith("/api/")
+            urls = (
+                [_url(rule.rule, ids | {"action": a}) for a in ACTIONS]
+                if "<action>" in rule.rule
+                else [_url(rule.rule, ids)]
+            )
+            if "<code>" in rule.rule:
+                urls.append(_url(rule.rule, ids | {"code": "GGZY%00"}))  # a NUL in the path
+            for url, method in ((u, m) for u in urls for m in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})):
+                if method == "GET":
+                    attempts: list[dict[str, Any]] = [{"query_string": QUERY}]
+                elif api:
+                    attempts = list(API_BODIES)
+                else:
+                    attempts = [{"data": {**form, "csrf_token": pages[role][1]}} for form in FORMS]
+                for attempt in attempts:
+                    caller = client if api else pages[role][0]
+                    headers = (
+                        (SIGNED if perm is Permission.ISSUER_SIGNED else tokens[role]) | ODD_HEADERS if api else {}
+                    )
+                    calls += 1
+                    try:
+                        resp = caller.open(url, method=method, headers=headers, **attempt)
+                        status = resp.status_code
+                        resp.close()  # a streamed file or event stream: let it go
+                    except Exception as exc:  # the test app propagates what a server would answer with 500
+                        failures.append(f"{method} {url} {attempt!r:.80}: {exc!r:.200}")
+                        session.rollback()
+                        continue
+                    if status >= 500:
+                        failures.append(f"{method} {url} {attempt!r:.80}: {status}")
+        assert calls > 400
+        assert failures == [], "\n".join(failures)
