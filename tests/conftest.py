@@ -145,9 +145,18 @@ def client(app: Flask) -> FlaskClient:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port P whose neighbour P+1 is free too: ``ggzy serve`` starts the live server there
+    (a taken neighbour made the serve tests fail now and then)."""
+    for _ in range(100):
+        with socket.socket() as s, socket.socket() as neighbour:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+            try:
+                neighbour.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no two free neighbouring ports on loopback")
 
 
 def wait_for_port(port: int, timeout: float = 20.0) -> None:
