@@ -464,6 +464,19 @@ def _room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot
     return start_review(client, session, app, t, 5)
 
 
+def _open_room(
+    client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n: int
+) -> tuple[list[Any], dict[str, Any]]:
+    """``n`` experts of the lot's region in the pool, the lot's committee drawn from them and
+    confirmed, the room opened by staff (``t["staff"]``): the drawn experts and the room."""
+    pool = _pool(client, session, app, t, n, 0)
+    lot = f"/api/v1/tenders/{t['code']}/lots/1"
+    d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
+    client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
+    committee = _confirm_all(client, pool)
+    return committee, client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
+
+
 def _representatives(client: FlaskClient, t: dict[str, Any]) -> list[Any]:
     """The tenderee names itself to the lot's representative seat (one at most in these tests), a
     committee member like the drawn ones."""
@@ -482,12 +495,7 @@ def start_review(client: FlaskClient, session: Session, app: Flask, t: dict[str,
     from trading.opening.models import CeremonyBidder, Outcome
 
     hs = api_token(client, t["staff_username"])
-    pool = _pool(client, session, app, {**t, "staff": hs}, n, 0)
-    lot = f"/api/v1/tenders/{t['code']}/lots/1"
-    d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
-    client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
-    committee = _confirm_all(client, pool)
-    ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
+    committee, ev = _open_room(client, session, app, {**t, "staff": hs}, n)
     url = f"/api/v1/evaluations/{ev['id']}"
     codes = sorted(  # the pledge names the bids under evaluation: those decrypted at the opening
         b.user.organisation.credit_code  # type: ignore[union-attr]
@@ -831,12 +839,7 @@ def test_the_tenderee_seats_its_representative(client: FlaskClient, session: Ses
         page = f"/tenders/{code}/lots/1/representatives"
         assert page in client.get(f"/tenders/{code}").get_data(as_text=True)  # linked for the tenderee
         assert 'id="not-open"' in client.get(page).get_data(as_text=True)
-        pool = _pool(client, session, app, t, 4, 0)
-        lot = f"/api/v1/tenders/{code}/lots/1"
-        d = client.post(f"{lot}/draws", json={}, headers=hs).get_json()
-        client.post(f"/api/v1/draws/{d['id']}/run", headers=hs)
-        committee = _confirm_all(client, pool)
-        ev = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()
+        committee, ev = _open_room(client, session, app, t, 4)
         url = f"/api/v1/evaluations/{ev['id']}"
 
         r = client.get(reps, headers=ht).get_json()
