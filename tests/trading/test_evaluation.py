@@ -576,8 +576,15 @@ def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session,
 
 
 def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dict[str, Any]:
-    """``start_review`` with four experts, then every bid passed, scored, the report generated and
-    signed by all, and the candidates publicised, all through the API."""
+    """``evaluate_to_report``, then the candidates publicised by staff."""
+    got = evaluate_to_report(client, session, app, t)
+    assert client.post(f"{got['url']}/publicity", headers=got["staff"]).status_code == 200
+    return got
+
+
+def evaluate_to_report(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dict[str, Any]:
+    """``start_review`` with four experts (and the tenderee's representative), then every bid
+    passed, scored, the report generated and signed by all, all through the API."""
     r = start_review(client, session, app, t, 4)
     url, committee, bids, hs, ev = r["url"], r["committee"], r["bids"], r["staff"], r["ev"]
     lead = committee[0]["h"]
@@ -600,7 +607,6 @@ def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: 
     for x in committee:
         sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], report["report_sm3"], ""))
         client.post(f"{url}/sign", json={"signature": sig}, headers=x["h"])
-    assert client.post(f"{url}/publicity", headers=hs).status_code == 200
     return {"url": url, "id": ev["id"], "report": report["report"], "committee": committee, "staff": hs}
 
 
@@ -909,3 +915,50 @@ def test_the_tenderee_seats_its_representative(client: FlaskClient, session: Ses
         assert client.get(f"{url}/bids/{bid}/copy", headers=hd, buffered=True).status_code == 200
     page_login(client, t["bidders"][0].user.username)
     assert client.get(page).status_code == 403
+
+
+def test_candidates_not_publicised_within_three_days_are_reported_once(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """Reg 54: the candidates are publicised within 3 days of the report. The room shows the date;
+    past it the scheduler reports the delay once (audit event, notice to the tenderee); a late
+    publicity is still published, and recorded as late; a report sent back has no date."""
+    from tests.trading.opening.test_ceremony import open_tender
+    from tests.trading.test_draw import run_opening
+    from trading.evaluation.award import report_late_publicity
+    from trading.tenders.models import Notification
+
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        got = evaluate_to_report(client, session, app, t)
+        reported = clock.now()
+        state = client.get(got["url"], headers=got["staff"]).get_json()
+        assert state["state"] == "reported"
+        assert dt.datetime.fromisoformat(state["publicity_due_at"]) == reported + dt.timedelta(days=3)
+        moment.advance(days=3)
+        assert report_late_publicity(session, clock.now()) == 0  # due, not yet late
+        moment.advance(seconds=1)
+        assert report_late_publicity(session, clock.now()) == 1
+        assert report_late_publicity(session, clock.now()) == 0  # once
+        session.commit()
+        notes = session.scalars(select(Notification).where(Notification.message.contains("尚未公示"))).all()
+        assert [n.org_id for n in notes] == [t["tenderee_signer"].user.organisation_id]
+        assert session.scalars(select(AuditEvent).where(AuditEvent.action == "evaluation.publicity_overdue")).one()
+        # sent back: the report is void, and so is its date; the new report gets a new one
+        url, hs, lead = got["url"], got["staff"], got["committee"][0]["h"]
+        back = client.post(f"{url}/send-back", json={"reason": "价格分计算有误", "to": "scoring"}, headers=hs)
+        assert back.status_code == 200, back.get_json()
+        assert client.get(url, headers=hs).get_json()["publicity_due_at"] is None
+        assert report_late_publicity(session, clock.now() + dt.timedelta(days=30)) == 0
+        report = client.post(f"{url}/advance", headers=lead).get_json()  # the carried-over sheets
+        for x in got["committee"]:
+            statement = evaluation_report_statement(got["id"], 2, x["id"], report["report_sm3"], "")
+            client.post(f"{url}/sign", json={"signature": _sig(x["signer"], statement)}, headers=x["h"])
+        assert client.get(url, headers=hs).get_json()["state"] == "reported"
+        moment.advance(days=4)  # published late: allowed, and recorded as late
+        assert client.post(f"{url}/publicity", headers=hs).status_code == 200
+        stage = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "evaluation.stage").order_by(AuditEvent.seq.desc())
+        ).first()
+        assert stage is not None and json.loads(stage.payload)["late"] is True

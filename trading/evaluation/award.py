@@ -38,7 +38,15 @@ from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender
 from trading.tenders.operations import _seal
 
-ANSWER_DAYS = 3  # Reg 54
+ANSWER_DAYS = 3  # Reg 54: objections answered within 3 days
+PUBLICITY_DUE_DAYS = 3  # Reg 54: candidates publicised within 3 days of the report
+
+
+def publicity_due(ev: Evaluation) -> dt.datetime | None:
+    """When the candidates must be publicised by (a complete report not yet publicised), else None."""
+    if ev.state is not EvalState.REPORTED or ev.report_statement is None or ev.reported_at is None:
+        return None
+    return ev.reported_at + dt.timedelta(days=PUBLICITY_DUE_DAYS)
 
 
 def _require_tenderee(tender: Tender, user: User) -> None:
@@ -95,6 +103,7 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
         raise Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
     lot, tender = room.lot_and_tender(session, ev)
     days = get_procedure(session, tender.procedure_code).publicity_days
+    due = publicity_due(ev)
     ann = _publish(
         session,
         tender,
@@ -105,7 +114,15 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
     )
     assert ann.published_at is not None
     ev.publicity_announcement_id, ev.publicity_ends_at = ann.id, ann.published_at + dt.timedelta(days=days)
-    room._move(session, staff, ev, EvalState.PUBLICITY, announcement=ann.id, ends_at=ev.publicity_ends_at.isoformat())
+    room._move(
+        session,
+        staff,
+        ev,
+        EvalState.PUBLICITY,
+        announcement=ann.id,
+        ends_at=ev.publicity_ends_at.isoformat(),
+        late=due is not None and ann.published_at > due,
+    )
     return ann
 
 
@@ -162,11 +179,9 @@ def report_overdue(session: Session, now: dt.datetime) -> int:
         assert ev is not None
         lot, tender = room.lot_and_tender(session, ev)
         o.overdue_at = now
-        orgs = [x for x in (tender.tenderee_org_id, tender.agency_org_id) if x is not None]
-        notifications._send(
+        notifications.notify_managers(
             session,
             tender,
-            orgs,
             f"第{lot.number}标段中标候选人公示期间的异议已超过 3 日未答复（《招标投标法实施条例》第五十四条），"
             "招标投标活动暂停中，请尽快答复",
         )
@@ -174,6 +189,34 @@ def report_overdue(session: Session, now: dt.datetime) -> int:
             session, SYSTEM, "evaluation.objection_overdue", o, {"evaluation": ev.id, "due": o.answer_due.isoformat()}
         )
     return len(late)
+
+
+def report_late_publicity(session: Session, now: dt.datetime) -> int:
+    """Each complete report whose candidates are still not publicised 3 days on (Reg 54): an audit
+    event, and a notice to the tenderee and its agency. Once per report; publicity stays possible."""
+    from trading.tenders import notifications
+
+    waiting = session.scalars(
+        select(Evaluation).where(
+            Evaluation.state == EvalState.REPORTED,
+            Evaluation.report_statement.is_not(None),
+            Evaluation.publicity_late_at.is_(None),
+            Evaluation.reported_at < now - dt.timedelta(days=PUBLICITY_DUE_DAYS),
+        )
+    ).all()
+    for ev in waiting:
+        lot, tender = room.lot_and_tender(session, ev)
+        ev.publicity_late_at = now
+        notifications.notify_managers(
+            session,
+            tender,
+            f"第{lot.number}标段评标报告完成已超过 {PUBLICITY_DUE_DAYS} 日，中标候选人尚未公示"
+            "（《招标投标法实施条例》第五十四条），请联系交易中心尽快发布",
+        )
+        due = publicity_due(ev)
+        assert due is not None
+        record_event(session, SYSTEM, "evaluation.publicity_overdue", ev, {"due": due.isoformat()})
+    return len(waiting)
 
 
 def answer_objection(session: Session, user: User, ev: Evaluation, objection_id: int, text: str) -> PublicityObjection:

@@ -170,6 +170,10 @@ class Evaluation(Base):
     report_statement: Mapped[str | None] = mapped_column(Text, comment="platform-signed, once every expert signed")
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="rounds sent back: {round, reason, at}")
     opened_at: Mapped[dt.datetime]
+    reported_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="every member signed the report; Reg 54's 3 days to publicise run from here"
+    )
+    publicity_late_at: Mapped[dt.datetime | None] = mapped_column(comment="when a late publicity was reported (once)")
     publicity_announcement_id: Mapped[int | None] = mapped_column(ForeignKey("announcement.id"))
     publicity_ends_at: Mapped[dt.datetime | None]
     suspended_at: Mapped[dt.datetime | None] = mapped_column(comment="an objection is being answered (Reg 54)")

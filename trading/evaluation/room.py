@@ -795,6 +795,7 @@ def sign_report(
             "evaluation_report", body, key=services.keys.sign_key, cert=services.keys.sign_cert, now=clock.now()
         )
         ev.report_statement = st.to_json().decode()
+        ev.reported_at, ev.publicity_late_at = clock.now(), None
         _move(
             session, SYSTEM, ev, EvalState.REPORTED, report_sm3=ev.report_sm3, dissents=sum(not s.agree for s in signed)
         )
@@ -828,6 +829,7 @@ def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: st
     ]
     ev.round = old + 1
     ev.report = ev.report_sm3 = ev.report_pdf_key = ev.report_statement = None
+    ev.reported_at = ev.publicity_late_at = None
     if to == "compliance":
         ev.compliance = None
     for s in carried:

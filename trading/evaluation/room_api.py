@@ -201,6 +201,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "signed": [s.expert_id for s in room.signatures(db, ev)],
         "history": ev.history,
         "publicity_ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
+        "publicity_due_at": due.isoformat() if (due := aw.publicity_due(ev)) else None,
     }
     if seat is not None and seat.recused_at is None:
         out["statements"] = room.statements_for(db, ev, seat.expert_id)

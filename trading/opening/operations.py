@@ -342,9 +342,7 @@ def _failure_announcement(session: Session, tender: Tender, lot: Lot, count: int
     record_event(session, SYSTEM, "announcement.draft", ann, {"kind": ann.kind.value, "lot": lot.number})
     from trading.tenders import notifications
 
-    notifications._send(
-        session, tender, [tender.tenderee_org_id], f"第{lot.number}标段流标，已生成流标公告草稿，请核对后提交审核"
-    )
+    notifications.notify_managers(session, tender, f"第{lot.number}标段流标，已生成流标公告草稿，请核对后提交审核")
 
 
 def _waiting_for(session: Session, c: Ceremony) -> str | None:

@@ -7,6 +7,9 @@
   const U = root.GgzyUKey;
   let S = null;
   let staff = false;
+  // platform time is shown in Beijing time, whatever the browser's zone
+  const beijing = (iso) => new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+
   const el = (tag, text, attrs) => {
     const n = document.createElement(tag);
     if (text !== undefined && text !== null) n.textContent = String(text);
@@ -169,7 +172,7 @@
   function renderClarifications() {
     const ul = $("clarifications");
     ul.replaceChildren();
-    for (const c of S.clarifications) ul.append(el("li", `${name(c.bidder)}：${c.question}　答复：${c.answer || "（待答复，截止 " + c.deadline + "）"}`));
+    for (const c of S.clarifications) ul.append(el("li", `${name(c.bidder)}：${c.question}　答复：${c.answer || "（待答复，截止 " + beijing(c.deadline) + "）"}`));
     const box = $("clarify-form");
     box.replaceChildren();
     if ((leader() || staff) && ["compliance", "scoring"].includes(S.state)) {
@@ -210,6 +213,7 @@
       const r = el("input", null, { id: "send-back-reason", placeholder: "退回理由" });
       box.append(r, button("评标回退", "send-back", () => post("send-back", { reason: r.value, to: "scoring" })));
     }
+    if (S.publicity_due_at) box.append(el("p", `应于 ${beijing(S.publicity_due_at)} 前发布中标候选人公示（招标投标法实施条例第五十四条：收到评标报告之日起 3 日内）`, { id: "publicity-due" }));
     if (staff && S.state === "reported") box.append(button("发布中标候选人公示", "publicity", () => post("publicity")));
   }
 

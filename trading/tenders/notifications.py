@@ -48,6 +48,11 @@ def notify_downloaders(session: Session, tender: Tender, message: str) -> None:
     _send(session, tender, downloader_orgs(session, tender), message)
 
 
+def notify_managers(session: Session, tender: Tender, message: str) -> None:
+    """The tenderee and, if it has one, its agency (招标人、招标代理机构): who answer for the tender."""
+    _send(session, tender, [o for o in (tender.tenderee_org_id, tender.agency_org_id) if o is not None], message)
+
+
 def notify_interested(session: Session, tender: Tender, message: str) -> None:
     _send(session, tender, interested_orgs(session, tender), message)
 
