@@ -12,7 +12,6 @@ may be 4 GiB: a copy held in memory would need several times that in a web worke
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import pathlib
 import shutil
@@ -28,16 +27,10 @@ from bench._common import emit, peak_growth
 
 
 def make_bid(path: pathlib.Path, mib: int) -> None:
-    from reportlab.pdfgen import canvas
+    from tests.factories import pdf_pages
 
-    pdf = io.BytesIO()
-    c = canvas.Canvas(pdf)
-    for n in range(3):
-        c.drawString(100, 700, f"page {n}")
-        c.showPage()
-    c.save()
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("商务标/投标函.pdf", pdf.getvalue())
+        z.writestr("商务标/投标函.pdf", pdf_pages(3))
         with z.open("图纸/总平面图.dwg", "w", force_zip64=True) as w:
             for _ in range(mib):
                 w.write(os.urandom(1 << 20))

@@ -276,3 +276,18 @@ def upload_bid(
     if not complete:
         return up
     return client.post(f"/api/v1/bids/uploads/{up['upload_id']}/complete", headers=headers)
+
+
+def pdf_pages(n: int) -> bytes:
+    """A PDF of ``n`` pages, each saying "page i" (what a bid's documents look like to the stamp)."""
+    import io
+
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out)
+    for i in range(n):
+        c.drawString(100, 700, f"page {i}")
+        c.showPage()
+    c.save()
+    return out.getvalue()

@@ -760,19 +760,13 @@ def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, sess
 
 def test_watermarked_copies_stamp_every_pdf_page_and_keep_other_files() -> None:
     from pypdf import PdfReader
-    from reportlab.pdfgen import canvas
 
+    from tests.factories import pdf_pages
     from trading.evaluation.watermark import watermark_zip
 
-    pdf = io.BytesIO()
-    c = canvas.Canvas(pdf)
-    for n in range(3):
-        c.drawString(100, 700, f"page {n}")
-        c.showPage()
-    c.save()
     src = io.BytesIO()
     with zipfile.ZipFile(src, "w") as z:
-        z.writestr("商务标/投标函.pdf", pdf.getvalue())
+        z.writestr("商务标/投标函.pdf", pdf_pages(3))
         z.writestr("报价.json", '{"price": "1.00"}')
         z.writestr("broken.pdf", b"%PDF-1.4 not really")
     out = io.BytesIO()
