@@ -28,6 +28,7 @@ from trading.evaluation.models import Clarification, EvalState, Evaluation, Expe
 from trading.opening.operations import org_name
 from trading.permissions import Permission, requires
 from trading.schemas import Schema
+from trading.tenders.models import Lot
 from trading.tenders.views import trust
 
 api = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1")
@@ -240,12 +241,17 @@ class RepresentativeIn(Schema):
     username: str = Field(min_length=1, max_length=80)
 
 
-def managed_evaluation(code: str, number: int, *, for_update: bool = False) -> Evaluation:
-    """A lot's evaluation, for the tenderee or its agency (who name the tenderee's representatives)."""
+def managed_lot(code: str, number: int) -> Lot:
+    """A lot, for the tenderee or its agency (who name the tenderee's representatives)."""
     lot = _lot(code, number)
     if not lot.tender.can_manage(web.require_user()):
         raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
-    ev = room.evaluation_of(web.db(), lot)
+    return lot
+
+
+def managed_evaluation(code: str, number: int, *, for_update: bool = False) -> Evaluation:
+    """A lot's evaluation, for the tenderee or its agency."""
+    ev = room.evaluation_of(web.db(), managed_lot(code, number))
     return load_evaluation(ev.id, for_update=True) if for_update else ev
 
 

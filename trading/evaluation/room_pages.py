@@ -12,7 +12,7 @@ from sqlalchemy import select
 from trading import web
 from trading.accounts.models import Role
 from trading.app import services
-from trading.errors import DomainError, Forbidden, InvalidInput
+from trading.errors import DomainError, InvalidInput
 from trading.evaluation import award as aw
 from trading.evaluation import room
 from trading.evaluation import room_api as rapi
@@ -90,9 +90,7 @@ def report_pdf_page(evaluation_id: int) -> ResponseReturnValue:
 @pages.get("/tenders/<code>/lots/<int:number>/representatives")
 @requires(Permission.TENDER_MANAGE)
 def representatives_page(code: str, number: int) -> str:
-    lot = _lot(code, number)
-    if not lot.tender.can_manage(web.require_user()):
-        raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
+    lot = rapi.managed_lot(code, number)
     ev = web.db().scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
     data = rapi.representatives_json(ev) if ev is not None else None
     return render_template("evaluation/representatives.html", code=code, lot=lot, ev=ev, r=data)
