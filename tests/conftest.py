@@ -127,10 +127,15 @@ def _apps() -> dict[str, Flask]:
 def app(db_url: str, engine: Engine, connection: Connection, settings_for: Any, _apps: dict[str, Flask]) -> Flask:
     """The app, built once per backend; its request sessions join the test's outer transaction."""
     from trading.app import create_app
+    from trading.platform_keys import ensure_platform_keys
 
     if db_url not in _apps:
         a = create_app(settings_for(db_url))
         a.config["TESTING"] = True
+        # the platform CA now, at real time: made lazily inside a test that froze the clock ahead,
+        # its certificate would start in the future and fail every later test (which one came
+        # first depended on how pytest-xdist shared the tests out)
+        ensure_platform_keys(a.extensions["ggzy.settings"])
         _apps[db_url] = a
     a = _apps[db_url]
     a.extensions["ggzy.db"].sessionmaker = sessionmaker(
