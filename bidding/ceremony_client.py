@@ -90,8 +90,10 @@ def wait_decrypted(client: Requester, ceremony: int, timeout: float = 600, poll:
     deadline = time.monotonic() + timeout
     while True:
         st = state(client, ceremony)
-        last = st["me"].get("last_attempt") or {}
-        if last.get("state") in ("done", "failed", None) or time.monotonic() > deadline:
+        me = st["me"]
+        last = me.get("last_attempt") or {}
+        settled = me["outcome"] != "pending" or last.get("state") in ("failed", None)
+        if settled or time.monotonic() > deadline:
             return st
         time.sleep(poll)
 

@@ -193,3 +193,24 @@ def s3_server() -> Iterator[str]:
 
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+@contextmanager
+def committing_pg_app(settings_for: Any, prefix: str) -> Iterator[Flask]:
+    """The app on a PostgreSQL database of its own whose requests, workers and sweeps really commit
+    on connections of their own, as in production (for races and for other processes to read)."""
+    from trading.app import create_app
+
+    with fresh_pg_database(prefix) as url:
+        upgrade(url)
+        app = create_app(settings_for(url))
+        try:
+            yield app
+        finally:
+            app.extensions["ggzy.db"].engine.dispose()
+
+
+@pytest.fixture
+def pg_app(settings_for: Any) -> Iterator[Flask]:
+    with committing_pg_app(settings_for, "ggzy_pg_app") as app:
+        yield app

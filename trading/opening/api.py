@@ -60,13 +60,23 @@ class ExtendIn(ReasonIn):
 
 
 def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:
-    """The ceremony, brought up to now (the deadline and windows are enforced on every request)."""
+    """The ceremony, brought up to now (the deadline and windows are enforced on every request).
+
+    The catch-up is committed on its own, so a refused action does not undo a window that has
+    closed. That commit ends the transaction: what the caller reads next must come from the
+    database again (the session does not expire on commit), and a writer must take the
+    ceremony's lock again, or a window could close between its check and its commit (a key
+    released after the price reading, say)."""
     db = web.db()
     c = ops.get_ceremony(db, ceremony_id, for_update=for_update)
     tender = ops.tender_of(db, c)
     load(tender.code)  # the same visibility rule as the tender
     ops.ensure_current(db, c, services(current_app))
     web.commit()
+    db.expire_all()
+    if for_update:
+        c = ops.get_ceremony(db, ceremony_id, for_update=True)
+        ops.ensure_current(db, c, services(current_app))
     return c
 
 
@@ -100,6 +110,10 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         ]
     seat = ops.my_seat(db, c, user)
     if seat is not None:
+        # the attempt first, then the seat read again: a worker records both in one transaction,
+        # so an attempt seen finished always comes with its outcome (never "done" and "pending")
+        attempt = ops.last_attempt(db, seat)
+        db.refresh(seat)
         bid = ops.bid_of(db, seat)
         out["me"] = {
             "bidder": ops.credit_code_of(db, seat.org_id),
@@ -109,7 +123,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
             "confirmation": seat.confirmation.value if seat.confirmation else None,
             "ciphertext_sm3": bid.ciphertext_sm3,
             "header_sm3": bid.header_sm3,  # the room page checks the chosen sealed file against it
-            "last_attempt": ops.last_attempt(db, seat),
+            "last_attempt": attempt,
         }
     if staff:
         out["counts"] = ops.counts(c)
@@ -276,6 +290,7 @@ def joint_rooms(code: str, *, for_update: bool = False) -> tuple[Tender, list[Ce
     rooms = joint.members(web.db(), tender, services(current_app), for_update=for_update)
     if not for_update:
         web.commit()
+        web.db().expire_all()  # what follows reads the rooms as they are now (see current())
     return tender, rooms
 
 

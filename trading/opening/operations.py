@@ -257,6 +257,8 @@ def due(session: Session, now: dt.datetime) -> list[Ceremony]:
                 Ceremony.stage_ends_at <= now,
             )
             .order_by(Ceremony.id)
+            # a room a request holds is skipped: that request brings it up to now, or the next sweep does
+            .with_for_update(skip_locked=True)
         )
     )
 
@@ -607,8 +609,16 @@ def submit_decryption(
 
 def _classify(session: Session, c: Ceremony, now: dt.datetime) -> None:
     """At the end of the window: every bid not decrypted is 撤销 (the bidder's doing) or 撤回
-    (the platform's), from the evidence of its attempts (EB 31)."""
-    for seat in c.bidders:
+    (the platform's), from the evidence of its attempts (EB 31). The seats are read from the
+    database, not from what this session may hold: a worker may have recorded a decryption since
+    (the caller has seen that no job is still queued or running)."""
+    seats = session.scalars(
+        select(CeremonyBidder)
+        .where(CeremonyBidder.ceremony_id == c.id)
+        .order_by(CeremonyBidder.id)
+        .execution_options(populate_existing=True)
+    ).all()
+    for seat in seats:
         if seat.outcome is not Outcome.PENDING:
             continue
         last = session.scalar(

@@ -21,6 +21,8 @@ def open_ceremonies_job(session: Session, now: dt.datetime, services: Services) 
         select(Ceremony)
         .join(Tender, Tender.id == Ceremony.tender_id)
         .where(Ceremony.stage == Stage.SCHEDULED, Tender.bid_deadline <= now)
+        .order_by(Ceremony.id)
+        .with_for_update(of=Ceremony, skip_locked=True)
     ).all()
     opened = 0
     for c in scheduled:
