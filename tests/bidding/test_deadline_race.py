@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select, update
 
 from archive import clock
-from tests.conftest import fresh_pg_database
 from tests.factories import (
     api_token,
     make_bidder_with_keys,
@@ -30,26 +29,13 @@ pytestmark = pytest.mark.integration
 N = 50
 
 
-@pytest.fixture
-def race_app(tmp_path: Any) -> Any:
-    with fresh_pg_database("ggzy_race") as url:
-        from trading.app import create_app
-        from trading.config import load_settings
-        from trading.db import upgrade
-
-        upgrade(url)
-        app = create_app(load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "i"), "DATABASE_URL": url}))
-        yield app
-        app.extensions["ggzy.db"].engine.dispose()
-
-
-def test_fifty_bidders_at_the_deadline(race_app: Any) -> None:
+def test_fifty_bidders_at_the_deadline(pg_app: Any) -> None:
     from bidding.models import Bid, BidState
     from signing.digest import sm3_hex
     from trading.app import object_store
     from trading.tenders.models import Tender
 
-    app = race_app
+    app = pg_app
     db = app.extensions["ggzy.db"]
     client = app.test_client()
     with db.session() as s:

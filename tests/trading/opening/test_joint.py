@@ -223,17 +223,13 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
     events within the viewer's scope there, SSE ids that are cursors, and a resume from one."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from tests.conftest import fresh_pg_database
+    from tests.conftest import committing_pg_app
     from tests.trading.opening.test_live import run_in_own_loop
-    from trading.app import create_app
-    from trading.db import upgrade
     from trading.opening import operations as ops
     from trading.opening.live import make_app, make_ticket
     from trading.opening.models import Audience
 
-    with fresh_pg_database("ggzy_joint_live") as url:
-        upgrade(url)
-        app = create_app(settings_for(url))
+    with committing_pg_app(settings_for, "ggzy_joint_live") as app:
         database = app.extensions["ggzy.db"]
         client = app.test_client()
         with database.session() as session:
@@ -277,7 +273,6 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
                 assert again[1]["text"] == "第二标段房间消息"
 
         run_in_own_loop(scenario)
-        database.engine.dispose()
 
 
 def opened_id(frames: list[tuple[str, dict[str, Any]]], room: int) -> int:

@@ -49,13 +49,9 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
     """On a PostgreSQL database of its own: the live process reads committed rows, as in production."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from tests.conftest import fresh_pg_database
-    from trading.app import create_app
-    from trading.db import upgrade
+    from tests.conftest import committing_pg_app
 
-    with fresh_pg_database("ggzy_live") as url:
-        upgrade(url)
-        app = create_app(settings_for(url))
+    with committing_pg_app(settings_for, "ggzy_live") as app:
         database = app.extensions["ggzy.db"]
         client = app.test_client()
         with database.session() as session:
@@ -109,7 +105,6 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
                 assert "公开事件" in (await _read(public, 1))[0]  # the public skipped the room's chat
 
         run_in_own_loop(scenario)
-        database.engine.dispose()
 
 
 def run_in_own_loop(fn: Any) -> None:
