@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import clock
-from archive.db import ArchiveBase
+from archive.db import ArchiveBase, locked
 from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
 from signing.canonical import canonical_json
 from signing.digest import sm3
@@ -172,7 +172,7 @@ def _appending(session: Session) -> _Appending:
     state: _Appending | None = conn.info.get(_STATE)
     if state is None:  # first append of the transaction: lock the head row
         row = conn.execute(
-            select(AuditHead.seq, AuditHead.chain_hash, AuditHead.frontier).where(AuditHead.id == 1).with_for_update()
+            locked(select(AuditHead.seq, AuditHead.chain_hash, AuditHead.frontier).where(AuditHead.id == 1))
         ).first()
         head: tuple[int, bytes, bytes] = (
             (0, GENESIS, b"") if row is None else (row[0], bytes(row[1]), bytes(row[2] or b""))

@@ -1,15 +1,18 @@
-"""Archive metadata: its own declarative base, shared column types."""
+"""Archive metadata: its own declarative base, shared column types, and the one way to lock rows."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
 
 from archive.clock import as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy import Select
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -41,3 +44,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class ArchiveBase(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
+
+
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
+
+
+def locked(stmt: SelectT, *, skip_locked: bool = False, of: Any = None) -> SelectT:
+    """``stmt`` with FOR UPDATE, its rows read as the lock finds them. Without populate_existing a
+    row the session already holds keeps the values it had before the lock was granted (the
+    identity map never overwrites loaded attributes), and a transition checked against them could
+    run twice. Every locked read of ours goes through here."""
+    return stmt.with_for_update(skip_locked=skip_locked, of=of).execution_options(populate_existing=True)

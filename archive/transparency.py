@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from archive import clock
 from archive.audit import AuditEvent, AuditHead, MerkleNode, verify_chain
-from archive.db import ArchiveBase
+from archive.db import ArchiveBase, locked
 from archive.merkle import (
     Range,
     consistency_ranges,
@@ -125,7 +125,7 @@ def sign_pending(session: Session, key: PrivateKey, cert: Certificate, now: dt.d
     """Sign every requested checkpoint (the scheduler's job)."""
     now = now or clock.now()
     pending = session.scalars(
-        select(LogCheckpoint).where(LogCheckpoint.statement.is_(None)).order_by(LogCheckpoint.id).with_for_update()
+        locked(select(LogCheckpoint).where(LogCheckpoint.statement.is_(None)).order_by(LogCheckpoint.id))
     ).all()
     for cp in pending:
         if cp.tree_size == 0:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import ActorRef, record_event
+from archive.db import locked
 from archive.objectstore import ObjectStore
 from archive.objectstore.base import start_writeback
 from bidding.models import Bid, BidState, BidUpload, UploadState
@@ -175,7 +176,7 @@ def init_upload(
 def get_upload(session: Session, user: User, upload_id: str, *, for_update: bool = False) -> BidUpload:
     q = select(BidUpload).where(BidUpload.id == upload_id)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     upload = session.scalar(q)
     if upload is None or upload.org_id != user.organisation_id:
         raise NotFound("上传任务不存在")
@@ -268,9 +269,7 @@ def complete_upload(
     lot = session.get(Lot, upload.lot_id)
     assert lot is not None
     previous = session.scalar(
-        select(Bid)
-        .where(Bid.lot_id == lot.id, Bid.org_id == upload.org_id, Bid.status == BidState.ACCEPTED)
-        .with_for_update()
+        locked(select(Bid).where(Bid.lot_id == lot.id, Bid.org_id == upload.org_id, Bid.status == BidState.ACCEPTED))
     )
     header = read_header(io.BytesIO(upload.head))
     if previous is not None:
@@ -331,7 +330,7 @@ def my_bids(session: Session, user: User, tender: Tender | None = None) -> list[
 def get_my_bid(session: Session, user: User, ciphertext_sm3: str, *, for_update: bool = False) -> Bid:
     q = select(Bid).where(Bid.ciphertext_sm3 == ciphertext_sm3, Bid.org_id == user.organisation_id)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     bid = session.scalar(q.order_by(Bid.id.desc()).limit(1))
     if bid is None:
         raise NotFound("投标文件不存在")
@@ -374,7 +373,7 @@ def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, sig
 def abandon_expired(session: Session, staging: pathlib.Path, now: dt.datetime) -> int:
     """The scheduler's sweep: expired uploads are abandoned and their staged bytes deleted."""
     rows = session.scalars(
-        select(BidUpload).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now).with_for_update()
+        locked(select(BidUpload).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now))
     ).all()
     for upload in rows:
         upload.state, upload.updated_at = UploadState.ABANDONED, now

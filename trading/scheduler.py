@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, record_event
+from archive.db import locked
 from trading.accounts.models import LoginAttempt
 from trading.config import load_settings
 from trading.db import Database
@@ -102,7 +103,7 @@ class LeaseScheduler:
     def try_acquire(self) -> bool:
         """Take or renew the lease; False while another live scheduler holds it."""
         with self.database.session() as s:
-            lease = s.execute(select(SchedulerLease).where(SchedulerLease.id == 1).with_for_update()).scalar_one()
+            lease = s.execute(locked(select(SchedulerLease).where(SchedulerLease.id == 1))).scalar_one()
             now = clock.now()
             if lease.holder not in ("", self.holder) and lease.expires_at > now:
                 return False
@@ -121,7 +122,7 @@ class LeaseScheduler:
 
     def release(self) -> None:
         with self.database.session() as s:
-            lease = s.execute(select(SchedulerLease).where(SchedulerLease.id == 1).with_for_update()).scalar_one()
+            lease = s.execute(locked(select(SchedulerLease).where(SchedulerLease.id == 1))).scalar_one()
             if lease.holder == self.holder:
                 lease.holder = ""
                 lease.expires_at = clock.now()

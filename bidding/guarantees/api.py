@@ -12,6 +12,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from archive import clock
+from archive.db import locked
 from bidding.guarantees import operations as ops
 from bidding.guarantees.issuer_api import guarantee_json
 from bidding.guarantees.models import Guarantee, GuaranteeClaim, GuaranteeOrder
@@ -81,7 +82,7 @@ def mine() -> Response:
 
 
 def _my_order(order_id: int) -> GuaranteeOrder:
-    o = web.db().scalar(select(GuaranteeOrder).where(GuaranteeOrder.id == order_id).with_for_update())
+    o = web.db().scalar(locked(select(GuaranteeOrder).where(GuaranteeOrder.id == order_id)))
     if o is None or o.org_id != web.require_user().organisation_id:
         raise NotFound("保函申请不存在")
     return o

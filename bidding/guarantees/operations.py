@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.db import locked
 from archive.objectstore import ObjectStore
 from bidding.guarantees.models import (
     LIVE_ORDER_STATES,
@@ -226,7 +227,7 @@ def issuer_orders(session: Session, issuer_user: User, state: OrderState = Order
 def issuer_order(session: Session, issuer_user: User, order_id: int, *, for_update: bool = False) -> GuaranteeOrder:
     q = select(GuaranteeOrder).where(GuaranteeOrder.id == order_id)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     order = session.scalar(q)
     if order is None or order.issuer_org_id != issuer_user.organisation_id:
         raise NotFound("保函申请不存在", code="no_such_order")
@@ -348,7 +349,7 @@ def issuer_reveals(session: Session, issuer_user: User) -> list[Guarantee]:
 
 
 def issuer_guarantee(session: Session, issuer_user: User, guarantee_id: int) -> Guarantee:
-    g = session.scalar(select(Guarantee).where(Guarantee.id == guarantee_id).with_for_update())
+    g = session.scalar(locked(select(Guarantee).where(Guarantee.id == guarantee_id)))
     if g is None or g.issuer_org_id != issuer_user.organisation_id:
         raise NotFound("保函不存在", code="no_such_guarantee")
     return g
@@ -514,7 +515,7 @@ def answer_claim(
 ) -> GuaranteeClaim:
     """The issuer's answer to a claim it received: paid (with the amount and the payment's
     reference) or refused with reasons."""
-    claim = session.scalar(select(GuaranteeClaim).where(GuaranteeClaim.id == claim_id).with_for_update())
+    claim = session.scalar(locked(select(GuaranteeClaim).where(GuaranteeClaim.id == claim_id)))
     g = session.get(Guarantee, claim.guarantee_id) if claim else None
     if claim is None or g is None or g.issuer_org_id != issuer_user.organisation_id:
         raise NotFound("索赔不存在", code="no_such_claim")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import record_event
+from archive.db import locked
 from bidding.guarantees.models import ClaimGround, ClaimState, Guarantee, GuaranteeClaim, GuaranteeState
 from trading.accounts.models import User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -64,7 +65,7 @@ def _evidence(session: Session, g: Guarantee, ground: ClaimGround) -> dict[str, 
 
 
 def file_claim(session: Session, user: User, guarantee_id: int, ground: str, statement: str) -> GuaranteeClaim:
-    g = session.scalar(select(Guarantee).where(Guarantee.id == guarantee_id).with_for_update())
+    g = session.scalar(locked(select(Guarantee).where(Guarantee.id == guarantee_id)))
     if g is None:
         raise NotFound("保函不存在")
     lot = session.get(Lot, g.lot_id)

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from pydantic import Field
 from sqlalchemy import select
 
+from archive.db import locked
 from trading import web
 from trading.app import services
 from trading.errors import NotFound
@@ -51,7 +52,7 @@ def _lot(code: str, number: int) -> Lot:
 
 def _draw(draw_id: int, *, for_update: bool = False) -> Draw:
     q = select(Draw).where(Draw.id == draw_id)
-    d = web.db().scalar(q.with_for_update() if for_update else q)
+    d = web.db().scalar(locked(q) if for_update else q)
     if d is None:
         raise NotFound("抽取记录不存在")
     return d

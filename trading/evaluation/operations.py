@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import record_event
+from archive.db import locked
 from archive.objectstore import ObjectStore
 from archive.transparency import request_checkpoint
 from signing.digest import sm3_hex
@@ -306,7 +307,7 @@ def my_invitations(session: Session, user: User) -> list[tuple[DrawMember, Draw]
 
 def respond(session: Session, user: User, member_id: int, accept: bool, reason: str = "") -> DrawMember:
     e = my_expert(session, user)
-    m = session.scalar(select(DrawMember).where(DrawMember.id == member_id).with_for_update())
+    m = session.scalar(locked(select(DrawMember).where(DrawMember.id == member_id)))
     if m is None or m.expert_id != e.id:
         raise NotFound("邀请不存在")
     if m.state is not MemberState.INVITED:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.db import locked
 from signing.certs import TrustStore
 from signing.digest import sm3_stream
 from signing.statements import (
@@ -528,7 +529,7 @@ def clarifications_for_org(session: Session, user: User) -> list[Clarification]:
 
 
 def answer(session: Session, user: User, clarification_id: int, text: str) -> Clarification:
-    c = session.scalar(select(Clarification).where(Clarification.id == clarification_id).with_for_update())
+    c = session.scalar(locked(select(Clarification).where(Clarification.id == clarification_id)))
     b = session.get(CeremonyBidder, c.bidder_id) if c else None
     if c is None or b is None or b.org_id != user.organisation_id:
         raise NotFound("澄清要求不存在")

@@ -17,6 +17,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from archive import clock
+from archive.db import locked
 from trading import web
 from trading.accounts.models import Role, User
 from trading.app import services
@@ -90,7 +91,7 @@ class AwardIn(Schema):
 
 def load_evaluation(evaluation_id: int, *, for_update: bool = False) -> Evaluation:
     q = select(Evaluation).where(Evaluation.id == evaluation_id)
-    ev = web.db().scalar(q.with_for_update() if for_update else q)
+    ev = web.db().scalar(locked(q) if for_update else q)
     if ev is None:
         raise NotFound("评标不存在")
     return ev

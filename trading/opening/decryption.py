@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, record_event
+from archive.db import locked
 from archive.objectstore import ObjectStoreError
 from archive.objectstore.direct import DirectFile
 from bidding.models import Bid
@@ -75,7 +76,7 @@ def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     """Take the oldest queued job (committed by the caller before the work starts)."""
     q = select(DecryptionJob).where(DecryptionJob.state == JobState.QUEUED).order_by(DecryptionJob.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(skip_locked=True)
+        q = locked(q, skip_locked=True)
     job = session.scalar(q)
     if job is None:
         return None

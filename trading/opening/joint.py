@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import record_event
+from archive.db import locked
 from trading.accounts.models import User
 from trading.errors import Conflict, NotFound
 from trading.opening import operations as ops
@@ -32,7 +33,7 @@ def members(session: Session, tender: Tender, services: Services, *, for_update:
         raise NotFound("本项目各标段分别开标，没有合并开标室", code="not_joint")
     q = select(Ceremony).where(Ceremony.tender_id == tender.id).order_by(Ceremony.id)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     rooms = list(session.scalars(q))
     now = clock.now()
     for c in rooms:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.db import locked
 from archive.transparency import request_checkpoint
 from bidding.guarantees.operations import bond_status
 from bidding.models import Bid, BidState
@@ -114,7 +115,7 @@ def create_ceremonies(session: Session, tender: Tender) -> list[Ceremony]:
 def get_ceremony(session: Session, ceremony_id: int, *, for_update: bool = False) -> Ceremony:
     q = select(Ceremony).where(Ceremony.id == ceremony_id)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     c = session.scalar(q)
     if c is None:
         raise NotFound(f"开标室 {ceremony_id} 不存在")
@@ -250,15 +251,17 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
 def due(session: Session, now: dt.datetime) -> list[Ceremony]:
     return list(
         session.scalars(
-            select(Ceremony)
-            .where(
-                Ceremony.stage.not_in([s.value for s in FINAL_STAGES]),
-                Ceremony.paused_at.is_(None),
-                Ceremony.stage_ends_at <= now,
+            locked(
+                select(Ceremony)
+                .where(
+                    Ceremony.stage.not_in([s.value for s in FINAL_STAGES]),
+                    Ceremony.paused_at.is_(None),
+                    Ceremony.stage_ends_at <= now,
+                )
+                .order_by(Ceremony.id),
+                # a room a request holds is skipped: that request brings it up to now, or the next sweep does
+                skip_locked=True,
             )
-            .order_by(Ceremony.id)
-            # a room a request holds is skipped: that request brings it up to now, or the next sweep does
-            .with_for_update(skip_locked=True)
         )
     )
 
@@ -289,7 +292,7 @@ def cancel_for_termination(session: Session, tender: Tender) -> None:
 
 def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> None:
     """At the deadline: the live bids become the ceremony's bidders, or the lot fails (流标)."""
-    session.execute(select(Tender.id).where(Tender.id == tender.id).with_for_update())
+    session.execute(locked(select(Tender.id).where(Tender.id == tender.id)))
     bids = list(
         session.scalars(
             select(Bid).where(Bid.lot_id == c.lot_id, Bid.status == BidState.ACCEPTED).order_by(Bid.received_at)

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.db import locked
 from trading.opening.models import Ceremony, Stage
 from trading.opening.operations import ensure_current, sweep
 from trading.scheduler import job
@@ -18,11 +19,14 @@ from trading.tenders.models import Tender
 def open_ceremonies_job(session: Session, now: dt.datetime, services: Services) -> int:
     """开标 at the deadline instant, then every window that has run out."""
     scheduled = session.scalars(
-        select(Ceremony)
-        .join(Tender, Tender.id == Ceremony.tender_id)
-        .where(Ceremony.stage == Stage.SCHEDULED, Tender.bid_deadline <= now)
-        .order_by(Ceremony.id)
-        .with_for_update(of=Ceremony, skip_locked=True)
+        locked(
+            select(Ceremony)
+            .join(Tender, Tender.id == Ceremony.tender_id)
+            .where(Ceremony.stage == Stage.SCHEDULED, Tender.bid_deadline <= now)
+            .order_by(Ceremony.id),
+            of=Ceremony,
+            skip_locked=True,  # a room a request holds is opened by that request
+        )
     ).all()
     opened = 0
     for c in scheduled:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import Actor, record_event
+from archive.db import locked
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
 from signing.errors import InvalidSignature, SigningError
 from signing.statements import login_challenge_statement
@@ -166,7 +167,7 @@ def authenticate_sm2(session: Session, challenge_id: str, signature_b64: str, tr
 
     from trading.errors import Unauthenticated
 
-    ch = session.scalar(select(LoginChallenge).where(LoginChallenge.id == challenge_id).with_for_update())
+    ch = session.scalar(locked(select(LoginChallenge).where(LoginChallenge.id == challenge_id)))
     now = clock.now()
     if ch is None or ch.used_at is not None or ch.expires_at <= now:
         raise Unauthenticated("挑战码无效、已使用或已过期，请重新获取", code="bad_challenge")

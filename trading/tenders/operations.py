@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
+from archive.db import locked
 from archive.transparency import request_checkpoint
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
@@ -39,7 +40,7 @@ from trading.tenders.search import terms
 def get_tender(session: Session, code: str, *, for_update: bool = False) -> Tender:
     q = select(Tender).where(Tender.code == code)
     if for_update:
-        q = q.with_for_update()
+        q = locked(q)
     tender = session.scalar(q)
     if tender is None:
         raise NotFound(f"招标项目 {code} 不存在")
@@ -124,7 +125,7 @@ def ensure_current(session: Session, tender: Tender) -> Tender:
 def close_due(session: Session, now: dt.datetime) -> int:
     """The scheduler's sweep: close every tender whose deadline has passed."""
     due = session.scalars(
-        select(Tender).where(Tender.status == TenderState.PUBLISHED, Tender.bid_deadline <= now).with_for_update()
+        locked(select(Tender).where(Tender.status == TenderState.PUBLISHED, Tender.bid_deadline <= now))
     ).all()
     return sum(close_bidding(session, t, now) for t in due)
 

@@ -1,21 +1,19 @@
-"""The decryption window's races on PostgreSQL, each forced to happen at its worst instant: the
-request, the worker and the scheduler's sweep run on connections of their own and commit, as in
-production. A hook on the app's engine runs the other party right when the request has read (or
-is about to write) the rows the race is about."""
+"""The decryption window's races on PostgreSQL, each forced to happen at its worst instant
+(tests.races): the request, the worker and the scheduler's sweep run on connections of their own
+and commit, as in production."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from archive import clock
+from tests.races import when_statement
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from trading.app import services
 from trading.opening import operations as ops
@@ -23,30 +21,6 @@ from trading.opening.decryption import run_pending
 from trading.opening.models import Ceremony, CeremonyBidder, CeremonyEvent, DecryptionJob, Outcome, Stage
 
 pytestmark = pytest.mark.integration
-
-
-@contextmanager
-def when_statement(app: Flask, starts: str, run: Callable[[], None], *, after: bool) -> Iterator[list[bool]]:
-    """Once, in this thread, just before (or after) the first SQL statement that starts with
-    ``starts``: ``run`` in a thread of its own, waited for (at most 10 s, so a party left waiting
-    on a lock shows as a failure rather than a hang). Yields [fired]."""
-    engine = app.extensions["ggzy.db"].engine
-    me, fired = threading.get_ident(), [False]
-
-    def hook(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if fired[0] or threading.get_ident() != me or not statement.lstrip().startswith(starts):
-            return
-        fired[0] = True
-        other = threading.Thread(target=run)
-        other.start()
-        other.join(10)
-
-    name = "after_cursor_execute" if after else "before_cursor_execute"
-    event.listen(engine, name, hook)
-    try:
-        yield fired
-    finally:
-        event.remove(engine, name, hook)
 
 
 def decrypting_room(app: Flask) -> dict[str, Any]:

@@ -1,0 +1,38 @@
+"""Forcing a race at its worst instant: a hook on the app's engine runs the other party (a second
+request, a worker, a sweep; on connections of its own, committing) right before or after the SQL
+statement the race is about, in the thread under test. For committing PostgreSQL apps
+(tests.conftest.pg_app): SQLite's BEGIN IMMEDIATE serialises writers before any such interleaving."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+
+@contextmanager
+def when_statement(app: Flask, starts: str, run: Callable[[], None], *, after: bool) -> Iterator[list[bool]]:
+    """Once, in this thread, just before (or after) the first SQL statement that starts with
+    ``starts``: ``run`` in a thread of its own, waited for (at most 10 s, so a party left waiting
+    on a lock shows as a failure rather than a hang). Yields [fired]."""
+    engine = app.extensions["ggzy.db"].engine
+    me, fired = threading.get_ident(), [False]
+
+    def hook(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if fired[0] or threading.get_ident() != me or not statement.lstrip().startswith(starts):
+            return
+        fired[0] = True
+        other = threading.Thread(target=run)
+        other.start()
+        other.join(10)
+
+    name = "after_cursor_execute" if after else "before_cursor_execute"
+    event.listen(engine, name, hook)
+    try:
+        yield fired
+    finally:
+        event.remove(engine, name, hook)
