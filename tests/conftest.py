@@ -200,10 +200,12 @@ def committing_pg_app(settings_for: Any, prefix: str) -> Iterator[Flask]:
     """The app on a PostgreSQL database of its own whose requests, workers and sweeps really commit
     on connections of their own, as in production (for races and for other processes to read)."""
     from trading.app import create_app
+    from trading.platform_keys import ensure_platform_keys
 
     with fresh_pg_database(prefix) as url:
         upgrade(url)
         app = create_app(settings_for(url))
+        ensure_platform_keys(app.extensions["ggzy.settings"])  # at real time, as the app fixture does
         try:
             yield app
         finally:

@@ -15,15 +15,21 @@ from sqlalchemy import event
 
 
 @contextmanager
-def when_statement(app: Flask, starts: str, run: Callable[[], None], *, after: bool) -> Iterator[list[bool]]:
-    """Once, in this thread, just before (or after) the first SQL statement that starts with
-    ``starts``: ``run`` in a thread of its own, waited for (at most 10 s, so a party left waiting
-    on a lock shows as a failure rather than a hang). Yields [fired]."""
+def when_statement(
+    app: Flask, matches: str | Callable[[str], bool], run: Callable[[], None], *, after: bool, nth: int = 1
+) -> Iterator[list[bool]]:
+    """Once, in this thread, just before (or after) the ``nth`` SQL statement that ``matches`` (a
+    predicate, or the text it starts with): ``run`` in a thread of its own, waited for (at most
+    10 s, so a party left waiting on a lock shows as a failure rather than a hang). Yields [fired]."""
     engine = app.extensions["ggzy.db"].engine
-    me, fired = threading.get_ident(), [False]
+    me, fired, seen = threading.get_ident(), [False], [0]
+    test = matches if callable(matches) else lambda sql: sql.lstrip().startswith(matches)
 
     def hook(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if fired[0] or threading.get_ident() != me or not statement.lstrip().startswith(starts):
+        if fired[0] or threading.get_ident() != me or not test(statement):
+            return
+        seen[0] += 1
+        if seen[0] < nth:
             return
         fired[0] = True
         other = threading.Thread(target=run)

@@ -57,6 +57,14 @@ def commit() -> None:
     db().commit()
 
 
+def commit_and_reread() -> None:
+    """Commit, and forget what the session read. Sessions do not expire on commit, so a request
+    that goes on after a commit of its own would read the rows as they were before it, whatever
+    other transactions committed since; and a lock taken after it must be taken again."""
+    db().commit()
+    db().expire_all()
+
+
 def current_user() -> User | None:
     user: User | None = g.get("user")
     return user

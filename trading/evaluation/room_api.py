@@ -347,7 +347,7 @@ def act(evaluation_id: int, action: str) -> Response:
         elif ev.state is EvalState.SCORING:
             # the findings are kept even when the report is refused for them
             room.run_checks(db, user, ev)
-            web.commit()
+            web.commit_and_reread()  # the report is built from the sheets as they are under the lock
             ev = load_evaluation(evaluation_id, for_update=True)
             room.generate_report(db, user, ev, svc)
         else:

@@ -72,8 +72,7 @@ def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:
     tender = ops.tender_of(db, c)
     load(tender.code)  # the same visibility rule as the tender
     ops.ensure_current(db, c, services(current_app))
-    web.commit()
-    db.expire_all()
+    web.commit_and_reread()
     if for_update:
         c = ops.get_ceremony(db, ceremony_id, for_update=True)
         ops.ensure_current(db, c, services(current_app))
@@ -289,8 +288,7 @@ def joint_rooms(code: str, *, for_update: bool = False) -> tuple[Tender, list[Ce
     tender = load(code)
     rooms = joint.members(web.db(), tender, services(current_app), for_update=for_update)
     if not for_update:
-        web.commit()
-        web.db().expire_all()  # what follows reads the rooms as they are now (see current())
+        web.commit_and_reread()
     return tender, rooms
 
 
