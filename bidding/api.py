@@ -139,7 +139,7 @@ def my_bids() -> Response:
 def withdraw(ciphertext_sm3: str) -> Response:
     data = web.json_body(WithdrawIn)
     user = web.require_user()
-    bid = ops.get_my_bid(web.db(), user, ciphertext_sm3, for_update=True)
+    bid = ops.get_my_bid(web.db(), user, ciphertext_sm3)  # withdraw_bid locks it, after the tender
     confirmation = ops.withdraw_bid(web.db(), _keys(), user, bid, data.signature)
     web.commit()
     return jsonify({"confirmation": confirmation} | bid_json(bid))

@@ -327,10 +327,8 @@ def my_bids(session: Session, user: User, tender: Tender | None = None) -> list[
     return list(session.scalars(q.order_by(Bid.id.desc())))
 
 
-def get_my_bid(session: Session, user: User, ciphertext_sm3: str, *, for_update: bool = False) -> Bid:
+def get_my_bid(session: Session, user: User, ciphertext_sm3: str) -> Bid:
     q = select(Bid).where(Bid.ciphertext_sm3 == ciphertext_sm3, Bid.org_id == user.organisation_id)
-    if for_update:
-        q = locked(q)
     bid = session.scalar(q.order_by(Bid.id.desc()).limit(1))
     if bid is None:
         raise NotFound("投标文件不存在")
@@ -342,7 +340,10 @@ def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, sig
     tender = session.get(Tender, bid.tender_id)
     lot = session.get(Lot, bid.lot_id)
     assert tender is not None and lot is not None and user.organisation is not None
+    # the tender's lock first, then the bid's: the order a completion takes them in (a replacement
+    # supersedes this bid under the tender's lock), so the two wait for each other, never deadlock
     tender = get_tender(session, tender.code, for_update=True)
+    bid = session.scalars(locked(select(Bid).where(Bid.id == bid.id))).one()
     now = clock.now()
     _accepting(session, tender, now)
     if bid.status is not BidState.ACCEPTED:

@@ -19,10 +19,11 @@ def when_statement(
     app: Flask, matches: str | Callable[[str], bool], run: Callable[[], None], *, after: bool, nth: int = 1
 ) -> Iterator[list[bool]]:
     """Once, in this thread, just before (or after) the ``nth`` SQL statement that ``matches`` (a
-    predicate, or the text it starts with): ``run`` in a thread of its own, waited for (at most
-    10 s, so a party left waiting on a lock shows as a failure rather than a hang). Yields [fired]."""
+    predicate, or the text it starts with): ``run`` in a thread of its own, waited for. A party
+    left waiting on a lock this thread holds is waited for 10 s, then again when the block ends
+    (by then this thread's transaction is over), so it shows as a failure, not a hang. Yields [fired]."""
     engine = app.extensions["ggzy.db"].engine
-    me, fired, seen = threading.get_ident(), [False], [0]
+    me, fired, seen, others = threading.get_ident(), [False], [0], []
     test = matches if callable(matches) else lambda sql: sql.lstrip().startswith(matches)
 
     def hook(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -34,6 +35,7 @@ def when_statement(
         fired[0] = True
         other = threading.Thread(target=run)
         other.start()
+        others.append(other)
         other.join(10)
 
     name = "after_cursor_execute" if after else "before_cursor_execute"
@@ -42,3 +44,5 @@ def when_statement(
         yield fired
     finally:
         event.remove(engine, name, hook)
+        for other in others:  # one left waiting on a lock of ours goes on once we are done
+            other.join(30)

@@ -91,3 +91,82 @@ def test_fifty_bidders_at_the_deadline(pg_app: Any) -> None:
             st = store.stat(bid.object_key)
             assert st is not None and st.size == bid.size  # whole, under its SM3 name
         assert {b.ciphertext_sm3 for b in rows} == {body["ciphertext_sm3"] for body, _ in accepted}
+
+
+def _one_bid(app: Any) -> dict[str, Any]:
+    """A published tender with one accepted bid, and the bidder's signed withdrawal of it."""
+    import base64
+
+    from signing.digest import sm3_hex
+    from signing.statements import bid_withdrawal_statement
+
+    client, db = app.test_client(), app.extensions["ggzy.db"]
+    with db.session() as s:
+        tenderee, staff, b = make_signer(s, app, Role.TENDEREE), make_user(s, Role.STAFF), make_bidder_with_keys(s, app)
+    ht = api_token(client, tenderee.user.username)
+    code = client.post("/api/v1/tenders", json=tender_body(), headers=ht).get_json()["code"]
+    upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
+    client.post(f"/api/v1/tenders/{code}/submit", headers=ht)
+    assert client.post(f"/api/v1/tenders/{code}/publish", headers=api_token(client, staff.username)).status_code == 200
+    h = api_token(client, b.user.username)
+    client.post(f"/api/v1/tenders/{code}/interest", headers=h)
+    blob = seal_bid(b, code, b'{"price": "1000000.00"}')
+    assert upload_bid(client, h, blob, code).status_code == 201
+    assert b.user.organisation is not None
+    statement = bid_withdrawal_statement(code, 1, b.user.organisation.credit_code, sm3_hex(blob))
+    body = {"signature": base64.b64encode(b.sign_key.sign(statement)).decode()}
+    return {"code": code, "bidder": b, "h": h, "url": f"/api/v1/bids/{sm3_hex(blob)}/withdraw", "body": body}
+
+
+def _tender_lock(sql: str) -> bool:
+    return sql.lstrip().startswith("SELECT tender.") and sql.rstrip().endswith("FOR UPDATE")
+
+
+def _actions(app: Any, action: str) -> int:
+    from archive.audit import AuditEvent
+
+    with app.extensions["ggzy.db"].session() as s:
+        return len(s.scalars(select(AuditEvent).where(AuditEvent.action == action)).all())
+
+
+def test_a_withdrawal_sent_twice_at_once_withdraws_once(pg_app: Any) -> None:
+    """The second click read the bid (accepted) before the first committed: it is refused with what
+    the locks find (withdrawn), and the bid is withdrawn once."""
+    from tests.races import when_statement
+
+    app, w = pg_app, _one_bid(pg_app)
+    other: dict[str, Any] = {}
+
+    def the_other_click() -> None:
+        other["r"] = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
+
+    with when_statement(app, _tender_lock, the_other_click, after=False) as fired:
+        mine = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
+    assert fired[0] and other["r"].status_code == 200
+    assert mine.status_code == 409 and mine.get_json()["error"]["code"] == "wrong_state"
+    assert _actions(app, "bid.withdraw") == 1
+
+
+def test_a_withdrawal_racing_a_replacement_waits_for_it(pg_app: Any) -> None:
+    """The bidder withdraws its bid while a replacement completes (tender's lock, then the old
+    bid's). The withdrawal takes the locks in the same order, so it waits and is then refused
+    (superseded): before, it held the bid's lock while it waited for the tender's, the completion
+    waited for the bid, and PostgreSQL broke the deadlock by failing one of them."""
+    from tests.races import when_statement
+
+    app, w = pg_app, _one_bid(pg_app)
+    replacement = seal_bid(w["bidder"], w["code"], b'{"price": "990000.00"}')
+    pending = upload_bid(app.test_client(), w["h"], replacement, w["code"], complete=False)
+    other: dict[str, Any] = {}
+
+    def the_replacement_completes() -> None:
+        url = f"/api/v1/bids/uploads/{pending['upload_id']}/complete"
+        other["r"] = app.test_client().post(url, headers=w["h"])
+
+    # before the tender's lock: the old order held the bid's lock there already
+    with when_statement(app, _tender_lock, the_replacement_completes, after=False) as fired:
+        mine = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
+    assert fired[0]
+    assert other["r"].status_code == 201, other["r"].get_json()
+    assert mine.status_code == 409 and mine.get_json()["error"]["code"] == "wrong_state", mine.get_json()
+    assert _actions(app, "bid.withdraw") == 0
