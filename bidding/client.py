@@ -10,6 +10,7 @@ import os
 import pathlib
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,7 +19,16 @@ from urllib.parse import quote, urlsplit
 from bidding import part_digests
 from signing.digest import SM3
 
+BUSY_RETRIES = 3  # a request the platform answers 503 busy_retry is sent again this many times
 CONFIG = pathlib.Path(os.environ.get("GGZY_BID_CONFIG", pathlib.Path.home() / ".config" / "ggzy-bid" / "config.json"))
+
+
+def _retry_after(header: str | None) -> float:
+    """Seconds to wait before sending again (the platform sends a number; at most 5)."""
+    try:
+        return min(max(float(header or 1), 0.0), 5.0)
+    except ValueError:
+        return 1.0
 
 
 class ApiError(Exception):
@@ -74,15 +84,20 @@ class Client:
             data, h["Content-Type"] = json.dumps(body).encode(), "application/json"
         elif body is not None:
             data = bytes(body)
-        own = conn is None
-        c = conn or self._conn()
-        try:
-            c.request(method, path, body=data, headers=h)
-            resp = c.getresponse()
-            raw = resp.read()
-        finally:
-            if own:
-                c.close()
+        for attempt in range(BUSY_RETRIES + 1):
+            own = conn is None
+            c = conn or self._conn()
+            try:
+                c.request(method, path, body=data, headers=h)
+                resp = c.getresponse()
+                raw = resp.read()
+            finally:
+                if own:
+                    c.close()
+            if resp.status != 503 or b'"busy_retry"' not in raw or attempt == BUSY_RETRIES:
+                break
+            # the platform rolled the request back whole (contention): the same request again
+            time.sleep(_retry_after(resp.getheader("Retry-After")))
         if resp.status >= 400:
             try:
                 err = json.loads(raw)["error"]

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
@@ -180,6 +180,17 @@ def _refuse_nul() -> None:
         raise InvalidInput(NUL_REFUSED, code="nul_character")
 
 
+BUSY_MESSAGE = "系统繁忙，本次操作未生效，请稍后重试"
+CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})  # deadlock, serialisation, lock not available
+
+
+def is_contention(exc: OperationalError) -> bool:
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES:
+        return True
+    return "database is locked" in str(orig)  # SQLite, after busy_timeout
+
+
 def install(app: Flask) -> None:
     @app.before_request
     def _before() -> Response | None:
@@ -212,6 +223,19 @@ def install(app: Flask) -> None:
             "error": {"code": "unstorable_input", "message": "输入的数据无法保存：超出允许的范围或含有不允许的字符"}
         }
         return _error_response(422, body)
+
+    @app.errorhandler(OperationalError)
+    def _contended(exc: OperationalError) -> Response:
+        """A transaction the database gave up on for contention (PostgreSQL broke a deadlock, a
+        serialisation failure, SQLite still locked after its busy timeout): rolled back whole, so
+        the request may simply be sent again. Anything else of the kind is ours, and stays a 500."""
+        if not is_contention(exc):
+            raise exc
+        if "db" in g:
+            g.db.rollback()
+        log.warning("database contention on %s %s: %s", request.method, request.path, exc.orig)
+        body = {"error": {"code": "busy_retry", "message": BUSY_MESSAGE}}
+        return _error_response(503, body, {"Retry-After": "1"})
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
