@@ -84,8 +84,8 @@ class Client:
             data, h["Content-Type"] = json.dumps(body).encode(), "application/json"
         elif body is not None:
             data = bytes(body)
+        own = conn is None
         for attempt in range(BUSY_RETRIES + 1):
-            own = conn is None
             c = conn or self._conn()
             try:
                 c.request(method, path, body=data, headers=h)

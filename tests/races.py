@@ -46,3 +46,8 @@ def when_statement(
         event.remove(engine, name, hook)
         for other in others:  # one left waiting on a lock of ours goes on once we are done
             other.join(30)
+
+
+def locking_read(table: str) -> Callable[[str], bool]:
+    """Matches a ``SELECT … FOR UPDATE`` of ``table``'s rows (archive.db.locked's statements)."""
+    return lambda sql: sql.lstrip().startswith(f"SELECT {table}.") and sql.rstrip().endswith("FOR UPDATE")

@@ -184,7 +184,7 @@ BUSY_MESSAGE = "系统繁忙，本次操作未生效，请稍后重试"
 CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})  # deadlock, serialisation, lock not available
 
 
-def is_contention(exc: OperationalError) -> bool:
+def _is_contention(exc: OperationalError) -> bool:
     orig = exc.orig
     if getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES:
         return True
@@ -229,7 +229,7 @@ def install(app: Flask) -> None:
         """A transaction the database gave up on for contention (PostgreSQL broke a deadlock, a
         serialisation failure, SQLite still locked after its busy timeout): rolled back whole, so
         the request may simply be sent again. Anything else of the kind is ours, and stays a 500."""
-        if not is_contention(exc):
+        if not _is_contention(exc):
             raise exc
         if "db" in g:
             g.db.rollback()

@@ -118,10 +118,6 @@ def _one_bid(app: Any) -> dict[str, Any]:
     return {"code": code, "bidder": b, "h": h, "url": f"/api/v1/bids/{sm3_hex(blob)}/withdraw", "body": body}
 
 
-def _tender_lock(sql: str) -> bool:
-    return sql.lstrip().startswith("SELECT tender.") and sql.rstrip().endswith("FOR UPDATE")
-
-
 def _actions(app: Any, action: str) -> int:
     from archive.audit import AuditEvent
 
@@ -132,7 +128,7 @@ def _actions(app: Any, action: str) -> int:
 def test_a_withdrawal_sent_twice_at_once_withdraws_once(pg_app: Any) -> None:
     """The second click read the bid (accepted) before the first committed: it is refused with what
     the locks find (withdrawn), and the bid is withdrawn once."""
-    from tests.races import when_statement
+    from tests.races import locking_read, when_statement
 
     app, w = pg_app, _one_bid(pg_app)
     other: dict[str, Any] = {}
@@ -140,7 +136,7 @@ def test_a_withdrawal_sent_twice_at_once_withdraws_once(pg_app: Any) -> None:
     def the_other_click() -> None:
         other["r"] = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
 
-    with when_statement(app, _tender_lock, the_other_click, after=False) as fired:
+    with when_statement(app, locking_read("tender"), the_other_click, after=False) as fired:
         mine = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
     assert fired[0] and other["r"].status_code == 200
     assert mine.status_code == 409 and mine.get_json()["error"]["code"] == "wrong_state"
@@ -152,7 +148,7 @@ def test_a_withdrawal_racing_a_replacement_waits_for_it(pg_app: Any) -> None:
     bid's). The withdrawal takes the locks in the same order, so it waits and is then refused
     (superseded): before, it held the bid's lock while it waited for the tender's, the completion
     waited for the bid, and PostgreSQL broke the deadlock by failing one of them."""
-    from tests.races import when_statement
+    from tests.races import locking_read, when_statement
 
     app, w = pg_app, _one_bid(pg_app)
     replacement = seal_bid(w["bidder"], w["code"], b'{"price": "990000.00"}')
@@ -164,7 +160,7 @@ def test_a_withdrawal_racing_a_replacement_waits_for_it(pg_app: Any) -> None:
         other["r"] = app.test_client().post(url, headers=w["h"])
 
     # before the tender's lock: the old order held the bid's lock there already
-    with when_statement(app, _tender_lock, the_replacement_completes, after=False) as fired:
+    with when_statement(app, locking_read("tender"), the_replacement_completes, after=False) as fired:
         mine = app.test_client().post(w["url"], json=w["body"], headers=w["h"])
     assert fired[0]
     assert other["r"].status_code == 201, other["r"].get_json()

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from archive import clock
-from tests.races import when_statement
+from tests.races import locking_read, when_statement
 from tests.trading.test_draw import opened_lot
 from tests.trading.test_evaluation import start_review
 
@@ -43,10 +43,7 @@ def test_a_score_revised_while_the_report_is_made_is_in_the_report(pg_app: Flask
             body = {"bidder": revised, "scores": {"施工组织设计": "44", "项目管理机构": "8"}, "total": "52"}
             answer["r"] = app.test_client().post(f"{url}/scores", json=body, headers=reviser["h"])
 
-        def relock(sql: str) -> bool:
-            return sql.lstrip().startswith("SELECT evaluation.") and sql.rstrip().endswith("FOR UPDATE")
-
-        with when_statement(app, relock, revise, after=False, nth=2) as fired:
+        with when_statement(app, locking_read("evaluation"), revise, after=False, nth=2) as fired:
             report = client.post(f"{url}/advance", headers=lead).get_json()
         assert fired[0] and answer["r"].status_code == 200, answer["r"].get_json()
         assert report.get("state") == "signing", report
