@@ -21,7 +21,7 @@ from bidding.part_digests import seal_file
 from signing.certs import Certificate, TrustStore
 from signing.envelope import DEFAULT_CHUNK, read_header, unseal
 from signing.errors import SigningError
-from signing.sm2 import PrivateKey
+from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey, check_key_password, key_file_iterations
 
 KEY_FILES = {"sign": ("sign.key", "sign.pub", "sign.crt"), "enc": ("enc.key", "enc.pub", "enc.crt")}
 
@@ -60,11 +60,28 @@ def _progress(total: int, label: str) -> Iterator[Any]:
 def _password(for_new: bool = False) -> bytes:
     env = os.environ.get("GGZY_KEY_PASSWORD")
     if env:
-        return env.encode()
-    pw = click.prompt("私钥口令 (key password)", hide_input=True, confirmation_prompt=for_new, err=True)
-    if for_new and len(pw) < 8:
-        _fail("口令至少 8 位 (password must be at least 8 characters)")
-    return str(pw).encode()
+        pw = env.encode()
+    else:
+        pw = str(
+            click.prompt("私钥口令 (key password)", hide_input=True, confirmation_prompt=for_new, err=True)
+        ).encode()
+    if for_new:
+        check_key_password(pw)  # the same rule whether the password came from the prompt or the variable
+    return pw
+
+
+def _read_key(path: pathlib.Path, password: bytes) -> PrivateKey:
+    """A key file; files from older ggzy-bid (2,048 PBKDF2 iterations) are still read, with a warning."""
+    data = path.read_bytes()
+    key = PrivateKey.from_pem(data, password)
+    rounds = key_file_iterations(data)
+    if rounds is not None and rounds < KEY_FILE_ITERATIONS:
+        click.echo(
+            f"警告 (warning): {path} 的口令保护较弱（PBKDF2 {rounds} 次），请用 ggzy-bid rekey 重新保存 "
+            f"(weak key file protection: run ggzy-bid rekey)",
+            err=True,
+        )
+    return key
 
 
 @click.group(help="ggzy-bid 投标工具：生成密钥、封装、校验投标文件 (the bidder's tool: keys, sealing, checking)")
@@ -102,13 +119,43 @@ def keygen(out_dir: pathlib.Path) -> None:
         )
 
 
+@main.command(
+    help="用当前的口令强度重新保存私钥 (re-save key files at today's work factor). "
+    "旧口令取自 GGZY_KEY_PASSWORD，新口令取自 GGZY_NEW_KEY_PASSWORD，或提示输入 (old and new passwords)."
+)
+@click.option("--keys", type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path), required=True)
+def rekey(keys: pathlib.Path) -> None:
+    with _errors():
+        old = _password()
+        loaded = {name: _read_key(keys / name, old) for name, _, _ in KEY_FILES.values()}
+        env = os.environ.get("GGZY_NEW_KEY_PASSWORD")
+        new = (
+            env.encode()
+            if env
+            else str(
+                click.prompt("新私钥口令 (new key password)", hide_input=True, confirmation_prompt=True, err=True)
+            ).encode()
+        )
+        check_key_password(new)
+        for name, key in loaded.items():
+            tmp = keys / f"{name}.new"
+            tmp.unlink(missing_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(key.to_pem(new))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, keys / name)  # the old file stays whole until the new one is
+            click.echo(f"{keys / name}: PBKDF2 {KEY_FILE_ITERATIONS}")
+
+
 def _load(keys: pathlib.Path, kind: str, password: bytes | None) -> tuple[PrivateKey | None, Certificate]:
     key_name, _, cert_name = KEY_FILES[kind]
     cert_path = keys / cert_name
     if not cert_path.exists():
         _fail(f"缺少证书 {cert_path} (certificate missing)")
     cert = Certificate.load(cert_path.read_bytes())
-    key = PrivateKey.from_pem((keys / key_name).read_bytes(), password) if password is not None else None
+    key = _read_key(keys / key_name, password) if password is not None else None
     return key, cert
 
 
@@ -192,7 +239,7 @@ def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
 def unseal_cmd(sealed: pathlib.Path, keys: pathlib.Path, ca: pathlib.Path, out: pathlib.Path) -> None:
     with _errors():
         pw = _password()
-        enc_key = PrivateKey.from_pem((keys / KEY_FILES["enc"][0]).read_bytes(), pw)
+        enc_key = _read_key(keys / KEY_FILES["enc"][0], pw)
         partial = out.with_name(out.name + ".part")
         try:
             with sealed.open("rb") as src, partial.open("wb") as dst, _progress(sealed.stat().st_size, "解密") as adv:

@@ -20,6 +20,12 @@ class WrongPassword(KeyFormatError):
     code = "wrong_password"
 
 
+class WeakPassword(KeyFormatError):
+    """A key file's new password is too short (``signing.sm2.MIN_KEY_PASSWORD_CHARS``)."""
+
+    code = "weak_password"
+
+
 class InvalidSignature(SigningError):
     code = "invalid_signature"
 

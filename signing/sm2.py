@@ -8,16 +8,27 @@ from the GM/T 0009 ASN.1 form and the legacy C1C2C3 order is provided.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from typing import Any, BinaryIO, ClassVar
 
-from asn1crypto import core
+from asn1crypto import core, keys, pem
 from asn1crypto.algos import DSASignature
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from tongsuopy.crypto import serialization as ser
 from tongsuopy.crypto.asymciphers import ec
 
 from signing import _tongsuo
 from signing.digest import BLOCK, SM3
-from signing.errors import DecryptionFailed, InvalidSignature, KeyFormatError, WrongPassword
+from signing.errors import DecryptionFailed, InvalidSignature, KeyFormatError, WeakPassword, WrongPassword
+
+#: PBKDF2-HMAC-SHA256 work factor of the key files we write (OWASP Password Storage Cheat Sheet,
+#: 2023: 600,000 iterations for PBKDF2-HMAC-SHA256). PBKDF2 rather than scrypt because the room
+#: page reads key files with WebCrypto, which has PBKDF2 only; OpenSSL reads either.
+KEY_FILE_ITERATIONS = 600_000
+#: Shortest password a key file may be written with, from every path that writes one.
+MIN_KEY_PASSWORD_CHARS = 12
 
 DEFAULT_USER_ID = b"1234567812345678"
 
@@ -194,15 +205,16 @@ class PrivateKey:
             raise KeyFormatError("无法读取私钥 (cannot read private key)") from exc
         return cls(key)
 
-    def _encoding(self, password: bytes | None) -> Any:
-        return ser.BestAvailableEncryption(password) if password else ser.NoEncryption()
+    def to_pem(self, password: bytes | None = None, *, iterations: int = KEY_FILE_ITERATIONS) -> bytes:
+        """PKCS#8 PEM, encrypted when a password is given (PBES2: PBKDF2-HMAC-SHA256 with
+        ``iterations``, AES-256-CBC; what OpenSSL and WebCrypto both read)."""
+        if password is None:
+            return bytes(self._key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, ser.NoEncryption()))
+        return bytes(pem.armor("ENCRYPTED PRIVATE KEY", self.to_der(password, iterations=iterations)))
 
-    def to_pem(self, password: bytes | None = None) -> bytes:
-        """PKCS#8 PEM, encrypted (PBES2) when a password is given."""
-        return bytes(self._key.private_bytes(ser.Encoding.PEM, ser.PrivateFormat.PKCS8, self._encoding(password)))
-
-    def to_der(self, password: bytes | None = None) -> bytes:
-        return bytes(self._key.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, self._encoding(password)))
+    def to_der(self, password: bytes | None = None, *, iterations: int = KEY_FILE_ITERATIONS) -> bytes:
+        plain = bytes(self._key.private_bytes(ser.Encoding.DER, ser.PrivateFormat.PKCS8, ser.NoEncryption()))
+        return plain if password is None else pbes2_encrypt(plain, password, iterations)
 
     def sign_digest(self, e: bytes) -> bytes:
         """Sign e = SM3(Z ‖ M) (32 bytes) → DER."""
@@ -236,6 +248,66 @@ class PrivateKey:
             return _tongsuo.decrypt_der(self._key._evp_pkey, ciphertext_der)
         except ValueError as exc:
             raise DecryptionFailed("SM2 解密失败：私钥不匹配或密文损坏 (wrong key or damaged ciphertext)") from exc
+
+
+# --- key files ---
+def check_key_password(password: bytes) -> None:
+    """The one rule for a new key file's password: at least ``MIN_KEY_PASSWORD_CHARS`` characters."""
+    if len(password.decode("utf-8", "replace")) < MIN_KEY_PASSWORD_CHARS:
+        raise WeakPassword(
+            f"私钥口令至少 {MIN_KEY_PASSWORD_CHARS} 个字符 "
+            f"(key password must be at least {MIN_KEY_PASSWORD_CHARS} characters)"
+        )
+
+
+def pbes2_encrypt(pkcs8_der: bytes, password: bytes, iterations: int = KEY_FILE_ITERATIONS) -> bytes:
+    """EncryptedPrivateKeyInfo (RFC 8018 PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC) of a PKCS#8 key.
+    Written here because tongsuopy fixes the iteration count at 2,048."""
+    check_key_password(password)
+    if iterations < 1:
+        raise ValueError("iterations must be positive")
+    salt, iv = os.urandom(16), os.urandom(16)
+    kek = hashlib.pbkdf2_hmac("sha256", password, salt, iterations, 32)
+    padder = padding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(kek), modes.CBC(iv)).encryptor()
+    body = enc.update(padder.update(pkcs8_der) + padder.finalize()) + enc.finalize()
+    info = keys.EncryptedPrivateKeyInfo(
+        {
+            "encryption_algorithm": {
+                "algorithm": "pbes2",
+                "parameters": {
+                    "key_derivation_func": {
+                        "algorithm": "pbkdf2",
+                        "parameters": {
+                            "salt": core.OctetString(salt),
+                            "iteration_count": iterations,
+                            "prf": {"algorithm": "sha256"},
+                        },
+                    },
+                    "encryption_scheme": {"algorithm": "aes256_cbc", "parameters": iv},
+                },
+            },
+            "encrypted_data": body,
+        }
+    )
+    return bytes(info.dump())
+
+
+def key_file_iterations(data: bytes) -> int | None:
+    """The PBKDF2 iteration count of an encrypted key file (PEM or DER); None if it is not one."""
+    try:
+        if pem.detect(data):
+            _, _, data = pem.unarmor(data)
+        info = keys.EncryptedPrivateKeyInfo.load(data)
+        alg = info["encryption_algorithm"]
+        if alg["algorithm"].native != "pbes2":
+            return None
+        kdf = alg["parameters"]["key_derivation_func"]
+        if kdf["algorithm"].native != "pbkdf2":
+            return None
+        return int(kdf["parameters"]["iteration_count"].native)
+    except Exception:
+        return None
 
 
 # --- encodings ---

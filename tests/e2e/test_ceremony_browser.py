@@ -22,7 +22,7 @@ from trading.opening.decryption import run_pending
 pytestmark = pytest.mark.browser
 
 
-PASSWORD = "口令-browser-1"
+PASSWORD = "口令-browser-key-1"
 
 
 def key_files(tmp: pathlib.Path, t: dict[str, Any], i: int) -> dict[str, pathlib.Path]:

@@ -21,7 +21,7 @@ from tests.trading.test_draw import opened_lot
 from tests.trading.test_evaluation import _confirm_all, _pool
 
 pytestmark = pytest.mark.browser
-PASSWORD = "口令-expert-1"
+PASSWORD = "口令-expert-key-01"
 
 
 def _sig(x: dict[str, Any], message: bytes) -> str:

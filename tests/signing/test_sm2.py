@@ -63,8 +63,8 @@ def test_decrypt_with_wrong_key_or_damage() -> None:
 
 def test_key_formats_round_trip_and_bad_input() -> None:
     assert PrivateKey.from_pem(KEY.to_pem()).public_key == KEY.public_key
-    assert PrivateKey.from_der(KEY.to_der(b"pw"), b"pw").public_key == KEY.public_key
-    enc = KEY.to_pem(b"secret")
+    assert PrivateKey.from_der(KEY.to_der(b"pw-long-enough"), b"pw-long-enough").public_key == KEY.public_key
+    enc = KEY.to_pem(b"secret-enough-1")
     assert b"ENCRYPTED" in enc
     with pytest.raises(WrongPassword):
         PrivateKey.from_pem(enc, b"wrong")
@@ -133,8 +133,8 @@ def test_openssl_signature_and_key_verify_here(tmp_path: pathlib.Path) -> None:
 
 
 def test_encrypted_private_key_interop(tmp_path: pathlib.Path) -> None:
-    (tmp_path / "ours.pem").write_bytes(KEY.to_pem(b"pw123"))
-    out = openssl("pkey", "-in", str(tmp_path / "ours.pem"), "-passin", "pass:pw123", "-pubout")
+    (tmp_path / "ours.pem").write_bytes(KEY.to_pem(b"pw123-long-enough"))
+    out = openssl("pkey", "-in", str(tmp_path / "ours.pem"), "-passin", "pass:pw123-long-enough", "-pubout")
     assert PublicKey.from_pem(out) == KEY.public_key
     theirs = openssl("genpkey", "-algorithm", "SM2", "-aes-256-cbc", "-pass", "pass:pw9")
     assert PrivateKey.from_pem(theirs, b"pw9").public_key.point[0] == 4
