@@ -8,14 +8,20 @@ PLATFORM_KEY_PASSWORD is set (required in production), mode 0600.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import os
 import pathlib
+import threading
 from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
 
 from archive import clock
 from signing.certs import Certificate, CertificateAuthority, TrustStore, Usage
-from signing.sm2 import PrivateKey
+from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey
+from signing.sm4 import GCM_NONCE_SIZE, KEY_SIZE, gcm_open, gcm_seal
 from trading.config import ConfigError, Settings
 
 
@@ -52,6 +58,7 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
     d = keys_dir(settings)
     pw = _password(settings)
     if (d / "root.crt").exists():
+        key_encryption_key(settings)  # instances made before the KEK existed get one at `ggzy init`
         return load_platform_keys(settings)
     d.mkdir(parents=True, exist_ok=True)
     now = clock.now()
@@ -64,6 +71,7 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
     _write_private(d / "platform.key", key.to_pem(pw))
     (d / "platform.crt").write_bytes(cert.to_pem())
     (d / "root.crt").write_bytes(ca.cert.to_pem())  # written last: its presence means "complete"
+    key_encryption_key(settings)
     return PlatformKeys(ca, key, cert)
 
 
@@ -103,3 +111,81 @@ def issue_certificate(
         org_code=org_code,
         organization=organization,
     )
+
+
+# ---------------------------------------------------------------- the key-encryption key
+KEK_FILE = "kek.key"
+_KEK_PLAIN, _KEK_SEALED = b"GGZYKEK0", b"GGZYKEK1"
+_kek_cache: dict[tuple[str, bytes | None], bytes] = {}
+_kek_lock = threading.Lock()
+
+
+def _kek_file(kek: bytes, pw: bytes | None) -> bytes:
+    if pw is None:
+        return _KEK_PLAIN + kek
+    salt, nonce = os.urandom(16), os.urandom(GCM_NONCE_SIZE)
+    wrap = hashlib.pbkdf2_hmac("sha256", pw, salt, KEY_FILE_ITERATIONS, KEY_SIZE)
+    return _KEK_SEALED + salt + nonce + gcm_seal(wrap, nonce, kek, _KEK_SEALED)
+
+
+def _kek_from_file(data: bytes, pw: bytes | None) -> bytes:
+    if data.startswith(_KEK_PLAIN) and len(data) == len(_KEK_PLAIN) + KEY_SIZE:
+        return data[len(_KEK_PLAIN) :]
+    if not data.startswith(_KEK_SEALED) or pw is None:
+        raise ConfigError(f"{KEK_FILE} is damaged, or needs PLATFORM_KEY_PASSWORD")
+    body = data[len(_KEK_SEALED) :]
+    salt, nonce, sealed = body[:16], body[16 : 16 + GCM_NONCE_SIZE], body[16 + GCM_NONCE_SIZE :]
+    wrap = hashlib.pbkdf2_hmac("sha256", pw, salt, KEY_FILE_ITERATIONS, KEY_SIZE)
+    try:
+        return gcm_open(wrap, nonce, sealed, _KEK_SEALED)
+    except InvalidTag:
+        raise ConfigError(f"{KEK_FILE}: wrong PLATFORM_KEY_PASSWORD or damaged file") from None
+
+
+def key_encryption_key(settings: Settings) -> bytes:
+    """The platform's key-encryption key (an SM4 key): it wraps what the database must hold but
+    not be able to read (the expert draw's seed before the draw, the openings of bidders' sealed
+    audit events before the deadline). It lives beside the platform keys in ``kek.key`` (0600),
+    sealed with PLATFORM_KEY_PASSWORD when set (required in production), never in the database,
+    so a copy or a reader of the database alone cannot unwrap anything. Made by ``ggzy init``
+    (or on first use where the folder is writable); read once per process."""
+    d = keys_dir(settings)
+    path, pw = d / KEK_FILE, _password(settings)
+    with _kek_lock:
+        cached = _kek_cache.get((str(path), pw))
+        if cached is not None:
+            return cached
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            tmp = d / f"{KEK_FILE}.{os.getpid()}.{threading.get_ident()}"
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+                tmp.unlink(missing_ok=True)
+                _write_private(tmp, _kek_file(os.urandom(KEY_SIZE), pw))
+                os.link(tmp, path)  # atomic and exclusive: a reader never sees half a file
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+            except OSError as exc:
+                raise ConfigError(f"no {KEK_FILE} in {d}: run `ggzy init`") from exc
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+            data = path.read_bytes()
+        kek = _kek_from_file(data, pw)
+        _kek_cache[(str(path), pw)] = kek
+        return kek
+
+
+def wrap_secret(kek: bytes, secret: bytes, purpose: str) -> bytes:
+    """nonce ‖ SM4-GCM(kek, secret), bound to ``purpose`` (e.g. ``draw-seed:17``) so a wrapped value
+    cannot be moved to another row or use."""
+    nonce = os.urandom(GCM_NONCE_SIZE)
+    return nonce + gcm_seal(kek, nonce, secret, purpose.encode())
+
+
+def unwrap_secret(kek: bytes, wrapped: bytes, purpose: str) -> bytes:
+    try:
+        return gcm_open(kek, wrapped[:GCM_NONCE_SIZE], wrapped[GCM_NONCE_SIZE:], purpose.encode())
+    except InvalidTag:
+        raise ConfigError(f"cannot unwrap {purpose}: wrong key-encryption key or damaged value") from None
