@@ -13,16 +13,19 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import io
 import json
+import struct
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, NamedTuple
 
 from archive.merkle import leaf_hash, verify_inclusion
 from signing.canonical import canonical_json
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
-from signing.digest import SM3, sm3, sm3_hex, sm3_stream
+from signing.digest import SM3, sm3, sm3_hex
 from signing.envelope import read_header
 from signing.errors import SigningError
 from signing.sm2 import PrivateKey
@@ -35,7 +38,7 @@ from signing.statements import (
 )
 
 FORMAT = "ggzy-archive-package"
-VERSION = 1
+VERSION = 2  # 2: the canonical container layout (every header byte checked)
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig.json"
 PLATFORM_CERT = "certs/platform-signing.pem"
@@ -69,9 +72,94 @@ class Entry:
 
 
 def bytes_entry(path: str, category: str, kind: str, data: bytes, **meta: Any) -> Entry:
-    import io
-
     return Entry(path, category, kind, lambda: contextlib.nullcontext(io.BytesIO(data)), meta)
+
+
+# ---------------------------------------------------------------- the container
+# Every package is written in one canonical ZIP layout (APPNOTE 6.3.x, ZIP64 always, stored,
+# UTF-8 names, the date 1980-01-01, no comments, no attributes), so that the verifier can
+# recompute every header byte from the entries' names, sizes and CRCs: a damaged byte anywhere
+# in the file is then a finding, not only a damaged byte inside a file the manifest lists.
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_EOCD64 = struct.Struct("<IQHHIIQQQQ")
+_LOCATOR = struct.Struct("<IIQI")
+_EOCD = struct.Struct("<IHHHHIIH")
+_ZIP_VERSION = 45  # ZIP64
+_UTF8_NAME = 0x0800
+_DOS_DATE = (1 << 5) | 1  # 1980-01-01
+_FFFF, _FFFFFFFF = 0xFFFF, 0xFFFFFFFF
+
+
+def local_header(name: str, crc: int, size: int) -> bytes:
+    raw = name.encode("utf-8")
+    fixed = _LOCAL.pack(0x04034B50, _ZIP_VERSION, _UTF8_NAME, 0, 0, _DOS_DATE, crc, _FFFFFFFF, _FFFFFFFF, len(raw), 20)
+    return fixed + raw + struct.pack("<HHQQ", 1, 16, size, size)
+
+
+def central_directory(entries: Sequence[tuple[str, int, int, int]], offset: int) -> bytes:
+    """The central directory and end records for entries (name, crc, size, header offset) that
+    end at ``offset``."""
+    records = []
+    for name, crc, size, at in entries:
+        raw = name.encode("utf-8")
+        fixed = _CENTRAL.pack(
+            0x02014B50,
+            _ZIP_VERSION,
+            _ZIP_VERSION,
+            _UTF8_NAME,
+            0,
+            0,
+            _DOS_DATE,
+            crc,
+            _FFFFFFFF,
+            _FFFFFFFF,
+            len(raw),
+            28,
+            0,
+            0,
+            0,
+            0,
+            _FFFFFFFF,
+        )
+        records.append(fixed + raw + struct.pack("<HHQQQ", 1, 24, size, size, at))
+    cd = b"".join(records)
+    n, end = len(entries), offset + len(cd)
+    return (
+        cd
+        + _EOCD64.pack(0x06064B50, 44, _ZIP_VERSION, _ZIP_VERSION, 0, 0, n, n, len(cd), offset)
+        + _LOCATOR.pack(0x07064B50, 0, end, 1)
+        + _EOCD.pack(0x06054B50, 0, 0, min(n, _FFFF), min(n, _FFFF), min(len(cd), _FFFFFFFF), min(offset, _FFFFFFFF), 0)
+    )
+
+
+class _Writer:
+    """Streams entries into ``dst`` (seekable: each header is rewritten once its CRC is known)."""
+
+    def __init__(self, dst: BinaryIO) -> None:
+        self.dst, self.start = dst, dst.tell()
+        self.entries: list[tuple[str, int, int, int]] = []
+
+    def add(self, name: str, src: IO[bytes]) -> tuple[str, int]:
+        if any(name == e[0] for e in self.entries) or name.startswith("/") or ".." in name.split("/"):
+            raise ValueError(f"bad or duplicate entry name {name!r}")
+        at = self.dst.tell()
+        self.dst.write(local_header(name, 0, 0))
+        h, crc, size = SM3(), 0, 0
+        while chunk := src.read(1 << 20):
+            h.update(chunk)
+            crc = zlib.crc32(chunk, crc)
+            self.dst.write(chunk)
+            size += len(chunk)
+        end = self.dst.tell()
+        self.dst.seek(at)
+        self.dst.write(local_header(name, crc, size))
+        self.dst.seek(end)
+        self.entries.append((name, crc, size, at - self.start))
+        return h.hexdigest(), size
+
+    def close(self) -> None:
+        self.dst.write(central_directory(self.entries, self.dst.tell() - self.start))
 
 
 def build(
@@ -86,216 +174,458 @@ def build(
 ) -> dict[str, Any]:
     """Write the package to ``dst``; return its manifest."""
     files: list[dict[str, Any]] = []
-    with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as z:
-        for e in [
-            bytes_entry(PLATFORM_CERT, "certificate", "certificate", cert.to_pem()),
-            bytes_entry(CA_ROOT, "certificate", "certificate", root.to_pem()),
-            *entries,
-        ]:
-            if e.category not in CATEGORIES:
-                raise ValueError(f"unknown category {e.category}")
-            h, size = SM3(), 0
-            info = zipfile.ZipInfo(e.path, (1980, 1, 1, 0, 0, 0))
-            with e.open() as src, z.open(info, "w", force_zip64=True) as out:
-                while chunk := src.read(1 << 20):
-                    h.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-            files.append(
-                {"path": e.path, "sm3": h.hexdigest(), "size": size, "category": e.category, "kind": e.kind, **e.meta}
-            )
-        manifest = {"format": FORMAT, "version": VERSION, **header, "built_at": now.isoformat(), "files": files}
-        data = canonical_json(manifest)
-        z.writestr(zipfile.ZipInfo(MANIFEST, (1980, 1, 1, 0, 0, 0)), data)
-        st = sign_statement(
-            MANIFEST_TYPE, {"manifest_sm3": sm3_hex(data), "format": FORMAT}, key=key, cert=cert, now=now
-        )
-        z.writestr(zipfile.ZipInfo(MANIFEST_SIG, (1980, 1, 1, 0, 0, 0)), st.to_json())
+    out = _Writer(dst)
+    for e in [
+        bytes_entry(PLATFORM_CERT, "certificate", "certificate", cert.to_pem()),
+        bytes_entry(CA_ROOT, "certificate", "certificate", root.to_pem()),
+        *entries,
+    ]:
+        if e.category not in CATEGORIES:
+            raise ValueError(f"unknown category {e.category}")
+        with e.open() as src:
+            digest, size = out.add(e.path, src)
+        files.append({"path": e.path, "sm3": digest, "size": size, "category": e.category, "kind": e.kind, **e.meta})
+    manifest = {"format": FORMAT, "version": VERSION, **header, "built_at": now.isoformat(), "files": files}
+    data = canonical_json(manifest)
+    out.add(MANIFEST, io.BytesIO(data))
+    st = sign_statement(MANIFEST_TYPE, {"manifest_sm3": sm3_hex(data), "format": FORMAT}, key=key, cert=cert, now=now)
+    out.add(MANIFEST_SIG, io.BytesIO(st.to_json()))
+    out.close()
     return manifest
 
 
 # ---------------------------------------------------------------- verification
+class Check(NamedTuple):
+    what: str  # the check and the entry it concerns
+    ok: bool
+    detail: str
+    code: str  # a stable name for the finding ("" when it passed)
+
+
 @dataclass
 class Report:
-    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
 
-    def add(self, what: str, ok: bool, detail: str = "") -> None:
-        self.checks.append((what, ok, detail))
+    def add(self, what: str, ok: bool, detail: str = "", code: str = "") -> None:
+        self.checks.append(Check(what, ok, detail, "" if ok else code or "failed"))
+
+    def fail(self, what: str, exc: BaseException) -> None:
+        """A check that raised: named by what it was checking and the kind of damage."""
+        self.add(what, False, describe(exc), finding_code(exc))
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(ok for _, ok, _ in self.checks)
+        return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> list[tuple[str, str]]:
-        return [(w, d) for w, ok, d in self.checks if not ok]
+        return [(c.what, f"[{c.code}] {c.detail}") for c in self.checks if not c.ok]
 
     def lines(self) -> Iterator[str]:
-        for what, ok, detail in self.checks:
-            yield f"{'通过 OK  ' if ok else '失败 FAIL'}  {what}{'：' + detail if detail else ''}"
+        for c in self.checks:
+            if c.ok:
+                yield f"通过 OK    {c.what}{'：' + c.detail if c.detail else ''}"
+            else:
+                yield f"失败 FAIL  [{c.code}] {c.what}{'：' + c.detail if c.detail else ''}"
 
 
-def _file_sm3(z: zipfile.ZipFile, path: str) -> tuple[str, int]:
-    with z.open(path) as f:
-        digest, size = sm3_stream(f)  # type: ignore[arg-type]
-    return digest.hex(), size
+class Damage(Exception):
+    """Something in the package that is not as the format says, with its finding code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def _trust(z: zipfile.ZipFile, trusted: Certificate, report: Report) -> tuple[Certificate, TrustStore] | None:
-    """The platform signing certificate and the root bidders' certificates chain to, anchored in
-    what the verifier trusts: the root itself, or the platform's signing certificate."""
-    try:
-        signing = Certificate.load(z.read(PLATFORM_CERT))
-        root = Certificate.load(z.read(CA_ROOT))
-    except (KeyError, SigningError, ValueError) as exc:
-        report.add(f"平台证书 {PLATFORM_CERT}, {CA_ROOT}", False, str(exc))
-        return None
-    try:
-        if trusted.is_ca:
-            if trusted.der != root.der:
-                raise SigningError("包内根证书不是所信任的根证书 (root in the package is not the trusted root)")
-        elif trusted.der != signing.der:
-            raise SigningError("包内平台证书不是所信任的证书 (not the trusted platform certificate)")
-        verify_chain(signing, TrustStore((root,)), at=signing.not_before, usage=Usage.SIGN)
-    except SigningError as exc:
-        report.add(f"平台证书 {PLATFORM_CERT}, {CA_ROOT}", False, str(exc))
-        return None
-    report.add(f"平台证书 {PLATFORM_CERT}, {CA_ROOT}", True, "与信任锚一致")
-    return signing, TrustStore((root,))
+def finding_code(exc: BaseException) -> str:
+    """Classify whatever a damaged or made-up byte can raise, so every finding has a stable name."""
+    if isinstance(exc, Damage | SigningError):
+        return exc.code
+    if isinstance(exc, zipfile.BadZipFile):
+        text = str(exc)
+        for needle, code in (
+            ("CRC", "bad_crc"),
+            ("magic number", "bad_local_header"),
+            ("differ", "name_mismatch"),
+            ("Overlapped", "overlapping_entries"),
+            ("Truncated", "truncated"),
+            ("ip64", "bad_zip64"),
+            ("extra", "bad_extra_field"),
+        ):
+            if needle in text:
+                return code
+        return "bad_zip"
+    if isinstance(exc, EOFError):
+        return "truncated"
+    if isinstance(exc, zlib.error):
+        return "decompression_error"
+    if isinstance(exc, NotImplementedError):
+        return "unsupported_compression"
+    if isinstance(exc, UnicodeError):
+        return "bad_encoding"
+    if isinstance(exc, json.JSONDecodeError):
+        return "bad_json"
+    if isinstance(exc, struct.error):
+        return "bad_zip"
+    if isinstance(exc, KeyError | TypeError | AttributeError | IndexError | ValueError):
+        return "malformed"
+    if isinstance(exc, OSError):
+        return "io_error"
+    if isinstance(exc, MemoryError | RecursionError):
+        return "too_complex"
+    return "verifier_error"
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, KeyError):
+        text = f"缺少字段 {text} (field missing)"
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+#: Bounds on what is read from a package before its manifest is trusted, and on parsed files.
+MAX_ENTRIES = 100_000
+MAX_CERT = 64 << 10
+MAX_PARSED = 64 << 20  # a JSON file the verifier parses whole
+MAX_LINE = 4 << 20  # one event of log/events.jsonl
+_HEX = frozenset("0123456789abcdef")
+
+
+class _Package:
+    """The entries of a package, read with bounds: stored only, at most the size the signed
+    manifest (or a fixed cap) allows, every CRC checked, duplicates refused."""
+
+    def __init__(self, z: zipfile.ZipFile) -> None:
+        self.z = z
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        self.duplicates: set[str] = set()
+        for info in z.infolist():
+            if info.filename in self.infos:
+                self.duplicates.add(info.filename)
+            self.infos[info.filename] = info
+
+    def info(self, path: str) -> zipfile.ZipInfo:
+        if path in self.duplicates:
+            raise Damage("entry_duplicate", f"{path} 在包中出现多次 (entry appears more than once)")
+        info = self.infos.get(path)
+        if info is None:
+            raise Damage("entry_missing", f"{path} 缺失 (missing)")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise Damage(
+                "unsupported_compression", f"{path} 不是存储方式 (entry is compressed, method {info.compress_type})"
+            )
+        if info.flag_bits & 0x1:
+            raise Damage("encrypted_entry", f"{path} 已加密 (entry is encrypted)")
+        return info
+
+    @contextlib.contextmanager
+    def open(self, path: str, limit: int) -> Iterator[_Bounded]:
+        info = self.info(path)
+        if info.file_size > limit:
+            raise Damage("entry_too_large", f"{path} 大小 {info.file_size} 超过上限 {limit} (entry too large)")
+        with self.z.open(info) as f:
+            yield _Bounded(f, limit, path)
+
+    def read(self, path: str, limit: int = MAX_PARSED) -> bytes:
+        with self.open(path, limit) as f:
+            return f.read()
+
+    def digest(self, path: str, limit: int) -> tuple[str, int]:
+        with self.open(path, limit) as f:
+            h, size = SM3(), 0
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+                size += len(chunk)
+        return h.hexdigest(), size
+
+
+class _Bounded:
+    """A read-only view that refuses to yield more than ``limit`` bytes (whatever the headers say)."""
+
+    def __init__(self, src: IO[bytes], limit: int, path: str) -> None:
+        self.src, self.left, self.path = src, limit, path
+
+    def read(self, n: int | None = -1) -> bytes:
+        want = self.left + 1 if n is None or n < 0 else min(n, self.left + 1)
+        data = self.src.read(want)
+        if len(data) > self.left:
+            raise Damage("entry_too_large", f"{self.path} 超过大小上限 (entry larger than its bound)")
+        self.left -= len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        cap = self.left + 1 if size is None or size < 0 else min(size, self.left + 1)
+        line = self.src.readline(cap)
+        if len(line) > self.left:
+            raise Damage("entry_too_large", f"{self.path} 超过大小上限 (entry larger than its bound)")
+        self.left -= len(line)
+        return line
+
+
+def _layout(source: IO[bytes], z: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """Every header byte recomputed from the entries (name, CRC, size) and compared with the file:
+    what zipfile does not check (dates, flags, versions, attributes, extra fields, gaps, bytes
+    after the end) must be exactly as ``build`` writes it. Returns (code, detail) findings."""
+    found: list[tuple[str, str]] = []
+    source.seek(0, io.SEEK_END)
+    length = source.tell()
+    offset, entries = 0, []
+    for info in z.infolist():
+        name = info.orig_filename
+        if info.header_offset != offset or info.compress_size != info.file_size:
+            found.append(("layout_not_canonical", f"{name}：条目位置或大小不连续 (entry offset or size out of place)"))
+            return found
+        try:
+            expected = local_header(name, info.CRC, info.file_size)
+        except UnicodeError as exc:
+            found.append(("bad_encoding", f"{name!r}: {exc}"))
+            return found
+        source.seek(offset)
+        if source.read(len(expected)) != expected:
+            found.append(("layout_not_canonical", f"{name}：本地文件头与规范不符 (local header differs)"))
+        entries.append((name, info.CRC, info.file_size, offset))
+        offset += len(expected) + info.file_size
+        if offset > length:
+            found.append(("truncated", f"{name}：数据超出文件末尾 (data beyond the end of the file)"))
+            return found
+    expected = central_directory(entries, offset)
+    if length - offset != len(expected):
+        found.append(("layout_not_canonical", f"中央目录之后长度不符：{length - offset} ≠ {len(expected)} 字节"))
+        return found
+    source.seek(offset)
+    if source.read(len(expected)) != expected:
+        found.append(("layout_not_canonical", "中央目录或结束记录与规范不符 (central directory or end records differ)"))
+    return found
 
 
 def verify(source: str | IO[bytes], trusted: Certificate) -> Report:
-    """Check a package offline; every finding is named in the report."""
+    """Check a package offline; every finding is named in the report, never raised."""
     report = Report()
     try:
-        z = zipfile.ZipFile(source)
-    except (zipfile.BadZipFile, OSError) as exc:
-        report.add("档案包格式 (package format)", False, str(exc))
-        return report
-    with z:
-        anchors = _trust(z, trusted, report)
-        if anchors is None:
-            return report
-        platform, trust = anchors
-        try:
-            raw = z.read(MANIFEST)
-            st = SignedStatement.from_json(z.read(MANIFEST_SIG))
-            body = st.verify(trusted=platform, expected_type=MANIFEST_TYPE)["body"]
-            if body["manifest_sm3"] != sm3_hex(raw):
-                raise SigningError("清单摘要与签名不符 (manifest digest differs)")
-            manifest = json.loads(raw)
-        except (KeyError, ValueError, SigningError) as exc:
-            report.add(f"清单签名 {MANIFEST_SIG} (manifest signature)", False, str(exc))
-            return report
-        report.add(f"清单签名 {MANIFEST_SIG} (manifest signature)", True)
-        listed = {f["path"]: f for f in manifest["files"]}
-        extra = set(z.namelist()) - set(listed) - {MANIFEST, MANIFEST_SIG}
-        if extra:
-            report.add("未列入清单的文件 (files not in the manifest)", False, ", ".join(sorted(extra)))
-        for path, f in listed.items():
-            try:
-                digest, size = _file_sm3(z, path)
-            except KeyError:
-                report.add(f"文件 {path}", False, "缺失 (missing)")
-                continue
-            ok = digest == f["sm3"] and size == f["size"]
-            report.add(f"文件 {path}", ok, "" if ok else "SM3 或大小不符 (digest or size differs)")
-        _verify_contents(z, listed, platform, trust, report)
+        with contextlib.ExitStack() as stack:
+            f: IO[bytes] = stack.enter_context(open(source, "rb")) if isinstance(source, str) else source
+            _verify(f, trusted, report)
+    except Exception as exc:  # a net under the per-check guards: a finding, named, never a traceback
+        report.fail("档案包核验 (package verification)", exc)
     return report
 
 
+def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
+    what = "档案包格式 (package format)"
+    try:
+        z = zipfile.ZipFile(source)
+    except Exception as exc:
+        report.fail(what, exc)
+        return
+    with z:
+        if len(z.infolist()) > MAX_ENTRIES:
+            report.add(
+                what, False, f"条目过多 {len(z.infolist())} (more than {MAX_ENTRIES} entries)", "too_many_entries"
+            )
+            return
+        pack = _Package(z)
+        for path in sorted(pack.duplicates):
+            report.add(f"文件 {path}", False, "在包中出现多次 (entry appears more than once)", "entry_duplicate")
+        try:
+            layout = _layout(source, z)
+        except Exception as exc:
+            layout = [(finding_code(exc), describe(exc))]
+        anchors = _trust(pack, trusted, report)
+        if anchors is None:
+            _report_layout(report, layout)
+            return
+        platform, trust = anchors
+        what = f"清单签名 {MANIFEST_SIG} (manifest signature)"
+        try:
+            raw = pack.read(MANIFEST)
+            sig = pack.read(MANIFEST_SIG, MAX_CERT)
+            st = SignedStatement.from_json(sig)
+            if st.to_json() != sig:
+                raise Damage("bad_signature", "签名文件不是规范形式 (signature file not canonical)")
+            body = st.verify(trusted=platform, expected_type=MANIFEST_TYPE)["body"]
+            if body["manifest_sm3"] != sm3_hex(raw):
+                raise Damage("digest_mismatch", "清单摘要与签名不符 (manifest digest differs)")
+            manifest = json.loads(raw)
+            listed = _listed(manifest)
+        except Exception as exc:
+            report.fail(what, exc)
+            _report_layout(report, layout)
+            return
+        report.add(what, True)
+        _report_layout(report, layout)
+        extra = set(pack.infos) - set(listed) - {MANIFEST, MANIFEST_SIG}
+        for path in sorted(extra):
+            report.add(f"文件 {path}", False, "未列入清单 (not in the manifest)", "entry_unlisted")
+        for path, f in listed.items():
+            try:
+                if pack.info(path).file_size != f["size"]:
+                    raise Damage("size_mismatch", f"大小 {pack.info(path).file_size} ≠ 清单 {f['size']}")
+                digest, size = pack.digest(path, f["size"])
+                if digest != f["sm3"] or size != f["size"]:
+                    raise Damage("digest_mismatch", "SM3 或大小不符 (digest or size differs)")
+                report.add(f"文件 {path}", True)
+            except Exception as exc:
+                report.fail(f"文件 {path}", exc)
+        _verify_contents(pack, listed, platform, trust, report)
+
+
+def _report_layout(report: Report, layout: list[tuple[str, str]]) -> None:
+    what = "档案包结构 (container layout)"
+    for code, detail in layout:
+        report.add(what, False, detail, code)
+    if not layout:
+        report.add(what, True, "每个字节均与规范布局一致")
+
+
+def _listed(manifest: Any) -> dict[str, dict[str, Any]]:
+    """The manifest's files, each shaped as the format says (or a ``bad_manifest`` finding)."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
+        raise Damage("bad_manifest", f"不是 {FORMAT} 第 {VERSION} 版的清单 (not a version {VERSION} manifest)")
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise Damage("bad_manifest", "清单缺少 files (manifest has no files)")
+    listed: dict[str, dict[str, Any]] = {}
+    for f in files:
+        if not (
+            isinstance(f, dict)
+            and isinstance(f.get("path"), str)
+            and isinstance(f.get("kind"), str)
+            and f.get("category") in CATEGORIES
+            and isinstance(f.get("sm3"), str)
+            and len(f["sm3"]) == 64
+            and set(f["sm3"]) <= _HEX
+            and type(f.get("size")) is int
+            and f["size"] >= 0
+        ):
+            raise Damage("bad_manifest", f"清单条目格式错误 (malformed manifest entry) {str(f)[:120]}")
+        if f["path"] in listed or f["path"] in (MANIFEST, MANIFEST_SIG):
+            raise Damage("bad_manifest", f"清单重复列出 {f['path']} (listed twice)")
+        listed[f["path"]] = f
+    return listed
+
+
+def _trust(pack: _Package, trusted: Certificate, report: Report) -> tuple[Certificate, TrustStore] | None:
+    """The platform signing certificate and the root bidders' certificates chain to, anchored in
+    what the verifier trusts: the root itself, or the platform's signing certificate."""
+    what = f"平台证书 {PLATFORM_CERT}, {CA_ROOT}"
+    try:
+        signing = Certificate.load(pack.read(PLATFORM_CERT, MAX_CERT))
+        root = Certificate.load(pack.read(CA_ROOT, MAX_CERT))
+        if trusted.is_ca:
+            if trusted.der != root.der:
+                raise Damage(
+                    "untrusted_anchor", "包内根证书不是所信任的根证书 (root in the package is not the trusted root)"
+                )
+        elif trusted.der != signing.der:
+            raise Damage("untrusted_anchor", "包内平台证书不是所信任的证书 (not the trusted platform certificate)")
+        verify_chain(signing, TrustStore((root,)), at=signing.not_before, usage=Usage.SIGN)
+    except Exception as exc:
+        report.fail(what, exc)
+        return None
+    report.add(what, True, "与信任锚一致")
+    return signing, TrustStore((root,))
+
+
+def _json(pack: _Package, path: str) -> Any:
+    return json.loads(pack.read(path))
+
+
 def _verify_contents(
-    z: zipfile.ZipFile, listed: dict[str, dict[str, Any]], platform: Certificate, trust: TrustStore, report: Report
+    pack: _Package, listed: dict[str, dict[str, Any]], platform: Certificate, trust: TrustStore, report: Report
 ) -> None:
-    present = set(z.namelist())
+    present = set(pack.infos) - pack.duplicates
 
     def of_kind(kind: str) -> list[dict[str, Any]]:
         return [f for f in listed.values() if f["kind"] == kind and f["path"] in present]
 
     headers: dict[str, Any] = {}
     for f in of_kind("sealed_bid"):
+        what = f"投标文件签名 {f['path']}"
         try:
-            with z.open(f["path"]) as src:
+            with pack.open(f["path"], f["size"]) as src:
                 header = read_header(src)  # type: ignore[arg-type]
             header.verify(trust, at=dt.datetime.fromisoformat(f["received_at"]))
             headers[f["bidder"]] = header
-            report.add(f"投标文件签名 {f['path']}", True, f"投标人 {header.bidder_id}")
-        except (SigningError, KeyError, ValueError) as exc:
-            report.add(f"投标文件签名 {f['path']}", False, str(exc))
+            report.add(what, True, f"投标人 {header.bidder_id}")
+        except Exception as exc:
+            report.fail(what, exc)
     for f in of_kind("document_signature"):  # the tenderee's UKey signature over each document
+        what = f"招标文件签名 {f['path']}"
         try:
-            d = json.loads(z.read(f["path"]))
+            d = _json(pack, f["path"])
             signer = Certificate.load(d["signer_cert"].encode())
             if signer.fingerprint != d["signer_cert_sm3"] or listed.get(f["document"], {}).get("sm3") != d["sm3"]:
-                raise SigningError("签名证书或文件摘要不符 (certificate or document digest differs)")
+                raise Damage("digest_mismatch", "签名证书或文件摘要不符 (certificate or document digest differs)")
             verify_chain(signer, trust, at=dt.datetime.fromisoformat(d["signed_at"]), usage=Usage.SIGN)
             statement = tender_document_statement(d["tender"], d["name"], d["sm3"], d["size"])
             signer.public_key.verify(base64.b64decode(d["signature"]), statement)
-            report.add(f"招标文件签名 {f['path']}", True)
-        except (SigningError, KeyError, ValueError, TypeError, AttributeError) as exc:
-            report.add(f"招标文件签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
     for f in of_kind("guarantee"):  # the issuer's signature over each e-guarantee and its document
+        what = f"电子保函签名 {f['path']}"
         try:
-            d = json.loads(z.read(f["path"]))
+            d = _json(pack, f["path"])
             signer = Certificate(base64.b64decode(d["signer_cert"]))
             verify_chain(signer, trust, at=dt.datetime.fromisoformat(d["verified_at"]), usage=Usage.SIGN)
             signer.public_key.verify(base64.b64decode(d["signature"]), d["content"].encode())
             content = json.loads(d["content"])
             if f["document"] in listed and content["document_sm3"] != listed[f["document"]]["sm3"]:
-                raise SigningError("保函文件与签名内容不符 (document differs from the signed content)")
+                raise Damage("digest_mismatch", "保函文件与签名内容不符 (document differs from the signed content)")
             for name, opening in (d.get("openings") or {}).items():  # 保函加密: the revealed fields
                 if guarantee_commitment(opening["value"], opening["salt"]) != content[name]["sm3"]:
-                    raise SigningError(f"保函揭示的 {name} 与承诺不符 (opening does not match its commitment)")
-            report.add(f"电子保函签名 {f['path']}", True)
-        except (SigningError, KeyError, ValueError, TypeError) as exc:
-            report.add(f"电子保函签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
+                    raise Damage("bad_opening", f"保函揭示的 {name} 与承诺不符 (opening does not match its commitment)")
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
     sealed_sm3 = {f["bidder"]: f["sm3"] for f in of_kind("sealed_bid")}
     for f in of_kind("receipt"):
+        what = f"回执 {f['path']}"
         try:
-            body = SignedStatement.from_json(z.read(f["path"])).verify(trusted=platform, expected_type="bid_receipt")[
-                "body"
-            ]
+            st = SignedStatement.from_json(pack.read(f["path"]))
+            body = st.verify(trusted=platform, expected_type="bid_receipt")["body"]
             if body["ciphertext_sm3"] != sealed_sm3.get(f["bidder"]):
-                raise SigningError("回执与投标文件不符 (receipt does not match the sealed bid)")
-            report.add(f"回执 {f['path']}", True)
-        except (SigningError, KeyError, ValueError) as exc:
-            report.add(f"回执 {f['path']}", False, str(exc))
+                raise Damage("digest_mismatch", "回执与投标文件不符 (receipt does not match the sealed bid)")
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
     for f in of_kind("opened_bid"):
         signed = headers.get(f["bidder"])
         ok = signed is not None and signed.plaintext_sm3 == f["sm3"] and signed.plaintext_size == f["size"]
-        report.add(f"解密后的投标文件 {f['path']}", ok, "" if ok else "与投标人签名的明文摘要不符")
+        report.add(f"解密后的投标文件 {f['path']}", ok, "" if ok else "与投标人签名的明文摘要不符", "digest_mismatch")
     records: dict[str, str] = {}
     for f in of_kind("record_statement"):
+        what = f"开标记录签名 {f['path']}"
         try:
-            body = SignedStatement.from_json(z.read(f["path"])).verify(
-                trusted=platform, expected_type="opening_record"
-            )["body"]
+            st = SignedStatement.from_json(pack.read(f["path"]))
+            body = st.verify(trusted=platform, expected_type="opening_record")["body"]
             for key, part in (("record_sm3", "json"), ("pdf_sm3", "pdf")):
                 target = f"{f['record']}.{part}"
                 if listed.get(target, {}).get("sm3") != body[key] or target not in present:
-                    raise SigningError(f"{target} 与签名不符")
+                    raise Damage("digest_mismatch", f"{target} 与签名不符")
             records[f["record"]] = body["record_sm3"]
-            report.add(f"开标记录签名 {f['path']}", True)
-        except (SigningError, KeyError, ValueError) as exc:
-            report.add(f"开标记录签名 {f['path']}", False, str(exc))
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
     for f in of_kind("confirmations"):
+        what = f"开标记录确认签名 {f['path']}"
         try:
-            for c in json.loads(z.read(f["path"])):
+            for c in _json(pack, f["path"]):
                 if c["kind"] != "signed":
                     continue
                 header = headers[c["credit_code"]]
                 statement = record_confirmation_statement(c["ceremony"], c["credit_code"], c["record_sm3"])
                 header.signer_cert.public_key.verify(base64.b64decode(c["signature"]), statement)
                 if c["record_sm3"] != records.get("opening/record"):
-                    raise SigningError("确认的不是本包中的开标记录")
-            report.add(f"开标记录确认签名 {f['path']}", True)
-        except (SigningError, KeyError, ValueError) as exc:
-            report.add(f"开标记录确认签名 {f['path']}", False, f"{type(exc).__name__}: {exc}")
-    _verify_events(z, of_kind("checkpoint"), of_kind("events"), platform, report)
+                    raise Damage("digest_mismatch", "确认的不是本包中的开标记录")
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
+    _verify_events(pack, of_kind("checkpoint"), of_kind("events"), platform, report)
 
 
 def _verify_events(
-    z: zipfile.ZipFile,
+    pack: _Package,
     checkpoints: list[dict[str, Any]],
     logs: list[dict[str, Any]],
     platform: Certificate,
@@ -304,43 +634,56 @@ def _verify_events(
     from archive.audit import event_bytes
 
     if not checkpoints or not logs:
-        report.add("交易过程记录与检查点 (events and checkpoint)", False, "缺失 (missing)")
+        report.add("交易过程记录与检查点 (events and checkpoint)", False, "缺失 (missing)", "entry_missing")
         return
+    what = "日志检查点签名 (checkpoint signature)"
     try:
-        cp = SignedStatement.from_json(z.read(checkpoints[0]["path"])).verify(
-            trusted=platform, expected_type="log_checkpoint"
-        )["body"]
+        st = SignedStatement.from_json(pack.read(checkpoints[0]["path"]))
+        cp = st.verify(trusted=platform, expected_type="log_checkpoint")["body"]
         size, root = int(cp["tree_size"]), bytes.fromhex(cp["root_sm3"])
-        report.add("日志检查点签名 (checkpoint signature)", True, f"树大小 {size}")
-    except (SigningError, KeyError, ValueError) as exc:
-        report.add("日志检查点签名 (checkpoint signature)", False, str(exc))
+        report.add(what, True, f"树大小 {size}")
+    except Exception as exc:
+        report.fail(what, exc)
         return
-    last, bad = 0, []
-    lines = z.read(logs[0]["path"]).decode(errors="replace").splitlines()
-    for number, line in enumerate(lines, 1):
-        try:
-            ev = json.loads(line)
-            seq = int(ev["seq"])
-            payload_sm3 = sm3(ev["payload"].encode())
-            leaf = leaf_hash(
-                event_bytes(
-                    seq,
-                    dt.datetime.fromisoformat(ev["at"]),
-                    ev["actor"],
-                    ev["role"],
-                    ev["action"],
-                    ev["object_type"],
-                    ev["object_id"],
-                    payload_sm3,
-                )
-            )
-            proof = [bytes.fromhex(h) for h in ev["inclusion_proof"]]
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            bad.append(f"第 {number} 行格式错误 (malformed line): {exc}")
-            continue
-        if seq <= last:
-            bad.append(f"事件 {seq} 顺序错误 (out of order)")
-        last = seq
-        if not verify_inclusion(seq - 1, size, leaf, proof, root):
-            bad.append(f"事件 {seq} 不在检查点中或被修改 (not included / altered)")
-    report.add(f"交易过程记录 {len(lines)} 条及包含证明 (events and inclusion proofs)", not bad, "；".join(bad[:5]))
+    path = logs[0]["path"]
+    last, bad, count = 0, [], 0
+    try:
+        with pack.open(path, logs[0]["size"]) as src:
+            while line := src.readline(MAX_LINE + 1):
+                count += 1
+                if len(line) > MAX_LINE:
+                    raise Damage("entry_too_large", f"第 {count} 行过长 (line longer than {MAX_LINE} bytes)")
+                try:
+                    ev = json.loads(line)
+                    seq = int(ev["seq"])
+                    payload_sm3 = sm3(ev["payload"].encode())
+                    leaf = leaf_hash(
+                        event_bytes(
+                            seq,
+                            dt.datetime.fromisoformat(ev["at"]),
+                            ev["actor"],
+                            ev["role"],
+                            ev["action"],
+                            ev["object_type"],
+                            ev["object_id"],
+                            payload_sm3,
+                        )
+                    )
+                    proof = [bytes.fromhex(h) for h in ev["inclusion_proof"]]
+                except Exception as exc:
+                    bad.append(f"第 {count} 行格式错误 (malformed line): {describe(exc)}")
+                    continue
+                if seq <= last:
+                    bad.append(f"事件 {seq} 顺序错误 (out of order)")
+                last = seq
+                if not verify_inclusion(seq - 1, size, leaf, proof, root):
+                    bad.append(f"事件 {seq} 不在检查点中或被修改 (not included / altered)")
+    except Exception as exc:
+        report.fail(f"交易过程记录 {path} (events)", exc)
+        return
+    report.add(
+        f"交易过程记录 {path}：{count} 条及包含证明 (events and inclusion proofs)",
+        not bad,
+        "；".join(bad[:5]),
+        "event_not_proven",
+    )

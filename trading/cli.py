@@ -395,7 +395,12 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
 
             trusted = load_platform_keys(_settings()).ca.cert
         else:
-            trusted = Certificate.load(anchor.read_bytes())
+            try:
+                trusted = Certificate.load(anchor.read_bytes())
+            except Exception as exc:  # a damaged anchor file is named like any other finding
+                raise click.ClickException(
+                    f"信任锚不是证书 (--root is not a certificate): {pkg.describe(exc)}"
+                ) from exc
         report = pkg.verify(str(path), trusted)
     elif package.isascii() and package.isdigit():
         from trading.archives.operations import get_package, verify_stored

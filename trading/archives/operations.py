@@ -27,6 +27,7 @@ from bidding.guarantees.models import Guarantee, GuaranteeClaim
 from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
 from signing.certs import Certificate
+from signing.digest import SM3
 from trading.accounts.models import Organisation, Role, User
 from trading.archives.models import ArchivePackage
 from trading.errors import Conflict, Forbidden, NotFound
@@ -419,18 +420,44 @@ def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tende
 
 
 def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> pkg.Report:
-    """Verify the stored package as an outsider would, against the platform's root."""
+    """Verify the stored package as an outsider would, against the platform's root. A package the
+    store cannot give back whole (missing, unreadable) is a finding of the report like any other
+    damage, so "verify now" always answers with named findings."""
     fd, tmp = tempfile.mkstemp(prefix="verify-", dir=services.scratch)
+    h = SM3()
     try:
-        with os.fdopen(fd, "wb") as out, services.archive_store.open(p.object_key) as src:
-            while chunk := src.read(1 << 20):
-                out.write(chunk)
-        report = pkg.verify(tmp, services.keys.ca.cert)
+        try:
+            with os.fdopen(fd, "wb") as out, services.archive_store.open(p.object_key) as src:
+                while chunk := src.read(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+        except Exception as exc:  # the store's own errors, whatever the backend raises
+            report = pkg.Report()
+            code = getattr(exc, "code", None) or pkg.finding_code(exc)
+            report.add(f"档案存储 {p.object_key} (archive store)", False, pkg.describe(exc), code)
+        else:
+            report = pkg.verify(tmp, services.keys.ca.cert)
     finally:
         os.unlink(tmp)
     p.verified_at, p.verified_ok, p.report = clock.now(), report.ok, "\n".join(report.lines())
-    record_event(session, actor, "archive.verify", p, {"ok": report.ok, "failures": len(report.failures)})
+    record_event(
+        session,
+        actor,
+        "archive.verify",
+        p,
+        {"ok": report.ok, "failures": len(report.failures), "sm3": h.hexdigest(), "package_sm3": p.sm3},
+    )
     return report
+
+
+def record_download(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> None:
+    """A package holds every opened bid: each read of it is in the trail, with its reader and the
+    SM3 of what is read (the store is content-addressed, so the key names exactly those bytes).
+    The event commits before the first byte leaves."""
+    stored = services.archive_store.stat(p.object_key)
+    if stored is None:
+        raise NotFound(f"档案 {p.id} 的文件不在档案存储中 (package object missing)", code="object_missing")
+    record_event(session, actor, "archive.download", p, {"sm3": stored.sm3, "size": stored.size, "lot": p.lot_id})
 
 
 def set_legal_hold(session: Session, user: User, p: ArchivePackage, on: bool, reason: str, services: Services) -> None:

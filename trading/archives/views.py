@@ -45,6 +45,8 @@ def package_json(p: ArchivePackage) -> dict[str, Any]:
 
 def _download(p: ArchivePackage) -> Response:
     svc, key = services(current_app), p.object_key  # the stream outlives the request's session
+    ops.record_download(web.db(), web.require_user(), p, svc)
+    web.commit()
 
     def stream() -> Any:
         with svc.archive_store.open(key) as f:
@@ -83,7 +85,12 @@ def verify_api(package_id: int) -> Response:
     p = ops.get_package(web.db(), package_id)
     report = ops.verify_stored(web.db(), web.require_user(), p, services(current_app))
     web.commit()
-    return jsonify({"ok": report.ok, "checks": [{"check": w, "ok": ok, "detail": d} for w, ok, d in report.checks]})
+    return jsonify(
+        {
+            "ok": report.ok,
+            "checks": [{"check": c.what, "ok": c.ok, "detail": c.detail, "code": c.code} for c in report.checks],
+        }
+    )
 
 
 @api.post("/<int:package_id>/legal-hold")
