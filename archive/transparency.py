@@ -3,9 +3,13 @@ platform-signed checkpoints (tree size, root, time).
 
 A checkpoint is asked for in the transaction of a decisive moment (``request_checkpoint``: the bid
 deadline, the end of the decryption window, a signed record…), covering every event up to that
-one; the scheduler signs it within seconds (``sign_pending``) and adds one at a configured interval
-whenever the log has grown. The root of any past size can be recomputed later because the tree is
-append-only, so signing late changes nothing about what is signed.
+one; the scheduler signs it within seconds (``sign_pending``), adds an unpublished *anchor*
+checkpoint within seconds of any growth (``anchor_checkpoint``) and a public one at a configured
+interval. Every signed checkpoint is written to the archive store (WORM, COMPLIANCE retention) as
+it is signed, so that whoever can write the database cannot rewrite the events, or the checkpoints
+that fix them, without ``verify_log`` finding the stored copies disagreeing. The root of any past
+size can be recomputed later because the tree is append-only, so signing late changes nothing
+about what is signed.
 """
 
 from __future__ import annotations
@@ -30,11 +34,16 @@ from archive.merkle import (
     push,
     subtree_hash,
 )
+from archive.objectstore import ObjectStore
+from archive.objectstore.base import KEY_PREFIX
 from signing.certs import Certificate
+from signing.digest import sm3_hex
 from signing.sm2 import PrivateKey
 from signing.statements import SignedStatement, sign_statement
 
 CHECKPOINT_TYPE = "log_checkpoint"
+ANCHOR = "anchor"  # the reason of the unpublished checkpoints that bound the unanchored window
+MAX_STORED_CHECKPOINT = 16 << 10  # a statement is ~1.5 KiB; larger objects are packages
 
 
 class LogCheckpoint(ArchiveBase):
@@ -117,12 +126,29 @@ def request_checkpoint(session: Session, reason: str, subject: str | None = None
     return cp
 
 
-def checkpoint_body(tree_size: int, root: bytes, reason: str, subject: str | None) -> dict[str, Any]:
-    return {"log": "ggzy-audit", "tree_size": tree_size, "root_sm3": root.hex(), "reason": reason, "subject": subject}
+def checkpoint_body(tree_size: int, root: bytes, reason: str, subject: str | None, cp_id: int) -> dict[str, Any]:
+    return {
+        "log": "ggzy-audit",
+        "id": cp_id,
+        "tree_size": tree_size,
+        "root_sm3": root.hex(),
+        "reason": reason,
+        "subject": subject,
+    }
 
 
-def sign_pending(session: Session, key: PrivateKey, cert: Certificate, now: dt.datetime | None = None) -> int:
-    """Sign every requested checkpoint (the scheduler's job)."""
+def sign_pending(
+    session: Session,
+    key: PrivateKey,
+    cert: Certificate,
+    now: dt.datetime | None = None,
+    *,
+    store: ObjectStore | None = None,
+    retain_until: dt.datetime | None = None,
+) -> int:
+    """Sign every requested checkpoint (the scheduler's job), and write each to ``store`` with
+    COMPLIANCE retention before the transaction that records it commits: a checkpoint the store
+    refused stays unsigned and is signed again at the next run."""
     now = now or clock.now()
     pending = session.scalars(
         locked(select(LogCheckpoint).where(LogCheckpoint.statement.is_(None)).order_by(LogCheckpoint.id))
@@ -132,20 +158,38 @@ def sign_pending(session: Session, key: PrivateKey, cert: Certificate, now: dt.d
             session.delete(cp)
             continue
         root = root_at(session, cp.tree_size)
-        body = checkpoint_body(cp.tree_size, root, cp.reason, cp.subject)
-        st = sign_statement(CHECKPOINT_TYPE, body, key=key, cert=cert, now=now)
-        cp.root_hash, cp.signed_at, cp.statement = root, now, st.to_json().decode()
+        body = checkpoint_body(cp.tree_size, root, cp.reason, cp.subject, cp.id)
+        data = sign_statement(CHECKPOINT_TYPE, body, key=key, cert=cert, now=now).to_json()
+        if store is not None:
+            stored = store.put_bytes(data)
+            store.set_retention(stored.key, retain_until or now + dt.timedelta(days=365 * 15 + 4))
+        cp.root_hash, cp.signed_at, cp.statement = root, now, data.decode()
     return len(pending)
 
 
 def interval_checkpoint(session: Session, every: dt.timedelta, now: dt.datetime | None = None) -> LogCheckpoint | None:
-    """A checkpoint when the log grew and the last one is older than ``every``."""
+    """A public checkpoint when the log grew and the last public one is older than ``every``."""
+    now = now or clock.now()
+    last = session.scalar(
+        select(LogCheckpoint).where(LogCheckpoint.reason != ANCHOR).order_by(LogCheckpoint.id.desc()).limit(1)
+    )
+    current = size(session)
+    if current == 0 or (last is not None and (last.tree_size >= current or now - last.requested_at < every)):
+        return None
+    return request_checkpoint(session, "interval")
+
+
+def anchor_checkpoint(session: Session, every: dt.timedelta, now: dt.datetime | None = None) -> LogCheckpoint | None:
+    """An unpublished checkpoint once the log has grown past the last checkpoint of any kind and
+    that one is at least ``every`` old: it bounds how long an event stays unanchored (editable by
+    whoever writes the database without a signed root disagreeing). Kept out of the public API,
+    whose interval checkpoints alone reveal the log's size over time."""
     now = now or clock.now()
     last = session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
     current = size(session)
     if current == 0 or (last is not None and (last.tree_size >= current or now - last.requested_at < every)):
         return None
-    return request_checkpoint(session, "interval")
+    return request_checkpoint(session, ANCHOR)
 
 
 @dataclass(frozen=True)
@@ -159,10 +203,12 @@ class CheckpointView:
     statement: str
 
 
-def signed_checkpoints(session: Session, subject: str | None = None) -> list[CheckpointView]:
+def signed_checkpoints(session: Session, subject: str | None = None, *, public: bool = False) -> list[CheckpointView]:
     q = select(LogCheckpoint).where(LogCheckpoint.statement.is_not(None))
     if subject is not None:
         q = q.where(LogCheckpoint.subject == subject)
+    if public:
+        q = q.where(LogCheckpoint.reason != ANCHOR)
     return [
         CheckpointView(
             c.id, c.tree_size, c.root_hash or b"", c.signed_at or c.requested_at, c.reason, c.subject, c.statement or ""
@@ -185,22 +231,122 @@ class LogProblem:
     problem: str
 
 
-def verify_log(session: Session, trusted: Certificate, batch: int = 10_000) -> tuple[int, list[LogProblem]]:
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    key: str
+    statement: bytes
+    body: dict[str, Any]
+
+
+def stored_checkpoints(store: ObjectStore, trusted: Certificate) -> tuple[list[StoredCheckpoint], list[LogProblem]]:
+    """The checkpoints in the archive store (small objects that are checkpoint statements), each
+    checked against its content address and the platform's signature."""
+    found: list[StoredCheckpoint] = []
+    problems: list[LogProblem] = []
+    for obj in store.list():
+        if obj.size > MAX_STORED_CHECKPOINT:
+            continue
+        try:
+            data = store.read_bytes(obj.key)
+        except Exception as exc:
+            problems.append(LogProblem(f"stored {obj.key}", f"无法读取 (unreadable): {type(exc).__name__}: {exc}"))
+            continue
+        try:
+            st = SignedStatement.from_json(data)
+            kind = st.content.get("type")
+        except Exception:  # not a signed statement: some other small object
+            continue
+        if kind != CHECKPOINT_TYPE:
+            continue
+        if KEY_PREFIX + sm3_hex(data) != obj.key:
+            problems.append(LogProblem(f"stored {obj.key}", "存储的检查点内容与其地址不符 (stored object damaged)"))
+            continue
+        try:
+            body = verify_checkpoint(data.decode(), trusted)
+        except Exception as exc:
+            problems.append(LogProblem(f"stored {obj.key}", f"签名无效 (signature invalid): {exc}"))
+            continue
+        found.append(StoredCheckpoint(obj.key, data, body))
+    return found, problems
+
+
+def _compare_with_store(
+    checkpoints: list[CheckpointView], stored: list[StoredCheckpoint], problems: list[LogProblem]
+) -> None:
+    """The database's checkpoints against the copies written to WORM storage as they were signed."""
+    by_id = {cp.id: cp for cp in checkpoints}
+    covered: set[int] = set()
+    for sc in stored:
+        cp_id = sc.body.get("id")
+        if not isinstance(cp_id, int):
+            continue
+        covered.add(cp_id)
+        db = by_id.get(cp_id)
+        if db is None:
+            problems.append(
+                LogProblem(
+                    f"checkpoint {cp_id}",
+                    f"档案存储中有（{sc.key}），数据库中没有：被删除 (stored checkpoint missing from the database)",
+                )
+            )
+        elif db.statement.encode() != sc.statement and (db.tree_size, db.root.hex()) != (
+            sc.body.get("tree_size"),
+            sc.body.get("root_sm3"),
+        ):
+            problems.append(
+                LogProblem(
+                    f"checkpoint {cp_id}",
+                    f"数据库中的检查点与档案存储中的（{sc.key}）不符 (database checkpoint differs from the stored copy)",
+                )
+            )
+    for cp in checkpoints:
+        if cp.id in covered:
+            continue
+        try:
+            has_id = "id" in SignedStatement.from_json(cp.statement.encode()).content["body"]
+        except Exception:
+            continue  # its signature check above has named it already
+        if has_id:  # signed since checkpoints are stored: the store must hold it
+            problems.append(
+                LogProblem(
+                    f"checkpoint {cp.id}", "已签名但档案存储中没有 (signed checkpoint missing from the archive store)"
+                )
+            )
+
+
+def verify_log(
+    session: Session, trusted: Certificate, batch: int = 10_000, *, store: ObjectStore | None = None
+) -> tuple[int, list[LogProblem]]:
     """The hash chain (``verify_chain``: every event recomputed from its content, none missing),
     then the root at every signed checkpoint recomputed from those leaves and compared with what the
-    platform signed. Returns (checkpoints checked, problems)."""
+    platform signed. With the archive ``store``, the database's checkpoints are also compared with
+    the stored copies, and the roots those copies signed are recomputed too: deleting or rewriting
+    checkpoint rows does not hide an edited event. Returns (checkpoints checked, problems)."""
     problems = [LogProblem(f"event {p.seq}", p.problem) for p in verify_chain(session, batch)]
     checkpoints = signed_checkpoints(session)
-    wanted: dict[int, list[CheckpointView]] = {}
+    wanted: dict[int, list[tuple[str, bytes]]] = {}
     for cp in checkpoints:
-        wanted.setdefault(cp.tree_size, []).append(cp)
         try:
             body = verify_checkpoint(cp.statement, trusted)
         except Exception as exc:  # any failure to verify is a finding, named
             problems.append(LogProblem(f"checkpoint {cp.id}", f"签名无效 (signature invalid): {exc}"))
             continue
-        if body["tree_size"] != cp.tree_size or body["root_sm3"] != cp.root.hex():
+        if body["tree_size"] != cp.tree_size or body["root_sm3"] != cp.root.hex() or body.get("id", cp.id) != cp.id:
             problems.append(LogProblem(f"checkpoint {cp.id}", "签名内容与存储的检查点不符 (stored checkpoint altered)"))
+        wanted.setdefault(cp.tree_size, []).append((f"checkpoint {cp.id}", cp.root))
+    checked = len(checkpoints)
+    if store is not None:
+        stored, found = stored_checkpoints(store, trusted)
+        problems += found
+        _compare_with_store(checkpoints, stored, problems)
+        for sc in stored:
+            try:
+                wanted.setdefault(int(sc.body["tree_size"]), []).append(
+                    (f"stored checkpoint {sc.body.get('id')} ({sc.key})", bytes.fromhex(sc.body["root_sm3"]))
+                )
+            except (KeyError, TypeError, ValueError) as exc:
+                problems.append(LogProblem(f"stored {sc.key}", f"内容格式错误 (malformed): {exc}"))
+        checked += len(stored)
     frontier: list[tuple[int, bytes]] = []
     n = last = 0  # leaves recomputed; the last seq read
     while True:
@@ -212,14 +358,11 @@ def verify_log(session: Session, trusted: Certificate, batch: int = 10_000) -> t
         for ev in rows:  # the leaf from the event's content, not the stored hash
             push(frontier, leaf_hash(ev.canonical()), n)
             n, last = n + 1, ev.seq
-            for due in wanted.get(n, ()):
-                if frontier_root(frontier) != due.root:
-                    problems.append(
-                        LogProblem(f"checkpoint {due.id}", f"重算的根与签名的根不符，树大小 {n} (root mismatch)")
-                    )
-    for cp in checkpoints:
-        if cp.tree_size > n:
-            problems.append(
-                LogProblem(f"checkpoint {cp.id}", f"日志只有 {n} 个事件，少于检查点的 {cp.tree_size} (log truncated)")
-            )
-    return len(checkpoints), problems
+            for where, root in wanted.get(n, ()):
+                if frontier_root(frontier) != root:
+                    problems.append(LogProblem(where, f"重算的根与签名的根不符，树大小 {n} (root mismatch)"))
+    for tree_size, due in wanted.items():
+        if tree_size > n:
+            for where, _ in due:
+                problems.append(LogProblem(where, f"日志只有 {n} 个事件，少于检查点的 {tree_size} (log truncated)"))
+    return checked, problems

@@ -1,12 +1,15 @@
-"""The audit trail for staff and supervisors: recent events and the chain check."""
+"""The audit trail for staff and supervisors: recent events, and the check of every event against
+the chain, the signed checkpoints and their copies in the archive store."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
-from archive.audit import AuditEvent, verify_chain
+from archive.audit import AuditEvent
+from archive.transparency import LogProblem, verify_log
 from trading import web
+from trading.app import services
 from trading.errors import InvalidInput
 from trading.permissions import Permission, requires
 
@@ -44,6 +47,11 @@ def _args() -> tuple[int, int]:
     return after, limit
 
 
+def _problems() -> list[LogProblem]:
+    svc = services(current_app)
+    return verify_log(web.db(), svc.keys.sign_cert, store=svc.archive_store)[1]
+
+
 @pages.get("/audit")
 @requires(Permission.AUDIT_READ)
 def audit_page() -> str:
@@ -55,7 +63,7 @@ def audit_page() -> str:
 @requires(Permission.AUDIT_READ)
 def audit_verify_page() -> str:
     latest = list(web.db().scalars(select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(100)))
-    return render_template("audit.html", events=latest, problems=verify_chain(web.db()))
+    return render_template("audit.html", events=latest, problems=_problems())
 
 
 @api.get("/events")
@@ -68,5 +76,5 @@ def api_events() -> Response:
 @api.get("/verify")
 @requires(Permission.AUDIT_READ)
 def api_verify() -> Response:
-    problems = verify_chain(web.db())
-    return jsonify({"ok": not problems, "problems": [{"seq": p.seq, "problem": p.problem} for p in problems]})
+    problems = _problems()
+    return jsonify({"ok": not problems, "problems": [{"where": p.where, "problem": p.problem} for p in problems]})

@@ -13,7 +13,8 @@
 | LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | login rate limit per user name (and 4× per address) |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
-| CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a signed checkpoint when it has grown |
+| CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
+| CHECKPOINT_ANCHOR_SECONDS | 2 | at most this long between an event and an (unpublished) checkpoint that anchors it |
 | DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
 | LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
 """
@@ -50,6 +51,7 @@ class Settings:
     scheduler_in_process: bool = False
     decrypt_workers: int = 2
     checkpoint_interval_seconds: int = 300
+    checkpoint_anchor_seconds: int = 2
     live_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -99,6 +101,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
+        "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
         "live_url": env.get("LIVE_URL", ""),
     }
     values.update(overrides)

