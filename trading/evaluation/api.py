@@ -18,6 +18,7 @@ from trading.evaluation import draw as rules
 from trading.evaluation import operations as ops
 from trading.evaluation.models import Draw, DrawMember
 from trading.permissions import Permission, requires
+from trading.platform_keys import key_encryption_key
 from trading.schemas import Schema
 from trading.tenders.models import Lot
 from trading.tenders.views import load
@@ -95,12 +96,17 @@ def declare() -> Response:
     return jsonify({"id": e.id, "employer": e.employer, "history": e.history, "relations": e.relations})
 
 
+def _kek() -> bytes:
+    return key_encryption_key(services(current_app).settings)
+
+
 @api.post("/tenders/<code>/lots/<int:number>/draws")
 @requires(Permission.EXPERT_MANAGE)
 def commit(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(DrawIn)
     slots = [rules.Slot(s.region, s.specialty, s.count) for s in data.slots] if data.slots else None
-    d = ops.commit_draw(web.db(), web.require_user(), services(current_app).store, _lot(code, number), slots)
+    svc = services(current_app)
+    d = ops.commit_draw(web.db(), web.require_user(), svc.store, _lot(code, number), slots, kek=_kek())
     web.commit()
     return jsonify(draw_json(d)), 201
 
@@ -108,7 +114,7 @@ def commit(code: str, number: int) -> tuple[Response, int]:
 @api.post("/tenders/<code>/lots/<int:number>/draws/replace")
 @requires(Permission.EXPERT_MANAGE)
 def replace(code: str, number: int) -> tuple[Response, int]:
-    d = ops.replace_declined(web.db(), web.require_user(), services(current_app).store, _lot(code, number))
+    d = ops.replace_declined(web.db(), web.require_user(), services(current_app).store, _lot(code, number), kek=_kek())
     web.commit()
     return jsonify(draw_json(d)), 201
 
@@ -117,7 +123,7 @@ def replace(code: str, number: int) -> tuple[Response, int]:
 @requires(Permission.EXPERT_MANAGE)
 def run(draw_id: int) -> Response:
     d = _draw(draw_id, for_update=True)
-    ops.run_draw(web.db(), web.require_user(), services(current_app).store, d)
+    ops.run_draw(web.db(), web.require_user(), services(current_app).store, d, kek=_kek())
     web.commit()
     return jsonify(draw_json(d))
 

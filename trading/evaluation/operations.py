@@ -28,6 +28,7 @@ from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.evaluation import draw as rules
 from trading.evaluation.models import Draw, DrawMember, DrawState, Expert, ExpertKind, MemberState
 from trading.opening.models import Ceremony, CeremonyBidder
+from trading.platform_keys import unwrap_secret, wrap_secret
 from trading.schemas import Schema
 from trading.tenders.models import Lot, LotState, Tender
 
@@ -216,7 +217,13 @@ def composition_error(lot: Lot, slots: list[rules.Slot]) -> str | None:
 
 
 def commit_draw(
-    session: Session, staff: User, store: ObjectStore, lot: Lot, slots: list[rules.Slot] | None = None
+    session: Session,
+    staff: User,
+    store: ObjectStore,
+    lot: Lot,
+    slots: list[rules.Slot] | None = None,
+    *,
+    kek: bytes,
 ) -> Draw:
     """The first round: the lot's whole committee, by default at the lot's region; ``slots`` may
     place seats at sub-venues but never change how many experts of which specialty sit. Later
@@ -227,12 +234,16 @@ def commit_draw(
     slots = slots or venue_slots(lot)
     if (why := composition_error(lot, slots)) is not None:
         raise InvalidInput(why, fields={"slots": why})
-    return _commit_round(session, staff, store, lot, slots)
+    return _commit_round(session, staff, store, lot, slots, kek)
 
 
-def _commit_round(session: Session, staff: User, store: ObjectStore, lot: Lot, slots: list[rules.Slot]) -> Draw:
+def _commit_round(
+    session: Session, staff: User, store: ObjectStore, lot: Lot, slots: list[rules.Slot], kek: bytes
+) -> Draw:
     """Publish the inputs before drawing: the snapshot's SM3 and the seed's SM3, in the trace and in
-    the next signed checkpoint. The seed itself stays secret until ``run_draw``."""
+    the next signed checkpoint. The seed itself stays secret until ``run_draw``: the row holds it
+    wrapped with the platform's key-encryption key, which the database does not hold (whoever
+    reads the database could otherwise compute the committee before the draw)."""
     if lot.status is not LotState.EVALUATING:
         raise Conflict("开标结束后才能抽取本标段的评标专家", code="wrong_state")
     earlier = draws_of(session, lot)
@@ -258,7 +269,7 @@ def _commit_round(session: Session, staff: User, store: ObjectStore, lot: Lot, s
         state=DrawState.COMMITTED,
         snapshot_key=obj.key,
         snapshot_sm3=sm3_hex(snapshot),
-        seed=seed,
+        seed=wrap_secret(kek, seed, _seed_purpose(sm3_hex(seed))),
         seed_sm3=sm3_hex(seed),
         created_at=clock.now(),
     )
@@ -281,16 +292,22 @@ def _commit_round(session: Session, staff: User, store: ObjectStore, lot: Lot, s
     return d
 
 
-def run_draw(session: Session, staff: User, store: ObjectStore, d: Draw) -> list[DrawMember]:
+def _seed_purpose(seed_sm3: str) -> str:
+    return f"draw-seed:{seed_sm3}"  # bound to the published commitment: a wrapped seed cannot change rows
+
+
+def run_draw(session: Session, staff: User, store: ObjectStore, d: Draw, *, kek: bytes) -> list[DrawMember]:
     _require_staff(staff)
     if d.state is not DrawState.COMMITTED:
         raise Conflict("本轮已经抽取", code="wrong_state")
+    seed = unwrap_secret(kek, d.seed, _seed_purpose(d.seed_sm3))
     candidates, r = rules.parse_snapshot(store.read_bytes(d.snapshot_key))
     try:
-        result = rules.draw(candidates, r, d.seed)
+        result = rules.draw(candidates, r, seed)
     except rules.NotEnoughExperts as exc:
         raise Conflict(f"{exc}，请调整抽取条件或扩大地区后重新抽取", code="not_enough_experts") from None
     d.result = [[slot, x] for slot, x in result]
+    d.seed = seed  # published from now on (draw.run, the API, ggzy draw verify)
     d.state, d.drawn_at = DrawState.DRAWN, clock.now()
     members = [DrawMember(draw_id=d.id, expert_id=x, slot=slot, state=MemberState.INVITED) for slot, x in result]
     session.add_all(members)
@@ -325,7 +342,7 @@ def respond(session: Session, user: User, member_id: int, accept: bool, reason: 
     return m
 
 
-def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot) -> Draw:
+def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot, *, kek: bytes) -> Draw:
     """A new round for every seat freed (declined, or recused in the room) and not yet refilled,
     drawn the same way (each seat's own region and specialty)."""
     _require_staff(staff)
@@ -355,7 +372,7 @@ def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot
         s = slot_rules[m.draw_id][m.slot]
         counts[(s.region, s.specialty)] = counts.get((s.region, s.specialty), 0) + 1
     slots = [rules.Slot(region, sp, n) for (region, sp), n in counts.items()]
-    d = _commit_round(session, staff, store, lot, slots)
+    d = _commit_round(session, staff, store, lot, slots, kek)
     for m in freed:
         m.replaced_by = d.id
     return d

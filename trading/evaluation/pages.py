@@ -19,6 +19,7 @@ from trading.evaluation import operations as ops
 from trading.evaluation.api import SlotIn, _draw, _lot, draw_json
 from trading.evaluation.models import Evaluation
 from trading.permissions import Permission, requires
+from trading.platform_keys import key_encryption_key
 from trading.schemas import parse
 
 pages = Blueprint("evaluation", __name__)
@@ -37,16 +38,17 @@ def draws_page(code: str, number: int) -> str:
 @requires(Permission.EXPERT_MANAGE)
 def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
     db, staff, store = web.db(), web.require_user(), services(current_app).store
+    kek = key_encryption_key(services(current_app).settings)
     try:
         lot = _lot(code, number)
         if action == "commit":
-            ops.commit_draw(db, staff, store, lot, ops.venue_slots(lot, _sub_venues(request.form)))
+            ops.commit_draw(db, staff, store, lot, ops.venue_slots(lot, _sub_venues(request.form)), kek=kek)
             flash("已公布本轮抽取的快照与种子承诺（SM3），可以抽取")
         elif action == "run":
-            ops.run_draw(db, staff, store, _draw(web.form_int("draw") or 0, for_update=True))
+            ops.run_draw(db, staff, store, _draw(web.form_int("draw") or 0, for_update=True), kek=kek)
             flash("已抽取并通知专家（姓名在评标开始前保密）")
         elif action == "replace":
-            ops.replace_declined(db, staff, store, lot)
+            ops.replace_declined(db, staff, store, lot, kek=kek)
             flash("已公布补抽的快照与种子承诺")
         else:
             raise InvalidInput("未知操作")
