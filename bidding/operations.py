@@ -36,6 +36,7 @@ from trading.platform_keys import PlatformKeys
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, Tender, TenderState
 from trading.tenders.operations import ensure_current, get_tender
+from trading.tenders.sealed import SEALED
 
 PART_SIZE = 32 * 1024 * 1024
 MAX_BID_BYTES = 4 * 1024**3
@@ -120,7 +121,10 @@ def _accepting(session: Session, tender: Tender, now: dt.datetime) -> None:
 
 
 def _sealed(commitment: str) -> ActorRef:
-    return ActorRef(f"sealed:{commitment[:16]}", "bidder")
+    """The neutral actor of every sealed event (trading.tenders.sealed): the bid events already
+    carry a fresh commitment each (SM3 of the signed receipt or confirmation), opened by the
+    bidder's own receipt and the deadline commitment; the actor must not add a pseudonym."""
+    return SEALED
 
 
 # ---------------------------------------------------------------- init → parts → complete

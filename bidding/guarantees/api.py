@@ -22,7 +22,7 @@ from trading.errors import DomainError, Forbidden, NotFound
 from trading.permissions import Permission, requires
 from trading.schemas import Schema
 from trading.tenders.models import Lot, Tender
-from trading.tenders.views import load
+from trading.tenders.views import kek, load
 
 api = Blueprint("guarantees_api", __name__, url_prefix="/api/v1")
 pages = Blueprint("guarantees", __name__)  # templates: bidding/templates, served by the bidding blueprint
@@ -69,7 +69,7 @@ def issuers() -> Response:
 def apply() -> tuple[Response, int]:
     data = web.json_body(ApplyIn)
     tender = load(data.tender, for_update=True)
-    o = ops.apply(web.db(), web.require_user(), tender, data.lot, data.issuer)
+    o = ops.apply(web.db(), web.require_user(), tender, data.lot, data.issuer, kek=kek())
     web.commit()
     return jsonify(order_json(web.db(), o)), 201
 
@@ -92,7 +92,7 @@ def _my_order(order_id: int) -> GuaranteeOrder:
 @requires(Permission.TENDER_PARTICIPATE)
 def cancel(order_id: int) -> Response:
     o = _my_order(order_id)
-    ops.cancel(web.db(), web.require_user(), o)
+    ops.cancel(web.db(), web.require_user(), o, kek=kek())
     web.commit()
     return jsonify(order_json(web.db(), o))
 
@@ -156,7 +156,7 @@ def apply_page() -> ResponseReturnValue:
     try:
         data = web.form_body(ApplyIn)
         tender = load(data.tender, for_update=True)
-        ops.apply(web.db(), web.require_user(), tender, data.lot, data.issuer)
+        ops.apply(web.db(), web.require_user(), tender, data.lot, data.issuer, kek=kek())
         web.commit()
         flash("保函申请已提交出具机构")
     except DomainError as exc:
@@ -170,7 +170,7 @@ def apply_page() -> ResponseReturnValue:
 @requires(Permission.TENDER_PARTICIPATE)
 def cancel_page(order_id: int) -> ResponseReturnValue:
     try:
-        ops.cancel(web.db(), web.require_user(), _my_order(order_id))
+        ops.cancel(web.db(), web.require_user(), _my_order(order_id), kek=kek())
         web.commit()
         flash("保函申请已取消")
     except DomainError as exc:

@@ -3,7 +3,8 @@ platform's verification, the bond status the opening reads, release, and the iss
 a claim. Each function takes the actor, flushes, writes its audit event and never commits.
 
 Who bids is secret until the opening (Law 22), and an application says who means to bid: its
-audit events carry the registration's sealed actor and a commitment, never the tender, and the
+audit events are sealed (trading.tenders.sealed: a fresh commitment each, opened after the
+deadline), never naming the tender, the order or the bidder, and the
 tenderee, staff and supervisors see a lot's guarantees only once the lot's bids are opened.
 """
 
@@ -46,9 +47,10 @@ from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate, registered_signing_cert
-from trading.tenders.documents import get_interest, sealed_actor
+from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current
+from trading.tenders.sealed import record_sealed
 
 MAX_DOCUMENT = 512 * 1024  # a guarantee PDF/OFD is small; base64 of it fits the 1 MiB JSON limit
 
@@ -90,19 +92,19 @@ def valid_until(tender: Tender) -> dt.date:
     return clock.local(tender.bid_deadline).date() + dt.timedelta(days=tender.bid_validity_days)
 
 
-def _record_secretly(session: Session, user: User, tender: Tender, order: GuaranteeOrder, action: str) -> None:
-    """The bidder's own step, in the trail as its registration's sealed actor and a commitment
-    SM3(tender ‖ credit code ‖ order ‖ registration nonce): neither tender nor bidder is named."""
-    interest = get_interest(session, tender, user)
-    assert interest is not None and user.organisation is not None
-    text = f"{tender.code}:{user.organisation.credit_code}:guarantee:{order.id}:{interest.nonce}"
-    commitment = sm3_hex(text.encode())
-    record_event(
-        session, sealed_actor(interest), action, ("guarantee_order", commitment[:32]), {"commitment": commitment}
-    )
+def _record_secretly(
+    session: Session, kek: bytes, user: User, tender: Tender, order: GuaranteeOrder, action: str
+) -> None:
+    """The bidder's own step, as a sealed event: neither tender, order nor bidder is named."""
+    assert user.organisation is not None
+    lot = session.get(Lot, order.lot_id)
+    facts = {"order": order.id, "lot": lot.number if lot else None, "issuer": order.issuer_org_id, "user": user.id}
+    record_sealed(session, kek, tender, user.organisation.credit_code, action, facts)
 
 
-def apply(session: Session, user: User, tender: Tender, lot_number: int, issuer_code: str) -> GuaranteeOrder:
+def apply(
+    session: Session, user: User, tender: Tender, lot_number: int, issuer_code: str, *, kek: bytes
+) -> GuaranteeOrder:
     """A bidder asks an issuer for a guarantee for one lot, before the deadline, once registered."""
     if Role.BIDDER not in user.roles or user.organisation is None:
         raise Forbidden("只有投标人可以申请电子保函")
@@ -140,11 +142,11 @@ def apply(session: Session, user: User, tender: Tender, lot_number: int, issuer_
     )
     session.add(order)
     session.flush()
-    _record_secretly(session, user, tender, order, "guarantee.apply")
+    _record_secretly(session, kek, user, tender, order, "guarantee.apply")
     return order
 
 
-def cancel(session: Session, user: User, order: GuaranteeOrder) -> None:
+def cancel(session: Session, user: User, order: GuaranteeOrder, *, kek: bytes) -> None:
     if order.org_id != user.organisation_id:
         raise NotFound("保函申请不存在")
     if order.state is not OrderState.APPLIED:
@@ -152,7 +154,7 @@ def cancel(session: Session, user: User, order: GuaranteeOrder) -> None:
     order.state, order.decided_at = OrderState.CANCELLED, clock.now()
     tender = session.get(Tender, order.tender_id)
     assert tender is not None
-    _record_secretly(session, user, tender, order, "guarantee.cancel")
+    _record_secretly(session, kek, user, tender, order, "guarantee.cancel")
 
 
 def my_orders(session: Session, user: User) -> list[GuaranteeOrder]:

@@ -118,7 +118,7 @@ def test_submit_receipt_replace_withdraw(
     )
     # the audit trail holds commitments, not the bidder
     evs = session.scalars(select(AuditEvent).where(AuditEvent.action.in_(["bid.submit", "bid.withdraw"]))).all()
-    assert len(evs) == 3 and all(e.actor_id.startswith("sealed:") for e in evs)
+    assert len(evs) == 3 and all(e.actor_id == "sealed" for e in evs)
     assert all(org.credit_code not in e.payload and org.name not in e.payload for e in evs)
 
 

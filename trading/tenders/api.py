@@ -24,7 +24,16 @@ from trading.tenders import notifications, portal
 from trading.tenders import operations as ops
 from trading.tenders.models import Announcement
 from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
-from trading.tenders.views import announcement_json, iso, load, portal_query, stream_document, tender_json, trust
+from trading.tenders.views import (
+    announcement_json,
+    iso,
+    kek,
+    load,
+    portal_query,
+    stream_document,
+    tender_json,
+    trust,
+)
 
 api = Blueprint("tenders_api", __name__, url_prefix="/api/v1")
 
@@ -281,7 +290,7 @@ def return_announcement(ann_id: int) -> tuple[Response, int]:
 @api.post("/tenders/<code>/interest")
 @requires(Permission.TENDER_PARTICIPATE)
 def register_interest(code: str) -> tuple[Response, int]:
-    docs.register_interest(web.db(), web.require_user(), load(code, for_update=True))
+    docs.register_interest(web.db(), web.require_user(), load(code, for_update=True), kek=kek())
     return _ok({"registered": True}, 201)
 
 
@@ -302,7 +311,7 @@ def download_document(code: str, document_id: int) -> Response:
 @requires(Permission.TENDER_PARTICIPATE)
 def ask_question(code: str) -> tuple[Response, int]:
     data = web.json_body(QuestionIn)
-    q = docs.ask_question(web.db(), web.require_user(), load(code), data.text)
+    q = docs.ask_question(web.db(), web.require_user(), load(code), data.text, kek=kek())
     return _ok({"id": q.id, "asked_at": iso(q.asked_at)}, 201)
 
 

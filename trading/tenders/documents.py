@@ -1,8 +1,10 @@
 """Tender documents, bidder registration and downloads, and questions (答疑).
 
 Who registered or downloaded is secret until the opening (招标投标法第二十二条): the rows are
-only ever read back for the bidder itself (and for notifications), and their audit events carry
-a commitment and a sealed actor instead of the bidder's identity.
+only ever read back for the bidder itself (and for notifications), and their audit events are
+sealed (``trading.tenders.sealed``): a fresh commitment per event, nothing that names the tender
+or repeats across a bidder's events, opened after the deadline. Downloads by the tenderee, its
+agency, staff and supervisors are ordinary events naming the reader and the document's SM3.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import ActorRef, record_event
+from archive.audit import record_event
 from archive.objectstore import ObjectStore
 from signing.certs import TrustStore
 from signing.digest import sm3_hex
@@ -37,12 +39,9 @@ from trading.tenders.models import (
     TenderState,
 )
 from trading.tenders.operations import ensure_current
+from trading.tenders.sealed import record_sealed
 
 MAX_DOCUMENT_BYTES = 200 * 1024 * 1024
-
-
-def sealed_actor(interest: Interest) -> ActorRef:
-    return ActorRef(f"sealed:{interest.commitment[:16]}", "bidder")
 
 
 # ---------------------------------------------------------------- documents
@@ -122,7 +121,7 @@ def get_interest(session: Session, tender: Tender, user: User) -> Interest | Non
     )
 
 
-def register_interest(session: Session, user: User, tender: Tender) -> Interest:
+def register_interest(session: Session, user: User, tender: Tender, *, kek: bytes) -> Interest:
     """报名: a bidder registers for a published tender before the deadline (idempotent)."""
     if Role.BIDDER not in user.roles or user.organisation is None:
         raise Forbidden("只有投标人可以报名")
@@ -139,20 +138,27 @@ def register_interest(session: Session, user: User, tender: Tender) -> Interest:
     )
     session.add(interest)
     session.flush()
-    record_event(
-        session, sealed_actor(interest), "interest.register", ("interest", commitment[:32]), {"commitment": commitment}
-    )
+    record_sealed(session, kek, tender, user.organisation.credit_code, "interest.register", {"interest": interest.id})
     return interest
 
 
 def open_document(
-    session: Session, store: ObjectStore, user: User, tender: Tender, document_id: int
+    session: Session, store: ObjectStore, user: User, tender: Tender, document_id: int, *, kek: bytes
 ) -> tuple[TenderDocument, AbstractContextManager[BinaryIO]]:
-    """A registered bidder downloads a document (recorded, secretly); managers and staff may too."""
+    """A registered bidder downloads a document (recorded, sealed); managers and staff may too
+    (recorded openly: who, in which role, which document and its SM3)."""
     doc = session.get(TenderDocument, document_id)
     if doc is None or doc.tender_id != tender.id:
         raise NotFound("招标文件不存在")
     if tender.can_manage(user) or user.roles & {Role.STAFF, Role.SUPERVISOR}:
+        role = "manager" if tender.can_manage(user) else "staff" if Role.STAFF in user.roles else "supervisor"
+        record_event(
+            session,
+            user,
+            "tender_document.read",
+            doc,
+            {"tender": tender.code, "name": doc.name, "sm3": doc.sm3, "size": doc.size, "as": role},
+        )
         return doc, store.open(doc.object_key)
     if Role.BIDDER not in user.roles:
         raise Forbidden("没有权限下载招标文件")
@@ -161,20 +167,16 @@ def open_document(
     interest = get_interest(session, tender, user)
     if interest is None:
         raise Forbidden("请先报名后再下载招标文件", code="not_registered")
+    assert user.organisation is not None
     session.add(DocumentDownload(document_id=doc.id, interest_id=interest.id, user_id=user.id, at=clock.now()))
     session.flush()
-    record_event(
-        session,
-        sealed_actor(interest),
-        "tender_document.download",
-        ("interest", interest.commitment[:32]),
-        {"commitment": interest.commitment, "document_sm3": doc.sm3},
-    )
+    facts = {"document": doc.id, "sm3": doc.sm3, "user": user.id}
+    record_sealed(session, kek, tender, user.organisation.credit_code, "tender_document.download", facts)
     return doc, store.open(doc.object_key)
 
 
 # ---------------------------------------------------------------- questions (答疑)
-def ask_question(session: Session, user: User, tender: Tender, text: str) -> Question:
+def ask_question(session: Session, user: User, tender: Tender, text: str, *, kek: bytes) -> Question:
     text = text.strip()
     if not 5 <= len(text) <= 2000:
         raise InvalidInput("问题应为 5–2000 个字", fields={"text": "长度不符"})
@@ -187,9 +189,9 @@ def ask_question(session: Session, user: User, tender: Tender, text: str) -> Que
     q = Question(tender_id=tender.id, interest_id=interest.id, text=text, asked_at=clock.now())
     session.add(q)
     session.flush()
-    record_event(
-        session, sealed_actor(interest), "question.ask", q, {"tender": tender.code, "text_sm3": sm3_hex(text.encode())}
-    )
+    assert user.organisation is not None
+    facts = {"question": q.id, "text_sm3": sm3_hex(text.encode()), "user": user.id}
+    record_sealed(session, kek, tender, user.organisation.credit_code, "question.ask", facts)
     return q
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -315,7 +316,7 @@ class TenderDocument(Base):
 
 class Interest(Base):
     """A bidder's registration for a tender (报名). Secret until the opening (Law 22): only the
-    bidder itself sees it; the audit trail holds a commitment SM3(tender ‖ credit code ‖ nonce)."""
+    bidder itself sees it; the audit trail holds a sealed event (``trading.tenders.sealed``)."""
 
     __tablename__ = "interest"
     __table_args__ = (UniqueConstraint("tender_id", "org_id", name="uq_interest_tender_id_org_id"),)
@@ -368,3 +369,21 @@ class Notification(Base):
     tender_id: Mapped[int | None] = mapped_column(ForeignKey("tender.id"))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
+
+
+class SealedOpening(Base):
+    """What opens one sealed audit event of a bidder's interest (registration, download, question,
+    guarantee order): its nonce and facts, wrapped with the platform's key-encryption key (which
+    the database does not hold) until the tender's deadline, then published (``sealed.reveal``)."""
+
+    __tablename__ = "sealed_opening"
+
+    commitment: Mapped[str] = mapped_column(String(64), primary_key=True, comment="SM3(nonce ‖ canonical facts)")
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), index=True)
+    box: Mapped[bytes] = mapped_column(
+        LargeBinary, comment="nonce and facts, SM4-GCM under the platform KEK (the commitment bound)"
+    )
+    created_at: Mapped[dt.datetime]
+    revealed_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="published into the trail (sealed.reveal) after the deadline"
+    )

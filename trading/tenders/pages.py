@@ -31,7 +31,7 @@ from trading.tenders.models import (
     Tender,
 )
 from trading.tenders.schemas import AmendmentIn, TenderIn
-from trading.tenders.views import load, portal_query, stream_document, trust, visible_announcements
+from trading.tenders.views import kek, load, portal_query, stream_document, trust, visible_announcements
 
 pages = Blueprint("tenders", __name__)
 
@@ -544,7 +544,9 @@ def calendar_set() -> ResponseReturnValue:
 @requires(Permission.TENDER_PARTICIPATE)
 def register(code: str) -> ResponseReturnValue:
     return _act(
-        code, lambda t: docs.register_interest(web.db(), web.require_user(), t), "报名成功，现在可以下载招标文件"
+        code,
+        lambda t: docs.register_interest(web.db(), web.require_user(), t, kek=kek()),
+        "报名成功，现在可以下载招标文件",
     )
 
 
@@ -553,7 +555,7 @@ def register(code: str) -> ResponseReturnValue:
 def ask(code: str) -> ResponseReturnValue:
     return _act(
         code,
-        lambda t: docs.ask_question(web.db(), web.require_user(), t, request.form.get("text", "")),
+        lambda t: docs.ask_question(web.db(), web.require_user(), t, request.form.get("text", ""), kek=kek()),
         "问题已提交，答复将发布给所有报名投标人（不显示提问人）",
     )
 

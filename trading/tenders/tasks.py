@@ -15,3 +15,12 @@ from trading.tenders.operations import close_due
 def close_bidding_job(session: Session, now: dt.datetime, services: Services) -> int:
     """投标截止: close every tender whose deadline has passed."""
     return close_due(session, now)
+
+
+@job("reveal_sealed", every_seconds=10)
+def reveal_sealed_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """After each deadline: publish the openings of the bidders' sealed events (trading.tenders.sealed)."""
+    from trading.platform_keys import key_encryption_key
+    from trading.tenders.sealed import reveal_due
+
+    return reveal_due(session, key_encryption_key(services.settings), now)

@@ -14,7 +14,7 @@ from signing.certs import TrustStore
 from trading import web
 from trading.app import object_store
 from trading.errors import InvalidInput
-from trading.platform_keys import load_platform_keys
+from trading.platform_keys import key_encryption_key, load_platform_keys
 from trading.tenders import documents as docs
 from trading.tenders import operations as ops
 from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderCategory, TenderState
@@ -28,6 +28,11 @@ def load(code: str, *, for_update: bool = False) -> Tender:
         tender = ops.get_tender(web.db(), code, for_update=True)
     ops.ensure_current(web.db(), tender)
     return tender
+
+
+def kek() -> bytes:
+    """The platform's key-encryption key, for the sealed events of a bidder's interest."""
+    return key_encryption_key(current_app.extensions["ggzy.settings"])
 
 
 def trust() -> TrustStore:
@@ -136,7 +141,9 @@ def _cert_pem(fingerprint: str) -> str | None:
 
 def stream_document(tender: Tender, document_id: int) -> Response:
     """Record the download (committed first), then stream the bytes."""
-    doc, handle = docs.open_document(web.db(), object_store(current_app), web.require_user(), tender, document_id)
+    doc, handle = docs.open_document(
+        web.db(), object_store(current_app), web.require_user(), tender, document_id, kek=kek()
+    )
     web.commit()
 
     def body() -> Iterator[bytes]:
