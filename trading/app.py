@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive import clock
 from archive.objectstore import ObjectStore
@@ -35,6 +36,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the server session
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    if settings.trusted_proxy_hops > 0:
+        # only behind proxies the operator names: otherwise any client could choose its own
+        # address in X-Forwarded-For, and with it whose login back-off it counts against
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["ggzy.settings"] = settings
     app.extensions["ggzy.db"] = Database(settings.database_url)
     app.extensions["ggzy.services"] = Services(settings)

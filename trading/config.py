@@ -10,7 +10,11 @@
 | SECRET_KEY | generated into <instance>/secret_key in demo mode only | cookie signing key, ≥ 32 chars |
 | GGZY_TIMEZONE | Asia/Shanghai | how pages show instants (storage is UTC) |
 | ARCHIVE_RETENTION_YEARS | 15 | 政府采购法 42 |
-| LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | login rate limit per user name (and 4× per address) |
+| LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | password failures per (user name, client address) before back-off, and the back-off's look-back and longest delay (an address alone: 4× the failures) |
+| TRUSTED_PROXY_HOPS | 0 | reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none; 1 behind one nginx) |
+| CHALLENGES_PER_ADDRESS / CHALLENGES_PER_NAME | 10 / 30 | UKey login challenges per minute from one client address / for one user name |
+| UPLOADS_OPEN_PER_LOT / UPLOADS_OPEN_PER_BIDDER | 3 / 10 | open bid uploads a bidder may hold for one lot / in all |
+| STAGING_MAX_BYTES | 68719476736 (64 GiB) | declared bytes of all open bid uploads together (the staging volume's budget) |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
 | CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
@@ -47,6 +51,12 @@ class Settings:
     archive_retention_years: int = 15
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    trusted_proxy_hops: int = 0
+    challenges_per_address: int = 10
+    challenges_per_name: int = 30
+    uploads_open_per_lot: int = 3
+    uploads_open_per_bidder: int = 10
+    staging_max_bytes: int = 64 << 30
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
     decrypt_workers: int = 2
@@ -97,6 +107,12 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "archive_retention_years": _int(env, "ARCHIVE_RETENTION_YEARS", 15),
         "login_max_failures": _int(env, "LOGIN_MAX_FAILURES", 5),
         "login_window_seconds": _int(env, "LOGIN_WINDOW_SECONDS", 900),
+        "trusted_proxy_hops": _int(env, "TRUSTED_PROXY_HOPS", 0),
+        "challenges_per_address": _int(env, "CHALLENGES_PER_ADDRESS", 10),
+        "challenges_per_name": _int(env, "CHALLENGES_PER_NAME", 30),
+        "uploads_open_per_lot": _int(env, "UPLOADS_OPEN_PER_LOT", 3),
+        "uploads_open_per_bidder": _int(env, "UPLOADS_OPEN_PER_BIDDER", 10),
+        "staging_max_bytes": _int(env, "STAGING_MAX_BYTES", 64 << 30),
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),

@@ -6,19 +6,27 @@ render. Nothing here holds a business rule.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import secrets
+import unicodedata
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from minio.error import MinioException
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
+from urllib3.exceptions import HTTPError as Urllib3Error
 from werkzeug.exceptions import HTTPException
 
 from archive.audit import ANONYMOUS, Actor
+from archive.objectstore import ObjectStoreError
 from trading.accounts.models import SessionKind, User
 from trading.accounts.operations import resolve_token
+from trading.config import Settings
 from trading.db import Database
 from trading.errors import (
     DomainError,
@@ -120,6 +128,40 @@ def form_body(model: type[M], lists: tuple[str, ...] = ()) -> M:
     return parse(model, {k: v for k, v in data.items() if v != ""})
 
 
+def client_address() -> str:
+    """The client's address: the peer's, or the one a trusted proxy reported (``TRUSTED_PROXY_HOPS``
+    installs werkzeug's ProxyFix, which rewrites ``remote_addr``; with 0 no header is believed)."""
+    return (request.remote_addr or "?")[:64]
+
+
+def same_site_path(target: str) -> str | None:
+    """``target`` when it is a path on this site, else None: the one check for every redirect to
+    an address a request carries (``next``). A browser reads ``//host``, ``/\\host``, a backslash
+    anywhere, a scheme, or a tab or newline it strips, as another site; so do their percent-encoded
+    forms (``/%5Cevil``) once something decodes them. OWASP Unvalidated Redirects and Forwards
+    Cheat Sheet: accept only local paths."""
+    if not target or len(target) > 2048:
+        return None
+    candidate = target
+    for _ in range(4):  # %255C is %5C is a backslash: decode until nothing changes
+        if not _plain_local_path(candidate):
+            return None
+        decoded = unquote(candidate)
+        if decoded == candidate:
+            return target
+        candidate = decoded
+    return None
+
+
+def _plain_local_path(path: str) -> bool:
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return False
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") or (ch.isspace() and ch != " ") for ch in path):
+        return False
+    parts = urlsplit(path)
+    return not parts.scheme and not parts.netloc
+
+
 def _authenticate() -> None:
     g.user = None
     g.auth = None
@@ -180,6 +222,69 @@ def _refuse_nul() -> None:
         raise InvalidInput(NUL_REFUSED, code="nul_character")
 
 
+def csp_nonce() -> str:
+    """This response's script nonce (the pages' inline scripts carry it; no other inline script runs)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return str(g.csp_nonce)
+
+
+def _live_source(live_url: str) -> str:
+    """The live room's origin for ``connect-src``: ``:PORT`` is this host on that port (``ggzy
+    serve`` runs the live server on the next port; room.js builds the same URL from location)."""
+    if live_url.startswith(":"):
+        host = request.host
+        if not host.endswith("]") and ":" in host:
+            host = host.rsplit(":", 1)[0]
+        if not all(ch.isalnum() or ch in ".-[]:" for ch in host) or not live_url[1:].isdigit():
+            return ""  # a Host header no browser sends: leave the live room out rather than echo it
+        return f"{request.scheme}://{host}{live_url}"
+    parts = urlsplit(live_url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
+def content_security_policy(settings: Settings) -> str:
+    scripts = " ".join(["'self'", *([f"'nonce-{g.csp_nonce}'"] if "csp_nonce" in g else [])])
+    connect = " ".join(filter(None, ["'self'", _live_source(settings.live_url)]))
+    return (
+        f"default-src 'self'; script-src {scripts}; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+
+
+def _security_headers(resp: Response) -> Response:
+    """Every answer: not to be framed (clickjacking of staff and bidder buttons), not sniffed, no
+    script but the pages' own, no referrer to other sites, and HTTPS only in production (HSTS)."""
+    settings: Settings = current_app.extensions["ggzy.settings"]
+    h = resp.headers
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("Content-Security-Policy", content_security_policy(settings))
+    if settings.is_production:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return resp
+
+
+STORAGE_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+STORAGE_DOWN_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.ENOTDIR, errno.ESTALE})
+STORAGE_UNAVAILABLE = "存储服务暂不可用，本次操作未生效，请稍后重试"
+STORAGE_FULL = "存储空间不足，本次操作未生效，请稍后重试或联系交易中心"
+
+
+def storage_failure(exc: BaseException) -> tuple[int, str, str] | None:
+    """(status, code, message) when ``exc`` is the object store or a disk failing rather than our
+    code: an S3 endpoint that cannot be reached or answers with an error (urllib3, minio), a
+    filesystem that refuses writes or is full. None for anything else, which stays a 500."""
+    if isinstance(exc, Urllib3Error | MinioException) or type(exc) is ObjectStoreError:
+        return 503, "storage_unavailable", STORAGE_UNAVAILABLE
+    if isinstance(exc, OSError) and exc.errno in STORAGE_FULL_ERRNOS:
+        return 507, "storage_full", STORAGE_FULL
+    if isinstance(exc, OSError) and exc.errno in STORAGE_DOWN_ERRNOS:
+        return 503, "storage_unavailable", STORAGE_UNAVAILABLE
+    return None
+
+
 BUSY_MESSAGE = "系统繁忙，本次操作未生效，请稍后重试"
 CONTENTION_SQLSTATES = frozenset({"40P01", "40001", "55P03"})  # deadlock, serialisation, lock not available
 
@@ -197,6 +302,9 @@ def install(app: Flask) -> None:
         _refuse_nul()
         _authenticate()
         return _authorise()
+
+    app.after_request(_security_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.teardown_appcontext
     def _teardown(_exc: BaseException | None) -> None:
@@ -236,6 +344,22 @@ def install(app: Flask) -> None:
         log.warning("database contention on %s %s: %s", request.method, request.path, exc.orig)
         body = {"error": {"code": "busy_retry", "message": BUSY_MESSAGE}}
         return _error_response(503, body, {"Retry-After": "1"})
+
+    def _storage(exc: Exception) -> Response:
+        """The object store or a disk failing: a named 503 (507 when full), rolled back whole, so
+        the request may be sent again; logged with its trace for the operators."""
+        found = storage_failure(exc)
+        if found is None:
+            raise exc
+        if "db" in g:
+            g.db.rollback()
+        status, code, message = found
+        log.error("storage failed on %s %s: %s", request.method, request.path, exc, exc_info=exc)
+        headers = {"Retry-After": "30"} if status == 503 else None
+        return _error_response(status, {"error": {"code": code, "message": message}}, headers)
+
+    for kind in (OSError, Urllib3Error, MinioException, ObjectStoreError):
+        app.register_error_handler(kind, _storage)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:

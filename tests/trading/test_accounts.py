@@ -78,7 +78,7 @@ def test_login_and_rate_limit(session: Session) -> None:
     for _ in range(3):
         with pytest.raises(Unauthenticated):
             ops.authenticate(session, u.username, "wrong password", "10.0.0.1", **kw)
-    with pytest.raises(TooManyRequests):  # even the right password, while locked out
+    with pytest.raises(TooManyRequests):  # even the right password, from this address, while it backs off
         ops.authenticate(session, u.username, PASSWORD, "10.0.0.1", **kw)
     with clock.frozen(clock.now() + dt.timedelta(seconds=601)):
         assert ops.authenticate(session, u.username, PASSWORD, "10.0.0.1", **kw).id == u.id

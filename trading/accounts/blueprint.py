@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import (
@@ -23,10 +24,13 @@ from sqlalchemy import select
 from trading import web
 from trading.accounts import operations as ops
 from trading.accounts.models import ORG_KIND_LABELS, ROLE_LABELS, AuthSession, Organisation, SessionKind, User
-from trading.accounts.schemas import ChallengeIn, LoginIn, OrganisationIn, Sm2LoginIn, UserIn
+from trading.accounts.schemas import ChallengeIn, LoginIn, LoginPageIn, OrganisationIn, Sm2LoginIn, UserIn
 from trading.config import Settings
 from trading.errors import DomainError, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from trading.permissions import Permission, permissions_of, requires
+
+log = logging.getLogger("ggzy.accounts")
+SM2_LOGIN_FAILED = "证书登录失败：挑战码无效、已使用或已过期，或签名无效、证书不可用；请重新获取挑战码后再试"
 
 pages = Blueprint("accounts", __name__)
 api = Blueprint("accounts_api", __name__, url_prefix="/api/v1")
@@ -43,7 +47,7 @@ def _login(data: LoginIn) -> User:
             web.db(),
             data.username,
             data.password,
-            request.remote_addr or "?",
+            web.client_address(),
             max_failures=s.login_max_failures,
             window_seconds=s.login_window_seconds,
         )
@@ -80,23 +84,26 @@ def user_json(u: User) -> dict[str, Any]:
 @pages.get("/login")
 @requires(Permission.PUBLIC)
 def login_page() -> str:
-    return render_template("accounts/login.html", next=request.args.get("next", ""))
+    return render_template("accounts/login.html", next=web.same_site_path(request.args.get("next", "")) or "")
 
 
 @pages.post("/login")
 @requires(Permission.PUBLIC)
 def login_submit() -> ResponseReturnValue:
+    target = web.same_site_path(request.form.get("next", "")) or ""
     try:
-        data = web.form_body(LoginIn)
-        user = _login(data)
+        data = web.form_body(LoginPageIn)
+        user = _login(LoginIn(username=data.username, password=data.password))
     except DomainError as exc:
-        return render_template("accounts/login.html", error=exc.message, next=request.form.get("next", "")), exc.status
+        resp = render_template("accounts/login.html", error=exc.message, next=target), exc.status
+        if isinstance(exc, TooManyRequests):
+            return *resp, {"Retry-After": str(exc.retry_after)}
+        return resp
     _, token = ops.open_session(web.db(), user, SessionKind.WEB)
     web.commit()
     session.clear()
     session["sid"] = token
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("home.index"))
+    return redirect(target or url_for("home.index"))
 
 
 @pages.post("/logout")
@@ -237,13 +244,22 @@ def api_token() -> tuple[Response, int]:
 @requires(Permission.PUBLIC)
 def api_challenge() -> tuple[Response, int]:
     """Step 1 of the UKey login: a one-time statement to sign with the registered signing key."""
-    from trading.pki.operations import challenge_statement, issue_challenge
-
     data = web.json_body(ChallengeIn)
-    ch = issue_challenge(web.db(), data.username)
+    s = _settings()
+    try:
+        ch = ops.issue_login_challenge(
+            web.db(),
+            data.username,
+            web.client_address(),
+            per_address=s.challenges_per_address,
+            per_name=s.challenges_per_name,
+        )
+    except TooManyRequests:
+        web.commit()
+        raise
     web.commit()
     return jsonify(
-        {"challenge_id": ch.id, "statement": challenge_statement(ch).decode(), "expires_at": ch.expires_at.isoformat()}
+        {"challenge_id": ch.challenge_id, "statement": ch.statement.decode(), "expires_at": ch.expires_at.isoformat()}
     ), 201
 
 
@@ -257,9 +273,12 @@ def api_sm2_login() -> tuple[Response, int]:
     data = web.json_body(Sm2LoginIn)
     try:
         user = authenticate_sm2(web.db(), data.challenge_id, data.signature, trust())
-    except Unauthenticated:
+    except Unauthenticated as exc:
         web.commit()  # the challenge stays used
-        raise
+        # one answer for every failure: a challenge never stored (the name does not exist), used,
+        # expired, or a signature that does not verify must not tell which names exist
+        log.info("UKey login refused: %s", exc.code)
+        raise Unauthenticated(SM2_LOGIN_FAILED, code="bad_challenge") from None
     row, token = ops.open_session(web.db(), user, SessionKind.API, data.name or "ukey")
     web.commit()
     return jsonify(

@@ -169,8 +169,13 @@ class AuthSession(Base):
         return ("auth_session", str(self.id))
 
 
+PASSWORD_ATTEMPT = "password"
+CHALLENGE_ATTEMPT = "challenge"
+
+
 class LoginAttempt(Base):
-    """Failed and successful logins, for the rate limit (shared by every app process)."""
+    """Password logins, failed and successful, and UKey challenges asked for: what the throttles
+    count (rows in the database, so every app process counts the same)."""
 
     __tablename__ = "login_attempt"
     __table_args__ = (
@@ -183,3 +188,6 @@ class LoginAttempt(Base):
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[dt.datetime]
     success: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(
+        String(10), default=PASSWORD_ATTEMPT, server_default=PASSWORD_ATTEMPT, comment="password or challenge"
+    )

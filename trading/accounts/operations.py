@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import uuid
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import ANONYMOUS, Actor, record_event
 from signing.digest import sm3_hex
 from trading.accounts.models import (
+    CHALLENGE_ATTEMPT,
+    PASSWORD_ATTEMPT,
     ROLES_BY_KIND,
     AuthSession,
     LoginAttempt,
@@ -23,7 +27,10 @@ from trading.accounts.models import (
     UserRole,
 )
 from trading.accounts.schemas import OrganisationIn, UserIn
+from trading.accounts.throttle import challenge_wait, password_wait
 from trading.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from trading.pki.models import LoginChallenge
+from trading.pki.operations import CHALLENGE_LIFETIME, challenge_statement, issue_challenge
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
@@ -90,41 +97,63 @@ def create_user(session: Session, actor: Actor, data: UserIn) -> User:
     return user
 
 
-def _recent_failures(session: Session, column: InstrumentedAttribute[str], value: str, since: dt.datetime) -> int:
-    query = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(column == value, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
-    )
-    return int(session.scalar(query) or 0)
-
-
 def authenticate(
     session: Session, username: str, password: str, ip: str, *, max_failures: int, window_seconds: int
 ) -> User:
-    """Check a password login. Every attempt is recorded (the caller commits even on failure,
-    because the record is what the rate limit counts)."""
+    """Check a password login from client address ``ip``. Every attempt that is checked is recorded
+    (the caller commits even on failure: the record is what the back-off counts); one refused for
+    the back-off is not, so waiting is always enough (``trading.accounts.throttle``)."""
     now = clock.now()
-    since = now - dt.timedelta(seconds=window_seconds)
-    if (
-        _recent_failures(session, LoginAttempt.username, username, since) >= max_failures
-        or _recent_failures(session, LoginAttempt.ip, ip, since) >= 4 * max_failures
-    ):
-        session.add(LoginAttempt(username=username, ip=ip, at=now, success=False))
-        raise TooManyRequests(f"登录失败次数过多，请 {window_seconds // 60} 分钟后再试", retry_after=window_seconds)
+    wait = password_wait(session, username, ip, now, max_failures=max_failures, window_seconds=window_seconds)
+    if wait:
+        raise TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
         ok = user is not None and user.is_active
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok))
+    session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok, kind=PASSWORD_ATTEMPT))
     if not ok or user is None:
         session.flush()
         raise Unauthenticated("用户名或密码错误", code="bad_credentials")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What step 1 of a UKey login answers, the same in shape for a name that exists and one that does not."""
+
+    challenge_id: str
+    statement: bytes
+    expires_at: dt.datetime
+
+
+def issue_login_challenge(session: Session, username: str, ip: str, *, per_address: int, per_name: int) -> Challenge:
+    """Step 1 of the UKey login, throttled per client address and per name. Only a name that exists
+    gets a stored challenge; any other gets one made up the same way and forgotten, so strangers
+    cannot fill the table, and step 2 answers both alike (the view gives one answer to every
+    failure). The throttle's own row is written for every name, so a known name is not told apart
+    by the extra write's absence either."""
+    now = clock.now()
+    wait = challenge_wait(session, username, ip, now, per_address=per_address, per_name=per_name)
+    if wait:
+        raise TooManyRequests(f"获取挑战码过于频繁，请 {wait} 秒后再试", retry_after=wait)
+    session.add(LoginAttempt(username=username[:64], ip=ip, at=now, success=True, kind=CHALLENGE_ATTEMPT))
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        ch = issue_challenge(session, username)
+    else:
+        session.flush()
+        ch = LoginChallenge(
+            id=uuid.uuid4().hex,
+            username=username[:64],
+            nonce=secrets.token_hex(32),
+            issued_at=now,
+            expires_at=now + CHALLENGE_LIFETIME,
+        )
+    return Challenge(ch.id, challenge_statement(ch), ch.expires_at)
 
 
 def open_session(session: Session, user: User, kind: SessionKind, name: str = "") -> tuple[AuthSession, str]:

@@ -37,6 +37,14 @@ class LoginIn(Schema):
     name: str = Field(default="", max_length=100)
 
 
+class LoginPageIn(Schema):
+    """The login page's form: ``next`` is where to go afterwards (checked by web.same_site_path)."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+    next: str = Field(default="", max_length=2048)
+
+
 class ChallengeIn(Schema):
     username: str = Field(min_length=1, max_length=64)
 
