@@ -19,7 +19,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI") == "true":
             pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
@@ -41,6 +41,37 @@ def browser() -> Iterator[Any]:
         )
         yield b
         b.close()
+
+
+def csp_violation(text: str) -> bool:
+    """Chromium reports a Content-Security-Policy refusal on the console ("Refused to execute inline
+    script because it violates the following Content Security Policy directive …")."""
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
+class WatchedBrowser:
+    """The browser, with the console of every context it opens watched for CSP violations."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def new_context(self, **kw: Any) -> Any:
+        context = self._browser.new_context(**kw)
+        context.on("console", lambda msg: self.violations.append(msg.text) if csp_violation(msg.text) else None)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[WatchedBrowser]:
+    """Each browser test fails if any page reported a CSP violation: the pages' own scripts must
+    all run under the policy the app sends."""
+    watched = WatchedBrowser(chromium)
+    yield watched
+    assert not watched.violations, f"the Content-Security-Policy refused something: {watched.violations}"
 
 
 class LiveServer:

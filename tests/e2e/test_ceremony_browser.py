@@ -84,8 +84,8 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
                     headers=headers[i],
                 )
                 assert r.status_code == 200
-            bidder.wait_for_function("document.querySelectorAll('#bidders tbody tr').length === 3")
-            bidder.wait_for_function("!document.querySelector('#bidders').innerText.includes('未签到')")
+            bidder.wait_for_function("() => document.querySelectorAll('#bidders tbody tr').length === 3")
+            bidder.wait_for_function("() => !document.querySelector('#bidders').innerText.includes('未签到')")
             assert "签到" in bidder.inner_text("#log")
 
             def host_next(label: str) -> None:
@@ -106,7 +106,7 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             for i in range(1, 3):
                 assert release(client, t, i).status_code == 202
             assert run_pending(live_app.extensions["ggzy.db"], services(live_app)) == 3
-            bidder.wait_for_function("document.querySelector('#log').innerText.split('解密成功').length > 0")
+            bidder.wait_for_function("() => document.querySelector('#log').innerText.split('解密成功').length > 0")
             assert "9001000.00" not in bidder.inner_text("#table")  # no price before the window closes
             host_next("唱标")
             bidder.wait_for_selector("#table >> text=9001000.00")
