@@ -79,9 +79,27 @@ def init_upload() -> tuple[Response, int]:
     except ValueError:
         raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
     tender = load(data.tender, for_update=False)
-    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust())
+    s = current_app.extensions["ggzy.settings"]
+    limits = ops.UploadLimits(s.uploads_open_per_lot, s.uploads_open_per_bidder, s.staging_max_bytes)
+    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits)
     web.commit()
     return jsonify(upload_json(upload)), 201
+
+
+@api.get("/bids/uploads")
+@requires(Permission.TENDER_PARTICIPATE)
+def open_uploads() -> Response:
+    """The caller's organisation's open uploads: to resume one, or give it up."""
+    return jsonify({"items": [upload_json(u) for u in ops.open_uploads(web.db(), web.require_user())]})
+
+
+@api.delete("/bids/uploads/<upload_id>")
+@requires(Permission.TENDER_PARTICIPATE)
+def abandon_upload(upload_id: str) -> tuple[str, int]:
+    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    ops.abandon_upload(web.db(), staging(), upload)
+    web.commit()
+    return "", 204
 
 
 @api.get("/bids/uploads/<upload_id>")

@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import pathlib
+import shutil
 import threading
 import uuid
+from dataclasses import dataclass
 from typing import IO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -41,6 +43,28 @@ from trading.tenders.sealed import SEALED
 PART_SIZE = 32 * 1024 * 1024
 MAX_BID_BYTES = 4 * 1024**3
 UPLOAD_LIFETIME = dt.timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """What one bidder may hold open, and what all open uploads together may claim of the staging
+    volume (settings UPLOADS_OPEN_PER_LOT, UPLOADS_OPEN_PER_BIDDER, STAGING_MAX_BYTES)."""
+
+    per_lot: int = 3
+    per_bidder: int = 10
+    staging_bytes: int = 64 << 30
+
+
+class TooManyUploads(Conflict):
+    code = "too_many_open_uploads"
+
+
+class StagingFull(DomainError):
+    status = 507
+    code = "staging_full"
+
+
+STAGING_FULL = "平台暂存空间已满，暂不能接收新的投标文件，请稍后重试或联系交易中心"
 
 
 class DeadlinePassed(Conflict):
@@ -128,8 +152,36 @@ def _sealed(commitment: str) -> ActorRef:
 
 
 # ---------------------------------------------------------------- init → parts → complete
+def _check_limits(session: Session, org_id: int, lot: Lot, size: int, now: dt.datetime, limits: UploadLimits) -> None:
+    """Refuse an upload past the bidder's caps or the staging budget. The budget counts each open
+    upload's declared size (expired ones too, until the sweep deletes their bytes): an upload that
+    starts can always finish, rather than fail at its last part for want of space."""
+    mine = session.scalars(
+        select(BidUpload.lot_id).where(
+            BidUpload.org_id == org_id, BidUpload.state == UploadState.OPEN, BidUpload.expires_at > now
+        )
+    ).all()
+    how = "可放弃不再需要的上传（DELETE /api/v1/bids/uploads/<upload_id>），或等待其过期"
+    if sum(1 for lot_id in mine if lot_id == lot.id) >= limits.per_lot:
+        raise TooManyUploads(f"贵单位在本标段已有 {limits.per_lot} 个未完成的上传，{how}")
+    if len(mine) >= limits.per_bidder:
+        raise TooManyUploads(f"贵单位已有 {limits.per_bidder} 个未完成的上传，{how}")
+    claimed = session.scalar(
+        select(func.coalesce(func.sum(BidUpload.declared_size), 0)).where(BidUpload.state == UploadState.OPEN)
+    )
+    if int(claimed or 0) + size > limits.staging_bytes:
+        raise StagingFull(STAGING_FULL)
+
+
 def init_upload(
-    session: Session, user: User, tender: Tender, lot_number: int, size: int, head: bytes, trust: TrustStore
+    session: Session,
+    user: User,
+    tender: Tender,
+    lot_number: int,
+    size: int,
+    head: bytes,
+    trust: TrustStore,
+    limits: UploadLimits = UploadLimits(),
 ) -> BidUpload:
     org_id, credit_code = _bidder_org(user)
     now = clock.now()
@@ -155,6 +207,7 @@ def init_upload(
         raise Forbidden("投标文件的签名证书不是您登记的签名证书", code="certificate_not_registered")
     if size != header.envelope_size:
         raise InvalidInput(f"声明的大小 {size} 与文件头计算的大小 {header.envelope_size} 不符", code="size_mismatch")
+    _check_limits(session, org_id, lot, size, now, limits)
     upload = BidUpload(
         id=uuid.uuid4().hex,
         tender_id=tender.id,
@@ -202,6 +255,8 @@ def put_part(
         raise Conflict("已收到全部数据，请完成上传", code="part_out_of_order")
     staged = staged_path(staging, upload.id)
     staging.mkdir(parents=True, exist_ok=True)
+    if shutil.disk_usage(staging).free < expected:
+        raise StagingFull(STAGING_FULL)  # the volume is smaller than STAGING_MAX_BYTES says
     h = _running_hash(upload, staged) if upload.received else SM3()
     got = 0
     with staged.open("r+b" if staged.exists() else "w+b") as f:
@@ -373,6 +428,24 @@ def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, sig
     commitment = sm3_hex(confirmation.statement)
     record_event(session, _sealed(commitment), "bid.withdraw", ("bid", commitment[:32]), {"commitment": commitment})
     return confirmation.to_json().decode()
+
+
+def open_uploads(session: Session, user: User) -> list[BidUpload]:
+    """The caller's organisation's uploads still open (to resume one, or give it up)."""
+    q = select(BidUpload).where(BidUpload.org_id == user.organisation_id, BidUpload.state == UploadState.OPEN)
+    return list(session.scalars(q.order_by(BidUpload.created_at)))
+
+
+def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -> None:
+    """The bidder gives up an open upload (locked by the caller): its staged bytes are deleted and
+    it no longer counts against the caps. Nothing is recorded: the upload was never a bid, and an
+    event would tell, before the deadline, that this bidder is bidding."""
+    if upload.state is not UploadState.OPEN:
+        raise Conflict("上传任务已结束", code="upload_closed")
+    upload.state, upload.updated_at = UploadState.ABANDONED, clock.now()
+    staged_path(staging, upload.id).unlink(missing_ok=True)
+    _forget(upload.id)
+    session.flush()
 
 
 def abandon_expired(session: Session, staging: pathlib.Path, now: dt.datetime) -> int:

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, jsonify, render_template
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from archive import clock
+from archive.objectstore import ObjectStore, ObjectStoreError
+from archive.objectstore.base import key_for
+from archive.objectstore.local import LocalObjectStore
+from archive.objectstore.s3 import S3ObjectStore
 from trading import web
 from trading.accounts.models import Role
+from trading.db import Database
 from trading.permissions import Permission, requires
+from trading.web import STORAGE_UNAVAILABLE
 
+log = logging.getLogger("ggzy.health")
 bp = Blueprint("home", __name__)
 
 
@@ -78,7 +91,71 @@ def index() -> str:
     return render_template("home.html", sections=sections, common=COMMON, latest=latest)
 
 
+#: how long /healthz waits for each check; a probe still running after it counts as down
+PROBE_DEADLINE = 2.0
+# Probes run on two threads of their own: a hung store or database holds at most these two,
+# never the request threads, and a queue of probes behind them simply times out.
+_probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ggzy-health")
+
+
+def probe_store(store: ObjectStore) -> None:
+    """Raise unless ``store`` can take writes now: a filesystem store writes and deletes a file in
+    the folder every upload starts in; an S3 store asks for its bucket (HEAD)."""
+    if isinstance(store, LocalObjectStore):
+        with tempfile.NamedTemporaryFile(dir=store.root / "tmp", prefix="healthz-") as f:
+            f.write(b"ok")
+            f.flush()
+    elif isinstance(store, S3ObjectStore):
+        if not store.client.bucket_exists(store.bucket):
+            raise ObjectStoreError(f"bucket {store.bucket} is missing")
+    else:
+        store.stat(key_for("0" * 64))
+
+
+def probe_database(database: Database) -> None:
+    """A round trip on a connection of the pool, outside any transaction of ours: on SQLite a
+    SQLAlchemy transaction begins IMMEDIATE and would wait for the writer of the moment."""
+    conn = database.engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        cur.close()
+    finally:
+        conn.close()
+
+
+def _check(name: str, fn: Callable[[], object]) -> dict[str, object]:
+    started = time.monotonic()
+    try:
+        _probes.submit(fn).result(timeout=PROBE_DEADLINE)
+    except FutureTimeout:
+        log.error("health: %s did not answer within %.1f s", name, PROBE_DEADLINE)
+        return {"ok": False, "error": "timeout"}
+    except Exception as exc:  # any failure of the probe is the answer, and is logged in full
+        log.error("health: %s failed: %s", name, exc, exc_info=exc)
+        return {"ok": False, "error": "unavailable"}
+    return {"ok": True, "ms": round((time.monotonic() - started) * 1000, 1)}
+
+
 @bp.get("/healthz")
 @requires(Permission.PUBLIC)
-def healthz() -> Response:
-    return jsonify({"status": "ok", "server_time": clock.now().isoformat()})
+def healthz() -> tuple[Response, int]:
+    """The database and both object stores, each probed within PROBE_DEADLINE seconds: 200 when all
+    answer, otherwise a named 503 (``storage_unavailable`` or ``database_unavailable``) that a load
+    balancer takes the instance out of rotation on."""
+    from trading.app import services
+
+    svc = services(current_app)
+    database: Database = current_app.extensions["ggzy.db"]
+    checks = {
+        "database": _check("database", lambda: probe_database(database)),
+        "objects": _check("object store", lambda: probe_store(svc.store)),
+        "archive": _check("archive store", lambda: probe_store(svc.archive_store)),
+    }
+    body: dict[str, object] = {"status": "ok", "server_time": clock.now().isoformat(), "checks": checks}
+    if not checks["database"]["ok"]:
+        body |= {"status": "unavailable", "error": {"code": "database_unavailable", "message": "数据库暂不可用"}}
+    elif not (checks["objects"]["ok"] and checks["archive"]["ok"]):
+        body |= {"status": "unavailable", "error": {"code": "storage_unavailable", "message": STORAGE_UNAVAILABLE}}
+    return jsonify(body), 200 if body["status"] == "ok" else 503
