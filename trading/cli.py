@@ -92,6 +92,19 @@ def _until_signalled(running: Callable[[], bool]) -> None:
         time.sleep(0.5)
 
 
+#: longest path of a Unix socket (sun_path holds 108 bytes on Linux, 104 on the BSDs)
+MAX_SOCKET_PATH = 100
+
+
+def control_socket(s: Settings, port: int) -> pathlib.Path | None:
+    """This instance's gunicorn control socket (``gunicornc -s PATH``), or None to go without one.
+    gunicorn ≥ 25.1 puts every server's at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/
+    gunicorn.ctl): each new server took it over, and a reload or shutdown sent there reached
+    whichever started last. Here each instance folder and port has its own."""
+    path = s.instance / f"gunicorn-{port}.ctl"
+    return path if len(str(path).encode()) <= MAX_SOCKET_PATH else None
+
+
 def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool) -> None:
     from gunicorn.app.base import BaseApplication
 
@@ -107,6 +120,12 @@ def _serve(s: Settings, host: str, port: int, workers: int, with_scheduler: bool
                 "accesslog": "-",
             }.items():
                 self.cfg.set(k, v)
+            if "control_socket" in self.cfg.settings:
+                socket_path = control_socket(s, port)
+                if socket_path is None:
+                    self.cfg.set("control_socket_disable", True)
+                else:
+                    self.cfg.set("control_socket", str(socket_path))
 
         def load(self) -> Any:
             return create_app(s)
