@@ -29,7 +29,9 @@ from signing.statements import (
     record_confirmation_statement,
 )
 from trading.accounts.models import Organisation, Role, User
+from trading.config import Settings
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.opening.ceremony_key import app_settings, seal_ceremony_key
 from trading.opening.models import (
     FINAL_STAGES,
     Audience,
@@ -72,8 +74,11 @@ NEXT = {
 
 
 # ---------------------------------------------------------------- creation and loading
-def create_ceremonies(session: Session, tender: Tender) -> list[Ceremony]:
-    """One ceremony per lot, made when the tender is published; each gets its own SM2 key pair."""
+def create_ceremonies(session: Session, tender: Tender, settings: Settings | None = None) -> list[Ceremony]:
+    """One ceremony per lot, made when the tender is published; each gets its own SM2 key pair,
+    whose private half is stored wrapped with the platform's KEK (``ceremony_key``). ``settings``
+    default to those of the app serving the request (publication is always one)."""
+    settings = settings or app_settings()
     proc = get_procedure(session, tender.procedure_code)
     windows = {
         Stage.SIGN_IN.value: proc.sign_in_minutes,
@@ -97,10 +102,10 @@ def create_ceremonies(session: Session, tender: Tender) -> list[Ceremony]:
             stage_ends_at=tender.bid_deadline,
             windows=windows,
             public_key=key.public_key.point,
-            private_key=key.to_der(),
         )
         session.add(c)
         session.flush()
+        c.private_key = seal_ceremony_key(settings, c.id, key)  # bound to its id, known from the flush
         record_event(
             session,
             SYSTEM,
