@@ -188,6 +188,7 @@ def seal_cmd(
                 click.echo(f"已打包 {n} 个文件 (packed {n} files)", err=True)
             else:
                 pkg = source
+            _check_package(pkg)
             with _progress(pkg.stat().st_size, "加密") as adv:
                 header = seal_file(
                     pkg,
@@ -203,6 +204,21 @@ def seal_cmd(
                     progress=adv,
                 )
         click.echo(f"{out}: 明文 SM3 {header.plaintext_sm3}，{header.plaintext_size} 字节")
+
+
+def _check_package(pkg: pathlib.Path) -> None:
+    """The opening reads a bid package within the bounds of ``signing.bounded_zip`` and a package
+    that breaks one is 撤销: check before sealing, while it can still be fixed. (A file that is not
+    a zip at all is sealed as it is: the platform opens it, with no price sheet.)"""
+    from signing.bounded_zip import BoundedZip
+    from signing.errors import ArchiveRefused
+
+    try:
+        with pkg.open("rb") as f:
+            BoundedZip(f).verify()
+    except ArchiveRefused as exc:
+        if exc.code != "archive_unreadable":
+            raise
 
 
 def _trust(ca: pathlib.Path) -> TrustStore:
@@ -222,9 +238,7 @@ def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
     with _errors(), sealed.open("rb") as f:
         header = read_header(f)
         cert = header.verify(_trust(ca), at=dt.datetime.now(dt.UTC), tender_id=tender)
-        size = sealed.stat().st_size
-        if size != header.envelope_size:
-            _fail(f"文件长度 {size} 与文件头声明的 {header.envelope_size} 不符 (size mismatch: truncated or extended)")
+        header.check_size(sealed.stat().st_size)
         click.echo(
             f"签名有效 (signature valid): {cert.subject.get('common_name')}，项目 {header.tender_id} "
             f"标段 {header.lot_id}，明文 SM3 {header.plaintext_sm3}"
@@ -239,12 +253,20 @@ def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
 def unseal_cmd(sealed: pathlib.Path, keys: pathlib.Path, ca: pathlib.Path, out: pathlib.Path) -> None:
     with _errors():
         pw = _password()
-        enc_key = _read_key(keys / KEY_FILES["enc"][0], pw)
+        enc_key, enc_cert = _load(keys, "enc", pw)
+        assert enc_key is not None
         partial = out.with_name(out.name + ".part")
         try:
             with sealed.open("rb") as src, partial.open("wb") as dst, _progress(sealed.stat().st_size, "解密") as adv:
                 header = unseal(
-                    src, dst, trust=_trust(ca), at=dt.datetime.now(dt.UTC), encryption_key=enc_key, progress=adv
+                    src,
+                    dst,
+                    trust=_trust(ca),
+                    at=dt.datetime.now(dt.UTC),
+                    encryption_key=enc_key,
+                    encryption_cert=enc_cert,
+                    size=sealed.stat().st_size,
+                    progress=adv,
                 )
         except BaseException:
             partial.unlink(missing_ok=True)  # never leave unauthenticated plaintext behind

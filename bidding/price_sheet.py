@@ -3,13 +3,17 @@ lot's declared fields before sealing, so that a bid never fails at the opening f
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from signing.bounded_zip import BoundedZip
 from signing.canonical import canonical_json
 
 FILENAME = "开标一览表.json"
+#: The most a price sheet may hold (a few hundred bytes in practice); the opening reads no more.
+MAX_BYTES = 64 * 1024
 _AMOUNT = re.compile(r"^\d{1,16}(\.\d{1,2})?$", re.ASCII)  # "١٢٣" is a \d to Python too
 
 
@@ -48,4 +52,20 @@ def build_price_sheet(
             if not 1 <= len(raw) <= 200:
                 raise PriceSheetError(f"{spec['label']} 应为 1–200 个字 (text 1–200 characters)")
             values[name] = raw
-    return canonical_json({"tender": tender, "lot": lot, "price": price, "fields": values})
+    sheet = canonical_json({"tender": tender, "lot": lot, "price": price, "fields": values})
+    if len(sheet) > MAX_BYTES:
+        raise PriceSheetError(f"开标一览表超过 {MAX_BYTES} 字节 (price sheet too large)")
+    return sheet
+
+
+def read_price_sheet(package: BoundedZip) -> Any:
+    """The parsed price sheet of a bid package, or None if it has none or it is not JSON. Reads
+    at most ``MAX_BYTES`` (``ArchiveRefused`` past that). Deeply nested JSON is not JSON here:
+    Python's parser would raise RecursionError, which a caller would take for its own fault."""
+    raw = package.read(FILENAME, MAX_BYTES)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        return None

@@ -27,10 +27,12 @@ from signing.errors import (
     ChunkTampered,
     DecryptionFailed,
     EnvelopeError,
+    EnvelopeSizeMismatch,
     HeaderSignatureInvalid,
     InvalidSignature,
     NotAnEnvelope,
     PlaintextDigestMismatch,
+    RecipientMismatch,
     SigningError,
     StatementError,
     TenderMismatch,
@@ -49,6 +51,7 @@ MAX_HEADER = 1 << 20
 DEFAULT_CHUNK = 256 * 1024
 MIN_CHUNK, MAX_CHUNK = 16, 16 * 1024 * 1024
 NONCE_PREFIX_SIZE = 7
+WRAPPED_KEY_SIZE = 97 + KEY_SIZE  # SM2 C1C3C2 of the 16-byte key: 04 ‖ x ‖ y, C3 (32), C2 (16)
 SIGN_PURPOSE = "ggzy-bid-seal/1"
 KEY_CHECK_LABEL = b"GGZY-KEY-CHECK/1"
 
@@ -176,8 +179,25 @@ class SealedHeader:
             raise HeaderSignatureInvalid("投标文件签名无效 (header signature invalid)") from exc
         return cert
 
-    def unwrap_key(self, encryption_key: PrivateKey) -> bytes:
-        """The bidder recovers the SM4 content key with its encryption private key."""
+    def check_size(self, size: int) -> None:
+        """The file's length against the one the header announces (truncated or extended)."""
+        if size != self.envelope_size:
+            raise EnvelopeSizeMismatch(
+                f"文件长度 {size} 与文件头声明的 {self.envelope_size} 不符 (size mismatch: truncated or extended)"
+            )
+
+    def check_recipient(self, encryption_cert: Certificate, encryption_key: PrivateKey | None = None) -> None:
+        """``recipient_cert_sm3`` names ``encryption_cert``, and ``encryption_key`` is its key."""
+        if encryption_cert.fingerprint != self.fields["recipient_cert_sm3"]:
+            raise RecipientMismatch("投标文件不是加密给这张加密证书的 (recipient_cert_sm3 names another certificate)")
+        if encryption_key is not None and encryption_key.public_key != encryption_cert.public_key:
+            raise RecipientMismatch("加密私钥与加密证书不匹配 (encryption key does not match its certificate)")
+
+    def unwrap_key(self, encryption_key: PrivateKey, encryption_cert: Certificate | None = None) -> bytes:
+        """The bidder recovers the SM4 content key with its encryption private key; given its
+        certificate too, the header's ``recipient_cert_sm3`` is checked first."""
+        if encryption_cert is not None:
+            self.check_recipient(encryption_cert, encryption_key)
         try:
             key = encryption_key.decrypt(self.wrapped_key)
         except DecryptionFailed as exc:
@@ -216,11 +236,16 @@ def parse_header(raw: bytes) -> SealedHeader:
             ("plaintext_sm3", 32),
             ("key_check", 32),
             ("recipient_cert_sm3", 32),
-            ("wrapped_key", None),
+            ("wrapped_key", WRAPPED_KEY_SIZE),
         ):
             value = bytes.fromhex(fields[name])
-            if (size is not None and len(value) != size) or fields[name] != value.hex():
+            if len(value) != size or fields[name] != value.hex():
                 raise ValueError(name)
+        if not fields["wrapped_key"].startswith("04"):
+            raise ValueError("wrapped_key")
+        sealed_at = dt.datetime.fromisoformat(fields["sealed_at"])
+        if sealed_at.utcoffset() != dt.timedelta(0):
+            raise ValueError("sealed_at")
         for name in ("signature", "signer_cert"):
             base64.b64decode(fields[name], validate=True)
     except ValueError as exc:
@@ -360,16 +385,23 @@ def unseal(
     trust: TrustStore,
     at: dt.datetime,
     encryption_key: PrivateKey | None = None,
+    encryption_cert: Certificate | None = None,
     content_key: bytes | None = None,
     tender_id: str | None = None,
+    size: int | None = None,
     progress: Progress | None = None,
 ) -> SealedHeader:
-    """Verify and decrypt a sealed bid, with the bidder's private key or the released SM4 key."""
+    """Verify and decrypt a sealed bid, with the bidder's private key (and its certificate, for
+    ``recipient_cert_sm3``) or the released SM4 key. Every check of the header (ENVELOPE.md,
+    Opening 1–3: fields, ``size`` if the caller knows the file's, certificate and signature,
+    recipient) comes before any key is used or a byte decrypted."""
     header = read_header(src)
+    if size is not None:
+        header.check_size(size)
     header.verify(trust, at=at, tender_id=tender_id)
     if content_key is None:
         if encryption_key is None:
             raise WrongKey("需要解密私钥或内容密钥 (a key is required)")
-        content_key = header.unwrap_key(encryption_key)
+        content_key = header.unwrap_key(encryption_key, encryption_cert)
     decrypt_chunks(header, src, dst, content_key, progress)
     return header

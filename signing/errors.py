@@ -102,3 +102,27 @@ class PlaintextDigestMismatch(EnvelopeError):
 
 class StatementError(SigningError):
     code = "statement_invalid"
+
+
+class RecipientMismatch(EnvelopeError):
+    """The encryption certificate offered is not the one the header names (``recipient_cert_sm3``)."""
+
+    code = "recipient_mismatch"
+
+
+class EnvelopeSizeMismatch(EnvelopeError):
+    """The file is longer or shorter than its header announces."""
+
+    code = "size_mismatch"
+
+
+class ArchiveRefused(SigningError):
+    """A zip a participant made breaks a bound (``signing.bounded_zip``): ``code`` names the bound,
+    ``entry`` the entry (None: the archive as a whole)."""
+
+    code = "archive_refused"
+
+    def __init__(self, code: str, entry: str | None, detail: str) -> None:
+        where = f"「{entry}」" if entry else "文件包"
+        super().__init__(f"{where}：{detail}")
+        self.code, self.entry, self.detail = code, entry, detail

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO
@@ -25,6 +24,7 @@ from archive.audit import SYSTEM, Actor, record_event
 from archive.db import locked
 from signing.certs import TrustStore
 from signing.digest import sm3_stream
+from signing.errors import ArchiveRefused
 from signing.statements import (
     evaluation_pledge_statement,
     evaluation_report_statement,
@@ -882,15 +882,18 @@ def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, servi
     text = f"评标专用 专家 {expert.name}（{expert.id}） {clock.local(clock.now()):%Y-%m-%d %H:%M} 编号 {number}"
     # not a with-block: the file outlives this call; the response streams it, then closes it
     copy = tempfile.TemporaryFile(prefix="copy-", dir=services.scratch)  # noqa: SIM115
+    unstamped: list[str] = []
     try:
         with services.store.open(b.plaintext_key) as stored, seekable(stored, services.scratch) as src:
-            stamped = watermark_zip(src, copy, text)
+            stamped = watermark_zip(src, copy, text, unstamped)
         copy.seek(0)
         digest, size = sm3_stream(copy)
         copy.seek(0)
-    except zipfile.BadZipFile:
+    except ArchiveRefused as exc:
         copy.close()
-        raise Conflict("该投标文件不是有效的文件包（zip），无法生成水印副本", code="not_a_package") from None
+        if exc.code == "archive_unreadable":
+            raise Conflict("该投标文件不是有效的文件包（zip），无法生成水印副本", code="not_a_package") from None
+        raise Conflict(f"该投标文件包超出读取限制，无法生成水印副本：{exc}", code=exc.code) from None
     except BaseException:
         copy.close()
         raise
@@ -899,6 +902,13 @@ def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, servi
         user,
         "evaluation.bid_access",
         ev,
-        {"expert": seat.expert_id, "bidder": b.id, "copy": number, "copy_sm3": digest.hex(), "pdfs_stamped": stamped},
+        {
+            "expert": seat.expert_id,
+            "bidder": b.id,
+            "copy": number,
+            "copy_sm3": digest.hex(),
+            "pdfs_stamped": stamped,
+            "pdfs_unstamped": unstamped,
+        },
     )
     return BidCopy(f"bid-{ev.id}-{b.id}-{number}.zip", copy, size)

@@ -4,6 +4,12 @@ A bid's plaintext is the deterministic zip ``ggzy-bid seal`` made. The expert's 
 every PDF in it has each page stamped (expert, time, download number), every other file is copied
 as it is, and ``水印说明.txt`` plus the zip comment name the copy. The download number and the
 copy's SM3 go into the audit event, so a leaked copy leads back to one download.
+
+The bid zip is the bidder's, so it is read through ``signing.bounded_zip`` (the bounds the
+decryption already checked it against). A PDF is stamped in memory, so only one of at most
+``STAMP_LIMIT`` bytes is: a larger one is copied as it is, streamed, and named in ``水印说明.txt``
+and the audit event (refusing it would leave the committee without a part of the bid; the copy
+stays marked by its comment, its note and its SM3 in the trail).
 """
 
 from __future__ import annotations
@@ -22,7 +28,11 @@ from pypdf.errors import PdfReadError
 from reportlab.lib.colors import Color
 from reportlab.pdfgen import canvas
 
+from signing.bounded_zip import BoundedZip
 from trading.opening.record import _font
+
+#: The largest PDF stamped (held whole in memory while pypdf rewrites it, a few times its size).
+STAMP_LIMIT = 64 * 1024 * 1024
 
 
 def _stamp(width: float, height: float, text: str) -> PdfReader:
@@ -65,27 +75,39 @@ def _entry(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
     return out
 
 
-def watermark_zip(src: BinaryIO, dst: BinaryIO, text: str) -> int:
-    """Copy the bid zip ``src`` (seekable) to ``dst`` with PDFs stamped; returns how many PDFs were.
-    Other files stream through in 1 MiB pieces; a PDF is held whole while it is stamped."""
-    stamped = 0
-    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
+def watermark_zip(src: BinaryIO, dst: BinaryIO, text: str, unstamped: list[str] | None = None) -> int:
+    """Copy the bid zip ``src`` (seekable) to ``dst`` with PDFs stamped; returns how many PDFs were,
+    and adds to ``unstamped`` the PDFs over ``STAMP_LIMIT`` copied without a stamp. Raises
+    ``ArchiveRefused`` if the zip breaks a bound. Entries stream through in 64 KiB pieces; a PDF
+    is held whole while it is stamped."""
+    stamped, too_large = 0, []
+    package = BoundedZip(src)
+    with zipfile.ZipFile(dst, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for info in package.entries:
             if info.is_dir():
                 continue
             entry = _entry(info)
-            if info.filename.lower().endswith(".pdf"):
-                data = zin.read(info)
+            if info.filename.lower().endswith(".pdf") and info.file_size <= STAMP_LIMIT:
+                data = b"".join(package.stream(info, STAMP_LIMIT))
                 out = stamp_pdf(data, text)
                 stamped += out is not data
                 entry.file_size = len(out)
                 zout.writestr(entry, out)
-            else:
-                with zin.open(info) as r, zout.open(entry, "w") as w:
-                    while chunk := r.read(1 << 20):
-                        w.write(chunk)
-        zout.writestr("水印说明.txt", f"本文件为评标专用副本，仅限评标使用，不得外传。\n{text}\n")
+                continue
+            if info.filename.lower().endswith(".pdf"):
+                too_large.append(info.filename)
+            with zout.open(entry, "w") as w:
+                for chunk in package.stream(info):
+                    w.write(chunk)
+        note = f"本文件为评标专用副本，仅限评标使用，不得外传。\n{text}\n"
+        if too_large:
+            note += f"以下 PDF 超过 {STAMP_LIMIT // (1 << 20)} MiB，未逐页加水印：\n" + "".join(
+                f"{n}\n" for n in too_large
+            )
+        zout.writestr("水印说明.txt", note)
         zout.comment = text.encode()[:60000]
+    if unstamped is not None:
+        unstamped.extend(too_large)
     return stamped
 
 

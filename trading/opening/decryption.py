@@ -4,21 +4,23 @@ block the web server nor hold more than one chunk per worker in memory.
 
 A failure is classified by whose doing it is (EB 31): the bidder's (a key that does not open its
 own envelope, an envelope whose stored bytes are exactly what it uploaded but do not decrypt or
-verify) or the platform's (storage unreadable or changed since the receipt, our own error). The
-error code, detail and timings are kept as evidence for the record.
+verify, a bid package that breaks the bounds of ``signing.bounded_zip``) or the platform's
+(storage unreadable or changed since the receipt, our own error, a job that kept losing its
+worker). The error code, detail and timings are kept as evidence for the record.
+
+The envelope is checked in ENVELOPE.md's order: header, certificate and signature, every field
+the platform knows (tender, lot, bidder, size) before the ceremony key is used or a byte decrypted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import socket
 import tempfile
 import threading
 import time
-import zipfile
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -30,16 +32,17 @@ from archive.db import locked
 from archive.objectstore import ObjectStoreError
 from archive.objectstore.direct import DirectFile
 from bidding.models import Bid
-from bidding.price_sheet import FILENAME as PRICE_SHEET
+from bidding.price_sheet import read_price_sheet
+from signing.bounded_zip import BoundedZip
 from signing.certs import TrustStore
-from signing.digest import sm3_stream
+from signing.digest import sm3_hex, sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
-from signing.errors import EnvelopeError, SigningError
-from signing.sm2 import PrivateKey
+from signing.errors import ArchiveRefused, EnvelopeError, EnvelopeSizeMismatch, SigningError
 from trading.accounts.models import Organisation
 from trading.db import Database
+from trading.opening.ceremony_key import CeremonyKeyUnreadable, open_ceremony_key
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
-from trading.opening.operations import add_event
+from trading.opening.operations import add_event, org_name
 from trading.pki.operations import trust_store
 from trading.services import Services
 from trading.tenders.models import Lot, Tender
@@ -47,6 +50,8 @@ from trading.tenders.models import Lot, Tender
 log = logging.getLogger("ggzy.decryption")
 #: A job running longer than this was lost with its worker; it is queued again.
 STALE_AFTER = dt.timedelta(minutes=10)
+#: A job taken this many times and lost each time is set aside, not queued again (``requeue_stale``).
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -63,12 +68,13 @@ class Claimed:
 
     job_id: int
     ceremony_id: int
-    private_der: bytes | None
+    sealed_key: bytes | None  # the ceremony's private key as stored: wrapped with the KEK
     wrapped: bytes
     bid: Bid
     tender_code: str
     lot_number: int
     bidder: str
+    credit_code: str
     trust: TrustStore
 
 
@@ -81,8 +87,11 @@ def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     if job is None:
         return None
     job.state, job.started_at, job.worker = JobState.RUNNING, clock.now(), worker
-    cid, private_der, bid, tender_code, lot_number, bidder = session.execute(
-        select(Ceremony.id, Ceremony.private_key, Bid, Tender.code, Lot.number, Organisation.name)
+    job.attempts += 1  # counted when taken: a worker that dies leaves the count behind
+    cid, sealed_key, bid, tender_code, lot_number, bidder, credit_code = session.execute(
+        select(
+            Ceremony.id, Ceremony.private_key, Bid, Tender.code, Lot.number, Organisation.name, Organisation.credit_code
+        )
         .select_from(CeremonyBidder)
         .join(Ceremony, Ceremony.id == CeremonyBidder.ceremony_id)
         .join(Bid, Bid.id == CeremonyBidder.bid_id)
@@ -93,19 +102,55 @@ def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     ).one()
     trust = trust_store(session, services.keys)
     session.expunge(bid)
-    return Claimed(job.id, cid, private_der, job.wrapped_key, bid, tender_code, lot_number, bidder, trust)
+    return Claimed(job.id, cid, sealed_key, job.wrapped_key, bid, tender_code, lot_number, bidder, credit_code, trust)
 
 
 def requeue_stale(session: Session, now: dt.datetime) -> int:
+    """Queue again the jobs whose worker was lost; one lost ``MAX_ATTEMPTS`` times is set aside
+    instead (before, a package that killed its worker was retried every ten minutes for ever).
+
+    Set aside means failed with the platform's fault, code ``worker_crashed``: the bid is not
+    blamed (撤回 at the window's end, not 撤销), since a lost worker may as well be the host's
+    doing as the package's; the package's bounds are the bidder's, and those are checked and
+    named (``signing.bounded_zip``). Staff see the code and the attempts in the record's evidence
+    and in the audit trail; the bidder may release its key again within the window."""
     jobs = session.scalars(
         select(DecryptionJob).where(
             DecryptionJob.state == JobState.RUNNING, DecryptionJob.started_at < now - STALE_AFTER
         )
     ).all()
     for job in jobs:
-        record_event(session, SYSTEM, "decryption.requeue", ("decryption_job", str(job.id)), {"worker": job.worker})
+        ref = ("decryption_job", str(job.id))
+        if job.attempts >= MAX_ATTEMPTS:
+            _set_aside(session, job, now)
+            continue
+        record_event(session, SYSTEM, "decryption.requeue", ref, {"worker": job.worker, "attempts": job.attempts})
         job.state, job.worker, job.started_at = JobState.QUEUED, None, None
     return len(jobs)
+
+
+def _set_aside(session: Session, job: DecryptionJob, now: dt.datetime) -> None:
+    seat = session.get(CeremonyBidder, job.ceremony_bidder_id)
+    assert seat is not None
+    c = session.get(Ceremony, seat.ceremony_id)
+    assert c is not None
+    detail = f"处理 {job.attempts} 次均中断（最后一次 {job.worker}），已搁置待工作人员核查"
+    job.state, job.fault, job.error_code, job.error_detail = JobState.FAILED, Fault.PLATFORM, "worker_crashed", detail
+    job.finished_at = now
+    log.error("decryption job %s set aside after %s lost attempts", job.id, job.attempts)
+    record_event(
+        session,
+        SYSTEM,
+        "decryption.set_aside",
+        c,
+        {"job": job.id, "attempts": job.attempts, "worker": job.worker, "code": "worker_crashed"},
+    )
+    add_event(
+        session,
+        c,
+        "decryption",
+        {"bidder": org_name(session, seat.org_id), "state": "failed", "code": "worker_crashed"},
+    )
 
 
 def _stored_sm3(services: Services, key: str) -> str:
@@ -113,31 +158,46 @@ def _stored_sm3(services: Services, key: str) -> str:
         return sm3_stream(src)[0].hex()
 
 
-def _price_sheet(path: str, tender: str, lot: int) -> dict[str, object] | None:
+def _read_package(path: str, tender: str, lot: int) -> dict[str, object] | None:
+    """The price sheet of a decrypted bid package, or None if the package holds no valid one
+    (opened, ``price_sheet_invalid``: the format is checked before sealing). A package that
+    breaks a bound is the bidder's doing: ``Failed`` with the bound's code and the entry.
+    Every entry is inflated once, keeping nothing, so a bound hidden in any entry (a lying
+    size, a bomb beside the price sheet) is found here, not by an expert's copy later."""
     try:
-        with zipfile.ZipFile(path) as z:
-            sheet = json.loads(z.read(PRICE_SHEET))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        return None
+        with open(path, "rb") as f:
+            package = BoundedZip(f)
+            package.verify()
+            sheet = read_price_sheet(package)
+    except ArchiveRefused as exc:
+        if exc.code == "archive_unreadable":  # not a zip at all: opened, no price sheet read
+            return None
+        raise Failed(Fault.BIDDER, exc.code, str(exc)) from None
     if not isinstance(sheet, dict) or sheet.get("tender") != tender or sheet.get("lot") != lot:
         return None
     return sheet
 
 
-def _decrypt(
-    services: Services, private_der: bytes, wrapped: bytes, bid: Bid, trust: TrustStore, work: str
-) -> tuple[SealedHeader, str]:
-    """Decrypt the stored bid into ``work``; raise ``Failed`` with whose fault it was."""
-    try:
-        key = PrivateKey.from_der(private_der).decrypt(wrapped)
-    except SigningError as exc:
-        raise Failed(Fault.BIDDER, "key_unwrap_failed", str(exc)) from None
+def _decrypt(services: Services, job: Claimed, work: str) -> tuple[SealedHeader, str]:
+    """Check the stored envelope's header, then decrypt it into ``work``; raise ``Failed`` with
+    whose fault it was."""
+    bid = job.bid
     try:
         with services.store.open(bid.object_key) as src:
             try:
                 header = read_header(src)
             except EnvelopeError as exc:  # it was checked at upload: the stored bytes changed
-                raise Failed(Fault.PLATFORM, "storage_corrupt", str(exc)) from None
+                raise Failed(Fault.PLATFORM, "storage_corrupt", f"{exc.code}: {exc}") from None
+            _check_header(services, job, header)
+            assert job.sealed_key is not None
+            try:
+                ceremony_key = open_ceremony_key(services.settings, job.ceremony_id, job.sealed_key)
+            except CeremonyKeyUnreadable as exc:
+                raise Failed(Fault.PLATFORM, "ceremony_key_unreadable", str(exc)) from None
+            try:
+                key = ceremony_key.decrypt(job.wrapped)
+            except SigningError as exc:
+                raise Failed(Fault.BIDDER, "key_unwrap_failed", str(exc)) from None
             if len(key) != 16:
                 raise Failed(Fault.BIDDER, "wrong_key", "密钥长度不对")
             try:
@@ -154,11 +214,32 @@ def _decrypt(
                 raise Failed(Fault.BIDDER, "envelope_broken", f"{exc.code}: {exc}") from None
     except (ObjectStoreError, OSError) as exc:
         raise Failed(Fault.PLATFORM, "storage_error", repr(exc)) from None
-    try:
-        header.verify(trust, at=bid.received_at)
-    except SigningError as exc:
-        raise Failed(Fault.BIDDER, "signature_invalid", str(exc)) from None
     return header, header.plaintext_sm3
+
+
+def _check_header(services: Services, job: Claimed, header: SealedHeader) -> None:
+    """Everything the platform can check in the header, before any key is used (ENVELOPE.md,
+    Opening 1–2): the receipted header, the ids it was accepted for, the size, the signer's
+    certificate and signature as of the receipt."""
+    bid = job.bid
+    try:
+        if sm3_hex(header.raw) != bid.header_sm3:
+            raise EnvelopeError("信封头与回执记录的不一致 (header differs from the receipted one)")
+        if header.envelope_size != bid.size:
+            raise EnvelopeSizeMismatch(f"文件头声明 {header.envelope_size} 字节，回执记录 {bid.size} 字节")
+        header.verify(
+            job.trust,
+            at=bid.received_at,
+            tender_id=job.tender_code,
+            lot_id=str(job.lot_number),
+            bidder_id=job.credit_code,
+        )
+    except SigningError as exc:
+        # Checked at upload: if the stored bytes are the receipted ones, what fails now (a
+        # certificate revoked since, say) is the bidder's; otherwise storage changed them.
+        if _stored_sm3(services, bid.object_key) != bid.ciphertext_sm3:
+            raise Failed(Fault.PLATFORM, "storage_corrupt", f"{exc.code}: {exc}") from None
+        raise Failed(Fault.BIDDER, "signature_invalid", f"{exc.code}: {exc}") from None
 
 
 @dataclass
@@ -180,10 +261,10 @@ def _decrypt_phase(services: Services, job: Claimed) -> _Decrypted:
     os.close(fd)
     out = _Decrypted(job, started, work)
     try:
-        if job.private_der is None:
+        if job.sealed_key is None:
             raise Failed(Fault.PLATFORM, "ceremony_key_gone", "开标密钥已销毁")
-        _, out.plaintext_sm3 = _decrypt(services, job.private_der, job.wrapped, job.bid, job.trust, work)
-        out.sheet = _price_sheet(work, job.tender_code, job.lot_number)
+        _, out.plaintext_sm3 = _decrypt(services, job, work)
+        out.sheet = _read_package(work, job.tender_code, job.lot_number)
     except Failed as f:
         out.failure = f
     except Exception as exc:  # our own error: never the bidder's loss

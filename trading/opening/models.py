@@ -93,7 +93,8 @@ class Ceremony(Base):
     windows: Mapped[dict[str, int]] = mapped_column(JSON, comment="minutes per stage, from the procedure")
     public_key: Mapped[bytes] = mapped_column(LargeBinary, comment="SM2 point; bidders re-wrap their keys to it")
     private_key: Mapped[bytes | None] = mapped_column(
-        LargeBinary, comment="PKCS#8 DER; destroyed when the ceremony ends"
+        LargeBinary,
+        comment="PKCS#8 DER wrapped with the platform KEK (SM4-GCM, the ceremony id bound); destroyed at the end",
     )
     key_statement: Mapped[str | None] = mapped_column(Text, comment="platform-signed statement of the public key")
     opened_at: Mapped[dt.datetime | None]
@@ -156,6 +157,9 @@ class DecryptionJob(Base):
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
     worker: Mapped[str | None] = mapped_column(String(80))
+    attempts: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", comment="times a worker took the job; after three it is set aside"
+    )
     fault: Mapped[Fault | None] = mapped_column(_enum(Fault))
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,266 @@
+"""Reading a zip a participant made, with bounds: the one way ggzy opens a bid package.
+
+A bid package is the bidder's own zip (``ggzy-bid build``/``seal``), so it is hostile input: a
+1.5 MB package whose price sheet inflated to 3.1 GB took a decryption worker with it. Here every
+bound is checked twice, on what the archive declares (before a byte is inflated) and on what
+inflating actually gives (reading stops at the first byte past a bound):
+
+- entry count and central-directory size (counted from the raw directory, before ``zipfile``
+  builds an object per entry);
+- each entry's size, declared and actual (an entry that inflates to more than it declares, a
+  "lying header", stops there), and a caller's own cap per read;
+- compression ratio, per entry and for the whole archive (beyond a small floor);
+- total uncompressed size;
+- path names (no absolute path, ``..``, backslash, control character or duplicate: a second
+  ``开标一览表.json`` would let two readers see two price sheets);
+- overlapping entries (the non-recursive "better zip bomb" shares one compressed kernel);
+- only stored and deflated entries, none encrypted; the CRC and the end of each deflate stream
+  are checked.
+
+Nested archives are never opened: an entry named ``*.zip`` is bytes like any other, bounded and
+counted as such. Only the standard library is used, so the bidder's tool and the platform share
+this module (``signing`` is imported by both).
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from signing.errors import ArchiveRefused
+
+KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
+
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory
+_EOCD64_LOCATOR = struct.Struct("<4sLQL")
+_EOCD64 = struct.Struct("<4sQ2H2L4Q")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
+_LOCAL = struct.Struct("<4s2B4HL2L2H")
+_READ = 64 * KiB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds for one archive; the defaults are a bid package's (``ggzy-bid build`` checks its own
+    package against them, so an honest bidder never seals one the platform refuses)."""
+
+    max_entries: int = 10_000
+    max_directory_bytes: int = 8 * MiB
+    max_entry_size: int = 4 * GiB
+    max_total: int = 16 * GiB
+    #: uncompressed ÷ compressed; ordinary documents deflate 2–10×, text at most ~20×
+    max_ratio: int = 100
+    #: entries (and archives) up to this size are not held to the ratio: nothing small is a bomb
+    ratio_floor: int = 1 * MiB
+    max_name_bytes: int = 1024
+    max_depth: int = 32
+
+
+PACKAGE = Limits()
+
+
+def _refuse(code: str, entry: str | None, detail: str) -> ArchiveRefused:
+    return ArchiveRefused(code, entry, detail)
+
+
+def check_name(name: str, limits: Limits = PACKAGE) -> None:
+    """A relative, plain path: what ``write_folder_zip`` writes, and nothing a reader could
+    resolve outside the archive or differently from another reader."""
+    parts = name.rstrip("/").split("/")
+    bad = (
+        not name
+        or len(name.encode("utf-8", "surrogateescape")) > limits.max_name_bytes
+        or name.startswith("/")
+        or "\\" in name
+        or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name)
+        or (len(parts[0]) >= 2 and parts[0][1] == ":")
+        or any(p in ("", ".", "..") for p in parts)
+        or len(parts) > limits.max_depth
+    )
+    if bad:
+        raise _refuse("archive_bad_name", name[:200], "文件名不合规：须为相对路径，不含 ..、反斜杠或控制字符")
+
+
+def _end_record(f: BinaryIO, size: int) -> tuple[int, int, int]:
+    """(entries, directory size, directory offset) from the end record, zip64 included."""
+    tail_len = min(size, _EOCD.size + 0xFFFF)
+    f.seek(size - tail_len)
+    tail = f.read(tail_len)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < _EOCD.size:
+        raise _refuse("archive_unreadable", None, "不是 zip 文件包 (no end of central directory)")
+    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    locator_at = at - _EOCD64_LOCATOR.size
+    if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
+        _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
+        f.seek(eocd64_offset)
+        raw = f.read(_EOCD64.size)
+        if len(raw) != _EOCD64.size or raw[:4] != b"PK\x06\x06":
+            raise _refuse("archive_unreadable", None, "zip64 结束记录损坏 (bad zip64 end record)")
+        _, _, _, _, _, _, _, entries, cd_size, cd_offset = _EOCD64.unpack(raw)
+    return entries, cd_size, cd_offset
+
+
+def _count_directory(f: BinaryIO, cd_size: int, cd_offset: int, size: int, limits: Limits) -> None:
+    """Walk the raw central directory, counting records, before ``zipfile`` parses it."""
+    if cd_size > limits.max_directory_bytes:
+        raise _refuse("archive_too_many_entries", None, f"目录 {cd_size} 字节，上限 {limits.max_directory_bytes}")
+    if cd_offset + cd_size > size:
+        raise _refuse("archive_unreadable", None, "目录越出文件 (central directory out of bounds)")
+    f.seek(cd_offset)
+    cd = f.read(cd_size)
+    pos = count = 0
+    while pos + _CENTRAL.size <= len(cd) and cd[pos : pos + 4] == b"PK\x01\x02":
+        fields = _CENTRAL.unpack_from(cd, pos)
+        pos += _CENTRAL.size + fields[12] + fields[13] + fields[14]
+        count += 1
+        if count > limits.max_entries:
+            raise _refuse("archive_too_many_entries", None, f"超过 {limits.max_entries} 个文件")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    info: zipfile.ZipInfo
+    data_start: int
+
+
+class BoundedZip:
+    """A zip whose directory passed the declared bounds; read entries with :meth:`stream` or
+    :meth:`read`, which hold the actual bytes to the same bounds. ``file`` must be seekable."""
+
+    def __init__(self, file: BinaryIO, limits: Limits = PACKAGE) -> None:
+        self.file, self.limits = file, limits
+        file.seek(0, 2)
+        self.size = size = file.tell()
+        entries, cd_size, cd_offset = _end_record(file, size)
+        if entries > limits.max_entries:
+            raise _refuse("archive_too_many_entries", None, f"{entries} 个文件，上限 {limits.max_entries}")
+        _count_directory(file, cd_size, cd_offset, size, limits)
+        try:
+            file.seek(0)
+            infos = zipfile.ZipFile(file).infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
+            raise _refuse("archive_unreadable", None, f"zip 目录无法读取 ({exc})") from None
+        self._entries: dict[str, _Entry] = {}
+        total = 0
+        for info in infos:
+            name = info.filename
+            check_name(info.orig_filename, limits)  # zipfile cuts a name at NUL: check the whole
+            if name in self._entries:
+                raise _refuse("archive_duplicate_entry", name, "同名文件出现两次 (duplicate entry)")
+            if info.flag_bits & 0x1:
+                raise _refuse("archive_unsupported", name, "加密的 zip 条目 (encrypted entry)")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise _refuse("archive_unsupported", name, f"不支持的压缩方法 {info.compress_type}")
+            if info.file_size > limits.max_entry_size:
+                raise _refuse(
+                    "archive_entry_too_large", name, f"声明 {info.file_size} 字节，上限 {limits.max_entry_size}"
+                )
+            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+                raise _refuse("archive_entry_size_mismatch", name, "存储条目的压缩前后大小不一致")
+            self._check_ratio(name, info.file_size, info.compress_size)
+            total += info.file_size
+            if total > limits.max_total:
+                raise _refuse("archive_total_too_large", name, f"解压后总大小超过 {limits.max_total} 字节")
+            self._entries[name] = _Entry(info, self._data_start(info))
+        self.total = total
+        if total > limits.ratio_floor and total > limits.max_ratio * max(size, 1):
+            raise _refuse("archive_ratio", None, f"整体压缩比超过 {limits.max_ratio}:1")
+        self._check_overlap(cd_offset)
+
+    def _check_ratio(self, name: str, out: int, used: int) -> None:
+        if out > self.limits.ratio_floor and out > self.limits.max_ratio * max(used, 1):
+            raise _refuse("archive_ratio", name, f"压缩比超过 {self.limits.max_ratio}:1（{out} / {used} 字节）")
+
+    def _data_start(self, info: zipfile.ZipInfo) -> int:
+        self.file.seek(info.header_offset)
+        raw = self.file.read(_LOCAL.size)
+        if len(raw) != _LOCAL.size or raw[:4] != b"PK\x03\x04":
+            raise _refuse("archive_unreadable", info.filename, "本地文件头损坏 (bad local header)")
+        fields = _LOCAL.unpack(raw)
+        name_len, extra_len = int(fields[10]), int(fields[11])
+        local_name = self.file.read(name_len)
+        encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+        if local_name != info.orig_filename.encode(encoding, "surrogateescape"):
+            raise _refuse("archive_unreadable", info.filename, "本地文件头的文件名与目录不一致")
+        return int(info.header_offset) + _LOCAL.size + name_len + extra_len
+
+    def _check_overlap(self, cd_offset: int) -> None:
+        ordered = sorted(self._entries.values(), key=lambda e: e.info.header_offset)
+        for entry, after in zip(ordered, [*(e.info.header_offset for e in ordered[1:]), cd_offset], strict=True):
+            if entry.data_start + entry.info.compress_size > after:
+                raise _refuse("archive_entries_overlap", entry.info.filename, "条目数据互相重叠 (overlapping entries)")
+
+    @property
+    def entries(self) -> list[zipfile.ZipInfo]:
+        return [e.info for e in self._entries.values()]
+
+    def info(self, name: str) -> zipfile.ZipInfo | None:
+        found = self._entries.get(name)
+        return found.info if found else None
+
+    def stream(self, info: zipfile.ZipInfo, cap: int | None = None) -> Iterator[bytes]:
+        """The entry's bytes in pieces of at most 64 KiB; raises ``ArchiveRefused`` at the first
+        byte past a bound (declared size, ``cap``, ratio), or if the CRC or the stream's end is wrong."""
+        name, limit = info.filename, min(cap if cap is not None else info.file_size, self.limits.max_entry_size)
+        if info.file_size > limit:
+            raise _refuse("archive_entry_too_large", name, f"声明 {info.file_size} 字节，上限 {limit}")
+        f, left = self.file, info.compress_size
+        f.seek(self._entries[name].data_start)
+        out = crc = 0
+
+        def take(n: int) -> bytes:
+            nonlocal left
+            data = f.read(min(n, left))
+            if len(data) != min(n, left):
+                raise _refuse("archive_entry_corrupt", name, "条目数据被截断 (truncated entry)")
+            left -= len(data)
+            return data
+
+        if info.compress_type == zipfile.ZIP_STORED:
+            while left:
+                piece = take(_READ)
+                out += len(piece)
+                crc = zlib.crc32(piece, crc)
+                yield piece
+        else:
+            d = zlib.decompressobj(-15)
+            while not d.eof:
+                # with nothing left to feed, an empty call still drains output zlib holds back
+                data = d.unconsumed_tail or (take(_READ) if left else b"")
+                try:
+                    piece = d.decompress(data, _READ)
+                except zlib.error as exc:
+                    raise _refuse("archive_entry_corrupt", name, f"压缩数据损坏 ({exc})") from None
+                if not data and not piece and not d.eof:
+                    raise _refuse("archive_entry_corrupt", name, "压缩数据提前结束 (deflate stream truncated)")
+                out += len(piece)
+                if out > info.file_size:
+                    raise _refuse(
+                        "archive_entry_size_mismatch", name, f"实际解压超过声明的 {info.file_size} 字节 (lying header)"
+                    )
+                self._check_ratio(name, out, info.compress_size - left - len(d.unconsumed_tail))
+                crc = zlib.crc32(piece, crc)
+                if piece:
+                    yield piece
+            if left or d.unused_data:
+                raise _refuse("archive_entry_corrupt", name, "压缩数据之后还有多余字节 (data after the stream)")
+        if out != info.file_size:
+            raise _refuse("archive_entry_size_mismatch", name, f"实际 {out} 字节，声明 {info.file_size} 字节")
+        if crc != info.CRC:
+            raise _refuse("archive_entry_corrupt", name, "CRC 校验失败 (bad CRC-32)")
+
+    def read(self, name: str, cap: int) -> bytes | None:
+        """The whole entry ``name`` (at most ``cap`` bytes), or None if there is no such entry."""
+        info = self.info(name)
+        return None if info is None else b"".join(self.stream(info, cap))
+
+    def verify(self) -> None:
+        """Inflate every entry, keeping nothing: the whole archive within its bounds."""
+        for info in self.entries:
+            for _ in self.stream(info):
+                pass

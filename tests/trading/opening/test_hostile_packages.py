@@ -1,0 +1,248 @@
+"""Bid packages and envelopes made to hurt the opening: a zip bomb, a lying header and a package
+that keeps killing its worker are each classified with a named reason, the worker's memory stays
+bounded (measured in a real worker process), the envelope's header is checked before any key is
+used, and the ceremony's private key is never in the database in the clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import resource
+import subprocess
+import sys
+import zipfile
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM
+from bidding.price_sheet import FILENAME, build_price_sheet
+from signing.envelope import DEFAULT_CHUNK, read_header
+from signing.errors import KeyFormatError
+from signing.sm2 import PrivateKey
+from tests.factories import seal_bid, upload_bid
+from tests.signing.zips import MiB, RawEntry, entry, write_zip, zero_bomb
+from tests.trading.opening.test_ceremony import DECLARED, open_tender, release, signin_sig
+from trading.app import services
+from trading.opening import operations as ops
+from trading.opening.ceremony_key import LEGACY_ENV, CeremonyKeyUnreadable, open_ceremony_key
+from trading.opening.decryption import MAX_ATTEMPTS, STALE_AFTER, claim, requeue_stale, run_pending
+from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome, Stage
+from trading.pki.operations import revoke_certificate
+
+BOMB = 2048 * MiB  # 2 GiB of zeros, about 2 MB deflated
+PEAK_LIMIT = 256 * MiB
+
+
+def bomb_package(code: str, *, lying: bool) -> bytes:
+    """A price sheet that inflates to 2 GiB: declared honestly (the ratio gives it away), or
+    declared as 1 KiB (only inflating finds it out)."""
+    data, crc = zero_bomb(BOMB)
+    sheet = build_price_sheet(code, 1, "9000000.00", {"duration_days": "300"}, DECLARED)
+    out = io.BytesIO()
+    write_zip(out, [entry("技术标.txt", sheet), RawEntry(FILENAME, data, crc, 1024 if lying else BOMB)])
+    return out.getvalue()
+
+
+def decrypting(client: FlaskClient, t: dict[str, Any]) -> None:
+    room = f"/api/v1/ceremonies/{t['cid']}"
+    for i, b in enumerate(t["bidders"]):
+        r = client.post(
+            f"{room}/signin", json={"signature": signin_sig(b, t["cid"], t["code"])}, headers=t["headers"][i]
+        )
+        assert r.status_code == 200
+    client.post(f"{room}/advance", headers=t["staff"])
+    assert client.post(f"{room}/advance", headers=t["staff"]).get_json()["stage"] == "decrypting"
+
+
+def replace_bid(client: FlaskClient, t: dict[str, Any], i: int, package: bytes) -> None:
+    blob = seal_bid(t["bidders"][i], t["code"], package, chunk_size=DEFAULT_CHUNK)
+    assert upload_bid(client, t["headers"][i], blob, t["code"]).status_code == 201
+    t["blobs"][i] = blob
+
+
+def worker_in_a_process(app: Flask) -> tuple[int, int]:
+    """``run_pending`` in a process of its own, as ``ggzy workers`` runs it: (exit code, peak RSS
+    in bytes). Its address space is capped at 2 GiB, so that a regression fails the test instead
+    of the machine."""
+    settings = app.extensions["ggzy.settings"]
+    env = {
+        **os.environ,
+        "GGZY_ENV": "test",
+        "GGZY_INSTANCE": str(settings.instance),
+        "DATABASE_URL": settings.database_url,
+    }
+    code = (
+        "from trading.config import load_settings\n"
+        "from trading.db import Database\n"
+        "from trading.services import Services\n"
+        "from trading.opening.decryption import run_pending\n"
+        "s = load_settings()\n"
+        "print(run_pending(Database(s.database_url), Services(s), 'subprocess', overlap=True))\n"
+    )
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2048 * MiB, 2048 * MiB))
+
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, preexec_fn=cap)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024  # KiB on Linux
+
+
+@pytest.mark.integration
+def test_a_zip_bomb_is_revoked_with_its_bound_and_the_worker_stays_small(pg_app: Flask) -> None:
+    app, client, db = pg_app, pg_app.test_client(), pg_app.extensions["ggzy.db"]
+    with db.session() as session:
+        t = open_tender(client, session, app, 3)
+    replace_bid(client, t, 0, bomb_package(t["code"], lying=False))
+    replace_bid(client, t, 1, bomb_package(t["code"], lying=True))
+    at = t["deadline"] + dt.timedelta(seconds=1)
+    with clock.frozen(at):
+        decrypting(client, t)
+        for i in range(3):
+            assert release(client, t, i).status_code == 202
+    exit_code, peak = worker_in_a_process(app)
+    assert exit_code == 0
+    print(f"decryption worker peak RSS {peak / MiB:.0f} MiB")
+    assert peak < PEAK_LIMIT, f"worker peak RSS {peak / MiB:.0f} MiB"
+    with db.session() as s:
+        c = s.get(Ceremony, t["cid"])
+        assert c is not None
+        ends = c.stage_ends_at
+        jobs = {
+            org: job
+            for org, job in s.execute(
+                select(CeremonyBidder.org_id, DecryptionJob)
+                .join(DecryptionJob, DecryptionJob.ceremony_bidder_id == CeremonyBidder.id)
+                .where(CeremonyBidder.ceremony_id == c.id)
+            )
+        }
+    orgs = [b.user.organisation_id for b in t["bidders"]]
+    bomb, liar, honest = (jobs[o] for o in orgs)
+    assert (bomb.state, bomb.fault, bomb.error_code) == (JobState.FAILED, Fault.BIDDER, "archive_ratio")
+    assert (liar.state, liar.fault, liar.error_code) == (JobState.FAILED, Fault.BIDDER, "archive_entry_size_mismatch")
+    assert FILENAME in (bomb.error_detail or "") and FILENAME in (liar.error_detail or "")
+    assert honest.state is JobState.DONE
+    assert ends is not None
+    with db.session() as s:
+        ops.sweep(s, ends + dt.timedelta(seconds=1), services(app))
+    with db.session() as s:
+        c = s.get(Ceremony, t["cid"])
+        assert c is not None and c.stage is Stage.READING
+        seats = {seat.org_id: seat for seat in c.bidders}
+        assert (seats[orgs[0]].outcome, seats[orgs[0]].outcome_reason) == (Outcome.REVOKED, "archive_ratio")
+        assert (seats[orgs[1]].outcome, seats[orgs[1]].outcome_reason) == (
+            Outcome.REVOKED,
+            "archive_entry_size_mismatch",
+        )
+        assert seats[orgs[2]].outcome is Outcome.DECRYPTED and seats[orgs[2]].price_sheet is not None
+
+
+def test_a_nested_zip_is_opened_as_bytes_not_unpacked(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    inner = io.BytesIO()
+    data, crc = zero_bomb(512 * MiB)
+    write_zip(inner, [RawEntry("bomb.bin", data, crc, 512 * MiB)])
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w") as z:
+        z.writestr(FILENAME, build_price_sheet(t["code"], 1, "8000000.00", {"duration_days": "200"}, DECLARED))
+        z.writestr("附件/资料.zip", inner.getvalue())  # stored: a zip inside the zip
+    replace_bid(client, t, 0, outer.getvalue())
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        decrypting(client, t)
+        assert release(client, t, 0).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    seat = session.scalar(select(CeremonyBidder).where(CeremonyBidder.org_id == t["bidders"][0].user.organisation_id))
+    assert seat is not None and seat.outcome is Outcome.DECRYPTED
+    assert seat.price_sheet is not None and seat.price_sheet["price"] == "8000000.00"
+
+
+def test_the_header_is_checked_before_any_key_is_used(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The bidder releases a key that would not open its bid, and its signing certificate is
+    revoked before the worker runs: the header's failure is reported, not the key's (the
+    decryption used to run first and reported ``wrong_key``)."""
+    t = open_tender(client, session, app, 3)
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        decrypting(client, t)
+        assert release(client, t, 0, key=b"\x01" * 16).status_code == 202
+        cert = read_header(io.BytesIO(t["blobs"][0])).signer_cert
+        revoke_certificate(session, SYSTEM, cert, "私钥泄露，证书吊销")
+        session.commit()
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    job = session.scalars(select(DecryptionJob).execution_options(populate_existing=True)).one()
+    assert (job.fault, job.error_code) == (Fault.BIDDER, "signature_invalid")
+    assert (job.error_detail or "").startswith("certificate_revoked")
+
+
+def test_a_job_that_keeps_losing_its_worker_is_set_aside_not_retried_for_ever(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    t = open_tender(client, session, app, 3)
+    at = t["deadline"] + dt.timedelta(seconds=1)
+    with clock.frozen(at):
+        decrypting(client, t)
+        assert release(client, t, 0).status_code == 202
+    now = at
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        with clock.frozen(now):
+            taken = claim(session, services(app), f"worker-{attempt}")  # and the worker dies
+        assert taken is not None
+        session.commit()
+        now += STALE_AFTER + dt.timedelta(seconds=1)
+        assert requeue_stale(session, now) == 1
+        session.commit()
+    job = session.scalars(select(DecryptionJob)).one()
+    assert job.attempts == MAX_ATTEMPTS
+    assert (job.state, job.fault, job.error_code) == (JobState.FAILED, Fault.PLATFORM, "worker_crashed")
+    assert claim(session, services(app), "worker-4") is None  # nothing queued again
+    c = session.get(Ceremony, t["cid"])
+    assert c is not None and c.stage_ends_at is not None
+    ops.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
+    session.commit()
+    seat = session.get(CeremonyBidder, job.ceremony_bidder_id)
+    assert seat is not None
+    # not blamed on the bidder: 撤回 (the platform's side), with the reason named
+    assert (seat.outcome, seat.outcome_reason) == (Outcome.WITHDRAWN, "worker_crashed")
+
+
+def test_the_ceremony_key_is_stored_wrapped_and_bound_to_its_ceremony(
+    client: FlaskClient, session: Session, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = open_tender(client, session, app, 3)
+    t2 = open_tender(client, session, app, 3)
+    a, b = session.get(Ceremony, t["cid"]), session.get(Ceremony, t2["cid"])
+    assert a is not None and b is not None and a.private_key and b.private_key
+    for c in (a, b):
+        with pytest.raises(KeyFormatError):  # a dump of the row is not the key
+            PrivateKey.from_der(c.private_key)  # type: ignore[arg-type]
+        settings = app.extensions["ggzy.settings"]
+        assert open_ceremony_key(settings, c.id, c.private_key).public_key.point == c.public_key  # type: ignore[arg-type]
+    settings = app.extensions["ggzy.settings"]
+    with pytest.raises(CeremonyKeyUnreadable):  # swapped between ceremonies, it does not open
+        open_ceremony_key(settings, a.id, b.private_key)  # type: ignore[arg-type]
+    # a row from before the wrapping holds the bare DER: refused unless the operator allows it
+    legacy = PrivateKey.generate().to_der()
+    with pytest.raises(CeremonyKeyUnreadable):
+        open_ceremony_key(settings, a.id, legacy)
+    monkeypatch.setenv(LEGACY_ENV, "1")
+    assert open_ceremony_key(settings, a.id, legacy).to_der() == legacy
+    # the worker decrypts through the wrapped key
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        monkeypatch.delenv(LEGACY_ENV)
+        decrypting(client, t)
+        assert release(client, t, 0).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    job = session.scalars(
+        select(DecryptionJob)
+        .join(CeremonyBidder, CeremonyBidder.id == DecryptionJob.ceremony_bidder_id)
+        .where(CeremonyBidder.ceremony_id == t["cid"])
+        .execution_options(populate_existing=True)
+    ).one()
+    assert job.state is JobState.DONE, (job.error_code, job.error_detail)
