@@ -70,6 +70,12 @@ def test_healthy(client: Any, app: Flask) -> None:
     assert {k: v["ok"] for k, v in body["checks"].items()} == {"database": True, "objects": True, "archive": True}
 
 
+def test_healthy_on_s3(app_with: Any, s3_server: str) -> None:
+    app = app_with(object_store_url=f"minio://ak:sk@{s3_server}/ggzy-health-objects")
+    r = app.test_client().get("/healthz")
+    assert r.status_code == 200 and r.get_json()["checks"]["objects"]["ok"] is True
+
+
 def test_unreachable_object_store(app_with: Any, session: Session) -> None:
     """The minio SDK against a closed loopback port: /healthz said ok, requests failed with a 500
     after about 6 s of retries."""
