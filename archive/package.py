@@ -39,6 +39,9 @@ from signing.statements import (
 
 FORMAT = "ggzy-archive-package"
 VERSION = 2  # 2: the canonical container layout (every header byte checked)
+#: Versions ``verify`` reads. Version 1 (written by zipfile, releases up to 693c14d) lies in WORM
+#: storage under 15-year retention: it stays verifiable by its own rules for as long as it is kept.
+VERSIONS = (1, 2)
 MANIFEST = "manifest.json"
 MANIFEST_SIG = "manifest.sig.json"
 PLATFORM_CERT = "certs/platform-signing.pem"
@@ -199,7 +202,7 @@ class Check(NamedTuple):
     what: str  # the check and the entry it concerns
     ok: bool
     detail: str
-    code: str  # a stable name for the finding ("" when it passed)
+    code: str  # a stable name for the finding; when ok, "" or the name of an informational note
 
 
 @dataclass
@@ -208,6 +211,10 @@ class Report:
 
     def add(self, what: str, ok: bool, detail: str = "", code: str = "") -> None:
         self.checks.append(Check(what, ok, detail, "" if ok else code or "failed"))
+
+    def note(self, what: str, detail: str, code: str) -> None:
+        """Something the reader should know that is not a failure (it leaves the verdict alone)."""
+        self.checks.append(Check(what, True, detail, code))
 
     def fail(self, what: str, exc: BaseException) -> None:
         """A check that raised: named by what it was checking and the kind of damage."""
@@ -223,7 +230,9 @@ class Report:
 
     def lines(self) -> Iterator[str]:
         for c in self.checks:
-            if c.ok:
+            if c.ok and c.code:
+                yield f"说明 INFO  [{c.code}] {c.what}：{c.detail}"
+            elif c.ok:
                 yield f"通过 OK    {c.what}{'：' + c.detail if c.detail else ''}"
             else:
                 yield f"失败 FAIL  [{c.code}] {c.what}{'：' + c.detail if c.detail else ''}"
@@ -426,13 +435,9 @@ def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
         pack = _Package(z)
         for path in sorted(pack.duplicates):
             report.add(f"文件 {path}", False, "在包中出现多次 (entry appears more than once)", "entry_duplicate")
-        try:
-            layout = _layout(source, z)
-        except Exception as exc:
-            layout = [(finding_code(exc), describe(exc))]
         anchors = _trust(pack, trusted, report)
         if anchors is None:
-            _report_layout(report, layout)
+            _report_layout(report, source, z, _claimed_version(pack))
             return
         platform, trust = anchors
         what = f"清单签名 {MANIFEST_SIG} (manifest signature)"
@@ -449,10 +454,10 @@ def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
             listed = _listed(manifest)
         except Exception as exc:
             report.fail(what, exc)
-            _report_layout(report, layout)
+            _report_layout(report, source, z, _claimed_version(pack))
             return
-        report.add(what, True)
-        _report_layout(report, layout)
+        report.add(what, True, f"第 {manifest['version']} 版 (format version {manifest['version']})")
+        _report_layout(report, source, z, manifest["version"])
         extra = set(pack.infos) - set(listed) - {MANIFEST, MANIFEST_SIG}
         for path in sorted(extra):
             report.add(f"文件 {path}", False, "未列入清单 (not in the manifest)", "entry_unlisted")
@@ -469,18 +474,53 @@ def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
         _verify_contents(pack, listed, platform, trust, report)
 
 
-def _report_layout(report: Report, layout: list[tuple[str, str]]) -> None:
+def _report_layout(report: Report, source: IO[bytes], z: zipfile.ZipFile, version: int) -> None:
+    """Version 2's canonical layout, byte for byte. Version 1 had none: what zipfile wrote (dates,
+    attributes, versions, extra fields) varied with the Python that wrote it, so those header bytes
+    cannot be held to anything; a note says so. Every member's bytes are still checked (CRC, SM3
+    against the signed manifest), and so are the bounds, duplicates and stored-only rule."""
     what = "档案包结构 (container layout)"
+    if version == 1:
+        report.note(
+            what,
+            "第 1 版：zipfile 不核对的容器头字节（日期、属性、版本、额外字段、间隙）无规范布局可比，未逐字节核验；"
+            "成员内容仍由 CRC、清单 SM3 与签名核验 (version 1: header bytes zipfile does not check are not held to "
+            "a canonical layout; every member's content is checked)",
+            "layout_not_held_v1",
+        )
+        return
+    try:
+        layout = _layout(source, z)
+    except Exception as exc:
+        layout = [(finding_code(exc), describe(exc))]
     for code, detail in layout:
         report.add(what, False, detail, code)
     if not layout:
         report.add(what, True, "每个字节均与规范布局一致")
 
 
+def _claimed_version(pack: _Package) -> int:
+    """The version an untrusted manifest claims, only to choose which layout findings to report
+    beside the failure that left it untrusted (a damaged v1 package is not also 28 findings of not
+    being v2); anything unreadable is taken as the current version."""
+    try:
+        version = json.loads(pack.read(MANIFEST))["version"]
+    except Exception:
+        return VERSION
+    return version if type(version) is int and version in VERSIONS else VERSION
+
+
 def _listed(manifest: Any) -> dict[str, dict[str, Any]]:
-    """The manifest's files, each shaped as the format says (or a ``bad_manifest`` finding)."""
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION:
-        raise Damage("bad_manifest", f"不是 {FORMAT} 第 {VERSION} 版的清单 (not a version {VERSION} manifest)")
+    """The manifest's files, each shaped as the format says (or a ``bad_manifest`` finding). The
+    manifest is the same in versions 1 and 2; only the container differs."""
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or type(manifest.get("version")) is not int
+        or manifest["version"] not in VERSIONS
+    ):
+        versions = "、".join(map(str, VERSIONS))
+        raise Damage("bad_manifest", f"不是 {FORMAT} 第 {versions} 版的清单 (not a version {versions} manifest)")
     files = manifest.get("files")
     if not isinstance(files, list):
         raise Damage("bad_manifest", "清单缺少 files (manifest has no files)")

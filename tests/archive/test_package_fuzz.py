@@ -6,7 +6,12 @@ The package is small and built here (a CA, the platform's certificates, a tender
 tenderee's signature, a sealed bid with its receipt and plaintext, the events with their inclusion
 proofs and a checkpoint), so that hundreds of seeded mutations run in seconds; positions are drawn
 from every region: certificates, the manifest, its signature, the central directory and the end
-records, the local headers and the data."""
+records, the local headers and the data.
+
+Version 1 packages (zipfile's own layout, written by earlier releases and kept under 15-year
+retention) run through the same mutations: ``fixtures/package-v1.zip`` is a whole opening's
+package (three bids, a guarantee, records, confirmations, objections, events) built by the
+version 1 code of 693c14d, with the root it chains to in ``fixtures/package-v1-root.pem``."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import io
 import json
 import pathlib
 import random
+import struct
 import zipfile
 from typing import Any
 
@@ -26,13 +32,14 @@ from archive import package as pkg
 from archive.audit import event_bytes
 from archive.merkle import inclusion_ranges, leaf_hash, root_of, subtree_hash
 from signing.canonical import canonical_json
-from signing.certs import CertificateAuthority, Usage
+from signing.certs import Certificate, CertificateAuthority, Usage
 from signing.digest import sm3, sm3_hex
 from signing.envelope import seal
 from signing.sm2 import PrivateKey
 from signing.statements import sign_statement, tender_document_statement
 
 NOW = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+FIXTURES = pathlib.Path(__file__).parent / "fixtures"
 
 
 def small_package() -> tuple[bytes, Any]:
@@ -131,26 +138,44 @@ def package() -> tuple[bytes, Any]:
     return small_package()
 
 
+@pytest.fixture(scope="module")
+def v1_package() -> tuple[bytes, Certificate]:
+    return (FIXTURES / "package-v1.zip").read_bytes(), Certificate.load((FIXTURES / "package-v1-root.pem").read_bytes())
+
+
+@pytest.fixture(params=["v2", "v1"])
+def either(request: pytest.FixtureRequest) -> tuple[bytes, Certificate]:
+    """Checks that hold whatever the version: the current package, then the version 1 fixture."""
+    fixture = "package" if request.param == "v2" else "v1_package"
+    return request.getfixturevalue(fixture)  # type: ignore[no-any-return]
+
+
 def regions(data: bytes) -> dict[str, tuple[int, int]]:
-    """Byte ranges of each part of the package: entries' headers and data, central directory, end."""
+    """Byte ranges of each part of the package: entries' headers and data, central directory, end
+    (the header lengths read from the file, since version 1's vary by entry)."""
     z = zipfile.ZipFile(io.BytesIO(data))
     out = {}
-    infos = z.infolist()
-    for info in infos:
-        header = len(pkg.local_header(info.filename, info.CRC, info.file_size))
-        out[f"header:{info.filename}"] = (info.header_offset, info.header_offset + header)
-        out[f"data:{info.filename}"] = (info.header_offset + header, info.header_offset + header + info.file_size)
+    for info in z.infolist():
+        at = info.header_offset
+        name_len, extra_len = struct.unpack("<HH", data[at + 26 : at + 30])
+        header = 30 + name_len + extra_len
+        out[f"header:{info.filename}"] = (at, at + header)
+        out[f"data:{info.filename}"] = (at + header, at + header + info.file_size)
     cd_start = max(end for _, end in out.values())
-    out["central_directory"] = (cd_start, len(data) - 98)
-    out["end_records"] = (len(data) - 98, len(data))
+    end = len(data) - 22  # no comment: the end record is the last 22 bytes
+    if data[end - 20 : end - 16] == b"PK\x06\x07":  # the ZIP64 locator and end record before it
+        end -= 20 + 56
+    out["central_directory"] = (cd_start, end)
+    out["end_records"] = (end, len(data))
     return out
 
 
-def mutations(data: bytes, n: int, seed: int) -> list[tuple[str, bytes]]:
-    """Seeded bit flips, spread over every region in turn (so each region gets several), and
-    truncations at many lengths."""
+def mutations(data: bytes, n: int, seed: int, *, within: tuple[str, ...] = ()) -> list[tuple[str, bytes]]:
+    """Seeded bit flips, spread over every region in turn (so each region gets several), or only
+    over the regions named in ``within`` (then with no truncations), and truncations at many
+    lengths."""
     rng = random.Random(seed)
-    parts = list(regions(data).items())
+    parts = [(name, r) for name, r in regions(data).items() if not within or name in within]
     out = []
     for i in range(n):
         name, (start, end) = parts[i % len(parts)]
@@ -158,6 +183,8 @@ def mutations(data: bytes, n: int, seed: int) -> list[tuple[str, bytes]]:
             continue
         at, bit = rng.randrange(start, end), rng.randrange(8)
         out.append((f"flip {name} @{at}.{bit}", data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1 :]))
+    if within:
+        return out
     for length in sorted({0, 1, 21, 22, 97, 98, len(data) - 1, len(data) - 22, *rng.sample(range(len(data)), 40)}):
         out.append((f"truncate {length}", data[:length]))
     return out
@@ -198,8 +225,8 @@ def test_every_mutation_ends_in_named_findings(package: tuple[bytes, Any]) -> No
     assert {"bad_crc", "layout_not_canonical", "bad_zip"} <= set(codes), codes
 
 
-def test_a_flip_inside_a_certificate_is_a_finding_of_the_trust_step(package: tuple[bytes, Any]) -> None:
-    data, root = package
+def test_a_flip_inside_a_certificate_is_a_finding_of_the_trust_step(either: tuple[bytes, Any]) -> None:
+    data, root = either
     start, end = regions(data)[f"data:{pkg.PLATFORM_CERT}"]
     for at in range(start, end, max(1, (end - start) // 25)):
         report = pkg.verify(io.BytesIO(data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]), root)
@@ -207,9 +234,11 @@ def test_a_flip_inside_a_certificate_is_a_finding_of_the_trust_step(package: tup
         assert any(w.startswith("平台证书") for w in failed) or f"文件 {pkg.PLATFORM_CERT}" in failed, failed
 
 
-def test_bad_entries_are_named(package: tuple[bytes, Any]) -> None:
-    """Duplicate, compressed, oversize and unlisted entries: zipfile would read each one."""
-    data, root = package
+def test_bad_entries_are_named(either: tuple[bytes, Any]) -> None:
+    """Duplicate, compressed and oversize entries: zipfile would read each one. Version 1 was
+    written stored too (every release's writer: ZipFile(compression=ZIP_STORED)), so a compressed
+    member is refused in either version rather than decompressed."""
+    data, root = either
 
     def rebuilt(change: Any) -> bytes:
         src = zipfile.ZipFile(io.BytesIO(data))  # writestr moves the infos it is given: a fresh copy each time
@@ -252,3 +281,75 @@ def test_cli_names_every_finding(package: tuple[bytes, Any], tmp_path: pathlib.P
         assert r.exit_code == 1, (name, r.output)
         assert "失败 FAIL  [" in r.output and "Traceback" not in r.output, (name, r.output)
         assert isinstance(r.exception, SystemExit), (name, r.exception)  # exit 1, not an exception
+
+
+# ---------------------------------------------------------------- version 1
+def test_the_version_1_fixture_verifies(v1_package: tuple[bytes, Certificate]) -> None:
+    """A package an earlier release wrote to WORM storage verifies by version 1's rules, anchored
+    in the root or in the platform's signing certificate, with every kind of signature checked."""
+    data, root = v1_package
+    signing = Certificate.load(zipfile.ZipFile(io.BytesIO(data)).read(pkg.PLATFORM_CERT))
+    for anchor in (root, signing):
+        report = pkg.verify(io.BytesIO(data), anchor)
+        assert report.ok, list(report.lines())
+    checked = [c.what for c in report.checks if c.ok and not c.code]
+    for kind in (
+        "清单签名",
+        "招标文件签名",
+        "投标文件签名",
+        "回执",
+        "解密后的投标文件",
+        "电子保函签名",
+        "开标记录签名",
+        "开标记录确认签名",
+        "日志检查点签名",
+        "交易过程记录",
+    ):
+        assert any(w.startswith(kind) for w in checked), kind
+    (note,) = [c for c in report.checks if c.what.startswith("档案包结构")]
+    assert note.ok and note.code == "layout_not_held_v1"
+    assert any(line.startswith("说明 INFO  [layout_not_held_v1] 档案包结构") for line in report.lines())
+
+
+def test_version_1_damage_ends_in_named_findings(v1_package: tuple[bytes, Certificate]) -> None:
+    """The same flips and truncations over the version 1 fixture: never an exception, every
+    failure named. A flip inside any member's bytes or a truncation fails; a flip in a header byte
+    zipfile does not check (a date, an attribute, a version) has nothing canonical to differ from
+    and may end OK, always with the note that says so."""
+    data, root = v1_package
+    # half the flips (a whole opening, ~40 ms a run), and more over the central directory and end
+    # records, one region each among this package's 58
+    cases = mutations(data, 160, seed=17) + mutations(data, 40, seed=17, within=("central_directory", "end_records"))
+    assert len(cases) > 240
+    codes: dict[str, int] = {}
+    passed = []
+    for name, damaged in cases:
+        report = pkg.verify(io.BytesIO(damaged), root)  # never raises
+        for c in report.checks:
+            if not c.ok:
+                assert c.code and c.what and c.code != "verifier_error", (name, c)
+                codes[c.code] = codes.get(c.code, 0) + 1
+        assert all(line.startswith(("通过 OK", "失败 FAIL  [", "说明 INFO  [")) for line in report.lines())
+        if name.startswith(("flip data:", "truncate")):
+            assert not report.ok, (name, list(report.lines()))
+        elif report.ok:
+            assert "layout_not_held_v1" in {c.code for c in report.checks}, name
+            passed.append(name)
+    assert {"bad_crc", "bad_zip", "digest_mismatch"} <= set(codes), codes
+    assert len(passed) < len(cases) // 2, passed  # most header flips are caught by zipfile itself
+
+
+def test_cli_verifies_a_version_1_package(v1_package: tuple[bytes, Certificate], tmp_path: pathlib.Path) -> None:
+    from trading.cli import main
+
+    data, root = v1_package
+    (tmp_path / "root.pem").write_bytes(root.to_pem())
+    path = tmp_path / "v1.zip"
+    path.write_bytes(data)
+    r = CliRunner().invoke(main, ["archive", "verify", str(path), "--root", str(tmp_path / "root.pem")])
+    assert r.exit_code == 0, r.output
+    assert "说明 INFO  [layout_not_held_v1]" in r.output and "失败 FAIL" not in r.output
+    start = regions(data)["data:bids/913501005000000083/opened.zip"][0]
+    path.write_bytes(data[:start] + bytes([data[start] ^ 1]) + data[start + 1 :])
+    r = CliRunner().invoke(main, ["archive", "verify", str(path), "--root", str(tmp_path / "root.pem")])
+    assert r.exit_code == 1 and "失败 FAIL  [bad_crc] 文件 bids/913501005000000083/opened.zip" in r.output, r.output
