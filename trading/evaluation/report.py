@@ -5,23 +5,20 @@ platform at the award."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.canonical import canonical_json
+from trading import pdf
 from trading.evaluation import room, scoring
 from trading.evaluation.models import Clarification, Evaluation, Expert
 from trading.opening.operations import credit_code_of, org_name
-from trading.opening.record import _font
 from trading.services import Services
 
 METHOD_TEXT = {"comprehensive": "综合评分法", "lowest_price": "经评审的最低投标价法"}
@@ -146,37 +143,19 @@ def _local(iso: str | None) -> str:
     return clock.local(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M") if iso else "—"
 
 
-def _styles() -> tuple[ParagraphStyle, ParagraphStyle]:
-    body = ParagraphStyle("body", fontName=_font(), fontSize=9, leading=13, wordWrap="CJK")
-    return body, ParagraphStyle("title", parent=body, fontSize=16, leading=22, alignment=1)
-
-
-def _pdf(title: str, margin_mm: int, story: list[Any]) -> bytes:
-    out = io.BytesIO()
-    margin = margin_mm * mm
-    SimpleDocTemplate(out, pagesize=A4, leftMargin=margin, rightMargin=margin, title=title).build(story)
-    return out.getvalue()
-
-
-def _table(rows: list[list[Any]], body: ParagraphStyle, widths: list[float]) -> Table:
-    t = Table([[Paragraph(str(c), body) for c in r] for r in rows], colWidths=[w * mm for w in widths], repeatRows=1)
-    t.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    return t
-
-
 def render_report_pdf(r: dict[str, Any]) -> bytes:
-    body, title = _styles()
+    body, title = pdf.styles()
     story: list[Any] = [
-        Paragraph("评标报告", title),
+        pdf.para("评标报告", title),
         Spacer(1, 5 * mm),
-        Paragraph(f"项目名称：{r['title']}　项目编号：{r['tender']}　标段：第{r['lot']}标段 {r['lot_name']}", body),
-        Paragraph(
+        pdf.para(f"项目名称：{r['title']}　项目编号：{r['tender']}　标段：第{r['lot']}标段 {r['lot_name']}", body),
+        pdf.para(
             f"评标办法：{METHOD_TEXT.get(r['method'], r['method'])}；{FORMULA_TEXT.get(r['price_formula'], '')}", body
         ),
-        Paragraph(f"生成时间：{_local(r['generated_at'])}　评审轮次：第 {r['round']} 轮", body),
+        pdf.para(f"生成时间：{_local(r['generated_at'])}　评审轮次：第 {r['round']} 轮", body),
         Spacer(1, 3 * mm),
-        Paragraph("一、评标委员会", body),
-        _table(
+        pdf.para("一、评标委员会", body),
+        pdf.table(
             [["编号", "姓名", "身份", "所在地区", "职务"]]
             + [
                 [
@@ -193,10 +172,10 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
         ),
     ]
     for x in r["recused"]:
-        story.append(Paragraph(f"回避：专家 {x['expert']}，理由：{x['reason']}", body))
-    story += [Spacer(1, 3 * mm), Paragraph("二、资格/符合性审查（少数服从多数）", body)]
+        story.append(pdf.para(f"回避：专家 {x['expert']}，理由：{x['reason']}", body))
+    story += [Spacer(1, 3 * mm), pdf.para("二、资格/符合性审查（少数服从多数）", body)]
     story.append(
-        _table(
+        pdf.table(
             [["投标人", "结论", "不通过理由"]]
             + [
                 [c["bidder"], "通过" if c["passed"] else "不通过", "；".join(c["reasons"]) or "—"]
@@ -206,9 +185,9 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
             [60, 25, 95],
         )
     )
-    story += [Spacer(1, 3 * mm), Paragraph("三、评审结果与排序", body)]
+    story += [Spacer(1, 3 * mm), pdf.para("三、评审结果与排序", body)]
     story.append(
-        _table(
+        pdf.table(
             [["排名", "投标人", "投标报价（元）", "评分因素得分", "价格分", "总分"]]
             + [
                 [
@@ -226,9 +205,9 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
         )
     )
     if r["scores"]:
-        story += [Spacer(1, 3 * mm), Paragraph("四、各专家评分明细", body)]
+        story += [Spacer(1, 3 * mm), pdf.para("四、各专家评分明细", body)]
         story.append(
-            _table(
+            pdf.table(
                 [["专家", "投标人", "各因素得分", "合计"]]
                 + [
                     [
@@ -243,27 +222,27 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
                 [16, 50, 90, 20],
             )
         )
-    story += [Spacer(1, 3 * mm), Paragraph("五、评审提示及处理", body)]
+    story += [Spacer(1, 3 * mm), pdf.para("五、评审提示及处理", body)]
     for f in r["flags"]:
         how = "已修正评分" if f["cleared"] else f"处理意见：{f['resolution']}"
-        story.append(Paragraph(f"［{f['kind']}］{f['bidder'] or ''} {f['detail']}；{how}", body))
+        story.append(pdf.para(f"［{f['kind']}］{f['bidder'] or ''} {f['detail']}；{how}", body))
     if not r["flags"]:
-        story.append(Paragraph("无。", body))
+        story.append(pdf.para("无。", body))
     for c in r["clarifications"]:
-        story.append(Paragraph(f"澄清（{c['bidder']}）：{c['question']}　答复：{c['answer'] or '未答复'}", body))
-    story += [Spacer(1, 3 * mm), Paragraph("六、推荐的中标候选人", body)]
+        story.append(pdf.para(f"澄清（{c['bidder']}）：{c['question']}　答复：{c['answer'] or '未答复'}", body))
+    story += [Spacer(1, 3 * mm), pdf.para("六、推荐的中标候选人", body)]
     for c in r["candidates"]:
-        story.append(Paragraph(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {c['price']} 元", body))
+        story.append(pdf.para(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {c['price']} 元", body))
     for h in r["history"]:
-        story.append(Paragraph(f"评标回退（第 {h['round']} 轮）：{h['reason']}", body))
+        story.append(pdf.para(f"评标回退（第 {h['round']} 轮）：{h['reason']}", body))
     story += [
         Spacer(1, 4 * mm),
-        Paragraph(
+        pdf.para(
             "评标委员会全体成员以各自的 SM2 数字证书对本报告（JSON 文本的 SM3）签名；持不同意见的专家以书面理由签署。",
             body,
         ),
     ]
-    return _pdf("评标报告", 15, story)
+    return pdf.build("评标报告", 15, story)
 
 
 def store_report(services: Services, report: dict[str, Any]) -> dict[str, str]:
@@ -273,13 +252,13 @@ def store_report(services: Services, report: dict[str, Any]) -> dict[str, str]:
 
 
 def render_notice_pdf(n: dict[str, Any]) -> bytes:
-    body, title = _styles()
+    body, title = pdf.styles()
     big = ParagraphStyle("big", parent=body, fontSize=11, leading=18)
     story: list[Any] = [
-        Paragraph("中标通知书", title),
+        pdf.para("中标通知书", title),
         Spacer(1, 8 * mm),
-        Paragraph(f"{n['winner']}（统一社会信用代码 {n['winner_code']}）：", big),
-        Paragraph(
+        pdf.para(f"{n['winner']}（统一社会信用代码 {n['winner_code']}）：", big),
+        pdf.para(
             f"你方于 {_local(n['bid_deadline'])} 提交的“{n['title']}”（项目编号 {n['tender']}）第{n['lot']}标段"
             f"“{n['lot_name']}”投标文件已被确定为中标人，中标价为人民币 {n['price']} 元。"
             f"请于本通知书发出之日起三十日内与招标人{n['tenderee']}依据招标文件和你方投标文件订立书面合同"
@@ -287,9 +266,9 @@ def render_notice_pdf(n: dict[str, Any]) -> bytes:
             big,
         ),
         Spacer(1, 6 * mm),
-        Paragraph(f"招标人：{n['tenderee']}　　发出时间：{_local(n['issued_at'])}", big),
+        pdf.para(f"招标人：{n['tenderee']}　　发出时间：{_local(n['issued_at'])}", big),
         Spacer(1, 4 * mm),
-        Paragraph(f"评标报告 SM3：{n['report_sm3']}", body),
-        Paragraph("本通知书由公共资源交易平台生成并以平台 SM2 密钥签名，可凭签名文件离线核验。", body),
+        pdf.para(f"评标报告 SM3：{n['report_sm3']}", body),
+        pdf.para("本通知书由公共资源交易平台生成并以平台 SM2 密钥签名，可凭签名文件离线核验。", body),
     ]
-    return _pdf("中标通知书", 20, story)
+    return pdf.build("中标通知书", 20, story)

@@ -8,16 +8,10 @@ the close, which adds the confirmations (signed or deemed by silence), the objec
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
 
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Spacer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,11 +23,13 @@ from bidding.models import Bid
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
+from trading import pdf
 from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
 from trading.opening.operations import credit_code_of, lot_of, org_name, tender_of
 from trading.services import Services
 
-FONT = "STSong-Light"  # reportlab's built-in CJK font: nothing to install
+#: trading/evaluation/watermark.py still imports the font from here; trading.pdf.font is its home.
+_font = pdf.font
 OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}
 
 
@@ -106,35 +102,27 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
     return record
 
 
-def _font() -> str:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
-
-
 def _local(iso: str | None) -> str:
     return clock.local(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S") if iso else "—"
 
 
 def render_pdf(record: dict[str, Any]) -> bytes:
-    font = _font()
-    body = ParagraphStyle("body", fontName=font, fontSize=9, leading=13, wordWrap="CJK")
-    title = ParagraphStyle("title", parent=body, fontSize=16, leading=22, alignment=1)
+    """The record as a Chinese PDF; every string from the record is shown as plain text."""
+    body, title = pdf.styles()
     final = record["type"] == "opening_record_final"
-    out = io.BytesIO()
-    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, title="开标记录")
     story: list[Any] = [
-        Paragraph("开标记录（最终版）" if final else "开标记录", title),
+        pdf.para("开标记录（最终版）" if final else "开标记录", title),
         Spacer(1, 6 * mm),
-        Paragraph(f"项目名称：{record['title']}　项目编号：{record['tender']}", body),
-        Paragraph(f"标段：第{record['lot']}标段　{record['lot_name']}", body),
-        Paragraph(
+        pdf.para(f"项目名称：{record['title']}　项目编号：{record['tender']}", body),
+        pdf.para(f"标段：第{record['lot']}标段　{record['lot_name']}", body),
+        pdf.para(
             f"投标截止（开标）时间：{_local(record['deadline'])}　生成时间：{_local(record['generated_at'])}", body
         ),
         Spacer(1, 4 * mm),
     ]
-    head = ["序号", "投标人", "统一社会信用代码", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
-    rows: list[list[Any]] = [[Paragraph(h, body) for h in head]]
+    rows: list[list[Any]] = [
+        ["序号", "投标人", "统一社会信用代码", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
+    ]
     for i, b in enumerate(record["bidders"], 1):
         sheet = b["price_sheet"] or {}
         fields = "；".join(f"{k}: {v}" for k, v in sorted((sheet.get("fields") or {}).items()))
@@ -142,27 +130,23 @@ def render_pdf(record: dict[str, Any]) -> bytes:
         if b["reason"] and b["outcome"] != "decrypted":
             outcome += f"（{b['reason']}）"
         bond = (b.get("bond") or {}).get("label") or "—"
-        cells = [str(i), b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", bond, outcome]
-        rows.append([Paragraph(str(x), body) for x in cells])
-    table = Table(rows, colWidths=[9 * mm, 32 * mm, 30 * mm, 24 * mm, 26 * mm, 33 * mm, 26 * mm], repeatRows=1)
-    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story += [table, Spacer(1, 4 * mm)]
+        rows.append([i, b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", bond, outcome])
+    story += [pdf.table(rows, body, [9, 32, 30, 24, 26, 33, 26]), Spacer(1, 4 * mm)]
     if final:
-        story.append(Paragraph(f"本记录确认的开标记录 SM3：{record['confirmed_record_sm3']}", body))
+        story.append(pdf.para(f"本记录确认的开标记录 SM3：{record['confirmed_record_sm3']}", body))
         for b in record["bidders"]:
             conf = b.get("confirmation") or {}
             kind = {"signed": "已电子签名确认", "deemed": "确认时间内未答复，视为确认"}.get(conf.get("kind") or "", "—")
-            story.append(Paragraph(f"{b['bidder']}：{kind}", body))
+            story.append(pdf.para(f"{b['bidder']}：{kind}", body))
         story.append(Spacer(1, 3 * mm))
         for o in record["objections"]:
-            story.append(Paragraph(f"异议（{o['bidder']}，{_local(o['raised_at'])}）：{o['text']}", body))
-            story.append(Paragraph(f"答复（{_local(o['answered_at'])}）：{o['answer'] or '—'}", body))
+            story.append(pdf.para(f"异议（{o['bidder']}，{_local(o['raised_at'])}）：{o['text']}", body))
+            story.append(pdf.para(f"答复（{_local(o['answered_at'])}）：{o['answer'] or '—'}", body))
         if not record["objections"]:
-            story.append(Paragraph("开标过程中无异议。", body))
+            story.append(pdf.para("开标过程中无异议。", body))
     story.append(Spacer(1, 4 * mm))
-    story.append(Paragraph("本记录由公共资源交易平台生成并以平台 SM2 密钥签名；签名文件与本记录一同归档。", body))
-    doc.build(story)
-    return out.getvalue()
+    story.append(pdf.para("本记录由公共资源交易平台生成并以平台 SM2 密钥签名；签名文件与本记录一同归档。", body))
+    return pdf.build("开标记录", 15, story)
 
 
 def publish_record(session: Session, c: Ceremony, services: Services, now: dt.datetime, *, final: bool) -> None:
