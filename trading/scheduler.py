@@ -9,23 +9,26 @@ missed while no scheduler ran.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import os
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import SYSTEM, record_event
+from archive.audit import SYSTEM, AuditEvent, record_event
 from archive.db import locked
 from trading.accounts.models import LoginAttempt
 from trading.config import load_settings
@@ -35,6 +38,13 @@ from trading.services import Services
 
 log = logging.getLogger("ggzy.scheduler")
 JobFn = Callable[[Session, dt.datetime, Services], int]
+T = TypeVar("T")
+#: An item (a ceremony, a lot) whose automatic move failed this often is left for staff.
+RETRY_CAP = 5
+#: The wait before the n-th automatic retry is RETRY_BASE × 2^(n−1): a storage hiccup heals, and a
+#: room whose every viewer's request retries does not reach the cap within seconds.
+RETRY_BASE = dt.timedelta(seconds=15)
+MESSAGE_LIMIT = 300
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,89 @@ def prune_login_attempts(session: Session, now: dt.datetime, services: Services)
             session, SYSTEM, "login_attempt.prune", ("login_attempt", "*"), {"before": cutoff.isoformat(), "count": n}
         )
     return int(n)
+
+
+# ---------------------------------------------------------------- one item, one transaction
+def error_summary(exc: BaseException) -> dict[str, str]:
+    """The error's class and a short, printable message: messages may quote what a participant
+    typed (reportlab quotes the paragraph it could not parse), so control characters (a forged
+    log line) are shown escaped and the length is bounded."""
+    text = "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(exc)[: MESSAGE_LIMIT * 2]
+    )
+    return {"error": type(exc).__name__, "message": text[:MESSAGE_LIMIT]}
+
+
+@dataclass(frozen=True)
+class Failures:
+    """The failed automatic moves of one item since it last moved (``count`` 0: none)."""
+
+    count: int
+    last_at: dt.datetime | None = None
+    last: dict[str, Any] | None = None
+
+    @property
+    def capped(self) -> bool:
+        return self.count >= RETRY_CAP
+
+    def retry_due(self, now: dt.datetime) -> bool:
+        """Whether an automatic attempt may run at ``now`` (staff's own attempt always may)."""
+        if self.count == 0 or self.last_at is None:
+            return True
+        return not self.capped and now >= self.last_at + RETRY_BASE * 2 ** (self.count - 1)
+
+    def to_json(self) -> dict[str, Any] | None:
+        if not self.count:
+            return None
+        return {
+            "failures": self.count,
+            "cap": RETRY_CAP,
+            "gave_up": self.capped,
+            "last_at": self.last_at.isoformat() if self.last_at else None,
+            **(self.last or {}),
+        }
+
+
+def failures(session: Session, action: str, obj: tuple[str, str], since: dt.datetime, **match: str) -> Failures:
+    """``action`` events about ``obj`` at or after ``since`` whose payload has every ``match``.
+    The audit trail is the record: no counter to keep in step with it."""
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.payload)
+        .where(
+            AuditEvent.action == action,
+            AuditEvent.object_type == obj[0],
+            AuditEvent.object_id == obj[1],
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.seq)
+    ).all()
+    found = [(at, body) for at, raw in rows if all((body := json.loads(raw)).get(k) == v for k, v in match.items())]
+    if not found:
+        return Failures(0)
+    at, body = found[-1]
+    return Failures(len(found), clock.as_utc(at), body)
+
+
+def each_apart(session: Session, items: Iterable[T], move: Callable[[T], bool], name: str) -> int:
+    """Call ``move`` for each item in a transaction of its own, committed before the next begins,
+    so one item that fails (or whose commit fails) neither undoes nor stops the others. ``move``
+    records its own failures where it can (an audit event staff see); what still escapes it is
+    rolled back and logged here, and the next sweep tries again. Returns how many moved."""
+    session.commit()  # what the job did before is its own
+    changed = 0
+    for item in items:
+        try:
+            moved = move(item)
+            session.commit()
+            changed += bool(moved)
+        except OperationalError as exc:  # contention or a lost connection: nothing wrong with the item
+            session.rollback()
+            log.warning("%s: %r not moved this time (%s)", name, item, error_summary(exc)["message"])
+        except Exception as exc:
+            session.rollback()
+            log.error("%s: %r failed: %s", name, item, error_summary(exc), exc_info=exc)
+    return changed
 
 
 def load_jobs() -> dict[str, Job]:

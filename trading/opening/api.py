@@ -21,7 +21,7 @@ from trading.db import Database
 from trading.errors import InvalidInput, NotFound
 from trading.opening import joint
 from trading.opening import operations as ops
-from trading.opening.models import Ceremony, Objection, Stage
+from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.permissions import Permission, requires
@@ -126,6 +126,8 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         }
     if staff:
         out["counts"] = ops.counts(c)
+        # a stage change that failed (recorded; retried with a pause, then left to staff)
+        out["advance_failure"] = ops.advance_failures(db, c).to_json() if c.stage not in FINAL_STAGES else None
     return out
 
 
@@ -252,7 +254,11 @@ def message(ceremony_id: int) -> tuple[Response, int]:
 @requires(Permission.CEREMONY_HOST)
 def advance(ceremony_id: int) -> Response:
     c = current(ceremony_id, for_update=True)
-    ops.advance(web.db(), web.require_user(), c, services(current_app))
+    try:
+        ops.advance(web.db(), web.require_user(), c, services(current_app))
+    except ops.AdvanceFailed:
+        web.commit()  # the step itself was undone; its failure's audit event stays
+        raise
     return _done(c)
 
 

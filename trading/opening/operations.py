@@ -9,13 +9,16 @@ and by the scheduler's sweep, so a missed job changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import SYSTEM, Actor, record_event
+from archive.audit import SYSTEM, Actor, record_event, write_pending
 from archive.db import locked
 from archive.transparency import request_checkpoint
 from bidding.guarantees.operations import bond_status
@@ -48,9 +51,11 @@ from trading.opening.models import (
 )
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.procedures.operations import get_procedure
+from trading.scheduler import RETRY_CAP, Failures, each_apart, error_summary, failures
 from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, Tender, TenderState
 
+log = logging.getLogger("ggzy.opening")
 #: Stages whose windows are fixed here rather than by the procedure (staff usually move on sooner).
 BIDDERS_MINUTES = 5
 READING_MINUTES = 10
@@ -229,8 +234,58 @@ def _transition(
 
 
 # ---------------------------------------------------------------- time
+class AdvanceFailed(Conflict):
+    """A stage change that failed for a reason of ours (its record could not be built, the store
+    did not answer): the ceremony stays where it was, and staff are told by name."""
+
+    code = "advance_failed"
+
+    def __init__(self, info: dict[str, str]) -> None:
+        super().__init__(
+            f"开标室未能进入下一阶段（{info['error']}：{info['message']}），已记录并通知工作人员；"
+            "请联系平台技术支持处理后再试"
+        )
+        self.info = info
+
+
+def advance_failures(session: Session, c: Ceremony) -> Failures:
+    """The failed attempts to move the ceremony on from its current stage (a stage only moves
+    forward, so they are the failure events since it began that name it)."""
+    return failures(session, "ceremony.advance_failed", c.audit_ref, c.stage_started_at, stage=c.stage.value)
+
+
+def _record_failure(session: Session, c: Ceremony, actor: Actor, exc: BaseException) -> None:
+    """After the failed step was undone: an audit event (the count of failures is read back from
+    them), a line in the log, and a note in the room for staff."""
+    info = exc.info if isinstance(exc, AdvanceFailed) else error_summary(exc)
+    count = advance_failures(session, c).count + 1
+    cause = exc.__cause__ if isinstance(exc, AdvanceFailed) and exc.__cause__ is not None else exc
+    log.error(
+        "ceremony %s could not leave %s (failure %s of %s)", c.id, c.stage.value, count, RETRY_CAP, exc_info=cause
+    )
+    payload = {"stage": c.stage.value, **info, "failures": count, "gave_up": count >= RETRY_CAP}
+    record_event(session, actor, "ceremony.advance_failed", c, payload)
+    add_event(session, c, "advance_failed", payload, Audience.STAFF)
+
+
+def _step(session: Session, c: Ceremony, actor: Actor, move: Callable[[], None]) -> bool:
+    """One stage change in a savepoint of its own: done, or undone alone and recorded (False)."""
+    write_pending(session)  # appends made before the savepoint must not be dropped with it
+    try:
+        with session.begin_nested():
+            move()
+        return True
+    except OperationalError:
+        raise  # contention: the request answers busy_retry, the sweep tries again
+    except Exception as exc:  # the rules were checked before: this is ours, and must stop no one else
+        _record_failure(session, c, actor, exc)
+    return False
+
+
 def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.datetime | None = None) -> Ceremony:
-    """Bring the ceremony up to ``now``: open it at the deadline, close windows that have run out."""
+    """Bring the ceremony up to ``now``: open it at the deadline, close windows that have run out.
+    A step that fails is undone and recorded (``_step``); it is tried again after a pause, and after
+    RETRY_CAP failures only by staff's own advance."""
     from trading.tenders.operations import close_bidding
 
     now = now or clock.now()
@@ -241,7 +296,10 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
             return c
         close_bidding(session, tender, now)
         if tender.status is TenderState.BIDDING_CLOSED and now >= tender.bid_deadline:
-            _open(session, c, tender, now)
+            if not advance_failures(session, c).retry_due(now):
+                return c
+            if not _step(session, c, SYSTEM, lambda: _open(session, c, tender, now)):
+                return c
     for _ in range(len(NEXT)):
         if c.stage in FINAL_STAGES or c.paused_at is not None or c.stage_ends_at is None or now < c.stage_ends_at:
             break
@@ -249,36 +307,43 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
             break  # e.g. decryptions submitted in time still running: the window closes after them
         if tender.joint_opening and _sibling_waiting(session, c) is not None:
             break  # 合并开标: every lot's window closes at the same instant
-        _advance(session, c, SYSTEM, services, now)
+        if not advance_failures(session, c).retry_due(now):
+            break
+        if not _step(session, c, SYSTEM, lambda: _advance(session, c, SYSTEM, services, now)):
+            break
     return c
 
 
-def due(session: Session, now: dt.datetime) -> list[Ceremony]:
+def due(session: Session, now: dt.datetime) -> list[int]:
+    """The ceremonies whose window has run out (ids, read without a lock)."""
     return list(
         session.scalars(
-            locked(
-                select(Ceremony)
-                .where(
-                    Ceremony.stage.not_in([s.value for s in FINAL_STAGES]),
-                    Ceremony.paused_at.is_(None),
-                    Ceremony.stage_ends_at <= now,
-                )
-                .order_by(Ceremony.id),
-                # a room a request holds is skipped: that request brings it up to now, or the next sweep does
-                skip_locked=True,
+            select(Ceremony.id)
+            .where(
+                Ceremony.stage.not_in([s.value for s in FINAL_STAGES]),
+                Ceremony.paused_at.is_(None),
+                Ceremony.stage_ends_at <= now,
             )
+            .order_by(Ceremony.id)
         )
     )
 
 
+def catch_up(session: Session, ceremony_id: int, services: Services, now: dt.datetime) -> bool:
+    """The scheduler's move of one ceremony (True: its stage changed). A room a request holds is
+    skipped: that request brings it up to now, or the next sweep does."""
+    c = session.scalar(locked(select(Ceremony).where(Ceremony.id == ceremony_id), skip_locked=True))
+    if c is None:
+        return False
+    before = c.stage
+    ensure_current(session, c, services, now)
+    return c.stage is not before
+
+
 def sweep(session: Session, now: dt.datetime, services: Services) -> int:
-    """The scheduler's job: every ceremony whose window has run out."""
-    changed = 0
-    for c in due(session, now):
-        before = c.stage
-        ensure_current(session, c, services, now)
-        changed += c.stage is not before
-    return changed
+    """The scheduler's job: every ceremony whose window has run out, each in a transaction of its
+    own (committed as it goes), so that one room that cannot move never holds up another."""
+    return each_apart(session, due(session, now), lambda cid: catch_up(session, cid, services, now), "ceremonies")
 
 
 def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
@@ -401,6 +466,16 @@ def _early_block(session: Session, c: Ceremony) -> str | None:
 
 
 def _advance(session: Session, c: Ceremony, actor: Actor, services: Services, now: dt.datetime) -> None:
+    """The ceremony to its next stage; a failure that is not a rule's refusal is named (AdvanceFailed)."""
+    try:
+        _advance_to_next(session, c, actor, services, now)
+    except (AdvanceFailed, OperationalError):
+        raise
+    except Exception as exc:
+        raise AdvanceFailed(error_summary(exc)) from exc
+
+
+def _advance_to_next(session: Session, c: Ceremony, actor: Actor, services: Services, now: dt.datetime) -> None:
     to = NEXT[c.stage]
     if to is Stage.BIDDERS:
         _transition(session, c, to, actor, now, {"bidders": bidder_rows(session, c)})
@@ -449,7 +524,10 @@ def check_advance(session: Session, c: Ceremony) -> None:
     _require_running(c)
     if c.paused_at is not None:
         raise Conflict("开标已暂停，请先继续", code="paused")
-    reason = _early_block(session, c)
+    # a window that has run out and still stands failed to close by itself: only what holds every
+    # window (decryptions running, objections unanswered) holds staff's own try
+    overdue = c.stage_ends_at is not None and clock.now() >= c.stage_ends_at
+    reason = _waiting_for(session, c) if overdue else _early_block(session, c)
     if reason is not None:
         raise Conflict(reason, code="stage_not_done")
 
@@ -459,7 +537,9 @@ def advance(session: Session, staff: User, c: Ceremony, services: Services) -> N
     require_host(staff)
     _require_separate(session, c)
     check_advance(session, c)
-    _advance(session, c, staff, services, clock.now())
+    if not _step(session, c, staff, lambda: _advance(session, c, staff, services, clock.now())):
+        last = advance_failures(session, c).last or {}  # as its audit event tells it
+        raise AdvanceFailed({"error": str(last.get("error", "")), "message": str(last.get("message", ""))})
 
 
 def check_pause(c: Ceremony) -> None:

@@ -88,6 +88,9 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
             raise InvalidInput("未知操作")
         web.commit()
         flash("已执行")
+    except ops.AdvanceFailed as exc:
+        web.commit()  # the step itself was undone; its failure's audit event stays
+        flash(f"未执行：{exc.message}")
     except DomainError as exc:
         db.rollback()
         flash(f"未执行：{exc.message}")
