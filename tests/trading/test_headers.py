@@ -26,9 +26,10 @@ def directives(csp: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("path", ["/", "/login", "/static/style.css", "/api/v1/me", "/no-such-page", "/healthz"])
-def test_every_answer_carries_the_headers(client: FlaskClient, path: str) -> None:
+def test_every_answer_carries_the_headers(client: FlaskClient, app: Flask, path: str) -> None:
     r = client.get(path)
     r.close()
+    app.extensions["ggzy.db"].engine.dispose()  # /healthz's probe connection: the fixture's requests use another
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["Referrer-Policy"] == "same-origin"
