@@ -23,8 +23,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from trading.accounts.passwords import TEST_MEMORY_KIB, TEST_TIME_COST, passwords
 from trading.config import Settings, load_settings
 from trading.db import make_engine, upgrade
+
+# Factories make accounts without an app; they hash at the test configuration's cost too.
+passwords.configure(TEST_MEMORY_KIB, TEST_TIME_COST)
 
 PG_ADMIN_URL = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI") == "true"

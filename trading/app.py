@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from archive import clock
 from archive.objectstore import ObjectStore
 from trading import web
+from trading.accounts.passwords import passwords
 from trading.config import Settings, load_settings
 from trading.db import Database
 from trading.permissions import Permission
@@ -42,6 +43,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.extensions["ggzy.settings"] = settings
+    passwords.configure(settings.argon2_memory_kib, settings.argon2_time_cost)
     app.extensions["ggzy.db"] = Database(settings.database_url)
     app.extensions["ggzy.services"] = Services(settings)
     app.extensions["ggzy.endpoint_rules"] = {"static": Permission.PUBLIC}

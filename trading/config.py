@@ -18,6 +18,7 @@
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
 | CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
+| ARGON2_MEMORY_KIB, ARGON2_TIME_COST | 65536, 3 (test: 8, 1) | Argon2id cost of password hashes; production refuses less than 19456, 2 |
 | CHECKPOINT_ANCHOR_SECONDS | 2 | at most this long between an event and an (unpublished) checkpoint that anchors it |
 | DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
 | LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
@@ -62,6 +63,8 @@ class Settings:
     decrypt_workers: int = 2
     checkpoint_interval_seconds: int = 300
     checkpoint_anchor_seconds: int = 2
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
     live_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -119,7 +122,13 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
         "live_url": env.get("LIVE_URL", ""),
+        # The test configuration hashes passwords at the lowest cost; everything else at
+        # argon2-cffi's defaults (trading.accounts.passwords).
+        "argon2_memory_kib": _int(env, "ARGON2_MEMORY_KIB", 8 if mode == "test" else 65536),
+        "argon2_time_cost": _int(env, "ARGON2_TIME_COST", 1 if mode == "test" else 3),
     }
+    if mode == "production" and (values["argon2_memory_kib"] < 19456 or values["argon2_time_cost"] < 2):
+        raise ConfigError("production mode needs ARGON2_MEMORY_KIB >= 19456 and ARGON2_TIME_COST >= 2 (OWASP's floor)")
     values.update(overrides)
     return Settings(**values)
 

@@ -107,3 +107,33 @@ def test_sessions_resolve_expire_and_revoke(session: Session) -> None:
         ops.revoke_session(session, other, row)
     ops.revoke_session(session, u, row)
     assert ops.resolve_token(session, token, SessionKind.API) is None
+
+
+def test_password_cost_is_a_setting_and_production_refuses_a_low_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Production keeps argon2-cffi's defaults; the test configuration is cheap; production refuses
+    a cost below OWASP's floor for Argon2id."""
+    from argon2 import extract_parameters
+
+    from trading.accounts.passwords import Passwords
+    from trading.config import ConfigError, load_settings
+
+    prod = {
+        "GGZY_ENV": "production",
+        "SECRET_KEY": "x" * 40,
+        "DATABASE_URL": "sqlite://",
+        "OBJECT_STORE_URL": str(tmp_path / "o"),
+        "ARCHIVE_STORE_URL": str(tmp_path / "a"),
+    }
+    s = load_settings(prod)
+    assert (s.argon2_memory_kib, s.argon2_time_cost) == (65536, 3)
+    t = load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "i")})
+    assert (t.argon2_memory_kib, t.argon2_time_cost) == (8, 1)
+    with pytest.raises(ConfigError, match="ARGON2"):
+        load_settings(prod | {"ARGON2_MEMORY_KIB": "1024"})
+    p = Passwords()
+    p.configure(t.argon2_memory_kib, t.argon2_time_cost)
+    cheap = p.hash("correct horse battery")
+    assert extract_parameters(cheap).memory_cost == 8 and p.verify(cheap, "correct horse battery")
+    assert not p.verify(cheap, "wrong") and not p.verify(None, "correct horse battery")
+    p.configure(s.argon2_memory_kib, s.argon2_time_cost)
+    assert p.needs_rehash(cheap)  # a production login upgrades a hash made at a lower cost

@@ -7,8 +7,6 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -26,14 +24,13 @@ from trading.accounts.models import (
     User,
     UserRole,
 )
+from trading.accounts.passwords import passwords
 from trading.accounts.schemas import OrganisationIn, UserIn
 from trading.accounts.throttle import challenge_wait, password_wait
 from trading.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from trading.pki.models import LoginChallenge
 from trading.pki.operations import CHALLENGE_LIFETIME, challenge_statement, issue_challenge
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("timing-equaliser-not-a-password")
 SESSION_LIFETIME = {SessionKind.WEB: dt.timedelta(hours=12), SessionKind.API: dt.timedelta(days=30)}
 
 
@@ -79,7 +76,7 @@ def create_user(session: Session, actor: Actor, data: UserIn) -> User:
     user = User(
         username=data.username,
         display_name=data.display_name,
-        password_hash=_hasher.hash(data.password),
+        password_hash=passwords.hash(data.password),
         organisation_id=org.id if org else None,
         is_active=True,
         created_at=clock.now(),
@@ -108,17 +105,13 @@ def authenticate(
     if wait:
         raise TooManyRequests(f"登录失败次数过多，请 {wait} 秒后再试", retry_after=wait)
     user = session.scalar(select(User).where(User.username == username))
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        ok = user is not None and user.is_active
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
+    ok = passwords.verify(user.password_hash if user else None, password) and user is not None and user.is_active
     session.add(LoginAttempt(username=username, ip=ip, at=now, success=ok, kind=PASSWORD_ATTEMPT))
     if not ok or user is None:
         session.flush()
         raise Unauthenticated("用户名或密码错误", code="bad_credentials")
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash(password)
     return user
 
 
