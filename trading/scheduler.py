@@ -28,7 +28,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import SYSTEM, AuditEvent, record_event
+from archive.audit import SYSTEM, AuditEvent, record_event, write_pending
 from archive.db import locked
 from trading.accounts.models import LoginAttempt
 from trading.config import load_settings
@@ -122,38 +122,38 @@ class Failures:
         }
 
 
-def failures(session: Session, action: str, obj: tuple[str, str], since: dt.datetime, **match: str) -> Failures:
-    """``action`` events about ``obj`` at or after ``since`` whose payload has every ``match``.
-    The audit trail is the record: no counter to keep in step with it."""
-    rows = session.execute(
-        select(AuditEvent.at, AuditEvent.payload)
-        .where(
-            AuditEvent.action == action,
-            AuditEvent.object_type == obj[0],
-            AuditEvent.object_id == obj[1],
-            AuditEvent.at >= since,
-        )
-        .order_by(AuditEvent.seq)
-    ).all()
-    found = [(at, body) for at, raw in rows if all((body := json.loads(raw)).get(k) == v for k, v in match.items())]
+def failures(
+    session: Session, action: str, obj: tuple[str, str], since: dt.datetime | None = None, **match: str
+) -> Failures:
+    """``action`` events about ``obj`` (at or after ``since``, if given) whose payload has every
+    ``match``. The audit trail is the record: no counter to keep in step with it."""
+    q = select(AuditEvent.at, AuditEvent.payload).where(
+        AuditEvent.action == action, AuditEvent.object_type == obj[0], AuditEvent.object_id == obj[1]
+    )
+    if since is not None:
+        q = q.where(AuditEvent.at >= since)
+    rows = session.execute(q.order_by(AuditEvent.seq)).all()
+    parsed = [(at, json.loads(raw)) for at, raw in rows]
+    found = [(at, body) for at, body in parsed if all(body.get(k) == v for k, v in match.items())]
     if not found:
         return Failures(0)
     at, body = found[-1]
     return Failures(len(found), clock.as_utc(at), body)
 
 
-def each_apart(session: Session, items: Iterable[T], move: Callable[[T], bool], name: str) -> int:
+def each_apart(session: Session, items: Iterable[T], move: Callable[[T], int], name: str) -> int:
     """Call ``move`` for each item in a transaction of its own, committed before the next begins,
     so one item that fails (or whose commit fails) neither undoes nor stops the others. ``move``
     records its own failures where it can (an audit event staff see); what still escapes it is
-    rolled back and logged here, and the next sweep tries again. Returns how many moved."""
+    rolled back and logged here, and the next sweep tries again. Returns the sum of what ``move``
+    returned (True counts 1)."""
     session.commit()  # what the job did before is its own
     changed = 0
     for item in items:
         try:
             moved = move(item)
             session.commit()
-            changed += bool(moved)
+            changed += int(moved)
         except OperationalError as exc:  # contention or a lost connection: nothing wrong with the item
             session.rollback()
             log.warning("%s: %r not moved this time (%s)", name, item, error_summary(exc)["message"])
@@ -161,6 +161,33 @@ def each_apart(session: Session, items: Iterable[T], move: Callable[[T], bool], 
             session.rollback()
             log.error("%s: %r failed: %s", name, item, error_summary(exc), exc_info=exc)
     return changed
+
+
+def attempt(
+    session: Session, action: str, obj: tuple[str, str], now: dt.datetime, move: Callable[[], int], **match: str
+) -> int:
+    """One item's automatic move (inside its own transaction: see ``each_apart``), in a savepoint.
+    A failure is undone alone and, in the enclosing transaction, logged with its trace and recorded
+    as an ``action`` audit event about ``obj`` (``match``, error class, short message, count,
+    ``gave_up``): staff read it in the audit trail. The item is tried again after RETRY_BASE ×
+    2^(n−1) and left alone after RETRY_CAP failures; ``match`` tells apart the moves one item
+    makes in turn (an archive package per end state). Returns what ``move`` returned (0 when it
+    did not run or failed). For items that move once: failures are counted over the whole trail."""
+    before = failures(session, action, obj, None, **match)
+    if not before.retry_due(now):
+        return 0
+    write_pending(session)  # appends made before the savepoint must not be dropped with it
+    try:
+        with session.begin_nested():
+            return move()
+    except OperationalError:
+        raise  # contention or a lost connection: each_apart rolls back, the next sweep tries again
+    except Exception as exc:  # a broken item: it must stop no other
+        count = before.count + 1
+        log.error("%s %s:%s (failure %s of %s)", action, obj[0], obj[1], count, RETRY_CAP, exc_info=exc)
+        payload = {**match, **error_summary(exc), "failures": count, "gave_up": count >= RETRY_CAP}
+        record_event(session, SYSTEM, action, obj, payload)
+        return 0
 
 
 def load_jobs() -> dict[str, Job]:

@@ -47,6 +47,7 @@ from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate, registered_signing_cert
+from trading.scheduler import attempt, each_apart
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current
@@ -433,63 +434,85 @@ def release(session: Session, g: Guarantee, reason: str, actor: Actor = SYSTEM) 
 RELEASE_REASONS = {LotState.FAILED: "标段流标，保函释放", LotState.TERMINATED: "招标终止，保函释放"}
 
 
+RELEASABLE = (GuaranteeState.VALID, GuaranteeState.SEALED, GuaranteeState.INVALID)
+
+
 def release_due(session: Session, now: dt.datetime) -> int:
     """The scheduler's sweep: guarantees of lots that failed or were terminated are released, and
-    undecided applications for them cancelled (the award-based releases come with the award)."""
-    done = 0
-    q = (
-        select(Guarantee, Lot)
-        .join(Lot, Lot.id == Guarantee.lot_id)
-        .where(
-            Guarantee.state.in_(
-                [GuaranteeState.VALID.value, GuaranteeState.SEALED.value, GuaranteeState.INVALID.value]
-            ),
-            Lot.status.in_([s.value for s in RELEASE_REASONS]),
-        )
-    )
-    for g, lot in session.execute(q).all():
-        release(session, g, RELEASE_REASONS[lot.status])
-        done += 1
-    done += _release_after_award(session)
-    pending = (
-        select(GuaranteeOrder)
-        .join(Lot, Lot.id == GuaranteeOrder.lot_id)
-        .where(GuaranteeOrder.state == OrderState.APPLIED, Lot.status.in_([s.value for s in RELEASE_REASONS]))
-    )
-    for order in session.scalars(pending):
-        order.state, order.decided_at = OrderState.CANCELLED, now
-        record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
-        done += 1
-    return done
-
-
-def _release_after_award(session: Session) -> int:
-    """Losers' guarantees once the lot is awarded; the winner's once its contract is recorded
-    (Reg 57: within 5 days; the sweep runs every 10 minutes)."""
+    undecided applications for them cancelled; after an award, the losers' guarantees, and the
+    winner's once its contract is recorded (Reg 57: within 5 days; the sweep runs every 10
+    minutes). Each guarantee and each application moves in a transaction of its own
+    (``each_apart``), so one that cannot (an unreadable row) holds up no other; its failure is
+    the audit event ``guarantee.release_failed`` / ``guarantee.cancel_failed``, retried with a
+    pause up to a cap."""
     from trading.evaluation.models import Evaluation
     from trading.opening.models import CeremonyBidder
 
-    done = 0
-    q = (
-        select(Guarantee, Evaluation, CeremonyBidder.org_id)
+    releasable = Guarantee.state.in_([s.value for s in RELEASABLE])
+    ended = session.execute(
+        select(Guarantee.id, Lot.status)
+        .join(Lot, Lot.id == Guarantee.lot_id)
+        .where(releasable, Lot.status.in_([s.value for s in RELEASE_REASONS]))
+        .order_by(Guarantee.id)
+    ).all()
+    due = [(gid, RELEASE_REASONS[LotState(status)]) for gid, status in ended]
+    awarded = session.execute(
+        select(Guarantee.id, Guarantee.org_id, CeremonyBidder.org_id, Evaluation.contract_signed_at)
         .join(Lot, Lot.id == Guarantee.lot_id)
         .join(Evaluation, Evaluation.lot_id == Lot.id)
         .join(CeremonyBidder, CeremonyBidder.id == Evaluation.winner_bidder_id)
-        .where(
-            Lot.status == LotState.AWARDED,
-            Guarantee.state.in_(
-                [GuaranteeState.VALID.value, GuaranteeState.SEALED.value, GuaranteeState.INVALID.value]
-            ),
-        )
+        .where(Lot.status == LotState.AWARDED, releasable)
+        .order_by(Guarantee.id)
+    ).all()
+    for gid, org, winner, contract_signed_at in awarded:
+        if org != winner:
+            due.append((gid, "已定标，未中标人的保函释放"))
+        elif contract_signed_at is not None:
+            due.append((gid, "中标人已签订合同，保函释放"))
+
+    def release_one(guarantee_id: int, reason: str) -> bool:
+        # one an issuer's request holds is skipped: the next sweep releases it
+        g = session.scalar(locked(select(Guarantee).where(Guarantee.id == guarantee_id), skip_locked=True))
+        if g is None or g.state not in RELEASABLE:
+            return False
+        release(session, g, reason)
+        return True
+
+    done = each_apart(
+        session,
+        due,
+        lambda item: attempt(
+            session,
+            "guarantee.release_failed",
+            ("guarantee", str(item[0])),
+            now,
+            lambda: release_one(*item),
+        ),
+        "release_guarantees",
     )
-    for g, ev, winner_org in session.execute(q).all():
-        if g.org_id != winner_org:
-            release(session, g, "已定标，未中标人的保函释放")
-            done += 1
-        elif ev.contract_signed_at is not None:
-            release(session, g, "中标人已签订合同，保函释放")
-            done += 1
-    return done
+    pending = session.scalars(
+        select(GuaranteeOrder.id)
+        .join(Lot, Lot.id == GuaranteeOrder.lot_id)
+        .where(GuaranteeOrder.state == OrderState.APPLIED, Lot.status.in_([s.value for s in RELEASE_REASONS]))
+        .order_by(GuaranteeOrder.id)
+    ).all()
+
+    def cancel_one(order_id: int) -> bool:
+        order = session.scalar(locked(select(GuaranteeOrder).where(GuaranteeOrder.id == order_id), skip_locked=True))
+        if order is None or order.state is not OrderState.APPLIED:
+            return False
+        order.state, order.decided_at = OrderState.CANCELLED, now
+        record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
+        return True
+
+    return done + each_apart(
+        session,
+        pending,
+        lambda oid: attempt(
+            session, "guarantee.cancel_failed", ("guarantee_order", str(oid)), now, lambda: cancel_one(oid)
+        ),
+        "cancel_guarantee_orders",
+    )
 
 
 def lot_guarantees(session: Session, lot: Lot) -> list[Guarantee]:

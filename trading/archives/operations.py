@@ -33,6 +33,7 @@ from trading.archives.models import ArchivePackage
 from trading.errors import Conflict, Forbidden, NotFound
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Outcome, Stage
 from trading.opening.record import record_files
+from trading.scheduler import attempt, each_apart
 from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderDocument
 
@@ -381,22 +382,42 @@ def build_for(
 
 
 def build_due(session: Session, services: Services, now: dt.datetime) -> int:
-    """The scheduler's job: every ended lot without a package whose checkpoint is signed."""
-    have = select(ArchivePackage.lot_id)
-    ended = session.scalars(
-        select(Ceremony).where(Ceremony.stage.in_([s.value for s in FINAL_STAGES]), Ceremony.lot_id.not_in(have))
-    ).all()
+    """The scheduler's job: every ended lot without a package whose checkpoint is signed, each in
+    a transaction of its own (``each_apart``), so that a lot whose package cannot be built (a file
+    the store does not give back, an unreadable row) holds up no other lot's; its failure is the
+    audit event ``archive.build_failed`` about the lot, retried with a pause up to a cap."""
     from trading.evaluation.models import EvalState, Evaluation
 
-    awarded = session.scalars(
-        select(Ceremony)
+    have = select(ArchivePackage.lot_id)
+    ended = session.execute(
+        select(Ceremony.id, Ceremony.lot_id)
+        .where(Ceremony.stage.in_([s.value for s in FINAL_STAGES]), Ceremony.lot_id.not_in(have))
+        .order_by(Ceremony.id)
+    ).all()
+    awarded = session.execute(
+        select(Ceremony.id, Ceremony.lot_id)
         .join(Evaluation, Evaluation.lot_id == Ceremony.lot_id)
         .where(
             Evaluation.state == EvalState.AWARDED,
             Ceremony.lot_id.not_in(select(ArchivePackage.lot_id).where(ArchivePackage.reason == "awarded")),
         )
+        .order_by(Ceremony.id)
     ).all()
-    return sum(build_for(session, c, services, now) is not None for c in [*ended, *awarded])
+    # the end state the package is for: a lot archived at its end is archived again once awarded
+    due = [(cid, lot_id, "end") for cid, lot_id in ended] + [(cid, lot_id, "awarded") for cid, lot_id in awarded]
+
+    def build_one(ceremony_id: int) -> bool:
+        c = session.get(Ceremony, ceremony_id)
+        return c is not None and build_for(session, c, services, now) is not None
+
+    return each_apart(
+        session,
+        due,
+        lambda item: attempt(
+            session, "archive.build_failed", ("lot", str(item[1])), now, lambda: build_one(item[0]), package=item[2]
+        ),
+        "build_archives",
+    )
 
 
 # ---------------------------------------------------------------- reading, holding, deleting

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, record_event
+from archive.db import locked
 from archive.transparency import request_checkpoint
 from signing.statements import sign_statement
 from trading.accounts.models import Organisation, Role, User
@@ -34,6 +35,7 @@ from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
 from trading.opening.models import CeremonyBidder
 from trading.opening.operations import credit_code_of, org_name
 from trading.procedures.operations import get_procedure
+from trading.scheduler import attempt, each_apart
 from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender
 from trading.tenders.operations import _seal
@@ -164,59 +166,105 @@ def object_to(session: Session, user: User, ev: Evaluation, text: str) -> Public
 
 def report_overdue(session: Session, now: dt.datetime) -> int:
     """Each objection past its answer date and still unanswered: an audit event, and a notice to the
-    tenderee (and its agency) that the lot stays suspended until it answers. Once per objection."""
-    from trading.tenders import notifications
-
+    tenderee (and its agency) that the lot stays suspended until it answers. Once per objection,
+    each in a transaction of its own (``each_apart``): one that cannot be reported (an unreadable
+    row) holds up no other; its failure is the audit event ``evaluation.objection_overdue_failed``,
+    retried with a pause up to a cap."""
     late = session.scalars(
-        select(PublicityObjection).where(
+        select(PublicityObjection.id)
+        .where(
             PublicityObjection.answer.is_(None),
             PublicityObjection.overdue_at.is_(None),
             PublicityObjection.answer_due < now,
         )
+        .order_by(PublicityObjection.id)
     ).all()
-    for o in late:
-        ev = session.get(Evaluation, o.evaluation_id)
-        assert ev is not None
-        lot, tender = room.lot_and_tender(session, ev)
-        o.overdue_at = now
-        notifications.notify_managers(
+    return each_apart(
+        session,
+        late,
+        lambda oid: attempt(
             session,
-            tender,
-            f"第{lot.number}标段中标候选人公示期间的异议已超过 3 日未答复（《招标投标法实施条例》第五十四条），"
-            "招标投标活动暂停中，请尽快答复",
-        )
-        record_event(
-            session, SYSTEM, "evaluation.objection_overdue", o, {"evaluation": ev.id, "due": o.answer_due.isoformat()}
-        )
-    return len(late)
+            "evaluation.objection_overdue_failed",
+            ("evaluation_objection", str(oid)),
+            now,
+            lambda: _report_overdue_one(session, oid, now),
+        ),
+        "objections_overdue",
+    )
+
+
+def _report_overdue_one(session: Session, objection_id: int, now: dt.datetime) -> bool:
+    from trading.tenders import notifications
+
+    o = session.scalar(
+        locked(select(PublicityObjection).where(PublicityObjection.id == objection_id), skip_locked=True)
+    )
+    if o is None or o.answer is not None or o.overdue_at is not None:
+        return False  # answered (or reported) since the sweep read it, or a request holds it
+    ev = session.get(Evaluation, o.evaluation_id)
+    assert ev is not None
+    lot, tender = room.lot_and_tender(session, ev)
+    o.overdue_at = now
+    notifications.notify_managers(
+        session,
+        tender,
+        f"第{lot.number}标段中标候选人公示期间的异议已超过 3 日未答复（《招标投标法实施条例》第五十四条），"
+        "招标投标活动暂停中，请尽快答复",
+    )
+    record_event(
+        session, SYSTEM, "evaluation.objection_overdue", o, {"evaluation": ev.id, "due": o.answer_due.isoformat()}
+    )
+    return True
 
 
 def report_late_publicity(session: Session, now: dt.datetime) -> int:
     """Each complete report whose candidates are still not publicised 3 days on (Reg 54): an audit
-    event, and a notice to the tenderee and its agency. Once per report; publicity stays possible."""
-    from trading.tenders import notifications
-
+    event, and a notice to the tenderee and its agency. Once per report; publicity stays possible.
+    Each in a transaction of its own (``each_apart``): one that cannot be reported holds up no
+    other; its failure is the audit event ``evaluation.publicity_overdue_failed``, retried with a
+    pause up to a cap."""
     waiting = session.scalars(
-        select(Evaluation).where(
+        select(Evaluation.id)
+        .where(
             Evaluation.state == EvalState.REPORTED,
             Evaluation.report_statement.is_not(None),
             Evaluation.publicity_late_at.is_(None),
             Evaluation.reported_at < now - dt.timedelta(days=PUBLICITY_DUE_DAYS),
         )
+        .order_by(Evaluation.id)
     ).all()
-    for ev in waiting:
-        lot, tender = room.lot_and_tender(session, ev)
-        ev.publicity_late_at = now
-        notifications.notify_managers(
+    return each_apart(
+        session,
+        waiting,
+        lambda eid: attempt(
             session,
-            tender,
-            f"第{lot.number}标段评标报告完成已超过 {PUBLICITY_DUE_DAYS} 日，中标候选人尚未公示"
-            "（《招标投标法实施条例》第五十四条），请联系交易中心尽快发布",
-        )
-        due = publicity_due(ev)
-        assert due is not None
-        record_event(session, SYSTEM, "evaluation.publicity_overdue", ev, {"due": due.isoformat()})
-    return len(waiting)
+            "evaluation.publicity_overdue_failed",
+            ("evaluation", str(eid)),
+            now,
+            lambda: _report_late_publicity_one(session, eid, now),
+        ),
+        "publicity_overdue",
+    )
+
+
+def _report_late_publicity_one(session: Session, evaluation_id: int, now: dt.datetime) -> bool:
+    from trading.tenders import notifications
+
+    ev = session.scalar(locked(select(Evaluation).where(Evaluation.id == evaluation_id), skip_locked=True))
+    if ev is None or ev.state is not EvalState.REPORTED or ev.publicity_late_at is not None:
+        return False  # publicised (or reported) since the sweep read it, or a request holds it
+    lot, tender = room.lot_and_tender(session, ev)
+    ev.publicity_late_at = now
+    notifications.notify_managers(
+        session,
+        tender,
+        f"第{lot.number}标段评标报告完成已超过 {PUBLICITY_DUE_DAYS} 日，中标候选人尚未公示"
+        "（《招标投标法实施条例》第五十四条），请联系交易中心尽快发布",
+    )
+    due = publicity_due(ev)
+    assert due is not None
+    record_event(session, SYSTEM, "evaluation.publicity_overdue", ev, {"due": due.isoformat()})
+    return True
 
 
 def answer_objection(session: Session, user: User, ev: Evaluation, objection_id: int, text: str) -> PublicityObjection:

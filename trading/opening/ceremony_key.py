@@ -43,12 +43,3 @@ def open_ceremony_key(settings: Settings, ceremony_id: int, stored: bytes) -> Pr
         raise CeremonyKeyUnreadable(f"开标密钥无法解开 (ceremony key does not unwrap: {exc})") from None
     except KeyFormatError as exc:
         raise CeremonyKeyUnreadable(f"开标密钥损坏 ({exc})") from None
-
-
-def app_settings() -> Settings:
-    """The settings of the app serving this request: publication (``trading.tenders``) calls
-    ``create_ceremonies`` from a request without passing them."""
-    from flask import current_app
-
-    found: Settings = current_app.extensions["ggzy.settings"]
-    return found

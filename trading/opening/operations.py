@@ -34,7 +34,7 @@ from signing.statements import (
 from trading.accounts.models import Organisation, Role, User
 from trading.config import Settings
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.opening.ceremony_key import app_settings, seal_ceremony_key
+from trading.opening.ceremony_key import seal_ceremony_key
 from trading.opening.models import (
     FINAL_STAGES,
     Audience,
@@ -79,11 +79,10 @@ NEXT = {
 
 
 # ---------------------------------------------------------------- creation and loading
-def create_ceremonies(session: Session, tender: Tender, settings: Settings | None = None) -> list[Ceremony]:
+def create_ceremonies(session: Session, tender: Tender, settings: Settings) -> list[Ceremony]:
     """One ceremony per lot, made when the tender is published; each gets its own SM2 key pair,
-    whose private half is stored wrapped with the platform's KEK (``ceremony_key``). ``settings``
-    default to those of the app serving the request (publication is always one)."""
-    settings = settings or app_settings()
+    whose private half is stored wrapped with the platform's KEK (``ceremony_key``), which
+    ``settings`` locate."""
     proc = get_procedure(session, tender.procedure_code)
     windows = {
         Stage.SIGN_IN.value: proc.sign_in_minutes,

@@ -13,7 +13,7 @@ from archive import clock
 from signing.certs import Certificate, Usage
 from signing.errors import SigningError
 from trading import web
-from trading.app import object_store
+from trading.app import object_store, services
 from trading.errors import InvalidInput, NotFound
 from trading.permissions import Permission, requires
 from trading.pki.operations import current_certificate, register_certificate
@@ -235,7 +235,7 @@ def review_queue() -> Response:
 @api.post("/tenders/<code>/publish")
 @requires(Permission.TENDER_REVIEW)
 def publish_tender(code: str) -> tuple[Response, int]:
-    ops.publish_tender(web.db(), web.require_user(), load(code, for_update=True))
+    ops.publish_tender(web.db(), web.require_user(), load(code, for_update=True), services(current_app).settings)
     return _ok()
 
 

@@ -19,10 +19,12 @@ from archive.transparency import request_checkpoint
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, OrgKind, Role, User
+from trading.config import Settings
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.procedures.calendar import add_days, days_between
 from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
+from trading.scheduler import attempt, each_apart
 from trading.tenders import notifications
 from trading.tenders.models import (
     Announcement,
@@ -123,11 +125,25 @@ def ensure_current(session: Session, tender: Tender) -> Tender:
 
 
 def close_due(session: Session, now: dt.datetime) -> int:
-    """The scheduler's sweep: close every tender whose deadline has passed."""
+    """The scheduler's sweep: close every tender whose deadline has passed, each in a transaction
+    of its own (``each_apart``), so that a tender that cannot close (an unreadable row) holds up no
+    other; its failure is the audit event ``tender.close_failed``, retried with a pause up to a cap."""
     due = session.scalars(
-        locked(select(Tender).where(Tender.status == TenderState.PUBLISHED, Tender.bid_deadline <= now))
+        select(Tender.id).where(Tender.status == TenderState.PUBLISHED, Tender.bid_deadline <= now).order_by(Tender.id)
     ).all()
-    return sum(close_bidding(session, t, now) for t in due)
+
+    def close_one(tender_id: int) -> bool:
+        # a tender a request holds is skipped: every request enforces the deadline itself
+        # (ensure_current), and the next sweep closes it
+        tender = session.scalar(locked(select(Tender).where(Tender.id == tender_id), skip_locked=True))
+        return tender is not None and close_bidding(session, tender, now)
+
+    return each_apart(
+        session,
+        due,
+        lambda tid: attempt(session, "tender.close_failed", ("tender", str(tid)), now, lambda: close_one(tid)),
+        "close_bidding",
+    )
 
 
 # ---------------------------------------------------------------- drafting
@@ -297,8 +313,9 @@ def _seal(session: Session, ann: Announcement, reviewer: User | None, now: dt.da
     session.flush()
 
 
-def publish_tender(session: Session, staff: User, tender: Tender) -> None:
-    """SUBMITTED → PUBLISHED: documents count as issued now; the deadline rule is checked again."""
+def publish_tender(session: Session, staff: User, tender: Tender, settings: Settings) -> None:
+    """SUBMITTED → PUBLISHED: documents count as issued now; the deadline rule is checked again.
+    ``settings`` locate the key that wraps each new ceremony's private key."""
     _require_state(tender, TenderState.SUBMITTED)
     now = clock.now()
     check_deadline(session, tender.procedure_code, now, tender.bid_deadline)
@@ -316,7 +333,7 @@ def publish_tender(session: Session, staff: User, tender: Tender) -> None:
     )
     from trading.opening.operations import create_ceremonies  # the opening depends on tenders, not back
 
-    create_ceremonies(session, tender)
+    create_ceremonies(session, tender, settings)
 
 
 # ---------------------------------------------------------------- amendments (变更/澄清)

@@ -14,7 +14,7 @@ from wtforms import ValidationError
 from archive import clock
 from trading import web
 from trading.accounts.models import Organisation, OrgKind
-from trading.app import object_store
+from trading.app import object_store, services
 from trading.errors import DomainError, InvalidInput, NotFound
 from trading.permissions import Permission, requires
 from trading.procedures import operations as procs
@@ -462,7 +462,8 @@ def review_page() -> str:
 @pages.post("/tenders/<code>/publish")
 @requires(Permission.TENDER_REVIEW)
 def publish(code: str) -> ResponseReturnValue:
-    return _act(code, lambda t: ops.publish_tender(web.db(), web.require_user(), t), "招标公告已发布")
+    settings = services(current_app).settings
+    return _act(code, lambda t: ops.publish_tender(web.db(), web.require_user(), t, settings), "招标公告已发布")
 
 
 @pages.post("/tenders/<code>/return")

@@ -27,6 +27,7 @@ from archive.db import locked
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from trading.platform_keys import unwrap_secret, wrap_secret
+from trading.scheduler import attempt, each_apart
 from trading.tenders.models import SealedOpening, Tender, TenderState
 
 #: the one actor of every sealed event: no stable pseudonym
@@ -93,16 +94,25 @@ def reveal(session: Session, kek: bytes, tender: Tender, now: dt.datetime) -> in
 
 
 def reveal_due(session: Session, kek: bytes, now: dt.datetime) -> int:
-    """The scheduler's sweep: every tender past its deadline with openings still sealed."""
+    """The scheduler's sweep: every tender past its deadline with openings still sealed, each in a
+    transaction of its own (``each_apart``), so that one whose opening does not unwrap holds up no
+    other tender's; its failure is the audit event ``sealed.reveal_failed``, retried with a pause
+    up to a cap. Returns how many openings were published."""
     ids = session.scalars(
         select(SealedOpening.tender_id)
         .join(Tender, Tender.id == SealedOpening.tender_id)
         .where(SealedOpening.revealed_at.is_(None), Tender.bid_deadline <= now)
         .distinct()
+        .order_by(SealedOpening.tender_id)
     ).all()
-    total = 0
-    for tid in ids:
-        tender = session.get(Tender, tid)
-        if tender is not None:
-            total += reveal(session, kek, tender, now)
-    return total
+
+    def reveal_one(tender_id: int) -> int:
+        tender = session.get(Tender, tender_id)
+        return 0 if tender is None else reveal(session, kek, tender, now)
+
+    return each_apart(
+        session,
+        ids,
+        lambda tid: attempt(session, "sealed.reveal_failed", ("tender", str(tid)), now, lambda: reveal_one(tid)),
+        "reveal_sealed",
+    )
