@@ -65,8 +65,12 @@ def release_key(
     sealed: pathlib.Path,
     sign_key: PrivateKey,
     enc_key: PrivateKey,
+    enc_cert: Certificate,
     trusted: Certificate | None = None,
 ) -> dict[str, Any]:
+    """Release the bid's key to the ceremony. Refused here, before anything is sent, unless the
+    file is the bid on record and its header names ``enc_cert`` (whose key ``enc_key`` is) as
+    the recipient (``recipient_mismatch``: ENVELOPE.md's reader checks)."""
     st = state(client, ceremony)
     mine = st.get("me")
     if mine is None:
@@ -75,7 +79,7 @@ def release_key(
     if digest != mine["ciphertext_sm3"]:
         raise ApiError(0, "wrong_file", "该加密投标文件不是贵单位在本标段的有效投标 (not the bid on record)")
     with sealed.open("rb") as f:
-        content_key = read_header(f).unwrap_key(enc_key)
+        content_key = read_header(f).unwrap_key(enc_key, enc_cert)
     wrapped = ceremony_key(client, ceremony, trusted).encrypt(content_key)
     statement = ceremony_decrypt_statement(ceremony, credit_code_of(client), digest, sm3_hex(wrapped))
     body = {

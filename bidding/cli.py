@@ -576,10 +576,10 @@ def decrypt(ceremony: int, sealed: pathlib.Path, keys: pathlib.Path, wait: bool)
     with _api_errors():
         pw = _password()
         sign_key, _ = _load(keys, "sign", pw)
-        enc_key, _ = _load(keys, "enc", pw)
+        enc_key, enc_cert = _load(keys, "enc", pw)
         assert sign_key is not None and enc_key is not None
         client = _client()
-        ceremony_client.release_key(client, ceremony, sealed, sign_key, enc_key)
+        ceremony_client.release_key(client, ceremony, sealed, sign_key, enc_key, enc_cert)
         click.echo("密钥已提交，平台解密中 (key released; decrypting)")
         if not wait:
             return

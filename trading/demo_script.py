@@ -285,6 +285,11 @@ def _bid(
     return sign, enc, sealed
 
 
+def _enc_cert(keys_dir: pathlib.Path, b: Actor) -> Certificate:
+    """The demo bidder's encryption certificate, which ``release_key`` checks the header names."""
+    return Certificate.load((keys_dir / b.username / "enc.crt").read_bytes())
+
+
 def demo_issuer(app: Flask, actor: Actor, keys_dir: pathlib.Path) -> ReferenceIssuer:
     """The demo's guarantee issuer: the reference issuer's decisions, its API client the demo's
     ``issuer`` account with keys of its own, talking to the signed issuer API in-process."""
@@ -339,7 +344,7 @@ def opened_tender(
         staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # open the decryption window
         for b, (sign, enc, sealed) in zip(bidders, keys, strict=True):
             moment.advance(seconds=20)
-            ceremony_client.release_key(b, cid, sealed, sign, enc)
+            ceremony_client.release_key(b, cid, sealed, sign, enc, _enc_cert(keys_dir, b))
         run_pending(app.extensions["ggzy.db"], services(app), "demo")
         moment.advance(seconds=60)
         staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # price reading, all at once
@@ -495,7 +500,7 @@ def joint_tender(
         for (lot, i), (sign, enc, sealed) in keys.items():
             if i > 0:
                 moment.advance(seconds=10)
-                ceremony_client.release_key(bidders[i], rooms[lot], sealed, sign, enc)
+                ceremony_client.release_key(bidders[i], rooms[lot], sealed, sign, enc, _enc_cert(keys_dir, bidders[i]))
         run_pending(app.extensions["ggzy.db"], services(app), "demo")
     return [
         f"{code} 两个标段合并开标，正在解密：bidder2、bidder3 已解密；以 bidder1 登录打开 /tenders/{code}/opening，"

@@ -29,7 +29,7 @@ from reportlab.lib.colors import Color
 from reportlab.pdfgen import canvas
 
 from signing.bounded_zip import BoundedZip
-from trading.opening.record import _font
+from trading.pdf import font
 
 #: The largest PDF stamped (held whole in memory while pypdf rewrites it, a few times its size).
 STAMP_LIMIT = 64 * 1024 * 1024
@@ -39,7 +39,7 @@ def _stamp(width: float, height: float, text: str) -> PdfReader:
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=(width, height))
     c.setFillColor(Color(0.6, 0.6, 0.6, alpha=0.35))
-    c.setFont(_font(), 14)
+    c.setFont(font(), 14)
     c.translate(width / 2, height / 2)
     c.rotate(35)
     for dy in (-160, 0, 160):

@@ -28,8 +28,6 @@ from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
 from trading.opening.operations import credit_code_of, lot_of, org_name, tender_of
 from trading.services import Services
 
-#: trading/evaluation/watermark.py still imports the font from here; trading.pdf.font is its home.
-_font = pdf.font
 OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}
 
 
