@@ -35,6 +35,7 @@ from trading.accounts.models import Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import check_signature, current_certificate, registered_signing_cert, trust_store
 from trading.platform_keys import PlatformKeys
+from trading.scheduler import each_apart
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, Tender, TenderState
 from trading.tenders.operations import ensure_current, get_tender
@@ -449,12 +450,30 @@ def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -
 
 
 def abandon_expired(session: Session, staging: pathlib.Path, now: dt.datetime) -> int:
-    """The scheduler's sweep: expired uploads are abandoned and their staged bytes deleted."""
-    rows = session.scalars(
-        locked(select(BidUpload).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now))
-    ).all()
-    for upload in rows:
-        upload.state, upload.updated_at = UploadState.ABANDONED, now
-        staged_path(staging, upload.id).unlink(missing_ok=True)
-        _forget(upload.id)
-    return len(rows)
+    """The scheduler's sweep: expired uploads are abandoned and their staged bytes deleted, each
+    in a transaction of its own (``each_apart``), so one that cannot be moved holds up no other.
+    No audit event: an upload is not a bid, and an event would show who is bidding before the
+    deadline."""
+    due = select(BidUpload.id).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now)
+    ids = list(session.scalars(due).all())
+    return each_apart(session, ids, lambda upload_id: abandon_one(session, staging, upload_id, now), "abandon_uploads")
+
+
+def abandon_one(session: Session, staging: pathlib.Path, upload_id: str, now: dt.datetime) -> bool:
+    """Abandon one expired upload; a request still writing to it (holding its row) is skipped
+    until the next sweep."""
+    upload = session.scalar(
+        locked(
+            select(BidUpload).where(
+                BidUpload.id == upload_id, BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now
+            ),
+            skip_locked=True,
+        )
+    )
+    if upload is None:
+        return False
+    upload.state, upload.updated_at = UploadState.ABANDONED, now
+    session.flush()
+    staged_path(staging, upload.id).unlink(missing_ok=True)
+    _forget(upload.id)
+    return True

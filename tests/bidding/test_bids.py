@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import AuditEvent
 from bidding import operations as bid_ops
-from bidding.models import Bid
+from bidding.models import Bid, BidUpload, UploadState
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, bid_withdrawal_statement
@@ -213,6 +213,36 @@ def test_abandoned_uploads_are_swept(client: FlaskClient, session: Session, app:
     assert (staging / f"{up['upload_id']}.part").exists()
     assert bid_ops.abandon_expired(session, staging, clock.now() + dt.timedelta(hours=25)) == 1
     assert not (staging / f"{up['upload_id']}.part").exists()
+
+
+def test_one_upload_that_cannot_be_abandoned_holds_up_no_other(
+    client: FlaskClient, session: Session, app: Flask, tender: dict[str, Any]
+) -> None:
+    """Failed before: the sweep abandoned every expired upload in one transaction, so one staged
+    file that could not be deleted left every other upload open (and its bytes on disk)."""
+    t = tender
+    ups = [
+        upload_bid(client, t[h], seal_bid(t[b], t["code"], PRICE_SHEET), t["code"], complete=False)
+        for b, h in (("b1", "h1"), ("b2", "h2"))
+    ]
+    staging = app.extensions["ggzy.settings"].instance / "uploads"
+    stuck = staging / f"{ups[0]['upload_id']}.part"
+    stuck.unlink()
+    stuck.mkdir()  # unlink() of a directory raises: this upload cannot be abandoned
+    later = clock.now() + dt.timedelta(hours=25)
+    assert bid_ops.abandon_expired(session, staging, later) == 1
+    states = {
+        u.id: u.state
+        for u in session.scalars(
+            select(BidUpload)
+            .where(BidUpload.id.in_([u["upload_id"] for u in ups]))
+            .execution_options(populate_existing=True)
+        )
+    }
+    assert states == {ups[0]["upload_id"]: UploadState.OPEN, ups[1]["upload_id"]: UploadState.ABANDONED}
+    assert not (staging / f"{ups[1]['upload_id']}.part").exists()
+    stuck.rmdir()
+    assert bid_ops.abandon_expired(session, staging, later) == 1  # the next sweep takes it
 
 
 def test_bidder_pages(client: FlaskClient, session: Session, app: Flask, tender: dict[str, Any]) -> None:
