@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
 
 from archive import clock
 from archive.objectstore import ObjectStore, ObjectStoreError
@@ -92,9 +94,50 @@ def index() -> str:
 
 #: how long /healthz waits for each check; a probe still running after it counts as down
 PROBE_DEADLINE = 2.0
-# Probes run on two threads of their own: a hung store or database holds at most these two,
-# never the request threads, and a queue of probes behind them simply times out.
-_probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ggzy-health")
+
+
+class Lane:
+    """One probe at a time for one target, on a daemon thread of its own. While a probe of the
+    target is still running (a store that accepted the connection and never answers) no second one
+    is started: /healthz reports the target ``timeout`` at once instead of queueing behind it, so a
+    hung store never delays another target's probe nor piles up threads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._running: Future[None] | None = None
+
+    def start(self, fn: Callable[[], object]) -> Future[None] | None:
+        """The future of a new probe, or None when the previous one has not finished yet."""
+        with self._lock:
+            if self._running is not None and not self._running.done():
+                return None
+            future: Future[None] = Future()
+            self._running = future
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the waiting request, which logs it
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        threading.Thread(target=run, name=f"ggzy-health-{self.name}", daemon=True).start()
+        return future
+
+
+def lanes(app: Flask) -> dict[str, Lane]:
+    """This app's lanes, one per target (per app: two apps in one process probe different stores)."""
+    with _lanes_lock:
+        found: dict[str, Lane] | None = app.extensions.get("ggzy.health-lanes")
+        if found is None:
+            found = {name: Lane(name) for name in ("database", "objects", "archive")}
+            app.extensions["ggzy.health-lanes"] = found
+        return found
+
+
+_lanes_lock = threading.Lock()
 
 
 def probe_store(store: ObjectStore) -> None:
@@ -124,16 +167,18 @@ def probe_database(database: Database) -> None:
         conn.close()
 
 
-def _check(name: str, fn: Callable[[], object]) -> dict[str, object]:
+def _outcome(label: str, future: Future[None] | None, deadline: float) -> dict[str, object]:
     # No timings in the answer: /healthz is public, and its body must not vary with what the
     # platform holds (tests/trading/tenders/test_secrecy.py compares it across bidder counts).
     try:
-        _probes.submit(fn).result(timeout=PROBE_DEADLINE)
+        if future is None:
+            raise FutureTimeout
+        future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
-        log.error("health: %s did not answer within %.1f s", name, PROBE_DEADLINE)
+        log.error("health: %s did not answer within %.1f s", label, PROBE_DEADLINE)
         return {"ok": False, "error": "timeout"}
     except Exception as exc:  # any failure of the probe is the answer, and is logged in full
-        log.error("health: %s failed: %s", name, exc, exc_info=exc)
+        log.error("health: %s failed: %s", label, exc, exc_info=exc)
         return {"ok": False, "error": "unavailable"}
     return {"ok": True}
 
@@ -141,18 +186,22 @@ def _check(name: str, fn: Callable[[], object]) -> dict[str, object]:
 @bp.get("/healthz")
 @requires(Permission.PUBLIC)
 def healthz() -> tuple[Response, int]:
-    """The database and both object stores, each probed within PROBE_DEADLINE seconds: 200 when all
+    """The database and both object stores, probed side by side within PROBE_DEADLINE seconds: 200 when all
     answer, otherwise a named 503 (``storage_unavailable`` or ``database_unavailable``) that a load
     balancer takes the instance out of rotation on."""
     from trading.app import services
 
     svc = services(current_app)
     database: Database = current_app.extensions["ggzy.db"]
-    checks = {
-        "database": _check("database", lambda: probe_database(database)),
-        "objects": _check("object store", lambda: probe_store(svc.store)),
-        "archive": _check("archive store", lambda: probe_store(svc.archive_store)),
+    own = lanes(current_app)
+    # All three start at once and share one deadline: the whole answer takes ~PROBE_DEADLINE at most.
+    deadline = time.monotonic() + PROBE_DEADLINE
+    started = {
+        "database": ("database", own["database"].start(lambda: probe_database(database))),
+        "objects": ("object store", own["objects"].start(lambda: probe_store(svc.store))),
+        "archive": ("archive store", own["archive"].start(lambda: probe_store(svc.archive_store))),
     }
+    checks = {key: _outcome(label, future, deadline) for key, (label, future) in started.items()}
     body: dict[str, object] = {"status": "ok", "server_time": clock.now().isoformat(), "checks": checks}
     if not checks["database"]["ok"]:
         body |= {"status": "unavailable", "error": {"code": "database_unavailable", "message": "数据库暂不可用"}}

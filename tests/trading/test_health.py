@@ -138,3 +138,32 @@ def test_unwritable_filesystem_store(app_with: Any, session: Session, tmp_path: 
     r = upload(client, ht, tenderee, code, "招标文件.pdf", b"%PDF docs")
     assert r.status_code == 201, r.get_json()
     assert client.get("/healthz").status_code == 200
+
+
+@contextmanager
+def silent_port() -> Iterator[int]:
+    """A loopback port that accepts connections (the kernel completes the handshake for the
+    backlog) and never answers a byte: a hung store, not a refused one."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(64)
+        yield int(s.getsockname()[1])
+
+
+def test_hung_object_store_is_named_and_never_blocks_the_database_probe(app_with: Any) -> None:
+    """With a store that accepts and never answers, calls 3 on answered database_unavailable after
+    6 s: the probes queued on two shared threads behind the stuck ones and all timed out."""
+    with silent_port() as port:
+        app = app_with(object_store_url=f"minio://key:secretsecret@127.0.0.1:{port}/bucket")
+        client = app.test_client()
+        for _ in range(5):
+            started = time.monotonic()
+            r = client.get("/healthz")
+            took = time.monotonic() - started
+            body = r.get_json()
+            assert took < 2.5, took
+            assert r.status_code == 503 and body["error"]["code"] == "storage_unavailable", body
+            assert body["checks"]["database"] == {"ok": True}, body
+            assert body["checks"]["objects"] == {"ok": False, "error": "timeout"}, body
+            assert body["checks"]["archive"]["ok"] is True, body
+        app.extensions["ggzy.db"].engine.dispose()
