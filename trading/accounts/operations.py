@@ -125,18 +125,19 @@ class Challenge:
 
 
 def issue_login_challenge(session: Session, username: str, ip: str, *, per_address: int, per_name: int) -> Challenge:
-    """Step 1 of the UKey login, throttled per client address and per name. Only a name that exists
-    gets a stored challenge; any other gets one made up the same way and forgotten, so strangers
-    cannot fill the table, and step 2 answers both alike (the view gives one answer to every
-    failure). The throttle's own row is written for every name, so a known name is not told apart
-    by the extra write's absence either."""
+    """Step 1 of the UKey login, throttled per client address only (``per_address`` a minute):
+    others' requests for a name never refuse its owner one. Only a name that exists gets a stored
+    challenge, at most ``per_name`` outstanding (the oldest is dropped); any other name gets one
+    made up the same way and forgotten, so strangers cannot fill the table, and step 2 answers both
+    alike (the view gives one answer to every failure). The throttle's own row is written for every
+    name, so a known name is not told apart by the extra write's absence either."""
     now = clock.now()
-    wait = challenge_wait(session, username, ip, now, per_address=per_address, per_name=per_name)
+    wait = challenge_wait(session, ip, now, per_address=per_address)
     if wait:
         raise TooManyRequests(f"获取挑战码过于频繁，请 {wait} 秒后再试", retry_after=wait)
     session.add(LoginAttempt(username=username[:64], ip=ip, at=now, success=True, kind=CHALLENGE_ATTEMPT))
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        ch = issue_challenge(session, username)
+        ch = issue_challenge(session, username, keep=per_name)
     else:
         session.flush()
         ch = LoginChallenge(

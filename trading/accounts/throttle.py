@@ -76,21 +76,18 @@ def password_wait(
     return wait
 
 
-def challenge_wait(
-    session: Session, username: str, address: str, now: dt.datetime, *, per_address: int, per_name: int
-) -> int:
-    """Seconds before this address may ask for another UKey challenge for this name (0: go on).
-    At most ``per_address`` a minute from one address and ``per_name`` a minute for one name,
-    known or not (the same answer for both, so the throttle tells nothing about which names exist)."""
+def challenge_wait(session: Session, address: str, now: dt.datetime, *, per_address: int) -> int:
+    """Seconds before this address may ask for another UKey challenge (0: go on): at most
+    ``per_address`` a minute from one address, whatever the names. Deliberately no limit per name:
+    one counted across addresses let strangers hold a user's UKey login off (issue 17); the table
+    is bounded per user instead (``trading.pki.operations.issue_challenge``)."""
     since = now - CHALLENGE_WINDOW
-    wait = 0
-    for column, value, limit in ((LoginAttempt.ip, address, per_address), (LoginAttempt.username, username, per_name)):
-        times = session.scalars(
-            select(LoginAttempt.at)
-            .where(column == value, LoginAttempt.kind == CHALLENGE_ATTEMPT, LoginAttempt.at >= since)
-            .order_by(LoginAttempt.at.desc())
-            .limit(limit)
-        ).all()
-        if len(times) >= limit:
-            wait = max(wait, _remaining(times[-1] + CHALLENGE_WINDOW, now), 1)
-    return wait
+    times = session.scalars(
+        select(LoginAttempt.at)
+        .where(LoginAttempt.ip == address, LoginAttempt.kind == CHALLENGE_ATTEMPT, LoginAttempt.at >= since)
+        .order_by(LoginAttempt.at.desc())
+        .limit(per_address)
+    ).all()
+    if len(times) >= per_address:
+        return max(_remaining(times[-1] + CHALLENGE_WINDOW, now), 1)
+    return 0

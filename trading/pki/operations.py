@@ -7,7 +7,7 @@ import datetime as dt
 import os
 import pathlib
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -139,12 +139,25 @@ def check_signature(cert: Certificate, message: bytes, signature_b64: str, what:
 CHALLENGE_LIFETIME = dt.timedelta(minutes=2)
 
 
-def issue_challenge(session: Session, username: str) -> LoginChallenge:
-    """A challenge for any user name (unknown names get one too, so none can be enumerated)."""
+def issue_challenge(session: Session, username: str, *, keep: int) -> LoginChallenge:
+    """A stored challenge for ``username`` (the caller makes unknown names a forgotten one, so
+    strangers neither fill the table nor learn which names exist). At most ``keep`` stay
+    outstanding per name: expired ones are deleted and, past ``keep``, the oldest unused are
+    dropped, so requests for a name from many addresses bound its rows instead of refusing its
+    owner. Two requests at the same instant may leave one more (no lock: a bound, not a count)."""
     import secrets
     import uuid
 
     now = clock.now()
+    session.execute(delete(LoginChallenge).where(LoginChallenge.username == username, LoginChallenge.expires_at <= now))
+    older = session.scalars(
+        select(LoginChallenge.id)
+        .where(LoginChallenge.username == username, LoginChallenge.used_at.is_(None))
+        .order_by(LoginChallenge.issued_at.desc(), LoginChallenge.id)
+        .offset(max(0, keep - 1))
+    ).all()
+    if older:
+        session.execute(delete(LoginChallenge).where(LoginChallenge.id.in_(older)))
     ch = LoginChallenge(
         id=uuid.uuid4().hex,
         username=username[:64],
