@@ -219,15 +219,20 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     s = _settings()
     if s.is_production:
         raise click.ClickException("demo data is never loaded in production mode")
-    init.callback()  # type: ignore[misc]
-    from trading.app import create_app
-    from trading.demo_script import KEY_PASSWORD, run
+    from archive import clock
+    from trading.demo_script import KEY_PASSWORD, history_start, run
 
-    with Database(s.database_url).session() as session:
-        accounts = seed(session, s.instance / "demo-accounts.txt")
+    start = clock.now()
+    # the demo's history is played in the past, so its keys and accounts are made before it
+    with clock.frozen(history_start(start)):
+        init.callback()  # type: ignore[misc]
+        with Database(s.database_url).session() as session:
+            accounts = seed(session, s.instance / "demo-accounts.txt")
+    from trading.app import create_app
+
     app = create_app(s)
     with app.app_context(), Database(s.database_url).session() as session:
-        story = run(app, session, {u: p for u, p, _ in accounts}, s.instance / "demo-keys")
+        story = run(app, session, {u: p for u, p, _ in accounts}, s.instance / "demo-keys", start=start)
     click.echo("\n演示账号 (demo accounts) — 密码随机生成，另存于 instance/demo-accounts.txt：")
     for username, password, role in accounts:
         click.echo(f"  {username:<12} {password:<16} {role}")

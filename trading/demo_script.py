@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import ActorRef, record_event
+from archive.clock import FrozenClock
 from bidding import ceremony_client
 from bidding.client import ApiError, head_length
 from bidding.guarantees.issuer_client import IssuerClient, flask_transport
@@ -161,20 +162,54 @@ def _body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, Any]:
     }
 
 
-def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathlib.Path, minutes: int = 15) -> list[str]:
-    """Play the demo tender once (idempotent: nothing happens when tenders already exist)."""
+HISTORY = dt.timedelta(days=3)
+"""How far back the demo's history starts: the opened tender is published then, opened a day later
+and evaluated the same day, so its 3-day publicity is still running when the demo ends."""
+
+
+def history_start(now: dt.datetime) -> dt.datetime:
+    """The instant the demo's history begins (its instance, keys and accounts are made then, so
+    every certificate is already valid when the history uses it)."""
+    return (now - HISTORY).replace(second=0, microsecond=0)
+
+
+def run(
+    app: Flask,
+    session: Session,
+    accounts: dict[str, str],
+    keys_dir: pathlib.Path,
+    minutes: int = 15,
+    start: dt.datetime | None = None,
+) -> list[str]:
+    """Play the demo once (idempotent: nothing happens when tenders already exist).
+
+    The audit trail records only instants that have happened, in order: the history (keys, the
+    opened and evaluated tender) is played first under a clock frozen in the past, from
+    ``history_start(start)``; then the joint opening, whose deadline is just behind the real clock so
+    its decryption window is open when the demo ends; then the live tenders at the real clock."""
     if session.scalar(select(Tender.id).limit(1)) is not None:
         return []
-    ensure_demo_procedure(session)
-    session.commit()
     log: list[str] = []
-    tenderee = Actor(app, "tenderee", accounts["tenderee"])
-    staff = Actor(app, "staff", accounts["staff"])
-    bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"]) for i in (1, 2, 3)]
-    sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
-    for b in bidders:
-        make_keys(app, b, keys_dir / b.username, b.username)
-    issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
+    start = start or clock.now()
+    with clock.frozen(history_start(start) + dt.timedelta(minutes=1)) as moment:
+        ensure_demo_procedure(session)
+        session.commit()
+        tenderee = Actor(app, "tenderee", accounts["tenderee"])
+        staff = Actor(app, "staff", accounts["staff"])
+        bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"]) for i in (1, 2, 3)]
+        sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
+        for b in bidders:
+            make_keys(app, b, keys_dir / b.username, b.username)
+        issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
+        moment.advance(minutes=10)
+        log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer, moment)
+        opened = log_code(log[-1])
+        experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
+        moment.advance(minutes=40)
+        log += committee_draw(staff, opened, experts)
+        moment.advance(minutes=60)
+        log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir, moment)
+    log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
 
     deadline = (clock.now() + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
     t = tenderee.call(
@@ -191,7 +226,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     _upload_document(tenderee, sign_key, code, "招标文件.txt", doc)
     tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
-    log.append(f"{code} 已发布，投标截止 {clock.local(deadline):%H:%M}（{minutes} 分钟后），届时自动截止")
+    live = [f"{code} 已发布，投标截止 {clock.local(deadline):%H:%M}（{minutes} 分钟后），届时自动截止"]
     doc_id = tenderee.call("GET", f"/api/v1/tenders/{code}")["documents"][0]["id"]
     for b in bidders:
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
@@ -207,7 +242,7 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
         f"/api/v1/tenders/{code}/questions/{q['id']}/answer",
         json={"answer": "面层厚度为 6 厘米，详见图纸 S-03。"},
     )
-    log.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
+    live.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
 
     later = clock.now() + dt.timedelta(days=25)
     t2 = tenderee.call(
@@ -219,14 +254,8 @@ def run(app: Flask, session: Session, accounts: dict[str, str], keys_dir: pathli
     doc2 = "《排涝泵站设备采购与安装 招标文件》\n".encode() * 30
     _upload_document(tenderee, sign_key, t2["code"], "招标文件.txt", doc2)
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
-    log.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
-    log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer)
-    opened = log_code(log[-1])
-    experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
-    log += committee_draw(staff, opened, experts)
-    log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir)
-    log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
-    return log
+    live.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
+    return live + log
 
 
 def _upload(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -> None:
@@ -317,11 +346,12 @@ def opened_tender(
     sign_key: PrivateKey,
     keys_dir: pathlib.Path,
     issuer: ReferenceIssuer,
+    moment: FrozenClock,
 ) -> list[str]:
     """A tender taken through its whole opening: sealed bids, the deadline, sign-in, decryption,
-    the price reading, an objection answered, confirmations and the signed record. The clock is
-    moved past its two-minute deadline for the ceremony (the events carry those instants)."""
-    deadline = (clock.now() + dt.timedelta(minutes=2)).replace(microsecond=0)
+    the price reading, an objection answered, confirmations and the signed record. Played in the
+    past on ``moment``: bids in the day after publication, the ceremony at the deadline a day later."""
+    deadline = (moment.current + dt.timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
     title = "福州市马尾区江滨路照明改造工程（演示·已开标）"
     code = tenderee.call("POST", "/api/v1/tenders", expect=201, json=_body(title, deadline, DEMO_PROCEDURE))["code"]
     _upload_document(tenderee, sign_key, code, "招标文件.txt", "《江滨路照明改造工程 招标文件》\n".encode() * 30)
@@ -329,40 +359,42 @@ def opened_tender(
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
     keys: list[tuple[PrivateKey, PrivateKey, pathlib.Path]] = []
     for i, b in enumerate(bidders):
+        moment.advance(minutes=30)
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
         keys.append(_bid(b, keys_dir, code, 1, ("3650000.00", "3588000.00", "3702500.00")[i], 150 + 10 * i))
         body = {"tender": code, "lot": 1, "issuer": issuer.credit_code}
         b.call("POST", "/api/v1/guarantees", expect=201, json=body)  # 电子保函 instead of a cash bond
+    moment.advance(minutes=30)
     issuer.poll()  # the issuer decides, signs and pushes; the platform verifies each guarantee
-    with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
-        cid = staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"][0]["id"]
-        for b, (sign, _, _) in zip(bidders, keys, strict=True):
-            ceremony_client.sign_in(b, cid, sign)
-        moment.advance(seconds=60)
-        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # publish the bidder list
-        moment.advance(seconds=60)
-        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # open the decryption window
-        for b, (sign, enc, sealed) in zip(bidders, keys, strict=True):
-            moment.advance(seconds=20)
-            ceremony_client.release_key(b, cid, sealed, sign, enc, _enc_cert(keys_dir, b))
-        run_pending(app.extensions["ggzy.db"], services(app), "demo")
-        moment.advance(seconds=60)
-        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # price reading, all at once
-        moment.advance(seconds=120)
-        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # the record, for confirmation
+    moment.set(deadline + dt.timedelta(seconds=1))
+    cid = staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"][0]["id"]
+    for b, (sign, _, _) in zip(bidders, keys, strict=True):
+        ceremony_client.sign_in(b, cid, sign)
+    moment.advance(seconds=60)
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # publish the bidder list
+    moment.advance(seconds=60)
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # open the decryption window
+    for b, (sign, enc, sealed) in zip(bidders, keys, strict=True):
+        moment.advance(seconds=20)
+        ceremony_client.release_key(b, cid, sealed, sign, enc, _enc_cert(keys_dir, b))
+    run_pending(app.extensions["ggzy.db"], services(app), "demo")
+    moment.advance(seconds=60)
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # price reading, all at once
+    moment.advance(seconds=120)
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # the record, for confirmation
+    moment.advance(seconds=30)
+    ceremony_client.confirm(bidders[0], cid, keys[0][0])
+    obj = ceremony_client.object_(bidders[1], cid, "我方开标一览表工期为160日历天，请核对唱标结果。")
+    moment.advance(seconds=60)
+    staff.call(
+        "POST",
+        f"/api/v1/ceremonies/{cid}/objections/{obj['id']}/answer",
+        json={"answer": "经核对，贵方工期为160日历天，与唱标一致，开标记录无误。"},
+    )
+    for i in (1, 2):
         moment.advance(seconds=30)
-        ceremony_client.confirm(bidders[0], cid, keys[0][0])
-        obj = ceremony_client.object_(bidders[1], cid, "我方开标一览表工期为160日历天，请核对唱标结果。")
-        moment.advance(seconds=60)
-        staff.call(
-            "POST",
-            f"/api/v1/ceremonies/{cid}/objections/{obj['id']}/answer",
-            json={"answer": "经核对，贵方工期为160日历天，与唱标一致，开标记录无误。"},
-        )
-        for i in (1, 2):
-            moment.advance(seconds=30)
-            ceremony_client.confirm(bidders[i], cid, keys[i][0])
-        staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
+        ceremony_client.confirm(bidders[i], cid, keys[i][0])
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
     return [
         f"{code} 已完成不见面开标（3 家投标人以电子保函提交保证金、解密、唱标、1 条异议已答复、开标记录已签名），"
         f"见 /ceremonies/{cid}；保函见 /tenders/{code}/lots/1/guarantees（staff、tenderee）与 /issuer（issuer）"
@@ -407,6 +439,7 @@ def evaluation(
     representative: tuple[Actor, PrivateKey],
     code: str,
     keys_dir: pathlib.Path,
+    moment: FrozenClock,
 ) -> list[str]:
     """The committee evaluates remotely through the room API: the tenderee names itself to the
     lot's representative seat; SM2 sign-in and recusal pledge, leader, compliance, scores, checks,
@@ -435,6 +468,7 @@ def evaluation(
         for action in ("signin", "pledge"):
             signature = base64.b64encode(key.sign(statements[action].encode())).decode()
             x.call("POST", f"{url}/{action}", json={"signature": signature})
+    moment.advance(minutes=10)
     lead = committee[0]
     for x, _, _ in committee:
         x.call("POST", f"{url}/leader", json={"candidate": lead[2]})
@@ -444,6 +478,7 @@ def evaluation(
         for b in bids:
             x.call("POST", f"{url}/compliance", json={"bidder": b, "passed": True})
     lead[0].call("POST", f"{url}/advance")
+    moment.advance(minutes=30)
     factors = lead[0].call("GET", url)["criteria"]["factors"]
     for n, (x, _, _) in enumerate(committee):
         for i, b in enumerate(bids):
@@ -452,10 +487,12 @@ def evaluation(
                 scores |= {f["name"]: str(int(f["weight"] * 0.8)) for f in factors if f.get("objective")}
             total = str(sum(int(v) for v in scores.values()))
             x.call("POST", f"{url}/scores", json={"bidder": b, "scores": scores, "total": total})
+    moment.advance(minutes=90)
     state = lead[0].call("POST", f"{url}/advance")
     for x, key, _ in committee:
         statement = x.call("GET", url)["statements"]["report"]
         x.call("POST", f"{url}/sign", json={"signature": base64.b64encode(key.sign(statement.encode())).decode()})
+    moment.advance(minutes=30)
     staff.call("POST", f"{url}/publicity")
     first = state["report"]["candidates"][0]["bidder"]
     return [
@@ -471,8 +508,26 @@ def joint_tender(
 ) -> list[str]:
     """Two lots opened together (合并开标), left in their decryption window: bidder2 and bidder3
     have released their keys; bidder1's bids wait for whoever logs in as bidder1 to decrypt them
-    from the page (its key files are in demo-keys/, its sealed bids in demo-bids/) or with ggzy-bid."""
-    deadline = (clock.now() + dt.timedelta(minutes=2)).replace(microsecond=0)
+    from the page (its key files are in demo-keys/, its sealed bids in demo-bids/) or with ggzy-bid.
+
+    Played just behind the real clock: published ten minutes ago, its deadline a minute ago, so
+    the whole ceremony so far has happened and the decryption window is open for ten minutes."""
+    real = clock.now()
+    deadline = (real - dt.timedelta(seconds=60)).replace(microsecond=0)
+    with clock.frozen(real - dt.timedelta(minutes=10)) as moment:
+        return _joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir, moment, deadline)
+
+
+def _joint_tender(
+    app: Flask,
+    tenderee: Actor,
+    staff: Actor,
+    bidders: list[Actor],
+    sign_key: PrivateKey,
+    keys_dir: pathlib.Path,
+    moment: FrozenClock,
+    deadline: dt.datetime,
+) -> list[str]:
     body = _body("福州市仓山区城市道路提升工程（演示·合并开标）", deadline, DEMO_PROCEDURE)
     first = body["lots"][0]
     body["lots"] = [
@@ -486,22 +541,23 @@ def joint_tender(
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
     keys: dict[tuple[int, int], tuple[PrivateKey, PrivateKey, pathlib.Path]] = {}
     for i, b in enumerate(bidders):
+        moment.advance(seconds=30)
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
         for lot, base in ((1, 12_100_000), (2, 8_350_000)):
             keys[(lot, i)] = _bid(b, keys_dir, code, lot, f"{base + 37_000 * i}.00", 200 + 15 * i)
-    with clock.frozen(deadline + dt.timedelta(seconds=1)) as moment:
-        rooms = {c["lot"]: c["id"] for c in staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"]}
-        for (lot, i), (sign, _, _) in keys.items():
-            ceremony_client.sign_in(bidders[i], rooms[lot], sign)
-        moment.advance(seconds=60)
-        staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: the bidder lists
-        moment.advance(seconds=60)
-        staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: decryption
-        for (lot, i), (sign, enc, sealed) in keys.items():
-            if i > 0:
-                moment.advance(seconds=10)
-                ceremony_client.release_key(bidders[i], rooms[lot], sealed, sign, enc, _enc_cert(keys_dir, bidders[i]))
-        run_pending(app.extensions["ggzy.db"], services(app), "demo")
+    moment.set(deadline + dt.timedelta(seconds=1))
+    rooms = {c["lot"]: c["id"] for c in staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"]}
+    for (lot, i), (sign, _, _) in keys.items():
+        ceremony_client.sign_in(bidders[i], rooms[lot], sign)
+    moment.advance(seconds=20)
+    staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: the bidder lists
+    moment.advance(seconds=20)
+    staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: decryption
+    for (lot, i), (sign, enc, sealed) in keys.items():
+        if i > 0:
+            moment.advance(seconds=3)
+            ceremony_client.release_key(bidders[i], rooms[lot], sealed, sign, enc, _enc_cert(keys_dir, bidders[i]))
+    run_pending(app.extensions["ggzy.db"], services(app), "demo")
     return [
         f"{code} 两个标段合并开标，正在解密：bidder2、bidder3 已解密；以 bidder1 登录打开 /tenders/{code}/opening，"
         "进入各标段开标室，用 demo-keys/bidder1 的 sign.key、enc.key 和 demo-bids 中的加密投标文件在页面上解密"

@@ -26,6 +26,8 @@ def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib
 
 
 def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
+    from archive import clock
+
     r = CliRunner().invoke(main, ["demo", "--no-serve"])
     assert r.exit_code == 0, r.output
     for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
@@ -37,19 +39,28 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
     assert "已发布" not in r.output
     assert CliRunner().invoke(main, ["audit", "verify"]).exit_code == 0
+    finished = clock.now()
 
     # The demo tender is published with a near deadline; the scheduler's sweep closes it.
     import datetime as dt
 
     from sqlalchemy import select
 
+    from archive.audit import AuditEvent
     from trading.db import Database
     from trading.tenders.models import Tender, TenderState
     from trading.tenders.operations import close_due
 
     db = Database(f"sqlite:///{instance / 'ggzy.db'}")
     with db.session() as s:
-        demo = s.scalars(select(Tender).order_by(Tender.id)).all()
+        # The trail records only instants that have happened, in order: the history was played in
+        # the past, oldest first, the live tenders last.
+        times = [clock.as_utc(t) for t in s.scalars(select(AuditEvent.at).order_by(AuditEvent.seq))]
+        assert times == sorted(times) and times[-1] <= finished
+        assert times[0] <= finished - dt.timedelta(days=2)
+        # history first (opened, joint), then the live tender and the one in the review queue
+        history = s.scalars(select(Tender).order_by(Tender.id)).all()
+        demo = [history[2], history[3], history[0], history[1]]
         assert [t.status for t in demo] == [
             TenderState.PUBLISHED,
             TenderState.SUBMITTED,
