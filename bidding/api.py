@@ -29,6 +29,17 @@ def staging() -> pathlib.Path:
     return staging_dir(current_app.extensions["ggzy.settings"])
 
 
+def limits() -> ops.UploadLimits:
+    s = current_app.extensions["ggzy.settings"]
+    return ops.UploadLimits(
+        s.uploads_open_per_lot,
+        s.uploads_open_per_bidder,
+        s.staging_max_bytes,
+        s.staging_max_bytes_per_bidder,
+        s.upload_idle_seconds,
+    )
+
+
 def _keys() -> Any:
     return load_platform_keys(current_app.extensions["ggzy.settings"])
 
@@ -79,9 +90,7 @@ def init_upload() -> tuple[Response, int]:
     except ValueError:
         raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
     tender = load(data.tender, for_update=False)
-    s = current_app.extensions["ggzy.settings"]
-    limits = ops.UploadLimits(s.uploads_open_per_lot, s.uploads_open_per_bidder, s.staging_max_bytes)
-    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits)
+    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits())
     web.commit()
     return jsonify(upload_json(upload)), 201
 
@@ -119,7 +128,7 @@ def put_part(upload_id: str, number: int) -> Response:
     if len(prefix) != 64:
         raise InvalidInput("缺少 X-Prefix-SM3（到本片末尾为止的整个文件的 SM3）", code="part_digest_missing")
     try:
-        ops.put_part(web.db(), staging(), upload, number, request.stream, prefix)
+        ops.put_part(web.db(), staging(), upload, number, request.stream, prefix, limits())
     except ops.StagingLost:
         web.commit()  # keep the reset: the client starts again from part 1
         raise

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import IO
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -48,16 +48,32 @@ UPLOAD_LIFETIME = dt.timedelta(hours=24)
 
 @dataclass(frozen=True)
 class UploadLimits:
-    """What one bidder may hold open, and what all open uploads together may claim of the staging
-    volume (settings UPLOADS_OPEN_PER_LOT, UPLOADS_OPEN_PER_BIDDER, STAGING_MAX_BYTES)."""
+    """What one bidder may hold open (UPLOADS_OPEN_PER_LOT, UPLOADS_OPEN_PER_BIDDER, and in declared
+    bytes STAGING_MAX_BYTES_PER_BIDDER), what all open uploads together may stage (STAGING_MAX_BYTES,
+    in bytes actually received), and how long an upload may sit without a part before it stops
+    counting and is swept (UPLOAD_IDLE_SECONDS)."""
 
     per_lot: int = 3
     per_bidder: int = 10
     staging_bytes: int = 64 << 30
+    bidder_bytes: int = 2 * MAX_BID_BYTES
+    idle_seconds: int = 3600
+
+    @property
+    def idle(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.idle_seconds)
 
 
 class TooManyUploads(Conflict):
     code = "too_many_open_uploads"
+
+
+class TooManyUploadBytes(Conflict):
+    code = "too_many_upload_bytes"
+
+
+class UploadExpired(Conflict):
+    code = "upload_expired"
 
 
 class StagingFull(DomainError):
@@ -153,25 +169,47 @@ def _sealed(commitment: str) -> ActorRef:
 
 
 # ---------------------------------------------------------------- init → parts → complete
+def _live(now: dt.datetime, idle: dt.timedelta) -> ColumnElement[bool]:
+    """An open upload that can still become a bid: not expired, a part received (or the upload
+    begun) within ``idle``, and its tender still taking bids. Only live uploads count against the
+    caps; the others are swept (``abandon_expired``). Without the idle rule a bidder could claim
+    places and bytes for 24 h by sending nothing."""
+    taking = select(Tender.id).where(
+        Tender.bid_deadline > now, Tender.status.not_in((TenderState.BIDDING_CLOSED, TenderState.TERMINATED))
+    )
+    return and_(BidUpload.expires_at > now, BidUpload.updated_at > now - idle, BidUpload.tender_id.in_(taking))
+
+
 def _check_limits(session: Session, org_id: int, lot: Lot, size: int, now: dt.datetime, limits: UploadLimits) -> None:
-    """Refuse an upload past the bidder's caps or the staging budget. The budget counts each open
-    upload's declared size (expired ones too, until the sweep deletes their bytes): an upload that
-    starts can always finish, rather than fail at its last part for want of space."""
-    mine = session.scalars(
-        select(BidUpload.lot_id).where(
-            BidUpload.org_id == org_id, BidUpload.state == UploadState.OPEN, BidUpload.expires_at > now
+    """Refuse an upload past the bidder's own caps: places per lot and in all, and the declared
+    bytes of its live uploads. Declared sizes are reserved only against the bidder's own budget,
+    never against the shared staging budget (``_check_staging``, counted in bytes received): a
+    header may claim 4 GiB and send nothing, and one bidder's claims must not refuse another's."""
+    mine = session.execute(
+        select(BidUpload.lot_id, BidUpload.declared_size).where(
+            BidUpload.org_id == org_id, BidUpload.state == UploadState.OPEN, _live(now, limits.idle)
         )
     ).all()
     how = "可放弃不再需要的上传（DELETE /api/v1/bids/uploads/<upload_id>），或等待其过期"
-    if sum(1 for lot_id in mine if lot_id == lot.id) >= limits.per_lot:
+    if sum(1 for lot_id, _ in mine if lot_id == lot.id) >= limits.per_lot:
         raise TooManyUploads(f"贵单位在本标段已有 {limits.per_lot} 个未完成的上传，{how}")
     if len(mine) >= limits.per_bidder:
         raise TooManyUploads(f"贵单位已有 {limits.per_bidder} 个未完成的上传，{how}")
-    claimed = session.scalar(
-        select(func.coalesce(func.sum(BidUpload.declared_size), 0)).where(BidUpload.state == UploadState.OPEN)
+    if sum(declared for _, declared in mine) + size > limits.bidder_bytes:
+        raise TooManyUploadBytes(f"贵单位未完成的上传合计超过 {limits.bidder_bytes} 字节，{how}")
+
+
+def _check_staging(session: Session, staging: pathlib.Path, expected: int, limits: UploadLimits) -> None:
+    """Refuse a part the staging volume cannot take: past STAGING_MAX_BYTES counted in bytes
+    actually staged by open uploads (idle ones too, until the sweep deletes their files), or past
+    the volume's free room. Two parts written at the same instant may pass the budget by a part."""
+    staged = session.scalar(
+        select(func.coalesce(func.sum(BidUpload.received), 0)).where(BidUpload.state == UploadState.OPEN)
     )
-    if int(claimed or 0) + size > limits.staging_bytes:
+    if int(staged or 0) + expected > limits.staging_bytes:
         raise StagingFull(STAGING_FULL)
+    if shutil.disk_usage(staging).free < expected:
+        raise StagingFull(STAGING_FULL)  # the volume is smaller than STAGING_MAX_BYTES says
 
 
 def init_upload(
@@ -242,11 +280,22 @@ def get_upload(session: Session, user: User, upload_id: str, *, for_update: bool
 
 
 def put_part(
-    session: Session, staging: pathlib.Path, upload: BidUpload, number: int, body: IO[bytes], prefix_sm3: str
+    session: Session,
+    staging: pathlib.Path,
+    upload: BidUpload,
+    number: int,
+    body: IO[bytes],
+    prefix_sm3: str,
+    limits: UploadLimits = UploadLimits(),
 ) -> BidUpload:
     """Append part ``number``; ``prefix_sm3`` is the client's SM3 of the file up to this part's end."""
     if upload.state is not UploadState.OPEN:
         raise Conflict("上传任务已结束", code="upload_closed")
+    now = clock.now()
+    # An upload that stopped counting against the caps must not resume past them: the sweep takes it.
+    live = session.scalar(select(BidUpload.id).where(BidUpload.id == upload.id, _live(now, limits.idle)))
+    if live is None:
+        raise UploadExpired("上传任务已过期或投标已截止，请重新上传", code="upload_expired")
     if number <= upload.parts and number == upload.parts and prefix_sm3 == upload.prefix_sm3:
         return upload  # a retry of the last accepted part: already have it
     if number != upload.parts + 1:
@@ -256,8 +305,7 @@ def put_part(
         raise Conflict("已收到全部数据，请完成上传", code="part_out_of_order")
     staged = staged_path(staging, upload.id)
     staging.mkdir(parents=True, exist_ok=True)
-    if shutil.disk_usage(staging).free < expected:
-        raise StagingFull(STAGING_FULL)  # the volume is smaller than STAGING_MAX_BYTES says
+    _check_staging(session, staging, expected, limits)
     h = _running_hash(upload, staged) if upload.received else SM3()
     got = 0
     with staged.open("r+b" if staged.exists() else "w+b") as f:
@@ -449,23 +497,29 @@ def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -
     session.flush()
 
 
-def abandon_expired(session: Session, staging: pathlib.Path, now: dt.datetime) -> int:
-    """The scheduler's sweep: expired uploads are abandoned and their staged bytes deleted, each
-    in a transaction of its own (``each_apart``), so one that cannot be moved holds up no other.
-    No audit event: an upload is not a bid, and an event would show who is bidding before the
-    deadline."""
-    due = select(BidUpload.id).where(BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now)
+def abandon_expired(
+    session: Session, staging: pathlib.Path, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
+) -> int:
+    """The scheduler's sweep: uploads no longer live (expired, idle for ``idle``, or their tender's
+    deadline passed) are abandoned and their staged bytes deleted, each in a transaction of its own
+    (``each_apart``), so one that cannot be moved holds up no other. No audit event: an upload is
+    not a bid, and an event would show who is bidding before the deadline."""
+    due = select(BidUpload.id).where(BidUpload.state == UploadState.OPEN, not_(_live(now, idle)))
     ids = list(session.scalars(due).all())
-    return each_apart(session, ids, lambda upload_id: abandon_one(session, staging, upload_id, now), "abandon_uploads")
+    return each_apart(
+        session, ids, lambda upload_id: abandon_one(session, staging, upload_id, now, idle), "abandon_uploads"
+    )
 
 
-def abandon_one(session: Session, staging: pathlib.Path, upload_id: str, now: dt.datetime) -> bool:
-    """Abandon one expired upload; a request still writing to it (holding its row) is skipped
-    until the next sweep."""
+def abandon_one(
+    session: Session, staging: pathlib.Path, upload_id: str, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
+) -> bool:
+    """Abandon one upload no longer live; a request still writing to it or completing it (holding
+    its row) is skipped until the next sweep."""
     upload = session.scalar(
         locked(
             select(BidUpload).where(
-                BidUpload.id == upload_id, BidUpload.state == UploadState.OPEN, BidUpload.expires_at <= now
+                BidUpload.id == upload_id, BidUpload.state == UploadState.OPEN, not_(_live(now, idle))
             ),
             skip_locked=True,
         )

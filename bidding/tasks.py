@@ -21,8 +21,10 @@ def staging_dir(settings: Settings | None = None) -> pathlib.Path:
 
 @job("abandon_uploads", every_seconds=600)
 def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) -> int:
-    """Uploads not completed within 24 hours are abandoned and their bytes deleted."""
-    return abandon_expired(session, staging_dir(services.settings), now)
+    """Uploads not completed within 24 hours, idle for UPLOAD_IDLE_SECONDS, or whose tender's
+    deadline has passed are abandoned and their bytes deleted."""
+    idle = dt.timedelta(seconds=services.settings.upload_idle_seconds)
+    return abandon_expired(session, staging_dir(services.settings), now, idle)
 
 
 @job("release_guarantees", every_seconds=600)

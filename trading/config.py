@@ -14,7 +14,9 @@
 | TRUSTED_PROXY_HOPS | 0 | reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none; 1 behind one nginx) |
 | CHALLENGES_PER_ADDRESS / CHALLENGES_PER_NAME | 10 / 100 | UKey login challenges per minute from one client address / outstanding (unexpired, unused) for one user name: the oldest is dropped |
 | UPLOADS_OPEN_PER_LOT / UPLOADS_OPEN_PER_BIDDER | 3 / 10 | open bid uploads a bidder may hold for one lot / in all |
-| STAGING_MAX_BYTES | 68719476736 (64 GiB) | declared bytes of all open bid uploads together (the staging volume's budget) |
+| STAGING_MAX_BYTES | 68719476736 (64 GiB) | bytes staged (received) by all open bid uploads together (the staging volume's budget) |
+| STAGING_MAX_BYTES_PER_BIDDER | 8589934592 (8 GiB) | declared bytes of one bidder's live uploads together |
+| UPLOAD_IDLE_SECONDS | 3600 | an upload with no part for this long stops counting and is swept |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
 | CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
@@ -58,6 +60,8 @@ class Settings:
     uploads_open_per_lot: int = 3
     uploads_open_per_bidder: int = 10
     staging_max_bytes: int = 64 << 30
+    staging_max_bytes_per_bidder: int = 8 << 30
+    upload_idle_seconds: int = 3600
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
     decrypt_workers: int = 2
@@ -116,6 +120,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "uploads_open_per_lot": _int(env, "UPLOADS_OPEN_PER_LOT", 3),
         "uploads_open_per_bidder": _int(env, "UPLOADS_OPEN_PER_BIDDER", 10),
         "staging_max_bytes": _int(env, "STAGING_MAX_BYTES", 64 << 30),
+        "staging_max_bytes_per_bidder": _int(env, "STAGING_MAX_BYTES_PER_BIDDER", 8 << 30),
+        "upload_idle_seconds": _int(env, "UPLOAD_IDLE_SECONDS", 3600),
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),

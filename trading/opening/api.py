@@ -127,7 +127,10 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
     if staff:
         out["counts"] = ops.counts(c)
         # a stage change that failed (recorded; retried with a pause, then left to staff)
-        out["advance_failure"] = ops.advance_failures(db, c).to_json() if c.stage not in FINAL_STAGES else None
+        failure = ops.advance_failures(db, c).to_json() if c.stage not in FINAL_STAGES else None
+        if failure is not None:
+            failure.pop("message", None)  # the error's own text stays in the audit event and the log
+        out["advance_failure"] = failure
     return out
 
 
@@ -302,6 +305,7 @@ def joint_json(tender: Tender, rooms: list[Ceremony], user: User | None) -> dict
     live = joint.running(rooms)
     stages = {c.stage for c in live}
     lead = live[0] if len(stages) == 1 else None
+    lots = [ceremony_json(c, user) for c in rooms]
     return {
         "tender": tender.code,
         "title": tender.title,
@@ -312,7 +316,11 @@ def joint_json(tender: Tender, rooms: list[Ceremony], user: User | None) -> dict
         "label": lead.stage.label if lead else _joint_label(rooms, live),
         "ends_at": iso(lead.stage_ends_at) if lead else None,
         "paused": bool(lead and lead.paused_at is not None),
-        "lots": [ceremony_json(c, user) for c in rooms],
+        "lots": lots,
+        # staff: every lot's failed stage change (the lot named), seen here where they drive the lots
+        "advance_failures": [
+            {"lot": lot["lot"], **lot["advance_failure"]} for lot in lots if lot.get("advance_failure")
+        ],
     }
 
 
@@ -348,7 +356,11 @@ def joint_control(code: str, action: str) -> tuple[Tender, list[Ceremony]]:
     tender, rooms = joint_rooms(code, for_update=True)
     db, staff, svc = web.db(), web.require_user(), services(current_app)
     if action == "advance":
-        joint.advance(db, staff, tender, svc)
+        try:
+            joint.advance(db, staff, tender, svc)
+        except ops.AdvanceFailed:
+            web.commit()  # no lot moved; the failure's audit event and room notice stay
+            raise
     elif action == "pause":
         joint.pause(db, staff, tender, svc, _body(ReasonIn).reason)
     elif action == "resume":

@@ -4,7 +4,8 @@ Each lot keeps its own ceremony: its bidders, its key, its record and its archiv
 opening record of a lot is the lot's). With ``Tender.joint_opening`` staff drive the lots from one
 room, all at once and all or none, so their stages move together; and a window closes for every
 lot at the same instant, because a lot that must still wait (decryptions running, objections not
-answered) holds the others (``operations._sibling_waiting``). So the price reading of every lot is
+answered) holds the others, and the lots move in one savepoint: if one lot's step fails, none
+moves (``operations.ensure_joint_current``). So the price reading of every lot is
 published at one moment, as in a room where the lots are opened together. A lot with too few bids
 fails at the deadline on its own, and the others go on.
 """
@@ -35,9 +36,7 @@ def members(session: Session, tender: Tender, services: Services, *, for_update:
     if for_update:
         q = locked(q)
     rooms = list(session.scalars(q))
-    now = clock.now()
-    for c in rooms:
-        ops.ensure_current(session, c, services, now)
+    ops.ensure_joint_current(session, tender, rooms, services, clock.now())
     return rooms
 
 
@@ -77,10 +76,11 @@ def advance(session: Session, staff: User, tender: Tender, services: Services) -
     live = _all_or_none(
         session, members(session, tender, services, for_update=True), lambda c: ops.check_advance(session, c)
     )
-    _record(session, staff, tender, "advance", live)
-    now = clock.now()
-    for c in live:
-        ops._advance(session, c, staff, services, now)
+    # all or none: a lot whose step fails is recorded (AdvanceFailed, which the caller commits)
+    # and no lot moves, nor is the joint advance itself recorded
+    ops.advance_together(
+        session, staff, live, services, clock.now(), then=lambda: _record(session, staff, tender, "advance", live)
+    )
     return live
 
 

@@ -235,16 +235,26 @@ def _transition(
 # ---------------------------------------------------------------- time
 class AdvanceFailed(Conflict):
     """A stage change that failed for a reason of ours (its record could not be built, the store
-    did not answer): the ceremony stays where it was, and staff are told by name."""
+    did not answer): the ceremony stays where it was, and staff are told by name. The message is
+    for staff (which lot, which audit event); the error class is a detail for technical support,
+    and its text stays in the audit event and the log."""
 
     code = "advance_failed"
 
-    def __init__(self, info: dict[str, str]) -> None:
-        super().__init__(
-            f"开标室未能进入下一阶段（{info['error']}：{info['message']}），已记录并通知工作人员；"
-            "请联系平台技术支持处理后再试"
-        )
+    def __init__(self, info: dict[str, Any]) -> None:
+        lot = f"第 {info['lot']} 标段" if info.get("lot") else ""
+        seq = f"，已记录为审计事件 #{info['seq']}" if info.get("seq") else ""
+        super().__init__(f"开标室{lot}未能进入下一阶段（系统内部错误{seq}）；请联系平台技术支持处理后再试")
         self.info = info
+
+    @property
+    def error(self) -> str:
+        return str(self.info.get("error", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        body["error"]["detail"] = {"error": self.error, "lot": self.info.get("lot"), "seq": self.info.get("seq")}
+        return body
 
 
 def advance_failures(session: Session, c: Ceremony) -> Failures:
@@ -253,42 +263,77 @@ def advance_failures(session: Session, c: Ceremony) -> Failures:
     return failures(session, "ceremony.advance_failed", c.audit_ref, c.stage_started_at, stage=c.stage.value)
 
 
-def _record_failure(session: Session, c: Ceremony, actor: Actor, exc: BaseException) -> None:
+def _record_failure(
+    session: Session, c: Ceremony, actor: Actor, exc: BaseException, group: list[int] | None = None
+) -> dict[str, Any]:
     """After the failed step was undone: an audit event (the count of failures is read back from
-    them), a line in the log, and a note in the room for staff."""
+    them), a line in the log, and a note in the room for staff. Returns what staff are told."""
     info = exc.info if isinstance(exc, AdvanceFailed) else error_summary(exc)
     count = advance_failures(session, c).count + 1
     cause = exc.__cause__ if isinstance(exc, AdvanceFailed) and exc.__cause__ is not None else exc
+    lot = lot_of(session, c).number
     log.error(
-        "ceremony %s could not leave %s (failure %s of %s)", c.id, c.stage.value, count, RETRY_CAP, exc_info=cause
+        "ceremony %s (lot %s) could not leave %s (failure %s of %s)",
+        c.id,
+        lot,
+        c.stage.value,
+        count,
+        RETRY_CAP,
+        exc_info=cause,
     )
-    payload = {"stage": c.stage.value, **info, "failures": count, "gave_up": count >= RETRY_CAP}
-    record_event(session, actor, "ceremony.advance_failed", c, payload)
-    add_event(session, c, "advance_failed", payload, Audience.STAFF)
+    payload: dict[str, Any] = {
+        "stage": c.stage.value,
+        "error": info["error"],
+        "message": info["message"],
+        "lot": lot,
+        "failures": count,
+        "gave_up": count >= RETRY_CAP,
+    }
+    if group:
+        payload["joint_lots"] = group  # 合并开标: none of these lots moved
+    seq = record_event(session, actor, "ceremony.advance_failed", c, payload)
+    add_event(session, c, "advance_failed", payload | {"seq": seq}, Audience.STAFF)
+    return payload | {"seq": seq}
+
+
+def _group_step(
+    session: Session, actor: Actor, moves: list[tuple[Ceremony, Callable[[], None]]]
+) -> dict[str, Any] | None:
+    """Stage changes that stand or fall together, in one savepoint: all done (None), or all undone
+    and the failing lot's failure recorded (what staff are told). One lot's step is the group of
+    one; the lots of a 合并开标 are one group, so their prices are published together or not at all."""
+    write_pending(session)  # appends made before the savepoint must not be dropped with it
+    failed: list[Ceremony] = []
+    try:
+        with session.begin_nested():
+            for c, move in moves:
+                failed[:] = [c]
+                move()
+        return None
+    except OperationalError:
+        raise  # contention: the request answers busy_retry, the sweep tries again
+    except Exception as exc:  # the rules were checked before: this is ours, and must stop no one else
+        group = [lot_of(session, c).number for c, _ in moves] if len(moves) > 1 else None
+        return _record_failure(session, failed[0] if failed else moves[0][0], actor, exc, group)
 
 
 def _step(session: Session, c: Ceremony, actor: Actor, move: Callable[[], None]) -> bool:
     """One stage change in a savepoint of its own: done, or undone alone and recorded (False)."""
-    write_pending(session)  # appends made before the savepoint must not be dropped with it
-    try:
-        with session.begin_nested():
-            move()
-        return True
-    except OperationalError:
-        raise  # contention: the request answers busy_retry, the sweep tries again
-    except Exception as exc:  # the rules were checked before: this is ours, and must stop no one else
-        _record_failure(session, c, actor, exc)
-    return False
+    return _group_step(session, actor, [(c, move)]) is None
 
 
 def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.datetime | None = None) -> Ceremony:
     """Bring the ceremony up to ``now``: open it at the deadline, close windows that have run out.
     A step that fails is undone and recorded (``_step``); it is tried again after a pause, and after
-    RETRY_CAP failures only by staff's own advance."""
+    RETRY_CAP failures only by staff's own advance. The lots of a 合并开标 move together
+    (``ensure_joint_current``)."""
     from trading.tenders.operations import close_bidding
 
     now = now or clock.now()
     tender = tender_of(session, c)
+    if tender.joint_opening:
+        ensure_joint_current(session, tender, ceremonies_of(session, tender), services, now)
+        return c
     if c.stage is Stage.SCHEDULED:
         if tender.status is TenderState.TERMINATED:
             _cancel(session, c, now)
@@ -304,13 +349,84 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
             break
         if _waiting_for(session, c) is not None:
             break  # e.g. decryptions submitted in time still running: the window closes after them
-        if tender.joint_opening and _sibling_waiting(session, c) is not None:
-            break  # 合并开标: every lot's window closes at the same instant
         if not advance_failures(session, c).retry_due(now):
             break
         if not _step(session, c, SYSTEM, lambda: _advance(session, c, SYSTEM, services, now)):
             break
     return c
+
+
+#: The order in which a ceremony's running stages follow one another.
+ORDER = [Stage.SIGN_IN, *NEXT.values()]
+
+
+def ensure_joint_current(
+    session: Session, tender: Tender, rooms: list[Ceremony], services: Services, now: dt.datetime
+) -> None:
+    """合并开标: the lots open at the deadline together and every window closes for all running
+    lots at one instant, in one savepoint: if one lot's step fails none moves, and the failure
+    (recorded on that lot) is retried for the group with the pauses and cap of a single room. A
+    lot that must still wait (decryptions running, objections unanswered, paused) holds them all.
+    A lot with too few bids fails at the opening (its own step) and leaves the group."""
+    from trading.tenders.operations import close_bidding
+
+    scheduled = [c for c in rooms if c.stage is Stage.SCHEDULED]
+    if scheduled:
+        if tender.status is TenderState.TERMINATED:
+            for c in scheduled:
+                _cancel(session, c, now)
+            return
+        close_bidding(session, tender, now)
+        if tender.status is not TenderState.BIDDING_CLOSED or now < tender.bid_deadline:
+            return
+        if not all(advance_failures(session, c).retry_due(now) for c in scheduled):
+            return
+        opens = [(c, _opener(session, c, tender, now)) for c in scheduled]
+        if _group_step(session, SYSTEM, opens) is not None:
+            return
+    for _ in range(len(NEXT)):
+        live = [c for c in rooms if c.stage not in FINAL_STAGES and c.stage is not Stage.SCHEDULED]
+        if not live:
+            break
+        # lots that fell apart before (an older version moved them one by one) catch up first
+        first = min(ORDER.index(c.stage) for c in live)
+        group = [c for c in live if ORDER.index(c.stage) == first]
+        if any(c.paused_at is not None or c.stage_ends_at is None or now < c.stage_ends_at for c in group):
+            break
+        if any(_waiting_for(session, c) is not None for c in group):
+            break  # e.g. decryptions submitted in time still running: every window closes after them
+        if not all(advance_failures(session, c).retry_due(now) for c in group):
+            break
+        moves = [(c, _advancer(session, c, SYSTEM, services, now)) for c in group]
+        if _group_step(session, SYSTEM, moves) is not None:
+            break
+
+
+def _opener(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> Callable[[], None]:
+    return lambda: _open(session, c, tender, now)
+
+
+def _advancer(session: Session, c: Ceremony, actor: Actor, services: Services, now: dt.datetime) -> Callable[[], None]:
+    return lambda: _advance(session, c, actor, services, now)
+
+
+def advance_together(
+    session: Session,
+    actor: Actor,
+    rooms: list[Ceremony],
+    services: Services,
+    now: dt.datetime,
+    then: Callable[[], None] | None = None,
+) -> None:
+    """Staff's advance of ``rooms`` (one lot, or every running lot of a 合并开标), all or none;
+    ``then`` (their own audit event) only once all have moved. A failure is recorded in the
+    caller's transaction, which must commit it, and raised as AdvanceFailed naming the lot."""
+    moves = [(c, _advancer(session, c, actor, services, now)) for c in rooms]
+    if then is not None:
+        moves.append((rooms[-1], then))
+    failure = _group_step(session, actor, moves)
+    if failure is not None:
+        raise AdvanceFailed(failure)
 
 
 def due(session: Session, now: dt.datetime) -> list[int]:
@@ -328,21 +444,41 @@ def due(session: Session, now: dt.datetime) -> list[int]:
     )
 
 
-def catch_up(session: Session, ceremony_id: int, services: Services, now: dt.datetime) -> bool:
-    """The scheduler's move of one ceremony (True: its stage changed). A room a request holds is
-    skipped: that request brings it up to now, or the next sweep does."""
-    c = session.scalar(locked(select(Ceremony).where(Ceremony.id == ceremony_id), skip_locked=True))
-    if c is None:
-        return False
-    before = c.stage
-    ensure_current(session, c, services, now)
-    return c.stage is not before
+def catch_up(session: Session, ids: list[int], services: Services, now: dt.datetime) -> int:
+    """The scheduler's move of one room, or of every lot of a 合并开标 at once (how many rooms
+    changed stage). Rooms a request holds are skipped (a group if any of its lots is held): that
+    request brings them up to now, or the next sweep does."""
+    rooms = list(
+        session.scalars(locked(select(Ceremony).where(Ceremony.id.in_(ids)).order_by(Ceremony.id), skip_locked=True))
+    )
+    if len(rooms) < len(ids):
+        return 0
+    before = {c.id: c.stage for c in rooms}
+    ensure_current(session, rooms[0], services, now)
+    return sum(c.stage is not before[c.id] for c in rooms)
+
+
+def sweep_items(session: Session, ids: list[int]) -> list[list[int]]:
+    """What the sweep moves, each in a transaction of its own: a room, or all the lots of a
+    合并开标 with a room among ``ids`` (one item, so that they never move apart)."""
+    items: list[list[int]] = []
+    seen: set[int] = set()
+    for cid in ids:
+        tender = tender_of(session, get_ceremony(session, cid))
+        if not tender.joint_opening:
+            items.append([cid])
+        elif tender.id not in seen:
+            seen.add(tender.id)
+            items.append([other.id for other in ceremonies_of(session, tender)])
+    return items
 
 
 def sweep(session: Session, now: dt.datetime, services: Services) -> int:
     """The scheduler's job: every ceremony whose window has run out, each in a transaction of its
-    own (committed as it goes), so that one room that cannot move never holds up another."""
-    return each_apart(session, due(session, now), lambda cid: catch_up(session, cid, services, now), "ceremonies")
+    own (committed as it goes), so that one room that cannot move never holds up another; the lots
+    of a 合并开标 are one item, all or none."""
+    items = sweep_items(session, due(session, now))
+    return each_apart(session, items, lambda ids: catch_up(session, ids, services, now), "ceremonies")
 
 
 def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
@@ -441,17 +577,6 @@ def _waiting_for(session: Session, c: Ceremony) -> str | None:
     return None
 
 
-def _sibling_waiting(session: Session, c: Ceremony) -> str | None:
-    """Why another lot opened together with this one holds the current stage open (None: none does)."""
-    for other in session.scalars(
-        select(Ceremony).where(Ceremony.tender_id == c.tender_id, Ceremony.id != c.id, Ceremony.stage == c.stage)
-    ):
-        reason = "已暂停" if other.paused_at is not None else _waiting_for(session, other)
-        if reason is not None:
-            return f"第{lot_of(session, other).number}标段{reason}"
-    return None
-
-
 def _early_block(session: Session, c: Ceremony) -> str | None:
     """Why staff may not end the current window before its time (None: they may)."""
     seats = c.bidders
@@ -536,9 +661,7 @@ def advance(session: Session, staff: User, c: Ceremony, services: Services) -> N
     require_host(staff)
     _require_separate(session, c)
     check_advance(session, c)
-    if not _step(session, c, staff, lambda: _advance(session, c, staff, services, clock.now())):
-        last = advance_failures(session, c).last or {}  # as its audit event tells it
-        raise AdvanceFailed({"error": str(last.get("error", "")), "message": str(last.get("message", ""))})
+    advance_together(session, staff, [c], services, clock.now())
 
 
 def check_pause(c: Ceremony) -> None:

@@ -90,11 +90,16 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
         flash("已执行")
     except ops.AdvanceFailed as exc:
         web.commit()  # the step itself was undone; its failure's audit event stays
-        flash(f"未执行：{exc.message}")
+        flash(_failed_text(exc))
     except DomainError as exc:
         db.rollback()
         flash(f"未执行：{exc.message}")
     return redirect(url_for("opening.room", ceremony_id=ceremony_id))
+
+
+def _failed_text(exc: ops.AdvanceFailed) -> str:
+    """Staff read what happened in Chinese; the error class is for technical support."""
+    return f"未执行：{exc.message}（技术信息：{exc.error}）"
 
 
 @pages.post("/ceremonies/<int:ceremony_id>/say")
@@ -170,6 +175,8 @@ def joint_control_page(code: str, action: str) -> ResponseReturnValue:
     try:
         joint_control(code, action)
         flash("已执行（全部标段）")
+    except ops.AdvanceFailed as exc:  # committed by joint_control: the failure stays recorded
+        flash(_failed_text(exc))
     except DomainError as exc:
         web.db().rollback()
         flash(f"未执行：{exc.message}")

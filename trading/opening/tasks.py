@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from trading.opening.models import Ceremony, Stage
-from trading.opening.operations import catch_up, sweep
+from trading.opening.operations import catch_up, sweep, sweep_items
 from trading.scheduler import each_apart, job
 from trading.services import Services
 from trading.tenders.models import Tender
@@ -24,5 +24,6 @@ def open_ceremonies_job(session: Session, now: dt.datetime, services: Services) 
         .where(Ceremony.stage == Stage.SCHEDULED, Tender.bid_deadline <= now)
         .order_by(Ceremony.id)
     ).all()
-    opened = each_apart(session, scheduled, lambda cid: catch_up(session, cid, services, now), "open_ceremonies")
+    items = sweep_items(session, list(scheduled))  # the lots of a 合并开标 open together
+    opened = each_apart(session, items, lambda ids: catch_up(session, ids, services, now), "open_ceremonies")
     return opened + sweep(session, now, services)

@@ -5,6 +5,7 @@ holds the other's price reading so that both tables are published at one instant
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ from tests.trading.opening.test_ceremony import bid_package, open_tender, releas
 from trading.accounts.models import Role
 from trading.app import services
 from trading.opening.decryption import run_pending
+from trading.opening.models import Ceremony
+from trading.opening.tasks import open_ceremonies_job
 
 # lot → the bidders (by index) that bid in it; bidder 0 bids in two lots, lot 3 has too few bids
 BIDS = {1: [0, 1, 2], 2: [0, 1, 3], 3: [2, 3]}
@@ -277,3 +280,84 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
 
 def opened_id(frames: list[tuple[str, dict[str, Any]]], room: int) -> int:
     return next(int(body["id"]) for _, body in frames if body["ceremony"] == room)
+
+
+def _joint_failures(session: Session) -> list[dict[str, Any]]:
+    session.expire_all()
+    rows = session.scalars(
+        select(AuditEvent.payload).where(AuditEvent.action == "ceremony.advance_failed").order_by(AuditEvent.seq)
+    )
+    return [json.loads(p) for p in rows]
+
+
+def test_a_failing_lot_moves_no_lot_of_a_joint_opening(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Before, the sweep moved lot 1 on (and published its step) while lot 2 stayed behind, and
+    staff's joint advance rolled its failure back: no audit event, no notice, a raw Python error."""
+    t = joint_tender(client, session, app)
+    code, rooms, staff = t["code"], t["rooms"], t["staff"]
+    joint = f"/api/v1/tenders/{code}/opening"
+    svc = services(app)
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)) as moment:
+        assert open_ceremonies_job(session, clock.now(), svc) == 3  # lots 1 and 2 open, lot 3 fails
+        for lot, who in ((1, [0, 1, 2]), (2, [0, 1, 3])):
+            for i in who:
+                assert _signin(client, t, lot, i).status_code == 200
+        broken = session.get(Ceremony, rooms[2])
+        assert broken is not None
+        good_windows = dict(broken.windows)
+        broken.windows = {**good_windows, "bidders": "五分钟"}  # lot 2's next step raises TypeError
+        session.commit()
+        ends = dt.datetime.fromisoformat(client.get(joint, headers=staff).get_json()["ends_at"])
+        moment.advance(seconds=(ends - clock.now()).total_seconds() + 1)
+
+        # the sweep moves neither lot, and records lot 2's failure for the group
+        assert open_ceremonies_job(session, clock.now(), svc) == 0
+        st = client.get(joint, headers=staff).get_json()
+        assert [lot["stage"] for lot in st["lots"]] == ["sign_in", "sign_in", "failed"]
+        assert all("bidders" not in (lot.get("table") or []) for lot in st["lots"])
+        (first,) = _joint_failures(session)
+        assert first["lot"] == 2 and first["error"] == "TypeError" and first["joint_lots"] == [1, 2]
+        (seen,) = st["advance_failures"]
+        assert seen["lot"] == 2 and seen["failures"] == 1 and seen["error"] == "TypeError"
+        assert client.get(joint).get_json()["advance_failures"] == []  # the public sees none
+
+        # the joint room's page shows it to staff, naming the lot, in Chinese
+        page = app.test_client()
+        page_login(page, t["staff_username"])
+        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
+        assert "开标室第 2 标段未能进入下一阶段" in html and "TypeError" in html
+        assert "unsupported type" not in html
+
+        # staff's joint advance (API): named, recorded, and no lot moves
+        r = client.post(f"{joint}/advance", headers=staff)
+        err = r.get_json()["error"]
+        assert r.status_code == 409 and err["code"] == "advance_failed"
+        assert "第 2 标段" in err["message"] and "审计事件 #" in err["message"]
+        assert "unsupported type" not in err["message"] and err["detail"]["error"] == "TypeError"
+        failures = _joint_failures(session)
+        assert len(failures) == 2 and failures[-1]["lot"] == 2
+        assert f"#{err['detail']['seq']}" in err["message"]
+        # ... and from the page's form: committed, shown, no lot moved
+        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
+        r = page.post(
+            f"/tenders/{code}/opening/control/advance", data={"csrf_token": csrf_from(html)}, follow_redirects=True
+        )
+        html = r.get_data(as_text=True)
+        assert "开标室第 2 标段未能进入下一阶段（系统内部错误，已记录为审计事件 #" in html
+        assert len(_joint_failures(session)) == 3
+        st = client.get(joint, headers=staff).get_json()
+        assert [lot["stage"] for lot in st["lots"]] == ["sign_in", "sign_in", "failed"]
+        advanced = session.scalars(select(AuditEvent.seq).where(AuditEvent.action == "opening.joint_advance")).all()
+        assert advanced == []
+
+        # once the row is repaired, one sweep moves both lots together
+        broken = session.get(Ceremony, rooms[2])
+        assert broken is not None
+        broken.windows = good_windows
+        session.commit()
+        moment.advance(minutes=5)  # past the pause after the third failure
+        assert open_ceremonies_job(session, clock.now(), svc) == 2
+        st = client.get(joint, headers=staff).get_json()
+        lot1, lot2 = st["lots"][0], st["lots"][1]
+        assert lot1["stage"] == lot2["stage"] == "bidders" and lot1["started_at"] == lot2["started_at"]
+        assert st["advance_failures"] == []

@@ -89,7 +89,8 @@ def test_a_broken_room_holds_up_no_other_and_is_left_to_staff_after_the_cap(
         # staff's own advance still tries: a named error, its failure recorded all the same
         r = client.post(f"{room}/advance", headers=broken["staff"])
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "advance_failed"
-        assert "TypeError" in r.get_json()["error"]["message"]
+        assert "系统内部错误" in r.get_json()["error"]["message"]  # in Chinese; the class is a detail
+        assert r.get_json()["error"]["detail"]["error"] == "TypeError"
         assert len(_failures(session, cid)) == RETRY_CAP + 1
 
         # once the row is repaired, staff move the room on
