@@ -24,7 +24,8 @@ from trading.services import Services
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(**(config or {}))
-    app = Flask(__name__)
+    app = web.App(__name__)
+    app.url_map.converters["int"] = web.BoundedIntConverter  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_json_bytes,

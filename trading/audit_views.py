@@ -3,14 +3,13 @@ the chain, the signed checkpoints and their copies in the archive store."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template
 from sqlalchemy import select
 
 from archive.audit import AuditEvent
 from archive.transparency import LogProblem, verify_log
 from trading import web
 from trading.app import services
-from trading.errors import InvalidInput
 from trading.permissions import Permission, requires
 
 pages = Blueprint("audit", __name__)
@@ -38,13 +37,7 @@ def event_json(e: AuditEvent) -> dict[str, object]:
 
 
 def _args() -> tuple[int, int]:
-    try:
-        after, limit = int(request.args.get("after", "0")), int(request.args.get("limit", "100"))
-    except ValueError:
-        raise InvalidInput("after 和 limit 应为整数") from None
-    if after < 0 or not 1 <= limit <= 1000:
-        raise InvalidInput("after ≥ 0，1 ≤ limit ≤ 1000")
-    return after, limit
+    return web.query_int("after", 0), web.query_int("limit", 100, minimum=1, maximum=1000)
 
 
 def _problems() -> list[LogProblem]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import os
 import pathlib
 import signal
 import subprocess
@@ -29,17 +30,43 @@ def _cli_actor() -> ActorRef:
     return ActorRef(f"cli:{getpass.getuser()}", "admin")
 
 
-@click.group(help="ggzy 公共资源交易平台运维命令 (operator commands of the ggzy trading platform)")
+class Refused(click.ClickException):
+    """Bad input to a command, told by name (exit code 2, click's own for usage errors)."""
+
+    exit_code = 2
+
+
+class _Commands(click.Group):
+    """Every command: our named errors (a weak key password, a domain rule, a bad setting) end
+    in their message and exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from signing.errors import SigningError
+        from trading.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            raise Refused(exc.message) from exc
+        except (SigningError, ConfigError) as exc:
+            raise Refused(str(exc)) from exc
+
+
+@click.group(cls=_Commands, help="ggzy 公共资源交易平台运维命令 (operator commands of the ggzy trading platform)")
 def main() -> None:
     pass
 
 
 @main.command(help="创建实例目录、数据库结构和平台密钥 (create the instance folder, schema and platform keys)")
 def init() -> None:
+    from signing.sm2 import check_key_password
     from trading.db import upgrade
-    from trading.platform_keys import ensure_platform_keys
+    from trading.platform_keys import ensure_platform_keys, keys_dir
 
     s = _settings()
+    password = os.environ.get("PLATFORM_KEY_PASSWORD")
+    if password and not (keys_dir(s) / "root.crt").exists():
+        check_key_password(password.encode())  # before anything is created: nothing half-made is left
     s.instance.mkdir(parents=True, exist_ok=True)
     upgrade(s.database_url)
     keys = ensure_platform_keys(s)

@@ -39,10 +39,7 @@ def checkpoint_json(cp: log.CheckpointView) -> dict[str, Any]:
 
 
 def _int_arg(name: str) -> int:
-    try:
-        return int(request.args[name])
-    except (KeyError, ValueError):
-        raise InvalidInput(f"参数 {name} 应为整数", fields={name: "整数"}) from None
+    return web.query_int(name)
 
 
 def _signed_size(session: Session, tree_size: int) -> None:

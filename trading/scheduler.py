@@ -15,7 +15,6 @@ import os
 import secrets
 import socket
 import threading
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -34,6 +33,7 @@ from trading.accounts.models import LoginAttempt
 from trading.config import load_settings
 from trading.db import Database
 from trading.scheduler_models import SchedulerLease
+from trading.schemas import printable
 from trading.services import Services
 
 log = logging.getLogger("ggzy.scheduler")
@@ -85,10 +85,7 @@ def error_summary(exc: BaseException) -> dict[str, str]:
     """The error's class and a short, printable message: messages may quote what a participant
     typed (reportlab quotes the paragraph it could not parse), so control characters (a forged
     log line) are shown escaped and the length is bounded."""
-    text = "".join(
-        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
-        for ch in str(exc)[: MESSAGE_LIMIT * 2]
-    )
+    text = printable(str(exc)[: MESSAGE_LIMIT * 2])
     return {"error": type(exc).__name__, "message": text[:MESSAGE_LIMIT]}
 
 

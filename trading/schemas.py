@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -66,3 +67,58 @@ def parse(model: type[M], data: Any) -> M:
             msg = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
             fields[name] = str(msg or _MESSAGES.get(err["type"], "取值无效"))
         raise InvalidInput("输入有误，请检查标出的字段", fields=fields) from None
+
+
+#: The largest integer every database column we compare with can hold (SQLite's INTEGER and
+#: PostgreSQL's BIGINT are 64-bit signed): beyond it SQLite raises OverflowError, a 500.
+INT64_MAX = 2**63 - 1
+
+
+def whole_number(text: str, name: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """The one parser of an integer a request carries outside a JSON body (query strings, forms,
+    headers): ASCII digits only (``int`` accepts "٣" and "1_0"), at most 19 of them (thousands
+    exceed ``int``'s limit), within ``minimum``..``maximum``; anything else is a named 422."""
+    raw = text.strip()
+    digits = raw[1:] if raw.startswith("-") else raw
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19 and minimum <= int(raw) <= maximum:
+        return int(raw)
+    raise InvalidInput(f"参数 {name} 应为 {minimum}–{maximum} 之间的整数", code="bad_integer", fields={name: "整数"})
+
+
+#: Unicode's bidirectional controls (UAX #9): U+202E shows "x\u202etxt.exe" as "xexe.txt".
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_FILE_NAME = 200
+
+
+def file_name(name: str, field: str = "name") -> str:
+    """A participant's file name, as it will appear in Content-Disposition and inside archive
+    packages: refused (a named 422) with control characters (a forged log line or header), bidi
+    controls (an .exe shown as .txt), path separators or ``..`` (zip-slip on extraction), blanks at
+    either end (two names that look alike), or longer than ``MAX_FILE_NAME``. OWASP File Upload
+    Cheat Sheet: "restrict the characters allowed in the filename"."""
+    bad = (
+        not 1 <= len(name) <= MAX_FILE_NAME
+        or name != name.strip()
+        or name in (".", "..")
+        or any(
+            ch in "/\\" or ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name
+        )
+    )
+    if bad:
+        raise InvalidInput(
+            "文件名无效",
+            code="bad_file_name",
+            fields={field: f"1–{MAX_FILE_NAME} 个字符，不含路径、控制字符或首尾空格"},
+        )
+    return name
+
+
+def printable(text: object) -> str:
+    """``text`` fit for one log line: control characters (CR, LF, the other C0/C1, U+2028/2029)
+    and format characters (bidi controls) shown escaped, so a request path or a participant's
+    words cannot start a forged line. OWASP Logging Cheat Sheet: sanitise event data to prevent
+    log injection."""
+    return "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )

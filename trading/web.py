@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import unicodedata
+from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session
 from urllib3.exceptions import HTTPError as Urllib3Error
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from archive.audit import ANONYMOUS, Actor
 from archive.objectstore import ObjectStoreError
@@ -36,8 +38,9 @@ from trading.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
+from trading.headers import SECURITY_HEADERS
 from trading.permissions import Permission, endpoint_rule, permissions_of
-from trading.schemas import NUL_REFUSED, parse
+from trading.schemas import INT64_MAX, NUL_REFUSED, parse, printable, whole_number
 
 log = logging.getLogger("ggzy.web")
 M = TypeVar("M", bound=BaseModel)
@@ -111,10 +114,43 @@ def json_body(model: type[M]) -> M:
 
 def form_int(name: str) -> int | None:
     """A whole number from the page's form, or None when it is not one, for the rule it feeds to
-    refuse by name. ASCII digits only, at most nine: ``str.isdigit`` accepts "²", which ``int``
-    refuses, and thousands of digits exceed ``int``'s limit; both were 500s."""
-    raw = request.form.get(name, "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else None
+    refuse by name (``whole_number`` decides what is one)."""
+    try:
+        return whole_number(request.form.get(name, ""), name)
+    except InvalidInput:
+        return None
+
+
+def query_int(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """A whole number from the query string (``whole_number``: out of range is a named 422, never
+    the OverflowError SQLite raises for 2**63); ``default`` when absent or empty."""
+    raw = request.args.get(name, "")
+    if raw == "" and default is not None:
+        return default
+    return whole_number(raw, name, minimum=minimum, maximum=maximum)
+
+
+def request_line() -> str:
+    """This request's method and path for a log line: the path is decoded, so ``%0A`` in it is
+    a newline that would start a forged line; shown escaped instead."""
+    return printable(f"{request.method} {request.path}")
+
+
+class App(Flask):
+    """Flask, logging its unhandled exceptions with the path escaped (Flask's own line quotes
+    ``request.path`` as it is)."""
+
+    def log_exception(self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]) -> None:
+        self.logger.error("Exception on %s", request_line(), exc_info=exc_info)
+
+
+class BoundedIntConverter(IntegerConverter):
+    """The ``int`` URL converter, refusing (404) what no id column can hold: werkzeug's has no
+    upper bound, and SQLite raises OverflowError for 2**63 (a 500)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def form_body(model: type[M], lists: tuple[str, ...] = ()) -> M:
@@ -257,9 +293,8 @@ def _security_headers(resp: Response) -> Response:
     script but the pages' own, no referrer to other sites, and HTTPS only in production (HSTS)."""
     settings: Settings = current_app.extensions["ggzy.settings"]
     h = resp.headers
-    h.setdefault("X-Frame-Options", "DENY")
-    h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "same-origin")
+    for name, value in SECURITY_HEADERS.items():
+        h.setdefault(name, value)
     h.setdefault("Content-Security-Policy", content_security_policy(settings))
     if settings.is_production:
         h.setdefault("Strict-Transport-Security", "max-age=31536000")
@@ -326,7 +361,7 @@ def install(app: Flask) -> None:
         fault, told as such; logged with its trace, as it may also be a bug of ours."""
         if "db" in g:
             g.db.rollback()
-        log.warning("database refused a value on %s %s", request.method, request.path, exc_info=exc)
+        log.warning("database refused a value on %s", request_line(), exc_info=exc)
         body = {
             "error": {"code": "unstorable_input", "message": "输入的数据无法保存：超出允许的范围或含有不允许的字符"}
         }
@@ -341,7 +376,7 @@ def install(app: Flask) -> None:
             raise exc
         if "db" in g:
             g.db.rollback()
-        log.warning("database contention on %s %s: %s", request.method, request.path, exc.orig)
+        log.warning("database contention on %s: %s", request_line(), printable(exc.orig))
         body = {"error": {"code": "busy_retry", "message": BUSY_MESSAGE}}
         return _error_response(503, body, {"Retry-After": "1"})
 
@@ -354,7 +389,7 @@ def install(app: Flask) -> None:
         if "db" in g:
             g.db.rollback()
         status, code, message = found
-        log.error("storage failed on %s %s: %s", request.method, request.path, exc, exc_info=exc)
+        log.error("storage failed on %s: %s", request_line(), printable(exc), exc_info=exc)
         headers = {"Retry-After": "30"} if status == 503 else None
         return _error_response(status, {"error": {"code": code, "message": message}}, headers)
 

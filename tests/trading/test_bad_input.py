@@ -75,6 +75,19 @@ FORMS: list[dict[str, str]] = [
     dict.fromkeys(FIELDS, "1\x00"),
 ]
 QUERY = "after=x&limit=x&page=x&page_size=-1&announcement_id=x&final=x&once=1&q=%00&state=x&first=x&second=x&size=x"
+#: Integers no id column holds (SQLite raised OverflowError, a 500): in every query parameter...
+TOO_BIG = str(2**64)
+BIG_QUERY = "&".join(
+    f"{k}={TOO_BIG}" for k in ("after", "limit", "page", "page_size", "announcement_id", "old", "new", "size", "index")
+)
+#: ...and every ``int`` path segment.
+BIG_IDS = {
+    "number": TOO_BIG,
+    "ceremony_id": TOO_BIG,
+    "evaluation_id": TOO_BIG,
+    "bidder_id": TOO_BIG,
+    "draw_id": TOO_BIG,
+}
 #: Garbage signed-API headers, for the issuers' routes (they take no token).
 SIGNED = {"X-GGZY-Client": "x", "X-GGZY-Timestamp": "x", "X-GGZY-Nonce": "x", "X-GGZY-Signature": "x"}
 #: Headers some uploads read (a document's name, URL-encoded): with a NUL in it.
@@ -86,12 +99,12 @@ PARAM = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 ACTIONS = ("commit", "run", "replace", "advance", "pause", "resume", "extend", "answer", "designate", "nonsense")
 
 
-def _url(rule: str, ids: dict[str, str]) -> str:
+def _url(rule: str, ids: dict[str, str], other_int: str = "1") -> str:
     def one(m: re.Match[str]) -> str:
         converter, args, name = m.groups()
         if converter == "any":  # its first choice
             return args.split(",")[0].strip().strip("'\"")
-        return ids.get(name, "1" if converter == "int" else "x")
+        return ids.get(name, other_int if converter == "int" else "x")
 
     return PARAM.sub(one, rule)
 
@@ -139,11 +152,13 @@ def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, ses
                 if "<action>" in rule.rule
                 else [_url(rule.rule, ids)]
             )
+            if "<int:" in rule.rule:
+                urls.append(_url(rule.rule, ids | BIG_IDS, TOO_BIG))
             if "<code>" in rule.rule:
                 urls.append(_url(rule.rule, ids | {"code": "GGZY%00"}))  # a NUL in the path
             for url, method in ((u, m) for u in urls for m in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"})):
                 if method == "GET":
-                    attempts: list[dict[str, Any]] = [{"query_string": QUERY}]
+                    attempts: list[dict[str, Any]] = [{"query_string": QUERY}, {"query_string": BIG_QUERY}]
                 elif api:
                     attempts = list(API_BODIES)
                 else:

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 
 from trading.db import Database
 from trading.errors import InvalidInput
+from trading.headers import DATA_CSP, SECURITY_HEADERS
 from trading.opening.models import CeremonyEvent, can_see
 from trading.opening.streams import MAX_ROOMS, Scopes, event_body, format_cursor, parse_position
 
@@ -129,6 +130,10 @@ def make_app(database: Database, secret: str, interval: float = 0.2) -> web.Appl
     hub = Hub(database, interval)
     app = web.Application()
 
+    # Any origin may read the streams: the room page's origin is not known here (LIVE_URL ":PORT"
+    # is "this host", whatever name the browser used), and nothing is sent on ambient authority:
+    # the stream opens only with the signed ticket in its URL, no cookie, so another site's page
+    # can read only what the ticket it already holds shows.
     def refuse(status: int, code: str, message: str) -> web.Response:
         body = {"error": {"code": code, "message": message}}
         return web.json_response(body, status=status, headers={"Access-Control-Allow-Origin": "*"})
@@ -197,7 +202,12 @@ def make_app(database: Database, secret: str, interval: float = 0.2) -> web.Appl
         yield
         task.cancel()
 
-    app.router.add_get("/live/ceremonies/{ceremony:\\d+}", room)
+    async def security_headers(_request: web.Request, resp: web.StreamResponse) -> None:
+        for name, value in (SECURITY_HEADERS | {"Content-Security-Policy": DATA_CSP}).items():
+            resp.headers.setdefault(name, value)
+
+    app.on_response_prepare.append(security_headers)
+    app.router.add_get("/live/ceremonies/{ceremony:\\d{1,19}}", room)
     app.router.add_get("/live/rooms", rooms)
     app.router.add_get("/live/health", health)
     app.cleanup_ctx.append(start)

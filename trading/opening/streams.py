@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from trading.errors import InvalidInput
 from trading.opening.models import CeremonyEvent, can_see
+from trading.schemas import whole_number
 
 Scope = tuple[bool, int | None]  # (staff or supervisor, the viewer's bidder organisation in this room)
 Scopes = dict[int, Scope]  # ceremony id → scope
@@ -35,10 +36,10 @@ def parse_position(text: str | None, rooms: list[int]) -> dict[int, int]:
         return positions
     try:
         if ":" not in text:
-            return dict.fromkeys(rooms, int(text))
+            return dict.fromkeys(rooms, whole_number(text, "Last-Event-ID"))
         for part in text.split(",")[: MAX_ROOMS + 1]:
             room, _, n = part.partition(":")
-            room_id, after = int(room), int(n)
+            room_id, after = whole_number(room, "Last-Event-ID"), whole_number(n, "Last-Event-ID")
             if room_id in positions:
                 positions[room_id] = after
     except ValueError:

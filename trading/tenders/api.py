@@ -163,10 +163,7 @@ def upload_document(code: str) -> tuple[Response, int]:
     name = unquote(request.headers.get("X-Document-Name", ""))
     amendment = None
     if request.args.get("announcement_id"):
-        try:
-            amendment = _announcement(int(request.args["announcement_id"]))
-        except ValueError:
-            raise InvalidInput("announcement_id 应为整数") from None
+        amendment = _announcement(web.query_int("announcement_id"))
     doc = docs.upload_document(
         web.db(),
         object_store(current_app),

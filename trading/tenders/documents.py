@@ -26,6 +26,7 @@ from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import check_signature, registered_signing_cert
+from trading.schemas import file_name
 from trading.tenders import notifications
 from trading.tenders.models import (
     Announcement,
@@ -58,9 +59,7 @@ def upload_document(
 ) -> TenderDocument:
     if not tender.can_manage(user):
         raise Forbidden("只有本项目的招标人或其代理机构可以上传招标文件")
-    name = name.strip()
-    if not 1 <= len(name) <= 200 or "/" in name or "\\" in name:
-        raise InvalidInput("文件名无效", fields={"name": "1–200 个字符，不含路径"})
+    name = file_name(name)
     if amendment is None:
         if tender.status is not TenderState.DRAFT:
             raise Conflict("项目发布后只能随变更公告补充招标文件", code="wrong_state")
