@@ -209,7 +209,8 @@ def seal_cmd(
 def _check_package(pkg: pathlib.Path) -> None:
     """The opening reads a bid package within the bounds of ``signing.bounded_zip`` and a package
     that breaks one is 撤销: check before sealing, while it can still be fixed. (A file that is not
-    a zip at all is sealed as it is: the platform opens it, with no price sheet.)"""
+    a zip at all is sealed as it is: the platform opens it, with no price sheet. A damaged zip is
+    refused like any bound: ``archive_unreadable`` now means only "no zip structure at all".)"""
     from signing.bounded_zip import BoundedZip
     from signing.errors import ArchiveRefused
 

@@ -86,31 +86,45 @@ def check_name(name: str, limits: Limits = PACKAGE) -> None:
 
 
 def _end_record(f: BinaryIO, size: int) -> tuple[int, int, int]:
-    """(entries, directory size, directory offset) from the end record, zip64 included."""
+    """(entries, directory size, directory offset) from the end record, zip64 included; the
+    directory must end exactly where the end records begin, and nothing may follow the end record
+    but its own comment. No end record and no local header at offset 0: not a zip at all."""
     tail_len = min(size, _EOCD.size + 0xFFFF)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) - at < _EOCD.size:
+        f.seek(0)
+        if f.read(4) == b"PK\x03\x04":  # local records a streaming reader would read: damaged, not foreign
+            raise _refuse("archive_corrupt", None, "zip 文件包缺少目录结束记录 (no end of central directory)")
         raise _refuse("archive_unreadable", None, "不是 zip 文件包 (no end of central directory)")
-    _, _, _, _, entries, cd_size, cd_offset, _ = _EOCD.unpack_from(tail, at)
+    _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset, comment_len = _EOCD.unpack_from(tail, at)
+    if at + _EOCD.size + comment_len != len(tail):
+        raise _refuse("archive_gap", None, "结束记录之后有多余字节 (bytes after the end record)")
+    cd_end = size - len(tail) + at
     locator_at = at - _EOCD64_LOCATOR.size
     if locator_at >= 0 and tail[locator_at : locator_at + 4] == b"PK\x06\x07":
         _, _, eocd64_offset, _ = _EOCD64_LOCATOR.unpack_from(tail, locator_at)
+        # the zip64 record right before its locator, as every writer puts it (and zipfile assumes)
+        if eocd64_offset != cd_end - _EOCD64_LOCATOR.size - _EOCD64.size:
+            raise _refuse("archive_gap", None, "zip64 结束记录不在定位记录之前 (misplaced zip64 end record)")
         f.seek(eocd64_offset)
         raw = f.read(_EOCD64.size)
         if len(raw) != _EOCD64.size or raw[:4] != b"PK\x06\x06":
-            raise _refuse("archive_unreadable", None, "zip64 结束记录损坏 (bad zip64 end record)")
-        _, _, _, _, _, _, _, entries, cd_size, cd_offset = _EOCD64.unpack(raw)
+            raise _refuse("archive_corrupt", None, "zip64 结束记录损坏 (bad zip64 end record)")
+        _, _, _, _, disk, cd_disk, disk_entries, entries, cd_size, cd_offset = _EOCD64.unpack(raw)
+        cd_end = eocd64_offset
+    if disk or cd_disk or disk_entries != entries:
+        raise _refuse("archive_unsupported", None, "分卷 zip 文件包 (multi-disk archive)")
+    if cd_offset + cd_size != cd_end:
+        raise _refuse("archive_gap", None, "目录与结束记录之间不连续 (central directory not where the end record says)")
     return entries, cd_size, cd_offset
 
 
-def _count_directory(f: BinaryIO, cd_size: int, cd_offset: int, size: int, limits: Limits) -> None:
+def _count_directory(f: BinaryIO, cd_size: int, cd_offset: int, limits: Limits) -> None:
     """Walk the raw central directory, counting records, before ``zipfile`` parses it."""
     if cd_size > limits.max_directory_bytes:
         raise _refuse("archive_too_many_entries", None, f"目录 {cd_size} 字节，上限 {limits.max_directory_bytes}")
-    if cd_offset + cd_size > size:
-        raise _refuse("archive_unreadable", None, "目录越出文件 (central directory out of bounds)")
     f.seek(cd_offset)
     cd = f.read(cd_size)
     pos = count = 0
@@ -120,6 +134,34 @@ def _count_directory(f: BinaryIO, cd_size: int, cd_offset: int, size: int, limit
         count += 1
         if count > limits.max_entries:
             raise _refuse("archive_too_many_entries", None, f"超过 {limits.max_entries} 个文件")
+
+
+def _zip64_sizes(extra: bytes) -> tuple[int, int] | None:
+    """(uncompressed, compressed) from a local header's zip64 extra field, which must hold both."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, pos)
+        if tag == 0x0001 and length >= 16 and pos + 4 + length <= len(extra):
+            usize, csize = struct.unpack_from("<2Q", extra, pos + 4)
+            return int(usize), int(csize)
+        pos += 4 + length
+    return None
+
+
+def _descriptor(raw: bytes) -> tuple[int, int, int] | None:
+    """(CRC, compressed, uncompressed) from a data descriptor that is exactly ``raw``: its
+    signature is optional and its sizes 4 or 8 bytes (zip64), so its length tells which."""
+    if len(raw) in (16, 24):
+        if raw[:4] != b"PK\x07\x08":
+            return None
+        raw = raw[4:]
+    if len(raw) == 12:
+        crc, csize, usize = struct.unpack("<3L", raw)
+    elif len(raw) == 20:
+        crc, csize, usize = struct.unpack("<LQQ", raw)
+    else:
+        return None
+    return int(crc), int(csize), int(usize)
 
 
 @dataclass(frozen=True)
@@ -139,19 +181,24 @@ class BoundedZip:
         entries, cd_size, cd_offset = _end_record(file, size)
         if entries > limits.max_entries:
             raise _refuse("archive_too_many_entries", None, f"{entries} 个文件，上限 {limits.max_entries}")
-        _count_directory(file, cd_size, cd_offset, size, limits)
+        _count_directory(file, cd_size, cd_offset, limits)
         try:
             file.seek(0)
             infos = zipfile.ZipFile(file).infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError) as exc:
-            raise _refuse("archive_unreadable", None, f"zip 目录无法读取 ({exc})") from None
+            raise _refuse("archive_corrupt", None, f"zip 目录无法读取 ({exc})") from None
+        if len(infos) != entries:
+            raise _refuse("archive_corrupt", None, f"目录有 {len(infos)} 个条目，结束记录声明 {entries} 个")
         self._entries: dict[str, _Entry] = {}
         total = 0
+        names: set[str] = set()
+        for info in infos:  # names first: a duplicate is named as such, not as the mismatch it causes
+            check_name(info.orig_filename, limits)  # zipfile cuts a name at NUL: check the whole
+            if info.filename in names:
+                raise _refuse("archive_duplicate_entry", info.filename, "同名文件出现两次 (duplicate entry)")
+            names.add(info.filename)
         for info in infos:
             name = info.filename
-            check_name(info.orig_filename, limits)  # zipfile cuts a name at NUL: check the whole
-            if name in self._entries:
-                raise _refuse("archive_duplicate_entry", name, "同名文件出现两次 (duplicate entry)")
             if info.flag_bits & 0x1:
                 raise _refuse("archive_unsupported", name, "加密的 zip 条目 (encrypted entry)")
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
@@ -170,30 +217,73 @@ class BoundedZip:
         self.total = total
         if total > limits.ratio_floor and total > limits.max_ratio * max(size, 1):
             raise _refuse("archive_ratio", None, f"整体压缩比超过 {limits.max_ratio}:1")
-        self._check_overlap(cd_offset)
+        self._check_layout(cd_offset)
 
     def _check_ratio(self, name: str, out: int, used: int) -> None:
         if out > self.limits.ratio_floor and out > self.limits.max_ratio * max(used, 1):
             raise _refuse("archive_ratio", name, f"压缩比超过 {self.limits.max_ratio}:1（{out} / {used} 字节）")
 
     def _data_start(self, info: zipfile.ZipInfo) -> int:
+        """Where the entry's data begins, after a local header that says what the central
+        directory says: a streaming reader (which reads local headers only) sees the same entry."""
+        name = info.filename
         self.file.seek(info.header_offset)
         raw = self.file.read(_LOCAL.size)
         if len(raw) != _LOCAL.size or raw[:4] != b"PK\x03\x04":
-            raise _refuse("archive_unreadable", info.filename, "本地文件头损坏 (bad local header)")
-        fields = _LOCAL.unpack(raw)
-        name_len, extra_len = int(fields[10]), int(fields[11])
+            raise _refuse("archive_corrupt", name, "本地文件头损坏 (bad local header)")
+        _, _, _, flags, method, _, _, crc, csize, usize, name_len, extra_len = _LOCAL.unpack(raw)
         local_name = self.file.read(name_len)
+        extra = self.file.read(extra_len)
         encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
         if local_name != info.orig_filename.encode(encoding, "surrogateescape"):
-            raise _refuse("archive_unreadable", info.filename, "本地文件头的文件名与目录不一致")
-        return int(info.header_offset) + _LOCAL.size + name_len + extra_len
+            raise _refuse("archive_header_mismatch", name, "本地文件头的文件名与目录不一致")
+        if flags != info.flag_bits or method != info.compress_type:
+            raise _refuse("archive_header_mismatch", name, "本地文件头的标志或压缩方法与目录不一致")
+        if 0xFFFFFFFF in (csize, usize):
+            sizes = _zip64_sizes(extra)
+            if sizes is None:
+                raise _refuse("archive_header_mismatch", name, "本地文件头缺少 zip64 大小 (no zip64 extra)")
+            usize, csize = sizes
+        central = (info.CRC, info.compress_size, info.file_size)
+        local = (crc, csize, usize)
+        # with a data descriptor (flag bit 3) the local values may be left zero: the descriptor has them
+        deferred = bool(flags & 0x8)
+        if any(v != c and not (deferred and v == 0) for v, c in zip(local, central, strict=True)):
+            raise _refuse("archive_header_mismatch", name, "本地文件头的 CRC 或大小与目录不一致")
+        return int(info.header_offset) + _LOCAL.size + int(name_len) + int(extra_len)
 
-    def _check_overlap(self, cd_offset: int) -> None:
+    def _check_layout(self, cd_offset: int) -> None:
+        """Entries back to back from offset 0 up to the central directory, each followed only by
+        its data descriptor if it has one: no byte a streaming reader could read as an entry the
+        directory does not list (a hidden second price sheet), and no entry inside another's data
+        (the non-recursive bomb)."""
         ordered = sorted(self._entries.values(), key=lambda e: e.info.header_offset)
-        for entry, after in zip(ordered, [*(e.info.header_offset for e in ordered[1:]), cd_offset], strict=True):
-            if entry.data_start + entry.info.compress_size > after:
-                raise _refuse("archive_entries_overlap", entry.info.filename, "条目数据互相重叠 (overlapping entries)")
+        expected, before = 0, None
+        for entry in [*ordered, None]:
+            start = cd_offset if entry is None else entry.info.header_offset
+            if before is not None:
+                end = before.data_start + before.info.compress_size
+                name = before.info.filename
+                if end > start:
+                    raise _refuse("archive_entries_overlap", name, "条目数据互相重叠 (overlapping entries)")
+                if before.info.flag_bits & 0x8:
+                    self.file.seek(end)
+                    found = _descriptor(self.file.read(min(start - end, 25)))  # 24 at most: more is a gap
+                    if found is None:
+                        raise _refuse("archive_gap", name, f"条目之后有 {start - end} 字节不属于任何条目")
+                    if found != (before.info.CRC, before.info.compress_size, before.info.file_size):
+                        raise _refuse("archive_header_mismatch", name, "数据描述符与目录不一致 (data descriptor)")
+                    expected = start
+                else:
+                    expected = end
+            if start != expected:
+                where = "第一个条目之前" if before is None else "条目之后"
+                raise _refuse(
+                    "archive_gap",
+                    None if before is None else before.info.filename,
+                    f"{where}有 {start - expected} 字节不属于任何条目 (bytes the directory does not list)",
+                )
+            before = entry
 
     @property
     def entries(self) -> list[zipfile.ZipInfo]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import pathlib
 import random
+import shutil
+import subprocess
 import time
 import zipfile
+from typing import Any
 
 import pytest
 
@@ -148,3 +151,186 @@ def test_damaged_and_unsupported_entries_are_named() -> None:
         z.writestr("a.txt", b"x")
     assert refused(bz).code == "archive_unsupported"
     assert refused(io.BytesIO(b"not a zip at all")).code == "archive_unreadable"
+
+
+# The archive is exactly what its central directory says. Streaming readers (Java's
+# ZipInputStream, `unzip -` pipelines) read local headers from offset 0 and never look at the
+# directory: a byte the directory does not account for could be an entry only they see.
+
+SHEET = "开标一览表.json"
+
+
+def with_hidden_sheet() -> io.BytesIO:
+    """The real price sheet in the directory, and an unlisted local record of the same name, with
+    another price, between the last entry and the directory (the tester's archive)."""
+    real, hidden = entry(SHEET, b'{"price":"1000000.00"}'), entry(SHEET, b'{"price":"1.00"}')
+    real.offset = 0
+    return built([real, entry("技术标.txt", b"tech"), hidden], [real, entry("技术标.txt", b"tech")])
+
+
+def test_a_hidden_second_price_sheet_is_refused_as_a_gap() -> None:
+    """It used to pass: verify() and read() saw only the directory's 1000000.00."""
+    e = refused(with_hidden_sheet())
+    assert (e.code, e.entry) == ("archive_gap", "技术标.txt")
+
+
+def shifted(data: bytes, at: int, junk: bytes) -> io.BytesIO:
+    """``junk`` inserted at ``at`` (at or before the directory), with the end record's directory
+    offset moved so that it still points at the directory."""
+    out = bytearray(data[:at] + junk + data[at:])
+    end = out.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(out[end + 16 : end + 20], "little")
+    out[end + 16 : end + 20] = (offset + len(junk)).to_bytes(4, "little")
+    return io.BytesIO(bytes(out))
+
+
+def zipfile_bytes(**extra: bytes) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("附件/资料.txt", b"text " * 100)
+        z.writestr(SHEET, b'{"price":"1000000.00"}')
+        for name, data in extra.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def test_bytes_the_directory_does_not_list_are_refused_wherever_they_are() -> None:
+    raw = zipfile_bytes()
+    cd = raw.find(b"PK\x01\x02")
+    eocd = raw.rfind(b"PK\x05\x06")
+    prefixed = io.BytesIO(b"MZ stub" + raw)
+    assert zipfile.ZipFile(prefixed).read(SHEET)  # zipfile reads past a prefix (a self-extractor's stub)
+    assert refused(prefixed).code == "archive_gap"
+    assert refused(shifted(raw, cd, b"\x00" * 40)).code == "archive_gap"  # before the directory
+    assert refused(io.BytesIO(raw + b"trailing")).code == "archive_gap"  # after the end record
+    moved = bytearray(raw)
+    moved[eocd + 16 : eocd + 20] = (cd - 1).to_bytes(4, "little")  # the end record points elsewhere
+    assert refused(io.BytesIO(bytes(moved))).code == "archive_gap"
+
+
+def test_a_comment_in_the_end_record_is_allowed() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(SHEET, b"{}")
+        z.comment = "投标文件".encode()
+    BoundedZip(out).verify()
+
+
+def flipped(raw: bytes, at: int) -> io.BytesIO:
+    out = bytearray(raw)
+    out[at] ^= 0x01
+    return io.BytesIO(bytes(out))
+
+
+def test_a_local_header_that_disagrees_with_the_directory_is_refused() -> None:
+    """One byte of the second entry's local name flipped, the directory intact: this used to be
+    ``archive_unreadable``, which the opening took for "not a zip" (opened with no price) and
+    ``ggzy-bid seal`` sealed without a word."""
+    raw = zipfile_bytes()
+    second = raw.find(b"PK\x03\x04", 1)
+    name_at = second + 30
+    assert raw[name_at : name_at + len(SHEET.encode())] == SHEET.encode()
+    e = refused(flipped(raw, name_at + 2))
+    assert (e.code, e.entry) == ("archive_header_mismatch", SHEET)
+    assert refused(flipped(raw, second + 8)).code == "archive_header_mismatch"  # method 8 → 9
+    assert refused(flipped(raw, second + 14)).code == "archive_header_mismatch"  # CRC
+    assert refused(flipped(raw, second + 22)).code == "archive_header_mismatch"  # uncompressed size
+    assert refused(flipped(raw, second + 6)).code == "archive_header_mismatch"  # flags
+    assert refused(flipped(raw, second)).code == "archive_corrupt"  # no local header there
+
+
+def test_a_data_descriptor_must_agree_and_be_all_there_is_between_entries() -> None:
+    out = Unseekable()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr(SHEET, b'{"price":"1000000.00"}')
+        z.writestr("b.txt", b"b" * 300)
+    raw = bytes(out.data)
+    BoundedZip(io.BytesIO(raw)).verify()
+    descriptor = raw.find(b"PK\x07\x08")
+    assert refused(flipped(raw, descriptor + 4)).code == "archive_header_mismatch"  # its CRC
+    cd = raw.find(b"PK\x01\x02")
+    e = refused(shifted(raw, cd, b"\x00" * 5))  # 5 bytes after the last descriptor: no layout
+    assert (e.code, e.entry) == ("archive_gap", "b.txt")
+
+
+def test_a_damaged_zip_is_not_taken_for_a_foreign_file() -> None:
+    raw = zipfile_bytes()
+    assert refused(io.BytesIO(raw[: raw.rfind(b"PK\x05\x06")])).code == "archive_corrupt"  # no end record
+    miscounted = bytearray(raw)
+    miscounted[-12:-10] = (3).to_bytes(2, "little")  # the end record counts 3 entries, the directory 2
+    miscounted[-14:-12] = (3).to_bytes(2, "little")
+    assert refused(io.BytesIO(bytes(miscounted))).code == "archive_corrupt"
+    assert refused(io.BytesIO(b"%PDF-1.7 not a zip")).code == "archive_unreadable"
+
+
+class Unseekable(io.RawIOBase):
+    """An output zipfile cannot seek back in: it writes data descriptors (flag bit 3)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+@pytest.mark.parametrize("zip64", [False, True])
+def test_honest_zips_from_zipfile_pass(compression: int, zip64: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawing = random.Random(2).randbytes(100_000)
+    streamed = Unseekable()
+    seekable = io.BytesIO()
+    if zip64:  # zip64 end records as a 65,536-entry archive gets them, without writing one
+        monkeypatch.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 1)
+    for out in (streamed, seekable):
+        with zipfile.ZipFile(out, "w", compression=compression) as z:
+            z.writestr(SHEET, b'{"price":"1.00"}')
+            with z.open("附件/图纸.bin", "w", force_zip64=zip64) as w:  # zip64 extras and descriptors
+                w.write(drawing)
+    for raw in (bytes(streamed.data), seekable.getvalue()):
+        assert (b"PK\x06\x06" in raw) is zip64
+        package = BoundedZip(io.BytesIO(raw))
+        package.verify()
+        assert package.read(SHEET, 100) == b'{"price":"1.00"}'
+
+
+def _tool_zips(tool: str, folder: pathlib.Path, out: pathlib.Path) -> list[pathlib.Path]:
+    """The archives ``tool`` makes of ``folder`` the ways a bidder might run it."""
+    made: list[pathlib.Path] = []
+
+    def run(name: str, command: str) -> None:
+        subprocess.run(["sh", "-c", command], cwd=folder, check=True, capture_output=True)
+        made.append(out / name)
+
+    if tool == "zip":
+        run("plain.zip", f"zip -q -r {out}/plain.zip .")
+        run("zip64.zip", f"zip -q -r -fz {out}/zip64.zip .")
+        run("streamed.zip", f"zip -q -r - . | cat > {out}/streamed.zip")  # data descriptors
+        run("stored.zip", f"zip -q -0 -r - . | cat > {out}/stored.zip")  # stored, with descriptors
+        run("stdin.zip", f"cat {SHEET} | zip -q - - | cat > {out}/stdin.zip")  # zip64 descriptors
+    else:
+        run("7z.zip", f"{tool} a -bd -bso0 -tzip {out}/7z.zip .")
+        run("7z-stored.zip", f"{tool} a -bd -bso0 -tzip -mx=0 {out}/7z-stored.zip .")
+        run("7z-utf8.zip", f"{tool} a -bd -bso0 -tzip -mcu=on {out}/7z-utf8.zip .")
+    return made
+
+
+@pytest.mark.parametrize("tool", ["zip", "7zz", "7z"])
+def test_honest_zips_from_command_line_tools_pass(tool: str, tmp_path: pathlib.Path) -> None:
+    if shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    folder = tmp_path / "bid"
+    (folder / "附件").mkdir(parents=True)
+    (folder / SHEET).write_text('{"price":"1.00"}')
+    (folder / "附件" / "图纸.bin").write_bytes(random.Random(3).randbytes(200_000))
+    (folder / "附件" / "说明.txt").write_text("说明" * 5000)
+    for made in _tool_zips(tool, folder, tmp_path):
+        with made.open("rb") as f:
+            z = BoundedZip(f)
+            z.verify()
+            # Info-ZIP marks UTF-8 names only in an extra field zipfile ignores: compare the bytes
+            names = {i.filename.encode("utf-8" if i.flag_bits & 0x800 else "cp437").decode() for i in z.entries}
+            assert names & {SHEET, "-"}, made.name

@@ -78,7 +78,9 @@ def _entry(info: zipfile.ZipInfo) -> zipfile.ZipInfo:
 def watermark_zip(src: BinaryIO, dst: BinaryIO, text: str, unstamped: list[str] | None = None) -> int:
     """Copy the bid zip ``src`` (seekable) to ``dst`` with PDFs stamped; returns how many PDFs were,
     and adds to ``unstamped`` the PDFs over ``STAMP_LIMIT`` copied without a stamp. Raises
-    ``ArchiveRefused`` if the zip breaks a bound. Entries stream through in 64 KiB pieces; a PDF
+    ``ArchiveRefused`` if the zip breaks a bound or is damaged (``archive_gap``,
+    ``archive_header_mismatch``, ``archive_corrupt``: a 409 with that code, not "not a package",
+    which is ``archive_unreadable``, a file with no zip structure at all). Entries stream through in 64 KiB pieces; a PDF
     is held whole while it is stamped."""
     stamped, too_large = 0, []
     package = BoundedZip(src)

@@ -170,7 +170,10 @@ def _read_package(path: str, tender: str, lot: int) -> dict[str, object] | None:
             package.verify()
             sheet = read_price_sheet(package)
     except ArchiveRefused as exc:
-        if exc.code == "archive_unreadable":  # not a zip at all: opened, no price sheet read
+        # not a zip at all (no end record, no local header at 0): opened, no price sheet read. A
+        # zip that is damaged or says two things (archive_gap, archive_header_mismatch,
+        # archive_corrupt) is the bidder's, like any bound: another reader might read a price.
+        if exc.code == "archive_unreadable":
             return None
         raise Failed(Fault.BIDDER, exc.code, str(exc)) from None
     if not isinstance(sheet, dict) or sheet.get("tender") != tender or sheet.get("lot") != lot:

@@ -164,6 +164,44 @@ def test_a_nested_zip_is_opened_as_bytes_not_unpacked(client: FlaskClient, sessi
     assert seat.price_sheet is not None and seat.price_sheet["price"] == "8000000.00"
 
 
+def test_a_zip_that_says_two_things_is_revoked_with_a_named_code(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """A price sheet hidden where only a streaming reader looks, and a local header that disagrees
+    with the directory: 撤销 with the archive's code (the first was read as 1000000.00, the second
+    opened with no price, ``price_sheet_invalid``)."""
+    t = open_tender(client, session, app, 3)
+    real = build_price_sheet(t["code"], 1, "1000000.00", {"duration_days": "300"}, DECLARED)
+    hidden = build_price_sheet(t["code"], 1, "1.00", {"duration_days": "300"}, DECLARED)
+    listed = entry(FILENAME, real)
+    listed.offset = 0
+    tech = entry("技术标.txt", b"tech")
+    out = io.BytesIO()
+    write_zip(out, [listed, tech, entry(FILENAME, hidden)], [listed, tech])
+    replace_bid(client, t, 0, out.getvalue())
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("技术标.txt", b"tech")
+        z.writestr(FILENAME, real)
+    damaged = bytearray(out.getvalue())
+    damaged[damaged.find(b"PK\x03\x04", 1) + 31] ^= 1  # a byte of the second local name
+    replace_bid(client, t, 1, bytes(damaged))
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        decrypting(client, t)
+        for i in range(2):
+            assert release(client, t, i).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 2
+    c = session.get(Ceremony, t["cid"])
+    assert c is not None and c.stage_ends_at is not None
+    ops.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
+    session.commit()
+    seats = {seat.org_id: seat for seat in c.bidders}
+    orgs = [b.user.organisation_id for b in t["bidders"]]
+    assert (seats[orgs[0]].outcome, seats[orgs[0]].outcome_reason) == (Outcome.REVOKED, "archive_gap")
+    assert (seats[orgs[1]].outcome, seats[orgs[1]].outcome_reason) == (Outcome.REVOKED, "archive_header_mismatch")
+    assert seats[orgs[0]].price_sheet is None and seats[orgs[1]].price_sheet is None
+
+
 def test_the_header_is_checked_before_any_key_is_used(client: FlaskClient, session: Session, app: Flask) -> None:
     """The bidder releases a key that would not open its bid, and its signing certificate is
     revoked before the worker runs: the header's failure is reported, not the key's (the
