@@ -14,6 +14,11 @@ inflating actually gives (reading stops at the first byte past a bound):
 - path names (no absolute path, ``..``, backslash, control character or duplicate: a second
   ``开标一览表.json`` would let two readers see two price sheets);
 - overlapping entries (the non-recursive "better zip bomb" shares one compressed kernel);
+- the layout: entries back to back from offset 0 to the central directory, each local header
+  saying what its directory entry says, nothing after the end record but its comment. A
+  streaming reader reads local headers only: an unlisted one would be an entry only it sees
+  (``archive_gap``, ``archive_header_mismatch``). Only a file with no end record and no local
+  header at offset 0 is "not a zip" (``archive_unreadable``); a damaged zip is ``archive_corrupt``;
 - only stored and deflated entries, none encrypted; the CRC and the end of each deflate stream
   are checked.
 
