@@ -161,6 +161,7 @@ class _Appending:
     frontier: list[tuple[int, bytes]]
     events: list[dict[str, Any]]
     nodes: list[dict[str, Any]]
+    last_at: dt.datetime | None  # the time of event ``seq``: the next may not be earlier
 
 
 _STATE = "ggzy.audit_appending"
@@ -179,7 +180,10 @@ def _appending(session: Session) -> _Appending:
         )
         if row is None:
             conn.execute(insert(AuditHead).values(id=1, seq=0, chain_hash=GENESIS, frontier=b""))
-        state = _Appending(head[0], head[1], unpack_frontier(head[2]), [], [])
+        last_at = conn.execute(select(AuditEvent.at).where(AuditEvent.seq == head[0])).scalar()
+        state = _Appending(
+            head[0], head[1], unpack_frontier(head[2]), [], [], None if last_at is None else clock.as_utc(last_at)
+        )
         conn.info[_STATE] = state
     return state
 
@@ -235,7 +239,12 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
     session.info[_TOUCHED] = True
     object_type, object_id = _obj_ref(obj)
     body = canonical_json(payload if payload is not None else {})
-    at = clock.now()
+    # Taken with the head locked, and never before the previous event's: times in the log are
+    # non-decreasing by construction (a clock stepped back repeats the last time), so the verifier
+    # can treat any event earlier than its predecessor as forged.
+    at = clock.as_utc(clock.now())
+    if state.last_at is not None and at < state.last_at:
+        at = state.last_at
     seq = state.seq + 1
     payload_sm3 = sm3(body)
     leaf = leaf_hash(
@@ -258,7 +267,7 @@ def record_event(session: Session, actor: Actor, action: str, obj: Any, payload:
         }
     )
     state.nodes.extend({"level": lv, "index": i, "hash": h} for lv, i, h in push(state.frontier, leaf, seq - 1))
-    state.seq, state.chain = seq, chain
+    state.seq, state.chain, state.last_at = seq, chain, at
     return seq
 
 
@@ -269,11 +278,13 @@ class ChainProblem:
 
 
 def verify_chain(session: Session, batch: int = 10_000) -> list[ChainProblem]:
-    """Recompute every leaf and chain hash in order; list what does not match (empty = intact)."""
+    """Recompute every leaf and chain hash in order, and check that event times never go
+    backwards; list what does not match (empty = intact)."""
     problems: list[ChainProblem] = []
     prev = GENESIS
     expected_seq = 1
     last = 0
+    prev_at: dt.datetime | None = None
     while True:
         rows = session.scalars(
             select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
@@ -289,7 +300,12 @@ def verify_chain(session: Session, batch: int = 10_000) -> list[ChainProblem]:
                 problems.append(ChainProblem(ev.seq, "事件字段被修改 (event fields altered)"))
             if sm3(prev + ev.leaf_hash) != ev.chain_hash:
                 problems.append(ChainProblem(ev.seq, "哈希链断裂 (hash chain broken)"))
-            prev, expected_seq, last = ev.chain_hash, ev.seq + 1, ev.seq
+            at = clock.as_utc(ev.at)
+            if prev_at is not None and at < prev_at:  # record_event never writes one: forged
+                problems.append(
+                    ChainProblem(ev.seq, f"事件时间早于前一事件（{prev_at.isoformat()}）(event time goes backwards)")
+                )
+            prev, expected_seq, last, prev_at = ev.chain_hash, ev.seq + 1, ev.seq, at
     head = session.get(AuditHead, 1)
     if head is not None and (head.seq != last or head.chain_hash != prev):
         problems.append(ChainProblem(head.seq, "链头与最后事件不符 (head does not match the last event)"))

@@ -314,6 +314,19 @@ def _compare_with_store(
             )
 
 
+def _earliest_covering(signed: list[tuple[int, dt.datetime, str]]) -> list[tuple[int, dt.datetime, str]]:
+    """For each tree size, the earliest signed time among the checkpoints of that size or larger:
+    an event covered by a checkpoint existed when it was signed, so its time cannot be later.
+    Ascending by tree size; the events walk it from the front."""
+    out: list[tuple[int, dt.datetime, str]] = []
+    for size_, at, which in sorted(signed, key=lambda t: -t[0]):
+        if out and out[-1][1] <= at:
+            at, which = out[-1][1], out[-1][2]
+        out.append((size_, at, which))
+    out.reverse()
+    return out
+
+
 def verify_log(
     session: Session, trusted: Certificate, batch: int = 10_000, *, store: ObjectStore | None = None
 ) -> tuple[int, list[LogProblem]]:
@@ -321,16 +334,21 @@ def verify_log(
     then the root at every signed checkpoint recomputed from those leaves and compared with what the
     platform signed. With the archive ``store``, the database's checkpoints are also compared with
     the stored copies, and the roots those copies signed are recomputed too: deleting or rewriting
-    checkpoint rows does not hide an edited event. Returns (checkpoints checked, problems)."""
+    checkpoint rows does not hide an edited event. Event times: none earlier than its predecessor's
+    (``verify_chain``), none later than the signed time of a checkpoint that covers it. Returns
+    (checkpoints checked, problems)."""
     problems = [LogProblem(f"event {p.seq}", p.problem) for p in verify_chain(session, batch)]
     checkpoints = signed_checkpoints(session)
     wanted: dict[int, list[tuple[str, bytes]]] = {}
+    signed_times: list[tuple[int, dt.datetime, str]] = []  # (tree size, signed time, which)
     for cp in checkpoints:
         try:
             body = verify_checkpoint(cp.statement, trusted)
+            signed_at = SignedStatement.from_json(cp.statement.encode()).signed_at
         except Exception as exc:  # any failure to verify is a finding, named
             problems.append(LogProblem(f"checkpoint {cp.id}", f"签名无效 (signature invalid): {exc}"))
             continue
+        signed_times.append((cp.tree_size, clock.as_utc(signed_at), f"checkpoint {cp.id}"))
         if body["tree_size"] != cp.tree_size or body["root_sm3"] != cp.root.hex() or body.get("id", cp.id) != cp.id:
             problems.append(LogProblem(f"checkpoint {cp.id}", "签名内容与存储的检查点不符 (stored checkpoint altered)"))
         wanted.setdefault(cp.tree_size, []).append((f"checkpoint {cp.id}", cp.root))
@@ -347,6 +365,7 @@ def verify_log(
             except (KeyError, TypeError, ValueError) as exc:
                 problems.append(LogProblem(f"stored {sc.key}", f"内容格式错误 (malformed): {exc}"))
         checked += len(stored)
+    bound, b = _earliest_covering(signed_times), 0
     frontier: list[tuple[int, bytes]] = []
     n = last = 0  # leaves recomputed; the last seq read
     while True:
@@ -358,6 +377,16 @@ def verify_log(
         for ev in rows:  # the leaf from the event's content, not the stored hash
             push(frontier, leaf_hash(ev.canonical()), n)
             n, last = n + 1, ev.seq
+            while b < len(bound) and bound[b][0] < n:
+                b += 1
+            if b < len(bound) and clock.as_utc(ev.at) > bound[b][1]:
+                problems.append(
+                    LogProblem(
+                        f"event {ev.seq}",
+                        f"事件时间晚于覆盖它的{bound[b][2]}的签名时间 {bound[b][1].isoformat()}"
+                        " (event later than the signed checkpoint that covers it)",
+                    )
+                )
             for where, root in wanted.get(n, ()):
                 if frontier_root(frontier) != root:
                     problems.append(LogProblem(where, f"重算的根与签名的根不符，树大小 {n} (root mismatch)"))

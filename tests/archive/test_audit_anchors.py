@@ -98,7 +98,7 @@ def audit_verify() -> tuple[int, str]:
 
 
 def test_an_edited_payload_with_a_recomputed_chain_fails_audit_verify(inst: Instance) -> None:
-    now = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+    now = clock.now() + dt.timedelta(minutes=1)
     events(inst.database, 6)
     assert job(inst, now) == 1
     assert audit_verify()[0] == 0
@@ -115,7 +115,7 @@ def test_an_event_after_the_last_checkpoint_is_anchored_within_seconds(inst: Ins
     anchors any growth at least CHECKPOINT_ANCHOR_SECONDS after the last checkpoint."""
     window = JOBS["sign_checkpoints"].every_seconds + inst.settings.checkpoint_anchor_seconds
     assert window <= 4
-    t0 = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+    t0 = clock.now() + dt.timedelta(minutes=1)  # checkpoints are signed after the events they cover
     events(inst.database, 5, "before")
     assert job(inst, t0) == 1  # the last checkpoint before the events under attack
     events(inst.database, 3, "after")  # …an ordinary (not decisive) event right after it
@@ -131,7 +131,7 @@ def test_an_event_after_the_last_checkpoint_is_anchored_within_seconds(inst: Ins
 
 
 def test_rewritten_or_deleted_checkpoints_disagree_with_the_stored_copies(inst: Instance) -> None:
-    t0 = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+    t0 = clock.now() + dt.timedelta(minutes=1)  # checkpoints are signed after the events they cover
     for k in range(3):
         events(inst.database, 4, f"r{k}")
         assert job(inst, t0 + dt.timedelta(seconds=10 * k)) == 1
@@ -210,7 +210,7 @@ def test_the_scheduler_anchors_a_decisive_event_within_seconds(inst: Instance) -
 def test_anchors_stay_out_of_the_public_api(inst: Instance) -> None:
     from trading.app import create_app
 
-    t0 = dt.datetime(2026, 12, 4, 8, 0, tzinfo=dt.UTC)
+    t0 = clock.now() + dt.timedelta(minutes=1)  # checkpoints are signed after the events they cover
     events(inst.database, 3)
     job(inst, t0)  # the first checkpoint is a public interval one
     events(inst.database, 2, "x")
@@ -223,3 +223,64 @@ def test_anchors_stay_out_of_the_public_api(inst: Instance) -> None:
         assert anchor.reason == log.ANCHOR
         assert log.verify_checkpoint(anchor.statement, inst.services.keys.sign_cert)["id"] == anchor.id
     assert client.get(f"/api/v1/log/inclusion?seq=1&size={anchor.tree_size}").status_code == 404
+
+
+def append_forged(s: Session, at: dt.datetime) -> int:
+    """What a database writer does: append an event of its own making with the time it likes,
+    then make the chain, the tree and the head agree with it (``forge``)."""
+    seq = log.size(s) + 1
+    payload = {"i": 0, "tag": "forged"}
+    body = canonical_json(payload)
+    s.add(
+        AuditEvent(
+            seq=seq,
+            at=at,
+            actor_id="user:7",
+            actor_role="staff",
+            action="tender.step",
+            object_type="tender",
+            object_id="forged",
+            payload=body.decode(),
+            payload_sm3=sm3(body),
+            leaf_hash=bytes(32),
+            chain_hash=bytes(32),
+        )
+    )
+    s.flush()
+    forge(s, seq, payload)
+    return seq
+
+
+def test_a_backdated_forged_event_is_a_finding_even_once_signed(inst: Instance) -> None:
+    """An appended event 3 days before its predecessor, then signed by the next anchor: `ggzy
+    audit verify` said intact (nothing checked that event times never go backwards)."""
+    events(inst.database, 3)
+    with inst.database.session() as s:
+        before = clock.as_utc(s.scalars(select(AuditEvent.at).order_by(AuditEvent.seq.desc()).limit(1)).one())
+        seq = append_forged(s, before - dt.timedelta(days=3))
+    assert job(inst, clock.now() + dt.timedelta(seconds=5)) == 1  # the anchor signs the forgery
+    code, out = audit_verify()
+    assert code == 1 and f"event {seq}" in out and "event time goes backwards" in out, out
+    assert CliRunner().invoke(main, ["archive", "verify-log"]).exit_code == 1
+
+
+def test_an_event_later_than_the_checkpoint_that_covers_it_is_a_finding(inst: Instance) -> None:
+    events(inst.database, 3)
+    signed = clock.now() + dt.timedelta(seconds=5)
+    with inst.database.session() as s:
+        seq = append_forged(s, signed + dt.timedelta(hours=1))
+    assert job(inst, signed) == 1
+    code, out = audit_verify()
+    assert code == 1 and f"event {seq}" in out and "later than the signed checkpoint" in out, out
+
+
+def test_times_stay_in_order_when_the_clock_steps_back(inst: Instance) -> None:
+    """Times are taken under the head's lock and never before the previous event's."""
+    events(inst.database, 2, "now")
+    with clock.frozen(clock.now() - dt.timedelta(days=3)):
+        events(inst.database, 2, "stepped-back")
+    with inst.database.session() as s:
+        times = [clock.as_utc(t) for t in s.scalars(select(AuditEvent.at).order_by(AuditEvent.seq))]
+        assert times == sorted(times)
+    assert job(inst, clock.now() + dt.timedelta(seconds=5)) == 1
+    assert audit_verify()[0] == 0
