@@ -390,6 +390,51 @@ def test_verify_now_names_storage_damage_never_a_500(built: dict[str, Any]) -> N
         assert verdicts >= len(ids)
 
 
+def test_a_damaged_package_breaks_the_download_and_is_recorded(built: dict[str, Any]) -> None:
+    """A bit flipped in the stored package: staff got 200 and the whole damaged file, whose SM3
+    differed from the one its archive.download event names."""
+    import os
+    import pathlib
+
+    from sqlalchemy import select
+
+    from archive.audit import AuditEvent
+    from signing.digest import sm3_hex
+    from trading.app import services
+    from trading.archives.views import DamagedDownload
+
+    app, t = built["app"], built["t"]
+    store = services(app).archive_store
+    if not hasattr(store, "root"):
+        pytest.skip("the bit is flipped in the filesystem store's file")
+    digest = sm3_hex(built["data"])
+    path = pathlib.Path(store.root) / "sm3" / digest[:2] / digest
+    mode = path.stat().st_mode
+    os.chmod(path, 0o644)
+    damaged = bytearray(built["data"])
+    damaged[len(damaged) // 2] ^= 0x01
+    path.write_bytes(bytes(damaged))
+    try:
+        # The stream raises before its last chunk: the server aborts the response (the client sees
+        # a transfer short of its Content-Length), never a complete download.
+        with pytest.raises(DamagedDownload):
+            app.test_client().get(f"/api/v1/archives/{built['id']}/download", headers=t["staff"])
+    finally:
+        path.write_bytes(built["data"])
+        os.chmod(path, mode)
+    with built["db"].session() as s:
+        ev = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "archive.download_damaged", AuditEvent.object_id == str(built["id"]))
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        ).one()
+    payload = json.loads(ev.payload)
+    assert payload["expected_sm3"] == digest and payload["served_sm3"] == sm3_hex(bytes(damaged))
+    assert ev.actor_id.startswith("user:")
+    assert app.test_client().get(f"/api/v1/archives/{built['id']}/download", headers=t["staff"]).data == built["data"]
+
+
 def test_every_download_of_a_package_is_in_the_trail(built: dict[str, Any]) -> None:
     """A package holds every opened bid: who downloaded it, and the SM3 of what they got."""
     from sqlalchemy import select

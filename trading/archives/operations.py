@@ -23,6 +23,7 @@ from archive import package as pkg
 from archive import transparency as log
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event
 from archive.objectstore import ObjectStore, RetentionError
+from archive.objectstore.base import StoredObject
 from bidding.guarantees.models import Guarantee, GuaranteeClaim
 from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
@@ -471,14 +472,31 @@ def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: S
     return report
 
 
-def record_download(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> None:
+def record_download(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> StoredObject:
     """A package holds every opened bid: each read of it is in the trail, with its reader and the
-    SM3 of what is read (the store is content-addressed, so the key names exactly those bytes).
-    The event commits before the first byte leaves."""
+    SM3 and size the store holds for the object (its content address: what the bytes must hash
+    to). The event commits before the first byte leaves; the view hashes the bytes as it serves
+    them and breaks the transfer if they do not hash to this SM3 (``record_damaged_download``)."""
     stored = services.archive_store.stat(p.object_key)
     if stored is None:
         raise NotFound(f"档案 {p.id} 的文件不在档案存储中 (package object missing)", code="object_missing")
     record_event(session, actor, "archive.download", p, {"sm3": stored.sm3, "size": stored.size, "lot": p.lot_id})
+    return stored
+
+
+def record_damaged_download(
+    session: Session, actor: Actor, package: tuple[str, str], expected: str, served: str, size: int
+) -> None:
+    """The bytes streamed for a download did not hash to the SM3 its ``archive.download`` event
+    names: the stored package is damaged. Recorded in a transaction of its own (the download's
+    committed before the first byte), with what was expected and what was actually read."""
+    record_event(
+        session,
+        actor,
+        "archive.download_damaged",
+        package,
+        {"expected_sm3": expected, "served_sm3": served, "size": size},
+    )
 
 
 def set_legal_hold(session: Session, user: User, p: ArchivePackage, on: bool, reason: str, services: Services) -> None:
