@@ -58,7 +58,7 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
     d = keys_dir(settings)
     pw = _password(settings)
     if (d / "root.crt").exists():
-        key_encryption_key(settings)  # instances made before the KEK existed get one at `ggzy init`
+        key_encryption_key(settings, create=True)  # instances made before the KEK existed get one here
         return load_platform_keys(settings)
     d.mkdir(parents=True, exist_ok=True)
     now = clock.now()
@@ -71,7 +71,7 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
     _write_private(d / "platform.key", key.to_pem(pw))
     (d / "platform.crt").write_bytes(cert.to_pem())
     (d / "root.crt").write_bytes(ca.cert.to_pem())  # written last: its presence means "complete"
-    key_encryption_key(settings)
+    key_encryption_key(settings, create=True)
     return PlatformKeys(ca, key, cert)
 
 
@@ -142,13 +142,15 @@ def _kek_from_file(data: bytes, pw: bytes | None) -> bytes:
         raise ConfigError(f"{KEK_FILE}: wrong PLATFORM_KEY_PASSWORD or damaged file") from None
 
 
-def key_encryption_key(settings: Settings) -> bytes:
+def key_encryption_key(settings: Settings, *, create: bool = False) -> bytes:
     """The platform's key-encryption key (an SM4 key): it wraps what the database must hold but
     not be able to read (the expert draw's seed before the draw, the openings of bidders' sealed
     audit events before the deadline). It lives beside the platform keys in ``kek.key`` (0600),
     sealed with PLATFORM_KEY_PASSWORD when set (required in production), never in the database,
     so a copy or a reader of the database alone cannot unwrap anything. Made by ``ggzy init``
-    (or on first use where the folder is writable); read once per process."""
+    (``create``), or on first use outside production; in production a missing file is an error,
+    since a machine that made its own would wrap rows no other machine can open. Read once per
+    process."""
     d = keys_dir(settings)
     path, pw = d / KEK_FILE, _password(settings)
     with _kek_lock:
@@ -158,6 +160,8 @@ def key_encryption_key(settings: Settings) -> bytes:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
+            if settings.is_production and not create:
+                raise ConfigError(f"no {KEK_FILE} in {d}: run `ggzy init` once and share the folder") from None
             tmp = d / f"{KEK_FILE}.{os.getpid()}.{threading.get_ident()}"
             try:
                 d.mkdir(parents=True, exist_ok=True)
