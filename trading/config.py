@@ -12,7 +12,7 @@
 | ARCHIVE_RETENTION_YEARS | 15 | 政府采购法 42 |
 | LOGIN_MAX_FAILURES / LOGIN_WINDOW_SECONDS | 5 / 900 | password failures per (user name, client address) before back-off, and the back-off's look-back and longest delay (an address alone: 4× the failures) |
 | TRUSTED_PROXY_HOPS | 0 | reverse proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none; 1 behind one nginx) |
-| CHALLENGES_PER_ADDRESS / CHALLENGES_PER_NAME | 10 / 100 | UKey login challenges per minute from one client address / outstanding (unexpired, unused) for one user name: the oldest is dropped |
+| CHALLENGES_PER_ADDRESS | 10 | UKey login challenges per minute from one client address (challenges are stateless MACed tokens: nothing is stored per name) |
 | UPLOADS_OPEN_PER_LOT / UPLOADS_OPEN_PER_BIDDER | 3 / 10 | open bid uploads a bidder may hold for one lot / in all |
 | STAGING_MAX_BYTES | 68719476736 (64 GiB) | bytes staged (received) by all open bid uploads together (the staging volume's budget) |
 | STAGING_MAX_BYTES_PER_BIDDER | 8589934592 (8 GiB) | declared bytes of one bidder's live uploads together |
@@ -56,7 +56,6 @@ class Settings:
     login_window_seconds: int = 900
     trusted_proxy_hops: int = 0
     challenges_per_address: int = 10
-    challenges_per_name: int = 100
     uploads_open_per_lot: int = 3
     uploads_open_per_bidder: int = 10
     staging_max_bytes: int = 64 << 30
@@ -116,7 +115,6 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "login_window_seconds": _int(env, "LOGIN_WINDOW_SECONDS", 900),
         "trusted_proxy_hops": _int(env, "TRUSTED_PROXY_HOPS", 0),
         "challenges_per_address": _int(env, "CHALLENGES_PER_ADDRESS", 10),
-        "challenges_per_name": _int(env, "CHALLENGES_PER_NAME", 100),
         "uploads_open_per_lot": _int(env, "UPLOADS_OPEN_PER_LOT", 3),
         "uploads_open_per_bidder": _int(env, "UPLOADS_OPEN_PER_BIDDER", 10),
         "staging_max_bytes": _int(env, "STAGING_MAX_BYTES", 64 << 30),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,9 +18,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from archive import clock
+from signing.canonical import canonical_json
+from signing.statements import login_challenge_statement
 from tests.factories import PASSWORD, csrf_from, make_bidder_with_keys, make_user
 from trading.accounts.throttle import backoff_seconds
-from trading.pki.models import LoginChallenge
+from trading.db import Base
+from trading.pki.models import UsedLoginChallenge
+from trading.pki.operations import CHALLENGE_LIFETIME, challenge_key, challenge_statement, issue_challenge
 from trading.web import same_site_path
 
 
@@ -150,24 +155,33 @@ def test_ukey_login_works_while_the_password_path_backs_off(client: FlaskClient,
         assert r.status_code == 201
 
 
-def challenges_stored(session: Session, username: str) -> int:
-    return int(session.scalar(select(func.count()).where(LoginChallenge.username == username)) or 0)
+def rows_in_every_table(session: Session) -> dict[str, int]:
+    return {t.name: int(session.scalar(select(func.count()).select_from(t)) or 0) for t in Base.metadata.sorted_tables}
+
+
+def token_fields(token: str) -> set[str]:
+    payload, mac = token.split(".")
+    assert len(base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4))) == 32
+    return set(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
 
 
 def test_challenge_for_an_unknown_name_stores_nothing_and_looks_the_same(
     client: FlaskClient, session: Session, app: Flask
 ) -> None:
+    """Before, a known name's challenge was a stored row (``login_challenge``); now no challenge
+    is stored for any name: only the throttle's own row is written."""
     b = make_bidder_with_keys(session, app)
     plain = make_user(session)  # a password user with no certificate
     session.commit()
+    before = rows_in_every_table(session)
     known = challenge(client, b.user.username)
     unknown = challenge(client, "no-such-user-here")
     assert known.status_code == unknown.status_code == 201
     assert set(known.get_json()) == set(unknown.get_json()) == {"challenge_id", "statement", "expires_at"}
-    assert len(known.get_json()["challenge_id"]) == len(unknown.get_json()["challenge_id"]) == 32
+    assert token_fields(known.get_json()["challenge_id"]) == token_fields(unknown.get_json()["challenge_id"])
     assert "no-such-user-here" in unknown.get_json()["statement"]
-    assert challenges_stored(session, "no-such-user-here") == 0
-    assert challenges_stored(session, b.user.username) == 1
+    after = rows_in_every_table(session)
+    assert {t: n - before[t] for t, n in after.items() if n != before[t]} == {"login_attempt": 2}
 
     # step 2 answers alike whatever went wrong: no name is told apart by its answer
     from signing.sm2 import PrivateKey
@@ -186,6 +200,7 @@ def test_challenge_for_an_unknown_name_stores_nothing_and_looks_the_same(
         )
         answers.append((again.status_code, again.get_json()))
     assert all(a == answers[0] for a in answers) and answers[0][0] == 401, answers
+    assert session.scalar(select(func.count()).select_from(UsedLoginChallenge)) == 0  # failures store nothing
 
 
 def test_challenges_are_throttled_per_address_only(client: FlaskClient, session: Session) -> None:
@@ -204,28 +219,72 @@ def test_challenges_are_throttled_per_address_only(client: FlaskClient, session:
 def test_strangers_asking_for_a_users_challenges_never_hold_its_ukey_login_off(
     client: FlaskClient, session: Session, app: Flask
 ) -> None:
-    """10 challenges for bidder's name from each of 3 addresses made its owner's own request 429
-    (a per-name limit of 30 a minute counted across addresses)."""
-    from tests.trading.test_sm2_login import sign
-
+    """Strangers asking for a user's challenges, from more addresses than the throttle lets one
+    address ask, between the owner's step 1 and step 2: the owner logs in. Before, each request
+    stored a row and past 100 outstanding for the name the oldest, the owner's, was dropped (401)."""
     b = make_bidder_with_keys(session, app)
     session.commit()
-    keep = app.extensions["ggzy.settings"].challenges_per_name
     name = b.user.username
 
     def login(ch: Any) -> int:
         body = {"challenge_id": ch["challenge_id"], "signature": sign(b.sign_key, ch["statement"])}
         return int(client.post("/api/v1/auth/sm2", json=body, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code)
 
-    for i in range(keep + 20):  # more than the rows kept for a name, from addresses of 10 each
-        assert challenge(client, name, f"192.0.2.{i // 10}").status_code == 201
-    assert challenges_stored(session, name) == keep
-    mine = challenge(client, name, "203.0.113.9")
-    assert mine.status_code == 201
-    for i in range(keep - 1):  # strangers keep asking while the owner signs with its UKey
-        assert challenge(client, name, f"198.51.100.{100 + i // 10}").status_code == 201
-    assert login(mine.get_json()) == 201
-    assert challenges_stored(session, name) <= keep
+    with clock.frozen(clock.now()):
+        mine = challenge(client, name, "203.0.113.9")
+        assert mine.status_code == 201
+        for i in range(250):  # strangers keep asking while the owner signs with its UKey, 10 per address
+            assert challenge(client, name, f"198.51.100.{100 + i // 10}").status_code == 201
+        assert login(mine.get_json()) == 201
+    assert session.scalar(select(func.count()).select_from(UsedLoginChallenge)) == 1  # the used one only
+
+
+def test_a_challenge_is_used_once_and_only_as_issued(client: FlaskClient, session: Session, app: Flask) -> None:
+    """A replayed, altered, foreign-keyed or expired challenge gets the one answer 401 bad_challenge."""
+    b = make_bidder_with_keys(session, app)
+    other = make_bidder_with_keys(session, app)
+    session.commit()
+    key = challenge_key(app.extensions["ggzy.settings"].secret_key)
+
+    def login(token: str, statement: str) -> Any:
+        body = {"challenge_id": token, "signature": sign(b.sign_key, statement)}
+        return client.post("/api/v1/auth/sm2", json=body)
+
+    refused = []
+    ch = challenge(client, b.user.username).get_json()
+    assert login(ch["challenge_id"], ch["statement"]).status_code == 201
+    refused.append(login(ch["challenge_id"], ch["statement"]))  # replay
+
+    # the payload altered under the old MAC: another user's token relabelled to b's name, and b's
+    # own token given a later expiry and sent once it has run out (signed as the change requires)
+    def altered(token: str, **change: str) -> tuple[str, str]:
+        payload, mac = token.split(".")
+        data = {**json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))), **change}
+        forged = base64.urlsafe_b64encode(canonical_json(data)).rstrip(b"=").decode()
+        statement = login_challenge_statement(data["username"], data["nonce"], data["issued_at"])
+        return f"{forged}.{mac}", statement.decode()
+
+    refused.append(login(*altered(issue_challenge(key, other.user.username).token, username=b.user.username)))
+    later = altered(issue_challenge(key, b.user.username).token, expires_at="2999-01-01T00:00:00+00:00")
+    with clock.frozen(clock.now() + CHALLENGE_LIFETIME + dt.timedelta(seconds=1)):
+        refused.append(login(*later))
+    # the MAC altered; a token made with another key; not a token at all
+    ch = challenge(client, b.user.username).get_json()
+    token = ch["challenge_id"]
+    refused.append(login(token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), ch["statement"]))
+    foreign = issue_challenge(challenge_key("another-secret-key-of-at-least-32-chars"), b.user.username)
+    refused.append(login(foreign.token, challenge_statement(foreign).decode()))
+    refused.append(login("x" * 32, ch["statement"]))
+    refused.append(login("a.b.c" + "x" * 40, ch["statement"]))
+    refused.append(login("!!!!." + "x" * 40, ch["statement"]))
+    # expired: signed correctly, sent after its lifetime
+    with clock.frozen(clock.now() + CHALLENGE_LIFETIME + dt.timedelta(seconds=1)):
+        refused.append(login(token, ch["statement"]))
+    assert [r.status_code for r in refused] == [401] * len(refused)
+    assert all(r.get_json() == refused[0].get_json() for r in refused)
+    assert refused[0].get_json()["error"]["code"] == "bad_challenge"
+    assert login(token, ch["statement"]).status_code == 201  # the real one, in time, still works
+    assert session.scalar(select(func.count()).select_from(UsedLoginChallenge)) == 2
 
 
 BAD_TARGETS = [

@@ -28,6 +28,7 @@ from trading.accounts.schemas import ChallengeIn, LoginIn, LoginPageIn, Organisa
 from trading.config import Settings
 from trading.errors import DomainError, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from trading.permissions import Permission, permissions_of, requires
+from trading.pki.operations import challenge_key
 
 log = logging.getLogger("ggzy.accounts")
 SM2_LOGIN_FAILED = "证书登录失败：挑战码无效、已使用或已过期，或签名无效、证书不可用；请重新获取挑战码后再试"
@@ -252,7 +253,7 @@ def api_challenge() -> tuple[Response, int]:
             data.username,
             web.client_address(),
             per_address=s.challenges_per_address,
-            per_name=s.challenges_per_name,
+            key=challenge_key(s.secret_key),
         )
     except TooManyRequests:
         web.commit()
@@ -272,11 +273,12 @@ def api_sm2_login() -> tuple[Response, int]:
 
     data = web.json_body(Sm2LoginIn)
     try:
-        user = authenticate_sm2(web.db(), data.challenge_id, data.signature, trust())
+        user = authenticate_sm2(
+            web.db(), data.challenge_id, data.signature, trust(), challenge_key(_settings().secret_key)
+        )
     except Unauthenticated as exc:
-        web.commit()  # the challenge stays used
-        # one answer for every failure: a challenge never stored (the name does not exist), used,
-        # expired, or a signature that does not verify must not tell which names exist
+        # one answer for every failure: a token not ours, altered, expired or used, a name that
+        # does not exist, or a signature that does not verify must not tell which names exist
         log.info("UKey login refused: %s", exc.code)
         raise Unauthenticated(SM2_LOGIN_FAILED, code="bad_challenge") from None
     row, token = ops.open_session(web.db(), user, SessionKind.API, data.name or "ukey")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -28,8 +27,7 @@ from trading.accounts.passwords import passwords
 from trading.accounts.schemas import OrganisationIn, UserIn
 from trading.accounts.throttle import challenge_wait, password_wait
 from trading.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from trading.pki.models import LoginChallenge
-from trading.pki.operations import CHALLENGE_LIFETIME, challenge_statement, issue_challenge
+from trading.pki.operations import challenge_statement, issue_challenge
 
 SESSION_LIFETIME = {SessionKind.WEB: dt.timedelta(hours=12), SessionKind.API: dt.timedelta(days=30)}
 
@@ -124,30 +122,21 @@ class Challenge:
     expires_at: dt.datetime
 
 
-def issue_login_challenge(session: Session, username: str, ip: str, *, per_address: int, per_name: int) -> Challenge:
+def issue_login_challenge(session: Session, username: str, ip: str, *, per_address: int, key: bytes) -> Challenge:
     """Step 1 of the UKey login, throttled per client address only (``per_address`` a minute):
-    others' requests for a name never refuse its owner one. Only a name that exists gets a stored
-    challenge, at most ``per_name`` outstanding (the oldest is dropped); any other name gets one
-    made up the same way and forgotten, so strangers cannot fill the table, and step 2 answers both
-    alike (the view gives one answer to every failure). The throttle's own row is written for every
-    name, so a known name is not told apart by the extra write's absence either."""
+    others' requests for a name never refuse its owner one. The challenge is a stateless token
+    MACed with ``key`` (``trading.pki.operations.issue_challenge``): nothing is stored or looked
+    up for the name, so strangers can neither fill a table nor evict the owner's challenge, and a
+    name that exists is not told apart from one that does not. The throttle's own row is written
+    for every request."""
     now = clock.now()
     wait = challenge_wait(session, ip, now, per_address=per_address)
     if wait:
         raise TooManyRequests(f"获取挑战码过于频繁，请 {wait} 秒后再试", retry_after=wait)
     session.add(LoginAttempt(username=username[:64], ip=ip, at=now, success=True, kind=CHALLENGE_ATTEMPT))
-    if session.scalar(select(User.id).where(User.username == username)) is not None:
-        ch = issue_challenge(session, username, keep=per_name)
-    else:
-        session.flush()
-        ch = LoginChallenge(
-            id=uuid.uuid4().hex,
-            username=username[:64],
-            nonce=secrets.token_hex(32),
-            issued_at=now,
-            expires_at=now + CHALLENGE_LIFETIME,
-        )
-    return Challenge(ch.id, challenge_statement(ch), ch.expires_at)
+    session.flush()
+    ch = issue_challenge(key, username)
+    return Challenge(ch.token, challenge_statement(ch), ch.expires_at)
 
 
 def open_session(session: Session, user: User, kind: SessionKind, name: str = "") -> tuple[AuthSession, str]:

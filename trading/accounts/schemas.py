@@ -50,6 +50,6 @@ class ChallengeIn(Schema):
 
 
 class Sm2LoginIn(Schema):
-    challenge_id: str = Field(min_length=32, max_length=32)
+    challenge_id: str = Field(min_length=32, max_length=1024, description="the token step 1 answered")
     signature: str = Field(min_length=20, max_length=400)
     name: str = Field(default="", max_length=100)

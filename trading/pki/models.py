@@ -45,14 +45,12 @@ class UserCertificate(Base):
         return ("user_certificate", str(self.id))
 
 
-class LoginChallenge(Base):
-    """A one-time nonce for SM2 challenge-response login (as a UKey login works)."""
+class UsedLoginChallenge(Base):
+    """A UKey login challenge already used to log in: challenges are stateless tokens
+    (``trading.pki.operations.issue_challenge``), so only the used ones are kept, until they
+    expire, to refuse a replay."""
 
-    __tablename__ = "login_challenge"
+    __tablename__ = "used_login_challenge"
 
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    username: Mapped[str] = mapped_column(String(64))
-    nonce: Mapped[str] = mapped_column(String(64))
-    issued_at: Mapped[dt.datetime]
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True, comment="the token's random nonce, hex")
     expires_at: Mapped[dt.datetime]
-    used_at: Mapped[dt.datetime | None]
