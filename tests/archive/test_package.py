@@ -401,7 +401,7 @@ def test_a_damaged_package_breaks_the_download_and_is_recorded(built: dict[str, 
     from archive.audit import AuditEvent
     from signing.digest import sm3_hex
     from trading.app import services
-    from trading.archives.views import DamagedDownload
+    from trading.checked_download import DamagedDownload
 
     app, t = built["app"], built["t"]
     store = services(app).archive_store

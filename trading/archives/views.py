@@ -3,25 +3,22 @@ verification, verify now, download, legal hold."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from archive.audit import ActorRef
-from signing.digest import SM3
 from trading import web
 from trading.app import services
 from trading.archives import operations as ops
 from trading.archives.models import ArchivePackage
+from trading.checked_download import checked_response
 from trading.db import Database
 from trading.errors import DomainError
 from trading.permissions import Permission, requires
 from trading.schemas import Schema
 
-log = logging.getLogger("ggzy.archives")
 pages = Blueprint("archives", __name__)
 api = Blueprint("archives_api", __name__, url_prefix="/api/v1/archives")
 
@@ -49,11 +46,6 @@ def package_json(p: ArchivePackage) -> dict[str, Any]:
     }
 
 
-class DamagedDownload(RuntimeError):
-    """Raised inside the stream: the server aborts the response, so the client sees a broken
-    transfer (short of Content-Length), never a complete download of damaged bytes."""
-
-
 def _download(p: ArchivePackage) -> Response:
     # The stream outlives the request's session: take what it needs now.
     svc, key, ref, name = services(current_app), p.object_key, p.audit_ref, f"archive-{p.id}-{p.sm3[:12]}.zip"
@@ -63,28 +55,18 @@ def _download(p: ArchivePackage) -> Response:
     stored = ops.record_download(web.db(), user, p, svc)
     web.commit()
 
-    def stream() -> Iterator[bytes]:
-        h, served, held = SM3(), 0, b""
-        with svc.archive_store.open(key) as f:
-            while chunk := f.read(1 << 20):
-                if held:
-                    yield held
-                h.update(chunk)
-                served, held = served + len(chunk), chunk
-        # The last chunk is held back until the whole is checked: a damaged package never reaches
-        # the client complete.
-        if h.hexdigest() != stored.sm3 or served != stored.size:
-            log.error("archive download %s: served SM3 %s != recorded %s", ref[1], h.hexdigest(), stored.sm3)
-            with database.session() as s:
-                ops.record_damaged_download(s, actor, ref, stored.sm3, h.hexdigest(), served)
-            raise DamagedDownload(f"archive package {ref[1]} is damaged: served SM3 differs from the recorded one")
-        if held:
-            yield held
+    def damaged(served_sm3: str, served_size: int) -> None:
+        with database.session() as s:
+            ops.record_damaged_download(s, actor, ref, stored.sm3, served_sm3, served_size)
 
-    return Response(
-        stream(),
+    return checked_response(
+        svc.archive_store.open(key),
+        sm3=stored.sm3,
+        size=stored.size,
+        what=f"archive package {ref[1]}",
+        on_damage=damaged,
         mimetype="application/zip",
-        headers={"Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(stored.size)},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

@@ -149,8 +149,8 @@ def open_document(
     doc = session.get(TenderDocument, document_id)
     if doc is None or doc.tender_id != tender.id:
         raise NotFound("招标文件不存在")
-    if tender.can_manage(user) or user.roles & {Role.STAFF, Role.SUPERVISOR}:
-        role = "manager" if tender.can_manage(user) else "staff" if Role.STAFF in user.roles else "supervisor"
+    role = open_reader(tender, user)
+    if role is not None:
         record_event(
             session,
             user,
@@ -172,6 +172,39 @@ def open_document(
     facts = {"document": doc.id, "sm3": doc.sm3, "user": user.id}
     record_sealed(session, kek, tender, user.organisation.credit_code, "tender_document.download", facts)
     return doc, store.open(doc.object_key)
+
+
+def open_reader(tender: Tender, user: User) -> str | None:
+    """In which role ``user`` reads ``tender``'s documents openly (``manager``, ``staff`` or
+    ``supervisor``: an ordinary event naming the reader), or None: a bidder, whose reads are
+    sealed until the deadline (招标投标法第二十二条)."""
+    if tender.can_manage(user):
+        return "manager"
+    if Role.STAFF in user.roles:
+        return "staff"
+    if Role.SUPERVISOR in user.roles:
+        return "supervisor"
+    return None
+
+
+def record_damaged_read(
+    session: Session, user: User, tender: Tender, doc: TenderDocument, served_sm3: str, served_size: int, *, kek: bytes
+) -> None:
+    """The bytes streamed for a download of ``doc`` did not hash to the SM3 its read event names
+    (the stored object is damaged; the transfer was broken off). Recorded in a transaction of its
+    own, as ``tender_document.read_damaged`` with what was expected and what was read: openly,
+    naming the reader, for the platform side; sealed for a bidder, like its download, so that
+    before the deadline the trail shows only that some sealed download was damaged, never the
+    bidder, the tender or the document (those open with the other sealed events)."""
+    facts = {"document": doc.id, "expected_sm3": doc.sm3, "served_sm3": served_sm3, "size": served_size}
+    role = open_reader(tender, user)
+    if role is not None:
+        record_event(session, user, "tender_document.read_damaged", doc, {"tender": tender.code, "as": role, **facts})
+        return
+    assert user.organisation is not None
+    record_sealed(
+        session, kek, tender, user.organisation.credit_code, "tender_document.read_damaged", facts | {"user": user.id}
+    )
 
 
 # ---------------------------------------------------------------- questions (答疑)

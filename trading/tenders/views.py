@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app
 
 from archive import clock
 from signing.certs import TrustStore
 from trading import web
+from trading.accounts.models import User
 from trading.app import object_store
+from trading.checked_download import checked_response
+from trading.db import Database
 from trading.errors import InvalidInput
 from trading.platform_keys import key_encryption_key, load_platform_keys
 from trading.tenders import documents as docs
 from trading.tenders import operations as ops
-from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderCategory, TenderState
+from trading.tenders.models import (
+    Announcement,
+    AnnouncementState,
+    Lot,
+    Tender,
+    TenderCategory,
+    TenderDocument,
+    TenderState,
+)
 from trading.tenders.portal import PortalQuery
 
 
@@ -140,23 +150,36 @@ def _cert_pem(fingerprint: str) -> str | None:
 
 
 def stream_document(tender: Tender, document_id: int) -> Response:
-    """Record the download (committed first), then stream the bytes."""
-    doc, handle = docs.open_document(
-        web.db(), object_store(current_app), web.require_user(), tender, document_id, kek=kek()
-    )
+    """Record the download (committed first), then stream the bytes, checked against the SM3 the
+    event names (``trading.checked_download``): a damaged stored document breaks the transfer off
+    and is recorded as ``tender_document.read_damaged`` (sealed for a bidder)."""
+    user, key = web.require_user(), kek()
+    doc, handle = docs.open_document(web.db(), object_store(current_app), user, tender, document_id, kek=key)
     web.commit()
+    # The damage is recorded in a session of its own, so it takes ids, not the request's rows.
+    database: Database = current_app.extensions["ggzy.db"]
+    ids = (user.id, tender.id, doc.id)
 
-    def body() -> Iterator[bytes]:
-        with handle as f:
-            while chunk := f.read(1 << 20):
-                yield chunk
+    def damaged(served_sm3: str, served_size: int) -> None:
+        with database.session() as s:
+            reader, t, d = s.get(User, ids[0]), s.get(Tender, ids[1]), s.get(TenderDocument, ids[2])
+            assert reader is not None and t is not None and d is not None
+            docs.record_damaged_read(s, reader, t, d, served_sm3, served_size, kek=key)
 
-    resp = Response(stream_with_context(body()), mimetype="application/octet-stream")
-    resp.headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(doc.name)}"
-    resp.headers["Content-Length"] = str(doc.size)
-    resp.headers["X-Content-SM3"] = doc.sm3
-    resp.headers["X-Signature"] = doc.signature
-    return resp
+    return checked_response(
+        handle,
+        sm3=doc.sm3,
+        size=doc.size,
+        # names the stored object (operators must repair it), never the reader
+        what=f"tender document {doc.id}",
+        on_damage=damaged,
+        mimetype="application/octet-stream",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(doc.name)}",
+            "X-Content-SM3": doc.sm3,
+            "X-Signature": doc.signature,
+        },
+    )
 
 
 def portal_query(args: Any) -> PortalQuery:
