@@ -11,12 +11,14 @@ from pydantic import Field
 
 from bidding import operations as ops
 from bidding.models import Bid, BidUpload
+from signing.digest import sm3_hex
 from trading import web
 from trading.app import object_store
 from trading.errors import InvalidInput
 from trading.permissions import Permission, requires
 from trading.platform_keys import load_platform_keys
 from trading.schemas import Schema
+from trading.tenders.models import Lot, Tender
 from trading.tenders.operations import get_tender
 from trading.tenders.views import iso, load, trust
 
@@ -56,8 +58,16 @@ class WithdrawIn(Schema):
 
 
 def upload_json(u: BidUpload) -> dict[str, Any]:
+    """``head_sm3`` lets ``ggzy-bid`` find its own unfinished upload of a sealed file when the side
+    file that remembered it is gone; ``last_part_at`` is when a part last arrived (or it began)."""
+    tender, lot = web.db().get(Tender, u.tender_id), web.db().get(Lot, u.lot_id)
     return {
         "upload_id": u.id,
+        "tender": tender.code if tender else None,
+        "lot": lot.number if lot else None,
+        "head_sm3": sm3_hex(u.head),
+        "created_at": iso(u.created_at),
+        "last_part_at": iso(u.updated_at),
         "state": u.state.value,
         "declared_size": u.declared_size,
         "part_size": u.part_size,

@@ -20,10 +20,13 @@ def tool_help() -> str:
 @bp.get("/my/bids")
 @requires(Permission.TENDER_PARTICIPATE)
 def my_bids() -> str:
-    """The bidder's own bids and receipts (no one else can see them before the opening)."""
+    """The bidder's own bids and receipts (no one else can see them before the opening), and its
+    unfinished uploads, each with a button to give it up (they count against its caps)."""
     from sqlalchemy import select
 
+    from bidding.api import upload_json
     from bidding.operations import my_bids as list_bids
+    from bidding.operations import open_uploads
     from trading import web
     from trading.tenders.models import Interest, Tender
 
@@ -37,7 +40,30 @@ def my_bids() -> str:
             .where(Interest.org_id == user.organisation_id)
         )
     }
-    return render_template("bidding/bids.html", bids=bids, tenders=tenders)
+    uploads = [upload_json(u) for u in open_uploads(web.db(), user)]
+    return render_template("bidding/bids.html", bids=bids, tenders=tenders, uploads=uploads)
+
+
+@bp.post("/my/bids/uploads/<upload_id>/abandon")
+@requires(Permission.TENDER_PARTICIPATE)
+def abandon_upload_page(upload_id: str) -> ResponseReturnValue:
+    """放弃 an unfinished upload from the page, as ``ggzy-bid uploads abandon`` does."""
+    from flask import flash, redirect, url_for
+
+    from bidding import operations as ops
+    from bidding.api import staging
+    from trading import web
+    from trading.errors import DomainError
+
+    try:
+        upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+        ops.abandon_upload(web.db(), staging(), upload)
+        web.commit()
+        flash("已放弃该上传，平台已删除收到的数据")
+    except DomainError as exc:
+        web.db().rollback()
+        flash(f"未放弃：{exc.message}")
+    return redirect(url_for("bidding.my_bids"))
 
 
 @bp.get("/my/bids/<ciphertext_sm3>/receipt.json")

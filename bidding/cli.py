@@ -446,14 +446,100 @@ def build(folder: pathlib.Path, tender: str, lot: int, price: str, fields: tuple
 @click.option("--tender", required=True)
 @click.option("--lot", type=int, default=1, show_default=True)
 def upload(sealed: pathlib.Path, tender: str, lot: int) -> None:
-    from bidding.client import upload_sealed
+    from bidding.client import ApiError, upload_sealed
 
     with _api_errors(), _progress(sealed.stat().st_size, "上传") as adv:
-        bid = upload_sealed(_client(), sealed, tender, lot, adv)
+        try:
+            bid = upload_sealed(_client(), sealed, tender, lot, adv)
+        except ApiError as exc:
+            _explain_upload_refusal(exc, tender)
+            raise
     click.echo(
         f"投标成功 (accepted) {bid['received_at']}，密文 SM3 {bid['ciphertext_sm3']}；"
         f"回执已保存 {sealed.name}.receipt.json"
     )
+
+
+def _explain_upload_refusal(exc: Any, tender: str) -> None:
+    """The refusals a bidder can act on, told with the command that does it (exit code 2)."""
+    if exc.code in ("too_many_open_uploads", "too_many_upload_bytes"):
+        _fail(
+            f"{exc.message} [{exc.code}]。本单位未完成的上传已达上限：用 ggzy-bid uploads --tender {tender} 查看，"
+            f"用 ggzy-bid uploads abandon <上传编号> 或 ggzy-bid uploads abandon --all --tender {tender} 放弃不再需要的上传后，"
+            "重新运行本命令 (too many unfinished uploads: list them with `ggzy-bid uploads`, "
+            "give up the ones you no longer need with `ggzy-bid uploads abandon`, then run this again)"
+        )
+    if exc.code == "upload_expired":
+        _fail(
+            f"{exc.message} [{exc.code}]。上传任务已过期（超过 24 小时、长时间未收到数据或投标已截止），"
+            "已放弃；截止前重新运行本命令将重新开始上传 (the upload expired and was given up; "
+            "run this again before the deadline to start anew)"
+        )
+    if exc.code == "staging_full":
+        _fail(
+            f"{exc.message} [{exc.code}]。已多次重试仍无空间，已上传的部分会保留，稍后重新运行本命令即可续传 "
+            "(staging still full after retries; progress is kept: run this again later to resume)"
+        )
+
+
+def _beijing(value: str | None) -> str:
+    """An ISO time from the platform, in Beijing time (the platform's times are UTC-aware)."""
+    from zoneinfo import ZoneInfo
+
+    if not value:
+        return "—"
+    t = dt.datetime.fromisoformat(value)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return f"{t.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M:%S}"
+
+
+@main.group(
+    "uploads",
+    invoke_without_command=True,
+    help="本单位未完成的上传：查看或放弃 (the organisation's unfinished uploads: list or give up)",
+)
+@click.option("--tender", default=None, help="只看此项目 (only this tender)")
+@click.pass_context
+def uploads(ctx: click.Context, tender: str | None) -> None:
+    if ctx.invoked_subcommand is not None:
+        return
+    from bidding.client import open_uploads
+
+    with _api_errors():
+        items = open_uploads(_client(), tender)
+    if not items:
+        click.echo("没有未完成的上传 (no unfinished uploads)")
+        return
+    click.echo(
+        "上传编号 (id)\t项目 (tender)\t标段 (lot)\t声明大小 (size)\t已接收 (received)\t最近收到 (last part)\t过期 (expires)"
+    )
+    for u in items:
+        click.echo(
+            f"{u['upload_id']}\t{u['tender']}\t{u['lot']}\t{u['declared_size']} 字节\t{u['received']} 字节\t"
+            f"{_beijing(u.get('last_part_at'))}\t{_beijing(u['expires_at'])}"
+        )
+    click.echo("（北京时间 Beijing time）")
+
+
+@uploads.command("abandon", help="放弃未完成的上传，平台删除已收到的数据 (give up unfinished uploads)")
+@click.argument("upload_id", required=False)
+@click.option("--all", "everything", is_flag=True, help="放弃此项目的全部未完成上传 (all of a tender's)")
+@click.option("--tender", default=None, help="与 --all 一起使用 (with --all)")
+def uploads_abandon(upload_id: str | None, everything: bool, tender: str | None) -> None:
+    from bidding.client import abandon_upload, open_uploads
+
+    if (upload_id is None) == (not everything) or (everything and not tender):
+        _fail("请给出上传编号，或 --all --tender 项目编号 (give an upload id, or --all --tender X)")
+    with _api_errors():
+        client = _client()
+        ids = [upload_id] if upload_id else [u["upload_id"] for u in open_uploads(client, tender)]
+        for one in ids:
+            assert one is not None
+            abandon_upload(client, one)
+            click.echo(f"已放弃 (abandoned) {one}")
+    if not ids:
+        click.echo("没有未完成的上传 (no unfinished uploads)")
 
 
 @main.command(help="查看本单位在项目中的投标文件 (my bids in a tender)")

@@ -4,6 +4,7 @@ with streamed, resumable bid uploads."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
@@ -20,6 +21,10 @@ from bidding import part_digests
 from signing.digest import SM3
 
 BUSY_RETRIES = 3  # a request the platform answers 503 busy_retry is sent again this many times
+# A part the platform answers 507 staging_full (its staging volume is full for now: other uploads
+# finish or are swept) is sent again this many times, after Retry-After or STAGING_WAIT seconds.
+STAGING_RETRIES = 5
+STAGING_WAIT = 30.0
 CONFIG = pathlib.Path(os.environ.get("GGZY_BID_CONFIG", pathlib.Path.home() / ".config" / "ggzy-bid" / "config.json"))
 
 
@@ -32,9 +37,9 @@ def _retry_after(header: str | None) -> float:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{message} [{code}, HTTP {status}]")
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
 
 
 class Requester(Protocol):
@@ -99,11 +104,17 @@ class Client:
             # the platform rolled the request back whole (contention): the same request again
             time.sleep(_retry_after(resp.getheader("Retry-After")))
         if resp.status >= 400:
+            wait = resp.getheader("Retry-After")
+            try:
+                after = float(wait) if wait is not None else None
+            except ValueError:
+                after = None
             try:
                 err = json.loads(raw)["error"]
-                raise ApiError(resp.status, err["code"], err["message"])
-            except (ValueError, KeyError):
-                raise ApiError(resp.status, f"http_{resp.status}", raw[:200].decode(errors="replace")) from None
+                code, message = err["code"], err["message"]
+            except (ValueError, KeyError, TypeError):
+                code, message = f"http_{resp.status}", raw[:200].decode(errors="replace")
+            raise ApiError(resp.status, code, message, after)
         if resp.getheader("Content-Type", "").startswith("application/json"):
             return json.loads(raw)
         return raw
@@ -149,21 +160,70 @@ def head_length(path: pathlib.Path) -> int:
         return f.tell()
 
 
+def open_uploads(client: Requester, tender: str | None = None) -> list[dict[str, Any]]:
+    """The organisation's unfinished uploads (all of them, or one tender's)."""
+    items = client.request("GET", "/api/v1/bids/uploads")["items"]
+    return [dict(u) for u in items if tender is None or u["tender"] == tender]
+
+
+def abandon_upload(client: Requester, upload_id: str) -> None:
+    """Give up an unfinished upload: the platform deletes its bytes and it no longer counts."""
+    client.request("DELETE", f"/api/v1/bids/uploads/{quote(upload_id, safe='')}")
+
+
 def upload_sealed(
-    client: Client, sealed: pathlib.Path, tender: str, lot: int, progress: Callable[[int], None] | None = None
+    client: Client,
+    sealed: pathlib.Path,
+    tender: str,
+    lot: int,
+    progress: Callable[[int], None] | None = None,
+    wait: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Upload in parts; resumable: the upload id is kept beside the file until the receipt arrives.
+    """Upload in parts; resumable: the upload id is kept beside the file until the receipt arrives,
+    and without that side file an unfinished upload of the same file (same tender, lot, size and
+    header SM3) is found on the platform and resumed rather than a new one begun (a new one would
+    count against the bidder's caps, 409 too_many_open_uploads).
 
     Prefix digests recorded by ``ggzy-bid seal`` are used when present; if the server refuses one
-    (the file changed since), the upload goes on hashing the file here.
+    (the file changed since), the upload goes on hashing the file here. A part refused with 507
+    staging_full is sent again after ``wait`` (Retry-After, else STAGING_WAIT), STAGING_RETRIES times.
     """
+    known = part_digests.load(sealed)
+    for attempt in range(3):
+        try:
+            return _upload(client, sealed, tender, lot, progress, known, wait)
+        except ApiError as exc:
+            if exc.code == "part_digest_mismatch" and part_digests.sidecar(sealed).exists():
+                part_digests.sidecar(sealed).unlink()
+                known = None
+            elif exc.code != "upload_expired" or attempt:
+                raise
+            # upload_expired: a resumed upload idle too long (or swept); begin a new one, once. Past
+            # the deadline the new one is refused with deadline_passed, which says so.
+    raise AssertionError("unreachable")
+
+
+def _drop(client: Client, upload_id: str) -> None:
+    with contextlib.suppress(ApiError):  # already closed or swept
+        abandon_upload(client, upload_id)
+
+
+def _find_own_upload(client: Client, tender: str, lot: int, size: int, head: bytes) -> str | None:
+    """An open upload of this very file, begun by an earlier run whose side file is lost."""
+    head_sm3 = SM3(head).hexdigest()
+    for u in open_uploads(client, tender):
+        if u["lot"] == lot and u["declared_size"] == size and u.get("head_sm3") == head_sm3:
+            return str(u["upload_id"])
+    return None
+
+
+def _still_open(client: Client, upload_id: str) -> bool:
     try:
-        return _upload(client, sealed, tender, lot, progress, part_digests.load(sealed))
+        return bool(client.request("GET", f"/api/v1/bids/uploads/{quote(upload_id, safe='')}")["state"] == "open")
     except ApiError as exc:
-        if exc.code != "part_digest_mismatch" or not part_digests.sidecar(sealed).exists():
+        if exc.status != 404:
             raise
-        part_digests.sidecar(sealed).unlink()
-        return _upload(client, sealed, tender, lot, progress, None)
+        return False
 
 
 def _upload(
@@ -173,18 +233,24 @@ def _upload(
     lot: int,
     progress: Callable[[int], None] | None,
     known: part_digests.PartDigests | None,
+    wait: Callable[[float], None],
 ) -> dict[str, Any]:
     state_file = sealed.with_name(sealed.name + ".upload.json")
     size = sealed.stat().st_size
     state = json.loads(state_file.read_text()) if state_file.exists() else None
-    if state is None or state.get("server") != client.server:
+    if state is not None and (state.get("server") != client.server or not _still_open(client, state["upload_id"])):
+        state = None  # given up, swept, or another platform's: begin again
+    if state is None:
         head = _read_head(sealed)
-        up = client.request(
-            "POST",
-            "/api/v1/bids/uploads",
-            {"tender": tender, "lot": lot, "size": size, "head": base64.b64encode(head).decode()},
-        )
-        state = {"server": client.server, "upload_id": up["upload_id"]}
+        upload_id = _find_own_upload(client, tender, lot, size, head)
+        if upload_id is None:
+            up = client.request(
+                "POST",
+                "/api/v1/bids/uploads",
+                {"tender": tender, "lot": lot, "size": size, "head": base64.b64encode(head).decode()},
+            )
+            upload_id = up["upload_id"]
+        state = {"server": client.server, "upload_id": upload_id}
         state_file.write_text(json.dumps(state))
     up = client.request("GET", f"/api/v1/bids/uploads/{state['upload_id']}")
     part_size, received, part = up["part_size"], up["received"], up["next_part"]
@@ -231,14 +297,22 @@ def _upload(
             if isinstance(item, BaseException):
                 raise item
             number, data, prefix = item
-            conn = _resending(
-                client,
-                conn,
-                "PUT",
-                f"/api/v1/bids/uploads/{state['upload_id']}/parts/{number}",
-                data,
-                {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"},
-            )
+            path = f"/api/v1/bids/uploads/{state['upload_id']}/parts/{number}"
+            headers = {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"}
+            for attempt in range(STAGING_RETRIES + 1):
+                try:
+                    conn = _resending(client, conn, "PUT", path, data, headers)
+                    break
+                except ApiError as exc:
+                    if exc.code == "upload_expired":
+                        _drop(client, state["upload_id"])  # dead: else it would be found and resumed again
+                        state_file.unlink(missing_ok=True)
+                    if exc.code != "staging_full" or attempt == STAGING_RETRIES:
+                        raise
+                    # the progress so far is kept; a new connection, as the refused body may be unread
+                    conn.close()
+                    wait(min(exc.retry_after if exc.retry_after is not None else STAGING_WAIT, 300.0))
+                    conn = client._conn()
             if progress:
                 progress(len(data))
         bid = _complete(client, conn, state["upload_id"], tender)

@@ -37,7 +37,7 @@ from trading.pki.operations import check_signature, current_certificate, registe
 from trading.platform_keys import PlatformKeys
 from trading.scheduler import each_apart
 from trading.tenders.documents import get_interest
-from trading.tenders.models import Lot, Tender, TenderState
+from trading.tenders.models import Interest, Lot, Tender, TenderState
 from trading.tenders.operations import ensure_current, get_tender
 from trading.tenders.sealed import SEALED
 
@@ -212,6 +212,16 @@ def _check_staging(session: Session, staging: pathlib.Path, expected: int, limit
         raise StagingFull(STAGING_FULL)  # the volume is smaller than STAGING_MAX_BYTES says
 
 
+def _serialise_inits(session: Session, org_id: int) -> None:
+    """Lock the bidder's registrations (its interest rows, in id order) so that its upload inits
+    take turns: two counted at the same instant both saw a free place and passed a cap by one.
+    Taken after the tender (``_accepting``), as every lock of ours is. Not the organisation row: a
+    completion holds its tender row and then inserts a bid referring to the organisation, which
+    waits on that row's lock while this init, holding it, would wait on the tender (a deadlock).
+    Nothing that locks a tender refers to an interest row."""
+    session.execute(locked(select(Interest.id).where(Interest.org_id == org_id).order_by(Interest.id))).all()
+
+
 def init_upload(
     session: Session,
     user: User,
@@ -246,6 +256,7 @@ def init_upload(
         raise Forbidden("投标文件的签名证书不是您登记的签名证书", code="certificate_not_registered")
     if size != header.envelope_size:
         raise InvalidInput(f"声明的大小 {size} 与文件头计算的大小 {header.envelope_size} 不符", code="size_mismatch")
+    _serialise_inits(session, org_id)
     _check_limits(session, org_id, lot, size, now, limits)
     upload = BidUpload(
         id=uuid.uuid4().hex,
