@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from trading.errors import InvalidInput
+from trading.errors import DomainError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -21,6 +22,7 @@ _MESSAGES = {
     "literal_error": "取值无效",
     "int_parsing": "应为整数",
     "int_type": "应为整数",
+    "int_parsing_size": "整数超出范围",
     "list_type": "应为列表",
     "too_short": "至少需要一项",
     "extra_forbidden": "不允许的字段",
@@ -41,25 +43,71 @@ class Schema(BaseModel):
 #: PostgreSQL's text cannot hold NUL (0x00); it is refused alike on every database.
 NUL_REFUSED = "输入不能包含空字符（NUL, 0x00）"
 
+#: The largest integer every database column we compare with can hold (SQLite's INTEGER and
+#: PostgreSQL's BIGINT are 64-bit signed): beyond it SQLite raises OverflowError, a 500.
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 
-def _has_nul(value: Any) -> bool:
+
+def bad_integer(name: str) -> InvalidInput:
+    return InvalidInput(
+        f"{name} 中的整数超出允许范围（{INT64_MIN}–{INT64_MAX}）",
+        code="bad_integer",
+        fields={name: "整数超出范围"},
+    )
+
+
+def _refusal(value: Any, where: str) -> InvalidInput | None:
+    """The first thing in a request's data (or a model validated from it) that no column can
+    store: a NUL in a string, or an integer outside the signed 64-bit range (pydantic's ``int`` has
+    no bound, and "9" * 20 in a form becomes one); None when there is none."""
     if isinstance(value, str):
-        return "\x00" in value
+        return InvalidInput(NUL_REFUSED, code="nul_character") if "\x00" in value else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else bad_integer(where)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        named: list[tuple[Any, str]] = [(k, where) for k in value] + [(v, f"{where}.{k}") for k, v in value.items()]
+    elif isinstance(value, BaseModel):
+        named = [(v, f"{where}.{k}") for k, v in value.__dict__.items()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        named = [(v, f"{where}.{i}") for i, v in enumerate(value)]
+    else:
+        return None
+    for item, name in named:
+        found = _refusal(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _json_int(digits: str) -> int:
+    # Python refuses to convert more than 4,300 digits (a ValueError json.loads would raise);
+    # 20 characters hold every 64-bit integer with its sign, so longer is refused before int().
+    if len(digits) > 20:
+        raise bad_integer("body")
+    return int(digits)
+
+
+def load_json(raw: bytes | str) -> Any:
+    """A request's JSON text, parsed: not JSON (or nested past the parser's recursion limit) is a
+    named 400 ``malformed_json``; an integer literal too long for any column a named 422
+    ``bad_integer`` (the range itself is checked by ``parse``)."""
+    try:
+        return json.loads(raw or b"null", parse_int=_json_int)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise DomainError("JSON 格式错误，无法解析", code="malformed_json") from None
 
 
 def parse(model: type[M], data: Any) -> M:
-    """Validate ``data``; raise InvalidInput with a message per field."""
+    """Validate ``data``; raise InvalidInput with a message per field. NUL and integers no column
+    holds are refused by name, in what was sent and in what pydantic made of it."""
     if not isinstance(data, dict):
         raise InvalidInput("请求内容应为 JSON 对象 (body must be a JSON object)")
-    if _has_nul(data):
-        raise InvalidInput(NUL_REFUSED, code="nul_character")
+    refused = _refusal(data, "body")
+    if refused is not None:
+        raise refused
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         fields: dict[str, str] = {}
         for err in exc.errors():
@@ -67,11 +115,10 @@ def parse(model: type[M], data: Any) -> M:
             msg = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
             fields[name] = str(msg or _MESSAGES.get(err["type"], "取值无效"))
         raise InvalidInput("输入有误，请检查标出的字段", fields=fields) from None
-
-
-#: The largest integer every database column we compare with can hold (SQLite's INTEGER and
-#: PostgreSQL's BIGINT are 64-bit signed): beyond it SQLite raises OverflowError, a 500.
-INT64_MAX = 2**63 - 1
+    refused = _refusal(parsed, "body")
+    if refused is not None:
+        raise refused
+    return parsed
 
 
 def whole_number(text: str, name: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:

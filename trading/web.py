@@ -7,7 +7,6 @@ render. Nothing here holds a business rule.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import secrets
 import unicodedata
@@ -40,7 +39,7 @@ from trading.errors import (
 )
 from trading.headers import SECURITY_HEADERS
 from trading.permissions import Permission, endpoint_rule, permissions_of
-from trading.schemas import INT64_MAX, NUL_REFUSED, parse, printable, whole_number
+from trading.schemas import INT64_MAX, NUL_REFUSED, load_json, parse, printable, whole_number
 
 log = logging.getLogger("ggzy.web")
 M = TypeVar("M", bound=BaseModel)
@@ -105,11 +104,7 @@ def is_api() -> bool:
 def json_body(model: type[M]) -> M:
     if not request.is_json:
         raise UnsupportedMediaType(HTTP_MESSAGES[415])
-    try:
-        data = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise DomainError("JSON 格式错误，无法解析", code="malformed_json") from None
-    return parse(model, data)
+    return parse(model, load_json(request.get_data(cache=False)))
 
 
 def form_int(name: str) -> int | None:

@@ -19,8 +19,11 @@ from signing.digest import sm3_hex
 from tests.factories import api_token, csrf_from, make_user, page_login
 from tests.trading.test_evaluation import _room_in_compliance
 from trading.accounts.models import Role
+from trading.errors import DomainError, InvalidInput
 from trading.evaluation.models import Draw
+from trading.evaluation.room_api import AskIn
 from trading.permissions import Permission, endpoint_rule, permissions_of
+from trading.schemas import INT64_MAX, INT64_MIN, load_json, parse
 
 #: Malformed JSON bodies: not JSON, not an object, empty, every usual field with a wrong type, huge.
 WRONG_TYPES = {
@@ -40,6 +43,17 @@ API_BODIES: list[dict[str, Any]] = [
     {"json": WRONG_TYPES},
     {"json": {"text": "字" * 100_000, "reason": "字" * 100_000}},
     {"json": dict.fromkeys(("text", "reason", "username", "answer", "question", "name"), "异议\x00内容")},
+]
+#: Integers no 64-bit column holds, in every field: one past the range (json.dumps writes it), and
+#: 5,000 digits (past Python's 4,300-digit int limit; written by hand, json.dumps refuses it).
+INT_FIELDS = sorted({*WRONG_TYPES, "id", "lot", "number", "objection", "draw", "page", "announcement_id"})
+BIG_INT_BODIES: list[dict[str, Any]] = [
+    {"json": dict.fromkeys(INT_FIELDS, 2**70)},
+    {"json": dict.fromkeys(INT_FIELDS, -(2**63) - 1)},
+    {"data": "{" + ", ".join(f'"{n}": {"9" * 5000}' for n in INT_FIELDS) + "}", "content_type": "application/json"},
+    # bodies the room's schemas accept but for the integer (they reached the database before)
+    *({"json": body} for body in ({"candidate": 2**64}, {"winner": 2**64}, {"bidder": 2**64, "passed": True})),
+    {"json": {"bidder": 2**64, "question": "请说明", "hours": 24}},
 ]
 #: Page forms: numbers that do not parse (a superscript digit, 5,000 digits, NaN), blanks.
 FIELDS = [
@@ -73,6 +87,7 @@ FORMS: list[dict[str, str]] = [
     dict.fromkeys(FIELDS, "9" * 5000) | {"z_limit": "nan", "minutes": "-1"},
     dict.fromkeys(FIELDS, ""),
     dict.fromkeys(FIELDS, "1\x00"),
+    dict.fromkeys(FIELDS, str(2**64)),  # pydantic makes an int of it, past every column
 ]
 QUERY = "after=x&limit=x&page=x&page_size=-1&announcement_id=x&final=x&once=1&q=%00&state=x&first=x&second=x&size=x"
 #: Integers no id column holds (SQLite raised OverflowError, a 500): in every query parameter...
@@ -139,6 +154,7 @@ def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, ses
         }
 
         failures: list[str] = []
+        big_int_refusals: list[str] = []
         calls = 0
         for rule in app.url_map.iter_rules():
             if rule.endpoint == "static":
@@ -160,7 +176,7 @@ def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, ses
                 if method == "GET":
                     attempts: list[dict[str, Any]] = [{"query_string": QUERY}, {"query_string": BIG_QUERY}]
                 elif api:
-                    attempts = list(API_BODIES)
+                    attempts = [*API_BODIES, *BIG_INT_BODIES]
                 else:
                     attempts = [{"data": {**form, "csrf_token": pages[role][1]}} for form in FORMS]
                 for attempt in attempts:
@@ -179,5 +195,54 @@ def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, ses
                         continue
                     if status >= 500:
                         failures.append(f"{method} {url} {attempt!r:.80}: {status}")
+                    elif any(attempt is b for b in BIG_INT_BODIES) and status in (400, 422):
+                        # once the body is read, refused at the door by name: not as unparseable
+                        # JSON, not by the schema's field rules, not after a DB round trip (a
+                        # route may refuse its path or headers first, under their own names)
+                        error = (resp.get_json(silent=True) or {}).get("error", {})
+                        code, fields = error.get("code"), set(error.get("fields") or {})
+                        if code in ("malformed_json", "unstorable_input") or (
+                            code == "invalid_input" and fields & set(INT_FIELDS)
+                        ):
+                            big_int_refusals.append(f"{method} {url} {attempt!r:.60}: {status} {code}")
         assert calls > 400
         assert failures == [], "\n".join(failures)
+        assert big_int_refusals == [], "\n".join(big_int_refusals)
+
+
+def test_paging_takes_only_plain_bounded_digits(client: FlaskClient, session: Session) -> None:
+    admin = make_user(session, Role.ADMIN)
+    session.commit()
+    headers = api_token(client, admin.username)
+    for path in ("/api/v1/users", "/api/v1/organisations"):
+        assert client.get(path, query_string={"page": "1", "page_size": "200"}, headers=headers).status_code == 200
+        # "٣" and "1_0" are numbers to int(); 10**12 pages times 200 is an OFFSET past 64 bits
+        for page, size in (("٣", "50"), ("1_0", "50"), ("1", "2" * 5000), (str(10**12), "200"), (str(2**64), "1")):
+            r = client.get(path, query_string={"page": page, "page_size": size}, headers=headers)
+            assert (r.status_code, r.get_json()["error"]["code"]) == (422, "bad_integer"), (path, page[:20], size[:20])
+
+
+def test_a_json_body_refuses_integers_no_column_holds_by_name() -> None:
+    assert parse(AskIn, {"bidder": INT64_MAX, "question": "q"}).bidder == INT64_MAX
+    assert parse(AskIn, {"bidder": INT64_MIN, "question": "q"}).bidder == INT64_MIN
+    for bad in (INT64_MAX + 1, INT64_MIN - 1, str(2**64)):  # a form's "18446744073709551616" too
+        try:
+            parse(AskIn, {"bidder": bad, "question": "q"})
+        except InvalidInput as exc:
+            assert exc.code == "bad_integer"
+        else:
+            raise AssertionError(bad)
+    for text in ('{"bidder": ' + "9" * 5000 + "}", '{"question": "q", "x": [1, {"y": -' + "1" * 30 + "}]}"):
+        try:
+            parse(AskIn, load_json(text))
+        except InvalidInput as exc:
+            assert exc.code == "bad_integer"
+        else:
+            raise AssertionError(text[:40])
+    for text in ("[" * 100_000 + "]" * 100_000, '{"a": 1'):  # too deep for the parser; cut short
+        try:
+            load_json(text)
+        except DomainError as exc:
+            assert exc.code == "malformed_json"
+        else:
+            raise AssertionError(text[:40])

@@ -26,7 +26,7 @@ from trading.accounts import operations as ops
 from trading.accounts.models import ORG_KIND_LABELS, ROLE_LABELS, AuthSession, Organisation, SessionKind, User
 from trading.accounts.schemas import ChallengeIn, LoginIn, LoginPageIn, OrganisationIn, Sm2LoginIn, UserIn
 from trading.config import Settings
-from trading.errors import DomainError, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from trading.errors import DomainError, NotFound, TooManyRequests, Unauthenticated
 from trading.permissions import Permission, permissions_of, requires
 from trading.pki.operations import challenge_key
 
@@ -348,11 +348,6 @@ def api_user_create() -> tuple[Response, int]:
 
 
 def _paging() -> tuple[int, int]:
-    try:
-        page = int(request.args.get("page", "1"))
-        size = int(request.args.get("page_size", "50"))
-    except ValueError:
-        raise InvalidInput("分页参数应为整数", fields={"page": "应为整数"}) from None
-    if page < 1 or not 1 <= size <= 200:
-        raise InvalidInput("分页参数越界（page ≥ 1，1 ≤ page_size ≤ 200）")
-    return page, size
+    # page is bounded so that (page - 1) * page_size, the OFFSET, stays within 64 bits
+    page = web.query_int("page", 1, minimum=1, maximum=10_000_000)
+    return page, web.query_int("page_size", 50, minimum=1, maximum=200)

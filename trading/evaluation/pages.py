@@ -3,8 +3,6 @@ declarations and answer their invitations."""
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from pydantic import ValidationError
@@ -20,7 +18,7 @@ from trading.evaluation.api import SlotIn, _draw, _lot, draw_json
 from trading.evaluation.models import Evaluation
 from trading.permissions import Permission, requires
 from trading.platform_keys import key_encryption_key
-from trading.schemas import parse
+from trading.schemas import load_json, parse
 
 pages = Blueprint("evaluation", __name__)
 
@@ -94,13 +92,14 @@ def expert_page() -> str:
 def declare_page() -> ResponseReturnValue:
     form = request.form
     try:
-        data = ops.DeclarationIn.model_validate(
+        data = parse(
+            ops.DeclarationIn,
             {
                 "employer": form.get("employer", ""),
-                "history": json.loads(form.get("history") or "[]"),
-                "relations": json.loads(form.get("relations") or "[]"),
+                "history": load_json(form.get("history") or "[]"),
+                "relations": load_json(form.get("relations") or "[]"),
                 "available": form.get("available") == "1",
-            }
+            },
         )
         ops.declare(web.db(), web.require_user(), data)
         web.commit()

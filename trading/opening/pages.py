@@ -82,7 +82,7 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
             data = web.form_body(opening_api.ExtendIn)  # the form the joint room's extend reads too
             ops.extend(db, staff, c, data.minutes, data.reason)
         elif action == "answer":
-            objection = form.get("objection", default=0, type=int)  # not a number: no such objection
+            objection = web.form_int("objection")  # not a number: no such objection
             ops.answer_objection(db, staff, c, objection or 0, form.get("answer", ""))
         else:
             raise InvalidInput("未知操作")
