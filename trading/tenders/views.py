@@ -17,6 +17,7 @@ from trading.checked_download import checked_response
 from trading.db import Database
 from trading.errors import InvalidInput
 from trading.platform_keys import key_encryption_key, load_platform_keys
+from trading.schemas import whole_number
 from trading.tenders import documents as docs
 from trading.tenders import operations as ops
 from trading.tenders.models import (
@@ -195,12 +196,8 @@ def portal_query(args: Any) -> PortalQuery:
     region = args.get("region", "")
     if region and (not region.isdigit() or len(region) > 6):
         raise InvalidInput("行政区划代码应为 2–6 位数字", fields={"region": "格式不正确"})
-    try:
-        page, size = int(args.get("page", "1")), int(args.get("page_size", "20"))
-    except ValueError:
-        raise InvalidInput("分页参数应为整数") from None
-    if page < 1 or page > 10_000 or not 1 <= size <= 100:
-        raise InvalidInput("分页参数越界（1 ≤ page ≤ 10000，1 ≤ page_size ≤ 100）")
+    page = whole_number(args.get("page", "") or "1", "page", minimum=1, maximum=10_000)
+    size = whole_number(args.get("page_size", "") or "20", "page_size", minimum=1, maximum=100)
     from trading.tenders.models import AnnouncementKind
 
     return PortalQuery(

@@ -101,7 +101,7 @@ def test_search_filters_and_paging(client: FlaskClient, session: Session) -> Non
     assert titles("q=改造&category=construction&region=35")[:2] == ["滨海新城道路改造工程", "厦门港航道疏浚工程"]
     r = client.get("/api/v1/announcements?page_size=1&q=工程").get_json()
     assert len(r["items"]) == 1 and r["has_more"] is True
-    for bad in ("page=0", "page_size=500", "region=abc", "status=bogus", "page=x"):
+    for bad in ("page=0", "page_size=500", "region=abc", "status=bogus", "page=x", "page=%D9%A3", "page_size=1_0"):
         assert client.get(f"/api/v1/announcements?{bad}").status_code == 422, bad
     assert titles("q=%25") == [] and titles("q=_") == []  # LIKE wildcards are literal
 
