@@ -123,8 +123,13 @@ def settings_for(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
-def _apps() -> dict[str, Flask]:
-    return {}
+def _apps() -> Iterator[dict[str, Flask]]:
+    apps: dict[str, Flask] = {}
+    yield apps
+    # Requests join the test's connection, but /healthz probes the app's own pool: close it, or
+    # its connections are collected at exit with a ResourceWarning that fails the run.
+    for a in apps.values():
+        a.extensions["ggzy.db"].engine.dispose()
 
 
 @pytest.fixture
