@@ -79,6 +79,7 @@ class UploadExpired(Conflict):
 class StagingFull(DomainError):
     status = 507
     code = "staging_full"
+    retry_after = 60  # space frees as other uploads complete or are swept
 
 
 STAGING_FULL = "平台暂存空间已满，暂不能接收新的投标文件，请稍后重试或联系交易中心"

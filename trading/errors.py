@@ -8,6 +8,8 @@ from typing import Any
 class DomainError(Exception):
     status = 400
     code = "bad_request"
+    #: seconds a client should wait before trying again (sent as Retry-After), where waiting helps
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)

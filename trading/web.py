@@ -33,7 +33,6 @@ from trading.errors import (
     DomainError,
     Forbidden,
     InvalidInput,
-    TooManyRequests,
     Unauthenticated,
     UnsupportedMediaType,
 )
@@ -347,7 +346,7 @@ def install(app: Flask) -> None:
     def _domain(exc: DomainError) -> Response:
         if "db" in g:
             g.db.rollback()
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
         return _error_response(exc.status, exc.to_json(), headers)
 
     @app.errorhandler(DataError)

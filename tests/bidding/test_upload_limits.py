@@ -201,6 +201,7 @@ def test_staged_bytes_are_capped(
     assert second.status_code == 201  # declared bytes claim nothing of the shared budget
     r = send_parts(client, t["h2"], second.get_json(), blob2, dt.timedelta(0))
     assert r.status_code == 507 and r.get_json()["error"]["code"] == "staging_full"
+    assert r.headers["Retry-After"] == "60"  # ggzy-bid waits this long before sending the part again
     # a completed upload no longer holds staging space: the refused part goes through on retry
     assert client.post(f"/api/v1/bids/uploads/{first['upload_id']}/complete", headers=t["h1"]).status_code == 201
     assert send_parts(client, t["h2"], second.get_json(), blob2, dt.timedelta(0)).status_code == 200
