@@ -37,3 +37,9 @@ def test_the_package_is_the_same_bytes_every_time(tmp_path: pathlib.Path) -> Non
     write_folder_zip(folder, first)
     write_folder_zip(folder, second)
     assert first.getvalue() == second.getvalue()
+
+
+def test_the_tool_page_names_the_commands_bidders_need(client) -> None:  # type: ignore[no-untyped-def]
+    html = client.get("/bidder/tool").get_data(as_text=True)
+    for command in ("ggzy-bid keygen", "ggzy-bid seal", "ggzy-bid uploads abandon", "ggzy-bid rekey"):
+        assert command in html
