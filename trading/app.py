@@ -20,6 +20,7 @@ from trading.config import Settings, load_settings
 from trading.db import Database
 from trading.permissions import Permission
 from trading.services import Services
+from trading.tenders import rules as tender_rules
 
 
 def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
@@ -114,6 +115,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     app.jinja_env.filters["local"] = _local_time
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
+    app.jinja_env.globals["life_label"] = tender_rules.tender_life_label
+    app.jinja_env.globals["lot_life_label"] = tender_rules.lot_life_label
     return app
 
 

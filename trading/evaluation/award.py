@@ -37,8 +37,9 @@ from trading.opening.operations import credit_code_of, org_name
 from trading.procedures.operations import get_procedure
 from trading.scheduler import attempt, each_apart
 from trading.services import Services
-from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender
-from trading.tenders.operations import _seal
+from trading.tenders.lifecycle import move_lot
+from trading.tenders.models import Announcement, AnnouncementKind, LotState, Tender
+from trading.tenders.operations import publish_now
 
 ANSWER_DAYS = 3  # Reg 54: objections answered within 3 days
 PUBLICITY_DUE_DAYS = 3  # Reg 54: candidates publicised within 3 days of the report
@@ -54,33 +55,6 @@ def publicity_due(ev: Evaluation) -> dt.datetime | None:
 def _require_tenderee(tender: Tender, user: User) -> None:
     if not tender.can_manage(user):
         raise Forbidden("只有本项目的招标人或招标代理机构可以进行此操作")
-
-
-def _publish(
-    session: Session, tender: Tender, kind: AnnouncementKind, title: str, body: str, by: User | None
-) -> Announcement:
-    now = clock.now()
-    ann = Announcement(
-        tender_id=tender.id,
-        kind=kind,
-        status=AnnouncementState.SUBMITTED,
-        title=title,
-        body=body,
-        created_by_user_id=by.id if by else tender.created_by_user_id,
-        created_at=now,
-        submitted_at=now,
-    )
-    session.add(ann)
-    session.flush()
-    _seal(session, ann, by, now)
-    record_event(
-        session,
-        by or SYSTEM,
-        "announcement.publish",
-        ann,
-        {"tender": tender.code, "kind": kind.value, "content_sm3": ann.content_sm3},
-    )
-    return ann
 
 
 def publicity_body(report: dict[str, Any], days: int) -> str:
@@ -106,7 +80,7 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
     lot, tender = room.lot_and_tender(session, ev)
     days = get_procedure(session, tender.procedure_code).publicity_days
     due = publicity_due(ev)
-    ann = _publish(
+    ann = publish_now(
         session,
         tender,
         AnnouncementKind.CANDIDATES,
@@ -323,7 +297,7 @@ def award(
     assert tenderee is not None
     ev.winner_bidder_id, ev.award_reason, ev.awarded_at = winner.id, reason or None, now
     name = org_name(session, winner.org_id)
-    result = _publish(
+    result = publish_now(
         session,
         tender,
         AnnouncementKind.RESULT,
@@ -352,13 +326,15 @@ def award(
         "award_notice", notice | {"pdf_sm3": pdf.sm3}, key=services.keys.sign_key, cert=services.keys.sign_cert, now=now
     )
     ev.notice_key, ev.notice_statement = pdf.key, st.to_json().decode()
-    lot.status = LotState.AWARDED
-    record_event(
+    move_lot(
         session,
         user,
-        "lot.award",
         lot,
-        {"winner": notice["winner_code"], "price": chosen["price"], "reason": reason or None},
+        LotState.AWARDED,
+        reason=reason or None,
+        now=now,
+        winner_org_id=winner.org_id,
+        detail={"winner": notice["winner_code"], "price": chosen["price"]},
     )
     room._move(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
     request_checkpoint(session, "award", f"evaluation:{ev.id}")

@@ -54,6 +54,7 @@ from trading.opening.models import Ceremony, CeremonyBidder, Outcome
 from trading.opening.operations import credit_code_of, org_name
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.services import Services
+from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import EvaluationMethod, Lot, LotState, Tender
 
 DEFAULT_Z_LIMIT = 2.5
@@ -487,8 +488,15 @@ def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, 
     passing = sum(1 for r in result.values() if r["passed"])
     if passing == 0:
         lot, _ = lot_and_tender(session, ev)
-        lot.status = LotState.FAILED
-        record_event(session, actor, "lot.fail", lot, {"reason": "all_bids_rejected", "evaluation": ev.id})
+        move_lot(
+            session,
+            actor,
+            lot,
+            LotState.FAILED,
+            reason="经评标委员会评审，所有投标均被否决（《招标投标法》第四十二条、《实施条例》第五十一条）",
+            now=clock.now(),
+            detail={"evaluation": ev.id},
+        )
         _move(session, actor, ev, EvalState.REPORTED, compliance=result, outcome="all_rejected")
         return result
     _move(session, actor, ev, EvalState.SCORING, compliance=result)

@@ -53,7 +53,8 @@ from trading.pki.operations import check_signature, registered_signing_cert
 from trading.procedures.operations import get_procedure
 from trading.scheduler import RETRY_CAP, Failures, each_apart, error_summary, failures
 from trading.services import Services
-from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, Tender, TenderState
+from trading.tenders.lifecycle import move_lot
+from trading.tenders.models import Lot, LotState, Tender, TenderState
 
 log = logging.getLogger("ggzy.opening")
 #: Stages whose windows are fixed here rather than by the procedure (staff usually move on sooner).
@@ -483,7 +484,7 @@ def sweep(session: Session, now: dt.datetime, services: Services) -> int:
 
 def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
     c.private_key = None
-    lot_of(session, c).status = LotState.TERMINATED
+    move_lot(session, SYSTEM, lot_of(session, c), LotState.TERMINATED, reason="招标项目已终止", now=now)
     _transition(session, c, Stage.CANCELLED, SYSTEM, now, {"reason": "招标项目已终止"})
 
 
@@ -507,7 +508,6 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
     c.opened_at = now
     lot = lot_of(session, c)
     if len(bids) < proc.min_valid_bids:
-        lot.status = LotState.FAILED
         c.private_key = None
         _transition(
             session,
@@ -517,7 +517,19 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
             now,
             {"bids": len(bids), "minimum": proc.min_valid_bids, "reason": "投标人少于规定数量，不予开标"},
         )
-        _failure_announcement(session, tender, lot, len(bids), proc.min_valid_bids)
+        # Who bid stays secret: the failure is told by its count only (Law 22, Reg 44).
+        move_lot(
+            session,
+            SYSTEM,
+            lot,
+            LotState.FAILED,
+            reason=(
+                f"于投标截止时收到有效投标 {len(bids)} 个，少于规定的 {proc.min_valid_bids} 个"
+                f"（投标人不足{proc.min_valid_bids}家），依据《招标投标法》第二十八条、《实施条例》第四十四条不予开标"
+            ),
+            now=now,
+            detail={"bids": len(bids), "minimum": proc.min_valid_bids},
+        )
         return
     for b in bids:
         session.add(CeremonyBidder(ceremony_id=c.id, bid_id=b.id, org_id=b.org_id, outcome=Outcome.PENDING))
@@ -531,28 +543,6 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
         now,
         {"bids": len(bids), "ciphertext_sm3": [b.ciphertext_sm3 for b in bids]},
     )
-
-
-def _failure_announcement(session: Session, tender: Tender, lot: Lot, count: int, minimum: int) -> None:
-    ann = Announcement(
-        tender_id=tender.id,
-        kind=AnnouncementKind.FAILURE,
-        status=AnnouncementState.DRAFT,
-        title=f"{tender.title} 第{lot.number}标段 流标公告",
-        body=(
-            f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”于投标截止时收到有效投标 "
-            f"{count} 个，少于规定的 {minimum} 个，依据《招标投标法》第二十八条、《实施条例》第四十四条不予开标，"
-            "本标段流标。招标人将依法重新招标。"
-        ),
-        created_by_user_id=tender.created_by_user_id,
-        created_at=clock.now(),
-    )
-    session.add(ann)
-    session.flush()
-    record_event(session, SYSTEM, "announcement.draft", ann, {"kind": ann.kind.value, "lot": lot.number})
-    from trading.tenders import notifications
-
-    notifications.notify_managers(session, tender, f"第{lot.number}标段流标，已生成流标公告草稿，请核对后提交审核")
 
 
 def _waiting_for(session: Session, c: Ceremony) -> str | None:
@@ -623,7 +613,7 @@ def _advance_to_next(session: Session, c: Ceremony, actor: Actor, services: Serv
         publish_record(session, c, services, now, final=True)
         c.closed_at = now
         c.private_key = None  # its work is done; nobody can unwrap the released keys again
-        lot_of(session, c).status = LotState.EVALUATING
+        move_lot(session, actor, lot_of(session, c), LotState.EVALUATING, reason="开标结束", now=now)
         _transition(session, c, to, actor, now, {"record_sm3": c.final_record_sm3})
 
 

@@ -28,7 +28,8 @@ def interested_orgs(session: Session, tender: Tender) -> list[int]:
     return sorted(session.scalars(select(Interest.org_id).where(Interest.tender_id == tender.id)))
 
 
-def _send(session: Session, tender: Tender, orgs: list[int], message: str) -> None:
+def notify_orgs(session: Session, tender: Tender, orgs: list[int], message: str) -> None:
+    """The named organisations, one notice each (``/my/notifications``)."""
     now = clock.now()
     session.add_all([Notification(org_id=o, tender_id=tender.id, message=message, created_at=now) for o in orgs])
     session.flush()
@@ -45,16 +46,16 @@ def _send(session: Session, tender: Tender, orgs: list[int], message: str) -> No
 
 def notify_downloaders(session: Session, tender: Tender, message: str) -> None:
     """Every bidder that downloaded the tender documents (招标投标法实施条例第二十一条)."""
-    _send(session, tender, downloader_orgs(session, tender), message)
+    notify_orgs(session, tender, downloader_orgs(session, tender), message)
 
 
 def notify_managers(session: Session, tender: Tender, message: str) -> None:
     """The tenderee and, if it has one, its agency (招标人、招标代理机构): who answer for the tender."""
-    _send(session, tender, [o for o in (tender.tenderee_org_id, tender.agency_org_id) if o is not None], message)
+    notify_orgs(session, tender, [o for o in (tender.tenderee_org_id, tender.agency_org_id) if o is not None], message)
 
 
 def notify_interested(session: Session, tender: Tender, message: str) -> None:
-    _send(session, tender, interested_orgs(session, tender), message)
+    notify_orgs(session, tender, interested_orgs(session, tender), message)
 
 
 def for_org(session: Session, org_id: int, limit: int = 20) -> list[Notification]:

@@ -313,6 +313,35 @@ def _seal(session: Session, ann: Announcement, reviewer: User | None, now: dt.da
     session.flush()
 
 
+def publish_now(
+    session: Session, tender: Tender, kind: AnnouncementKind, title: str, body: str, by: User | None
+) -> Announcement:
+    """An announcement the platform publishes itself, without staff review (the result announcement,
+    the 流标公告): its text comes from the record, not from a participant."""
+    now = clock.now()
+    ann = Announcement(
+        tender_id=tender.id,
+        kind=kind,
+        status=AnnouncementState.SUBMITTED,
+        title=title,
+        body=body,
+        created_by_user_id=by.id if by else tender.created_by_user_id,
+        created_at=now,
+        submitted_at=now,
+    )
+    session.add(ann)
+    session.flush()
+    _seal(session, ann, by, now)
+    record_event(
+        session,
+        by or SYSTEM,
+        "announcement.publish",
+        ann,
+        {"tender": tender.code, "kind": kind.value, "content_sm3": ann.content_sm3},
+    )
+    return ann
+
+
 def publish_tender(session: Session, staff: User, tender: Tender, settings: Settings) -> None:
     """SUBMITTED → PUBLISHED: documents count as issued now; the deadline rule is checked again.
     ``settings`` locate the key that wraps each new ceremony's private key."""

@@ -1,0 +1,102 @@
+"""The lot's life: the transition table, and what users see when a lot fails at the deadline
+(流标公告, notices, the status on every page) or is awarded (中标通知 / 未中标)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import SYSTEM
+from tests.factories import page_login
+from tests.trading.opening.test_ceremony import open_tender
+from tests.trading.test_draw import run_opening
+from tests.trading.test_evaluation import evaluate_and_award
+from trading.errors import Conflict
+from trading.tenders.lifecycle import LOT_MOVES, move_lot
+from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, TenderState
+from trading.tenders.rules import life_label, lot_life_label
+
+B, E, F, A, T = LotState.BIDDING, LotState.EVALUATING, LotState.FAILED, LotState.AWARDED, LotState.TERMINATED
+
+
+def test_the_transition_table() -> None:
+    assert LOT_MOVES[B] == {F, E, T}
+    assert LOT_MOVES[E] == {F, A}
+    assert all(not LOT_MOVES[s] for s in (F, A, T))  # the ends are final
+
+
+def test_life_labels_follow_the_whole_life() -> None:
+    assert life_label(TenderState.SUBMITTED, [B]) == "待审核"
+    assert life_label(TenderState.PUBLISHED, [B, B]) == "招标中"
+    assert life_label(TenderState.BIDDING_CLOSED, [B]) == "投标已截止"
+    assert life_label(TenderState.BIDDING_CLOSED, [E]) == "评标中"
+    assert life_label(TenderState.BIDDING_CLOSED, [A]) == "已定标"
+    assert life_label(TenderState.BIDDING_CLOSED, [F]) == "流标"
+    assert life_label(TenderState.TERMINATED, [T]) == "已终止"
+    assert life_label(TenderState.BIDDING_CLOSED, [A, F]) == "部分标段已定标"
+    assert life_label(TenderState.BIDDING_CLOSED, [F, E]) == "评标中"  # the furthest common state
+    assert life_label(TenderState.BIDDING_CLOSED, [F, T]) == "流标"
+    assert lot_life_label(TenderState.PUBLISHED, B) == "招标中"
+
+
+def _notices(client: FlaskClient, username: str) -> str:
+    page_login(client, username)
+    html = client.get("/my/notifications").get_data(as_text=True)
+    client.get("/logout")
+    return html
+
+
+def test_a_lot_failing_at_the_deadline(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 2)  # fewer than the procedure's three
+    names = [b.user.organisation.name for b in t["bidders"]]
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "failed"
+        session.expire_all()
+        ann = session.scalars(select(Announcement).where(Announcement.kind == AnnouncementKind.FAILURE)).one()
+        assert ann.status is AnnouncementState.PUBLISHED and ann.content_sm3  # published, not a draft
+        assert "投标人不足3家" in ann.body and not any(n in ann.body for n in names)  # why, never who
+        lot = session.scalars(select(Lot)).one()
+        assert lot.status is LotState.FAILED
+        with pytest.raises(Conflict) as e:  # an end is final
+            move_lot(session, SYSTEM, lot, LotState.EVALUATING, reason="x", now=clock.now())
+        assert e.value.code == "lot_transition"
+        session.rollback()
+
+        public = client.get(f"/announcements/{ann.id}").get_data(as_text=True)
+        assert "流标公告" in public and "投标人不足3家" in public and '<span class="status">流标</span>' in public
+        assert '<td class="status">流标</td>' in client.get("/portal").get_data(as_text=True)
+        page = client.get(f"/tenders/{t['code']}").get_data(as_text=True)
+        assert 'data-status="bidding_closed">流标' in page and "投标已截止" not in page
+        for b in t["bidders"]:  # every registered bidder is told, with the reason
+            html = _notices(client, b.user.username)
+            assert "流标" in html and "投标人不足3家" in html
+        assert "流标公告已发布" in _notices(client, t["tenderee_username"])
+        page_login(client, t["tenderee_username"])
+        assert '<td class="status">流标</td>' in client.get("/my/tenders").get_data(as_text=True)
+
+
+def test_an_awarded_lot(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        assert "评标中" in client.get(f"/tenders/{t['code']}").get_data(as_text=True)
+        got = evaluate_and_award(client, session, app, t, moment)
+        winner = got["winner"]["bidder"]
+        page = client.get(f"/tenders/{t['code']}").get_data(as_text=True)
+        assert 'data-status="bidding_closed">已定标' in page and "投标已截止" not in page
+        assert '<td class="status">已定标</td>' in client.get("/portal").get_data(as_text=True)
+        for b in t["bidders"]:
+            html = _notices(client, b.user.username)
+            if b.user.organisation.name == winner:
+                assert "中标通知" in html and "贵单位为中标人" in html and "未中标" not in html
+            else:
+                assert "未中标通知" in html and f"中标人为{winner}" in html
+        assert f"已定标，中标人：{winner}" in _notices(client, t["tenderee_username"])
+        page_login(client, t["tenderee_username"])
+        assert '<td class="status">已定标</td>' in client.get("/my/tenders").get_data(as_text=True)

@@ -1,0 +1,114 @@
+"""The lot's life (标段状态): the one place that writes ``Lot.status``.
+
+``move_lot`` checks the move against ``LOT_MOVES``, writes the new state and, in the same
+transaction, the audit event, the notices and the announcement the law requires:
+
+- 流标 (failed): the 流标公告 is published at once, and every registered bidder (报名) and the
+  tenderee with its agency are told why (招标投标法第二十八条、实施条例第四十四条 at the
+  deadline; 第四十二条、实施条例第五十一条 when the committee rejects every bid). The notice
+  and the announcement say why the lot failed, never who bid.
+- 定标 (awarded): the winner gets its 中标通知, every other registered bidder its 未中标 notice,
+  the tenderee and its agency a notice of the result (招标投标法第四十五条: the result is told
+  to every bidder that did not win at the same time as the award notice is issued).
+- 终止 (terminated): registered bidders and the tenderee with its agency are told the lot ends.
+- 评标 (evaluating): the audit event only; the opening record has already told everyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from archive.audit import Actor, record_event
+from trading.accounts.models import Organisation
+from trading.errors import Conflict
+from trading.tenders import notifications
+from trading.tenders.models import AnnouncementKind, Lot, LotState, Tender
+from trading.tenders.operations import publish_now
+
+# From what the code does: a lot bids until its opening ends; the opening fails it (too few bids),
+# closes it into evaluation, or the tender's termination before the deadline ends it; the
+# evaluation fails it (every bid rejected) or the award ends it. The three end states are final.
+LOT_MOVES: dict[LotState, frozenset[LotState]] = {
+    LotState.BIDDING: frozenset({LotState.FAILED, LotState.EVALUATING, LotState.TERMINATED}),
+    LotState.EVALUATING: frozenset({LotState.FAILED, LotState.AWARDED}),
+    LotState.FAILED: frozenset(),
+    LotState.AWARDED: frozenset(),
+    LotState.TERMINATED: frozenset(),
+}
+
+ACTIONS = {
+    LotState.FAILED: "lot.fail",
+    LotState.EVALUATING: "lot.evaluate",
+    LotState.AWARDED: "lot.award",
+    LotState.TERMINATED: "lot.terminate",
+}
+
+
+def may_move(frm: LotState, to: LotState) -> bool:
+    return to in LOT_MOVES[frm]
+
+
+def move_lot(
+    session: Session,
+    actor: Actor,
+    lot: Lot,
+    to: LotState,
+    *,
+    reason: str | None,
+    now: dt.datetime,
+    winner_org_id: int | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Move ``lot`` to ``to`` (Conflict ``lot_transition`` if the table forbids it). ``reason`` is
+    public text (it lands in the notices and the 流标公告); ``winner_org_id`` is required for an award."""
+    frm = lot.status
+    if not may_move(frm, to):
+        raise Conflict(f"标段{frm.label}，不能改为{to.label}", code="lot_transition")
+    if to is LotState.AWARDED and winner_org_id is None:
+        raise ValueError("an award names its winner")
+    lot.status = to
+    session.flush()
+    record_event(
+        session, actor, ACTIONS[to], lot, {"from": frm.value, "to": to.value, "reason": reason, **(detail or {})}
+    )
+    tender = lot.tender
+    where = f"《{tender.title}》（{tender.code}）第{lot.number}标段“{lot.name}”"
+    bidders = notifications.interested_orgs(session, tender)
+    managers = [o for o in (tender.tenderee_org_id, tender.agency_org_id) if o is not None]
+    if to is LotState.FAILED:
+        _failure_announcement(session, tender, lot, reason or "")
+        message = f"{where}流标：{reason}。流标公告已发布。"
+        notifications.notify_orgs(session, tender, bidders, message)
+        notifications.notify_orgs(session, tender, managers, message + "请依法重新招标。")
+    elif to is LotState.AWARDED:
+        assert winner_org_id is not None
+        winner = session.get(Organisation, winner_org_id)
+        name = winner.name if winner else str(winner_org_id)
+        notifications.notify_orgs(
+            session, tender, [winner_org_id], f"中标通知：{where}，贵单位为中标人。请查收中标通知书。"
+        )
+        others = [o for o in bidders if o != winner_org_id]
+        notifications.notify_orgs(
+            session, tender, others, f"未中标通知：{where}已确定中标人为{name}，贵单位未中标。感谢参与。"
+        )
+        notifications.notify_orgs(session, tender, managers, f"{where}已定标，中标人：{name}。")
+    elif to is LotState.TERMINATED:
+        message = f"{where}已终止：{reason}。"
+        notifications.notify_orgs(session, tender, bidders, message)
+        notifications.notify_orgs(session, tender, managers, message)
+
+
+def _failure_announcement(session: Session, tender: Tender, lot: Lot, reason: str) -> None:
+    publish_now(
+        session,
+        tender,
+        AnnouncementKind.FAILURE,
+        f"{tender.title} 第{lot.number}标段 流标公告",
+        f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”{reason}，本标段流标。"
+        "招标人将依法重新招标。",
+        None,
+    )

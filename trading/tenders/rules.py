@@ -1,0 +1,52 @@
+"""Pure rules of the tender stage."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from trading.tenders.models import LotState, Tender, TenderState
+
+# The life of a lot once bidding has closed, in the order of the law: 开标 and 评标 (招标投标法
+# 第三十四条、第三十七条), then 定标 (第四十条) or 流标 (第二十八条、实施条例第四十四条) or 终止
+# (实施条例第三十一条).
+LOT_LIFE = {
+    LotState.BIDDING: "投标已截止",
+    LotState.EVALUATING: "评标中",
+    LotState.AWARDED: "已定标",
+    LotState.FAILED: "流标",
+    LotState.TERMINATED: "已终止",
+}
+_ORDER = [LotState.BIDDING, LotState.EVALUATING]
+
+
+def lot_life_label(tender: TenderState, lot: LotState) -> str:
+    """What one lot's state reads to users: before the deadline the tender's own state (待审核,
+    招标中…), after it the lot's life (招标投标法第二十八条 to 第四十五条)."""
+    if tender is TenderState.TERMINATED or lot is LotState.TERMINATED:
+        return LOT_LIFE[LotState.TERMINATED]
+    if tender is not TenderState.BIDDING_CLOSED and lot is LotState.BIDDING:
+        return tender.label
+    return LOT_LIFE[lot]
+
+
+def life_label(tender: TenderState, lots: Sequence[LotState]) -> str:
+    """The tender's state as users read it through its whole life (招标投标法第二十八条 to
+    第四十五条): before the deadline its own state; after it, its lots' common state; when the lots
+    part ways, "部分标段已定标" once one is awarded, else the least advanced lot still running, else
+    流标 if any lot failed (the others ended terminated)."""
+    labels = {lot_life_label(tender, lot) for lot in lots}
+    if not lots:
+        return tender.label
+    if len(labels) == 1:
+        return labels.pop()
+    if LotState.AWARDED in lots:
+        return "部分标段已定标"
+    running = [s for s in _ORDER if s in lots]
+    if running:
+        return lot_life_label(tender, running[0])
+    return LOT_LIFE[LotState.FAILED]
+
+
+def tender_life_label(tender: Tender) -> str:
+    """``life_label`` of a loaded tender (for templates)."""
+    return life_label(tender.status, [lot.status for lot in tender.lots])
