@@ -1,10 +1,13 @@
-"""``Lot.status`` has one writer, ``trading.tenders.lifecycle.move_lot``: read every module of our
-packages (ast) and fail on any other assignment to a lot's ``status``."""
+"""``Lot.status`` and ``Tender.status`` have one writer each, ``trading.tenders.lifecycle``'s
+``move_lot`` and ``move_tender``: read every module of our packages (ast) and fail on any other
+assignment to a lot's or a tender's ``status``."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("signing", "archive", "trading", "bidding", "infra")
@@ -22,22 +25,22 @@ def _targets(node: ast.AST) -> list[ast.expr]:
     return []
 
 
-def _mentions_lot_state(node: ast.AST | None) -> bool:
+def _mentions_state(node: ast.AST | None, enum: str) -> bool:
     return node is not None and any(
-        (isinstance(n, ast.Name) and n.id == "LotState") or (isinstance(n, ast.Attribute) and n.attr == "LotState")
+        (isinstance(n, ast.Name) and n.id == enum) or (isinstance(n, ast.Attribute) and n.attr == enum)
         for n in ast.walk(node)
     )
 
 
-def _named_lot(node: ast.expr) -> bool:
-    """The object whose ``status`` is set: a name, attribute or call that says "lot"."""
+def _named(node: ast.expr, word: str) -> bool:
+    """The object whose ``status`` is set: a name, attribute or call that says ``word``."""
     text = ast.unparse(node).lower()
-    return "lot" in text and "slot" not in text
+    return word in text and f"s{word}" not in text  # not a "slot"
 
 
-def lot_status_writes(source: str) -> list[int]:
-    """Lines that assign ``X.status`` where X reads as a lot or the value is a ``LotState``;
-    also ``setattr(x, "status", LotState…)``."""
+def status_writes(source: str, word: str = "lot", enum: str = "LotState") -> list[int]:
+    """Lines that assign ``X.status`` where X reads as ``word`` or the value is an ``enum``;
+    also ``setattr(x, "status", …)``."""
     lines = []
     for node in ast.walk(ast.parse(source)):
         value = getattr(node, "value", None)
@@ -45,7 +48,7 @@ def lot_status_writes(source: str) -> list[int]:
             if (
                 isinstance(t, ast.Attribute)
                 and t.attr == "status"
-                and (_named_lot(t.value) or _mentions_lot_state(value))
+                and (_named(t.value, word) or _mentions_state(value, enum))
             ):
                 lines.append(node.lineno)  # type: ignore[attr-defined]
         if (
@@ -55,7 +58,7 @@ def lot_status_writes(source: str) -> list[int]:
             and len(node.args) == 3
             and isinstance(node.args[1], ast.Constant)
             and node.args[1].value == "status"
-            and (_named_lot(node.args[0]) or _mentions_lot_state(node.args[2]))
+            and (_named(node.args[0], word) or _mentions_state(node.args[2], enum))
         ):
             lines.append(node.lineno)
     return sorted(lines)
@@ -72,16 +75,18 @@ setattr(thing, "status", LotState.FAILED)
 tender.status = TenderState.TERMINATED
 ev.status = "x"
 """
-    assert lot_status_writes(src) == [2, 3, 4, 5, 6, 7]
+    assert status_writes(src) == [2, 3, 4, 5, 6, 7]
+    assert status_writes(src, "tender", "TenderState") == [8]
 
 
-def test_only_the_lifecycle_writes_lot_status() -> None:
+@pytest.mark.parametrize(("word", "enum"), [("lot", "LotState"), ("tender", "TenderState")])
+def test_only_the_lifecycle_writes_the_status(word: str, enum: str) -> None:
     found = []
     for pkg in PACKAGES:
         for path in sorted((ROOT / pkg).rglob("*.py")):
             rel = path.relative_to(ROOT)
             if rel == OWNER:
                 continue
-            found += [f"{rel}:{n}" for n in lot_status_writes(path.read_text(encoding="utf-8"))]
-    assert found == [], "Lot.status is written only by trading.tenders.lifecycle.move_lot"
-    assert lot_status_writes((ROOT / OWNER).read_text(encoding="utf-8")), "the owner itself writes it"
+            found += [f"{rel}:{n}" for n in status_writes(path.read_text(encoding="utf-8"), word, enum)]
+    assert found == [], f"{enum} is written only by trading.tenders.lifecycle"
+    assert status_writes((ROOT / OWNER).read_text(encoding="utf-8"), word, enum), "the owner itself writes it"

@@ -18,7 +18,7 @@ from tests.trading.opening.test_ceremony import open_tender
 from tests.trading.test_draw import run_opening
 from tests.trading.test_evaluation import evaluate_and_award
 from trading.errors import Conflict
-from trading.tenders.lifecycle import LOT_MOVES, move_lot
+from trading.tenders.lifecycle import LOT_MOVES, TENDER_MOVES, move_lot, move_tender
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, TenderState
 from trading.tenders.rules import life_label, lot_life_label
 
@@ -29,6 +29,10 @@ def test_the_transition_table() -> None:
     assert LOT_MOVES[B] == {F, E, T}
     assert LOT_MOVES[E] == {F, A}
     assert all(not LOT_MOVES[s] for s in (F, A, T))  # the ends are final
+    S = TenderState
+    assert TENDER_MOVES[S.PUBLISHED] == {S.BIDDING_CLOSED, S.SUSPENDED, S.TERMINATED}
+    assert not TENDER_MOVES[S.BIDDING_CLOSED] and not TENDER_MOVES[S.TERMINATED]
+    assert S.PUBLISHED not in TENDER_MOVES[S.DRAFT]  # publishing goes through review
 
 
 def test_life_labels_follow_the_whole_life() -> None:
@@ -66,6 +70,9 @@ def test_a_lot_failing_at_the_deadline(client: FlaskClient, session: Session, ap
         with pytest.raises(Conflict) as e:  # an end is final
             move_lot(session, SYSTEM, lot, LotState.EVALUATING, reason="x", now=clock.now())
         assert e.value.code == "lot_transition"
+        with pytest.raises(Conflict) as e:  # after the deadline the tender does not go back
+            move_tender(session, SYSTEM, lot.tender, TenderState.PUBLISHED, action="tender.resume")
+        assert e.value.code == "tender_transition"
         session.rollback()
 
         public = client.get(f"/announcements/{ann.id}").get_data(as_text=True)

@@ -39,7 +39,7 @@ from trading.scheduler import attempt, each_apart
 from trading.services import Services
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import Announcement, AnnouncementKind, LotState, Tender
-from trading.tenders.operations import publish_now
+from trading.tenders.publishing import publish_now
 
 ANSWER_DAYS = 3  # Reg 54: objections answered within 3 days
 PUBLICITY_DUE_DAYS = 3  # Reg 54: candidates publicised within 3 days of the report

@@ -1,4 +1,8 @@
-"""The lot's life (标段状态): the one place that writes ``Lot.status``.
+"""The tender's and the lot's lives: the one place that writes ``Tender.status`` and ``Lot.status``.
+
+``move_tender`` checks the move against ``TENDER_MOVES`` and writes the audit event; the
+operations in ``trading.tenders.operations`` keep their own, more precise refusals and do the rest
+(announcements, ceremonies).
 
 ``move_lot`` checks the move against ``LOT_MOVES``, writes the new state and, in the same
 transaction, the audit event, the notices and the announcement the law requires:
@@ -22,12 +26,24 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from archive import clock
 from archive.audit import Actor, record_event
 from trading.accounts.models import Organisation
 from trading.errors import Conflict
 from trading.tenders import notifications
-from trading.tenders.models import AnnouncementKind, Lot, LotState, Tender
-from trading.tenders.operations import publish_now
+from trading.tenders.models import AnnouncementKind, Lot, LotState, Tender, TenderState
+from trading.tenders.publishing import publish_now
+
+# From what the operations do: submit, return (退回), publish, the deadline, suspend/resume (暂停),
+# terminate (终止) from any state before the deadline.
+TENDER_MOVES: dict[TenderState, frozenset[TenderState]] = {
+    TenderState.DRAFT: frozenset({TenderState.SUBMITTED, TenderState.TERMINATED}),
+    TenderState.SUBMITTED: frozenset({TenderState.DRAFT, TenderState.PUBLISHED, TenderState.TERMINATED}),
+    TenderState.PUBLISHED: frozenset({TenderState.BIDDING_CLOSED, TenderState.SUSPENDED, TenderState.TERMINATED}),
+    TenderState.SUSPENDED: frozenset({TenderState.PUBLISHED, TenderState.TERMINATED}),
+    TenderState.BIDDING_CLOSED: frozenset(),
+    TenderState.TERMINATED: frozenset(),
+}
 
 # From what the code does: a lot bids until its opening ends; the opening fails it (too few bids),
 # closes it into evaluation, or the tender's termination before the deadline ends it; the
@@ -50,6 +66,26 @@ ACTIONS = {
 
 def may_move(frm: LotState, to: LotState) -> bool:
     return to in LOT_MOVES[frm]
+
+
+def move_tender(
+    session: Session,
+    actor: Actor,
+    tender: Tender,
+    to: TenderState,
+    *,
+    action: str,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Move ``tender`` to ``to`` (Conflict ``tender_transition`` if the table forbids it), with its
+    audit event ``action`` in the same transaction."""
+    frm = tender.status
+    if to not in TENDER_MOVES[frm]:
+        raise Conflict(f"项目当前状态为“{frm.label}”，不能改为“{to.label}”", code="tender_transition")
+    tender.status = to
+    tender.updated_at = clock.now()
+    session.flush()
+    record_event(session, actor, action, tender, {"from": frm.value, "to": to.value, **(detail or {})})
 
 
 def move_lot(

@@ -16,8 +16,6 @@ from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from archive.db import locked
 from archive.transparency import request_checkpoint
-from signing.canonical import canonical_json
-from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.config import Settings
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -26,6 +24,7 @@ from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
 from trading.scheduler import attempt, each_apart
 from trading.tenders import notifications
+from trading.tenders.lifecycle import move_tender
 from trading.tenders.models import (
     Announcement,
     AnnouncementKind,
@@ -34,8 +33,8 @@ from trading.tenders.models import (
     Tender,
     TenderState,
 )
+from trading.tenders.publishing import seal
 from trading.tenders.schemas import AmendmentIn, LotIn, TenderIn
-from trading.tenders.search import terms
 
 
 # ---------------------------------------------------------------- loading and guards
@@ -72,16 +71,6 @@ def _require_state(tender: Tender, *allowed: TenderState) -> None:
         raise Conflict(f"项目当前状态为“{tender.status.label}”，此操作只允许在“{names}”状态进行", code="wrong_state")
 
 
-def _set_state(
-    session: Session, tender: Tender, new: TenderState, actor: Actor, action: str, payload: dict[str, object]
-) -> None:
-    old = tender.status
-    tender.status = new
-    tender.updated_at = clock.now()
-    session.flush()
-    record_event(session, actor, action, tender, {"from": old.value, "to": new.value, **payload})
-
-
 # ---------------------------------------------------------------- deadlines
 def check_deadline(session: Session, procedure_code: str, issued_at: dt.datetime, deadline: dt.datetime) -> None:
     """Law 24: at least ``min_bid_days`` from the day documents are issued to the deadline."""
@@ -105,13 +94,13 @@ def close_bidding(session: Session, tender: Tender, now: dt.datetime | None = No
     if tender.status is not TenderState.PUBLISHED or now < tender.bid_deadline:
         return False
     tender.closed_at = now
-    _set_state(
+    move_tender(
         session,
+        actor,
         tender,
         TenderState.BIDDING_CLOSED,
-        actor,
-        "tender.bidding_close",
-        {"deadline": tender.bid_deadline.isoformat(), "closed_at": now.isoformat()},
+        action="tender.bidding_close",
+        detail={"deadline": tender.bid_deadline.isoformat(), "closed_at": now.isoformat()},
     )
     # the deadline commitment: a signed checkpoint over every accepted bid's commitment
     request_checkpoint(session, "bid_deadline", f"tender:{tender.code}")
@@ -282,7 +271,7 @@ def submit_tender(session: Session, user: User, tender: Tender) -> None:
     ann = tender_announcement(tender)
     ann.status, ann.submitted_at, ann.review_reason = AnnouncementState.SUBMITTED, clock.now(), None
     tender.return_reason = None
-    _set_state(session, tender, TenderState.SUBMITTED, user, "tender.submit", {})
+    move_tender(session, user, tender, TenderState.SUBMITTED, action="tender.submit")
 
 
 def return_tender(session: Session, staff: User, tender: Tender, reason: str) -> None:
@@ -291,55 +280,7 @@ def return_tender(session: Session, staff: User, tender: Tender, reason: str) ->
     ann = tender_announcement(tender)
     ann.status, ann.review_reason, ann.reviewed_by_user_id = AnnouncementState.RETURNED, reason, staff.id
     tender.return_reason = reason
-    _set_state(session, tender, TenderState.DRAFT, staff, "tender.return", {"reason": reason})
-
-
-def _seal(session: Session, ann: Announcement, reviewer: User | None, now: dt.datetime) -> None:
-    tender = ann.tender
-    content = {
-        "tender": tender.code,
-        "kind": ann.kind.value,
-        "title": ann.title,
-        "body": ann.body,
-        "published_at": now.isoformat(),
-        "supersedes": ann.supersedes_id,
-        "deadline": (ann.deadline_after or tender.bid_deadline).isoformat(),
-    }
-    ann.status, ann.published_at = AnnouncementState.PUBLISHED, now
-    ann.content_sm3 = sm3_hex(canonical_json(content))
-    ann.search_terms = terms(f"{ann.title} {ann.body} {tender.title} {tender.code}")
-    if reviewer is not None:
-        ann.reviewed_by_user_id = reviewer.id
-    session.flush()
-
-
-def publish_now(
-    session: Session, tender: Tender, kind: AnnouncementKind, title: str, body: str, by: User | None
-) -> Announcement:
-    """An announcement the platform publishes itself, without staff review (the result announcement,
-    the 流标公告): its text comes from the record, not from a participant."""
-    now = clock.now()
-    ann = Announcement(
-        tender_id=tender.id,
-        kind=kind,
-        status=AnnouncementState.SUBMITTED,
-        title=title,
-        body=body,
-        created_by_user_id=by.id if by else tender.created_by_user_id,
-        created_at=now,
-        submitted_at=now,
-    )
-    session.add(ann)
-    session.flush()
-    _seal(session, ann, by, now)
-    record_event(
-        session,
-        by or SYSTEM,
-        "announcement.publish",
-        ann,
-        {"tender": tender.code, "kind": kind.value, "content_sm3": ann.content_sm3},
-    )
-    return ann
+    move_tender(session, staff, tender, TenderState.DRAFT, action="tender.return", detail={"reason": reason})
 
 
 def publish_tender(session: Session, staff: User, tender: Tender, settings: Settings) -> None:
@@ -351,14 +292,14 @@ def publish_tender(session: Session, staff: User, tender: Tender, settings: Sett
     tender.docs_issued_at = now
     ann = tender_announcement(tender)
     ann.deadline_after = tender.bid_deadline
-    _seal(session, ann, staff, now)
-    _set_state(
+    seal(session, ann, staff, now)
+    move_tender(
         session,
+        staff,
         tender,
         TenderState.PUBLISHED,
-        staff,
-        "tender.publish",
-        {"announcement": ann.id, "content_sm3": ann.content_sm3, "deadline": tender.bid_deadline.isoformat()},
+        action="tender.publish",
+        detail={"announcement": ann.id, "content_sm3": ann.content_sm3, "deadline": tender.bid_deadline.isoformat()},
     )
     from trading.opening.operations import create_ceremonies  # the opening depends on tenders, not back
 
@@ -436,7 +377,7 @@ def publish_announcement(session: Session, staff: User, ann: Announcement) -> No
             tender.bid_deadline = new_deadline
             record_event(session, staff, "tender.deadline_move", tender, payload)
         ann.deadline_after = new_deadline
-    _seal(session, ann, staff, now)
+    seal(session, ann, staff, now)
     record_event(session, staff, "announcement.publish", ann, payload | {"content_sm3": ann.content_sm3})
     if ann.kind is AnnouncementKind.AMENDMENT:
         local_deadline = clock.local(tender.bid_deadline)
@@ -462,7 +403,7 @@ def suspend_tender(session: Session, staff: User, tender: Tender, reason: str) -
     ensure_current(session, tender)
     _require_state(tender, TenderState.PUBLISHED)
     tender.status_reason = reason
-    _set_state(session, tender, TenderState.SUSPENDED, staff, "tender.suspend", {"reason": reason})
+    move_tender(session, staff, tender, TenderState.SUSPENDED, action="tender.suspend", detail={"reason": reason})
 
 
 def resume_tender(session: Session, staff: User, tender: Tender, new_deadline: dt.datetime) -> None:
@@ -475,7 +416,14 @@ def resume_tender(session: Session, staff: User, tender: Tender, new_deadline: d
             f"恢复后投标截止时间距今不得少于 {proc.amendment_lead_days} 日", fields={"new_deadline": "时间太短"}
         )
     tender.bid_deadline, tender.status_reason = new_deadline, None
-    _set_state(session, tender, TenderState.PUBLISHED, staff, "tender.resume", {"deadline": new_deadline.isoformat()})
+    move_tender(
+        session,
+        staff,
+        tender,
+        TenderState.PUBLISHED,
+        action="tender.resume",
+        detail={"deadline": new_deadline.isoformat()},
+    )
 
 
 def terminate_tender(session: Session, user: User, tender: Tender, reason: str) -> None:
@@ -486,7 +434,7 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
     _require_state(tender, TenderState.DRAFT, TenderState.SUBMITTED, TenderState.PUBLISHED, TenderState.SUSPENDED)
     was_public = tender.is_public
     tender.status_reason = reason
-    _set_state(session, tender, TenderState.TERMINATED, user, "tender.terminate", {"reason": reason})
+    move_tender(session, user, tender, TenderState.TERMINATED, action="tender.terminate", detail={"reason": reason})
     from trading.opening.operations import cancel_for_termination  # the opening builds on tenders
 
     cancel_for_termination(session, tender)
@@ -505,7 +453,7 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
         session.add(ann)
         session.flush()
         ann.tender = tender
-        _seal(session, ann, None, now)
+        seal(session, ann, None, now)
         record_event(session, user, "announcement.publish", ann, {"tender": tender.code, "kind": "termination"})
         notifications.notify_downloaders(session, tender, f"《{tender.title}》已终止招标。原因：{reason}")
 

@@ -21,7 +21,7 @@ from trading.tenders.models import (
     TenderCategory,
     TenderState,
 )
-from trading.tenders.operations import _seal
+from trading.tenders.publishing import seal
 from trading.tenders.search import query_terms, terms
 
 
@@ -71,7 +71,7 @@ def publish(session: Session, title: str, body: str, category: TenderCategory, r
     )
     session.add(a)
     session.flush()
-    _seal(session, a, None, now)
+    seal(session, a, None, now)
     return t
 
 
