@@ -23,6 +23,7 @@ from bidding import client as bid_client
 from bidding import operations as bid_ops
 from bidding.cli import main
 from bidding.models import BidUpload, UploadState
+from bidding.operations import StagingFull
 from tests.bidding import test_bids
 from tests.factories import (
     api_token,
@@ -216,7 +217,8 @@ def test_a_part_refused_for_staging_full_is_sent_again(platform: dict[str, Any],
         bid = bid_client.upload_sealed(bid_client.Client.from_config(), sealed, p["code"], 1, wait=wait)
     finally:
         app.extensions["ggzy.settings"] = settings
-    assert bid["status"] == "accepted" and waits == [bid_client.STAGING_WAIT] * 2
+    # the server's Retry-After (StagingFull.retry_after), not the client's own default, sets the wait
+    assert bid["status"] == "accepted" and waits == [float(StagingFull.retry_after or 0)] * 2
 
     # bounded: a volume that stays full ends with the explanation, the progress kept
     app.extensions["ggzy.settings"] = dataclasses.replace(settings, staging_max_bytes=1)
