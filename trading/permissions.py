@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from trading.accounts.models import Role
+from trading.accounts.models import Role, User
 
 F = TypeVar("F", bound=Callable[..., Any])
 ATTR = "__ggzy_permission__"
@@ -98,6 +98,14 @@ def permissions_of(roles: Iterable[Role]) -> frozenset[Permission]:
     for role in roles:
         out |= ROLE_PERMISSIONS[role]
     return frozenset(out)
+
+
+def has(user: User | None, permission: Permission) -> bool:
+    """Whether ``user`` holds ``permission`` through its roles (nobody, when logged out).
+
+    The one check for a user object: code asks for a permission, never for a set of roles, so
+    that ``ROLE_PERMISSIONS`` alone says who may do what."""
+    return user is not None and permission in permissions_of(user.roles)
 
 
 def requires(permission: Permission) -> Callable[[F], F]:

@@ -17,9 +17,9 @@ from bidding.guarantees import operations as ops
 from bidding.guarantees.issuer_api import guarantee_json
 from bidding.guarantees.models import Guarantee, GuaranteeClaim, GuaranteeOrder
 from trading import web
-from trading.accounts.models import Organisation, Role, User
+from trading.accounts.models import Organisation, User
 from trading.errors import DomainError, Forbidden, NotFound
-from trading.permissions import Permission, requires
+from trading.permissions import Permission, has, requires
 from trading.schemas import Schema
 from trading.tenders.models import Lot, Tender
 from trading.tenders.views import kek, load
@@ -104,7 +104,7 @@ def opened_lot(code: str, number: int, user: User) -> tuple[Tender, Lot]:
     lot = next((lot for lot in tender.lots if lot.number == number), None)
     if lot is None:
         raise NotFound(f"第{number}标段不存在")
-    if not (user.roles & {Role.STAFF, Role.SUPERVISOR} or tender.can_manage(user)):
+    if not (has(user, Permission.GUARANTEE_READ) or tender.can_manage(user)):
         raise Forbidden("只有交易中心、监督人员和本项目招标人可以查看标段的保函")
     if clock.now() < tender.bid_deadline:
         raise Forbidden("开标前不公开投标人及其保函", code="before_opening")

@@ -49,6 +49,7 @@ from trading.opening.models import (
     Outcome,
     Stage,
 )
+from trading.permissions import Permission, has
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.procedures.operations import get_procedure
 from trading.scheduler import RETRY_CAP, Failures, each_apart, error_summary, failures
@@ -159,7 +160,7 @@ def my_seat(session: Session, c: Ceremony, user: User | None) -> CeremonyBidder 
 
 def viewer_scope(session: Session, c: Ceremony, user: User | None) -> tuple[bool, int | None]:
     """(sees every event, the bidder whose own events it sees) for the live room."""
-    if user is not None and user.roles & {Role.STAFF, Role.SUPERVISOR}:
+    if has(user, Permission.TENDER_READ_ALL):
         return True, None
     seat = my_seat(session, c, user)
     return False, seat.org_id if seat else None

@@ -25,6 +25,7 @@ from signing.digest import sm3_hex
 from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.permissions import Permission, has
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.schemas import file_name
 from trading.tenders import notifications
@@ -248,7 +249,7 @@ def answer_question(session: Session, user: User, tender: Tender, question_id: i
 def questions_for(session: Session, tender: Tender, user: User | None) -> list[Question]:
     """Managers and staff: every question (never who asked). Registered bidders: answered ones and their own."""
     qs = list(session.scalars(select(Question).where(Question.tender_id == tender.id).order_by(Question.id)))
-    if user is not None and (tender.can_manage(user) or user.roles & {Role.STAFF, Role.SUPERVISOR}):
+    if user is not None and (tender.can_manage(user) or has(user, Permission.TENDER_READ_ALL)):
         return qs
     interest = get_interest(session, tender, user) if user is not None else None
     if interest is None:

@@ -19,6 +19,7 @@ from archive.transparency import request_checkpoint
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.config import Settings
 from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.permissions import Permission, has
 from trading.procedures.calendar import add_days, days_between
 from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
@@ -51,13 +52,9 @@ def get_tender(session: Session, code: str, *, for_update: bool = False) -> Tend
 def visible_tender(session: Session, code: str, user: User | None) -> Tender:
     """A tender the user may see: public ones, or any for its managers and the platform's staff."""
     tender = get_tender(session, code)
-    if tender.is_public or tender.can_manage(user) or _is_platform(user):
+    if tender.is_public or tender.can_manage(user) or has(user, Permission.TENDER_READ_ALL):
         return tender
     raise NotFound(f"招标项目 {code} 不存在")  # drafts of others are not even confirmed to exist
-
-
-def _is_platform(user: User | None) -> bool:
-    return user is not None and bool(user.roles & {Role.STAFF, Role.SUPERVISOR, Role.ADMIN})
 
 
 def _require_manager(tender: Tender, user: User) -> None:
