@@ -154,7 +154,7 @@ def _lot(tender: Tender, number: int) -> Lot:
 
 def _accepting(session: Session, tender: Tender, now: dt.datetime) -> None:
     ensure_current(session, tender)
-    if tender.status is TenderState.BIDDING_CLOSED or now >= tender.bid_deadline:
+    if tender.status is TenderState.BIDDING_CLOSED or tender.deadline_passed(now):
         raise DeadlinePassed(
             f"投标截止时间 {clock.local(tender.bid_deadline):%Y-%m-%d %H:%M:%S} 已过，不再接受投标文件"
         )
@@ -176,7 +176,7 @@ def _live(now: dt.datetime, idle: dt.timedelta) -> ColumnElement[bool]:
     caps; the others are swept (``abandon_expired``). Without the idle rule a bidder could claim
     places and bytes for 24 h by sending nothing."""
     taking = select(Tender.id).where(
-        Tender.bid_deadline > now, Tender.status.not_in((TenderState.BIDDING_CLOSED, TenderState.TERMINATED))
+        ~Tender.deadline_passed_by(now), Tender.status.not_in((TenderState.BIDDING_CLOSED, TenderState.TERMINATED))
     )
     return and_(BidUpload.expires_at > now, BidUpload.updated_at > now - idle, BidUpload.tender_id.in_(taking))
 

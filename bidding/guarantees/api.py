@@ -106,7 +106,7 @@ def opened_lot(code: str, number: int, user: User) -> tuple[Tender, Lot]:
         raise NotFound(f"第{number}标段不存在")
     if not (has(user, Permission.GUARANTEE_READ) or tender.can_manage(user)):
         raise Forbidden("只有交易中心、监督人员和本项目招标人可以查看标段的保函")
-    if clock.now() < tender.bid_deadline:
+    if not tender.deadline_passed(clock.now()):
         raise Forbidden("开标前不公开投标人及其保函", code="before_opening")
     return tender, lot
 

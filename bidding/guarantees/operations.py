@@ -345,7 +345,7 @@ def issuer_reveals(session: Session, issuer_user: User) -> list[Guarantee]:
         .where(
             Guarantee.issuer_org_id == issuer_user.organisation_id,
             Guarantee.state == GuaranteeState.SEALED,
-            Tender.bid_deadline <= clock.now(),
+            Tender.deadline_passed_by(clock.now()),
         )
     )
     return list(session.scalars(q.order_by(Guarantee.id)))
@@ -371,7 +371,7 @@ def reveal(
     tender = session.get(Tender, order.tender_id) if order else None
     assert order is not None and tender is not None
     now = clock.now()
-    if now < tender.bid_deadline:
+    if not tender.deadline_passed(now):
         raise Conflict("开标前不揭示保函", code="before_opening")
     if not 0 < len(document) <= MAX_DOCUMENT:
         raise GuaranteeRefused("保函文件为空或超过 512 KiB", code="bad_document")

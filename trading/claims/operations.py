@@ -73,7 +73,7 @@ def file_claim(session: Session, user: User, guarantee_id: int, ground: str, sta
     if tender is None or not tender.can_manage(user):
         raise Forbidden("只有本项目招标人（或其代理机构）可以索赔")
     now = clock.now()
-    if now < tender.bid_deadline:
+    if not tender.deadline_passed(now):
         raise Conflict("开标前不能索赔", code="before_opening")
     try:
         why = ClaimGround(ground)

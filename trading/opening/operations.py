@@ -341,7 +341,7 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
             _cancel(session, c, now)
             return c
         close_bidding(session, tender, now)
-        if tender.status is TenderState.BIDDING_CLOSED and now >= tender.bid_deadline:
+        if tender.status is TenderState.BIDDING_CLOSED and tender.deadline_passed(now):
             if not advance_failures(session, c).retry_due(now):
                 return c
             if not _step(session, c, SYSTEM, lambda: _open(session, c, tender, now)):
@@ -379,7 +379,7 @@ def ensure_joint_current(
                 _cancel(session, c, now)
             return
         close_bidding(session, tender, now)
-        if tender.status is not TenderState.BIDDING_CLOSED or now < tender.bid_deadline:
+        if tender.status is not TenderState.BIDDING_CLOSED or not tender.deadline_passed(now):
             return
         if not all(advance_failures(session, c).retry_due(now) for c in scheduled):
             return

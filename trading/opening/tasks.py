@@ -21,7 +21,7 @@ def open_ceremonies_job(session: Session, now: dt.datetime, services: Services) 
     scheduled = session.scalars(
         select(Ceremony.id)
         .join(Tender, Tender.id == Ceremony.tender_id)
-        .where(Ceremony.stage == Stage.SCHEDULED, Tender.bid_deadline <= now)
+        .where(Ceremony.stage == Stage.SCHEDULED, Tender.deadline_passed_by(now))
         .order_by(Ceremony.id)
     ).all()
     items = sweep_items(session, list(scheduled))  # the lots of a 合并开标 open together

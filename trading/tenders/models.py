@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from trading.accounts.models import Organisation, Role, User
 from trading.db import Base
@@ -154,8 +155,20 @@ class Tender(Base):
             return True
         return Role.AGENCY in user.roles and user.organisation_id == self.agency_org_id
 
+    def deadline_passed(self, now: dt.datetime) -> bool:
+        """Whether the bid deadline has passed at ``now``. 招标投标法第三十四条: the opening takes
+        place at the very instant of the deadline, so the deadline instant itself is closed: a
+        bid completed at that instant is late. For uploads ``now`` is the clock read inside the
+        completing transaction, under the tender's row lock (README, "Bid upload protocol")."""
+        return now >= self.bid_deadline
+
+    @classmethod
+    def deadline_passed_by(cls, now: dt.datetime) -> ColumnElement[bool]:
+        """``deadline_passed`` as a SQL condition, for sweeps and listings."""
+        return cls.bid_deadline <= now
+
     def accepts_bids_at(self, now: dt.datetime) -> bool:
-        return self.status is TenderState.PUBLISHED and now < self.bid_deadline
+        return self.status is TenderState.PUBLISHED and not self.deadline_passed(now)
 
 
 class LotState(StrEnum):

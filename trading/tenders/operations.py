@@ -88,7 +88,7 @@ def check_deadline(session: Session, procedure_code: str, issued_at: dt.datetime
 def close_bidding(session: Session, tender: Tender, now: dt.datetime | None = None, actor: Actor = SYSTEM) -> bool:
     """PUBLISHED → BIDDING_CLOSED once the deadline has passed. Idempotent: False when nothing to do."""
     now = now or clock.now()
-    if tender.status is not TenderState.PUBLISHED or now < tender.bid_deadline:
+    if tender.status is not TenderState.PUBLISHED or not tender.deadline_passed(now):
         return False
     tender.closed_at = now
     move_tender(
@@ -115,7 +115,9 @@ def close_due(session: Session, now: dt.datetime) -> int:
     of its own (``each_apart``), so that a tender that cannot close (an unreadable row) holds up no
     other; its failure is the audit event ``tender.close_failed``, retried with a pause up to a cap."""
     due = session.scalars(
-        select(Tender.id).where(Tender.status == TenderState.PUBLISHED, Tender.bid_deadline <= now).order_by(Tender.id)
+        select(Tender.id)
+        .where(Tender.status == TenderState.PUBLISHED, Tender.deadline_passed_by(now))
+        .order_by(Tender.id)
     ).all()
 
     def close_one(tender_id: int) -> bool:

@@ -266,7 +266,7 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         procedure=procs.get_procedure(db, tender.procedure_code),
         rooms=ceremony_rooms(db, tender),
         publicity=publicised_evaluations(db, tender),
-        opened=clock.now() >= tender.bid_deadline,
+        opened=tender.deadline_passed(clock.now()),
         commitment=_deadline_commitment(db, tender),
         error=error,
         now=clock.now(),

@@ -74,7 +74,7 @@ def verify_opening(opening: dict[str, Any]) -> bool:
 def reveal(session: Session, kek: bytes, tender: Tender, now: dt.datetime) -> int:
     """Publish the openings of ``tender``'s sealed events not yet published, once bidding has
     closed (or the tender ended), in one ``sealed.reveal`` event; returns how many."""
-    if tender.status in (TenderState.PUBLISHED, TenderState.SUSPENDED) or now < tender.bid_deadline:
+    if tender.status in (TenderState.PUBLISHED, TenderState.SUSPENDED) or not tender.deadline_passed(now):
         return 0
     rows = session.scalars(
         locked(
@@ -101,7 +101,7 @@ def reveal_due(session: Session, kek: bytes, now: dt.datetime) -> int:
     ids = session.scalars(
         select(SealedOpening.tender_id)
         .join(Tender, Tender.id == SealedOpening.tender_id)
-        .where(SealedOpening.revealed_at.is_(None), Tender.bid_deadline <= now)
+        .where(SealedOpening.revealed_at.is_(None), Tender.deadline_passed_by(now))
         .distinct()
         .order_by(SealedOpening.tender_id)
     ).all()
