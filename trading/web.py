@@ -37,7 +37,7 @@ from trading.errors import (
     UnsupportedMediaType,
 )
 from trading.headers import SECURITY_HEADERS
-from trading.permissions import Permission, endpoint_rule, permissions_of
+from trading.permissions import Permission, endpoint_rule, has, permissions_of
 from trading.schemas import INT64_MAX, NUL_REFUSED, load_json, parse, printable, whole_number
 
 log = logging.getLogger("ggzy.web")
@@ -92,8 +92,8 @@ def require_user() -> User:
 
 
 def has_permission(name: str) -> bool:
-    user = current_user()
-    return user is not None and Permission(name) in permissions_of(user.roles)
+    """``permissions.has`` for the signed-in user (templates ask by the permission's value)."""
+    return has(current_user(), Permission(name))
 
 
 def is_api() -> bool:
