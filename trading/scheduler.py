@@ -187,6 +187,27 @@ def attempt(
         return 0
 
 
+def each_attempted(
+    session: Session,
+    items: Iterable[T],
+    now: dt.datetime,
+    job: str,
+    failure: str,
+    about: Callable[[T], tuple[str, str]],
+    move: Callable[[T], int],
+    match: Callable[[T], dict[str, str]] | None = None,
+) -> int:
+    """The shape of every sweep over independent items: each in its own transaction
+    (``each_apart``), moved through ``attempt``, whose failure is the audit event ``failure``
+    about ``about(item)`` (told apart by ``match(item)`` where one item moves more than once)."""
+    return each_apart(
+        session,
+        items,
+        lambda item: attempt(session, failure, about(item), now, lambda: move(item), **(match(item) if match else {})),
+        job,
+    )
+
+
 def load_jobs() -> dict[str, Job]:
     """Every module that registers jobs is imported by the composition root."""
     from trading.app import import_job_modules

@@ -47,7 +47,7 @@ from signing.messages import seal_field
 from trading.accounts.models import Organisation, OrgKind, Role, User
 from trading.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.pki.operations import current_certificate, registered_signing_cert
-from trading.scheduler import attempt, each_apart
+from trading.scheduler import each_attempted
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Lot, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current
@@ -478,17 +478,14 @@ def release_due(session: Session, now: dt.datetime) -> int:
         release(session, g, reason)
         return True
 
-    done = each_apart(
+    done = each_attempted(
         session,
         due,
-        lambda item: attempt(
-            session,
-            "guarantee.release_failed",
-            ("guarantee", str(item[0])),
-            now,
-            lambda: release_one(*item),
-        ),
+        now,
         "release_guarantees",
+        "guarantee.release_failed",
+        lambda item: ("guarantee", str(item[0])),
+        lambda item: release_one(*item),
     )
     pending = session.scalars(
         select(GuaranteeOrder.id)
@@ -505,13 +502,14 @@ def release_due(session: Session, now: dt.datetime) -> int:
         record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
         return True
 
-    return done + each_apart(
+    return done + each_attempted(
         session,
         pending,
-        lambda oid: attempt(
-            session, "guarantee.cancel_failed", ("guarantee_order", str(oid)), now, lambda: cancel_one(oid)
-        ),
+        now,
         "cancel_guarantee_orders",
+        "guarantee.cancel_failed",
+        lambda oid: ("guarantee_order", str(oid)),
+        cancel_one,
     )
 
 

@@ -34,7 +34,7 @@ from trading.archives.models import ArchivePackage
 from trading.errors import Conflict, Forbidden, NotFound
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Outcome, Stage
 from trading.opening.record import record_files
-from trading.scheduler import attempt, each_apart
+from trading.scheduler import each_attempted
 from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderDocument
 
@@ -411,13 +411,15 @@ def build_due(session: Session, services: Services, now: dt.datetime) -> int:
         c = session.get(Ceremony, ceremony_id)
         return c is not None and build_for(session, c, services, now) is not None
 
-    return each_apart(
+    return each_attempted(
         session,
         due,
-        lambda item: attempt(
-            session, "archive.build_failed", ("lot", str(item[1])), now, lambda: build_one(item[0]), package=item[2]
-        ),
+        now,
         "build_archives",
+        "archive.build_failed",
+        lambda item: ("lot", str(item[1])),
+        lambda item: build_one(item[0]),
+        match=lambda item: {"package": item[2]},
     )
 
 

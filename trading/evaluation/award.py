@@ -35,7 +35,7 @@ from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
 from trading.opening.models import CeremonyBidder
 from trading.opening.operations import credit_code_of, org_name
 from trading.procedures.operations import get_procedure
-from trading.scheduler import attempt, each_apart
+from trading.scheduler import each_attempted
 from trading.services import Services
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import Announcement, AnnouncementKind, LotState, Tender
@@ -153,17 +153,14 @@ def report_overdue(session: Session, now: dt.datetime) -> int:
         )
         .order_by(PublicityObjection.id)
     ).all()
-    return each_apart(
+    return each_attempted(
         session,
         late,
-        lambda oid: attempt(
-            session,
-            "evaluation.objection_overdue_failed",
-            ("evaluation_objection", str(oid)),
-            now,
-            lambda: _report_overdue_one(session, oid, now),
-        ),
+        now,
         "objections_overdue",
+        "evaluation.objection_overdue_failed",
+        lambda oid: ("evaluation_objection", str(oid)),
+        lambda oid: _report_overdue_one(session, oid, now),
     )
 
 
@@ -207,17 +204,14 @@ def report_late_publicity(session: Session, now: dt.datetime) -> int:
         )
         .order_by(Evaluation.id)
     ).all()
-    return each_apart(
+    return each_attempted(
         session,
         waiting,
-        lambda eid: attempt(
-            session,
-            "evaluation.publicity_overdue_failed",
-            ("evaluation", str(eid)),
-            now,
-            lambda: _report_late_publicity_one(session, eid, now),
-        ),
+        now,
         "publicity_overdue",
+        "evaluation.publicity_overdue_failed",
+        lambda eid: ("evaluation", str(eid)),
+        lambda eid: _report_late_publicity_one(session, eid, now),
     )
 
 

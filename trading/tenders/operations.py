@@ -23,7 +23,7 @@ from trading.permissions import Permission, has
 from trading.procedures.calendar import add_days, days_between
 from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
-from trading.scheduler import attempt, each_apart
+from trading.scheduler import each_attempted
 from trading.tenders import notifications
 from trading.tenders.lifecycle import move_tender
 from trading.tenders.models import (
@@ -126,11 +126,8 @@ def close_due(session: Session, now: dt.datetime) -> int:
         tender = session.scalar(locked(select(Tender).where(Tender.id == tender_id), skip_locked=True))
         return tender is not None and close_bidding(session, tender, now)
 
-    return each_apart(
-        session,
-        due,
-        lambda tid: attempt(session, "tender.close_failed", ("tender", str(tid)), now, lambda: close_one(tid)),
-        "close_bidding",
+    return each_attempted(
+        session, due, now, "close_bidding", "tender.close_failed", lambda tid: ("tender", str(tid)), close_one
     )
 
 

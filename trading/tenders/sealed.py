@@ -27,7 +27,7 @@ from archive.db import locked
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from trading.platform_keys import unwrap_secret, wrap_secret
-from trading.scheduler import attempt, each_apart
+from trading.scheduler import each_attempted
 from trading.tenders.models import SealedOpening, Tender, TenderState
 
 #: the one actor of every sealed event: no stable pseudonym
@@ -110,9 +110,6 @@ def reveal_due(session: Session, kek: bytes, now: dt.datetime) -> int:
         tender = session.get(Tender, tender_id)
         return 0 if tender is None else reveal(session, kek, tender, now)
 
-    return each_apart(
-        session,
-        ids,
-        lambda tid: attempt(session, "sealed.reveal_failed", ("tender", str(tid)), now, lambda: reveal_one(tid)),
-        "reveal_sealed",
+    return each_attempted(
+        session, ids, now, "reveal_sealed", "sealed.reveal_failed", lambda tid: ("tender", str(tid)), reveal_one
     )
