@@ -355,20 +355,20 @@ class _Bounded:
         self.src, self.left, self.path = src, limit, path
 
     def read(self, n: int | None = -1) -> bytes:
-        want = self.left + 1 if n is None or n < 0 else min(n, self.left + 1)
-        data = self.src.read(want)
+        return self._counted(self.src.read(self._want(n)))
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._counted(self.src.readline(self._want(size)))
+
+    def _want(self, n: int | None) -> int:
+        # one byte past the bound, so that an entry larger than it is seen, not cut silently
+        return self.left + 1 if n is None or n < 0 else min(n, self.left + 1)
+
+    def _counted(self, data: bytes) -> bytes:
         if len(data) > self.left:
             raise Damage("entry_too_large", f"{self.path} 超过大小上限 (entry larger than its bound)")
         self.left -= len(data)
         return data
-
-    def readline(self, size: int | None = -1) -> bytes:
-        cap = self.left + 1 if size is None or size < 0 else min(size, self.left + 1)
-        line = self.src.readline(cap)
-        if len(line) > self.left:
-            raise Damage("entry_too_large", f"{self.path} 超过大小上限 (entry larger than its bound)")
-        self.left -= len(line)
-        return line
 
 
 def _layout(source: IO[bytes], z: zipfile.ZipFile) -> list[tuple[str, str]]:
