@@ -248,31 +248,54 @@ def head_of(blob: bytes) -> bytes:
     return blob[: src.tell()]
 
 
-def upload_bid(
-    client: FlaskClient, headers: dict[str, str], blob: bytes, code: str, lot: int = 1, complete: bool = True
-) -> Any:
-    """What `ggzy-bid upload` does: init, parts with the prefix SM3, complete."""
-    from signing.digest import SM3
-
-    r = client.post(
+def init_upload(client: FlaskClient, headers: dict[str, str], blob: bytes, code: str, lot: int = 1) -> Any:
+    """Open an upload of the sealed ``blob`` (its envelope header sent with the init)."""
+    return client.post(
         "/api/v1/bids/uploads",
         headers=headers,
         json={"tender": code, "lot": lot, "size": len(blob), "head": base64.b64encode(head_of(blob)).decode()},
     )
-    if r.status_code != 201:
-        return r
-    up = r.get_json()
-    h = SM3()
+
+
+def send_parts(
+    client: FlaskClient, headers: dict[str, str], up: dict[str, Any], blob: bytes, step: dt.timedelta | None = None
+) -> Any:
+    """Send every part of ``blob`` with the SM3 of the prefix it ends; with ``step``, the clock moves
+    that much before each part. The first refusal, or the last answer."""
+    from archive import clock
+    from signing.digest import SM3
+
+    h, r, at = SM3(), None, clock.now()
     for n, start in enumerate(range(0, len(blob), up["part_size"]), start=1):
         part = blob[start : start + up["part_size"]]
         h.update(part)
-        r = client.put(
-            f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
-            data=part,
-            headers=headers | {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
-        )
+        put = {
+            "data": part,
+            "headers": headers | {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+        }
+        url = f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}"
+        if step is None:
+            r = client.put(url, **put)
+        else:
+            at += step
+            with clock.frozen(at):
+                r = client.put(url, **put)
         if r.status_code != 200:
             return r
+    return r
+
+
+def upload_bid(
+    client: FlaskClient, headers: dict[str, str], blob: bytes, code: str, lot: int = 1, complete: bool = True
+) -> Any:
+    """What `ggzy-bid upload` does: init, parts with the prefix SM3, complete."""
+    r = init_upload(client, headers, blob, code, lot)
+    if r.status_code != 201:
+        return r
+    up = r.get_json()
+    r = send_parts(client, headers, up, blob)
+    if r is not None and r.status_code != 200:
+        return r
     if not complete:
         return up
     return client.post(f"/api/v1/bids/uploads/{up['upload_id']}/complete", headers=headers)

@@ -4,7 +4,6 @@ the shared staging budget and refused everyone else (issue 17 item 8 follow-up).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as dt
 from typing import Any
@@ -18,20 +17,11 @@ from sqlalchemy.orm import Session
 from archive import clock
 from bidding import operations as bid_ops
 from bidding.models import BidUpload, UploadState
-from signing.digest import SM3
 from tests.bidding import test_bids
-from tests.factories import api_token, head_of, make_bidder_with_keys, seal_bid, upload_bid
+from tests.factories import api_token, init_upload, make_bidder_with_keys, seal_bid, send_parts, upload_bid
 
 PRICE_SHEET = test_bids.PRICE_SHEET
 tender = test_bids.tender  # the fixture: a published tender, two registered bidders
-
-
-def init(client: FlaskClient, headers: dict[str, str], blob: bytes, code: str) -> Any:
-    return client.post(
-        "/api/v1/bids/uploads",
-        headers=headers,
-        json={"tender": code, "lot": 1, "size": len(blob), "head": base64.b64encode(head_of(blob)).decode()},
-    )
 
 
 def limit(monkeypatch: pytest.MonkeyPatch, app: Flask, **over: Any) -> None:
@@ -47,12 +37,12 @@ def test_open_uploads_per_lot_and_per_bidder(
 ) -> None:
     t = tender
     blob = seal_bid(t["b1"], t["code"], PRICE_SHEET)
-    opened = [init(client, t["h1"], blob, t["code"]) for _ in range(3)]
+    opened = [init_upload(client, t["h1"], blob, t["code"]) for _ in range(3)]
     assert [r.status_code for r in opened] == [201, 201, 201]
-    r = init(client, t["h1"], blob, t["code"])
+    r = init_upload(client, t["h1"], blob, t["code"])
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "too_many_open_uploads"
     # another bidder is not held up by this one's uploads
-    assert init(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).status_code == 201
+    assert init_upload(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).status_code == 201
 
     # the bidder can see its open uploads and give one up, which frees its place
     listed = client.get("/api/v1/bids/uploads", headers=t["h1"]).get_json()["items"]
@@ -61,37 +51,17 @@ def test_open_uploads_per_lot_and_per_bidder(
     assert client.delete(f"/api/v1/bids/uploads/{first}", headers=t["h2"]).status_code == 404  # not theirs
     assert client.delete(f"/api/v1/bids/uploads/{first}", headers=t["h1"]).status_code == 204
     assert client.delete(f"/api/v1/bids/uploads/{first}", headers=t["h1"]).status_code == 409
-    assert init(client, t["h1"], blob, t["code"]).status_code == 201
+    assert init_upload(client, t["h1"], blob, t["code"]).status_code == 201
 
     # expired uploads no longer count, whether or not the sweep has run yet
     with clock.frozen(clock.now() + dt.timedelta(hours=24, seconds=1)):
         assert clock.now() < t["deadline"]
-        assert init(client, t["h1"], blob, t["code"]).status_code == 201
+        assert init_upload(client, t["h1"], blob, t["code"]).status_code == 201
 
     # the cap over all lots
     limit(monkeypatch, app, uploads_open_per_lot=10, uploads_open_per_bidder=4)
-    r = init(client, t["h1"], blob, t["code"])
+    r = init_upload(client, t["h1"], blob, t["code"])
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "too_many_open_uploads"
-
-
-def send_parts(
-    client: FlaskClient, headers: dict[str, str], up: dict[str, Any], blob: bytes, step: dt.timedelta
-) -> Any:
-    """Send every part, the clock moving ``step`` before each; the last answer."""
-    h, r, at = SM3(), None, clock.now()
-    for n, start in enumerate(range(0, len(blob), up["part_size"]), start=1):
-        part = blob[start : start + up["part_size"]]
-        h.update(part)
-        at += step
-        with clock.frozen(at):
-            r = client.put(
-                f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
-                data=part,
-                headers=headers | {"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
-            )
-        if r.status_code != 200:
-            return r
-    return r
 
 
 def test_declared_sizes_refuse_no_other_bidder(
@@ -114,7 +84,9 @@ def test_declared_sizes_refuse_no_other_bidder(
     blob2 = seal_bid(t["b2"], t["code"], PRICE_SHEET + b"y" * 10_000)
     blob3 = seal_bid(b3, t["code"], PRICE_SHEET + b"z" * 10_000)
     limit(monkeypatch, app, staging_max_bytes=3 * len(blob1) + 3 * len(blob2) + len(blob3) // 2)
-    squatted = [init(client, h, blob, t["code"]) for h, blob in ((t["h1"], blob1), (t["h2"], blob2)) for _ in range(3)]
+    squatted = [
+        init_upload(client, h, blob, t["code"]) for h, blob in ((t["h1"], blob1), (t["h2"], blob2)) for _ in range(3)
+    ]
     assert [r.status_code for r in squatted] == [201] * 6
     r = upload_bid(client, h3, blob3, t["code"])
     assert r.status_code == 201, r.get_json()
@@ -126,10 +98,10 @@ def test_declared_sizes_count_against_the_bidder_alone(
     t = tender
     blob1 = seal_bid(t["b1"], t["code"], PRICE_SHEET + b"x" * 10_000)
     limit(monkeypatch, app, staging_max_bytes_per_bidder=2 * len(blob1) + len(blob1) // 2)
-    assert [init(client, t["h1"], blob1, t["code"]).status_code for _ in range(2)] == [201, 201]
-    r = init(client, t["h1"], blob1, t["code"])
+    assert [init_upload(client, t["h1"], blob1, t["code"]).status_code for _ in range(2)] == [201, 201]
+    r = init_upload(client, t["h1"], blob1, t["code"])
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "too_many_upload_bytes"
-    assert init(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).status_code == 201
+    assert init_upload(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).status_code == 201
 
 
 def test_idle_uploads_stop_counting_and_are_swept(
@@ -143,8 +115,8 @@ def test_idle_uploads_stop_counting_and_are_swept(
     t = tender
     blob = seal_bid(t["b1"], t["code"], PRICE_SHEET + b"x" * 10_000)
     idle = dt.timedelta(seconds=app.extensions["ggzy.settings"].upload_idle_seconds)
-    idle_ones = [init(client, t["h1"], blob, t["code"]).get_json() for _ in range(3)]
-    assert init(client, t["h1"], blob, t["code"]).status_code == 409
+    idle_ones = [init_upload(client, t["h1"], blob, t["code"]).get_json() for _ in range(3)]
+    assert init_upload(client, t["h1"], blob, t["code"]).status_code == 409
     later = clock.now() + idle + dt.timedelta(seconds=1)
     assert later < t["deadline"]
     with clock.frozen(later):
@@ -153,7 +125,7 @@ def test_idle_uploads_stop_counting_and_are_swept(
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "upload_expired"
         # an upload that keeps sending can finish, however long it takes in all
         monkeypatch.setattr(bid_ops, "PART_SIZE", 4096)
-        busy = init(client, t["h1"], blob, t["code"])
+        busy = init_upload(client, t["h1"], blob, t["code"])
         assert busy.status_code == 201
         up = busy.get_json()
         assert up["part_size"] == 4096 and len(blob) > 2 * 4096
@@ -197,7 +169,7 @@ def test_staged_bytes_are_capped(
     blob2 = seal_bid(t["b2"], t["code"], PRICE_SHEET + b"y" * 10_000)
     limit(monkeypatch, app, staging_max_bytes=len(blob1) + len(blob2) // 2)
     first = upload_bid(client, t["h1"], blob1, t["code"], complete=False)
-    second = init(client, t["h2"], blob2, t["code"])
+    second = init_upload(client, t["h2"], blob2, t["code"])
     assert second.status_code == 201  # declared bytes claim nothing of the shared budget
     r = send_parts(client, t["h2"], second.get_json(), blob2, dt.timedelta(0))
     assert r.status_code == 507 and r.get_json()["error"]["code"] == "staging_full"

@@ -5,7 +5,6 @@ the same instant no longer pass the per-lot cap by one."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import pathlib
 import threading
@@ -28,7 +27,7 @@ from tests.bidding import test_bids
 from tests.factories import (
     api_token,
     csrf_from,
-    head_of,
+    init_upload,
     make_bidder_with_keys,
     make_signer,
     make_user,
@@ -43,20 +42,12 @@ PRICE_SHEET = test_bids.PRICE_SHEET
 tender = test_bids.tender  # the fixture: a published tender, two registered bidders
 
 
-def init(client: FlaskClient, headers: dict[str, str], blob: bytes, code: str) -> Any:
-    return client.post(
-        "/api/v1/bids/uploads",
-        headers=headers,
-        json={"tender": code, "lot": 1, "size": len(blob), "head": base64.b64encode(head_of(blob)).decode()},
-    )
-
-
 def test_bids_page_lists_and_abandons_open_uploads(client: FlaskClient, app: Flask, tender: dict[str, Any]) -> None:
     """Failed before: the page showed no uploads and had no way to give one up."""
     t = tender
     blob = seal_bid(t["b1"], t["code"], PRICE_SHEET)
-    ids = [init(client, t["h1"], blob, t["code"]).get_json()["upload_id"] for _ in range(2)]
-    other = init(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).get_json()["upload_id"]
+    ids = [init_upload(client, t["h1"], blob, t["code"]).get_json()["upload_id"] for _ in range(2)]
+    other = init_upload(client, t["h2"], seal_bid(t["b2"], t["code"], PRICE_SHEET), t["code"]).get_json()["upload_id"]
     page = app.test_client()
     page_login(page, t["b1"].user.username)
     html = page.get("/my/bids").get_data(as_text=True)
@@ -124,7 +115,7 @@ def test_cli_lists_abandons_and_explains_the_cap(platform: dict[str, Any], tmp_p
     p, runner = platform, CliRunner()
     code, org = p["code"], p["b1"].user.organisation_id
     other = seal_bid(p["b1"], code, PRICE_SHEET + b"a" * 5000)
-    ids = [init(p["client"], p["h1"], other, code).get_json()["upload_id"] for _ in range(3)]
+    ids = [init_upload(p["client"], p["h1"], other, code).get_json()["upload_id"] for _ in range(3)]
     sealed = tmp_path / "bid.sealed"
     sealed.write_bytes(seal_bid(p["b1"], code, PRICE_SHEET + b"b" * 5000))  # another file: nothing to resume
 
@@ -168,7 +159,7 @@ def test_upload_resumes_its_own_upload_without_the_side_file(
     blob = seal_bid(p["b1"], p["code"], PRICE_SHEET + b"r" * 200_000)
     sealed = tmp_path / "bid.sealed"
     sealed.write_bytes(blob)
-    first = init(p["client"], p["h1"], blob, p["code"]).get_json()
+    first = init_upload(p["client"], p["h1"], blob, p["code"]).get_json()
     part = blob[: first["part_size"]]
     h = bid_client.SM3(part)
     r = p["client"].put(
@@ -178,7 +169,7 @@ def test_upload_resumes_its_own_upload_without_the_side_file(
     )
     assert r.status_code == 200
     for _ in range(2):  # the cap is full: a new upload would be refused
-        init(p["client"], p["h1"], blob, p["code"])
+        init_upload(p["client"], p["h1"], blob, p["code"])
     r = CliRunner().invoke(main, ["upload", str(sealed), "--tender", p["code"]])
     assert r.exit_code == 0, r.output
     with p["app"].extensions["ggzy.db"].session() as s:
@@ -194,7 +185,7 @@ def test_a_part_refused_for_staging_full_is_sent_again(platform: dict[str, Any],
     app = p["app"]
     settings = app.extensions["ggzy.settings"]
     theirs = seal_bid(p["b2"], p["code"], PRICE_SHEET + b"t" * 30_000)
-    up = init(p["client"], p["h2"], theirs, p["code"]).get_json()
+    up = init_upload(p["client"], p["h2"], theirs, p["code"]).get_json()
     r = p["client"].put(
         f"/api/v1/bids/uploads/{up['upload_id']}/parts/1",
         data=theirs,
@@ -245,9 +236,9 @@ def test_two_inits_at_the_same_instant_keep_the_per_lot_cap(platform: dict[str, 
     app, code, org = p["app"], p["code"], p["b1"].user.organisation_id
     blob = seal_bid(p["b1"], code, PRICE_SHEET)
     for _ in range(2):
-        assert init(p["client"], p["h1"], blob, code).status_code == 201
+        assert init_upload(p["client"], p["h1"], blob, code).status_code == 201
     theirs: list[Any] = []
-    second = threading.Thread(target=lambda: theirs.append(init(app.test_client(), p["h1"], blob, code)))
+    second = threading.Thread(target=lambda: theirs.append(init_upload(app.test_client(), p["h1"], blob, code)))
 
     def the_other_init() -> None:
         second.start()
@@ -255,7 +246,7 @@ def test_two_inits_at_the_same_instant_keep_the_per_lot_cap(platform: dict[str, 
 
     counting = "SELECT bid_upload.lot_id, bid_upload.declared_size"
     with when_statement(app, counting, the_other_init, after=True) as fired:
-        ours = init(app.test_client(), p["h1"], blob, code)
+        ours = init_upload(app.test_client(), p["h1"], blob, code)
     second.join(30)
     assert fired[0]
     statuses = sorted([ours.status_code, theirs[0].status_code])
