@@ -74,7 +74,7 @@ def publicity_body(report: dict[str, Any], days: int) -> str:
 def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announcement:
     if Role.STAFF not in staff.roles:
         raise Forbidden("只有交易中心工作人员可以发布中标候选人公示")
-    room._in_state(ev, EvalState.REPORTED)
+    room.in_state(ev, EvalState.REPORTED)
     if ev.report is None or ev.report_statement is None:
         raise Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
     lot, tender = room.lot_and_tender(session, ev)
@@ -90,7 +90,7 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
     )
     assert ann.published_at is not None
     ev.publicity_announcement_id, ev.publicity_ends_at = ann.id, ann.published_at + dt.timedelta(days=days)
-    room._move(
+    room.move(
         session,
         staff,
         ev,
@@ -108,7 +108,7 @@ def objections(session: Session, ev: Evaluation) -> list[PublicityObjection]:
 
 
 def object_to(session: Session, user: User, ev: Evaluation, text: str) -> PublicityObjection:
-    room._in_state(ev, EvalState.PUBLICITY)
+    room.in_state(ev, EvalState.PUBLICITY)
     assert ev.publicity_ends_at is not None
     now = clock.now()
     if ev.suspended_at is None and now >= ev.publicity_ends_at:
@@ -263,7 +263,7 @@ def answer_objection(session: Session, user: User, ev: Evaluation, objection_id:
 def award(
     session: Session, user: User, ev: Evaluation, services: Services, winner_bidder_id: int, reason: str = ""
 ) -> Evaluation:
-    room._in_state(ev, EvalState.PUBLICITY)
+    room.in_state(ev, EvalState.PUBLICITY)
     lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)
     assert ev.publicity_ends_at is not None and ev.report is not None
@@ -330,14 +330,14 @@ def award(
         winner_org_id=winner.org_id,
         detail={"winner": notice["winner_code"], "price": chosen["price"]},
     )
-    room._move(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
+    room.move(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
     request_checkpoint(session, "award", f"evaluation:{ev.id}")
     return ev
 
 
 def confirm_contract(session: Session, user: User, ev: Evaluation) -> Evaluation:
     """The tenderee records that the contract is signed; the winner's bond is released next (Reg 57)."""
-    room._in_state(ev, EvalState.AWARDED)
+    room.in_state(ev, EvalState.AWARDED)
     lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)
     if ev.contract_signed_at is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from signing.canonical import canonical_json
 from trading import pdf
-from trading.evaluation import room, scoring
+from trading.evaluation import room, scores, scoring
 from trading.evaluation.models import Clarification, Evaluation, Expert
 from trading.opening.operations import credit_code_of, org_name
 from trading.services import Services
@@ -33,13 +33,13 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
     lot, tender = room.lot_and_tender(session, ev)
     everyone = room.bidders(session, ev)
     valid = room.valid_bidders(session, ev)
-    rows = room.sheets(session, ev)
+    rows = scores.sheets(session, ev)
     ranked = scoring.rank(
         lot.evaluation_method.value,
         lot.criteria["price"]["formula"],
         int(lot.criteria["price"]["weight"]),
         {b.id: room.price_of(b) for b in valid},
-        room._as_rule_sheets(rows),
+        scores.as_rule_sheets(rows),
     )
     experts = {
         e.id: e
@@ -90,7 +90,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
                 "expert": r.expert_id,
                 "bidder": names[r.bidder_id],
                 "scores": r.scores,
-                "total": str(scoring.factor_total(room._as_rule_sheets([r])[0])),
+                "total": str(scoring.factor_total(scores.as_rule_sheets([r])[0])),
             }
             for r in rows
         ],
@@ -121,7 +121,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
                 "resolution": f.resolution,
                 "cleared": f.cleared_at is not None,
             }
-            for f in room.flags(session, ev)
+            for f in scores.flags(session, ev)
         ],
         "clarifications": [
             {

@@ -23,7 +23,7 @@ from trading.accounts.models import Role, User
 from trading.app import services
 from trading.errors import Forbidden, InvalidInput, NotFound
 from trading.evaluation import award as aw
-from trading.evaluation import room
+from trading.evaluation import committee, compliance, copies, room, scores, signoff
 from trading.evaluation.api import _lot
 from trading.evaluation.models import Clarification, EvalState, Evaluation, Expert, Seat
 from trading.opening.operations import org_name
@@ -114,11 +114,11 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
     everyone = room.seats(db, ev, present=False)
     experts = {e.id: e for e in db.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in everyone])))}
     bids = room.bidders(db, ev)
-    every = room.sheets(db, ev)
+    every = scores.sheets(db, ev)
     if seat is not None and seat.recused_at is not None:
         rows, sees_scores = [], False  # it left before any bid was shown
     else:
-        rows = room.visible_sheets(db, user, ev, every) if seat is not None else every
+        rows = scores.visible_sheets(db, user, ev, every) if seat is not None else every
         sees_scores = seat is not None or ev.state is not EvalState.SCORING
     out: dict[str, Any] = {
         "id": ev.id,
@@ -186,7 +186,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "cleared": f.cleared_at is not None,
                 "resolution": f.resolution,
             }
-            for f in room.flags(db, ev)
+            for f in scores.flags(db, ev)
         ],
         "clarifications": [
             {
@@ -200,13 +200,13 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         ],
         "report_sm3": ev.report_sm3,
         "report": ev.report,
-        "signed": [s.expert_id for s in room.signatures(db, ev)],
+        "signed": [s.expert_id for s in signoff.signatures(db, ev)],
         "history": ev.history,
         "publicity_ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
         "publicity_due_at": due.isoformat() if (due := aw.publicity_due(ev)) else None,
     }
     if seat is not None and seat.recused_at is None:
-        out["statements"] = room.statements_for(db, ev, seat.expert_id)
+        out["statements"] = committee.statements_for(db, ev, seat.expert_id)
         if ev.state is EvalState.COMPLIANCE:
             from trading.evaluation.models import ComplianceVote
 
@@ -278,7 +278,8 @@ def representatives_json(ev: Evaluation) -> dict[str, Any]:
             for s in named
         ],
         "eligible": [
-            {"username": u.username, "name": u.display_name} for u in room.eligible_representatives(db, tender, trust())
+            {"username": u.username, "name": u.display_name}
+            for u in committee.eligible_representatives(db, tender, trust())
         ],
     }
 
@@ -296,7 +297,7 @@ def designate_by_username(code: str, number: int, username: str) -> Evaluation:
     rep = db.scalar(select(User).where(User.username == username))
     if rep is None:
         raise InvalidInput("该账户不存在", fields={"username": "招标人单位的账户"})
-    room.designate_representative(db, web.require_user(), ev, rep, trust())
+    committee.designate_representative(db, web.require_user(), ev, rep, trust())
     return ev
 
 
@@ -321,43 +322,43 @@ def act(evaluation_id: int, action: str) -> Response:
     svc = services(current_app)
     result: dict[str, Any] = {}
     if action == "signin":
-        room.sign_in(db, user, ev, web.json_body(SignatureIn).signature, trust())
+        committee.sign_in(db, user, ev, web.json_body(SignatureIn).signature, trust())
     elif action == "pledge":
-        room.pledge(db, user, ev, web.json_body(SignatureIn).signature, trust())
+        committee.pledge(db, user, ev, web.json_body(SignatureIn).signature, trust())
     elif action == "recuse":
-        room.recuse(db, user, ev, web.json_body(ReasonIn).reason)
+        committee.recuse(db, user, ev, web.json_body(ReasonIn).reason)
     elif action == "leader":
-        room.vote_leader(db, user, ev, web.json_body(LeaderIn).candidate)
+        committee.vote_leader(db, user, ev, web.json_body(LeaderIn).candidate)
     elif action == "compliance":
         c = web.json_body(ComplianceIn)
-        room.vote_compliance(db, user, ev, c.bidder, c.passed, c.failed_items, c.reason)
+        compliance.vote_compliance(db, user, ev, c.bidder, c.passed, c.failed_items, c.reason)
     elif action == "scores":
         s = web.json_body(ScoresIn)
-        room.submit_scores(db, user, ev, s.bidder, dict(s.scores), s.total)
+        scores.submit_scores(db, user, ev, s.bidder, dict(s.scores), s.total)
     elif action == "checks":
-        result["flags"] = len(room.run_checks(db, user, ev))
+        result["flags"] = len(scores.run_checks(db, user, ev))
     elif action == "clarify":
         a = web.json_body(AskIn)
-        result["clarification"] = room.ask(db, user, ev, a.bidder, a.question, a.hours).id
+        result["clarification"] = compliance.ask(db, user, ev, a.bidder, a.question, a.hours).id
     elif action == "advance":
         if ev.state is EvalState.SIGN_IN:
-            room.start_review(db, user, ev)
+            committee.start_review(db, user, ev)
         elif ev.state is EvalState.COMPLIANCE:
-            room.close_compliance(db, user, ev)
+            compliance.close_compliance(db, user, ev)
         elif ev.state is EvalState.SCORING:
             # the findings are kept even when the report is refused for them
-            room.run_checks(db, user, ev)
+            scores.run_checks(db, user, ev)
             web.commit_and_reread()  # the report is built from the sheets as they are under the lock
             ev = load_evaluation(evaluation_id, for_update=True)
-            room.generate_report(db, user, ev, svc)
+            signoff.generate_report(db, user, ev, svc)
         else:
             raise InvalidInput(f"“{ev.state.label}”阶段没有下一步可推进", code="wrong_state")
     elif action == "sign":
         r = web.json_body(ReportSignIn)
-        room.sign_report(db, user, ev, r.signature, r.dissent, trust(), svc)
+        signoff.sign_report(db, user, ev, r.signature, r.dissent, trust(), svc)
     elif action == "send-back":
         b = web.json_body(SendBackIn)
-        room.send_back(db, user, ev, b.reason, b.to)
+        signoff.send_back(db, user, ev, b.reason, b.to)
     elif action == "publicity":
         result["announcement"] = aw.start_publicity(db, user, ev).id
     else:
@@ -379,7 +380,7 @@ def action(evaluation_id: int, action: str) -> Response:
 @requires(Permission.EVALUATION_ROOM)
 def resolve(evaluation_id: int, flag_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
-    room.resolve_flag(web.db(), web.require_user(), ev, flag_id, web.json_body(ReasonIn).reason)
+    scores.resolve_flag(web.db(), web.require_user(), ev, flag_id, web.json_body(ReasonIn).reason)
     web.commit()
     return jsonify(room_json(ev, web.require_user()))
 
@@ -388,7 +389,7 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
 @requires(Permission.EVALUATION_ROOM)
 def bid_copy(evaluation_id: int, bidder_id: int) -> Response:
     ev = load_evaluation(evaluation_id)
-    copy = room.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
+    copy = copies.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
     try:
         web.commit()
     except BaseException:
@@ -425,14 +426,14 @@ def _clarification_json(c: Clarification) -> dict[str, Any]:
 @api.get("/me/clarifications")
 @requires(Permission.TENDER_PARTICIPATE)
 def my_clarifications() -> Response:
-    items = room.clarifications_for_org(web.db(), web.require_user())
+    items = compliance.clarifications_for_org(web.db(), web.require_user())
     return jsonify({"items": [_clarification_json(c) for c in items]})
 
 
 @api.post("/clarifications/<int:clarification_id>/answer")
 @requires(Permission.TENDER_PARTICIPATE)
 def answer_clarification(clarification_id: int) -> Response:
-    c = room.answer(web.db(), web.require_user(), clarification_id, web.json_body(TextIn).text)
+    c = compliance.answer(web.db(), web.require_user(), clarification_id, web.json_body(TextIn).text)
     web.commit()
     return jsonify(_clarification_json(c))
 

@@ -14,7 +14,7 @@ from trading.accounts.models import Role
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
 from trading.evaluation import award as aw
-from trading.evaluation import room
+from trading.evaluation import compliance, room
 from trading.evaluation import room_api as rapi
 from trading.evaluation.api import _lot
 from trading.evaluation.models import Evaluation
@@ -188,7 +188,7 @@ def contract_page(evaluation_id: int) -> ResponseReturnValue:
 @pages.get("/clarifications")
 @requires(Permission.TENDER_PARTICIPATE)
 def clarifications_page() -> str:
-    items = room.clarifications_for_org(web.db(), web.require_user())
+    items = compliance.clarifications_for_org(web.db(), web.require_user())
     return render_template("evaluation/clarifications.html", items=items)
 
 
@@ -197,7 +197,7 @@ def clarifications_page() -> str:
 def clarification_answer_page(clarification_id: int) -> ResponseReturnValue:
     db = web.db()
     try:
-        room.answer(db, web.require_user(), clarification_id, request.form.get("answer", ""))
+        compliance.answer(db, web.require_user(), clarification_id, request.form.get("answer", ""))
         web.commit()
         flash("澄清答复已提交")
     except DomainError as exc:
