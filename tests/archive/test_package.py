@@ -318,7 +318,7 @@ def test_failed_and_terminated_lots_are_archived_sealed(client: Any, session: An
     from tests.factories import platform_keys
     from trading.app import services
     from trading.archives.operations import build_for
-    from trading.opening.operations import get_ceremony
+    from trading.opening.ceremonies import get_ceremony
 
     t = open_tender(client, session, app, 2)
     if end == "terminated":

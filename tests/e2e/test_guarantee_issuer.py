@@ -123,10 +123,10 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
         st = client.get(f"/api/v1/ceremonies/{cid}").get_json()
         assert st["stage"] == "decrypting"
         # the window ends by the clock; the reading shows every bidder's guarantee
-        from trading.opening import operations as ops
+        from trading.opening import ceremonies
 
         with live_app.extensions["ggzy.db"].session() as s:
-            c = ops.get_ceremony(s, cid)
+            c = ceremonies.get_ceremony(s, cid)
             assert c.stage_ends_at is not None
             later = c.stage_ends_at + dt.timedelta(seconds=1)
         with clock.frozen(later):

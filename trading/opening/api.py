@@ -19,7 +19,7 @@ from trading.accounts.models import User
 from trading.app import services
 from trading.db import Database
 from trading.errors import InvalidInput, NotFound
-from trading.opening import joint
+from trading.opening import bidders, ceremonies, controls, failures, joint, stages
 from trading.opening import operations as ops
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
@@ -68,20 +68,20 @@ def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:
     ceremony's lock again, or a window could close between its check and its commit (a key
     released after the price reading, say)."""
     db = web.db()
-    c = ops.get_ceremony(db, ceremony_id, for_update=for_update)
-    tender = ops.tender_of(db, c)
+    c = ceremonies.get_ceremony(db, ceremony_id, for_update=for_update)
+    tender = ceremonies.tender_of(db, c)
     load(tender.code)  # the same visibility rule as the tender
-    ops.ensure_current(db, c, services(current_app))
+    stages.ensure_current(db, c, services(current_app))
     web.commit_and_reread()
     if for_update:
-        c = ops.get_ceremony(db, ceremony_id, for_update=True)
-        ops.ensure_current(db, c, services(current_app))
+        c = ceremonies.get_ceremony(db, ceremony_id, for_update=True)
+        stages.ensure_current(db, c, services(current_app))
     return c
 
 
 def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
     db = web.db()
-    tender, lot = ops.tender_of(db, c), ops.lot_of(db, c)
+    tender, lot = ceremonies.tender_of(db, c), ceremonies.lot_of(db, c)
     out: dict[str, Any] = {
         "id": c.id,
         "tender": tender.code,
@@ -90,7 +90,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         "lot_name": lot.name,
         "deadline": iso(tender.bid_deadline),
         "server_time": iso(clock.now()),
-        **ops._stage_payload(c),
+        **stages.stage_payload(c),
     }
     if c.stage is Stage.SCHEDULED:
         return out  # before the opening nothing about the bids is said, not even their number
@@ -100,20 +100,20 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
     if c.stage in (Stage.READING, Stage.CONFIRMING, Stage.CLOSED):
         out["table"] = ops.reading_table(db, c)
     out["record_sm3"], out["final_record_sm3"] = c.record_sm3, c.final_record_sm3
-    staff, org = ops.viewer_scope(db, c, user)
+    staff, org = ceremonies.viewer_scope(db, c, user)
     if staff or org is not None:
         q = select(Objection).where(Objection.ceremony_id == c.id)
         out["objections"] = [
             {"id": o.id, "bidder": ops.org_name(db, o.org_id), "text": o.text, "answer": o.answer}
             for o in db.scalars(q.order_by(Objection.id))
         ]
-    seat = ops.my_seat(db, c, user)
+    seat = ceremonies.my_seat(db, c, user)
     if seat is not None:
         # the attempt first, then the seat read again: a worker records both in one transaction,
         # so an attempt seen finished always comes with its outcome (never "done" and "pending")
-        attempt = ops.last_attempt(db, seat)
+        attempt = ceremonies.last_attempt(db, seat)
         db.refresh(seat)
-        bid = ops.bid_of(db, seat)
+        bid = ceremonies.bid_of(db, seat)
         out["me"] = {
             "bidder": ops.credit_code_of(db, seat.org_id),
             "signed_in": seat.signed_in_at is not None,
@@ -127,7 +127,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
     if staff:
         out["counts"] = ops.counts(c)
         # a stage change that failed (recorded; retried with a pause, then left to staff)
-        failure = ops.advance_failures(db, c).to_json() if c.stage not in FINAL_STAGES else None
+        failure = failures.advance_failures(db, c).to_json() if c.stage not in FINAL_STAGES else None
         if failure is not None:
             failure.pop("message", None)  # the error's own text stays in the audit event and the log
         out["advance_failure"] = failure
@@ -146,8 +146,8 @@ def list_for_tender(code: str) -> Response:
     tender = load(code)
     db = web.db()
     items = []
-    for c in ops.ceremonies_of(db, tender):
-        ops.ensure_current(db, c, services(current_app))
+    for c in ceremonies.ceremonies_of(db, tender):
+        stages.ensure_current(db, c, services(current_app))
         items.append(ceremony_json(c, web.current_user()))
     web.commit()
     return jsonify({"items": items})
@@ -178,7 +178,7 @@ def ceremony_key(ceremony_id: int) -> Response:
     c = current(ceremony_id)
     db = web.db()
     if c.key_statement is None:  # signed once, so that every bidder sees the same statement
-        tender, lot = ops.tender_of(db, c), ops.lot_of(db, c)
+        tender, lot = ceremonies.tender_of(db, c), ceremonies.lot_of(db, c)
         body = json.loads(ceremony_key_statement(c.id, tender.code, lot.number, c.public_key.hex()))
         keys = services(current_app).keys
         st = sign_statement("ceremony_key", body, key=keys.sign_key, cert=keys.sign_cert, now=clock.now())
@@ -197,7 +197,7 @@ def _done(c: Ceremony) -> Response:
 def signin(ceremony_id: int) -> Response:
     data = web.json_body(SignatureIn)
     c = current(ceremony_id, for_update=True)
-    ops.sign_in(web.db(), web.require_user(), c, data.signature, trust())
+    bidders.sign_in(web.db(), web.require_user(), c, data.signature, trust())
     return _done(c)
 
 
@@ -210,7 +210,7 @@ def decrypt(ceremony_id: int) -> tuple[Response, int]:
     except ValueError:
         raise InvalidInput("wrapped_key 不是有效的 base64", fields={"wrapped_key": "格式错误"}) from None
     c = current(ceremony_id, for_update=True)
-    job = ops.submit_decryption(web.db(), web.require_user(), c, wrapped, data.signature, trust())
+    job = bidders.submit_decryption(web.db(), web.require_user(), c, wrapped, data.signature, trust())
     web.commit()
     return jsonify({"job": job.id, "state": job.state.value}), 202
 
@@ -220,7 +220,7 @@ def decrypt(ceremony_id: int) -> tuple[Response, int]:
 def confirm(ceremony_id: int) -> Response:
     data = web.json_body(SignatureIn)
     c = current(ceremony_id, for_update=True)
-    ops.confirm_record(web.db(), web.require_user(), c, data.signature, trust())
+    bidders.confirm_record(web.db(), web.require_user(), c, data.signature, trust())
     return _done(c)
 
 
@@ -229,7 +229,7 @@ def confirm(ceremony_id: int) -> Response:
 def object_(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(TextIn)
     c = current(ceremony_id, for_update=True)
-    o = ops.raise_objection(web.db(), web.require_user(), c, data.text)
+    o = bidders.raise_objection(web.db(), web.require_user(), c, data.text)
     web.commit()
     return jsonify({"id": o.id}), 201
 
@@ -239,7 +239,7 @@ def object_(ceremony_id: int) -> tuple[Response, int]:
 def answer(ceremony_id: int, objection_id: int) -> Response:
     data = web.json_body(AnswerIn)
     c = current(ceremony_id, for_update=True)
-    ops.answer_objection(web.db(), web.require_user(), c, objection_id, data.answer)
+    bidders.answer_objection(web.db(), web.require_user(), c, objection_id, data.answer)
     return _done(c)
 
 
@@ -248,7 +248,7 @@ def answer(ceremony_id: int, objection_id: int) -> Response:
 def message(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(TextIn)
     c = current(ceremony_id, for_update=True)
-    ev = ops.post_message(web.db(), web.require_user(), c, data.text)
+    ev = bidders.post_message(web.db(), web.require_user(), c, data.text)
     web.commit()
     return jsonify({"id": ev.id}), 201
 
@@ -258,8 +258,8 @@ def message(ceremony_id: int) -> tuple[Response, int]:
 def advance(ceremony_id: int) -> Response:
     c = current(ceremony_id, for_update=True)
     try:
-        ops.advance(web.db(), web.require_user(), c, services(current_app))
-    except ops.AdvanceFailed:
+        controls.advance(web.db(), web.require_user(), c, services(current_app))
+    except failures.AdvanceFailed:
         web.commit()  # the step itself was undone; its failure's audit event stays
         raise
     return _done(c)
@@ -270,7 +270,7 @@ def advance(ceremony_id: int) -> Response:
 def pause(ceremony_id: int) -> Response:
     data = web.json_body(ReasonIn)
     c = current(ceremony_id, for_update=True)
-    ops.pause(web.db(), web.require_user(), c, data.reason)
+    controls.pause(web.db(), web.require_user(), c, data.reason)
     return _done(c)
 
 
@@ -278,7 +278,7 @@ def pause(ceremony_id: int) -> Response:
 @requires(Permission.CEREMONY_HOST)
 def resume(ceremony_id: int) -> Response:
     c = current(ceremony_id, for_update=True)
-    ops.resume(web.db(), web.require_user(), c)
+    controls.resume(web.db(), web.require_user(), c)
     return _done(c)
 
 
@@ -287,7 +287,7 @@ def resume(ceremony_id: int) -> Response:
 def extend(ceremony_id: int) -> Response:
     data = web.json_body(ExtendIn)
     c = current(ceremony_id, for_update=True)
-    ops.extend(web.db(), web.require_user(), c, data.minutes, data.reason)
+    controls.extend(web.db(), web.require_user(), c, data.minutes, data.reason)
     return _done(c)
 
 
@@ -333,7 +333,7 @@ def _joint_label(rooms: list[Ceremony], live: list[Ceremony]) -> str:
 
 
 def joint_scopes(rooms: list[Ceremony], user: User | None) -> Scopes:
-    return {c.id: ops.viewer_scope(web.db(), c, user) for c in rooms}
+    return {c.id: ceremonies.viewer_scope(web.db(), c, user) for c in rooms}
 
 
 @api.get("/tenders/<code>/opening")
@@ -358,7 +358,7 @@ def joint_control(code: str, action: str) -> tuple[Tender, list[Ceremony]]:
     if action == "advance":
         try:
             joint.advance(db, staff, tender, svc)
-        except ops.AdvanceFailed:
+        except failures.AdvanceFailed:
             web.commit()  # no lot moved; the failure's audit event and room notice stay
             raise
     elif action == "pause":
@@ -409,7 +409,7 @@ def record(ceremony_id: int, fmt: str) -> Response:
 def events(ceremony_id: int) -> Response:
     """Server-Sent Events; ``Last-Event-ID`` (or ``?after=``) resumes. ``?once=1`` answers JSON."""
     c = current(ceremony_id)
-    return events_response({c.id: ops.viewer_scope(web.db(), c, web.current_user())}, cursor=False)
+    return events_response({c.id: ceremonies.viewer_scope(web.db(), c, web.current_user())}, cursor=False)
 
 
 def events_response(scopes: Scopes, *, cursor: bool) -> Response:

@@ -40,9 +40,10 @@ from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import ArchiveRefused, EnvelopeError, EnvelopeSizeMismatch, SigningError
 from trading.accounts.models import Organisation
 from trading.db import Database
+from trading.opening.ceremonies import add_event
 from trading.opening.ceremony_key import CeremonyKeyUnreadable, open_ceremony_key
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
-from trading.opening.operations import add_event, org_name
+from trading.opening.operations import org_name
 from trading.pki.operations import trust_store
 from trading.services import Services
 from trading.tenders.models import Lot, Tender

@@ -22,7 +22,7 @@ from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.errors import Conflict, NotFound
-from trading.opening import operations as ops
+from trading.opening import ceremonies, controls, stages
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
 from trading.services import Services
 from trading.tenders.models import Tender
@@ -36,7 +36,7 @@ def members(session: Session, tender: Tender, services: Services, *, for_update:
     if for_update:
         q = locked(q)
     rooms = list(session.scalars(q))
-    ops.ensure_joint_current(session, tender, rooms, services, clock.now())
+    stages.ensure_joint_current(session, tender, rooms, services, clock.now())
     return rooms
 
 
@@ -58,13 +58,13 @@ def _all_or_none(session: Session, rooms: list[Ceremony], check: Callable[[Cerem
         except Conflict as exc:
             refused.append((c, exc))
     if refused:
-        text = "；".join(f"第{ops.lot_of(session, c).number}标段{exc.message}" for c, exc in refused)
+        text = "；".join(f"第{ceremonies.lot_of(session, c).number}标段{exc.message}" for c, exc in refused)
         raise Conflict(text, code=refused[0][1].code)
     return live
 
 
 def _record(session: Session, staff: User, tender: Tender, action: str, live: list[Ceremony], **extra: object) -> None:
-    lots = [ops.lot_of(session, c).number for c in live]
+    lots = [ceremonies.lot_of(session, c).number for c in live]
     record_event(
         session, staff, f"opening.joint_{action}", tender, {"lots": lots, "stage": live[0].stage.value, **extra}
     )
@@ -72,47 +72,47 @@ def _record(session: Session, staff: User, tender: Tender, action: str, live: li
 
 def advance(session: Session, staff: User, tender: Tender, services: Services) -> list[Ceremony]:
     """Every running lot to its next stage, or none of them (with each lot's reason)."""
-    ops.require_host(staff)
+    controls.require_host(staff)
     live = _all_or_none(
-        session, members(session, tender, services, for_update=True), lambda c: ops.check_advance(session, c)
+        session, members(session, tender, services, for_update=True), lambda c: controls.check_advance(session, c)
     )
     # all or none: a lot whose step fails is recorded (AdvanceFailed, which the caller commits)
     # and no lot moves, nor is the joint advance itself recorded
-    ops.advance_together(
+    stages.advance_together(
         session, staff, live, services, clock.now(), then=lambda: _record(session, staff, tender, "advance", live)
     )
     return live
 
 
 def pause(session: Session, staff: User, tender: Tender, services: Services, reason: str) -> list[Ceremony]:
-    ops.require_host(staff)
-    text = ops.reason_text(reason)
-    live = _all_or_none(session, members(session, tender, services, for_update=True), ops.check_pause)
+    controls.require_host(staff)
+    text = controls.reason_text(reason)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.check_pause)
     _record(session, staff, tender, "pause", live, reason=text)
     now = clock.now()
     for c in live:
-        ops.do_pause(session, staff, c, text, now)
+        controls.do_pause(session, staff, c, text, now)
     return live
 
 
 def resume(session: Session, staff: User, tender: Tender, services: Services) -> list[Ceremony]:
-    ops.require_host(staff)
-    live = _all_or_none(session, members(session, tender, services, for_update=True), ops.check_resume)
+    controls.require_host(staff)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.check_resume)
     _record(session, staff, tender, "resume", live)
     now = clock.now()
     for c in live:
-        ops.do_resume(session, staff, c, now)
+        controls.do_resume(session, staff, c, now)
     return live
 
 
 def extend(
     session: Session, staff: User, tender: Tender, services: Services, minutes: int, reason: str
 ) -> list[Ceremony]:
-    ops.require_host(staff)
-    text = ops.reason_text(reason)
+    controls.require_host(staff)
+    text = controls.reason_text(reason)
     rooms = members(session, tender, services, for_update=True)
-    live = _all_or_none(session, rooms, lambda c: ops.check_extend(c, minutes))
+    live = _all_or_none(session, rooms, lambda c: controls.check_extend(c, minutes))
     _record(session, staff, tender, "extend", live, minutes=minutes, reason=text)
     for c in live:
-        ops.do_extend(session, staff, c, minutes, text)
+        controls.do_extend(session, staff, c, minutes, text)
     return live

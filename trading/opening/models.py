@@ -1,6 +1,6 @@
 """The opening ceremony (开标): one per lot, its bidders, decryption jobs, live events, objections.
 
-Each stage change happens in one function in ``operations.py``; what the database can check about
+Each stage change happens in one function in ``stages.py``; what the database can check about
 the stages it checks here.
 """
 

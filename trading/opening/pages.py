@@ -10,7 +10,7 @@ from trading import web
 from trading.app import services
 from trading.errors import DomainError, InvalidInput
 from trading.opening import api as opening_api
-from trading.opening import operations as ops
+from trading.opening import bidders, ceremonies, controls, failures
 from trading.opening.api import (
     ceremony_json,
     current,
@@ -37,10 +37,10 @@ def room(ceremony_id: int) -> str:
         "opening/room.html",
         c=c,
         state=state,
-        joint=ops.tender_of(web.db(), c).joint_opening,
-        live_stream=_live_stream({c.id: ops.viewer_scope(web.db(), c, user)}, f"/live/ceremonies/{c.id}"),
+        joint=ceremonies.tender_of(web.db(), c).joint_opening,
+        live_stream=_live_stream({c.id: ceremonies.viewer_scope(web.db(), c, user)}, f"/live/ceremonies/{c.id}"),
         host=web.has_permission(Permission.CEREMONY_HOST.value),
-        seat=ops.my_seat(web.db(), c, user),
+        seat=ceremonies.my_seat(web.db(), c, user),
     )
 
 
@@ -73,22 +73,22 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
     form = request.form
     try:
         if action == "advance":
-            ops.advance(db, staff, c, services(current_app))
+            controls.advance(db, staff, c, services(current_app))
         elif action == "pause":
-            ops.pause(db, staff, c, form.get("reason", ""))
+            controls.pause(db, staff, c, form.get("reason", ""))
         elif action == "resume":
-            ops.resume(db, staff, c)
+            controls.resume(db, staff, c)
         elif action == "extend":
             data = web.form_body(opening_api.ExtendIn)  # the form the joint room's extend reads too
-            ops.extend(db, staff, c, data.minutes, data.reason)
+            controls.extend(db, staff, c, data.minutes, data.reason)
         elif action == "answer":
             objection = web.form_int("objection")  # not a number: no such objection
-            ops.answer_objection(db, staff, c, objection or 0, form.get("answer", ""))
+            bidders.answer_objection(db, staff, c, objection or 0, form.get("answer", ""))
         else:
             raise InvalidInput("未知操作")
         web.commit()
         flash("已执行")
-    except ops.AdvanceFailed as exc:
+    except failures.AdvanceFailed as exc:
         web.commit()  # the step itself was undone; its failure's audit event stays
         flash(_failed_text(exc))
     except DomainError as exc:
@@ -97,7 +97,7 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
     return redirect(url_for("opening.room", ceremony_id=ceremony_id))
 
 
-def _failed_text(exc: ops.AdvanceFailed) -> str:
+def _failed_text(exc: failures.AdvanceFailed) -> str:
     """Staff read what happened in Chinese; the error class is for technical support."""
     return f"未执行：{exc.message}（技术信息：{exc.error}）"
 
@@ -110,9 +110,9 @@ def say(ceremony_id: int) -> ResponseReturnValue:
     c = current(ceremony_id, for_update=True)
     try:
         if request.form.get("kind") == "objection":
-            ops.raise_objection(db, user, c, request.form.get("text", ""))
+            bidders.raise_objection(db, user, c, request.form.get("text", ""))
         else:
-            ops.post_message(db, user, c, request.form.get("text", ""))
+            bidders.post_message(db, user, c, request.form.get("text", ""))
         web.commit()
         flash("已发送")
     except DomainError as exc:
@@ -175,7 +175,7 @@ def joint_control_page(code: str, action: str) -> ResponseReturnValue:
     try:
         joint_control(code, action)
         flash("已执行（全部标段）")
-    except ops.AdvanceFailed as exc:  # committed by joint_control: the failure stays recorded
+    except failures.AdvanceFailed as exc:  # committed by joint_control: the failure stays recorded
         flash(_failed_text(exc))
     except DomainError as exc:
         web.db().rollback()

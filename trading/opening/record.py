@@ -24,8 +24,9 @@ from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
 from trading import pdf
+from trading.opening.ceremonies import lot_of, tender_of
 from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
-from trading.opening.operations import credit_code_of, lot_of, org_name, tender_of
+from trading.opening.operations import credit_code_of, org_name
 from trading.services import Services
 
 OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}

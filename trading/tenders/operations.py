@@ -297,7 +297,7 @@ def publish_tender(session: Session, staff: User, tender: Tender, settings: Sett
         action="tender.publish",
         detail={"announcement": ann.id, "content_sm3": ann.content_sm3, "deadline": tender.bid_deadline.isoformat()},
     )
-    from trading.opening.operations import create_ceremonies  # the opening depends on tenders, not back
+    from trading.opening.ceremonies import create_ceremonies  # the opening depends on tenders, not back
 
     create_ceremonies(session, tender, settings)
 
@@ -431,7 +431,7 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
     was_public = tender.is_public
     tender.status_reason = reason
     move_tender(session, user, tender, TenderState.TERMINATED, action="tender.terminate", detail={"reason": reason})
-    from trading.opening.operations import cancel_for_termination  # the opening builds on tenders
+    from trading.opening.stages import cancel_for_termination  # the opening builds on tenders
 
     cancel_for_termination(session, tender)
     if was_public:

@@ -44,7 +44,7 @@ def _deadline_commitment(db: Any, tender: Tender) -> dict[str, Any] | None:
 
 def ceremony_rooms(db: Any, tender: Tender) -> dict[int, Any]:
     """Each lot's opening room (made at publication), for the link on the tender page."""
-    from trading.opening.operations import ceremonies_of  # the opening builds on tenders, not back
+    from trading.opening.ceremonies import ceremonies_of  # the opening builds on tenders, not back
 
     return {c.lot_id: c for c in ceremonies_of(db, tender)}
 

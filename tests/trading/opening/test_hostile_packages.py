@@ -30,7 +30,7 @@ from tests.factories import seal_bid, upload_bid
 from tests.signing.zips import MiB, RawEntry, entry, write_zip, zero_bomb
 from tests.trading.opening.test_ceremony import DECLARED, open_tender, release, signin_sig
 from trading.app import services
-from trading.opening import operations as ops
+from trading.opening import tasks
 from trading.opening.ceremony_key import LEGACY_ENV, CeremonyKeyUnreadable, open_ceremony_key
 from trading.opening.decryption import MAX_ATTEMPTS, STALE_AFTER, claim, requeue_stale, run_pending
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome, Stage
@@ -132,7 +132,7 @@ def test_a_zip_bomb_is_revoked_with_its_bound_and_the_worker_stays_small(pg_app:
     assert honest.state is JobState.DONE
     assert ends is not None
     with db.session() as s:
-        ops.sweep(s, ends + dt.timedelta(seconds=1), services(app))
+        tasks.sweep(s, ends + dt.timedelta(seconds=1), services(app))
     with db.session() as s:
         c = s.get(Ceremony, t["cid"])
         assert c is not None and c.stage is Stage.READING
@@ -193,7 +193,7 @@ def test_a_zip_that_says_two_things_is_revoked_with_a_named_code(
         assert run_pending(app.extensions["ggzy.db"], services(app)) == 2
     c = session.get(Ceremony, t["cid"])
     assert c is not None and c.stage_ends_at is not None
-    ops.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
+    tasks.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
     session.commit()
     seats = {seat.org_id: seat for seat in c.bidders}
     orgs = [b.user.organisation_id for b in t["bidders"]]
@@ -242,7 +242,7 @@ def test_a_job_that_keeps_losing_its_worker_is_set_aside_not_retried_for_ever(
     assert claim(session, services(app), "worker-4") is None  # nothing queued again
     c = session.get(Ceremony, t["cid"])
     assert c is not None and c.stage_ends_at is not None
-    ops.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
+    tasks.sweep(session, c.stage_ends_at + dt.timedelta(seconds=1), services(app))
     session.commit()
     seat = session.get(CeremonyBidder, job.ceremony_bidder_id)
     assert seat is not None

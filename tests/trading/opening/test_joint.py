@@ -228,7 +228,7 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
 
     from tests.conftest import committing_pg_app
     from tests.trading.opening.test_live import run_in_own_loop
-    from trading.opening import operations as ops
+    from trading.opening import ceremonies
     from trading.opening.live import make_app, make_ticket
     from trading.opening.models import Audience
 
@@ -240,7 +240,7 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
             rooms = t["rooms"]
             with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
                 client.get(f"/api/v1/tenders/{t['code']}/opening")
-            seat = ops.my_seat(session, ops.get_ceremony(session, rooms[2]), t["bidders"][3].user)
+            seat = ceremonies.my_seat(session, ceremonies.get_ceremony(session, rooms[2]), t["bidders"][3].user)
             assert seat is not None
             org3 = seat.org_id
         secret = app.extensions["ggzy.settings"].secret_key
@@ -249,7 +249,9 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
 
         def add(room: int, text: str, audience: Audience) -> None:
             with database.session() as s, s.begin():
-                ops.add_event(s, ops.get_ceremony(s, room), "chat", {"from": "主持人", "text": text}, audience)
+                ceremonies.add_event(
+                    s, ceremonies.get_ceremony(s, room), "chat", {"from": "主持人", "text": text}, audience
+                )
 
         async def scenario() -> None:
             import asyncio

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from tests.trading.opening.test_ceremony import open_tender, signin_sig
 from trading.app import services
-from trading.opening import operations as ops
+from trading.opening import ceremonies
 from trading.opening.live import make_app, make_ticket
 from trading.opening.models import Audience, Stage
 from trading.opening.tasks import open_ceremonies_job
@@ -23,7 +23,7 @@ from trading.opening.tasks import open_ceremonies_job
 
 def test_the_scheduler_opens_the_room_at_the_deadline(client: FlaskClient, session: Session, app: Flask) -> None:
     t = open_tender(client, session, app, 3)
-    c = ops.get_ceremony(session, t["cid"])
+    c = ceremonies.get_ceremony(session, t["cid"])
     assert open_ceremonies_job(session, t["deadline"] - dt.timedelta(seconds=1), services(app)) == 0
     assert c.stage is Stage.SCHEDULED
     assert open_ceremonies_job(session, t["deadline"] + dt.timedelta(seconds=1), services(app)) == 1
@@ -70,15 +70,15 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
                     f"/api/v1/ceremonies/{cid}/messages", json={"text": "秘密消息"}, headers=t["headers"][0]
                 )
                 assert r.status_code == 201
-            c = ops.get_ceremony(session, cid)
-            seat = ops.my_seat(session, c, t["bidders"][0].user)
+            c = ceremonies.get_ceremony(session, cid)
+            seat = ceremonies.my_seat(session, c, t["bidders"][0].user)
             assert seat is not None
             org0 = seat.org_id
         secret = app.extensions["ggzy.settings"].secret_key
 
         def add(kind: str, payload: dict[str, Any], audience: Audience) -> None:
             with database.session() as s:
-                ops.add_event(s, ops.get_ceremony(s, cid), kind, payload, audience)
+                ceremonies.add_event(s, ceremonies.get_ceremony(s, cid), kind, payload, audience)
 
         async def scenario() -> None:
             server = TestServer(make_app(database, secret, interval=0.05))

@@ -16,7 +16,7 @@ from archive import clock
 from tests.races import when_statement
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from trading.app import services
-from trading.opening import operations as ops
+from trading.opening import ceremonies, stages, tasks
 from trading.opening.decryption import run_pending
 from trading.opening.models import Ceremony, CeremonyBidder, CeremonyEvent, DecryptionJob, Outcome, Stage
 
@@ -72,7 +72,7 @@ def test_a_key_released_as_the_window_closes_is_decrypted_or_refused_never_both(
 
     def close_the_window() -> None:
         with db.session() as s:
-            swept.append(ops.sweep(s, late, services(app)))
+            swept.append(tasks.sweep(s, late, services(app)))
 
     with clock.frozen(t["ends"] - dt.timedelta(seconds=1)):
         for i in (1, 2):
@@ -83,7 +83,7 @@ def test_a_key_released_as_the_window_closes_is_decrypted_or_refused_never_both(
         assert fired[0] and swept == [0]  # the room was held by the request: the sweep left it
     run_pending(db, services(app))
     with db.session() as s:
-        ops.sweep(s, late, services(app))
+        tasks.sweep(s, late, services(app))
     with db.session() as s:
         c = s.get(Ceremony, t["cid"])
         assert c is not None and c.stage is Stage.READING
@@ -121,12 +121,12 @@ def test_classification_reads_the_seats_as_they_are_now(pg_app: Flask) -> None:
         for i in range(3):
             assert release(client, t, i).status_code == 202
     with db.session() as s:
-        c = ops.get_ceremony(s, t["cid"])
+        c = ceremonies.get_ceremony(s, t["cid"])
         assert all(seat.outcome is Outcome.PENDING for seat in c.bidders)  # held by this session
         worker = threading.Thread(target=run_pending, args=(db, services(app)))
         worker.start()
         worker.join(30)
-        ops.ensure_current(s, c, services(app), t["ends"] + dt.timedelta(seconds=1))
+        stages.ensure_current(s, c, services(app), t["ends"] + dt.timedelta(seconds=1))
         assert c.stage is Stage.READING
     with db.session() as s:
         outcomes = s.scalars(select(CeremonyBidder.outcome).where(CeremonyBidder.ceremony_id == t["cid"])).all()

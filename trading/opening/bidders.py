@@ -1,0 +1,194 @@
+"""What bidders do in the room: sign-in and key release with their signing key, the record's
+confirmation, objections (and the host's answers), and the room's chat."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive import clock
+from archive.audit import record_event
+from bidding.models import Bid
+from signing.certs import TrustStore
+from signing.digest import sm3_hex
+from signing.statements import (
+    ceremony_decrypt_statement,
+    ceremony_signin_statement,
+    record_confirmation_statement,
+)
+from trading.accounts.models import Role, User
+from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.opening.ceremonies import add_event, lot_of, my_seat, tender_of
+from trading.opening.controls import require_host
+from trading.opening.models import (
+    FINAL_STAGES,
+    Audience,
+    Ceremony,
+    CeremonyBidder,
+    CeremonyEvent,
+    Confirmation,
+    DecryptionJob,
+    JobState,
+    Objection,
+    Outcome,
+    Stage,
+)
+from trading.opening.operations import credit_code_of, org_name
+from trading.pki.operations import check_signature, registered_signing_cert
+
+MESSAGE_LIMIT = 300
+
+
+OBJECTION_LIMIT = 1000
+
+
+def _seat(session: Session, c: Ceremony, user: User) -> CeremonyBidder:
+    seat = my_seat(session, c, user)
+    if seat is None:
+        raise Forbidden("贵单位在本标段没有有效投标", code="not_a_bidder")
+    return seat
+
+
+def _verify_user_signature(session: Session, user: User, message: bytes, signature_b64: str, trust: TrustStore) -> None:
+    check_signature(registered_signing_cert(session, user, trust), message, signature_b64, "开标操作")
+
+
+def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
+    """签到 with the bidder's signing key (UKey), over a statement naming this ceremony."""
+    seat = _seat(session, c, user)
+    if c.stage is not Stage.SIGN_IN:
+        raise Conflict(f"当前为{c.stage.label}阶段，不在签到时间内", code="wrong_stage")
+    if seat.signed_in_at is not None:
+        return seat
+    tender, lot = tender_of(session, c), lot_of(session, c)
+    statement = ceremony_signin_statement(c.id, tender.code, lot.number, credit_code_of(session, seat.org_id))
+    _verify_user_signature(session, user, statement, signature_b64, trust)
+    seat.signed_in_at, seat.sign_in_signature = clock.now(), signature_b64
+    record_event(session, user, "ceremony.sign_in", c, {"bidder": credit_code_of(session, seat.org_id)})
+    add_event(session, c, "sign_in", {"bidder": org_name(session, seat.org_id), "at": seat.signed_in_at.isoformat()})
+    return seat
+
+
+def submit_decryption(
+    session: Session, user: User, c: Ceremony, wrapped_key: bytes, signature_b64: str, trust: TrustStore
+) -> DecryptionJob:
+    """The bidder releases its bid's key, SM2-encrypted to the ceremony key; a worker decrypts."""
+    seat = _seat(session, c, user)
+    now = clock.now()
+    if c.stage is not Stage.DECRYPTING or c.paused_at is not None or (c.stage_ends_at and now >= c.stage_ends_at):
+        raise Conflict(f"当前为{c.stage.label}阶段，不在解密时间内", code="wrong_stage")
+    if seat.signed_in_at is None:
+        raise Conflict("未签到，不能解密", code="not_signed_in")
+    if seat.outcome is Outcome.DECRYPTED:
+        raise Conflict("投标文件已解密", code="already_decrypted")
+    if not 97 <= len(wrapped_key) <= 200:
+        raise InvalidInput("密钥密文长度不对", code="bad_wrapped_key")
+    if session.scalar(
+        select(func.count())
+        .select_from(DecryptionJob)
+        .where(
+            DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.state.in_([JobState.QUEUED, JobState.RUNNING])
+        )
+    ):
+        raise Conflict("上一次解密仍在处理中", code="decryption_running")
+    bid = session.get(Bid, seat.bid_id)
+    assert bid is not None
+    bidder = credit_code_of(session, seat.org_id)
+    statement = ceremony_decrypt_statement(c.id, bidder, bid.ciphertext_sm3, sm3_hex(wrapped_key))
+    _verify_user_signature(session, user, statement, signature_b64, trust)
+    job = DecryptionJob(
+        ceremony_bidder_id=seat.id,
+        state=JobState.QUEUED,
+        wrapped_key=wrapped_key,
+        signature=signature_b64,
+        created_at=now,
+    )
+    session.add(job)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "ceremony.key_release",
+        c,
+        {"bidder": bidder, "job": job.id, "wrapped_key_sm3": sm3_hex(wrapped_key)},
+    )
+    add_event(session, c, "decryption", {"bidder": org_name(session, seat.org_id), "state": "queued"})
+    return job
+
+
+def confirm_record(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
+    seat = _seat(session, c, user)
+    if c.stage is not Stage.CONFIRMING:
+        raise Conflict(f"当前为{c.stage.label}阶段，不在确认时间内", code="wrong_stage")
+    if seat.outcome is not Outcome.DECRYPTED:
+        raise Conflict("贵单位投标文件未解密，无需确认开标记录", code="not_opened")
+    if seat.confirmation is not None:
+        raise Conflict("已确认开标记录", code="already_confirmed")
+    assert c.record_sm3 is not None
+    bidder = credit_code_of(session, seat.org_id)
+    _verify_user_signature(
+        session, user, record_confirmation_statement(c.id, bidder, c.record_sm3), signature_b64, trust
+    )
+    seat.confirmation, seat.confirmed_at, seat.confirmation_signature = Confirmation.SIGNED, clock.now(), signature_b64
+    record_event(session, user, "ceremony.confirm", c, {"bidder": bidder, "record_sm3": c.record_sm3})
+    add_event(session, c, "confirmation", {"bidder": org_name(session, seat.org_id)})
+    return seat
+
+
+def raise_objection(session: Session, user: User, c: Ceremony, text: str) -> Objection:
+    """异议 during the ceremony (Reg 44), from the bidder list until the record is closed."""
+    seat = _seat(session, c, user)
+    if c.stage not in (Stage.BIDDERS, Stage.DECRYPTING, Stage.READING, Stage.CONFIRMING):
+        raise Conflict(f"当前为{c.stage.label}阶段，不能提出异议", code="wrong_stage")
+    text = (text or "").strip()
+    if not 2 <= len(text) <= OBJECTION_LIMIT:
+        raise InvalidInput(f"异议内容应为 2–{OBJECTION_LIMIT} 字", fields={"text": f"2–{OBJECTION_LIMIT} 字"})
+    obj = Objection(ceremony_id=c.id, org_id=seat.org_id, user_id=user.id, text=text, created_at=clock.now())
+    session.add(obj)
+    session.flush()
+    record_event(
+        session,
+        user,
+        "ceremony.objection",
+        c,
+        {"objection": obj.id, "bidder": credit_code_of(session, seat.org_id), "text": text},
+    )
+    add_event(
+        session, c, "objection", {"id": obj.id, "bidder": org_name(session, seat.org_id), "text": text}, Audience.ROOM
+    )
+    return obj
+
+
+def answer_objection(session: Session, staff: User, c: Ceremony, objection_id: int, answer: str) -> Objection:
+    require_host(staff)
+    obj = session.get(Objection, objection_id)
+    if obj is None or obj.ceremony_id != c.id:
+        raise NotFound("异议不存在")
+    if obj.answered_at is not None:
+        raise Conflict("该异议已答复", code="already_answered")
+    if c.stage in FINAL_STAGES:
+        raise Conflict("开标已结束", code="wrong_stage")
+    answer = (answer or "").strip()
+    if not 2 <= len(answer) <= OBJECTION_LIMIT:
+        raise InvalidInput(f"答复内容应为 2–{OBJECTION_LIMIT} 字", fields={"answer": f"2–{OBJECTION_LIMIT} 字"})
+    obj.answer, obj.answered_by_user_id, obj.answered_at = answer, staff.id, clock.now()
+    record_event(session, staff, "ceremony.objection_answer", c, {"objection": obj.id, "answer": answer})
+    add_event(session, c, "objection_answer", {"id": obj.id, "answer": answer}, Audience.ROOM)
+    return obj
+
+
+def post_message(session: Session, user: User, c: Ceremony, text: str) -> CeremonyEvent:
+    """The room's chat: bidders write to the host (only the host sees it); the host writes to all."""
+    text = (text or "").strip()
+    if not 1 <= len(text) <= MESSAGE_LIMIT:
+        raise InvalidInput(f"消息应为 1–{MESSAGE_LIMIT} 字", fields={"text": f"1–{MESSAGE_LIMIT} 字"})
+    if c.stage in FINAL_STAGES or c.stage is Stage.SCHEDULED:
+        raise Conflict("开标室未开放", code="wrong_stage")
+    if Role.STAFF in user.roles:
+        ev = add_event(session, c, "chat", {"from": "主持人", "text": text}, Audience.ROOM)
+    else:
+        seat = _seat(session, c, user)
+        name = org_name(session, seat.org_id)
+        ev = add_event(session, c, "chat", {"from": name, "text": text}, Audience.BIDDER, seat.org_id)
+    record_event(session, user, "ceremony.message", c, {"event": ev.id, "text_sm3": sm3_hex(text.encode())})
+    return ev
