@@ -1,0 +1,5 @@
+"""``python -m bidding.cli``, as before the split."""
+
+from bidding.cli import main
+
+main()

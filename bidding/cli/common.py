@@ -1,0 +1,112 @@
+"""What the ``ggzy-bid`` commands share: key files and passwords, errors, progress, the platform client."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import click
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+from signing.certs import Certificate, TrustStore
+from signing.errors import SigningError
+from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey, check_key_password, key_file_iterations
+
+KEY_FILES = {"sign": ("sign.key", "sign.pub", "sign.crt"), "enc": ("enc.key", "enc.pub", "enc.crt")}
+
+
+def fail(message: str) -> None:
+    click.echo(f"错误 (error): {message}", err=True)
+    sys.exit(2)
+
+
+@contextlib.contextmanager
+def errors() -> Iterator[None]:
+    try:
+        yield
+    except SigningError as exc:
+        fail(f"{exc} [{exc.code}]")
+    except OSError as exc:
+        fail(f"{exc.strerror or exc}: {exc.filename or ''}")
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, label: str) -> Iterator[Any]:
+    quiet = not sys.stderr.isatty() or os.environ.get("GGZY_NO_PROGRESS")
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        disable=bool(quiet),
+        transient=True,
+    ) as p:
+        task = p.add_task(label, total=total)
+        yield lambda n: p.advance(task, n)
+
+
+def key_password(for_new: bool = False) -> bytes:
+    env = os.environ.get("GGZY_KEY_PASSWORD")
+    if env:
+        pw = env.encode()
+    else:
+        pw = str(
+            click.prompt("私钥口令 (key password)", hide_input=True, confirmation_prompt=for_new, err=True)
+        ).encode()
+    if for_new:
+        check_key_password(pw)  # the same rule whether the password came from the prompt or the variable
+    return pw
+
+
+def read_key(path: pathlib.Path, password: bytes) -> PrivateKey:
+    """A key file; files from older ggzy-bid (2,048 PBKDF2 iterations) are still read, with a warning."""
+    data = path.read_bytes()
+    key = PrivateKey.from_pem(data, password)
+    rounds = key_file_iterations(data)
+    if rounds is not None and rounds < KEY_FILE_ITERATIONS:
+        click.echo(
+            f"警告 (warning): {path} 的口令保护较弱（PBKDF2 {rounds} 次），请用 ggzy-bid rekey 重新保存 "
+            f"(weak key file protection: run ggzy-bid rekey)",
+            err=True,
+        )
+    return key
+
+
+def load_keys(keys: pathlib.Path, kind: str, password: bytes | None) -> tuple[PrivateKey | None, Certificate]:
+    key_name, _, cert_name = KEY_FILES[kind]
+    cert_path = keys / cert_name
+    if not cert_path.exists():
+        fail(f"缺少证书 {cert_path} (certificate missing)")
+    cert = Certificate.load(cert_path.read_bytes())
+    key = read_key(keys / key_name, password) if password is not None else None
+    return key, cert
+
+
+def trust_store(ca: pathlib.Path) -> TrustStore:
+    return TrustStore((Certificate.load(ca.read_bytes()),))
+
+
+def api_client(server: str | None = None) -> Any:
+    from bidding.client import Client
+
+    return Client.from_config(server)
+
+
+@contextlib.contextmanager
+def api_errors() -> Iterator[None]:
+    import http.client
+
+    from bidding.client import ApiError
+
+    with errors():
+        try:
+            yield
+        except ApiError as exc:
+            fail(str(exc))
+        except (ConnectionError, http.client.HTTPException, TimeoutError) as exc:
+            fail(f"连接中断，重新运行同一命令即可续传 (connection lost; run the same command again to resume): {exc}")
