@@ -35,10 +35,10 @@ def main() -> None:
     rng = random.Random(20261202)
 
     from tests.factories import valid_code
-    from trading.db import Database, upgrade
+    from trading.core.db import Database, upgrade
     from trading.evaluation import draw as rules
+    from trading.evaluation.experts import pool
     from trading.evaluation.models import Expert
-    from trading.evaluation.operations import pool
 
     cleanup = contextlib.ExitStack()
     url = cleanup.enter_context(pg_database("ggzy_drawbench"))

@@ -96,8 +96,8 @@ def main() -> None:
         from signing.envelope import read_header
         from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
         from trading.app import create_app
-        from trading.config import load_settings
-        from trading.db import upgrade
+        from trading.core.config import load_settings
+        from trading.core.db import upgrade
         from trading.opening.models import DecryptionJob, JobState
 
         upgrade(url)

@@ -51,7 +51,7 @@ FILLER = "本招标项目已由有关部门批准建设，项目业主为当地�
 
 
 def build(url: str, n: int) -> None:
-    from trading.db import upgrade
+    from trading.core.db import upgrade
     from trading.tenders.models import Announcement, Tender
     from trading.tenders.search import terms
 

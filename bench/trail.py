@@ -54,9 +54,9 @@ def main() -> None:
         from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
         from signing.canonical import canonical_json
         from signing.digest import sm3
-        from trading.config import load_settings
-        from trading.db import Database, upgrade
-        from trading.platform_keys import ensure_platform_keys
+        from trading.core.config import load_settings
+        from trading.core.db import Database, upgrade
+        from trading.core.platform_keys import ensure_platform_keys
 
         upgrade(url)
         settings = load_settings({"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp), "DATABASE_URL": url})

@@ -68,7 +68,7 @@ def main() -> None:
         from signing.digest import SM3
         from tests.factories import make_bidder_with_keys, seal_bid
         from trading.app import create_app
-        from trading.config import load_settings
+        from trading.core.config import load_settings
 
         app = create_app(load_settings())
         db = app.extensions["ggzy.db"]

@@ -3,9 +3,7 @@
 from alembic import context
 from sqlalchemy import pool
 
-import bidding.guarantees.models
-import bidding.models  # noqa: F401  (bidding's tables live in trading's metadata)
-from trading.db import make_engine
+from trading.core.db import make_engine
 from trading.models import METADATAS
 
 config = context.config

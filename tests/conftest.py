@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from trading.accounts.passwords import TEST_MEMORY_KIB, TEST_TIME_COST, passwords
-from trading.config import Settings, load_settings
-from trading.db import make_engine, upgrade
+from trading.core.config import Settings, load_settings
+from trading.core.db import make_engine, upgrade
 
 # Factories make accounts without an app; they hash at the test configuration's cost too.
 passwords.configure(TEST_MEMORY_KIB, TEST_TIME_COST)
@@ -136,7 +136,7 @@ def _apps() -> Iterator[dict[str, Flask]]:
 def app(db_url: str, engine: Engine, connection: Connection, settings_for: Any, _apps: dict[str, Flask]) -> Flask:
     """The app, built once per backend; its request sessions join the test's outer transaction."""
     from trading.app import create_app
-    from trading.platform_keys import ensure_platform_keys
+    from trading.core.platform_keys import ensure_platform_keys
 
     if db_url not in _apps:
         a = create_app(settings_for(db_url))
@@ -209,7 +209,7 @@ def committing_pg_app(settings_for: Any, prefix: str) -> Iterator[Flask]:
     """The app on a PostgreSQL database of its own whose requests, workers and sweeps really commit
     on connections of their own, as in production (for races and for other processes to read)."""
     from trading.app import create_app
-    from trading.platform_keys import ensure_platform_keys
+    from trading.core.platform_keys import ensure_platform_keys
 
     with fresh_pg_database(prefix) as url:
         upgrade(url)

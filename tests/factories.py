@@ -90,8 +90,8 @@ from flask import Flask  # noqa: E402
 from archive import clock  # noqa: E402
 from signing.certs import Usage  # noqa: E402
 from signing.sm2 import PrivateKey  # noqa: E402
+from trading.core.platform_keys import PlatformKeys, ensure_platform_keys  # noqa: E402
 from trading.pki.operations import register_certificate, trust_store  # noqa: E402
-from trading.platform_keys import PlatformKeys, ensure_platform_keys  # noqa: E402
 
 
 def platform_keys(app: Flask) -> PlatformKeys:

@@ -13,13 +13,12 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from archive import clock
-from archive.objectstore import ObjectStore
-from trading import web
+from trading.accounts import web
 from trading.accounts.passwords import passwords
-from trading.config import Settings, load_settings
-from trading.db import Database
-from trading.permissions import Permission
-from trading.services import Services
+from trading.accounts.permissions import Permission
+from trading.core.config import Settings, load_settings
+from trading.core.db import Database
+from trading.core.services import Services
 from trading.tenders import rules as tender_rules
 
 
@@ -53,29 +52,29 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     web.install(app)
 
-    from bidding.api import api as bids_api
-    from bidding.blueprint import bp as bidding_bp
-    from bidding.guarantees.api import api as guarantees_api
-    from bidding.guarantees.api import pages as guarantees_pages
-    from bidding.guarantees.issuer_api import issuer_api
-    from trading.accounts.blueprint import api as accounts_api
-    from trading.accounts.blueprint import pages as accounts_pages
-    from trading.archives.views import api as archives_api
-    from trading.archives.views import pages as archives_pages
-    from trading.audit_views import api as audit_api
-    from trading.audit_views import pages as audit_pages
-    from trading.claims.views import api as claims_api
-    from trading.claims.views import pages as claims_pages
+    from trading.accounts.pages import api as accounts_api
+    from trading.accounts.pages import pages as accounts_pages
+    from trading.archives.pages import api as archives_api
+    from trading.archives.pages import pages as archives_pages
+    from trading.audit.api import api as log_api
+    from trading.audit.pages import api as audit_api
+    from trading.audit.pages import pages as audit_pages
+    from trading.awards.claims_views import api as claims_api
+    from trading.awards.claims_views import pages as claims_pages
+    from trading.bids.api import api as bids_api
+    from trading.bids.pages import bp as bidding_bp
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
-    from trading.home import bp as home_bp
-    from trading.log_api import api as log_api
+    from trading.guarantees.api import api as guarantees_api
+    from trading.guarantees.api import pages as guarantees_pages
+    from trading.guarantees.issuer_api import issuer_api
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
-    from trading.pki.blueprint import api as pki_api
-    from trading.pki.blueprint import pages as pki_pages
+    from trading.pki.pages import api as pki_api
+    from trading.pki.pages import pages as pki_pages
+    from trading.portal.pages import bp as home_bp
     from trading.tenders.api import api as tenders_api
     from trading.tenders.pages import pages as tenders_pages
     from trading.tenders.pages import upload_document
@@ -122,10 +121,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
 def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
-    import bidding.tasks  # noqa: F401
+    import trading.accounts.tasks
     import trading.archives.tasks
+    import trading.audit.api
+    import trading.bids.tasks
     import trading.evaluation.tasks
-    import trading.log_api
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401
 
@@ -135,12 +135,3 @@ def _local_time(value: dt.datetime | str | None) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def services(app: Flask) -> Services:
-    found: Services = app.extensions["ggzy.services"]
-    return found
-
-
-def object_store(app: Flask) -> ObjectStore:
-    return services(app).store

@@ -16,7 +16,8 @@ from typing import Any
 import click
 
 from archive.audit import ActorRef
-from trading.config import ConfigError, Settings, load_settings
+from trading.app import import_job_modules
+from trading.core.config import ConfigError, Settings, load_settings
 
 
 def _settings() -> Settings:
@@ -42,7 +43,7 @@ class _Commands(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         from signing.errors import SigningError
-        from trading.errors import DomainError
+        from trading.core.errors import DomainError
 
         try:
             return super().invoke(ctx)
@@ -60,8 +61,8 @@ def main() -> None:
 @main.command(help="创建实例目录、数据库结构和平台密钥 (create the instance folder, schema and platform keys)")
 def init() -> None:
     from signing.sm2 import check_key_password
-    from trading.db import upgrade
-    from trading.platform_keys import ensure_platform_keys, keys_dir
+    from trading.core.db import upgrade
+    from trading.core.platform_keys import ensure_platform_keys, keys_dir
 
     s = _settings()
     password = os.environ.get("PLATFORM_KEY_PASSWORD")
@@ -76,7 +77,7 @@ def init() -> None:
 
 @main.command(help="把数据库升级到最新结构 (upgrade the database schema)")
 def migrate() -> None:
-    from trading.db import upgrade
+    from trading.core.db import upgrade
 
     upgrade(_settings().database_url)
     click.echo("ok")
@@ -91,10 +92,11 @@ def _safe_url(url: str) -> str:
 @main.command(help="运行定时任务进程（每个部署只运行一个）(run the scheduler; one per deployment)")
 @click.option("--once", is_flag=True, help="只补跑一次全部任务后退出 (run every job once, then exit)")
 def scheduler(once: bool) -> None:
-    from trading.db import Database
-    from trading.scheduler import LeaseScheduler
-    from trading.services import Services
+    from trading.core.db import Database
+    from trading.core.scheduler import LeaseScheduler
+    from trading.core.services import Services
 
+    import_job_modules()
     s = _settings()
     sched = LeaseScheduler(Database(s.database_url), services=Services(s))
     if once:
@@ -197,9 +199,9 @@ def workers(processes: int) -> None:
 def _decryption_worker() -> None:
     import threading
 
-    from trading.db import Database
+    from trading.core.db import Database
+    from trading.core.services import Services
     from trading.opening.decryption import work
-    from trading.services import Services
 
     s = _settings()
     stop = threading.Event()
@@ -213,7 +215,7 @@ def _decryption_worker() -> None:
 def live(host: str, port: int) -> None:
     from aiohttp import web as aioweb
 
-    from trading.db import Database
+    from trading.core.db import Database
     from trading.opening.live import make_app
 
     s = _settings()
@@ -240,14 +242,14 @@ def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> No
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="只准备数据，不启动服务 (prepare only)")
 def demo(host: str, port: int, no_serve: bool) -> None:
-    from trading.db import Database
+    from trading.core.db import Database
     from trading.demo import seed
 
     s = _settings()
     if s.is_production:
         raise click.ClickException("demo data is never loaded in production mode")
     from archive import clock
-    from trading.demo_script import KEY_PASSWORD, history_start, run
+    from trading.demo.script import KEY_PASSWORD, history_start, run
 
     start = clock.now()
     # the demo's history is played in the past, so its keys and accounts are made before it
@@ -288,7 +290,7 @@ def users() -> None:
 def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
     from trading.accounts.operations import create_organisation
     from trading.accounts.schemas import OrganisationIn
-    from trading.db import Database
+    from trading.core.db import Database
 
     s = _settings()
     with _domain_errors(), Database(s.database_url).session() as session:
@@ -308,7 +310,7 @@ def add_user(
 ) -> None:
     from trading.accounts.operations import create_user
     from trading.accounts.schemas import UserIn
-    from trading.db import Database
+    from trading.core.db import Database
 
     s = _settings()
     with _domain_errors(), Database(s.database_url).session() as session:
@@ -327,7 +329,7 @@ def add_user(
 
 
 def _parse(model: Any, data: dict[str, Any]) -> Any:
-    from trading.schemas import parse
+    from trading.core.schemas import parse
 
     return parse(model, data)
 
@@ -337,7 +339,7 @@ class _domain_errors:
         return None
 
     def __exit__(self, et: Any, exc: Any, tb: Any) -> None:
-        from trading.errors import DomainError
+        from trading.core.errors import DomainError
 
         if isinstance(exc, DomainError):
             details = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
@@ -358,7 +360,7 @@ def ca() -> None:
 def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: str | None, out: pathlib.Path) -> None:
     from signing.certs import Usage
     from signing.errors import SigningError
-    from trading.platform_keys import issue_certificate, load_platform_keys
+    from trading.core.platform_keys import issue_certificate, load_platform_keys
 
     try:
         cert = issue_certificate(
@@ -380,7 +382,7 @@ def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: s
 def ca_revoke(certificate: pathlib.Path, reason: str) -> None:
     from signing.certs import Certificate
     from signing.errors import SigningError
-    from trading.db import Database
+    from trading.core.db import Database
     from trading.pki.operations import revoke_certificate
 
     try:
@@ -395,7 +397,7 @@ def ca_revoke(certificate: pathlib.Path, reason: str) -> None:
 @ca.command("root", help="导出平台根证书 (write the platform root certificate)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
 def ca_root(out: pathlib.Path) -> None:
-    from trading.platform_keys import load_platform_keys
+    from trading.core.platform_keys import load_platform_keys
 
     try:
         out.write_bytes(load_platform_keys(_settings()).ca.cert.to_pem())
@@ -422,9 +424,9 @@ def _verify_log(cert: pathlib.Path | None) -> None:
     database and the copies in the archive store (so a rewritten database cannot pass)."""
     from archive.transparency import verify_log
     from signing.certs import Certificate
-    from trading.db import Database
-    from trading.platform_keys import load_platform_keys
-    from trading.services import Services
+    from trading.core.db import Database
+    from trading.core.platform_keys import load_platform_keys
+    from trading.core.services import Services
 
     s = _settings()
     try:
@@ -463,7 +465,7 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
     path = pathlib.Path(package)
     if path.exists():
         if anchor is None:
-            from trading.platform_keys import load_platform_keys
+            from trading.core.platform_keys import load_platform_keys
 
             trusted = load_platform_keys(_settings()).ca.cert
         else:
@@ -476,8 +478,8 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
         report = pkg.verify(str(path), trusted)
     elif package.isascii() and package.isdigit():
         from trading.archives.operations import get_package, verify_stored
-        from trading.db import Database
-        from trading.services import Services
+        from trading.core.db import Database
+        from trading.core.services import Services
 
         s = _settings()
         with Database(s.database_url).session() as session:
@@ -519,7 +521,7 @@ def draw() -> None:
 def draw_verify(source: str, out: pathlib.Path | None) -> None:
     import json
 
-    from trading.evaluation.operations import verification_bundle, verify_bundle
+    from trading.evaluation.experts import verification_bundle, verify_bundle
 
     path = pathlib.Path(source)
     if path.exists():
@@ -529,10 +531,10 @@ def draw_verify(source: str, out: pathlib.Path | None) -> None:
             click.echo(f"错误：{path} 不是抽取核验文件 (not a draw bundle)", err=True)
             sys.exit(2)
     elif source.isascii() and source.isdigit():
-        from trading.db import Database
-        from trading.errors import DomainError
+        from trading.core.db import Database
+        from trading.core.errors import DomainError
+        from trading.core.services import Services
         from trading.evaluation.models import Draw
-        from trading.services import Services
 
         s = _settings()
         with Database(s.database_url).session() as session:

@@ -5,10 +5,10 @@ from archive import (
     transparency,  # noqa: F401
 )
 from archive.db import ArchiveBase
-from trading import scheduler_models  # noqa: F401
 from trading.accounts import models as accounts_models  # noqa: F401
 from trading.archives import models as archive_models  # noqa: F401
-from trading.db import Base
+from trading.core import models as scheduler_models  # noqa: F401
+from trading.core.db import Base
 from trading.evaluation import models as evaluation_models  # noqa: F401
 from trading.opening import models as opening_models  # noqa: F401
 from trading.pki import models as pki_models  # noqa: F401

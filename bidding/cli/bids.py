@@ -113,7 +113,7 @@ def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> Non
 @click.option("--field", "fields", multiple=True, help="开标一览表字段 NAME=VALUE (declared fields)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
 def build(folder: pathlib.Path, tender: str, lot: int, price: str, fields: tuple[str, ...], out: pathlib.Path) -> None:
-    from bidding.price_sheet import FILENAME, PriceSheetError, build_price_sheet
+    from signing.price_sheet import FILENAME, PriceSheetError, build_price_sheet
 
     values = {}
     for item in fields:

@@ -27,8 +27,8 @@ import time
 import urllib.request
 from decimal import Decimal
 
-from bidding.guarantees.issuer_client import IssuerClient, http_transport
-from bidding.guarantees.reference_issuer import ReferenceIssuer
+from infra.reference_issuer.client import IssuerClient, http_transport
+from infra.reference_issuer.decisions import ReferenceIssuer
 from signing.certs import Certificate
 from signing.sm2 import PrivateKey
 

@@ -22,12 +22,12 @@ from archive.audit import GENESIS, ActorRef, AuditEvent, AuditHead, MerkleNode, 
 from archive.merkle import pack_frontier, push
 from signing.canonical import canonical_json
 from signing.digest import sm3
+from trading.audit.api import sign_checkpoints_job
 from trading.cli import main
-from trading.config import Settings, load_settings
-from trading.db import Database, upgrade
-from trading.log_api import sign_checkpoints_job
-from trading.scheduler import JOBS, LeaseScheduler
-from trading.services import Services
+from trading.core.config import Settings, load_settings
+from trading.core.db import Database, upgrade
+from trading.core.scheduler import JOBS, LeaseScheduler
+from trading.core.services import Services
 
 ACTOR = ActorRef("user:7", "staff")
 

@@ -29,11 +29,12 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     """One whole tender on a PostgreSQL database of its own, up to its archive package, stored in
     the filesystem store (read-only) or, through the minio SDK, in a bucket with object lock."""
     from tests.conftest import fresh_pg_database
-    from trading.app import create_app, services
+    from trading.app import create_app
     from trading.archives.operations import build_due
-    from trading.config import load_settings
-    from trading.db import upgrade
-    from trading.log_api import sign_checkpoints_job
+    from trading.audit.api import sign_checkpoints_job
+    from trading.core.config import load_settings
+    from trading.core.db import upgrade
+    from trading.core.services import services
     from trading.opening.decryption import run_pending
 
     inst = tmp_path_factory.mktemp("archive-instance")
@@ -273,9 +274,9 @@ def test_retention_refuses_deletion_and_logs_it(built: dict[str, Any]) -> None:
     from sqlalchemy import select
 
     from archive.audit import SYSTEM, AuditEvent
-    from trading.app import services
     from trading.archives.operations import get_package, try_delete
-    from trading.errors import Conflict
+    from trading.core.errors import Conflict
+    from trading.core.services import services
 
     with built["db"].session() as s:
         p = get_package(s, built["id"])
@@ -316,8 +317,8 @@ def test_archive_pages_and_api_by_role(built: dict[str, Any]) -> None:
 def test_failed_and_terminated_lots_are_archived_sealed(client: Any, session: Any, app: Any, end: str) -> None:
     from archive import transparency as log
     from tests.factories import platform_keys
-    from trading.app import services
     from trading.archives.operations import build_for
+    from trading.core.services import services
     from trading.opening.ceremonies import get_ceremony
 
     t = open_tender(client, session, app, 2)
@@ -346,8 +347,8 @@ def test_verify_now_names_storage_damage_never_a_500(built: dict[str, Any]) -> N
     findings, the verdict kept on the package, never a 500."""
     from archive.audit import AuditEvent
     from tests.archive.test_package_fuzz import mutations
-    from trading.app import services
     from trading.archives.models import ArchivePackage
+    from trading.core.services import services
 
     app, staff = built["app"], built["t"]["staff"]
     client, store = app.test_client(), services(app).archive_store
@@ -400,8 +401,8 @@ def test_a_damaged_package_breaks_the_download_and_is_recorded(built: dict[str, 
 
     from archive.audit import AuditEvent
     from signing.digest import sm3_hex
-    from trading.app import services
-    from trading.checked_download import DamagedDownload
+    from trading.core.checked_download import DamagedDownload
+    from trading.core.services import services
 
     app, t = built["app"], built["t"]
     store = services(app).archive_store

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
-from bidding import operations as bid_ops
-from bidding.models import Bid, BidUpload, UploadState
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, bid_withdrawal_statement
@@ -32,6 +30,8 @@ from tests.factories import (
     upload_bid,
 )
 from trading.accounts.models import Role
+from trading.bids import operations as bid_ops
+from trading.bids.models import Bid, BidUpload, UploadState
 from trading.pki.operations import revoke_certificate
 
 PRICE_SHEET = b'{"price": "9876543.21", "duration_days": 365}'
@@ -79,7 +79,7 @@ def test_submit_receipt_replace_withdraw(
     with pytest.raises(Exception, match="签名"):
         forged.verify(trusted=platform)
     # the stored object is the ciphertext, byte for byte
-    from trading.app import object_store
+    from trading.core.services import object_store
 
     with app.app_context():
         assert object_store(app).read_bytes("sm3/" + sm3_hex(blob)) == blob

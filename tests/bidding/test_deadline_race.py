@@ -30,9 +30,9 @@ N = 50
 
 
 def test_fifty_bidders_at_the_deadline(pg_app: Any) -> None:
-    from bidding.models import Bid, BidState
     from signing.digest import sm3_hex
-    from trading.app import object_store
+    from trading.bids.models import Bid, BidState
+    from trading.core.services import object_store
     from trading.tenders.models import Tender
 
     app = pg_app

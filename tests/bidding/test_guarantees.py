@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
-from bidding.guarantees.issuer_client import IssuerApiError, IssuerClient, flask_transport, guarantee_for
-from bidding.guarantees.models import Guarantee, GuaranteeOrder
+from infra.reference_issuer.client import IssuerApiError, IssuerClient, flask_transport, guarantee_for
 from signing import messages
 from signing.certs import Certificate
 from signing.sm2 import PrivateKey
 from tests.factories import BidderKeys, api_token, make_bidder_with_keys, make_user, page_login
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from trading.accounts.models import Role
-from trading.app import services
+from trading.core.services import services
+from trading.guarantees.models import Guarantee, GuaranteeOrder
 from trading.opening.decryption import run_pending
 
 DOC = b"%PDF-1.4 \xe7\x94\xb5\xe5\xad\x90\xe6\x8a\x95\xe6\xa0\x87\xe4\xbf\x9d\xe5\x87\xbd"
@@ -255,7 +255,7 @@ def test_guarantees_are_released_when_the_lot_fails(client: FlaskClient, session
     ic.push(orders[0]["order"], push_body(orders[0], issuer, "BH-1001"))  # the second stays undecided
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "failed"
-        from bidding.guarantees.operations import release_due
+        from trading.guarantees.operations import release_due
 
         assert release_due(session, clock.now()) == 2
         session.commit()
@@ -274,11 +274,11 @@ def test_guarantees_are_released_after_the_award_and_the_contract(
 ) -> None:
     """Losers' bonds once the lot is awarded; a refused-contract claim has grounds against the
     winner until its contract is recorded; then the winner's bond is released too (Reg 57)."""
-    from bidding.guarantees.models import ClaimGround
-    from bidding.guarantees.operations import release_due
     from tests.trading.test_draw import run_opening
     from tests.trading.test_evaluation import evaluate_and_award
-    from trading.claims.operations import _evidence
+    from trading.awards.claims import _evidence
+    from trading.guarantees.models import ClaimGround
+    from trading.guarantees.operations import release_due
     from trading.opening.models import CeremonyBidder
 
     t = open_tender(client, session, app, 3)
@@ -332,7 +332,7 @@ def test_an_issuer_without_certificates_is_not_offered(client: FlaskClient, sess
 def test_sealed_guarantees_are_revealed_at_the_opening(client: FlaskClient, session: Session, app: Flask) -> None:
     """保函加密: before the opening the platform holds commitments for project, lot and beneficiary and
     no document; at the opening the issuer opens them and hands over the document."""
-    from bidding.guarantees.reference_issuer import ReferenceIssuer
+    from infra.reference_issuer.decisions import ReferenceIssuer
 
     t = open_tender(client, session, app, 3, guarantee_sealed=True)
     code, H = t["code"], t["headers"]
@@ -376,7 +376,7 @@ def test_sealed_guarantees_are_revealed_at_the_opening(client: FlaskClient, sess
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         client.get(f"/api/v1/ceremonies/{t['cid']}")
         assert len(ic.reveals()) == 3
-        from bidding.guarantees.issuer_client import openings_for
+        from infra.reference_issuer.client import openings_for
 
         bad = openings_for(wrong, {**salts, "lot": "cd" * 16})
         with pytest.raises(IssuerApiError) as exc:
@@ -389,7 +389,7 @@ def test_sealed_guarantees_are_revealed_at_the_opening(client: FlaskClient, sess
         session.expire_all()
         states = {g.number: g.state.value for g in session.scalars(select(Guarantee))}
         assert states["BH-S-0002"] == "invalid" and sorted(states.values()) == ["invalid", "valid", "valid"]
-        from bidding.guarantees.operations import bond_status
+        from trading.guarantees.operations import bond_status
 
         labels = {credit(b): bond_status(session, g1.lot_id, b.user.organisation_id)["label"] for b in t["bidders"]}  # type: ignore[arg-type]
         assert labels[credit(t["bidders"][1])] == "保函无效：保函受益人不是本项目招标人"

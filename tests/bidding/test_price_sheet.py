@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from bidding.price_sheet import PriceSheetError, build_price_sheet
+from signing.price_sheet import PriceSheetError, build_price_sheet
 
 DECLARED = [
     {"name": "duration_days", "label": "工期（日历天）", "kind": "integer"},

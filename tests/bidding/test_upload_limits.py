@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from bidding import operations as bid_ops
-from bidding.models import BidUpload, UploadState
 from tests.bidding import test_bids
 from tests.factories import api_token, init_upload, make_bidder_with_keys, seal_bid, send_parts, upload_bid
+from trading.bids import operations as bid_ops
+from trading.bids.models import BidUpload, UploadState
 
 PRICE_SHEET = test_bids.PRICE_SHEET
 tender = test_bids.tender  # the fixture: a published tender, two registered bidders

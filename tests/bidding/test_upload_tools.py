@@ -19,10 +19,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from bidding import client as bid_client
-from bidding import operations as bid_ops
 from bidding.cli import main
-from bidding.models import BidUpload, UploadState
-from bidding.operations import StagingFull
 from tests.bidding import test_bids
 from tests.factories import (
     api_token,
@@ -37,6 +34,9 @@ from tests.factories import (
     upload,
 )
 from trading.accounts.models import Role
+from trading.bids import operations as bid_ops
+from trading.bids.models import BidUpload, UploadState
+from trading.bids.operations import StagingFull
 
 PRICE_SHEET = test_bids.PRICE_SHEET
 tender = test_bids.tender  # the fixture: a published tender, two registered bidders

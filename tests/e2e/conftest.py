@@ -92,8 +92,8 @@ class LiveServer:
 @pytest.fixture
 def live_app(tmp_path: pathlib.Path) -> Any:
     from trading.app import create_app
-    from trading.config import load_settings
-    from trading.db import upgrade
+    from trading.core.config import load_settings
+    from trading.core.db import upgrade
 
     url = f"sqlite:///{tmp_path / 'e2e.db'}"
     upgrade(url)

@@ -16,7 +16,7 @@ from archive import clock
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_tender_browser import login
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
-from trading.app import services
+from trading.core.services import services
 from trading.opening.decryption import run_pending
 
 pytestmark = pytest.mark.browser

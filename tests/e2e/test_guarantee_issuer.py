@@ -32,8 +32,8 @@ from tests.factories import (
 )
 from tests.trading.opening.test_ceremony import bid_package, release, signin_sig
 from trading.accounts.models import Role
-from trading.app import services
-from trading.demo_script import DEMO_PROCEDURE, ensure_demo_procedure
+from trading.core.services import services
+from trading.demo.script import DEMO_PROCEDURE, ensure_demo_procedure
 from trading.opening.decryption import run_pending
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -150,9 +150,9 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
         assert {g["state"] for g in listed if g["id"] != target["id"]} == {"valid"}
 
         # the opening closes; two bids are evaluated, publicised and the first candidate awarded
-        from bidding.guarantees.operations import release_due
         from tests.trading.test_draw import run_opening  # noqa: F401  (the same steps, done by hand above)
         from tests.trading.test_evaluation import evaluate_and_award
+        from trading.guarantees.operations import release_due
 
         t |= {
             "code": code,

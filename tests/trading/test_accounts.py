@@ -12,7 +12,7 @@ from tests.factories import PASSWORD, TEST_ACTOR, make_org, make_user, valid_cod
 from trading.accounts import operations as ops
 from trading.accounts.models import AuthSession, OrgKind, Role, SessionKind, User
 from trading.accounts.schemas import OrganisationIn, UserIn
-from trading.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
+from trading.core.errors import Conflict, InvalidInput, TooManyRequests, Unauthenticated
 
 
 def events(session: Session) -> int:
@@ -115,7 +115,7 @@ def test_password_cost_is_a_setting_and_production_refuses_a_low_one(tmp_path) -
     from argon2 import extract_parameters
 
     from trading.accounts.passwords import Passwords
-    from trading.config import ConfigError, load_settings
+    from trading.core.config import ConfigError, load_settings
 
     prod = {
         "GGZY_ENV": "production",

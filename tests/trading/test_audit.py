@@ -49,7 +49,7 @@ def test_non_canonical_payload_refused(session: Session) -> None:
 
 @pytest.mark.integration
 def test_concurrent_appends_are_gap_free_on_postgresql(pg_url: str) -> None:
-    from trading.db import Database, upgrade
+    from trading.core.db import Database, upgrade
 
     upgrade(pg_url)
     database = Database(pg_url)

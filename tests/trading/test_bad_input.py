@@ -19,11 +19,11 @@ from signing.digest import sm3_hex
 from tests.factories import api_token, csrf_from, make_user, page_login
 from tests.trading.test_evaluation import _room_in_compliance
 from trading.accounts.models import Role
-from trading.errors import DomainError, InvalidInput
+from trading.accounts.permissions import Permission, endpoint_rule, permissions_of
+from trading.core.errors import DomainError, InvalidInput
+from trading.core.schemas import INT64_MAX, INT64_MIN, load_json, parse
 from trading.evaluation.models import Draw
 from trading.evaluation.room_api import AskIn
-from trading.permissions import Permission, endpoint_rule, permissions_of
-from trading.schemas import INT64_MAX, INT64_MIN, load_json, parse
 
 #: Malformed JSON bodies: not JSON, not an object, empty, every usual field with a wrong type, huge.
 WRONG_TYPES = {

@@ -47,7 +47,7 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
     from sqlalchemy import select
 
     from archive.audit import AuditEvent
-    from trading.db import Database
+    from trading.core.db import Database
     from trading.tenders.models import Tender, TenderState
     from trading.tenders.operations import close_due
 
@@ -75,7 +75,7 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
         assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
         assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
         # their bonds are e-guarantees from the demo issuer, verified and shown in the record
-        from bidding.guarantees.models import Guarantee, GuaranteeState
+        from trading.guarantees.models import Guarantee, GuaranteeState
 
         bonds = s.scalars(select(Guarantee).where(Guarantee.lot_id == opened.lot_id)).all()
         assert len(bonds) == 3 and {g.state for g in bonds} == {GuaranteeState.VALID}

@@ -3,7 +3,7 @@ import pathlib
 import pytest
 
 from trading.app import create_app
-from trading.config import ConfigError, load_settings
+from trading.core.config import ConfigError, load_settings
 
 PROD = {
     "GGZY_ENV": "production",

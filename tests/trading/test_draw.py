@@ -22,7 +22,7 @@ from archive.audit import AuditEvent
 from tests.factories import api_token, make_user, valid_code
 from tests.trading.opening.test_ceremony import all_released, open_tender
 from trading.accounts.models import Role
-from trading.app import services
+from trading.core.services import services
 from trading.evaluation import draw as rules
 from trading.opening.decryption import run_pending
 

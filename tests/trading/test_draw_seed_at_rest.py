@@ -19,9 +19,9 @@ from signing.digest import sm3_hex
 from tests.factories import make_user, valid_code
 from tests.trading.test_draw import opened_lot
 from trading.accounts.models import Role
-from trading.config import ConfigError
+from trading.core.config import ConfigError
+from trading.core.platform_keys import key_encryption_key, unwrap_secret
 from trading.evaluation.models import Draw
-from trading.platform_keys import key_encryption_key, unwrap_secret
 
 
 def test_the_stored_seed_is_not_the_seed_and_the_draw_verifies(

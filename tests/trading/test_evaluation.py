@@ -39,7 +39,7 @@ from signing.statements import (
 from tests.factories import Signer, api_token, make_signer, make_user, valid_code
 from tests.trading.test_draw import opened_lot
 from trading.accounts.models import Role
-from trading.app import services
+from trading.core.services import services
 from trading.evaluation import scoring as sc
 
 D = Decimal
@@ -414,7 +414,7 @@ def test_a_lot_from_opening_record_to_award(
         assert client.post(f"{url}/contract", headers=ht).status_code == 409
         from trading.archives.models import ArchivePackage
         from trading.archives.operations import build_due
-        from trading.log_api import sign_checkpoints_job
+        from trading.audit.api import sign_checkpoints_job
 
         db = app.extensions["ggzy.db"]
         with db.session() as s:
@@ -736,7 +736,7 @@ def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, se
 def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, session: Session, app: Flask) -> None:
     from tests.trading.opening.test_ceremony import open_tender
     from tests.trading.test_draw import run_opening
-    from trading.evaluation.award import report_overdue
+    from trading.awards.award import report_overdue
     from trading.tenders.models import Notification
 
     t = open_tender(client, session, app, 3)
@@ -919,7 +919,7 @@ def test_candidates_not_publicised_within_three_days_are_reported_once(
     publicity is still published, and recorded as late; a report sent back has no date."""
     from tests.trading.opening.test_ceremony import open_tender
     from tests.trading.test_draw import run_opening
-    from trading.evaluation.award import report_late_publicity
+    from trading.awards.award import report_late_publicity
     from trading.tenders.models import Notification
 
     t = open_tender(client, session, app, 3)

@@ -80,7 +80,7 @@ def test_a_page_with_an_inline_script_names_its_nonce(client: FlaskClient, app: 
     with app.test_request_context("/"):
         from flask import render_template_string
 
-        from trading import web
+        from trading.accounts import web
 
         html = render_template_string('<script nonce="{{ csp_nonce() }}">1</script>')
         nonce = re.search(r'nonce="([^"]+)"', html)

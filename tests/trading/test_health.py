@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tests.factories import api_token, make_signer, tender_body, upload
 from trading.accounts.models import Role
-from trading.app import object_store
+from trading.core.services import object_store
 
 
 @pytest.fixture
 def app_with(db_url: str, settings_for: Any, connection: Connection) -> Iterator[Any]:
     """An app with other settings, its requests inside the test's transaction like the app fixture's."""
     from trading.app import create_app
-    from trading.platform_keys import ensure_platform_keys
+    from trading.core.platform_keys import ensure_platform_keys
 
     made: list[Flask] = []
 

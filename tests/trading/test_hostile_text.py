@@ -25,9 +25,9 @@ from tests.factories import api_token
 from tests.trading.opening.test_ceremony import all_released, open_tender
 from tests.trading.test_draw import run_opening
 from tests.trading.test_evaluation import start_review
-from trading import pdf
 from trading.accounts.models import Organisation
-from trading.app import services
+from trading.core import pdf
+from trading.core.services import services
 from trading.evaluation.models import Expert
 from trading.opening.decryption import run_pending
 from trading.tenders.models import Lot, Tender
@@ -86,13 +86,14 @@ def rename(session: Session, t: dict[str, object], tag: str) -> dict[str, str]:
 
 
 def test_no_pdf_builder_parses_text_as_markup() -> None:
-    """Only trading/pdf.py makes a reportlab Paragraph, and it escapes what it is given: a new
+    """Only trading/core/pdf.py makes a reportlab Paragraph, and it escapes what it is given: a new
     builder cannot forget to."""
     offenders = [
         str(p.relative_to(ROOT))
         for pkg in ("trading", "bidding", "archive")
         for p in (ROOT / pkg).rglob("*.py")
-        if p != ROOT / "trading" / "pdf.py" and re.search(r"\bParagraph\(|\bXPreformatted\(", p.read_text("utf-8"))
+        if p != ROOT / "trading" / "core" / "pdf.py"
+        and re.search(r"\bParagraph\(|\bXPreformatted\(", p.read_text("utf-8"))
     ]
     assert offenders == []
 

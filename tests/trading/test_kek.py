@@ -7,8 +7,8 @@ import pathlib
 
 import pytest
 
-from trading.config import ConfigError, load_settings
-from trading.platform_keys import KEK_FILE, ensure_platform_keys, key_encryption_key, keys_dir
+from trading.core.config import ConfigError, load_settings
+from trading.core.platform_keys import KEK_FILE, ensure_platform_keys, key_encryption_key, keys_dir
 
 
 def test_production_never_makes_a_kek_on_first_use(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,10 +22,10 @@ from signing.canonical import canonical_json
 from signing.statements import login_challenge_statement
 from tests.factories import PASSWORD, csrf_from, make_bidder_with_keys, make_user
 from trading.accounts.throttle import backoff_seconds
-from trading.db import Base
+from trading.accounts.web import same_site_path
+from trading.core.db import Base
 from trading.pki.models import UsedLoginChallenge
 from trading.pki.operations import CHALLENGE_LIFETIME, challenge_key, challenge_statement, issue_challenge
-from trading.web import same_site_path
 
 
 def token(client: FlaskClient, username: str, password: str, addr: str, **headers: str) -> Any:

@@ -17,7 +17,7 @@ from tests.factories import page_login
 from tests.trading.opening.test_ceremony import open_tender
 from tests.trading.test_draw import run_opening
 from tests.trading.test_evaluation import evaluate_and_award
-from trading.errors import Conflict
+from trading.core.errors import Conflict
 from trading.tenders.lifecycle import LOT_MOVES, TENDER_MOVES, move_lot, move_tender
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, TenderState
 from trading.tenders.rules import life_label, lot_life_label

@@ -5,10 +5,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-import bidding.guarantees.models
-import bidding.models  # noqa: F401
 from tests.conftest import fresh_pg_database
-from trading.db import downgrade, make_engine, upgrade
+from trading.core.db import downgrade, make_engine, upgrade
 from trading.models import METADATAS
 
 

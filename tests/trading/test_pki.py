@@ -11,10 +11,10 @@ from signing.certs import CertificateAuthority, Usage, verify_chain
 from signing.errors import CertificateRevoked
 from signing.sm2 import PrivateKey
 from tests.factories import TEST_ACTOR
-from trading.config import load_settings
-from trading.errors import Conflict, InvalidInput
+from trading.core.config import load_settings
+from trading.core.errors import Conflict, InvalidInput
+from trading.core.platform_keys import ensure_platform_keys, issue_certificate, load_platform_keys
 from trading.pki.operations import revoke_certificate, trust_store
-from trading.platform_keys import ensure_platform_keys, issue_certificate, load_platform_keys
 
 
 def test_revocation_list(session: Session, tmp_path: pathlib.Path) -> None:

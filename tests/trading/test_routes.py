@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from trading.accounts.permissions import Permission, endpoint_rule, routes_without_rule
 from trading.app import create_app
-from trading.permissions import Permission, endpoint_rule, routes_without_rule
 
 
 def test_every_route_has_an_explicit_rule(app: Flask) -> None:
@@ -16,7 +16,7 @@ def test_every_route_has_an_explicit_rule(app: Flask) -> None:
 
 def test_the_check_can_fail_and_the_app_fails_closed(settings_for, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
     """Register a route without a rule: the walker reports it and requests to it are refused."""
-    from trading.db import upgrade
+    from trading.core.db import upgrade
 
     upgrade(sqlite_url)
     fresh = create_app(settings_for(sqlite_url))
@@ -61,7 +61,7 @@ def test_anonymous_gets_401_on_api_and_login_redirect_on_pages(app: Flask, clien
 @pytest.mark.parametrize("perm", list(Permission))
 def test_every_permission_is_granted_to_someone_or_public(perm: Permission) -> None:
     from trading.accounts.models import Role
-    from trading.permissions import permissions_of
+    from trading.accounts.permissions import permissions_of
 
     if perm is not Permission.PUBLIC:
         assert any(perm in permissions_of([r]) for r in Role)

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import AuditEvent
 from trading.accounts.models import LoginAttempt
-from trading.config import load_settings
-from trading.db import Database, upgrade
-from trading.scheduler import Job, LeaseScheduler, prune_login_attempts
-from trading.services import Services
+from trading.accounts.tasks import prune_login_attempts
+from trading.core.config import load_settings
+from trading.core.db import Database, upgrade
+from trading.core.scheduler import Job, LeaseScheduler
+from trading.core.services import Services
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def database(db_url: str) -> Iterator[Database]:
     upgrade(db_url)
     d = Database(db_url)
     with d.session() as s:  # start each test with a free lease
-        from trading.scheduler_models import SchedulerLease
+        from trading.core.models import SchedulerLease
 
         lease = s.get(SchedulerLease, 1)
         assert lease is not None

@@ -1,5 +1,5 @@
 """One broken item never holds up another in any scheduler sweep: each tender, lot, guarantee,
-application, report and objection moves in a transaction of its own (trading.scheduler.each_apart,
+application, report and objection moves in a transaction of its own (trading.core.scheduler.each_apart,
 attempt); a failure is undone alone, recorded as an audit event staff read in the trail, retried
 with a pause and given up after RETRY_CAP. Each test breaks one item with a real corrupt row and
 checks that another item due at the same instant still moves in the same sweep.
@@ -23,20 +23,20 @@ from archive import clock
 from archive import transparency as log
 from archive.audit import AuditEvent
 from archive.objectstore.base import key_for
-from bidding.guarantees.models import Guarantee, GuaranteeState
-from bidding.guarantees.operations import release_due
 from tests.bidding.test_guarantees import credit, issuer_of, push_body
 from tests.factories import make_user, platform_keys
 from tests.trading.opening.test_ceremony import open_tender
 from trading.accounts.models import Role
-from trading.app import services
 from trading.archives.models import ArchivePackage
 from trading.archives.operations import build_due
-from trading.evaluation.award import report_late_publicity, report_overdue
+from trading.awards.award import report_late_publicity, report_overdue
+from trading.core.platform_keys import key_encryption_key
+from trading.core.scheduler import RETRY_CAP
+from trading.core.services import services
 from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
+from trading.guarantees.models import Guarantee, GuaranteeState
+from trading.guarantees.operations import release_due
 from trading.opening.tasks import open_ceremonies_job
-from trading.platform_keys import key_encryption_key
-from trading.scheduler import RETRY_CAP
 from trading.tenders.models import Lot, LotState, SealedOpening, Tender, TenderDocument, TenderState
 from trading.tenders.operations import close_due
 from trading.tenders.sealed import record_sealed, reveal_due

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from trading.db import Base
+from trading.core.db import Base
 
 
 class Role(StrEnum):

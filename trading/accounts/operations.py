@@ -26,7 +26,7 @@ from trading.accounts.models import (
 from trading.accounts.passwords import passwords
 from trading.accounts.schemas import OrganisationIn, UserIn
 from trading.accounts.throttle import challenge_wait, password_wait
-from trading.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
+from trading.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
 from trading.pki.operations import challenge_statement, issue_challenge
 
 SESSION_LIFETIME = {SessionKind.WEB: dt.timedelta(hours=12), SessionKind.API: dt.timedelta(days=30)}

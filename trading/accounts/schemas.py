@@ -4,7 +4,7 @@ from pydantic import Field, field_validator
 
 from trading.accounts.credit_code import credit_code_problem, normalise
 from trading.accounts.models import OrgKind, Role
-from trading.schemas import Schema
+from trading.core.schemas import Schema
 
 
 class OrganisationIn(Schema):

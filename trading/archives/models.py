@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.db import Base
+from trading.core.db import Base
 
 
 class ArchivePackage(Base):

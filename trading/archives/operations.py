@@ -24,18 +24,18 @@ from archive import transparency as log
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event
 from archive.objectstore import ObjectStore, RetentionError
 from archive.objectstore.base import StoredObject
-from bidding.guarantees.models import Guarantee, GuaranteeClaim
-from bidding.models import Bid, BidState
 from signing.canonical import canonical_json
 from signing.certs import Certificate
 from signing.digest import SM3
 from trading.accounts.models import Organisation, Role, User
 from trading.archives.models import ArchivePackage
-from trading.errors import Conflict, Forbidden, NotFound
+from trading.bids.models import Bid, BidState
+from trading.core.errors import Conflict, Forbidden, NotFound
+from trading.core.scheduler import each_attempted
+from trading.core.services import Services
+from trading.guarantees.models import Guarantee, GuaranteeClaim
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Outcome, Stage
 from trading.opening.record import record_files
-from trading.scheduler import each_attempted
-from trading.services import Services
 from trading.tenders.models import Announcement, AnnouncementState, Lot, Tender, TenderDocument
 
 REASONS = {Stage.CLOSED: "opened", Stage.FAILED: "failed", Stage.CANCELLED: "cancelled"}
@@ -231,8 +231,8 @@ def _evaluation_entries(
     session: Session, lot: Lot, store: ObjectStore, refs: list[tuple[str, str]], entries: list[pkg.Entry]
 ) -> None:
     """The draw, the evaluation, the publicity and the award, once the lot has them."""
+    from trading.awards.award import objections
     from trading.evaluation import models as em
-    from trading.evaluation.award import objections
 
     for d in session.scalars(select(em.Draw).where(em.Draw.lot_id == lot.id).order_by(em.Draw.round)):
         refs.append(d.audit_ref)
@@ -506,7 +506,7 @@ def set_legal_hold(session: Session, user: User, p: ArchivePackage, on: bool, re
         raise Forbidden("只有交易中心工作人员可以设置法律保留")
     reason = (reason or "").strip()
     if not 2 <= len(reason) <= 500:
-        from trading.errors import InvalidInput
+        from trading.core.errors import InvalidInput
 
         raise InvalidInput("请填写原因（2–500 字），如争议或投诉编号", fields={"reason": "2–500 字"})
     services.archive_store.set_legal_hold(p.object_key, on)

@@ -7,8 +7,8 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from trading.archives.operations import build_due
-from trading.scheduler import job
-from trading.services import Services
+from trading.core.scheduler import job
+from trading.core.services import Services
 
 
 @job("build_archives", every_seconds=10)

@@ -11,17 +11,17 @@ from pydantic import Field
 from sqlalchemy import select
 
 from archive.db import locked
-from trading import web
-from trading.app import services
-from trading.errors import NotFound
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.core.errors import NotFound
+from trading.core.platform_keys import key_encryption_key
+from trading.core.schemas import Schema
+from trading.core.services import services
 from trading.evaluation import draw as rules
-from trading.evaluation import operations as ops
+from trading.evaluation import experts as ops
 from trading.evaluation.models import Draw, DrawMember
-from trading.permissions import Permission, requires
-from trading.platform_keys import key_encryption_key
-from trading.schemas import Schema
+from trading.tenders.loading import load
 from trading.tenders.models import Lot
-from trading.tenders.views import load
 
 api = Blueprint("evaluation_api", __name__, url_prefix="/api/v1")
 

@@ -18,7 +18,7 @@ from signing.statements import (
     evaluation_signin_statement,
 )
 from trading.accounts.models import Organisation, Role, User
-from trading.errors import Conflict, DomainError, Forbidden, InvalidInput
+from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput
 from trading.evaluation.models import (
     DrawMember,
     EvalState,
@@ -38,7 +38,7 @@ from trading.evaluation.room import (
     seats,
     seats_required,
 )
-from trading.opening.operations import credit_code_of
+from trading.opening.display import credit_code_of
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.tenders.models import Tender
 

@@ -12,7 +12,7 @@ from archive import clock
 from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
-from trading.errors import Conflict, InvalidInput, NotFound
+from trading.core.errors import Conflict, InvalidInput, NotFound
 from trading.evaluation import scoring
 from trading.evaluation.models import (
     Clarification,
@@ -21,8 +21,8 @@ from trading.evaluation.models import (
     Evaluation,
 )
 from trading.evaluation.room import bidder, bidders, in_state, leader_or_staff, lot_and_tender, move, my_seat, seats
+from trading.opening.display import org_name
 from trading.opening.models import CeremonyBidder
-from trading.opening.operations import org_name
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import LotState
 

@@ -14,7 +14,8 @@ from archive.audit import record_event
 from signing.digest import sm3_stream
 from signing.errors import ArchiveRefused
 from trading.accounts.models import User
-from trading.errors import Conflict, Forbidden, NotFound
+from trading.core.errors import Conflict, Forbidden, NotFound
+from trading.core.services import Services
 from trading.evaluation.models import (
     EvalState,
     Evaluation,
@@ -22,7 +23,6 @@ from trading.evaluation.models import (
 )
 from trading.evaluation.room import bidder, in_state, my_seat
 from trading.evaluation.watermark import seekable, watermark_zip
-from trading.services import Services
 
 
 # ---------------------------------------------------------------- the opened bids

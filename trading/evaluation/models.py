@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.db import Base
+from trading.core.db import Base
 from trading.tenders.models import _enum
 
 

@@ -9,16 +9,16 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
-from trading import web
-from trading.app import services
-from trading.errors import DomainError, InvalidInput
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.core.errors import DomainError, InvalidInput
+from trading.core.platform_keys import key_encryption_key
+from trading.core.schemas import load_json, parse
+from trading.core.services import services
 from trading.evaluation import draw as rules
-from trading.evaluation import operations as ops
+from trading.evaluation import experts as ops
 from trading.evaluation.api import SlotIn, _draw, _lot, draw_json
 from trading.evaluation.models import Evaluation
-from trading.permissions import Permission, requires
-from trading.platform_keys import key_encryption_key
-from trading.schemas import load_json, parse
 
 pages = Blueprint("evaluation", __name__)
 

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.canonical import canonical_json
-from trading import pdf
+from trading.core import pdf
+from trading.core.services import Services
 from trading.evaluation import room, scores, scoring
 from trading.evaluation.models import Clarification, Evaluation, Expert
-from trading.opening.operations import credit_code_of, org_name
-from trading.services import Services
+from trading.opening.display import credit_code_of, org_name
 
 METHOD_TEXT = {"comprehensive": "综合评分法", "lowest_price": "经评审的最低投标价法"}
 FORMULA_TEXT = {

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.evaluation.models import (
     Draw,
     DrawMember,

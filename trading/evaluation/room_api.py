@@ -18,19 +18,19 @@ from sqlalchemy import select
 
 from archive import clock
 from archive.db import locked
-from trading import web
+from trading.accounts import web
 from trading.accounts.models import Role, User
-from trading.app import services
-from trading.errors import Forbidden, InvalidInput, NotFound
-from trading.evaluation import award as aw
+from trading.accounts.permissions import Permission, requires
+from trading.awards import award as aw
+from trading.core.errors import Forbidden, InvalidInput, NotFound
+from trading.core.schemas import Schema
+from trading.core.services import services
 from trading.evaluation import committee, compliance, copies, room, scores, signoff
 from trading.evaluation.api import _lot
 from trading.evaluation.models import Clarification, EvalState, Evaluation, Expert, Seat
-from trading.opening.operations import org_name
-from trading.permissions import Permission, requires
-from trading.schemas import Schema
+from trading.opening.display import org_name
+from trading.pki.trust import trust
 from trading.tenders.models import Lot
-from trading.tenders.views import trust
 
 api = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1")
 

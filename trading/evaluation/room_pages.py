@@ -9,16 +9,16 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from trading import web
+from trading.accounts import web
 from trading.accounts.models import Role
-from trading.app import services
-from trading.errors import DomainError, InvalidInput
-from trading.evaluation import award as aw
+from trading.accounts.permissions import Permission, requires
+from trading.awards import award as aw
+from trading.core.errors import DomainError, InvalidInput
+from trading.core.services import services
 from trading.evaluation import compliance, room
 from trading.evaluation import room_api as rapi
 from trading.evaluation.api import _lot
 from trading.evaluation.models import Evaluation
-from trading.permissions import Permission, requires
 
 pages = Blueprint("evaluation_room", __name__)
 

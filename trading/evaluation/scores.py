@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import record_event
 from trading.accounts.models import User
-from trading.errors import Conflict, InvalidInput, NotFound
+from trading.core.errors import Conflict, InvalidInput, NotFound
 from trading.evaluation import scoring
 from trading.evaluation.models import (
     EvalState,

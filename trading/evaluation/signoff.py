@@ -17,7 +17,8 @@ from signing.statements import (
     sign_statement,
 )
 from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput
+from trading.core.errors import Conflict, Forbidden, InvalidInput
+from trading.core.services import Services
 from trading.evaluation.models import (
     EvalState,
     Evaluation,
@@ -27,7 +28,6 @@ from trading.evaluation.models import (
 from trading.evaluation.room import in_state, leader_or_staff, move, my_seat, seats
 from trading.evaluation.scores import open_flags, run_checks, sheets
 from trading.pki.operations import check_signature, registered_signing_cert
-from trading.services import Services
 
 
 # ---------------------------------------------------------------- report and signatures

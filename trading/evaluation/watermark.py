@@ -29,7 +29,7 @@ from reportlab.lib.colors import Color
 from reportlab.pdfgen import canvas
 
 from signing.bounded_zip import BoundedZip
-from trading.pdf import font
+from trading.core.pdf import font
 
 #: The largest PDF stamped (held whole in memory while pypdf rewrites it, a few times its size).
 STAMP_LIMIT = 64 * 1024 * 1024

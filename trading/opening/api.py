@@ -14,20 +14,21 @@ from sqlalchemy import select
 
 from archive import clock
 from signing.statements import ceremony_key_statement, sign_statement
-from trading import web
+from trading.accounts import web
 from trading.accounts.models import User
-from trading.app import services
-from trading.db import Database
-from trading.errors import InvalidInput, NotFound
+from trading.accounts.permissions import Permission, requires
+from trading.core.db import Database
+from trading.core.errors import InvalidInput, NotFound
+from trading.core.schemas import Schema
+from trading.core.services import services
 from trading.opening import bidders, ceremonies, controls, failures, joint, stages
-from trading.opening import operations as ops
+from trading.opening import display as ops
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
-from trading.permissions import Permission, requires
-from trading.schemas import Schema
+from trading.pki.trust import trust
+from trading.tenders.loading import iso, load
 from trading.tenders.models import Tender
-from trading.tenders.views import iso, load, trust
 
 M = TypeVar("M", bound=Schema)
 api = Blueprint("opening_api", __name__, url_prefix="/api/v1")

@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import record_event
-from bidding.models import Bid
 from signing.certs import TrustStore
 from signing.digest import sm3_hex
 from signing.statements import (
@@ -17,9 +16,11 @@ from signing.statements import (
     record_confirmation_statement,
 )
 from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.bids.models import Bid
+from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.opening.ceremonies import add_event, lot_of, my_seat, tender_of
 from trading.opening.controls import require_host
+from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import (
     FINAL_STAGES,
     Audience,
@@ -33,7 +34,6 @@ from trading.opening.models import (
     Outcome,
     Stage,
 )
-from trading.opening.operations import credit_code_of, org_name
 from trading.pki.operations import check_signature, registered_signing_cert
 
 MESSAGE_LIMIT = 300

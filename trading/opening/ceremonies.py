@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from archive.db import locked
-from bidding.models import Bid
 from signing.sm2 import PrivateKey
 from trading.accounts.models import Role, User
-from trading.config import Settings
-from trading.errors import NotFound
+from trading.accounts.permissions import Permission, has
+from trading.bids.models import Bid
+from trading.core.config import Settings
+from trading.core.errors import NotFound
 from trading.opening.ceremony_key import seal_ceremony_key
 from trading.opening.models import (
     Audience,
@@ -25,7 +26,6 @@ from trading.opening.models import (
     DecryptionJob,
     Stage,
 )
-from trading.permissions import Permission, has
 from trading.procedures.operations import get_procedure
 from trading.tenders.models import Lot, Tender
 

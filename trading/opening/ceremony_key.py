@@ -11,8 +11,8 @@ import os
 
 from signing.errors import KeyFormatError
 from signing.sm2 import PrivateKey
-from trading.config import ConfigError, Settings
-from trading.platform_keys import key_encryption_key, unwrap_secret, wrap_secret
+from trading.core.config import ConfigError, Settings
+from trading.core.platform_keys import key_encryption_key, unwrap_secret, wrap_secret
 
 #: Set to 1 only while ceremonies published before the key was wrapped are still open (their
 #: rows hold the bare DER); off, such a row is refused as a platform fault (撤回), never used.

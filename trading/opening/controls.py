@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import record_event
 from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput
+from trading.core.errors import Conflict, Forbidden, InvalidInput
+from trading.core.services import Services
 from trading.opening.ceremonies import add_event, tender_of
 from trading.opening.models import (
     FINAL_STAGES,
@@ -18,7 +19,6 @@ from trading.opening.models import (
     Stage,
 )
 from trading.opening.stages import advance_together, stage_payload, waiting_for
-from trading.services import Services
 
 
 def _early_block(session: Session, c: Ceremony) -> str | None:

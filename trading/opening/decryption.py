@@ -31,21 +31,21 @@ from archive.audit import SYSTEM, record_event
 from archive.db import locked
 from archive.objectstore import ObjectStoreError
 from archive.objectstore.direct import DirectFile
-from bidding.models import Bid
-from bidding.price_sheet import read_price_sheet
 from signing.bounded_zip import BoundedZip
 from signing.certs import TrustStore
 from signing.digest import sm3_hex, sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import ArchiveRefused, EnvelopeError, EnvelopeSizeMismatch, SigningError
+from signing.price_sheet import read_price_sheet
 from trading.accounts.models import Organisation
-from trading.db import Database
+from trading.bids.models import Bid
+from trading.core.db import Database
+from trading.core.services import Services
 from trading.opening.ceremonies import add_event
 from trading.opening.ceremony_key import CeremonyKeyUnreadable, open_ceremony_key
+from trading.opening.display import org_name
 from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
-from trading.opening.operations import org_name
 from trading.pki.operations import trust_store
-from trading.services import Services
 from trading.tenders.models import Lot, Tender
 
 log = logging.getLogger("ggzy.decryption")

@@ -11,13 +11,13 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.audit import Actor, record_event, write_pending
-from trading.errors import Conflict
+from trading.core.errors import Conflict
+from trading.core.scheduler import RETRY_CAP, Failures, error_summary, failures
 from trading.opening.ceremonies import add_event, lot_of
 from trading.opening.models import (
     Audience,
     Ceremony,
 )
-from trading.scheduler import RETRY_CAP, Failures, error_summary, failures
 
 log = logging.getLogger("ggzy.opening")
 

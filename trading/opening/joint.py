@@ -21,10 +21,10 @@ from archive import clock
 from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
-from trading.errors import Conflict, NotFound
+from trading.core.errors import Conflict, NotFound
+from trading.core.services import Services
 from trading.opening import ceremonies, controls, stages
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
-from trading.services import Services
 from trading.tenders.models import Tender
 
 

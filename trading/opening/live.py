@@ -23,9 +23,9 @@ from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from trading.db import Database
-from trading.errors import InvalidInput
-from trading.headers import DATA_CSP, SECURITY_HEADERS
+from trading.core.db import Database
+from trading.core.errors import InvalidInput
+from trading.core.headers import DATA_CSP, SECURITY_HEADERS
 from trading.opening.models import CeremonyEvent, can_see
 from trading.opening.streams import MAX_ROOMS, Scopes, event_body, format_cursor, parse_position
 

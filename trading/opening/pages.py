@@ -6,9 +6,10 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from trading import web
-from trading.app import services
-from trading.errors import DomainError, InvalidInput
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.core.errors import DomainError, InvalidInput
+from trading.core.services import services
 from trading.opening import api as opening_api
 from trading.opening import bidders, ceremonies, controls, failures
 from trading.opening.api import (
@@ -21,7 +22,6 @@ from trading.opening.api import (
 )
 from trading.opening.live import make_ticket
 from trading.opening.streams import Scopes
-from trading.permissions import Permission, requires
 
 pages = Blueprint("opening", __name__)
 CONTROLS = ("advance", "pause", "resume", "extend")

@@ -18,16 +18,16 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from archive.objectstore.base import key_for
-from bidding.guarantees.operations import bond_status
-from bidding.models import Bid
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
-from trading import pdf
+from trading.bids.models import Bid
+from trading.core import pdf
+from trading.core.services import Services
+from trading.guarantees.operations import bond_status
 from trading.opening.ceremonies import lot_of, tender_of
+from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
-from trading.opening.operations import credit_code_of, org_name
-from trading.services import Services
 
 OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}
 

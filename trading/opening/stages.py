@@ -20,8 +20,11 @@ from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from archive.db import locked
 from archive.transparency import request_checkpoint
-from bidding.models import Bid, BidState
+from trading.bids.models import Bid, BidState
+from trading.core.scheduler import error_summary
+from trading.core.services import Services
 from trading.opening.ceremonies import add_event, ceremonies_of, lot_of, tender_of
+from trading.opening.display import bidder_rows, credit_code_of, reading_table
 from trading.opening.failures import AdvanceFailed, advance_failures, group_step, step
 from trading.opening.models import (
     FINAL_STAGES,
@@ -35,10 +38,7 @@ from trading.opening.models import (
     Outcome,
     Stage,
 )
-from trading.opening.operations import bidder_rows, credit_code_of, reading_table
 from trading.procedures.operations import get_procedure
-from trading.scheduler import error_summary
-from trading.services import Services
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import LotState, Tender, TenderState
 

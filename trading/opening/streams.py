@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from trading.errors import InvalidInput
+from trading.core.errors import InvalidInput
+from trading.core.schemas import whole_number
 from trading.opening.models import CeremonyEvent, can_see
-from trading.schemas import whole_number
 
 Scope = tuple[bool, int | None]  # (staff or supervisor, the viewer's bidder organisation in this room)
 Scopes = dict[int, Scope]  # ceremony id → scope

@@ -8,11 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.db import locked
+from trading.core.scheduler import each_apart, job
+from trading.core.services import Services
 from trading.opening.ceremonies import ceremonies_of, get_ceremony, tender_of
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
 from trading.opening.stages import ensure_current
-from trading.scheduler import each_apart, job
-from trading.services import Services
 from trading.tenders.models import Tender
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.db import Base
+from trading.core.db import Base
 
 
 class RevokedCertificate(Base):

@@ -23,9 +23,9 @@ from signing.certs import Certificate, TrustStore, Usage, verify_chain
 from signing.errors import InvalidSignature, SigningError
 from signing.statements import login_challenge_statement
 from trading.accounts.models import User
-from trading.errors import Conflict, Forbidden, InvalidInput
+from trading.core.errors import Conflict, Forbidden, InvalidInput
+from trading.core.platform_keys import PlatformKeys
 from trading.pki.models import RevokedCertificate, UsedLoginChallenge, UserCertificate
-from trading.platform_keys import PlatformKeys
 
 
 def extra_roots() -> tuple[Certificate, ...]:
@@ -220,7 +220,7 @@ def authenticate_sm2(session: Session, token: str, signature_b64: str, trust: Tr
     with the user's registered signing certificate. The used challenge is recorded (its nonce,
     unique) in the caller's transaction, the one that opens the session: of two logins with the
     same challenge at once one commits and the other is refused; a failed attempt stores nothing."""
-    from trading.errors import Unauthenticated
+    from trading.core.errors import Unauthenticated
 
     now = clock.now()
     ch = read_challenge(key, token, now)

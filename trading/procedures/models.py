@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, CheckConstraint, Date, Enum, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.db import Base
+from trading.core.db import Base
 
 
 class DayKind(StrEnum):

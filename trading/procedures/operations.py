@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import Actor, record_event
-from trading.errors import InvalidInput, NotFound
+from trading.core.errors import InvalidInput, NotFound
 from trading.procedures.calendar import Overrides
 from trading.procedures.models import Holiday, ProcedureType
 

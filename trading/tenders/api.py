@@ -12,19 +12,18 @@ from pydantic import Field
 from archive import clock
 from signing.certs import Certificate, Usage
 from signing.errors import SigningError
-from trading import web
-from trading.app import object_store, services
-from trading.errors import InvalidInput, NotFound
-from trading.permissions import Permission, requires
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.core.errors import InvalidInput, NotFound
+from trading.core.schemas import Schema
+from trading.core.services import object_store, services
 from trading.pki.operations import current_certificate, register_certificate
+from trading.pki.trust import trust
 from trading.procedures import operations as procs
-from trading.schemas import Schema
 from trading.tenders import documents as docs
 from trading.tenders import notifications, portal
 from trading.tenders import operations as ops
-from trading.tenders.models import Announcement
-from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
-from trading.tenders.views import (
+from trading.tenders.loading import (
     announcement_json,
     iso,
     kek,
@@ -32,8 +31,9 @@ from trading.tenders.views import (
     portal_query,
     stream_document,
     tender_json,
-    trust,
 )
+from trading.tenders.models import Announcement
+from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
 
 api = Blueprint("tenders_api", __name__, url_prefix="/api/v1")
 

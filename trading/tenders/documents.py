@@ -24,10 +24,10 @@ from signing.certs import TrustStore
 from signing.digest import sm3_hex
 from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.permissions import Permission, has
+from trading.accounts.permissions import Permission, has
+from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.schemas import file_name
 from trading.pki.operations import check_signature, registered_signing_cert
-from trading.schemas import file_name
 from trading.tenders import notifications
 from trading.tenders.models import (
     Announcement,

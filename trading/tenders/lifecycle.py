@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import Actor, record_event
 from trading.accounts.models import Organisation
-from trading.errors import Conflict
+from trading.core.errors import Conflict
 from trading.tenders import notifications
 from trading.tenders.models import AnnouncementKind, Lot, LotState, Tender, TenderState
 from trading.tenders.publishing import publish_now

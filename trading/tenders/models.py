@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from trading.accounts.models import Organisation, Role, User
-from trading.db import Base
+from trading.core.db import Base
 
 
 def _values(enum: type[StrEnum]) -> list[str]:

@@ -17,13 +17,13 @@ from archive.audit import SYSTEM, Actor, record_event
 from archive.db import locked
 from archive.transparency import request_checkpoint
 from trading.accounts.models import Organisation, OrgKind, Role, User
-from trading.config import Settings
-from trading.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.permissions import Permission, has
+from trading.accounts.permissions import Permission, has
+from trading.core.config import Settings
+from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.scheduler import each_attempted
 from trading.procedures.calendar import add_days, days_between
 from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
-from trading.scheduler import each_attempted
 from trading.tenders import notifications
 from trading.tenders.lifecycle import move_tender
 from trading.tenders.models import (

@@ -12,16 +12,18 @@ from sqlalchemy import select
 from wtforms import ValidationError
 
 from archive import clock
-from trading import web
+from trading.accounts import web
 from trading.accounts.models import Organisation, OrgKind
-from trading.app import object_store, services
-from trading.errors import DomainError, InvalidInput, NotFound
-from trading.permissions import Permission, requires
+from trading.accounts.permissions import Permission, requires
+from trading.core.errors import DomainError, InvalidInput, NotFound
+from trading.core.schemas import parse
+from trading.core.services import object_store, services
+from trading.pki.trust import trust
 from trading.procedures import operations as procs
-from trading.schemas import parse
 from trading.tenders import documents as docs
 from trading.tenders import notifications, portal
 from trading.tenders import operations as ops
+from trading.tenders.loading import kek, load, portal_query, stream_document, visible_announcements
 from trading.tenders.models import (
     CATEGORY_LABELS,
     KIND_LABELS,
@@ -31,13 +33,12 @@ from trading.tenders.models import (
     Tender,
 )
 from trading.tenders.schemas import AmendmentIn, TenderIn
-from trading.tenders.views import kek, load, portal_query, stream_document, trust, visible_announcements
 
 pages = Blueprint("tenders", __name__)
 
 
 def _deadline_commitment(db: Any, tender: Tender) -> dict[str, Any] | None:
-    from trading.opening.operations import deadline_commitment
+    from trading.opening.display import deadline_commitment
 
     return deadline_commitment(db, tender)
 

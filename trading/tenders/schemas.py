@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from trading.schemas import Schema
+from trading.core.schemas import Schema
 from trading.tenders.models import EvaluationMethod, TenderCategory
 
 

@@ -26,8 +26,8 @@ from archive.audit import SYSTEM, ActorRef, record_event
 from archive.db import locked
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
-from trading.platform_keys import unwrap_secret, wrap_secret
-from trading.scheduler import each_attempted
+from trading.core.platform_keys import unwrap_secret, wrap_secret
+from trading.core.scheduler import each_attempted
 from trading.tenders.models import SealedOpening, Tender, TenderState
 
 #: the one actor of every sealed event: no stable pseudonym

@@ -6,8 +6,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from trading.scheduler import job
-from trading.services import Services
+from trading.core.scheduler import job
+from trading.core.services import Services
 from trading.tenders.operations import close_due
 
 
@@ -20,7 +20,7 @@ def close_bidding_job(session: Session, now: dt.datetime, services: Services) ->
 @job("reveal_sealed", every_seconds=10)
 def reveal_sealed_job(session: Session, now: dt.datetime, services: Services) -> int:
     """After each deadline: publish the openings of the bidders' sealed events (trading.tenders.sealed)."""
-    from trading.platform_keys import key_encryption_key
+    from trading.core.platform_keys import key_encryption_key
     from trading.tenders.sealed import reveal_due
 
     return reveal_due(session, key_encryption_key(services.settings), now)

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from bidding.price_sheet import FILENAME, build_price_sheet
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.envelope import DEFAULT_CHUNK, read_header
+from signing.price_sheet import FILENAME, build_price_sheet
 from signing.sm2 import PublicKey
 from signing.statements import (
     SignedStatement,
@@ -42,7 +42,7 @@ from tests.factories import (
     upload_bid,
 )
 from trading.accounts.models import Role
-from trading.app import services
+from trading.core.services import services
 from trading.opening.decryption import run_pending
 from trading.tenders.models import Announcement, AnnouncementKind
 
@@ -158,7 +158,7 @@ def test_a_whole_ceremony(client: FlaskClient, session: Session, app: Flask) -> 
     damaged = bytearray(t["blobs"][5])
     damaged[-40] ^= 1
     obj = store.put_bytes(bytes(damaged))
-    from bidding.models import Bid
+    from trading.bids.models import Bid
 
     bid5 = session.scalar(select(Bid).where(Bid.ciphertext_sm3 == sm3_hex(t["blobs"][5])))
     assert bid5 is not None

@@ -22,14 +22,14 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM
-from bidding.price_sheet import FILENAME, build_price_sheet
 from signing.envelope import DEFAULT_CHUNK, read_header
 from signing.errors import KeyFormatError
+from signing.price_sheet import FILENAME, build_price_sheet
 from signing.sm2 import PrivateKey
 from tests.factories import seal_bid, upload_bid
 from tests.signing.zips import MiB, RawEntry, entry, write_zip, zero_bomb
 from tests.trading.opening.test_ceremony import DECLARED, open_tender, release, signin_sig
-from trading.app import services
+from trading.core.services import services
 from trading.opening import tasks
 from trading.opening.ceremony_key import LEGACY_ENV, CeremonyKeyUnreadable, open_ceremony_key
 from trading.opening.decryption import MAX_ATTEMPTS, STALE_AFTER, claim, requeue_stale, run_pending
@@ -79,9 +79,9 @@ def worker_in_a_process(app: Flask) -> tuple[int, int]:
         "DATABASE_URL": settings.database_url,
     }
     code = (
-        "from trading.config import load_settings\n"
-        "from trading.db import Database\n"
-        "from trading.services import Services\n"
+        "from trading.core.config import load_settings\n"
+        "from trading.core.db import Database\n"
+        "from trading.core.services import Services\n"
         "from trading.opening.decryption import run_pending\n"
         "s = load_settings()\n"
         "print(run_pending(Database(s.database_url), Services(s), 'subprocess', overlap=True))\n"

@@ -31,7 +31,7 @@ from tests.factories import (
 )
 from tests.trading.opening.test_ceremony import bid_package, open_tender, release_to, signin_sig
 from trading.accounts.models import Role
-from trading.app import services
+from trading.core.services import services
 from trading.opening.decryption import run_pending
 from trading.opening.models import Ceremony
 from trading.opening.tasks import open_ceremonies_job

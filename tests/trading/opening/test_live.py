@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from tests.trading.opening.test_ceremony import open_tender, signin_sig
-from trading.app import services
+from trading.core.services import services
 from trading.opening import ceremonies
 from trading.opening.live import make_app, make_ticket
 from trading.opening.models import Audience, Stage

@@ -16,10 +16,10 @@ from archive import clock
 from archive.audit import AuditEvent
 from tests.factories import page_login
 from tests.trading.opening.test_ceremony import open_tender, signin_sig
-from trading.app import services
+from trading.core.scheduler import RETRY_CAP
+from trading.core.services import services
 from trading.opening.models import Ceremony, Stage
 from trading.opening.tasks import open_ceremonies_job
-from trading.scheduler import RETRY_CAP
 
 
 def _failures(session: Session, cid: int) -> list[dict[str, object]]:

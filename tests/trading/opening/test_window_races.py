@@ -15,7 +15,7 @@ from sqlalchemy import select
 from archive import clock
 from tests.races import when_statement
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
-from trading.app import services
+from trading.core.services import services
 from trading.opening import ceremonies, stages, tasks
 from trading.opening.decryption import run_pending
 from trading.opening.models import Ceremony, CeremonyBidder, CeremonyEvent, DecryptionJob, Outcome, Stage

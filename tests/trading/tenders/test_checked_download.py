@@ -23,9 +23,9 @@ from archive.audit import AuditEvent
 from signing.digest import sm3_hex
 from tests.factories import api_token, make_bidder_with_keys, make_signer, make_user, page_login, tender_body, upload
 from trading.accounts.models import Role
-from trading.app import object_store
-from trading.checked_download import DamagedDownload, checked_chunks
-from trading.platform_keys import key_encryption_key
+from trading.core.checked_download import DamagedDownload, checked_chunks
+from trading.core.platform_keys import key_encryption_key
+from trading.core.services import object_store
 from trading.tenders.models import SealedOpening
 from trading.tenders.sealed import open_box
 

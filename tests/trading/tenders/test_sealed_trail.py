@@ -31,7 +31,7 @@ from tests.factories import (
     upload_bid,
 )
 from trading.accounts.models import Role
-from trading.platform_keys import key_encryption_key
+from trading.core.platform_keys import key_encryption_key
 from trading.tenders.models import Tender
 from trading.tenders.operations import close_due
 from trading.tenders.sealed import reveal_due, verify_opening

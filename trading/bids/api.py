@@ -1,0 +1,191 @@
+"""The bid API: staged uploads, completion with a signed receipt, status, withdrawal."""
+
+from __future__ import annotations
+
+import base64
+import pathlib
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import Field
+
+from signing.digest import sm3_hex
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.bids import operations as ops
+from trading.bids.models import Bid, BidUpload
+from trading.core.errors import InvalidInput
+from trading.core.platform_keys import load_platform_keys
+from trading.core.schemas import Schema
+from trading.core.services import object_store
+from trading.pki.trust import trust
+from trading.tenders.loading import iso, load
+from trading.tenders.models import Lot, Tender
+from trading.tenders.operations import get_tender
+
+api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
+
+
+def staging() -> pathlib.Path:
+    from trading.bids.tasks import staging_dir
+
+    return staging_dir(current_app.extensions["ggzy.settings"])
+
+
+def limits() -> ops.UploadLimits:
+    s = current_app.extensions["ggzy.settings"]
+    return ops.UploadLimits(
+        s.uploads_open_per_lot,
+        s.uploads_open_per_bidder,
+        s.staging_max_bytes,
+        s.staging_max_bytes_per_bidder,
+        s.upload_idle_seconds,
+    )
+
+
+def _keys() -> Any:
+    return load_platform_keys(current_app.extensions["ggzy.settings"])
+
+
+class InitIn(Schema):
+    tender: str = Field(min_length=1, max_length=32)
+    lot: int = Field(ge=1)
+    size: int = Field(ge=1)
+    head: str = Field(min_length=20, max_length=2_000_000, description="base64 of the envelope's prefix and header")
+
+
+class WithdrawIn(Schema):
+    signature: str = Field(min_length=20, max_length=400)
+
+
+def upload_json(u: BidUpload) -> dict[str, Any]:
+    """``head_sm3`` lets ``ggzy-bid`` find its own unfinished upload of a sealed file when the side
+    file that remembered it is gone; ``last_part_at`` is when a part last arrived (or it began)."""
+    tender, lot = web.db().get(Tender, u.tender_id), web.db().get(Lot, u.lot_id)
+    return {
+        "upload_id": u.id,
+        "tender": tender.code if tender else None,
+        "lot": lot.number if lot else None,
+        "head_sm3": sm3_hex(u.head),
+        "created_at": iso(u.created_at),
+        "last_part_at": iso(u.updated_at),
+        "state": u.state.value,
+        "declared_size": u.declared_size,
+        "part_size": u.part_size,
+        "received": u.received,
+        "parts": u.parts,
+        "next_part": u.parts + 1,
+        "prefix_sm3": u.prefix_sm3,
+        "expires_at": iso(u.expires_at),
+    }
+
+
+def bid_json(b: Bid) -> dict[str, Any]:
+    return {
+        "ciphertext_sm3": b.ciphertext_sm3,
+        "status": b.status.value,
+        "status_label": b.status.label,
+        "size": b.size,
+        "received_at": iso(b.received_at),
+        "receipt": b.receipt,
+        "withdrawn_at": iso(b.withdrawn_at),
+    }
+
+
+@api.post("/bids/uploads")
+@requires(Permission.TENDER_PARTICIPATE)
+def init_upload() -> tuple[Response, int]:
+    data = web.json_body(InitIn)
+    try:
+        head = base64.b64decode(data.head, validate=True)
+    except ValueError:
+        raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
+    tender = load(data.tender, for_update=False)
+    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits())
+    web.commit()
+    return jsonify(upload_json(upload)), 201
+
+
+@api.get("/bids/uploads")
+@requires(Permission.TENDER_PARTICIPATE)
+def open_uploads() -> Response:
+    """The caller's organisation's open uploads: to resume one, or give it up."""
+    return jsonify({"items": [upload_json(u) for u in ops.open_uploads(web.db(), web.require_user())]})
+
+
+@api.delete("/bids/uploads/<upload_id>")
+@requires(Permission.TENDER_PARTICIPATE)
+def abandon_upload(upload_id: str) -> tuple[str, int]:
+    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    ops.abandon_upload(web.db(), staging(), upload)
+    web.commit()
+    return "", 204
+
+
+@api.get("/bids/uploads/<upload_id>")
+@requires(Permission.TENDER_PARTICIPATE)
+def upload_status(upload_id: str) -> Response:
+    return jsonify(upload_json(ops.get_upload(web.db(), web.require_user(), upload_id)))
+
+
+@api.put("/bids/uploads/<upload_id>/parts/<int:number>")
+@requires(Permission.TENDER_PARTICIPATE)
+def put_part(upload_id: str, number: int) -> Response:
+    # +1: under a server that terminates input, Werkzeug refuses a read *at* the limit; put_part
+    # itself enforces the exact part length.
+    request.max_content_length = ops.PART_SIZE + 1
+    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    prefix = request.headers.get("X-Prefix-SM3", "")
+    if len(prefix) != 64:
+        raise InvalidInput("缺少 X-Prefix-SM3（到本片末尾为止的整个文件的 SM3）", code="part_digest_missing")
+    try:
+        ops.put_part(web.db(), staging(), upload, number, request.stream, prefix, limits())
+    except ops.StagingLost:
+        web.commit()  # keep the reset: the client starts again from part 1
+        raise
+    web.commit()
+    return jsonify(upload_json(upload))
+
+
+@api.post("/bids/uploads/<upload_id>/complete")
+@requires(Permission.TENDER_PARTICIPATE)
+def complete(upload_id: str) -> tuple[Response, int]:
+    user = web.require_user()
+    upload = ops.get_upload(web.db(), user, upload_id, for_update=True)
+    try:
+        bid = ops.complete_upload(web.db(), object_store(current_app), _keys(), staging(), user, upload)
+    except (ops.DeadlinePassed, ops.StagingLost):
+        web.commit()  # keep the upload marked abandoned, or reset to part 1
+        raise
+    web.commit()
+    return jsonify(bid_json(bid)), 201
+
+
+@api.get("/bids")
+@requires(Permission.TENDER_PARTICIPATE)
+def my_bids() -> Response:
+    """Only ever the caller's own bids."""
+    code = request.args.get("tender")
+    tender = get_tender(web.db(), code) if code else None
+    return jsonify(
+        {"items": [bid_json(b) | {"tender": code} for b in ops.my_bids(web.db(), web.require_user(), tender)]}
+    )
+
+
+@api.post("/bids/<ciphertext_sm3>/withdraw")
+@requires(Permission.TENDER_PARTICIPATE)
+def withdraw(ciphertext_sm3: str) -> Response:
+    data = web.json_body(WithdrawIn)
+    user = web.require_user()
+    bid = ops.get_my_bid(web.db(), user, ciphertext_sm3)  # withdraw_bid locks it, after the tender
+    confirmation = ops.withdraw_bid(web.db(), _keys(), user, bid, data.signature)
+    web.commit()
+    return jsonify({"confirmation": confirmation} | bid_json(bid))
+
+
+@api.get("/platform/certificates")
+@requires(Permission.PUBLIC)
+def platform_certificates() -> Response:
+    """The platform's signing certificate and root: all that is needed to check receipts offline."""
+    keys = _keys()
+    return jsonify({"signing_certificate": keys.sign_cert.to_pem().decode(), "root": keys.ca.cert.to_pem().decode()})

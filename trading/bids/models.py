@@ -1,0 +1,94 @@
+"""Bids (投标文件) and their uploads. Who bid, and how many, is secret until the opening."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from signing.digest import sm3_hex
+from signing.statements import SignedStatement
+from trading.core.db import Base
+from trading.tenders.models import _enum
+
+
+class BidState(StrEnum):
+    ACCEPTED = "accepted"  # the live bid of this bidder for this lot
+    SUPERSEDED = "superseded"  # replaced before the deadline (kept, for the trace)
+    WITHDRAWN = "withdrawn"  # withdrawn before the deadline (Law 29), signed by the bidder
+
+    @property
+    def label(self) -> str:
+        return {"accepted": "有效", "superseded": "已被替换", "withdrawn": "已撤回"}[self.value]
+
+
+class UploadState(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+
+
+class Bid(Base):
+    __tablename__ = "bid"
+    __table_args__ = (
+        # One live bid per bidder per lot, whatever the race.
+        Index(
+            "uq_bid_live_per_lot",
+            "lot_id",
+            "org_id",
+            unique=True,
+            postgresql_where=text("status = 'accepted'"),
+            sqlite_where=text("status = 'accepted'"),
+        ),
+        CheckConstraint("status != 'withdrawn' OR withdrawn_at IS NOT NULL", name="withdrawn_has_time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    status: Mapped[BidState] = mapped_column(_enum(BidState))
+    object_key: Mapped[str] = mapped_column(String(80))
+    ciphertext_sm3: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    header_sm3: Mapped[str] = mapped_column(String(64))
+    signer_cert_sm3: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[dt.datetime] = mapped_column(comment="server time inside the accepting transaction")
+    receipt: Mapped[str] = mapped_column(Text, comment="platform-signed statement (canonical JSON)")
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("bid.id"))
+    withdrawn_at: Mapped[dt.datetime | None]
+    withdrawal: Mapped[str | None] = mapped_column(Text, comment="the bidder's signed withdrawal (base64 DER)")
+
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("bid", self.ciphertext_sm3[:32])
+
+    @property
+    def commitment(self) -> str:
+        """SM3 of the signed receipt: what the audit trail records for this bid (not the bidder)."""
+        return sm3_hex(SignedStatement.from_json(self.receipt.encode()).statement)
+
+
+class BidUpload(Base):
+    """An upload in progress. Never a bid until ``complete_upload`` accepts it."""
+
+    __tablename__ = "bid_upload"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    state: Mapped[UploadState] = mapped_column(_enum(UploadState))
+    declared_size: Mapped[int] = mapped_column(BigInteger)
+    part_size: Mapped[int] = mapped_column(Integer)
+    head: Mapped[bytes] = mapped_column(LargeBinary, comment="prefix and header of the envelope")
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    parts: Mapped[int] = mapped_column(Integer, default=0)
+    prefix_sm3: Mapped[str] = mapped_column(String(64), comment="SM3 of the bytes received so far")
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime]

@@ -1,0 +1,46 @@
+"""Scheduler sweeps for bids."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pathlib
+
+from sqlalchemy.orm import Session
+
+from trading.bids.operations import abandon_expired
+from trading.core.config import Settings, load_settings
+from trading.core.scheduler import job
+from trading.core.services import Services
+
+
+def staging_dir(settings: Settings | None = None) -> pathlib.Path:
+    """Where uploads are staged (UPLOAD_STAGING_DIR; a shared volume when several app machines run)."""
+    return pathlib.Path(os.environ.get("UPLOAD_STAGING_DIR") or (settings or load_settings()).instance / "uploads")
+
+
+@job("abandon_uploads", every_seconds=600)
+def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Uploads not completed within 24 hours, idle for UPLOAD_IDLE_SECONDS, or whose tender's
+    deadline has passed are abandoned and their bytes deleted."""
+    idle = dt.timedelta(seconds=services.settings.upload_idle_seconds)
+    return abandon_expired(session, staging_dir(services.settings), now, idle)
+
+
+@job("release_guarantees", every_seconds=600)
+def release_guarantees_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Guarantees of lots that failed or were terminated are released (well within Reg 57's 5 days)."""
+    from trading.guarantees.operations import release_due
+
+    return release_due(session, now)
+
+
+@job("prune_api_nonces", every_seconds=3600)
+def prune_api_nonces_job(session: Session, now: dt.datetime, services: Services) -> int:
+    """Nonces of signed messages older than twice the freshness window can no longer be replayed."""
+    from sqlalchemy import delete
+
+    from signing.messages import MAX_SKEW
+    from trading.guarantees.models import ApiNonce
+
+    return int(session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - 2 * MAX_SKEW)).rowcount)  # type: ignore[attr-defined]

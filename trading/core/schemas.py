@@ -1,0 +1,171 @@
+"""Request parsing shared by the API and the pages: pydantic models, errors in Chinese."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from trading.core.errors import DomainError, InvalidInput
+
+M = TypeVar("M", bound=BaseModel)
+
+_MESSAGES = {
+    "missing": "必填",
+    "string_too_short": "太短",
+    "string_too_long": "太长",
+    "string_pattern_mismatch": "格式不正确",
+    "string_type": "应为文本",
+    "enum": "取值无效",
+    "literal_error": "取值无效",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_parsing_size": "整数超出范围",
+    "list_type": "应为列表",
+    "too_short": "至少需要一项",
+    "extra_forbidden": "不允许的字段",
+    "bool_parsing": "应为是/否",
+    "bool_type": "应为是/否",
+    "greater_than": "数值太小",
+    "less_than_equal": "数值太大",
+    "value_error": "取值无效",
+    "datetime_from_date_parsing": "日期时间格式不正确",
+    "datetime_parsing": "日期时间格式不正确",
+}
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+#: PostgreSQL's text cannot hold NUL (0x00); it is refused alike on every database.
+NUL_REFUSED = "输入不能包含空字符（NUL, 0x00）"
+
+#: The largest integer every database column we compare with can hold (SQLite's INTEGER and
+#: PostgreSQL's BIGINT are 64-bit signed): beyond it SQLite raises OverflowError, a 500.
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+
+def bad_integer(name: str) -> InvalidInput:
+    return InvalidInput(
+        f"{name} 中的整数超出允许范围（{INT64_MIN}–{INT64_MAX}）",
+        code="bad_integer",
+        fields={name: "整数超出范围"},
+    )
+
+
+def _refusal(value: Any, where: str) -> InvalidInput | None:
+    """The first thing in a request's data (or a model validated from it) that no column can
+    store: a NUL in a string, or an integer outside the signed 64-bit range (pydantic's ``int`` has
+    no bound, and "9" * 20 in a form becomes one); None when there is none."""
+    if isinstance(value, str):
+        return InvalidInput(NUL_REFUSED, code="nul_character") if "\x00" in value else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else bad_integer(where)
+    if isinstance(value, dict):
+        named: list[tuple[Any, str]] = [(k, where) for k in value] + [(v, f"{where}.{k}") for k, v in value.items()]
+    elif isinstance(value, BaseModel):
+        named = [(v, f"{where}.{k}") for k, v in value.__dict__.items()]
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        named = [(v, f"{where}.{i}") for i, v in enumerate(value)]
+    else:
+        return None
+    for item, name in named:
+        found = _refusal(item, name)
+        if found is not None:
+            return found
+    return None
+
+
+def _json_int(digits: str) -> int:
+    # Python refuses to convert more than 4,300 digits (a ValueError json.loads would raise);
+    # 20 characters hold every 64-bit integer with its sign, so longer is refused before int().
+    if len(digits) > 20:
+        raise bad_integer("body")
+    return int(digits)
+
+
+def load_json(raw: bytes | str) -> Any:
+    """A request's JSON text, parsed: not JSON (or nested past the parser's recursion limit) is a
+    named 400 ``malformed_json``; an integer literal too long for any column a named 422
+    ``bad_integer`` (the range itself is checked by ``parse``)."""
+    try:
+        return json.loads(raw or b"null", parse_int=_json_int)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise DomainError("JSON 格式错误，无法解析", code="malformed_json") from None
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate ``data``; raise InvalidInput with a message per field. NUL and integers no column
+    holds are refused by name, in what was sent and in what pydantic made of it."""
+    if not isinstance(data, dict):
+        raise InvalidInput("请求内容应为 JSON 对象 (body must be a JSON object)")
+    refused = _refusal(data, "body")
+    if refused is not None:
+        raise refused
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        fields: dict[str, str] = {}
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "body"
+            msg = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
+            fields[name] = str(msg or _MESSAGES.get(err["type"], "取值无效"))
+        raise InvalidInput("输入有误，请检查标出的字段", fields=fields) from None
+    refused = _refusal(parsed, "body")
+    if refused is not None:
+        raise refused
+    return parsed
+
+
+def whole_number(text: str, name: str, *, minimum: int = 0, maximum: int = INT64_MAX) -> int:
+    """The one parser of an integer a request carries outside a JSON body (query strings, forms,
+    headers): ASCII digits only (``int`` accepts "٣" and "1_0"), at most 19 of them (thousands
+    exceed ``int``'s limit), within ``minimum``..``maximum``; anything else is a named 422."""
+    raw = text.strip()
+    digits = raw[1:] if raw.startswith("-") else raw
+    if digits.isascii() and digits.isdigit() and len(digits) <= 19 and minimum <= int(raw) <= maximum:
+        return int(raw)
+    raise InvalidInput(f"参数 {name} 应为 {minimum}–{maximum} 之间的整数", code="bad_integer", fields={name: "整数"})
+
+
+#: Unicode's bidirectional controls (UAX #9): U+202E shows "x\u202etxt.exe" as "xexe.txt".
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_FILE_NAME = 200
+
+
+def file_name(name: str, field: str = "name") -> str:
+    """A participant's file name, as it will appear in Content-Disposition and inside archive
+    packages: refused (a named 422) with control characters (a forged log line or header), bidi
+    controls (an .exe shown as .txt), path separators or ``..`` (zip-slip on extraction), blanks at
+    either end (two names that look alike), or longer than ``MAX_FILE_NAME``. OWASP File Upload
+    Cheat Sheet: "restrict the characters allowed in the filename"."""
+    bad = (
+        not 1 <= len(name) <= MAX_FILE_NAME
+        or name != name.strip()
+        or name in (".", "..")
+        or any(
+            ch in "/\\" or ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name
+        )
+    )
+    if bad:
+        raise InvalidInput(
+            "文件名无效",
+            code="bad_file_name",
+            fields={field: f"1–{MAX_FILE_NAME} 个字符，不含路径、控制字符或首尾空格"},
+        )
+    return name
+
+
+def printable(text: object) -> str:
+    """``text`` fit for one log line: control characters (CR, LF, the other C0/C1, U+2028/2029)
+    and format characters (bidi controls) shown escaped, so a request path or a participant's
+    words cannot start a forged line. OWASP Logging Cheat Sheet: sanitise event data to prevent
+    log injection."""
+    return "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )

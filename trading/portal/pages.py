@@ -1,0 +1,210 @@
+"""The home page: for visitors, what the platform is; for each role, what it can do now."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+
+from archive import clock
+from archive.objectstore import ObjectStore, ObjectStoreError
+from archive.objectstore.base import key_for
+from archive.objectstore.local import LocalObjectStore
+from archive.objectstore.s3 import S3ObjectStore
+from trading.accounts import web
+from trading.accounts.models import Role
+from trading.accounts.permissions import Permission, requires
+from trading.accounts.web import STORAGE_UNAVAILABLE
+from trading.core.db import Database
+
+log = logging.getLogger("ggzy.health")
+bp = Blueprint("home", __name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    title: str
+    endpoint: str
+    description: str
+
+
+COMMON = [
+    Task("交易公告", "tenders.portal_page", "搜索招标公告、变更公告和结果公告"),
+    Task("我的账户与访问令牌", "accounts.account_page", "查看角色，为 ggzy-bid 等工具创建或吊销 API 令牌"),
+    Task("我的证书", "pki.my_certificates_page", "登记 UKey 的签名证书和加密证书"),
+]
+# What each role can do *now*; later issues add their tasks here as the features land.
+TASKS: dict[Role, list[Task]] = {
+    Role.BIDDER: [
+        Task("报名与下载招标文件", "tenders.portal_page", "在项目页报名后下载招标文件、提问"),
+        Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
+        Task("电子保函", "guarantees.my_page", "向出具机构申请电子投标保函，查看核验结果"),
+        Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
+        Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
+    ],
+    Role.TENDEREE: [
+        Task("我的招标项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
+        Task("新建招标项目", "tenders.new_tender", "填写项目、标段、评标办法和关键时间"),
+    ],
+    Role.AGENCY: [
+        Task("我的代理项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
+        Task("新建招标项目", "tenders.new_tender", "代理招标人创建项目"),
+    ],
+    Role.STAFF: [
+        Task("审核队列", "tenders.review_page", "审核招标公告、变更公告，查看未答复的问题"),
+        Task("节假日与招标方式", "tenders.calendar_page", "维护节假日表，查看各招标方式的法定期限"),
+        Task("机构名录", "accounts.organisations_page", "查看已登记的企业、招标人、代理机构和出具机构"),
+        Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
+        Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
+    ],
+    Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
+    Role.SUPERVISOR: [
+        Task("交易公告", "tenders.portal_page", "查看所有公告与项目"),
+        Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
+        Task("机构名录", "accounts.organisations_page", "只读查看机构"),
+    ],
+    Role.ISSUER: [Task("保函控制台", "guarantees.issuer_console", "查看保函申请、已出保函和索赔（操作经签名接口）")],
+    Role.ADMIN: [
+        Task("机构管理", "accounts.organisations_page", "登记机构（校验统一社会信用代码）"),
+        Task("用户管理", "accounts.users_page", "创建用户并分配角色"),
+        Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
+    ],
+}
+
+
+@bp.get("/")
+@requires(Permission.PUBLIC)
+def index() -> str:
+    user = web.current_user()
+    sections: list[tuple[Role, list[Task]]] = []
+    if user is not None:
+        sections = [(role, TASKS[role]) for role in sorted(user.roles)]
+    from trading.tenders import portal
+
+    latest, _ = portal.search(web.db(), portal.PortalQuery(page_size=10))
+    return render_template("home.html", sections=sections, common=COMMON, latest=latest)
+
+
+#: how long /healthz waits for each check; a probe still running after it counts as down
+PROBE_DEADLINE = 2.0
+
+
+class Lane:
+    """One probe at a time for one target, on a daemon thread of its own. While a probe of the
+    target is still running (a store that accepted the connection and never answers) no second one
+    is started: /healthz reports the target ``timeout`` at once instead of queueing behind it, so a
+    hung store never delays another target's probe nor piles up threads."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._lock = threading.Lock()
+        self._running: Future[None] | None = None
+
+    def start(self, fn: Callable[[], object]) -> Future[None] | None:
+        """The future of a new probe, or None when the previous one has not finished yet."""
+        with self._lock:
+            if self._running is not None and not self._running.done():
+                return None
+            future: Future[None] = Future()
+            self._running = future
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the waiting request, which logs it
+                future.set_exception(exc)
+            else:
+                future.set_result(None)
+
+        threading.Thread(target=run, name=f"ggzy-health-{self.name}", daemon=True).start()
+        return future
+
+
+def lanes(app: Flask) -> dict[str, Lane]:
+    """This app's lanes, one per target (per app: two apps in one process probe different stores)."""
+    with _lanes_lock:
+        found: dict[str, Lane] | None = app.extensions.get("ggzy.health-lanes")
+        if found is None:
+            found = {name: Lane(name) for name in ("database", "objects", "archive")}
+            app.extensions["ggzy.health-lanes"] = found
+        return found
+
+
+_lanes_lock = threading.Lock()
+
+
+def probe_store(store: ObjectStore) -> None:
+    """Raise unless ``store`` can take writes now: a filesystem store writes and deletes a file in
+    the folder every upload starts in; an S3 store asks for its bucket (HEAD)."""
+    if isinstance(store, LocalObjectStore):
+        with tempfile.NamedTemporaryFile(dir=store.root / "tmp", prefix="healthz-") as f:
+            f.write(b"ok")
+            f.flush()
+    elif isinstance(store, S3ObjectStore):
+        if not store.client.bucket_exists(store.bucket):
+            raise ObjectStoreError(f"bucket {store.bucket} is missing")
+    else:
+        store.stat(key_for("0" * 64))
+
+
+def probe_database(database: Database) -> None:
+    """A round trip on a connection of the pool, outside any transaction of ours: on SQLite a
+    SQLAlchemy transaction begins IMMEDIATE and would wait for the writer of the moment."""
+    conn = database.engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        cur.close()
+    finally:
+        conn.close()
+
+
+def _outcome(label: str, future: Future[None] | None, deadline: float) -> dict[str, object]:
+    # No timings in the answer: /healthz is public, and its body must not vary with what the
+    # platform holds (tests/trading/tenders/test_secrecy.py compares it across bidder counts).
+    try:
+        if future is None:
+            raise FutureTimeout
+        future.result(timeout=max(0.0, deadline - time.monotonic()))
+    except FutureTimeout:
+        log.error("health: %s did not answer within %.1f s", label, PROBE_DEADLINE)
+        return {"ok": False, "error": "timeout"}
+    except Exception as exc:  # any failure of the probe is the answer, and is logged in full
+        log.error("health: %s failed: %s", label, exc, exc_info=exc)
+        return {"ok": False, "error": "unavailable"}
+    return {"ok": True}
+
+
+@bp.get("/healthz")
+@requires(Permission.PUBLIC)
+def healthz() -> tuple[Response, int]:
+    """The database and both object stores, probed side by side within PROBE_DEADLINE seconds: 200 when all
+    answer, otherwise a named 503 (``storage_unavailable`` or ``database_unavailable``) that a load
+    balancer takes the instance out of rotation on."""
+    from trading.core.services import services
+
+    svc = services(current_app)
+    database: Database = current_app.extensions["ggzy.db"]
+    own = lanes(current_app)
+    # All three start at once and share one deadline: the whole answer takes ~PROBE_DEADLINE at most.
+    deadline = time.monotonic() + PROBE_DEADLINE
+    started = {
+        "database": ("database", own["database"].start(lambda: probe_database(database))),
+        "objects": ("object store", own["objects"].start(lambda: probe_store(svc.store))),
+        "archive": ("archive store", own["archive"].start(lambda: probe_store(svc.archive_store))),
+    }
+    checks = {key: _outcome(label, future, deadline) for key, (label, future) in started.items()}
+    body: dict[str, object] = {"status": "ok", "server_time": clock.now().isoformat(), "checks": checks}
+    if not checks["database"]["ok"]:
+        body |= {"status": "unavailable", "error": {"code": "database_unavailable", "message": "数据库暂不可用"}}
+    elif not (checks["objects"]["ok"] and checks["archive"]["ok"]):
+        body |= {"status": "unavailable", "error": {"code": "storage_unavailable", "message": STORAGE_UNAVAILABLE}}
+    return jsonify(body), 200 if body["status"] == "ok" else 503
