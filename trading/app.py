@@ -124,6 +124,7 @@ def import_job_modules() -> None:
     import trading.accounts.tasks
     import trading.archives.tasks
     import trading.audit.api
+    import trading.awards.tasks
     import trading.bids.tasks
     import trading.evaluation.tasks
     import trading.opening.tasks

@@ -255,7 +255,7 @@ def test_guarantees_are_released_when_the_lot_fails(client: FlaskClient, session
     ic.push(orders[0]["order"], push_body(orders[0], issuer, "BH-1001"))  # the second stays undecided
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "failed"
-        from trading.guarantees.operations import release_due
+        from trading.awards.release import release_due
 
         assert release_due(session, clock.now()) == 2
         session.commit()
@@ -277,8 +277,8 @@ def test_guarantees_are_released_after_the_award_and_the_contract(
     from tests.trading.test_draw import run_opening
     from tests.trading.test_evaluation import evaluate_and_award
     from trading.awards.claims import _evidence
+    from trading.awards.release import release_due
     from trading.guarantees.models import ClaimGround
-    from trading.guarantees.operations import release_due
     from trading.opening.models import CeremonyBidder
 
     t = open_tender(client, session, app, 3)

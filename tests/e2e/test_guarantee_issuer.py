@@ -152,7 +152,7 @@ def test_reference_issuer_over_http(live_app: Any, tmp_path: pathlib.Path) -> No
         # the opening closes; two bids are evaluated, publicised and the first candidate awarded
         from tests.trading.test_draw import run_opening  # noqa: F401  (the same steps, done by hand above)
         from tests.trading.test_evaluation import evaluate_and_award
-        from trading.guarantees.operations import release_due
+        from trading.awards.release import release_due
 
         t |= {
             "code": code,

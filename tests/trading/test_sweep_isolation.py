@@ -30,12 +30,12 @@ from trading.accounts.models import Role
 from trading.archives.models import ArchivePackage
 from trading.archives.operations import build_due
 from trading.awards.award import report_late_publicity, report_overdue
+from trading.awards.release import release_due
 from trading.core.platform_keys import key_encryption_key
 from trading.core.scheduler import RETRY_CAP
 from trading.core.services import services
 from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
 from trading.guarantees.models import Guarantee, GuaranteeState
-from trading.guarantees.operations import release_due
 from trading.opening.tasks import open_ceremonies_job
 from trading.tenders.models import Lot, LotState, SealedOpening, Tender, TenderDocument, TenderState
 from trading.tenders.operations import close_due

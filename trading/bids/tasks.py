@@ -27,14 +27,6 @@ def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) 
     return abandon_expired(session, staging_dir(services.settings), now, idle)
 
 
-@job("release_guarantees", every_seconds=600)
-def release_guarantees_job(session: Session, now: dt.datetime, services: Services) -> int:
-    """Guarantees of lots that failed or were terminated are released (well within Reg 57's 5 days)."""
-    from trading.guarantees.operations import release_due
-
-    return release_due(session, now)
-
-
 @job("prune_api_nonces", every_seconds=3600)
 def prune_api_nonces_job(session: Session, now: dt.datetime, services: Services) -> int:
     """Nonces of signed messages older than twice the freshness window can no longer be replayed."""
