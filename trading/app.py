@@ -68,7 +68,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
     from trading.guarantees.api import api as guarantees_api
-    from trading.guarantees.api import pages as guarantees_pages
+    from trading.guarantees.pages import pages as guarantees_pages
     from trading.guarantees.issuer_api import issuer_api
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
@@ -127,6 +127,7 @@ def import_job_modules() -> None:
     import trading.awards.tasks
     import trading.bids.tasks
     import trading.evaluation.tasks
+    import trading.guarantees.tasks
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401
 

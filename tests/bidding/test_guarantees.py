@@ -389,7 +389,7 @@ def test_sealed_guarantees_are_revealed_at_the_opening(client: FlaskClient, sess
         session.expire_all()
         states = {g.number: g.state.value for g in session.scalars(select(Guarantee))}
         assert states["BH-S-0002"] == "invalid" and sorted(states.values()) == ["invalid", "valid", "valid"]
-        from trading.guarantees.operations import bond_status
+        from trading.guarantees.bonds import bond_status
 
         labels = {credit(b): bond_status(session, g1.lot_id, b.user.organisation_id)["label"] for b in t["bidders"]}  # type: ignore[arg-type]
         assert labels[credit(t["bidders"][1])] == "保函无效：保函受益人不是本项目招标人"

@@ -10,11 +10,24 @@ import errno
 import logging
 import secrets
 import unicodedata
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from minio.error import MinioException
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
@@ -72,6 +85,20 @@ def commit_and_reread() -> None:
     other transactions committed since; and a lock taken after it must be taken again."""
     db().commit()
     db().expire_all()
+
+
+def form_step(step: Callable[[], object], done: str, refused: str) -> bool:
+    """A page's form that runs one operation: commit it and flash ``done``, or, refused, roll back
+    and flash ``refused`` with the reason. True when it went through; the view redirects either way."""
+    try:
+        step()
+        commit()
+    except DomainError as exc:
+        db().rollback()
+        flash(f"{refused}：{exc.message}")
+        return False
+    flash(done)
+    return True
 
 
 def current_user() -> User | None:

@@ -12,19 +12,17 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.audit import SYSTEM, record_event
+from archive.audit import SYSTEM
 from archive.db import locked
 from trading.core.scheduler import each_attempted
 from trading.evaluation.models import Evaluation
-from trading.guarantees.models import Guarantee, GuaranteeOrder, GuaranteeState, OrderState
-from trading.guarantees.operations import release
+from trading.guarantees.bonds import release
+from trading.guarantees.lifecycle import RELEASABLE, move_order
+from trading.guarantees.models import Guarantee, GuaranteeOrder, OrderState
 from trading.opening.models import CeremonyBidder
 from trading.tenders.models import Lot, LotState
 
 RELEASE_REASONS = {LotState.FAILED: "标段流标，保函释放", LotState.TERMINATED: "招标终止，保函释放"}
-
-
-RELEASABLE = (GuaranteeState.VALID, GuaranteeState.SEALED, GuaranteeState.INVALID)
 
 
 def release_due(session: Session, now: dt.datetime) -> int:
@@ -85,8 +83,7 @@ def release_due(session: Session, now: dt.datetime) -> int:
         order = session.scalar(locked(select(GuaranteeOrder).where(GuaranteeOrder.id == order_id), skip_locked=True))
         if order is None or order.state is not OrderState.APPLIED:
             return False
-        order.state, order.decided_at = OrderState.CANCELLED, now
-        record_event(session, SYSTEM, "guarantee.cancel", order, {"reason": "标段已结束"})
+        move_order(session, SYSTEM, order, OrderState.CANCELLED, now=now, detail={"reason": "标段已结束"})
         return True
 
     return done + each_attempted(

@@ -25,14 +25,3 @@ def abandon_uploads_job(session: Session, now: dt.datetime, services: Services) 
     deadline has passed are abandoned and their bytes deleted."""
     idle = dt.timedelta(seconds=services.settings.upload_idle_seconds)
     return abandon_expired(session, staging_dir(services.settings), now, idle)
-
-
-@job("prune_api_nonces", every_seconds=3600)
-def prune_api_nonces_job(session: Session, now: dt.datetime, services: Services) -> int:
-    """Nonces of signed messages older than twice the freshness window can no longer be replayed."""
-    from sqlalchemy import delete
-
-    from signing.messages import MAX_SKEW
-    from trading.guarantees.models import ApiNonce
-
-    return int(session.execute(delete(ApiNonce).where(ApiNonce.seen_at < now - 2 * MAX_SKEW)).rowcount)  # type: ignore[attr-defined]

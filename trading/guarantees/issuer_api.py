@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from pydantic import Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,41 +26,17 @@ from trading.accounts import web
 from trading.accounts.models import Organisation, Role, User
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import Conflict, DomainError, InvalidInput, Unauthenticated
-from trading.core.schemas import Schema
 from trading.core.services import services
-from trading.guarantees import operations as ops
+from trading.guarantees import answers, issuance
+from trading.guarantees import orders as order_ops
 from trading.guarantees.models import ApiNonce, ClaimState, Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from trading.guarantees.rules import GuaranteeRefused
+from trading.guarantees.schemas import AnswerIn, GuaranteeIn, RejectIn, RevealIn
 from trading.pki.operations import registered_signing_cert
 from trading.pki.trust import trust
 
 issuer_api = Blueprint("issuer_api", __name__, url_prefix="/api/v1/issuer")
 PLATFORM_CLIENT = "ggzy-platform"
-
-
-class RejectIn(Schema):
-    reason: str = Field(max_length=600)
-
-
-class GuaranteeIn(Schema):
-    content: str = Field(min_length=2, max_length=20_000, description="canonical JSON, guarantee_statement")
-    signature: str = Field(min_length=16, max_length=400, description="base64 DER SM2 over content")
-    signer_cert: str = Field(min_length=16, max_length=20_000, description="base64 DER")
-    document: str = Field(
-        default="", max_length=700_000, description="base64 PDF/OFD, at most 512 KiB; none for a sealed lot"
-    )
-
-
-class RevealIn(Schema):
-    openings: dict[str, Any] = Field(description="tender, lot, beneficiary: each {value, salt}")
-    document: str = Field(min_length=4, max_length=700_000, description="base64 PDF/OFD")
-
-
-class AnswerIn(Schema):
-    pay: bool
-    answer: str = Field(max_length=2000)
-    paid_amount: Decimal | None = None
-    payment_reference: str | None = Field(default=None, max_length=80)
 
 
 def signed_path() -> str:
@@ -157,7 +131,10 @@ def me() -> Response:
 def orders() -> Response:
     user = issuer()
     db = web.db()
-    items = [ops.order_json(db, o, user) for o in ops.issuer_orders(db, user, _state(OrderState, OrderState.APPLIED))]
+    items = [
+        order_ops.order_json(db, o, user)
+        for o in order_ops.issuer_orders(db, user, _state(OrderState, OrderState.APPLIED))
+    ]
     return jsonify({"items": items})
 
 
@@ -166,8 +143,8 @@ def orders() -> Response:
 def reject(order_id: int) -> Response:
     user = issuer()
     data = web.json_body(RejectIn)
-    order = ops.issuer_order(web.db(), user, order_id, for_update=True)
-    ops.reject(web.db(), user, order, data.reason)
+    order = order_ops.issuer_order(web.db(), user, order_id, for_update=True)
+    order_ops.reject(web.db(), user, order, data.reason)
     web.commit()
     return jsonify({"order": order.id, "state": order.state.value})
 
@@ -204,9 +181,9 @@ def push_guarantee(order_id: int) -> tuple[Response, int]:
     data = web.json_body(GuaranteeIn)
     document = _document(data.document)
     db = web.db()
-    order = ops.issuer_order(db, user, order_id, for_update=True)
+    order = order_ops.issuer_order(db, user, order_id, for_update=True)
     try:
-        gu = ops.issue(
+        gu = issuance.issue(
             db,
             services(current_app).store,
             trust(),
@@ -231,10 +208,10 @@ def reveals() -> Response:
     user = issuer()
     db = web.db()
     items = []
-    for gu in ops.issuer_reveals(db, user):
+    for gu in issuance.issuer_reveals(db, user):
         order = db.get(GuaranteeOrder, gu.order_id)
         assert order is not None
-        items.append({**guarantee_json(db, gu), "order_facts": ops.order_json(db, order, user)})
+        items.append({**guarantee_json(db, gu), "order_facts": order_ops.order_json(db, order, user)})
     return jsonify({"items": items})
 
 
@@ -245,9 +222,9 @@ def reveal(guarantee_id: int) -> Response:
     data = web.json_body(RevealIn)
     document = _document(data.document)
     db = web.db()
-    gu = ops.issuer_guarantee(db, user, guarantee_id)
+    gu = issuance.issuer_guarantee(db, user, guarantee_id)
     try:
-        ops.reveal(db, services(current_app).store, user, gu, data.openings, document)
+        issuance.reveal(db, services(current_app).store, user, gu, data.openings, document)
     except GuaranteeRefused:
         web.commit()  # an invalid guarantee stays invalid, with its reason; a bad opening changed nothing
         raise
@@ -271,7 +248,7 @@ def claims() -> Response:
     user = issuer()
     db = web.db()
     items = []
-    for c in ops.issuer_claims(db, user, _state(ClaimState, ClaimState.FILED)):
+    for c in answers.issuer_claims(db, user, _state(ClaimState, ClaimState.FILED)):
         gu = db.get(Guarantee, c.guarantee_id)
         assert gu is not None
         items.append(
@@ -296,7 +273,7 @@ def claims() -> Response:
 def answer(claim_id: int) -> Response:
     user = issuer()
     data = web.json_body(AnswerIn)
-    c = ops.answer_claim(
+    c = answers.answer_claim(
         web.db(),
         user,
         claim_id,

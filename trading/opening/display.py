@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from trading.accounts.models import Organisation
 from trading.bids.models import Bid, BidState
-from trading.guarantees.operations import bond_status
+from trading.guarantees.bonds import bond_status
 from trading.opening.models import (
     Ceremony,
     Outcome,

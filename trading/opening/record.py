@@ -24,7 +24,7 @@ from signing.statements import SignedStatement, sign_statement
 from trading.bids.models import Bid
 from trading.core import pdf
 from trading.core.services import Services
-from trading.guarantees.operations import bond_status
+from trading.guarantees.bonds import bond_status
 from trading.opening.ceremonies import lot_of, tender_of
 from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
