@@ -52,12 +52,11 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     web.install(app)
 
-    from trading.accounts.pages import api as accounts_api
+    from trading.accounts.api import api as accounts_api
     from trading.accounts.pages import pages as accounts_pages
     from trading.archives.pages import api as archives_api
     from trading.archives.pages import pages as archives_pages
-    from trading.audit.api import api as log_api
-    from trading.audit.pages import api as audit_api
+    from trading.audit.api import api as audit_api
     from trading.audit.pages import pages as audit_pages
     from trading.awards.claims_views import api as claims_api
     from trading.awards.claims_views import pages as claims_pages
@@ -72,7 +71,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.guarantees.issuer_api import issuer_api
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
-    from trading.pki.pages import api as pki_api
+    from trading.pki.api import api as pki_api
     from trading.pki.pages import pages as pki_pages
     from trading.portal.pages import bp as home_bp
     from trading.tenders.api import api as tenders_api
@@ -93,7 +92,6 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         bids_api,
         opening_pages,
         opening_api,
-        log_api,
         archives_pages,
         archives_api,
         guarantees_pages,
@@ -107,7 +105,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_room_pages,
     ):
         app.register_blueprint(bp)
-    apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, log_api, archives_api)
+    apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, archives_api)
     for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api, evaluation_room_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
@@ -123,7 +121,7 @@ def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
     import trading.accounts.tasks
     import trading.archives.tasks
-    import trading.audit.api
+    import trading.audit.tasks
     import trading.awards.tasks
     import trading.bids.tasks
     import trading.evaluation.tasks

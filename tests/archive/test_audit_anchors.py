@@ -22,7 +22,7 @@ from archive.audit import GENESIS, ActorRef, AuditEvent, AuditHead, MerkleNode, 
 from archive.merkle import pack_frontier, push
 from signing.canonical import canonical_json
 from signing.digest import sm3
-from trading.audit.api import sign_checkpoints_job
+from trading.audit.tasks import sign_checkpoints_job
 from trading.cli import main
 from trading.core.config import Settings, load_settings
 from trading.core.db import Database, upgrade

@@ -31,7 +31,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     from tests.conftest import fresh_pg_database
     from trading.app import create_app
     from trading.archives.operations import build_due
-    from trading.audit.api import sign_checkpoints_job
+    from trading.audit.tasks import sign_checkpoints_job
     from trading.core.config import load_settings
     from trading.core.db import upgrade
     from trading.core.services import services

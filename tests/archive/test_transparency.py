@@ -17,7 +17,7 @@ from archive.audit import ActorRef, AuditEvent, record_event
 from archive.merkle import root_of, verify_consistency, verify_inclusion
 from tests.factories import platform_keys
 from tests.trading.opening.test_ceremony import open_tender
-from trading.audit.api import sign_checkpoints_job
+from trading.audit.tasks import sign_checkpoints_job
 from trading.core.services import services
 
 ACTOR = ActorRef("test", "tester")

@@ -414,7 +414,7 @@ def test_a_lot_from_opening_record_to_award(
         assert client.post(f"{url}/contract", headers=ht).status_code == 409
         from trading.archives.models import ArchivePackage
         from trading.archives.operations import build_due
-        from trading.audit.api import sign_checkpoints_job
+        from trading.audit.tasks import sign_checkpoints_job
 
         db = app.extensions["ggzy.db"]
         with db.session() as s:

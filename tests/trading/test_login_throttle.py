@@ -24,8 +24,8 @@ from tests.factories import PASSWORD, csrf_from, make_bidder_with_keys, make_use
 from trading.accounts.throttle import backoff_seconds
 from trading.accounts.web import same_site_path
 from trading.core.db import Base
+from trading.pki.login import CHALLENGE_LIFETIME, challenge_key, challenge_statement, issue_challenge
 from trading.pki.models import UsedLoginChallenge
-from trading.pki.operations import CHALLENGE_LIFETIME, challenge_key, challenge_statement, issue_challenge
 
 
 def token(client: FlaskClient, username: str, password: str, addr: str, **headers: str) -> Any:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +12,6 @@ from archive import clock
 from archive.audit import ANONYMOUS, Actor, record_event
 from signing.digest import sm3_hex
 from trading.accounts.models import (
-    CHALLENGE_ATTEMPT,
     PASSWORD_ATTEMPT,
     ROLES_BY_KIND,
     AuthSession,
@@ -25,9 +23,8 @@ from trading.accounts.models import (
 )
 from trading.accounts.passwords import passwords
 from trading.accounts.schemas import OrganisationIn, UserIn
-from trading.accounts.throttle import challenge_wait, password_wait
+from trading.accounts.throttle import password_wait
 from trading.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthenticated
-from trading.pki.operations import challenge_statement, issue_challenge
 
 SESSION_LIFETIME = {SessionKind.WEB: dt.timedelta(hours=12), SessionKind.API: dt.timedelta(days=30)}
 
@@ -111,32 +108,6 @@ def authenticate(
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash(password)
     return user
-
-
-@dataclass(frozen=True)
-class Challenge:
-    """What step 1 of a UKey login answers, the same in shape for a name that exists and one that does not."""
-
-    challenge_id: str
-    statement: bytes
-    expires_at: dt.datetime
-
-
-def issue_login_challenge(session: Session, username: str, ip: str, *, per_address: int, key: bytes) -> Challenge:
-    """Step 1 of the UKey login, throttled per client address only (``per_address`` a minute):
-    others' requests for a name never refuse its owner one. The challenge is a stateless token
-    MACed with ``key`` (``trading.pki.operations.issue_challenge``): nothing is stored or looked
-    up for the name, so strangers can neither fill a table nor evict the owner's challenge, and a
-    name that exists is not told apart from one that does not. The throttle's own row is written
-    for every request."""
-    now = clock.now()
-    wait = challenge_wait(session, ip, now, per_address=per_address)
-    if wait:
-        raise TooManyRequests(f"获取挑战码过于频繁，请 {wait} 秒后再试", retry_after=wait)
-    session.add(LoginAttempt(username=username[:64], ip=ip, at=now, success=True, kind=CHALLENGE_ATTEMPT))
-    session.flush()
-    ch = issue_challenge(key, username)
-    return Challenge(ch.token, challenge_statement(ch), ch.expires_at)
 
 
 def open_session(session: Session, user: User, kind: SessionKind, name: str = "") -> tuple[AuthSession, str]:

@@ -43,13 +43,3 @@ class LoginPageIn(Schema):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
     next: str = Field(default="", max_length=2048)
-
-
-class ChallengeIn(Schema):
-    username: str = Field(min_length=1, max_length=64)
-
-
-class Sm2LoginIn(Schema):
-    challenge_id: str = Field(min_length=32, max_length=1024, description="the token step 1 answered")
-    signature: str = Field(min_length=20, max_length=400)
-    name: str = Field(default="", max_length=100)

@@ -80,8 +80,8 @@ def challenge_wait(session: Session, address: str, now: dt.datetime, *, per_addr
     """Seconds before this address may ask for another UKey challenge (0: go on): at most
     ``per_address`` a minute from one address, whatever the names. Deliberately no limit per name:
     one counted across addresses let strangers hold a user's UKey login off (issue 17), and
-    challenges are stateless tokens (``trading.pki.operations.issue_challenge``), so nothing
-    per name needs bounding."""
+    the certificate login's challenges are stateless tokens, stored nowhere, so nothing per name
+    needs bounding."""
     since = now - CHALLENGE_WINDOW
     times = session.scalars(
         select(LoginAttempt.at)

@@ -1,5 +1,6 @@
-"""The audit log as a transparency log over HTTP: signed checkpoints, inclusion and consistency
-proofs (RFC 9162 with SM3), and the scheduler's job that signs checkpoints.
+"""The audit trail over JSON: its events and their check for staff and supervisors
+(/api/v1/audit), and the log as a public transparency log (/api/v1/log): signed checkpoints,
+inclusion and consistency proofs (RFC 9162 with SM3).
 
 Proofs are only given against the sizes of public signed checkpoints (decisive moments and the
 interval ones), so the API never tells anyone the log's current size (which would count the
@@ -8,22 +9,36 @@ platform's activity between checkpoints); the anchors, seconds apart, stay unpub
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import transparency as log
 from archive.audit import AuditEvent
+from archive.transparency import LogProblem, verify_log
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import InvalidInput, NotFound
-from trading.core.scheduler import job
-from trading.core.services import Services
+from trading.core.services import services
 
-api = Blueprint("log_api", __name__, url_prefix="/api/v1/log")
+api = Blueprint("audit_api", __name__, url_prefix="/api/v1")
+
+
+def event_json(e: AuditEvent) -> dict[str, object]:
+    return {
+        "seq": e.seq,
+        "at": e.at.isoformat(),
+        "actor": e.actor_id,
+        "role": e.actor_role,
+        "action": e.action,
+        "object": f"{e.object_type}:{e.object_id}",
+        "payload": e.payload,
+        "payload_sm3": e.payload_sm3.hex(),
+        "leaf_hash": e.leaf_hash.hex(),
+        "chain_hash": e.chain_hash.hex(),
+    }
 
 
 def checkpoint_json(cp: log.CheckpointView) -> dict[str, Any]:
@@ -38,8 +53,10 @@ def checkpoint_json(cp: log.CheckpointView) -> dict[str, Any]:
     }
 
 
-def _int_arg(name: str) -> int:
-    return web.query_int(name)
+def log_problems() -> list[LogProblem]:
+    """Every event checked against the chain, the signed checkpoints and their archived copies."""
+    svc = services(current_app)
+    return verify_log(web.db(), svc.keys.sign_cert, store=svc.archive_store)[1]
 
 
 def _signed_size(session: Session, tree_size: int) -> None:
@@ -52,7 +69,24 @@ def _signed_size(session: Session, tree_size: int) -> None:
         raise NotFound(f"没有树大小为 {tree_size} 的已签名检查点")
 
 
-@api.get("/checkpoints")
+# ---------------------------------------------------------------- the audit trail (staff)
+@api.get("/audit/events")
+@requires(Permission.AUDIT_READ)
+def api_events() -> Response:
+    after, limit = web.query_int("after", 0), web.query_int("limit", 100, minimum=1, maximum=1000)
+    q = select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(limit)
+    return jsonify({"items": [event_json(e) for e in web.db().scalars(q)]})
+
+
+@api.get("/audit/verify")
+@requires(Permission.AUDIT_READ)
+def api_verify() -> Response:
+    problems = log_problems()
+    return jsonify({"ok": not problems, "problems": [{"where": p.where, "problem": p.problem} for p in problems]})
+
+
+# ---------------------------------------------------------------- the transparency log (public)
+@api.get("/log/checkpoints")
 @requires(Permission.PUBLIC)
 def checkpoints() -> Response:
     subject = request.args.get("subject") or None
@@ -60,10 +94,10 @@ def checkpoints() -> Response:
     return jsonify({"items": [checkpoint_json(c) for c in items]})
 
 
-@api.get("/inclusion")
+@api.get("/log/inclusion")
 @requires(Permission.PUBLIC)
 def inclusion() -> Response:
-    seq, size = _int_arg("seq"), _int_arg("size")
+    seq, size = web.query_int("seq"), web.query_int("size")
     db = web.db()
     _signed_size(db, size)
     if not 0 < seq <= size:
@@ -75,31 +109,13 @@ def inclusion() -> Response:
     )
 
 
-@api.get("/consistency")
+@api.get("/log/consistency")
 @requires(Permission.PUBLIC)
 def consistency() -> Response:
-    old, new = _int_arg("old"), _int_arg("new")
+    old, new = web.query_int("old"), web.query_int("new")
     db = web.db()
     _signed_size(db, old)
     _signed_size(db, new)
     if old > new:
         raise InvalidInput("old 应不大于 new")
     return jsonify({"old": old, "new": new, "proof": [h.hex() for h in log.consistency_proof(db, old, new)]})
-
-
-@job("sign_checkpoints", every_seconds=2)
-def sign_checkpoints_job(session: Session, now: dt.datetime, services: Services) -> int:
-    """Checkpoints asked for at decisive moments, an anchor within seconds of any growth, and a
-    public one per interval while the log grows; each stored in the archive store as it is signed.
-    Measured on SQLite and the filesystem store (40 runs): a run that signs and stores one
-    checkpoint 24 ms median (49 ms p90, mostly the fsyncs), a run with nothing to do 2 ms; a stored
-    checkpoint is ~1.2 KB, so at most one per 2 s is ~1% of a core and ~50 MB a day of WORM
-    storage when the log grows without pause."""
-    settings = services.settings
-    log.interval_checkpoint(session, dt.timedelta(seconds=settings.checkpoint_interval_seconds), now)
-    log.anchor_checkpoint(session, dt.timedelta(seconds=settings.checkpoint_anchor_seconds), now)
-    keys = services.keys
-    retain = now + dt.timedelta(days=365 * settings.archive_retention_years + 4)
-    return log.sign_pending(
-        session, keys.sign_key, keys.sign_cert, now, store=services.archive_store, retain_until=retain
-    )

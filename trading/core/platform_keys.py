@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 
 from archive import clock
 from signing.certs import Certificate, CertificateAuthority, TrustStore, Usage
-from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey
+from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey, PublicKey
 from signing.sm4 import GCM_NONCE_SIZE, KEY_SIZE, gcm_open, gcm_seal
 from trading.core.config import ConfigError, Settings
 
@@ -100,8 +100,6 @@ def issue_certificate(
     days: int = 730,
     now: dt.datetime | None = None,
 ) -> Certificate:
-    from signing.sm2 import PublicKey
-
     return keys.ca.issue(
         PublicKey.from_pem(public_key_pem),
         common_name=common_name,

@@ -47,7 +47,7 @@ class UserCertificate(Base):
 
 class UsedLoginChallenge(Base):
     """A UKey login challenge already used to log in: challenges are stateless tokens
-    (``trading.pki.operations.issue_challenge``), so only the used ones are kept, until they
+    (``trading.pki.login.issue_challenge``), so only the used ones are kept, until they
     expire, to refuse a replay."""
 
     __tablename__ = "used_login_challenge"

@@ -368,26 +368,6 @@ def delete_holiday(day: str) -> tuple[Response, int]:
 
 
 # ---------------------------------------------------------------- my certificates and notifications
-class CertificateIn(Schema):
-    certificate_pem: str = Field(min_length=50, max_length=20_000)
-    usage: Usage
-
-
-@api.post("/me/certificates")
-@requires(Permission.CERTIFICATE_REGISTER)
-def register_my_certificate() -> tuple[Response, int]:
-    data = web.json_body(CertificateIn)
-    try:
-        cert = Certificate.load(data.certificate_pem.encode())
-    except SigningError:
-        raise InvalidInput("证书无法读取", fields={"certificate_pem": "不是有效的 PEM 证书"}) from None
-    try:
-        row = register_certificate(web.db(), web.require_user(), cert, data.usage, trust())
-    except SigningError as exc:
-        raise InvalidInput(f"证书不能登记：{exc}", code=exc.code) from None
-    return _ok({"fingerprint": row.fingerprint, "usage": row.usage, "not_after": iso(row.not_after)}, 201)
-
-
 @api.get("/me/certificates")
 @requires(Permission.CERTIFICATE_REGISTER)
 def my_certificates() -> Response:

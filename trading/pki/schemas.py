@@ -1,0 +1,28 @@
+"""What the certificate pages and API accept: registration, revocation and the UKey login."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from signing.certs import Usage
+from trading.core.schemas import Schema
+
+
+class CertificateIn(Schema):
+    certificate_pem: str = Field(min_length=50, max_length=20_000)
+    usage: Usage
+
+
+class RevokeIn(Schema):
+    certificate_pem: str = Field(min_length=50, max_length=20_000)
+    reason: str = Field(min_length=2, max_length=200)
+
+
+class ChallengeIn(Schema):
+    username: str = Field(min_length=1, max_length=64)
+
+
+class Sm2LoginIn(Schema):
+    challenge_id: str = Field(min_length=32, max_length=1024, description="the token step 1 answered")
+    signature: str = Field(min_length=20, max_length=400)
+    name: str = Field(default="", max_length=100)
