@@ -61,7 +61,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.awards.claims_views import api as claims_api
     from trading.awards.claims_views import pages as claims_pages
     from trading.bids.api import api as bids_api
-    from trading.bids.pages import bp as bidding_bp
+    from trading.bids.pages import pages as bids_pages
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
     from trading.evaluation.room_api import api as evaluation_room_api
@@ -88,7 +88,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         pki_api,
         tenders_pages,
         tenders_api,
-        bidding_bp,
+        bids_pages,
         bids_api,
         opening_pages,
         opening_api,

@@ -30,7 +30,7 @@ from tests.factories import (
     upload_bid,
 )
 from trading.accounts.models import Role
-from trading.bids import operations as bid_ops
+from trading.bids import uploads as bid_uploads
 from trading.bids.models import Bid, BidUpload, UploadState
 from trading.pki.operations import revoke_certificate
 
@@ -58,7 +58,7 @@ def tender(client: FlaskClient, session: Session, app: Flask) -> dict[str, Any]:
 def test_submit_receipt_replace_withdraw(
     client: FlaskClient, session: Session, app: Flask, tender: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(bid_ops, "PART_SIZE", 64 * 1024)  # several parts for a 300 KB bid
+    monkeypatch.setattr(bid_uploads, "PART_SIZE", 64 * 1024)  # several parts for a 300 KB bid
     t = tender
     blob = seal_bid(t["b1"], t["code"], PRICE_SHEET + b"x" * 300_000)
     r = upload_bid(client, t["h1"], blob, t["code"])
@@ -211,7 +211,7 @@ def test_abandoned_uploads_are_swept(client: FlaskClient, session: Session, app:
     up = upload_bid(client, t["h1"], blob, t["code"], complete=False)
     staging = app.extensions["ggzy.settings"].instance / "uploads"
     assert (staging / f"{up['upload_id']}.part").exists()
-    assert bid_ops.abandon_expired(session, staging, clock.now() + dt.timedelta(hours=25)) == 1
+    assert bid_uploads.abandon_expired(session, staging, clock.now() + dt.timedelta(hours=25)) == 1
     assert not (staging / f"{up['upload_id']}.part").exists()
 
 
@@ -230,7 +230,7 @@ def test_one_upload_that_cannot_be_abandoned_holds_up_no_other(
     stuck.unlink()
     stuck.mkdir()  # unlink() of a directory raises: this upload cannot be abandoned
     later = clock.now() + dt.timedelta(hours=25)
-    assert bid_ops.abandon_expired(session, staging, later) == 1
+    assert bid_uploads.abandon_expired(session, staging, later) == 1
     states = {
         u.id: u.state
         for u in session.scalars(
@@ -242,7 +242,7 @@ def test_one_upload_that_cannot_be_abandoned_holds_up_no_other(
     assert states == {ups[0]["upload_id"]: UploadState.OPEN, ups[1]["upload_id"]: UploadState.ABANDONED}
     assert not (staging / f"{ups[1]['upload_id']}.part").exists()
     stuck.rmdir()
-    assert bid_ops.abandon_expired(session, staging, later) == 1  # the next sweep takes it
+    assert bid_uploads.abandon_expired(session, staging, later) == 1  # the next sweep takes it
 
 
 def test_bidder_pages(client: FlaskClient, session: Session, app: Flask, tender: dict[str, Any]) -> None:

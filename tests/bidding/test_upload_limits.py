@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from tests.bidding import test_bids
 from tests.factories import api_token, init_upload, make_bidder_with_keys, seal_bid, send_parts, upload_bid
-from trading.bids import operations as bid_ops
+from trading.bids import uploads as bid_uploads
 from trading.bids.models import BidUpload, UploadState
 
 PRICE_SHEET = test_bids.PRICE_SHEET
@@ -124,14 +124,14 @@ def test_idle_uploads_stop_counting_and_are_swept(
         r = send_parts(client, t["h1"], idle_ones[0], blob, dt.timedelta(0))
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "upload_expired"
         # an upload that keeps sending can finish, however long it takes in all
-        monkeypatch.setattr(bid_ops, "PART_SIZE", 4096)
+        monkeypatch.setattr(bid_uploads, "PART_SIZE", 4096)
         busy = init_upload(client, t["h1"], blob, t["code"])
         assert busy.status_code == 201
         up = busy.get_json()
         assert up["part_size"] == 4096 and len(blob) > 2 * 4096
         assert send_parts(client, t["h1"], up, blob, idle - dt.timedelta(seconds=1)).status_code == 200
         staging = app.extensions["ggzy.settings"].instance / "uploads"
-        assert bid_ops.abandon_expired(session, staging, clock.now(), idle) == 3
+        assert bid_uploads.abandon_expired(session, staging, clock.now(), idle) == 3
     done = client.post(f"/api/v1/bids/uploads/{up['upload_id']}/complete", headers=t["h1"])
     assert done.status_code == 201, done.get_json()
     session.expire_all()
@@ -152,8 +152,8 @@ def test_uploads_past_the_deadline_are_swept(
     staging = app.extensions["ggzy.settings"].instance / "uploads"
     assert (staging / f"{up['upload_id']}.part").exists()
     long_idle = dt.timedelta(hours=10)
-    assert bid_ops.abandon_expired(session, staging, t["deadline"] - dt.timedelta(seconds=1), long_idle) == 0
-    assert bid_ops.abandon_expired(session, staging, t["deadline"] + dt.timedelta(seconds=1), long_idle) == 1
+    assert bid_uploads.abandon_expired(session, staging, t["deadline"] - dt.timedelta(seconds=1), long_idle) == 0
+    assert bid_uploads.abandon_expired(session, staging, t["deadline"] + dt.timedelta(seconds=1), long_idle) == 1
     assert not (staging / f"{up['upload_id']}.part").exists()
 
 

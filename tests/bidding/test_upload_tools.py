@@ -34,9 +34,9 @@ from tests.factories import (
     upload,
 )
 from trading.accounts.models import Role
-from trading.bids import operations as bid_ops
+from trading.bids import uploads as bid_uploads
 from trading.bids.models import BidUpload, UploadState
-from trading.bids.operations import StagingFull
+from trading.bids.uploads import StagingFull
 
 PRICE_SHEET = test_bids.PRICE_SHEET
 tender = test_bids.tender  # the fixture: a published tender, two registered bidders
@@ -154,7 +154,7 @@ def test_upload_resumes_its_own_upload_without_the_side_file(
 ) -> None:
     """Failed before: without `bid.sealed.upload.json` (another machine, a cleaned folder) the tool
     began a new upload each run, and the fourth run was refused (409 too_many_open_uploads)."""
-    monkeypatch.setattr(bid_ops, "PART_SIZE", 64 * 1024)
+    monkeypatch.setattr(bid_uploads, "PART_SIZE", 64 * 1024)
     p = platform
     blob = seal_bid(p["b1"], p["code"], PRICE_SHEET + b"r" * 200_000)
     sealed = tmp_path / "bid.sealed"

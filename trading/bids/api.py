@@ -7,16 +7,17 @@ import pathlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import Field
 
 from signing.digest import sm3_hex
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
-from trading.bids import operations as ops
+from trading.bids import acceptance, receipts, uploads
 from trading.bids.models import Bid, BidUpload
+from trading.bids.schemas import InitIn, WithdrawIn
+from trading.bids.staging import StagingLost, staging_dir
+from trading.bids.withdrawal import withdraw_bid
 from trading.core.errors import InvalidInput
-from trading.core.platform_keys import load_platform_keys
-from trading.core.schemas import Schema
+from trading.core.platform_keys import PlatformKeys, load_platform_keys
 from trading.core.services import object_store
 from trading.pki.trust import trust
 from trading.tenders.loading import iso, load
@@ -27,14 +28,12 @@ api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
 
 
 def staging() -> pathlib.Path:
-    from trading.bids.tasks import staging_dir
-
     return staging_dir(current_app.extensions["ggzy.settings"])
 
 
-def limits() -> ops.UploadLimits:
+def limits() -> uploads.UploadLimits:
     s = current_app.extensions["ggzy.settings"]
-    return ops.UploadLimits(
+    return uploads.UploadLimits(
         s.uploads_open_per_lot,
         s.uploads_open_per_bidder,
         s.staging_max_bytes,
@@ -43,19 +42,8 @@ def limits() -> ops.UploadLimits:
     )
 
 
-def _keys() -> Any:
+def platform_keys() -> PlatformKeys:
     return load_platform_keys(current_app.extensions["ggzy.settings"])
-
-
-class InitIn(Schema):
-    tender: str = Field(min_length=1, max_length=32)
-    lot: int = Field(ge=1)
-    size: int = Field(ge=1)
-    head: str = Field(min_length=20, max_length=2_000_000, description="base64 of the envelope's prefix and header")
-
-
-class WithdrawIn(Schema):
-    signature: str = Field(min_length=20, max_length=400)
 
 
 def upload_json(u: BidUpload) -> dict[str, Any]:
@@ -101,7 +89,7 @@ def init_upload() -> tuple[Response, int]:
     except ValueError:
         raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
     tender = load(data.tender, for_update=False)
-    upload = ops.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits())
+    upload = uploads.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits())
     web.commit()
     return jsonify(upload_json(upload)), 201
 
@@ -110,14 +98,14 @@ def init_upload() -> tuple[Response, int]:
 @requires(Permission.TENDER_PARTICIPATE)
 def open_uploads() -> Response:
     """The caller's organisation's open uploads: to resume one, or give it up."""
-    return jsonify({"items": [upload_json(u) for u in ops.open_uploads(web.db(), web.require_user())]})
+    return jsonify({"items": [upload_json(u) for u in uploads.open_uploads(web.db(), web.require_user())]})
 
 
 @api.delete("/bids/uploads/<upload_id>")
 @requires(Permission.TENDER_PARTICIPATE)
 def abandon_upload(upload_id: str) -> tuple[str, int]:
-    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
-    ops.abandon_upload(web.db(), staging(), upload)
+    upload = uploads.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    uploads.abandon_upload(web.db(), staging(), upload)
     web.commit()
     return "", 204
 
@@ -125,7 +113,7 @@ def abandon_upload(upload_id: str) -> tuple[str, int]:
 @api.get("/bids/uploads/<upload_id>")
 @requires(Permission.TENDER_PARTICIPATE)
 def upload_status(upload_id: str) -> Response:
-    return jsonify(upload_json(ops.get_upload(web.db(), web.require_user(), upload_id)))
+    return jsonify(upload_json(uploads.get_upload(web.db(), web.require_user(), upload_id)))
 
 
 @api.put("/bids/uploads/<upload_id>/parts/<int:number>")
@@ -133,14 +121,14 @@ def upload_status(upload_id: str) -> Response:
 def put_part(upload_id: str, number: int) -> Response:
     # +1: under a server that terminates input, Werkzeug refuses a read *at* the limit; put_part
     # itself enforces the exact part length.
-    request.max_content_length = ops.PART_SIZE + 1
-    upload = ops.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
+    request.max_content_length = uploads.PART_SIZE + 1
+    upload = uploads.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
     prefix = request.headers.get("X-Prefix-SM3", "")
     if len(prefix) != 64:
         raise InvalidInput("缺少 X-Prefix-SM3（到本片末尾为止的整个文件的 SM3）", code="part_digest_missing")
     try:
-        ops.put_part(web.db(), staging(), upload, number, request.stream, prefix, limits())
-    except ops.StagingLost:
+        uploads.put_part(web.db(), staging(), upload, number, request.stream, prefix, limits())
+    except StagingLost:
         web.commit()  # keep the reset: the client starts again from part 1
         raise
     web.commit()
@@ -151,10 +139,10 @@ def put_part(upload_id: str, number: int) -> Response:
 @requires(Permission.TENDER_PARTICIPATE)
 def complete(upload_id: str) -> tuple[Response, int]:
     user = web.require_user()
-    upload = ops.get_upload(web.db(), user, upload_id, for_update=True)
+    upload = uploads.get_upload(web.db(), user, upload_id, for_update=True)
     try:
-        bid = ops.complete_upload(web.db(), object_store(current_app), _keys(), staging(), user, upload)
-    except (ops.DeadlinePassed, ops.StagingLost):
+        bid = acceptance.complete_upload(web.db(), object_store(current_app), platform_keys(), staging(), user, upload)
+    except (acceptance.DeadlinePassed, StagingLost):
         web.commit()  # keep the upload marked abandoned, or reset to part 1
         raise
     web.commit()
@@ -168,7 +156,7 @@ def my_bids() -> Response:
     code = request.args.get("tender")
     tender = get_tender(web.db(), code) if code else None
     return jsonify(
-        {"items": [bid_json(b) | {"tender": code} for b in ops.my_bids(web.db(), web.require_user(), tender)]}
+        {"items": [bid_json(b) | {"tender": code} for b in receipts.my_bids(web.db(), web.require_user(), tender)]}
     )
 
 
@@ -177,8 +165,8 @@ def my_bids() -> Response:
 def withdraw(ciphertext_sm3: str) -> Response:
     data = web.json_body(WithdrawIn)
     user = web.require_user()
-    bid = ops.get_my_bid(web.db(), user, ciphertext_sm3)  # withdraw_bid locks it, after the tender
-    confirmation = ops.withdraw_bid(web.db(), _keys(), user, bid, data.signature)
+    bid = receipts.get_my_bid(web.db(), user, ciphertext_sm3)  # withdraw_bid locks it, after the tender
+    confirmation = withdraw_bid(web.db(), platform_keys(), user, bid, data.signature)
     web.commit()
     return jsonify({"confirmation": confirmation} | bid_json(bid))
 
@@ -187,5 +175,5 @@ def withdraw(ciphertext_sm3: str) -> Response:
 @requires(Permission.PUBLIC)
 def platform_certificates() -> Response:
     """The platform's signing certificate and root: all that is needed to check receipts offline."""
-    keys = _keys()
+    keys = platform_keys()
     return jsonify({"signing_certificate": keys.sign_cert.to_pem().decode(), "root": keys.ca.cert.to_pem().decode()})

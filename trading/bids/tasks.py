@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import pathlib
 
 from sqlalchemy.orm import Session
 
-from trading.bids.operations import abandon_expired
-from trading.core.config import Settings, load_settings
+from trading.bids.staging import staging_dir
+from trading.bids.uploads import abandon_expired
 from trading.core.scheduler import job
 from trading.core.services import Services
-
-
-def staging_dir(settings: Settings | None = None) -> pathlib.Path:
-    """Where uploads are staged (UPLOAD_STAGING_DIR; a shared volume when several app machines run)."""
-    return pathlib.Path(os.environ.get("UPLOAD_STAGING_DIR") or (settings or load_settings()).instance / "uploads")
 
 
 @job("abandon_uploads", every_seconds=600)

@@ -124,8 +124,8 @@ def move_order(
         record_event(session, actor, ORDER_ACTIONS[to], order if subject is None else subject, dict(detail or {}))
 
 
-def _check_guarantee(g: Guarantee, to: GuaranteeState) -> GuaranteeState:
-    frm = g.state
+def _check_guarantee(guarantee: Guarantee, to: GuaranteeState) -> GuaranteeState:
+    frm = guarantee.state
     if to not in GUARANTEE_MOVES[frm]:
         raise GuaranteeMoveRefused(f"保函{frm.label}，不能改为“{to.label}”")
     return frm
@@ -134,39 +134,39 @@ def _check_guarantee(g: Guarantee, to: GuaranteeState) -> GuaranteeState:
 def move_guarantee(
     session: Session,
     actor: Actor,
-    g: Guarantee,
+    guarantee: Guarantee,
     to: GuaranteeState,
     *,
     detail: Mapping[str, Any] | None = None,
     subject: Any = None,
 ) -> None:
-    """Move ``g`` to ``to`` (``GuaranteeMoveRefused`` if the table forbids it), with its audit
+    """Move ``guarantee`` to ``to`` (``GuaranteeMoveRefused`` if the table forbids it), with its audit
     event about ``subject`` (the claim filed against it) or the guarantee."""
-    frm = _check_guarantee(g, to)
+    frm = _check_guarantee(guarantee, to)
     action = GUARANTEE_ACTIONS.get((frm, to))
     if action is None:  # out of CLAIMED: the claim and its guarantee move together
         raise GuaranteeMoveRefused(f"保函{frm.label}，由索赔的答复改变其状态")
-    g.state = to
+    guarantee.state = to
     session.flush()
-    record_event(session, actor, action, g if subject is None else subject, dict(detail or {}))
+    record_event(session, actor, action, guarantee if subject is None else subject, dict(detail or {}))
 
 
 def move_claim(
     session: Session,
     actor: Actor,
     claim: GuaranteeClaim,
-    g: Guarantee,
+    guarantee: Guarantee,
     to: ClaimState,
     *,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
     """The issuer's answer: ``claim`` is paid or refused (``ClaimMoveRefused`` if the table forbids
-    it) and its guarantee ``g`` paid out or standing again, with one audit event about the claim."""
+    it) and ``guarantee`` paid out or standing again, with one audit event about the claim."""
     frm = claim.state
     if to not in CLAIM_MOVES[frm]:
         raise ClaimMoveRefused(f"索赔{frm.label}，不能改为“{to.label}”")
     g_to = CLAIM_ANSWERS[to]
-    _check_guarantee(g, g_to)
-    claim.state, g.state = to, g_to
+    _check_guarantee(guarantee, g_to)
+    claim.state, guarantee.state = to, g_to
     session.flush()
     record_event(session, actor, f"guarantee.claim_{to.value}", claim, dict(detail or {}))

@@ -1,10 +1,8 @@
-"""Bid submission rules (投标): staged uploads, acceptance at the deadline, receipts, withdrawal.
-
-The platform never holds a bid's plaintext or key here: it checks the sealed envelope's header
-(signature, certificate, binding to tender, lot and bidder), hashes the ciphertext once as it
-streams in, and accepts the bid in one transaction that locks the tender row and reads the
-server clock, so the completion instant alone decides whether a bid beat the deadline.
-"""
+"""Staged uploads of a sealed bid (分片上传): init (the envelope's header checked), parts (each
+hashed once as it streams in), and giving up, by the bidder or by the sweep. What one bidder may
+hold open, and what all open uploads together may stage, is capped; an upload is never a bid
+until ``acceptance.complete_upload`` accepts it, and nothing of it is recorded in the audit trail
+(an event would tell, before the deadline, who is bidding)."""
 
 from __future__ import annotations
 
@@ -12,7 +10,6 @@ import datetime as dt
 import io
 import pathlib
 import shutil
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import IO
@@ -21,25 +18,22 @@ from sqlalchemy import ColumnElement, and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import ActorRef, record_event
 from archive.db import locked
-from archive.objectstore import ObjectStore
 from archive.objectstore.base import start_writeback
 from signing.certs import TrustStore, Usage
 from signing.digest import SM3, BackgroundSM3, sm3_hex
 from signing.envelope import read_header
 from signing.errors import SigningError
-from signing.statements import bid_withdrawal_statement, sign_statement
-from trading.accounts.models import Role, User
-from trading.bids.models import Bid, BidState, BidUpload, UploadState
+from trading.accounts.models import User
+from trading.bids.acceptance import bidder_org, ensure_accepting, lot_numbered
+from trading.bids.lifecycle import move_upload
+from trading.bids.models import BidUpload, UploadState
+from trading.bids.staging import forget, remember, running_hash, staged_path
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from trading.core.platform_keys import PlatformKeys
 from trading.core.scheduler import each_apart
-from trading.pki.operations import check_signature, current_certificate, registered_signing_cert, trust_store
+from trading.pki.operations import current_certificate
 from trading.tenders.documents import get_interest
 from trading.tenders.models import Interest, Lot, Tender, TenderState
-from trading.tenders.operations import ensure_current, get_tender
-from trading.tenders.sealed import SEALED
 
 PART_SIZE = 32 * 1024 * 1024
 MAX_BID_BYTES = 4 * 1024**3
@@ -85,91 +79,6 @@ class StagingFull(DomainError):
 STAGING_FULL = "平台暂存空间已满，暂不能接收新的投标文件，请稍后重试或联系交易中心"
 
 
-class DeadlinePassed(Conflict):
-    code = "deadline_passed"
-
-
-class StagingLost(Conflict):
-    """The staged bytes no longer match what was acknowledged (the upload restarts at part 1)."""
-
-    code = "staging_lost"
-
-
-# ---------------------------------------------------------------- the running hash of each upload
-_hashers: dict[str, tuple[int, SM3]] = {}
-_hashers_lock = threading.Lock()
-
-
-def _running_hash(upload: BidUpload, staged: pathlib.Path) -> SM3:
-    """The SM3 of the bytes accepted so far. A keep-alive connection keeps hitting the same worker,
-    which keeps the hash in memory; after a reconnect or a restart it is rebuilt from the staging
-    file and checked against the committed digest (parts are not fsynced one by one: an OS crash
-    that lost staged bytes is caught here, and the upload starts again from the first part)."""
-    with _hashers_lock:
-        cached = _hashers.get(upload.id)
-    if cached is not None and cached[0] == upload.received:
-        return cached[1].copy()
-    h = SM3()
-    left = upload.received
-    with staged.open("rb") as f:
-        while left:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:
-                break
-            h.update(chunk)
-            left -= len(chunk)
-    if left or h.hexdigest() != upload.prefix_sm3:
-        upload.received, upload.parts, upload.prefix_sm3 = 0, 0, sm3_hex(b"")
-        raise StagingLost("暂存数据已损坏，请从第 1 片重新上传", code="staging_lost")
-    return h
-
-
-def _remember(upload_id: str, received: int, h: SM3) -> None:
-    with _hashers_lock:
-        _hashers[upload_id] = (received, h)
-
-
-def _forget(upload_id: str) -> None:
-    with _hashers_lock:
-        _hashers.pop(upload_id, None)
-
-
-def staged_path(staging: pathlib.Path, upload_id: str) -> pathlib.Path:
-    return staging / f"{upload_id}.part"
-
-
-# ---------------------------------------------------------------- helpers
-def _bidder_org(user: User) -> tuple[int, str]:
-    if Role.BIDDER not in user.roles or user.organisation is None:
-        raise Forbidden("只有投标人可以投标")
-    return user.organisation.id, user.organisation.credit_code
-
-
-def _lot(tender: Tender, number: int) -> Lot:
-    for lot in tender.lots:
-        if lot.number == number:
-            return lot
-    raise NotFound(f"标段 {number} 不存在")
-
-
-def _accepting(session: Session, tender: Tender, now: dt.datetime) -> None:
-    ensure_current(session, tender)
-    if tender.status is TenderState.BIDDING_CLOSED or tender.deadline_passed(now):
-        raise DeadlinePassed(
-            f"投标截止时间 {clock.local(tender.bid_deadline):%Y-%m-%d %H:%M:%S} 已过，不再接受投标文件"
-        )
-    if tender.status is not TenderState.PUBLISHED:
-        raise Conflict(f"项目当前状态为“{tender.status.label}”，不接受投标文件", code="wrong_state")
-
-
-def _sealed(commitment: str) -> ActorRef:
-    """The neutral actor of every sealed event (trading.tenders.sealed): the bid events already
-    carry a fresh commitment each (SM3 of the signed receipt or confirmation), opened by the
-    bidder's own receipt and the deadline commitment; the actor must not add a pseudonym."""
-    return SEALED
-
-
-# ---------------------------------------------------------------- init → parts → complete
 def _live(now: dt.datetime, idle: dt.timedelta) -> ColumnElement[bool]:
     """An open upload that can still become a bid: not expired, a part received (or the upload
     begun) within ``idle``, and its tender still taking bids. Only live uploads count against the
@@ -216,10 +125,10 @@ def _check_staging(session: Session, staging: pathlib.Path, expected: int, limit
 def _serialise_inits(session: Session, org_id: int) -> None:
     """Lock the bidder's registrations (its interest rows, in id order) so that its upload inits
     take turns: two counted at the same instant both saw a free place and passed a cap by one.
-    Taken after the tender (``_accepting``), as every lock of ours is. Not the organisation row: a
-    completion holds its tender row and then inserts a bid referring to the organisation, which
-    waits on that row's lock while this init, holding it, would wait on the tender (a deadlock).
-    Nothing that locks a tender refers to an interest row."""
+    Taken after the tender (``ensure_accepting``), as every lock of ours is. Not the organisation
+    row: a completion holds its tender row and then inserts a bid referring to the organisation,
+    which waits on that row's lock while this init, holding it, would wait on the tender (a
+    deadlock). Nothing that locks a tender refers to an interest row."""
     session.execute(locked(select(Interest.id).where(Interest.org_id == org_id).order_by(Interest.id))).all()
 
 
@@ -233,10 +142,10 @@ def init_upload(
     trust: TrustStore,
     limits: UploadLimits = UploadLimits(),
 ) -> BidUpload:
-    org_id, credit_code = _bidder_org(user)
+    org_id, credit_code = bidder_org(user)
     now = clock.now()
-    _accepting(session, tender, now)
-    lot = _lot(tender, lot_number)
+    ensure_accepting(session, tender, now)
+    lot = lot_numbered(tender, lot_number)
     if get_interest(session, tender, user) is None:
         raise Forbidden("请先报名本项目", code="not_registered")
     if not 0 < size <= MAX_BID_BYTES:
@@ -291,6 +200,12 @@ def get_upload(session: Session, user: User, upload_id: str, *, for_update: bool
     return upload
 
 
+def open_uploads(session: Session, user: User) -> list[BidUpload]:
+    """The caller's organisation's uploads still open (to resume one, or give it up)."""
+    q = select(BidUpload).where(BidUpload.org_id == user.organisation_id, BidUpload.state == UploadState.OPEN)
+    return list(session.scalars(q.order_by(BidUpload.created_at)))
+
+
 def put_part(
     session: Session,
     staging: pathlib.Path,
@@ -318,7 +233,7 @@ def put_part(
     staged = staged_path(staging, upload.id)
     staging.mkdir(parents=True, exist_ok=True)
     _check_staging(session, staging, expected, limits)
-    h = _running_hash(upload, staged) if upload.received else SM3()
+    h = running_hash(upload, staged) if upload.received else SM3()
     got = 0
     with staged.open("r+b" if staged.exists() else "w+b") as f:
         f.truncate(upload.received)  # whatever a killed process left beyond the committed length
@@ -344,7 +259,7 @@ def put_part(
             raise InvalidInput(f"分片长度应为 {expected} 字节，收到 {got} 字节", code="part_size")
         if h.hexdigest() != prefix_sm3.lower():
             f.truncate(upload.received)
-            _forget(upload.id)
+            forget(upload.id)
             raise InvalidInput("分片校验失败：SM3 不符，请重传此片", code="part_digest_mismatch")
         start_writeback(f, upload.received, got)  # the fsync at completion then has little left to do
     upload.received += got
@@ -352,149 +267,8 @@ def put_part(
     upload.prefix_sm3 = h.hexdigest()
     upload.updated_at = clock.now()
     session.flush()
-    _remember(upload.id, upload.received, h)
+    remember(upload.id, upload.received, h)
     return upload
-
-
-def complete_upload(
-    session: Session, store: ObjectStore, keys: PlatformKeys, staging: pathlib.Path, user: User, upload: BidUpload
-) -> Bid:
-    """Accept the bid: store it, then decide by the server clock with the tender row locked."""
-    if upload.state is not UploadState.OPEN:
-        raise Conflict("上传任务已结束", code="upload_closed")
-    if upload.received != upload.declared_size:
-        raise Conflict(f"尚未收到全部数据（{upload.received}/{upload.declared_size} 字节）", code="upload_incomplete")
-    tender = session.get(Tender, upload.tender_id)
-    assert tender is not None
-    staged = staged_path(staging, upload.id)
-    if not staged.exists() or staged.stat().st_size < upload.received:
-        upload.received, upload.parts, upload.prefix_sm3 = 0, 0, sm3_hex(b"")
-        raise StagingLost("暂存文件不完整，请从第 1 片重新上传", code="staging_lost")
-    with _hashers_lock:
-        cached = _hashers.get(upload.id)
-    if cached is None or cached[0] != upload.received:
-        _running_hash(upload, staged)  # after a restart: prove the staged bytes are the acknowledged ones
-    with staged.open("r+b") as f:
-        f.truncate(upload.received)
-    # Store first (may take seconds for S3): an unreferenced object is harmless if we refuse below.
-    obj = store.adopt_file(str(staged), upload.prefix_sm3, upload.received)
-    _forget(upload.id)
-    tender = get_tender(session, tender.code, for_update=True)  # serialises completions per tender
-    now = clock.now()  # the completion instant, inside the accepting transaction
-    try:
-        _accepting(session, tender, now)
-    except DomainError:
-        upload.state, upload.updated_at = UploadState.ABANDONED, now
-        raise
-    lot = session.get(Lot, upload.lot_id)
-    assert lot is not None
-    previous = session.scalar(
-        locked(select(Bid).where(Bid.lot_id == lot.id, Bid.org_id == upload.org_id, Bid.status == BidState.ACCEPTED))
-    )
-    header = read_header(io.BytesIO(upload.head))
-    if previous is not None:
-        previous.status = BidState.SUPERSEDED
-        session.flush()
-    org = user.organisation
-    assert org is not None
-    body = {
-        "tender": tender.code,
-        "lot": lot.number,
-        "bidder": org.credit_code,
-        "ciphertext_sm3": obj.sm3,
-        "size": upload.received,
-        "header_sm3": sm3_hex(header.raw),
-        "received_at": now.isoformat(),
-        "replaces": previous.ciphertext_sm3 if previous else None,
-    }
-    receipt = sign_statement("bid_receipt", body, key=keys.sign_key, cert=keys.sign_cert, now=now)
-    bid = Bid(
-        tender_id=tender.id,
-        lot_id=lot.id,
-        org_id=upload.org_id,
-        user_id=user.id,
-        status=BidState.ACCEPTED,
-        object_key=obj.key,
-        ciphertext_sm3=obj.sm3,
-        size=upload.received,
-        header_sm3=body["header_sm3"],
-        signer_cert_sm3=header.signer_cert.fingerprint,
-        received_at=now,
-        receipt=receipt.to_json().decode(),
-        replaces_id=previous.id if previous else None,
-    )
-    session.add(bid)
-    upload.state, upload.updated_at = UploadState.COMPLETED, now
-    session.flush()
-    commitment = bid.commitment
-    record_event(
-        session,
-        _sealed(commitment),
-        "bid.submit",
-        ("bid", commitment[:32]),
-        {"commitment": commitment, "ciphertext_sm3": obj.sm3},
-    )
-    return bid
-
-
-# ---------------------------------------------------------------- reading and withdrawing
-def my_bids(session: Session, user: User, tender: Tender | None = None) -> list[Bid]:
-    if user.organisation_id is None:
-        return []
-    q = select(Bid).where(Bid.org_id == user.organisation_id)
-    if tender is not None:
-        q = q.where(Bid.tender_id == tender.id)
-    return list(session.scalars(q.order_by(Bid.id.desc())))
-
-
-def get_my_bid(session: Session, user: User, ciphertext_sm3: str) -> Bid:
-    q = select(Bid).where(Bid.ciphertext_sm3 == ciphertext_sm3, Bid.org_id == user.organisation_id)
-    bid = session.scalar(q.order_by(Bid.id.desc()).limit(1))
-    if bid is None:
-        raise NotFound("投标文件不存在")
-    return bid
-
-
-def withdraw_bid(session: Session, keys: PlatformKeys, user: User, bid: Bid, signature_b64: str) -> str:
-    """ACCEPTED → WITHDRAWN before the deadline, signed by the bidder; returns the signed confirmation."""
-    tender = session.get(Tender, bid.tender_id)
-    lot = session.get(Lot, bid.lot_id)
-    assert tender is not None and lot is not None and user.organisation is not None
-    # the tender's lock first, then the bid's: the order a completion takes them in (a replacement
-    # supersedes this bid under the tender's lock), so the two wait for each other, never deadlock
-    tender = get_tender(session, tender.code, for_update=True)
-    bid = session.scalars(locked(select(Bid).where(Bid.id == bid.id))).one()
-    now = clock.now()
-    _accepting(session, tender, now)
-    if bid.status is not BidState.ACCEPTED:
-        raise Conflict(f"该投标文件状态为“{bid.status.label}”，不能撤回", code="wrong_state")
-    cert = registered_signing_cert(session, user, trust_store(session, keys))  # revoked UKeys cannot withdraw
-    statement = bid_withdrawal_statement(tender.code, lot.number, user.organisation.credit_code, bid.ciphertext_sm3)
-    check_signature(cert, statement, signature_b64, "撤回声明")
-    bid.status, bid.withdrawn_at, bid.withdrawal = BidState.WITHDRAWN, now, signature_b64
-    session.flush()
-    confirmation = sign_statement(
-        "bid_withdrawal",
-        {
-            "tender": tender.code,
-            "lot": lot.number,
-            "bidder": user.organisation.credit_code,
-            "ciphertext_sm3": bid.ciphertext_sm3,
-            "withdrawn_at": now.isoformat(),
-        },
-        key=keys.sign_key,
-        cert=keys.sign_cert,
-        now=now,
-    )
-    commitment = sm3_hex(confirmation.statement)
-    record_event(session, _sealed(commitment), "bid.withdraw", ("bid", commitment[:32]), {"commitment": commitment})
-    return confirmation.to_json().decode()
-
-
-def open_uploads(session: Session, user: User) -> list[BidUpload]:
-    """The caller's organisation's uploads still open (to resume one, or give it up)."""
-    q = select(BidUpload).where(BidUpload.org_id == user.organisation_id, BidUpload.state == UploadState.OPEN)
-    return list(session.scalars(q.order_by(BidUpload.created_at)))
 
 
 def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -> None:
@@ -503,10 +277,9 @@ def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -
     event would tell, before the deadline, that this bidder is bidding."""
     if upload.state is not UploadState.OPEN:
         raise Conflict("上传任务已结束", code="upload_closed")
-    upload.state, upload.updated_at = UploadState.ABANDONED, clock.now()
+    move_upload(session, upload, UploadState.ABANDONED, now=clock.now())
     staged_path(staging, upload.id).unlink(missing_ok=True)
-    _forget(upload.id)
-    session.flush()
+    forget(upload.id)
 
 
 def abandon_expired(
@@ -538,8 +311,7 @@ def abandon_one(
     )
     if upload is None:
         return False
-    upload.state, upload.updated_at = UploadState.ABANDONED, now
-    session.flush()
+    move_upload(session, upload, UploadState.ABANDONED, now=now)
     staged_path(staging, upload.id).unlink(missing_ok=True)
-    _forget(upload.id)
+    forget(upload.id)
     return True
