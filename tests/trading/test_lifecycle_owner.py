@@ -38,16 +38,16 @@ def _named(node: ast.expr, word: str) -> bool:
     return word in text and f"s{word}" not in text  # not a "slot"
 
 
-def status_writes(source: str, word: str = "lot", enum: str = "LotState") -> list[int]:
-    """Lines that assign ``X.status`` where X reads as ``word`` or the value is an ``enum``;
-    also ``setattr(x, "status", …)``."""
+def status_writes(source: str, word: str = "lot", enum: str = "LotState", attr: str = "status") -> list[int]:
+    """Lines that assign ``X.status`` (or the column ``attr``) where X reads as ``word`` or the
+    value is an ``enum``; also ``setattr(x, "status", …)``."""
     lines = []
     for node in ast.walk(ast.parse(source)):
         value = getattr(node, "value", None)
         for t in _targets(node):
             if (
                 isinstance(t, ast.Attribute)
-                and t.attr == "status"
+                and t.attr == attr
                 and (_named(t.value, word) or _mentions_state(value, enum))
             ):
                 lines.append(node.lineno)  # type: ignore[attr-defined]
@@ -57,7 +57,7 @@ def status_writes(source: str, word: str = "lot", enum: str = "LotState") -> lis
             and node.func.id == "setattr"
             and len(node.args) == 3
             and isinstance(node.args[1], ast.Constant)
-            and node.args[1].value == "status"
+            and node.args[1].value == attr
             and (_named(node.args[0], word) or _mentions_state(node.args[2], enum))
         ):
             lines.append(node.lineno)
