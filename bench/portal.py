@@ -3,7 +3,7 @@
     python bench/portal.py [--quick]        (GGZY_TEST_PG overrides the server URL)
 
 Target (issue 4): median answer under 100 ms. Each figure is the median of repeated runs of one
-query shape through trading.tenders.portal.search; the ratio compares it with the same text
+query shape through trading.portal.search.search; the ratio compares it with the same text
 query answered by ILIKE alone (no bigram index), measured in the same run.
 """
 
@@ -139,8 +139,8 @@ def main() -> None:
         t0 = time.perf_counter()
         build(url, n)
         emit("portal_build_time", time.perf_counter() - t0, "s", None, None, "lower")
+        from trading.portal.search import PortalQuery, like_pattern, search
         from trading.tenders.models import TenderCategory
-        from trading.tenders.portal import PortalQuery, _like, search
 
         eng = create_engine(url)
         shapes = {
@@ -172,7 +172,7 @@ def main() -> None:
                     bt = []
                     for _ in range(max(3, repeat // 5)):
                         t = time.perf_counter()
-                        s.execute(sql, {"p": _like(pq.q)}).all()
+                        s.execute(sql, {"p": like_pattern(pq.q)}).all()
                         bt.append(time.perf_counter() - t)
                     baseline = statistics.median(bt) * 1000
                 emit(

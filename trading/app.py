@@ -51,6 +51,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     csrf = CSRFProtect(app)
     web.install(app)
+    connect_stages()
 
     from trading.accounts.api import api as accounts_api
     from trading.accounts.pages import pages as accounts_pages
@@ -73,19 +74,27 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.opening.pages import pages as opening_pages
     from trading.pki.api import api as pki_api
     from trading.pki.pages import pages as pki_pages
+    from trading.portal.api import api as portal_api
     from trading.portal.pages import bp as home_bp
+    from trading.portal.pages import pages as portal_pages
+    from trading.procedures.api import api as procedures_api
+    from trading.procedures.pages import pages as procedures_pages
     from trading.tenders.api import api as tenders_api
     from trading.tenders.pages import pages as tenders_pages
     from trading.tenders.pages import upload_document
 
     for bp in (
         home_bp,
+        portal_pages,
+        portal_api,
         accounts_pages,
         accounts_api,
         audit_pages,
         audit_api,
         pki_pages,
         pki_api,
+        procedures_pages,
+        procedures_api,
         tenders_pages,
         tenders_api,
         bids_pages,
@@ -105,7 +114,17 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_room_pages,
     ):
         app.register_blueprint(bp)
-    apis = (accounts_api, audit_api, pki_api, tenders_api, bids_api, opening_api, archives_api)
+    apis = (
+        accounts_api,
+        audit_api,
+        pki_api,
+        procedures_api,
+        tenders_api,
+        portal_api,
+        bids_api,
+        opening_api,
+        archives_api,
+    )
     for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api, evaluation_room_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
@@ -115,6 +134,22 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["life_label"] = tender_rules.tender_life_label
     app.jinja_env.globals["lot_life_label"] = tender_rules.lot_life_label
     return app
+
+
+def connect_stages() -> None:
+    """Wire the hooks by which an earlier stage lets later ones react without naming them. Idempotent
+    (a function connected twice is kept once): ``create_app`` calls it, and so does importing this
+    module, for what runs tender operations without an app (the scheduler, the CLI, scripts)."""
+    from trading.awards.award import tender_page_context as awards_on_tender_page
+    from trading.opening.ceremonies import create_ceremonies
+    from trading.opening.display import tender_page_context as opening_on_tender_page
+    from trading.opening.stages import cancel_for_termination
+    from trading.tenders import hooks as tender_hooks
+
+    tender_hooks.tender_published.connect(create_ceremonies)
+    tender_hooks.tender_terminated.connect(cancel_for_termination)
+    tender_hooks.tender_page_context.connect(opening_on_tender_page)
+    tender_hooks.tender_page_context.connect(awards_on_tender_page)
 
 
 def import_job_modules() -> None:
@@ -135,3 +170,6 @@ def _local_time(value: dt.datetime | str | None) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+connect_stages()

@@ -78,20 +78,20 @@ def published_tenders(session: Session, app: Flask, n: int = 2) -> list[dict[str
 
     from tests.factories import make_signer, sign_document, tender_body
     from trading.pki.operations import trust_store
-    from trading.tenders import operations as tops
+    from trading.tenders import drafting, publication
     from trading.tenders.documents import upload_document
     from trading.tenders.schemas import TenderIn
 
     tenderee, staff = make_signer(session, app, Role.TENDEREE), make_user(session, Role.STAFF)
     svc, made = services(app), []
     for _ in range(n):
-        tender = tops.create_tender(session, tenderee.user, TenderIn.model_validate(tender_body()))
+        tender = drafting.create_tender(session, tenderee.user, TenderIn.model_validate(tender_body()))
         doc = b"%PDF tender documents"
         signature = sign_document(tenderee, tender.code, "招标文件.pdf", doc)
         trust = trust_store(session, platform_keys(app))
         upload_document(session, svc.store, trust, tenderee.user, tender, "招标文件.pdf", io.BytesIO(doc), signature)
-        tops.submit_tender(session, tenderee.user, tender)
-        tops.publish_tender(session, staff, tender, svc.settings)
+        publication.submit_tender(session, tenderee.user, tender)
+        publication.publish_tender(session, staff, tender, svc.settings)
         made.append({"code": tender.code, "deadline": tender.bid_deadline, "staff_username": staff.username})
     session.commit()
     return made

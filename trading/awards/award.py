@@ -345,3 +345,13 @@ def confirm_contract(session: Session, user: User, ev: Evaluation) -> Evaluation
     ev.contract_signed_at = clock.now()
     record_event(session, user, "evaluation.contract", ev, {"lot": lot.id, "winner": ev.winner_bidder_id})
     return ev
+
+
+def tender_page_context(session: Session, tender: Tender) -> dict[str, Any]:
+    """What the awards add to the tender page (``trading.tenders.hooks.tender_page_context``): each
+    lot's evaluation once its candidates are public (publicity or awarded), for the link."""
+    lots = [lot.id for lot in tender.lots]
+    q = select(Evaluation).where(
+        Evaluation.lot_id.in_(lots), Evaluation.state.in_([EvalState.PUBLICITY, EvalState.AWARDED])
+    )
+    return {"publicity": {ev.lot_id: ev for ev in session.scalars(q)}}

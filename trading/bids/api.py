@@ -20,9 +20,10 @@ from trading.core.errors import InvalidInput
 from trading.core.platform_keys import PlatformKeys, load_platform_keys
 from trading.core.services import object_store
 from trading.pki.trust import trust
-from trading.tenders.loading import iso, load
+from trading.tenders.loading import load
 from trading.tenders.models import Lot, Tender
 from trading.tenders.operations import get_tender
+from trading.tenders.shapes import iso
 
 api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
 

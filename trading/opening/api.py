@@ -27,8 +27,9 @@ from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.pki.trust import trust
-from trading.tenders.loading import iso, load
+from trading.tenders.loading import load
 from trading.tenders.models import Tender
+from trading.tenders.shapes import iso
 
 M = TypeVar("M", bound=Schema)
 api = Blueprint("opening_api", __name__, url_prefix="/api/v1")

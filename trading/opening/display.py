@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from trading.accounts.models import Organisation
 from trading.bids.models import Bid, BidState
 from trading.guarantees.bonds import bond_status
+from trading.opening.ceremonies import ceremonies_of
 from trading.opening.models import (
     Ceremony,
     Outcome,
@@ -103,4 +104,13 @@ def deadline_commitment(session: Session, tender: Tender) -> dict[str, Any] | No
             "statement": cp.statement,
         },
         "bids": out,
+    }
+
+
+def tender_page_context(session: Session, tender: Tender) -> dict[str, Any]:
+    """What the opening adds to the tender page (``trading.tenders.hooks.tender_page_context``): each
+    lot's opening room (made at publication) for its link, and the deadline commitment."""
+    return {
+        "rooms": {c.lot_id: c for c in ceremonies_of(session, tender)},
+        "commitment": deadline_commitment(session, tender),
     }

@@ -1,7 +1,9 @@
-"""The home page: for visitors, what the platform is; for each role, what it can do now."""
+"""The public portal's pages: the home page (for visitors, what the platform is; for each role, what
+it can do now), the search of published announcements and its Atom feed, and /healthz."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import tempfile
 import threading
@@ -11,7 +13,8 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 
 from archive import clock
 from archive.objectstore import ObjectStore, ObjectStoreError
@@ -23,9 +26,15 @@ from trading.accounts.models import Role
 from trading.accounts.permissions import Permission, requires
 from trading.accounts.web import STORAGE_UNAVAILABLE
 from trading.core.db import Database
+from trading.core.errors import DomainError
+from trading.core.services import services
+from trading.portal.search import PortalQuery, atom, portal_query, search
+from trading.tenders.models import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
 
 log = logging.getLogger("ggzy.health")
 bp = Blueprint("home", __name__)
+#: the announcements' search and feed (``portal_api`` is their JSON)
+pages = Blueprint("portal", __name__)
 
 
 @dataclass(frozen=True)
@@ -36,14 +45,14 @@ class Task:
 
 
 COMMON = [
-    Task("交易公告", "tenders.portal_page", "搜索招标公告、变更公告和结果公告"),
+    Task("交易公告", "portal.search_page", "搜索招标公告、变更公告和结果公告"),
     Task("我的账户与访问令牌", "accounts.account_page", "查看角色，为 ggzy-bid 等工具创建或吊销 API 令牌"),
     Task("我的证书", "pki.my_certificates_page", "登记 UKey 的签名证书和加密证书"),
 ]
 # What each role can do *now*; later issues add their tasks here as the features land.
 TASKS: dict[Role, list[Task]] = {
     Role.BIDDER: [
-        Task("报名与下载招标文件", "tenders.portal_page", "在项目页报名后下载招标文件、提问"),
+        Task("报名与下载招标文件", "portal.search_page", "在项目页报名后下载招标文件、提问"),
         Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
         Task("电子保函", "guarantees.my_page", "向出具机构申请电子投标保函，查看核验结果"),
         Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
@@ -59,14 +68,14 @@ TASKS: dict[Role, list[Task]] = {
     ],
     Role.STAFF: [
         Task("审核队列", "tenders.review_page", "审核招标公告、变更公告，查看未答复的问题"),
-        Task("节假日与招标方式", "tenders.calendar_page", "维护节假日表，查看各招标方式的法定期限"),
+        Task("节假日与招标方式", "procedures.calendar_page", "维护节假日表，查看各招标方式的法定期限"),
         Task("机构名录", "accounts.organisations_page", "查看已登记的企业、招标人、代理机构和出具机构"),
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
     ],
     Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
     Role.SUPERVISOR: [
-        Task("交易公告", "tenders.portal_page", "查看所有公告与项目"),
+        Task("交易公告", "portal.search_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
         Task("机构名录", "accounts.organisations_page", "只读查看机构"),
     ],
@@ -86,10 +95,32 @@ def index() -> str:
     sections: list[tuple[Role, list[Task]]] = []
     if user is not None:
         sections = [(role, TASKS[role]) for role in sorted(user.roles)]
-    from trading.tenders import portal
-
-    latest, _ = portal.search(web.db(), portal.PortalQuery(page_size=10))
+    latest, _ = search(web.db(), PortalQuery(page_size=10))
     return render_template("home.html", sections=sections, common=COMMON, latest=latest)
+
+
+@pages.get("/portal")
+@requires(Permission.PUBLIC)
+def search_page() -> ResponseReturnValue:
+    labels = {"categories": CATEGORY_LABELS, "states": STATE_LABELS, "kinds": KIND_LABELS}
+    try:
+        pq = portal_query(request.args)
+    except DomainError as exc:
+        return render_template(
+            "portal/search.html", rows=[], more=False, pq=None, args=request.args, error=exc.message, **labels
+        ), 422
+    rows, more = search(web.db(), pq)
+    return render_template("portal/search.html", rows=rows, more=more, pq=pq, args=request.args, error="", **labels)
+
+
+@pages.get("/feed.atom")
+@requires(Permission.PUBLIC)
+def feed() -> Response:
+    rows, _ = search(web.db(), PortalQuery(page_size=50))
+    # Atom's feed-level <updated> is the newest entry's time (stable while nothing new is published).
+    newest = max((a.published_at for a, _ in rows if a.published_at), default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    body = atom(rows, request.host_url.rstrip("/"), newest.isoformat())
+    return Response(body, mimetype="application/atom+xml")
 
 
 #: how long /healthz waits for each check; a probe still running after it counts as down
@@ -189,8 +220,6 @@ def healthz() -> tuple[Response, int]:
     """The database and both object stores, probed side by side within PROBE_DEADLINE seconds: 200 when all
     answer, otherwise a named 503 (``storage_unavailable`` or ``database_unavailable``) that a load
     balancer takes the instance out of rotation on."""
-    from trading.core.services import services
-
     svc = services(current_app)
     database: Database = current_app.extensions["ggzy.db"]
     own = lanes(current_app)

@@ -1,4 +1,4 @@
-"""The tender JSON API: /api/v1/tenders, /api/v1/announcements, /api/v1/holidays, /api/v1/me/…"""
+"""The tender JSON API: /api/v1/tenders, /api/v1/announcements/<id>, /api/v1/review, /api/v1/me/…"""
 
 from __future__ import annotations
 
@@ -7,33 +7,22 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import Field
 
 from archive import clock
-from signing.certs import Certificate, Usage
-from signing.errors import SigningError
+from signing.certs import Usage
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import InvalidInput, NotFound
-from trading.core.schemas import Schema
 from trading.core.services import object_store, services
-from trading.pki.operations import current_certificate, register_certificate
+from trading.pki.operations import current_certificate
 from trading.pki.trust import trust
-from trading.procedures import operations as procs
+from trading.tenders import amendments, drafting, notifications, publication, termination
 from trading.tenders import documents as docs
-from trading.tenders import notifications, portal
-from trading.tenders import operations as ops
-from trading.tenders.loading import (
-    announcement_json,
-    iso,
-    kek,
-    load,
-    portal_query,
-    stream_document,
-    tender_json,
-)
+from trading.tenders.downloads import stream_document
+from trading.tenders.loading import kek, load
 from trading.tenders.models import Announcement
-from trading.tenders.schemas import AmendmentIn, ReasonIn, TenderIn
+from trading.tenders.schemas import AmendmentIn, AnswerIn, QuestionIn, ReasonIn, ResumeIn, TenderIn
+from trading.tenders.shapes import announcement_json, iso, tender_json
 
 api = Blueprint("tenders_api", __name__, url_prefix="/api/v1")
 
@@ -51,27 +40,6 @@ def _announcement(ann_id: int) -> Announcement:
 
 
 # ---------------------------------------------------------------- public
-@api.get("/announcements")
-@requires(Permission.PUBLIC)
-def search_announcements() -> Response:
-    pq = portal_query(request.args)
-    rows, more = portal.search(web.db(), pq)
-    items = [
-        announcement_json(a)
-        | {
-            "tender": {
-                "code": t.code,
-                "title": t.title,
-                "category": t.category.value,
-                "region": t.region,
-                "status": t.status.value,
-            }
-        }
-        for a, t in rows
-    ]
-    return jsonify({"items": items, "page": pq.page, "page_size": pq.page_size, "has_more": more})
-
-
 @api.get("/announcements/<int:ann_id>")
 @requires(Permission.PUBLIC)
 def get_announcement(ann_id: int) -> Response:
@@ -94,34 +62,11 @@ def get_tender(code: str) -> Response:
     return jsonify(tender_json(tender))
 
 
-@api.get("/procedures")
-@requires(Permission.PUBLIC)
-def list_procedures() -> Response:
-    return jsonify(
-        {
-            "items": [
-                {
-                    "code": p.code,
-                    "name": p.name,
-                    "day_kind": p.day_kind.value,
-                    "min_bid_days": p.min_bid_days,
-                    "amendment_lead_days": p.amendment_lead_days,
-                    "amendment_policy": p.amendment_policy.value,
-                    "min_valid_bids": p.min_valid_bids,
-                    "publicity_days": p.publicity_days,
-                    "source": p.source,
-                }
-                for p in procs.list_procedures(web.db())
-            ]
-        }
-    )
-
-
 # ---------------------------------------------------------------- tenderee / agency
 @api.get("/my/tenders")
 @requires(Permission.TENDER_MANAGE)
 def my_tenders() -> Response:
-    rows = ops.managed_tenders(web.db(), web.require_user())
+    rows = drafting.managed_tenders(web.db(), web.require_user())
     return jsonify(
         {
             "items": [
@@ -135,7 +80,7 @@ def my_tenders() -> Response:
 @api.post("/tenders")
 @requires(Permission.TENDER_MANAGE)
 def create_tender() -> tuple[Response, int]:
-    tender = ops.create_tender(web.db(), web.require_user(), web.json_body(TenderIn))
+    tender = drafting.create_tender(web.db(), web.require_user(), web.json_body(TenderIn))
     return _ok(tender_json(tender), 201)
 
 
@@ -143,14 +88,14 @@ def create_tender() -> tuple[Response, int]:
 @requires(Permission.TENDER_MANAGE)
 def update_tender(code: str) -> tuple[Response, int]:
     data = web.json_body(TenderIn)
-    tender = ops.update_tender(web.db(), web.require_user(), load(code, for_update=True), data)
+    tender = drafting.update_tender(web.db(), web.require_user(), load(code, for_update=True), data)
     return _ok(tender_json(tender))
 
 
 @api.post("/tenders/<code>/submit")
 @requires(Permission.TENDER_MANAGE)
 def submit_tender(code: str) -> tuple[Response, int]:
-    ops.submit_tender(web.db(), web.require_user(), load(code, for_update=True))
+    publication.submit_tender(web.db(), web.require_user(), load(code, for_update=True))
     return _ok()
 
 
@@ -182,7 +127,7 @@ def upload_document(code: str) -> tuple[Response, int]:
 @requires(Permission.TENDER_MANAGE)
 def draft_amendment(code: str) -> tuple[Response, int]:
     data = web.json_body(AmendmentIn)
-    ann = ops.draft_amendment(web.db(), web.require_user(), load(code, for_update=True), data)
+    ann = amendments.draft_amendment(web.db(), web.require_user(), load(code, for_update=True), data)
     return _ok(announcement_json(ann), 201)
 
 
@@ -194,20 +139,12 @@ def answer_question(code: str, question_id: int) -> tuple[Response, int]:
     return _ok({"id": q.id, "answered_at": iso(q.answered_at)})
 
 
-class AnswerIn(Schema):
-    answer: str = Field(min_length=2, max_length=10_000)
-
-
-class QuestionIn(Schema):
-    text: str = Field(min_length=5, max_length=2000)
-
-
 @api.post("/tenders/<code>/terminate")
 @requires(Permission.AUTHENTICATED)
 def terminate(code: str) -> tuple[Response, int]:
     """Tenderee, agency or staff; the operation checks which."""
     data = web.json_body(ReasonIn)
-    ops.terminate_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    termination.terminate_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
     return _ok()
 
 
@@ -216,7 +153,7 @@ def terminate(code: str) -> tuple[Response, int]:
 @requires(Permission.TENDER_REVIEW)
 def review_queue() -> Response:
     db = web.db()
-    tenders, anns = ops.review_queue(db)
+    tenders, anns = publication.review_queue(db)
     questions = docs.unanswered(db)
     return jsonify(
         {
@@ -232,7 +169,9 @@ def review_queue() -> Response:
 @api.post("/tenders/<code>/publish")
 @requires(Permission.TENDER_REVIEW)
 def publish_tender(code: str) -> tuple[Response, int]:
-    ops.publish_tender(web.db(), web.require_user(), load(code, for_update=True), services(current_app).settings)
+    publication.publish_tender(
+        web.db(), web.require_user(), load(code, for_update=True), services(current_app).settings
+    )
     return _ok()
 
 
@@ -240,19 +179,15 @@ def publish_tender(code: str) -> tuple[Response, int]:
 @requires(Permission.TENDER_REVIEW)
 def return_tender(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
-    ops.return_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    publication.return_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
     return _ok()
-
-
-class ResumeIn(Schema):
-    new_deadline: dt.datetime
 
 
 @api.post("/tenders/<code>/suspend")
 @requires(Permission.TENDER_REVIEW)
 def suspend(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
-    ops.suspend_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
+    termination.suspend_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
     return _ok()
 
 
@@ -262,7 +197,9 @@ def resume(code: str) -> tuple[Response, int]:
     data = web.json_body(ResumeIn)
     if data.new_deadline.tzinfo is None:
         raise InvalidInput("时间必须带时区", fields={"new_deadline": "缺少时区"})
-    ops.resume_tender(web.db(), web.require_user(), load(code, for_update=True), data.new_deadline.astimezone(dt.UTC))
+    termination.resume_tender(
+        web.db(), web.require_user(), load(code, for_update=True), data.new_deadline.astimezone(dt.UTC)
+    )
     return _ok()
 
 
@@ -271,7 +208,7 @@ def resume(code: str) -> tuple[Response, int]:
 def publish_announcement(ann_id: int) -> tuple[Response, int]:
     ann = _announcement(ann_id)
     load(ann.tender.code, for_update=True)
-    ops.publish_announcement(web.db(), web.require_user(), ann)
+    amendments.publish_announcement(web.db(), web.require_user(), ann)
     return _ok(announcement_json(ann))
 
 
@@ -279,7 +216,7 @@ def publish_announcement(ann_id: int) -> tuple[Response, int]:
 @requires(Permission.TENDER_REVIEW)
 def return_announcement(ann_id: int) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
-    ops.return_announcement(web.db(), web.require_user(), _announcement(ann_id), data.reason)
+    amendments.return_announcement(web.db(), web.require_user(), _announcement(ann_id), data.reason)
     return _ok()
 
 
@@ -330,41 +267,6 @@ def list_questions(code: str) -> Response:
             ]
         }
     )
-
-
-# ---------------------------------------------------------------- calendar (staff)
-class HolidayIn(Schema):
-    is_workday: bool = False
-    name: str = Field(min_length=1, max_length=50)
-
-
-def _day(day: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(day)
-    except ValueError:
-        raise InvalidInput("日期格式应为 YYYY-MM-DD") from None
-
-
-@api.get("/holidays")
-@requires(Permission.PUBLIC)
-def list_holidays() -> Response:
-    rows = procs.list_holidays(web.db())
-    return jsonify({"items": [{"day": h.day.isoformat(), "is_workday": h.is_workday, "name": h.name} for h in rows]})
-
-
-@api.put("/holidays/<day>")
-@requires(Permission.CALENDAR_MANAGE)
-def put_holiday(day: str) -> tuple[Response, int]:
-    data = web.json_body(HolidayIn)
-    procs.set_holiday(web.db(), web.require_user(), _day(day), data.is_workday, data.name)
-    return _ok()
-
-
-@api.delete("/holidays/<day>")
-@requires(Permission.CALENDAR_MANAGE)
-def delete_holiday(day: str) -> tuple[Response, int]:
-    procs.delete_holiday(web.db(), web.require_user(), _day(day))
-    return _ok()
 
 
 # ---------------------------------------------------------------- my certificates and notifications

@@ -1,4 +1,4 @@
-"""Requests for tenders, lots and announcements; the scoring template's rules (GP87 55, Law 37)."""
+"""Requests for tenders, lots, announcements and questions; the scoring template's rules (GP87 55, Law 37)."""
 
 from __future__ import annotations
 
@@ -116,6 +116,18 @@ class TenderIn(Schema):
 
 class ReasonIn(Schema):
     reason: str = Field(min_length=2, max_length=2000)
+
+
+class ResumeIn(Schema):
+    new_deadline: dt.datetime
+
+
+class QuestionIn(Schema):
+    text: str = Field(min_length=5, max_length=2000)
+
+
+class AnswerIn(Schema):
+    answer: str = Field(min_length=2, max_length=10_000)
 
 
 class AmendmentIn(Schema):

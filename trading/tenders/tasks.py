@@ -6,9 +6,11 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from trading.core.platform_keys import key_encryption_key
 from trading.core.scheduler import job
 from trading.core.services import Services
 from trading.tenders.operations import close_due
+from trading.tenders.sealed import reveal_due
 
 
 @job("close_bidding", every_seconds=5)
@@ -20,7 +22,4 @@ def close_bidding_job(session: Session, now: dt.datetime, services: Services) ->
 @job("reveal_sealed", every_seconds=10)
 def reveal_sealed_job(session: Session, now: dt.datetime, services: Services) -> int:
     """After each deadline: publish the openings of the bidders' sealed events (trading.tenders.sealed)."""
-    from trading.core.platform_keys import key_encryption_key
-    from trading.tenders.sealed import reveal_due
-
     return reveal_due(session, key_encryption_key(services.settings), now)

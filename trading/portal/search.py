@@ -1,14 +1,20 @@
-"""The public portal: search published announcements, and the Atom feed."""
+"""The public portal: search published announcements (with the bigram terms each one stores,
+``trading.tenders.search``), the query string it reads, and the Atom feed."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
 
 from sqlalchemy import String, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from trading.core.errors import InvalidInput
+from trading.core.schemas import whole_number
 from trading.tenders.models import (
     Announcement,
     AnnouncementKind,
@@ -31,7 +37,39 @@ class PortalQuery:
     page_size: int = 20
 
 
-def _like(text: str) -> str:
+E = TypeVar("E", bound=Enum)
+
+
+def portal_query(args: Mapping[str, str]) -> PortalQuery:
+    """The query string of the portal page and of ``/api/v1/announcements``, checked."""
+
+    def enum(cls: type[E], name: str) -> E | None:
+        raw = args.get(name, "")
+        if not raw:
+            return None
+        try:
+            return cls(raw)
+        except ValueError:
+            raise InvalidInput(f"参数 {name} 的取值无效", fields={name: "取值无效"}) from None
+
+    region = args.get("region", "")
+    if region and (not region.isdigit() or len(region) > 6):
+        raise InvalidInput("行政区划代码应为 2–6 位数字", fields={"region": "格式不正确"})
+    page = whole_number(args.get("page", "") or "1", "page", minimum=1, maximum=10_000)
+    size = whole_number(args.get("page_size", "") or "20", "page_size", minimum=1, maximum=100)
+    return PortalQuery(
+        q=args.get("q", "")[:100],
+        category=enum(TenderCategory, "category"),
+        region=region,
+        status=enum(TenderState, "status"),
+        kind=enum(AnnouncementKind, "kind"),
+        page=page,
+        page_size=size,
+    )
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as an ILIKE pattern matching it anywhere, its wildcards escaped (``\\``)."""
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
@@ -54,9 +92,9 @@ def search(session: Session, pq: PortalQuery) -> tuple[list[tuple[Announcement, 
     text = pq.q.strip()
     if text:
         phrase = or_(
-            Announcement.title.ilike(_like(text), escape="\\"),
-            Announcement.body.ilike(_like(text), escape="\\"),
-            Tender.code.ilike(_like(text), escape="\\"),
+            Announcement.title.ilike(like_pattern(text), escape="\\"),
+            Announcement.body.ilike(like_pattern(text), escape="\\"),
+            Tender.code.ilike(like_pattern(text), escape="\\"),
         )
         terms = query_terms(text)
         if session.get_bind().dialect.name == "postgresql" and terms:
