@@ -59,8 +59,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.archives.pages import pages as archives_pages
     from trading.audit.api import api as audit_api
     from trading.audit.pages import pages as audit_pages
-    from trading.awards.claims_views import api as claims_api
-    from trading.awards.claims_views import pages as claims_pages
+    from trading.awards.api import api as awards_api
+    from trading.awards.pages import pages as awards_pages
     from trading.bids.api import api as bids_api
     from trading.bids.pages import pages as bids_pages
     from trading.evaluation.api import api as evaluation_api
@@ -106,12 +106,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         guarantees_pages,
         guarantees_api,
         issuer_api,
-        claims_pages,
-        claims_api,
         evaluation_api,
         evaluation_pages,
         evaluation_room_api,
         evaluation_room_pages,
+        awards_pages,
+        awards_api,
     ):
         app.register_blueprint(bp)
     apis = (
@@ -125,7 +125,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         opening_api,
         archives_api,
     )
-    for bp in (*apis, guarantees_api, issuer_api, claims_api, evaluation_api, evaluation_room_api):
+    for bp in (*apis, guarantees_api, issuer_api, evaluation_api, evaluation_room_api, awards_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
@@ -159,7 +159,6 @@ def import_job_modules() -> None:
     import trading.audit.tasks
     import trading.awards.tasks
     import trading.bids.tasks
-    import trading.evaluation.tasks
     import trading.guarantees.tasks
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401

@@ -521,7 +521,7 @@ def draw() -> None:
 def draw_verify(source: str, out: pathlib.Path | None) -> None:
     import json
 
-    from trading.evaluation.experts import verification_bundle, verify_bundle
+    from trading.evaluation.draws import verification_bundle, verify_bundle
 
     path = pathlib.Path(source)
     if path.exists():

@@ -276,7 +276,7 @@ def test_guarantees_are_released_after_the_award_and_the_contract(
     winner until its contract is recorded; then the winner's bond is released too (Reg 57)."""
     from tests.trading.test_draw import run_opening
     from tests.trading.test_evaluation import evaluate_and_award
-    from trading.awards.claims import _evidence
+    from trading.awards.claims import evidence_for
     from trading.awards.release import release_due
     from trading.guarantees.models import ClaimGround
     from trading.opening.models import CeremonyBidder
@@ -301,7 +301,7 @@ def test_guarantees_are_released_after_the_award_and_the_contract(
         bonds = {g.org_id: g for g in session.scalars(select(Guarantee))}
         won = bonds[winner_org]
         assert won.state.value == "valid"
-        assert _evidence(session, won, ClaimGround.REFUSED_CONTRACT)["contract_signed"] is False
+        assert evidence_for(session, won, ClaimGround.REFUSED_CONTRACT)["contract_signed"] is False
         ht, url = got["tenderee"], got["url"]
         claim = {"ground": "refused_contract", "statement": "中标人收到中标通知书后拒绝签订合同。"}
         loser = next(g for org, g in bonds.items() if org != winner_org)

@@ -18,7 +18,7 @@ from signing.statements import evaluation_pledge_statement, evaluation_report_st
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_tender_browser import login
 from tests.trading.test_draw import opened_lot
-from tests.trading.test_evaluation import _confirm_all, _pool
+from tests.trading.test_evaluation import confirm_all, expert_pool
 
 pytestmark = pytest.mark.browser
 PASSWORD = "口令-expert-key-01"
@@ -41,13 +41,13 @@ def test_an_expert_scores_and_signs_in_the_browser(browser: Any, live_app: Any, 
     client = live_app.test_client()
     with live_app.extensions["ggzy.db"].session() as s:
         t = opened_lot(client, s, live_app, specialties=[{"code": "A01", "count": 5}])
-        pool = _pool(client, s, live_app, t, 5, 0)
+        pool = expert_pool(client, s, live_app, t, 5, 0)
         codes = [b.user.organisation.credit_code for b in t["bidders"]]
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
         lot = f"/api/v1/tenders/{t['code']}/lots/1"
         d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
         client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
-        committee = _confirm_all(client, pool)
+        committee = confirm_all(client, pool)
         ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
         eid, url = ev["id"], f"/api/v1/evaluations/{ev['id']}"
         me, others = committee[0], committee[1:]

@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 from archive import clock
 from signing.digest import sm3_hex
 from tests.factories import api_token, csrf_from, make_user, page_login
-from tests.trading.test_evaluation import _room_in_compliance
+from tests.trading.test_evaluation import room_in_compliance
 from trading.accounts.models import Role
 from trading.accounts.permissions import Permission, endpoint_rule, permissions_of
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.schemas import INT64_MAX, INT64_MIN, load_json, parse
 from trading.evaluation.models import Draw
-from trading.evaluation.room_api import AskIn
+from trading.evaluation.schemas import AskIn
 
 #: Malformed JSON bodies: not JSON, not an object, empty, every usual field with a wrong type, huge.
 WRONG_TYPES = {
@@ -125,7 +125,7 @@ def _url(rule: str, ids: dict[str, str], other_int: str = "1") -> str:
 
 
 def test_no_route_answers_bad_input_with_a_server_error(client: FlaskClient, session: Session, app: Flask) -> None:
-    r = _room_in_compliance(client, session, app)
+    r = room_in_compliance(client, session, app)
     t = r["t"]
     with clock.frozen(t["deadline"] + dt.timedelta(hours=5)):
         extra = {role: make_user(session, role) for role in (Role.ISSUER, Role.SUPERVISOR, Role.ADMIN)}

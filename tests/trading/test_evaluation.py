@@ -96,7 +96,9 @@ def _sig(s: Signer, message: bytes) -> str:
     return base64.b64encode(s.key.sign(message)).decode()
 
 
-def _pool(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n_main: int, n_sub: int) -> list[Any]:
+def expert_pool(
+    client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], n_main: int, n_sub: int
+) -> list[Any]:
     experts = [make_signer(session, app, Role.EXPERT) for _ in range(n_main + n_sub)]
     session.commit()
     out = []
@@ -114,7 +116,7 @@ def _pool(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], 
     return out
 
 
-def _confirm_all(client: FlaskClient, pool: list[Any]) -> list[Any]:
+def confirm_all(client: FlaskClient, pool: list[Any]) -> list[Any]:
     drawn = []
     for x in pool:
         for inv in client.get("/api/v1/me/invitations", headers=x["h"]).get_json()["items"]:
@@ -148,7 +150,7 @@ def test_a_lot_from_opening_record_to_award(
     t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
     code, hs, ht = t["code"], t["staff"], t["tenderee"]
     codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
-    pool = _pool(client, session, app, t, 5, 4)
+    pool = expert_pool(client, session, app, t, 5, 4)
     start = t["deadline"] + dt.timedelta(hours=4)
     with clock.frozen(start) as moment:
         # the draw: 3 at the main venue, 2 at a sub-venue (cross-region)
@@ -162,7 +164,7 @@ def test_a_lot_from_opening_record_to_award(
         assert (
             client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()["error"]["code"] == "committee_incomplete"
         )
-        drawn = _confirm_all(client, pool)
+        drawn = confirm_all(client, pool)
         assert len(drawn) == 5 and {x["id"] for x in drawn}
         assert client.post(f"{lot}/evaluation", json={}, headers=t["headers"][0]).status_code == 403
         assert client.post(f"{lot}/evaluation", json={"candidates": 4}, headers=hs).status_code == 422
@@ -196,7 +198,7 @@ def test_a_lot_from_opening_record_to_award(
         d2 = client.post(f"{lot}/draws/replace", json={}, headers=hs)
         assert d2.status_code == 201, d2.get_json()
         client.post(f"/api/v1/draws/{d2.get_json()['id']}/run", headers=hs)
-        new = _confirm_all(client, [x for x in pool if x not in drawn])
+        new = confirm_all(client, [x for x in pool if x not in drawn])
         assert len(new) == 1
         _enter(client, ev, new[0], code, codes)
         committee = [x for x in drawn if x is not leaving] + new
@@ -439,12 +441,12 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
     from tests.factories import page_login
 
     t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
-    pool = _pool(client, session, app, t, 5, 0)
+    pool = expert_pool(client, session, app, t, 5, 0)
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
         lot = f"/api/v1/tenders/{t['code']}/lots/1"
         d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
         client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
-        _confirm_all(client, pool)
+        confirm_all(client, pool)
         ev = client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
         page_login(client, pool[0]["signer"].user.username)
         assert f"/evaluations/{ev['id']}" in client.get("/expert").get_data(as_text=True)  # the way in
@@ -458,7 +460,7 @@ def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Se
         assert "进入评标室" in html
 
 
-def _room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
+def room_in_compliance(client: FlaskClient, session: Session, app: Flask, **lot: Any) -> dict[str, Any]:
     """Five experts of one region signed in and pledged, a leader, the review started."""
     t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}], **lot)
     return start_review(client, session, app, t, 5)
@@ -469,11 +471,11 @@ def _open_room(
 ) -> tuple[list[Any], dict[str, Any]]:
     """``n`` experts of the lot's region in the pool, the lot's committee drawn from them and
     confirmed, the room opened by staff (``t["staff"]``): the drawn experts and the room."""
-    pool = _pool(client, session, app, t, n, 0)
+    pool = expert_pool(client, session, app, t, n, 0)
     lot = f"/api/v1/tenders/{t['code']}/lots/1"
     d = client.post(f"{lot}/draws", json={}, headers=t["staff"]).get_json()
     client.post(f"/api/v1/draws/{d['id']}/run", headers=t["staff"])
-    committee = _confirm_all(client, pool)
+    committee = confirm_all(client, pool)
     return committee, client.post(f"{lot}/evaluation", json={}, headers=t["staff"]).get_json()
 
 
@@ -521,7 +523,7 @@ def test_send_back_starts_a_new_round_with_the_sheets_carried_over(
     client: FlaskClient, session: Session, app: Flask
 ) -> None:
     with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
-        r = _room_in_compliance(client, session, app)
+        r = room_in_compliance(client, session, app)
         url, committee, bids, hs = r["url"], r["committee"], r["bids"], r["t"]["staff"]
         for x in committee:
             for b in bids:
@@ -562,7 +564,7 @@ def test_send_back_starts_a_new_round_with_the_sheets_carried_over(
 
 def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session, app: Flask) -> None:
     with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
-        r = _room_in_compliance(client, session, app)
+        r = room_in_compliance(client, session, app)
         url, committee, bids = r["url"], r["committee"], r["bids"]
         for x in committee:
             for b in bids:
@@ -573,6 +575,77 @@ def test_every_bid_rejected_fails_the_lot(client: FlaskClient, session: Session,
         lots = client.get(f"/api/v1/tenders/{r['t']['code']}").get_json()["lots"]
         assert lots[0]["status"] == "failed"
         assert client.post(f"{url}/publicity", headers=r["t"]["staff"]).get_json()["error"]["code"] == "no_candidates"
+
+
+def test_a_member_without_the_pledge_is_refused_every_act_of_the_review(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """The recusal pledge is a guard on the seat (``Seat.require_pledged``), not a consequence of
+    the order of the stages: a member whose pledge is missing is refused with 403 ``not_pledged``
+    by every act of the review (its copy of a bid, its compliance vote, its scores, its signature
+    on the report, and the leader's own steps), and nothing it tried is recorded."""
+    from trading.evaluation.models import ComplianceVote, ReportSignature, ScoreSheet, Seat
+
+    def unpledge(x: dict[str, Any]) -> tuple[Seat, Any]:
+        seat = session.scalars(select(Seat).where(Seat.evaluation_id == ev_id, Seat.expert_id == x["id"])).one()
+        pledged, seat.pledged_at = seat.pledged_at, None
+        session.commit()
+        return seat, pledged
+
+    def refused(r: Any) -> None:
+        assert (r.status_code, r.get_json()["error"]["code"]) == (403, "not_pledged"), r.get_json()
+
+    def count(model: Any) -> int:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = room_in_compliance(client, session, app)
+        url, committee, bids, ev_id = r["url"], r["committee"], r["bids"], r["ev"]["id"]
+        lead, member = committee[0], committee[1]
+        seat, pledged = unpledge(member)
+        refused(client.get(f"{url}/bids/{bids[0]}/copy", headers=member["h"]))
+        refused(client.post(f"{url}/compliance", json={"bidder": bids[0], "passed": True}, headers=member["h"]))
+        assert count(ComplianceVote) == 0
+        lead_seat, lead_pledged = unpledge(lead)
+        refused(client.post(f"{url}/advance", headers=lead["h"]))
+        refused(
+            client.post(f"{url}/clarify", json={"bidder": bids[0], "question": "请说明工期安排"}, headers=lead["h"])
+        )
+        seat.pledged_at, lead_seat.pledged_at = pledged, lead_pledged
+        session.commit()
+        for x in committee:
+            for b in bids:
+                client.post(f"{url}/compliance", json={"bidder": b, "passed": True}, headers=x["h"])
+        assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "scoring"
+        unpledge(member)
+        body = {"bidder": bids[0], "scores": {"施工组织设计": "40", "项目管理机构": "8"}, "total": "48"}
+        refused(client.post(f"{url}/scores", json=body, headers=member["h"]))
+        assert count(ScoreSheet) == 0
+        seat.pledged_at = pledged
+        session.commit()
+        for x in committee:
+            for b in bids:
+                body = {"bidder": b, "scores": {"施工组织设计": "40", "项目管理机构": "8"}, "total": "48"}
+                assert client.post(f"{url}/scores", json=body, headers=x["h"]).status_code == 200
+        report = client.post(f"{url}/advance", headers=lead["h"]).get_json()
+        assert report["state"] == "signing", report
+        unpledge(member)
+        sig = _sig(member["signer"], evaluation_report_statement(ev_id, 1, member["id"], report["report_sm3"], ""))
+        refused(client.post(f"{url}/sign", json={"signature": sig}, headers=member["h"]))
+        assert count(ReportSignature) == 0
+
+
+def test_the_leader_vote_needs_the_pledge(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Signed in but not pledged: the vote for the leader is refused with the same named 403."""
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        committee, ev = _open_room(client, session, app, t, 5)
+        x = committee[0]
+        url = f"/api/v1/evaluations/{ev['id']}"
+        sig = _sig(x["signer"], evaluation_signin_statement(ev["id"], t["code"], 1, x["id"]))
+        assert client.post(f"{url}/signin", json={"signature": sig}, headers=x["h"]).status_code == 200
+        r = client.post(f"{url}/leader", json={"candidate": x["id"]}, headers=x["h"])
+        assert (r.status_code, r.get_json()["error"]["code"]) == (403, "not_pledged")
 
 
 def evaluate_to_publicity(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dict[str, Any]:
@@ -622,6 +695,29 @@ def evaluate_and_award(
     r = client.post(f"{got['url']}/award", json={"winner": winner["bidder_id"]}, headers=ht)
     assert r.status_code == 200, r.get_json()
     return got | {"winner": winner, "tenderee": ht}
+
+
+def test_the_room_page_publishes_the_publicity(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The room script posts every action to ``/evaluations/<id>/act/<action>``; its last one, the
+    candidates' publicity, belongs to awards and is served there, with the page's CSRF token."""
+    from tests.factories import page_login
+    from tests.trading.opening.test_ceremony import open_tender
+    from tests.trading.test_draw import run_opening
+
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        got = evaluate_to_report(client, session, app, t)
+        page_login(client, t["staff_username"])
+        html = client.get(f"/evaluations/{got['id']}").get_data(as_text=True)
+        m = re.search(r'data-csrf="([^"]+)"', html)
+        assert m, html
+        act = f"/evaluations/{got['id']}/act/publicity"
+        assert client.post(act, headers={"Accept": "application/json"}).status_code == 400  # no CSRF token
+        r = client.post(act, headers={"Accept": "application/json", "X-CSRFToken": m.group(1)})
+        assert r.status_code == 200, r.get_json()
+        assert r.get_json()["state"] == "publicity" and r.get_json()["announcement"]
+        assert client.get(f"/evaluations/{got['id']}/publicity").status_code == 200
 
 
 def test_publicity_and_award_pages(client: FlaskClient, session: Session, app: Flask) -> None:
@@ -689,7 +785,7 @@ def test_clarifications_page_and_the_lowest_price_method(client: FlaskClient, se
         "criteria": {"compliance": ["营业执照"], "factors": [], "price": {"formula": "lowest", "weight": 100}},
     }
     with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)) as moment:
-        r = _room_in_compliance(client, session, app, **lowest)
+        r = room_in_compliance(client, session, app, **lowest)
         url, committee, bids, t = r["url"], r["committee"], r["bids"], r["t"]
         lead = committee[0]["h"]
         q = {"bidder": bids[1], "question": "请说明报价中暂列金额的构成", "hours": 2}

@@ -33,23 +33,17 @@ from trading.core.scheduler import each_attempted
 from trading.core.services import Services
 from trading.evaluation import report as rep
 from trading.evaluation import room
-from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
+from trading.evaluation.lifecycle import move_evaluation, require_state
+from trading.evaluation.models import PUBLICITY_DUE_DAYS, EvalState, Evaluation, PublicityObjection
 from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import CeremonyBidder
 from trading.procedures.operations import get_procedure
+from trading.tenders import notifications
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import Announcement, AnnouncementKind, LotState, Tender
 from trading.tenders.publishing import publish_now
 
 ANSWER_DAYS = 3  # Reg 54: objections answered within 3 days
-PUBLICITY_DUE_DAYS = 3  # Reg 54: candidates publicised within 3 days of the report
-
-
-def publicity_due(ev: Evaluation) -> dt.datetime | None:
-    """When the candidates must be publicised by (a complete report not yet publicised), else None."""
-    if ev.state is not EvalState.REPORTED or ev.report_statement is None or ev.reported_at is None:
-        return None
-    return ev.reported_at + dt.timedelta(days=PUBLICITY_DUE_DAYS)
 
 
 def _require_tenderee(tender: Tender, user: User) -> None:
@@ -74,12 +68,12 @@ def publicity_body(report: dict[str, Any], days: int) -> str:
 def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announcement:
     if Role.STAFF not in staff.roles:
         raise Forbidden("只有交易中心工作人员可以发布中标候选人公示")
-    room.in_state(ev, EvalState.REPORTED)
+    require_state(ev, EvalState.REPORTED)
     if ev.report is None or ev.report_statement is None:
         raise Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
     lot, tender = room.lot_and_tender(session, ev)
     days = get_procedure(session, tender.procedure_code).publicity_days
-    due = publicity_due(ev)
+    due = ev.publicity_due()
     ann = publish_now(
         session,
         tender,
@@ -90,7 +84,7 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
     )
     assert ann.published_at is not None
     ev.publicity_announcement_id, ev.publicity_ends_at = ann.id, ann.published_at + dt.timedelta(days=days)
-    room.move(
+    move_evaluation(
         session,
         staff,
         ev,
@@ -108,7 +102,7 @@ def objections(session: Session, ev: Evaluation) -> list[PublicityObjection]:
 
 
 def object_to(session: Session, user: User, ev: Evaluation, text: str) -> PublicityObjection:
-    room.in_state(ev, EvalState.PUBLICITY)
+    require_state(ev, EvalState.PUBLICITY)
     assert ev.publicity_ends_at is not None
     now = clock.now()
     if ev.suspended_at is None and now >= ev.publicity_ends_at:
@@ -165,8 +159,6 @@ def report_overdue(session: Session, now: dt.datetime) -> int:
 
 
 def _report_overdue_one(session: Session, objection_id: int, now: dt.datetime) -> bool:
-    from trading.tenders import notifications
-
     o = session.scalar(
         locked(select(PublicityObjection).where(PublicityObjection.id == objection_id), skip_locked=True)
     )
@@ -216,8 +208,6 @@ def report_late_publicity(session: Session, now: dt.datetime) -> int:
 
 
 def _report_late_publicity_one(session: Session, evaluation_id: int, now: dt.datetime) -> bool:
-    from trading.tenders import notifications
-
     ev = session.scalar(locked(select(Evaluation).where(Evaluation.id == evaluation_id), skip_locked=True))
     if ev is None or ev.state is not EvalState.REPORTED or ev.publicity_late_at is not None:
         return False  # publicised (or reported) since the sweep read it, or a request holds it
@@ -229,7 +219,7 @@ def _report_late_publicity_one(session: Session, evaluation_id: int, now: dt.dat
         f"第{lot.number}标段评标报告完成已超过 {PUBLICITY_DUE_DAYS} 日，中标候选人尚未公示"
         "（《招标投标法实施条例》第五十四条），请联系交易中心尽快发布",
     )
-    due = publicity_due(ev)
+    due = ev.publicity_due()
     assert due is not None
     record_event(session, SYSTEM, "evaluation.publicity_overdue", ev, {"due": due.isoformat()})
     return True
@@ -263,7 +253,7 @@ def answer_objection(session: Session, user: User, ev: Evaluation, objection_id:
 def award(
     session: Session, user: User, ev: Evaluation, services: Services, winner_bidder_id: int, reason: str = ""
 ) -> Evaluation:
-    room.in_state(ev, EvalState.PUBLICITY)
+    require_state(ev, EvalState.PUBLICITY)
     lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)
     assert ev.publicity_ends_at is not None and ev.report is not None
@@ -330,14 +320,14 @@ def award(
         winner_org_id=winner.org_id,
         detail={"winner": notice["winner_code"], "price": chosen["price"]},
     )
-    room.move(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
+    move_evaluation(session, user, ev, EvalState.AWARDED, winner=winner.id, notice_sm3=pdf.sm3)
     request_checkpoint(session, "award", f"evaluation:{ev.id}")
     return ev
 
 
 def confirm_contract(session: Session, user: User, ev: Evaluation) -> Evaluation:
     """The tenderee records that the contract is signed; the winner's bond is released next (Reg 57)."""
-    room.in_state(ev, EvalState.AWARDED)
+    require_state(ev, EvalState.AWARDED)
     lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)
     if ev.contract_signed_at is not None:

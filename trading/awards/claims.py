@@ -1,6 +1,7 @@
 """索赔: a tenderee's claim against a bidder's guarantee, on grounds the platform's own records
-prove. It sits above the opening because the grounds are the opening's (and, with evaluation, the
-award's) facts: ``signing ← archive ← trading core ← bidding ← trading.opening ← trading.claims``.
+prove. It sits in awards because the grounds are the opening's and the award's facts; the claim's
+and the guarantee's states move only through ``trading.guarantees.lifecycle`` (filing here, the
+issuer's answer in ``trading.guarantees``).
 
 Grounds (实施条例第三十五条、第七十四条): the bidder withdrew its bid after the deadline (at the
 opening its bid was 撤销: not signed in, no key released, a key that does not open it), or, once
@@ -16,16 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.evaluation.models import EvalState, Evaluation
+from trading.guarantees.lifecycle import move_guarantee
 from trading.guarantees.models import ClaimGround, ClaimState, Guarantee, GuaranteeClaim, GuaranteeState
 from trading.opening.models import Ceremony, CeremonyBidder, Outcome
 from trading.tenders.models import Lot, Tender
 
 
-def _evidence(session: Session, g: Guarantee, ground: ClaimGround) -> dict[str, Any]:
+def evidence_for(session: Session, g: Guarantee, ground: ClaimGround) -> dict[str, Any]:
     """The facts on record behind a ground, or a named refusal."""
     if ground is ClaimGround.WITHDREW_AFTER_DEADLINE:
         row = session.execute(
@@ -45,8 +47,6 @@ def _evidence(session: Session, g: Guarantee, ground: ClaimGround) -> dict[str, 
             "reason": seat.outcome_reason,
             "record_sm3": c.final_record_sm3 or c.record_sm3,
         }
-    from trading.evaluation.models import EvalState, Evaluation
-
     ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == g.lot_id))
     winner = session.get(CeremonyBidder, ev.winner_bidder_id) if ev and ev.winner_bidder_id else None
     if ev is None or ev.state is not EvalState.AWARDED or winner is None:
@@ -92,16 +92,19 @@ def file_claim(session: Session, user: User, guarantee_id: int, ground: str, sta
         guarantee_id=g.id,
         user_id=user.id,
         ground=why,
-        evidence=_evidence(session, g, why),
+        evidence=evidence_for(session, g, why),
         statement=statement,
         amount=g.amount,
         state=ClaimState.FILED,
         filed_at=now,
     )
     session.add(claim)
-    g.state = GuaranteeState.CLAIMED
-    session.flush()
-    record_event(
-        session, user, "guarantee.claim", claim, {"guarantee": g.id, "ground": why.value, "amount": str(g.amount)}
+    move_guarantee(
+        session,
+        user,
+        g,
+        GuaranteeState.CLAIMED,
+        detail={"guarantee": g.id, "ground": why.value, "amount": str(g.amount)},
+        subject=claim,
     )
     return claim

@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
-from pydantic import Field
 from sqlalchemy import select
 
 from archive.db import locked
@@ -15,35 +14,18 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import NotFound
 from trading.core.platform_keys import key_encryption_key
-from trading.core.schemas import Schema
 from trading.core.services import services
 from trading.evaluation import draw as rules
-from trading.evaluation import experts as ops
+from trading.evaluation import draws, experts
 from trading.evaluation.models import Draw, DrawMember
+from trading.evaluation.schemas import DeclarationIn, DrawIn, ExpertIn, RespondIn
 from trading.tenders.loading import load
 from trading.tenders.models import Lot
 
 api = Blueprint("evaluation_api", __name__, url_prefix="/api/v1")
 
 
-class SlotIn(Schema):
-    region: str = Field(pattern=r"^\d{6}$")
-    specialty: str = Field(pattern=ops.CODE)
-    count: int = Field(ge=1, le=51)
-
-
-class DrawIn(Schema):
-    slots: list[SlotIn] | None = Field(
-        default=None, max_length=40, description="default: the lot's specialties, at its region"
-    )
-
-
-class RespondIn(Schema):
-    accept: bool
-    reason: str = Field(default="", max_length=300)
-
-
-def _lot(code: str, number: int) -> Lot:
+def load_lot(code: str, number: int) -> Lot:
     tender = load(code)
     lot = next((lot for lot in tender.lots if lot.number == number), None)
     if lot is None:
@@ -51,7 +33,7 @@ def _lot(code: str, number: int) -> Lot:
     return lot
 
 
-def _draw(draw_id: int, *, for_update: bool = False) -> Draw:
+def load_draw(draw_id: int, *, for_update: bool = False) -> Draw:
     q = select(Draw).where(Draw.id == draw_id)
     d = web.db().scalar(locked(q) if for_update else q)
     if d is None:
@@ -83,7 +65,7 @@ def draw_json(d: Draw) -> dict[str, Any]:
 @api.post("/experts")
 @requires(Permission.EXPERT_MANAGE)
 def add_expert() -> tuple[Response, int]:
-    e = ops.add_expert(web.db(), web.require_user(), web.json_body(ops.ExpertIn))
+    e = experts.add_expert(web.db(), web.require_user(), web.json_body(ExpertIn))
     web.commit()
     return jsonify({"id": e.id, "name": e.name, "specialties": e.specialties, "region": e.region}), 201
 
@@ -91,7 +73,7 @@ def add_expert() -> tuple[Response, int]:
 @api.put("/experts/me")
 @requires(Permission.EXPERT_SELF)
 def declare() -> Response:
-    e = ops.declare(web.db(), web.require_user(), web.json_body(ops.DeclarationIn))
+    e = experts.declare(web.db(), web.require_user(), web.json_body(DeclarationIn))
     web.commit()
     return jsonify({"id": e.id, "employer": e.employer, "history": e.history, "relations": e.relations})
 
@@ -106,7 +88,7 @@ def commit(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(DrawIn)
     slots = [rules.Slot(s.region, s.specialty, s.count) for s in data.slots] if data.slots else None
     svc = services(current_app)
-    d = ops.commit_draw(web.db(), web.require_user(), svc.store, _lot(code, number), slots, kek=_kek())
+    d = draws.commit_draw(web.db(), web.require_user(), svc.store, load_lot(code, number), slots, kek=_kek())
     web.commit()
     return jsonify(draw_json(d)), 201
 
@@ -114,7 +96,9 @@ def commit(code: str, number: int) -> tuple[Response, int]:
 @api.post("/tenders/<code>/lots/<int:number>/draws/replace")
 @requires(Permission.EXPERT_MANAGE)
 def replace(code: str, number: int) -> tuple[Response, int]:
-    d = ops.replace_declined(web.db(), web.require_user(), services(current_app).store, _lot(code, number), kek=_kek())
+    d = draws.replace_declined(
+        web.db(), web.require_user(), services(current_app).store, load_lot(code, number), kek=_kek()
+    )
     web.commit()
     return jsonify(draw_json(d)), 201
 
@@ -122,8 +106,8 @@ def replace(code: str, number: int) -> tuple[Response, int]:
 @api.post("/draws/<int:draw_id>/run")
 @requires(Permission.EXPERT_MANAGE)
 def run(draw_id: int) -> Response:
-    d = _draw(draw_id, for_update=True)
-    ops.run_draw(web.db(), web.require_user(), services(current_app).store, d, kek=_kek())
+    d = load_draw(draw_id, for_update=True)
+    draws.run_draw(web.db(), web.require_user(), services(current_app).store, d, kek=_kek())
     web.commit()
     return jsonify(draw_json(d))
 
@@ -131,14 +115,14 @@ def run(draw_id: int) -> Response:
 @api.get("/draws/<int:draw_id>")
 @requires(Permission.PUBLIC)
 def show(draw_id: int) -> Response:
-    return jsonify(draw_json(_draw(draw_id)))
+    return jsonify(draw_json(load_draw(draw_id)))
 
 
 @api.get("/draws/<int:draw_id>/bundle")
 @requires(Permission.AUDIT_READ)
 def bundle(draw_id: int) -> Response:
     """The snapshot (experts' declarations: not public), seed and result, for ``ggzy draw verify``."""
-    return jsonify(ops.verification_bundle(services(current_app).store, _draw(draw_id)))
+    return jsonify(draws.verification_bundle(services(current_app).store, load_draw(draw_id)))
 
 
 @api.get("/me/invitations")
@@ -153,7 +137,7 @@ def invitations() -> Response:
             "state": m.state.value,
             "state_label": m.state.label,
         }
-        for m, d in ops.my_invitations(web.db(), web.require_user())
+        for m, d in draws.my_invitations(web.db(), web.require_user())
     ]
     return jsonify({"items": items})
 
@@ -162,6 +146,6 @@ def invitations() -> Response:
 @requires(Permission.EXPERT_SELF)
 def respond(member_id: int) -> Response:
     data = web.json_body(RespondIn)
-    m = ops.respond(web.db(), web.require_user(), member_id, data.accept, data.reason)
+    m = draws.respond(web.db(), web.require_user(), member_id, data.accept, data.reason)
     web.commit()
     return jsonify({"id": m.id, "state": m.state.value})

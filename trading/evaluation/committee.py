@@ -19,6 +19,7 @@ from signing.statements import (
 )
 from trading.accounts.models import Organisation, Role, User
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput
+from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     DrawMember,
     EvalState,
@@ -30,10 +31,8 @@ from trading.evaluation.models import (
 )
 from trading.evaluation.room import (
     bidders,
-    in_state,
     leader_or_staff,
     lot_and_tender,
-    move,
     my_seat,
     seats,
     seats_required,
@@ -65,7 +64,7 @@ def designate_representative(session: Session, user: User, ev: Evaluation, rep: 
     """The tenderee (or its agency) names one of the tenderee's own people to the committee
     (招标人代表, Law 37) while the room is signing in; the representative then signs in, pledges,
     votes, scores and signs the report with its own UKey, like the drawn experts."""
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     lot, tender = lot_and_tender(session, ev)
     if not tender.can_manage(user):
         raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
@@ -121,7 +120,7 @@ def statements_for(session: Session, ev: Evaluation, expert_id: int) -> dict[str
 
 
 def sign_in(session: Session, user: User, ev: Evaluation, signature: str, trust: TrustStore) -> Seat:
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     seat = my_seat(session, user, ev)
     if seat.signed_in_at is not None:
         raise Conflict("您已签到", code="already_signed_in")
@@ -137,7 +136,7 @@ def sign_in(session: Session, user: User, ev: Evaluation, signature: str, trust:
 
 def pledge(session: Session, user: User, ev: Evaluation, signature: str, trust: TrustStore) -> Seat:
     """The signed recusal pledge, against the named bidders; needed before any bid is shown."""
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     seat = my_seat(session, user, ev)
     if seat.signed_in_at is None:
         raise Conflict("请先签到", code="not_signed_in")
@@ -154,7 +153,7 @@ def pledge(session: Session, user: User, ev: Evaluation, signature: str, trust: 
 def recuse(session: Session, user: User, ev: Evaluation, reason: str) -> Seat:
     """A member with an interest in a bidder withdraws (Reg 46): staff draw a replacement for an
     expert, the tenderee names another representative for one of its own."""
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     seat = my_seat(session, user, ev)
     reason = (reason or "").strip()
     if not 2 <= len(reason) <= 300:
@@ -175,10 +174,9 @@ def recuse(session: Session, user: User, ev: Evaluation, reason: str) -> Seat:
 
 def vote_leader(session: Session, user: User, ev: Evaluation, candidate: int) -> Seat:
     """Each pledged expert votes; more than half of the committee elects the leader (组长)."""
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     seat = my_seat(session, user, ev)
-    if seat.pledged_at is None:
-        raise Conflict("签署回避承诺后才能推选组长", code="not_pledged")
+    seat.require_pledged("推选组长")
     present = seats(session, ev)
     target = next((s for s in present if s.expert_id == candidate), None)
     if target is None or target.pledged_at is None:
@@ -198,7 +196,7 @@ def vote_leader(session: Session, user: User, ev: Evaluation, candidate: int) ->
 
 
 def start_review(session: Session, user: User, ev: Evaluation) -> None:
-    in_state(ev, EvalState.SIGN_IN)
+    require_state(ev, EvalState.SIGN_IN)
     actor = leader_or_staff(session, user, ev)
     lot, _ = lot_and_tender(session, ev)
     present = seats(session, ev)
@@ -212,4 +210,4 @@ def start_review(session: Session, user: User, ev: Evaluation) -> None:
         )
     if ev.leader_expert_id is None:
         raise Conflict("尚未推选出评标委员会组长", code="no_leader")
-    move(session, actor, ev, EvalState.COMPLIANCE)
+    move_evaluation(session, actor, ev, EvalState.COMPLIANCE)

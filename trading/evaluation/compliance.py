@@ -14,13 +14,14 @@ from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, InvalidInput, NotFound
 from trading.evaluation import scoring
+from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     Clarification,
     ComplianceVote,
     EvalState,
     Evaluation,
 )
-from trading.evaluation.room import bidder, bidders, in_state, leader_or_staff, lot_and_tender, move, my_seat, seats
+from trading.evaluation.room import bidder, bidders, leader_or_staff, lot_and_tender, my_seat, seats
 from trading.opening.display import org_name
 from trading.opening.models import CeremonyBidder
 from trading.tenders.lifecycle import move_lot
@@ -38,8 +39,9 @@ def vote_compliance(
     failed_items: list[str],
     reason: str,
 ) -> ComplianceVote:
-    in_state(ev, EvalState.COMPLIANCE)
+    require_state(ev, EvalState.COMPLIANCE)
     seat = my_seat(session, user, ev)
+    seat.require_pledged("进行资格/符合性审查")
     bidder(session, ev, bidder_id)
     lot, _ = lot_and_tender(session, ev)
     items = list(lot.criteria.get("compliance") or [])
@@ -80,7 +82,7 @@ def vote_compliance(
 def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, Any]:
     """Every expert voted on every bid → each bid passes by majority. None passing: the committee
     rejects every bid and the lot fails (Reg 51); the tenderee tenders again."""
-    in_state(ev, EvalState.COMPLIANCE)
+    require_state(ev, EvalState.COMPLIANCE)
     actor = leader_or_staff(session, user, ev)
     experts = [s.expert_id for s in seats(session, ev)]
     votes = session.scalars(
@@ -116,15 +118,15 @@ def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, 
             now=clock.now(),
             detail={"evaluation": ev.id},
         )
-        move(session, actor, ev, EvalState.REPORTED, compliance=result, outcome="all_rejected")
+        move_evaluation(session, actor, ev, EvalState.REPORTED, compliance=result, outcome="all_rejected")
         return result
-    move(session, actor, ev, EvalState.SCORING, compliance=result)
+    move_evaluation(session, actor, ev, EvalState.SCORING, compliance=result)
     return result
 
 
 # ---------------------------------------------------------------- clarifications (澄清)
 def ask(session: Session, user: User, ev: Evaluation, bidder_id: int, question: str, hours: int) -> Clarification:
-    in_state(ev, EvalState.COMPLIANCE, EvalState.SCORING)
+    require_state(ev, EvalState.COMPLIANCE, EvalState.SCORING)
     actor = leader_or_staff(session, user, ev)
     bidder(session, ev, bidder_id)
     question = (question or "").strip()

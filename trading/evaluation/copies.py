@@ -14,14 +14,15 @@ from archive.audit import record_event
 from signing.digest import sm3_stream
 from signing.errors import ArchiveRefused
 from trading.accounts.models import User
-from trading.core.errors import Conflict, Forbidden, NotFound
+from trading.core.errors import Conflict, NotFound
 from trading.core.services import Services
+from trading.evaluation.lifecycle import require_state
 from trading.evaluation.models import (
     EvalState,
     Evaluation,
     Expert,
 )
-from trading.evaluation.room import bidder, in_state, my_seat
+from trading.evaluation.room import bidder, my_seat
 from trading.evaluation.watermark import seekable, watermark_zip
 
 
@@ -39,10 +40,9 @@ def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, servi
     """A watermarked copy of an opened bid for a committee member who signed the pledge; every
     download is an audit event naming the copy's SM3 and number. Built on disk, never in memory:
     bids may be gigabytes (``MAX_BID_BYTES``)."""
-    in_state(ev, EvalState.COMPLIANCE, EvalState.SCORING, EvalState.SIGNING)
+    require_state(ev, EvalState.COMPLIANCE, EvalState.SCORING, EvalState.SIGNING)
     seat = my_seat(session, user, ev)
-    if seat.pledged_at is None:
-        raise Forbidden("签署回避承诺后才能查阅投标文件", code="not_pledged")
+    seat.require_pledged("查阅投标文件")
     b = bidder(session, ev, bidder_id)
     if not b.plaintext_key:
         raise NotFound("该投标文件没有解密副本")

@@ -25,6 +25,7 @@ from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.core.db import Base
+from trading.core.errors import Forbidden
 from trading.tenders.models import _enum
 
 
@@ -140,6 +141,8 @@ class EvalState(StrEnum):
         return EVAL_LABELS[self]
 
 
+PUBLICITY_DUE_DAYS = 3  # Reg 54: candidates publicised within 3 days of the report
+
 EVAL_LABELS = {
     EvalState.SIGN_IN: "签到与回避承诺",
     EvalState.COMPLIANCE: "资格/符合性审查",
@@ -188,6 +191,13 @@ class Evaluation(Base):
     def audit_ref(self) -> tuple[str, str]:
         return ("evaluation", str(self.id))
 
+    def publicity_due(self) -> dt.datetime | None:
+        """When the candidates must be publicised by (实施条例第五十四条: within 3 days of receiving
+        the report), for a complete report not yet publicised; else None."""
+        if self.state is not EvalState.REPORTED or self.report_statement is None or self.reported_at is None:
+            return None
+        return self.reported_at + dt.timedelta(days=PUBLICITY_DUE_DAYS)
+
 
 class Seat(Base):
     """A committee member in the room: a drawn expert (``member_id``: its invitation) or one of the
@@ -224,6 +234,20 @@ class Seat(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("evaluation_seat", str(self.id))
+
+    def require_pledged(self, to: str = "参与评审") -> None:
+        """NotPledged unless this member signed the recusal pledge (回避承诺书) against the named
+        bidders: nobody with an interest in a bidder may sit on the committee (招标投标法第三十七条,
+        实施条例第四十六条), so no member sees a bid, votes, scores or signs before declaring it has
+        none. Every operation of a member in the review asks this; ``to`` names what was refused."""
+        if self.pledged_at is None:
+            raise NotPledged(f"签署回避承诺后才能{to}")
+
+
+class NotPledged(Forbidden):
+    """A committee member who has not signed the recusal pledge tried to take part in the review."""
+
+    code = "not_pledged"
 
 
 class ComplianceVote(Base):

@@ -16,9 +16,10 @@ from trading.core.platform_keys import key_encryption_key
 from trading.core.schemas import load_json, parse
 from trading.core.services import services
 from trading.evaluation import draw as rules
-from trading.evaluation import experts as ops
-from trading.evaluation.api import SlotIn, _draw, _lot, draw_json
+from trading.evaluation import draws, experts
+from trading.evaluation.api import draw_json, load_draw, load_lot
 from trading.evaluation.models import Evaluation
+from trading.evaluation.schemas import DeclarationIn, SlotIn
 
 pages = Blueprint("evaluation", __name__)
 
@@ -26,8 +27,8 @@ pages = Blueprint("evaluation", __name__)
 @pages.get("/tenders/<code>/lots/<int:number>/draws")
 @requires(Permission.EXPERT_MANAGE)
 def draws_page(code: str, number: int) -> str:
-    lot = _lot(code, number)
-    rounds = [draw_json(d) for d in ops.draws_of(web.db(), lot)]
+    lot = load_lot(code, number)
+    rounds = [draw_json(d) for d in draws.draws_of(web.db(), lot)]
     evaluation = web.db().scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
     return render_template("evaluation/draws.html", code=code, lot=lot, rounds=rounds, evaluation=evaluation)
 
@@ -38,15 +39,15 @@ def draw_action(code: str, number: int, action: str) -> ResponseReturnValue:
     db, staff, store = web.db(), web.require_user(), services(current_app).store
     kek = key_encryption_key(services(current_app).settings)
     try:
-        lot = _lot(code, number)
+        lot = load_lot(code, number)
         if action == "commit":
-            ops.commit_draw(db, staff, store, lot, ops.venue_slots(lot, _sub_venues(request.form)), kek=kek)
+            draws.commit_draw(db, staff, store, lot, draws.venue_slots(lot, _sub_venues(request.form)), kek=kek)
             flash("已公布本轮抽取的快照与种子承诺（SM3），可以抽取")
         elif action == "run":
-            ops.run_draw(db, staff, store, _draw(web.form_int("draw") or 0, for_update=True), kek=kek)
+            draws.run_draw(db, staff, store, load_draw(web.form_int("draw") or 0, for_update=True), kek=kek)
             flash("已抽取并通知专家（姓名在评标开始前保密）")
         elif action == "replace":
-            ops.replace_declined(db, staff, store, lot, kek=kek)
+            draws.replace_declined(db, staff, store, lot, kek=kek)
             flash("已公布补抽的快照与种子承诺")
         else:
             raise InvalidInput("未知操作")
@@ -76,8 +77,8 @@ def _sub_venues(form: MultiDict[str, str]) -> list[rules.Slot]:
 def expert_page() -> str:
     db, user = web.db(), web.require_user()
     try:
-        me = ops.my_expert(db, user)
-        invitations = ops.my_invitations(db, user)
+        me = experts.my_expert(db, user)
+        invitations = draws.my_invitations(db, user)
     except DomainError:
         me, invitations = None, []
     lots = {d.lot_id for m, d in invitations if m.state.value == "confirmed"}
@@ -93,7 +94,7 @@ def declare_page() -> ResponseReturnValue:
     form = request.form
     try:
         data = parse(
-            ops.DeclarationIn,
+            DeclarationIn,
             {
                 "employer": form.get("employer", ""),
                 "history": load_json(form.get("history") or "[]"),
@@ -101,7 +102,7 @@ def declare_page() -> ResponseReturnValue:
                 "available": form.get("available") == "1",
             },
         )
-        ops.declare(web.db(), web.require_user(), data)
+        experts.declare(web.db(), web.require_user(), data)
         web.commit()
         flash("申报已更新")
     except (ValueError, ValidationError) as exc:  # JSON or field errors: say which, change nothing
@@ -118,7 +119,7 @@ def declare_page() -> ResponseReturnValue:
 def respond_page(member_id: int) -> ResponseReturnValue:
     try:
         accept = request.form.get("accept") == "1"
-        ops.respond(web.db(), web.require_user(), member_id, accept, request.form.get("reason", ""))
+        draws.respond(web.db(), web.require_user(), member_id, accept, request.form.get("reason", ""))
         web.commit()
         flash("已确认参加评标" if accept else "已答复不能参加")
     except DomainError as exc:

@@ -6,20 +6,19 @@ submitting all of its own) → checks and report → every expert signs (or diss
 Staff open the room and may send a report back (评标回退), which starts a new round. The leader
 (组长) or staff move the room on. Every step writes its audit event in the caller's transaction.
 
-This module reads the room, guards its stages and opens it; the stages live in ``committee``,
-``compliance``, ``scores``, ``signoff`` and ``copies``.
+This module reads the room and opens it; the stages live in ``committee``, ``compliance``,
+``scores``, ``signoff`` and ``copies``, and the state itself moves only through ``lifecycle``.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import SYSTEM, Actor, record_event
+from archive.audit import Actor, record_event
 from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.evaluation.models import (
@@ -94,25 +93,14 @@ def my_seat(session: Session, user: User, ev: Evaluation, *, recused_too: bool =
     return seat
 
 
-def in_state(ev: Evaluation, *states: EvalState) -> None:
-    if ev.state not in states:
-        raise Conflict(f"评标当前处于“{ev.state.label}”阶段，不能进行此操作", code="wrong_state")
-
-
 def leader_or_staff(session: Session, user: User, ev: Evaluation) -> Actor:
     if Role.STAFF in user.roles:
         return user
     seat = my_seat(session, user, ev)
     if seat.expert_id != ev.leader_expert_id:
         raise Forbidden("只有评标委员会组长或交易中心工作人员可以推进评标", code="not_leader")
+    seat.require_pledged()
     return user
-
-
-def move(session: Session, actor: Actor, ev: Evaluation, to: EvalState, **extra: Any) -> None:
-    before = ev.state
-    ev.state = to
-    session.flush()
-    record_event(session, actor, "evaluation.stage", ev, {"from": before.value, "to": to.value, **extra})
 
 
 def bidder(session: Session, ev: Evaluation, bidder_id: int, *, valid_only: bool = False) -> CeremonyBidder:
@@ -197,18 +185,3 @@ def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = N
         {"lot": lot.id, "experts": [[m.expert_id, names[m.expert_id]] for m in members], "z_limit": str(z)},
     )
     return ev
-
-
-def seat_replacement(session: Session, m: DrawMember) -> None:
-    """A replacement who confirmed joins a room that is still signing in (called by ``respond``)."""
-    d = session.get(Draw, m.draw_id)
-    assert d is not None
-    ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == d.lot_id))
-    if ev is None:
-        return
-    if ev.state is not EvalState.SIGN_IN:
-        raise Conflict("评标已经开始，不能再加入评标委员会", code="wrong_state")
-    seat = Seat(evaluation_id=ev.id, expert_id=m.expert_id, member_id=m.id)
-    session.add(seat)
-    session.flush()
-    record_event(session, SYSTEM, "evaluation.seat", seat, {"evaluation": ev.id, "expert": m.expert_id})

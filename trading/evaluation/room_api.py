@@ -1,92 +1,46 @@
-"""The evaluation room, publicity and award over the API.
+"""The evaluation room over the API.
 
 Room actions (``/evaluations/<id>/<action>``) are open to staff and experts alike
 (``EVALUATION_ROOM``); the operations decide who may do what (a committee member, the leader,
-staff). The room page posts the same actions with its session and CSRF token. Bidders answer
-clarifications and object during publicity; the tenderee answers objections, awards and records
-the contract; anyone reads the publicity, the result and the award notice.
+staff). The room page posts the same actions with its session and CSRF token. The tenderee names
+its representatives; bidders answer clarifications. What follows the report (publicity, award,
+contract) belongs to the next stage, which serves the room's last action itself.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, send_file
-from pydantic import Field
 from sqlalchemy import select
 
-from archive import clock
 from archive.db import locked
 from trading.accounts import web
 from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, requires
-from trading.awards import award as aw
 from trading.core.errors import Forbidden, InvalidInput, NotFound
-from trading.core.schemas import Schema
 from trading.core.services import services
 from trading.evaluation import committee, compliance, copies, room, scores, signoff
-from trading.evaluation.api import _lot
-from trading.evaluation.models import Clarification, EvalState, Evaluation, Expert, Seat
+from trading.evaluation.api import load_lot
+from trading.evaluation.models import Clarification, ComplianceVote, EvalState, Evaluation, Expert, Seat
+from trading.evaluation.schemas import (
+    AskIn,
+    ComplianceIn,
+    LeaderIn,
+    OpenIn,
+    ReasonIn,
+    ReportSignIn,
+    RepresentativeIn,
+    ScoresIn,
+    SendBackIn,
+    SignatureIn,
+    TextIn,
+)
 from trading.opening.display import org_name
 from trading.pki.trust import trust
 from trading.tenders.models import Lot
 
 api = Blueprint("evaluation_room_api", __name__, url_prefix="/api/v1")
-
-
-class OpenIn(Schema):
-    z_limit: float | None = Field(default=None, description="离群阈值（标准差）；默认 2.5")
-    candidates: int = Field(default=3, ge=1, le=3)
-
-
-class SignatureIn(Schema):
-    signature: str = Field(min_length=8, max_length=400)
-
-
-class ReportSignIn(SignatureIn):
-    dissent: str = Field(default="", max_length=5000)
-
-
-class ReasonIn(Schema):
-    reason: str = Field(default="", max_length=2000)
-
-
-class SendBackIn(Schema):
-    reason: str = Field(max_length=2000)
-    to: str = Field(default="scoring", pattern=r"^(scoring|compliance)$")
-
-
-class LeaderIn(Schema):
-    candidate: int
-
-
-class ComplianceIn(Schema):
-    bidder: int
-    passed: bool
-    failed_items: list[str] = Field(default_factory=list, max_length=50)
-    reason: str = Field(default="", max_length=500)
-
-
-class ScoresIn(Schema):
-    bidder: int
-    scores: dict[str, Decimal] = Field(max_length=50)
-    total: Decimal = Field(ge=0, le=100, max_digits=6, decimal_places=2)
-
-
-class AskIn(Schema):
-    bidder: int
-    question: str = Field(max_length=2000)
-    hours: int = Field(default=24, ge=1, le=72)
-
-
-class TextIn(Schema):
-    text: str = Field(max_length=20_000)
-
-
-class AwardIn(Schema):
-    winner: int
-    reason: str = Field(default="", max_length=2000)
 
 
 def load_evaluation(evaluation_id: int, *, for_update: bool = False) -> Evaluation:
@@ -203,13 +157,11 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "signed": [s.expert_id for s in signoff.signatures(db, ev)],
         "history": ev.history,
         "publicity_ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
-        "publicity_due_at": due.isoformat() if (due := aw.publicity_due(ev)) else None,
+        "publicity_due_at": due.isoformat() if (due := ev.publicity_due()) else None,
     }
     if seat is not None and seat.recused_at is None:
         out["statements"] = committee.statements_for(db, ev, seat.expert_id)
         if ev.state is EvalState.COMPLIANCE:
-            from trading.evaluation.models import ComplianceVote
-
             mine = db.scalars(
                 select(ComplianceVote).where(
                     ComplianceVote.evaluation_id == ev.id,
@@ -225,7 +177,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
 @requires(Permission.EXPERT_MANAGE)
 def open_room(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(OpenIn)
-    ev = room.open_room(web.db(), web.require_user(), _lot(code, number), data.z_limit, data.candidates)
+    ev = room.open_room(web.db(), web.require_user(), load_lot(code, number), data.z_limit, data.candidates)
     web.commit()
     return jsonify(room_json(ev, web.require_user())), 201
 
@@ -234,17 +186,13 @@ def open_room(code: str, number: int) -> tuple[Response, int]:
 @requires(Permission.PUBLIC)
 def of_lot(code: str, number: int) -> Response:
     """Which evaluation a lot has and its stage (nothing more: the room is not public)."""
-    ev = room.evaluation_of(web.db(), _lot(code, number))
+    ev = room.evaluation_of(web.db(), load_lot(code, number))
     return jsonify({"id": ev.id, "state": ev.state.value, "state_label": ev.state.label})
-
-
-class RepresentativeIn(Schema):
-    username: str = Field(min_length=1, max_length=80)
 
 
 def managed_lot(code: str, number: int) -> Lot:
     """A lot, for the tenderee or its agency (who name the tenderee's representatives)."""
-    lot = _lot(code, number)
+    lot = load_lot(code, number)
     if not lot.tender.can_manage(web.require_user()):
         raise Forbidden("只有本项目的招标人或招标代理机构可以指定招标人代表")
     return lot
@@ -359,15 +307,14 @@ def act(evaluation_id: int, action: str) -> Response:
     elif action == "send-back":
         b = web.json_body(SendBackIn)
         signoff.send_back(db, user, ev, b.reason, b.to)
-    elif action == "publicity":
-        result["announcement"] = aw.start_publicity(db, user, ev).id
     else:
         raise NotFound("未知操作")
     web.commit()
     return jsonify(room_json(ev, user) | result)
 
 
-ACTIONS = "signin|pledge|recuse|leader|compliance|scores|checks|clarify|advance|sign|send-back|publicity"
+# "publicity" (the candidates' publicity, which follows the report) is served by the next stage
+ACTIONS = "signin|pledge|recuse|leader|compliance|scores|checks|clarify|advance|sign|send-back"
 
 
 @api.post("/evaluations/<int:evaluation_id>/<any(" + ",".join(f"'{a}'" for a in ACTIONS.split("|")) + "):action>")
@@ -436,97 +383,3 @@ def answer_clarification(clarification_id: int) -> Response:
     c = compliance.answer(web.db(), web.require_user(), clarification_id, web.json_body(TextIn).text)
     web.commit()
     return jsonify(_clarification_json(c))
-
-
-@api.post("/evaluations/<int:evaluation_id>/objections")
-@requires(Permission.TENDER_PARTICIPATE)
-def object_to(evaluation_id: int) -> tuple[Response, int]:
-    ev = load_evaluation(evaluation_id, for_update=True)
-    o = aw.object_to(web.db(), web.require_user(), ev, web.json_body(TextIn).text)
-    web.commit()
-    return jsonify({"id": o.id, "answer_due": o.answer_due.isoformat()}), 201
-
-
-# ---------------------------------------------------------------- the tenderee
-@api.post("/evaluations/<int:evaluation_id>/objections/<int:objection_id>/answer")
-@requires(Permission.TENDER_MANAGE)
-def answer_objection(evaluation_id: int, objection_id: int) -> Response:
-    ev = load_evaluation(evaluation_id, for_update=True)
-    aw.answer_objection(web.db(), web.require_user(), ev, objection_id, web.json_body(TextIn).text)
-    web.commit()
-    return jsonify(publicity_json(ev))
-
-
-@api.post("/evaluations/<int:evaluation_id>/award")
-@requires(Permission.TENDER_MANAGE)
-def award(evaluation_id: int) -> Response:
-    ev = load_evaluation(evaluation_id, for_update=True)
-    data = web.json_body(AwardIn)
-    aw.award(web.db(), web.require_user(), ev, services(current_app), data.winner, data.reason)
-    web.commit()
-    return jsonify(publicity_json(ev))
-
-
-@api.post("/evaluations/<int:evaluation_id>/contract")
-@requires(Permission.TENDER_MANAGE)
-def contract(evaluation_id: int) -> Response:
-    ev = load_evaluation(evaluation_id, for_update=True)
-    aw.confirm_contract(web.db(), web.require_user(), ev)
-    web.commit()
-    return jsonify(publicity_json(ev))
-
-
-# ---------------------------------------------------------------- public
-def publicity_json(ev: Evaluation) -> dict[str, Any]:
-    """What the public sees: nothing before the publicity; then candidates, objections (without
-    who raised them), the result and the notice's signed statement."""
-    if ev.state not in (EvalState.PUBLICITY, EvalState.AWARDED) or ev.report is None:
-        raise NotFound("本标段尚未公示中标候选人", code="not_public")
-    db = web.db()
-    lot, tender = room.lot_and_tender(db, ev)
-    now = clock.now()
-    return {
-        "evaluation": ev.id,
-        "tender": tender.code,
-        "title": tender.title,
-        "lot": lot.number,
-        "lot_name": lot.name,
-        "state": ev.state.value,
-        "state_label": ev.state.label,
-        "candidates": ev.report["candidates"],
-        "announcement": ev.publicity_announcement_id,
-        "ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
-        "ended": bool(ev.publicity_ends_at and now >= ev.publicity_ends_at and ev.suspended_at is None),
-        "suspended": ev.suspended_at is not None,
-        "objections": [
-            {
-                "id": o.id,
-                "text": o.text,
-                "raised_at": o.created_at.isoformat(),
-                "answer_due": o.answer_due.isoformat(),
-                "answer": o.answer,
-                "answered_at": o.answered_at.isoformat() if o.answered_at else None,
-            }
-            for o in aw.objections(db, ev)
-        ],
-        "winner": ev.winner_bidder_id,
-        "awarded_at": ev.awarded_at.isoformat() if ev.awarded_at else None,
-        "award_reason": ev.award_reason,
-        "notice_statement": ev.notice_statement,
-        "contract_signed_at": ev.contract_signed_at.isoformat() if ev.contract_signed_at else None,
-    }
-
-
-@api.get("/evaluations/<int:evaluation_id>/publicity")
-@requires(Permission.PUBLIC)
-def publicity(evaluation_id: int) -> Response:
-    return jsonify(publicity_json(load_evaluation(evaluation_id)))
-
-
-@api.get("/evaluations/<int:evaluation_id>/notice.pdf")
-@requires(Permission.PUBLIC)
-def notice_pdf(evaluation_id: int) -> Response:
-    ev = load_evaluation(evaluation_id)
-    if not ev.notice_key:
-        raise NotFound("中标通知书尚未发出")
-    return Response(services(current_app).store.read_bytes(ev.notice_key), mimetype="application/pdf")

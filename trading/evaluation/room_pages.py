@@ -1,23 +1,21 @@
 """Pages of the evaluation: the room (staff and experts; its script posts the API's own actions
 with the page's session and CSRF token and signs with the expert's key file in the browser), the
-public publicity page with the bidders' objection form and the tenderee's answer, award and contract
-forms, and the bidders' clarification page."""
+tenderee's representatives, and the bidders' clarification page. The publicity page and its forms
+belong to the stage after the report."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from trading.accounts import web
 from trading.accounts.models import Role
 from trading.accounts.permissions import Permission, requires
-from trading.awards import award as aw
 from trading.core.errors import DomainError, InvalidInput
-from trading.core.services import services
 from trading.evaluation import compliance, room
 from trading.evaluation import room_api as rapi
-from trading.evaluation.api import _lot
+from trading.evaluation.api import load_lot
 from trading.evaluation.models import Evaluation
 
 pages = Blueprint("evaluation_room", __name__)
@@ -36,7 +34,9 @@ def open_page(code: str, number: int) -> ResponseReturnValue:
     db = web.db()
     try:
         candidates = (web.form_int("candidates") or 0) if "candidates" in request.form else 3  # 0: refused by the rule
-        ev = room.open_room(db, web.require_user(), _lot(code, number), _float(request.form.get("z_limit")), candidates)
+        ev = room.open_room(
+            db, web.require_user(), load_lot(code, number), _float(request.form.get("z_limit")), candidates
+        )
         web.commit()
     except DomainError as exc:
         db.rollback()
@@ -108,80 +108,6 @@ def designate_page(code: str, number: int) -> ResponseReturnValue:
         db.rollback()
         flash(f"未指定：{exc.message}")
     return redirect(url_for("evaluation_room.representatives_page", code=code, number=number))
-
-
-# ---------------------------------------------------------------- publicity and award
-@pages.get("/evaluations/<int:evaluation_id>/publicity")
-@requires(Permission.PUBLIC)
-def publicity_page(evaluation_id: int) -> str:
-    ev = rapi.load_evaluation(evaluation_id)
-    data = rapi.publicity_json(ev)
-    user = web.current_user()
-    lot, tender = room.lot_and_tender(web.db(), ev)
-    is_tenderee = tender.can_manage(user)
-    is_bidder = user is not None and user.organisation_id in {b.org_id for b in room.bidders(web.db(), ev)}
-    return render_template(
-        "evaluation/publicity.html", ev=ev, p=data, is_tenderee=is_tenderee, is_bidder=is_bidder, lot=lot
-    )
-
-
-def _publicity_action(evaluation_id: int, done: str, fn: object) -> ResponseReturnValue:
-    db = web.db()
-    try:
-        ev = rapi.load_evaluation(evaluation_id, for_update=True)
-        fn(ev)  # type: ignore[operator]
-        web.commit()
-        flash(done)
-    except DomainError as exc:
-        db.rollback()
-        flash(f"未完成：{exc.message}")
-    return redirect(url_for("evaluation_room.publicity_page", evaluation_id=evaluation_id))
-
-
-@pages.post("/evaluations/<int:evaluation_id>/publicity/object")
-@requires(Permission.TENDER_PARTICIPATE)
-def object_page(evaluation_id: int) -> ResponseReturnValue:
-    return _publicity_action(
-        evaluation_id,
-        "异议已提交；招标人答复前暂停招标投标活动",
-        lambda ev: aw.object_to(web.db(), web.require_user(), ev, request.form.get("text", "")),
-    )
-
-
-@pages.post("/evaluations/<int:evaluation_id>/publicity/answer/<int:objection_id>")
-@requires(Permission.TENDER_MANAGE)
-def answer_page(evaluation_id: int, objection_id: int) -> ResponseReturnValue:
-    return _publicity_action(
-        evaluation_id,
-        "已答复异议",
-        lambda ev: aw.answer_objection(web.db(), web.require_user(), ev, objection_id, request.form.get("text", "")),
-    )
-
-
-@pages.post("/evaluations/<int:evaluation_id>/publicity/award")
-@requires(Permission.TENDER_MANAGE)
-def award_page(evaluation_id: int) -> ResponseReturnValue:
-    winner = web.form_int("winner")
-    if winner is None:
-        flash("未完成：请选择中标人")
-        return redirect(url_for("evaluation_room.publicity_page", evaluation_id=evaluation_id))
-    return _publicity_action(
-        evaluation_id,
-        "已确定中标人，中标结果公告与中标通知书已发出",
-        lambda ev: aw.award(
-            web.db(), web.require_user(), ev, services(current_app), winner, request.form.get("reason", "")
-        ),
-    )
-
-
-@pages.post("/evaluations/<int:evaluation_id>/publicity/contract")
-@requires(Permission.TENDER_MANAGE)
-def contract_page(evaluation_id: int) -> ResponseReturnValue:
-    return _publicity_action(
-        evaluation_id,
-        "已登记合同签订；中标人的保函将释放",
-        lambda ev: aw.confirm_contract(web.db(), web.require_user(), ev),
-    )
 
 
 # ---------------------------------------------------------------- bidders' clarifications

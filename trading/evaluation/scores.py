@@ -15,13 +15,14 @@ from archive.audit import record_event
 from trading.accounts.models import User
 from trading.core.errors import Conflict, InvalidInput, NotFound
 from trading.evaluation import scoring
+from trading.evaluation.lifecycle import require_state
 from trading.evaluation.models import (
     EvalState,
     Evaluation,
     Flag,
     ScoreSheet,
 )
-from trading.evaluation.room import bidder, in_state, leader_or_staff, lot_and_tender, my_seat, seats, valid_bidders
+from trading.evaluation.room import bidder, leader_or_staff, lot_and_tender, my_seat, seats, valid_bidders
 from trading.tenders.models import EvaluationMethod, Lot
 
 
@@ -54,8 +55,9 @@ def submit_scores(
     session: Session, user: User, ev: Evaluation, bidder_id: int, scores: dict[str, Any], declared_total: Decimal
 ) -> ScoreSheet:
     """An expert's sheet for one bid; may be revised until the report is generated."""
-    in_state(ev, EvalState.SCORING)
+    require_state(ev, EvalState.SCORING)
     seat = my_seat(session, user, ev)
+    seat.require_pledged("评分")
     lot, _ = lot_and_tender(session, ev)
     if lot.evaluation_method is EvaluationMethod.LOWEST_PRICE:
         raise Conflict("最低评标价法不设评分因素", code="no_factors")
@@ -132,7 +134,7 @@ def run_checks(session: Session, user: User, ev: Evaluation, *, record_unchanged
     """Recompute the findings of the current round: new ones are raised, vanished ones cleared
     (an expert revised); a resolution stays with its finding. A run that changes nothing is
     recorded only when asked for (the leader's own run, not the recheck before the report)."""
-    in_state(ev, EvalState.SCORING)
+    require_state(ev, EvalState.SCORING)
     actor = leader_or_staff(session, user, ev)
     rows = sheets(session, ev)
     _require_all_scored(session, ev, rows)
@@ -185,7 +187,7 @@ def open_flags(session: Session, ev: Evaluation) -> list[Flag]:
 
 def resolve_flag(session: Session, user: User, ev: Evaluation, flag_id: int, reason: str) -> Flag:
     """The leader records why a flagged score stands (after the committee discussed it)."""
-    in_state(ev, EvalState.SCORING)
+    require_state(ev, EvalState.SCORING)
     actor = leader_or_staff(session, user, ev)
     flag = session.get(Flag, flag_id)
     if flag is None or flag.evaluation_id != ev.id or flag.round != ev.round:

@@ -19,13 +19,15 @@ from signing.statements import (
 from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput
 from trading.core.services import Services
+from trading.evaluation import report as rep
+from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     EvalState,
     Evaluation,
     ReportSignature,
     ScoreSheet,
 )
-from trading.evaluation.room import in_state, leader_or_staff, move, my_seat, seats
+from trading.evaluation.room import leader_or_staff, my_seat, seats
 from trading.evaluation.scores import open_flags, run_checks, sheets
 from trading.pki.operations import check_signature, registered_signing_cert
 
@@ -34,9 +36,7 @@ from trading.pki.operations import check_signature, registered_signing_cert
 def generate_report(session: Session, user: User, ev: Evaluation, services: Services) -> dict[str, Any]:
     """Checks again (under the room's lock: a score revised since the last run is seen); with
     every flag resolved or gone, the report is built, stored and put to the committee for signature."""
-    from trading.evaluation import report as rep
-
-    in_state(ev, EvalState.SCORING)
+    require_state(ev, EvalState.SCORING)
     actor = leader_or_staff(session, user, ev)
     run_checks(session, user, ev, record_unchanged=False)
     still = open_flags(session, ev)
@@ -47,15 +47,16 @@ def generate_report(session: Session, user: User, ev: Evaluation, services: Serv
     report = rep.build_report(session, ev)
     stored = rep.store_report(services, report)
     ev.report, ev.report_sm3, ev.report_pdf_key = report, stored["json_sm3"], stored["pdf_key"]
-    move(session, actor, ev, EvalState.SIGNING, report_sm3=ev.report_sm3, pdf_sm3=stored["pdf_sm3"])
+    move_evaluation(session, actor, ev, EvalState.SIGNING, report_sm3=ev.report_sm3, pdf_sm3=stored["pdf_sm3"])
     return report
 
 
 def sign_report(
     session: Session, user: User, ev: Evaluation, signature: str, dissent: str, trust: TrustStore, services: Services
 ) -> ReportSignature:
-    in_state(ev, EvalState.SIGNING)
+    require_state(ev, EvalState.SIGNING)
     seat = my_seat(session, user, ev)
+    seat.require_pledged("签署评标报告")
     assert ev.report_sm3 is not None
     dissent = (dissent or "").strip()
     if dissent and not 5 <= len(dissent) <= 5000:
@@ -107,7 +108,7 @@ def sign_report(
         )
         ev.report_statement = st.to_json().decode()
         ev.reported_at, ev.publicity_late_at = clock.now(), None
-        move(
+        move_evaluation(
             session, SYSTEM, ev, EvalState.REPORTED, report_sm3=ev.report_sm3, dissents=sum(not s.agree for s in signed)
         )
     return sig
@@ -124,7 +125,7 @@ def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: st
     expert's sheets are carried over to be revised, never silently changed."""
     if Role.STAFF not in staff.roles:
         raise Forbidden("只有交易中心工作人员可以退回评标")
-    in_state(ev, EvalState.SIGNING, EvalState.REPORTED)
+    require_state(ev, EvalState.SIGNING, EvalState.REPORTED)
     if ev.compliance and not any(r["passed"] for r in ev.compliance.values()):
         raise Conflict("全部投标已被否决，不能回退", code="wrong_state")
     reason = (reason or "").strip()
@@ -155,7 +156,7 @@ def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: st
                 submitted_at=s.submitted_at,
             )
         )
-    move(
+    move_evaluation(
         session,
         staff,
         ev,
