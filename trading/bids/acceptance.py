@@ -25,7 +25,7 @@ from signing.digest import sm3_hex
 from signing.envelope import read_header
 from signing.statements import sign_statement
 from trading.accounts.models import Role, User
-from trading.bids.lifecycle import move_bid, move_upload
+from trading.bids.lifecycle import ensure_open, move_bid, move_upload
 from trading.bids.models import Bid, BidState, BidUpload, UploadState
 from trading.bids.staging import forget, running_hash, staged_path, start_over
 from trading.core.errors import Conflict, DomainError, Forbidden, NotFound
@@ -68,8 +68,7 @@ def complete_upload(
     session: Session, store: ObjectStore, keys: PlatformKeys, staging: pathlib.Path, user: User, upload: BidUpload
 ) -> Bid:
     """Accept the bid: store it, then decide by the server clock with the tender row locked."""
-    if upload.state is not UploadState.OPEN:
-        raise Conflict("上传任务已结束", code="upload_closed")
+    ensure_open(upload)
     if upload.received != upload.declared_size:
         raise Conflict(f"尚未收到全部数据（{upload.received}/{upload.declared_size} 字节）", code="upload_incomplete")
     tender = session.get(Tender, upload.tender_id)

@@ -3,7 +3,8 @@
 
 Each ``move_*`` checks the move against its table (a named ``Conflict`` if the table forbids it),
 writes the new state and, in the same transaction, the audit event. The operations keep their
-own, more precise refusals (``wrong_state``, ``upload_closed``) and never write a state.
+own, more precise refusals (``wrong_state``; ``ensure_open``'s ``upload_closed`` before an upload's
+bytes are touched) and never write a state.
 
 - A bid (投标文件) is accepted when its upload completes; before the deadline its bidder may
   replace it (the new one supersedes it) or withdraw it (招标投标法第二十九条), signed. Both ends
@@ -69,6 +70,12 @@ def move_bid(
         return
     bid.status = to
     session.flush()  # before its replacement is inserted: one live bid per bidder and lot
+
+
+def ensure_open(upload: BidUpload) -> None:
+    """An upload takes parts, completes or is given up only while it is open."""
+    if upload.state is not UploadState.OPEN:
+        raise Conflict("上传任务已结束", code="upload_closed")
 
 
 def move_upload(session: Session, upload: BidUpload, to: UploadState, *, now: dt.datetime) -> None:

@@ -26,7 +26,7 @@ from signing.envelope import read_header
 from signing.errors import SigningError
 from trading.accounts.models import User
 from trading.bids.acceptance import bidder_org, ensure_accepting, lot_numbered
-from trading.bids.lifecycle import move_upload
+from trading.bids.lifecycle import ensure_open, move_upload
 from trading.bids.models import BidUpload, UploadState
 from trading.bids.staging import forget, remember, running_hash, staged_path
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
@@ -216,8 +216,7 @@ def put_part(
     limits: UploadLimits = UploadLimits(),
 ) -> BidUpload:
     """Append part ``number``; ``prefix_sm3`` is the client's SM3 of the file up to this part's end."""
-    if upload.state is not UploadState.OPEN:
-        raise Conflict("上传任务已结束", code="upload_closed")
+    ensure_open(upload)
     now = clock.now()
     # An upload that stopped counting against the caps must not resume past them: the sweep takes it.
     live = session.scalar(select(BidUpload.id).where(BidUpload.id == upload.id, _live(now, limits.idle)))
@@ -275,8 +274,7 @@ def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -
     """The bidder gives up an open upload (locked by the caller): its staged bytes are deleted and
     it no longer counts against the caps. Nothing is recorded: the upload was never a bid, and an
     event would tell, before the deadline, that this bidder is bidding."""
-    if upload.state is not UploadState.OPEN:
-        raise Conflict("上传任务已结束", code="upload_closed")
+    ensure_open(upload)
     move_upload(session, upload, UploadState.ABANDONED, now=clock.now())
     staged_path(staging, upload.id).unlink(missing_ok=True)
     forget(upload.id)
