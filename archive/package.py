@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, NamedTuple
 
+from archive.audit import event_bytes
 from archive.merkle import leaf_hash, verify_inclusion
 from signing.canonical import canonical_json
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
@@ -671,8 +672,6 @@ def _verify_events(
     platform: Certificate,
     report: Report,
 ) -> None:
-    from archive.audit import event_bytes
-
     if not checkpoints or not logs:
         report.add("交易过程记录与检查点 (events and checkpoint)", False, "缺失 (missing)", "entry_missing")
         return

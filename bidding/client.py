@@ -19,6 +19,7 @@ from urllib.parse import quote, urlsplit
 
 from bidding import part_digests
 from signing.digest import SM3
+from signing.envelope import read_header
 
 BUSY_RETRIES = 3  # a request the platform answers 503 busy_retry is sent again this many times
 # A part the platform answers 507 staging_full (its staging volume is full for now: other uploads
@@ -153,8 +154,6 @@ class Client:
 
 
 def head_length(path: pathlib.Path) -> int:
-    from signing.envelope import read_header
-
     with path.open("rb") as f:
         read_header(f)
         return f.tell()

@@ -14,6 +14,7 @@ from typing import Any
 
 from signing.canonical import canonical_json, parse_canonical
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
+from signing.digest import sm3_hex
 from signing.errors import InvalidSignature, StatementError
 from signing.sm2 import PrivateKey
 
@@ -218,8 +219,6 @@ def guarantee_commitment(value: Any, salt: str) -> str:
     """A sealed guarantee field (保函加密): SM3 of the canonical ``{"salt", "value"}``. The salt (at
     least 16 random bytes, hex) keeps a guessable value, such as a tender code, from being found by
     trying candidates; revealing value and salt opens it."""
-    from signing.digest import sm3_hex
-
     return sm3_hex(canonical_json({"salt": salt, "value": value}))
 
 
@@ -262,8 +261,6 @@ def evaluation_pledge_statement(evaluation: int, expert: int, bidders: list[str]
 def evaluation_report_statement(evaluation: int, round_: int, expert: int, report_sm3: str, dissent: str) -> bytes:
     """An expert's signature on the evaluation report: an empty ``dissent`` agrees; otherwise it is
     the written reasons of a dissenting expert (its SM3 is what is signed, the text is kept)."""
-    from signing.digest import sm3_hex
-
     return canonical_json(
         {
             "purpose": EVALUATION_REPORT_PURPOSE,
