@@ -21,7 +21,7 @@ from trading.core.db import Database
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.schemas import Schema
 from trading.core.services import services
-from trading.opening import bidders, ceremonies, controls, failures, joint, stages
+from trading.opening import bidders, ceremonies, controls, failures, joint, lifecycle, stages
 from trading.opening import display as ops
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
@@ -92,7 +92,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         "lot_name": lot.name,
         "deadline": iso(tender.bid_deadline),
         "server_time": iso(clock.now()),
-        **stages.stage_payload(c),
+        **lifecycle.stage_payload(c),
     }
     if c.stage is Stage.SCHEDULED:
         return out  # before the opening nothing about the bids is said, not even their number

@@ -12,13 +12,14 @@ from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput
 from trading.core.services import Services
 from trading.opening.ceremonies import add_event, tender_of
+from trading.opening.lifecycle import stage_payload
 from trading.opening.models import (
     FINAL_STAGES,
     Ceremony,
     Outcome,
     Stage,
 )
-from trading.opening.stages import advance_together, stage_payload, waiting_for
+from trading.opening.stages import advance_together, waiting_for
 
 
 def _early_block(session: Session, c: Ceremony) -> str | None:

@@ -8,14 +8,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.audit import AuditEvent
+from archive.transparency import inclusion_proof, signed_checkpoints
 from trading.accounts.models import Organisation
 from trading.bids.models import Bid, BidState
 from trading.guarantees.bonds import bond_status
 from trading.opening.ceremonies import ceremonies_of
-from trading.opening.models import (
-    Ceremony,
-    Outcome,
-)
+from trading.opening.models import Ceremony, Outcome
 from trading.tenders.models import Tender
 
 
@@ -68,9 +67,6 @@ def deadline_commitment(session: Session, tender: Tender) -> dict[str, Any] | No
     """After the deadline: the signed checkpoint taken at it, and each accepted bid's commitment
     (ciphertext SM3, SM3 of the receipt) with its event's inclusion proof, so that every bidder can
     prove its bid was in the set that was opened."""
-    from archive.audit import AuditEvent
-    from archive.transparency import inclusion_proof, signed_checkpoints
-
     if tender.closed_at is None:
         return None
     cps = [c for c in signed_checkpoints(session, f"tender:{tender.code}") if c.reason == "bid_deadline"]

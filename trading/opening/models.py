@@ -1,7 +1,7 @@
 """The opening ceremony (开标): one per lot, its bidders, decryption jobs, live events, objections.
 
-Each stage change happens in one function in ``stages.py``; what the database can check about
-the stages it checks here.
+Each stage change happens in one function, ``lifecycle.move_ceremony``, driven by its table of
+allowed moves; what the database can check about the stages it checks here.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
 """The ceremony's stage machine: opening at the deadline, each window's end and the move to the next
 stage, classification of the bids not decrypted, cancellation.
 
-Every stage change goes through ``_transition``, which writes the audit event and the live-room
-event in the caller's transaction. Deadlines are enforced by ``ensure_current`` on every request
-and by the scheduler's sweep, so a missed job changes nothing.
+Every stage change goes through ``trading.opening.lifecycle.move_ceremony``, which checks it
+against the table of allowed moves and writes the audit event and the live-room event in the
+caller's transaction. Deadlines are enforced by ``ensure_current`` on every request and by the
+scheduler's sweep, so a missed job changes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, Actor, record_event
 from archive.db import locked
-from archive.transparency import request_checkpoint
 from trading.bids.models import Bid, BidState
 from trading.core.scheduler import error_summary
 from trading.core.services import Services
-from trading.opening.ceremonies import add_event, ceremonies_of, lot_of, tender_of
+from trading.opening.ceremonies import ceremonies_of, lot_of, tender_of
 from trading.opening.display import bidder_rows, credit_code_of, reading_table
 from trading.opening.failures import AdvanceFailed, advance_failures, group_step, step
+from trading.opening.lifecycle import NEXT, move_ceremony
 from trading.opening.models import (
     FINAL_STAGES,
     Ceremony,
@@ -38,52 +38,11 @@ from trading.opening.models import (
     Outcome,
     Stage,
 )
+from trading.opening.record import publish_record
 from trading.procedures.operations import get_procedure
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import LotState, Tender, TenderState
-
-#: Moments after which a signed checkpoint is published (full trace: provable years later).
-DECISIVE = {
-    Stage.READING: "decryption_window_end",
-    Stage.CONFIRMING: "opening_record",
-    Stage.CLOSED: "opening_record_final",
-    Stage.FAILED: "lot_failed",
-    Stage.CANCELLED: "tender_terminated",
-}
-
-
-NEXT = {
-    Stage.SIGN_IN: Stage.BIDDERS,
-    Stage.BIDDERS: Stage.DECRYPTING,
-    Stage.DECRYPTING: Stage.READING,
-    Stage.READING: Stage.CONFIRMING,
-    Stage.CONFIRMING: Stage.CLOSED,
-}
-
-
-def stage_payload(c: Ceremony) -> dict[str, Any]:
-    return {
-        "stage": c.stage.value,
-        "label": c.stage.label,
-        "started_at": c.stage_started_at.isoformat(),
-        "ends_at": c.stage_ends_at.isoformat() if c.stage_ends_at else None,
-        "paused": c.paused_at is not None,
-        "remaining_seconds": c.remaining_seconds,
-    }
-
-
-def _transition(
-    session: Session, c: Ceremony, to: Stage, actor: Actor, now: dt.datetime, payload: dict[str, Any] | None = None
-) -> None:
-    before = c.stage
-    c.stage, c.stage_started_at = to, now
-    c.stage_ends_at = None if to in FINAL_STAGES else now + c.window(to)
-    c.paused_at, c.remaining_seconds = None, None
-    body = {"from": before.value, "to": to.value, **(payload or {})}
-    record_event(session, actor, f"ceremony.{to.value}", c, body)
-    add_event(session, c, "stage", stage_payload(c) | (payload or {}))
-    if to in DECISIVE:
-        request_checkpoint(session, DECISIVE[to], f"ceremony:{c.id}")
+from trading.tenders.operations import close_bidding
 
 
 def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.datetime | None = None) -> Ceremony:
@@ -91,8 +50,6 @@ def ensure_current(session: Session, c: Ceremony, services: Services, now: dt.da
     A step that fails is undone and recorded (``step``); it is tried again after a pause, and after
     RETRY_CAP failures only by staff's own advance. The lots of a 合并开标 move together
     (``ensure_joint_current``)."""
-    from trading.tenders.operations import close_bidding
-
     now = now or clock.now()
     tender = tender_of(session, c)
     if tender.joint_opening:
@@ -132,8 +89,6 @@ def ensure_joint_current(
     (recorded on that lot) is retried for the group with the pauses and cap of a single room. A
     lot that must still wait (decryptions running, objections unanswered, paused) holds them all.
     A lot with too few bids fails at the opening (its own step) and leaves the group."""
-    from trading.tenders.operations import close_bidding
-
     scheduled = [c for c in rooms if c.stage is Stage.SCHEDULED]
     if scheduled:
         if tender.status is TenderState.TERMINATED:
@@ -196,7 +151,7 @@ def advance_together(
 def _cancel(session: Session, c: Ceremony, now: dt.datetime) -> None:
     c.private_key = None
     move_lot(session, SYSTEM, lot_of(session, c), LotState.TERMINATED, reason="招标项目已终止", now=now)
-    _transition(session, c, Stage.CANCELLED, SYSTEM, now, {"reason": "招标项目已终止"})
+    move_ceremony(session, SYSTEM, c, Stage.CANCELLED, now=now, detail={"reason": "招标项目已终止"})
 
 
 def cancel_for_termination(session: Session, tender: Tender) -> None:
@@ -220,13 +175,13 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
     lot = lot_of(session, c)
     if len(bids) < proc.min_valid_bids:
         c.private_key = None
-        _transition(
+        move_ceremony(
             session,
+            SYSTEM,
             c,
             Stage.FAILED,
-            SYSTEM,
-            now,
-            {"bids": len(bids), "minimum": proc.min_valid_bids, "reason": "投标人少于规定数量，不予开标"},
+            now=now,
+            detail={"bids": len(bids), "minimum": proc.min_valid_bids, "reason": "投标人少于规定数量，不予开标"},
         )
         # Who bid stays secret: the failure is told by its count only (Law 22, Reg 44).
         move_lot(
@@ -246,13 +201,13 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
         session.add(CeremonyBidder(ceremony_id=c.id, bid_id=b.id, org_id=b.org_id, outcome=Outcome.PENDING))
     session.flush()
     # From here on who bid is no longer secret: the opening names the bidders (Law 36).
-    _transition(
+    move_ceremony(
         session,
+        SYSTEM,
         c,
         Stage.SIGN_IN,
-        SYSTEM,
-        now,
-        {"bids": len(bids), "ciphertext_sm3": [b.ciphertext_sm3 for b in bids]},
+        now=now,
+        detail={"bids": len(bids), "ciphertext_sm3": [b.ciphertext_sm3 for b in bids]},
     )
 
 
@@ -291,20 +246,16 @@ def _advance(session: Session, c: Ceremony, actor: Actor, services: Services, no
 def _advance_to_next(session: Session, c: Ceremony, actor: Actor, services: Services, now: dt.datetime) -> None:
     to = NEXT[c.stage]
     if to is Stage.BIDDERS:
-        _transition(session, c, to, actor, now, {"bidders": bidder_rows(session, c)})
+        move_ceremony(session, actor, c, to, now=now, detail={"bidders": bidder_rows(session, c)})
     elif to is Stage.DECRYPTING:
-        _transition(session, c, to, actor, now)
+        move_ceremony(session, actor, c, to, now=now)
     elif to is Stage.READING:
         _classify(session, c, now)
-        _transition(session, c, to, actor, now, {"table": reading_table(session, c)})
+        move_ceremony(session, actor, c, to, now=now, detail={"table": reading_table(session, c)})
     elif to is Stage.CONFIRMING:
-        from trading.opening.record import publish_record
-
         publish_record(session, c, services, now, final=False)
-        _transition(session, c, to, actor, now, {"record_sm3": c.record_sm3})
+        move_ceremony(session, actor, c, to, now=now, detail={"record_sm3": c.record_sm3})
     else:
-        from trading.opening.record import publish_record
-
         for seat in c.bidders:
             if seat.outcome is Outcome.DECRYPTED and seat.confirmation is None:
                 seat.confirmation, seat.confirmed_at = Confirmation.DEEMED, now
@@ -313,7 +264,7 @@ def _advance_to_next(session: Session, c: Ceremony, actor: Actor, services: Serv
         c.closed_at = now
         c.private_key = None  # its work is done; nobody can unwrap the released keys again
         move_lot(session, actor, lot_of(session, c), LotState.EVALUATING, reason="开标结束", now=now)
-        _transition(session, c, to, actor, now, {"record_sm3": c.final_record_sm3})
+        move_ceremony(session, actor, c, to, now=now, detail={"record_sm3": c.final_record_sm3})
 
 
 def _classify(session: Session, c: Ceremony, now: dt.datetime) -> None:
