@@ -55,7 +55,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     from trading.accounts.api import api as accounts_api
     from trading.accounts.pages import pages as accounts_pages
-    from trading.archives.pages import api as archives_api
+    from trading.archives.api import api as archives_api
     from trading.archives.pages import pages as archives_pages
     from trading.audit.api import api as audit_api
     from trading.audit.pages import pages as audit_pages

@@ -477,7 +477,7 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
                 ) from exc
         report = pkg.verify(str(path), trusted)
     elif package.isascii() and package.isdigit():
-        from trading.archives.operations import get_package, verify_stored
+        from trading.archives.custody import get_package, verify_stored
         from trading.core.db import Database
         from trading.core.services import Services
 

@@ -30,7 +30,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     the filesystem store (read-only) or, through the minio SDK, in a bucket with object lock."""
     from tests.conftest import fresh_pg_database
     from trading.app import create_app
-    from trading.archives.operations import build_due
+    from trading.archives.building import build_due
     from trading.audit.tasks import sign_checkpoints_job
     from trading.core.config import load_settings
     from trading.core.db import upgrade
@@ -274,7 +274,7 @@ def test_retention_refuses_deletion_and_logs_it(built: dict[str, Any]) -> None:
     from sqlalchemy import select
 
     from archive.audit import SYSTEM, AuditEvent
-    from trading.archives.operations import get_package, try_delete
+    from trading.archives.custody import get_package, try_delete
     from trading.core.errors import Conflict
     from trading.core.services import services
 
@@ -317,7 +317,7 @@ def test_archive_pages_and_api_by_role(built: dict[str, Any]) -> None:
 def test_failed_and_terminated_lots_are_archived_sealed(client: Any, session: Any, app: Any, end: str) -> None:
     from archive import transparency as log
     from tests.factories import platform_keys
-    from trading.archives.operations import build_for
+    from trading.archives.building import build_for
     from trading.core.services import services
     from trading.opening.ceremonies import get_ceremony
 

@@ -414,8 +414,8 @@ def test_a_lot_from_opening_record_to_award(
         # the contract; the final archive package over a signed log
         assert client.post(f"{url}/contract", headers=ht).status_code == 200
         assert client.post(f"{url}/contract", headers=ht).status_code == 409
+        from trading.archives.building import build_due
         from trading.archives.models import ArchivePackage
-        from trading.archives.operations import build_due
         from trading.audit.tasks import sign_checkpoints_job
 
         db = app.extensions["ggzy.db"]

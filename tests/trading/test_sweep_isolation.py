@@ -27,8 +27,8 @@ from tests.bidding.test_guarantees import credit, issuer_of, push_body
 from tests.factories import make_user, platform_keys
 from tests.trading.opening.test_ceremony import open_tender
 from trading.accounts.models import Role
+from trading.archives.building import build_due
 from trading.archives.models import ArchivePackage
-from trading.archives.operations import build_due
 from trading.awards.award import report_late_publicity, report_overdue
 from trading.awards.release import release_due
 from trading.core.platform_keys import key_encryption_key

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from trading.archives.operations import build_due
+from trading.archives.building import build_due
 from trading.core.scheduler import job
 from trading.core.services import Services
 
