@@ -127,7 +127,7 @@ def test_stopping_one_instance_leaves_the_other_serving(tmp_path: pathlib.Path) 
 
 
 def test_a_socket_path_too_long_for_unix_goes_without(tmp_path: pathlib.Path) -> None:
-    from trading.cli import control_socket
+    from trading.cli.serve import control_socket
     from trading.core.config import load_settings
 
     def path_for(inst: pathlib.Path) -> pathlib.Path | None:

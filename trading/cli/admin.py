@@ -1,0 +1,187 @@
+"""``ggzy`` commands that set an instance up and keep its register: init and migrate, organisations and
+users, the platform CA's certificates, and the embedded demo."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import click
+
+from archive import clock
+from signing.errors import SigningError
+from trading.cli.common import cli_actor, domain_errors, parse, safe_url, settings
+from trading.cli.serve import run_server
+from trading.core.config import ConfigError
+
+
+@click.command(help="创建实例目录、数据库结构和平台密钥 (create the instance folder, schema and platform keys)")
+def init() -> None:
+    from signing.sm2 import check_key_password
+    from trading.core.db import upgrade
+    from trading.core.platform_keys import ensure_platform_keys, keys_dir
+
+    s = settings()
+    password = os.environ.get("PLATFORM_KEY_PASSWORD")
+    if password and not (keys_dir(s) / "root.crt").exists():
+        check_key_password(password.encode())  # before anything is created: nothing half-made is left
+    s.instance.mkdir(parents=True, exist_ok=True)
+    upgrade(s.database_url)
+    keys = ensure_platform_keys(s)
+    click.echo(f"数据库已就绪 (schema at head): {safe_url(s.database_url)}")
+    click.echo(f"平台根证书 (platform root CA): {keys.ca.cert.fingerprint[:16]}…")
+
+
+@click.command(help="把数据库升级到最新结构 (upgrade the database schema)")
+def migrate() -> None:
+    from trading.core.db import upgrade
+
+    upgrade(settings().database_url)
+    click.echo("ok")
+
+
+@click.command(help="初始化并载入演示数据，然后启动服务 (set up the embedded demo and serve it)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="只准备数据，不启动服务 (prepare only)")
+def demo(host: str, port: int, no_serve: bool) -> None:
+    s = settings()
+    if s.is_production:
+        raise click.ClickException("demo data is never loaded in production mode")
+    from trading.app import create_app
+    from trading.core.db import Database
+    from trading.demo import seed
+    from trading.demo.script import KEY_PASSWORD, history_start, run
+
+    start = clock.now()
+    # the demo's history is played in the past, so its keys and accounts are made before it
+    with clock.frozen(history_start(start)):
+        init.callback()  # type: ignore[misc]
+        with Database(s.database_url).session() as session:
+            accounts = seed(session, s.instance / "demo-accounts.txt")
+    app = create_app(s)
+    with app.app_context(), Database(s.database_url).session() as session:
+        story = run(app, session, {u: p for u, p, _ in accounts}, s.instance / "demo-keys", start=start)
+    click.echo("\n演示账号 (demo accounts) — 密码随机生成，另存于 instance/demo-accounts.txt：")
+    for username, password, role in accounts:
+        click.echo(f"  {username:<12} {password:<16} {role}")
+    for line in story:
+        click.echo(f"\n· {line}")
+    click.echo(f"\n演示密钥在 {s.instance / 'demo-keys'}（私钥口令 {KEY_PASSWORD.decode()}），可直接用于 ggzy-bid。")
+    if not no_serve:
+        click.echo(f"\n打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in).")
+        run_server(s, host, port, 2, True)
+
+
+# ---------------------------------------------------------------- organisations and users
+@click.group(help="机构与用户 (organisations and users)")
+def users() -> None:
+    pass
+
+
+@users.command("add-org", help="登记机构 (register an organisation)")
+@click.option("--name", required=True)
+@click.option("--credit-code", required=True, help="统一社会信用代码")
+@click.option(
+    "--kind",
+    required=True,
+    type=click.Choice(["enterprise", "tenderee", "agency", "issuer", "trading_center", "supervision", "employer"]),
+)
+@click.option("--region", required=True, help="行政区划代码（6 位）")
+def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
+    from trading.accounts.operations import create_organisation
+    from trading.accounts.schemas import OrganisationIn
+    from trading.core.db import Database
+
+    s = settings()
+    with domain_errors(), Database(s.database_url).session() as session:
+        data = parse(OrganisationIn, {"name": name, "credit_code": credit_code, "kind": kind, "region": region})
+        org = create_organisation(session, cli_actor(), data)
+        click.echo(f"organisation {org.id} created")
+
+
+@users.command("add", help="创建用户 (create a user); 密码从标准输入或提示读取")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--org", "organisation_id", type=int, default=None)
+@click.option("--role", "roles", multiple=True, required=True)
+@click.password_option()
+def add_user(
+    username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...], password: str
+) -> None:
+    from trading.accounts.operations import create_user
+    from trading.accounts.schemas import UserIn
+    from trading.core.db import Database
+
+    s = settings()
+    with domain_errors(), Database(s.database_url).session() as session:
+        data = parse(
+            UserIn,
+            {
+                "username": username,
+                "display_name": display_name,
+                "password": password,
+                "organisation_id": organisation_id,
+                "roles": list(roles),
+            },
+        )
+        user = create_user(session, cli_actor(), data)
+        click.echo(f"user {user.id} created")
+
+
+# ---------------------------------------------------------------- the platform CA
+@click.group(help="平台 CA：为用户签发 SM2 证书 (the platform CA)")
+def ca() -> None:
+    pass
+
+
+@ca.command("issue", help="为公钥签发签名或加密证书 (issue a signing or encryption certificate)")
+@click.argument("public_key", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--usage", type=click.Choice(["sign", "encrypt"]), required=True)
+@click.option("--cn", "common_name", required=True, help="证书主体名称")
+@click.option("--org-code", default=None, help="统一社会信用代码")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: str | None, out: pathlib.Path) -> None:
+    from signing.certs import Usage
+    from trading.core.platform_keys import issue_certificate, load_platform_keys
+
+    try:
+        cert = issue_certificate(
+            load_platform_keys(settings()),
+            public_key.read_bytes(),
+            common_name=common_name,
+            usage=Usage(usage),
+            org_code=org_code,
+        )
+    except (SigningError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    out.write_bytes(cert.to_pem())
+    click.echo(f"{out}: serial {cert.serial:x}, SM3 {cert.fingerprint[:16]}…")
+
+
+@ca.command("revoke", help="吊销证书，记入平台吊销列表 (revoke a certificate)")
+@click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.option("--reason", required=True, help="吊销原因")
+def ca_revoke(certificate: pathlib.Path, reason: str) -> None:
+    from signing.certs import Certificate
+    from trading.core.db import Database
+    from trading.pki.operations import revoke_certificate
+
+    try:
+        cert = Certificate.load(certificate.read_bytes())
+    except SigningError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with domain_errors(), Database(settings().database_url).session() as session:
+        revoke_certificate(session, cli_actor(), cert, reason)
+    click.echo(f"已吊销 (revoked): {cert.issuer_serial}")
+
+
+@ca.command("root", help="导出平台根证书 (write the platform root certificate)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def ca_root(out: pathlib.Path) -> None:
+    from trading.core.platform_keys import load_platform_keys
+
+    try:
+        out.write_bytes(load_platform_keys(settings()).ca.cert.to_pem())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,169 @@
+"""``ggzy`` commands that run the platform: the web server (gunicorn), the live room's event server,
+the scheduler (one per deployment) and the opening's decryption workers."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing
+import pathlib
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from trading.cli.common import settings
+from trading.core.config import Settings
+
+#: longest path of a Unix socket (sun_path holds 108 bytes on Linux, 104 on the BSDs)
+MAX_SOCKET_PATH = 100
+
+
+def control_socket(s: Settings, port: int) -> pathlib.Path | None:
+    """This instance's gunicorn control socket (``gunicornc -s PATH``), or None to go without one.
+    gunicorn ≥ 25.1 puts every server's at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/
+    gunicorn.ctl): each new server took it over, and a reload or shutdown sent there reached
+    whichever started last. Here each instance folder and port has its own."""
+    path = s.instance / f"gunicorn-{port}.ctl"
+    return path if len(str(path).encode()) <= MAX_SOCKET_PATH else None
+
+
+def until_signalled(running: Callable[[], bool]) -> None:
+    """Block until SIGTERM or SIGINT (or until ``running`` says the work has died)."""
+    stop = {"flag": False}
+
+    def _stop(*_: Any) -> None:
+        stop["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    while not stop["flag"] and running():
+        time.sleep(0.5)
+
+
+def run_server(s: Settings, host: str, port: int, workers: int, with_scheduler: bool) -> None:
+    """gunicorn in the foreground, with the processes it needs beside it: the scheduler (if asked),
+    the decryption workers (``DECRYPT_WORKERS``) and, without ``LIVE_URL``, the live room's server
+    on the next port. They are stopped when gunicorn stops."""
+    # gunicorn and the app (every stage) are loaded only by the commands that serve
+    from gunicorn.app.base import BaseApplication
+
+    from trading.app import create_app
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for k, v in {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": 4,
+                "timeout": 120,
+                "accesslog": "-",
+            }.items():
+                self.cfg.set(k, v)
+            if "control_socket" in self.cfg.settings:
+                socket_path = control_socket(s, port)
+                if socket_path is None:
+                    self.cfg.set("control_socket_disable", True)
+                else:
+                    self.cfg.set("control_socket", str(socket_path))
+
+        def load(self) -> Any:
+            return create_app(s)
+
+    children = []
+    if with_scheduler:
+        children.append(subprocess.Popen([sys.executable, "-m", "trading.cli", "scheduler"]))
+    if s.decrypt_workers > 0:
+        workers_cmd = ["workers", "--processes", str(s.decrypt_workers)]
+        children.append(subprocess.Popen([sys.executable, "-m", "trading.cli", *workers_cmd]))
+    if not s.live_url:
+        # the live room's own process on the next port; pages point browsers at it
+        children.append(
+            subprocess.Popen([sys.executable, "-m", "trading.cli", "live", "--host", host, "--port", str(port + 1)])
+        )
+        s = dataclasses.replace(s, live_url=f":{port + 1}")
+    try:
+        _App().run()
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(10)
+
+
+@click.command(help="启动平台网页与 API 服务 (serve the platform with gunicorn)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option(
+    "--scheduler/--no-scheduler",
+    "with_scheduler",
+    default=None,
+    help="同时运行定时任务进程 (also run the scheduler; default: SCHEDULER_IN_PROCESS)",
+)
+def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> None:
+    s = settings()
+    run_server(s, host, port, workers, s.scheduler_in_process if with_scheduler is None else with_scheduler)
+
+
+@click.command(help="运行定时任务进程（每个部署只运行一个）(run the scheduler; one per deployment)")
+@click.option("--once", is_flag=True, help="只补跑一次全部任务后退出 (run every job once, then exit)")
+def scheduler(once: bool) -> None:
+    from trading.app import import_job_modules
+    from trading.core.db import Database
+    from trading.core.scheduler import LeaseScheduler
+    from trading.core.services import Services
+
+    import_job_modules()
+    s = settings()
+    sched = LeaseScheduler(Database(s.database_url), services=Services(s))
+    if once:
+        click.echo(repr(sched.run_all_due()))
+        return
+    sched.start()
+    click.echo(f"scheduler {sched.holder} started")
+    until_signalled(lambda: True)
+    sched.shutdown()
+
+
+@click.command(help="运行开标解密工作进程 (run the opening's decryption workers)")
+@click.option("--processes", default=2, show_default=True, type=int)
+def workers(processes: int) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=decryption_worker, daemon=True) for _ in range(max(1, processes))]
+    for proc in procs:
+        proc.start()
+    click.echo(f"{len(procs)} decryption workers started")
+    until_signalled(lambda: all(p.is_alive() for p in procs))
+    for proc in procs:
+        proc.terminate()
+        proc.join(10)
+
+
+def decryption_worker() -> None:
+    """One worker process (spawned: it imports the opening itself) until SIGTERM."""
+    from trading.core.db import Database
+    from trading.core.services import Services
+    from trading.opening.decryption import work
+
+    s = settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    work(Database(s.database_url), Services(s), stop)
+
+
+@click.command(help="运行开标室直播推送服务 (run the live room's event server)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+def live(host: str, port: int) -> None:
+    from aiohttp import web as aioweb
+
+    from trading.core.db import Database
+    from trading.opening.live import make_app
+
+    s = settings()
+    aioweb.run_app(make_app(Database(s.database_url), s.secret_key), host=host, port=port, print=None)
