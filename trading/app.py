@@ -68,8 +68,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
     from trading.guarantees.api import api as guarantees_api
-    from trading.guarantees.pages import pages as guarantees_pages
     from trading.guarantees.issuer_api import issuer_api
+    from trading.guarantees.pages import pages as guarantees_pages
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
     from trading.pki.api import api as pki_api

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from trading.core.db import Base
+from trading.core.db import Base, enum_column
 
 
 class Role(StrEnum):
@@ -74,17 +74,13 @@ ROLES_BY_KIND: dict[OrgKind, frozenset[Role]] = {
 }
 
 
-def _values(enum: type[StrEnum]) -> list[str]:
-    return [m.value for m in enum]
-
-
 class Organisation(Base):
     __tablename__ = "organisation"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18), unique=True, comment="统一社会信用代码, GB 32100")
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=20, values_callable=_values))
+    kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind, 20, checked=False))
     region: Mapped[str] = mapped_column(String(6), comment="行政区划代码 (GB/T 2260)")
     created_at: Mapped[dt.datetime]
 
@@ -134,7 +130,7 @@ class UserRole(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, values_callable=_values))
+    role: Mapped[Role] = mapped_column(enum_column(Role, 20, checked=False))
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
@@ -156,7 +152,7 @@ class AuthSession(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     token_sm3: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
-    kind: Mapped[SessionKind] = mapped_column(Enum(SessionKind, native_enum=False, length=10, values_callable=_values))
+    kind: Mapped[SessionKind] = mapped_column(enum_column(SessionKind, 10, checked=False))
     name: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]

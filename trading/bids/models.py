@@ -10,8 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement
-from trading.core.db import Base
-from trading.tenders.models import _enum
+from trading.core.db import Base, enum_column
 
 
 class BidState(StrEnum):
@@ -50,7 +49,7 @@ class Bid(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    status: Mapped[BidState] = mapped_column(_enum(BidState))
+    status: Mapped[BidState] = mapped_column(enum_column(BidState))
     object_key: Mapped[str] = mapped_column(String(80))
     ciphertext_sm3: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
@@ -82,7 +81,7 @@ class BidUpload(Base):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
-    state: Mapped[UploadState] = mapped_column(_enum(UploadState))
+    state: Mapped[UploadState] = mapped_column(enum_column(UploadState))
     declared_size: Mapped[int] = mapped_column(BigInteger)
     part_size: Mapped[int] = mapped_column(Integer)
     head: Mapped[bytes] = mapped_column(LargeBinary, comment="prefix and header of the envelope")

@@ -6,9 +6,10 @@ import datetime as dt
 import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import Enum, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -93,3 +94,14 @@ def downgrade(url: str, revision: str) -> None:
     from alembic import command
 
     command.downgrade(alembic_config(url), revision)
+
+
+def enum_values(enum: type[StrEnum]) -> list[str]:
+    """An enum column stores the members' values (``"awarded"``), not their names."""
+    return [m.value for m in enum]
+
+
+def enum_column(cls: type[StrEnum], length: int = 20, *, checked: bool = True) -> Enum:
+    """A column of ``cls``'s values as a plain string; ``checked`` adds the CHECK constraint that
+    refuses any other value (the states of every lifecycle have one)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=enum_values, create_constraint=checked)

@@ -24,9 +24,8 @@ from sqlalchemy import (
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.core.db import Base
+from trading.core.db import Base, enum_column
 from trading.core.errors import Forbidden
-from trading.tenders.models import _enum
 
 
 class ExpertKind(StrEnum):
@@ -46,7 +45,7 @@ class Expert(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), unique=True)
-    kind: Mapped[ExpertKind] = mapped_column(_enum(ExpertKind), default=ExpertKind.POOL, server_default="pool")
+    kind: Mapped[ExpertKind] = mapped_column(enum_column(ExpertKind), default=ExpertKind.POOL, server_default="pool")
     name: Mapped[str] = mapped_column(String(100))
     specialties: Mapped[list[str]] = mapped_column(JSON, comment="专业代码 (the pool's code list)")
     region: Mapped[str] = mapped_column(String(6), index=True, comment="行政区划代码 where the expert sits")
@@ -81,7 +80,7 @@ class Draw(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), index=True)
     round: Mapped[int] = mapped_column(Integer)
-    state: Mapped[DrawState] = mapped_column(_enum(DrawState))
+    state: Mapped[DrawState] = mapped_column(enum_column(DrawState))
     snapshot_key: Mapped[str] = mapped_column(String(80), comment="object store key of the snapshot")
     snapshot_sm3: Mapped[str] = mapped_column(String(64))
     seed: Mapped[bytes] = mapped_column(LargeBinary(32), comment="secret until drawn, then published")
@@ -114,7 +113,7 @@ class DrawMember(Base):
     draw_id: Mapped[int] = mapped_column(ForeignKey("expert_draw.id"))
     expert_id: Mapped[int] = mapped_column(ForeignKey("expert.id"))
     slot: Mapped[int] = mapped_column(Integer)
-    state: Mapped[MemberState] = mapped_column(_enum(MemberState))
+    state: Mapped[MemberState] = mapped_column(enum_column(MemberState))
     answered_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(String(300))
     replaced_by: Mapped[int | None] = mapped_column(
@@ -161,7 +160,7 @@ class Evaluation(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"), unique=True)
-    state: Mapped[EvalState] = mapped_column(_enum(EvalState))
+    state: Mapped[EvalState] = mapped_column(enum_column(EvalState))
     round: Mapped[int] = mapped_column(Integer, default=1, comment="increases with every 评标回退")
     z_limit: Mapped[float] = mapped_column(Float, comment="outlier threshold in standard deviations")
     candidates: Mapped[int] = mapped_column(Integer, comment="how many candidates the report recommends (1–3)")

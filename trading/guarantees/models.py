@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.core.db import Base
-from trading.tenders.models import _enum
+from trading.core.db import Base, enum_column
 
 
 class OrderState(StrEnum):
@@ -96,7 +95,7 @@ class GuaranteeOrder(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), comment="the principal (bidder)")
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     issuer_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
-    state: Mapped[OrderState] = mapped_column(_enum(OrderState))
+    state: Mapped[OrderState] = mapped_column(enum_column(OrderState))
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 2), comment="the lot's bond when applied")
     valid_until: Mapped[dt.date] = mapped_column(Date, comment="at least the bid validity's end (Reg 26)")
     created_at: Mapped[dt.datetime]
@@ -138,7 +137,7 @@ class Guarantee(Base):
     content: Mapped[str] = mapped_column(Text, comment="the canonical JSON the issuer signed")
     signature: Mapped[str] = mapped_column(Text, comment="base64 DER SM2 of the issuer's signing certificate")
     signer_cert: Mapped[str] = mapped_column(Text, comment="base64 DER of that certificate")
-    state: Mapped[GuaranteeState] = mapped_column(_enum(GuaranteeState))
+    state: Mapped[GuaranteeState] = mapped_column(enum_column(GuaranteeState))
     verified_at: Mapped[dt.datetime]
     revealed_at: Mapped[dt.datetime | None]
     openings: Mapped[dict[str, Any] | None] = mapped_column(
@@ -161,11 +160,11 @@ class GuaranteeClaim(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     guarantee_id: Mapped[int] = mapped_column(ForeignKey("guarantee.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), comment="the tenderee's user who filed it")
-    ground: Mapped[ClaimGround] = mapped_column(_enum(ClaimGround, 30))
+    ground: Mapped[ClaimGround] = mapped_column(enum_column(ClaimGround, 30))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, comment="the facts on record behind the ground")
     statement: Mapped[str] = mapped_column(Text, comment="the tenderee's own words")
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 2))
-    state: Mapped[ClaimState] = mapped_column(_enum(ClaimState))
+    state: Mapped[ClaimState] = mapped_column(enum_column(ClaimState))
     filed_at: Mapped[dt.datetime]
     answer: Mapped[str | None] = mapped_column(Text)
     paid_amount: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))

@@ -13,8 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from trading.core.db import Base
-from trading.tenders.models import _enum
+from trading.core.db import Base, enum_column
 
 
 class Stage(StrEnum):
@@ -85,7 +84,7 @@ class Ceremony(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))
     lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
-    stage: Mapped[Stage] = mapped_column(_enum(Stage))
+    stage: Mapped[Stage] = mapped_column(enum_column(Stage))
     stage_started_at: Mapped[dt.datetime]
     stage_ends_at: Mapped[dt.datetime | None] = mapped_column(comment="end of the current window; NULL when paused")
     paused_at: Mapped[dt.datetime | None]
@@ -129,13 +128,13 @@ class CeremonyBidder(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     signed_in_at: Mapped[dt.datetime | None]
     sign_in_signature: Mapped[str | None] = mapped_column(Text)
-    outcome: Mapped[Outcome] = mapped_column(_enum(Outcome))
+    outcome: Mapped[Outcome] = mapped_column(enum_column(Outcome))
     outcome_reason: Mapped[str | None] = mapped_column(String(40), comment="error code behind 撤销/撤回")
     price_sheet: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     plaintext_key: Mapped[str | None] = mapped_column(String(80))
     plaintext_sm3: Mapped[str | None] = mapped_column(String(64))
     decrypted_at: Mapped[dt.datetime | None]
-    confirmation: Mapped[Confirmation | None] = mapped_column(_enum(Confirmation))
+    confirmation: Mapped[Confirmation | None] = mapped_column(enum_column(Confirmation))
     confirmed_at: Mapped[dt.datetime | None]
     confirmation_signature: Mapped[str | None] = mapped_column(Text)
 
@@ -150,7 +149,7 @@ class DecryptionJob(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ceremony_bidder_id: Mapped[int] = mapped_column(ForeignKey("ceremony_bidder.id", ondelete="CASCADE"))
-    state: Mapped[JobState] = mapped_column(_enum(JobState))
+    state: Mapped[JobState] = mapped_column(enum_column(JobState))
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, comment="the SM4 key, SM2-encrypted to the ceremony")
     signature: Mapped[str] = mapped_column(Text, comment="the bidder's signature over the decryption request")
     created_at: Mapped[dt.datetime]
@@ -160,7 +159,7 @@ class DecryptionJob(Base):
     attempts: Mapped[int] = mapped_column(
         Integer, default=0, server_default="0", comment="times a worker took the job; after three it is set aside"
     )
-    fault: Mapped[Fault | None] = mapped_column(_enum(Fault))
+    fault: Mapped[Fault | None] = mapped_column(enum_column(Fault))
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_detail: Mapped[str | None] = mapped_column(Text)
 
@@ -188,7 +187,7 @@ class CeremonyEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ceremony_id: Mapped[int] = mapped_column(ForeignKey("ceremony.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(30))
-    audience: Mapped[Audience] = mapped_column(_enum(Audience))
+    audience: Mapped[Audience] = mapped_column(enum_column(Audience))
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime]

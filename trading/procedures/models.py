@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Boolean, CheckConstraint, Date, Enum, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Date, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from trading.core.db import Base
+from trading.core.db import Base, enum_column
 
 
 class DayKind(StrEnum):
@@ -19,10 +19,6 @@ class DayKind(StrEnum):
 class AmendmentPolicy(StrEnum):
     EXTEND = "extend"  # move the deadline so the lead time holds (Reg 21)
     REFUSE = "refuse"  # refuse the amendment
-
-
-def _values(enum: type[StrEnum]) -> list[str]:
-    return [m.value for m in enum]
 
 
 class ProcedureType(Base):
@@ -36,12 +32,10 @@ class ProcedureType(Base):
 
     code: Mapped[str] = mapped_column(String(40), primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
-    day_kind: Mapped[DayKind] = mapped_column(Enum(DayKind, native_enum=False, length=10, values_callable=_values))
+    day_kind: Mapped[DayKind] = mapped_column(enum_column(DayKind, 10, checked=False))
     min_bid_days: Mapped[int] = mapped_column(Integer, comment="documents issued → bid deadline (Law 24: 20 days)")
     amendment_lead_days: Mapped[int] = mapped_column(Integer, comment="amendment → deadline (Law 23: 15 days)")
-    amendment_policy: Mapped[AmendmentPolicy] = mapped_column(
-        Enum(AmendmentPolicy, native_enum=False, length=10, values_callable=_values)
-    )
+    amendment_policy: Mapped[AmendmentPolicy] = mapped_column(enum_column(AmendmentPolicy, 10, checked=False))
     min_valid_bids: Mapped[int] = mapped_column(Integer, comment="fewer: no opening (Law 28, Reg 44)")
     publicity_days: Mapped[int] = mapped_column(Integer, comment="candidate publicity (Reg 54: 3 days)")
     decryption_window_minutes: Mapped[int] = mapped_column(Integer)

@@ -15,7 +15,6 @@ from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -30,15 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import ColumnElement
 
 from trading.accounts.models import Organisation, Role, User
-from trading.core.db import Base
-
-
-def _values(enum: type[StrEnum]) -> list[str]:
-    return [m.value for m in enum]
-
-
-def _enum(cls: type[StrEnum], length: int = 20) -> Enum:
-    return Enum(cls, native_enum=False, length=length, values_callable=_values, create_constraint=True)
+from trading.core.db import Base, enum_column
 
 
 class TenderCategory(StrEnum):
@@ -115,12 +106,12 @@ class Tender(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True, comment="public number, e.g. GGZY-2026-000012")
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    category: Mapped[TenderCategory] = mapped_column(_enum(TenderCategory))
+    category: Mapped[TenderCategory] = mapped_column(enum_column(TenderCategory))
     procedure_code: Mapped[str] = mapped_column(ForeignKey("procedure_type.code"))
     tenderee_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     agency_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     region: Mapped[str] = mapped_column(String(6))
-    status: Mapped[TenderState] = mapped_column(_enum(TenderState))
+    status: Mapped[TenderState] = mapped_column(enum_column(TenderState))
     bid_deadline: Mapped[dt.datetime] = mapped_column(comment="投标截止 = 开标 (Law 34), UTC")
     bid_validity_days: Mapped[int] = mapped_column(Integer, default=90)
     joint_opening: Mapped[bool] = mapped_column(
@@ -201,12 +192,12 @@ class Lot(Base):
     bond_amount: Mapped[Decimal] = mapped_column(Numeric(18, 2), comment="Reg 26: at most 2% of the estimate")
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     region: Mapped[str] = mapped_column(String(6))
-    evaluation_method: Mapped[EvaluationMethod] = mapped_column(_enum(EvaluationMethod))
+    evaluation_method: Mapped[EvaluationMethod] = mapped_column(enum_column(EvaluationMethod))
     criteria: Mapped[dict[str, Any]] = mapped_column(JSON, comment="scoring template")
     committee_size: Mapped[int] = mapped_column(Integer)
     specialties: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="[{code, count}] drawn from the pool")
     price_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSON, comment="declared fields of the price sheet")
-    status: Mapped[LotState] = mapped_column(_enum(LotState), default=LotState.BIDDING)
+    status: Mapped[LotState] = mapped_column(enum_column(LotState), default=LotState.BIDDING)
     guarantee_sealed: Mapped[bool] = mapped_column(
         default=False, comment="保函加密: guarantees name project and beneficiary by commitment until the opening"
     )
@@ -279,8 +270,8 @@ class Announcement(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))
-    kind: Mapped[AnnouncementKind] = mapped_column(_enum(AnnouncementKind))
-    status: Mapped[AnnouncementState] = mapped_column(_enum(AnnouncementState))
+    kind: Mapped[AnnouncementKind] = mapped_column(enum_column(AnnouncementKind))
+    status: Mapped[AnnouncementState] = mapped_column(enum_column(AnnouncementState))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("announcement.id"))

@@ -1,0 +1,188 @@
+"""The layout by stage, checked by reading every module's imports (ast).
+
+``trading/`` is the platform in stage order: a stage package imports only ``signing``,
+``archive`` and the stages before it. ``bidding/`` is the bidder's own software and never
+imports ``trading``. No module imports one of our packages inside a function, except the
+composition roots (which wire every stage together) and the short list below.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OURS = ("signing", "archive", "trading", "bidding", "infra")
+
+#: trading's stages, earliest first (docs/architecture.md). A stage may import the ones before it.
+STAGES = (
+    "core",
+    "accounts",
+    "audit",
+    "pki",
+    "procedures",
+    "tenders",
+    "bids",
+    "guarantees",
+    "opening",
+    "evaluation",
+    "awards",
+    "archives",
+    "portal",
+)
+#: The modules that wire every stage together; no stage module may import them.
+COMPOSITION_ROOTS = ("trading.app", "trading.models", "trading.cli", "trading.demo", "bidding.cli")
+#: What each top-level package may import, besides itself and the standard library.
+PACKAGE_DEPENDS = {
+    "signing": set(),
+    "archive": {"signing"},
+    "bidding": {"signing", "archive"},
+    "infra": {"signing", "archive"},
+    "trading": {"signing", "archive"},
+}
+#: Function-local imports of our own packages outside the composition roots, each with its reason.
+LOCAL_IMPORTS_ALLOWED = {
+    # the S3 store needs the minio SDK: a deployment on the local store never imports it
+    ("archive.objectstore.factory", "archive.objectstore.s3"),
+    ("archive.objectstore.factory", "archive.objectstore.local"),
+}
+
+
+@dataclass(frozen=True)
+class Import:
+    module: str  # the importing module
+    target: str  # the imported module (or package)
+    line: int
+    local: bool  # inside a function or class body
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def imports_of(path: Path) -> Iterator[Import]:
+    name = module_name(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+
+    def targets(node: ast.Import | ast.ImportFrom) -> list[str]:
+        if isinstance(node, ast.Import):
+            return [a.name for a in node.names]
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*anchor, *([node.module] if node.module else [])])
+        # ``from trading.opening import ceremonies`` imports the module trading.opening.ceremonies
+        return [
+            f"{base}.{a.name}"
+            if (ROOT / Path(*base.split("."), a.name)).exists()
+            or (ROOT / Path(*base.split("."), a.name + ".py")).exists()
+            else base
+            for a in node.names
+        ]
+
+    def walk(node: ast.AST, local: bool) -> Iterator[Import]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Import | ast.ImportFrom):
+                for t in targets(child):
+                    if t.split(".")[0] in OURS:
+                        yield Import(name, t, child.lineno, local)
+            inner = local or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda)
+            yield from walk(child, inner)
+
+    yield from walk(tree, False)
+
+
+def all_imports() -> list[Import]:
+    found: list[Import] = []
+    for package in OURS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "vendor" not in path.parts:
+                found.extend(imports_of(path))
+    return found
+
+
+def is_composition_root(module: str) -> bool:
+    return any(module == r or module.startswith(r + ".") for r in COMPOSITION_ROOTS)
+
+
+def stage_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "trading" and len(parts) > 1 and parts[1] in STAGES else None
+
+
+def violations(imports: list[Import]) -> list[str]:
+    out = []
+    for imp in imports:
+        top, target_top = imp.module.split(".")[0], imp.target.split(".")[0]
+        where = f"{imp.module}:{imp.line} imports {imp.target}"
+        if target_top != top and target_top not in PACKAGE_DEPENDS[top] and not is_composition_root(imp.module):
+            out.append(f"{where}: {top} may not import {target_top}")
+            continue
+        if imp.local and not is_composition_root(imp.module) and (imp.module, imp.target) not in LOCAL_IMPORTS_ALLOWED:
+            out.append(f"{where} inside a function: import it at the top, or react through a hook")
+        if top != "trading" or is_composition_root(imp.module) or target_top != "trading":
+            continue
+        if is_composition_root(imp.target) or imp.target == "trading":
+            out.append(f"{where}: only the composition roots name {imp.target}")
+            continue
+        mine, theirs = stage_of(imp.module), stage_of(imp.target)
+        if mine is None or theirs is None:
+            out.append(f"{where}: every trading module belongs to a stage package or is a composition root")
+        elif STAGES.index(theirs) > STAGES.index(mine):
+            out.append(f"{where}: {mine} comes before {theirs} and may not import it")
+    return out
+
+
+def test_imports_follow_the_stage_order() -> None:
+    assert violations(all_imports()) == []
+
+
+def test_every_trading_module_belongs_to_a_stage_or_is_a_root() -> None:
+    stray = [
+        module_name(p)
+        for p in sorted((ROOT / "trading").rglob("*.py"))
+        if module_name(p) != "trading" and stage_of(module_name(p)) is None and not is_composition_root(module_name(p))
+    ]
+    assert stray == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "expected"),
+    [
+        ("trading.tenders.operations", "from trading.opening import ceremonies\n", "comes before opening"),
+        ("trading.tenders.operations", "def f():\n    from trading.core import db\n", "inside a function"),
+        ("bidding.client", "import trading.core.web\n", "bidding may not import trading"),
+        ("trading.opening.api", "from trading.app import create_app\n", "only the composition roots"),
+        ("trading.tenders.pages", "from bidding import client\n", "trading may not import bidding"),
+        ("signing.sm2", "from archive import clock\n", "signing may not import archive"),
+    ],
+)
+def test_the_check_finds_each_kind_of_violation(tmp_path: Path, module: str, source: str, expected: str) -> None:
+    """The checker itself: each rule fails on a module that breaks it."""
+    path = ROOT.joinpath(*module.split(".")).with_suffix(".py")
+    tree_imports = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            mod = node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+            if isinstance(node, ast.ImportFrom) and (ROOT / Path(*mod.split("."), node.names[0].name + ".py")).exists():
+                mod = f"{mod}.{node.names[0].name}"
+            local = node.col_offset > 0
+            tree_imports.append(Import(module, mod, node.lineno, local))
+    assert path.exists()
+    found = violations(tree_imports)
+    assert found and expected in found[0], found
+
+
+def test_composition_roots_are_few() -> None:
+    """The roots are the app factory, the model registry, the CLIs and the demo; nothing else."""
+    roots = sorted({module_name(p) for p in (ROOT / "trading").rglob("*.py") if is_composition_root(module_name(p))})
+    assert all(r.split(".")[1] in {"app", "models", "cli", "demo"} for r in roots), roots
+    assert len(COMPOSITION_ROOTS) == 5
