@@ -688,7 +688,11 @@ def evaluate_and_award(
 ) -> dict[str, Any]:
     """…and, once the publicity is over, the award of the first candidate: what other modules'
     tests (guarantees, claims) build on."""
-    got = evaluate_to_publicity(client, session, app, t)
+    return finish_award(client, t, evaluate_to_publicity(client, session, app, t), moment)
+
+
+def finish_award(client: FlaskClient, t: dict[str, Any], got: dict[str, Any], moment: Any) -> dict[str, Any]:
+    """The publicity of ``got`` runs out and the tenderee awards its first candidate."""
     moment.advance(days=3, seconds=1)
     ht = api_token(client, t["tenderee_username"])
     winner = got["report"]["candidates"][0]

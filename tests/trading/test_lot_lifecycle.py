@@ -16,18 +16,21 @@ from archive.audit import SYSTEM
 from tests.factories import page_login
 from tests.trading.opening.test_ceremony import open_tender
 from tests.trading.test_draw import run_opening
-from tests.trading.test_evaluation import evaluate_and_award
+from tests.trading.test_evaluation import evaluate_to_publicity, finish_award
 from trading.core.errors import Conflict
 from trading.tenders.lifecycle import LOT_MOVES, TENDER_MOVES, move_lot, move_tender
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Lot, LotState, TenderState
 from trading.tenders.rules import life_label, lot_life_label
 
 B, E, F, A, T = LotState.BIDDING, LotState.EVALUATING, LotState.FAILED, LotState.AWARDED, LotState.TERMINATED
+OP, P = LotState.OPENING, LotState.PUBLICITY
 
 
 def test_the_transition_table() -> None:
-    assert LOT_MOVES[B] == {F, E, T}
-    assert LOT_MOVES[E] == {F, A}
+    assert LOT_MOVES[B] == {OP, F, T}
+    assert LOT_MOVES[OP] == {E, F}
+    assert LOT_MOVES[E] == {F, P}
+    assert LOT_MOVES[P] == {A}
     assert all(not LOT_MOVES[s] for s in (F, A, T))  # the ends are final
     S = TenderState
     assert TENDER_MOVES[S.PUBLISHED] == {S.BIDDING_CLOSED, S.SUSPENDED, S.TERMINATED}
@@ -39,7 +42,10 @@ def test_life_labels_follow_the_whole_life() -> None:
     assert life_label(TenderState.SUBMITTED, [B]) == "待审核"
     assert life_label(TenderState.PUBLISHED, [B, B]) == "招标中"
     assert life_label(TenderState.BIDDING_CLOSED, [B]) == "投标已截止"
+    assert life_label(TenderState.BIDDING_CLOSED, [OP]) == "开标中"
     assert life_label(TenderState.BIDDING_CLOSED, [E]) == "评标中"
+    assert life_label(TenderState.BIDDING_CLOSED, [P]) == "公示中"
+    assert life_label(TenderState.BIDDING_CLOSED, [P, OP]) == "开标中"  # the least advanced running lot
     assert life_label(TenderState.BIDDING_CLOSED, [A]) == "已定标"
     assert life_label(TenderState.BIDDING_CLOSED, [F]) == "流标"
     assert life_label(TenderState.TERMINATED, [T]) == "已终止"
@@ -90,10 +96,22 @@ def test_a_lot_failing_at_the_deadline(client: FlaskClient, session: Session, ap
 
 def test_an_awarded_lot(client: FlaskClient, session: Session, app: Flask) -> None:
     t = open_tender(client, session, app, 3)
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        client.get(f"/api/v1/ceremonies/{t['cid']}")  # the room opens at the deadline
+        assert 'data-status="bidding_closed">开标中' in client.get(f"/tenders/{t['code']}").get_data(as_text=True)
+        assert '<td class="status">开标中</td>' in client.get("/portal").get_data(as_text=True)
     run_opening(client, app, t)
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
         assert "评标中" in client.get(f"/tenders/{t['code']}").get_data(as_text=True)
-        got = evaluate_and_award(client, session, app, t, moment)
+        got = evaluate_to_publicity(client, session, app, t)
+        assert 'data-status="bidding_closed">公示中' in client.get(f"/tenders/{t['code']}").get_data(as_text=True)
+        assert '<td class="status">公示中</td>' in client.get("/portal").get_data(as_text=True)
+        for b in t["bidders"]:  # every registered bidder is told the candidates are publicised
+            assert "中标候选人公示已发布" in _notices(client, b.user.username)
+        page_login(client, t["tenderee_username"])
+        assert '<td class="status">公示中</td>' in client.get("/my/tenders").get_data(as_text=True)
+        client.get("/logout")
+        got = finish_award(client, t, got, moment)
         winner = got["winner"]["bidder"]
         page = client.get(f"/tenders/{t['code']}").get_data(as_text=True)
         assert 'data-status="bidding_closed">已定标' in page and "投标已截止" not in page

@@ -93,6 +93,8 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
         ends_at=ev.publicity_ends_at.isoformat(),
         late=due is not None and ann.published_at > due,
     )
+    ends = clock.local(ev.publicity_ends_at).strftime("%Y-%m-%d %H:%M")
+    move_lot(session, staff, lot, LotState.PUBLICITY, reason=f"公示期至{ends}", now=ann.published_at)
     return ann
 
 

@@ -209,6 +209,7 @@ def _open(session: Session, c: Ceremony, tender: Tender, now: dt.datetime) -> No
         now=now,
         detail={"bids": len(bids), "ciphertext_sm3": [b.ciphertext_sm3 for b in bids]},
     )
+    move_lot(session, SYSTEM, lot, LotState.OPENING, reason=None, now=now)
 
 
 def waiting_for(session: Session, c: Ceremony) -> str | None:

@@ -15,7 +15,10 @@ transaction, the audit event, the notices and the announcement the law requires:
   the tenderee and its agency a notice of the result (招标投标法第四十五条: the result is told
   to every bidder that did not win at the same time as the award notice is issued).
 - 终止 (terminated): registered bidders and the tenderee with its agency are told the lot ends.
-- 评标 (evaluating): the audit event only; the opening record has already told everyone.
+- 开标 (opening) and 评标 (evaluating): the audit event only; the ceremony room and the opening
+  record tell everyone.
+- 公示 (publicity): every registered bidder and the tenderee with its agency are told the
+  candidates are publicised and that objections go in within the period (实施条例第五十四条).
 """
 
 from __future__ import annotations
@@ -45,20 +48,25 @@ TENDER_MOVES: dict[TenderState, frozenset[TenderState]] = {
     TenderState.TERMINATED: frozenset(),
 }
 
-# From what the code does: a lot bids until its opening ends; the opening fails it (too few bids),
-# closes it into evaluation, or the tender's termination before the deadline ends it; the
-# evaluation fails it (every bid rejected) or the award ends it. The three end states are final.
+# A lot bids until its opening begins at the deadline (招标投标法第三十四条), or fails there (too
+# few bids, 第二十八条), or ends with the tender's termination before the deadline; the opening
+# closes into evaluation; the evaluation fails it (every bid rejected, 第四十二条) or publicises
+# its candidates (实施条例第五十四条); the award ends it (第四十五条). The end states are final.
 LOT_MOVES: dict[LotState, frozenset[LotState]] = {
-    LotState.BIDDING: frozenset({LotState.FAILED, LotState.EVALUATING, LotState.TERMINATED}),
-    LotState.EVALUATING: frozenset({LotState.FAILED, LotState.AWARDED}),
+    LotState.BIDDING: frozenset({LotState.OPENING, LotState.FAILED, LotState.TERMINATED}),
+    LotState.OPENING: frozenset({LotState.EVALUATING, LotState.FAILED}),
+    LotState.EVALUATING: frozenset({LotState.FAILED, LotState.PUBLICITY}),
+    LotState.PUBLICITY: frozenset({LotState.AWARDED}),
     LotState.FAILED: frozenset(),
     LotState.AWARDED: frozenset(),
     LotState.TERMINATED: frozenset(),
 }
 
 ACTIONS = {
+    LotState.OPENING: "lot.open",
     LotState.FAILED: "lot.fail",
     LotState.EVALUATING: "lot.evaluate",
+    LotState.PUBLICITY: "lot.publicise",
     LotState.AWARDED: "lot.award",
     LotState.TERMINATED: "lot.terminate",
 }
@@ -132,6 +140,12 @@ def move_lot(
             session, tender, others, f"未中标通知：{where}已确定中标人为{name}，贵单位未中标。感谢参与。"
         )
         notifications.notify_orgs(session, tender, managers, f"{where}已定标，中标人：{name}。")
+    elif to is LotState.PUBLICITY:
+        message = (
+            f"{where}中标候选人公示已发布{('：' + reason) if reason else ''}。对评标结果有异议的，请在公示期内提出。"
+        )
+        notifications.notify_orgs(session, tender, bidders, message)
+        notifications.notify_orgs(session, tender, managers, message)
     elif to is LotState.TERMINATED:
         message = f"{where}已终止：{reason}。"
         notifications.notify_orgs(session, tender, bidders, message)

@@ -163,16 +163,28 @@ class Tender(Base):
 
 
 class LotState(StrEnum):
-    BIDDING = "bidding"  # until its opening ends
+    BIDDING = "bidding"  # until its opening begins at the deadline
+    OPENING = "opening"  # 开标: the ceremony is under way
+    EVALUATING = "evaluating"  # 评标: opened; the committee reviews
+    PUBLICITY = "publicity"  # 公示: the candidates are publicised
     FAILED = "failed"  # 流标
-    EVALUATING = "evaluating"  # opened; evaluation next
     TERMINATED = "terminated"
     AWARDED = "awarded"  # 定标: the winner confirmed, result announced, notice issued
 
     @property
     def label(self) -> str:
-        labels = {"bidding": "招标中", "failed": "流标", "evaluating": "评标中", "terminated": "已终止"}
-        return labels.get(self.value, "已中标")
+        return LOT_LABELS[self]
+
+
+LOT_LABELS = {
+    LotState.BIDDING: "招标中",
+    LotState.OPENING: "开标中",
+    LotState.EVALUATING: "评标中",
+    LotState.PUBLICITY: "公示中",
+    LotState.FAILED: "流标",
+    LotState.TERMINATED: "已终止",
+    LotState.AWARDED: "已中标",
+}
 
 
 class Lot(Base):

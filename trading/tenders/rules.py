@@ -7,16 +7,18 @@ from collections.abc import Sequence
 from trading.tenders.models import LotState, Tender, TenderState
 
 # The life of a lot once bidding has closed, in the order of the law: 开标 and 评标 (招标投标法
-# 第三十四条、第三十七条), then 定标 (第四十条) or 流标 (第二十八条、实施条例第四十四条) or 终止
+# 第三十四条、第三十七条), 公示 (实施条例第五十四条), then 定标 (第四十条) or 流标 (第二十八条、实施条例第四十四条) or 终止
 # (实施条例第三十一条).
 LOT_LIFE = {
     LotState.BIDDING: "投标已截止",
+    LotState.OPENING: "开标中",
     LotState.EVALUATING: "评标中",
+    LotState.PUBLICITY: "公示中",
     LotState.AWARDED: "已定标",
     LotState.FAILED: "流标",
     LotState.TERMINATED: "已终止",
 }
-_ORDER = [LotState.BIDDING, LotState.EVALUATING]
+_ORDER = [LotState.BIDDING, LotState.OPENING, LotState.EVALUATING, LotState.PUBLICITY]
 
 
 def lot_life_label(tender: TenderState, lot: LotState) -> str:
