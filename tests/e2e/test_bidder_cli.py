@@ -61,6 +61,9 @@ def platform(tmp_path: pathlib.Path) -> Any:
         env = {
             **os.environ,
             "GGZY_ENV": "demo",
+            # the demo hashes its accounts' passwords at the test cost (the default is checked elsewhere)
+            "ARGON2_MEMORY_KIB": "8",
+            "ARGON2_TIME_COST": "1",
             "GGZY_INSTANCE": str(inst),
             "DATABASE_URL": url,
             "GGZY_BID_CONFIG": str(tmp_path / "bid-config.json"),

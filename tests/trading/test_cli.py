@@ -20,6 +20,8 @@ def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib
     inst = tmp_path / "instance"
     monkeypatch.setenv("GGZY_INSTANCE", str(inst))
     monkeypatch.setenv("GGZY_ENV", "demo")
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "8")  # the test cost; the default is checked in test_accounts
+    monkeypatch.setenv("ARGON2_TIME_COST", "1")
     for var in ("DATABASE_URL", "OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
     return inst
@@ -57,6 +59,11 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
         # the past, oldest first, the live tenders last.
         times = [clock.as_utc(t) for t in s.scalars(select(AuditEvent.at).order_by(AuditEvent.seq))]
         assert times == sorted(times) and times[-1] <= finished
+        # the accounts were hashed at the configured cost (ARGON2_* above), not the library's default
+        from trading.accounts.models import User
+
+        hashes = s.scalars(select(User.password_hash)).all()
+        assert hashes and all(h.startswith("$argon2id$v=19$m=8,t=1,") for h in hashes), hashes[:2]
         assert times[0] <= finished - dt.timedelta(days=2)
         # history first (opened, joint), then the live tender and the one in the review queue
         history = s.scalars(select(Tender).order_by(Tender.id)).all()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from trading.accounts.passwords import passwords
 from trading.core.config import ConfigError, Settings, load_settings
 from trading.core.errors import DomainError
 
@@ -22,10 +23,14 @@ if TYPE_CHECKING:
 
 
 def settings() -> Settings:
+    """The deployment's settings; they also set the password hash's cost, as ``create_app`` does,
+    for the commands that make accounts without an app (``ggzy users create``, the demo's seed)."""
     try:
-        return load_settings()
+        found = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+    passwords.configure(found.argon2_memory_kib, found.argon2_time_cost)
+    return found
 
 
 def cli_actor() -> ActorRef:

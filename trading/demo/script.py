@@ -96,6 +96,15 @@ class Actor:
         return r.get_json() if r.is_json else r.data
 
 
+#: The keys this process made, by file: reading them back would repeat each file's PBKDF2 (0.1 s).
+made_keys: dict[pathlib.Path, PrivateKey] = {}
+
+
+def key_file(path: pathlib.Path) -> PrivateKey:
+    """A demo key, as ``ggzy-bid`` reads it from its folder (or as this process made it)."""
+    return made_keys.get(path) or PrivateKey.from_pem(path.read_bytes(), KEY_PASSWORD)
+
+
 def make_keys(app: Flask, actor: Actor, folder: pathlib.Path, common_name: str) -> PrivateKey:
     """What `ggzy-bid keygen` + `ggzy ca issue` + registering on /account/certificates do."""
     keys = ensure_platform_keys(app.extensions["ggzy.settings"])
@@ -106,6 +115,7 @@ def make_keys(app: Flask, actor: Actor, folder: pathlib.Path, common_name: str) 
         cert = keys.ca.issue(key.public_key, common_name=common_name, usage=usage, now=clock.now(), org_code=org_code)
         (folder / f"{kind}.key").write_bytes(key.to_pem(KEY_PASSWORD))
         (folder / f"{kind}.key").chmod(0o600)
+        made_keys[folder / f"{kind}.key"] = key
         (folder / f"{kind}.pub").write_bytes(key.public_key.to_pem())
         (folder / f"{kind}.crt").write_bytes(cert.to_pem())
         actor.call(
@@ -290,8 +300,8 @@ def _bid(
     bids = keys_dir.parent / "demo-bids"
     bids.mkdir(parents=True, exist_ok=True)
     folder = keys_dir / b.username
-    sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
-    enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
+    sign = key_file(folder / "sign.key")
+    enc = key_file(folder / "enc.key")
     credit = b.call("GET", "/api/v1/me")["organisation"]["credit_code"]
     name = f"{b.username}-{code}" + (f"-lot{lot}" if lot != 1 else "")
     pkg = bids / f"{name}.zip"
@@ -324,8 +334,8 @@ def demo_issuer(app: Flask, actor: Actor, keys_dir: pathlib.Path) -> ReferenceIs
     ``issuer`` account with keys of its own, talking to the signed issuer API in-process."""
     make_keys(app, actor, keys_dir / "issuer", "演示担保有限公司")
     folder = keys_dir / "issuer"
-    sign = PrivateKey.from_pem((folder / "sign.key").read_bytes(), KEY_PASSWORD)
-    enc = PrivateKey.from_pem((folder / "enc.key").read_bytes(), KEY_PASSWORD)
+    sign = key_file(folder / "sign.key")
+    enc = key_file(folder / "enc.key")
     platform = Certificate.from_pem(actor.call("GET", "/api/v1/platform/certificates")["signing_certificate"].encode())
     client = IssuerClient(
         flask_transport(actor.client),
