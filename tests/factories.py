@@ -314,3 +314,95 @@ def pdf_pages(n: int) -> bytes:
         c.showPage()
     c.save()
     return out.getvalue()
+
+
+# ---------------------------------------------------------------- evaluation (operation-level states)
+from decimal import Decimal  # noqa: E402
+
+from sqlalchemy import select  # noqa: E402
+
+
+def user_named(session: Session, username: str) -> User:
+    return session.scalars(select(User).where(User.username == username)).one()
+
+
+def lot_of(session: Session, t: dict[str, Any], number: int = 1) -> Any:
+    from trading.tenders.models import Lot, Tender
+
+    return session.scalars(select(Lot).join(Tender).where(Tender.code == t["code"], Lot.number == number)).one()
+
+
+def draw_and_confirm(
+    session: Session, app: Flask, t: dict[str, Any], slots: list[Any] | None = None, confirm: bool = True
+) -> Any:
+    """Staff commit and run the lot's draw (``slots`` as ``rules.Slot``), and (with ``confirm``)
+    every invited expert accepts: the operations ``commit_draw``, ``run_draw``, ``respond``, then
+    commit. The draw."""
+    from trading.core.platform_keys import key_encryption_key
+    from trading.core.services import services
+    from trading.evaluation.draws import commit_draw, respond, run_draw
+    from trading.evaluation.models import Expert
+
+    svc, staff = services(app), user_named(session, t["staff_username"])
+    kek = key_encryption_key(svc.settings)
+    d = commit_draw(session, staff, svc.store, lot_of(session, t), slots, kek=kek)
+    for m in run_draw(session, staff, svc.store, d, kek=kek):
+        if not confirm:
+            continue
+        expert = session.get(Expert, m.expert_id)
+        assert expert is not None and expert.user_id is not None
+        respond(session, session.get_one(User, expert.user_id), m.id, True)
+    session.commit()
+    return d
+
+
+def open_room_of(session: Session, app: Flask, t: dict[str, Any]) -> int:
+    """Staff open the lot's room (operation ``open_room``) once its committee confirmed: its id."""
+    from trading.evaluation.room import open_room
+
+    ev = open_room(session, user_named(session, t["staff_username"]), lot_of(session, t))
+    session.commit()
+    return ev.id
+
+
+def _evaluation(session: Session, room: dict[str, Any]) -> Any:
+    from trading.evaluation.models import Evaluation
+
+    ev = session.get_one(Evaluation, room["ev"]["id"])
+    session.refresh(ev)
+    return ev
+
+
+def pass_every_bid(session: Session, room: dict[str, Any]) -> None:
+    """Each member of ``room`` (as ``start_review`` returns it) passes every bid and the leader
+    closes the review (``vote_compliance``, ``close_compliance``): the room is scoring."""
+    from trading.evaluation.compliance import close_compliance, vote_compliance
+
+    ev = _evaluation(session, room)
+    for x in room["committee"]:
+        for b in room["bids"]:
+            vote_compliance(session, x["signer"].user, ev, b, True, [], "")
+    close_compliance(session, room["committee"][0]["signer"].user, ev)
+    session.commit()
+
+
+def score_every_bid(session: Session, app: Flask, room: dict[str, Any], first: int = 40) -> dict[str, Any]:
+    """Each member scores the n-th bid ``first - n`` for the design and 8 for the management,
+    and the leader generates the report (``submit_scores``, ``run_checks``, ``generate_report``):
+    the room is signing. The report."""
+    from trading.core.services import services
+    from trading.evaluation.scores import run_checks, submit_scores
+    from trading.evaluation.signoff import generate_report
+
+    ev = _evaluation(session, room)
+    for x in room["committee"]:
+        for n, b in enumerate(room["bids"]):
+            s = first - n
+            submit_scores(
+                session, x["signer"].user, ev, b, {"施工组织设计": str(s), "项目管理机构": "8"}, Decimal(s + 8)
+            )
+    lead = room["committee"][0]["signer"].user
+    run_checks(session, lead, ev)
+    report = generate_report(session, lead, ev, services(app))
+    session.commit()
+    return {"report": report, "report_sm3": ev.report_sm3}

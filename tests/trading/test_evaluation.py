@@ -36,11 +36,22 @@ from signing.statements import (
     evaluation_report_statement,
     evaluation_signin_statement,
 )
-from tests.factories import Signer, api_token, make_signer, make_user, valid_code
+from tests.factories import (
+    Signer,
+    api_token,
+    draw_and_confirm,
+    make_signer,
+    make_user,
+    open_room_of,
+    pass_every_bid,
+    score_every_bid,
+    valid_code,
+)
 from tests.trading.test_draw import opened_lot
 from trading.accounts.models import Role
 from trading.core.services import services
 from trading.evaluation import scoring as sc
+from trading.evaluation.draw import Slot
 
 D = Decimal
 
@@ -144,23 +155,194 @@ def _enter(client: FlaskClient, ev: dict[str, Any], x: dict[str, Any], code: str
     assert r.status_code == 200, r.get_json()
 
 
+CROSS_REGION = [
+    {"region": "350100", "specialty": "A01", "count": 3},
+    {"region": "350200", "specialty": "A01", "count": 2},
+]
+F1, F2 = "施工组织设计", "项目管理机构"
+
+
+def _vote_all(client: FlaskClient, url: str, committee: list[Any], bids: list[int]) -> None:
+    """Every member passes every bid, but the fifth fails the third."""
+    for x in committee:
+        for b in bids:
+            body: dict[str, Any] = {"bidder": b, "passed": True}
+            if x is committee[4] and b == bids[2]:
+                body = {"bidder": b, "passed": False, "failed_items": ["营业执照"], "reason": "营业执照已过期"}
+            r = client.post(f"{url}/compliance", json=body, headers=x["h"])
+            assert r.status_code == 200, r.get_json()
+
+
+def _score_all(client: FlaskClient, url: str, committee: list[Any], bids: list[int], after_lead: Any = None) -> None:
+    """Each member alone; the fifth expert's score of the first bid is an outlier. ``after_lead``
+    runs once the leader's sheets are in."""
+    base = {bids[0]: 45, bids[1]: 40, bids[2]: 35}
+    for n, x in enumerate(committee):
+        for b in bids:
+            s1 = 12 if (n == 4 and b == bids[0]) else base[b] + n % 2
+            body = {"bidder": b, "scores": {F1: str(s1), F2: "8"}, "total": str(s1 + 8)}
+            r = client.post(f"{url}/scores", json=body, headers=x["h"])
+            assert r.status_code == 200, r.get_json()
+        if n == 0 and after_lead is not None:
+            after_lead()
+
+
+RESOLUTION = {"reason": "经委员会讨论，该专家认为工期安排不合理，维持评分"}
+DISSENT = "对第一名的施工组织设计评分有不同意见"
+
+
+def _sign_all(client: FlaskClient, ev_id: int, url: str, committee: list[Any], sm3: str) -> None:
+    """Every expert signs the report; the fifth dissents in writing."""
+    for x in committee:
+        dissent = DISSENT if x is committee[4] else ""
+        sig = _sig(x["signer"], evaluation_report_statement(ev_id, 1, x["id"], sm3, dissent))
+        r = client.post(f"{url}/sign", json={"signature": sig, "dissent": dissent}, headers=x["h"])
+        assert r.status_code == 200, r.get_json()
+
+
+def _verify_draws(
+    client: FlaskClient, app: Flask, tmp_path: pathlib.Path, mp: pytest.MonkeyPatch, hs: dict[str, str], *ids: int
+) -> None:
+    """``ggzy draw verify`` recomputes each round from its exported bundle."""
+    from trading.cli import main
+
+    mp.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
+    mp.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
+    mp.setenv("GGZY_ENV", "test")
+    for d in ids:
+        path = tmp_path / f"draw-{d}.json"
+        path.write_text(json.dumps(client.get(f"/api/v1/draws/{d}/bundle", headers=hs).get_json()))
+        out = CliRunner().invoke(main, ["draw", "verify", str(path)])
+        assert out.exit_code == 0, out.output
+
+
+def _final_package(app: Flask) -> bytes:
+    """The checkpoint signed, then the archive sweep: the lot's final package."""
+    from trading.archives.building import build_due
+    from trading.archives.models import ArchivePackage
+    from trading.audit.tasks import sign_checkpoints_job
+
+    db = app.extensions["ggzy.db"]
+    with db.session() as s:
+        sign_checkpoints_job(s, clock.now(), services(app))
+        s.commit()
+    with db.session() as s:
+        assert build_due(s, services(app), clock.now()) >= 1
+        s.commit()
+    with db.session() as s:
+        final = s.scalars(select(ArchivePackage).where(ArchivePackage.reason == "awarded")).one()
+        return services(app).archive_store.read_bytes(final.object_key)
+
+
 def test_a_lot_from_opening_record_to_award(
     client: FlaskClient, session: Session, app: Flask, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The one path over HTTP, from the draw to the archive; each refusal on the way has its own
+    test below, from a state the factories build."""
     t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
-    code, hs, ht = t["code"], t["staff"], t["tenderee"]
+    code, hs = t["code"], t["staff"]
     codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
     pool = expert_pool(client, session, app, t, 5, 4)
-    start = t["deadline"] + dt.timedelta(hours=4)
-    with clock.frozen(start) as moment:
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
         # the draw: 3 at the main venue, 2 at a sub-venue (cross-region)
         lot = f"/api/v1/tenders/{code}/lots/1"
-        slots = [
-            {"region": "350100", "specialty": "A01", "count": 3},
-            {"region": "350200", "specialty": "A01", "count": 2},
-        ]
-        d1 = client.post(f"{lot}/draws", json={"slots": slots}, headers=hs).get_json()
+        d1 = client.post(f"{lot}/draws", json={"slots": CROSS_REGION}, headers=hs).get_json()
         client.post(f"/api/v1/draws/{d1['id']}/run", headers=hs)
+        drawn = confirm_all(client, pool)
+        assert len(drawn) == 5 and {x["id"] for x in drawn}
+        r = client.post(f"{lot}/evaluation", json={}, headers=hs)
+        assert r.status_code == 201, r.get_json()
+        ev = r.get_json()
+        url = f"/api/v1/evaluations/{ev['id']}"
+        # sign-in: everyone; one recuses and is replaced by a new draw
+        leaving = next(x for x in drawn if x["id"] in [s["expert"] for s in ev["seats"]][3:])  # a sub-venue seat
+        for x in drawn:
+            if x is leaving:
+                sig = _sig(x["signer"], evaluation_signin_statement(ev["id"], code, 1, x["id"]))
+                client.post(f"{url}/signin", json={"signature": sig}, headers=x["h"])
+                r = client.post(f"{url}/recuse", json={"reason": "曾为第二投标人提供咨询服务"}, headers=x["h"])
+                assert r.status_code == 200, r.get_json()
+            else:
+                _enter(client, ev, x, code, codes)
+        d2 = client.post(f"{lot}/draws/replace", json={}, headers=hs)
+        assert d2.status_code == 201, d2.get_json()
+        client.post(f"/api/v1/draws/{d2.get_json()['id']}/run", headers=hs)
+        new = confirm_all(client, [x for x in pool if x not in drawn])
+        assert len(new) == 1
+        _enter(client, ev, new[0], code, codes)
+        committee = [x for x in drawn if x is not leaving] + new
+        regions = {s["region"] for s in client.get(url, headers=hs).get_json()["seats"] if not s["recused"]}
+        assert regions == {"350100", "350200"}
+        lead = committee[0]
+        for x in committee[:3]:
+            client.post(f"{url}/leader", json={"candidate": lead["id"]}, headers=x["h"])
+        assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "compliance"
+        bids = [b["id"] for b in client.get(url, headers=lead["h"]).get_json()["bidders"]]
+        assert client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"], buffered=True).status_code == 200
+        _vote_all(client, url, committee, bids)  # compliance by majority
+        state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
+        assert state["state"] == "scoring" and all(b["compliance"]["passed"] for b in state["bidders"])
+        # a clarification, answered by the bidder through the platform
+        q = {"bidder": bids[0], "question": "请说明施工组织设计中的工期安排", "hours": 24}
+        cid = client.post(f"{url}/clarify", json=q, headers=lead["h"]).get_json()["clarification"]
+        r = client.post(
+            f"/api/v1/clarifications/{cid}/answer", json={"text": "工期为 180 日历天"}, headers=t["headers"][0]
+        )
+        assert r.status_code == 200
+        _score_all(client, url, committee, bids)  # an outlier, resolved with a reason
+        assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["error"]["code"] == "flags_open"
+        fid = client.get(url, headers=lead["h"]).get_json()["flags"][0]["id"]
+        assert client.post(f"{url}/flags/{fid}/resolve", json=RESOLUTION, headers=lead["h"]).status_code == 200
+        state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
+        assert state["state"] == "signing" and len(state["report_sm3"]) == 64
+        sm3, ranking = state["report_sm3"], state["report"]["ranking"]
+        _sign_all(client, ev["id"], url, committee, sm3)
+        assert client.get(url, headers=hs).get_json()["state"] == "reported"
+        # publicity: an objection stops the clock until the tenderee answers
+        assert client.post(f"{url}/publicity", headers=hs).status_code == 200
+        pub = client.get(f"{url}/publicity").get_json()  # public
+        winner = pub["candidates"][0]["bidder_id"]
+        winner_code = next(x["credit_code"] for x in ranking if x["bidder_id"] == winner)
+        loser_i = next(i for i in range(3) if codes[i] != winner_code)
+        moment.advance(days=1)
+        text = {"text": "第一名的项目经理同时在其他项目任职"}
+        r = client.post(f"{url}/objections", json=text, headers=t["headers"][loser_i])
+        assert r.status_code == 201
+        moment.advance(days=3)  # past the original end, but the lot waits
+        ht = api_token(client, t["tenderee_username"])
+        answer = {"text": "经核查，该项目经理已于投标前解除原任职"}
+        assert client.post(f"{url}/objections/{r.get_json()['id']}/answer", json=answer, headers=ht).status_code == 200
+        moment.advance(days=2, seconds=1)
+        ht = api_token(client, t["tenderee_username"])  # a new day
+        r = client.post(f"{url}/award", json={"winner": winner}, headers=ht)
+        assert r.status_code == 200, r.get_json()
+        notice = SignedStatement.from_json(r.get_json()["notice_statement"].encode())
+        notice.verify(trusted=services(app).keys.sign_cert, expected_type="award_notice")
+        assert notice.body["report_sm3"] == sm3
+        assert client.get(f"/api/v1/tenders/{code}").get_json()["lots"][0]["status"] == "awarded"
+        hs = api_token(client, t["staff_username"])
+        _verify_draws(client, app, tmp_path, monkeypatch, hs, d1["id"], d2.get_json()["id"])  # both rounds
+        # the contract; the final archive package over a signed log
+        assert client.post(f"{url}/contract", headers=ht).status_code == 200
+        data = _final_package(app)
+        report = pkg.verify(io.BytesIO(data), services(app).keys.ca.cert)
+        assert report.ok, list(report.lines())
+        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        for n in ("evaluation/report.json", "evaluation/report.pdf", "evaluation/report.sig.json", "award/notice.pdf"):
+            assert n in names
+        events = zipfile.ZipFile(io.BytesIO(data)).read("log/events.jsonl").decode()
+        assert "evaluation.flag_resolve" in events and "evaluation.objection" in events and "lot.award" in events
+
+
+def test_the_room_opens_for_a_confirmed_committee_only(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Drawn across two regions, not yet confirmed: no room; confirmed: staff open it, see the
+    names; nobody outside the committee sees the room."""
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    hs = t["staff"]
+    pool = expert_pool(client, session, app, t, 5, 4)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        draw_and_confirm(session, app, t, [Slot(s["region"], s["specialty"], s["count"]) for s in CROSS_REGION], False)
+        lot = f"/api/v1/tenders/{t['code']}/lots/1"
         assert (
             client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()["error"]["code"] == "committee_incomplete"
         )
@@ -178,32 +360,41 @@ def test_a_lot_from_opening_record_to_award(
         assert client.get(url, headers=t["headers"][0]).status_code == 403  # bidders never see the room
         assert client.get(url).status_code == 401
 
-        # sign-in: a bad signature, then everyone; one recuses and is replaced by a new draw
-        bad = {"signature": _sig(drawn[0]["signer"], b"something else")}
+
+def test_a_recusal_leaves_the_committee_incomplete(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    committee = expert_pool(client, session, app, t, 5, 0)
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        draw_and_confirm(session, app, t)
+        ev = {"id": open_room_of(session, app, t)}
+        url = f"/api/v1/evaluations/{ev['id']}"
+        bad = {"signature": _sig(committee[0]["signer"], b"something else")}
         assert (
-            client.post(f"{url}/signin", json=bad, headers=drawn[0]["h"]).get_json()["error"]["code"]
+            client.post(f"{url}/signin", json=bad, headers=committee[0]["h"]).get_json()["error"]["code"]
             == "invalid_signature"
         )
-        leaving = next(x for x in drawn if x["id"] in [s["expert"] for s in ev["seats"]][3:])  # a sub-venue seat
-        for x in drawn:
-            if x is leaving:
-                sig = _sig(x["signer"], evaluation_signin_statement(ev["id"], code, 1, x["id"]))
-                client.post(f"{url}/signin", json={"signature": sig}, headers=x["h"])
-                assert client.post(f"{url}/recuse", json={"reason": ""}, headers=x["h"]).status_code == 422
-                r = client.post(f"{url}/recuse", json={"reason": "曾为第二投标人提供咨询服务"}, headers=x["h"])
-                assert r.status_code == 200, r.get_json()
-            else:
-                _enter(client, ev, x, code, codes)
-        assert client.post(f"{url}/advance", headers=hs).get_json()["error"]["code"] == "committee_incomplete"
-        d2 = client.post(f"{lot}/draws/replace", json={}, headers=hs)
-        assert d2.status_code == 201, d2.get_json()
-        client.post(f"/api/v1/draws/{d2.get_json()['id']}/run", headers=hs)
-        new = confirm_all(client, [x for x in pool if x not in drawn])
-        assert len(new) == 1
-        _enter(client, ev, new[0], code, codes)
-        committee = [x for x in drawn if x is not leaving] + new
-        regions = {s["region"] for s in client.get(url, headers=hs).get_json()["seats"] if not s["recused"]}
-        assert regions == {"350100", "350200"}
+        leaving = committee[4]
+        sig = _sig(leaving["signer"], evaluation_signin_statement(ev["id"], t["code"], 1, leaving["id"]))
+        client.post(f"{url}/signin", json={"signature": sig}, headers=leaving["h"])
+        assert client.post(f"{url}/recuse", json={"reason": ""}, headers=leaving["h"]).status_code == 422
+        r = client.post(f"{url}/recuse", json={"reason": "曾为第二投标人提供咨询服务"}, headers=leaving["h"])
+        assert r.status_code == 200, r.get_json()
+        for x in committee[:4]:
+            _enter(client, ev, x, t["code"], codes)
+        assert client.post(f"{url}/advance", headers=t["staff"]).get_json()["error"]["code"] == "committee_incomplete"
+
+
+def test_the_review_starts_under_an_elected_leader_only(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = opened_lot(client, session, app, specialties=[{"code": "A01", "count": 5}])
+    committee = expert_pool(client, session, app, t, 5, 0)
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        draw_and_confirm(session, app, t)
+        ev = {"id": open_room_of(session, app, t)}
+        url, hs = f"/api/v1/evaluations/{ev['id']}", t["staff"]
+        for x in committee:
+            _enter(client, ev, x, t["code"], codes)
         assert client.post(f"{url}/advance", headers=hs).get_json()["error"]["code"] == "no_leader"
         lead = committee[0]
         for x in committee[:3]:
@@ -212,9 +403,11 @@ def test_a_lot_from_opening_record_to_award(
         assert client.post(f"{url}/advance", headers=committee[1]["h"]).get_json()["error"]["code"] == "not_leader"
         assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "compliance"
 
-        # the opened bids: watermarked copies, each download logged
-        state = client.get(url, headers=lead["h"]).get_json()
-        bids = [b["id"] for b in state["bidders"]]
+
+def test_bid_copies_are_watermarked_and_each_download_logged(client: FlaskClient, session: Session, app: Flask) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        room = room_in_compliance(client, session, app)
+        url, lead, bids = room["url"], room["committee"][0], room["bids"]
         r = client.get(f"{url}/bids/{bids[0]}/copy", headers=lead["h"], buffered=True)
         assert r.status_code == 200 and r.mimetype == "application/zip" and r.content_length == len(r.data)
         z = zipfile.ZipFile(io.BytesIO(r.data))
@@ -231,33 +424,39 @@ def test_a_lot_from_opening_record_to_award(
 
         seat = session.get(CeremonyBidder, bids[1])
         assert seat is not None
-        real, seat.plaintext_key = seat.plaintext_key, services(app).store.put_bytes(b"not a zip").key
+        seat.plaintext_key = services(app).store.put_bytes(b"not a zip").key
         session.commit()
         logged = session.scalar(select(func.count()).select_from(AuditEvent))
         r = client.get(f"{url}/bids/{bids[1]}/copy", headers=lead["h"], buffered=True)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "not_a_package"
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == logged
-        seat.plaintext_key = real
-        session.commit()
 
-        # compliance by majority: one expert fails the third bid, the others pass it
+
+def test_compliance_is_decided_by_majority(client: FlaskClient, session: Session, app: Flask) -> None:
+    """One expert fails the third bid, the others pass it: it passes; bad items and missing votes
+    are refused."""
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        room = room_in_compliance(client, session, app)
+        url, committee, bids = room["url"], room["committee"], room["bids"]
+        lead = committee[0]
         bad = {"bidder": bids[2], "passed": False, "failed_items": ["不存在的审查项"], "reason": "不符合"}
         assert client.post(f"{url}/compliance", json=bad, headers=lead["h"]).status_code == 422
         assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["error"]["code"] == "votes_missing"
-        for x in committee:
-            for b in bids:
-                body: dict[str, Any] = {"bidder": b, "passed": True}
-                if x is committee[4] and b == bids[2]:
-                    body = {"bidder": b, "passed": False, "failed_items": ["营业执照"], "reason": "营业执照已过期"}
-                r = client.post(f"{url}/compliance", json=body, headers=x["h"])
-                assert r.status_code == 200, r.get_json()
+        _vote_all(client, url, committee, bids)
         state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
         assert state["state"] == "scoring" and all(b["compliance"]["passed"] for b in state["bidders"])
 
-        # a clarification, answered by the bidder through the platform
+
+def test_a_clarification_is_asked_by_the_leader_and_answered_by_its_bidder(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        room = room_in_compliance(client, session, app)
+        pass_every_bid(session, room)
+        url, committee, bids, t = room["url"], room["committee"], room["bids"], room["t"]
         q = {"bidder": bids[0], "question": "请说明施工组织设计中的工期安排", "hours": 24}
         assert client.post(f"{url}/clarify", json=q, headers=committee[1]["h"]).status_code == 403
-        cid = client.post(f"{url}/clarify", json=q, headers=lead["h"]).get_json()["clarification"]
+        cid = client.post(f"{url}/clarify", json=q, headers=committee[0]["h"]).get_json()["clarification"]
         mine = client.get("/api/v1/me/clarifications", headers=t["headers"][0]).get_json()["items"]
         assert [c["id"] for c in mine] == [cid]
         assert (
@@ -271,29 +470,29 @@ def test_a_lot_from_opening_record_to_award(
         )
         assert r.status_code == 200
 
-        # scoring: each alone; the fifth expert's score of the first bid is an outlier
-        f1, f2 = "施工组织设计", "项目管理机构"
-        bad_scores = {"bidder": bids[0], "scores": {f1: "51", f2: "8"}, "total": "59"}
+
+def test_scores_are_independent_and_an_outlier_is_resolved_with_a_reason(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        room = room_in_compliance(client, session, app)
+        pass_every_bid(session, room)
+        url, committee, bids = room["url"], room["committee"], room["bids"]
+        lead = committee[0]
+        bad_scores = {"bidder": bids[0], "scores": {F1: "51", F2: "8"}, "total": "59"}
         assert client.post(f"{url}/scores", json=bad_scores, headers=lead["h"]).status_code == 422  # above the weight
-        wrong = {"bidder": bids[0], "scores": {f1: "40"}, "total": "40"}
+        wrong = {"bidder": bids[0], "scores": {F1: "40"}, "total": "40"}
         assert (
             client.post(f"{url}/scores", json=wrong, headers=lead["h"]).get_json()["error"]["code"]
             == "factors_mismatch"
         )
-        base = {bids[0]: 45, bids[1]: 40, bids[2]: 35}
-        for n, x in enumerate(committee):
-            for b in bids:
-                s1 = 12 if (n == 4 and b == bids[0]) else base[b] + n % 2
-                body = {"bidder": b, "scores": {f1: str(s1), f2: "8"}, "total": str(s1 + 8)}
-                r = client.post(f"{url}/scores", json=body, headers=x["h"])
-                assert r.status_code == 200, r.get_json()
-            if n == 0:  # independence: the leader sees only its own until everyone... its own are all in
-                others = [
-                    s
-                    for s in client.get(url, headers=committee[1]["h"]).get_json()["sheets"]
-                    if s["expert"] != committee[1]["id"]
-                ]
-                assert others == []
+
+        def independent() -> None:  # the leader's are all in; another member sees only its own
+            sheets = client.get(url, headers=committee[1]["h"]).get_json()["sheets"]
+            others = [s for s in sheets if s["expert"] != committee[1]["id"]]
+            assert others == []
+
+        _score_all(client, url, committee, bids, independent)
         r = client.post(f"{url}/advance", headers=lead["h"])
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "flags_open"
         flags = client.get(url, headers=lead["h"]).get_json()["flags"]
@@ -304,11 +503,7 @@ def test_a_lot_from_opening_record_to_award(
             client.post(f"{url}/flags/{fid}/resolve", json={"reason": "经讨论"}, headers=committee[2]["h"]).status_code
             == 403
         )
-        r = client.post(
-            f"{url}/flags/{fid}/resolve",
-            json={"reason": "经委员会讨论，该专家认为工期安排不合理，维持评分"},
-            headers=lead["h"],
-        )
+        r = client.post(f"{url}/flags/{fid}/resolve", json=RESOLUTION, headers=lead["h"])
         assert r.status_code == 200
         state = client.post(f"{url}/advance", headers=lead["h"]).get_json()
         assert state["state"] == "signing" and len(state["report_sm3"]) == 64
@@ -320,42 +515,58 @@ def test_a_lot_from_opening_record_to_award(
         assert [x["rank"] for x in ranking] == [1, 2, 3] and len(state["report"]["candidates"]) == 3
         assert client.get(f"{url}/report.pdf", headers=lead["h"]).data.startswith(b"%PDF")
 
-        # every expert signs; the last dissents in writing
-        sm3 = state["report_sm3"]
-        for x in committee:
-            dissent = "对第一名的施工组织设计评分有不同意见" if x is committee[4] else ""
-            sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], sm3, dissent))
-            if x is committee[4]:
-                wrong_sig = _sig(x["signer"], evaluation_report_statement(ev["id"], 1, x["id"], sm3, ""))
-                r = client.post(f"{url}/sign", json={"signature": wrong_sig, "dissent": dissent}, headers=x["h"])
-                assert r.get_json()["error"]["code"] == "invalid_signature"  # signed agreement, sent dissent
-            r = client.post(f"{url}/sign", json={"signature": sig, "dissent": dissent}, headers=x["h"])
-            assert r.status_code == 200, r.get_json()
-        state = client.get(url, headers=hs).get_json()
-        assert state["state"] == "reported"
 
-        # publicity: an objection stops the clock until the tenderee answers
+def test_a_dissent_is_signed_for_and_kept_in_the_report(client: FlaskClient, session: Session, app: Flask) -> None:
+    """A signature over agreement sent with a dissent is refused; the platform's statement over the
+    report carries every signature, the dissent included."""
+    from trading.evaluation.models import Evaluation
+
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        room = room_in_compliance(client, session, app)
+        pass_every_bid(session, room)
+        sm3 = score_every_bid(session, app, room)["report_sm3"]
+        url, committee, ev_id = room["url"], room["committee"], room["ev"]["id"]
+        x = committee[4]
+        wrong_sig = _sig(x["signer"], evaluation_report_statement(ev_id, 1, x["id"], sm3, ""))
+        r = client.post(f"{url}/sign", json={"signature": wrong_sig, "dissent": DISSENT}, headers=x["h"])
+        assert r.get_json()["error"]["code"] == "invalid_signature"  # signed agreement, sent dissent
+        _sign_all(client, ev_id, url, committee, sm3)
+        state = client.get(url, headers=room["staff"]).get_json()
+        assert state["state"] == "reported"
+        row = session.get(Evaluation, ev_id)
+        session.refresh(row)
+        assert row is not None and row.report_statement
+        body = SignedStatement.from_json(row.report_statement.encode()).body
+        assert len(body["signatures"]) == 5 and sum(not s["agree"] for s in body["signatures"]) == 1
+
+
+def test_an_objection_stops_the_publicity_until_answered_then_the_award(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    from tests.trading.opening.test_ceremony import open_tender
+    from tests.trading.test_draw import run_opening
+
+    t = open_tender(client, session, app, 3)
+    run_opening(client, app, t)
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        got = evaluate_to_report(client, session, app, t)
+        url, hs, lead = got["url"], got["staff"], got["committee"][0]
+        sm3 = client.get(url, headers=hs).get_json()["report_sm3"]
         assert client.post(f"{url}/publicity", headers=lead["h"]).status_code == 403
         r = client.post(f"{url}/publicity", headers=hs)
         assert r.status_code == 200, r.get_json()
         pub = client.get(f"{url}/publicity").get_json()  # public
         assert [c["rank"] for c in pub["candidates"]] == [1, 2, 3] and not pub["ended"]
         winner = pub["candidates"][0]["bidder_id"]
-        loser_i = next(
-            i for i in range(3) if codes[i] != next(x["credit_code"] for x in ranking if x["bidder_id"] == winner)
-        )
+        winner_code = next(x["credit_code"] for x in got["report"]["ranking"] if x["bidder_id"] == winner)
+        loser_i = next(i for i in range(3) if codes[i] != winner_code)
         moment.advance(days=1)
-        r = client.post(
-            f"{url}/objections", json={"text": "第一名的项目经理同时在其他项目任职"}, headers=t["headers"][loser_i]
-        )
+        text = {"text": "第一名的项目经理同时在其他项目任职"}
+        r = client.post(f"{url}/objections", json=text, headers=t["headers"][loser_i])
         assert r.status_code == 201
         oid = r.get_json()["id"]
-        assert (
-            client.post(
-                f"{url}/objections", json={"text": "第一名的项目经理同时在其他项目任职"}, headers=t["outsider"]
-            ).status_code
-            == 403
-        )
+        assert client.post(f"{url}/objections", json=text, headers=t["outsider"]).status_code == 403
         moment.advance(days=3)  # past the original end, but the lot waits
         ht = api_token(client, t["tenderee_username"])
         r = client.post(f"{url}/award", json={"winner": winner}, headers=ht)
@@ -387,54 +598,9 @@ def test_a_lot_from_opening_record_to_award(
         notice.verify(trusted=services(app).keys.sign_cert, expected_type="award_notice")
         assert notice.body["report_sm3"] == sm3
         assert client.get(f"{url}/notice.pdf").data.startswith(b"%PDF")
-        assert client.get(f"/api/v1/tenders/{code}").get_json()["lots"][0]["status"] == "awarded"
-
-        # the report's platform statement carries every signature, the dissent included
-        from trading.evaluation.models import Evaluation
-
-        row = session.get(Evaluation, ev["id"])
-        session.refresh(row)
-        assert row is not None and row.report_statement
-        body = SignedStatement.from_json(row.report_statement.encode()).body
-        assert len(body["signatures"]) == 5 and sum(not s["agree"] for s in body["signatures"]) == 1
-
-        # ggzy draw verify recomputes both rounds
-        from trading.cli import main
-
-        monkeypatch.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
-        monkeypatch.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
-        monkeypatch.setenv("GGZY_ENV", "test")
-        for d in (d1["id"], d2.get_json()["id"]):
-            bundle = client.get(f"/api/v1/draws/{d}/bundle", headers=hs).get_json()
-            path = tmp_path / f"draw-{d}.json"
-            path.write_text(json.dumps(bundle))
-            out = CliRunner().invoke(main, ["draw", "verify", str(path)])
-            assert out.exit_code == 0, out.output
-
-        # the contract; the final archive package over a signed log
+        assert client.get(f"/api/v1/tenders/{t['code']}").get_json()["lots"][0]["status"] == "awarded"
         assert client.post(f"{url}/contract", headers=ht).status_code == 200
         assert client.post(f"{url}/contract", headers=ht).status_code == 409
-        from trading.archives.building import build_due
-        from trading.archives.models import ArchivePackage
-        from trading.audit.tasks import sign_checkpoints_job
-
-        db = app.extensions["ggzy.db"]
-        with db.session() as s:
-            sign_checkpoints_job(s, clock.now(), services(app))
-            s.commit()
-        with db.session() as s:
-            assert build_due(s, services(app), clock.now()) >= 1
-            s.commit()
-        with db.session() as s:
-            final = s.scalars(select(ArchivePackage).where(ArchivePackage.reason == "awarded")).one()
-            data = services(app).archive_store.read_bytes(final.object_key)
-        report = pkg.verify(io.BytesIO(data), services(app).keys.ca.cert)
-        assert report.ok, list(report.lines())
-        names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-        for n in ("evaluation/report.json", "evaluation/report.pdf", "evaluation/report.sig.json", "award/notice.pdf"):
-            assert n in names
-        events = zipfile.ZipFile(io.BytesIO(data)).read("log/events.jsonl").decode()
-        assert "evaluation.flag_resolve" in events and "evaluation.objection" in events and "lot.award" in events
 
 
 def test_room_pages_render_for_staff_and_expert(client: FlaskClient, session: Session, app: Flask) -> None:
