@@ -406,3 +406,13 @@ def score_every_bid(session: Session, app: Flask, room: dict[str, Any], first: i
     report = generate_report(session, lead, ev, services(app))
     session.commit()
     return {"report": report, "report_sm3": ev.report_sm3}
+
+
+def add_expert_of(session: Session, t: dict[str, Any], **body: Any) -> int:
+    """Staff add an expert to the pool (operation ``add_expert``; ``body`` as ``ExpertIn``): its id."""
+    from trading.evaluation.experts import add_expert
+    from trading.evaluation.schemas import ExpertIn
+
+    e = add_expert(session, user_named(session, t["staff_username"]), ExpertIn(**body))
+    session.commit()
+    return e.id

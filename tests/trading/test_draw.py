@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
-from tests.factories import api_token, make_user, valid_code
+from tests.factories import add_expert_of, api_token, draw_and_confirm, make_user, valid_code
 from tests.trading.opening.test_ceremony import all_released, open_tender
 from trading.accounts.models import Role
 from trading.core.services import services
@@ -134,30 +134,52 @@ def run_opening(client: FlaskClient, app: Flask, t: dict[str, Any]) -> None:
         assert client.get(room).get_json()["stage"] == "closed"
 
 
+def _expert_body(i: int, username: str, employer: str) -> dict[str, Any]:
+    return {"name": f"专家{i}", "username": username, "specialties": ["A01"], "region": "350100", "employer": employer}
+
+
+def _experts(session: Session, t: dict[str, Any], n: int = 8) -> list[Any]:
+    """``n`` expert accounts in the pool (operation ``add_expert``); expert 0 works for bidder 0."""
+    codes = [b.user.organisation.credit_code for b in t["bidders"]]
+    experts = [make_user(session, Role.EXPERT) for _ in range(n)]
+    session.commit()
+    for i, u in enumerate(experts):
+        add_expert_of(session, t, **_expert_body(i, u.username, codes[0] if i == 0 else valid_code(700_000_000 + i)))
+    return experts
+
+
+def _drawn(client: FlaskClient, session: Session, app: Flask) -> tuple[dict[str, Any], Any, list[dict[str, str]]]:
+    """The lot's first round committed and run by the operations (clock frozen by the caller): the
+    lot, the draw, the eight experts' tokens."""
+    t = opened_lot(client, session, app)
+    he = [api_token(client, u.username) for u in _experts(session, t)]
+    return t, draw_and_confirm(session, app, t, confirm=False), he
+
+
+def _invited(client: FlaskClient, he: list[dict[str, str]]) -> dict[int, list[Any]]:
+    return {i: client.get("/api/v1/me/invitations", headers=h).get_json()["items"] for i, h in enumerate(he)}
+
+
+def _cli_env(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
+    monkeypatch.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
+    monkeypatch.setenv("GGZY_ENV", "test")
+
+
 def test_a_draw_through_the_api(
     client: FlaskClient, session: Session, app: Flask, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The one path over HTTP: the pool, a declaration, the committed draw, its run, a decline
+    replaced by a new round, ``ggzy draw verify``; the refusals have their own tests below."""
     t = opened_lot(client, session, app)
     bidder_codes = [b.user.organisation.credit_code for b in t["bidders"]]  # type: ignore[union-attr]
     experts = [make_user(session, Role.EXPERT) for _ in range(8)]
     session.commit()
     hs = t["staff"]
-    ids = []
-    for i, u in enumerate(experts):
-        body = {
-            "name": f"专家{i}",
-            "username": u.username,
-            "specialties": ["A01"],
-            "region": "350100",
-            "employer": bidder_codes[0] if i == 0 else valid_code(700_000_000 + i),  # expert 0 works for a bidder
-        }
+    for i, u in enumerate(experts):  # expert 0 works for a bidder
+        body = _expert_body(i, u.username, bidder_codes[0] if i == 0 else valid_code(700_000_000 + i))
         r = client.post("/api/v1/experts", json=body, headers=hs)
         assert r.status_code == 201, r.get_json()
-        ids.append(r.get_json()["id"])
-    # bad input and permissions
-    assert client.post("/api/v1/experts", json={**body, "region": "35"}, headers=hs).status_code == 422
-    assert client.post("/api/v1/experts", json={**body, "username": experts[1].username}, headers=hs).status_code == 409
-    assert client.post("/api/v1/experts", json=body, headers=t["headers"][0]).status_code == 403
     he = [api_token(client, u.username) for u in experts]
     # expert 1 declares that it sat on the board of a bidder until last year
     board = {"kind": "director", "credit_code": bidder_codes[2], "from": "2018-01-01", "to": "2025-06-30"}
@@ -165,11 +187,69 @@ def test_a_draw_through_the_api(
         "/api/v1/experts/me", json={"employer": valid_code(700_000_001), "relations": [board]}, headers=he[1]
     )
     assert r.status_code == 200
-    assert client.put("/api/v1/experts/me", json={"employer": "x"}, headers=he[1]).status_code == 422
 
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
         lot = f"/api/v1/tenders/{t['code']}/lots/1/draws"
-        # staff may split the seats between venues, never change the committee the tender published
+        r = client.post(lot, json={}, headers=hs)  # the lot asks for 4 of A01 at 350100
+        assert r.status_code == 201, r.get_json()
+        d = r.get_json()
+        assert d["seed"] is None and len(d["seed_sm3"]) == 64  # committed, not revealed
+        d = client.post(f"/api/v1/draws/{d['id']}/run", headers=hs).get_json()
+        assert d["state"] == "drawn" and d["members"] == {"invited": 4}
+        from signing.digest import sm3_hex
+
+        assert sm3_hex(bytes.fromhex(d["seed"])) == d["seed_sm3"]
+        invited = _invited(client, he)
+        assert invited[0] == [] and invited[1] == []  # the bidder's employee and its former director
+        drawn = [i for i in range(8) if invited[i]]
+        assert len(drawn) == 4
+        first, *rest = drawn
+        inv = invited[first][0]["id"]
+        r = client.post(
+            f"/api/v1/invitations/{inv}/respond", json={"accept": False, "reason": "当日出差"}, headers=he[first]
+        )
+        assert r.status_code == 200
+        for i in rest:
+            r = client.post(f"/api/v1/invitations/{invited[i][0]['id']}/respond", json={"accept": True}, headers=he[i])
+            assert r.status_code == 200
+        # the decline is replaced by a new round drawn the same way, never the same expert again
+        r2 = client.post(f"{lot}/replace", json={}, headers=hs)
+        assert r2.status_code == 201
+        d2 = client.post(f"/api/v1/draws/{r2.get_json()['id']}/run", headers=hs).get_json()
+        assert d2["round"] == 2 and d2["members"] == {"invited": 1}
+        again = [i for i in range(8) if len(_invited(client, he)[i]) == 2]
+        assert again == []  # nobody drawn twice
+
+    # ggzy draw verify, offline from the exported file
+    from trading.cli import main
+
+    _cli_env(app, monkeypatch)
+    path = tmp_path / "draw.json"
+    path.write_text(json.dumps(client.get(f"/api/v1/draws/{d['id']}/bundle", headers=hs).get_json()))
+    r = CliRunner().invoke(main, ["draw", "verify", str(path)])
+    assert r.exit_code == 0, r.output
+
+
+def test_the_pool_refuses_bad_experts_and_declarations(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = opened_lot(client, session, app)
+    experts = _experts(session, t, 2)
+    body, hs = _expert_body(9, make_user(session, Role.EXPERT).username, valid_code(700_000_009)), t["staff"]
+    session.commit()
+    assert client.post("/api/v1/experts", json={**body, "region": "35"}, headers=hs).status_code == 422
+    assert client.post("/api/v1/experts", json={**body, "username": experts[1].username}, headers=hs).status_code == 409
+    assert client.post("/api/v1/experts", json=body, headers=t["headers"][0]).status_code == 403
+    he1 = api_token(client, experts[1].username)
+    assert client.put("/api/v1/experts/me", json={"employer": "x"}, headers=he1).status_code == 422
+
+
+def test_staff_may_split_the_seats_never_change_the_committee(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    t = opened_lot(client, session, app)
+    _experts(session, t)
+    hs = t["staff"]
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
+        lot = f"/api/v1/tenders/{t['code']}/lots/1/draws"
         events = session.scalar(select(func.count()).select_from(AuditEvent))
         for slots in (
             [{"region": "350100", "specialty": "A01", "count": 1}],  # a committee of one
@@ -188,10 +268,9 @@ def test_a_draw_through_the_api(
         assert client.post(lot, json=bad, headers=hs).status_code == 422
         assert client.post(lot, json={}, headers=t["headers"][0]).status_code == 403
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == events  # nothing written
-        r = client.post(lot, json={}, headers=hs)  # the lot asks for 4 of A01 at 350100
+        r = client.post(lot, json={}, headers=hs)
         assert r.status_code == 201, r.get_json()
         d = r.get_json()
-        assert d["seed"] is None and len(d["seed_sm3"]) == 64  # committed, not revealed
         assert client.post(lot, json={}, headers=hs).get_json()["error"]["code"] == "already_drawn"
         # nor can a second round add seats: after the first, only freed seats are drawn again
         extra = {"slots": [{"region": "350100", "specialty": "A01", "count": 4}]}
@@ -200,58 +279,42 @@ def test_a_draw_through_the_api(
         assert d["seed_sm3"] in commit_ev.payload and d["snapshot_sm3"] in commit_ev.payload
         assert client.post(f"/api/v1/draws/{d['id']}/run", headers=t["headers"][0]).status_code == 403
         d = client.post(f"/api/v1/draws/{d['id']}/run", headers=hs).get_json()
-        assert d["state"] == "drawn" and d["members"] == {"invited": 4}
-        from signing.digest import sm3_hex
-
-        assert sm3_hex(bytes.fromhex(d["seed"])) == d["seed_sm3"]
         assert "专家" not in json.dumps(d)  # names stay secret
         assert client.post(f"/api/v1/draws/{d['id']}/run", headers=hs).status_code == 409
 
-        invited = {i: client.get("/api/v1/me/invitations", headers=he[i]).get_json()["items"] for i in range(8)}
-        assert invited[0] == [] and invited[1] == []  # the bidder's employee and its former director
-        drawn = [i for i in range(8) if invited[i]]
-        assert len(drawn) == 4
-        first, second, *rest = drawn
+
+def test_invitations_are_answered_once_by_their_expert(client: FlaskClient, session: Session, app: Flask) -> None:
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        t, _, he = _drawn(client, session, app)
+        invited = _invited(client, he)
+        first, second, *_ = [i for i in range(8) if invited[i]]
         inv = invited[first][0]["id"]
-        assert (
-            client.post(f"/api/v1/invitations/{inv}/respond", json={"accept": False}, headers=he[first]).status_code
-            == 422
-        )
-        r = client.post(
-            f"/api/v1/invitations/{inv}/respond", json={"accept": False, "reason": "当日出差"}, headers=he[first]
-        )
+        url = f"/api/v1/invitations/{inv}/respond"
+        assert client.post(url, json={"accept": False}, headers=he[first]).status_code == 422
+        r = client.post(url, json={"accept": False, "reason": "当日出差"}, headers=he[first])
         assert r.status_code == 200
-        assert (
-            client.post(f"/api/v1/invitations/{inv}/respond", json={"accept": True}, headers=he[first]).status_code
-            == 409
-        )
+        assert client.post(url, json={"accept": True}, headers=he[first]).status_code == 409
         other = invited[second][0]["id"]
         assert (
             client.post(f"/api/v1/invitations/{other}/respond", json={"accept": True}, headers=he[first]).status_code
             == 404
         )
-        for i in [second, *rest]:
-            r = client.post(f"/api/v1/invitations/{invited[i][0]['id']}/respond", json={"accept": True}, headers=he[i])
-            assert r.status_code == 200
-        # the decline is replaced by a new round drawn the same way, never the same expert again
-        r2 = client.post(f"{lot}/replace", json={}, headers=hs)
-        assert r2.status_code == 201
-        d2 = client.post(f"/api/v1/draws/{r2.get_json()['id']}/run", headers=hs).get_json()
-        assert d2["round"] == 2 and d2["members"] == {"invited": 1}
-        again = [
-            i for i in range(8) if len(client.get("/api/v1/me/invitations", headers=he[i]).get_json()["items"]) == 2
-        ]
-        assert again == []  # nobody drawn twice
-        assert client.post(f"{lot}/replace", json={}, headers=hs).status_code == 409  # nothing declined now
+        lot = f"/api/v1/tenders/{t['code']}/lots/1/draws"
+        r2 = client.post(f"{lot}/replace", json={}, headers=t["staff"])
+        client.post(f"/api/v1/draws/{r2.get_json()['id']}/run", headers=t["staff"])
+        assert client.post(f"{lot}/replace", json={}, headers=t["staff"]).status_code == 409  # nothing declined now
 
-    # ggzy draw verify: by id against this instance, and offline from the exported file
+
+def test_draw_verify_finds_a_changed_bundle(
+    client: FlaskClient, session: Session, app: Flask, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from trading.cli import main
 
-    monkeypatch.setenv("DATABASE_URL", str(app.extensions["ggzy.settings"].database_url))
-    monkeypatch.setenv("GGZY_INSTANCE", str(app.extensions["ggzy.settings"].instance))
-    monkeypatch.setenv("GGZY_ENV", "test")
-    bundle = client.get(f"/api/v1/draws/{d['id']}/bundle", headers=hs).get_json()
-    assert client.get(f"/api/v1/draws/{d['id']}/bundle", headers=he[0]).status_code == 403
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        t, d, he = _drawn(client, session, app)
+        bundle = client.get(f"/api/v1/draws/{d.id}/bundle", headers=t["staff"]).get_json()
+        assert client.get(f"/api/v1/draws/{d.id}/bundle", headers=he[0]).status_code == 403
+    _cli_env(app, monkeypatch)
     path = tmp_path / "draw.json"
     path.write_text(json.dumps(bundle))
     r = CliRunner().invoke(main, ["draw", "verify", str(path)])
