@@ -1,6 +1,8 @@
 """The composition root: ``create_app`` builds the Flask app from settings and blueprints.
 
-It is the one place in ``trading`` that names ``bidding`` (to register its blueprint).
+The one place that names every stage: it registers each stage's blueprints, wires the hooks
+through which a later stage reacts to an earlier one (``connect_stages``) and names the modules
+with scheduler jobs (``import_job_modules``). No stage imports it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ opening record of a lot is the lot's). With ``Tender.joint_opening`` staff drive
 room, all at once and all or none, so their stages move together; and a window closes for every
 lot at the same instant, because a lot that must still wait (decryptions running, objections not
 answered) holds the others, and the lots move in one savepoint: if one lot's step fails, none
-moves (``operations.ensure_joint_current``). So the price reading of every lot is
+moves (``stages.ensure_joint_current``). So the price reading of every lot is
 published at one moment, as in a room where the lots are opened together. A lot with too few bids
 fails at the deadline on its own, and the others go on.
 """

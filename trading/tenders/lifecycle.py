@@ -1,8 +1,9 @@
 """The tender's and the lot's lives: the one place that writes ``Tender.status`` and ``Lot.status``.
 
 ``move_tender`` checks the move against ``TENDER_MOVES`` and writes the audit event; the
-operations in ``trading.tenders.operations`` keep their own, more precise refusals and do the rest
-(announcements, ceremonies).
+operations (``drafting``, ``publication``, ``amendments``, ``termination``) keep their own, more
+precise refusals and do the rest: announcements, and the hooks through which the opening makes
+or cancels its ceremonies (``trading.tenders.hooks``).
 
 ``move_lot`` checks the move against ``LOT_MOVES``, writes the new state and, in the same
 transaction, the audit event, the notices and the announcement the law requires:

@@ -1,7 +1,7 @@
 """Tenders (招标项目), lots (标段), announcements (公告) and their lifecycles.
 
 Each lifecycle enum is stored by value, the database checks what each state implies, and each
-transition is written by exactly one function in ``operations.py``.
+tender's and lot's status is written only by ``lifecycle.py`` (``move_tender``, ``move_lot``).
 """
 
 from __future__ import annotations
