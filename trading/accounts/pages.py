@@ -16,7 +16,7 @@ from trading.accounts.permissions import Permission, requires
 from trading.accounts.schemas import LoginIn, LoginPageIn, OrganisationIn, UserIn
 from trading.core.errors import DomainError, NotFound, TooManyRequests
 
-pages = Blueprint("accounts", __name__)
+pages = Blueprint("accounts", __name__, template_folder="templates")
 
 
 @pages.get("/login")

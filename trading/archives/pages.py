@@ -13,7 +13,7 @@ from trading.archives.api import package_download
 from trading.core.errors import DomainError
 from trading.core.services import services
 
-pages = Blueprint("archives", __name__)
+pages = Blueprint("archives", __name__, template_folder="templates")
 
 
 @pages.get("/archives")

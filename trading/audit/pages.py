@@ -11,7 +11,7 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.audit.api import log_problems
 
-pages = Blueprint("audit", __name__)
+pages = Blueprint("audit", __name__, template_folder="templates")
 
 
 def _latest() -> list[AuditEvent]:
@@ -21,10 +21,10 @@ def _latest() -> list[AuditEvent]:
 @pages.get("/audit")
 @requires(Permission.AUDIT_READ)
 def audit_page() -> str:
-    return render_template("audit.html", events=_latest(), problems=None)
+    return render_template("audit/audit.html", events=_latest(), problems=None)
 
 
 @pages.post("/audit/verify")
 @requires(Permission.AUDIT_READ)
 def audit_verify_page() -> str:
-    return render_template("audit.html", events=_latest(), problems=log_problems())
+    return render_template("audit/audit.html", events=_latest(), problems=log_problems())

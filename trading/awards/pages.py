@@ -21,7 +21,7 @@ from trading.evaluation import room
 from trading.evaluation.models import Evaluation
 from trading.evaluation.room_api import load_evaluation
 
-pages = Blueprint("awards", __name__)
+pages = Blueprint("awards", __name__, template_folder="templates")
 
 
 # The room script posts its actions to /evaluations/<id>/act/<action> (``evaluation_room.room_act``);

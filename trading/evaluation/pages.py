@@ -21,7 +21,7 @@ from trading.evaluation.api import draw_json, load_draw, load_lot
 from trading.evaluation.models import Evaluation
 from trading.evaluation.schemas import DeclarationIn, SlotIn
 
-pages = Blueprint("evaluation", __name__)
+pages = Blueprint("evaluation", __name__, template_folder="templates")
 
 
 @pages.get("/tenders/<code>/lots/<int:number>/draws")

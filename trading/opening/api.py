@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
-from pydantic import Field
 from sqlalchemy import select
 
 from archive import clock
@@ -25,6 +24,7 @@ from trading.opening import bidders, ceremonies, controls, failures, joint, life
 from trading.opening import display as ops
 from trading.opening.models import FINAL_STAGES, Ceremony, Objection, Stage
 from trading.opening.record import record_files
+from trading.opening.schemas import AnswerIn, DecryptIn, ExtendIn, ReasonIn, SignatureIn, TextIn
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.pki.trust import trust
 from trading.tenders.loading import load
@@ -35,30 +35,6 @@ M = TypeVar("M", bound=Schema)
 api = Blueprint("opening_api", __name__, url_prefix="/api/v1")
 #: How long one SSE response stays open before the browser reconnects with Last-Event-ID.
 STREAM_SECONDS = 300
-
-
-class SignatureIn(Schema):
-    signature: str = Field(min_length=16, max_length=400)
-
-
-class DecryptIn(SignatureIn):
-    wrapped_key: str = Field(min_length=16, max_length=400, description="base64 SM2 ciphertext (C1C3C2)")
-
-
-class TextIn(Schema):
-    text: str = Field(max_length=2000)
-
-
-class AnswerIn(Schema):
-    answer: str = Field(max_length=2000)
-
-
-class ReasonIn(Schema):
-    reason: str = Field(max_length=600)
-
-
-class ExtendIn(ReasonIn):
-    minutes: int
 
 
 def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:

@@ -21,9 +21,10 @@ from trading.opening.api import (
     joint_scopes,
 )
 from trading.opening.live import make_ticket
+from trading.opening.schemas import ExtendIn
 from trading.opening.streams import Scopes
 
-pages = Blueprint("opening", __name__)
+pages = Blueprint("opening", __name__, template_folder="templates")
 CONTROLS = ("advance", "pause", "resume", "extend")
 
 
@@ -79,7 +80,7 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
         elif action == "resume":
             controls.resume(db, staff, c)
         elif action == "extend":
-            data = web.form_body(opening_api.ExtendIn)  # the form the joint room's extend reads too
+            data = web.form_body(ExtendIn)  # the form the joint room's extend reads too
             controls.extend(db, staff, c, data.minutes, data.reason)
         elif action == "answer":
             objection = web.form_int("objection")  # not a number: no such objection

@@ -21,7 +21,7 @@ from trading.pki.operations import (
 from trading.pki.schemas import RevokeIn
 from trading.pki.trust import trust
 
-pages = Blueprint("pki", __name__)
+pages = Blueprint("pki", __name__, template_folder="templates")
 
 
 @pages.get("/certificates/revoked")

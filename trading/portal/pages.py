@@ -34,7 +34,7 @@ from trading.tenders.models import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
 log = logging.getLogger("ggzy.health")
 bp = Blueprint("home", __name__)
 #: the announcements' search and feed (``portal_api`` is their JSON)
-pages = Blueprint("portal", __name__)
+pages = Blueprint("portal", __name__, template_folder="templates")
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,7 @@ def index() -> str:
     if user is not None:
         sections = [(role, TASKS[role]) for role in sorted(user.roles)]
     latest, _ = search(web.db(), PortalQuery(page_size=10))
-    return render_template("home.html", sections=sections, common=COMMON, latest=latest)
+    return render_template("portal/home.html", sections=sections, common=COMMON, latest=latest)
 
 
 @pages.get("/portal")

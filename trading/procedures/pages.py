@@ -12,7 +12,7 @@ from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError
 from trading.procedures import operations as procs
 
-pages = Blueprint("procedures", __name__)
+pages = Blueprint("procedures", __name__, template_folder="templates")
 
 
 @pages.get("/calendar")

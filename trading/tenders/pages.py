@@ -31,7 +31,7 @@ from trading.tenders.loading import kek, load, visible_announcements
 from trading.tenders.models import CATEGORY_LABELS, Announcement, AnnouncementState, Tender
 from trading.tenders.schemas import AmendmentIn
 
-pages = Blueprint("tenders", __name__)
+pages = Blueprint("tenders", __name__, template_folder="templates")
 
 
 def _edit_form(
