@@ -416,3 +416,19 @@ def add_expert_of(session: Session, t: dict[str, Any], **body: Any) -> int:
     e = add_expert(session, user_named(session, t["staff_username"]), ExpertIn(**body))
     session.commit()
     return e.id
+
+
+# ---------------------------------------------------------------- guarantees
+def apply_for_guarantees(session: Session, app: Flask, t: dict[str, Any], issuer_code: str, who: list[int]) -> None:
+    """The bidders ``who`` (indexes into ``t["bidders"]``) each ask the issuer for a guarantee for
+    lot 1 (operation ``apply``), then commit."""
+    from trading.core.platform_keys import key_encryption_key
+    from trading.core.services import services
+    from trading.guarantees.orders import apply
+    from trading.tenders.models import Tender
+
+    tender = session.scalars(select(Tender).where(Tender.code == t["code"])).one()
+    kek = key_encryption_key(services(app).settings)
+    for i in who:
+        apply(session, t["bidders"][i].user, tender, 1, issuer_code, kek=kek)
+    session.commit()

@@ -21,7 +21,14 @@ from infra.reference_issuer.client import IssuerApiError, IssuerClient, flask_tr
 from signing import messages
 from signing.certs import Certificate
 from signing.sm2 import PrivateKey
-from tests.factories import BidderKeys, api_token, make_bidder_with_keys, make_user, page_login
+from tests.factories import (
+    BidderKeys,
+    api_token,
+    apply_for_guarantees,
+    make_bidder_with_keys,
+    make_user,
+    page_login,
+)
 from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from trading.accounts.models import Role
 from trading.core.services import services
@@ -62,17 +69,107 @@ def push_body(received: dict[str, Any], issuer: BidderKeys, number: str, /, **ov
     )
 
 
+def _issued(
+    client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]
+) -> tuple[IssuerClient, BidderKeys, list[dict[str, Any]]]:
+    """Each of ``t``'s three bidders applied (operation ``apply``); the issuer, through its signed
+    API, issues BH-0001 to bidder 0 and BH-0002 to bidder 1 and rejects bidder 2. Its client,
+    keys and the orders in bidder order."""
+    ic, issuer = issuer_of(client, session, app)
+    apply_for_guarantees(session, app, t, credit(issuer), [0, 1, 2])
+    orders = {messages.open_field(o["principal"], issuer.enc_key)["credit_code"]: o for o in ic.orders()}
+    o0, o1, o2 = (orders[credit(b)] for b in t["bidders"])
+    ic.push(o0["order"], push_body(o0, issuer, "BH-0001"))
+    ic.push(o1["order"], push_body(o1, issuer, "BH-0002"))
+    ic.reject(o2["order"], "被保证人资信不足")
+    return ic, issuer, [o0, o1, o2]
+
+
+def _open_but_bidder_1_withdraws(client: FlaskClient, app: Flask, t: dict[str, Any]) -> None:
+    """The opening, up to the price reading: all sign in, bidder 1 never releases its key (撤销
+    after the deadline). Leaves the clock at the reading (the caller freezes it)."""
+    cid, code = t["cid"], t["code"]
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        for i, b in enumerate(t["bidders"]):
+            body = {"signature": signin_sig(b, cid, code)}
+            client.post(f"/api/v1/ceremonies/{cid}/signin", json=body, headers=t["headers"][i])
+        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
+        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
+        for i in (0, 2):
+            assert release(client, t, i).status_code == 202
+        run_pending(app.extensions["ggzy.db"], services(app))
+
+
+CLAIM = {"ground": "withdrew_after_deadline", "statement": "该投标人在投标截止后未解密投标文件，视为撤销投标文件。"}
+
+
 def test_guarantees_from_application_to_claim(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The one path over the API: application, the issuer's signed API, the bond column at the
+    opening, a claim against a bidder who withdrew and its payment, the pages. The refusals on the
+    way have their own tests below."""
     t = open_tender(client, session, app, 3)
     code, H, bidders = t["code"], t["headers"], t["bidders"]
     ic, issuer = issuer_of(client, session, app)
     issuers = client.get("/api/v1/guarantees/issuers", headers=H[0]).get_json()["items"]
     assert issuers == [{"credit_code": credit(issuer), "name": issuer.user.organisation.name}]  # type: ignore[union-attr]
-
-    # application, and its bad input
     apply = {"tender": code, "lot": 1, "issuer": credit(issuer)}
     for i in range(3):
         assert client.post("/api/v1/guarantees", json=apply, headers=H[i]).status_code == 201
+
+    # the issuer's signed API: orders, with the principal sealed to the issuer
+    orders = {messages.open_field(o["principal"], issuer.enc_key)["credit_code"]: o for o in ic.orders()}
+    assert set(orders) == {credit(b) for b in bidders}
+    assert all(credit(b) not in str(o["principal"]) for b in bidders for o in orders.values())
+    o0, o1, o2 = (orders[credit(b)] for b in bidders)
+    g0 = ic.push(o0["order"], push_body(o0, issuer, "BH-0001"))
+    assert g0["state"] == "valid" and g0["number"] == "BH-0001"
+    assert ic.push(o1["order"], push_body(o1, issuer, "BH-0002"))["state"] == "valid"
+    ic.reject(o2["order"], "被保证人资信不足")
+
+    _open_but_bidder_1_withdraws(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=2)):
+        st = client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()
+        assert st["stage"] == "reading"
+        bonds = {r["credit_code"]: r["bond"] for r in st["table"]}
+        assert "BH-0001" in bonds[credit(bidders[0])] and issuer.user.organisation.name in bonds[credit(bidders[0])]  # type: ignore[union-attr]
+        assert "BH-0002" in bonds[credit(bidders[1])]
+        assert bonds[credit(bidders[2])] == "未提交电子保函"
+        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["staff"]).get_json()["items"]
+        assert [g["number"] for g in listed] == ["BH-0001", "BH-0002"]
+        # the tenderee's claim, its grounds proven by the opening record; the issuer pays
+        ids = {g["number"]: g["id"] for g in listed}
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=CLAIM, headers=t["tenderee"])
+        assert r.status_code == 201 and r.get_json()["evidence"]["outcome"] == "revoked"
+        (c,) = ic.claims()
+        assert c["ground"] == "withdrew_after_deadline" and c["guarantee"]["number"] == "BH-0002"
+        assert (
+            ic.answer(c["id"], pay=True, answer="经核实，同意赔付", amount="200000.00", reference="PAY-20261202-1")[
+                "state"
+            ]
+            == "paid"
+        )
+        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["tenderee"]).get_json()["items"]
+        paid = next(g for g in listed if g["number"] == "BH-0002")
+        assert paid["state"] == "paid" and paid["claims"][0]["paid_amount"] == "200000.00"
+
+    # the pages: the bidder's, the issuer's console, the lot's list for the tenderee
+    page = app.test_client()
+    page_login(page, bidders[0].user.username)
+    assert "BH-0001" in page.get("/guarantees").get_data(as_text=True)
+    assert page.get("/issuer").status_code == 403
+    page_login(page, issuer.user.username)
+    html = page.get("/issuer").get_data(as_text=True)
+    assert ("BH-0002" in html and "被保证人资信不足" not in html) or "出具机构已拒绝" in html
+
+
+def test_an_application_is_refused_by_name_and_recorded_sealed(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    t = open_tender(client, session, app, 3)
+    H, bidders = t["headers"], t["bidders"]
+    _, issuer = issuer_of(client, session, app)
+    apply_for_guarantees(session, app, t, credit(issuer), [0, 1, 2])
+    apply = {"tender": t["code"], "lot": 1, "issuer": credit(issuer)}
     r = client.post("/api/v1/guarantees", json=apply, headers=H[0])
     assert r.status_code == 409 and r.get_json()["error"]["code"] == "duplicate_order"
     r = client.post("/api/v1/guarantees", json=apply, headers=t["outsider"])
@@ -83,12 +180,17 @@ def test_guarantees_from_application_to_claim(client: FlaskClient, session: Sess
     assert client.post("/api/v1/guarantees", json=apply, headers=t["tenderee"]).status_code == 403
     # the audit trail says an application happened, not for which tender or by whom
     applied = session.scalars(select(AuditEvent).where(AuditEvent.action == "guarantee.apply")).all()
-    assert len(applied) == 3 and all(code not in e.payload and e.actor_id == "sealed" for e in applied)
+    assert len(applied) == 3 and all(t["code"] not in e.payload and e.actor_id == "sealed" for e in applied)
 
-    # the issuer's signed API: orders, with the principal sealed to the issuer
+
+def test_the_issuer_api_refuses_a_wrong_guarantee_by_name_changing_nothing(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    t = open_tender(client, session, app, 3)
+    H, bidders = t["headers"], t["bidders"]
+    ic, issuer = issuer_of(client, session, app)
+    apply_for_guarantees(session, app, t, credit(issuer), [0, 1, 2])
     orders = {messages.open_field(o["principal"], issuer.enc_key)["credit_code"]: o for o in ic.orders()}
-    assert set(orders) == {credit(b) for b in bidders}
-    assert all(credit(b) not in str(o["principal"]) for b in bidders for o in orders.values())
     o0, o1, o2 = (orders[credit(b)] for b in bidders)
 
     count = lambda: session.scalar(select(func.count()).select_from(Guarantee))  # noqa: E731
@@ -134,7 +236,14 @@ def test_guarantees_from_application_to_claim(client: FlaskClient, session: Sess
     ic.reject(o2["order"], "被保证人资信不足")
     assert count() == 2
 
-    # signed messages: replays, stale or unsigned requests and unknown clients are refused
+
+def test_signed_messages_refuse_replays_stale_and_unknown_clients(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """Replays, stale or unsigned requests and unknown clients are refused; every answer is signed
+    by the platform and bound to its request."""
+    t = open_tender(client, session, app, 3)
+    ic, issuer, (_, _, o2) = _issued(client, session, app, t)
     body = b'{"reason": "\\u91cd\\u590d"}'
     signed = messages.sign_request(
         issuer.sign_key, ic.username, "POST", f"/api/v1/issuer/orders/{o2['order']}/reject", body, clock.now()
@@ -149,10 +258,11 @@ def test_guarantees_from_application_to_claim(client: FlaskClient, session: Sess
     r = client.get("/api/v1/issuer/orders", headers=stale.headers())
     assert r.status_code == 401 and r.get_json()["error"]["code"] == "message_stale"
     assert client.get("/api/v1/issuer/orders").status_code == 401
+    H = t["headers"]
     assert client.get("/api/v1/issuer/orders", headers=H[0]).status_code == 401  # a bearer token is not a signature
+    other = PrivateKey.generate()
     nobody = messages.sign_request(other, "nobody", "GET", "/api/v1/issuer/orders", b"", clock.now())
     assert client.get("/api/v1/issuer/orders", headers=nobody.headers()).get_json()["error"]["code"] == "unknown_client"
-    # every answer is signed by the platform and bound to its request
     ok = messages.sign_request(issuer.sign_key, ic.username, "GET", "/api/v1/issuer/orders", b"", clock.now())
     r = client.get("/api/v1/issuer/orders", headers=ok.headers())
     answer = messages.Signed.from_headers({h: r.headers[h] for h in messages.HEADERS})
@@ -167,82 +277,40 @@ def test_guarantees_from_application_to_claim(client: FlaskClient, session: Sess
     with pytest.raises(messages.MessageSignatureInvalid):
         messages.verify(answer, ic.platform_cert.public_key, body=r.get_data(), in_reply_to=signed.nonce, **kw)
 
+
+def test_a_claim_needs_grounds_proven_by_the_record(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = open_tender(client, session, app, 3)
+    code, H = t["code"], t["headers"]
+    ic, _, _ = _issued(client, session, app, t)
     # nobody but the bidder sees a guarantee before the opening
     r = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["staff"])
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "before_opening"
-
-    # the opening: bidder 1 never releases its key (撤销 after the deadline)
-    cid = t["cid"]
-    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
-        for i in range(3):
-            client.post(
-                f"/api/v1/ceremonies/{cid}/signin", json={"signature": signin_sig(bidders[i], cid, code)}, headers=H[i]
-            )
-        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
-        client.post(f"/api/v1/ceremonies/{cid}/advance", headers=t["staff"])
-        for i in (0, 2):
-            assert release(client, t, i).status_code == 202
-        run_pending(app.extensions["ggzy.db"], services(app))
+    _open_but_bidder_1_withdraws(client, app, t)
     with clock.frozen(t["deadline"] + dt.timedelta(hours=2)):
-        st = client.get(f"/api/v1/ceremonies/{cid}").get_json()
-        assert st["stage"] == "reading"
-        bonds = {r["credit_code"]: r["bond"] for r in st["table"]}
-        assert "BH-0001" in bonds[credit(bidders[0])] and issuer.user.organisation.name in bonds[credit(bidders[0])]  # type: ignore[union-attr]
-        assert "BH-0002" in bonds[credit(bidders[1])]
-        assert bonds[credit(bidders[2])] == "未提交电子保函"
+        assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "reading"  # a read moves it
         listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["staff"]).get_json()["items"]
-        assert [g["number"] for g in listed] == ["BH-0001", "BH-0002"]
         assert client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=H[0]).status_code == 403
-
-        # the tenderee's claim: grounds proven by the record, or refused by name
         ids = {g["number"]: g["id"] for g in listed}
-        claim = {
-            "ground": "withdrew_after_deadline",
-            "statement": "该投标人在投标截止后未解密投标文件，视为撤销投标文件。",
-        }
-        r = client.post(f"/api/v1/guarantees/{ids['BH-0001']}/claims", json=claim, headers=t["tenderee"])
+        claim, ht = CLAIM, t["tenderee"]
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0001']}/claims", json=claim, headers=ht)
         assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_grounds"  # bidder 0 decrypted
         r = client.post(
-            f"/api/v1/guarantees/{ids['BH-0002']}/claims",
-            json={**claim, "ground": "refused_contract"},
-            headers=t["tenderee"],
+            f"/api/v1/guarantees/{ids['BH-0002']}/claims", json={**claim, "ground": "refused_contract"}, headers=ht
         )
         assert r.status_code == 422 and r.get_json()["error"]["code"] == "no_grounds"  # no award yet
-        r = client.post(
-            f"/api/v1/guarantees/{ids['BH-0002']}/claims", json={**claim, "statement": "短"}, headers=t["tenderee"]
-        )
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json={**claim, "statement": "短"}, headers=ht)
         assert r.status_code == 422
         assert (
             client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["staff"]).status_code
             == 403
         )
-        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["tenderee"])
-        assert r.status_code == 201 and r.get_json()["evidence"]["outcome"] == "revoked"
-        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=t["tenderee"])
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=ht)
+        assert r.status_code == 201 and r.get_json()["evidence"]["outcome"] == "revoked", r.get_json()
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=claim, headers=ht)
         assert r.status_code == 409  # one claim at a time
-
         (c,) = ic.claims()
-        assert c["ground"] == "withdrew_after_deadline" and c["guarantee"]["number"] == "BH-0002"
         with pytest.raises(IssuerApiError):
             ic.answer(c["id"], pay=True, answer="同意赔付", amount="999999.00", reference="PAY-1")
-        assert (
-            ic.answer(c["id"], pay=True, answer="经核实，同意赔付", amount="200000.00", reference="PAY-20261202-1")[
-                "state"
-            ]
-            == "paid"
-        )
-        listed = client.get(f"/api/v1/tenders/{code}/lots/1/guarantees", headers=t["tenderee"]).get_json()["items"]
-        paid = next(g for g in listed if g["number"] == "BH-0002")
-        assert paid["state"] == "paid" and paid["claims"][0]["paid_amount"] == "200000.00"
-
-    # the pages: the bidder's, the issuer's console, the lot's list for the tenderee
-    page = app.test_client()
-    page_login(page, bidders[0].user.username)
-    assert "BH-0001" in page.get("/guarantees").get_data(as_text=True)
-    assert page.get("/issuer").status_code == 403
-    page_login(page, issuer.user.username)
-    html = page.get("/issuer").get_data(as_text=True)
-    assert ("BH-0002" in html and "被保证人资信不足" not in html) or "出具机构已拒绝" in html
 
 
 def test_guarantees_are_released_when_the_lot_fails(client: FlaskClient, session: Session, app: Flask) -> None:
