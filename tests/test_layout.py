@@ -218,3 +218,41 @@ def test_every_module_with_jobs_is_named_by_the_composition_root() -> None:
         for a in node.names
     }
     assert with_jobs and with_jobs <= named, sorted(with_jobs - named)
+
+
+def private_names_used_across_modules(path: Path) -> list[str]:
+    """``from x import _name`` and ``x._name`` where ``x`` is another of our modules. A package's
+    own private module (``signing._tongsuo``, used inside ``signing``) is its business."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = module_name(path).split(".")[0]
+    aliases: dict[str, str] = {}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OURS:
+            for a in node.names:
+                aliases[a.asname or a.name] = node.module
+                private = a.name.startswith("_") and not a.name.startswith("__")
+                if private and not (node.module == here and (ROOT / here / f"{a.name}.py").exists()):
+                    found.append(f"{module_name(path)}:{node.lineno} imports {node.module}.{a.name}")
+        elif isinstance(node, ast.Import):
+            aliases.update({a.asname or a.name: a.name for a in node.names if a.name.split(".")[0] in OURS})
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            found.append(f"{module_name(path)}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_private_name_is_used_across_modules() -> None:
+    found = [
+        f
+        for package in OURS
+        for p in sorted((ROOT / package).rglob("*.py"))
+        for f in private_names_used_across_modules(p)
+    ]
+    assert not found, "make the name public (and say what it is for) or move its user: " + "\n".join(found)
