@@ -89,17 +89,69 @@ def _release(client: FlaskClient, t: dict[str, Any], lot: int, i: int) -> Any:
     return release_to(client, t["rooms"][lot], t["bidders"][i], t["blobs"][(lot, i)], t["headers"][i])
 
 
+SIGNING_IN = ((1, [0, 1, 2]), (2, [0, 1, 3]))  # every seat of the two lots that open
+
+
+def _all_signed_in(client: FlaskClient, t: dict[str, Any]) -> None:
+    for lot, who in SIGNING_IN:
+        for i in who:
+            assert _signin(client, t, lot, i).status_code == 200
+
+
 def test_lots_opened_together(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The one path over the API: both lots move together from the joint room, a lot still
+    decrypting holds the other's reading, both tables at one instant, the host's page control.
+    The refusals have their own tests below."""
     t = joint_tender(client, session, app)
-    code, rooms, H, staff = t["code"], t["rooms"], t["headers"], t["staff"]
+    code, H, staff = t["code"], t["headers"], t["staff"]
     joint = f"/api/v1/tenders/{code}/opening"
     assert client.get(joint).get_json()["label"] == "待开标"
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         st = client.get(joint).get_json()
         stages = {lot["lot"]: lot["stage"] for lot in st["lots"]}
         assert stages == {1: "sign_in", 2: "sign_in", 3: "failed"} and st["stage"] == "sign_in"  # lot 3: 流标
+        _all_signed_in(client, t)
+        st = client.post(f"{joint}/advance", headers=staff).get_json()
+        assert [lot["stage"] for lot in st["lots"]] == ["bidders", "bidders", "failed"]
+        st = client.post(f"{joint}/advance", headers=staff).get_json()
+        assert st["stage"] == "decrypting"
+        ends = dt.datetime.fromisoformat(st["ends_at"])
+        # every key of lot 1 is released and decrypted; lot 2's last decryption is still queued
+        for lot, i in ((1, 0), (1, 1), (1, 2), (2, 0), (2, 1)):
+            assert _release(client, t, lot, i).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 5
+        assert _release(client, t, 2, 3).status_code == 202
+    with clock.frozen(ends + dt.timedelta(seconds=1)):
+        st = client.get(joint).get_json()
+        assert [lot["stage"] for lot in st["lots"][:2]] == ["decrypting", "decrypting"]  # lot 2 holds lot 1
+        assert all("table" not in lot for lot in st["lots"])  # no price anywhere yet
+    with clock.frozen(ends + dt.timedelta(seconds=30)):
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+        st = client.get(joint).get_json()
+        lot1, lot2 = st["lots"][0], st["lots"][1]
+        assert lot1["stage"] == lot2["stage"] == "reading" and lot1["started_at"] == lot2["started_at"]
+        assert sorted(r["price"] for r in lot1["table"]) == ["1000000.00", "1001000.00", "1002000.00"]
+        assert sorted(r["price"] for r in lot2["table"]) == ["2000000.00", "2001000.00", "2003000.00"]
+        items = client.get(f"{joint}/events?once=1", headers=H[1]).get_json()["items"]  # bidder 1: lots 1 and 2
+        assert {e["ceremony"] for e in items} == {t["rooms"][1], t["rooms"][2], t["rooms"][3]}
+        # the room page, and the host's controls on it (CSRF-protected forms)
+        page = app.test_client()
+        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
+        assert "合并开标室" in html and "全部标段进入下一阶段" not in html  # the public sees no controls
+        page_login(page, t["staff_username"])
+        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
+        r = page.post(f"/tenders/{code}/opening/control/advance", data={"csrf_token": csrf_from(html)})
+        assert r.status_code == 302
+        assert [lot["stage"] for lot in client.get(joint).get_json()["lots"]] == ["confirming", "confirming", "failed"]
+        r = page.post(f"/tenders/{code}/opening/control/advance", data={})
+        assert r.status_code == 400  # no CSRF token
 
-        # the lots move only from the joint room
+
+def test_the_lots_move_from_the_joint_room_all_or_none(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = joint_tender(client, session, app)
+    rooms, H, staff = t["rooms"], t["headers"], t["staff"]
+    joint = f"/api/v1/tenders/{t['code']}/opening"
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         r = client.post(f"/api/v1/ceremonies/{rooms[1]}/advance", headers=staff)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "joint_opening"
         assert client.post(f"{joint}/advance", headers=H[0]).status_code == 403  # a bidder is no host
@@ -113,10 +165,16 @@ def test_lots_opened_together(client: FlaskClient, session: Session, app: Flask)
         assert "第1标段" not in r.get_json()["error"]["message"]
         assert {lot["stage"] for lot in client.get(joint).get_json()["lots"][:2]} == {"sign_in"}
         assert _signin(client, t, 2, 3).status_code == 200
-        st = client.post(f"{joint}/advance", headers=staff).get_json()
-        assert [lot["stage"] for lot in st["lots"]] == ["bidders", "bidders", "failed"]
 
-        # pause, resume and extend act on both lots; bad input changes nothing
+
+def test_pause_resume_and_extend_act_on_both_lots(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = joint_tender(client, session, app)
+    staff = t["staff"]
+    joint = f"/api/v1/tenders/{t['code']}/opening"
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        _all_signed_in(client, t)
+        client.post(f"{joint}/advance", headers=staff)
+        # bad input changes nothing
         assert client.post(f"{joint}/pause", json={"reason": "网"}, headers=staff).status_code == 422
         assert (
             client.post(f"{joint}/extend", json={"minutes": 0, "reason": "投标人申请"}, headers=staff).status_code
@@ -136,30 +194,27 @@ def test_lots_opened_together(client: FlaskClient, session: Session, app: Flask)
             dt.datetime.fromisoformat(a) - dt.datetime.fromisoformat(b) == dt.timedelta(minutes=5)
             for a, b in zip(after, before, strict=True)
         )
-        st = client.post(f"{joint}/advance", headers=staff).get_json()
-        assert st["stage"] == "decrypting"
-        ends = dt.datetime.fromisoformat(st["ends_at"])
+        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("opening.joint_%"))).all()
+        assert sorted(set(actions)) == [
+            "opening.joint_advance",
+            "opening.joint_extend",
+            "opening.joint_pause",
+            "opening.joint_resume",
+        ]
 
-        # every key of lot 1 is released and decrypted; lot 2's last decryption is still queued
-        for lot, i in ((1, 0), (1, 1), (1, 2), (2, 0), (2, 1)):
-            assert _release(client, t, lot, i).status_code == 202
-        assert run_pending(app.extensions["ggzy.db"], services(app)) == 5
-        assert _release(client, t, 2, 3).status_code == 202
-    with clock.frozen(ends + dt.timedelta(seconds=1)):
-        st = client.get(joint).get_json()
-        assert [lot["stage"] for lot in st["lots"][:2]] == ["decrypting", "decrypting"]  # lot 2 holds lot 1
-        assert all("table" not in lot for lot in st["lots"])  # no price anywhere yet
-    with clock.frozen(ends + dt.timedelta(seconds=30)):
-        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
-        st = client.get(joint).get_json()
-        lot1, lot2 = st["lots"][0], st["lots"][1]
-        assert lot1["stage"] == lot2["stage"] == "reading" and lot1["started_at"] == lot2["started_at"]
-        assert sorted(r["price"] for r in lot1["table"]) == ["1000000.00", "1001000.00", "1002000.00"]
-        assert sorted(r["price"] for r in lot2["table"]) == ["2000000.00", "2001000.00", "2003000.00"]
 
-        # one stream for the room: each lot's events, within each viewer's scope, resumable by cursor
+def test_one_stream_for_the_joint_room_within_each_viewers_scope(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """Each lot's events, within each viewer's scope, resumable by a cursor of one id per room."""
+    t = joint_tender(client, session, app)
+    rooms, H = t["rooms"], t["headers"]
+    joint = f"/api/v1/tenders/{t['code']}/opening"
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        _all_signed_in(client, t)
         host_chat = {"text": "第一标段各位投标人请注意"}
-        assert client.post(f"/api/v1/ceremonies/{rooms[1]}/messages", json=host_chat, headers=staff).status_code == 201
+        r = client.post(f"/api/v1/ceremonies/{rooms[1]}/messages", json=host_chat, headers=t["staff"])
+        assert r.status_code == 201
         items = client.get(f"{joint}/events?once=1", headers=H[1]).get_json()["items"]  # bidder 1: lots 1 and 2
         assert {e["ceremony"] for e in items} == {rooms[1], rooms[2], rooms[3]}
         assert any(e.get("text") == host_chat["text"] for e in items)
@@ -175,26 +230,6 @@ def test_lots_opened_together(client: FlaskClient, session: Session, app: Flask)
         assert again and {e["ceremony"] for e in again} == {rooms[2]}
         bad = client.get(f"{joint}/events?once=1", headers={"Last-Event-ID": "12:x"})
         assert bad.status_code == 422
-
-        actions = session.scalars(select(AuditEvent.action).where(AuditEvent.action.like("opening.joint_%"))).all()
-        assert sorted(set(actions)) == [
-            "opening.joint_advance",
-            "opening.joint_extend",
-            "opening.joint_pause",
-            "opening.joint_resume",
-        ]
-
-        # the room page, and the host's controls on it (CSRF-protected forms)
-        page = app.test_client()
-        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
-        assert "合并开标室" in html and "全部标段进入下一阶段" not in html  # the public sees no controls
-        page_login(page, t["staff_username"])
-        html = page.get(f"/tenders/{code}/opening").get_data(as_text=True)
-        r = page.post(f"/tenders/{code}/opening/control/advance", data={"csrf_token": csrf_from(html)})
-        assert r.status_code == 302
-        assert [lot["stage"] for lot in client.get(joint).get_json()["lots"]] == ["confirming", "confirming", "failed"]
-        r = page.post(f"/tenders/{code}/opening/control/advance", data={})
-        assert r.status_code == 400  # no CSRF token
 
 
 def test_a_tender_opened_lot_by_lot_has_no_joint_room(client: FlaskClient, session: Session, app: Flask) -> None:
