@@ -495,3 +495,18 @@ def test_guarantee_pages(client: FlaskClient, session: Session, app: Flask) -> N
         page_login(page, t["bidders"][0].user.username)
         assert "第1标段的电子保函" in staff_page.get(f"/tenders/{t['code']}/lots/1/guarantees").get_data(as_text=True)
         assert page.get(f"/tenders/{t['code']}/lots/1/guarantees").status_code == 403
+
+
+def test_a_claim_right_after_the_window_sees_the_withdrawal(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Nobody has read the room since its decryption window closed, so the opening has not yet
+    classified bidder 1's bid as withdrawn (撤销): filing the claim brings the opening up to now
+    first, instead of refusing it as unproven."""
+    t = open_tender(client, session, app, 3)
+    _issued(client, session, app, t)
+    _open_but_bidder_1_withdraws(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=2)):
+        listed = client.get(f"/api/v1/tenders/{t['code']}/lots/1/guarantees", headers=t["staff"]).get_json()["items"]
+        ids = {g["number"]: g["id"] for g in listed}
+        r = client.post(f"/api/v1/guarantees/{ids['BH-0002']}/claims", json=CLAIM, headers=t["tenderee"])
+        assert r.status_code == 201, r.get_json()
+        assert client.get(f"/api/v1/ceremonies/{t['cid']}").get_json()["stage"] == "reading"

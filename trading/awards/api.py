@@ -17,7 +17,7 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.awards import award as aw
-from trading.awards.claims import file_claim
+from trading.awards.claims import bring_opening_up_to_date, file_claim
 from trading.awards.schemas import AwardIn, ClaimIn
 from trading.core.errors import NotFound
 from trading.core.services import services
@@ -127,6 +127,8 @@ def contract(evaluation_id: int) -> Response:
 @requires(Permission.TENDER_MANAGE)
 def claim(guarantee_id: int) -> tuple[Response, int]:
     data = web.json_body(ClaimIn)
+    bring_opening_up_to_date(web.db(), guarantee_id, services(current_app))
+    web.commit_and_reread()
     c = file_claim(web.db(), web.require_user(), guarantee_id, data.ground, data.statement)
     web.commit()
     return jsonify({"id": c.id, "state": c.state.value, "evidence": c.evidence}), 201

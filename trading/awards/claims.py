@@ -20,10 +20,12 @@ from archive import clock
 from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.services import Services
 from trading.evaluation.models import EvalState, Evaluation
 from trading.guarantees.lifecycle import move_guarantee
 from trading.guarantees.models import ClaimGround, ClaimState, Guarantee, GuaranteeClaim, GuaranteeState
 from trading.opening.models import Ceremony, CeremonyBidder, Outcome
+from trading.opening.stages import ensure_current
 from trading.tenders.models import Lot, Tender
 
 
@@ -62,6 +64,17 @@ def evidence_for(session: Session, g: Guarantee, ground: ClaimGround) -> dict[st
         "days_since_notice": (clock.now() - ev.awarded_at).days,
         "contract_signed": False,
     }
+
+
+def bring_opening_up_to_date(session: Session, guarantee_id: int, services: Services) -> None:
+    """The opening classifies a withdrawal (撤销) when its decryption window closes, on the next
+    read of its room or the next sweep; a claim filed right after the window must see that
+    classification, so the claim's views bring the lot's ceremony up to now first (and commit it on
+    its own, as the room's views do)."""
+    g = session.get(Guarantee, guarantee_id)
+    c = session.scalar(select(Ceremony).where(Ceremony.lot_id == g.lot_id)) if g is not None else None
+    if c is not None:
+        ensure_current(session, c, services)
 
 
 def file_claim(session: Session, user: User, guarantee_id: int, ground: str, statement: str) -> GuaranteeClaim:

@@ -13,7 +13,7 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.awards import award as aw
 from trading.awards.api import publicity_json, start_publicity
-from trading.awards.claims import file_claim
+from trading.awards.claims import bring_opening_up_to_date, file_claim
 from trading.awards.schemas import ClaimIn
 from trading.core.errors import DomainError
 from trading.core.services import services
@@ -111,6 +111,8 @@ def contract_page(evaluation_id: int) -> ResponseReturnValue:
 def claim_page(guarantee_id: int) -> ResponseReturnValue:
     try:
         data = web.form_body(ClaimIn)
+        bring_opening_up_to_date(web.db(), guarantee_id, services(current_app))
+        web.commit_and_reread()
         file_claim(web.db(), web.require_user(), guarantee_id, data.ground, data.statement)
         web.commit()
         flash("索赔已提交，平台已转交出具机构")
