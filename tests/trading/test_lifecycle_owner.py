@@ -14,7 +14,8 @@ PACKAGES = ("signing", "archive", "trading", "bidding", "infra")
 OWNER = Path("trading/tenders/lifecycle.py")
 
 
-def _targets(node: ast.AST) -> list[ast.expr]:
+def assigned_targets(node: ast.AST) -> list[ast.expr]:
+    """What an assignment writes: each target, tuples unpacked."""
     if isinstance(node, ast.Assign):
         out: list[ast.expr] = []
         for t in node.targets:
@@ -44,7 +45,7 @@ def status_writes(source: str, word: str = "lot", enum: str = "LotState", attr: 
     lines = []
     for node in ast.walk(ast.parse(source)):
         value = getattr(node, "value", None)
-        for t in _targets(node):
+        for t in assigned_targets(node):
             if (
                 isinstance(t, ast.Attribute)
                 and t.attr == attr

@@ -36,6 +36,7 @@ from trading.core.services import services
 from trading.demo import display_name, org_credit_code
 from trading.opening.decryption import run_pending
 from trading.procedures.models import AmendmentPolicy, DayKind, ProcedureType
+from trading.procedures.scoring import SCORING_TEMPLATES
 from trading.tenders.models import Tender
 
 DEMO_PROCEDURE = "demo_fast"
@@ -156,14 +157,7 @@ def _body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, Any]:
                 "estimated_price": "12800000.00",
                 "bond_amount": "250000.00",
                 "evaluation_method": "comprehensive",
-                "criteria": {
-                    "compliance": ["营业执照", "施工资质", "安全生产许可证"],
-                    "factors": [
-                        {"name": "施工组织设计", "weight": 50},
-                        {"name": "项目管理机构", "weight": 10, "objective": True},
-                    ],
-                    "price": {"formula": "benchmark", "weight": 40},
-                },
+                "criteria": SCORING_TEMPLATES["construction"]["criteria"],  # as the tenderee's form offers
                 "committee_size": 5,
                 "specialties": [{"code": "A01", "count": 4}],
                 "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, AuditEvent
 from tests.trading.opening.test_ceremony import open_tender
+from tests.trading.test_lifecycle_owner import assigned_targets
 from trading.core.errors import Conflict
 from trading.opening.ceremonies import get_ceremony
 from trading.opening.lifecycle import NEXT, STAGE_MOVES, may_move, move_ceremony
@@ -26,17 +27,6 @@ from trading.opening.models import FINAL_STAGES, Stage
 ROOT = Path(__file__).resolve().parents[3]
 PACKAGES = ("signing", "archive", "trading", "bidding", "infra")
 OWNER = Path("trading/opening/lifecycle.py")
-
-
-def _assigned(node: ast.AST) -> list[ast.expr]:
-    if isinstance(node, ast.Assign):
-        out: list[ast.expr] = []
-        for t in node.targets:
-            out.extend(t.elts if isinstance(t, ast.Tuple | ast.List) else [t])
-        return out
-    if isinstance(node, ast.AugAssign | ast.AnnAssign):
-        return [node.target]
-    return []
 
 
 def _is_scheduled(node: ast.expr) -> bool:
@@ -49,7 +39,7 @@ def stage_writes(source: str) -> list[int]:
     and a ``Ceremony(stage=…)`` born anywhere but in ``Stage.SCHEDULED``."""
     lines = []
     for node in ast.walk(ast.parse(source)):
-        if any(isinstance(t, ast.Attribute) and t.attr == "stage" for t in _assigned(node)):
+        if any(isinstance(t, ast.Attribute) and t.attr == "stage" for t in assigned_targets(node)):
             lines.append(node.lineno)  # type: ignore[attr-defined]
         if not isinstance(node, ast.Call):
             continue
