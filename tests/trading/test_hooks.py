@@ -86,3 +86,13 @@ def test_the_stages_are_wired_once_however_often_the_wiring_runs() -> None:
             "trading.awards.award.tender_page_context",
         ],
     }
+
+
+def test_a_required_hook_refuses_to_run_with_nothing_connected() -> None:
+    """A tender published in a process that never wired the stages would have no ceremonies."""
+    hook: Hook[[int], None] = Hook("needed", required=True)
+    with pytest.raises(RuntimeError, match="needed"):
+        hook(1)
+    hook.connect(lambda n: None)
+    assert hook(1) == [None]
+    assert tender_hooks.tender_published.required and tender_hooks.tender_terminated.required

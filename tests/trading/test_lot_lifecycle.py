@@ -125,3 +125,36 @@ def test_an_awarded_lot(client: FlaskClient, session: Session, app: Flask) -> No
         assert f"已定标，中标人：{winner}" in _notices(client, t["tenderee_username"])
         page_login(client, t["tenderee_username"])
         assert '<td class="status">已定标</td>' in client.get("/my/tenders").get_data(as_text=True)
+
+
+def test_terminating_a_draft_ends_its_lots(session: Session, app: Flask) -> None:
+    """A tender never published has no opening rooms to cancel: its lots end with it, so the sweeps
+    that select ended lots (archives, the release of guarantees) see them."""
+    from tests.factories import make_user, tender_body
+    from trading.accounts.models import Role
+    from trading.tenders.drafting import create_tender
+    from trading.tenders.schemas import TenderIn
+    from trading.tenders.termination import terminate_tender
+
+    user = make_user(session, Role.TENDEREE)
+    tender = create_tender(session, user, TenderIn(**tender_body(clock.now() + dt.timedelta(days=30))))
+    terminate_tender(session, user, tender, "项目取消")
+    assert tender.status is TenderState.TERMINATED
+    assert [lot.status for lot in tender.lots] == [LotState.TERMINATED]
+    assert life_label(tender.status, [lot.status for lot in tender.lots]) == "已终止"
+    assert not tender.is_public  # what was never published stays private
+
+
+def test_a_terminated_draft_is_not_shown_to_the_public(client: FlaskClient, session: Session) -> None:
+    from tests.factories import api_token, make_user, tender_body
+    from trading.accounts.models import Role
+
+    user = make_user(session, Role.TENDEREE)
+    session.commit()
+    h = api_token(client, user.username)
+    r = client.post("/api/v1/tenders", json=tender_body(clock.now() + dt.timedelta(days=30)), headers=h)
+    code = r.get_json()["code"]
+    r = client.post(f"/api/v1/tenders/{code}/terminate", json={"reason": "项目取消"}, headers=h)
+    assert r.status_code == 200, r.get_json()
+    assert client.get(f"/api/v1/tenders/{code}", headers=h).get_json()["status"] == "terminated"
+    assert client.get(f"/tenders/{code}").status_code == 404  # anonymous: it was never public

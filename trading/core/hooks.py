@@ -19,8 +19,11 @@ R = TypeVar("R")
 class Hook(Generic[P, R]):
     """A named list of functions with one signature, called in the order they were connected."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, required: bool = False) -> None:
         self.name = name
+        #: a required hook refuses to run with nothing connected: the moment it marks needs a later
+        #: stage's reaction (a tender published without its ceremonies would never open)
+        self.required = required
         self._functions: list[Callable[P, R]] = []
 
     def connect(self, fn: Callable[P, R]) -> Callable[P, R]:
@@ -35,6 +38,8 @@ class Hook(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> list[R]:
         """Each connected function's result, in order; the first exception stops the rest."""
+        if self.required and not self._functions:
+            raise RuntimeError(f"hook {self.name} has nothing connected: import trading.app (connect_stages)")
         return [fn(*args, **kwargs) for fn in self._functions]
 
     def __repr__(self) -> str:

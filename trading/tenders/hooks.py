@@ -19,10 +19,10 @@ from trading.tenders.models import Tender
 
 #: SUBMITTED → PUBLISHED, after the status and the announcement are written; ``settings`` locate
 #: the key that wraps each new ceremony's private key.
-tender_published: Hook[[Session, Tender, Settings], object] = Hook("tender_published")
+tender_published: Hook[[Session, Tender, Settings], object] = Hook("tender_published", required=True)
 
 #: → TERMINATED (终止招标), before the termination notice is published.
-tender_terminated: Hook[[Session, Tender], object] = Hook("tender_terminated")
+tender_terminated: Hook[[Session, Tender], object] = Hook("tender_terminated", required=True)
 
 #: The tender page's extra template context: each function returns a dict merged into it.
 tender_page_context: Hook[[Session, Tender], dict[str, Any]] = Hook("tender_page_context")

@@ -97,7 +97,11 @@ class EvaluationMethod(StrEnum):
 class Tender(Base):
     __tablename__ = "tender"
     __table_args__ = (
-        CheckConstraint("status IN ('draft', 'submitted') OR docs_issued_at IS NOT NULL", name="issued_when_public"),
+        # a tender terminated before publication never issued its documents
+        CheckConstraint(
+            "status IN ('draft', 'submitted') OR docs_issued_at IS NOT NULL OR (status = 'terminated')",
+            name="issued_when_public",
+        ),
         CheckConstraint("bid_validity_days BETWEEN 30 AND 365", name="bid_validity_range"),
         Index("ix_tender_status_category_region", "status", "category", "region"),
     )
@@ -136,7 +140,9 @@ class Tender(Base):
 
     @property
     def is_public(self) -> bool:
-        return self.status in PUBLIC_STATES
+        """Published once (its documents issued) and not withdrawn from view: a tender terminated
+        before publication stays as private as its draft was."""
+        return self.status in PUBLIC_STATES and self.docs_issued_at is not None
 
     def can_manage(self, user: User | None) -> bool:
         """The tenderee's or the appointed agency's own users (招标人 / 招标代理机构)."""

@@ -15,8 +15,8 @@ from trading.procedures.calendar import days_between
 from trading.procedures.operations import get_procedure, overrides
 from trading.tenders import notifications
 from trading.tenders.hooks import tender_terminated
-from trading.tenders.lifecycle import move_tender
-from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Tender, TenderState
+from trading.tenders.lifecycle import move_lot, move_tender
+from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender, TenderState
 from trading.tenders.operations import ensure_current, require_state, tender_announcement
 from trading.tenders.publishing import seal
 
@@ -59,6 +59,9 @@ def terminate_tender(session: Session, user: User, tender: Tender, reason: str) 
     tender.status_reason = reason
     move_tender(session, user, tender, TenderState.TERMINATED, action="tender.terminate", detail={"reason": reason})
     tender_terminated(session, tender)  # the opening cancels the rooms that have not opened
+    for lot in tender.lots:  # a tender never published has no rooms: its lots end here
+        if lot.status is LotState.BIDDING:
+            move_lot(session, user, lot, LotState.TERMINATED, reason=reason, now=clock.now())
     if was_public:
         now = clock.now()
         ann = Announcement(
