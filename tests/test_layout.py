@@ -256,3 +256,35 @@ def test_no_private_name_is_used_across_modules() -> None:
         for f in private_names_used_across_modules(p)
     ]
     assert not found, "make the name public (and say what it is for) or move its user: " + "\n".join(found)
+
+
+def dynamic_imports(source: str) -> list[int]:
+    """Lines that import by name at run time (``importlib``, ``__import__``, ``runpy``,
+    ``sys.modules``): the import check above cannot see where those lead."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if any(n.split(".")[0] in {"importlib", "runpy"} for n in names):
+                lines.append(node.lineno)
+        elif (isinstance(node, ast.Name) and node.id == "__import__") or (
+            isinstance(node, ast.Attribute) and node.attr == "modules" and ast.unparse(node.value) == "sys"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_no_module_imports_by_name_at_run_time() -> None:
+    assert dynamic_imports("import importlib\nx = __import__('trading.opening')\nimport sys\nsys.modules['x']\n") == [
+        1,
+        2,
+        4,
+    ]
+    found = [
+        f"{module_name(p)}:{line}"
+        for package in OURS
+        for p in sorted((ROOT / package).rglob("*.py"))
+        if "vendor" not in p.parts
+        for line in dynamic_imports(p.read_text(encoding="utf-8"))
+    ]
+    assert not found, "import at the top, so that the stage order can be checked: " + ", ".join(found)
