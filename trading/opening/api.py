@@ -409,7 +409,7 @@ def event_stream(scopes: Scopes, after: dict[int, int], *, cursor: bool) -> Resp
     def stream() -> Iterator[str]:
         pos, started, beat = dict(after), time.monotonic(), 0.0
         yield "retry: 2000\n\n"
-        while time.monotonic() - started < seconds:
+        while True:  # one poll at least, then until the response's time is up
             with database.session() as s:
                 out = [(e.ceremony_id, e.id, event_body(e)) for e in visible_events(s, scopes, pos)]
             for room, eid, body in out:
@@ -419,7 +419,10 @@ def event_stream(scopes: Scopes, after: dict[int, int], *, cursor: bool) -> Resp
             if time.monotonic() - beat > 15:
                 beat = time.monotonic()
                 yield f"event: time\ndata: {json.dumps({'server_time': iso(clock.now())})}\n\n"
-            time.sleep(0.5)
+            left = seconds - (time.monotonic() - started)
+            if left <= 0:
+                break
+            time.sleep(min(0.5, left))
 
     return Response(
         stream_with_context(stream()),

@@ -102,7 +102,7 @@ def test_no_route_reveals_who_or_how_many(app: Flask, client: FlaskClient, sessi
         "other_bidder": outsider,
     }
     cid = client.get(f"/api/v1/tenders/{code}/ceremonies").get_json()["items"][0]["id"]
-    app.config["LIVE_STREAM_SECONDS"] = 0.3  # the room's event streams answer once, then end
+    app.config["LIVE_STREAM_SECONDS"] = 0  # the room's event streams poll once, then end
     urls = get_routes(app, code, {"document_id": doc_id, "ann_id": ann_id, "ceremony_id": cid})
     assert any("feed" in u for u in urls) or any("announcements" in u for u in urls)
     first = snapshot(app, viewers, urls)
