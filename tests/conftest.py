@@ -46,8 +46,9 @@ def _pg_reachable() -> bool:
 
 
 @contextmanager
-def fresh_pg_database(prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database for code that must really commit; dropped afterwards."""
+def fresh_pg_database(prefix: str, template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database for code that must really commit, empty or a copy of ``template``
+    (a database nobody is connected to); dropped afterwards."""
     if not _pg_reachable():
         if IN_CI:
             pytest.fail(f"PostgreSQL is required in CI and is not reachable at {PG_ADMIN_URL}")
@@ -55,7 +56,7 @@ def fresh_pg_database(prefix: str) -> Iterator[str]:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
+        c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
     try:
         yield re.sub(r"/[^/]+$", f"/{name}", PG_ADMIN_URL)
     finally:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
+
+from tests.conftest import fresh_pg_database
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -102,3 +106,32 @@ def live_app(tmp_path: pathlib.Path) -> Any:
     )
     yield app
     app.extensions["ggzy.db"].engine.dispose()
+
+
+def demo_environment(inst: pathlib.Path, url: str, config: pathlib.Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "GGZY_ENV": "demo",
+        # the demo hashes its accounts' passwords at the test cost (the default is checked elsewhere)
+        "ARGON2_MEMORY_KIB": "8",
+        "ARGON2_TIME_COST": "1",
+        "GGZY_INSTANCE": str(inst),
+        "DATABASE_URL": url,
+        "GGZY_BID_CONFIG": str(config),
+    }
+    for k in ("OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY", "UPLOAD_STAGING_DIR"):
+        env.pop(k, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pathlib.Path]]:
+    """``ggzy demo --no-serve`` once, on a PostgreSQL database of its own: the database's name and
+    the instance folder, which each test copies (``xdist_group("demo_platform")`` keeps its users in one process)."""
+    folder = tmp_path_factory.mktemp("demo-template")
+    with fresh_pg_database("ggzy_e2e_tpl") as url:
+        env = demo_environment(folder / "instance", url, folder / "bid-config.json")
+        subprocess.run(
+            [sys.executable, "-m", "trading.cli", "demo", "--no-serve"], env=env, check=True, capture_output=True
+        )
+        yield url.rsplit("/", 1)[1], folder / "instance"

@@ -11,6 +11,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.conftest import free_port, fresh_pg_database, wait_for_port
+from tests.e2e.conftest import demo_environment
 
 pytestmark = pytest.mark.integration
 
@@ -55,24 +57,13 @@ class Server:
 
 
 @pytest.fixture
-def platform(tmp_path: pathlib.Path) -> Any:
-    with fresh_pg_database("ggzy_e2e") as url:
+def platform(tmp_path: pathlib.Path, demo_template: tuple[str, pathlib.Path]) -> Any:
+    """A finished demo (a copy of the template's database and instance folder) served by ``ggzy serve``."""
+    template, template_instance = demo_template
+    with fresh_pg_database("ggzy_e2e", template=template) as url:
         inst = tmp_path / "instance"
-        env = {
-            **os.environ,
-            "GGZY_ENV": "demo",
-            # the demo hashes its accounts' passwords at the test cost (the default is checked elsewhere)
-            "ARGON2_MEMORY_KIB": "8",
-            "ARGON2_TIME_COST": "1",
-            "GGZY_INSTANCE": str(inst),
-            "DATABASE_URL": url,
-            "GGZY_BID_CONFIG": str(tmp_path / "bid-config.json"),
-        }
-        for k in ("OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY", "UPLOAD_STAGING_DIR"):
-            env.pop(k, None)
-        subprocess.run(
-            [sys.executable, "-m", "trading.cli", "demo", "--no-serve"], env=env, check=True, capture_output=True
-        )
+        shutil.copytree(template_instance, inst)
+        env = demo_environment(inst, url, tmp_path / "bid-config.json")
         server = Server(env, free_port(), tmp_path / "server.log")
         server.start()
         try:
@@ -81,6 +72,7 @@ def platform(tmp_path: pathlib.Path) -> Any:
             server.stop()
 
 
+@pytest.mark.xdist_group("demo_platform")
 def test_bidder_tool_against_a_running_server(
     platform: dict[str, Any], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -15,27 +16,48 @@ from tests.conftest import free_port, wait_for_port
 from trading.cli import main
 
 
-@pytest.fixture
-def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
-    inst = tmp_path / "instance"
+def demo_environment(monkeypatch: pytest.MonkeyPatch, inst: pathlib.Path) -> None:
     monkeypatch.setenv("GGZY_INSTANCE", str(inst))
     monkeypatch.setenv("GGZY_ENV", "demo")
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "8")  # the test cost; the default is checked in test_accounts
     monkeypatch.setenv("ARGON2_TIME_COST", "1")
     for var in ("DATABASE_URL", "OBJECT_STORE_URL", "ARCHIVE_STORE_URL", "SECRET_KEY"):
         monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    inst = tmp_path / "instance"
+    demo_environment(monkeypatch, inst)
     return inst
 
 
-def test_demo_seeds_every_role_once(instance: pathlib.Path) -> None:
+@pytest.fixture(scope="module")
+def finished_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, str]:
+    """One ``ggzy demo --no-serve`` for the tests that read a finished demo (each works on a copy;
+    ``xdist_group`` keeps them in one process): its instance folder and what it printed."""
+    inst = tmp_path_factory.mktemp("demo") / "instance"
+    with pytest.MonkeyPatch.context() as mp:
+        demo_environment(mp, inst)
+        r = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert r.exit_code == 0, r.output
+    return inst, r.output
+
+
+def copy_of(demo: tuple[pathlib.Path, str], instance: pathlib.Path) -> str:
+    shutil.copytree(demo[0], instance)
+    return demo[1]
+
+
+@pytest.mark.xdist_group("finished_demo")
+def test_demo_seeds_every_role_once(instance: pathlib.Path, finished_demo: tuple[pathlib.Path, str]) -> None:
     from archive import clock
 
-    r = CliRunner().invoke(main, ["demo", "--no-serve"])
-    assert r.exit_code == 0, r.output
+    output = copy_of(finished_demo, instance)
     for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
-        assert name in r.output
-    assert "已发布，投标截止" in r.output and "等待交易中心工作人员" in r.output
-    r_first = r.output
+        assert name in output
+    assert "已发布，投标截止" in output and "等待交易中心工作人员" in output
+    r_first = output
     first = (instance / "demo-accounts.txt").read_text()
     r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts, no second tender
     assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
@@ -211,10 +233,11 @@ def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) 
     assert r.exit_code != 0 and not (tmp_path / "bad.crt").exists()
 
 
-def test_audit_verify_fails_on_tampering(instance: pathlib.Path) -> None:
+@pytest.mark.xdist_group("finished_demo")
+def test_audit_verify_fails_on_tampering(instance: pathlib.Path, finished_demo: tuple[pathlib.Path, str]) -> None:
     import sqlite3
 
-    assert CliRunner().invoke(main, ["demo", "--no-serve"]).exit_code == 0
+    copy_of(finished_demo, instance)
     # the demo's decisive moments asked for checkpoints; the scheduler signs them
     assert CliRunner().invoke(main, ["scheduler", "--once"]).exit_code == 0
     r = CliRunner().invoke(main, ["archive", "verify-log"])
