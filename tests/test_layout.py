@@ -288,3 +288,15 @@ def test_no_module_imports_by_name_at_run_time() -> None:
         for line in dynamic_imports(p.read_text(encoding="utf-8"))
     ]
     assert not found, "import at the top, so that the stage order can be checked: " + ", ".join(found)
+
+
+def test_the_decryption_worker_loads_no_web_framework() -> None:
+    """``ggzy workers`` decrypt bids under a memory bound (test_hostile_packages): what they import
+    is their baseline, so the modules they load keep Flask out (``trading.core.services`` names it
+    for typing only)."""
+    import subprocess
+    import sys
+
+    code = "import sys, trading.opening.decryption; print('flask' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

@@ -6,12 +6,14 @@ from __future__ import annotations
 import pathlib
 from dataclasses import dataclass
 from functools import cached_property
-
-from flask import Flask
+from typing import TYPE_CHECKING
 
 from archive.objectstore import ObjectStore, open_store
 from trading.core.config import Settings
 from trading.core.platform_keys import PlatformKeys, load_platform_keys
+
+if TYPE_CHECKING:  # the decryption workers import this module and need no Flask
+    from flask import Flask
 
 
 @dataclass
