@@ -27,7 +27,7 @@ lint: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n auto --dist loadgroup
+	$(BIN)/pytest -n auto
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py --quick

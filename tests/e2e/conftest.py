@@ -127,7 +127,7 @@ def demo_environment(inst: pathlib.Path, url: str, config: pathlib.Path) -> dict
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pathlib.Path]]:
     """``ggzy demo --no-serve`` once, on a PostgreSQL database of its own: the database's name and
-    the instance folder, which each test copies (``xdist_group("demo_platform")`` keeps its users in one process)."""
+    the instance folder, which each test copies (a process running both ggzy-bid end-to-end tests seeds it once)."""
     folder = tmp_path_factory.mktemp("demo-template")
     with fresh_pg_database("ggzy_e2e_tpl") as url:
         env = demo_environment(folder / "instance", url, folder / "bid-config.json")

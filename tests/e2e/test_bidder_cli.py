@@ -72,7 +72,6 @@ def platform(tmp_path: pathlib.Path, demo_template: tuple[str, pathlib.Path]) ->
             server.stop()
 
 
-@pytest.mark.xdist_group("demo_platform")
 def test_bidder_tool_against_a_running_server(
     platform: dict[str, Any], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,6 @@ from tests.e2e.test_bidder_cli import platform  # noqa: F401  (the fixture)
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.xdist_group("demo_platform")
 def test_ceremony_with_the_bidder_tool(
     platform: dict[str, Any],  # noqa: F811
     tmp_path: pathlib.Path,

@@ -34,8 +34,8 @@ def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib
 
 @pytest.fixture(scope="module")
 def finished_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[pathlib.Path, str]:
-    """One ``ggzy demo --no-serve`` for the tests that read a finished demo (each works on a copy;
-    ``xdist_group`` keeps them in one process): its instance folder and what it printed."""
+    """One ``ggzy demo --no-serve`` for the tests of this module that read a finished demo (each
+    works on a copy; a process running both runs it once): its instance folder and what it printed."""
     inst = tmp_path_factory.mktemp("demo") / "instance"
     with pytest.MonkeyPatch.context() as mp:
         demo_environment(mp, inst)
@@ -49,7 +49,6 @@ def copy_of(demo: tuple[pathlib.Path, str], instance: pathlib.Path) -> str:
     return demo[1]
 
 
-@pytest.mark.xdist_group("finished_demo")
 def test_demo_seeds_every_role_once(instance: pathlib.Path, finished_demo: tuple[pathlib.Path, str]) -> None:
     from archive import clock
 
@@ -233,7 +232,6 @@ def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) 
     assert r.exit_code != 0 and not (tmp_path / "bad.crt").exists()
 
 
-@pytest.mark.xdist_group("finished_demo")
 def test_audit_verify_fails_on_tampering(instance: pathlib.Path, finished_demo: tuple[pathlib.Path, str]) -> None:
     import sqlite3
 
