@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from archive import clock
+from archive import clock, package_check
 from archive import package as pkg
 from signing.statements import record_confirmation_statement
 from tests.bidding.test_guarantees import issuer_of, push_body
@@ -102,7 +102,7 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 
 def test_package_verifies_and_holds_the_whole_lot(built: dict[str, Any]) -> None:
-    report = pkg.verify(io.BytesIO(built["data"]), built["root"])
+    report = package_check.verify(io.BytesIO(built["data"]), built["root"])
     assert report.ok, list(report.lines())
     checked = [c.what for c in report.checks if c.ok]
     for kind in (
@@ -135,7 +135,7 @@ def test_package_verifies_and_holds_the_whole_lot(built: dict[str, Any]) -> None
     }
     # the platform's signing certificate works as the trust anchor too
     signing = built["app"].extensions["ggzy.services"].keys.sign_cert
-    assert pkg.verify(io.BytesIO(built["data"]), signing).ok
+    assert package_check.verify(io.BytesIO(built["data"]), signing).ok
 
 
 def test_cli_verifies_a_file_and_a_stored_package(built: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,7 +219,9 @@ def test_every_tampering_is_detected(built: dict[str, Any], case: str) -> None:
     if action == "flip":  # one byte, at three places in turn: every variant must be caught and named
         assert target is not None, case
         for at in (0.1, 0.3, 0.7):
-            variant = pkg.verify(io.BytesIO(rewrite(data, target, lambda b, at=at: flip(b, at))), built["root"])
+            variant = package_check.verify(
+                io.BytesIO(rewrite(data, target, lambda b, at=at: flip(b, at))), built["root"]
+            )
             assert not variant.ok and target in " ".join(w + d for w, d in variant.failures) + pkg.MANIFEST, (case, at)
         tampered = rewrite(data, target, flip)
     elif action == "delete":
@@ -238,7 +240,7 @@ def test_every_tampering_is_detected(built: dict[str, Any], case: str) -> None:
         tampered = rewrite(data, target, lambda _b: others[0].statement.encode())
     else:
         tampered = _append(data)
-    report = pkg.verify(io.BytesIO(tampered), built["root"])
+    report = package_check.verify(io.BytesIO(tampered), built["root"])
     assert not report.ok, case
     named = " ".join(w + d for w, d in report.failures)
     if target is not None and action != "replace":
@@ -336,7 +338,7 @@ def test_failed_and_terminated_lots_are_archived_sealed(client: Any, session: An
     row = build_for(session, c, services(app))
     assert row is not None and row.reason == ("failed" if end == "failed" else "cancelled")
     data = services(app).archive_store.read_bytes(row.object_key)
-    report = pkg.verify(io.BytesIO(data), keys.ca.cert)
+    report = package_check.verify(io.BytesIO(data), keys.ca.cert)
     assert report.ok, list(report.lines())
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
     assert sum(n.endswith("sealed.ggzy") for n in names) == 2 and not any(n.endswith("opened.zip") for n in names)

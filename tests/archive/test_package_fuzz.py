@@ -29,6 +29,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import package as pkg
+from archive import package_check
 from archive.audit import event_bytes
 from archive.merkle import inclusion_ranges, leaf_hash, root_of, subtree_hash
 from signing.canonical import canonical_json
@@ -192,7 +193,7 @@ def mutations(data: bytes, n: int, seed: int, *, within: tuple[str, ...] = ()) -
 
 def test_the_intact_package_verifies(package: tuple[bytes, Any]) -> None:
     data, root = package
-    report = pkg.verify(io.BytesIO(data), root)
+    report = package_check.verify(io.BytesIO(data), root)
     assert report.ok, list(report.lines())
     kinds = [c.what for c in report.checks]
     for kind in (
@@ -214,7 +215,7 @@ def test_every_mutation_ends_in_named_findings(package: tuple[bytes, Any]) -> No
     assert len(cases) > 300
     codes: dict[str, int] = {}
     for name, damaged in cases:
-        report = pkg.verify(io.BytesIO(damaged), root)  # never raises
+        report = package_check.verify(io.BytesIO(damaged), root)  # never raises
         assert not report.ok, name
         for c in report.checks:
             if not c.ok:
@@ -229,7 +230,7 @@ def test_a_flip_inside_a_certificate_is_a_finding_of_the_trust_step(either: tupl
     data, root = either
     start, end = regions(data)[f"data:{pkg.PLATFORM_CERT}"]
     for at in range(start, end, max(1, (end - start) // 25)):
-        report = pkg.verify(io.BytesIO(data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]), root)
+        report = package_check.verify(io.BytesIO(data[:at] + bytes([data[at] ^ 0x10]) + data[at + 1 :]), root)
         failed = {c.what: c.code for c in report.checks if not c.ok}
         assert any(w.startswith("平台证书") for w in failed) or f"文件 {pkg.PLATFORM_CERT}" in failed, failed
 
@@ -265,7 +266,7 @@ def test_bad_entries_are_named(either: tuple[bytes, Any]) -> None:
         (deflate, "unsupported_compression"),
         (bomb, "entry_too_large"),
     ):
-        report = pkg.verify(io.BytesIO(rebuilt(change)), root)
+        report = package_check.verify(io.BytesIO(rebuilt(change)), root)
         assert not report.ok and code in {c.code for c in report.checks}, (code, list(report.lines()))
 
 
@@ -290,7 +291,7 @@ def test_the_version_1_fixture_verifies(v1_package: tuple[bytes, Certificate]) -
     data, root = v1_package
     signing = Certificate.load(zipfile.ZipFile(io.BytesIO(data)).read(pkg.PLATFORM_CERT))
     for anchor in (root, signing):
-        report = pkg.verify(io.BytesIO(data), anchor)
+        report = package_check.verify(io.BytesIO(data), anchor)
         assert report.ok, list(report.lines())
     checked = [c.what for c in report.checks if c.ok and not c.code]
     for kind in (
@@ -324,7 +325,7 @@ def test_version_1_damage_ends_in_named_findings(v1_package: tuple[bytes, Certif
     codes: dict[str, int] = {}
     passed = []
     for name, damaged in cases:
-        report = pkg.verify(io.BytesIO(damaged), root)  # never raises
+        report = package_check.verify(io.BytesIO(damaged), root)  # never raises
         for c in report.checks:
             if not c.ok:
                 assert c.code and c.what and c.code != "verifier_error", (name, c)

@@ -26,8 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from archive import clock
-from archive import package as pkg
+from archive import clock, package_check
 from archive.audit import AuditEvent
 from signing.digest import sm3_hex
 from signing.statements import (
@@ -325,7 +324,7 @@ def test_a_lot_from_opening_record_to_award(
         # the contract; the final archive package over a signed log
         assert client.post(f"{url}/contract", headers=ht).status_code == 200
         data = _final_package(app)
-        report = pkg.verify(io.BytesIO(data), services(app).keys.ca.cert)
+        report = package_check.verify(io.BytesIO(data), services(app).keys.ca.cert)
         assert report.ok, list(report.lines())
         names = zipfile.ZipFile(io.BytesIO(data)).namelist()
         for n in ("evaluation/report.json", "evaluation/report.pdf", "evaluation/report.sig.json", "award/notice.pdf"):

@@ -10,8 +10,7 @@ import tempfile
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import clock
-from archive import package as pkg
+from archive import clock, package_check, package_findings
 from archive.audit import Actor, record_event
 from archive.objectstore import RetentionError
 from archive.objectstore.base import StoredObject
@@ -42,7 +41,7 @@ def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tende
     return [(p, t, lot) for p, t, lot in session.execute(q.limit(200)).all()]
 
 
-def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> pkg.Report:
+def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> package_findings.Report:
     """Verify the stored package as an outsider would, against the platform's root. A package the
     store cannot give back whole (missing, unreadable) is a finding of the report like any other
     damage, so "verify now" always answers with named findings."""
@@ -55,11 +54,11 @@ def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: S
                     h.update(chunk)
                     out.write(chunk)
         except Exception as exc:  # the store's own errors, whatever the backend raises
-            report = pkg.Report()
-            code = getattr(exc, "code", None) or pkg.finding_code(exc)
-            report.add(f"档案存储 {p.object_key} (archive store)", False, pkg.describe(exc), code)
+            report = package_findings.Report()
+            code = getattr(exc, "code", None) or package_findings.finding_code(exc)
+            report.add(f"档案存储 {p.object_key} (archive store)", False, package_findings.describe(exc), code)
         else:
-            report = pkg.verify(tmp, services.keys.ca.cert)
+            report = package_check.verify(tmp, services.keys.ca.cert)
     finally:
         os.unlink(tmp)
     p.verified_at, p.verified_ok, p.report = clock.now(), report.ok, "\n".join(report.lines())

@@ -70,7 +70,7 @@ def archive() -> None:
     help="信任的平台根证书或平台签名证书（默认用本实例的根证书）(trusted root or platform certificate)",
 )
 def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
-    from archive import package as pkg
+    from archive import package_check, package_findings
     from signing.certs import Certificate
 
     path = pathlib.Path(package)
@@ -84,9 +84,9 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
                 trusted = Certificate.load(anchor.read_bytes())
             except Exception as exc:  # a damaged anchor file is named like any other finding
                 raise click.ClickException(
-                    f"信任锚不是证书 (--root is not a certificate): {pkg.describe(exc)}"
+                    f"信任锚不是证书 (--root is not a certificate): {package_findings.describe(exc)}"
                 ) from exc
-        report = pkg.verify(str(path), trusted)
+        report = package_check.verify(str(path), trusted)
     elif package.isascii() and package.isdigit():
         from trading.archives.custody import get_package, verify_stored
         from trading.core.db import Database
