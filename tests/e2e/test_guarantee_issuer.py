@@ -33,7 +33,7 @@ from tests.factories import (
 from tests.trading.opening.test_ceremony import bid_package, release, signin_sig
 from trading.accounts.models import Role
 from trading.core.services import services
-from trading.demo.script import DEMO_PROCEDURE, ensure_demo_procedure
+from trading.demo.actors import DEMO_PROCEDURE, ensure_demo_procedure
 from trading.opening.decryption import run_pending
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]

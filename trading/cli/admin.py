@@ -51,7 +51,8 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     from trading.app import create_app
     from trading.core.db import Database
     from trading.demo import seed
-    from trading.demo.script import KEY_PASSWORD, history_start, run
+    from trading.demo.actors import KEY_PASSWORD
+    from trading.demo.script import history_start, run
 
     start = clock.now()
     # the demo's history is played in the past, so its keys and accounts are made before it

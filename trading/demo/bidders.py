@@ -1,0 +1,103 @@
+"""The demo's bidders and issuer as their own software works: bids built, sealed and uploaded as
+``ggzy-bid`` does, guarantees decided by the reference issuer."""
+
+from __future__ import annotations
+
+import base64
+import pathlib
+import zipfile
+from decimal import Decimal
+
+from flask import Flask
+
+from archive import clock
+from bidding.client import head_length
+from bidding.part_digests import seal_file
+from infra.reference_issuer.client import IssuerClient, flask_transport
+from infra.reference_issuer.decisions import ReferenceIssuer
+from signing.certs import Certificate
+from signing.digest import SM3
+from signing.price_sheet import FILENAME as PRICE_SHEET
+from signing.price_sheet import build_price_sheet
+from signing.sm2 import PrivateKey
+from trading.demo.actors import Actor, key_file, make_keys
+
+
+def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -> None:
+    """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives."""
+    data = sealed.read_bytes()
+    head = data[: head_length(sealed)]
+    up = actor.call(
+        "POST",
+        "/api/v1/bids/uploads",
+        expect=201,
+        json={"tender": code, "lot": lot, "size": len(data), "head": base64.b64encode(head).decode()},
+    )
+    h = SM3()
+    for n, start in enumerate(range(0, len(data), up["part_size"]), start=1):
+        part = data[start : start + up["part_size"]]
+        h.update(part)
+        actor.call(
+            "PUT",
+            f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
+            data=part,
+            headers={"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+        )
+    actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
+
+
+def seal_and_upload(
+    b: Actor, keys_dir: pathlib.Path, code: str, lot: int, price: str, days: int
+) -> tuple[PrivateKey, PrivateKey, pathlib.Path]:
+    """A demo bidder builds, seals and uploads its bid for one lot, as ``ggzy-bid build | seal | upload``
+    do; the sealed file stays in ``demo-bids/`` for whoever plays the bidder afterwards."""
+    declared = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
+    bids = keys_dir.parent / "demo-bids"
+    bids.mkdir(parents=True, exist_ok=True)
+    folder = keys_dir / b.username
+    sign = key_file(folder / "sign.key")
+    enc = key_file(folder / "enc.key")
+    credit = b.call("GET", "/api/v1/me")["organisation"]["credit_code"]
+    name = f"{b.username}-{code}" + (f"-lot{lot}" if lot != 1 else "")
+    pkg = bids / f"{name}.zip"
+    with zipfile.ZipFile(pkg, "w") as z:
+        z.writestr(PRICE_SHEET, build_price_sheet(code, lot, price, {"duration_days": str(days)}, declared))
+        z.writestr("技术标/施工组织设计.txt", f"{b.username} 的施工组织设计（演示）".encode())
+    sealed = bids / f"{name}.sealed"
+    seal_file(
+        pkg,
+        sealed,
+        tender_id=code,
+        lot_id=str(lot),
+        bidder_id=credit,
+        signing_key=sign,
+        signing_cert=Certificate.load((folder / "sign.crt").read_bytes()),
+        recipient_cert=Certificate.load((folder / "enc.crt").read_bytes()),
+        now=clock.now(),
+    )
+    upload_sealed(b, sealed, code, lot)
+    return sign, enc, sealed
+
+
+def encryption_cert(keys_dir: pathlib.Path, b: Actor) -> Certificate:
+    """The demo bidder's encryption certificate, which ``release_key`` checks the header names."""
+    return Certificate.load((keys_dir / b.username / "enc.crt").read_bytes())
+
+
+def demo_issuer(app: Flask, actor: Actor, keys_dir: pathlib.Path) -> ReferenceIssuer:
+    """The demo's guarantee issuer: the reference issuer's decisions, its API client the demo's
+    ``issuer`` account with keys of its own, talking to the signed issuer API in-process."""
+    make_keys(app, actor, keys_dir / "issuer", "演示担保有限公司")
+    folder = keys_dir / "issuer"
+    sign = key_file(folder / "sign.key")
+    enc = key_file(folder / "enc.key")
+    platform = Certificate.from_pem(actor.call("GET", "/api/v1/platform/certificates")["signing_certificate"].encode())
+    client = IssuerClient(
+        flask_transport(actor.client),
+        actor.username,
+        sign,
+        Certificate.load((folder / "sign.crt").read_bytes()),
+        platform,
+    )
+    me = client.whoami()
+    return ReferenceIssuer(client, enc, me["credit_code"], me["name"], Decimal("5000000.00"))
