@@ -1,6 +1,7 @@
-"""The demo's script: it plays the history in the past, then the live tenders. Its actors act through the platform's real HTTP API (the app's own request
-handling, permissions and operations, in-process) with bearer tokens, and prepare their keys the
-way ``ggzy-bid`` does, so a newcomer can watch a tender move and then click through it as any role.
+"""The demo's script: it plays the history in the past, then the live tenders. Its actors act
+through the platform's real HTTP API (the app's own request handling, permissions and operations,
+in-process) with bearer tokens, and prepare their keys the way ``ggzy-bid`` does, so a newcomer can
+watch a tender move and then click through it as any role.
 """
 
 from __future__ import annotations
