@@ -7,17 +7,16 @@ with scheduler jobs (``import_job_modules``). No stage imports it.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from archive import clock
 from trading.accounts import web
 from trading.accounts.passwords import passwords
 from trading.accounts.permissions import Permission
+from trading.core import formats
 from trading.core.config import Settings, load_settings
 from trading.core.db import Database
 from trading.core.services import Services
@@ -131,7 +130,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 
-    app.jinja_env.filters["local"] = _local_time
+    app.jinja_env.filters["local"] = formats.local_time
+    app.jinja_env.filters["money"] = formats.money
+    app.jinja_env.filters["daxie"] = formats.amount_in_words
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.jinja_env.globals["life_label"] = tender_rules.tender_life_label
     app.jinja_env.globals["lot_life_label"] = tender_rules.lot_life_label
@@ -164,13 +165,3 @@ def import_job_modules() -> None:
     import trading.guarantees.tasks
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401
-
-
-def _local_time(value: dt.datetime | str | None) -> str:
-    """Beijing time for a datetime or an ISO string (JSON views pass strings)."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return "" if value is None else clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
-
-
-connect_stages()
