@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -77,6 +77,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.pki.pages import pages as pki_pages
     from trading.portal.api import api as portal_api
     from trading.portal.pages import bp as home_bp
+    from trading.portal.pages import navigation
     from trading.portal.pages import pages as portal_pages
     from trading.procedures.api import api as procedures_api
     from trading.procedures.pages import pages as procedures_pages
@@ -134,6 +135,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["money"] = formats.money
     app.jinja_env.filters["daxie"] = formats.amount_in_words
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
+    app.context_processor(
+        lambda: {"nav": navigation(web.current_user(), request.endpoint, request.args) if request else []}
+    )
     app.jinja_env.globals["life_label"] = tender_rules.tender_life_label
     app.jinja_env.globals["lot_life_label"] = tender_rules.lot_life_label
     return app

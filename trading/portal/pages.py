@@ -8,12 +8,13 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from archive import clock
@@ -22,7 +23,7 @@ from archive.objectstore.base import key_for
 from archive.objectstore.local import LocalObjectStore
 from archive.objectstore.s3 import S3ObjectStore
 from trading.accounts import web
-from trading.accounts.models import Role
+from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, requires
 from trading.accounts.web import STORAGE_UNAVAILABLE
 from trading.core.db import Database
@@ -35,6 +36,13 @@ log = logging.getLogger("ggzy.health")
 bp = Blueprint("home", __name__)
 #: the announcements' search and feed (``portal_api`` is their JSON)
 pages = Blueprint("portal", __name__, template_folder="templates")
+
+
+@dataclass(frozen=True)
+class NavLink:
+    title: str
+    endpoint: str
+    args: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,46 @@ TASKS: dict[Role, list[Task]] = {
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
     ],
 }
+
+
+#: the public header's links, for everyone (交易公告、开标大厅、结果公示 as a trading center's portal has them)
+PUBLIC_NAV = [
+    NavLink("交易公告", "portal.search_page", {}),
+    NavLink("开标大厅", "opening.hall", {}),
+    NavLink("结果公示", "portal.search_page", {"kind": "result"}),
+    NavLink("投标工具", "bidding.tool_help", {}),
+]
+
+
+def navigation(user: User | None, endpoint: str | None, args: Mapping[str, str]) -> list[dict[str, object]]:
+    """The header's links for ``user``: the public ones, then each of the user's roles' tasks once,
+    in role order. ``current`` marks the page being shown (by endpoint and, for a filtered list, its
+    arguments)."""
+    links = list(PUBLIC_NAV)
+    if user is not None:
+        seen = {(link.endpoint, tuple(sorted(link.args.items()))) for link in links}
+        for role in sorted(user.roles):
+            for task in TASKS[role]:
+                key = (task.endpoint, ())
+                if key not in seen:
+                    seen.add(key)
+                    links.append(NavLink(task.title, task.endpoint, {}))
+    links = [link for link in links if link.endpoint in current_app.view_functions]
+    matches = [
+        link for link in links if link.endpoint == endpoint and all(args.get(k) == v for k, v in link.args.items())
+    ]
+    if any(link.args for link in matches):
+        matches = [link for link in matches if link.args]  # a filtered list is shown: not the whole one
+    return [
+        {"title": link.title, "url": url_for(link.endpoint, **link.args), "current": link in matches} for link in links
+    ]
+
+
+@bp.get("/favicon.ico")
+@requires(Permission.PUBLIC)
+def favicon() -> Response:
+    """Browsers ask for /favicon.ico on every site whatever the page links; answer with the icon."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/")
