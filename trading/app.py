@@ -16,10 +16,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from trading.accounts import web
 from trading.accounts.passwords import passwords
 from trading.accounts.permissions import Permission
+from trading.accounts.regions import region_name
 from trading.core import formats
 from trading.core.config import Settings, load_settings
 from trading.core.db import Database
 from trading.core.services import Services
+from trading.procedures.specialties import specialty_name
 from trading.tenders import rules as tender_rules
 
 
@@ -134,6 +136,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["local"] = formats.local_time
     app.jinja_env.filters["money"] = formats.money
     app.jinja_env.filters["daxie"] = formats.amount_in_words
+    app.jinja_env.filters["region"] = region_name
+    app.jinja_env.filters["specialty"] = specialty_name
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.context_processor(
         lambda: {"nav": navigation(web.current_user(), request.endpoint, request.args) if request else []}
