@@ -62,7 +62,7 @@ def test_revocation_api_and_page(client, session: Session, tmp_path: pathlib.Pat
     )
     h = api_token(client, staff.username)
     r = client.post("/api/v1/certificates/revoked", json=body | {"certificate_pem": "x" * 60}, headers=h)
-    assert r.status_code == 422 and r.get_json()["error"]["fields"]["certificate_pem"] == "不是有效的 PEM 证书"
+    assert r.status_code == 422 and r.get_json()["error"]["fields"]["certificate_pem"] == "不是有效的证书文本"
     assert client.post("/api/v1/certificates/revoked", json=body, headers=h).status_code == 201
     assert client.post("/api/v1/certificates/revoked", json=body, headers=h).status_code == 409
     listing = client.get("/api/v1/certificates/revoked").get_json()["items"]  # public, like a CRL

@@ -89,6 +89,26 @@ def create_user(session: Session, actor: Actor, data: UserIn) -> User:
     return user
 
 
+def set_user_active(session: Session, actor: User, user: User, active: bool) -> None:
+    """停用 or 启用 an account. Disabling ends every session and token it has (re-enabling does not
+    bring them back); an administrator cannot disable themselves, so the platform keeps one."""
+    if user.id == actor.id and not active:
+        raise Conflict("不能停用自己的账号", code="self_disable")
+    if user.is_active == active:
+        return
+    user.is_active = active
+    ended = 0
+    if not active:
+        now = clock.now()
+        for row in session.scalars(
+            select(AuthSession).where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+        ):
+            row.revoked_at = now
+            ended += 1
+    payload = {"username": user.username} | ({} if active else {"sessions_ended": ended})
+    record_event(session, actor, "user.enable" if active else "user.disable", user, payload)
+
+
 def authenticate(
     session: Session, username: str, password: str, ip: str, *, max_failures: int, window_seconds: int
 ) -> User:

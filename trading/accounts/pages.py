@@ -11,8 +11,10 @@ from sqlalchemy import select
 from trading.accounts import operations as ops
 from trading.accounts import web
 from trading.accounts.api import password_login
+from trading.accounts.form_errors import field_lines
 from trading.accounts.models import ORG_KIND_LABELS, ROLE_LABELS, AuthSession, Organisation, SessionKind, User
 from trading.accounts.permissions import Permission, requires
+from trading.accounts.regions import known_regions
 from trading.accounts.schemas import LoginIn, LoginPageIn, OrganisationIn, UserIn
 from trading.core.errors import DomainError, NotFound, TooManyRequests
 
@@ -98,15 +100,17 @@ def account_token_revoke(token_id: int) -> ResponseReturnValue:
     return redirect(url_for("accounts.account_page"))
 
 
-def _org_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None, message: str = "") -> str:
+def _org_page(form: dict[str, str] | None = None, refused: DomainError | None = None) -> str:
     orgs = web.db().scalars(select(Organisation).order_by(Organisation.id)).all()
     return render_template(
         "accounts/organisations.html",
         orgs=orgs,
         kinds=ORG_KIND_LABELS,
+        regions=known_regions(),
         form=form or {},
-        errors=errors or {},
-        message=message,
+        errors=refused.fields if refused else {},
+        message=refused.message if refused else "",
+        lines=field_lines(refused) if refused else [],
     )
 
 
@@ -123,13 +127,13 @@ def organisations_create() -> ResponseReturnValue:
         ops.create_organisation(web.db(), web.require_user(), web.form_body(OrganisationIn))
     except DomainError as exc:
         web.db().rollback()
-        return _org_page(dict(request.form), exc.fields, exc.message), exc.status
+        return _org_page(dict(request.form), exc), exc.status
     web.commit()
     flash("机构已登记")
     return redirect(url_for("accounts.organisations_page"))
 
 
-def _users_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, message: str = "") -> str:
+def _users_page(form: dict[str, Any] | None = None, refused: DomainError | None = None) -> str:
     db = web.db()
     users = db.scalars(select(User).order_by(User.id)).all()
     orgs = db.scalars(select(Organisation).order_by(Organisation.name)).all()
@@ -139,8 +143,9 @@ def _users_page(form: dict[str, Any] | None = None, errors: dict[str, str] | Non
         orgs=orgs,
         role_labels=ROLE_LABELS,
         form=form or {},
-        errors=errors or {},
-        message=message,
+        errors=refused.fields if refused else {},
+        message=refused.message if refused else "",
+        lines=field_lines(refused) if refused else [],
     )
 
 
@@ -157,7 +162,21 @@ def users_create() -> ResponseReturnValue:
         ops.create_user(web.db(), web.require_user(), web.form_body(UserIn, lists=("roles",)))
     except DomainError as exc:
         web.db().rollback()
-        return _users_page(dict(request.form), exc.fields, exc.message), exc.status
+        form = {**request.form, "roles": request.form.getlist("roles")}
+        return _users_page(form, exc), exc.status
     web.commit()
     flash("用户已创建")
+    return redirect(url_for("accounts.users_page"))
+
+
+@pages.post("/admin/users/<int:user_id>/disable", defaults={"active": False})
+@pages.post("/admin/users/<int:user_id>/enable", defaults={"active": True}, endpoint="user_enable")
+@requires(Permission.USER_MANAGE)
+def user_disable(user_id: int, active: bool) -> ResponseReturnValue:
+    """停用 or 启用 an account (the list's buttons; disabling asks for confirmation first)."""
+    user = web.db().get(User, user_id)
+    if user is None:
+        raise NotFound("用户不存在")
+    done = f"用户 {user.username} 已{'启用' if active else '停用'}"
+    web.form_step(lambda: ops.set_user_active(web.db(), web.require_user(), user, active), done, "未能更改")
     return redirect(url_for("accounts.users_page"))

@@ -216,3 +216,9 @@ def region_name(code: str | None) -> str:
     if district is None or city is None:
         return code
     return city + district
+
+
+def known_regions() -> list[tuple[str, str]]:
+    """Every code the table names, with its name, in code order (a form's list to choose from)."""
+    codes = [f"{p}0000" for p in PROVINCES] + list(CITIES) + list(DISTRICTS)
+    return [(code, region_name(code)) for code in sorted(codes)]

@@ -38,6 +38,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from archive.audit import ANONYMOUS, Actor
 from archive.objectstore import ObjectStoreError
+from trading.accounts.form_errors import field_errors, refusal_text, remember_form_model
 from trading.accounts.models import SessionKind, User
 from trading.accounts.operations import resolve_token
 from trading.accounts.permissions import Permission, endpoint_rule, has, permissions_of
@@ -95,7 +96,7 @@ def form_step(step: Callable[[], object], done: str, refused: str) -> bool:
         commit()
     except DomainError as exc:
         db().rollback()
-        flash(f"{refused}：{exc.message}")
+        flash(f"{refused}：{refusal_text(exc)}")
         return False
     flash(done)
     return True
@@ -130,6 +131,7 @@ def is_api() -> bool:
 def json_body(model: type[M]) -> M:
     if not request.is_json:
         raise UnsupportedMediaType(HTTP_MESSAGES[415])
+    remember_form_model(model)
     return parse(model, load_json(request.get_data(cache=False)))
 
 
@@ -182,6 +184,7 @@ def form_body(model: type[M], lists: tuple[str, ...] = ()) -> M:
         data[key] = request.form.getlist(key) if key in lists else request.form[key]
     for key in lists:
         data.setdefault(key, [])
+    remember_form_model(model)
     return parse(model, {k: v for k, v in data.items() if v != ""})
 
 
@@ -256,11 +259,15 @@ def _authorise() -> Response | None:
     return None
 
 
-def _error_response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+def _error_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None, exc: DomainError | None = None
+) -> Response:
     if is_api() or request.accept_mimetypes.best == "application/json":
         resp = jsonify(body)
     else:
-        resp = Response(render_template("error.html", status=status, error=body["error"]), mimetype="text/html")
+        # a person reads the fields by their names in the form, not by the request's paths
+        error = {**body["error"], "fields": field_errors(exc)} if exc is not None and exc.fields else body["error"]
+        resp = Response(render_template("error.html", status=status, error=error), mimetype="text/html")
     resp.status_code = status
     for k, v in (headers or {}).items():
         resp.headers[k] = v
@@ -374,7 +381,7 @@ def install(app: Flask) -> None:
         if "db" in g:
             g.db.rollback()
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
-        return _error_response(exc.status, exc.to_json(), headers)
+        return _error_response(exc.status, exc.to_json(), headers, exc)
 
     @app.errorhandler(DataError)
     def _unstorable(exc: DataError) -> Response:

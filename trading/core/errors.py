@@ -11,17 +11,30 @@ class DomainError(Exception):
     #: seconds a client should wait before trying again (sent as Retry-After), where waiting helps
     retry_after: int | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        fields: dict[str, str] | None = None,
+        names: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code:
             self.code = code
+        #: what is wrong with each field, keyed by its path in the request (``lots.0.name``): the
+        #: API's contract, and what a page looks up to mark the field
         self.fields = fields or {}
+        #: the same paths as a person reads them (``第1标段 · 标段名称``), where the schema names them
+        self.names = names or {}
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.fields:
             body["fields"] = self.fields
+        if self.names:
+            body["field_labels"] = self.names
         return {"error": body}
 
 

@@ -1,4 +1,5 @@
-"""Request parsing shared by the API and the pages: pydantic models, errors in Chinese."""
+"""Request parsing shared by the API and the pages: pydantic models, errors in Chinese
+(``trading.core.input_errors`` names the fields and says what is wrong)."""
 
 from __future__ import annotations
 
@@ -9,31 +10,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading.core.errors import DomainError, InvalidInput
+from trading.core.input_errors import error_message, field_label
 
 M = TypeVar("M", bound=BaseModel)
-
-_MESSAGES = {
-    "missing": "必填",
-    "string_too_short": "太短",
-    "string_too_long": "太长",
-    "string_pattern_mismatch": "格式不正确",
-    "string_type": "应为文本",
-    "enum": "取值无效",
-    "literal_error": "取值无效",
-    "int_parsing": "应为整数",
-    "int_type": "应为整数",
-    "int_parsing_size": "整数超出范围",
-    "list_type": "应为列表",
-    "too_short": "至少需要一项",
-    "extra_forbidden": "不允许的字段",
-    "bool_parsing": "应为是/否",
-    "bool_type": "应为是/否",
-    "greater_than": "数值太小",
-    "less_than_equal": "数值太大",
-    "value_error": "取值无效",
-    "datetime_from_date_parsing": "日期时间格式不正确",
-    "datetime_parsing": "日期时间格式不正确",
-}
 
 
 class Schema(BaseModel):
@@ -110,11 +89,15 @@ def parse(model: type[M], data: Any) -> M:
         parsed = model.model_validate(data)
     except ValidationError as exc:
         fields: dict[str, str] = {}
+        names: dict[str, str] = {}
         for err in exc.errors():
-            name = ".".join(str(p) for p in err["loc"]) or "body"
-            msg = err.get("ctx", {}).get("error") if err["type"] == "value_error" else None
-            fields[name] = str(msg or _MESSAGES.get(err["type"], "取值无效"))
-        raise InvalidInput("输入有误，请检查标出的字段", fields=fields) from None
+            key = ".".join(str(p) for p in err["loc"]) or "body"
+            message = error_message(err, model)
+            fields[key] = f"{fields[key]}；{message}" if key in fields else message
+            label = field_label(model, err["loc"])
+            if label:
+                names[key] = label
+        raise InvalidInput("输入有误，请检查标出的字段", fields=fields, names=names) from None
     refused = _refusal(parsed, "body")
     if refused is not None:
         raise refused

@@ -39,12 +39,20 @@ def read_certificate_pem(pem: str) -> Certificate:
     try:
         return Certificate.load(pem.encode())
     except SigningError:
-        raise InvalidInput("证书无法读取", fields={"certificate_pem": "不是有效的 PEM 证书"}) from None
+        raise InvalidInput("证书无法读取", fields={"certificate_pem": "不是有效的证书文本"}) from None
 
 
 def list_revoked(session: Session) -> list[RevokedCertificate]:
     """The revocation list, latest first (public: a CRL is public)."""
     return list(session.scalars(select(RevokedCertificate).order_by(RevokedCertificate.revoked_at.desc())))
+
+
+def subject_text(subject: dict[str, str]) -> str:
+    """A certificate's subject as the revocation list shows it: its name and, when it has one, the
+    organisation's credit code (``某某（91350100…）``), rather than the distinguished name's field names."""
+    name = subject.get("common_name") or subject.get("organization_name") or "—"
+    code = subject.get("organizational_unit_name")
+    return f"{name}（{code}）" if code else name
 
 
 def revoke_certificate(session: Session, actor: Actor, cert: Certificate, reason: str) -> RevokedCertificate:
@@ -56,7 +64,7 @@ def revoke_certificate(session: Session, actor: Actor, cert: Certificate, reason
     row = RevokedCertificate(
         issuer_serial=cert.issuer_serial,
         fingerprint=cert.fingerprint,
-        subject=str(cert.subject)[:300],
+        subject=subject_text(cert.subject)[:300],
         reason=reason,
         revoked_at=clock.now(),
         revoked_by=actor.actor_id,

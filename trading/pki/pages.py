@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from signing.certs import Certificate, Usage
 from signing.errors import SigningError
 from trading.accounts import web
+from trading.accounts.form_errors import field_lines
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError
 from trading.pki.operations import (
@@ -27,7 +28,7 @@ pages = Blueprint("pki", __name__, template_folder="templates")
 @pages.get("/certificates/revoked")
 @requires(Permission.PUBLIC)
 def revoked_page() -> str:
-    return render_template("pki/revoked.html", rows=list_revoked(web.db()), error=None, fields={})
+    return render_template("pki/revoked.html", rows=list_revoked(web.db()), error=None, fields={}, lines=[])
 
 
 @pages.post("/certificates/revoked")
@@ -40,7 +41,10 @@ def revoke_submit() -> ResponseReturnValue:
     except DomainError as exc:
         web.db().rollback()
         rows = list_revoked(web.db())
-        return render_template("pki/revoked.html", rows=rows, error=exc.message, fields=exc.fields), exc.status
+        page = render_template(
+            "pki/revoked.html", rows=rows, error=exc.message, fields=exc.fields, lines=field_lines(exc)
+        )
+        return page, exc.status
     web.commit()
     flash("证书已吊销")
     return redirect(url_for("pki.revoked_page"))

@@ -9,20 +9,20 @@ from trading.core.schemas import Schema
 
 
 class CertificateIn(Schema):
-    certificate_pem: str = Field(min_length=50, max_length=20_000)
-    usage: Usage
+    certificate_pem: str = Field(title="证书", min_length=50, max_length=20_000)
+    usage: Usage = Field(title="证书用途")
 
 
 class RevokeIn(Schema):
-    certificate_pem: str = Field(min_length=50, max_length=20_000)
-    reason: str = Field(min_length=2, max_length=200)
+    certificate_pem: str = Field(title="证书", min_length=50, max_length=20_000)
+    reason: str = Field(title="吊销原因", min_length=2, max_length=200)
 
 
 class ChallengeIn(Schema):
-    username: str = Field(min_length=1, max_length=64)
+    username: str = Field(title="用户名", min_length=1, max_length=64)
 
 
 class Sm2LoginIn(Schema):
-    challenge_id: str = Field(min_length=32, max_length=1024, description="the token step 1 answered")
-    signature: str = Field(min_length=20, max_length=400)
-    name: str = Field(default="", max_length=100)
+    challenge_id: str = Field(title="登录挑战", min_length=32, max_length=1024, description="the token step 1 answered")
+    signature: str = Field(title="签名", min_length=20, max_length=400)
+    name: str = Field(default="", title="令牌名称", max_length=100)
