@@ -8,9 +8,11 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from trading.accounts import web
+from trading.accounts.form_errors import refusal_text
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError
 from trading.procedures import operations as procs
+from trading.procedures.schemas import HolidayIn
 
 pages = Blueprint("procedures", __name__, template_folder="templates")
 
@@ -35,7 +37,11 @@ def calendar_set() -> ResponseReturnValue:
             )
     except (ValueError, DomainError) as exc:
         web.db().rollback()
-        message = exc.message if isinstance(exc, DomainError) else "日期格式应为 YYYY-MM-DD"
+        message = (
+            refusal_text(exc, HolidayIn)
+            if isinstance(exc, DomainError)
+            else "日期格式不正确，应为 年-月-日，例如 2027-02-16"
+        )
         rows = procs.list_holidays(web.db())
         return render_template(
             "procedures/calendar.html", rows=rows, procedures=procs.list_procedures(web.db()), error=message

@@ -153,12 +153,17 @@ def move_lot(
         notifications.notify_orgs(session, tender, managers, message)
 
 
+def failure_title(tender: Tender, lot: Lot) -> str:
+    """The 流标公告's title: the timeline finds a lot's failure by it (an announcement names no lot)."""
+    return f"{tender.title} 第{lot.number}标段 流标公告"
+
+
 def _failure_announcement(session: Session, tender: Tender, lot: Lot, reason: str) -> None:
     publish_now(
         session,
         tender,
         AnnouncementKind.FAILURE,
-        f"{tender.title} 第{lot.number}标段 流标公告",
+        failure_title(tender, lot),
         f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”{reason}，本标段流标。"
         "招标人将依法重新招标。",
         None,

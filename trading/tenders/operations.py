@@ -59,20 +59,31 @@ def require_state(tender: Tender, *allowed: TenderState) -> None:
 
 
 # ---------------------------------------------------------------- deadlines
-def check_deadline(session: Session, procedure_code: str, issued_at: dt.datetime, deadline: dt.datetime) -> None:
-    """Law 24: at least ``min_bid_days`` from the day documents are issued to the deadline."""
+def deadline_problem(
+    session: Session, procedure_code: str, issued_at: dt.datetime, deadline: dt.datetime
+) -> str | None:
+    """Why documents issued at ``issued_at`` may not close at ``deadline`` (Law 24: at least
+    ``min_bid_days`` between them), or None when they may. Pages ask it to disable a button."""
     proc = get_procedure(session, procedure_code)
     if deadline <= issued_at:
-        raise InvalidInput("投标截止时间必须晚于现在", fields={"bid_deadline": "已过去"})
+        return "投标截止时间必须晚于现在"
     days = days_between(issued_at, deadline, proc.day_kind, overrides(session))
     if days < proc.min_bid_days:
         unit = "日" if proc.day_kind.value == "calendar" else "个工作日"
         earliest = clock.local(add_days(issued_at, proc.min_bid_days, proc.day_kind, overrides(session))).date()
-        raise InvalidInput(
+        return (
             f"{proc.name}自招标文件发出之日至投标截止不得少于 {proc.min_bid_days} {unit}，"
-            f"今天发布时投标截止最早为 {earliest:%Y-%m-%d}",
-            fields={"bid_deadline": "时间太短"},
+            f"今天发布时投标截止最早为 {earliest:%Y-%m-%d}"
         )
+    return None
+
+
+def check_deadline(session: Session, procedure_code: str, issued_at: dt.datetime, deadline: dt.datetime) -> None:
+    """Law 24: at least ``min_bid_days`` from the day documents are issued to the deadline."""
+    problem = deadline_problem(session, procedure_code, issued_at, deadline)
+    if problem is not None:
+        short = "已过去" if deadline <= issued_at else "时间太短"
+        raise InvalidInput(problem, fields={"bid_deadline": short})
 
 
 def close_bidding(session: Session, tender: Tender, now: dt.datetime | None = None, actor: Actor = SYSTEM) -> bool:

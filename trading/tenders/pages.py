@@ -4,6 +4,7 @@ staff, bidders)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -22,14 +23,28 @@ from trading.core.services import object_store, services
 from trading.pki.trust import trust
 from trading.procedures import operations as procs
 from trading.procedures.scoring import SCORING_TEMPLATES
+from trading.procedures.specialties import SPECIALTY_NAMES, specialty_label
 from trading.tenders import amendments, drafting, notifications, publication, termination
 from trading.tenders import documents as docs
 from trading.tenders.downloads import stream_document
-from trading.tenders.forms import form_from_tender, tender_from_form
+from trading.tenders.forms import (
+    MAX_LOTS,
+    LotsInvalid,
+    blank_lot,
+    change_rows,
+    form_echo,
+    form_from_tender,
+    lot_rows,
+    problems_for_people,
+    tender_from_form,
+)
 from trading.tenders.hooks import tender_page_context
 from trading.tenders.loading import kek, load, visible_announcements
-from trading.tenders.models import CATEGORY_LABELS, Announcement, AnnouncementState, Tender
-from trading.tenders.schemas import AmendmentIn
+from trading.tenders.models import CATEGORY_LABELS, Announcement, AnnouncementState, Tender, TenderState
+from trading.tenders.operations import deadline_problem
+from trading.tenders.rules import document_kind
+from trading.tenders.schemas import AmendmentIn, TenderIn
+from trading.tenders.timeline import tender_timelines
 
 pages = Blueprint("tenders", __name__, template_folder="templates")
 
@@ -38,8 +53,9 @@ def _edit_form(
     form: dict[str, Any],
     tender: Tender | None,
     error: str = "",
-    fields: dict[str, str] | None = None,
+    problems: list[str] | None = None,
     status: int = 200,
+    lot_errors: dict[int, list[str]] | None = None,
 ) -> ResponseReturnValue:
     db = web.db()
     agencies = db.scalars(select(Organisation).where(Organisation.kind == OrgKind.AGENCY)).all()
@@ -49,13 +65,38 @@ def _edit_form(
         form=form,
         tender=tender,
         error=error,
-        fields=fields or {},
+        problems=problems or [],
+        lot_errors=lot_errors or {},
+        max_lots=MAX_LOTS,
         categories=CATEGORY_LABELS,
         procedures=procs.list_procedures(db),
         templates=SCORING_TEMPLATES,
+        specialties={code: specialty_label(code) for code in SPECIALTY_NAMES},
         agencies=agencies,
         tenderees=tenderees,
     ), status
+
+
+def _save_form(tender: Tender | None, save: Callable[[TenderIn], Tender]) -> ResponseReturnValue:
+    """The tender form's POST: a lot added or removed shows the form again (nothing saved); else
+    ``save`` the tender it describes, or show the form with each error, per lot where it is one."""
+    form = request.form
+    try:
+        rows = change_rows(form)
+        if rows is not None:
+            return _edit_form(form_echo(form, rows), tender)
+        saved = save(tender_from_form(form))
+    except DomainError as exc:
+        web.db().rollback()
+        try:
+            rows = lot_rows(form)
+        except DomainError:
+            rows = [blank_lot(1)]
+        per_lot = exc.per_lot if isinstance(exc, LotsInvalid) else {}
+        return _edit_form(form_echo(form, rows), tender, exc.message, problems_for_people(exc), exc.status, per_lot)
+    web.commit()
+    flash(f"已保存项目 {saved.code}" if tender else f"已创建项目 {saved.code}，请上传招标文件后提交审核")
+    return redirect(url_for("tenders.tender_page", code=saved.code))
 
 
 # ---------------------------------------------------------------- public
@@ -88,6 +129,8 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
     later: dict[str, Any] = {}
     for extra in tender_page_context(db, tender):
         later |= extra
+    procedure = procs.get_procedure(db, tender.procedure_code)
+    opening = procedure.sign_in_minutes + procedure.decryption_window_minutes + procedure.confirmation_minutes
     return render_template(
         "tenders/tender.html",
         **later,
@@ -99,12 +142,26 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         announcements=visible_announcements(tender),
         questions=docs.questions_for(db, tender, user),
         pending=pending,
-        procedure=procs.get_procedure(db, tender.procedure_code),
+        procedure=procedure,
+        timelines=tender_timelines(tender, later, clock.now(), opening),
+        why=_why_not(tender, documents),
+        document_kind=document_kind,
         opened=tender.deadline_passed(clock.now()),
         error=error,
         now=clock.now(),
         can_download=manager or interest is not None or web.has_permission("tender:tender:read"),
     ), status
+
+
+def _why_not(tender: Tender, documents: list[Any]) -> dict[str, str | None]:
+    """Why the buttons of the tender's present state may not be pressed now (None: they may)."""
+    db = web.db()
+    deadline = (
+        deadline_problem(db, tender.procedure_code, clock.now(), tender.bid_deadline)
+        if tender.status in (TenderState.DRAFT, TenderState.SUBMITTED)
+        else None
+    )
+    return {"submit": deadline if documents else "请先上传招标文件并验签", "publish": deadline}
 
 
 @pages.get("/tenders/<code>")
@@ -165,13 +222,10 @@ def new_tender() -> ResponseReturnValue:
         {
             "bid_deadline": later.strftime("%Y-%m-%dT%H:%M"),
             "region": "350100",
-            "template": "construction",
             "procedure_code": "construction_open",
             "category": "construction",
-            "committee_size": 5,
-            "specialty_code": "A01",
-            "specialty_count": 4,
             "bid_validity_days": 90,
+            "lots": [blank_lot(1)],
         },
         None,
     )
@@ -180,14 +234,7 @@ def new_tender() -> ResponseReturnValue:
 @pages.post("/tenders/new")
 @requires(Permission.TENDER_MANAGE)
 def create_tender() -> ResponseReturnValue:
-    try:
-        tender = drafting.create_tender(web.db(), web.require_user(), tender_from_form(request.form))
-    except DomainError as exc:
-        web.db().rollback()
-        return _edit_form(dict(request.form), None, exc.message, exc.fields, exc.status)
-    web.commit()
-    flash(f"已创建项目 {tender.code}，请上传招标文件后提交审核")
-    return redirect(url_for("tenders.tender_page", code=tender.code))
+    return _save_form(None, lambda data: drafting.create_tender(web.db(), web.require_user(), data))
 
 
 @pages.get("/tenders/<code>/edit")
@@ -203,14 +250,7 @@ def edit_tender(code: str) -> ResponseReturnValue:
 @requires(Permission.TENDER_MANAGE)
 def update_tender(code: str) -> ResponseReturnValue:
     tender = load(code, for_update=True)
-    try:
-        drafting.update_tender(web.db(), web.require_user(), tender, tender_from_form(request.form))
-    except DomainError as exc:
-        web.db().rollback()
-        return _edit_form(dict(request.form), load(code), exc.message, exc.fields, exc.status)
-    web.commit()
-    flash("已保存")
-    return redirect(url_for("tenders.tender_page", code=code))
+    return _save_form(tender, lambda data: drafting.update_tender(web.db(), web.require_user(), tender, data))
 
 
 @pages.post("/tenders/<code>/documents")

@@ -52,3 +52,33 @@ def life_label(tender: TenderState, lots: Sequence[LotState]) -> str:
 def tender_life_label(tender: Tender) -> str:
     """``life_label`` of a loaded tender (for templates)."""
     return life_label(tender.status, [lot.status for lot in tender.lots])
+
+
+# What a document's extension means to a person (the page shows this, not ``txt``).
+DOCUMENT_KINDS = {
+    "pdf": "PDF 文档",
+    "ofd": "版式文档",
+    "txt": "纯文本",
+    "doc": "文字处理文档",
+    "docx": "文字处理文档",
+    "wps": "文字处理文档",
+    "xls": "电子表格",
+    "xlsx": "电子表格",
+    "et": "电子表格",
+    "zip": "压缩包",
+    "rar": "压缩包",
+    "7z": "压缩包",
+    "dwg": "工程图纸",
+    "dxf": "工程图纸",
+    "jpg": "图片",
+    "jpeg": "图片",
+    "png": "图片",
+}
+
+
+def document_kind(name: str) -> tuple[str, str]:
+    """A document's name without its extension, and its kind in words: ``招标文件.txt`` →
+    (``招标文件``, ``纯文本``); a name without a known extension is kept whole (``其他文件``)."""
+    stem, dot, ext = name.rpartition(".")
+    kind = DOCUMENT_KINDS.get(ext.lower()) if dot and stem else None
+    return (stem, kind) if kind else (name, "其他文件")

@@ -8,51 +8,56 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from trading.core.input_errors import hint
 from trading.core.schemas import Schema
 from trading.tenders.models import EvaluationMethod, TenderCategory
 
 
 class Factor(Schema):
-    name: str = Field(min_length=1, max_length=100)
-    weight: int = Field(ge=1, le=100)
-    objective: bool = False  # 客观分: every expert must give the same score
+    name: str = Field(min_length=1, max_length=100, title="评分因素")
+    weight: int = Field(ge=1, le=100, title="权重")
+    objective: bool = Field(default=False, title="客观分")  # every expert must give the same score
 
 
 class PriceRule(Schema):
-    formula: Literal["gp_low_price", "benchmark", "lowest"]
-    weight: int = Field(ge=0, le=100)
+    formula: Literal["gp_low_price", "benchmark", "lowest"] = Field(title="价格分计算方法")
+    weight: int = Field(ge=0, le=100, title="价格分权重")
 
 
 class Criteria(Schema):
-    compliance: list[str] = Field(default_factory=list, max_length=50)
-    factors: list[Factor] = Field(default_factory=list, max_length=50)
-    price: PriceRule
+    compliance: list[str] = Field(default_factory=list, max_length=50, title="符合性审查项")
+    factors: list[Factor] = Field(default_factory=list, max_length=50, title="评分因素")
+    price: PriceRule = Field(title="价格分")
 
 
 class Specialty(Schema):
-    code: str = Field(pattern=r"^[A-Z][0-9A-Z]{1,9}$")
-    count: int = Field(ge=1, le=51)
+    code: str = Field(pattern=r"^[A-Z][0-9A-Z]{1,9}$", title="专业代码", json_schema_extra=hint("专业代码，例如 A08"))
+    count: int = Field(ge=1, le=51, title="抽取人数")
 
 
 class PriceField(Schema):
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
-    label: str = Field(min_length=1, max_length=50)
-    kind: Literal["amount", "integer", "text"]
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,39}$", title="字段名", json_schema_extra=hint("小写字母开头的字母、数字或下划线")
+    )
+    label: str = Field(min_length=1, max_length=50, title="字段标题")
+    kind: Literal["amount", "integer", "text"] = Field(title="字段类型")
 
 
 class LotIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    estimated_price: Decimal = Field(gt=0, max_digits=18, decimal_places=2)
-    bond_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2)
-    currency: Literal["CNY"] = "CNY"
-    region: str | None = Field(default=None, pattern=r"^\d{6}$")
-    evaluation_method: EvaluationMethod
-    criteria: Criteria
-    committee_size: int = Field(ge=5, le=51)
-    specialties: list[Specialty] = Field(min_length=1, max_length=20)
-    price_fields: list[PriceField] = Field(default_factory=list, max_length=20)
+    name: str = Field(min_length=1, max_length=200, title="标段名称")
+    estimated_price: Decimal = Field(gt=0, max_digits=18, decimal_places=2, title="估算价")
+    bond_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, title="投标保证金")
+    currency: Literal["CNY"] = Field(default="CNY", title="币种")
+    region: str | None = Field(
+        default=None, pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字")
+    )
+    evaluation_method: EvaluationMethod = Field(title="评标办法")
+    criteria: Criteria = Field(title="评分标准")
+    committee_size: int = Field(ge=5, le=51, title="评标委员会人数")
+    specialties: list[Specialty] = Field(min_length=1, max_length=20, title="专家专业")
+    price_fields: list[PriceField] = Field(default_factory=list, max_length=20, title="开标一览表字段")
     #: 保函加密: the guarantees' project and beneficiary stay sealed (commitments) until the opening
-    guarantee_sealed: bool = False
+    guarantee_sealed: bool = Field(default=False, title="保函加密")
 
     @model_validator(mode="after")
     def _rules(self) -> LotIn:
@@ -80,18 +85,19 @@ class LotIn(Schema):
 
 
 class TenderIn(Schema):
-    title: str = Field(min_length=4, max_length=200)
-    description: str = Field(default="", max_length=20_000)
-    category: TenderCategory
-    procedure_code: str = Field(min_length=1, max_length=40)
-    region: str = Field(pattern=r"^\d{6}$")
-    agency_org_id: int | None = None
-    tenderee_org_id: int | None = None  # required when an agency creates the tender
-    bid_deadline: dt.datetime
-    bid_validity_days: int = Field(default=90, ge=30, le=365)
-    joint_opening: bool = False  # 多标段合并开标 (one room, the lots' stages move together)
-    announcement_body: str = Field(min_length=10, max_length=50_000)
-    lots: list[LotIn] = Field(min_length=1, max_length=50)
+    title: str = Field(min_length=4, max_length=200, title="项目名称")
+    description: str = Field(default="", max_length=20_000, title="项目概况")
+    category: TenderCategory = Field(title="类别")
+    procedure_code: str = Field(min_length=1, max_length=40, title="招标方式")
+    region: str = Field(pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字"))
+    agency_org_id: int | None = Field(default=None, title="代理机构")
+    tenderee_org_id: int | None = Field(default=None, title="招标人")  # required when an agency creates it
+    bid_deadline: dt.datetime = Field(title="投标截止时间")
+    bid_validity_days: int = Field(default=90, ge=30, le=365, title="投标有效期")
+    #: 多标段合并开标 (one room, the lots' stages move together)
+    joint_opening: bool = Field(default=False, title="合并开标")
+    announcement_body: str = Field(min_length=10, max_length=50_000, title="招标公告正文")
+    lots: list[LotIn] = Field(min_length=1, max_length=50, title="标段")
 
     @field_validator("bid_deadline")
     @classmethod
@@ -115,26 +121,26 @@ class TenderIn(Schema):
 
 
 class ReasonIn(Schema):
-    reason: str = Field(min_length=2, max_length=2000)
+    reason: str = Field(min_length=2, max_length=2000, title="理由")
 
 
 class ResumeIn(Schema):
-    new_deadline: dt.datetime
+    new_deadline: dt.datetime = Field(title="新的投标截止时间")
 
 
 class QuestionIn(Schema):
-    text: str = Field(min_length=5, max_length=2000)
+    text: str = Field(min_length=5, max_length=2000, title="问题")
 
 
 class AnswerIn(Schema):
-    answer: str = Field(min_length=2, max_length=10_000)
+    answer: str = Field(min_length=2, max_length=10_000, title="答复")
 
 
 class AmendmentIn(Schema):
-    title: str = Field(min_length=4, max_length=200)
-    body: str = Field(min_length=10, max_length=50_000)
-    affects_bids: bool
-    new_deadline: dt.datetime | None = None
+    title: str = Field(min_length=4, max_length=200, title="公告标题")
+    body: str = Field(min_length=10, max_length=50_000, title="公告内容")
+    affects_bids: bool = Field(title="影响投标文件编制")
+    new_deadline: dt.datetime | None = Field(default=None, title="新的投标截止时间")
 
     @field_validator("new_deadline")
     @classmethod

@@ -145,7 +145,7 @@ def test_staff_calendar_page(app: Flask, session: Session) -> None:
     assert c.post("/calendar", data={"csrf_token": token, "day": "2027-02-16", "name": "春节"}).status_code == 302
     assert "春节" in c.get("/calendar").get_data(as_text=True)
     r = c.post("/calendar", data={"csrf_token": token, "day": "not-a-date", "name": "x"})
-    assert r.status_code == 422 and "YYYY-MM-DD" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "日期格式不正确" in r.get_data(as_text=True)
 
 
 def test_role_home_pages_list_tender_tasks(app: Flask, session: Session) -> None:

@@ -30,6 +30,7 @@ VOLATILE = [
     (re.compile(r'"server_time":\s*"[^"]+"'), '"server_time":""'),
     (re.compile(r'data-server="[^"]+"'), 'data-server=""'),
     (re.compile(r'nonce="[^"]+"'), 'nonce=""'),  # the CSP script nonce, fresh per response
+    (re.compile(r"现在 \d{4}-\d{2}-\d{2} \d{2}:\d{2}"), "现在"),  # the timeline's "now" marker
 ]
 
 
@@ -66,6 +67,7 @@ def snapshot(app: Flask, viewers: dict[str, Any], urls: list[str]) -> dict[tuple
                 continue  # audit entries are checked separately below
             r = client.get(url, headers=headers if url.startswith("/api/") else {})
             out[(who, url)] = (r.status_code, normalise(r.get_data(as_text=True)))
+            r.close()  # a static file's response holds its file open until closed
     return out
 
 
