@@ -20,6 +20,7 @@ from archive.audit import AuditEvent
 from archive.transparency import LogProblem, verify_log
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.audit.labels import action_label
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.services import services
 
@@ -33,6 +34,7 @@ def event_json(e: AuditEvent) -> dict[str, object]:
         "actor": e.actor_id,
         "role": e.actor_role,
         "action": e.action,
+        "action_label": action_label(e.action),
         "object": f"{e.object_type}:{e.object_id}",
         "payload": e.payload,
         "payload_sm3": e.payload_sm3.hex(),
