@@ -383,7 +383,8 @@ def verify_log(
                 problems.append(
                     LogProblem(
                         f"event {ev.seq}",
-                        f"事件时间晚于覆盖它的{bound[b][2]}的签名时间 {bound[b][1].isoformat()}"
+                        f"事件时间晚于覆盖它的{bound[b][2]}的签名时间 "
+                        f"{clock.local(bound[b][1]):%Y-%m-%d %H:%M:%S}（北京时间）"
                         " (event later than the signed checkpoint that covers it)",
                     )
                 )

@@ -151,3 +151,24 @@ def test_filter_by_tender_keeps_bidders_sealed_until_the_deadline(
         after = [rest for _, _, rest in rows(client.get(f"/audit?tender={s.code}").get_data(as_text=True))]
     assert sum('title="bid.submit"' in r for r in after) == 2, after
     assert any('title="tender.bidding_close"' in r for r in after)
+
+
+def test_the_log_check_is_told_in_chinese(client: FlaskClient, session: Session) -> None:
+    from tests.factories import csrf_from
+    from trading.audit.trail import problem_line
+
+    assert problem_line("event 12", "重算的根与签名的根不符，树大小 3 (root mismatch)") == (
+        "事件 #12",
+        "重算的根与签名的根不符，树大小 3",
+    )
+    assert problem_line("checkpoint 4", "签名无效 (signature invalid): bad") == (
+        "检查点 4",
+        "签名无效 (signature invalid): bad",
+    )
+    staff = make_user(session, Role.STAFF)
+    session.commit()
+    page_login(client, staff.username)
+    token = csrf_from(client.get("/audit").get_data(as_text=True))
+    page = client.post("/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
+    assert "哈希链完整" in page or "发现" in page
+    assert "event " not in visible(page)

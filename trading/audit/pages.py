@@ -38,7 +38,7 @@ def page_numbers(page: int, pages: int) -> list[int | None]:
 def _render(problems: list[LogProblem] | None = None) -> ResponseReturnValue:
     args = {k: v for k, v in request.args.items() if isinstance(v, str)}
     context: dict[str, Any] = {
-        "problems": problems,
+        "problems": None if problems is None else [trail.problem_line(p.where, p.problem) for p in problems],
         "groups": namespaces(),
         "group_labels": NAMESPACE_LABELS,
         "page_size": trail.PAGE_SIZE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -199,3 +200,14 @@ def describe(e: AuditEvent, who: dict[str, str]) -> dict[str, Any]:
         "payload": payload,
         "chain_hash": e.chain_hash.hex(),
     }
+
+
+PLACES = {"event": "事件 #", "checkpoint": "检查点 ", "stored": "存档副本 "}
+
+
+def problem_line(where: str, problem: str) -> tuple[str, str]:
+    """A finding of the log check as the audit page says it: ``event 12`` is 事件 #12, and the
+    English gloss the terminal prints after the Chinese (``(root mismatch)``) is left out."""
+    kind, _, rest = where.partition(" ")
+    place = f"{PLACES[kind]}{rest}" if kind in PLACES else where
+    return place, re.sub(r"\s*\([\x20-\x7e]*\)$", "", problem)

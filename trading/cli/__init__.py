@@ -32,7 +32,9 @@ class Commands(click.Group):
         try:
             return super().invoke(ctx)
         except DomainError as exc:
-            raise Refused(exc.message) from exc
+            from trading.accounts.form_errors import field_lines  # Flask: only when there is one to tell
+
+            raise Refused("".join([exc.message, *(f"\n  {line}" for line in field_lines(exc))])) from exc
         except (SigningError, ConfigError) as exc:
             raise Refused(str(exc)) from exc
 

@@ -10,7 +10,7 @@ import click
 
 from archive import clock
 from signing.errors import SigningError
-from trading.cli.common import cli_actor, domain_errors, parse, safe_url, settings
+from trading.cli.common import cli_actor, database, domain_errors, parse, safe_url, settings
 from trading.cli.serve import run_server
 from trading.core.config import ConfigError
 
@@ -87,35 +87,43 @@ def users() -> None:
     "--kind",
     required=True,
     type=click.Choice(["enterprise", "tenderee", "agency", "issuer", "trading_center", "supervision", "employer"]),
+    help="机构类型：enterprise 企业（投标人）、tenderee 招标人、agency 招标代理机构、issuer 保函出具机构、"
+    "trading_center 公共资源交易中心、supervision 行政监督部门、employer 专家工作单位",
 )
-@click.option("--region", required=True, help="行政区划代码（6 位）")
+@click.option("--region", required=True, help="行政区划代码（6 位），例如 350100 福州市")
 def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
     from trading.accounts.operations import create_organisation
+    from trading.accounts.regions import region_name
     from trading.accounts.schemas import OrganisationIn
-    from trading.core.db import Database
 
     s = settings()
-    with domain_errors(), Database(s.database_url).session() as session:
+    with domain_errors(OrganisationIn), database(s).session() as session:
         data = parse(OrganisationIn, {"name": name, "credit_code": credit_code, "kind": kind, "region": region})
         org = create_organisation(session, cli_actor(), data)
-        click.echo(f"organisation {org.id} created")
+        click.echo(f"已登记机构 {org.id}：{org.name}（{org.kind.label}，{region_name(org.region)}）")
 
 
 @users.command("add", help="创建用户 (create a user); 密码从标准输入或提示读取")
 @click.option("--username", required=True)
 @click.option("--name", "display_name", required=True)
 @click.option("--org", "organisation_id", type=int, default=None)
-@click.option("--role", "roles", multiple=True, required=True)
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="角色（可重复）：bidder 投标人、tenderee 招标人、agency 招标代理机构、staff 交易中心工作人员、"
+    "expert 评标专家、supervisor 行政监督人员、issuer 保函出具机构、admin 系统管理员",
+)
 @click.password_option()
 def add_user(
     username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...], password: str
 ) -> None:
     from trading.accounts.operations import create_user
     from trading.accounts.schemas import UserIn
-    from trading.core.db import Database
 
     s = settings()
-    with domain_errors(), Database(s.database_url).session() as session:
+    with domain_errors(UserIn), database(s).session() as session:
         data = parse(
             UserIn,
             {
@@ -127,7 +135,28 @@ def add_user(
             },
         )
         user = create_user(session, cli_actor(), data)
-        click.echo(f"user {user.id} created")
+        labels = "、".join(r.label for r in sorted(user.roles))
+        click.echo(f"已创建用户 {user.id}：{user.username}（{user.display_name}，{labels}）")
+
+
+@users.command("list", help="列出机构和用户：类型、角色、状态，北京时间 (list organisations and users)")
+def list_users() -> None:
+    from sqlalchemy import select
+
+    from trading.accounts.models import Organisation, User
+    from trading.accounts.regions import region_name
+    from trading.core.formats import local_time
+
+    with database(settings()).session() as session:
+        for org in session.scalars(select(Organisation).order_by(Organisation.id)):
+            click.echo(f"机构 {org.id}  {org.name}  {org.kind.label}  {org.credit_code}  {region_name(org.region)}")
+        for u in session.scalars(select(User).order_by(User.id)):
+            org_name = u.organisation.name if u.organisation else "（无机构）"
+            labels = "、".join(r.label for r in sorted(u.roles))
+            state = "启用" if u.is_active else "已停用"
+            click.echo(
+                f"用户 {u.id}  {u.username}  {u.display_name}  {org_name}  {labels}  {state}  {local_time(u.created_at)}"
+            )
 
 
 # ---------------------------------------------------------------- the platform CA
@@ -157,7 +186,7 @@ def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: s
     except (SigningError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     out.write_bytes(cert.to_pem())
-    click.echo(f"{out}: serial {cert.serial:x}, SM3 {cert.fingerprint[:16]}…")
+    click.echo(f"已签发证书 {out}：序列号 {cert.serial:x}，SM3 指纹 {cert.fingerprint[:16]}…")
 
 
 @ca.command("revoke", help="吊销证书，记入平台吊销列表 (revoke a certificate)")
@@ -165,14 +194,13 @@ def ca_issue(public_key: pathlib.Path, usage: str, common_name: str, org_code: s
 @click.option("--reason", required=True, help="吊销原因")
 def ca_revoke(certificate: pathlib.Path, reason: str) -> None:
     from signing.certs import Certificate
-    from trading.core.db import Database
     from trading.pki.operations import revoke_certificate
 
     try:
         cert = Certificate.load(certificate.read_bytes())
     except SigningError as exc:
         raise click.ClickException(str(exc)) from exc
-    with domain_errors(), Database(settings().database_url).session() as session:
+    with domain_errors(), database(settings()).session() as session:
         revoke_certificate(session, cli_actor(), cert, reason)
     click.echo(f"已吊销 (revoked): {cert.issuer_serial}")
 

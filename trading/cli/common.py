@@ -19,7 +19,10 @@ from trading.core.config import ConfigError, Settings, load_settings
 from trading.core.errors import DomainError
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from archive.audit import ActorRef
+    from trading.core.db import Database
 
 
 def settings() -> Settings:
@@ -40,13 +43,26 @@ def cli_actor() -> ActorRef:
     return ActorRef(f"cli:{getpass.getuser()}", "admin")
 
 
+def database(s: Settings) -> Database:
+    """The deployment's database with every model loaded: a command that reads one stage's rows
+    flushes through foreign keys to tables of stages it never imported (an archive package names
+    its ceremony), which SQLAlchemy can resolve only when their modules are loaded."""
+    import trading.models  # noqa: F401  (every model module: the metadata is complete)
+    from trading.core.db import Database
+
+    return Database(s.database_url)
+
+
 @contextlib.contextmanager
-def domain_errors() -> Iterator[None]:
-    """A rule's refusal ends the command with its message and the fields it names."""
+def domain_errors(model: type[BaseModel] | None = None) -> Iterator[None]:
+    """A rule's refusal ends the command with its message and each field it names, by the name the
+    schema (``model``, the one the command's input was parsed with) gives it."""
     try:
         yield
     except DomainError as exc:
-        details = "".join(f"\n  {k}: {v}" for k, v in exc.fields.items())
+        from trading.accounts.form_errors import field_lines  # Flask: not for ``ggzy --help``
+
+        details = "".join(f"\n  {line}" for line in field_lines(exc, model))
         raise click.ClickException(exc.message + details) from exc
 
 

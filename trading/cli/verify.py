@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from trading.cli.common import cli_actor, settings
+from trading.cli.common import cli_actor, database, settings
 from trading.core.errors import DomainError
 
 
@@ -34,7 +34,6 @@ def verify_log(cert: pathlib.Path | None) -> None:
     database and the copies in the archive store (so a rewritten database cannot pass)."""
     from archive.transparency import verify_log as check_log
     from signing.certs import Certificate
-    from trading.core.db import Database
     from trading.core.platform_keys import load_platform_keys
     from trading.core.services import Services
 
@@ -43,7 +42,7 @@ def verify_log(cert: pathlib.Path | None) -> None:
         trusted = Certificate.load(cert.read_bytes()) if cert else load_platform_keys(s).sign_cert
     except Exception as exc:
         raise click.ClickException(f"无法读取平台签名证书 (platform certificate): {exc}") from exc
-    with Database(s.database_url).session() as session:
+    with database(s).session() as session:
         checked, problems = check_log(session, trusted, store=Services(s).archive_store)
     for p in problems:
         label = f"事件 {p.where.removeprefix('event ')} ({p.where})" if p.where.startswith("event ") else p.where
@@ -52,6 +51,32 @@ def verify_log(cert: pathlib.Path | None) -> None:
         click.echo(f"日志核验失败：{len(problems)} 处问题 (log verification FAILED)", err=True)
         sys.exit(1)
     click.echo(f"日志完整：{checked} 个已签名检查点均与重算的根一致，哈希链完整 (log intact; {checked} checkpoints)")
+
+
+@audit.command("list", help="列出审计事件：北京时间、操作名称、操作者 (list audit events, newest first)")
+@click.option("--action", default="", help="操作代码，或 tender.* 表示一类操作")
+@click.option("--tender", default="", help="项目编号")
+@click.option("--actor", default="", help="操作者用户名，或 system、sealed、cli、anonymous")
+@click.option("--from", "start", default="", help="开始日期（北京时间），例如 2026-12-01")
+@click.option("--to", "end", default="", help="结束日期（北京时间，含当天）")
+@click.option("--page", default=1, show_default=True, type=click.IntRange(min=1), help="第几页（每页 50 条）")
+def audit_list(action: str, tender: str, actor: str, start: str, end: str, page: int) -> None:
+    """The audit page in a terminal: the same filters, descriptions and pages (``trading.audit.trail``)."""
+    from trading.app import connect_stages
+    from trading.audit import trail
+    from trading.core.formats import local_time
+
+    connect_stages()  # the filter by 项目编号 asks the later stages
+    filters = trail.read_filters({"action": action, "tender": tender, "actor": actor, "from": start, "to": end})
+    with database(settings()).session() as session:
+        found = trail.find(session, filters, page)
+        who = trail.actors(session, found.events)
+        rows = [trail.describe(e, who) for e in found.events]
+    for note in found.notes:
+        click.echo(note, err=True)
+    for r in rows:
+        click.echo(f"#{r['seq']}  {local_time(r['at'])}  {r['action_label']}  {r['actor']}  {r['object']}")
+    click.echo(f"共 {found.total} 条，第 {found.page} / {found.pages} 页（北京时间）")
 
 
 # ---------------------------------------------------------------- archive packages
@@ -89,11 +114,10 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
         report = package_check.verify(str(path), trusted)
     elif package.isascii() and package.isdigit():
         from trading.archives.custody import get_package, verify_stored
-        from trading.core.db import Database
         from trading.core.services import Services
 
         s = settings()
-        with Database(s.database_url).session() as session:
+        with database(s).session() as session:
             report = verify_stored(session, cli_actor(), get_package(session, int(package)), Services(s))
     else:
         click.echo(f"错误：{package} 既不是文件也不是档案编号 (neither a file nor an id)", err=True)
@@ -141,12 +165,11 @@ def draw_verify(source: str, out: pathlib.Path | None) -> None:
             click.echo(f"错误：{path} 不是抽取核验文件 (not a draw bundle)", err=True)
             sys.exit(2)
     elif source.isascii() and source.isdigit():
-        from trading.core.db import Database
         from trading.core.services import Services
         from trading.evaluation.models import Draw
 
         s = settings()
-        with Database(s.database_url).session() as session:
+        with database(s).session() as session:
             d = session.get(Draw, int(source))
             if d is None:
                 click.echo(f"错误：抽取 {source} 不存在 (no such draw)", err=True)
