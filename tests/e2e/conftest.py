@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from werkzeug.serving import make_server
 
-from tests.conftest import fresh_pg_database
+from tests.conftest import fresh_pg_database, wait_for_port
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -91,6 +93,36 @@ class LiveServer:
     def __exit__(self, *exc: Any) -> None:
         self.server.shutdown()
         self.thread.join(10)
+
+
+class Server:
+    """``ggzy serve`` (gunicorn, no scheduler) in a process group of its own, killed or stopped by the test."""
+
+    def __init__(self, env: dict[str, str], port: int, log: pathlib.Path) -> None:
+        self.env, self.port, self.log = env, port, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "trading.cli", "serve", "--port", str(self.port), "--no-scheduler"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        wait_for_port(self.port, 60)
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        time.sleep(0.5)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(30)
 
 
 @pytest.fixture

@@ -12,9 +12,7 @@ import os
 import pathlib
 import re
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -22,38 +20,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import free_port, fresh_pg_database, wait_for_port
-from tests.e2e.conftest import demo_environment
+from tests.conftest import free_port, fresh_pg_database
+from tests.e2e.conftest import Server, demo_environment
 
 pytestmark = pytest.mark.integration
-
-
-class Server:
-    def __init__(self, env: dict[str, str], port: int, log: pathlib.Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "trading.cli", "serve", "--port", str(self.port), "--no-scheduler"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_for_port(self.port, 60)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        time.sleep(0.5)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(30)
 
 
 @pytest.fixture
