@@ -29,8 +29,7 @@ from trading.accounts.web import STORAGE_UNAVAILABLE
 from trading.core.db import Database
 from trading.core.errors import DomainError
 from trading.core.services import services
-from trading.portal.search import PortalQuery, atom, portal_query, search
-from trading.tenders.models import CATEGORY_LABELS, KIND_LABELS, STATE_LABELS
+from trading.portal.search import PortalQuery, atom, portal_query, search, search_choices
 
 log = logging.getLogger("ggzy.health")
 bp = Blueprint("home", __name__)
@@ -150,7 +149,7 @@ def index() -> str:
 @pages.get("/portal")
 @requires(Permission.PUBLIC)
 def search_page() -> ResponseReturnValue:
-    labels = {"categories": CATEGORY_LABELS, "states": STATE_LABELS, "kinds": KIND_LABELS}
+    labels = search_choices()
     try:
         pq = portal_query(request.args)
     except DomainError as exc:

@@ -7,15 +7,19 @@ import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import String, or_, select, type_coerce
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
+from trading.accounts.regions import known_regions
 from trading.core.errors import InvalidInput
 from trading.core.schemas import whole_number
 from trading.tenders.models import (
+    CATEGORY_LABELS,
+    KIND_LABELS,
+    STATE_LABELS,
     Announcement,
     AnnouncementKind,
     AnnouncementState,
@@ -24,6 +28,18 @@ from trading.tenders.models import (
     TenderState,
 )
 from trading.tenders.search import query_terms
+
+
+def search_choices() -> dict[str, Any]:
+    """What the search form offers to choose from, by name (the form shows no codes)."""
+    regions = known_regions()
+    return {
+        "categories": CATEGORY_LABELS,
+        "states": STATE_LABELS,
+        "kinds": KIND_LABELS,
+        "regions": regions,
+        "region_codes": {code for code, _ in regions},
+    }
 
 
 @dataclass(frozen=True)
@@ -40,8 +56,29 @@ class PortalQuery:
 E = TypeVar("E", bound=Enum)
 
 
+#: the query string's parameters as the search form names them (errors name these, not the keys)
+PARAMETERS = {
+    "category": "类别",
+    "region": "地区",
+    "status": "项目状态",
+    "kind": "公告类型",
+    "page": "页码",
+    "page_size": "每页条数",
+}
+
+
+def _number(args: Mapping[str, str], name: str, default: str, maximum: int) -> int:
+    try:
+        return whole_number(args.get(name, "") or default, name, minimum=1, maximum=maximum)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"{PARAMETERS[name]}应为 1–{maximum} 之间的整数", code="bad_integer", fields=exc.fields
+        ) from None
+
+
 def portal_query(args: Mapping[str, str]) -> PortalQuery:
-    """The query string of the portal page and of ``/api/v1/announcements``, checked."""
+    """The query string of the portal page and of ``/api/v1/announcements``, checked; a bad value
+    is a named 422 in Chinese, its field keyed by the parameter."""
 
     def enum(cls: type[E], name: str) -> E | None:
         raw = args.get(name, "")
@@ -50,21 +87,19 @@ def portal_query(args: Mapping[str, str]) -> PortalQuery:
         try:
             return cls(raw)
         except ValueError:
-            raise InvalidInput(f"参数 {name} 的取值无效", fields={name: "取值无效"}) from None
+            raise InvalidInput(f"{PARAMETERS[name]}不是可选的值", fields={name: "取值无效"}) from None
 
     region = args.get("region", "")
     if region and (not region.isdigit() or len(region) > 6):
-        raise InvalidInput("行政区划代码应为 2–6 位数字", fields={"region": "格式不正确"})
-    page = whole_number(args.get("page", "") or "1", "page", minimum=1, maximum=10_000)
-    size = whole_number(args.get("page_size", "") or "20", "page_size", minimum=1, maximum=100)
+        raise InvalidInput("地区代码应为 2–6 位数字", fields={"region": "格式不正确"})
     return PortalQuery(
         q=args.get("q", "")[:100],
         category=enum(TenderCategory, "category"),
         region=region,
         status=enum(TenderState, "status"),
         kind=enum(AnnouncementKind, "kind"),
-        page=page,
-        page_size=size,
+        page=_number(args, "page", "1", 10_000),
+        page_size=_number(args, "page_size", "20", 100),
     )
 
 
@@ -79,6 +114,7 @@ def search(session: Session, pq: PortalQuery) -> tuple[list[tuple[Announcement, 
         select(Announcement, Tender)
         .join(Tender, Tender.id == Announcement.tender_id)
         .where(Announcement.status == AnnouncementState.PUBLISHED)
+        .options(selectinload(Tender.lots))  # each row shows its tender's estimate
     )
     if pq.category is not None:
         stmt = stmt.where(Tender.category == pq.category)

@@ -17,6 +17,7 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.models import Organisation, OrgKind
 from trading.accounts.permissions import Permission, requires
+from trading.accounts.regions import known_regions
 from trading.core.errors import DomainError, InvalidInput, NotFound
 from trading.core.schemas import parse
 from trading.core.services import object_store, services
@@ -47,6 +48,7 @@ from trading.tenders.schemas import AmendmentIn, TenderIn
 from trading.tenders.timeline import tender_timelines
 
 pages = Blueprint("tenders", __name__, template_folder="templates")
+REGIONS = known_regions()
 
 
 def _edit_form(
@@ -74,6 +76,8 @@ def _edit_form(
         specialties={code: specialty_label(code) for code in SPECIALTY_NAMES},
         agencies=agencies,
         tenderees=tenderees,
+        regions=REGIONS,
+        region_codes={code for code, _ in REGIONS},
     ), status
 
 
