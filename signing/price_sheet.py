@@ -58,6 +58,16 @@ def build_price_sheet(
     return sheet
 
 
+def labelled_fields(fields: dict[str, Any], declared: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """A sheet's fields as ``(label, kind, value)`` in the lot's declared order: the lot's declaration
+    is the one table of their names (``duration_days`` → 工期（日历天）) for the room, the record
+    and ``ggzy-bid``. A field the lot does not declare (an older sheet) keeps its name, kind text."""
+    names = {f["name"]: f for f in declared}
+    rows = [(spec["label"], spec["kind"], fields[name]) for name, spec in names.items() if name in fields]
+    rows += [(name, "text", value) for name, value in sorted(fields.items()) if name not in names]
+    return rows
+
+
 def read_price_sheet(package: BoundedZip) -> Any:
     """The parsed price sheet of a bid package, or None if it has none or it is not JSON. Reads
     at most ``MAX_BYTES`` (``ArchiveRefused`` past that). Deeply nested JSON is not JSON here:

@@ -37,6 +37,11 @@ def key_files(tmp: pathlib.Path, t: dict[str, Any], i: int) -> dict[str, pathlib
     return files
 
 
+def confirm(page: Any) -> None:
+    """Accept the confirmation an irreversible act asks for (static/ui.js's dialog)."""
+    page.click("#confirm-dialog button[value=ok]")
+
+
 def page_action(page: Any, button: str, expect: str) -> None:
     page.click(f"#do-{button}")
     page.wait_for_function(
@@ -89,7 +94,10 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             assert "签到" in bidder.inner_text("#log")
 
             def host_next(label: str) -> None:
+                host.wait_for_selector("#advance:enabled")  # disabled, with the reason, while it would be refused
                 host.click("#advance")
+                assert "不能撤回" in host.inner_text("#confirm-dialog")  # names what will happen first
+                confirm(host)
                 host.wait_for_selector(f"#stage:has-text('{label}')")
                 bidder.wait_for_selector(f"#stage:has-text('{label}')")  # pushed, not reloaded
 
@@ -107,10 +115,11 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
                 assert release(client, t, i).status_code == 202
             assert run_pending(live_app.extensions["ggzy.db"], services(live_app)) == 3
             bidder.wait_for_function("() => document.querySelector('#log').innerText.split('解密成功').length > 0")
-            assert "9001000.00" not in bidder.inner_text("#table")  # no price before the window closes
+            assert "9,001,000.00" not in bidder.inner_text("#table")  # no price before the window closes
             host_next("唱标")
-            bidder.wait_for_selector("#table >> text=9001000.00")
-            assert "9000000.00" in bidder.inner_text("#table") and "9002000.00" in bidder.inner_text("#table")
+            bidder.wait_for_selector("#table >> text=9,001,000.00")
+            table = bidder.inner_text("#table")
+            assert "9,000,000.00" in table and "9,002,000.00" in table and "工期（日历天）：300" in table
 
             host_next("开标记录确认")
             bidder.wait_for_selector("#record-new:has-text('开标记录已生成')")
@@ -118,6 +127,7 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             bidder.reload()
             bidder.fill(".bidder textarea[name=text]", "请核实第二家的工期")
             bidder.click(".bidder button:has-text('提出异议')")
+            confirm(bidder)
             bidder.wait_for_selector("text=已发送")
             bidder.fill("input[name=text][maxlength='300']", "主持人您好，我方已就位")
             bidder.click("button:has-text('发送')")
@@ -125,6 +135,7 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             host.reload()
             host.fill("#objections input[name=answer]", "经核实工期为300天，唱标无误")
             host.click("#objections button:has-text('答复')")
+            confirm(host)
             host.wait_for_selector("text=已执行")
             bidder.wait_for_selector("#log >> text=经核实工期为300天，唱标无误")
             record = client.get(f"/api/v1/ceremonies/{cid}").get_json()["record_sm3"]
@@ -153,7 +164,7 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             assert "开标记录（最终版）" in text and "经核实工期为300天" in text
             public = browser.new_context(locale="zh-CN").new_page()
             public.goto(room)
-            assert "9001000.00" in public.inner_text("#table") and "主持人您好" not in public.content()
+            assert "9,001,000.00" in public.inner_text("#table") and "主持人您好" not in public.content()
 
 
 def test_joint_room_moves_every_lot(browser: Any, live_app: Any) -> None:
@@ -179,14 +190,16 @@ def test_joint_room_moves_every_lot(browser: Any, live_app: Any) -> None:
             login(bidder, srv.url, bidder_name)
             bidder.goto(url)
             assert bidder.query_selector("#advance") is None
-            # refused while bidders of lot 2 have not signed in: nothing moves, the reason names the lot
-            host.click("#advance")
-            host.wait_for_selector("text=未执行")
-            assert "第1标段" in host.inner_text(".flash") or "第2标段" in host.inner_text(".flash")
+            # refused while bidders have not signed in: disabled, and the reason names the lots
+            assert host.is_disabled("#advance")
+            why = host.inner_text("#why-advance")
+            assert "第1标段" in why and "第2标段" in why and "未签到" in why
             frozen.set(t["deadline"] + dt.timedelta(minutes=31))  # the sign-in window has run out
             host.reload()
             host.wait_for_selector("#stage:has-text('公布投标人名单')")
             host.click("#advance")
+            assert "全部 2 个标段" in host.inner_text("#confirm-dialog")
+            confirm(host)
             host.wait_for_selector("text=已执行（全部标段）")
             for page in (host, bidder):
                 page.wait_for_selector("#lot-1 .lot-stage:has-text('解密')")

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, Actor
+from trading.core.formats import money
 from trading.guarantees.issuers import organisation
 from trading.guarantees.lifecycle import move_guarantee
 from trading.guarantees.models import Guarantee, GuaranteeOrder, GuaranteeState
@@ -43,7 +44,7 @@ def bond_status(session: Session, lot_id: int, org_id: int) -> dict[str, Any]:
         return {"status": "invalid", "label": f"保函无效：{reason}", "number": g.number}
     return {
         "status": "satisfied",
-        "label": f"电子保函 {g.number}（{issuer}，{g.amount} 元，至 {g.ends_on}）",
+        "label": f"电子保函 {g.number}（{issuer}，{money(g.amount)} 元，至 {g.ends_on}）",
         "number": g.number,
         "issuer": issuer,
         "amount": str(g.amount),

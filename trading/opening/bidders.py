@@ -49,15 +49,25 @@ def _seat(session: Session, c: Ceremony, user: User) -> CeremonyBidder:
     return seat
 
 
+def _refuse(refusal: Conflict | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
 def _verify_user_signature(session: Session, user: User, message: bytes, signature_b64: str, trust: TrustStore) -> None:
     check_signature(registered_signing_cert(session, user, trust), message, signature_b64, "开标操作")
+
+
+def signin_refusal(c: Ceremony) -> Conflict | None:
+    if c.stage is not Stage.SIGN_IN:
+        return Conflict(f"当前为{c.stage.label}阶段，不在签到时间内", code="wrong_stage")
+    return None
 
 
 def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
     """签到 with the bidder's signing key (UKey), over a statement naming this ceremony."""
     seat = _seat(session, c, user)
-    if c.stage is not Stage.SIGN_IN:
-        raise Conflict(f"当前为{c.stage.label}阶段，不在签到时间内", code="wrong_stage")
+    _refuse(signin_refusal(c))
     if seat.signed_in_at is not None:
         return seat
     tender, lot = tender_of(session, c), lot_of(session, c)
@@ -69,20 +79,15 @@ def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust
     return seat
 
 
-def submit_decryption(
-    session: Session, user: User, c: Ceremony, wrapped_key: bytes, signature_b64: str, trust: TrustStore
-) -> DecryptionJob:
-    """The bidder releases its bid's key, SM2-encrypted to the ceremony key; a worker decrypts."""
-    seat = _seat(session, c, user)
+def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflict | None:
+    """Why this bidder may not release its key now (None: it may)."""
     now = clock.now()
     if c.stage is not Stage.DECRYPTING or c.paused_at is not None or (c.stage_ends_at and now >= c.stage_ends_at):
-        raise Conflict(f"当前为{c.stage.label}阶段，不在解密时间内", code="wrong_stage")
+        return Conflict(f"当前为{c.stage.label}阶段，不在解密时间内", code="wrong_stage")
     if seat.signed_in_at is None:
-        raise Conflict("未签到，不能解密", code="not_signed_in")
+        return Conflict("未签到，不能解密", code="not_signed_in")
     if seat.outcome is Outcome.DECRYPTED:
-        raise Conflict("投标文件已解密", code="already_decrypted")
-    if not 97 <= len(wrapped_key) <= 200:
-        raise InvalidInput("密钥密文长度不对", code="bad_wrapped_key")
+        return Conflict("投标文件已解密", code="already_decrypted")
     if session.scalar(
         select(func.count())
         .select_from(DecryptionJob)
@@ -90,7 +95,19 @@ def submit_decryption(
             DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.state.in_([JobState.QUEUED, JobState.RUNNING])
         )
     ):
-        raise Conflict("上一次解密仍在处理中", code="decryption_running")
+        return Conflict("上一次解密仍在处理中", code="decryption_running")
+    return None
+
+
+def submit_decryption(
+    session: Session, user: User, c: Ceremony, wrapped_key: bytes, signature_b64: str, trust: TrustStore
+) -> DecryptionJob:
+    """The bidder releases its bid's key, SM2-encrypted to the ceremony key; a worker decrypts."""
+    seat = _seat(session, c, user)
+    now = clock.now()
+    _refuse(decrypt_refusal(session, c, seat))
+    if not 97 <= len(wrapped_key) <= 200:
+        raise InvalidInput("密钥密文长度不对", code="bad_wrapped_key")
     bid = session.get(Bid, seat.bid_id)
     assert bid is not None
     bidder = credit_code_of(session, seat.org_id)
@@ -116,14 +133,19 @@ def submit_decryption(
     return job
 
 
+def confirm_refusal(c: Ceremony, seat: CeremonyBidder) -> Conflict | None:
+    if c.stage is not Stage.CONFIRMING:
+        return Conflict(f"当前为{c.stage.label}阶段，不在确认时间内", code="wrong_stage")
+    if seat.outcome is not Outcome.DECRYPTED:
+        return Conflict("贵单位投标文件未解密，无需确认开标记录", code="not_opened")
+    if seat.confirmation is not None:
+        return Conflict("已确认开标记录", code="already_confirmed")
+    return None
+
+
 def confirm_record(session: Session, user: User, c: Ceremony, signature_b64: str, trust: TrustStore) -> CeremonyBidder:
     seat = _seat(session, c, user)
-    if c.stage is not Stage.CONFIRMING:
-        raise Conflict(f"当前为{c.stage.label}阶段，不在确认时间内", code="wrong_stage")
-    if seat.outcome is not Outcome.DECRYPTED:
-        raise Conflict("贵单位投标文件未解密，无需确认开标记录", code="not_opened")
-    if seat.confirmation is not None:
-        raise Conflict("已确认开标记录", code="already_confirmed")
+    _refuse(confirm_refusal(c, seat))
     assert c.record_sm3 is not None
     bidder = credit_code_of(session, seat.org_id)
     _verify_user_signature(
@@ -135,11 +157,29 @@ def confirm_record(session: Session, user: User, c: Ceremony, signature_b64: str
     return seat
 
 
+def objection_refusal(c: Ceremony) -> Conflict | None:
+    """异议 may be raised from the bidder list until the record is closed (Reg 44)."""
+    if c.stage not in (Stage.BIDDERS, Stage.DECRYPTING, Stage.READING, Stage.CONFIRMING):
+        return Conflict(f"当前为{c.stage.label}阶段，不能提出异议", code="wrong_stage")
+    return None
+
+
+def bidder_refusals(session: Session, c: Ceremony, seat: CeremonyBidder) -> dict[str, str | None]:
+    """Each of the bidder's room actions' refusal now (None: allowed), from the rules the actions
+    apply: what the room page shows beside a disabled button."""
+    refusals = {
+        "signin": Conflict("贵单位已签到", code="signed_in") if seat.signed_in_at else signin_refusal(c),
+        "decrypt": decrypt_refusal(session, c, seat),
+        "confirm": confirm_refusal(c, seat),
+        "object": objection_refusal(c),
+    }
+    return {action: r.message if r is not None else None for action, r in refusals.items()}
+
+
 def raise_objection(session: Session, user: User, c: Ceremony, text: str) -> Objection:
     """异议 during the ceremony (Reg 44), from the bidder list until the record is closed."""
     seat = _seat(session, c, user)
-    if c.stage not in (Stage.BIDDERS, Stage.DECRYPTING, Stage.READING, Stage.CONFIRMING):
-        raise Conflict(f"当前为{c.stage.label}阶段，不能提出异议", code="wrong_stage")
+    _refuse(objection_refusal(c))
     text = (text or "").strip()
     if not 2 <= len(text) <= OBJECTION_LIMIT:
         raise InvalidInput(f"异议内容应为 2–{OBJECTION_LIMIT} 字", fields={"text": f"2–{OBJECTION_LIMIT} 字"})

@@ -25,6 +25,7 @@ from trading.opening.models import (
     CeremonyEvent,
     DecryptionJob,
     Stage,
+    reason_label,
 )
 from trading.procedures.operations import get_procedure
 from trading.tenders.models import Lot, Tender
@@ -135,7 +136,14 @@ def last_attempt(session: Session, seat: CeremonyBidder) -> dict[str, Any] | Non
     )
     if job is None:
         return None
-    return {"state": job.state.value, "fault": job.fault.value if job.fault else None, "code": job.error_code}
+    return {
+        "state": job.state.value,
+        "state_label": job.state.label,
+        "fault": job.fault.value if job.fault else None,
+        "fault_label": job.fault.label if job.fault else None,
+        "code": job.error_code,
+        "code_label": reason_label(job.error_code),
+    }
 
 
 def add_event(

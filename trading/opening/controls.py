@@ -39,9 +39,18 @@ def require_host(user: User) -> None:
         raise Forbidden("只有交易中心工作人员可以主持开标")
 
 
-def _require_running(c: Ceremony) -> None:
-    if c.stage in FINAL_STAGES or c.stage is Stage.SCHEDULED:
-        raise Conflict(f"开标{c.stage.label}，不能操作", code="wrong_stage")
+def running_refusal(c: Ceremony) -> Conflict | None:
+    """Why no control applies to the room now: it has not opened, or it has ended."""
+    if c.stage is Stage.SCHEDULED:
+        return Conflict("投标截止时间未到，开标尚未开始", code="wrong_stage")
+    if c.stage in FINAL_STAGES:
+        return Conflict(f"本标段{c.stage.label}，不能再操作", code="wrong_stage")
+    return None
+
+
+def _refuse(refusal: Conflict | None) -> None:
+    if refusal is not None:
+        raise refusal
 
 
 def _require_separate(session: Session, c: Ceremony) -> None:
@@ -49,17 +58,23 @@ def _require_separate(session: Session, c: Ceremony) -> None:
         raise Conflict("本项目各标段合并开标，请在合并开标室操作", code="joint_opening")
 
 
-def check_advance(session: Session, c: Ceremony) -> None:
-    """Why staff may not end this lot's window now (raises), where nobody would lose a right by it."""
-    _require_running(c)
+def advance_refusal(session: Session, c: Ceremony) -> Conflict | None:
+    """Why staff may not end this lot's window now (None: they may), where nobody would lose a
+    right by it. The room page disables 进入下一阶段 with this reason; ``check_advance`` raises it."""
+    refusal = running_refusal(c)
+    if refusal is not None:
+        return refusal
     if c.paused_at is not None:
-        raise Conflict("开标已暂停，请先继续", code="paused")
+        return Conflict("开标已暂停，请先继续", code="paused")
     # a window that has run out and still stands failed to close by itself: only what holds every
     # window (decryptions running, objections unanswered) holds staff's own try
     overdue = c.stage_ends_at is not None and clock.now() >= c.stage_ends_at
     reason = waiting_for(session, c) if overdue else _early_block(session, c)
-    if reason is not None:
-        raise Conflict(reason, code="stage_not_done")
+    return Conflict(reason, code="stage_not_done") if reason is not None else None
+
+
+def check_advance(session: Session, c: Ceremony) -> None:
+    _refuse(advance_refusal(session, c))
 
 
 def advance(session: Session, staff: User, c: Ceremony, services: Services) -> None:
@@ -70,10 +85,34 @@ def advance(session: Session, staff: User, c: Ceremony, services: Services) -> N
     advance_together(session, staff, [c], services, clock.now())
 
 
+def pause_refusal(c: Ceremony) -> Conflict | None:
+    refusal = running_refusal(c)
+    if refusal is None and c.paused_at is not None:
+        return Conflict("已经暂停", code="paused")
+    return refusal
+
+
+def resume_refusal(c: Ceremony) -> Conflict | None:
+    refusal = running_refusal(c)
+    if refusal is None and (c.paused_at is None or c.remaining_seconds is None):
+        return Conflict("没有暂停", code="not_paused")
+    return refusal
+
+
+def host_refusals(session: Session, c: Ceremony) -> dict[str, str | None]:
+    """Each host control's refusal now (None: allowed), from the rules the controls apply: what
+    the room page shows beside a disabled button."""
+    refusals = {
+        "advance": advance_refusal(session, c),
+        "pause": pause_refusal(c),
+        "resume": resume_refusal(c),
+        "extend": running_refusal(c),
+    }
+    return {action: r.message if r is not None else None for action, r in refusals.items()}
+
+
 def check_pause(c: Ceremony) -> None:
-    _require_running(c)
-    if c.paused_at is not None:
-        raise Conflict("已经暂停", code="paused")
+    _refuse(pause_refusal(c))
 
 
 def do_pause(session: Session, staff: User, c: Ceremony, reason: str, now: dt.datetime) -> None:
@@ -98,9 +137,7 @@ def pause(session: Session, staff: User, c: Ceremony, reason: str) -> None:
 
 
 def check_resume(c: Ceremony) -> None:
-    _require_running(c)
-    if c.paused_at is None or c.remaining_seconds is None:
-        raise Conflict("没有暂停", code="not_paused")
+    _refuse(resume_refusal(c))
 
 
 def do_resume(session: Session, staff: User, c: Ceremony, now: dt.datetime) -> None:
@@ -118,10 +155,14 @@ def resume(session: Session, staff: User, c: Ceremony) -> None:
     do_resume(session, staff, c, clock.now())
 
 
-def check_extend(c: Ceremony, minutes: int) -> None:
-    _require_running(c)
+def check_minutes(minutes: int) -> None:
     if not 1 <= minutes <= 240:
         raise InvalidInput("延长时间应为 1–240 分钟", fields={"minutes": "1–240"})
+
+
+def check_extend(c: Ceremony, minutes: int) -> None:
+    _refuse(running_refusal(c))
+    check_minutes(minutes)
 
 
 def do_extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str) -> None:

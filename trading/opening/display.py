@@ -10,11 +10,13 @@ from sqlalchemy.orm import Session
 
 from archive.audit import AuditEvent
 from archive.transparency import inclusion_proof, signed_checkpoints
+from signing.price_sheet import labelled_fields
 from trading.accounts.models import Organisation
 from trading.bids.models import Bid, BidState
+from trading.core.formats import money
 from trading.guarantees.bonds import bond_status
-from trading.opening.ceremonies import ceremonies_of
-from trading.opening.models import Ceremony, Outcome
+from trading.opening.ceremonies import ceremonies_of, lot_of
+from trading.opening.models import Ceremony, Outcome, reason_label
 from trading.tenders.models import Tender
 
 
@@ -31,16 +33,37 @@ def org_name(session: Session, org_id: int) -> str:
 
 def bidder_rows(session: Session, c: Ceremony) -> list[dict[str, Any]]:
     return [
-        {"bidder": org_name(session, s.org_id), "signed_in": s.signed_in_at is not None, "outcome": s.outcome.label}
+        {
+            "bidder": org_name(session, s.org_id),
+            "signed_in": s.signed_in_at is not None,
+            "outcome": s.outcome.value,
+            "outcome_label": s.outcome.label,
+        }
         for s in c.bidders
     ]
 
 
+def fields_text(fields: Any, declared: list[dict[str, Any]]) -> str:
+    """The price sheet's other fields as people read them (``工期（日历天）：150``), named by the
+    lot's declaration; amounts with thousands separators. A sheet is the bidder's own file: what is
+    not a table of fields shows nothing rather than failing the room."""
+    if not isinstance(fields, dict):
+        return ""
+    return "；".join(
+        f"{label}：{money(value) if kind == 'amount' else value}"
+        for label, kind, value in labelled_fields(fields, declared)
+    )
+
+
 def reading_table(session: Session, c: Ceremony) -> list[dict[str, Any]]:
-    """唱标: every bidder and its price sheet, published at once when the window closes."""
+    """唱标: every bidder and its price sheet, published at once when the window closes. The codes
+    and figures stay as they are; ``*_label`` is what the room and ``ggzy-bid`` show."""
+    declared = lot_of(session, c).price_fields
     rows = []
     for s in c.bidders:
         sheet = s.price_sheet or {}
+        fields = sheet.get("fields")
+        fields = fields if isinstance(fields, dict) else {}
         rows.append(
             {
                 "bidder": org_name(session, s.org_id),
@@ -48,8 +71,11 @@ def reading_table(session: Session, c: Ceremony) -> list[dict[str, Any]]:
                 "outcome": s.outcome.value,
                 "outcome_label": s.outcome.label,
                 "reason": s.outcome_reason,
+                "reason_label": reason_label(s.outcome_reason),
                 "price": sheet.get("price"),
-                "fields": sheet.get("fields", {}),
+                "price_label": money(sheet["price"]) if sheet.get("price") is not None else None,
+                "fields": fields,
+                "fields_label": fields_text(fields, declared),
                 "bond": bond_status(session, c.lot_id, s.org_id)["label"],  # 保证金, from the e-guarantee module
             }
         )

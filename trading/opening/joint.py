@@ -44,23 +44,42 @@ def running(rooms: list[Ceremony]) -> list[Ceremony]:
     return [c for c in rooms if c.stage not in FINAL_STAGES and c.stage is not Stage.SCHEDULED]
 
 
-def _all_or_none(session: Session, rooms: list[Ceremony], check: Callable[[Ceremony], None]) -> list[Ceremony]:
-    """The running lots, once every one of them passes ``check``; else a Conflict naming each lot."""
+def group_refusal(
+    session: Session, rooms: list[Ceremony], refusal: Callable[[Ceremony], Conflict | None]
+) -> Conflict | None:
+    """Why one control may not act on the running lots now, naming each lot that refuses it (None:
+    it may): the joint room disables its button with this reason, and the control raises it."""
     live = running(rooms)
     if not live:
-        raise Conflict("没有进行中的标段", code="wrong_stage")
+        return Conflict("没有进行中的标段", code="wrong_stage")
     if len({c.stage for c in live}) > 1:
-        raise Conflict("各标段阶段不一致，不能合并操作", code="stages_differ")
-    refused = []
-    for c in live:
-        try:
-            check(c)
-        except Conflict as exc:
-            refused.append((c, exc))
-    if refused:
-        text = "；".join(f"第{ceremonies.lot_of(session, c).number}标段{exc.message}" for c, exc in refused)
-        raise Conflict(text, code=refused[0][1].code)
-    return live
+        return Conflict("各标段阶段不一致，不能合并操作", code="stages_differ")
+    refused = [(c, r) for c in live if (r := refusal(c)) is not None]
+    if not refused:
+        return None
+    text = "；".join(f"第{ceremonies.lot_of(session, c).number}标段{r.message}" for c, r in refused)
+    return Conflict(text, code=refused[0][1].code)
+
+
+def _all_or_none(
+    session: Session, rooms: list[Ceremony], refusal: Callable[[Ceremony], Conflict | None]
+) -> list[Ceremony]:
+    """The running lots, once every one of them may take the control; else the Conflict naming each lot."""
+    refused = group_refusal(session, rooms, refusal)
+    if refused is not None:
+        raise refused
+    return running(rooms)
+
+
+def host_refusals(session: Session, rooms: list[Ceremony]) -> dict[str, str | None]:
+    """Each joint control's refusal now (None: allowed), for the joint room's buttons."""
+    refusals = {
+        "advance": group_refusal(session, rooms, lambda c: controls.advance_refusal(session, c)),
+        "pause": group_refusal(session, rooms, controls.pause_refusal),
+        "resume": group_refusal(session, rooms, controls.resume_refusal),
+        "extend": group_refusal(session, rooms, controls.running_refusal),
+    }
+    return {action: r.message if r is not None else None for action, r in refusals.items()}
 
 
 def _record(session: Session, staff: User, tender: Tender, action: str, live: list[Ceremony], **extra: object) -> None:
@@ -74,7 +93,7 @@ def advance(session: Session, staff: User, tender: Tender, services: Services) -
     """Every running lot to its next stage, or none of them (with each lot's reason)."""
     controls.require_host(staff)
     live = _all_or_none(
-        session, members(session, tender, services, for_update=True), lambda c: controls.check_advance(session, c)
+        session, members(session, tender, services, for_update=True), lambda c: controls.advance_refusal(session, c)
     )
     # all or none: a lot whose step fails is recorded (AdvanceFailed, which the caller commits)
     # and no lot moves, nor is the joint advance itself recorded
@@ -87,7 +106,7 @@ def advance(session: Session, staff: User, tender: Tender, services: Services) -
 def pause(session: Session, staff: User, tender: Tender, services: Services, reason: str) -> list[Ceremony]:
     controls.require_host(staff)
     text = controls.reason_text(reason)
-    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.check_pause)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.pause_refusal)
     _record(session, staff, tender, "pause", live, reason=text)
     now = clock.now()
     for c in live:
@@ -97,7 +116,7 @@ def pause(session: Session, staff: User, tender: Tender, services: Services, rea
 
 def resume(session: Session, staff: User, tender: Tender, services: Services) -> list[Ceremony]:
     controls.require_host(staff)
-    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.check_resume)
+    live = _all_or_none(session, members(session, tender, services, for_update=True), controls.resume_refusal)
     _record(session, staff, tender, "resume", live)
     now = clock.now()
     for c in live:
@@ -110,8 +129,9 @@ def extend(
 ) -> list[Ceremony]:
     controls.require_host(staff)
     text = controls.reason_text(reason)
+    controls.check_minutes(minutes)
     rooms = members(session, tender, services, for_update=True)
-    live = _all_or_none(session, rooms, lambda c: controls.check_extend(c, minutes))
+    live = _all_or_none(session, rooms, controls.running_refusal)
     _record(session, staff, tender, "extend", live, minutes=minutes, reason=text)
     for c in live:
         controls.do_extend(session, staff, c, minutes, text)

@@ -36,6 +36,24 @@ NEXT: dict[Stage, Stage] = {
     Stage.CONFIRMING: Stage.CLOSED,
 }
 
+#: What ending each window does, as staff are told before they end it early (进入下一阶段): the
+#: confirmation names what will happen, and none of it can be undone.
+ADVANCE_EFFECTS: dict[Stage, str] = {
+    Stage.SIGN_IN: "签到结束，公布投标人名单；未签到的投标人不能再签到，其投标文件将不能解密。",
+    Stage.BIDDERS: "进入解密阶段，投标人开始提交密钥解密投标文件。",
+    Stage.DECRYPTING: "解密结束：未解密的投标文件按撤销或撤回处理，全部报价同时公布（唱标）。",
+    Stage.READING: "唱标结束：生成开标记录并由平台签名，请投标人确认。",
+    Stage.CONFIRMING: "开标结束：未确认的投标人视为确认，生成最终开标记录，开标密钥销毁，标段进入评标。",
+}
+
+
+def advance_confirmation(stage: Stage, lots: int = 1) -> str:
+    """The confirmation staff read before ending the window of ``stage`` early (``lots`` together)."""
+    who = f"全部 {lots} 个标段" if lots > 1 else ""
+    effect = ADVANCE_EFFECTS.get(stage, "")
+    return f"{who}{effect}此操作不能撤回。确定{who}进入下一阶段？"
+
+
 #: Every move a ceremony may make: it opens at the deadline (or fails, or is cancelled before it),
 #: then only forward, one window at a time. The three end stages are final.
 STAGE_MOVES: dict[Stage, frozenset[Stage]] = {

@@ -54,12 +54,27 @@ class Outcome(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"pending": "待解密", "decrypted": "解密成功", "revoked": "撤销", "withdrawn": "撤回"}[self.value]
+        return OUTCOME_LABELS[self]
+
+
+OUTCOME_LABELS = {
+    Outcome.PENDING: "待解密",
+    Outcome.DECRYPTED: "解密成功",
+    Outcome.REVOKED: "撤销（投标人原因未解密）",
+    Outcome.WITHDRAWN: "撤回（平台原因未解密）",
+}
 
 
 class Fault(StrEnum):
     BIDDER = "bidder"
     PLATFORM = "platform"
+
+    @property
+    def label(self) -> str:
+        return FAULT_LABELS[self]
+
+
+FAULT_LABELS = {Fault.BIDDER: "投标人原因", Fault.PLATFORM: "平台原因"}
 
 
 class JobState(StrEnum):
@@ -68,10 +83,72 @@ class JobState(StrEnum):
     DONE = "done"
     FAILED = "failed"
 
+    @property
+    def label(self) -> str:
+        return JOB_STATE_LABELS[self]
+
+
+JOB_STATE_LABELS = {
+    JobState.QUEUED: "密钥已提交，等待解密",
+    JobState.RUNNING: "解密中",
+    JobState.DONE: "解密完成",
+    JobState.FAILED: "解密失败",
+}
+
+#: Why a bid was not decrypted: the codes a decryption attempt or the classification at the end of
+#: the window leaves (``CeremonyBidder.outcome_reason``, ``DecryptionJob.error_code``); the bounds
+#: of ``signing.bounded_zip`` (``archive_*``) are told by their family (``reason_label``).
+REASON_LABELS = {
+    "not_signed_in": "未签到",
+    "no_key_released": "解密时间内未提交密钥",
+    "key_unwrap_failed": "提交的密钥无法用开标密钥解开",
+    "wrong_key": "提交的密钥不能解密投标文件",
+    "envelope_broken": "加密投标文件已损坏",
+    "signature_invalid": "投标文件签名无效",
+    "price_sheet_invalid": "开标一览表缺失或不符合要求",
+    "worker_crashed": "解密进程多次中断",
+    "storage_corrupt": "平台存储的投标文件已损坏",
+    "storage_error": "平台存储暂时不可用",
+    "ceremony_key_unreadable": "开标密钥无法读取",
+    "ceremony_key_gone": "开标密钥已销毁",
+    "internal_error": "平台内部错误",
+}
+ARCHIVE_REASON = "投标文件包不符合平台限制"
+
+
+def reason_label(code: str | None) -> str:
+    """A reason code in words ("" for none); an unknown code is shown as itself, never hidden."""
+    if not code:
+        return ""
+    if code in REASON_LABELS:
+        return REASON_LABELS[code]
+    return ARCHIVE_REASON if code.startswith("archive_") else f"其他原因（{code}）"
+
 
 class Confirmation(StrEnum):
     SIGNED = "signed"  # the bidder SM2-signed the record's hash
     DEEMED = "deemed"  # silence until the window closed (the tender's rules)
+
+    @property
+    def label(self) -> str:
+        return CONFIRMATION_LABELS[self]
+
+
+CONFIRMATION_LABELS = {
+    Confirmation.SIGNED: "已电子签名确认",
+    Confirmation.DEEMED: "确认时间内未答复，视为确认",
+}
+
+#: What the live room's events are (``CeremonyEvent.kind``), as the room's log names them.
+EVENT_KIND_LABELS = {
+    "stage": "阶段",
+    "sign_in": "签到",
+    "decryption": "解密",
+    "confirmation": "确认",
+    "objection": "异议",
+    "objection_answer": "答复",
+    "chat": "消息",
+}
 
 
 class Ceremony(Base):

@@ -11,21 +11,23 @@ from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.services import services
 from trading.opening import api as opening_api
-from trading.opening import bidders, ceremonies, controls, failures
-from trading.opening.api import (
-    ceremony_json,
-    current,
-    joint_control,
-    joint_json,
-    joint_rooms,
-    joint_scopes,
-)
+from trading.opening import bidders, ceremonies, controls, failures, hall
+from trading.opening.api import current, joint_control, joint_rooms, joint_scopes
 from trading.opening.live import make_ticket
+from trading.opening.models import EVENT_KIND_LABELS
+from trading.opening.room_state import ceremony_json, joint_json
 from trading.opening.schemas import ExtendIn
 from trading.opening.streams import Scopes
 
 pages = Blueprint("opening", __name__, template_folder="templates")
 CONTROLS = ("advance", "pause", "resume", "extend")
+
+
+@pages.get("/ceremonies", endpoint="hall")
+@requires(Permission.PUBLIC)
+def hall_page() -> str:
+    """开标大厅: today's openings, the rooms running or to come, and those recently ended."""
+    return render_template("opening/hall.html", hall=hall.opening_hall(web.db()), recent_days=hall.RECENT_DAYS)
 
 
 @pages.get("/ceremonies/<int:ceremony_id>")
@@ -42,6 +44,7 @@ def room(ceremony_id: int) -> str:
         live_stream=_live_stream({c.id: ceremonies.viewer_scope(web.db(), c, user)}, f"/live/ceremonies/{c.id}"),
         host=web.has_permission(Permission.CEREMONY_HOST.value),
         seat=ceremonies.my_seat(web.db(), c, user),
+        event_kinds=list(EVENT_KIND_LABELS),
     )
 
 
@@ -155,6 +158,7 @@ def joint_room(code: str) -> str:
         state=joint_json(tender, rooms, user),
         host=web.has_permission(Permission.CEREMONY_HOST.value),
         live_stream=_live_stream(joint_scopes(rooms, user), "/live/rooms"),
+        event_kinds=list(EVENT_KIND_LABELS),
     )
 
 

@@ -23,13 +23,12 @@ from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
 from trading.bids.models import Bid
 from trading.core import pdf
+from trading.core.formats import amount_in_words, local_time, money
 from trading.core.services import Services
 from trading.guarantees.bonds import bond_status
 from trading.opening.ceremonies import lot_of, tender_of
-from trading.opening.display import credit_code_of, org_name
-from trading.opening.models import Ceremony, DecryptionJob, Objection, Outcome
-
-OUTCOME_TEXT = {"decrypted": "解密成功", "revoked": "撤销（投标人原因未解密）", "withdrawn": "撤回（平台原因未解密）"}
+from trading.opening.display import credit_code_of, fields_text, org_name
+from trading.opening.models import Ceremony, Confirmation, DecryptionJob, Objection, Outcome, reason_label
 
 
 def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool) -> dict[str, Any]:
@@ -79,6 +78,7 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
         "title": tender.title,
         "lot": lot.number,
         "lot_name": lot.name,
+        "price_fields": lot.price_fields,  # the names of the sheet's fields, as the lot declared them
         "ceremony": c.id,
         "deadline": tender.bid_deadline.isoformat(),
         "opened_at": c.opened_at.isoformat() if c.opened_at else None,
@@ -102,11 +102,37 @@ def build_record(session: Session, c: Ceremony, now: dt.datetime, *, final: bool
 
 
 def _local(iso: str | None) -> str:
-    return clock.local(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M:%S") if iso else "—"
+    return local_time(iso) or "—"
+
+
+def _price(value: Any) -> str:
+    """A bid price as the record states it: the figure with thousands separators, and in words."""
+    if value is None:
+        return "—"
+    words = amount_in_words(value)
+    return f"{money(value)}\n{words}" if words else money(value)
+
+
+def _outcome(b: dict[str, Any]) -> str:
+    try:
+        text = Outcome(b["outcome"]).label
+    except ValueError:
+        text = str(b["outcome"])
+    if b["reason"] and b["outcome"] != Outcome.DECRYPTED:
+        text += f"：{reason_label(b['reason'])}"
+    return text
+
+
+def _confirmation(kind: str | None) -> str:
+    try:
+        return Confirmation(kind).label if kind else "—"
+    except ValueError:
+        return str(kind)
 
 
 def render_pdf(record: dict[str, Any]) -> bytes:
-    """The record as a Chinese PDF; every string from the record is shown as plain text."""
+    """The record as a Chinese PDF: amounts with thousands separators and in words (大写), times in
+    Beijing time, codes in words. Every string from the record is shown as plain text."""
     body, title = pdf.styles()
     final = record["type"] == "opening_record_final"
     story: list[Any] = [
@@ -114,29 +140,25 @@ def render_pdf(record: dict[str, Any]) -> bytes:
         Spacer(1, 6 * mm),
         pdf.para(f"项目名称：{record['title']}　项目编号：{record['tender']}", body),
         pdf.para(f"标段：第{record['lot']}标段　{record['lot_name']}", body),
-        pdf.para(
-            f"投标截止（开标）时间：{_local(record['deadline'])}　生成时间：{_local(record['generated_at'])}", body
-        ),
+        pdf.para(f"投标截止（开标）时间：{_local(record['deadline'])}（北京时间）", body),
+        pdf.para(f"本记录生成时间：{_local(record['generated_at'])}（北京时间）", body),
         Spacer(1, 4 * mm),
     ]
     rows: list[list[Any]] = [
         ["序号", "投标人", "统一社会信用代码", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
     ]
+    declared = record.get("price_fields") or []
     for i, b in enumerate(record["bidders"], 1):
-        sheet = b["price_sheet"] or {}
-        fields = "；".join(f"{k}: {v}" for k, v in sorted((sheet.get("fields") or {}).items()))
-        outcome = OUTCOME_TEXT.get(b["outcome"], b["outcome"])
-        if b["reason"] and b["outcome"] != "decrypted":
-            outcome += f"（{b['reason']}）"
+        sheet = b["price_sheet"] if isinstance(b["price_sheet"], dict) else {}
+        fields = fields_text(sheet.get("fields"), declared)
         bond = (b.get("bond") or {}).get("label") or "—"
-        rows.append([i, b["bidder"], b["credit_code"], sheet.get("price") or "—", fields or "—", bond, outcome])
-    story += [pdf.table(rows, body, [9, 32, 30, 24, 26, 33, 26]), Spacer(1, 4 * mm)]
+        rows.append([i, b["bidder"], b["credit_code"], _price(sheet.get("price")), fields or "—", bond, _outcome(b)])
+    story += [pdf.table(rows, body, [9, 28, 27, 36, 24, 30, 26]), Spacer(1, 4 * mm)]
     if final:
         story.append(pdf.para(f"本记录确认的开标记录 SM3：{record['confirmed_record_sm3']}", body))
         for b in record["bidders"]:
             conf = b.get("confirmation") or {}
-            kind = {"signed": "已电子签名确认", "deemed": "确认时间内未答复，视为确认"}.get(conf.get("kind") or "", "—")
-            story.append(pdf.para(f"{b['bidder']}：{kind}", body))
+            story.append(pdf.para(f"{b['bidder']}：{_confirmation(conf.get('kind'))}", body))
         story.append(Spacer(1, 3 * mm))
         for o in record["objections"]:
             story.append(pdf.para(f"异议（{o['bidder']}，{_local(o['raised_at'])}）：{o['text']}", body))
@@ -149,7 +171,9 @@ def render_pdf(record: dict[str, Any]) -> bytes:
 
 
 def publish_record(session: Session, c: Ceremony, services: Services, now: dt.datetime, *, final: bool) -> None:
-    """Build, store and sign the record; the statement names both files' SM3."""
+    """Build, store and sign the record; the statement names both files' SM3. It is dated when it is
+    made: never later than the clock, even if a caller's ``now`` runs ahead of it."""
+    now = min(now, clock.now())
     record = build_record(session, c, now, final=final)
     data = canonical_json(record)
     pdf = render_pdf(record)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from trading.core.errors import InvalidInput
 from trading.core.schemas import whole_number
-from trading.opening.models import CeremonyEvent, can_see
+from trading.opening.models import EVENT_KIND_LABELS, CeremonyEvent, JobState, Outcome, can_see, reason_label
 
 Scope = tuple[bool, int | None]  # (staff or supervisor, the viewer's bidder organisation in this room)
 Scopes = dict[int, Scope]  # ceremony id → scope
@@ -62,5 +62,22 @@ def visible_events(session: Session, scopes: Scopes, after: dict[int, int]) -> l
 
 
 def event_body(ev: CeremonyEvent) -> dict[str, Any]:
-    """An event as the room pages and ``ggzy-bid`` read it (the ceremony names the lot's room)."""
-    return {"id": ev.id, "ceremony": ev.ceremony_id, "kind": ev.kind, "at": ev.created_at.isoformat(), **ev.payload}
+    """An event as the room pages and ``ggzy-bid`` read it (the ceremony names the lot's room),
+    with the words for its codes (``kind_label``; a decryption's ``state_label`` and ``code_label``)
+    added here, when it is read, so that events stored before a label changed read the same."""
+    body = {"id": ev.id, "ceremony": ev.ceremony_id, "kind": ev.kind, "at": ev.created_at.isoformat(), **ev.payload}
+    body["kind_label"] = EVENT_KIND_LABELS.get(ev.kind, ev.kind)
+    state = ev.payload.get("state")
+    if ev.kind == "decryption" and isinstance(state, str):
+        body["state_label"] = _state_label(state)
+        body["code_label"] = reason_label(ev.payload.get("code"))
+    return body
+
+
+def _state_label(state: str) -> str:
+    """A decryption event's state: a job's (queued, failed) or, once decrypted, the bid's outcome."""
+    if state in {s.value for s in JobState}:
+        return JobState(state).label
+    if state in {o.value for o in Outcome}:
+        return Outcome(state).label
+    return state

@@ -227,3 +227,95 @@
     certPublicKey, canonical, pem, hex, unhex, b64, unb64, sm3hex,
   };
 })(typeof window !== "undefined" ? window : globalThis);
+
+/* The room page's bidder actions (form#ukey): sign in, decrypt and confirm with the chosen key
+ * files. The page names its URLs in the form's data-url-* attributes and its CSRF token in the
+ * form's hidden field (no inline script under the CSP); after each action the room redraws from
+ * the server's state (the "room:refresh" event room.js listens to), buttons and reasons included. */
+(function (root) {
+  "use strict";
+  if (typeof document === "undefined") return;
+  function start() {
+    const form = document.getElementById("ukey");
+    if (!form || !root.GgzyUKey) return;
+    const U = root.GgzyUKey;
+    const urls = form.dataset;
+    const csrf = form.querySelector("input[name=csrf_token]").value;
+    form.addEventListener("submit", (e) => e.preventDefault());
+    const status = (text, bad) => {
+      const el = document.getElementById("ukey-status");
+      el.textContent = text;
+      el.className = bad ? "error" : "ok";
+    };
+    async function getJson(url) {
+      const r = await fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"});
+      if (!r.ok) throw new U.UKeyError("无法读取开标室信息（HTTP " + r.status + "）");
+      return r.json();
+    }
+    async function post(url, body) {
+      const r = await fetch(url, {method: "POST", credentials: "same-origin", body: JSON.stringify(body),
+        headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf}});
+      const got = await r.json().catch(() => ({}));
+      if (!r.ok) throw new U.UKeyError((got.error && got.error.message) || ("请求未被接受（HTTP " + r.status + "）"));
+      return got;
+    }
+    function file(id, what) {
+      const f = document.getElementById(id).files[0];
+      if (!f) throw new U.UKeyError("请选择" + what);
+      return f;
+    }
+    const password = () => document.getElementById("key-password").value;
+    const key = async (id, what) => U.loadKey(await file(id, what).text(), password());
+    async function seat() {
+      const st = await getJson(urls.urlState);
+      if (!st.me) throw new U.UKeyError("贵单位在本标段没有有效投标");
+      return st;
+    }
+    const actions = {
+      async signin() {
+        const st = await seat();
+        const k = await key("sign-key", "签名私钥（sign.key）");
+        await post(urls.urlSignin, {signature: U.sign(k, U.statements.signin(st, st.me.bidder))});
+        return "已签到";
+      },
+      async decrypt() {
+        const st = await seat();
+        const header = await U.readHeader(file("sealed-file", "加密投标文件"));
+        if (header.sm3 !== st.me.header_sm3) throw new U.UKeyError("该加密投标文件不是贵单位在本标段的有效投标");
+        const signKey = await key("sign-key", "签名私钥（sign.key）");
+        const contentKey = U.unwrapKey(header, await key("enc-key", "加密私钥（enc.key）"));
+        const [got, certs] = await Promise.all([getJson(urls.urlKey), getJson(urls.urlCerts)]);
+        const platform = U.pem(certs.signing_certificate, "CERTIFICATE");
+        const wrapped = U.wrapTo(U.checkCeremonyKey(st, got, platform), contentKey);
+        const statement = U.statements.decrypt(st, st.me.bidder, st.me.ciphertext_sm3, U.sm3hex(wrapped));
+        await post(urls.urlDecrypt, {wrapped_key: U.b64(wrapped), signature: U.sign(signKey, statement)});
+        return "密钥已提交，平台解密中；结果将在开标过程中显示";
+      },
+      async confirm() {
+        const st = await seat();
+        if (!st.record_sm3) throw new U.UKeyError("开标记录尚未生成");
+        const k = await key("sign-key", "签名私钥（sign.key）");
+        await post(urls.urlConfirm, {signature: U.sign(k, U.statements.confirm(st, st.me.bidder, st.record_sm3))});
+        return "已确认开标记录（SM3 " + st.record_sm3 + "）";
+      },
+    };
+    for (const [name, run] of Object.entries(actions)) {
+      const button = document.getElementById("do-" + name);
+      if (!button) continue;
+      button.addEventListener("click", async () => {
+        const was = button.disabled;
+        button.disabled = true;
+        status("处理中……");
+        try {
+          status(await run());
+        } catch (e) {
+          status("未完成：" + (e instanceof U.UKeyError ? e.message : "浏览器无法完成该操作（" + e + "）"), true);
+          button.disabled = was;
+        } finally {
+          document.dispatchEvent(new CustomEvent("room:refresh"));  // the buttons follow the server's state
+        }
+      });
+    }
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start); else start();
+})(typeof window !== "undefined" ? window : globalThis);

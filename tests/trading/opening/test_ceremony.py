@@ -42,6 +42,7 @@ from tests.factories import (
     upload_bid,
 )
 from trading.accounts.models import Role
+from trading.core.formats import amount_in_words
 from trading.core.services import services
 from trading.opening.decryption import run_pending
 from trading.tenders.models import Announcement, AnnouncementKind
@@ -196,6 +197,15 @@ def test_a_whole_ceremony(client: FlaskClient, session: Session, app: Flask) -> 
         assert (rows[codes[4]]["outcome"], rows[codes[4]]["reason"]) == ("revoked", "not_signed_in")  # 撤销
         assert (rows[codes[5]]["outcome"], rows[codes[5]]["reason"]) == ("withdrawn", "storage_corrupt")  # 撤回
         assert rows[codes[3]]["price"] is None
+        # the codes stay; the words a person reads come with them, from the one table of each
+        assert (
+            rows[codes[1]]["price_label"] == "9,001,000.00" and rows[codes[1]]["fields_label"] == "工期（日历天）：300"
+        )
+        assert (
+            rows[codes[3]]["outcome_label"].startswith("撤销")
+            and rows[codes[3]]["reason_label"] == "提交的密钥不能解密投标文件"
+        )
+        assert rows[codes[5]]["outcome_label"].startswith("撤回") and "存储" in rows[codes[5]]["reason_label"]
         st = client.post(f"{room}/advance", headers=t["staff"]).get_json()
         assert st["stage"] == "confirming" and st["record_sm3"]
         # the record: platform-signed, its JSON and PDF named by digest
@@ -210,7 +220,10 @@ def test_a_whole_ceremony(client: FlaskClient, session: Session, app: Flask) -> 
         from pypdf import PdfReader
 
         text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-        assert "开标记录" in text and "9001000.00" in text and "撤回" in text and "撤销" in text
+        assert "开标记录" in text and "9,001,000.00" in text and "撤回" in text and "撤销" in text
+        flat = text.replace("\n", "")  # narrow cells wrap
+        assert amount_in_words("9001000.00") in flat and "平台存储的投标文件已损坏" in flat  # 大写; reasons in words
+        assert "（北京时间）" in text and "+00:00" not in text
         # confirm, object, chat
         conf = record_confirmation_statement(cid, codes[0], st["record_sm3"])
         r = client.post(
