@@ -70,8 +70,10 @@ def upload_json(u: BidUpload) -> dict[str, Any]:
 
 
 def bid_json(b: Bid) -> dict[str, Any]:
+    lot = web.db().get(Lot, b.lot_id)
     return {
         "ciphertext_sm3": b.ciphertext_sm3,
+        "lot": lot.number if lot else None,
         "status": b.status.value,
         "status_label": b.status.label,
         "size": b.size,

@@ -11,7 +11,7 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.bids import receipts, uploads
 from trading.bids.api import platform_keys, staging, upload_json
-from trading.tenders.models import Interest, Tender
+from trading.tenders.models import Interest, Lot, Tender
 
 # The endpoints keep the name "bidding" (bidding.my_bids, ...): the portal and its pages link to them.
 pages = Blueprint("bidding", __name__, template_folder="templates")
@@ -20,8 +20,19 @@ pages = Blueprint("bidding", __name__, template_folder="templates")
 @pages.get("/bidder/tool")
 @requires(Permission.PUBLIC)
 def tool_help() -> str:
-    """How to install and use ggzy-bid (public: bidders read it before they register)."""
-    return render_template("bids/tool.html")
+    """How to install and use ggzy-bid for a whole round (public: bidders read it before they
+    register), with the platform's root certificate the checks need and its SM3 to compare."""
+    return render_template("bids/tool.html", root=platform_keys().ca.cert)
+
+
+@pages.get("/bidder/tool/root.pem")
+@requires(Permission.PUBLIC)
+def root_certificate() -> Response:
+    """The platform's root certificate (PEM): what ``ggzy-bid verify | unseal | receipt verify``
+    and ``download --ca`` check against. Its SM3 is on the tool page, to compare it by another way."""
+    resp = Response(platform_keys().ca.cert.to_pem(), mimetype="application/x-pem-file")
+    resp.headers["Content-Disposition"] = "attachment; filename=root.pem"
+    return resp
 
 
 @pages.get("/my/bids")
@@ -30,16 +41,18 @@ def my_bids() -> str:
     """The bidder's own bids and receipts (no one else can see them before the opening), and its
     unfinished uploads, each with a button to give it up (they count against its caps)."""
     user = web.require_user()
-    bids = receipts.my_bids(web.db(), user)
+    db = web.db()
     tenders = {
         t.id: t
-        for t in web.db().scalars(
+        for t in db.scalars(
             select(Tender)
             .join(Interest, Interest.tender_id == Tender.id)
             .where(Interest.org_id == user.organisation_id)
         )
     }
-    unfinished = [upload_json(u) for u in uploads.open_uploads(web.db(), user)]
+    # each bid with its tender and lot: two bids of one tender differ by their lot
+    bids = [(b, db.get(Tender, b.tender_id), db.get(Lot, b.lot_id)) for b in receipts.my_bids(db, user)]
+    unfinished = [upload_json(u) for u in uploads.open_uploads(db, user)]
     return render_template("bids/bids.html", bids=bids, tenders=tenders, uploads=unfinished)
 
 
