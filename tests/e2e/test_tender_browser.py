@@ -54,6 +54,7 @@ def test_tender_from_draft_to_bidding_closed(browser: Any, live_app: Any, tmp_pa
         t.click("button:has-text('上传并验签')")
         t.wait_for_selector("text=招标文件已上传并验签")
         t.click("button:has-text('提交审核')")
+        t.click("#confirm-dialog button:has-text('确定')")  # the page asks before it submits
         t.wait_for_selector("text=已提交交易中心审核")
         assert t.inner_text(".status") == "待审核"
 
@@ -63,6 +64,7 @@ def test_tender_from_draft_to_bidding_closed(browser: Any, live_app: Any, tmp_pa
         st.click("text=审核队列")
         st.click(f"text={code}")
         st.click("button:has-text('审核通过并发布')")
+        st.click("#confirm-dialog button:has-text('确定')")
         st.wait_for_selector("text=招标公告已发布")
         assert st.inner_text(".status") == "招标中"
 
@@ -76,7 +78,7 @@ def test_tender_from_draft_to_bidding_closed(browser: Any, live_app: Any, tmp_pa
         b.click("button:has-text('报名参加')")
         b.wait_for_selector("text=您已报名本项目")
         with b.expect_download() as dl:
-            b.click("text=招标文件.pdf")
+            b.click("ul.documents a")  # shown as 招标文件（PDF 文档…）
         assert pathlib.Path(dl.value.path()).read_bytes() == doc.read_bytes()
         b.screenshot(path=str(tmp_path / "bidder.png"), full_page=True)
 

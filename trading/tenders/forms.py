@@ -16,7 +16,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from archive import clock
-from trading.accounts.form_errors import field_lines
+from trading.accounts.form_errors import WHOLE, field_errors, field_lines
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.schemas import parse
 from trading.procedures.scoring import SCORING_TEMPLATES, template_for
@@ -38,12 +38,20 @@ TENDER_FIELDS = ("title", "description", "category", "procedure_code", "region",
 
 
 class LotsInvalid(InvalidInput):
-    """Some lots of the form are wrong: ``per_lot`` holds each one's messages by its number."""
+    """Some lots of the form are wrong: ``per_lot`` holds each one's messages by its number, shown
+    under the lot; ``lines`` the same for the summary at the top of the form."""
 
     def __init__(self, per_lot: dict[int, list[str]]) -> None:
         numbers = "、".join(f"第{n}标段" for n in per_lot)
         super().__init__(f"{numbers}填写有误，请按标段下方的提示修改")
         self.per_lot = per_lot
+        self.lines = [f"第{n}标段 · {m}" for n, messages in per_lot.items() for m in messages]
+
+
+def lot_messages(exc: DomainError) -> list[str]:
+    """One lot's refusal as lines: ``估算价：应大于 0``, or a rule across its fields as it is said."""
+    errors = field_errors(exc, LotIn)
+    return [m if name == WHOLE else f"{name}：{m}" for name, m in errors.items()] or [exc.message]
 
 
 def blank_lot(number: int) -> dict[str, str]:
@@ -96,7 +104,10 @@ def change_rows(form: MultiDict[str, str]) -> list[dict[str, str]] | None:
 
 
 def problems_for_people(exc: DomainError) -> list[str]:
-    """A refused tender's field errors as lines a person reads: ``投标截止时间：时间太短``."""
+    """A refused tender's errors as lines a person reads: ``投标截止时间：时间太短``, or
+    ``第2标段 · 估算价：应大于 0`` for a lot."""
+    if isinstance(exc, LotsInvalid):
+        return exc.lines
     return field_lines(exc, TenderIn)
 
 
@@ -128,7 +139,7 @@ def tender_from_form(form: MultiDict[str, str]) -> TenderIn:
             lot = _lot_data(row)
             parse(LotIn, lot)
         except InvalidInput as exc:
-            per_lot[number] = field_lines(exc, LotIn) or [exc.message]
+            per_lot[number] = lot_messages(exc)
             continue
         lots.append(lot)
     if per_lot:

@@ -123,3 +123,25 @@ def test_unpublished_never_listed(client: FlaskClient, session: Session) -> None
     a.status, a.published_at, a.content_sm3 = AnnouncementState.DRAFT, None, None
     session.commit()
     assert client.get("/api/v1/announcements?q=草稿中的测试").get_json()["items"] == []
+
+
+def test_search_page_reads_as_chinese(client: FlaskClient, session: Session) -> None:
+    """The page names regions, formats estimates and tells a bad parameter in Chinese (the API
+    keeps its keys)."""
+    t = publish(
+        session, "鼓楼区学校操场改造工程", "操场改造\n第二行：工期 90 日历天", TenderCategory.CONSTRUCTION, "350102", 6
+    )
+    t.lots[0].estimated_price = 12_800_000
+    session.commit()
+    html = client.get("/portal?q=操场改造").get_data(as_text=True)
+    assert "福州市鼓楼区" in html and "估算价 12,800,000.00 元" in html
+    assert '<option value="350100" >福州市</option>' in html or ">福州市</option>" in html
+    for bad, name in (("category=bogus", "类别"), ("page=x", "页码"), ("page_size=500", "每页条数")):
+        r = client.get(f"/portal?{bad}")
+        assert r.status_code == 422 and name in r.get_data(as_text=True), bad
+        assert "category" not in r.get_data(as_text=True).split("<main>")[1].split("<form")[0]
+    api = client.get("/api/v1/announcements?page=x").get_json()["error"]
+    assert "page" in api["fields"] and "页码" in api["message"]
+    # the announcement keeps its lines and lists the lots' estimates
+    ann = client.get(f"/announcements/{t.announcements[0].id}").get_data(as_text=True)
+    assert "<p>操场改造</p><p>第二行：工期 90 日历天</p>" in ann and "估算价 12,800,000.00 元" in ann
