@@ -3,6 +3,7 @@ page it leads to: the timeline, amounts, names for codes, confirmations and disa
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from flask import Flask
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
-from tests.factories import csrf_from, make_signer, make_user, page_login
+from archive import clock
+from tests.factories import api_token, csrf_from, make_signer, make_user, page_login, tender_body, upload
 from tests.trading.tenders.test_pages import form, tender_form
 from trading.accounts.models import Role
 from trading.tenders.models import Tender
@@ -156,3 +158,39 @@ def test_tender_page_confirms_and_explains(app: Flask, session: Session) -> None
     html = s.get(f"/tenders/{code}").get_data(as_text=True)
     assert "审核通过并发布" not in html  # a draft is not staff's to publish
     assert s.get("/review").status_code == 200
+
+
+def test_refused_buttons_are_disabled_with_the_reason(app: Flask, session: Session) -> None:
+    """Staff cannot publish once the deadline is too close (Law 24); after the deadline neither
+    termination nor suspension is offered as a working button."""
+    signer = make_signer(session, app, Role.TENDEREE)
+    staff = make_user(session, Role.STAFF)
+    session.commit()
+    api = app.test_client()
+    ht = api_token(api, signer.user.username)
+    deadline = clock.now() + dt.timedelta(days=21)
+    code = api.post("/api/v1/tenders", json=tender_body(deadline), headers=ht).get_json()["code"]
+    upload(api, ht, signer, code, "招标文件.pdf", b"%PDF-1.7 tender documents")
+    assert api.post(f"/api/v1/tenders/{code}/submit", headers=ht).status_code == 200
+    with clock.frozen(clock.now() + dt.timedelta(days=5)):  # a session of its own: the day's has expired
+        late = app.test_client()
+        page_login(late, staff.username)
+        html = late.get(f"/tenders/{code}").get_data(as_text=True)
+        assert re.search(
+            r'<button type="submit" disabled>审核通过并发布</button><span class="why">[^<]*不得少于 20 日', html
+        )
+    s = app.test_client()
+    page_login(s, staff.username)
+    html = s.get(f"/tenders/{code}").get_data(as_text=True)
+    assert 'data-confirm="发布后招标公告立即公开' in html and '<button type="submit">审核通过并发布</button>' in html
+    assert s.post(f"/tenders/{code}/publish", data={"csrf_token": csrf_from(html)}).status_code == 302
+    with clock.frozen(deadline + dt.timedelta(minutes=1)):
+        s = app.test_client()
+        page_login(s, staff.username)
+        html = s.get(f"/tenders/{code}").get_data(as_text=True)
+        assert '<button type="button" disabled>暂停项目</button><span class="why">' in html
+        t = app.test_client()
+        page_login(t, signer.user.username)
+        html = t.get(f"/tenders/{code}").get_data(as_text=True)
+        assert '<button type="button" disabled>终止招标</button><span class="why">投标已截止' in html
+        assert "投标截止/开标" in html and "已完成" in html  # the timeline moved on
