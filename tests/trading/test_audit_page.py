@@ -22,7 +22,7 @@ from trading.audit import hooks
 from trading.audit.trail import PAGE_SIZE
 from trading.tenders.operations import close_due
 
-ROW = re.compile(r'<tr><td class="num">(\d+)</td><td>([^<]+)(.*?)</tr>', re.S)
+ROW = re.compile(r'<tr><td class="num">#(\d+)<br>([^<]+)<br>([^<]+)</td>(.*?)</tr>', re.S)
 
 
 @pytest.fixture(autouse=True)
@@ -32,7 +32,7 @@ def wired() -> None:
 
 
 def rows(page: str) -> list[tuple[int, str, str]]:
-    return [(int(seq), at, html.unescape(rest)) for seq, at, rest in ROW.findall(page)]
+    return [(int(seq), f"{day} {time}", html.unescape(rest)) for seq, day, time, rest in ROW.findall(page)]
 
 
 def visible(page: str) -> str:
@@ -172,3 +172,21 @@ def test_the_log_check_is_told_in_chinese(client: FlaskClient, session: Session)
     page = client.post("/audit/verify", data={"csrf_token": token}).get_data(as_text=True)
     assert "哈希链完整" in page or "发现" in page
     assert "event " not in visible(page)
+
+
+def test_payload_lines_show_beijing_time_and_short_hashes() -> None:
+    from trading.audit.trail import payload_items
+
+    sm3 = "ab" * 32
+    items = payload_items(
+        f'{{"at": "2026-12-03T18:08:00+00:00", "sm3": "{sm3}", "n": 1, "x": {{"a": "甲"}}, "d": "2026-12-03"}}'
+    )
+    assert items == [
+        ("at", "2026-12-04 02:08:00（北京时间）", False),
+        ("d", "2026-12-03", False),
+        ("n", "1", False),
+        ("sm3", sm3, True),
+        ("x", '{"a": "甲"}', False),
+    ]
+    assert payload_items("[1, 2]") == [("", "[1, 2]", False)]
+    assert payload_items("not json") == [("", "not json", False)]

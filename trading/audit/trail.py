@@ -184,12 +184,37 @@ def actors(session: Session, events: list[AuditEvent]) -> dict[str, str]:
     return out
 
 
+def _shown(value: Any) -> str:
+    """A payload value for a person: an instant in Beijing time, anything structured as compact JSON."""
+    if isinstance(value, str):
+        try:
+            instant = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if instant.tzinfo is not None and "T" in value:
+            return f"{clock.local(instant):%Y-%m-%d %H:%M:%S}（北京时间）"
+        return value
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return json.dumps(value, ensure_ascii=False)
+
+
+HEX = re.compile(r"[0-9a-f]{32,}")
+
+
+def payload_items(payload: str) -> list[tuple[str, str, bool]]:
+    """The event's payload as (key, value, is a hash) lines; what is not a JSON object is one line.
+    A hash is shown as ``code.hash`` (shortened, with a copy button) so it never widens the table."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return [("", payload, False)]
+    pairs = sorted(data.items()) if isinstance(data, dict) else [("", data)]
+    return [(str(k), text, bool(HEX.fullmatch(text))) for k, v in pairs for text in [_shown(v)]]
+
+
 def describe(e: AuditEvent, who: dict[str, str]) -> dict[str, Any]:
     """One row of the audit page (or line of ``ggzy audit list``)."""
-    try:
-        payload = json.dumps(json.loads(e.payload), ensure_ascii=False, indent=1, sort_keys=True)
-    except ValueError:
-        payload = e.payload
     return {
         "seq": e.seq,
         "at": e.at,
@@ -197,7 +222,7 @@ def describe(e: AuditEvent, who: dict[str, str]) -> dict[str, Any]:
         "action": e.action,
         "action_label": action_label(e.action),
         "object": f"{object_label(e.object_type)} {e.object_id}",
-        "payload": payload,
+        "payload": payload_items(e.payload),
         "chain_hash": e.chain_hash.hex(),
     }
 

@@ -138,7 +138,7 @@ def test_the_trail_links_no_bidder_step_to_the_tender_or_to_another(
     # the audit page shows actor and object: the same neutral actor, an object never repeated
     page_login(client, s.supervisor.username)
     page = client.get("/audit?actor=sealed").get_data(as_text=True)
-    shown = re.findall(r"<td>投标人（身份密封至投标截止）</td>\s*<td>.*?</td>\s*<td>([^<]+)</td>", page, re.S)
+    shown = re.findall(r"<td>投标人（身份密封至投标截止）</td>\s*<td><span[^>]*>[^<]*</span> · ([^<]+)<details>", page)
     assert len(shown) == 10 and len(set(shown)) == 10
     assert not re.findall(r"sealed:", page)  # no pseudonym as the actor
 
