@@ -211,3 +211,10 @@ def test_the_error_page_and_the_api_name_fields(app: Flask, client: FlaskClient,
     r = client.post("/api/v1/auth/token", json={"username": admin.username})
     body = r.get_json()["error"]
     assert body["fields"] == {"password": "必填"} and body["field_labels"] == {"password": "密码"}
+
+
+def test_the_login_form_names_what_is_missing(client: FlaskClient) -> None:
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", data={"csrf_token": token, "username": "someone"})
+    assert r.status_code == 422
+    assert errors_shown(r.get_data(as_text=True)) == ["密码：必填"]

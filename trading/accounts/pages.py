@@ -35,7 +35,8 @@ def login_submit() -> ResponseReturnValue:
         data = web.form_body(LoginPageIn)
         user = password_login(LoginIn(username=data.username, password=data.password))
     except DomainError as exc:
-        resp = render_template("accounts/login.html", error=exc.message, next=target), exc.status
+        page = render_template("accounts/login.html", error=exc.message, lines=field_lines(exc), next=target)
+        resp = page, exc.status
         if isinstance(exc, TooManyRequests):
             return *resp, {"Retry-After": str(exc.retry_after)}
         return resp
