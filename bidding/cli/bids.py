@@ -11,8 +11,10 @@ from typing import Any
 import click
 
 from bidding.cli.common import (
+    amount,
     api_client,
     api_errors,
+    beijing,
     fail,
     key_password,
     load_keys,
@@ -59,8 +61,13 @@ def tenders(query: str) -> None:
         body = api_client().request(
             "GET", "/api/v1/announcements?" + urlencode({"kind": "tender", "status": "published", "q": query})
         )
+    if not body["items"]:
+        click.echo("没有正在招标的项目 (no tenders taking bids)")
     for item in body["items"]:
-        click.echo(f"{item['tender']['code']}\t{item['deadline_after']}\t{item['tender']['title']}")
+        deadline = beijing(item.get("deadline_after") or item["tender"].get("bid_deadline"))
+        click.echo(f"{item['tender']['code']}\t投标截止 {deadline}\t{item['tender']['title']}")
+    if body["items"]:
+        click.echo("（北京时间 Beijing time）")
 
 
 @click.command(help="下载招标文件并校验 SM3 与招标人签名 (download tender documents, verify SM3 and signature)")
@@ -140,6 +147,15 @@ def build(folder: pathlib.Path, tender: str, lot: int, price: str, fields: tuple
         with out.open("wb") as f:
             n = write_folder_zip(staged, f)
     click.echo(f"{out}: {n} 个文件，含 {FILENAME} (package with price sheet)")
+    click.echo(f"开标一览表：投标报价 {amount(price)} 元" + _fields_text(values, lot_spec["price_fields"]))
+
+
+def _fields_text(values: dict[str, str], declared: list[dict[str, Any]]) -> str:
+    """The sheet's other fields named as the lot declares them (工期（日历天）：365), as the room reads them."""
+    from signing.price_sheet import labelled_fields
+
+    rows = labelled_fields(values, declared)
+    return "".join(f"；{label}：{amount(v) if kind == 'amount' else v}" for label, kind, v in rows)
 
 
 @click.command(help="上传加密投标文件（分片、可续传）(upload a sealed bid: in parts, resumable)")
@@ -156,7 +172,7 @@ def upload(sealed: pathlib.Path, tender: str, lot: int) -> None:
             _explain_upload_refusal(exc, tender)
             raise
     click.echo(
-        f"投标成功 (accepted) {bid['received_at']}，密文 SM3 {bid['ciphertext_sm3']}；"
+        f"投标成功 (accepted)：平台于 {beijing(bid['received_at'])}（北京时间）接收，密文 SM3 {bid['ciphertext_sm3']}；"
         f"回执已保存 {sealed.name}.receipt.json"
     )
 
@@ -183,18 +199,6 @@ def _explain_upload_refusal(exc: Any, tender: str) -> None:
         )
 
 
-def _beijing(value: str | None) -> str:
-    """An ISO time from the platform, in Beijing time (the platform's times are UTC-aware)."""
-    from zoneinfo import ZoneInfo
-
-    if not value:
-        return "—"
-    t = dt.datetime.fromisoformat(value)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return f"{t.astimezone(ZoneInfo('Asia/Shanghai')):%Y-%m-%d %H:%M:%S}"
-
-
 @click.group(
     "uploads",
     invoke_without_command=True,
@@ -218,7 +222,7 @@ def uploads(ctx: click.Context, tender: str | None) -> None:
     for u in items:
         click.echo(
             f"{u['upload_id']}\t{u['tender']}\t{u['lot']}\t{u['declared_size']} 字节\t{u['received']} 字节\t"
-            f"{_beijing(u.get('last_part_at'))}\t{_beijing(u['expires_at'])}"
+            f"{beijing(u.get('last_part_at'))}\t{beijing(u['expires_at'])}"
         )
     click.echo("（北京时间 Beijing time）")
 
@@ -251,7 +255,12 @@ def status(tender: str) -> None:
     if not body["items"]:
         click.echo("本单位在此项目没有投标文件 (no bids)")
     for b in body["items"]:
-        click.echo(f"{b['status_label']}\t{b['received_at']}\t{b['ciphertext_sm3']}\t{b['size']} 字节")
+        lot = f"第{b['lot']}标段" if b.get("lot") is not None else "—"
+        click.echo(
+            f"{lot}\t{b['status_label']}\t接收 {beijing(b['received_at'])}\t{b['ciphertext_sm3']}\t{b['size']:,} 字节"
+        )
+    if body["items"]:
+        click.echo("（北京时间 Beijing time）")
 
 
 @click.command(help="撤回投标文件（截止前，须签名）(withdraw a bid before the deadline, signed)")
@@ -275,4 +284,4 @@ def withdraw(tender: str, lot: int, ciphertext_sm3: str, keys: pathlib.Path) -> 
             f"/api/v1/bids/{ciphertext_sm3}/withdraw",
             {"signature": base64.b64encode(key.sign(statement)).decode()},
         )
-    click.echo(f"已撤回 (withdrawn) {body['withdrawn_at']}")
+    click.echo(f"已撤回 (withdrawn)：{beijing(body['withdrawn_at'])}（北京时间）")

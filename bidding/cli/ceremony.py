@@ -9,6 +9,7 @@ import click
 from bidding.cli.common import (
     api_client,
     api_errors,
+    beijing,
     fail,
     key_password,
     load_keys,
@@ -28,8 +29,13 @@ _CEREMONY = click.option("--ceremony", type=int, required=True, help="开标室�
 def ceremonies(tender: str) -> None:
     with api_errors():
         items = api_client().request("GET", f"/api/v1/tenders/{tender}/ceremonies")["items"]
+    if not items:
+        click.echo("本项目没有开标室 (no opening rooms)")
     for c in items:
-        click.echo(f"{c['id']}\t第{c['lot']}标段\t{c['label']}\t截止 {c['ends_at'] or '—'}")
+        when = "（已暂停）" if c.get("paused") else f"本阶段截止 {beijing(c['ends_at'])}" if c.get("ends_at") else ""
+        click.echo(f"{c['id']}\t第{c['lot']}标段\t{c['label']}\t{when}")
+    if items:
+        click.echo("（北京时间 Beijing time；第一列为开标室编号，即 signin、decrypt、confirm、object 的 --ceremony）")
 
 
 @click.command(help="开标签到：用签名私钥（CA 锁）签到 (sign in to the opening with the signing key)")
@@ -65,10 +71,11 @@ def decrypt(ceremony: int, sealed: pathlib.Path, keys: pathlib.Path, wait: bool)
             return
         me = ceremony_client.wait_decrypted(client, ceremony)["me"]
     if me["outcome"] == "decrypted":
-        click.echo("解密成功 (decrypted)")
+        click.echo(f"{me['outcome_label']} (decrypted)")
         return
     last = me.get("last_attempt") or {}
-    fail(f"解密失败 (decryption failed): {last.get('code') or me['outcome']}；可在解密时间内重试")
+    why = last.get("code_label") or last.get("state_label") or me["outcome_label"]
+    fail(f"解密未成功 (decryption failed)：{why}；可在解密时间内重试")
 
 
 @click.command(help="确认开标记录（SM2 签名）(confirm the opening record by signing its SM3)")

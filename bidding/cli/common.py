@@ -3,20 +3,42 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import pathlib
 import sys
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
+from archive import clock
 from signing.certs import Certificate, TrustStore
 from signing.errors import SigningError
 from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey, check_key_password, key_file_iterations
 
 KEY_FILES = {"sign": ("sign.key", "sign.pub", "sign.crt"), "enc": ("enc.key", "enc.pub", "enc.crt")}
+
+
+def beijing(value: str | None) -> str:
+    """An instant from the platform (ISO 8601, UTC) as the pages show it: Beijing time, to the
+    second. What is not an instant is shown as it came, never hidden."""
+    if not value:
+        return "—"
+    try:
+        return clock.local(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def amount(value: object) -> str:
+    """Yuan with thousands separators (``12,345,678.90``), as the pages show amounts."""
+    try:
+        return f"{Decimal(str(value)):,.2f}"
+    except InvalidOperation:
+        return str(value)
 
 
 def fail(message: str) -> None:

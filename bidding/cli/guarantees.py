@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from bidding.cli.common import (
+    amount,
     api_client,
     api_errors,
 )
@@ -30,7 +31,10 @@ def guarantee_issuers() -> None:
 def guarantee_apply(tender: str, lot: int, issuer: str) -> None:
     with api_errors():
         o = api_client().request("POST", "/api/v1/guarantees", {"tender": tender, "lot": lot, "issuer": issuer})
-    click.echo(f"已提交申请 {o['id']}：{o['issuer']['name']}，{o['amount']} 元，有效期至少到 {o['valid_until']}")
+    click.echo(
+        f"已提交申请 {o['id']}：{o['issuer']['name']}，{amount(o['amount'])} 元，有效期至少到 {o['valid_until']}；"
+        f"{o['state_label']}"
+    )
 
 
 @guarantee.command("list", help="我的保函申请与核验结果 (my applications and guarantees)")
@@ -41,4 +45,6 @@ def guarantee_list() -> None:
         g = o["guarantee"]
         state = f"{g['number']} {g['state_label']}" if g else o["state_label"]
         refusal = f"；平台未接受出具机构的保函：{o['last_refusal']['message']}" if o["last_refusal"] else ""
-        click.echo(f"{o['id']}\t{o['tender']} 第{o['lot']}标段\t{o['issuer']['name']}\t{o['amount']}\t{state}{refusal}")
+        click.echo(
+            f"{o['id']}\t{o['tender']} 第{o['lot']}标段\t{o['issuer']['name']}\t{amount(o['amount'])} 元\t{state}{refusal}"
+        )

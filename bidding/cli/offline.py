@@ -11,6 +11,7 @@ import click
 
 from bidding.cli.common import (
     KEY_FILES,
+    beijing,
     errors,
     fail,
     key_password,
@@ -265,6 +266,6 @@ def receipt_verify(receipt_file: pathlib.Path, cert: pathlib.Path, sealed: pathl
             if digest.hex() != body["ciphertext_sm3"] or size != body["size"]:
                 fail("回执与加密投标文件不符 (receipt does not match the sealed file)")
     click.echo(
-        f"回执有效 (valid): 项目 {body['tender']} 标段 {body['lot']}，接收时间 {body['received_at']}，"
+        f"回执有效 (valid): 项目 {body['tender']} 标段 {body['lot']}，接收时间 {beijing(body['received_at'])}（北京时间），"
         f"密文 SM3 {body['ciphertext_sm3']}"
     )
