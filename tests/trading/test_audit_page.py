@@ -190,3 +190,16 @@ def test_payload_lines_show_beijing_time_and_short_hashes() -> None:
     ]
     assert payload_items("[1, 2]") == [("", "[1, 2]", False)]
     assert payload_items("not json") == [("", "not json", False)]
+
+
+def test_an_operator_is_named_with_the_login_name_as_code(client: FlaskClient, session: Session) -> None:
+    from archive.audit import ActorRef
+
+    staff = make_user(session, Role.STAFF)
+    record_event(session, ActorRef("cli:ops", "admin"), "holiday.set", ("holiday", "2031-07-01"))
+    record_event(session, ActorRef("issuer-bot", "issuer"), "holiday.set", ("holiday", "2031-07-02"))
+    session.commit()
+    page_login(client, staff.username)
+    shown = [rest for _, _, rest in rows(client.get("/audit?action=holiday.set").get_data(as_text=True))]
+    assert "<td>运维命令行（<code>ops</code>）</td>" in shown[1]
+    assert "<td><code>issuer-bot</code></td>" in shown[0]

@@ -161,13 +161,14 @@ def role_labels(actor_role: str) -> str:
     return "、".join(labels)
 
 
-def actors(session: Session, events: list[AuditEvent]) -> dict[str, str]:
-    """Each event's actor as a person reads it: 王工 · 福州市公共资源交易中心 · 交易中心工作人员."""
+def actors(session: Session, events: list[AuditEvent]) -> dict[str, tuple[str, str]]:
+    """Each event's actor as a person reads it (王工 · 福州市公共资源交易中心 · 交易中心工作人员), with
+    the identifier that goes with it where the words do not name it (the operator's login name)."""
     ids = {int(e.actor_id[5:]) for e in events if e.actor_id.startswith("user:") and e.actor_id[5:].isdigit()}
     users = {
         u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)).options(selectinload(User.organisation)))
     }
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
     for e in events:
         key = f"{e.actor_id}|{e.actor_role}"
         if key in out:
@@ -176,11 +177,11 @@ def actors(session: Session, events: list[AuditEvent]) -> dict[str, str]:
         user = users.get(int(rest)) if kind == "user" and rest.isdigit() else None
         if user is not None:
             parts = [user.display_name, user.organisation.name if user.organisation else "", role_labels(e.actor_role)]
-            out[key] = " · ".join(p for p in parts if p)
+            out[key] = (" · ".join(p for p in parts if p), "")
         elif kind == "cli":
-            out[key] = f"{ACTOR_LABELS['cli']}（{rest}）"
+            out[key] = (ACTOR_LABELS["cli"], rest)
         else:
-            out[key] = ACTOR_LABELS.get(e.actor_id, e.actor_id)
+            out[key] = (ACTOR_LABELS[e.actor_id], "") if e.actor_id in ACTOR_LABELS else ("", e.actor_id)
     return out
 
 
@@ -213,12 +214,13 @@ def payload_items(payload: str) -> list[tuple[str, str, bool]]:
     return [(str(k), text, bool(HEX.fullmatch(text))) for k, v in pairs for text in [_shown(v)]]
 
 
-def describe(e: AuditEvent, who: dict[str, str]) -> dict[str, Any]:
+def describe(e: AuditEvent, who: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """One row of the audit page (or line of ``ggzy audit list``)."""
     return {
         "seq": e.seq,
         "at": e.at,
-        "actor": who.get(f"{e.actor_id}|{e.actor_role}", e.actor_id),
+        "actor": (actor := who.get(f"{e.actor_id}|{e.actor_role}", ("", e.actor_id)))[0],
+        "actor_ident": actor[1],
         "action": e.action,
         "action_label": action_label(e.action),
         "object": f"{object_label(e.object_type)} {e.object_id}",

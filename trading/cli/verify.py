@@ -75,7 +75,9 @@ def audit_list(action: str, tender: str, actor: str, start: str, end: str, page:
     for note in found.notes:
         click.echo(note, err=True)
     for r in rows:
-        click.echo(f"#{r['seq']}  {local_time(r['at'])}  {r['action_label']}  {r['actor']}  {r['object']}")
+        name, ident = r["actor"], r["actor_ident"]
+        shown = f"{name}（{ident}）" if name and ident else name or ident
+        click.echo(f"#{r['seq']}  {local_time(r['at'])}  {r['action_label']}  {shown}  {r['object']}")
     click.echo(f"共 {found.total} 条，第 {found.page} / {found.pages} 页（北京时间）")
 
 
