@@ -8,10 +8,9 @@ import pathlib
 
 import click
 
-from archive import clock
 from signing.errors import SigningError
 from trading.cli.common import cli_actor, database, domain_errors, parse, safe_url, settings
-from trading.cli.serve import run_server
+from trading.cli.serve import Beside, run_server
 from trading.core.config import ConfigError
 
 
@@ -47,31 +46,17 @@ def migrate() -> None:
 def demo(host: str, port: int, no_serve: bool) -> None:
     s = settings()
     if s.is_production:
-        raise click.ClickException("demo data is never loaded in production mode")
-    from trading.app import create_app
-    from trading.core.db import Database
-    from trading.demo import seed
-    from trading.demo.actors import KEY_PASSWORD
-    from trading.demo.script import history_start, run
+        raise click.ClickException("生产实例不能载入演示数据 (demo data is never loaded in production mode)")
+    from trading.demo.launch import issuer_command, prepare, serving
 
-    start = clock.now()
-    # the demo's history is played in the past, so its keys and accounts are made before it
-    with clock.frozen(history_start(start)):
-        init.callback()  # type: ignore[misc]
-        with Database(s.database_url).session() as session:
-            accounts = seed(session, s.instance / "demo-accounts.txt")
-    app = create_app(s)
-    with app.app_context(), Database(s.database_url).session() as session:
-        story = run(app, session, {u: p for u, p, _ in accounts}, s.instance / "demo-keys", start=start)
-    click.echo("\n演示账号 (demo accounts) — 密码随机生成，另存于 instance/demo-accounts.txt：")
-    for username, password, role in accounts:
-        click.echo(f"  {username:<12} {password:<16} {role}")
-    for line in story:
-        click.echo(f"\n· {line}")
-    click.echo(f"\n演示密钥在 {s.instance / 'demo-keys'}（私钥口令 {KEY_PASSWORD.decode()}），可直接用于 ggzy-bid。")
+    assert init.callback is not None
+    for line in prepare(s, init.callback):
+        click.echo(line)
     if not no_serve:
-        click.echo(f"\n打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in).")
-        run_server(s, host, port, 2, True)
+        for line in serving(host, port):
+            click.echo(line)
+        argv, env = issuer_command(s, host, port)
+        run_server(s, host, port, 2, True, [Beside(argv, env)], quiet=True)
 
 
 # ---------------------------------------------------------------- organisations and users

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import pathlib
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
@@ -45,10 +46,29 @@ def until_signalled(running: Callable[[], bool]) -> None:
         time.sleep(0.5)
 
 
-def run_server(s: Settings, host: str, port: int, workers: int, with_scheduler: bool) -> None:
+@dataclasses.dataclass(frozen=True)
+class Beside:
+    """A further process to run beside gunicorn (the demo's reference issuer): its command line and
+    what it adds to the environment."""
+
+    argv: list[str]
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def run_server(
+    s: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    with_scheduler: bool,
+    beside: Sequence[Beside] = (),
+    *,
+    quiet: bool = False,
+) -> None:
     """gunicorn in the foreground, with the processes it needs beside it: the scheduler (if asked),
-    the decryption workers (``DECRYPT_WORKERS``) and, without ``LIVE_URL``, the live room's server
-    on the next port. They are stopped when gunicorn stops."""
+    the decryption workers (``DECRYPT_WORKERS``), without ``LIVE_URL`` the live room's server on the
+    next port, and any ``beside``. They are stopped when gunicorn stops. ``quiet`` (the demo): no
+    access log and only gunicorn's warnings, so the terminal keeps what the demo told."""
     # gunicorn and the app (every stage) are loaded only by the commands that serve
     from gunicorn.app.base import BaseApplication
 
@@ -61,7 +81,8 @@ def run_server(s: Settings, host: str, port: int, workers: int, with_scheduler: 
                 "workers": workers,
                 "threads": 4,
                 "timeout": 120,
-                "accesslog": "-",
+                "accesslog": None if quiet else "-",
+                "loglevel": "warning" if quiet else "info",
             }.items():
                 self.cfg.set(k, v)
             if "control_socket" in self.cfg.settings:
@@ -86,6 +107,8 @@ def run_server(s: Settings, host: str, port: int, workers: int, with_scheduler: 
             subprocess.Popen([sys.executable, "-m", "trading.cli", "live", "--host", host, "--port", str(port + 1)])
         )
         s = dataclasses.replace(s, live_url=f":{port + 1}")
+    for other in beside:
+        children.append(subprocess.Popen(other.argv, env={**os.environ, **other.env}))
     try:
         _App().run()
     finally:
@@ -125,7 +148,7 @@ def scheduler(once: bool) -> None:
         click.echo(repr(sched.run_all_due()))
         return
     sched.start()
-    click.echo(f"scheduler {sched.holder} started")
+    click.echo(f"定时任务进程已启动 (scheduler {sched.holder} started)")
     until_signalled(lambda: True)
     sched.shutdown()
 
@@ -137,7 +160,7 @@ def workers(processes: int) -> None:
     procs = [ctx.Process(target=decryption_worker, daemon=True) for _ in range(max(1, processes))]
     for proc in procs:
         proc.start()
-    click.echo(f"{len(procs)} decryption workers started")
+    click.echo(f"已启动 {len(procs)} 个开标解密工作进程 (decryption workers started)")
     until_signalled(lambda: all(p.is_alive() for p in procs))
     for proc in procs:
         proc.terminate()

@@ -25,11 +25,15 @@ from trading.procedures.scoring import SCORING_TEMPLATES
 
 DEMO_PROCEDURE = "demo_fast"
 KEY_PASSWORD = b"demo-key-password"  # printed by `ggzy demo`; demo keys only
+PUBLICITY_DAYS = 3
+"""The demo procedure's candidate publicity: the legal minimum (实施条例第五十四条), so the demo's
+publicity is one a bidder can object in, as in a real instance."""
 
 
 def ensure_demo_procedure(session: Session) -> None:
-    """A procedure with no minimum periods, so the demo's deadline can be minutes away.
-    It exists only in demo instances and says so in its name and source."""
+    """A procedure with no minimum bidding period, so the demo's deadline can be minutes away
+    (the candidate publicity keeps its 3 days). It exists only in demo instances and says so in
+    its name and source."""
     if session.get(ProcedureType, DEMO_PROCEDURE) is not None:
         return
     session.add(
@@ -41,7 +45,7 @@ def ensure_demo_procedure(session: Session) -> None:
             amendment_lead_days=0,
             amendment_policy=AmendmentPolicy.EXTEND,
             min_valid_bids=3,
-            publicity_days=0,
+            publicity_days=PUBLICITY_DAYS,
             decryption_window_minutes=10,
             archive_retention_years=15,
             source="演示数据，不适用于真实项目",

@@ -24,7 +24,9 @@ from trading.demo.actors import Actor, key_file, make_keys
 
 
 def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -> None:
-    """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives."""
+    """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives;
+    the platform's signed receipt is kept beside the sealed file, where ``ggzy-bid upload`` keeps it
+    (``ggzy-bid receipt verify`` reads it)."""
     data = sealed.read_bytes()
     head = data[: head_length(sealed)]
     up = actor.call(
@@ -43,7 +45,8 @@ def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -
             data=part,
             headers={"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
         )
-    actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
+    bid = actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
+    sealed.with_name(sealed.name + ".receipt.json").write_text(bid["receipt"], encoding="utf-8")
 
 
 def seal_and_upload(

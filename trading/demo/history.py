@@ -125,10 +125,12 @@ def evaluation(
     code: str,
     keys_dir: pathlib.Path,
     moment: FrozenClock,
+    publicity_at: dt.datetime,
 ) -> list[str]:
     """The committee evaluates remotely through the room API: the tenderee names itself to the
     lot's representative seat; SM2 sign-in and recusal pledge, leader, compliance, scores, checks,
-    the report signed by every member; then the publicity."""
+    the report signed by every member; then, at ``publicity_at`` (or half an hour after the report
+    if that is later), the candidates' publicity."""
     ev = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/evaluation", expect=201, json={})
     url = f"/api/v1/evaluations/{ev['id']}"
     seated = {s["expert"] for s in ev["seats"]}
@@ -177,14 +179,16 @@ def evaluation(
     for x, key, _ in committee:
         statement = x.call("GET", url)["statements"]["report"]
         x.call("POST", f"{url}/sign", json={"signature": base64.b64encode(key.sign(statement.encode())).decode()})
-    moment.advance(minutes=30)
+    moment.set(max(moment.current + dt.timedelta(minutes=30), publicity_at))
     staff.call("POST", f"{url}/publicity")
+    ends = clock.local(dt.datetime.fromisoformat(staff.call("GET", f"{url}/publicity")["ends_at"]))
     first = state["report"]["candidates"][0]["bidder"]
     return [
         f"{code} 评标完成：{len(committee) - 1} 名专家和 1 名招标人代表（tenderee）远程签到、签署回避承诺并评分，"
         f"评标报告已由全体成员 SM2 签名"
         f"（SM3 {state['report_sm3'][:12]}…）；中标候选人公示已发布（第一名 {first}），"
-        f"见 /evaluations/{ev['id']}/publicity；公示期满后招标人（tenderee）可在该页确定中标人"
+        f"见 /evaluations/{ev['id']}/publicity；公示期至 {ends:%m月%d日 %H:%M}，"
+        f"期间投标人（bidder1、bidder2、bidder3）可在该页提出异议，期满后招标人（tenderee）在该页确定中标人"
     ]
 
 

@@ -14,14 +14,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from trading.demo.actors import DEMO_PROCEDURE, Actor, ensure_demo_procedure, make_keys, tender_body, upload_document
+from trading.demo.actors import (
+    DEMO_PROCEDURE,
+    PUBLICITY_DAYS,
+    Actor,
+    ensure_demo_procedure,
+    make_keys,
+    tender_body,
+    upload_document,
+)
 from trading.demo.bidders import demo_issuer
 from trading.demo.history import committee_draw, evaluation, joint_tender, log_code, opened_tender
 from trading.tenders.models import Tender
 
-HISTORY = dt.timedelta(days=3)
+HISTORY = dt.timedelta(days=5)
 """How far back the demo's history starts: the opened tender is published then, opened a day later
-and evaluated the same day, so its 3-day publicity is still running when the demo ends."""
+and evaluated the same day; its candidates are publicised the next day (within the 3 days the law
+allows), so that the publicity ends ``PUBLICITY_LEFT`` after the demo."""
+
+PUBLICITY_LEFT = dt.timedelta(hours=2)
+"""How long the demo's candidate publicity still runs when the demo ends: long enough for a bidder
+to try an objection, short enough for the tenderee to award the same afternoon."""
 
 
 def history_start(now: dt.datetime) -> dt.datetime:
@@ -42,8 +55,9 @@ def run(
 
     The audit trail records only instants that have happened, in order: the history (keys, the
     opened and evaluated tender) is played first under a clock frozen in the past, from
-    ``history_start(start)``; then the joint opening, whose deadline is just behind the real clock so
-    its decryption window is open when the demo ends; then the live tenders at the real clock."""
+    ``history_start(start)``, its publicity started so that it ends ``PUBLICITY_LEFT`` after
+    ``start``; then the joint opening, whose deadline is just behind the real clock so its decryption
+    window is open when the demo ends; then the live tenders at the real clock."""
     if session.scalar(select(Tender.id).limit(1)) is not None:
         return []
     log: list[str] = []
@@ -65,7 +79,8 @@ def run(
         moment.advance(minutes=40)
         log += committee_draw(staff, opened, experts)
         moment.advance(minutes=60)
-        log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir, moment)
+        publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
+        log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir, moment, publicity_at)
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
 
     deadline = (clock.now() + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)

@@ -1,0 +1,427 @@
+"""The demo as a newcomer meets it (issue 19): it never records an instant that has not happened and
+its trail's order is its time's order, in the audit trail and in every document and receipt it made;
+its candidate publicity is one a bidder can object in; it prints what ``ggzy-bid`` needs, in
+Chinese; what it leaves works with ``ggzy audit verify`` and ``ggzy-bid``. (Served, with the reference
+issuer beside it: ``test_demo_served.py``.)"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import itertools
+import json
+import pathlib
+import re
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from pypdf import PdfReader
+from sqlalchemy import select
+
+import archive.audit
+from archive import clock
+from archive.audit import AuditEvent
+from signing.statements import SignedStatement
+from tests.factories import csrf_from, page_login
+from tests.trading.test_cli import demo_environment
+from trading.cli import main
+
+
+class TrailClock:
+    """The clock as ``archive.audit`` reads it, keeping every instant it gave an event: the trail
+    writes an instant earlier than its predecessor's as the predecessor's, so only these show
+    whether the demo ever asked it to record one out of order."""
+
+    def __init__(self) -> None:
+        self.given: list[dt.datetime] = []
+
+    def now(self) -> dt.datetime:
+        at = clock.now()
+        self.given.append(at)
+        return at
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(clock, name)
+
+
+@dataclasses.dataclass
+class Played:
+    instance: pathlib.Path
+    output: str
+    given: list[dt.datetime]
+
+
+@pytest.fixture(scope="module")
+def played(tmp_path_factory: pytest.TempPathFactory) -> Played:
+    """One ``ggzy demo --no-serve``, run where a newcomer runs it (beside its instance folder)."""
+    inst = tmp_path_factory.mktemp("demo") / "instance"
+    trail = TrailClock()
+    with pytest.MonkeyPatch.context() as mp:
+        demo_environment(mp, inst)
+        mp.chdir(inst.parent)
+        mp.setattr(archive.audit, "clock", trail)
+        r = CliRunner().invoke(main, ["demo", "--no-serve"])
+    assert r.exit_code == 0, r.output
+    return Played(inst, r.output, trail.given)
+
+
+@pytest.fixture
+def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """Where a test's copy of the finished demo goes (the ``ggzy`` commands it runs use it)."""
+    inst = tmp_path / "instance"
+    demo_environment(monkeypatch, inst)
+    return inst
+
+
+def copy_of(demo: Played, instance: pathlib.Path) -> str:
+    shutil.copytree(demo.instance, instance)
+    return demo.output
+
+
+def passwords(instance: pathlib.Path) -> dict[str, str]:
+    rows = (line.split("\t") for line in (instance / "demo-accounts.txt").read_text(encoding="utf-8").splitlines())
+    return {row[0]: row[1] for row in rows}
+
+
+@pytest.fixture
+def demo_app(played: Played, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Flask]:
+    """The app on a copy of the finished demo, at the real clock."""
+    from trading.app import create_app
+    from trading.core.config import load_settings
+
+    inst = tmp_path / "instance"
+    shutil.copytree(played.instance, inst)
+    demo_environment(monkeypatch, inst)
+    app = create_app(load_settings())
+    yield app
+    app.extensions["ggzy.db"].engine.dispose()
+
+
+def pdf_text(data: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def shown(at: dt.datetime | str) -> str:
+    """An instant as pages and PDFs show it (Beijing time, to the second)."""
+    value = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
+    return clock.local(value).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def stated(text: str, before: str, at: dt.datetime) -> bool:
+    """Whether a document states ``at`` right after ``before`` in Beijing time, to the second or to
+    the minute as it writes it."""
+    found = re.search(re.escape(before) + r"(\d{4}-\d\d-\d\d \d\d:\d\d)(:\d\d)?", re.sub(r"\s+", " ", text))
+    assert found, f"no {before} in {text[:400]}"
+    fmt = "%Y-%m-%d %H:%M:%S" if found.group(2) else "%Y-%m-%d %H:%M"
+    return "".join(found.groups(default="")) == clock.local(at).strftime(fmt)
+
+
+def test_the_trail_records_only_instants_that_happened_in_order(played: Played) -> None:
+    from trading.core.db import Database
+
+    db = Database(f"sqlite:///{played.instance / 'ggzy.db'}")
+    with db.session() as s:
+        events = s.execute(select(AuditEvent.seq, AuditEvent.at, AuditEvent.action).order_by(AuditEvent.seq)).all()
+        read_at = clock.now()
+    db.engine.dispose()
+    assert len(events) > 200
+    future = [(seq, at, action) for seq, at, action in events if clock.as_utc(at) > read_at]
+    assert not future, f"events later than the moment they were read ({read_at}): {future[:3]}"
+    backwards = [(a, b) for a, b in itertools.pairwise(events) if clock.as_utc(b.at) < clock.as_utc(a.at)]
+    assert not backwards, f"seq order and time order disagree: {backwards[:3]}"
+    # and none was written at its predecessor's time in place of an earlier one
+    assert played.given == sorted(played.given)
+    assert {clock.as_utc(e.at) for e in events} <= {clock.as_utc(t) for t in played.given}
+    # the history lies days back; the live tenders were played at the real clock
+    assert clock.as_utc(events[0].at) < read_at - dt.timedelta(days=3)
+    assert clock.as_utc(events[-1].at) > read_at - dt.timedelta(minutes=10)
+
+
+def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> None:
+    output = copy_of(played, instance)
+    for name in ("admin", "staff", "supervisor", "tenderee", "agency", "bidder1", "issuer", "expert1"):
+        assert name in output
+    assert "已发布，投标截止" in output and "等待交易中心工作人员" in output
+    r_first = output
+    first = (instance / "demo-accounts.txt").read_text()
+    r = CliRunner().invoke(main, ["demo", "--no-serve"])  # idempotent: same accounts, no second tender
+    assert r.exit_code == 0 and (instance / "demo-accounts.txt").read_text() == first
+    assert "已发布" not in r.output
+    assert CliRunner().invoke(main, ["audit", "verify"]).exit_code == 0
+    finished = clock.now()
+
+    # The demo tender is published with a near deadline; the scheduler's sweep closes it.
+    from trading.core.db import Database
+    from trading.tenders.models import Tender, TenderState
+    from trading.tenders.operations import close_due
+
+    db = Database(f"sqlite:///{instance / 'ggzy.db'}")
+    with db.session() as s:
+        # The trail records only instants that have happened, in order: the history was played in
+        # the past, oldest first, the live tenders last.
+        times = [clock.as_utc(t) for t in s.scalars(select(AuditEvent.at).order_by(AuditEvent.seq))]
+        assert times == sorted(times) and times[-1] <= finished
+        # the accounts were hashed at the configured cost (ARGON2_* above), not the library's default
+        from trading.accounts.models import User
+
+        hashes = s.scalars(select(User.password_hash)).all()
+        assert hashes and all(h.startswith("$argon2id$v=19$m=8,t=1,") for h in hashes), hashes[:2]
+        assert times[0] <= finished - dt.timedelta(days=2)
+        # history first (opened, joint), then the live tender and the one in the review queue
+        history = s.scalars(select(Tender).order_by(Tender.id)).all()
+        demo = [history[2], history[3], history[0], history[1]]
+        assert [t.status for t in demo] == [
+            TenderState.PUBLISHED,
+            TenderState.SUBMITTED,
+            TenderState.BIDDING_CLOSED,
+            TenderState.BIDDING_CLOSED,
+        ]
+        # the third went through its whole opening, played by the scripted bidders and staff
+        from trading.opening.models import Ceremony, Outcome, Stage
+
+        opened = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[2].id)).one()
+        assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
+        assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
+        assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
+        # their bonds are e-guarantees from the demo issuer, verified and shown in the record
+        from trading.guarantees.models import Guarantee, GuaranteeState
+
+        bonds = s.scalars(select(Guarantee).where(Guarantee.lot_id == opened.lot_id)).all()
+        assert len(bonds) == 3 and {g.state for g in bonds} == {GuaranteeState.VALID}
+        assert all(b["bond"]["status"] == "satisfied" for b in opened.record["bidders"])
+        # its committee evaluated it remotely and signed the report; the candidates are publicised
+        from trading.evaluation.models import EvalState, Evaluation, ReportSignature
+
+        ev = s.scalars(select(Evaluation).where(Evaluation.lot_id == opened.lot_id)).one()
+        assert ev.state is EvalState.PUBLICITY and ev.report is not None and len(ev.report["candidates"]) == 3
+        signed = s.scalars(select(ReportSignature).where(ReportSignature.evaluation_id == ev.id)).all()
+        # the whole committee of five: four drawn experts (two regions) and the tenderee's representative
+        assert len(signed) == 5 and len({x["region"] for x in ev.report["committee"]}) == 2
+        assert [x["representative"] for x in ev.report["committee"]].count(True) == 1
+        # the fourth: two lots opened together, waiting in the decryption window for bidder1 only
+        joint = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[3].id).order_by(Ceremony.id)).all()
+        assert demo[3].joint_opening and [c.stage for c in joint] == [Stage.DECRYPTING, Stage.DECRYPTING]
+        for c in joint:
+            assert [b.outcome for b in c.bidders].count(Outcome.DECRYPTED) == 2
+            assert [b.outcome for b in c.bidders].count(Outcome.PENDING) == 1
+        assert "合并开标，正在解密" in r_first
+        # the opened tender's committee: drawn (4 of the 5 demo experts), and re-runnable
+        from trading.evaluation.models import Draw, DrawMember
+
+        (d,) = s.scalars(select(Draw)).all()
+        assert d.lot_id == opened.lot_id and len(s.scalars(select(DrawMember)).all()) == 4
+        assert "ggzy draw verify" in r_first
+        draw_id = d.id
+        assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
+        assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
+    db.engine.dispose()
+    r = CliRunner().invoke(main, ["draw", "verify", str(draw_id)])
+    assert r.exit_code == 0 and "抽取可复算" in r.output, r.output
+
+    # The bidders' demo keys work with ggzy-bid as printed.
+    from bidding.cli import main as bid
+
+    keys = instance / "demo-keys" / "bidder1"
+    (instance / "bid.txt").write_text("开标一览表：投标报价 12,345,678.00 元", encoding="utf-8")
+    env = {"GGZY_KEY_PASSWORD": "demo-key-password", "GGZY_NO_PROGRESS": "1"}
+    r = CliRunner(env=env).invoke(
+        bid,
+        [
+            "seal",
+            str(instance / "bid.txt"),
+            "--tender",
+            demo[0].code,
+            "--lot",
+            "1",
+            "--bidder",
+            "bidder1",
+            "--keys",
+            str(keys),
+            "--out",
+            str(instance / "b.sealed"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner(env=env).invoke(
+        bid,
+        [
+            "verify",
+            str(instance / "b.sealed"),
+            "--ca",
+            str(instance / "demo-keys" / "root.pem"),
+            "--tender",
+            demo[0].code,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+
+
+def test_every_document_and_receipt_states_an_instant_that_happened(played: Played, demo_app: Flask) -> None:
+    """The records, the report and the bid receipts: each states when it was made, that instant has
+    passed, its signature was made then, its PDF says the same, and what the bidder keeps, the
+    pages and the opening record all say when a bid was received as its receipt does."""
+    from trading.accounts.models import User
+    from trading.bids.models import Bid
+    from trading.core.services import services
+    from trading.evaluation.models import Evaluation
+    from trading.opening.models import Ceremony
+    from trading.opening.record import record_files
+
+    store = services(demo_app).store
+    read_at = clock.now()
+    with demo_app.extensions["ggzy.db"].session() as s:
+        records = 0
+        for c in s.scalars(select(Ceremony).order_by(Ceremony.id)):
+            for final in (False, True):
+                files = record_files(c, final=final)
+                if files is None:
+                    continue
+                raw = c.final_record_statement if final else c.record_statement
+                assert raw is not None
+                signed_at = SignedStatement.from_json(raw.encode()).signed_at
+                record = json.loads(store.read_bytes(files[0]))
+                generated = dt.datetime.fromisoformat(record["generated_at"])
+                assert generated == signed_at <= read_at, (c.id, final)
+                assert stated(pdf_text(store.read_bytes(files[1])), "生成时间：", generated)
+                records += 1
+        assert records == 2  # the opened tender's record and its final record; the joint rooms decrypt still
+        (ev,) = s.scalars(select(Evaluation)).all()
+        assert ev.report is not None and ev.report_statement is not None and ev.report_pdf_key is not None
+        generated = dt.datetime.fromisoformat(ev.report["generated_at"])
+        signed_at = SignedStatement.from_json(ev.report_statement.encode()).signed_at
+        assert generated <= signed_at <= read_at
+        assert stated(pdf_text(store.read_bytes(ev.report_pdf_key)), "生成时间：", generated)
+        assert ev.notice_key is None  # no award notice: its publicity runs (test_award_notice_… awards)
+
+        opened = next(c for c in s.scalars(select(Ceremony).order_by(Ceremony.id)) if c.record)
+        in_record = {row["ciphertext_sm3"]: row["received_at"] for row in opened.record["bidders"]}
+        bids = s.scalars(select(Bid).order_by(Bid.id)).all()
+        assert len(bids) == 9  # three bidders: the opened tender, and both lots of the joint one
+        for bid in bids:
+            receipt = SignedStatement.from_json(bid.receipt.encode())
+            received = dt.datetime.fromisoformat(receipt.body["received_at"])
+            assert received == receipt.signed_at == clock.as_utc(bid.received_at) <= read_at
+            if bid.ciphertext_sm3 in in_record:
+                assert dt.datetime.fromisoformat(in_record[bid.ciphertext_sm3]) == received
+        bidder1 = s.scalars(select(User.id).where(User.username == "bidder1")).one()
+        mine = {b.ciphertext_sm3 for b in bids if b.user_id == bidder1}
+    # what bidder1 keeps beside its sealed files, and what its pages show
+    kept = sorted((played.instance / "demo-bids").glob("bidder1-*.sealed.receipt.json"))
+    assert len(kept) == 3
+    client = demo_app.test_client()
+    page_login(client, "bidder1", passwords(played.instance)["bidder1"])
+    page = client.get("/my/bids").get_data(as_text=True)
+    for path in kept:
+        body = SignedStatement.from_json(path.read_bytes()).body
+        assert body["ciphertext_sm3"] in mine
+        assert shown(body["received_at"]) in page
+        got = client.get(f"/my/bids/{body['ciphertext_sm3']}/receipt.json")
+        assert got.status_code == 200 and got.get_data() == path.read_bytes()
+        checked = client.post(
+            "/receipts/verify",
+            data={
+                "csrf_token": csrf_from(client.get("/receipts/verify").get_data(as_text=True)),
+                "receipt": (path.open("rb"), path.name),
+            },
+            content_type="multipart/form-data",
+        ).get_data(as_text=True)
+        assert f"平台于 {shown(body['received_at'])} 接收" in checked
+
+
+def test_bidders_can_object_in_the_running_publicity(played: Played, demo_app: Flask) -> None:
+    from trading.demo.script import PUBLICITY_LEFT
+
+    accounts = passwords(played.instance)
+    public = demo_app.test_client().get("/api/v1/evaluations/1/publicity").get_json()
+    assert public["state"] == "publicity" and not public["ended"]
+    left = dt.datetime.fromisoformat(public["ends_at"]) - clock.now()
+    assert PUBLICITY_LEFT - dt.timedelta(minutes=10) < left <= PUBLICITY_LEFT
+    for i, username in enumerate(("bidder1", "bidder2"), start=1):
+        client = demo_app.test_client()
+        page_login(client, username, accounts[username])
+        html = client.get("/evaluations/1/publicity").get_data(as_text=True)
+        assert 'id="objection-text"' in html, f"{username} finds no objection form"
+        text = f"我方对第{i}名候选人的业绩得分有异议，请招标人复核（{username}）。"
+        r = client.post("/evaluations/1/publicity/object", data={"csrf_token": csrf_from(html), "text": text})
+        assert r.status_code == 302
+        assert text in client.get("/evaluations/1/publicity").get_data(as_text=True)
+    public = demo_app.test_client().get("/api/v1/evaluations/1/publicity").get_json()
+    assert public["suspended"] and len(public["objections"]) == 2
+
+
+#: what the demo may print in Latin letters outside parentheses: account names, commands, file and
+#: option names (told by their punctuation), and the acronyms of the allow-list
+LATIN = re.compile(r"[A-Za-z0-9_.:/+\-]*[A-Za-z][A-Za-z0-9_.:/+\-]*")
+ACRONYMS = {"SM2", "SM3", "PDF", "JSON", "API", "CA", "UKey", "ggzy", "Ctrl+C"}
+COMMAND = re.compile(r"ggzy(-bid)? [a-z ]+")
+
+
+def latin_words(output: str, usernames: set[str]) -> list[str]:
+    words = []
+    for line in output.splitlines():
+        line = re.sub(r"\([^()]*\)", "", COMMAND.sub("", line))  # English in parentheses is allowed
+        for word in LATIN.findall(line):
+            code = any(ch in word for ch in "/._-:+") or any(ch.isdigit() for ch in word)
+            if not code and word not in usernames and word not in ACRONYMS:
+                words.append(word)
+    return words
+
+
+def test_the_demo_prints_what_the_tool_needs_in_chinese(played: Played) -> None:
+    from trading.core.db import Database
+
+    out = played.output
+    db = Database(f"sqlite:///{played.instance / 'ggzy.db'}")
+    from trading.accounts.models import User
+
+    with db.session() as s:
+        users = {
+            u.username: (u.organisation.name, u.organisation.credit_code)
+            for u in s.scalars(select(User))
+            if u.organisation
+        }
+    db.engine.dispose()
+    assert len(users) == 14
+    for username, (name, code) in users.items():
+        line = next(line for line in out.splitlines() if line.strip().startswith(username + " "))
+        assert name in line and code in line, line
+    for bidder in ("bidder1", "bidder2", "bidder3"):
+        assert f"--bidder {users[bidder][1]}" in out
+        assert f"instance/demo-keys/{bidder}（" in out
+    assert "demo-accounts.txt" in out and "demo-key-password" in out
+    printed = re.findall(r"instance/[\w./-]+", out)
+    for path in printed:  # every path it prints is there, relative to where it ran
+        assert (played.instance.parent / path.rstrip("/")).exists(), path
+    assert "instance/demo-keys/root.pem" in printed and "instance/demo-keys/platform.pem" in printed
+    sealed = [p for p in printed if p.endswith(".sealed")]
+    assert len(sealed) == 9 and all((played.instance.parent / f"{p}.receipt.json").exists() for p in sealed)
+    assert latin_words(out, set(users) | set(passwords(played.instance).values())) == []
+
+
+def test_latin_words_are_found() -> None:
+    assert latin_words("scheduler 1 started\n数据库已就绪 (schema at head)", set()) == ["scheduler", "started"]
+    assert latin_words("用 ggzy draw verify 1 复算；bidder1 见 instance/demo-keys/root.pem", {"bidder1"}) == []
+
+
+def test_audit_verify_fails_on_tampering(instance: pathlib.Path, played: Played) -> None:
+    import sqlite3
+
+    copy_of(played, instance)
+    # the demo's decisive moments asked for checkpoints; the scheduler signs them
+    assert CliRunner().invoke(main, ["scheduler", "--once"]).exit_code == 0
+    r = CliRunner().invoke(main, ["archive", "verify-log"])
+    assert r.exit_code == 0 and "日志完整" in r.output, r.output
+    assert int(r.output.split("：")[1].split(" ")[0]) >= 4  # bid deadline, decryption end, both records
+    con = sqlite3.connect(instance / "ggzy.db")
+    con.execute("UPDATE audit_event SET payload = '{}' WHERE seq = 3")
+    con.commit()
+    con.close()
+    r = CliRunner().invoke(main, ["audit", "verify"])
+    assert r.exit_code == 1 and "事件 3" in r.output
+    r = CliRunner().invoke(main, ["archive", "verify-log"])
+    assert r.exit_code == 1 and "event 3" in r.output
