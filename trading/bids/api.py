@@ -59,6 +59,7 @@ def upload_json(u: BidUpload) -> dict[str, Any]:
         "created_at": iso(u.created_at),
         "last_part_at": iso(u.updated_at),
         "state": u.state.value,
+        "state_label": u.state.label,
         "declared_size": u.declared_size,
         "part_size": u.part_size,
         "received": u.received,

@@ -20,13 +20,23 @@ class BidState(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"accepted": "有效", "superseded": "已被替换", "withdrawn": "已撤回"}[self.value]
+        return BID_STATE_LABELS[self]
+
+
+BID_STATE_LABELS = {BidState.ACCEPTED: "有效", BidState.SUPERSEDED: "已被替换", BidState.WITHDRAWN: "已撤回"}
 
 
 class UploadState(StrEnum):
     OPEN = "open"
     COMPLETED = "completed"
     ABANDONED = "abandoned"
+
+    @property
+    def label(self) -> str:
+        return UPLOAD_STATE_LABELS[self]
+
+
+UPLOAD_STATE_LABELS = {UploadState.OPEN: "上传中", UploadState.COMPLETED: "已完成", UploadState.ABANDONED: "已放弃"}
 
 
 class Bid(Base):

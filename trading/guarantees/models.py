@@ -26,9 +26,15 @@ class OrderState(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"applied": "待出具机构审核", "rejected": "出具机构已拒绝", "issued": "已出函", "cancelled": "已取消"}[
-            self.value
-        ]
+        return ORDER_STATE_LABELS[self]
+
+
+ORDER_STATE_LABELS = {
+    OrderState.APPLIED: "待出具机构审核",
+    OrderState.REJECTED: "出具机构已拒绝",
+    OrderState.ISSUED: "已出函",
+    OrderState.CANCELLED: "已取消",
+}
 
 
 LIVE_ORDER_STATES = (OrderState.APPLIED.value, OrderState.ISSUED.value)
@@ -44,15 +50,17 @@ class GuaranteeState(StrEnum):
 
     @property
     def label(self) -> str:
-        labels = {
-            "sealed": "待揭示",
-            "invalid": "无效",
-            "valid": "有效",
-            "released": "已释放",
-            "claimed": "索赔中",
-            "paid": "已赔付",
-        }
-        return labels[self.value]
+        return GUARANTEE_STATE_LABELS[self]
+
+
+GUARANTEE_STATE_LABELS = {
+    GuaranteeState.SEALED: "待揭示",
+    GuaranteeState.INVALID: "无效",
+    GuaranteeState.VALID: "有效",
+    GuaranteeState.RELEASED: "已释放",
+    GuaranteeState.CLAIMED: "索赔中",
+    GuaranteeState.PAID: "已赔付",
+}
 
 
 class ClaimState(StrEnum):
@@ -62,7 +70,10 @@ class ClaimState(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"filed": "已提交出具机构", "paid": "已赔付", "refused": "出具机构拒赔"}[self.value]
+        return CLAIM_STATE_LABELS[self]
+
+
+CLAIM_STATE_LABELS = {ClaimState.FILED: "已提交出具机构", ClaimState.PAID: "已赔付", ClaimState.REFUSED: "出具机构拒赔"}
 
 
 class ClaimGround(StrEnum):
@@ -71,9 +82,13 @@ class ClaimGround(StrEnum):
 
     @property
     def label(self) -> str:
-        return {"withdrew_after_deadline": "投标截止后撤销投标文件", "refused_contract": "中标后拒绝签订合同"}[
-            self.value
-        ]
+        return CLAIM_GROUND_LABELS[self]
+
+
+CLAIM_GROUND_LABELS = {
+    ClaimGround.WITHDREW_AFTER_DEADLINE: "投标截止后撤销投标文件",
+    ClaimGround.REFUSED_CONTRACT: "中标后拒绝签订合同",
+}
 
 
 class GuaranteeOrder(Base):

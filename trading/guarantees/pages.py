@@ -13,7 +13,7 @@ from trading.accounts.permissions import Permission, requires
 from trading.guarantees import bonds, orders
 from trading.guarantees.api import issuers_json, lot_json, opened_lot, order_json
 from trading.guarantees.issuers import issuer_api_user
-from trading.guarantees.models import Guarantee, GuaranteeClaim, GuaranteeOrder
+from trading.guarantees.models import ClaimGround, Guarantee, GuaranteeClaim, GuaranteeOrder
 from trading.guarantees.schemas import ApplyIn
 from trading.tenders.loading import kek, load
 from trading.tenders.models import Lot, Tender
@@ -65,6 +65,7 @@ def lot_page(code: str, number: int) -> str:
         lot=lot,
         items=[lot_json(db, g) for g in bonds.lot_guarantees(db, lot)],
         tenderee=tender.can_manage(user),
+        grounds=list(ClaimGround),
     )
 
 

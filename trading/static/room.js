@@ -60,8 +60,11 @@
   const bidderRows = (bidders) => (bidders || []).map((b) =>
     `<tr><td>${esc(b.bidder)}</td><td>${b.signed_in ? "已签到" : "未签到"}</td><td>${esc(b.outcome_label)}</td></tr>`).join("");
   const readingRows = (table) => (table || []).map((r) =>
-    `<tr><td>${esc(r.bidder)}</td><td class="num">${esc(r.price_label || "—")}</td><td>${esc(r.fields_label || "—")}</td>` +
-    `<td>${esc(r.bond || "—")}</td><td>${esc(r.outcome_label)}${r.reason_label ? "：" + esc(r.reason_label) : ""}</td></tr>`).join("");
+    `<tr><td>${esc(r.bidder)}<br><span class="muted">${esc(r.outcome_label)}${r.reason_label ? "：" + esc(r.reason_label) : ""}</span></td>` +
+    `<td class="price">${esc(r.price_label || "—")}${r.fields_label ? `<br><span class="muted">${esc(r.fields_label)}</span>` : ""}</td>` +
+    `<td>${esc(r.bond || "—")}</td></tr>`).join("");
+  /** The joint room draws each lot here, with the columns of the one-lot room's page. */
+  const READING_HEAD = "<tr><th>投标人与解密结果</th><th>投标报价（元）与其他报价内容</th><th>保证金</th></tr>";
 
   function log(ev, prefix) {
     const li = document.createElement("li");
@@ -140,7 +143,7 @@
         <p><a href="${roomUrl}${esc(l.id)}">进入本标段开标室</a></p>
         ${l.stage === "failed" ? "<p>投标人少于规定数量，本标段不予开标（流标）。</p>" : ""}
         <table class="bidders"><thead><tr><th>投标人</th><th>签到</th><th>解密</th></tr></thead><tbody>${bidderRows(l.bidders)}</tbody></table>
-        <table class="reading"><thead><tr><th>投标人</th><th>投标报价（元）</th><th>其他报价内容</th><th>保证金</th><th>解密结果</th></tr></thead><tbody>${readingRows(l.table)}</tbody></table>
+        <table class="reading"><thead>${READING_HEAD}</thead><tbody>${readingRows(l.table)}</tbody></table>
         <p>开标记录：${record}</p></section>`;
     }
     const state = json(el, "state");
