@@ -151,6 +151,8 @@ def connect_stages() -> None:
     """Wire the hooks by which an earlier stage lets later ones react without naming them. Idempotent
     (a function connected twice is kept once): ``create_app`` calls it, and so does importing this
     module, for what runs tender operations without an app (the scheduler, the CLI, scripts)."""
+    from trading.archives.audit_scope import tender_objects
+    from trading.audit import hooks as audit_hooks
     from trading.awards.award import tender_page_context as awards_on_tender_page
     from trading.opening.ceremonies import create_ceremonies
     from trading.opening.display import tender_page_context as opening_on_tender_page
@@ -161,6 +163,7 @@ def connect_stages() -> None:
     tender_hooks.tender_terminated.connect(cancel_for_termination)
     tender_hooks.tender_page_context.connect(opening_on_tender_page)
     tender_hooks.tender_page_context.connect(awards_on_tender_page)
+    audit_hooks.tender_objects.connect(tender_objects)
 
 
 def import_job_modules() -> None:

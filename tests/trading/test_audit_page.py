@@ -6,7 +6,6 @@ import datetime as dt
 import html
 import re
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -17,18 +16,10 @@ from archive.audit import SYSTEM, AuditEvent, record_event
 from tests.factories import make_user, page_login
 from tests.trading.tenders.test_sealed_trail import bidder_steps, published
 from trading.accounts.models import Role
-from trading.archives.audit_scope import tender_objects
-from trading.audit import hooks
 from trading.audit.trail import PAGE_SIZE
 from trading.tenders.operations import close_due
 
 ROW = re.compile(r'<tr><td class="num">#(\d+)<br>([^<]+)<br>([^<]+)</td>(.*?)</tr>', re.S)
-
-
-@pytest.fixture(autouse=True)
-def wired() -> None:
-    """The filter by 项目编号 asks the later stages (``trading.app.connect_stages`` wires it)."""
-    hooks.tender_objects.connect(tender_objects)
 
 
 def rows(page: str) -> list[tuple[int, str, str]]:
