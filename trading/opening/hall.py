@@ -85,7 +85,7 @@ def opening_hall(session: Session, now: dt.datetime | None = None) -> Hall:
     ended_states = [s for s in Stage if s in FINAL_STAGES]
 
     def rows(q: Select[Ceremony, Tender, Lot]) -> list[tuple[Ceremony, Tender, Lot]]:
-        return list(session.execute(q).tuples())
+        return [(c, t, lot) for c, t, lot in session.execute(q)]
 
     today_rows = rows(base.where(*in_today).order_by(Tender.bid_deadline, Tender.id, Lot.number).limit(LIMIT))
     not_today = (Tender.bid_deadline < day_start) | (Tender.bid_deadline >= day_end)
