@@ -175,7 +175,9 @@ def decryption_worker() -> None:
 
     s = settings()
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Ctrl+C in the terminal of ggzy serve (or demo) reaches every process: stop as on SIGTERM
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     work(Database(s.database_url), Services(s), stop)
 
 
