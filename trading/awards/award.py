@@ -28,13 +28,16 @@ from archive.db import locked
 from archive.transparency import request_checkpoint
 from signing.statements import sign_statement
 from trading.accounts.models import Organisation, Role, User
-from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.bids.models import Bid
+from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from trading.core.formats import amount_in_words, money
 from trading.core.scheduler import each_attempted
 from trading.core.services import Services
 from trading.evaluation import report as rep
 from trading.evaluation import room
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import PUBLICITY_DUE_DAYS, EvalState, Evaluation, PublicityObjection
+from trading.evaluation.signoff import publicity_refusal
 from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import CeremonyBidder
 from trading.procedures.operations import get_procedure
@@ -57,7 +60,7 @@ def publicity_body(report: dict[str, Any], days: int) -> str:
         f"根据评标委员会的评标报告，现将中标候选人公示如下，公示期不少于 {days} 日：",
     ]
     for c in report["candidates"]:
-        lines.append(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {c['price']} 元")
+        lines.append(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {money(c['price'])} 元")
     lines.append(
         "投标人或者其他利害关系人对评标结果有异议的，应当在公示期内通过本平台提出；招标人自收到异议之日起 3 日内答复，"
         "答复前暂停招标投标活动（《招标投标法实施条例》第五十四条）。"
@@ -69,8 +72,10 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
     if Role.STAFF not in staff.roles:
         raise Forbidden("只有交易中心工作人员可以发布中标候选人公示")
     require_state(ev, EvalState.REPORTED)
-    if ev.report is None or ev.report_statement is None:
-        raise Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
+    refusal = publicity_refusal(ev)
+    if refusal is not None:
+        raise refusal
+    assert ev.report is not None
     lot, tender = room.lot_and_tender(session, ev)
     days = get_procedure(session, tender.procedure_code).publicity_days
     due = ev.publicity_due()
@@ -103,15 +108,25 @@ def objections(session: Session, ev: Evaluation) -> list[PublicityObjection]:
     return list(session.scalars(q))
 
 
+def objection_refusal(session: Session, user: User | None, ev: Evaluation, now: dt.datetime) -> DomainError | None:
+    """Why ``user`` cannot object now (None: it can): only a bidder of the lot, only while the
+    publicity runs (or stands still for an unanswered objection). The page shows it."""
+    if ev.state is not EvalState.PUBLICITY:
+        return Conflict(f"评标当前处于“{ev.state.label}”阶段，不能提出异议", code="wrong_state")
+    assert ev.publicity_ends_at is not None
+    if ev.suspended_at is None and now >= ev.publicity_ends_at:
+        return Conflict("公示期已结束，不能再提出异议", code="too_late")
+    if user is None or user.organisation_id not in {b.org_id for b in room.bidders(session, ev)}:
+        return Forbidden("只有本标段的投标人可以通过平台提出异议", code="not_a_bidder")
+    return None
+
+
 def object_to(session: Session, user: User, ev: Evaluation, text: str) -> PublicityObjection:
     require_state(ev, EvalState.PUBLICITY)
-    assert ev.publicity_ends_at is not None
     now = clock.now()
-    if ev.suspended_at is None and now >= ev.publicity_ends_at:
-        raise Conflict("公示期已结束，不能再提出异议", code="too_late")
-    bidder_orgs = {b.org_id for b in room.bidders(session, ev)}
-    if user.organisation_id not in bidder_orgs:
-        raise Forbidden("只有本标段的投标人可以通过平台提出异议", code="not_a_bidder")
+    refusal = objection_refusal(session, user, ev, now)
+    if refusal is not None:
+        raise refusal
     text = (text or "").strip()
     if not 10 <= len(text) <= 5000:
         raise InvalidInput("异议应写明事实和理由（10–5000 字）", fields={"text": "10–5000 字"})
@@ -252,21 +267,31 @@ def answer_objection(session: Session, user: User, ev: Evaluation, objection_id:
     return o
 
 
+def award_refusal(ev: Evaluation, now: dt.datetime) -> Conflict | None:
+    """Why the winner cannot be confirmed now (None: it can): an objection still unanswered, or
+    the publicity still running. ``award`` raises it; the publicity page shows it."""
+    assert ev.publicity_ends_at is not None
+    if ev.suspended_at is not None:
+        return Conflict("尚有未答复的异议，招标投标活动暂停中", code="objection_open")
+    if now < ev.publicity_ends_at:
+        return Conflict(
+            f"公示期至 {clock.local(ev.publicity_ends_at):%Y-%m-%d %H:%M} 结束，结束后才能确定中标人",
+            code="publicity_running",
+        )
+    return None
+
+
 def award(
     session: Session, user: User, ev: Evaluation, services: Services, winner_bidder_id: int, reason: str = ""
 ) -> Evaluation:
     require_state(ev, EvalState.PUBLICITY)
     lot, tender = room.lot_and_tender(session, ev)
     _require_tenderee(tender, user)
-    assert ev.publicity_ends_at is not None and ev.report is not None
+    assert ev.report is not None
     now = clock.now()
-    if ev.suspended_at is not None:
-        raise Conflict("尚有未答复的异议，招标投标活动暂停中", code="objection_open")
-    if now < ev.publicity_ends_at:
-        raise Conflict(
-            f"公示期至 {clock.local(ev.publicity_ends_at):%Y-%m-%d %H:%M} 结束，结束后才能确定中标人",
-            code="publicity_running",
-        )
+    refusal = award_refusal(ev, now)
+    if refusal is not None:
+        raise refusal
     candidates = ev.report["candidates"]
     chosen = next((c for c in candidates if c["bidder_id"] == winner_bidder_id), None)
     if chosen is None:
@@ -279,6 +304,8 @@ def award(
         )
     winner = session.get(CeremonyBidder, winner_bidder_id)
     assert winner is not None
+    bid = session.get(Bid, winner.bid_id)
+    assert bid is not None
     tenderee = session.get(Organisation, tender.tenderee_org_id)
     assert tenderee is not None
     ev.winner_bidder_id, ev.award_reason, ev.awarded_at = winner.id, reason or None, now
@@ -289,7 +316,7 @@ def award(
         AnnouncementKind.RESULT,
         f"{tender.title} 第{lot.number}标段 中标结果公告",
         f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”经评标委员会评审、中标候选人公示，"
-        f"招标人确定中标人为：{name}，中标价 {chosen['price']} 元。",
+        f"招标人确定中标人为：{name}，中标价 {money(chosen['price'])} 元（{amount_in_words(chosen['price'])}）。",
         None,
     )
     notice = {
@@ -303,6 +330,9 @@ def award(
         "price": chosen["price"],
         "tenderee": tenderee.name,
         "bid_deadline": tender.bid_deadline.isoformat(),
+        # the instant the platform received the bid, as its signed receipt states it
+        "submitted_at": bid.received_at.isoformat(),
+        "receipt_sm3": bid.commitment,
         "issued_at": now.isoformat(),
         "report_sm3": ev.report_sm3,
         "result_announcement": result.id,

@@ -195,19 +195,28 @@ def vote_leader(session: Session, user: User, ev: Evaluation, candidate: int) ->
     return seat
 
 
-def start_review(session: Session, user: User, ev: Evaluation) -> None:
-    require_state(ev, EvalState.SIGN_IN)
-    actor = leader_or_staff(session, user, ev)
+def review_refusal(session: Session, ev: Evaluation) -> Conflict | None:
+    """Why the review cannot start yet (the whole committee signed in and pledged, a leader
+    elected), or None: ``start_review`` raises it, the room shows it beside a disabled button."""
     lot, _ = lot_and_tender(session, ev)
     present = seats(session, ev)
     ready = [s for s in present if s.pledged_at is not None]
     required = seats_required(session, lot)
     if len(ready) != required or len(present) != required:
-        raise Conflict(
+        return Conflict(
             f"评标委员会应有 {required} 名成员（其中招标人代表 {lot.representative_seats} 名）签到并签署回避承诺，"
             f"目前 {len(ready)} 名；回避的专家席位须先补抽，招标人代表须由招标人指定",
             code="committee_incomplete",
         )
     if ev.leader_expert_id is None:
-        raise Conflict("尚未推选出评标委员会组长", code="no_leader")
+        return Conflict("尚未推选出评标委员会组长", code="no_leader")
+    return None
+
+
+def start_review(session: Session, user: User, ev: Evaluation) -> None:
+    require_state(ev, EvalState.SIGN_IN)
+    actor = leader_or_staff(session, user, ev)
+    refusal = review_refusal(session, ev)
+    if refusal is not None:
+        raise refusal
     move_evaluation(session, actor, ev, EvalState.COMPLIANCE)

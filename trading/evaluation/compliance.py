@@ -79,26 +79,44 @@ def vote_compliance(
     return vote
 
 
-def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, Any]:
-    """Every expert voted on every bid → each bid passes by majority. None passing: the committee
-    rejects every bid and the lot fails (Reg 51); the tenderee tenders again."""
-    require_state(ev, EvalState.COMPLIANCE)
-    actor = leader_or_staff(session, user, ev)
-    experts = [s.expert_id for s in seats(session, ev)]
+def _ballots(session: Session, ev: Evaluation) -> dict[int, dict[int, ComplianceVote]]:
+    """The round's votes: bidder → expert → vote."""
     votes = session.scalars(
         select(ComplianceVote).where(ComplianceVote.evaluation_id == ev.id, ComplianceVote.round == ev.round)
     ).all()
     by_bidder: dict[int, dict[int, ComplianceVote]] = {}
     for v in votes:
         by_bidder.setdefault(v.bidder_id, {})[v.expert_id] = v
+    return by_bidder
+
+
+def votes_refusal(session: Session, ev: Evaluation) -> Conflict | None:
+    """Why the review cannot be closed yet (a member has not voted on a bid), or None:
+    ``close_compliance`` raises it, the room shows it beside a disabled button."""
+    experts = [s.expert_id for s in seats(session, ev)]
+    by_bidder = _ballots(session, ev)
+    for b in bidders(session, ev):
+        missing = [x for x in experts if x not in by_bidder.get(b.id, {})]
+        if missing:
+            return Conflict(
+                f"尚有专家未完成对“{org_name(session, b.org_id)}”的审查（{len(missing)} 名）", code="votes_missing"
+            )
+    return None
+
+
+def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, Any]:
+    """Every expert voted on every bid → each bid passes by majority. None passing: the committee
+    rejects every bid and the lot fails (Reg 51); the tenderee tenders again."""
+    require_state(ev, EvalState.COMPLIANCE)
+    actor = leader_or_staff(session, user, ev)
+    refusal = votes_refusal(session, ev)
+    if refusal is not None:
+        raise refusal
+    experts = [s.expert_id for s in seats(session, ev)]
+    by_bidder = _ballots(session, ev)
     result: dict[str, Any] = {}
     for b in bidders(session, ev):
         cast = by_bidder.get(b.id, {})
-        missing = [x for x in experts if x not in cast]
-        if missing:
-            raise Conflict(
-                f"尚有专家未完成对“{org_name(session, b.org_id)}”的审查（{len(missing)} 名）", code="votes_missing"
-            )
         ballots = [cast[x] for x in experts]
         result[str(b.id)] = {
             "passed": scoring.majority([v.passed for v in ballots]),

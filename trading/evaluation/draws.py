@@ -23,6 +23,7 @@ from archive.objectstore import ObjectStore
 from archive.transparency import request_checkpoint
 from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, User
+from trading.accounts.regions import region_name
 from trading.core.errors import Conflict, InvalidInput, NotFound
 from trading.core.platform_keys import unwrap_secret, wrap_secret
 from trading.evaluation import draw as rules
@@ -37,6 +38,7 @@ from trading.evaluation.models import (
     Seat,
 )
 from trading.opening.models import Ceremony, CeremonyBidder
+from trading.procedures.specialties import specialty_name
 from trading.tenders.models import Lot, LotState, Tender
 
 
@@ -68,9 +70,11 @@ def venue_slots(lot: Lot, sub_venues: Sequence[rules.Slot] = ()) -> list[rules.S
     left = _published_committee(lot)
     for s in sub_venues:
         if s.region == lot.region:
-            raise InvalidInput(f"副场应在主场（{lot.region}）以外的地区", fields={"slots": "地区"})
+            raise InvalidInput(f"副场应在主场（{region_name(lot.region)}）以外的地区", fields={"slots": "地区"})
         if s.count < 1 or left.get(s.specialty, 0) < s.count:
-            raise InvalidInput(f"副场的 {s.specialty} 席位超过招标文件规定的人数", fields={"slots": "人数"})
+            raise InvalidInput(
+                f"副场的{specialty_name(s.specialty)}专业席位超过招标文件规定的人数", fields={"slots": "人数"}
+            )
         left[s.specialty] -= s.count
     return [rules.Slot(lot.region, code, n) for code, n in left.items() if n] + list(sub_venues)
 
@@ -108,12 +112,29 @@ def commit_draw(
     place seats at sub-venues but never change how many experts of which specialty sit. Later
     rounds only replace freed seats (``replace_declined``)."""
     require_staff(staff)
-    if draws_of(session, lot):
-        raise Conflict("首轮已抽取；补抽请用 replace", code="already_drawn")
+    refusal = commit_refusal(session, lot)
+    if refusal is not None:
+        raise refusal
     slots = slots or venue_slots(lot)
     if (why := composition_error(lot, slots)) is not None:
         raise InvalidInput(why, fields={"slots": why})
     return _commit_round(session, staff, store, lot, slots, kek)
+
+
+def commit_refusal(session: Session, lot: Lot) -> Conflict | None:
+    """Why the first round cannot be committed now (None: it can); the draw page shows it."""
+    if draws_of(session, lot):
+        return Conflict("首轮已抽取；空出的席位请补抽", code="already_drawn")
+    return round_refusal(session, lot)
+
+
+def round_refusal(session: Session, lot: Lot) -> Conflict | None:
+    """Why no round can be committed now: the opening is not over, or a round waits to be drawn."""
+    if lot.status is not LotState.EVALUATING:
+        return Conflict("开标结束后才能抽取本标段的评标专家", code="wrong_state")
+    if any(d.state is DrawState.COMMITTED for d in draws_of(session, lot)):
+        return Conflict("上一轮抽取尚未进行", code="draw_pending")
+    return None
 
 
 def _commit_round(
@@ -123,11 +144,10 @@ def _commit_round(
     the next signed checkpoint. The seed itself stays secret until ``run_draw``: the row holds it
     wrapped with the platform's key-encryption key, which the database does not hold (whoever
     reads the database could otherwise compute the committee before the draw)."""
-    if lot.status is not LotState.EVALUATING:
-        raise Conflict("开标结束后才能抽取本标段的评标专家", code="wrong_state")
+    refusal = round_refusal(session, lot)
+    if refusal is not None:
+        raise refusal
     earlier = draws_of(session, lot)
-    if any(d.state is DrawState.COMMITTED for d in earlier):
-        raise Conflict("上一轮抽取尚未进行", code="draw_pending")
     drawn_before = session.scalars(
         select(DrawMember.expert_id).join(Draw, Draw.id == DrawMember.draw_id).where(Draw.lot_id == lot.id)
     ).all()
@@ -235,14 +255,9 @@ def _seat_in_open_room(session: Session, m: DrawMember) -> None:
     record_event(session, SYSTEM, "evaluation.seat", seat, {"evaluation": ev.id, "expert": m.expert_id})
 
 
-def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot, *, kek: bytes) -> Draw:
-    """A new round for every seat freed (declined, or recused in the room) and not yet refilled,
-    drawn the same way (each seat's own region and specialty)."""
-    require_staff(staff)
-    rounds = draws_of(session, lot)
-    if not rounds:
-        raise Conflict("本标段尚未抽取", code="not_drawn")
-    freed = list(
+def freed_seats(session: Session, lot: Lot) -> list[DrawMember]:
+    """The seats freed (declined, or recused in the room) and not yet refilled."""
+    return list(
         session.scalars(
             select(DrawMember)
             .join(Draw, Draw.id == DrawMember.draw_id)
@@ -254,8 +269,25 @@ def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot
             .order_by(DrawMember.id)
         )
     )
-    if not freed:
-        raise Conflict("没有需要补抽的席位", code="nothing_to_replace")
+
+
+def replace_refusal(session: Session, lot: Lot) -> Conflict | None:
+    """Why no replacement round can be committed now (None: it can); the draw page shows it."""
+    if not draws_of(session, lot):
+        return Conflict("本标段尚未抽取", code="not_drawn")
+    if not freed_seats(session, lot):
+        return Conflict("没有需要补抽的席位", code="nothing_to_replace")
+    return None
+
+
+def replace_declined(session: Session, staff: User, store: ObjectStore, lot: Lot, *, kek: bytes) -> Draw:
+    """A new round for every seat freed (declined, or recused in the room) and not yet refilled,
+    drawn the same way (each seat's own region and specialty)."""
+    require_staff(staff)
+    refusal = replace_refusal(session, lot)
+    if refusal is not None:
+        raise refusal
+    rounds, freed = draws_of(session, lot), freed_seats(session, lot)
     by_round = {d.id: d for d in rounds}
     slot_rules: dict[int, tuple[rules.Slot, ...]] = {}
     counts: dict[tuple[str, str], int] = {}

@@ -37,6 +37,11 @@ class ExpertKind(StrEnum):
         return {"pool": "评标专家", "representative": "招标人代表"}[self.value]
 
 
+#: What an expert declares beside its employers (``Expert.relations``' ``kind``), as the
+#: declaration form and the draw's exclusions name it (实施条例第四十六条: 利害关系).
+RELATION_LABELS = {"kinship": "亲属", "director": "董事或高管", "shareholder": "持股"}
+
+
 class Expert(Base):
     """A member a committee can seat: an expert of the pool (staff keep the record, the expert its
     own declarations), or a tenderee's representative (made when first named; the draw never sees it)."""
@@ -284,6 +289,10 @@ class ScoreSheet(Base):
     @property
     def audit_ref(self) -> tuple[str, str]:
         return ("evaluation_score", str(self.id))
+
+
+#: What the checks before the report find (``scoring.checks``), as the room and the report name it.
+FLAG_LABELS = {"arithmetic": "算术", "objective": "客观分不一致", "outlier": "离群"}
 
 
 class Flag(Base):

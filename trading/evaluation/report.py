@@ -4,21 +4,22 @@ platform at the award."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Spacer
+from reportlab.platypus import Flowable, KeepTogether, Spacer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.canonical import canonical_json
+from trading.accounts.regions import region_name
 from trading.core import pdf
+from trading.core.formats import amount_in_words, local_time, money
 from trading.core.services import Services
-from trading.evaluation import room, scores, scoring
-from trading.evaluation.models import Clarification, Evaluation, Expert
+from trading.evaluation import charts, room, scores, scoring
+from trading.evaluation.models import FLAG_LABELS, Clarification, Evaluation, Expert
 from trading.opening.display import credit_code_of, org_name
 
 METHOD_TEXT = {"comprehensive": "综合评分法", "lowest_price": "经评审的最低投标价法"}
@@ -139,8 +140,35 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
     }
 
 
-def _local(iso: str | None) -> str:
-    return clock.local(dt.datetime.fromisoformat(iso)).strftime("%Y-%m-%d %H:%M") if iso else "—"
+def _local(iso: str | None, *, seconds: bool = False) -> str:
+    """Beijing time of an ISO instant (to the second where a receipt states one)."""
+    return local_time(iso, seconds=seconds) if iso else "—"
+
+
+def score_summary(r: dict[str, Any], heading: Flowable, body: ParagraphStyle) -> list[Any]:
+    """The experts' totals drawn (``charts``: a dot per expert, the average marked) and tabled with
+    bidders as rows and members as columns, before the factor-by-factor detail."""
+    marks = charts.report_marks(r)
+    fig = charts.layout(marks)
+    if fig is None:
+        return [heading]
+    members = charts.experts(marks)
+    rows = charts.rows(marks)
+    col = min(16.0, 140 / (len(members) + 1))  # a committee of up to nine fits the 180 mm line
+    picture = charts.drawing(fig, 100 * mm)
+    picture.hAlign = "CENTER"
+    return [
+        KeepTogether([heading, picture]),  # the heading never alone at the foot of a page
+        Spacer(1, 2 * mm),
+        pdf.table(
+            [["投标人", *(label for _key, label in members), "平均"]]
+            + [[row.name, *(row.totals.get(key, "—") for key, _label in members), row.mean] for row in rows],
+            body,
+            [180 - col * (len(members) + 1), *([col] * len(members)), col],
+        ),
+        Spacer(1, 2 * mm),
+        pdf.para("各因素得分明细：", body),
+    ]
 
 
 def render_report_pdf(r: dict[str, Any]) -> bytes:
@@ -152,7 +180,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
         pdf.para(
             f"评标办法：{METHOD_TEXT.get(r['method'], r['method'])}；{FORMULA_TEXT.get(r['price_formula'], '')}", body
         ),
-        pdf.para(f"生成时间：{_local(r['generated_at'])}　评审轮次：第 {r['round']} 轮", body),
+        pdf.para(f"生成时间：{_local(r['generated_at'])}（北京时间）　评审轮次：第 {r['round']} 轮", body),
         Spacer(1, 3 * mm),
         pdf.para("一、评标委员会", body),
         pdf.table(
@@ -162,7 +190,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
                     c["expert"],
                     c["name"],
                     "招标人代表" if c.get("representative") else "评标专家",
-                    c["region"],
+                    region_name(c["region"]),
                     "组长" if c["leader"] else "成员",
                 ]
                 for c in r["committee"]
@@ -193,7 +221,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
                 [
                     x["rank"],
                     x["bidder"],
-                    x["price"],
+                    money(x["price"]),
                     x["factor_score"] or "—",
                     x["price_score"] or "—",
                     x["total"] or "—",
@@ -204,14 +232,15 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
             [14, 56, 30, 28, 24, 24],
         )
     )
+    names = {c["expert"]: c["name"] for c in r["committee"]}
     if r["scores"]:
-        story += [Spacer(1, 3 * mm), pdf.para("四、各专家评分明细", body)]
+        story += [Spacer(1, 3 * mm), *score_summary(r, pdf.para("四、各专家评分", body), body)]
         story.append(
             pdf.table(
                 [["专家", "投标人", "各因素得分", "合计"]]
                 + [
                     [
-                        s["expert"],
+                        names.get(s["expert"], s["expert"]),
                         s["bidder"],
                         "；".join(f"{k} {v}" for k, v in sorted(s["scores"].items())),
                         s["total"],
@@ -219,20 +248,22 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
                     for s in r["scores"]
                 ],
                 body,
-                [16, 50, 90, 20],
+                [24, 50, 82, 20],
             )
         )
     story += [Spacer(1, 3 * mm), pdf.para("五、评审提示及处理", body)]
     for f in r["flags"]:
         how = "已修正评分" if f["cleared"] else f"处理意见：{f['resolution']}"
-        story.append(pdf.para(f"［{f['kind']}］{f['bidder'] or ''} {f['detail']}；{how}", body))
+        kind = FLAG_LABELS.get(f["kind"], f["kind"])
+        story.append(pdf.para(f"［{kind}］{f['bidder'] or ''} {f['detail']}；{how}", body))
     if not r["flags"]:
         story.append(pdf.para("无。", body))
     for c in r["clarifications"]:
         story.append(pdf.para(f"澄清（{c['bidder']}）：{c['question']}　答复：{c['answer'] or '未答复'}", body))
     story += [Spacer(1, 3 * mm), pdf.para("六、推荐的中标候选人", body)]
     for c in r["candidates"]:
-        story.append(pdf.para(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {c['price']} 元", body))
+        price = f"{money(c['price'])} 元（{amount_in_words(c['price'])}）"
+        story.append(pdf.para(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {price}", body))
     for h in r["history"]:
         story.append(pdf.para(f"评标回退（第 {h['round']} 轮）：{h['reason']}", body))
     story += [
@@ -252,22 +283,30 @@ def store_report(services: Services, report: dict[str, Any]) -> dict[str, str]:
 
 
 def render_notice_pdf(n: dict[str, Any]) -> bytes:
+    """The award notice: the bid's submission is the instant on its receipt (``submitted_at``;
+    notices from before it was kept name the deadline), the price in figures and in words."""
     body, title = pdf.styles()
     big = ParagraphStyle("big", parent=body, fontSize=11, leading=18)
+    submitted = n.get("submitted_at") or n["bid_deadline"]
+    price = f"人民币 {money(n['price'])} 元（大写：{amount_in_words(n['price'])}）"
     story: list[Any] = [
         pdf.para("中标通知书", title),
         Spacer(1, 8 * mm),
         pdf.para(f"{n['winner']}（统一社会信用代码 {n['winner_code']}）：", big),
         pdf.para(
-            f"你方于 {_local(n['bid_deadline'])} 提交的“{n['title']}”（项目编号 {n['tender']}）第{n['lot']}标段"
-            f"“{n['lot_name']}”投标文件已被确定为中标人，中标价为人民币 {n['price']} 元。"
+            f"你方于 {_local(submitted, seconds=True)}（北京时间）提交的“{n['title']}”（项目编号 {n['tender']}）"
+            f"第{n['lot']}标段“{n['lot_name']}”投标文件已被确定为中标人，中标价为{price}。"
             f"请于本通知书发出之日起三十日内与招标人{n['tenderee']}依据招标文件和你方投标文件订立书面合同"
             "（《招标投标法》第四十六条）。",
             big,
         ),
         Spacer(1, 6 * mm),
-        pdf.para(f"招标人：{n['tenderee']}　　发出时间：{_local(n['issued_at'])}", big),
+        pdf.para(f"招标人：{n['tenderee']}　　发出时间：{_local(n['issued_at'], seconds=True)}（北京时间）", big),
         Spacer(1, 4 * mm),
+    ]
+    if n.get("receipt_sm3"):
+        story.append(pdf.para(f"投标回执 SM3：{n['receipt_sm3']}", body))
+    story += [
         pdf.para(f"评标报告 SM3：{n['report_sm3']}", body),
         pdf.para("本通知书由公共资源交易平台生成并以平台 SM2 密钥签名，可凭签名文件离线核验。", body),
     ]

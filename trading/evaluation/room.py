@@ -136,14 +136,13 @@ def seats_required(session: Session, lot: Lot) -> int:
     return drawn + lot.representative_seats if drawn else 0
 
 
-def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = None, candidates: int = 3) -> Evaluation:
-    """Staff open the room once the whole committee confirmed; from now on staff see the names."""
-    if Role.STAFF not in staff.roles:
-        raise Forbidden("只有交易中心工作人员可以开启评标室")
+def open_refusal(session: Session, lot: Lot) -> Conflict | None:
+    """Why the room cannot be opened now (None: it can): the lot is not being evaluated, the room
+    is open already, or the drawn committee is not whole and confirmed. The draw page shows it."""
     if lot.status is not LotState.EVALUATING:
-        raise Conflict("本标段不在评标阶段", code="wrong_state")
+        return Conflict("本标段不在评标阶段", code="wrong_state")
     if session.scalar(select(Evaluation.id).where(Evaluation.lot_id == lot.id)) is not None:
-        raise Conflict("本标段的评标室已开启", code="already_open")
+        return Conflict("本标段的评标室已开启", code="already_open")
     members = committee(session, lot)
     pending = session.scalar(
         select(DrawMember.id)
@@ -152,11 +151,22 @@ def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = N
     )
     required = drawn_required(session, lot)
     if not required or len(members) != required or pending is not None:
-        raise Conflict(
+        return Conflict(
             f"评标委员会应有 {required} 名已确认的专家，目前 {len(members)} 名"
             + ("，尚有专家未答复" if pending is not None else ""),
             code="committee_incomplete",
         )
+    return None
+
+
+def open_room(session: Session, staff: User, lot: Lot, z_limit: float | None = None, candidates: int = 3) -> Evaluation:
+    """Staff open the room once the whole committee confirmed; from now on staff see the names."""
+    if Role.STAFF not in staff.roles:
+        raise Forbidden("只有交易中心工作人员可以开启评标室")
+    refusal = open_refusal(session, lot)
+    if refusal is not None:
+        raise refusal
+    members = committee(session, lot)
     if not 1 <= candidates <= 3:
         raise InvalidInput("推荐的中标候选人应为 1–3 名", fields={"candidates": "1–3"})
     z = DEFAULT_Z_LIMIT if z_limit is None else z_limit

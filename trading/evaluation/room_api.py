@@ -18,11 +18,13 @@ from archive.db import locked
 from trading.accounts import web
 from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, requires
-from trading.core.errors import Forbidden, InvalidInput, NotFound
+from trading.accounts.regions import region_name
+from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import services
-from trading.evaluation import committee, compliance, copies, room, scores, signoff
+from trading.evaluation import committee, compliance, copies, room, scores, scoring, signoff
 from trading.evaluation.api import load_lot
-from trading.evaluation.models import Clarification, ComplianceVote, EvalState, Evaluation, Expert, Seat
+from trading.evaluation.models import FLAG_LABELS, Clarification, ComplianceVote, EvalState, Evaluation, Expert, Seat
+from trading.evaluation.report import METHOD_TEXT
 from trading.evaluation.schemas import (
     AskIn,
     ComplianceIn,
@@ -81,6 +83,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "lot": lot.number,
         "lot_name": lot.name,
         "method": lot.evaluation_method.value,
+        "method_label": METHOD_TEXT[lot.evaluation_method.value],
         "criteria": lot.criteria,
         "state": ev.state.value,
         "state_label": ev.state.label,
@@ -93,6 +96,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "expert": s.expert_id,
                 "name": experts[s.expert_id].name,
                 "region": experts[s.expert_id].region,
+                "region_label": region_name(experts[s.expert_id].region),
                 "signed_in": s.signed_in_at is not None,
                 "pledged": s.pledged_at is not None,
                 "recused": s.recused_at is not None,
@@ -122,9 +126,10 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "bidder": r.bidder_id,
                 "scores": r.scores,
                 "total": str(r.declared_total),
+                "factor_total": str(scoring.factor_total(sheet)),
                 "submitted_at": r.submitted_at.isoformat(),
             }
-            for r in rows
+            for r, sheet in zip(rows, scores.as_rule_sheets(rows), strict=True)
         ]
         if sees_scores
         else [],
@@ -133,6 +138,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
             {
                 "id": f.id,
                 "kind": f.kind,
+                "kind_label": FLAG_LABELS.get(f.kind, f.kind),
                 "expert": f.expert_id,
                 "bidder": f.bidder_id,
                 "factor": f.factor,
@@ -159,6 +165,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "publicity_ends_at": ev.publicity_ends_at.isoformat() if ev.publicity_ends_at else None,
         "publicity_due_at": due.isoformat() if (due := ev.publicity_due()) else None,
     }
+    out["blocked"] = blocked(ev)
     if seat is not None and seat.recused_at is None:
         out["statements"] = committee.statements_for(db, ev, seat.expert_id)
         if ev.state is EvalState.COMPLIANCE:
@@ -171,6 +178,23 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
             )
             out["my_votes"] = {str(v.bidder_id): v.passed for v in mine}
     return out
+
+
+def blocked(ev: Evaluation) -> dict[str, str | None]:
+    """Why each of the room's next steps would be refused now (None: it would not), from the rules
+    the operations raise: the room shows the step's button disabled with this reason."""
+    db = web.db()
+    refusal: dict[str, Conflict | None] = {}
+    if ev.state is EvalState.SIGN_IN:
+        refusal["advance"] = committee.review_refusal(db, ev)
+    elif ev.state is EvalState.COMPLIANCE:
+        refusal["advance"] = compliance.votes_refusal(db, ev)
+    elif ev.state is EvalState.SCORING:
+        refusal["checks"] = scores.scores_refusal(db, ev)
+        refusal["advance"] = refusal["checks"] or signoff.flags_refusal(db, ev)
+    elif ev.state is EvalState.REPORTED:
+        refusal["publicity"] = signoff.publicity_refusal(ev)
+    return {k: None if v is None else v.message for k, v in refusal.items()}
 
 
 @api.post("/tenders/<code>/lots/<int:number>/evaluation")

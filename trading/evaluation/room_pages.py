@@ -13,7 +13,7 @@ from trading.accounts import web
 from trading.accounts.models import Role
 from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError, InvalidInput
-from trading.evaluation import compliance, room
+from trading.evaluation import charts, compliance, room
 from trading.evaluation import room_api as rapi
 from trading.evaluation.api import load_lot
 from trading.evaluation.models import Evaluation
@@ -52,7 +52,19 @@ def room_page(evaluation_id: int) -> str:
     ev = rapi.load_evaluation(evaluation_id)
     user = web.require_user()
     state = rapi.room_json(ev, user)
-    return render_template("evaluation/room.html", ev=ev, state=state, is_staff=Role.STAFF in user.roles)
+    chart = charts.svg(charts.layout(charts.room_marks(state)))
+    return render_template("evaluation/room.html", ev=ev, state=state, chart=chart, is_staff=Role.STAFF in user.roles)
+
+
+@pages.get("/evaluations/<int:evaluation_id>/scores.svg")
+@requires(Permission.EVALUATION_ROOM)
+def score_chart(evaluation_id: int) -> Response:
+    """The room's score chart as its viewer may see it, for the room script to redraw (an empty
+    drawing while there is nothing to show)."""
+    state = rapi.room_json(rapi.load_evaluation(evaluation_id), web.require_user())
+    chart = charts.svg(charts.layout(charts.room_marks(state)))
+    empty = '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="score-chart" viewBox="0 0 1 1"></svg>'
+    return Response(str(chart) or empty, mimetype="image/svg+xml")
 
 
 @pages.get("/evaluations/<int:evaluation_id>/state")

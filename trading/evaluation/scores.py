@@ -120,14 +120,23 @@ def as_rule_sheets(rows: list[ScoreSheet]) -> list[scoring.Sheet]:
     ]
 
 
-def _require_all_scored(session: Session, ev: Evaluation, rows: list[ScoreSheet]) -> None:
+def scores_refusal(session: Session, ev: Evaluation, rows: list[ScoreSheet] | None = None) -> Conflict | None:
+    """Why the checks and the report must wait (a member has not scored every valid bid), or None."""
     lot, _ = lot_and_tender(session, ev)
     if lot.evaluation_method is EvaluationMethod.LOWEST_PRICE:
-        return
+        return None
+    rows = sheets(session, ev) if rows is None else rows
     valid = _valid_ids(session, ev)
     late = [s.expert_id for s in seats(session, ev) if not _complete(s.expert_id, rows, valid)]
     if late:
-        raise Conflict(f"尚有 {len(late)} 名专家未完成评分", code="scores_missing")
+        return Conflict(f"尚有 {len(late)} 名专家未完成评分", code="scores_missing")
+    return None
+
+
+def _require_all_scored(session: Session, ev: Evaluation, rows: list[ScoreSheet]) -> None:
+    refusal = scores_refusal(session, ev, rows)
+    if refusal is not None:
+        raise refusal
 
 
 def run_checks(session: Session, user: User, ev: Evaluation, *, record_unchanged: bool = True) -> list[Flag]:

@@ -33,17 +33,33 @@ from trading.pki.operations import check_signature, registered_signing_cert
 
 
 # ---------------------------------------------------------------- report and signatures
+def flags_refusal(session: Session, ev: Evaluation) -> Conflict | None:
+    """Why the report must wait for the committee (a flag neither fixed nor resolved), or None."""
+    still = open_flags(session, ev)
+    if still:
+        return Conflict(
+            f"尚有 {len(still)} 项评审提示未处理（须修正评分或记录理由）后才能生成评标报告", code="flags_open"
+        )
+    return None
+
+
+def publicity_refusal(ev: Evaluation) -> Conflict | None:
+    """Why the report has no candidates to publicise (every bid was rejected), or None: the
+    publicity (next stage) raises it, the room shows it beside a disabled button."""
+    if ev.report is None or ev.report_statement is None:
+        return Conflict("全部投标已被否决，本标段没有中标候选人", code="no_candidates")
+    return None
+
+
 def generate_report(session: Session, user: User, ev: Evaluation, services: Services) -> dict[str, Any]:
     """Checks again (under the room's lock: a score revised since the last run is seen); with
     every flag resolved or gone, the report is built, stored and put to the committee for signature."""
     require_state(ev, EvalState.SCORING)
     actor = leader_or_staff(session, user, ev)
     run_checks(session, user, ev, record_unchanged=False)
-    still = open_flags(session, ev)
-    if still:
-        raise Conflict(
-            f"尚有 {len(still)} 项评审提示未处理（须修正评分或记录理由）后才能生成评标报告", code="flags_open"
-        )
+    refusal = flags_refusal(session, ev)
+    if refusal is not None:
+        raise refusal
     report = rep.build_report(session, ev)
     stored = rep.store_report(services, report)
     ev.report, ev.report_sm3, ev.report_pdf_key = report, stored["json_sm3"], stored["pdf_key"]

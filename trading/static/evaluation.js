@@ -9,6 +9,11 @@
   let staff = false;
   // platform time is shown in Beijing time, whatever the browser's zone
   const beijing = (iso) => new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
+  // amounts as the pages' money filter writes them: 12,800,000.00
+  const money = (x) => (x === null || x === undefined || x === "" || isNaN(Number(x)) ? (x || "—")
+    : Number(x).toLocaleString("zh-CN", { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+  const cents = (x) => Math.round(Number(x) * 100);
+  const points = (c) => (c / 100).toFixed(2);
 
   const el = (tag, text, attrs) => {
     const n = document.createElement(tag);
@@ -18,7 +23,7 @@
   };
   const $ = (id) => document.getElementById(id);
   const cfg = () => $("room").dataset;
-  const say = (text) => { $("message").textContent = text; };
+  const say = (text) => { $("message").textContent = text; $("message").hidden = !text; };
   const name = (id) => (S.bidders.find((b) => b.id === id) || {}).name || id;
   const leader = () => S.me !== null && S.me === S.leader;
 
@@ -57,6 +62,14 @@
     return b;
   }
 
+  // A step the server would refuse now: the button disabled, the server's reason beside it.
+  function step(text, id, why, onclick) {
+    const b = button(text, id, onclick);
+    if (!why) return [b];
+    b.disabled = true;
+    return [b, el("span", why, { class: "why" })];
+  }
+
   function renderSeats() {
     const body = $("seats").tBodies[0];
     body.replaceChildren();
@@ -67,7 +80,7 @@
       const tr = el("tr");
       const who = s.name + (s.representative ? "（招标人代表）" : "") + (s.expert === S.leader ? "（组长）" : "") +
         (s.recused ? "（已回避：" + s.recusal_reason + "）" : "");
-      [who, s.region, s.signed_in ? "已签到" : "未签到", s.pledged ? "已签署" : "—", s.votes].forEach((x) => tr.append(el("td", x)));
+      [who, s.region_label || s.region, s.signed_in ? "已签到" : "未签到", s.pledged ? "已签署" : "—", s.votes].forEach((x) => tr.append(el("td", x)));
       body.append(tr);
     }
     const box = $("signin-actions");
@@ -95,7 +108,7 @@
     const canRead = mine && mine.pledged && ["compliance", "scoring", "signing"].includes(S.state);
     for (const b of S.bidders) {
       const tr = el("tr", null, { "data-bidder": b.id });
-      tr.append(el("td", b.name), el("td", b.price || "—"));
+      tr.append(el("td", b.name), el("td", money(b.price), { class: "num" }));
       tr.append(el("td", b.compliance ? (b.compliance.passed ? "通过" : "不通过") : "—"));
       const cell = el("td");
       if (canRead) cell.append(el("a", "下载（水印副本）", { href: cfg().copyUrl.replace(/\/0\/copy$/, "/" + b.id + "/copy") }));
@@ -141,21 +154,79 @@
         box.append(form);
       }
     }
-    const body = $("sheets").tBodies[0];
+    renderSheets(factors);
+    refreshChart();
+  }
+
+  // Bidders as rows, committee members as columns: each cell the sum of the member's factor
+  // scores (the figures below it, in the factors' order), the last column their average, which
+  // is the bidder's factor score. A declared total that differs is shown beside it.
+  function renderSheets(factors) {
+    const table = $("sheets");
+    const head = table.tHead.rows[0];
+    const body = table.tBodies[0];
+    head.replaceChildren(el("th", "投标人"));
     body.replaceChildren();
-    for (const r of S.sheets) {
-      const tr = el("tr");
-      const parts = Object.entries(r.scores).map(([k, v]) => `${k} ${v}`).join("；");
-      [r.expert, name(r.bidder), parts, r.total].forEach((x) => tr.append(el("td", x)));
+    const members = S.seats.filter((s) => S.sheets.some((r) => r.expert === s.expert));
+    const note = $("sheets-note");
+    if (!S.sheets.length) { table.hidden = true; note.textContent = ""; return; }
+    table.hidden = false;
+    members.forEach((s) => head.append(el("th", s.name, { class: "num" })));
+    head.append(el("th", "平均", { class: "num" }));
+    const names = factors.map((f) => f.name);
+    note.textContent = names.length ? "每格为评分因素合计，其下依次为：" + names.join(" + ") : "";
+    for (const b of S.bidders) {
+      const mine = S.sheets.filter((r) => r.bidder === b.id);
+      if (!mine.length) continue;
+      const tr = el("tr", null, { "data-bidder": b.id });
+      tr.append(el("td", b.name));
+      let sum = 0;
+      for (const s of members) {
+        const r = mine.find((x) => x.expert === s.expert);
+        const td = el("td", null, { class: "num" });
+        if (r) {
+          const total = r.factor_total || r.total;
+          sum += cents(total);
+          td.append(el("strong", total));
+          const parts = names.map((n) => r.scores[n]).filter((v) => v !== undefined);
+          if (parts.length) td.append(el("br"), el("small", parts.join(" + "), { class: "muted" }));
+          if (r.factor_total && cents(r.factor_total) !== cents(r.total)) td.append(el("br"), el("small", "自报合计 " + r.total, { class: "why" }));
+          td.title = Object.entries(r.scores).map(([k, v]) => `${k} ${v}`).join("；");
+        } else td.textContent = "—";
+        tr.append(td);
+      }
+      // the mean in whole cents, rounded half up as the report rounds it
+      tr.append(el("td", points(Math.floor((2 * sum + mine.length) / (2 * mine.length))), { class: "num" }));
       body.append(tr);
     }
+  }
+
+  // The chart is drawn by the server (only what this viewer may see); redraw it when the sheets change.
+  let chartKey = null;
+  function refreshChart() {
+    const key = JSON.stringify(S.sheets);
+    if (chartKey === null) { chartKey = key; return; }  // the page came with it
+    if (key === chartKey) return;
+    chartKey = key;
+    const box = $("score-chart-box");
+    fetch(box.dataset.chartUrl, { headers: { Accept: "image/svg+xml" } })
+      .then((r) => (r.ok ? r.text() : null)).then((text) => {
+        if (text === null) return;
+        const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+        const svg = doc.documentElement;
+        if (svg.nodeName !== "svg") return;
+        const old = box.querySelector("svg");
+        const fresh = document.importNode(svg, true);
+        if (old) old.replaceWith(fresh); else box.prepend(fresh);
+        box.hidden = !svg.hasChildNodes();
+      });
   }
 
   function renderFlags() {
     const ul = $("flags");
     ul.replaceChildren();
     for (const f of S.flags) {
-      const li = el("li", `［${{ arithmetic: "算术", objective: "客观分不一致", outlier: "离群" }[f.kind] || f.kind}］${name(f.bidder)}：${f.detail}`,
+      const li = el("li", `［${f.kind_label || f.kind}］${name(f.bidder)}：${f.detail}`,
         { "data-flag": f.id });
       if (f.cleared) li.append(el("span", "（已修正）"));
       else if (f.resolution) li.append(el("span", "（处理意见：" + f.resolution + "）"));
@@ -172,6 +243,7 @@
   function renderClarifications() {
     const ul = $("clarifications");
     ul.replaceChildren();
+    if (!S.clarifications.length) ul.append(el("li", "暂无", { class: "muted" }));
     for (const c of S.clarifications) ul.append(el("li", `${name(c.bidder)}：${c.question}　答复：${c.answer || "（待答复，截止 " + beijing(c.deadline) + "）"}`));
     const box = $("clarify-form");
     box.replaceChildren();
@@ -187,9 +259,14 @@
     const box = $("report-body");
     box.replaceChildren();
     if (!S.report) { box.append(el("p", "评分完成、评审提示处理完毕后由组长生成。")); return; }
-    box.append(el("p", "报告 SM3：" + S.report_sm3));
+    const sm3 = el("p", "报告 SM3：");
+    sm3.append(el("code", S.report_sm3, { class: "hash" }));
+    box.append(sm3);
+    const link = el("p");
+    link.append(el("a", "评标报告（PDF）", { href: cfg().reportUrl, id: "report-pdf" }));
+    box.append(link);
     const ol = el("ol", null, { id: "ranking" });
-    S.report.ranking.forEach((x) => ol.append(el("li", `${x.bidder}　报价 ${x.price}　总分 ${x.total || "—"}`)));
+    S.report.ranking.forEach((x) => ol.append(el("li", `${x.bidder}　报价 ${money(x.price)} 元　总分 ${x.total || "—"}`)));
     box.append(ol, el("p", "推荐中标候选人：" + S.report.candidates.map((c) => c.bidder).join("、")));
     box.append(el("p", `已签署 ${S.signed.length} / ${S.seats.filter((s) => !s.recused).length}`));
     if (S.me && S.state === "signing" && !S.signed.includes(S.me)) {
@@ -206,15 +283,23 @@
   function renderControl() {
     const box = $("control-actions");
     box.replaceChildren();
+    const blocked = S.blocked || {};
     const labels = { sign_in: "开始资格/符合性审查", compliance: "汇总审查结论（少数服从多数）", scoring: "生成评标报告" };
-    if ((leader() || staff) && labels[S.state]) box.append(button(labels[S.state], "advance", () => post("advance")));
-    if ((leader() || staff) && S.state === "scoring") box.append(button("运行评审检查", "run-checks", () => post("checks")));
+    const line = (...parts) => { const p = el("p"); p.append(...parts); box.append(p); };
+    if ((leader() || staff) && labels[S.state]) line(...step(labels[S.state], "advance", blocked.advance, () => post("advance")));
+    if ((leader() || staff) && S.state === "scoring") line(...step("运行评审检查", "run-checks", blocked.checks, () => post("checks")));
     if (staff && ["signing", "reported"].includes(S.state)) {
-      const r = el("input", null, { id: "send-back-reason", placeholder: "退回理由" });
-      box.append(r, button("评标回退", "send-back", () => post("send-back", { reason: r.value, to: "scoring" })));
+      const r = el("input", null, { id: "send-back-reason", placeholder: "退回理由", "aria-label": "退回理由" });
+      line(r, button("评标回退", "send-back", () => post("send-back", { reason: r.value, to: "scoring" })));
     }
     if (S.publicity_due_at) box.append(el("p", `应于 ${beijing(S.publicity_due_at)} 前发布中标候选人公示（招标投标法实施条例第五十四条：收到评标报告之日起 3 日内）`, { id: "publicity-due" }));
-    if (staff && S.state === "reported") box.append(button("发布中标候选人公示", "publicity", () => post("publicity")));
+    if (staff && S.state === "reported") line(...step("发布中标候选人公示", "publicity", blocked.publicity, () => post("publicity")));
+    if (["publicity", "awarded"].includes(S.state)) {
+      const p = el("p");
+      p.append(el("a", S.state === "awarded" ? "中标结果与中标通知书" : "中标候选人公示（异议与定标）", { href: cfg().publicityUrl, id: "publicity-link" }));
+      box.append(p);
+    }
+    if (!box.childNodes.length) box.append(el("p", S.state === "signing" ? "等待全体成员签署评标报告。" : "当前阶段没有需要您推进的操作。", { class: "muted" }));
   }
 
   function render(state) {
@@ -224,15 +309,18 @@
     renderSeats(); renderBidders(); renderScoring(); renderFlags(); renderClarifications(); renderReport(); renderControl();
   }
 
-  root.GgzyEvaluation = {
-    start(state, isStaff) {
-      staff = isStaff;
-      render(state);
-      setInterval(() => fetch(cfg().stateUrl, { headers: { Accept: "application/json" } })
-        .then((r) => (r.ok ? r.json() : null)).then((s) => {
-          // keep what the expert is typing: only re-render when something changed
-          if (s && JSON.stringify(s) !== JSON.stringify(S) && !document.activeElement.matches("input, textarea, select")) render(s);
-        }), 5000);
-    },
-  };
+  function start(state, isStaff) {
+    staff = isStaff;
+    render(state);
+    setInterval(() => fetch(cfg().stateUrl, { headers: { Accept: "application/json" } })
+      .then((r) => (r.ok ? r.json() : null)).then((s) => {
+        // keep what the expert is typing: only re-render when something changed
+        if (s && JSON.stringify(s) !== JSON.stringify(S) && !document.activeElement.matches("input, textarea, select")) render(s);
+      }), 5000);
+  }
+
+  root.GgzyEvaluation = { start };
+  // the page carries its first state as a JSON data block (no inline script under the CSP)
+  const data = document.getElementById("room-state");
+  if (data) start(JSON.parse(data.textContent), cfg().staff === "1");
 })(window);

@@ -1,0 +1,307 @@
+"""The experts' scores per bidder as a picture (评分分布图): one row per bidder, a dot for each
+expert's total on a common scale, the average (the bidder's factor score, ``scoring``) marked.
+
+A reader sees at once what fifteen rows of figures hide: how far the experts agree on each bid, who
+stands apart, and how close the bids are. The figure is laid out once as plain shapes (``layout``)
+and drawn from that either as SVG for the pages (``svg``) or as a reportlab drawing for the
+evaluation report PDF (``drawing``), so the two never disagree. Every text in it (bidder and expert
+names come from participants) is escaped in the SVG, and is a plain string in the PDF.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from markupsafe import Markup, escape
+from reportlab.graphics.shapes import Circle, Drawing, Group, Line, String
+from reportlab.lib.colors import Color, HexColor
+
+from trading.core import pdf
+from trading.evaluation.scoring import q2
+
+#: Each expert keeps a colour (and a lane) across all bidders, so one expert can be followed.
+PALETTE = ("#1d4ed8", "#047857", "#b45309", "#7c3aed", "#0e7490", "#4d7c0f", "#334155", "#92400e", "#4338ca")
+MEAN_COLOUR = "#b91c1c"
+GRID = "#d1d5db"
+WIDTH = 360  # viewBox units; the page shows it in a card (at most 488 px wide), a phone at about 330 px
+FONT = 13
+LANE = 6  # vertical distance between two experts' dots in a row, so equal totals do not hide
+PAD = 12
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One expert's total for one bidder; keys tell bidders (and experts) apart, labels are shown."""
+
+    bidder_key: str
+    bidder: str
+    expert_key: str
+    expert: str
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class Row:
+    """A bidder's row: its experts' totals (expert key → total) and their average."""
+
+    key: str
+    name: str
+    totals: dict[str, Decimal]
+    mean: Decimal
+
+
+def rows(marks: Iterable[Mark]) -> list[Row]:
+    """The bidders in order of first appearance, each with the mean of its experts' totals
+    (two places, ROUND_HALF_UP: the factor score ``scoring.mean_factor_totals`` ranks by)."""
+    names: dict[str, str] = {}
+    totals: dict[str, dict[str, Decimal]] = {}
+    for m in marks:
+        names.setdefault(m.bidder_key, m.bidder)
+        totals.setdefault(m.bidder_key, {})[m.expert_key] = m.total
+    return [Row(k, names[k], t, q2(sum(t.values(), Decimal(0)) / len(t))) for k, t in totals.items()]
+
+
+def experts(marks: Iterable[Mark]) -> list[tuple[str, str]]:
+    """(key, label) of each expert, in order of first appearance: one lane and colour each."""
+    seen: dict[str, str] = {}
+    for m in marks:
+        seen.setdefault(m.expert_key, m.expert)
+    return list(seen.items())
+
+
+def scale(values: Iterable[Decimal]) -> tuple[int, int, int]:
+    """(low, high, step) of the axis: whole tens around the totals within 0–100, so that close
+    totals are told apart; a tick every 10 points (every 5 on a span of 20 or less)."""
+    vs = [float(v) for v in values] or [0.0]
+    low = max(0, math.floor((min(vs) - 1) / 10) * 10)
+    high = min(100, math.ceil((max(vs) + 1) / 10) * 10)
+    if high <= low:
+        low, high = max(0, high - 10), max(high, 10)
+    return low, high, 5 if high - low <= 20 else 10
+
+
+# ---------------------------------------------------------------- the figure as plain shapes
+Anchor = Literal["start", "middle", "end"]
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float  # the baseline
+    text: str
+    size: float = FONT
+    anchor: Anchor = "start"
+    fill: str = "#1f2328"
+
+
+@dataclass(frozen=True)
+class Stroke:
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    colour: str = GRID
+    width: float = 1
+
+
+@dataclass(frozen=True)
+class Dot:
+    x: float
+    y: float
+    colour: str
+    title: str
+    r: float = 4.5
+
+
+@dataclass
+class Figure:
+    width: float
+    height: float
+    title: str
+    summary: str
+    shapes: list[Text | Stroke | Dot] = field(default_factory=list)
+
+
+def text_width(text: str, size: float) -> float:
+    """An estimate that errs wide: a CJK character is one em, anything else about 0.6 em."""
+    return sum(size if ord(c) > 0x2E7F else size * 0.6 for c in text)
+
+
+def clip(text: str, size: float, room: float) -> str:
+    """``text`` cut with … to fit ``room`` (the full name stays in the dots' titles)."""
+    if text_width(text, size) <= room:
+        return text
+    while text and text_width(text + "…", size) > room:
+        text = text[:-1]
+    return text + "…"
+
+
+def layout(marks: Sequence[Mark]) -> Figure | None:
+    """The figure of ``marks`` (None without any): the axis on top, one row per bidder (its name
+    and average above a track with one dot per expert in the expert's lane, the average a red
+    bar across the lanes), the legend below."""
+    if not marks:
+        return None
+    bidders, lanes = rows(marks), experts(marks)
+    low, high, step = scale(m.total for m in marks)
+    left, right = PAD, WIDTH - PAD
+
+    def x(v: Decimal | float) -> float:
+        return left + (float(v) - low) / (high - low) * (right - left)
+
+    fig = Figure(
+        WIDTH,
+        0,
+        "各专家评分分布",
+        "；".join(f"{r.name}：平均 {r.mean}" for r in bidders),
+    )
+    add = fig.shapes.append
+    y: float = FONT + 4
+    for tick in range(low, high + 1, step):
+        anchor: Anchor = "start" if tick == low else "end" if tick == high else "middle"
+        add(Text(x(tick), y, str(tick), FONT - 2, anchor, "#6b7280"))
+    y += 6
+    top = y
+    band = max(len(lanes) - 1, 1) * LANE
+    for r in bidders:
+        mean_label = f"平均 {r.mean}"
+        room = right - left - text_width(mean_label, FONT) - FONT
+        add(Text(left, y + FONT + 4, clip(r.name, FONT, room)))
+        add(Text(right, y + FONT + 4, mean_label, FONT, "end", MEAN_COLOUR))
+        mid = y + FONT + 12 + band / 2 + 5
+        add(Stroke(left, mid, right, mid, "#e5e7eb", 1))
+        first = mid - band / 2 if len(lanes) > 1 else mid
+        for i, (key, label) in enumerate(lanes):
+            if key in r.totals:
+                v = r.totals[key]
+                add(Dot(x(v), first + i * LANE, PALETTE[i % len(PALETTE)], f"{label}：{r.name} {v} 分"))
+        add(Stroke(x(r.mean), mid - band / 2 - 6, x(r.mean), mid + band / 2 + 6, MEAN_COLOUR, 2.5))
+        y = mid + band / 2 + 12
+    for tick in range(low, high + 1, step):  # the grid first: the dots are drawn over it
+        fig.shapes.insert(0, Stroke(x(tick), top, x(tick), y, GRID, 0.6))
+    y += 6
+    cx: float = left
+    line = y + FONT
+    items = [(PALETTE[i % len(PALETTE)], label) for i, (_k, label) in enumerate(lanes)]
+    for colour, label in [*items, (MEAN_COLOUR, "平均分")]:
+        label = clip(label, FONT - 1, right - left - 16)
+        w = 16 + text_width(label, FONT - 1) + 14
+        if cx + w > right and cx > left:
+            cx, line = left, line + FONT + 8
+        if colour == MEAN_COLOUR:
+            add(Stroke(cx + 5, line - FONT + 3, cx + 5, line + 1, MEAN_COLOUR, 2.5))
+        else:
+            add(Dot(cx + 5, line - FONT / 2 + 2, colour, label))
+        add(Text(cx + 14, line, label, FONT - 1))
+        cx += w
+    fig.height = line + 8
+    return fig
+
+
+# ---------------------------------------------------------------- SVG for the pages
+def _n(v: float) -> str:
+    return f"{v:.1f}".rstrip("0").rstrip(".")
+
+
+def svg(fig: Figure | None, element_id: str = "score-chart") -> Markup:
+    """The figure as an inline ``<svg class="chart">`` (empty without a figure); every text escaped."""
+    if fig is None:
+        return Markup("")
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(element_id)}" role="img" '
+        f'viewBox="0 0 {_n(fig.width)} {_n(fig.height)}" aria-labelledby="{escape(element_id)}-title '
+        f'{escape(element_id)}-desc" font-size="{FONT}">',
+        f'<title id="{escape(element_id)}-title">{escape(fig.title)}</title>',
+        f'<desc id="{escape(element_id)}-desc">{escape(fig.summary)}</desc>',
+    ]
+    for s in fig.shapes:
+        if isinstance(s, Text):
+            out.append(
+                f'<text x="{_n(s.x)}" y="{_n(s.y)}" font-size="{_n(s.size)}" text-anchor="{s.anchor}" '
+                f'fill="{escape(s.fill)}">{escape(s.text)}</text>'
+            )
+        elif isinstance(s, Stroke):
+            out.append(
+                f'<line x1="{_n(s.x1)}" y1="{_n(s.y1)}" x2="{_n(s.x2)}" y2="{_n(s.y2)}" '
+                f'stroke="{escape(s.colour)}" stroke-width="{_n(s.width)}"/>'
+            )
+        else:
+            out.append(
+                f'<circle cx="{_n(s.x)}" cy="{_n(s.y)}" r="{_n(s.r)}" fill="{escape(s.colour)}" '
+                f'fill-opacity="0.85"><title>{escape(s.title)}</title></circle>'
+            )
+    out.append("</svg>")
+    return Markup("".join(out))
+
+
+# ---------------------------------------------------------------- reportlab for the PDF
+def drawing(fig: Figure, width_pt: float) -> Drawing:
+    """The figure scaled to ``width_pt`` as a reportlab flowable (y grows upwards there)."""
+    k = width_pt / fig.width
+    d = Drawing(width_pt, fig.height * k)
+    g = Group(transform=(k, 0, 0, k, 0, 0))
+    h = fig.height
+    font = pdf.font()
+    for s in fig.shapes:
+        if isinstance(s, Text):
+            g.add(
+                String(s.x, h - s.y, s.text, fontName=font, fontSize=s.size, textAnchor=s.anchor, fillColor=_c(s.fill))
+            )
+        elif isinstance(s, Stroke):
+            g.add(Line(s.x1, h - s.y1, s.x2, h - s.y2, strokeColor=_c(s.colour), strokeWidth=s.width))
+        else:
+            g.add(Circle(s.x, h - s.y, s.r, fillColor=_c(s.colour), strokeColor=None))
+    d.add(g)
+    return d
+
+
+def _c(hex_colour: str) -> Color:
+    return HexColor(hex_colour)
+
+
+# ---------------------------------------------------------------- where the marks come from
+def room_marks(state: dict[str, Any]) -> list[Mark]:
+    """The marks of the room's state (``room_api.room_json``): only the sheets its viewer may see,
+    bidders and experts in the room's order, each total the sum of the factor scores."""
+    names = {s["expert"]: s["name"] for s in state["seats"]}
+    order = {s["expert"]: i for i, s in enumerate(state["seats"])}
+    bidders = {b["id"]: (i, b["name"]) for i, b in enumerate(state["bidders"])}
+    sheets = sorted(
+        (s for s in state["sheets"] if s["bidder"] in bidders),
+        key=lambda s: (bidders[s["bidder"]][0], order.get(s["expert"], len(order)), s["expert"]),
+    )
+    return [
+        Mark(
+            str(s["bidder"]),
+            bidders[s["bidder"]][1],
+            str(s["expert"]),
+            names.get(s["expert"], f"专家 {s['expert']}"),
+            Decimal(s.get("factor_total") or s["total"]),
+        )
+        for s in sheets
+    ]
+
+
+def report_marks(report: dict[str, Any]) -> list[Mark]:
+    """The marks of an evaluation report (``report.build_report``): bidders in ranking order."""
+    names = {c["expert"]: c["name"] for c in report["committee"]}
+    order = {c["expert"]: i for i, c in enumerate(report["committee"])}
+    rank = {x["bidder"]: i for i, x in enumerate(report["ranking"])}
+    sheets = sorted(
+        report["scores"],
+        key=lambda s: (rank.get(s["bidder"], len(rank)), order.get(s["expert"], len(order)), s["expert"]),
+    )
+    return [
+        Mark(
+            s["bidder"],
+            s["bidder"],
+            str(s["expert"]),
+            names.get(s["expert"], f"专家 {s['expert']}"),
+            Decimal(s["total"]),
+        )
+        for s in sheets
+    ]
