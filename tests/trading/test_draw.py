@@ -24,6 +24,7 @@ from tests.trading.opening.test_ceremony import all_released, open_tender
 from trading.accounts.models import Role
 from trading.core.services import services
 from trading.evaluation import draw as rules
+from trading.evaluation.models import Expert
 from trading.opening.decryption import run_pending
 
 DAY = dt.date(2026, 12, 20)
@@ -350,7 +351,7 @@ def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
         page_login(staff, t["staff_username"])
         url = f"/tenders/{t['code']}/lots/1/draws"
         html = staff.get(url).get_data(as_text=True)
-        assert "A01 4 名" in html and 'name="sub_region"' in html
+        assert "规划 4 名" in html and "A01 4" not in html and 'name="sub_region"' in html
         token = csrf_from(html)
 
         def commit(region: str, count: str) -> str:
@@ -358,7 +359,7 @@ def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
             return staff.post(f"{url}/commit", data=form, follow_redirects=True).get_data(as_text=True)
 
         for region, count, why in (
-            ("350100", "1", "主场（350100）以外"),
+            ("350100", "1", "主场（福州市）以外"),
             ("350200", "5", "超过招标文件规定的人数"),
             ("35", "1", "地区代码应为 6 位数字"),
             ("350200", "两", "1–51 的整数"),
@@ -392,24 +393,16 @@ def test_draw_pages(client: FlaskClient, session: Session, app: Flask) -> None:
         assert "未答复" in r.get_data(as_text=True)  # a decline needs a reason
         r = ex.post(f"/expert/invitations/{member}", data={"csrf_token": token, "accept": "1"}, follow_redirects=True)
         assert "已确认参加评标" in r.get_data(as_text=True)
-        r = ex.post(
-            "/expert/declarations",
-            data={"csrf_token": token, "employer": valid_code(710_000_000), "relations": "{不是JSON"},
-            follow_redirects=True,
-        )
-        assert r.status_code == 200 and "未保存" in r.get_data(as_text=True)
-        relation = [{"kind": "kinship", "credit_code": valid_code(710_000_009), "from": "2001-01-01", "to": None}]
-        r = ex.post(
-            "/expert/declarations",
-            data={
-                "csrf_token": token,
-                "employer": valid_code(710_000_000),
-                "relations": json.dumps(relation),
-                "available": "1",
-            },
-            follow_redirects=True,
-        )
+        row = {"row_kind": "kinship", "row_code": valid_code(710_000_009), "row_from": "2001-01-01", "row_to": ""}
+        form = {"csrf_token": token, "employer": valid_code(710_000_000), "available": "1", "action": "save"}
+        r = ex.post("/expert/declarations", data={**form, **row, "row_from": "不是日期"})
+        assert r.status_code == 400 and "未保存" in r.get_data(as_text=True)  # the form comes back as typed
+        assert "不是日期" in r.get_data(as_text=True)
+        r = ex.post("/expert/declarations", data={**form, **row}, follow_redirects=True)
         assert "申报已更新" in r.get_data(as_text=True)
+        session.expire_all()
+        me = session.scalars(select(Expert).where(Expert.user_id == drawn[0].id)).one()
+        assert me.relations == [{"credit_code": row["row_code"], "from": "2001-01-01", "to": None, "kind": "kinship"}]
 
 
 def ops_invitations(client: FlaskClient, user: Any) -> list[dict[str, Any]]:

@@ -3,34 +3,57 @@ declarations and answer their invitations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from pydantic import ValidationError
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.accounts.regions import region_name
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.platform_keys import key_encryption_key
-from trading.core.schemas import load_json, parse
+from trading.core.schemas import parse
 from trading.core.services import services
+from trading.evaluation import declarations, draws, experts, room
 from trading.evaluation import draw as rules
-from trading.evaluation import draws, experts
 from trading.evaluation.api import draw_json, load_draw, load_lot
-from trading.evaluation.models import Evaluation
-from trading.evaluation.schemas import DeclarationIn, SlotIn
+from trading.evaluation.models import Evaluation, MemberState
+from trading.evaluation.schemas import SlotIn
+from trading.procedures.specialties import specialty_name
 
 pages = Blueprint("evaluation", __name__, template_folder="templates")
+
+
+@pages.context_processor
+def names() -> dict[str, Any]:
+    """Codes as people read them: a specialty's and a region's name."""
+    return {"specialty_name": specialty_name, "region_name": region_name}
 
 
 @pages.get("/tenders/<code>/lots/<int:number>/draws")
 @requires(Permission.EXPERT_MANAGE)
 def draws_page(code: str, number: int) -> str:
-    lot = load_lot(code, number)
-    rounds = [draw_json(d) for d in draws.draws_of(web.db(), lot)]
-    evaluation = web.db().scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
-    return render_template("evaluation/draws.html", code=code, lot=lot, rounds=rounds, evaluation=evaluation)
+    db, lot = web.db(), load_lot(code, number)
+    rounds = [draw_json(d) for d in draws.draws_of(db, lot)]
+    evaluation = db.scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
+    # each step the page offers, with the reason the operation would give for refusing it now
+    why = {
+        "commit": draws.commit_refusal(db, lot),
+        "replace": draws.replace_refusal(db, lot),
+        "open": room.open_refusal(db, lot) if evaluation is None else None,
+    }
+    return render_template(
+        "evaluation/draws.html",
+        code=code,
+        lot=lot,
+        rounds=rounds,
+        evaluation=evaluation,
+        why={k: v.message if v else None for k, v in why.items()},
+        member_labels={m.value: m.label for m in MemberState},
+    )
 
 
 @pages.post("/tenders/<code>/lots/<int:number>/draws/<action>")
@@ -75,42 +98,54 @@ def _sub_venues(form: MultiDict[str, str]) -> list[rules.Slot]:
 @pages.get("/expert")
 @requires(Permission.EXPERT_SELF)
 def expert_page() -> str:
+    return _expert_view(None)
+
+
+def _expert_view(form: declarations.Form | None) -> str:
+    """The expert's page: its invitations and its declaration form (as stored, or as posted)."""
     db, user = web.db(), web.require_user()
     try:
         me = experts.my_expert(db, user)
         invitations = draws.my_invitations(db, user)
     except DomainError:
         me, invitations = None, []
-    lots = {d.lot_id for m, d in invitations if m.state.value == "confirmed"}
+    lots = {d.lot_id for m, d in invitations if m.state is MemberState.CONFIRMED}
     rooms = {
         ev.lot_id: ev for ev in (db.scalars(select(Evaluation).where(Evaluation.lot_id.in_(lots))) if lots else [])
     }
-    return render_template("evaluation/expert.html", me=me, invitations=invitations, rooms=rooms)
+    if me is not None and form is None:
+        form = declarations.of_expert(me)
+    return render_template(
+        "evaluation/expert.html",
+        me=me,
+        invitations=invitations,
+        rooms=rooms,
+        form=form,
+        kinds=declarations.KIND_LABELS,
+        max_rows=declarations.MAX_ROWS,
+    )
 
 
 @pages.post("/expert/declarations")
 @requires(Permission.EXPERT_SELF)
 def declare_page() -> ResponseReturnValue:
-    form = request.form
+    """Save the declaration, or (``action`` add / remove-N) draw the form again with a row more or
+    less; a refused form comes back as typed, each row with what is wrong with it."""
+    form = declarations.of_post(request.form)
+    action = request.form.get("action", "save")
+    if action != "save":
+        return _expert_view(declarations.edit(form, action))
+    data = declarations.check(form)
+    if data is None:
+        return _expert_view(form), 400
     try:
-        data = parse(
-            DeclarationIn,
-            {
-                "employer": form.get("employer", ""),
-                "history": load_json(form.get("history") or "[]"),
-                "relations": load_json(form.get("relations") or "[]"),
-                "available": form.get("available") == "1",
-            },
-        )
         experts.declare(web.db(), web.require_user(), data)
         web.commit()
-        flash("申报已更新")
-    except (ValueError, ValidationError) as exc:  # JSON or field errors: say which, change nothing
-        web.db().rollback()
-        flash(f"未保存：申报格式有误（{str(exc).splitlines()[0][:120]}）")
     except DomainError as exc:
         web.db().rollback()
-        flash(f"未保存：{exc.message}")
+        form.error = exc.message
+        return _expert_view(form), exc.status
+    flash("申报已更新")
     return redirect(url_for("evaluation.expert_page"))
 
 
