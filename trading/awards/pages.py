@@ -9,6 +9,7 @@ from collections.abc import Callable
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from archive import clock
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.awards import award as aw
@@ -18,7 +19,7 @@ from trading.awards.schemas import ClaimIn
 from trading.core.errors import DomainError
 from trading.core.services import services
 from trading.evaluation import room
-from trading.evaluation.models import Evaluation
+from trading.evaluation.models import EvalState, Evaluation
 from trading.evaluation.room_api import load_evaluation
 
 pages = Blueprint("awards", __name__, template_folder="templates")
@@ -42,8 +43,19 @@ def publicity_page(evaluation_id: int) -> str:
     lot, tender = room.lot_and_tender(db, ev)
     is_tenderee = tender.can_manage(user)
     is_bidder = user is not None and user.organisation_id in {b.org_id for b in room.bidders(db, ev)}
+    now = clock.now()
+    # what the page cannot do now, in the words of the rule that would refuse it
+    object_why = aw.objection_refusal(db, user, ev, now)
+    award_why = aw.award_refusal(ev, now) if ev.state is EvalState.PUBLICITY else None
     return render_template(
-        "awards/publicity.html", ev=ev, p=data, is_tenderee=is_tenderee, is_bidder=is_bidder, lot=lot
+        "awards/publicity.html",
+        ev=ev,
+        p=data,
+        is_tenderee=is_tenderee,
+        is_bidder=is_bidder,
+        lot=lot,
+        object_why=object_why.message if object_why else None,
+        award_why=award_why.message if award_why else None,
     )
 
 
