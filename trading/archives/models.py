@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.core.db import Base
 
+#: Why a lot's package was built (``reason``: the end it reached), as pages name it.
+REASON_LABELS = {"opened": "开标结束", "awarded": "已定标", "failed": "流标", "cancelled": "终止"}
+
 
 class ArchivePackage(Base):
     __tablename__ = "archive_package"
@@ -30,6 +33,10 @@ class ArchivePackage(Base):
     verified_at: Mapped[dt.datetime | None]
     verified_ok: Mapped[bool | None]
     report: Mapped[str | None] = mapped_column(Text, comment="the last verification report")
+
+    @property
+    def reason_label(self) -> str:
+        return REASON_LABELS.get(self.reason, self.reason)
 
     @property
     def audit_ref(self) -> tuple[str, str]:
