@@ -158,14 +158,15 @@
     refreshChart();
   }
 
-  // Bidders as rows, committee members as columns: each cell the sum of the member's factor
-  // scores (the figures below it, in the factors' order), the last column their average, which
-  // is the bidder's factor score. A declared total that differs is shown beside it.
+  // A bidder's name across the table, then its row: committee members as columns, each cell the
+  // sum of the member's factor scores (the figures below it, in the factors' order), the last
+  // column their average, which is the bidder's factor score. A declared total that differs is
+  // shown under it. Names on their own line keep the figures readable on a phone.
   function renderSheets(factors) {
     const table = $("sheets");
     const head = table.tHead.rows[0];
     const body = table.tBodies[0];
-    head.replaceChildren(el("th", "投标人"));
+    head.replaceChildren();
     body.replaceChildren();
     const members = S.seats.filter((s) => S.sheets.some((r) => r.expert === s.expert));
     const note = $("sheets-note");
@@ -178,8 +179,10 @@
     for (const b of S.bidders) {
       const mine = S.sheets.filter((r) => r.bidder === b.id);
       if (!mine.length) continue;
+      const title = el("tr", null, { class: "bidder-name" });
+      title.append(el("th", b.name, { colspan: String(members.length + 1), scope: "rowgroup" }));
+      body.append(title);
       const tr = el("tr", null, { "data-bidder": b.id });
-      tr.append(el("td", b.name));
       let sum = 0;
       for (const s of members) {
         const r = mine.find((x) => x.expert === s.expert);
