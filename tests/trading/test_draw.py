@@ -264,7 +264,7 @@ def test_staff_may_split_the_seats_never_change_the_committee(
             ],
         ):
             r = client.post(lot, json={"slots": slots}, headers=hs)
-            assert r.status_code == 422 and "A01 4 名" in r.get_json()["error"]["message"], r.get_json()
+            assert r.status_code == 422 and "规划 4 名" in r.get_json()["error"]["message"], r.get_json()
         bad = {"slots": [{"region": "350100", "specialty": "A01", "count": 0}]}
         assert client.post(lot, json=bad, headers=hs).status_code == 422
         assert client.post(lot, json={}, headers=t["headers"][0]).status_code == 403

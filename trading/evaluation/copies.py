@@ -62,7 +62,7 @@ def bid_copy(session: Session, user: User, ev: Evaluation, bidder_id: int, servi
     except ArchiveRefused as exc:
         copy.close()
         if exc.code == "archive_unreadable":
-            raise Conflict("该投标文件不是有效的文件包（zip），无法生成水印副本", code="not_a_package") from None
+            raise Conflict("该投标文件不是有效的文件包（ZIP），无法生成水印副本", code="not_a_package") from None
         raise Conflict(f"该投标文件包超出读取限制，无法生成水印副本：{exc}", code=exc.code) from None
     except BaseException:
         copy.close()

@@ -94,7 +94,7 @@ def composition_error(lot: Lot, slots: list[rules.Slot]) -> str | None:
     for s in slots:
         drawn[s.specialty] = drawn.get(s.specialty, 0) + s.count
     if drawn != wanted:
-        asked = "、".join(f"{code} {n} 名" for code, n in sorted(wanted.items()))
+        asked = "、".join(f"{specialty_name(code)} {n} 名" for code, n in sorted(wanted.items()))
         return f"抽取的专业和人数应与招标文件规定的评标委员会组成一致（{asked}），只能调整主场与副场的分配"
     return None
 
@@ -204,7 +204,11 @@ def run_draw(session: Session, staff: User, store: ObjectStore, d: Draw, *, kek:
     try:
         result = rules.draw(candidates, r, seed)
     except rules.NotEnoughExperts as exc:
-        raise Conflict(f"{exc}，请调整抽取条件或扩大地区后重新抽取", code="not_enough_experts") from None
+        slot = f"{region_name(exc.slot.region)}{specialty_name(exc.slot.specialty)}专业"
+        raise Conflict(
+            f"{slot}可抽专家 {exc.found} 人，不足 {exc.slot.count} 人，请调整抽取条件或扩大地区后重新抽取",
+            code="not_enough_experts",
+        ) from None
     d.result = [[slot, x] for slot, x in result]
     d.seed = seed  # published from now on (draw.run, the API, ggzy draw verify)
     d.state, d.drawn_at = DrawState.DRAWN, clock.now()
