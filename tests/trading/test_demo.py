@@ -354,6 +354,34 @@ def test_bidders_can_object_in_the_running_publicity(played: Played, demo_app: F
     assert public["suspended"] and len(public["objections"]) == 2
 
 
+def test_award_notice_states_when_the_winning_bid_was_received(played: Played, demo_app: Flask) -> None:
+    """Once the publicity is over (the test moves the clock there; the demo never does) the tenderee
+    awards; the notice says the winner submitted its bid when its receipt says it did."""
+    from trading.bids.models import Bid
+    from trading.evaluation.models import Evaluation
+    from trading.opening.models import CeremonyBidder
+
+    client = demo_app.test_client()
+    r = client.post(
+        "/api/v1/auth/token", json={"username": "tenderee", "password": passwords(played.instance)["tenderee"]}
+    )
+    headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+    public = client.get("/api/v1/evaluations/1/publicity").get_json()
+    first = public["candidates"][0]
+    with clock.frozen(dt.datetime.fromisoformat(public["ends_at"]) + dt.timedelta(minutes=1)):
+        r = client.post("/api/v1/evaluations/1/award", json={"winner": first["bidder_id"]}, headers=headers)
+        assert r.status_code == 200, r.get_json()
+        notice = pdf_text(client.get("/api/v1/evaluations/1/notice.pdf").get_data())
+    with demo_app.extensions["ggzy.db"].session() as s:
+        (ev,) = s.scalars(select(Evaluation)).all()
+        winner = s.get(CeremonyBidder, ev.winner_bidder_id)
+        assert winner is not None
+        bid = s.get(Bid, winner.bid_id)
+        assert bid is not None
+        received = dt.datetime.fromisoformat(SignedStatement.from_json(bid.receipt.encode()).body["received_at"])
+    assert stated(notice, "你方于 ", received), notice
+
+
 #: what the demo may print in Latin letters outside parentheses: account names, commands, file and
 #: option names (told by their punctuation), and the acronyms of the allow-list
 LATIN = re.compile(r"[A-Za-z0-9_.:/+\-]*[A-Za-z][A-Za-z0-9_.:/+\-]*")
