@@ -145,15 +145,16 @@ def render_pdf(record: dict[str, Any]) -> bytes:
         Spacer(1, 4 * mm),
     ]
     rows: list[list[Any]] = [
-        ["序号", "投标人", "统一社会信用代码", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
+        ["序号", "投标人（统一社会信用代码）", "投标报价（元）", "其他报价内容", "保证金", "解密结果"]
     ]
     declared = record.get("price_fields") or []
     for i, b in enumerate(record["bidders"], 1):
         sheet = b["price_sheet"] if isinstance(b["price_sheet"], dict) else {}
         fields = fields_text(sheet.get("fields"), declared)
         bond = (b.get("bond") or {}).get("label") or "—"
-        rows.append([i, b["bidder"], b["credit_code"], _price(sheet.get("price")), fields or "—", bond, _outcome(b)])
-    story += [pdf.table(rows, body, [9, 28, 27, 36, 24, 30, 26]), Spacer(1, 4 * mm)]
+        bidder = f"{b['bidder']}\n{b['credit_code']}"
+        rows.append([i, bidder, _price(sheet.get("price")), fields or "—", bond, _outcome(b)])
+    story += [pdf.table(rows, body, [10, 40, 38, 30, 34, 28]), Spacer(1, 4 * mm)]
     if final:
         story.append(pdf.para(f"本记录确认的开标记录 SM3：{record['confirmed_record_sm3']}", body))
         for b in record["bidders"]:
