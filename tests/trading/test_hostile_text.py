@@ -223,3 +223,11 @@ def test_the_report_and_the_notice_show_hostile_text_literally(
         notice = client.get(f"{url}/notice.pdf", headers=ht)
         assert notice.status_code == 200
     shows(notice.data, names["title"], names["lot"], names["org3"], winner["bidder"])
+
+
+def test_a_middle_dot_is_drawn_with_a_glyph_the_font_has() -> None:
+    """STSong-Light's Unicode map has no U+00B7, and a title with "·" printed a gap (pdftotext read a
+    line break there); the GB 2312 middle dot U+30FB is drawn instead."""
+    body, _ = pdf.styles()
+    data = pdf.build("t", 10, [pdf.para("（演示·已开标）• 第1标段", body)])
+    assert PdfReader(io.BytesIO(data)).pages[0].extract_text().strip() == "（演示・已开标）・ 第1标段"
