@@ -161,7 +161,7 @@ def test_every_page_of_every_role(
     context = chromium.new_context(viewport={"width": WIDTHS[0], "height": 900}, locale="zh-CN")
     page = context.new_page()
     page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: console.append(str(e)))
+    page.on("pageerror", lambda e: console.append(f"{e} at {(e.stack or '').splitlines()[1:2]}"))
     if role != "anon":
         login(page, base, role, accounts(finished_demo["inst"])[role])
     for path in paths:

@@ -120,3 +120,13 @@ def test_admin_creates_user_and_token_via_pages(client: FlaskClient, session: Se
     html = client.get("/account").get_data(as_text=True)
     r = client.post("/account/tokens", data={"name": "我的工具", "csrf_token": csrf_from(html)})
     assert "只显示这一次" in r.get_data(as_text=True)
+
+
+def test_account_page_names_the_organisation_and_its_credit_code(client: FlaskClient, session: Session) -> None:
+    """A bidder seals with ``--bidder <统一社会信用代码>``; the account page is where it finds it."""
+    bidder = make_user(session, Role.BIDDER)
+    session.commit()
+    page_login(client, bidder.username)
+    html = client.get("/account").get_data(as_text=True)
+    code = bidder.organisation.credit_code
+    assert f"<code>{code}</code>" in html and f"ggzy-bid seal --bidder {code}" in html

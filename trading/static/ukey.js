@@ -236,7 +236,8 @@
   "use strict";
   if (typeof document === "undefined") return;
   function start() {
-    const form = document.getElementById("ukey");
+    // only the opening room's form: the evaluation room's key section shares the id, not the actions
+    const form = document.querySelector("form#ukey");
     if (!form || !root.GgzyUKey) return;
     const U = root.GgzyUKey;
     const urls = form.dataset;
