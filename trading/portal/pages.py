@@ -63,6 +63,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
         Task("电子保函", "guarantees.my_page", "向出具机构申请电子投标保函，查看核验结果"),
         Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
+        Task("评标澄清", "evaluation_room.clarifications_page", "答复评标委员会要求的澄清（限时）"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
     ],
     Role.TENDEREE: [
@@ -78,12 +79,14 @@ TASKS: dict[Role, list[Task]] = {
         Task("节假日与招标方式", "procedures.calendar_page", "维护节假日表，查看各招标方式的法定期限"),
         Task("机构名录", "accounts.organisations_page", "查看已登记的企业、招标人、代理机构和出具机构"),
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
+        Task("电子档案", "archives.list_page", "已结束标段的档案包：校验、下载、法律保全"),
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
     ],
     Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
     Role.SUPERVISOR: [
         Task("交易公告", "portal.search_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
+        Task("电子档案", "archives.list_page", "查看并校验已结束标段的档案包"),
         Task("机构名录", "accounts.organisations_page", "只读查看机构"),
     ],
     Role.ISSUER: [Task("保函控制台", "guarantees.issuer_console", "查看保函申请、已出保函和索赔（操作经签名接口）")],

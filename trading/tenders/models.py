@@ -156,7 +156,7 @@ class Tender(Base):
         """Whether the bid deadline has passed at ``now``. 招标投标法第三十四条: the opening takes
         place at the very instant of the deadline, so the deadline instant itself is closed: a
         bid completed at that instant is late. For uploads ``now`` is the clock read inside the
-        completing transaction, under the tender's row lock (README, "Bid upload protocol")."""
+        completing transaction, under the tender's row lock (docs/decisions.md, "Bid upload protocol")."""
         return now >= self.bid_deadline
 
     @classmethod
