@@ -21,11 +21,18 @@ class PriceSheetError(ValueError):
     pass
 
 
+def valid_price(price: object) -> bool:
+    """Whether ``price`` is a bid price as the sheet writes it: a string of a positive amount in yuan
+    with at most two decimals. The builder refuses anything else before sealing; the opening reads
+    a hand-made sheet with this same rule, so a price of 8999999.995 or -1 is never read out."""
+    return isinstance(price, str) and bool(_AMOUNT.match(price)) and Decimal(price) > 0
+
+
 def build_price_sheet(
     tender: str, lot: int, price: str, fields: dict[str, str], declared: list[dict[str, Any]]
 ) -> bytes:
     """Canonical JSON of the price sheet; every declared field required, nothing undeclared."""
-    if not _AMOUNT.match(price) or Decimal(price) <= 0:
+    if not valid_price(price):
         raise PriceSheetError(f"投标报价 {price!r} 应为正数，最多两位小数 (price must be a positive amount)")
     names = {f["name"]: f for f in declared}
     unknown = sorted(set(fields) - set(names))

@@ -20,7 +20,7 @@ from trading.core.formats import amount_in_words, local_time, money
         ("120050000.10", "120,050,000.10", "人民币壹亿贰仟零伍万元壹角"),
         ("100001000", "100,001,000.00", "人民币壹亿零壹仟元整"),
         ("0", "0.00", "人民币零元整"),
-        (Decimal("99.995"), "100.00", "人民币壹佰元整"),
+        (Decimal("99.90"), "99.90", "人民币玖拾玖元玖角"),
     ],
 )
 def test_amounts_in_figures_and_words(value: str | Decimal, figures: str, words: str) -> None:
@@ -39,3 +39,12 @@ def test_local_time_is_beijing() -> None:
     assert local_time(instant) == "2026-12-04 02:08:00"
     assert local_time(instant.isoformat(), seconds=False) == "2026-12-04 02:08"
     assert local_time(None) == ""
+
+
+@pytest.mark.parametrize(
+    ("value", "figures"), [("8999999.995", "8,999,999.995"), ("-0.004", "-0.004"), ("1.5", "1.50")]
+)
+def test_an_amount_is_never_rounded(value: str, figures: str) -> None:
+    """Two prices that differ never read the same; 大写 stops at 分, so a finer amount has none."""
+    assert money(value) == figures
+    assert amount_in_words(value) == ("人民币壹元伍角" if value == "1.5" else "")

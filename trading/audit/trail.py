@@ -44,15 +44,29 @@ class Filters:
         return {k: v for k, v in args.items() if v}
 
 
+#: the days a filter may name: the platform has no event before 2000, and the last day's next
+#: midnight must still be an instant
+EARLIEST, LATEST = dt.date(2000, 1, 1), dt.date(9998, 12, 31)
+
+
 def _date(text: str, name: str, title: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidInput(
             f"{title}应为日期，例如 2026-12-20", code="bad_date", fields={name: "日期格式不正确"}, names={name: title}
         ) from None
+    if not EARLIEST <= day <= LATEST:
+        # 0001-01-01 and 9999-12-31 are dates, but their Beijing midnight is no UTC instant
+        raise InvalidInput(
+            f"{title}应在 {EARLIEST} 至 {LATEST} 之间",
+            code="bad_date",
+            fields={name: "超出可查询的范围"},
+            names={name: title},
+        )
+    return day
 
 
 def read_filters(args: dict[str, str]) -> Filters:

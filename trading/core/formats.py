@@ -8,7 +8,7 @@ practice require (《支付结算办法》附一《正确填写票据和结算�
 from __future__ import annotations
 
 import datetime as dt
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from archive import clock
 
@@ -20,7 +20,8 @@ LARGEST = Decimal("9999999999999999.99")
 
 
 def as_amount(value: Decimal | str | int | float | None) -> Decimal | None:
-    """``value`` as yuan rounded to fen, or None when it is not a finite number."""
+    """``value`` as exact yuan, or None when it is not a finite number below 万亿. Never rounded:
+    a figure on a record is the one submitted, and two prices that differ never read the same."""
     if value is None:
         return None
     try:
@@ -29,15 +30,19 @@ def as_amount(value: Decimal | str | int | float | None) -> Decimal | None:
         return None
     if not amount.is_finite() or abs(amount) > LARGEST:
         return None
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return amount
 
 
 def money(value: Decimal | str | int | float | None) -> str:
-    """``12800000`` → ``12,800,000.00`` (what is not an amount below 万亿 is shown as it came, never hidden)."""
+    """``12800000`` → ``12,800,000.00``, ``8999999.995`` → ``8,999,999.995`` (at least two decimals,
+    never fewer digits than given); what is not an amount below 万亿 is shown as it came."""
     amount = as_amount(value)
     if amount is None:
         return "" if value is None else str(value)
-    return f"{amount:,.2f}"
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > -2:
+        amount = amount.quantize(Decimal("0.01"))  # only adds zeros
+    return f"{amount:,f}"
 
 
 def _four_digits(n: int) -> str:
@@ -60,10 +65,11 @@ def amount_in_words(value: Decimal | str | int | float | None) -> str:
     """Yuan in capital numerals: ``12800000.00`` → ``人民币壹仟贰佰捌拾万元整``,
     ``1005.30`` → ``人民币壹仟零伍元叁角``, ``0.05`` → ``人民币伍分``.
 
-    Empty for what is not an amount or is beyond 万亿 (never a wrong figure on a legal document)."""
+    Empty for what is not an amount, is beyond 万亿 or has parts of a fen (never a wrong figure on a
+    legal document)."""
     amount = as_amount(value)
-    if amount is None:
-        return ""
+    if amount is None or amount != amount.quantize(Decimal("0.01")):
+        return ""  # 大写 stops at 分: a finer amount is never written as a rounded one
     sign = "负" if amount < 0 else ""
     fen_total = int(abs(amount) * 100)
     yuan, fen_part = divmod(fen_total, 100)

@@ -36,7 +36,7 @@ from signing.certs import TrustStore
 from signing.digest import sm3_hex, sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import ArchiveRefused, EnvelopeError, EnvelopeSizeMismatch, SigningError
-from signing.price_sheet import read_price_sheet
+from signing.price_sheet import read_price_sheet, valid_price
 from trading.accounts.models import Organisation
 from trading.bids.models import Bid
 from trading.core.db import Database
@@ -179,6 +179,8 @@ def _read_package(path: str, tender: str, lot: int) -> dict[str, object] | None:
         raise Failed(Fault.BIDDER, exc.code, str(exc)) from None
     if not isinstance(sheet, dict) or sheet.get("tender") != tender or sheet.get("lot") != lot:
         return None
+    if not valid_price(sheet.get("price")):
+        return None  # made by hand past the builder: no price is read out rather than a rounded one
     return sheet
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import resource
 import subprocess
@@ -284,3 +285,25 @@ def test_the_ceremony_key_is_stored_wrapped_and_bound_to_its_ceremony(
         .execution_options(populate_existing=True)
     ).one()
     assert job.state is JobState.DONE, (job.error_code, job.error_detail)
+
+
+@pytest.mark.parametrize("price", ["8999999.995", "-1", "0", "1_000", "１２３", 8000000])
+def test_a_hand_made_price_the_builder_refuses_is_never_read_out(
+    client: FlaskClient, session: Session, app: Flask, price: object
+) -> None:
+    """A sheet made past ``ggzy-bid build`` with a price it refuses: opened, no price read
+    (``price_sheet_invalid``), not a price rounded on the reading, the record and the award notice
+    while the evaluation ranks by the exact one."""
+    t = open_tender(client, session, app, 3)
+    sheet = {"tender": t["code"], "lot": 1, "price": price, "fields": {"duration_days": 200}}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr(FILENAME, json.dumps(sheet, ensure_ascii=False))
+    replace_bid(client, t, 0, out.getvalue())
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        decrypting(client, t)
+        assert release(client, t, 0).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    seat = session.scalar(select(CeremonyBidder).where(CeremonyBidder.org_id == t["bidders"][0].user.organisation_id))
+    assert seat is not None and seat.outcome is Outcome.DECRYPTED and seat.price_sheet is None
+    assert seat.outcome_reason == "price_sheet_invalid"
