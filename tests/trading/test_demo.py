@@ -14,6 +14,7 @@ import json
 import pathlib
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -172,12 +173,13 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> N
         hashes = s.scalars(select(User.password_hash)).all()
         assert hashes and all(h.startswith("$argon2id$v=19$m=8,t=1,") for h in hashes), hashes[:2]
         assert times[0] <= finished - dt.timedelta(days=2)
-        # history first (opened, joint), then the live tender and the one in the review queue
+        # history first (opened, awarded, joint), then the live tender and the one in the review queue
         history = s.scalars(select(Tender).order_by(Tender.id)).all()
-        demo = [history[2], history[3], history[0], history[1]]
+        demo = [history[3], history[4], history[0], history[2], history[1]]
         assert [t.status for t in demo] == [
             TenderState.PUBLISHED,
             TenderState.SUBMITTED,
+            TenderState.BIDDING_CLOSED,
             TenderState.BIDDING_CLOSED,
             TenderState.BIDDING_CLOSED,
         ]
@@ -187,12 +189,14 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> N
         opened = s.scalars(select(Ceremony).where(Ceremony.tender_id == demo[2].id)).one()
         assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
         assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
-        assert sorted(b.price_sheet["price"] for b in opened.bidders) == ["3588000.00", "3650000.00", "3702500.00"]
+        sheets = [b.price_sheet for b in opened.bidders if b.price_sheet is not None]
+        assert sorted(sheet["price"] for sheet in sheets) == ["3588000.00", "3650000.00", "3702500.00"]
         # their bonds are e-guarantees from the demo issuer, verified and shown in the record
         from trading.guarantees.models import Guarantee, GuaranteeState
 
         bonds = s.scalars(select(Guarantee).where(Guarantee.lot_id == opened.lot_id)).all()
         assert len(bonds) == 3 and {g.state for g in bonds} == {GuaranteeState.VALID}
+        assert opened.record is not None
         assert all(b["bond"]["status"] == "satisfied" for b in opened.record["bidders"])
         # its committee evaluated it remotely and signed the report; the candidates are publicised
         from trading.evaluation.models import EvalState, Evaluation, ReportSignature
@@ -210,13 +214,20 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> N
             assert [b.outcome for b in c.bidders].count(Outcome.DECRYPTED) == 2
             assert [b.outcome for b in c.bidders].count(Outcome.PENDING) == 1
         assert "合并开标，正在解密" in r_first
-        # the opened tender's committee: drawn (4 of the 5 demo experts), and re-runnable
-        from trading.evaluation.models import Draw, DrawMember
+        # the opened tender's committee: drawn (4 of the 5 demo experts), and re-runnable; the awarded
+        # tender's too, by the specialty its lot names (A08 工程施工, as the pool's experts have)
+        from trading.evaluation.models import Draw, DrawMember, Expert
 
-        (d,) = s.scalars(select(Draw)).all()
-        assert d.lot_id == opened.lot_id and len(s.scalars(select(DrawMember)).all()) == 4
+        drawn = s.scalars(select(Draw).order_by(Draw.id)).all()
+        assert [x.lot_id for x in drawn] == [opened.lot_id, demo[4].lots[0].id]
+        for x in drawn:
+            assert len(s.scalars(select(DrawMember).where(DrawMember.draw_id == x.id)).all()) == 4
+        assert {t.lots[0].specialties[0]["code"] for t in demo} == {"A08"}
+        assert {sp for e in s.scalars(select(Expert)) for sp in e.specialties} <= {"A08"}
+        d = drawn[0]
         assert "ggzy draw verify" in r_first
         draw_id = d.id
+        assert demo[0].docs_issued_at is not None
         assert demo[0].bid_deadline - demo[0].docs_issued_at < dt.timedelta(minutes=16)
         assert close_due(s, demo[0].bid_deadline + dt.timedelta(seconds=1)) == 1
     db.engine.dispose()
@@ -289,19 +300,25 @@ def test_every_document_and_receipt_states_an_instant_that_happened(played: Play
                 assert generated == signed_at <= read_at, (c.id, final)
                 assert stated(pdf_text(store.read_bytes(files[1])), "生成时间：", generated)
                 records += 1
-        assert records == 2  # the opened tender's record and its final record; the joint rooms decrypt still
-        (ev,) = s.scalars(select(Evaluation)).all()
-        assert ev.report is not None and ev.report_statement is not None and ev.report_pdf_key is not None
-        generated = dt.datetime.fromisoformat(ev.report["generated_at"])
-        signed_at = SignedStatement.from_json(ev.report_statement.encode()).signed_at
-        assert generated <= signed_at <= read_at
-        assert stated(pdf_text(store.read_bytes(ev.report_pdf_key)), "生成时间：", generated)
-        assert ev.notice_key is None  # no award notice: its publicity runs (test_award_notice_… awards)
+        assert (
+            records == 4
+        )  # the opened and the awarded tenders' records and final records; the joint rooms decrypt still
+        evaluations = s.scalars(select(Evaluation).order_by(Evaluation.id)).all()
+        assert len(evaluations) == 2
+        for ev in evaluations:
+            assert ev.report is not None and ev.report_statement is not None and ev.report_pdf_key is not None
+            generated = dt.datetime.fromisoformat(ev.report["generated_at"])
+            signed_at = SignedStatement.from_json(ev.report_statement.encode()).signed_at
+            assert generated <= signed_at <= read_at
+            assert stated(pdf_text(store.read_bytes(ev.report_pdf_key)), "生成时间：", generated)
+        # the first's publicity runs (test_award_notice_… awards it); the second was awarded in the past
+        assert evaluations[0].notice_key is None and evaluations[1].notice_key is not None
+        assert evaluations[1].awarded_at is not None and clock.as_utc(evaluations[1].awarded_at) <= read_at
 
         opened = next(c for c in s.scalars(select(Ceremony).order_by(Ceremony.id)) if c.record)
         in_record = {row["ciphertext_sm3"]: row["received_at"] for row in opened.record["bidders"]}
         bids = s.scalars(select(Bid).order_by(Bid.id)).all()
-        assert len(bids) == 9  # three bidders: the opened tender, and both lots of the joint one
+        assert len(bids) == 12  # three bidders: the opened and the awarded tenders, both lots of the joint one
         for bid in bids:
             receipt = SignedStatement.from_json(bid.receipt.encode())
             received = dt.datetime.fromisoformat(receipt.body["received_at"])
@@ -312,7 +329,7 @@ def test_every_document_and_receipt_states_an_instant_that_happened(played: Play
         mine = {b.ciphertext_sm3 for b in bids if b.user_id == bidder1}
     # what bidder1 keeps beside its sealed files, and what its pages show
     kept = sorted((played.instance / "demo-bids").glob("bidder1-*.sealed.receipt.json"))
-    assert len(kept) == 3
+    assert len(kept) == 4
     client = demo_app.test_client()
     page_login(client, "bidder1", passwords(played.instance)["bidder1"])
     page = client.get("/my/bids").get_data(as_text=True)
@@ -373,13 +390,89 @@ def test_award_notice_states_when_the_winning_bid_was_received(played: Played, d
         assert r.status_code == 200, r.get_json()
         notice = pdf_text(client.get("/api/v1/evaluations/1/notice.pdf").get_data())
     with demo_app.extensions["ggzy.db"].session() as s:
-        (ev,) = s.scalars(select(Evaluation)).all()
+        ev = s.get(Evaluation, 1)
+        assert ev is not None
         winner = s.get(CeremonyBidder, ev.winner_bidder_id)
         assert winner is not None
         bid = s.get(Bid, winner.bid_id)
         assert bid is not None
         received = dt.datetime.fromisoformat(SignedStatement.from_json(bid.receipt.encode()).body["received_at"])
     assert stated(notice, "你方于 ", received), notice
+
+
+def test_one_tender_went_the_whole_way_to_its_final_archive(
+    played: Played, demo_app: Flask, tmp_path: pathlib.Path
+) -> None:
+    """The history's awarded tender: opened, evaluated, its candidates publicised for the full 3 days
+    with no objection, awarded by its tenderee after that (the result announcement and the signed
+    award notice at that instant), and its final archive package built by the scheduler's job
+    seconds later; the package verifies with ``ggzy archive verify`` (stored, and downloaded and
+    checked offline against the printed root), and the demo points at the notice and the package."""
+    from trading.archives.models import REASON_LABELS, ArchivePackage
+    from trading.bids.models import Bid
+    from trading.core.services import services
+    from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
+    from trading.opening.models import CeremonyBidder
+    from trading.tenders.models import Announcement, AnnouncementKind, Lot, LotState, Tender
+
+    read_at = clock.now()
+    store = services(demo_app).store
+    with demo_app.extensions["ggzy.db"].session() as s:
+        ev = s.scalars(select(Evaluation).where(Evaluation.state == EvalState.AWARDED)).one()
+        lot = s.get(Lot, ev.lot_id)
+        assert lot is not None and lot.status is LotState.AWARDED
+        tender = s.get(Tender, lot.tender_id)
+        assert tender is not None
+        code, evaluation_id = tender.code, ev.id
+        publicised = s.get(Announcement, ev.publicity_announcement_id)
+        assert publicised is not None and publicised.published_at is not None and ev.publicity_ends_at is not None
+        assert ev.publicity_ends_at - publicised.published_at == dt.timedelta(days=3)
+        assert not s.scalars(select(PublicityObjection).where(PublicityObjection.evaluation_id == ev.id)).all()
+        assert ev.awarded_at is not None and ev.publicity_ends_at < ev.awarded_at <= read_at
+        result = s.scalars(
+            select(Announcement).where(
+                Announcement.tender_id == tender.id, Announcement.kind == AnnouncementKind.RESULT
+            )
+        ).one()
+        assert result.published_at == ev.awarded_at
+        # the award notice, signed when it was issued, names the winner and when its bid was received
+        assert ev.notice_statement is not None and ev.notice_key is not None
+        notice = SignedStatement.from_json(ev.notice_statement.encode())
+        assert notice.signed_at == clock.as_utc(ev.awarded_at)
+        winner = s.get(CeremonyBidder, ev.winner_bidder_id)
+        assert winner is not None
+        bid = s.get(Bid, winner.bid_id)
+        assert bid is not None
+        received = dt.datetime.fromisoformat(SignedStatement.from_json(bid.receipt.encode()).body["received_at"])
+        text = pdf_text(store.read_bytes(ev.notice_key))
+        assert notice.body["winner"] in text and stated(text, "你方于 ", received), text
+        # the lot's packages: its opening's, and the final one, built after the award over a signed log
+        packages = {p.reason: p for p in s.scalars(select(ArchivePackage).where(ArchivePackage.lot_id == lot.id))}
+        assert set(packages) == {"opened", "awarded"}
+        final = packages["awarded"]
+        assert ev.awarded_at < final.built_at <= read_at and final.tree_size > 0
+        final_id = final.id
+    assert f"/archives/{final_id}" in played.output and f"ggzy archive verify {final_id}" in played.output
+    assert f"/api/v1/evaluations/{evaluation_id}/notice.pdf" in played.output
+
+    r = CliRunner().invoke(main, ["archive", "verify", str(final_id)])
+    assert r.exit_code == 0 and "档案包完整" in r.output, r.output
+    staff = demo_app.test_client()
+    page_login(staff, "staff", passwords(played.instance)["staff"])
+    assert code in staff.get("/archives").get_data(as_text=True)
+    detail = staff.get(f"/archives/{final_id}").get_data(as_text=True)
+    assert f"<h1>档案包 {final_id}</h1>" in detail and REASON_LABELS["awarded"] in detail
+    data = staff.get(f"/archives/{final_id}/download").get_data()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+    assert {"award/notice.pdf", "award/notice.sig.json", "evaluation/report.pdf"} <= names
+    assert any(n.startswith("announcements/") and n.endswith("-result.json") for n in names)
+    (tmp_path / "final.zip").write_bytes(data)
+    root = played.instance / "demo-keys" / "root.pem"
+    r = CliRunner().invoke(main, ["archive", "verify", str(tmp_path / "final.zip"), "--root", str(root)])
+    assert r.exit_code == 0 and "档案包完整" in r.output, r.output
+    page = demo_app.test_client().get(f"/evaluations/{evaluation_id}/publicity").get_data(as_text=True)
+    assert 'id="notice"' in page
 
 
 #: what the demo may print in Latin letters outside parentheses: account names, commands, file and
@@ -414,7 +507,7 @@ def test_the_demo_prints_what_the_tool_needs_in_chinese(played: Played) -> None:
             if u.organisation
         }
     db.engine.dispose()
-    assert len(users) == 14
+    assert len(users) == 15
     for username, (name, code) in users.items():
         line = next(line for line in out.splitlines() if line.strip().startswith(username + " "))
         assert name in line and code in line, line
@@ -427,13 +520,42 @@ def test_the_demo_prints_what_the_tool_needs_in_chinese(played: Played) -> None:
         assert (played.instance.parent / path.rstrip("/")).exists(), path
     assert "instance/demo-keys/root.pem" in printed and "instance/demo-keys/platform.pem" in printed
     sealed = [p for p in printed if p.endswith(".sealed")]
-    assert len(sealed) == 9 and all((played.instance.parent / f"{p}.receipt.json").exists() for p in sealed)
+    assert len(sealed) == 12 and all((played.instance.parent / f"{p}.receipt.json").exists() for p in sealed)
     assert latin_words(out, set(users) | set(passwords(played.instance).values())) == []
 
 
 def test_latin_words_are_found() -> None:
     assert latin_words("scheduler 1 started\n数据库已就绪 (schema at head)", set()) == ["scheduler", "started"]
     assert latin_words("用 ggzy draw verify 1 复算；bidder1 见 instance/demo-keys/root.pem", {"bidder1"}) == []
+
+
+def test_the_demo_scheduler_keeps_apschedulers_warnings_out(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a loaded machine APScheduler warns in English that a job's run was skipped (the previous
+    one still ran); the served demo's scheduler process keeps that out of the demo's terminal, and
+    still says when a job fails."""
+    import logging
+
+    import trading.cli
+    from trading.demo import scheduler
+
+    ran: list[list[str]] = []
+
+    def ggzy(args: list[str]) -> None:
+        ran.append(args)
+        logging.getLogger("apscheduler.executors.default").warning(
+            "Execution of job skipped: maximum number of running instances reached (1)"
+        )
+        logging.getLogger("ggzy.scheduler").error("job build_archives failed")
+
+    monkeypatch.setattr(trading.cli, "main", ggzy)
+    apscheduler = logging.getLogger("apscheduler")
+    monkeypatch.setattr(apscheduler, "level", apscheduler.level)  # the process's setting, undone after
+    with caplog.at_level(logging.WARNING):
+        scheduler.main([])
+    assert ran == [["scheduler"]]
+    assert [r.getMessage() for r in caplog.records] == ["job build_archives failed"]
 
 
 def test_audit_verify_fails_on_tampering(instance: pathlib.Path, played: Played) -> None:

@@ -29,6 +29,9 @@ ORGS: list[tuple[str, OrgKind, str]] = [
     ("兴业担保有限公司", OrgKind.ISSUER, "91"),
     ("福建工程学院", OrgKind.EMPLOYER, "12"),
     ("厦门市建筑设计院有限公司", OrgKind.EMPLOYER, "91"),
+    # a second tenderee: the experts who sat for one tenderee are not drawn for it again within 180
+    # days, and the demo's pool is small
+    ("福州市鼓楼区市政工程建设中心", OrgKind.TENDEREE, "12"),
 ]
 
 USERS: list[tuple[str, str, int, Role]] = [
@@ -36,6 +39,7 @@ USERS: list[tuple[str, str, int, Role]] = [
     ("staff", "交易中心 王工", 0, Role.STAFF),
     ("supervisor", "监督员 李处", 1, Role.SUPERVISOR),
     ("tenderee", "招标人 陈经理", 2, Role.TENDEREE),
+    ("tenderee2", "招标人 刘主任", 10, Role.TENDEREE),
     ("agency", "代理 林工", 3, Role.AGENCY),
     ("bidder1", "榕城建设 张三", 4, Role.BIDDER),
     ("bidder2", "海峡路桥 李四", 5, Role.BIDDER),

@@ -28,6 +28,9 @@ KEY_PASSWORD = b"demo-key-password"  # printed by `ggzy demo`; demo keys only
 PUBLICITY_DAYS = 3
 """The demo procedure's candidate publicity: the legal minimum (实施条例第五十四条), so the demo's
 publicity is one a bidder can object in, as in a real instance."""
+SPECIALTY = "A08"
+"""The demo's committees: road and lighting works are evaluated by 工程施工 experts (A08 in
+《评标专家专业分类标准（试行）》; A01 is 规划, planning)."""
 
 
 def ensure_demo_procedure(session: Session) -> None:
@@ -129,7 +132,9 @@ def upload_document(tenderee: Actor, key: PrivateKey, code: str, name: str, data
     )
 
 
-def tender_body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, Any]:
+def tender_body(
+    title: str, deadline: dt.datetime, procedure: str, tenderee: str = "福州市城乡建设发展集团有限公司"
+) -> dict[str, Any]:
     return {
         "title": title,
         "category": "construction",
@@ -137,7 +142,7 @@ def tender_body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, 
         "region": "350100",
         "bid_deadline": deadline.isoformat(),
         "description": "演示项目：可以看着它从发布走到投标截止。",
-        "announcement_body": f"{title}已由福州市发展和改革委员会批准建设，资金来自财政资金，招标人为福州市城乡建设发展集团有限公司。"
+        "announcement_body": f"{title}已由福州市发展和改革委员会批准建设，资金来自财政资金，招标人为{tenderee}。"
         "现对该项目施工进行公开招标，欢迎具备市政公用工程施工总承包二级及以上资质的投标人参加。",
         "lots": [
             {
@@ -147,7 +152,7 @@ def tender_body(title: str, deadline: dt.datetime, procedure: str) -> dict[str, 
                 "evaluation_method": "comprehensive",
                 "criteria": SCORING_TEMPLATES["construction"]["criteria"],  # as the tenderee's form offers
                 "committee_size": 5,
-                "specialties": [{"code": "A01", "count": 4}],
+                "specialties": [{"code": SPECIALTY, "count": 4}],
                 "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],
             }
         ],

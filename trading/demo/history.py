@@ -1,11 +1,14 @@
-"""The demo's tenders played in the past: one opened and evaluated to its award, one opened
-jointly and left in its decryption."""
+"""The demo's tenders played in the past: one taken the whole way to its award and final archive
+package, one opened and evaluated whose candidates are being publicised, one opened jointly and
+left in its decryption."""
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as dt
 import pathlib
+from typing import Any
 
 from flask import Flask
 
@@ -16,9 +19,32 @@ from infra.reference_issuer.decisions import ReferenceIssuer
 from signing.sm2 import PrivateKey
 from trading.core.services import services
 from trading.demo import display_name, org_credit_code
-from trading.demo.actors import DEMO_PROCEDURE, Actor, make_keys, tender_body, upload_document
+from trading.demo.actors import DEMO_PROCEDURE, SPECIALTY, Actor, key_file, make_keys, tender_body, upload_document
 from trading.demo.bidders import encryption_cert, seal_and_upload
+from trading.demo.scheduler import History
 from trading.opening.decryption import run_pending
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """One of the history's opened tenders: its title, its document's, the three bidders' prices
+    and how long it takes bids (its deadline is on the hour)."""
+
+    title: str
+    document: str
+    prices: tuple[str, str, str]
+    bidding: dt.timedelta = dt.timedelta(days=1)
+
+
+LIGHTING = Plan(
+    "福州市马尾区江滨路照明改造工程（演示·已开标）", "江滨路照明改造工程", ("3650000.00", "3588000.00", "3702500.00")
+)
+PAVEMENT = Plan(
+    "福州市鼓楼区湖东路人行道改造工程（演示·已定标）",
+    "湖东路人行道改造工程",
+    ("12450000.00", "12386000.00", "12598000.00"),
+    dt.timedelta(hours=6),
+)
 
 
 def opened_tender(
@@ -30,23 +56,23 @@ def opened_tender(
     keys_dir: pathlib.Path,
     issuer: ReferenceIssuer,
     moment: FrozenClock,
+    plan: Plan = LIGHTING,
 ) -> list[str]:
     """A tender taken through its whole opening: sealed bids, the deadline, sign-in, decryption,
     the price reading, an objection answered, confirmations and the signed record. Played in the
-    past on ``moment``: bids in the day after publication, the ceremony at the deadline a day later."""
-    deadline = (moment.current + dt.timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
-    title = "福州市马尾区江滨路照明改造工程（演示·已开标）"
-    code = tenderee.call("POST", "/api/v1/tenders", expect=201, json=tender_body(title, deadline, DEMO_PROCEDURE))[
-        "code"
-    ]
-    upload_document(tenderee, sign_key, code, "招标文件.txt", "《江滨路照明改造工程 招标文件》\n".encode() * 30)
+    past on ``moment``: bids after publication, the ceremony at the deadline ``plan.bidding`` later."""
+    deadline = (moment.current + plan.bidding).replace(minute=0, second=0, microsecond=0)
+    tenderee_name = tenderee.call("GET", "/api/v1/me")["organisation"]["name"]
+    body = tender_body(plan.title, deadline, DEMO_PROCEDURE, tenderee_name)
+    code = tenderee.call("POST", "/api/v1/tenders", expect=201, json=body)["code"]
+    upload_document(tenderee, sign_key, code, "招标文件.txt", f"《{plan.document} 招标文件》\n".encode() * 30)
     tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
     keys: list[tuple[PrivateKey, PrivateKey, pathlib.Path]] = []
     for i, b in enumerate(bidders):
         moment.advance(minutes=30)
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
-        keys.append(seal_and_upload(b, keys_dir, code, 1, ("3650000.00", "3588000.00", "3702500.00")[i], 150 + 10 * i))
+        keys.append(seal_and_upload(b, keys_dir, code, 1, plan.prices[i], 150 + 10 * i))
         body = {"tender": code, "lot": 1, "issuer": issuer.credit_code}
         b.call("POST", "/api/v1/guarantees", expect=201, json=body)  # 电子保函 instead of a cash bond
     moment.advance(minutes=30)
@@ -90,31 +116,50 @@ def log_code(line: str) -> str:
     return line.split()[0]
 
 
-def committee_draw(staff: Actor, code: str, experts: list[Actor]) -> list[str]:
-    """The opened tender's committee drawn from the demo pool, committed and then run through the
-    draw API; the drawn experts confirm their invitations (as on /expert)."""
-    for i, x in enumerate(experts):
+def expert_name(x: Actor) -> str:
+    """The name the pool (and the room's seats) know a demo expert by."""
+    return display_name(x.username).removeprefix("专家 ")
+
+
+def committee_draw(staff: Actor, code: str, experts: list[Actor], *, register: bool = True) -> list[str]:
+    """The opened tender's committee drawn from the demo pool (put in the pool first when
+    ``register``: the history's first draw), committed and then run through the draw API; the drawn
+    experts confirm their new invitations (as on /expert)."""
+    for i, x in enumerate(experts if register else []):
         body = {
-            "name": display_name(x.username).removeprefix("专家 "),
+            "name": expert_name(x),
             "username": x.username,
-            "specialties": ["A01"],
+            "specialties": [SPECIALTY],
             "region": "350100" if i < 3 else "350200",  # two from a sub-venue region (厦门)
             "employer": org_credit_code(x.username),
         }
         staff.call("POST", "/api/v1/experts", expect=201, json=body)
     slots = [  # cross-region: three at the main venue, one at a sub-venue
-        {"region": "350100", "specialty": "A01", "count": 3},
-        {"region": "350200", "specialty": "A01", "count": 1},
+        {"region": "350100", "specialty": SPECIALTY, "count": 3},
+        {"region": "350200", "specialty": SPECIALTY, "count": 1},
     ]
     d = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/draws", expect=201, json={"slots": slots})
     d = staff.call("POST", f"/api/v1/draws/{d['id']}/run")
     for x in experts:
         for inv in x.call("GET", "/api/v1/me/invitations")["items"]:
-            x.call("POST", f"/api/v1/invitations/{inv['id']}/respond", json={"accept": True})
+            if inv["state"] == "invited":  # an earlier draw's were answered then
+                x.call("POST", f"/api/v1/invitations/{inv['id']}/respond", json={"accept": True})
     return [
         f"{code} 已从专家库抽取 {d['result_size']} 名评标专家（先公布快照与种子承诺，再公开种子 {d['seed'][:12]}…，"
         f"可用 ggzy draw verify {d['id']} 复算），被抽中的专家已在 /expert 确认"
     ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluated:
+    """An evaluation played to its signed report: what its publicity and award need, and what the
+    demo says of it."""
+
+    code: str
+    id: int
+    experts: int
+    report_sm3: str
+    candidates: list[dict[str, Any]]
 
 
 def evaluation(
@@ -125,15 +170,13 @@ def evaluation(
     code: str,
     keys_dir: pathlib.Path,
     moment: FrozenClock,
-    publicity_at: dt.datetime,
-) -> list[str]:
+) -> Evaluated:
     """The committee evaluates remotely through the room API: the tenderee names itself to the
     lot's representative seat; SM2 sign-in and recusal pledge, leader, compliance, scores, checks,
-    the report signed by every member; then, at ``publicity_at`` (or half an hour after the report
-    if that is later), the candidates' publicity."""
+    the report signed by every member (its publicity: ``publicity``)."""
     ev = staff.call("POST", f"/api/v1/tenders/{code}/lots/1/evaluation", expect=201, json={})
     url = f"/api/v1/evaluations/{ev['id']}"
-    seated = {s["expert"] for s in ev["seats"]}
+    seated = {s["name"] for s in ev["seats"]}
     committee = []
     rep, rep_key = representative
     named = rep.call(
@@ -141,14 +184,11 @@ def evaluation(
     )
     rep_seat = named["named"][0]["expert"]
     for x in experts:
-        me = x.call("GET", "/api/v1/me/invitations")["items"]
-        if not me:
+        if expert_name(x) not in seated:
             continue
-        key = make_keys(app, x, keys_dir / x.username, x.username)
-        state = x.call("GET", url)
-        if state["me"] not in seated:
-            continue
-        committee.append((x, key, state["me"]))
+        folder = keys_dir / x.username  # an expert keeps its keys from one evaluation to the next
+        key = key_file(folder / "sign.key") if (folder / "sign.key").exists() else make_keys(app, x, folder, x.username)
+        committee.append((x, key, x.call("GET", url)["me"]))
     committee.append((rep, rep_key, rep_seat))
     for x, key, _ in committee:
         statements = x.call("GET", url)["statements"]
@@ -179,16 +219,48 @@ def evaluation(
     for x, key, _ in committee:
         statement = x.call("GET", url)["statements"]["report"]
         x.call("POST", f"{url}/sign", json={"signature": base64.b64encode(key.sign(statement.encode())).decode()})
-    moment.set(max(moment.current + dt.timedelta(minutes=30), publicity_at))
-    staff.call("POST", f"{url}/publicity")
-    ends = clock.local(dt.datetime.fromisoformat(staff.call("GET", f"{url}/publicity")["ends_at"]))
-    first = state["report"]["candidates"][0]["bidder"]
+    return Evaluated(code, ev["id"], len(committee) - 1, state["report_sm3"], state["report"]["candidates"])
+
+
+def publicity(staff: Actor, done: Evaluated, moment: FrozenClock, at: dt.datetime | None = None) -> list[str]:
+    """Staff publish the candidates' publicity at ``at`` (or half an hour after the report if that
+    is later): the evaluation as the demo tells it, with the publicity a bidder can object in."""
+    moment.set(max(moment.current + dt.timedelta(minutes=30), at or moment.current))
+    url = f"/api/v1/evaluations/{done.id}/publicity"
+    staff.call("POST", url)
+    ends = clock.local(dt.datetime.fromisoformat(staff.call("GET", url)["ends_at"]))
     return [
-        f"{code} 评标完成：{len(committee) - 1} 名专家和 1 名招标人代表（tenderee）远程签到、签署回避承诺并评分，"
+        f"{done.code} 评标完成：{done.experts} 名专家和 1 名招标人代表（tenderee）远程签到、签署回避承诺并评分，"
         f"评标报告已由全体成员 SM2 签名"
-        f"（SM3 {state['report_sm3'][:12]}…）；中标候选人公示已发布（第一名 {first}），"
-        f"见 /evaluations/{ev['id']}/publicity；公示期至 {ends:%m月%d日 %H:%M}，"
+        f"（SM3 {done.report_sm3[:12]}…）；中标候选人公示已发布（第一名 {done.candidates[0]['bidder']}），"
+        f"见 /evaluations/{done.id}/publicity；公示期至 {ends:%m月%d日 %H:%M}，"
         f"期间投标人（bidder1、bidder2、bidder3）可在该页提出异议，期满后招标人（tenderee）在该页确定中标人"
+    ]
+
+
+def award(tenderee: Actor, staff: Actor, done: Evaluated, moment: FrozenClock, scheduler: History) -> list[str]:
+    """Once the publicity has run its days with no objection, the tenderee confirms the first
+    candidate (the result announcement and the signed award notice follow); within seconds the
+    scheduler signs the checkpoint the award asked for and builds the lot's final archive package,
+    and within minutes releases the guarantees of the bidders who did not win."""
+    url = f"/api/v1/evaluations/{done.id}"
+    ends = dt.datetime.fromisoformat(tenderee.call("GET", f"{url}/publicity")["ends_at"])
+    moment.set(max(moment.current, ends) + dt.timedelta(minutes=45))
+    winner = done.candidates[0]
+    tenderee.call("POST", f"{url}/award", json={"winner": winner["bidder_id"]})
+    scheduler.archive(moment)
+    released = scheduler.run(moment, "release_guarantees", 300)
+    packages = staff.call("GET", f"/api/v1/archives?q={done.code}")["items"]
+    final = next((p for p in packages if p["end_state"] == "awarded"), None)
+    if final is None:
+        raise RuntimeError(f"demo: no archive package for the award of {done.code}: {packages}")
+    cid = staff.call("GET", f"/api/v1/tenders/{done.code}/ceremonies")["items"][0]["id"]
+    return [
+        f"{done.code} 已定标：开标（/ceremonies/{cid}）、评标、中标候选人公示 3 日期满无异议后，"
+        f"招标人（{tenderee.username}）确定中标人 {winner['bidder']}，中标结果公告和平台签名的中标通知书已发布，"
+        f"见 /evaluations/{done.id}/publicity（通知书 /api/v1/evaluations/{done.id}/notice.pdf）；"
+        f"未中标人的 {released} 份保函已释放；最终档案包 /archives/{final['id']}（staff、supervisor），"
+        f"可用 ggzy archive verify {final['id']} 核验"
     ]
 
 

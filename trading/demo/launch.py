@@ -49,7 +49,10 @@ def prepare(s: Settings, init: Callable[[], None]) -> list[str]:
         with Database(s.database_url).session() as session:
             accounts = seed(session, accounts_file(s))
     app = create_app(s)
-    with app.app_context(), Database(s.database_url).session() as session:
+    # no app context around the story: each of its requests has its own, so its database session
+    # ends with it (in a shared one every request would share one session and the write lock a
+    # read left open, which the scheduler's sweeps in the history must take)
+    with Database(s.database_url).session() as session:
         story = run(app, session, {u: p for u, p, _ in accounts}, keys_folder(s), start=start)
         # the platform's signing certificate, pinned by the demo's issuer (and usable for receipts)
         keys_folder(s).mkdir(parents=True, exist_ok=True)
@@ -97,7 +100,10 @@ def summary(session: Session, s: Settings, accounts: list[tuple[str, str, str]],
             f"    密钥文件夹（--keys）：{shown(keys / username)}（sign.key、enc.key 及其证书）",
         ]
         # by tender, lot 1 (no suffix) before "-lot2"
-        sealed = sorted(bids.glob(f"{username}-*.sealed"), key=lambda p: (p.name.split("-lot")[0], "-lot" in p.name))
+        sealed = sorted(
+            bids.glob(f"{username}-*.sealed"),
+            key=lambda p: (p.name.removesuffix(".sealed").split("-lot")[0], "-lot" in p.name),
+        )
         for n, path in enumerate(sealed):
             lead = "    加密投标文件：" if n == 0 else "                  "
             lines.append(f"{lead}{shown(path)}")
@@ -115,6 +121,12 @@ def serving(host: str, port: int) -> list[str]:
         "\n参考保函出具机构随演示一同运行：投标人在“电子保函”页（/guarantees）提交的申请，几秒内即被出具。",
         f"打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in)；按 Ctrl+C 停止演示。",
     ]
+
+
+def scheduler_command() -> list[str]:
+    """The demo's scheduler process: ``ggzy scheduler`` without APScheduler's English warnings
+    (``trading.demo.scheduler``), run beside the server in place of the one ``ggzy serve`` starts."""
+    return [sys.executable, "-m", "trading.demo.scheduler"]
 
 
 def issuer_command(s: Settings, host: str, port: int) -> tuple[list[str], dict[str, str]]:

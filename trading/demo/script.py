@@ -24,13 +24,25 @@ from trading.demo.actors import (
     upload_document,
 )
 from trading.demo.bidders import demo_issuer
-from trading.demo.history import committee_draw, evaluation, joint_tender, log_code, opened_tender
+from trading.demo.history import (
+    PAVEMENT,
+    award,
+    committee_draw,
+    evaluation,
+    joint_tender,
+    log_code,
+    opened_tender,
+    publicity,
+)
+from trading.demo.scheduler import History
 from trading.tenders.models import Tender
 
 HISTORY = dt.timedelta(days=5)
 """How far back the demo's history starts: the opened tender is published then, opened a day later
 and evaluated the same day; its candidates are publicised the next day (within the 3 days the law
-allows), so that the publicity ends ``PUBLICITY_LEFT`` after the demo."""
+allows), so that the publicity ends ``PUBLICITY_LEFT`` after the demo. The tender taken the whole
+way is published after that evaluation and takes bids for six hours; its candidates are publicised
+the same day, so their 3 days end, and the tenderee awards, hours before the demo."""
 
 PUBLICITY_LEFT = dt.timedelta(hours=2)
 """How long the demo's candidate publicity still runs when the demo ends: long enough for a bidder
@@ -54,10 +66,12 @@ def run(
     """Play the demo once (idempotent: nothing happens when tenders already exist).
 
     The audit trail records only instants that have happened, in order: the history (keys, the
-    opened and evaluated tender) is played first under a clock frozen in the past, from
-    ``history_start(start)``, its publicity started so that it ends ``PUBLICITY_LEFT`` after
-    ``start``; then the joint opening, whose deadline is just behind the real clock so its decryption
-    window is open when the demo ends; then the live tenders at the real clock."""
+    opened and evaluated tender, the tender awarded and archived beside it, the scheduler's sweeps
+    at the moments it ran them) is played first under a clock frozen in the past, from
+    ``history_start(start)``, the first tender's publicity started so that it ends
+    ``PUBLICITY_LEFT`` after ``start``; then the joint opening, whose deadline is just behind the
+    real clock so its decryption window is open when the demo ends; then the live tenders at the
+    real clock."""
     if session.scalar(select(Tender.id).limit(1)) is not None:
         return []
     log: list[str] = []
@@ -69,18 +83,37 @@ def run(
         staff = Actor(app, "staff", accounts["staff"])
         bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"]) for i in (1, 2, 3)]
         sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
+        tenderee2 = Actor(app, "tenderee2", accounts["tenderee2"])
+        sign_key2 = make_keys(app, tenderee2, keys_dir / "tenderee2", "福州市鼓楼区市政工程建设中心")
         for b in bidders:
             make_keys(app, b, keys_dir / b.username, b.username)
         issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
+        scheduler = History(app)
         moment.advance(minutes=10)
         log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer, moment)
+        scheduler.archive(moment)  # the closed opening's package
         opened = log_code(log[-1])
         experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
         moment.advance(minutes=40)
         log += committee_draw(staff, opened, experts)
         moment.advance(minutes=60)
+        evaluated = evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir, moment)
+        # the tender taken the whole way (another tenderee's: the pool is small), published once the
+        # first is evaluated; its publicity starts before the first's, so it ends before the demo
+        moment.advance(minutes=30)
+        plays = opened_tender(app, tenderee2, staff, bidders, sign_key2, keys_dir, issuer, moment, PAVEMENT)
+        scheduler.archive(moment)
+        whole = log_code(plays[-1])
+        moment.advance(minutes=40)
+        committee_draw(staff, whole, experts, register=False)
+        moment.advance(minutes=60)
+        awarded = evaluation(app, staff, experts, (tenderee2, sign_key2), whole, keys_dir, moment)
+        publicity(staff, awarded, moment)
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
-        log += evaluation(app, staff, experts, (tenderee, sign_key), opened, keys_dir, moment, publicity_at)
+        log += publicity(staff, evaluated, moment, publicity_at)
+        log += award(tenderee2, staff, awarded, moment, scheduler)
+        if moment.current >= start:
+            raise RuntimeError(f"demo: the history ran past its end ({moment.current} ≥ {start})")
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
 
     deadline = (clock.now() + dt.timedelta(minutes=minutes)).replace(second=0, microsecond=0)
@@ -112,7 +145,7 @@ def run(
     tenderee.call(
         "POST",
         f"/api/v1/tenders/{code}/questions/{q['id']}/answer",
-        json={"answer": "面层厚度为 6 厘米，详见图纸 S-03。"},
+        json={"answer": "面层厚度为 6 厘米，详见施工图第 3 张（路面结构图）。"},
     )
     live.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
 

@@ -1,0 +1,56 @@
+"""The platform's scheduler in the demo. During the history its jobs run at the moments the real
+scheduler would have run them (``History``), so what they make (checkpoints, archive packages,
+released guarantees) is made by the platform's own code at an instant that happened. While the demo
+serves, its scheduler process is ``ggzy scheduler`` with APScheduler's own English warnings kept
+out of the demo's terminal (``python -m trading.demo.scheduler``)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+
+from flask import Flask
+
+from archive.clock import FrozenClock
+from trading.app import import_job_modules
+from trading.core.scheduler import LeaseScheduler
+from trading.core.services import services
+
+
+class History:
+    """The scheduler as it ran during the history: one holder of the lease, each job run when told
+    (the moment is the history's frozen clock, moved on by the job's own interval or so)."""
+
+    def __init__(self, app: Flask) -> None:
+        import_job_modules()
+        self.scheduler = LeaseScheduler(app.extensions["ggzy.db"], services=services(app))
+
+    def run(self, moment: FrozenClock, name: str, after_seconds: float) -> int:
+        """``name``'s sweep ``after_seconds`` on; a job that failed stops the demo (it never would
+        silently lack what the platform should have made)."""
+        moment.advance(seconds=after_seconds)
+        changed = self.scheduler.run_job(name)
+        if changed is None:
+            raise RuntimeError(f"demo: the scheduler's {name} failed at {moment.current}")
+        return changed
+
+    def archive(self, moment: FrozenClock) -> None:
+        """What follows a closed opening or an award within seconds: the checkpoint asked for is
+        signed (every 2 s), then the lot's archive package is built over it (every 10 s)."""
+        self.run(moment, "sign_checkpoints", 2)
+        self.run(moment, "build_archives", 8)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``ggzy scheduler`` for the served demo. APScheduler warns in English when a job's run is
+    skipped because the previous one still runs (a loaded machine; harmless: the sweep runs again at
+    its next interval); the demo's terminal keeps what the demo told, in Chinese."""
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    from trading.cli import main as ggzy
+
+    ggzy(["scheduler", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()
