@@ -462,6 +462,7 @@ def test_one_tender_went_the_whole_way_to_its_final_archive(
     assert code in staff.get("/archives").get_data(as_text=True)
     detail = staff.get(f"/archives/{final_id}").get_data(as_text=True)
     assert f"<h1>档案包 {final_id}</h1>" in detail and REASON_LABELS["awarded"] in detail
+    assert f">{code}</a>" in detail and "第1标段" in detail  # which tender and lot it keeps
     data = staff.get(f"/archives/{final_id}/download").get_data()
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         names = set(z.namelist())

@@ -12,6 +12,7 @@ from trading.archives import custody
 from trading.archives.api import package_download
 from trading.core.errors import DomainError
 from trading.core.services import services
+from trading.tenders.models import Lot, Tender
 
 pages = Blueprint("archives", __name__, template_folder="templates")
 
@@ -27,7 +28,9 @@ def list_page() -> str:
 @requires(Permission.ARCHIVE_READ)
 def detail_page(package_id: int) -> str:
     p = custody.get_package(web.db(), package_id)
-    return render_template("archives/detail.html", p=p, hold=web.has_permission(Permission.ARCHIVE_HOLD.value))
+    tender, lot = web.db().get(Tender, p.tender_id), web.db().get(Lot, p.lot_id)
+    hold = web.has_permission(Permission.ARCHIVE_HOLD.value)
+    return render_template("archives/detail.html", p=p, tender=tender, lot=lot, hold=hold)
 
 
 @pages.get("/archives/<int:package_id>/download")
