@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -q -q --disable-pip-version-check -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench screenshots
 demo: $(VENV)/.installed
 	@echo "正在准备演示数据（约半分钟），完成后打印各角色的账号 (preparing the demo)"
 	$(BIN)/ggzy demo --host $(HOST) --port $(PORT)
@@ -39,3 +39,7 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py --quick
 	$(BIN)/python bench/objectstore.py --quick
+
+# the docs' pictures, made by the every-page browser test from a finished demo (commit the result)
+screenshots: $(VENV)/.installed-dev
+	GGZY_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q -p no:cacheprovider -n 2 tests/e2e/test_every_page.py
