@@ -222,3 +222,21 @@ def known_regions() -> list[tuple[str, str]]:
     """Every code the table names, with its name, in code order (a form's list to choose from)."""
     codes = [f"{p}0000" for p in PROVINCES] + list(CITIES) + list(DISTRICTS)
     return [(code, region_name(code)) for code in sorted(codes)]
+
+
+#: Provinces whose every city and district the table holds: there a code it does not name is wrong.
+COMPLETE = frozenset({"35"})
+
+
+def is_region(code: str) -> bool:
+    """Whether ``code`` can be a GB/T 2260 code: six digits under a province the table names, a
+    province's own code ending ``0000`` (not ``xx0001``); in a province the table holds whole
+    (``COMPLETE``), a code it names. Elsewhere the table holds only the capitals, so any city and
+    district under a known province is taken: refusing a real county would stop a real tender."""
+    if not CODE.fullmatch(code) or code[:2] not in PROVINCES:
+        return False
+    if code[2:4] == "00" and code[4:] != "00":
+        return False
+    if code[:2] in COMPLETE:
+        return region_name(code) != code
+    return True

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from trading.core.errors import DomainError, InvalidInput
-from trading.core.input_errors import error_message, field_label
+from trading.core.input_errors import error_message, field_label, path_label
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -77,6 +77,17 @@ def load_json(raw: bytes | str) -> Any:
         raise DomainError("JSON 格式错误，无法解析", code="malformed_json") from None
 
 
+def _named(refused: InvalidInput, model: type[BaseModel]) -> InvalidInput:
+    """A refusal of one field named as the schema titles it (``代理机构``) rather than by its path
+    (``body.agency_org_id``), which a page would show to a person."""
+    key = next(iter(refused.fields), "")
+    label = path_label(model, key) if key else ""
+    if refused.code != "bad_integer" or not label:
+        return refused
+    message = f"{label}中的整数超出允许范围（{INT64_MIN}–{INT64_MAX}）"
+    return InvalidInput(message, code="bad_integer", fields=refused.fields, names={key: label})
+
+
 def parse(model: type[M], data: Any) -> M:
     """Validate ``data``; raise InvalidInput with a message per field. NUL and integers no column
     holds are refused by name, in what was sent and in what pydantic made of it."""
@@ -84,7 +95,7 @@ def parse(model: type[M], data: Any) -> M:
         raise InvalidInput("请求内容应为 JSON 对象 (body must be a JSON object)")
     refused = _refusal(data, "body")
     if refused is not None:
-        raise refused
+        raise _named(refused, model)
     try:
         parsed = model.model_validate(data)
     except ValidationError as exc:
@@ -100,7 +111,7 @@ def parse(model: type[M], data: Any) -> M:
         raise InvalidInput("输入有误，请检查标出的字段", fields=fields, names=names) from None
     refused = _refusal(parsed, "body")
     if refused is not None:
-        raise refused
+        raise _named(refused, model)
     return parsed
 
 

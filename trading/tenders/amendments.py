@@ -16,7 +16,13 @@ from trading.procedures.models import AmendmentPolicy
 from trading.procedures.operations import get_procedure, overrides
 from trading.tenders import notifications
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, Tender, TenderState
-from trading.tenders.operations import ensure_current, require_manager, require_state, tender_announcement
+from trading.tenders.operations import (
+    ensure_current,
+    horizon_problem,
+    require_manager,
+    require_state,
+    tender_announcement,
+)
 from trading.tenders.publishing import seal
 from trading.tenders.schemas import AmendmentIn
 
@@ -28,6 +34,9 @@ def draft_amendment(session: Session, user: User, tender: Tender, data: Amendmen
     if data.new_deadline is not None and data.new_deadline < tender.bid_deadline:
         raise InvalidInput("变更不能提前投标截止时间", fields={"new_deadline": "不得早于现截止时间"})
     now = clock.now()
+    far = None if data.new_deadline is None else horizon_problem(now, data.new_deadline)
+    if far is not None:
+        raise InvalidInput(far, code="bad_deadline", fields={"new_deadline": "超过一年"})
     ann = Announcement(
         tender_id=tender.id,
         kind=AnnouncementKind.AMENDMENT,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 from urllib.parse import unquote
 
@@ -12,7 +11,7 @@ from archive import clock
 from signing.certs import Usage
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
-from trading.core.errors import InvalidInput, NotFound
+from trading.core.errors import NotFound
 from trading.core.services import object_store, services
 from trading.pki.operations import current_certificate
 from trading.pki.trust import trust
@@ -194,12 +193,8 @@ def suspend(code: str) -> tuple[Response, int]:
 @api.post("/tenders/<code>/resume")
 @requires(Permission.TENDER_REVIEW)
 def resume(code: str) -> tuple[Response, int]:
-    data = web.json_body(ResumeIn)
-    if data.new_deadline.tzinfo is None:
-        raise InvalidInput("时间必须带时区", fields={"new_deadline": "缺少时区"})
-    termination.resume_tender(
-        web.db(), web.require_user(), load(code, for_update=True), data.new_deadline.astimezone(dt.UTC)
-    )
+    data = web.json_body(ResumeIn)  # an instant with its zone, in UTC (schemas.instant)
+    termination.resume_tender(web.db(), web.require_user(), load(code, for_update=True), data.new_deadline)
     return _ok()
 
 

@@ -85,7 +85,7 @@ def create_tender(session: Session, user: User, data: TenderIn) -> Tender:
         status=TenderState.DRAFT,
         bid_deadline=data.bid_deadline,
         bid_validity_days=data.bid_validity_days,
-        joint_opening=data.joint_opening,
+        joint_opening=bool(data.joint_opening),
         created_by_user_id=user.id,
         created_at=now,
         updated_at=now,
@@ -118,8 +118,10 @@ def update_tender(session: Session, user: User, tender: Tender, data: TenderIn) 
         raise InvalidInput("不能更改招标人", fields={"tenderee_org_id": "不可更改"})
     check_deadline(session, data.procedure_code, clock.now(), data.bid_deadline)
     fields = ("title", "description", "category", "procedure_code", "region", "bid_deadline", "bid_validity_days")
-    for field in (*fields, "joint_opening"):
+    for field in fields:
         setattr(tender, field, getattr(data, field))
+    if data.joint_opening is not None:  # left out: kept (TenderIn.joint_opening)
+        tender.joint_opening = data.joint_opening
     tender.agency_org_id = agency_id
     tender.lots.clear()
     session.flush()

@@ -59,6 +59,20 @@ def require_state(tender: Tender, *allowed: TenderState) -> None:
 
 
 # ---------------------------------------------------------------- deadlines
+#: How far ahead a deadline may be set. The law sets a shortest bid period (Law 24) and no
+#: longest, but a bid stays valid at most a year here (``TenderIn.bid_validity_days``) and a
+#: deadline years away is a mistyped year, which would hold the tender open unseen.
+HORIZON = dt.timedelta(days=366)
+
+
+def horizon_problem(now: dt.datetime, deadline: dt.datetime) -> str | None:
+    """Why ``deadline`` is too far ahead of ``now`` (``HORIZON``), or None."""
+    if deadline - now > HORIZON:
+        latest = clock.local(now + HORIZON).date()
+        return f"投标截止时间不得晚于一年以后（{latest:%Y-%m-%d}），请检查年份"
+    return None
+
+
 def deadline_problem(
     session: Session, procedure_code: str, issued_at: dt.datetime, deadline: dt.datetime
 ) -> str | None:
@@ -67,6 +81,9 @@ def deadline_problem(
     proc = get_procedure(session, procedure_code)
     if deadline <= issued_at:
         return "投标截止时间必须晚于现在"
+    far = horizon_problem(issued_at, deadline)
+    if far is not None:
+        return far
     days = days_between(issued_at, deadline, proc.day_kind, overrides(session))
     if days < proc.min_bid_days:
         unit = "日" if proc.day_kind.value == "calendar" else "个工作日"
@@ -82,8 +99,11 @@ def check_deadline(session: Session, procedure_code: str, issued_at: dt.datetime
     """Law 24: at least ``min_bid_days`` from the day documents are issued to the deadline."""
     problem = deadline_problem(session, procedure_code, issued_at, deadline)
     if problem is not None:
-        short = "已过去" if deadline <= issued_at else "时间太短"
-        raise InvalidInput(problem, fields={"bid_deadline": short})
+        if deadline <= issued_at:
+            short = "已过去"
+        else:
+            short = "超过一年" if horizon_problem(issued_at, deadline) else "时间太短"
+        raise InvalidInput(problem, code="bad_deadline", fields={"bid_deadline": short})
 
 
 def close_bidding(session: Session, tender: Tender, now: dt.datetime | None = None, actor: Actor = SYSTEM) -> bool:

@@ -37,6 +37,7 @@ from trading.tenders.forms import (
     form_from_tender,
     lot_rows,
     problems_for_people,
+    row_settings,
     tender_from_form,
 )
 from trading.tenders.hooks import tender_page_context
@@ -44,7 +45,7 @@ from trading.tenders.loading import kek, load, visible_announcements
 from trading.tenders.models import CATEGORY_LABELS, Announcement, AnnouncementState, Tender, TenderState
 from trading.tenders.operations import deadline_problem
 from trading.tenders.rules import document_kind
-from trading.tenders.schemas import AmendmentIn, TenderIn
+from trading.tenders.schemas import AmendmentIn, TenderIn, instant
 from trading.tenders.timeline import tender_timelines
 
 pages = Blueprint("tenders", __name__, template_folder="templates")
@@ -66,6 +67,7 @@ def _edit_form(
         "tenders/edit.html",
         form=form,
         tender=tender,
+        kept=row_settings(form["lots"], tender),
         error=error,
         problems=problems or [],
         lot_errors=lot_errors or {},
@@ -89,7 +91,7 @@ def _save_form(tender: Tender | None, save: Callable[[TenderIn], Tender]) -> Res
         rows = change_rows(form)
         if rows is not None:
             return _edit_form(form_echo(form, rows), tender)
-        saved = save(tender_from_form(form))
+        saved = save(tender_from_form(form, tender))
     except DomainError as exc:
         web.db().rollback()
         try:
@@ -203,11 +205,15 @@ def _reason() -> str:
 
 
 def _deadline(name: str) -> dt.datetime:
-    raw = request.form.get(name, "")
+    """A datetime-local field (Beijing time) as an instant, bounded as the API's (``instant``)."""
     try:
-        return dt.datetime.fromisoformat(raw).replace(tzinfo=clock.SHANGHAI).astimezone(dt.UTC)
+        local = dt.datetime.fromisoformat(request.form.get(name, "").strip())
     except ValueError:
         raise InvalidInput("请填写截止时间", fields={name: "格式不正确"}) from None
+    try:
+        return instant(local.replace(tzinfo=clock.SHANGHAI))
+    except ValueError as exc:
+        raise InvalidInput(str(exc), fields={name: "超出范围"}) from None
 
 
 # ---------------------------------------------------------------- tenderee / agency

@@ -4,13 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from trading.accounts.regions import is_region
 from trading.core.input_errors import hint
 from trading.core.schemas import Schema
 from trading.tenders.models import EvaluationMethod, TenderCategory
+
+#: The years an instant in a tender may fall in. No law names a last day; these bound what the
+#: platform can compute with: year 1 in Beijing time is before ``datetime``'s first instant in
+#: UTC, and 9999-12-31 plus the opening's windows is past its last (each a 500, not a refusal).
+#: How far ahead a deadline may really be is a rule of its own (``operations.HORIZON``).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2099
+REGION_REFUSED = "不是有效的行政区划代码（GB/T 2260），请从列表中选择"
+
+
+def instant(v: dt.datetime) -> dt.datetime:
+    """A request's instant in UTC: it must carry its zone, and its year (as written, before any
+    conversion, which could overflow) must be within ``EARLIEST_YEAR``–``LATEST_YEAR``."""
+    if v.tzinfo is None:
+        raise ValueError("时间必须带时区，例如 2026-12-20T09:30:00+08:00")
+    if not EARLIEST_YEAR <= v.year <= LATEST_YEAR:
+        raise ValueError(f"时间应在 {EARLIEST_YEAR} 年至 {LATEST_YEAR} 年之间，请检查年份")
+    return v.astimezone(dt.UTC)
+
+
+def region_code(v: str) -> str:
+    if not is_region(v):
+        raise ValueError(REGION_REFUSED)
+    return v
+
+
+Instant = Annotated[dt.datetime, AfterValidator(instant)]
+RegionCode = Annotated[str, AfterValidator(region_code)]
 
 
 class Factor(Schema):
@@ -48,7 +76,7 @@ class LotIn(Schema):
     estimated_price: Decimal = Field(gt=0, max_digits=18, decimal_places=2, title="估算价")
     bond_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, title="投标保证金")
     currency: Literal["CNY"] = Field(default="CNY", title="币种")
-    region: str | None = Field(
+    region: RegionCode | None = Field(
         default=None, pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字")
     )
     evaluation_method: EvaluationMethod = Field(title="评标办法")
@@ -89,22 +117,16 @@ class TenderIn(Schema):
     description: str = Field(default="", max_length=20_000, title="项目概况")
     category: TenderCategory = Field(title="类别")
     procedure_code: str = Field(min_length=1, max_length=40, title="招标方式")
-    region: str = Field(pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字"))
+    region: RegionCode = Field(pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字"))
     agency_org_id: int | None = Field(default=None, title="代理机构")
     tenderee_org_id: int | None = Field(default=None, title="招标人")  # required when an agency creates it
-    bid_deadline: dt.datetime = Field(title="投标截止时间")
+    bid_deadline: Instant = Field(title="投标截止时间")
     bid_validity_days: int = Field(default=90, ge=30, le=365, title="投标有效期")
-    #: 多标段合并开标 (one room, the lots' stages move together)
-    joint_opening: bool = Field(default=False, title="合并开标")
+    #: 多标段合并开标 (one room, the lots' stages move together); left out, a new tender has none
+    #: and an edited one keeps what it had (a client that does not know the field cannot undo it)
+    joint_opening: bool | None = Field(default=None, title="合并开标")
     announcement_body: str = Field(min_length=10, max_length=50_000, title="招标公告正文")
     lots: list[LotIn] = Field(min_length=1, max_length=50, title="标段")
-
-    @field_validator("bid_deadline")
-    @classmethod
-    def _aware(cls, v: dt.datetime) -> dt.datetime:
-        if v.tzinfo is None:
-            raise ValueError("时间必须带时区，例如 2026-12-20T09:30:00+08:00")
-        return v.astimezone(dt.UTC)
 
     @model_validator(mode="after")
     def _gp_price_weight(self) -> TenderIn:
@@ -125,7 +147,7 @@ class ReasonIn(Schema):
 
 
 class ResumeIn(Schema):
-    new_deadline: dt.datetime = Field(title="新的投标截止时间")
+    new_deadline: Instant = Field(title="新的投标截止时间")
 
 
 class QuestionIn(Schema):
@@ -140,11 +162,4 @@ class AmendmentIn(Schema):
     title: str = Field(min_length=4, max_length=200, title="公告标题")
     body: str = Field(min_length=10, max_length=50_000, title="公告内容")
     affects_bids: bool = Field(title="影响投标文件编制")
-    new_deadline: dt.datetime | None = Field(default=None, title="新的投标截止时间")
-
-    @field_validator("new_deadline")
-    @classmethod
-    def _aware(cls, v: dt.datetime | None) -> dt.datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("时间必须带时区")
-        return None if v is None else v.astimezone(dt.UTC)
+    new_deadline: Instant | None = Field(default=None, title="新的投标截止时间")

@@ -17,7 +17,7 @@ from trading.tenders import notifications
 from trading.tenders.hooks import tender_terminated
 from trading.tenders.lifecycle import move_lot, move_tender
 from trading.tenders.models import Announcement, AnnouncementKind, AnnouncementState, LotState, Tender, TenderState
-from trading.tenders.operations import ensure_current, require_state, tender_announcement
+from trading.tenders.operations import ensure_current, horizon_problem, require_state, tender_announcement
 from trading.tenders.publishing import seal
 
 
@@ -34,6 +34,9 @@ def resume_tender(session: Session, staff: User, tender: Tender, new_deadline: d
     require_state(tender, TenderState.SUSPENDED)
     proc = get_procedure(session, tender.procedure_code)
     now = clock.now()
+    far = horizon_problem(now, new_deadline)
+    if far is not None:
+        raise InvalidInput(far, code="bad_deadline", fields={"new_deadline": "超过一年"})
     if days_between(now, new_deadline, proc.day_kind, overrides(session)) < proc.amendment_lead_days:
         raise InvalidInput(
             f"恢复后投标截止时间距今不得少于 {proc.amendment_lead_days} 日", fields={"new_deadline": "时间太短"}

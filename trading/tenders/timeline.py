@@ -90,12 +90,21 @@ def _planned(index: int, tender: Tender, facts: LotFacts, opening_minutes: int) 
             return None, "暂停", "项目暂停，恢复时重新确定"
         return tender.bid_deadline, "计划", ""
     if index == 2:
-        return tender.bid_deadline + dt.timedelta(minutes=opening_minutes), "预计", ""
+        return _later(tender.bid_deadline, opening_minutes), "预计", ""
     if index == 3:
         return None, "待定", "评标结束后"
     if facts.publicity_ends_at is not None:
         return facts.publicity_ends_at, "预计", ""
     return None, "待定", "公示期满后"
+
+
+def _later(at: dt.datetime, minutes: int) -> dt.datetime | None:
+    """``minutes`` after ``at``; None past the last instant ``datetime`` holds (a deadline stored
+    before requests were bounded, ``schemas.instant``): the page shows no time rather than a 500."""
+    try:
+        return at + dt.timedelta(minutes=minutes)
+    except OverflowError:
+        return None
 
 
 def _actual(index: int, tender: Tender, facts: LotFacts) -> dt.datetime | None:
@@ -121,7 +130,7 @@ def lot_steps(tender: Tender, lot: Lot, facts: LotFacts, now: dt.datetime, openi
             state = StepState.CURRENT if under_way else StepState.DONE
             detail = ""
             if index == 3 and facts.publicity_ends_at is not None:
-                detail = "公示期至 " + clock.local(facts.publicity_ends_at).strftime("%Y-%m-%d %H:%M")
+                detail = "公示期至 " + _time(facts.publicity_ends_at)
             steps.append(
                 Step(name, state, _actual(index, tender, facts), "进行中" if under_way else "已完成", "", detail)
             )
@@ -158,7 +167,12 @@ COLOURS = {
 
 
 def _time(at: dt.datetime | None) -> str:
-    return "" if at is None else clock.local(at).strftime("%Y-%m-%d %H:%M")
+    if at is None:
+        return ""
+    try:
+        return clock.local(at).strftime("%Y-%m-%d %H:%M")
+    except OverflowError:  # Beijing time of an instant within hours of year 9999's end
+        return "时间超出范围"
 
 
 def draw(steps: Sequence[Step], now: dt.datetime, caption: str) -> Markup:
