@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from werkzeug.datastructures import MultiDict
 
 from trading.accounts.credit_code import credit_code_problem
+from trading.core.input_errors import error_message
 from trading.evaluation.models import RELATION_LABELS, Expert
 from trading.evaluation.schemas import CREDIT, DeclarationIn, Period, Relation
 
@@ -89,6 +90,8 @@ def _why(exc: ValidationError, code: str) -> list[str]:
         where = str(e["loc"][0]) if e["loc"] else ""
         if where == "credit_code":
             out.append(credit_code_problem(code) or "单位统一社会信用代码应为 18 位数字或大写字母")
+        elif where in ("from", "to") and e["type"] == "value_error":  # the schema's own words: no such day, order
+            out.append(f"{FIELD_WORDS[where]}{error_message(e)}")
         elif where in ("from", "to"):
             out.append(f"{FIELD_WORDS[where]}应为日期（年-月-日）")
         else:
@@ -121,8 +124,6 @@ def check(f: Form) -> DeclarationIn | None:
             if not row.start:  # say what to do rather than that an empty date is not a date
                 row.errors = ["请填写起始日期" if e.startswith("起始日期") else e for e in row.errors]
             continue
-        if row.end and row.end < row.start:  # both are dates here: ISO text sorts as the dates do
-            row.errors.append("截止日期不能早于起始日期")
     if len(history) > 50 or len(relations) > 100:
         f.error = "最多申报 50 个曾任职单位和 100 项亲属、董事或高管、持股关系"
     if f.has_errors:

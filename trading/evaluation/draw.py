@@ -11,7 +11,8 @@ SM3(seed) and the snapshot's SM3 before the draw and reveals the seed after it, 
 Exclusions (招标投标法第三十七条, 实施条例第四十六条, 评标专家和评标专家库管理办法): the tenderee's
 or any bidder's employee, or one who worked there, was its director or held its shares within the
 look-back (3 years by default); a declared kinship with it; a member of a committee for the same
-tenderee within the cooling-off period; unavailable or suspended on the day.
+tenderee within the cooling-off period; unavailable or suspended on the day; an expert whose
+platform account is disabled (停用: it could neither log in to answer nor sit).
 
 Selection: slot by slot in the given order, the eligible experts of the slot's region and
 specialty (not chosen already) ranked by SM3(seed ‖ expert id, 8 bytes big-endian); the first
@@ -91,6 +92,7 @@ class Candidate:
     available: bool = True
     suspended_until: str | None = None
     served: tuple[dict[str, Any], ...] = field(default=())  # {tenderee, on}: committees sat on
+    active: bool = True  # the expert's account is enabled (an expert with no account counts as enabled)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -103,6 +105,7 @@ class Candidate:
             "available": self.available,
             "suspended_until": self.suspended_until,
             "served": list(self.served),
+            "active": self.active,
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class Candidate:
             available=bool(d["available"]),
             suspended_until=d["suspended_until"],
             served=tuple(d["served"]),
+            active=bool(d.get("active", True)),  # snapshots made before accounts could be disabled
         )
 
 
@@ -128,14 +132,28 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 
 
 def _within(entry: dict[str, Any], since: dt.date) -> bool:
-    """Whether a period {from, to} reaches into [since, today] (``to`` None: it still holds)."""
+    """Whether a period {from, to} reaches into [since, today] (``to`` None: it still holds).
+
+    An end that is not a real date (2026-02-30, stored before ``schemas.Period`` checked real
+    days, or a hand-edited snapshot) counts as still holding: the period cannot be shown to have
+    ended before the look-back, so the expert stays out for that party (回避 errs towards
+    excluding), and the draw goes on rather than failing for everyone on one expert's typo. Only
+    an expert whose unreadable period names the tenderee or a bidder is affected; ``verify`` re-runs
+    the same rule, so a draw made this way still verifies."""
     end = entry.get("to")
-    return end is None or dt.date.fromisoformat(end) >= since
+    if end is None:
+        return True
+    try:
+        return dt.date.fromisoformat(end) >= since
+    except (TypeError, ValueError):
+        return True
 
 
 def excluded(c: Candidate, rules: Rules, parties: frozenset[str] | None = None) -> str | None:
     """Why this expert may not sit on this committee (a reason code), or None."""
     parties = parties if parties is not None else frozenset((rules.tenderee, *rules.bidders))
+    if not c.active:
+        return "account_disabled"
     if not c.available:
         return "unavailable"
     if c.suspended_until is not None and dt.date.fromisoformat(c.suspended_until) >= rules.on:
@@ -146,11 +164,11 @@ def excluded(c: Candidate, rules: Rules, parties: frozenset[str] | None = None) 
         return "employer"
     since = _years_before(rules.on, rules.lookback_years)
     for h in c.history:
-        if h["credit_code"] in parties and _within(h, since):
+        if h.get("credit_code") in parties and _within(h, since):
             return "former_employer"
     for r in c.relations:
-        if r["credit_code"] in parties and (r["kind"] == "kinship" or _within(r, since)):
-            return str(r["kind"])
+        if r.get("credit_code") in parties and (r.get("kind") == "kinship" or _within(r, since)):
+            return str(r.get("kind", "relation"))
     cooling = rules.on - dt.timedelta(days=rules.cooling_days)
     for s in c.served:
         if s["tenderee"] == rules.tenderee and dt.date.fromisoformat(s["on"]) >= cooling:

@@ -81,7 +81,9 @@ def declare(session: Session, user: User, data: DeclarationIn) -> Expert:
 
 
 def pool(session: Session) -> list[rules.Candidate]:
-    """The pool as the draw reads it, with each expert's recent committees (one query for each)."""
+    """The pool as the draw reads it, with each expert's recent committees (one query for each).
+    A disabled account (``set_user_active``) stays in the snapshot marked ``active: false``, so the
+    published inputs say why that expert was not drawn rather than leaving it out unexplained."""
     served: dict[int, list[dict[str, Any]]] = {}
     q = (
         select(DrawMember.expert_id, Organisation.credit_code, Draw.drawn_at)
@@ -103,6 +105,7 @@ def pool(session: Session) -> list[rules.Candidate]:
         Expert.relations,
         Expert.available,
         Expert.suspended_until,
+        User.is_active,
     )
     return [
         rules.Candidate(
@@ -115,8 +118,12 @@ def pool(session: Session) -> list[rules.Candidate]:
             available=available,
             suspended_until=suspended.isoformat() if suspended else None,
             served=tuple(served.get(i, ())),
+            active=active is not False,  # None: an expert with no account, nothing to disable
         )
-        for i, sp, region, employer, history, relations, available, suspended in session.execute(
-            select(*cols).where(Expert.kind == ExpertKind.POOL).order_by(Expert.id)
+        for i, sp, region, employer, history, relations, available, suspended, active in session.execute(
+            select(*cols)
+            .outerjoin(User, User.id == Expert.user_id)
+            .where(Expert.kind == ExpertKind.POOL)
+            .order_by(Expert.id)
         )
     ]

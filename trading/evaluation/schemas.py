@@ -6,31 +6,61 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
+from trading.core.input_errors import hint
 from trading.core.schemas import Schema
 
 CODE = r"^[A-Z][0-9]{2}$"  # 专业代码, e.g. A01
 CREDIT = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+DATE = r"^\d{4}-\d{2}-\d{2}$"
 
 
 # ---------------------------------------------------------------- the pool and the draw
 class Period(Schema):
-    credit_code: str = Field(pattern=CREDIT)
-    from_: str = Field(alias="from", pattern=r"^\d{4}-\d{2}-\d{2}$")
-    to: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    """One declared period with a unit: both dates real days (2026-02-30 is refused, not stored for
+    the draw to trip over) and the end not before the start. The API and the expert's form both
+    validate rows with this class, so they refuse the same things."""
+
+    credit_code: str = Field(
+        pattern=CREDIT, title="单位统一社会信用代码", json_schema_extra=hint("18 位数字或大写字母")
+    )
+    from_: str = Field(
+        alias="from", pattern=DATE, title="起始日期", json_schema_extra=hint("年-月-日，例如 2026-12-20")
+    )
+    to: str | None = Field(
+        default=None, pattern=DATE, title="截止日期", json_schema_extra=hint("年-月-日，例如 2026-12-20")
+    )
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _a_real_day(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"不是存在的日期（{value}）") from None
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _not_before_start(cls, value: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("from_")  # absent when the start itself was refused
+        if value is not None and start is not None and dt.date.fromisoformat(value) < dt.date.fromisoformat(start):
+            raise ValueError("不能早于起始日期")
+        return value
 
 
 class Relation(Period):
-    kind: str = Field(pattern=r"^(kinship|director|shareholder)$")
+    kind: str = Field(pattern=r"^(kinship|director|shareholder)$", title="类型")
 
 
 class DeclarationIn(Schema):
     """What an expert declares (and must keep current)."""
 
     employer: str = Field(pattern=CREDIT)
-    history: list[Period] = Field(default_factory=list, max_length=50)
-    relations: list[Relation] = Field(default_factory=list, max_length=100)
+    history: list[Period] = Field(default_factory=list, max_length=50, title="曾任职单位")
+    relations: list[Relation] = Field(default_factory=list, max_length=100, title="申报关系")
     available: bool = True
 
 
