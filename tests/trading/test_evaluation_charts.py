@@ -116,3 +116,61 @@ def test_room_and_report_marks() -> None:
         ],
     }
     assert [(m.bidder, m.expert) for m in charts.report_marks(report)] == [("甲", "李"), ("乙", "王")]
+
+
+def test_two_bidders_of_one_name_stay_two_rows_told_apart_by_credit_code() -> None:
+    """Organisation names are not unique (credit codes are): the report's marks are keyed by the
+    bidder's id, and a shared name shows each credit code, kept whole when the name is cut."""
+    same = "福建省同名建设工程集团有限公司"
+    report = {
+        "committee": [{"expert": 3, "name": "李"}, {"expert": 7, "name": "王"}],
+        "compliance": [
+            {"bidder_id": 11, "bidder": same, "credit_code": "91350100000000011A"},
+            {"bidder_id": 12, "bidder": same, "credit_code": "91350100000000012B"},
+            {"bidder_id": 13, "bidder": "丙", "credit_code": "91350100000000013C"},
+        ],
+        "ranking": [
+            {"bidder_id": 12, "bidder": same, "credit_code": "91350100000000012B"},
+            {"bidder_id": 11, "bidder": same, "credit_code": "91350100000000011A"},
+            {"bidder_id": 13, "bidder": "丙", "credit_code": "91350100000000013C"},
+        ],
+        "scores": [
+            {"expert": e, "bidder_id": b, "bidder": same if b < 13 else "丙", "total": f"{40 + b + e}.00"}
+            for b in (11, 12, 13)
+            for e in (3, 7)
+        ],
+    }
+    rows = charts.rows(charts.report_marks(report))
+    assert [(r.key, r.label, len(r.totals)) for r in rows] == [
+        ("12", f"{same}（91350100000000012B）", 2),
+        ("11", f"{same}（91350100000000011A）", 2),
+        ("13", "丙", 2),
+    ]
+    fig = charts.layout(charts.report_marks(report))
+    assert fig is not None
+    shown = [s.text for s in fig.shapes if isinstance(s, charts.Text)]
+    assert any(t.endswith("（91350100000000012B）") for t in shown)  # the code survives the cut
+    assert any(t.endswith("（91350100000000011A）") for t in shown)
+    assert charts.notes([("1", "甲", None), ("2", "甲", None)]) == {"1": "编号 1", "2": "编号 2"}
+    # a report signed before entries carried ids: keyed by name in one list, by id in another
+    older = {
+        "committee": report["committee"],
+        "compliance": [{k: v for k, v in c.items() if k != "bidder_id"} for c in report["compliance"][2:]],
+        "ranking": report["ranking"][2:],
+        "scores": [{k: v for k, v in s.items() if k != "bidder_id"} for s in report["scores"] if s["bidder"] == "丙"],
+    }
+    assert [(r.key, r.label) for r in charts.rows(charts.report_marks(older))] == [("丙", "丙")]
+
+
+def test_every_string_drawn_in_the_pdf_is_cleaned_as_paragraphs_are() -> None:
+    """The chart's strings bypass ``Paragraph``: a middle dot (not in the font's map) printed a
+    gap and a lone surrogate was kept; they now go through ``pdf.plain_text`` like ``pdf.markup``."""
+    name = "买买提·艾力\ud800建设\n公司"
+    fig = charts.layout([Mark("1", name, "1", "阿依古丽·吐尔逊", D(50))])
+    assert fig is not None
+    group = charts.drawing(fig, 300).contents[0]
+    assert isinstance(group, Group)
+    strings = [s.text for s in group.contents if isinstance(s, String)]
+    assert "买买提・艾力\ufffd建设 公司" in strings and "阿依古丽・吐尔逊" in strings
+    assert not any("·" in s or "\ud800" in s or "\n" in s for s in strings)
+    assert pdf.plain_text(name) in pdf.markup(name).replace("<br/>", "\n")

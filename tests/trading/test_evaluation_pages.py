@@ -181,6 +181,7 @@ def test_publicity_award_and_notice(client: FlaskClient, session: Session, app: 
     text = re.sub(r"\s+", "", "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
     assert local_time(receipt["received_at"]).replace(" ", "") in text
     assert money(price) in text and amount_in_words(price) in text
+    assert f"中标价为{money(price)}元（大写：{amount_in_words(price)}）" in text and text.count("人民币") == 1
 
 
 def test_the_draw_page_names_codes_and_says_why_a_step_waits(client: FlaskClient, session: Session, app: Flask) -> None:

@@ -316,7 +316,7 @@ def award(
         AnnouncementKind.RESULT,
         f"{tender.title} 第{lot.number}标段 中标结果公告",
         f"{tender.title}（项目编号 {tender.code}）第{lot.number}标段“{lot.name}”经评标委员会评审、中标候选人公示，"
-        f"招标人确定中标人为：{name}，中标价 {money(chosen['price'])} 元（{amount_in_words(chosen['price'])}）。",
+        f"招标人确定中标人为：{name}，中标价 {money(chosen['price'])} 元（大写：{amount_in_words(chosen['price'])}）。",
         None,
     )
     notice = {

@@ -36,10 +36,16 @@ def font() -> str:
     return FONT
 
 
+def plain_text(text: object) -> str:
+    """``text`` as the CJK font can draw it: lone surrogates as U+FFFD, middle dots as the one the
+    font has. Every string put in a PDF goes through here, in paragraphs (``markup``) and in
+    drawings (``trading.evaluation.charts``) alike."""
+    return _SURROGATE.sub("\ufffd", "" if text is None else str(text)).translate(_DOTS)
+
+
 def markup(text: object) -> str:
     """``text`` as Paragraph markup that shows exactly ``text``: XML-escaped, line breaks kept."""
-    plain = _SURROGATE.sub("\ufffd", "" if text is None else str(text)).translate(_DOTS)
-    lines = plain.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    lines = plain_text(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return "<br/>".join(escape(line) for line in lines)
 
 

@@ -5,7 +5,8 @@ A reader sees at once what fifteen rows of figures hide: how far the experts agr
 stands apart, and how close the bids are. The figure is laid out once as plain shapes (``layout``)
 and drawn from that either as SVG for the pages (``svg``) or as a reportlab drawing for the
 evaluation report PDF (``drawing``), so the two never disagree. Every text in it (bidder and expert
-names come from participants) is escaped in the SVG, and is a plain string in the PDF.
+names come from participants) is escaped in the SVG, and is a plain string in the PDF, cleaned as
+every PDF text is (``pdf.plain_text``: middle dots the font has, no lone surrogates).
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ PAD = 12
 
 @dataclass(frozen=True)
 class Mark:
-    """One expert's total for one bidder; keys tell bidders (and experts) apart, labels are shown."""
+    """One expert's total for one bidder; keys tell bidders (and experts) apart, labels are shown.
+    ``bidder_note`` (the credit code) is shown after the name only where two bidders share a name
+    (``notes``): organisation names are not unique, credit codes are."""
 
     bidder_key: str
     bidder: str
     expert_key: str
     expert: str
     total: Decimal
+    bidder_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,17 +56,43 @@ class Row:
     name: str
     totals: dict[str, Decimal]
     mean: Decimal
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return named(self.name, self.note)
+
+
+def named(name: str, note: str) -> str:
+    """A bidder's name as shown, with its note (credit code) where it needs one."""
+    return f"{name}（{note}）" if note else name
+
+
+def notes(bidders: Iterable[tuple[str, str, str | None]]) -> dict[str, str]:
+    """key → what to show after the name of each (key, name, credit code): the credit code where
+    another bidder has the same name (the key itself if no code is known), else nothing. Two keys
+    with one credit code are one bidder (a report signed before entries carried ids names it by
+    name in one list and by id in another)."""
+    listed = list(bidders)
+    firms: dict[str, set[str]] = {}
+    for key, name, code in listed:
+        firms.setdefault(name.strip(), set()).add(code or key)
+    return {key: (code or f"编号 {key}") if len(firms[name.strip()]) > 1 else "" for key, name, code in listed}
 
 
 def rows(marks: Iterable[Mark]) -> list[Row]:
     """The bidders in order of first appearance, each with the mean of its experts' totals
     (two places, ROUND_HALF_UP: the factor score ``scoring.mean_factor_totals`` ranks by)."""
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str, str]] = {}
     totals: dict[str, dict[str, Decimal]] = {}
     for m in marks:
-        names.setdefault(m.bidder_key, m.bidder)
+        names.setdefault(m.bidder_key, (m.bidder, m.bidder_note))
         totals.setdefault(m.bidder_key, {})[m.expert_key] = m.total
-    return [Row(k, names[k], t, q2(sum(t.values(), Decimal(0)) / len(t))) for k, t in totals.items()]
+    out = []
+    for key, t in totals.items():
+        name, note = names[key]
+        out.append(Row(key, name, t, q2(sum(t.values(), Decimal(0)) / len(t)), note))
+    return out
 
 
 def experts(marks: Iterable[Mark]) -> list[tuple[str, str]]:
@@ -157,7 +187,7 @@ def layout(marks: Sequence[Mark]) -> Figure | None:
         WIDTH,
         0,
         "各专家评分分布",
-        "；".join(f"{r.name}：平均 {r.mean}" for r in bidders),
+        "；".join(f"{r.label}：平均 {r.mean}" for r in bidders),
     )
     add = fig.shapes.append
     y: float = FONT + 4
@@ -170,7 +200,8 @@ def layout(marks: Sequence[Mark]) -> Figure | None:
     for r in bidders:
         mean_label = f"平均 {r.mean}"
         room = right - left - text_width(mean_label, FONT) - FONT
-        add(Text(left, y + FONT + 4, clip(r.name, FONT, room)))
+        note = named("", r.note)  # kept whole when the name is cut: it is what tells two rows apart
+        add(Text(left, y + FONT + 4, clip(r.name, FONT, room - text_width(note, FONT)) + note))
         add(Text(right, y + FONT + 4, mean_label, FONT, "end", MEAN_COLOUR))
         mid = y + FONT + 12 + band / 2 + 5
         add(Stroke(left, mid, right, mid, "#e5e7eb", 1))
@@ -178,7 +209,7 @@ def layout(marks: Sequence[Mark]) -> Figure | None:
         for i, (key, label) in enumerate(lanes):
             if key in r.totals:
                 v = r.totals[key]
-                add(Dot(x(v), first + i * LANE, PALETTE[i % len(PALETTE)], f"{label}：{r.name} {v} 分"))
+                add(Dot(x(v), first + i * LANE, PALETTE[i % len(PALETTE)], f"{label}：{r.label} {v} 分"))
         add(Stroke(x(r.mean), mid - band / 2 - 6, x(r.mean), mid + band / 2 + 6, MEAN_COLOUR, 2.5))
         y = mid + band / 2 + 12
     for tick in range(low, high + 1, step):  # the grid first: the dots are drawn over it
@@ -249,7 +280,15 @@ def drawing(fig: Figure, width_pt: float) -> Drawing:
     for s in fig.shapes:
         if isinstance(s, Text):
             g.add(
-                String(s.x, h - s.y, s.text, fontName=font, fontSize=s.size, textAnchor=s.anchor, fillColor=_c(s.fill))
+                String(
+                    s.x,
+                    h - s.y,
+                    _one_line(s.text),
+                    fontName=font,
+                    fontSize=s.size,
+                    textAnchor=s.anchor,
+                    fillColor=_c(s.fill),
+                )
             )
         elif isinstance(s, Stroke):
             g.add(Line(s.x1, h - s.y1, s.x2, h - s.y2, strokeColor=_c(s.colour), strokeWidth=s.width))
@@ -257,6 +296,12 @@ def drawing(fig: Figure, width_pt: float) -> Drawing:
             g.add(Circle(s.x, h - s.y, s.r, fillColor=_c(s.colour), strokeColor=None))
     d.add(g)
     return d
+
+
+def _one_line(text: str) -> str:
+    """What a drawing's string shows: cleaned as every PDF text (``pdf.plain_text``), on one line
+    (a ``String`` draws a line break as a gap, not a new line)."""
+    return " ".join(pdf.plain_text(text).splitlines())
 
 
 def _c(hex_colour: str) -> Color:
@@ -270,6 +315,7 @@ def room_marks(state: dict[str, Any]) -> list[Mark]:
     names = {s["expert"]: s["name"] for s in state["seats"]}
     order = {s["expert"]: i for i, s in enumerate(state["seats"])}
     bidders = {b["id"]: (i, b["name"]) for i, b in enumerate(state["bidders"])}
+    note = notes((str(b["id"]), b["name"], b.get("credit_code")) for b in state["bidders"])
     sheets = sorted(
         (s for s in state["sheets"] if s["bidder"] in bidders),
         key=lambda s: (bidders[s["bidder"]][0], order.get(s["expert"], len(order)), s["expert"]),
@@ -281,27 +327,47 @@ def room_marks(state: dict[str, Any]) -> list[Mark]:
             str(s["expert"]),
             names.get(s["expert"], f"专家 {s['expert']}"),
             Decimal(s.get("factor_total") or s["total"]),
+            note[str(s["bidder"])],
         )
         for s in sheets
     ]
+
+
+def bidder_key(entry: dict[str, Any]) -> str:
+    """Which bidder an entry of an evaluation report is about: its id (reports signed before the
+    entries carried one name the bidder only, and are keyed by that name)."""
+    if entry.get("bidder_id") is not None:
+        return str(entry["bidder_id"])
+    return str(entry.get("bidder") or "")
+
+
+def report_bidders(report: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """key (``bidder_key``) → (name, note) of every bidder the report names, the note being the
+    credit code where two bidders share a name."""
+    seen: dict[str, tuple[str, str | None]] = {}
+    for entry in [*report.get("compliance", ()), *report["ranking"]]:
+        seen.setdefault(bidder_key(entry), (str(entry["bidder"]), entry.get("credit_code")))
+    note = notes((key, name, code) for key, (name, code) in seen.items())
+    return {key: (name, note[key]) for key, (name, _code) in seen.items()}
 
 
 def report_marks(report: dict[str, Any]) -> list[Mark]:
-    """The marks of an evaluation report (``report.build_report``): bidders in ranking order."""
+    """The marks of an evaluation report (``report.build_report``): bidders in ranking order, told
+    apart by id (two bidders may share a name)."""
     names = {c["expert"]: c["name"] for c in report["committee"]}
     order = {c["expert"]: i for i, c in enumerate(report["committee"])}
-    rank = {x["bidder"]: i for i, x in enumerate(report["ranking"])}
+    bidders = report_bidders(report)
+    rank: dict[str, int] = {}
+    for i, x in enumerate(report["ranking"]):
+        rank.setdefault(bidder_key(x), i)
+        rank.setdefault(str(x["bidder"]), i)  # how the scores of an older report name it
     sheets = sorted(
         report["scores"],
-        key=lambda s: (rank.get(s["bidder"], len(rank)), order.get(s["expert"], len(order)), s["expert"]),
+        key=lambda s: (rank.get(bidder_key(s), len(rank)), order.get(s["expert"], len(order)), s["expert"]),
     )
-    return [
-        Mark(
-            s["bidder"],
-            s["bidder"],
-            str(s["expert"]),
-            names.get(s["expert"], f"专家 {s['expert']}"),
-            Decimal(s["total"]),
-        )
-        for s in sheets
-    ]
+    marks = []
+    for s in sheets:
+        name, note = bidders.get(bidder_key(s), (str(s["bidder"]), ""))
+        expert = names.get(s["expert"], f"专家 {s['expert']}")
+        marks.append(Mark(bidder_key(s), name, str(s["expert"]), expert, Decimal(s["total"]), note))
+    return marks

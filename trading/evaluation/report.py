@@ -78,6 +78,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
         ],
         "compliance": [
             {
+                "bidder_id": b.id,
                 "bidder": names[b.id],
                 "credit_code": codes[b.id],
                 "passed": bool(compliance.get(str(b.id), {}).get("passed")),
@@ -89,7 +90,9 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
         "scores": [
             {
                 "expert": r.expert_id,
+                "bidder_id": r.bidder_id,
                 "bidder": names[r.bidder_id],
+                "credit_code": codes[r.bidder_id],
                 "scores": r.scores,
                 "total": str(scoring.factor_total(scores.as_rule_sheets([r])[0])),
             }
@@ -116,6 +119,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
             {
                 "kind": f.kind,
                 "expert": f.expert_id,
+                "bidder_id": f.bidder_id,
                 "bidder": names.get(f.bidder_id),
                 "factor": f.factor,
                 "detail": f.detail,
@@ -126,6 +130,7 @@ def build_report(session: Session, ev: Evaluation) -> dict[str, Any]:
         ],
         "clarifications": [
             {
+                "bidder_id": c.bidder_id,
                 "bidder": names.get(c.bidder_id),
                 "question": c.question,
                 "answer": c.answer,
@@ -162,7 +167,7 @@ def score_summary(r: dict[str, Any], heading: Flowable, body: ParagraphStyle) ->
         Spacer(1, 2 * mm),
         pdf.table(
             [["投标人", *(label for _key, label in members), "平均"]]
-            + [[row.name, *(row.totals.get(key, "—") for key, _label in members), row.mean] for row in rows],
+            + [[row.label, *(row.totals.get(key, "—") for key, _label in members), row.mean] for row in rows],
             body,
             [180 - col * (len(members) + 1), *([col] * len(members)), col],
         ),
@@ -173,6 +178,13 @@ def score_summary(r: dict[str, Any], heading: Flowable, body: ParagraphStyle) ->
 
 def render_report_pdf(r: dict[str, Any]) -> bytes:
     body, title = pdf.styles()
+    bidders = charts.report_bidders(r)
+
+    def who(entry: dict[str, Any]) -> str:
+        """The bidder an entry is about, by id: two bidders of one name show their credit codes."""
+        name, note = bidders.get(charts.bidder_key(entry), (entry.get("bidder") or "", ""))
+        return charts.named(name, note)
+
     story: list[Any] = [
         pdf.para("评标报告", title),
         Spacer(1, 5 * mm),
@@ -205,10 +217,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
     story.append(
         pdf.table(
             [["投标人", "结论", "不通过理由"]]
-            + [
-                [c["bidder"], "通过" if c["passed"] else "不通过", "；".join(c["reasons"]) or "—"]
-                for c in r["compliance"]
-            ],
+            + [[who(c), "通过" if c["passed"] else "不通过", "；".join(c["reasons"]) or "—"] for c in r["compliance"]],
             body,
             [60, 25, 95],
         )
@@ -220,7 +229,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
             + [
                 [
                     x["rank"],
-                    x["bidder"],
+                    who(x),
                     money(x["price"]),
                     x["factor_score"] or "—",
                     x["price_score"] or "—",
@@ -241,7 +250,7 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
                 + [
                     [
                         names.get(s["expert"], s["expert"]),
-                        s["bidder"],
+                        who(s),
                         "；".join(f"{k} {v}" for k, v in sorted(s["scores"].items())),
                         s["total"],
                     ]
@@ -255,15 +264,15 @@ def render_report_pdf(r: dict[str, Any]) -> bytes:
     for f in r["flags"]:
         how = "已修正评分" if f["cleared"] else f"处理意见：{f['resolution']}"
         kind = FLAG_LABELS.get(f["kind"], f["kind"])
-        story.append(pdf.para(f"［{kind}］{f['bidder'] or ''} {f['detail']}；{how}", body))
+        story.append(pdf.para(f"［{kind}］{who(f)} {f['detail']}；{how}", body))
     if not r["flags"]:
         story.append(pdf.para("无。", body))
     for c in r["clarifications"]:
-        story.append(pdf.para(f"澄清（{c['bidder']}）：{c['question']}　答复：{c['answer'] or '未答复'}", body))
+        story.append(pdf.para(f"澄清（{who(c)}）：{c['question']}　答复：{c['answer'] or '未答复'}", body))
     story += [Spacer(1, 3 * mm), pdf.para("六、推荐的中标候选人", body)]
     for c in r["candidates"]:
         price = f"{money(c['price'])} 元（{amount_in_words(c['price'])}）"
-        story.append(pdf.para(f"第 {c['rank']} 名：{c['bidder']}，投标报价 {price}", body))
+        story.append(pdf.para(f"第 {c['rank']} 名：{who(c)}，投标报价 {price}", body))
     for h in r["history"]:
         story.append(pdf.para(f"评标回退（第 {h['round']} 轮）：{h['reason']}", body))
     story += [
@@ -288,14 +297,14 @@ def render_notice_pdf(n: dict[str, Any]) -> bytes:
     body, title = pdf.styles()
     big = ParagraphStyle("big", parent=body, fontSize=11, leading=18)
     submitted = n.get("submitted_at") or n["bid_deadline"]
-    price = f"人民币 {money(n['price'])} 元（大写：{amount_in_words(n['price'])}）"
+    price = f"{money(n['price'])} 元（大写：{amount_in_words(n['price'])}）"  # the words say 人民币 already
     story: list[Any] = [
         pdf.para("中标通知书", title),
         Spacer(1, 8 * mm),
         pdf.para(f"{n['winner']}（统一社会信用代码 {n['winner_code']}）：", big),
         pdf.para(
             f"你方于 {_local(submitted, seconds=True)}（北京时间）提交的“{n['title']}”（项目编号 {n['tender']}）"
-            f"第{n['lot']}标段“{n['lot_name']}”投标文件已被确定为中标人，中标价为{price}。"
+            f"第{n['lot']}标段“{n['lot_name']}”投标文件已被确定为中标人，中标价为 {price}。"
             f"请于本通知书发出之日起三十日内与招标人{n['tenderee']}依据招标文件和你方投标文件订立书面合同"
             "（《招标投标法》第四十六条）。",
             big,

@@ -38,7 +38,7 @@ from trading.evaluation.schemas import (
     SignatureIn,
     TextIn,
 )
-from trading.opening.display import org_name
+from trading.opening.display import credit_code_of, org_name
 from trading.pki.trust import trust
 from trading.tenders.models import Lot
 
@@ -115,6 +115,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
             {
                 "id": b.id,
                 "name": org_name(db, b.org_id),
+                "credit_code": credit_code_of(db, b.org_id),  # names are not unique: the chart tells two apart
                 "price": (b.price_sheet or {}).get("price"),
                 "compliance": (ev.compliance or {}).get(str(b.id)),
             }

@@ -29,7 +29,7 @@ from reportlab.lib.colors import Color
 from reportlab.pdfgen import canvas
 
 from signing.bounded_zip import BoundedZip
-from trading.core.pdf import font
+from trading.core.pdf import font, plain_text
 
 #: The largest PDF stamped (held whole in memory while pypdf rewrites it, a few times its size).
 STAMP_LIMIT = 64 * 1024 * 1024
@@ -43,7 +43,7 @@ def _stamp(width: float, height: float, text: str) -> PdfReader:
     c.translate(width / 2, height / 2)
     c.rotate(35)
     for dy in (-160, 0, 160):
-        c.drawCentredString(0, dy, text)
+        c.drawCentredString(0, dy, plain_text(text))  # an expert's name may hold a middle dot (买买提·艾力)
     c.save()
     buf.seek(0)
     return PdfReader(buf)
