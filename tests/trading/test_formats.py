@@ -48,3 +48,7 @@ def test_an_amount_is_never_rounded(value: str, figures: str) -> None:
     """Two prices that differ never read the same; 大写 stops at 分, so a finer amount has none."""
     assert money(value) == figures
     assert amount_in_words(value) == ("人民币壹元伍角" if value == "1.5" else "")
+
+
+def test_an_instant_at_the_edge_of_time_is_shown_not_a_500() -> None:
+    assert local_time(dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC)) == "9999-12-31 23:00（UTC）"

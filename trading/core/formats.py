@@ -108,4 +108,8 @@ def local_time(value: dt.datetime | str | None, seconds: bool = True) -> str:
         return ""
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
-    return clock.local(value).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    try:
+        shown = clock.local(value)
+    except OverflowError:  # an instant near year 1 or 9999 stored before inputs were bounded
+        return value.strftime("%Y-%m-%d %H:%M（UTC）")
+    return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
