@@ -59,8 +59,3 @@ SCORING_TEMPLATES: dict[str, dict[str, Any]] = {
         },
     },
 }
-
-
-def template_for(criteria: dict[str, Any], default: str = "construction") -> str:
-    """The key of the template whose criteria a lot holds (a lot made by the API may match none)."""
-    return next((key for key, t in SCORING_TEMPLATES.items() if t["criteria"] == criteria), default)
