@@ -14,11 +14,14 @@ import io
 import sys
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from infra.reference_issuer.client import IssuerApiError, IssuerClient, guarantee_for, openings_for
 from signing import messages
 from signing.digest import sm3_hex
 from signing.sm2 import PrivateKey
+
+BEIJING = ZoneInfo("Asia/Shanghai")
 
 
 def render_pdf(order: dict[str, Any], principal: dict[str, str], issuer_name: str, number: str, code: str) -> bytes:
@@ -62,7 +65,9 @@ class ReferenceIssuer:
 
     def _document(self, order: dict[str, Any]) -> tuple[str, str, bytes, dict[str, str]]:
         principal = messages.open_field(order["principal"], self.enc_key)
-        number = f"REF-{order['created_at'][:10].replace('-', '')}-{order['order']:06d}"
+        # numbered by the Beijing day of the application, as the tender's papers are dated
+        day = dt.datetime.fromisoformat(order["created_at"]).astimezone(BEIJING).date()
+        number = f"REF-{day:%Y%m%d}-{order['order']:06d}"
         code = self._derived(f"code:{order['order']}")[:10].upper()
         pdf = render_pdf(order, principal, self.name, number, code)  # deterministic (invariant PDF)
         return number, code, pdf, principal
@@ -102,7 +107,7 @@ class ReferenceIssuer:
         withdrew = claim["ground"] == "withdrew_after_deadline" and evidence.get("outcome") == "revoked"
         refused = claim["ground"] == "refused_contract" and evidence.get("contract_signed") is False
         if withdrew or refused:
-            ref = f"PAY-{dt.date.today():%Y%m%d}-{claim['id']:06d}"
+            ref = f"PAY-{dt.datetime.now(BEIJING):%Y%m%d}-{claim['id']:06d}"
             self.client.answer(
                 claim["id"], pay=True, answer="经核实开标记录，同意赔付。", amount=claim["amount"], reference=ref
             )

@@ -190,7 +190,7 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> N
         assert opened.stage is Stage.CLOSED and opened.final_record_statement is not None
         assert [b.outcome for b in opened.bidders] == [Outcome.DECRYPTED] * 3
         sheets = [b.price_sheet for b in opened.bidders if b.price_sheet is not None]
-        assert sorted(sheet["price"] for sheet in sheets) == ["3588000.00", "3650000.00", "3702500.00"]
+        assert sorted(sheet["price"] for sheet in sheets) == ["12588000.00", "12650000.00", "12702500.00"]
         # their bonds are e-guarantees from the demo issuer, verified and shown in the record
         from trading.guarantees.models import Guarantee, GuaranteeState
 

@@ -1,5 +1,7 @@
 """Pages: login with CSRF, the home page per role, admin forms with errors shown on the page."""
 
+import re
+
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -130,3 +132,22 @@ def test_account_page_names_the_organisation_and_its_credit_code(client: FlaskCl
     html = client.get("/account").get_data(as_text=True)
     code = bidder.organisation.credit_code
     assert f"<code>{code}</code>" in html and f"ggzy-bid seal --bidder {code}" in html
+
+
+def test_the_navigation_bar_follows_the_roles(client: FlaskClient, session: Session) -> None:
+    """Everyone sees the portal's public links; each role its own tasks, and no link that only
+    leads to pages it may not open (the bidder tool's page is for visitors and bidders)."""
+
+    def nav(html: str) -> list[str]:
+        bar = re.search(r'<nav class="main"[^>]*>(.*?)</nav>', html, re.S)
+        assert bar is not None
+        return re.findall(r">([^<]+)</a>", bar.group(1))
+
+    public = ["交易公告", "开标大厅", "结果公示"]
+    assert nav(client.get("/").get_data(as_text=True)) == [*public, "投标工具"]
+    staff = make_user(session, Role.STAFF)
+    session.commit()
+    page_login(client, staff.username)
+    links = nav(client.get("/").get_data(as_text=True))
+    assert links[:3] == public and "审核队列" in links and "电子档案" in links and "投标工具" not in links
+    assert 'aria-current="page">审核队列' in client.get("/review").get_data(as_text=True)

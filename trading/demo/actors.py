@@ -141,7 +141,7 @@ def tender_body(
         "procedure_code": procedure,
         "region": "350100",
         "bid_deadline": deadline.isoformat(),
-        "description": "演示项目：可以看着它从发布走到投标截止。",
+        "description": "演示项目（数据均为虚构）。",
         "announcement_body": f"{title}已由福州市发展和改革委员会批准建设，资金来自财政资金，招标人为{tenderee}。"
         "现对该项目施工进行公开招标，欢迎具备市政公用工程施工总承包二级及以上资质的投标人参加。",
         "lots": [

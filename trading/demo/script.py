@@ -154,9 +154,9 @@ def run(
         "POST",
         "/api/v1/tenders",
         expect=201,
-        json=tender_body("福州市闽江北岸排涝泵站设备采购与安装（演示）", later, "construction_open"),
+        json=tender_body("福州市闽江北岸排涝泵站土建工程（演示）", later, "construction_open"),
     )
-    doc2 = "《排涝泵站设备采购与安装 招标文件》\n".encode() * 30
+    doc2 = "《排涝泵站土建工程 招标文件》\n".encode() * 30
     upload_document(tenderee, sign_key, t2["code"], "招标文件.txt", doc2)
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     live.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")

@@ -304,7 +304,8 @@ def render_notice_pdf(n: dict[str, Any]) -> bytes:
         pdf.para(f"{n['winner']}（统一社会信用代码 {n['winner_code']}）：", big),
         pdf.para(
             f"你方于 {_local(submitted, seconds=True)}（北京时间）提交的“{n['title']}”（项目编号 {n['tender']}）"
-            f"第{n['lot']}标段“{n['lot_name']}”投标文件已被确定为中标人，中标价为 {price}。"
+            f"第{n['lot']}标段“{n['lot_name']}”投标文件，经评标委员会评审和中标候选人公示，你方已被确定为中标人，"
+            f"中标价为 {price}。"
             f"请于本通知书发出之日起三十日内与招标人{n['tenderee']}依据招标文件和你方投标文件订立书面合同"
             "（《招标投标法》第四十六条）。",
             big,

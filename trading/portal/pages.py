@@ -103,8 +103,10 @@ PUBLIC_NAV = [
     NavLink("交易公告", "portal.search_page", {}),
     NavLink("开标大厅", "opening.hall", {}),
     NavLink("结果公示", "portal.search_page", {"kind": "result"}),
-    NavLink("投标工具", "bidding.tool_help", {}),
 ]
+#: for visitors, who may be bidders to be; a signed-in bidder has it among its tasks, and other
+#: roles have no use for a page that leads to bidders' pages
+VISITOR_NAV = [NavLink("投标工具", "bidding.tool_help", {})]
 
 
 def navigation(user: User | None, endpoint: str | None, args: Mapping[str, str]) -> list[dict[str, object]]:
@@ -112,7 +114,9 @@ def navigation(user: User | None, endpoint: str | None, args: Mapping[str, str])
     in role order. ``current`` marks the page being shown (by endpoint and, for a filtered list, its
     arguments)."""
     links = list(PUBLIC_NAV)
-    if user is not None:
+    if user is None:
+        links += VISITOR_NAV
+    else:
         seen = {(link.endpoint, tuple(sorted(link.args.items()))) for link in links}
         for role in sorted(user.roles):
             for task in TASKS[role]:
