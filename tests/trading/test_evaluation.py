@@ -340,8 +340,10 @@ def test_the_room_opens_for_a_confirmed_committee_only(client: FlaskClient, sess
     hs = t["staff"]
     pool = expert_pool(client, session, app, t, 5, 4)
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)):
-        draw_and_confirm(session, app, t, [Slot(s["region"], s["specialty"], s["count"]) for s in CROSS_REGION], False)
         lot = f"/api/v1/tenders/{t['code']}/lots/1"
+        refused = client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()["error"]
+        assert refused == {**refused, "code": "committee_incomplete", "message": "尚未从专家库抽取评标专家"}
+        draw_and_confirm(session, app, t, [Slot(s["region"], s["specialty"], s["count"]) for s in CROSS_REGION], False)
         assert (
             client.post(f"{lot}/evaluation", json={}, headers=hs).get_json()["error"]["code"] == "committee_incomplete"
         )

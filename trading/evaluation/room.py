@@ -150,7 +150,9 @@ def open_refusal(session: Session, lot: Lot) -> Conflict | None:
         .where(Draw.lot_id == lot.id, DrawMember.state == MemberState.INVITED)
     )
     required = drawn_required(session, lot)
-    if not required or len(members) != required or pending is not None:
+    if not required:
+        return Conflict("尚未从专家库抽取评标专家", code="committee_incomplete")
+    if len(members) != required or pending is not None:
         return Conflict(
             f"评标委员会应有 {required} 名已确认的专家，目前 {len(members)} 名"
             + ("，尚有专家未答复" if pending is not None else ""),
