@@ -187,7 +187,7 @@ def test_every_page_of_every_role(
             found = page_problems(page, WIDTHS[0])
             if shots and (role, path) in SCREENSHOTS:
                 pathlib.Path(shots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=f"{shots}/{SCREENSHOTS[role, path]}.png", full_page=True)
+                page.screenshot(path=f"{shots}/{SCREENSHOTS[role, path]}.png")
             found += confirmation_problems(page)
             page.set_viewport_size({"width": WIDTHS[1], "height": 800})
             found += page_problems(page, WIDTHS[1])
