@@ -136,7 +136,7 @@ def test_room_through_every_stage(browser: Any, live_app: Any, tmp_path: pathlib
             host.fill("#objections input[name=answer]", "经核实工期为300天，唱标无误")
             host.click("#objections button:has-text('答复')")
             confirm(host)
-            host.wait_for_selector("text=已执行")
+            host.wait_for_selector("text=异议已答复")
             bidder.wait_for_selector("#log >> text=经核实工期为300天，唱标无误")
             record = client.get(f"/api/v1/ceremonies/{cid}").get_json()["record_sm3"]
             import base64
@@ -200,7 +200,7 @@ def test_joint_room_moves_every_lot(browser: Any, live_app: Any) -> None:
             host.click("#advance")
             assert "全部 2 个标段" in host.inner_text("#confirm-dialog")
             confirm(host)
-            host.wait_for_selector("text=已执行（全部标段）")
+            host.wait_for_selector("text=全部标段：已进入下一阶段")
             for page in (host, bidder):
                 page.wait_for_selector("#lot-1 .lot-stage:has-text('解密')")
                 page.wait_for_selector("#lot-2 .lot-stage:has-text('解密')")

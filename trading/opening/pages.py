@@ -23,6 +23,16 @@ pages = Blueprint("opening", __name__, template_folder="templates")
 CONTROLS = ("advance", "pause", "resume", "extend")
 
 
+#: what the host is told after a control that is not a stage move (a move names the new stage)
+DONE = {
+    "advance": "已进入下一阶段",
+    "pause": "已暂停",
+    "resume": "已继续",
+    "extend": "本阶段已延长",
+    "answer": "异议已答复",
+}
+
+
 @pages.get("/ceremonies", endpoint="hall")
 @requires(Permission.PUBLIC)
 def hall_page() -> str:
@@ -91,7 +101,7 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
         else:
             raise InvalidInput("未知操作")
         web.commit()
-        flash("已执行")
+        flash(f"已进入“{c.stage.label}”" if action == "advance" else DONE[action])
     except failures.AdvanceFailed as exc:
         web.commit()  # the step itself was undone; its failure's audit event stays
         flash(_failed_text(exc))
@@ -179,7 +189,7 @@ def joint_live(code: str) -> Response:
 def joint_control_page(code: str, action: str) -> ResponseReturnValue:
     try:
         joint_control(code, action)
-        flash("已执行（全部标段）")
+        flash(f"全部标段：{DONE.get(action, '已执行')}")
     except failures.AdvanceFailed as exc:  # committed by joint_control: the failure stays recorded
         flash(_failed_text(exc))
     except DomainError as exc:

@@ -83,6 +83,6 @@ def test_host_controls_refuse_bad_form_input(client: FlaskClient, session: Sessi
             data={"csrf_token": token, "minutes": "5", "reason": "投标人申请延长"},
             follow_redirects=True,
         )
-        assert "已执行" in r.get_data(as_text=True)
+        assert "本阶段已延长" in r.get_data(as_text=True)
         later = client.get(f"/api/v1/ceremonies/{cid}").get_json()["ends_at"]
         assert dt.datetime.fromisoformat(later) - dt.datetime.fromisoformat(ends) == dt.timedelta(minutes=5)
