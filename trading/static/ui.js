@@ -3,28 +3,36 @@
 // whole value. Pages work without it: a form without this script submits at once.
 "use strict";
 (function () {
+  // Registered as the page starts to load (the script is in <head>, not deferred), so a click on a
+  // button that is already drawn can never submit before the confirmation is in place.
   function confirmForms() {
-    const dialog = document.getElementById("confirm-dialog");
-    if (!dialog || typeof dialog.showModal !== "function") return;
-    const text = dialog.querySelector(".confirm-text");
     let pending = null;
+    let dialog = null;
+    function ready() {
+      if (dialog) return dialog;
+      dialog = document.getElementById("confirm-dialog");
+      if (!dialog || typeof dialog.showModal !== "function") { dialog = null; return null; }
+      dialog.addEventListener("close", function () {
+        const p = pending;
+        pending = null;
+        if (!p || dialog.returnValue !== "ok") return;
+        p.form.dataset.confirmed = "1";
+        if (p.submitter) p.form.requestSubmit(p.submitter); else p.form.requestSubmit();
+      });
+      return dialog;
+    }
     document.addEventListener("submit", function (event) {
       const form = event.target;
       if (!(form instanceof HTMLFormElement) || !form.dataset.confirm) return;
       if (form.dataset.confirmed === "1") { delete form.dataset.confirmed; return; }
+      const d = ready();
+      if (!d) return;  // a browser without <dialog>: the server's own checks still hold
       event.preventDefault();
       pending = { form: form, submitter: event.submitter || null };
-      text.textContent = form.dataset.confirm;
-      dialog.returnValue = "";
-      dialog.showModal();
+      d.querySelector(".confirm-text").textContent = form.dataset.confirm;
+      d.returnValue = "";
+      d.showModal();
     }, true);
-    dialog.addEventListener("close", function () {
-      const p = pending;
-      pending = null;
-      if (!p || dialog.returnValue !== "ok") return;
-      p.form.dataset.confirmed = "1";
-      if (p.submitter) p.form.requestSubmit(p.submitter); else p.form.requestSubmit();
-    });
   }
 
   function copyText(value, button) {
@@ -61,8 +69,8 @@
     });
   }
 
+  confirmForms();
   function start() {
-    confirmForms();
     hashes(document);
     // pages that redraw from live data (the rooms) add hashes later
     new MutationObserver(function () { hashes(document); }).observe(document.body, { childList: true, subtree: true });
