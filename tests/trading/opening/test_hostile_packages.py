@@ -68,6 +68,19 @@ def replace_bid(client: FlaskClient, t: dict[str, Any], i: int, package: bytes) 
     t["blobs"][i] = blob
 
 
+def first_bid_opened(
+    client: FlaskClient, session: Session, app: Flask, t: dict[str, Any], package: bytes
+) -> CeremonyBidder | None:
+    """The first bidder's bid replaced by ``package``, its key released after the deadline and the
+    worker run once: its seat as the opening recorded it."""
+    replace_bid(client, t, 0, package)
+    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
+        decrypting(client, t)
+        assert release(client, t, 0).status_code == 202
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    return session.scalar(select(CeremonyBidder).where(CeremonyBidder.org_id == t["bidders"][0].user.organisation_id))
+
+
 def worker_in_a_process(app: Flask) -> tuple[int, int]:
     """``run_pending`` in a process of its own, as ``ggzy workers`` runs it: (exit code, peak RSS
     in bytes). Its address space is capped at 2 GiB, so that a regression fails the test instead
@@ -155,12 +168,7 @@ def test_a_nested_zip_is_opened_as_bytes_not_unpacked(client: FlaskClient, sessi
     with zipfile.ZipFile(outer, "w") as z:
         z.writestr(FILENAME, build_price_sheet(t["code"], 1, "8000000.00", {"duration_days": "200"}, DECLARED))
         z.writestr("附件/资料.zip", inner.getvalue())  # stored: a zip inside the zip
-    replace_bid(client, t, 0, outer.getvalue())
-    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
-        decrypting(client, t)
-        assert release(client, t, 0).status_code == 202
-        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
-    seat = session.scalar(select(CeremonyBidder).where(CeremonyBidder.org_id == t["bidders"][0].user.organisation_id))
+    seat = first_bid_opened(client, session, app, t, outer.getvalue())
     assert seat is not None and seat.outcome is Outcome.DECRYPTED
     assert seat.price_sheet is not None and seat.price_sheet["price"] == "8000000.00"
 
@@ -299,11 +307,6 @@ def test_a_hand_made_price_the_builder_refuses_is_never_read_out(
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:
         z.writestr(FILENAME, json.dumps(sheet, ensure_ascii=False))
-    replace_bid(client, t, 0, out.getvalue())
-    with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
-        decrypting(client, t)
-        assert release(client, t, 0).status_code == 202
-        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
-    seat = session.scalar(select(CeremonyBidder).where(CeremonyBidder.org_id == t["bidders"][0].user.organisation_id))
+    seat = first_bid_opened(client, session, app, t, out.getvalue())
     assert seat is not None and seat.outcome is Outcome.DECRYPTED and seat.price_sheet is None
     assert seat.outcome_reason == "price_sheet_invalid"

@@ -16,6 +16,7 @@ from archive import clock
 from tests.factories import api_token, make_signer, make_user, page_login, tender_body
 from tests.trading.tenders.test_pages import form, tender_form
 from tests.trading.tenders.test_tender_api import DOC, people, published_tender  # noqa: F401  (a fixture)
+from tests.trading.tenders.test_tender_form import tenderee_client
 from trading.accounts.models import Role
 from trading.accounts.regions import is_region
 from trading.tenders.models import Lot, LotState, Tender, TenderState
@@ -26,16 +27,8 @@ def text_of(html: str) -> str:
     return re.sub(r"<[^>]*>", "", html)
 
 
-def tenderee_page(app: Flask, session: Session) -> FlaskClient:
-    signer = make_signer(session, app, Role.TENDEREE)
-    session.commit()
-    c = app.test_client()
-    page_login(c, signer.user.username)
-    return c
-
-
 def test_a_deadline_out_of_range_is_refused_by_name_in_the_form(app: Flask, session: Session) -> None:
-    c = tenderee_page(app, session)
+    c = tenderee_client(app, session)
     token = form(c, "/tenders/new")
     next_year = clock.local(clock.now() + dt.timedelta(days=400)).strftime("%Y-%m-%dT09:30")
     for deadline, said in (
@@ -108,7 +101,7 @@ def test_a_region_must_be_a_gbt_2260_code(app: Flask, session: Session) -> None:
     assert is_region("350100") and is_region("350102") and is_region("350000") and is_region("330106")
     for code in ("999999", "350199", "359900", "350001", "000000", "35010", "３５０１００"):
         assert not is_region(code), code
-    c = tenderee_page(app, session)
+    c = tenderee_client(app, session)
     token = form(c, "/tenders/new")
     r = c.post("/tenders/new", data=tender_form(token, region="999999"))
     assert r.status_code == 422 and "行政区划代码：不是有效的行政区划代码" in text_of(r.get_data(as_text=True))
@@ -122,7 +115,7 @@ def test_a_region_must_be_a_gbt_2260_code(app: Flask, session: Session) -> None:
 
 def test_an_id_past_64_bits_is_named_as_the_form_names_it(app: Flask, session: Session) -> None:
     make_user(session, Role.AGENCY)
-    c = tenderee_page(app, session)
+    c = tenderee_client(app, session)
     token = form(c, "/tenders/new")
     r = c.post("/tenders/new", data=tender_form(token, agency_org_id="9" * 20))
     page = text_of(r.get_data(as_text=True))
