@@ -30,7 +30,7 @@ from signing.statements import sign_statement
 from trading.accounts.models import Organisation, Role, User
 from trading.bids.models import Bid
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
-from trading.core.formats import amount_in_words, money
+from trading.core.formats import amount_in_words, local_time, money
 from trading.core.scheduler import each_attempted
 from trading.core.services import Services
 from trading.evaluation import report as rep
@@ -98,7 +98,7 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
         ends_at=ev.publicity_ends_at.isoformat(),
         late=due is not None and ann.published_at > due,
     )
-    ends = clock.local(ev.publicity_ends_at).strftime("%Y-%m-%d %H:%M")
+    ends = local_time(ev.publicity_ends_at, seconds=False)
     move_lot(session, staff, lot, LotState.PUBLICITY, reason=f"公示期至{ends}", now=ann.published_at)
     return ann
 

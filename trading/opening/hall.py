@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from archive import clock
+from trading.core.formats import local_time
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
 from trading.tenders.models import PUBLIC_STATES, Lot, Tender
 
@@ -56,7 +57,7 @@ class Hall:
 
 
 def _local(at: dt.datetime | None) -> str:
-    return clock.local(at).strftime("%Y-%m-%d %H:%M") if at else "—"
+    return local_time(at, seconds=False) or "—"
 
 
 def _group(rows: list[tuple[Ceremony, Tender, Lot]]) -> list[HallTender]:
