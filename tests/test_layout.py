@@ -33,6 +33,9 @@ STAGES = (
     "awards",
     "archives",
     "portal",
+    "opendata",
+    "exchange",
+    "apidocs",
 )
 #: The modules that wire every stage together; no stage module may import them.
 COMPOSITION_ROOTS = ("trading.app", "trading.models", "trading.cli", "trading.demo", "bidding.cli")

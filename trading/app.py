@@ -58,6 +58,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     from trading.accounts.api import api as accounts_api
     from trading.accounts.pages import pages as accounts_pages
+    from trading.apidocs.api import api as apidocs_api
+    from trading.apidocs.pages import pages as apidocs_pages
     from trading.archives.api import api as archives_api
     from trading.archives.pages import pages as archives_pages
     from trading.audit.api import api as audit_api
@@ -70,9 +72,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.evaluation.pages import pages as evaluation_pages
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
+    from trading.exchange.api import api as exchange_api
+    from trading.exchange.pages import pages as exchange_pages
     from trading.guarantees.api import api as guarantees_api
     from trading.guarantees.issuer_api import issuer_api
     from trading.guarantees.pages import pages as guarantees_pages
+    from trading.opendata.api import api as opendata_api
+    from trading.opendata.pages import pages as opendata_pages
     from trading.opening.api import api as opening_api
     from trading.opening.pages import pages as opening_pages
     from trading.pki.api import api as pki_api
@@ -116,6 +122,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_room_pages,
         awards_pages,
         awards_api,
+        opendata_pages,
+        opendata_api,
+        exchange_pages,
+        exchange_api,
+        apidocs_pages,
+        apidocs_api,
     ):
         app.register_blueprint(bp)
     apis = (
@@ -128,6 +140,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         bids_api,
         opening_api,
         archives_api,
+        opendata_api,
+        exchange_api,
+        apidocs_api,
     )
     for bp in (*apis, guarantees_api, issuer_api, evaluation_api, evaluation_room_api, awards_api):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
@@ -173,6 +188,8 @@ def import_job_modules() -> None:
     import trading.audit.tasks
     import trading.awards.tasks
     import trading.bids.tasks
+    import trading.exchange.tasks
     import trading.guarantees.tasks
+    import trading.opendata.tasks
     import trading.opening.tasks
     import trading.tenders.tasks  # noqa: F401

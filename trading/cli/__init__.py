@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from signing.errors import SigningError
-from trading.cli import admin, serve, verify
+from trading.cli import admin, exchange, opendata, serve, verify
 from trading.core.config import ConfigError
 from trading.core.errors import DomainError
 
@@ -57,6 +57,8 @@ for _command in (
     verify.audit,
     verify.archive,
     verify.draw,
+    opendata.ocds,
+    exchange.exchange,
 ):
     main.add_command(_command)
 

@@ -23,6 +23,9 @@
 | ARGON2_MEMORY_KIB, ARGON2_TIME_COST | 65536, 3 (test: 8, 1) | Argon2id cost of password hashes; production refuses less than 19456, 2 |
 | CHECKPOINT_ANCHOR_SECONDS | 2 | at most this long between an event and an (unpublished) checkpoint that anchors it |
 | DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
+| OCDS_OCID_PREFIX | ocds-ggzy00 | the prefix of every OCDS ocid this platform publishes (registered with the OCDS helpdesk in production) |
+| PLATFORM_CODE | demo code | this platform's code in the national data-exchange records (PLATFORM_CODE) |
+| EXCHANGE_PUSH_URL | (empty: no push) | where the national data-exchange records are pushed (the upper platform's receiver) |
 | LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
 """
 
@@ -69,6 +72,9 @@ class Settings:
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
     live_url: str = ""
+    ocds_ocid_prefix: str = "ocds-ggzy00"
+    platform_code: str = "DEMO00000000000000"
+    exchange_push_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -126,6 +132,9 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
         "live_url": env.get("LIVE_URL", ""),
+        "ocds_ocid_prefix": env.get("OCDS_OCID_PREFIX") or "ocds-ggzy00",
+        "platform_code": env.get("PLATFORM_CODE") or "DEMO00000000000000",
+        "exchange_push_url": env.get("EXCHANGE_PUSH_URL", ""),
         # The test configuration hashes passwords at the lowest cost; everything else at
         # argon2-cffi's defaults (trading.accounts.passwords).
         "argon2_memory_kib": _int(env, "ARGON2_MEMORY_KIB", 8 if mode == "test" else 65536),

@@ -1,0 +1,7 @@
+"""The apidocs JSON API."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+api = Blueprint("apidocs_api", __name__, url_prefix="/api/v1")

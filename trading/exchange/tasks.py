@@ -1,0 +1,1 @@
+"""Scheduler jobs of the national data exchange."""

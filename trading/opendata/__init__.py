@@ -1,0 +1,1 @@
+"""Open data: the Open Contracting Data Standard (OCDS 1.1) releases, records and bulk packages."""

@@ -1,0 +1,7 @@
+"""The opendata JSON API."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+api = Blueprint("opendata_api", __name__, url_prefix="/api/v1")

@@ -1,0 +1,1 @@
+"""Scheduler jobs of open data."""
