@@ -11,7 +11,9 @@ from trading.bids import models as bid_models  # noqa: F401
 from trading.core import models as scheduler_models  # noqa: F401
 from trading.core.db import Base
 from trading.evaluation import models as evaluation_models  # noqa: F401
+from trading.exchange import models as exchange_models  # noqa: F401
 from trading.guarantees import models as guarantee_models  # noqa: F401
+from trading.opendata import models as opendata_models  # noqa: F401
 from trading.opening import models as opening_models  # noqa: F401
 from trading.pki import models as pki_models  # noqa: F401
 from trading.procedures import models as procedure_models  # noqa: F401

@@ -1,0 +1,3 @@
+"""The exchange stage's tables."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The opendata stage's tables."""
+
+from __future__ import annotations
