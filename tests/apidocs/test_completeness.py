@@ -1,0 +1,75 @@
+"""Every /api/v1 route is in the OpenAPI document, with its permission and its responses."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from trading.accounts.permissions import Permission, requires
+from trading.apidocs.document import api_routes, build, undocumented
+
+#: Blueprints whose routes are not documented yet, each by the helper that owns it: the test
+#: leaves them out until then, and fails once one is done and still listed here (empty it!).
+KNOWN_MISSING_BLUEPRINTS = frozenset(
+    {
+        "opening_api",
+        "evaluation_api",
+        "evaluation_room_api",
+        "opendata_api",
+        "exchange_api",
+        "accounts_api",
+        "audit_api",
+        "pki_api",
+        "procedures_api",
+        "tenders_api",
+        "portal_api",
+        "bids_api",
+        "guarantees_api",
+        "issuer_api",
+        "archives_api",
+        "awards_api",
+    }
+)
+
+
+def _blueprint(line: str) -> str:
+    return line.rsplit("(", 1)[1].split(".", 1)[0]
+
+
+def test_every_api_route_is_documented(app: Flask) -> None:
+    with app.app_context():
+        missing = undocumented(app)
+    assert [m for m in missing if _blueprint(m) not in KNOWN_MISSING_BLUEPRINTS] == []
+
+
+def test_known_missing_lists_only_what_is_still_missing(app: Flask) -> None:
+    """A blueprint documented in full must leave KNOWN_MISSING_BLUEPRINTS (that set only shrinks)."""
+    with app.app_context():
+        missing = {_blueprint(m) for m in undocumented(app)}
+    blueprints = {endpoint.split(".", 1)[0] for _, _, endpoint in api_routes(app)}
+    assert sorted(KNOWN_MISSING_BLUEPRINTS & blueprints - missing) == []
+
+
+def test_each_operation_names_its_permission_and_errors(app: Flask) -> None:
+    with app.app_context():
+        doc = build(app)
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            where = f"{method.upper()} {path}"
+            assert op["summary"] and op["x-permission"], where
+            assert op["security"], where
+            assert any(s.startswith("2") or s.startswith("3") for s in op["responses"]), where
+            assert "default" in op["responses"], where
+
+
+def test_an_undocumented_route_is_reported(app: Flask) -> None:
+    """The check can fail: a new /api/v1 route without ``@documented`` is named."""
+    probe = Flask(__name__)
+    probe.extensions.update(app.extensions)
+
+    @probe.get("/api/v1/forgotten")
+    @requires(Permission.PUBLIC)
+    def forgotten() -> str:
+        return ""
+
+    with probe.app_context():
+        assert undocumented(probe) == ["GET /api/v1/forgotten (forgotten)"]
