@@ -39,6 +39,7 @@ from trading.evaluation.schemas import (
     TextIn,
 )
 from trading.opening.display import credit_code_of, org_name
+from trading.opening.stage_routes import deprecated, refuse_unless_next, unknown_stage
 from trading.pki.trust import trust
 from trading.tenders.models import Lot
 
@@ -87,6 +88,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "criteria": lot.criteria,
         "state": ev.state.value,
         "state_label": ev.state.label,
+        "next_stages": next_stages(ev),  # what POST …/stages/{stage} accepts now
         "round": ev.round,
         "z_limit": ev.z_limit,
         "leader": ev.leader_expert_id,
@@ -113,7 +115,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         },
         "bidders": [
             {
-                "id": b.id,
+                "id": b.id,  # the seat's id, as opening_seat (kept: the room page reads it)
+                "opening_seat": b.id,
                 "name": org_name(db, b.org_id),
                 "credit_code": credit_code_of(db, b.org_id),  # names are not unique: the chart tells two apart
                 "price": (b.price_sheet or {}).get("price"),
@@ -124,7 +127,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "sheets": [
             {
                 "expert": r.expert_id,
-                "bidder": r.bidder_id,
+                "opening_seat": r.bidder_id,
+                "bidder": r.bidder_id,  # deprecated name of opening_seat
                 "scores": r.scores,
                 "total": str(r.declared_total),
                 "factor_total": str(scoring.factor_total(sheet)),
@@ -141,7 +145,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "kind": f.kind,
                 "kind_label": FLAG_LABELS.get(f.kind, f.kind),
                 "expert": f.expert_id,
-                "bidder": f.bidder_id,
+                "opening_seat": f.bidder_id,
+                "bidder": f.bidder_id,  # deprecated name of opening_seat
                 "factor": f.factor,
                 "detail": f.detail,
                 "cleared": f.cleared_at is not None,
@@ -152,7 +157,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
         "clarifications": [
             {
                 "id": c.id,
-                "bidder": c.bidder_id,
+                "opening_seat": c.bidder_id,
+                "bidder": c.bidder_id,  # deprecated name of opening_seat
                 "question": c.question,
                 "deadline": c.deadline.isoformat(),
                 "answer": c.answer,
@@ -288,13 +294,69 @@ def show(evaluation_id: int) -> Response:
     return jsonify(room_json(load_evaluation(evaluation_id), web.require_user()))
 
 
+#: The stage the room's next step enters from each state, and the operation that takes it there
+#: (its own rules refuse it when the step is not done: votes missing, flags open…). From the
+#: compliance review the committee asks for ``scoring``; when every bid is rejected the rules end
+#: the evaluation at ``reported`` instead (Reg 51), and the response says so.
+NEXT_STAGE: dict[EvalState, EvalState] = {
+    EvalState.SIGN_IN: EvalState.COMPLIANCE,
+    EvalState.COMPLIANCE: EvalState.SCORING,
+    EvalState.SCORING: EvalState.SIGNING,
+}
+
+
+def next_stages(ev: Evaluation) -> list[str]:
+    """What ``POST /evaluations/{id}/stages/{stage}`` accepts now. The report's signatures move
+    it on by themselves; the publicity (``POST …/publicity``) and ``send-back`` have their routes."""
+    return [NEXT_STAGE[ev.state].value] if ev.state in NEXT_STAGE else []
+
+
+def enter(ev: Evaluation, to: EvalState) -> Evaluation:
+    """Take the room's next step into ``to`` (not committed): the evaluation, read again if the
+    step had to commit on the way."""
+    db, user = web.db(), web.require_user()
+    if to is EvalState.COMPLIANCE:
+        committee.start_review(db, user, ev)
+    elif to is EvalState.SCORING:
+        compliance.close_compliance(db, user, ev)
+    else:
+        # the findings are kept even when the report is refused for them
+        scores.run_checks(db, user, ev)
+        web.commit_and_reread()  # the report is built from the sheets as they are under the lock
+        ev = load_evaluation(ev.id, for_update=True)
+        signoff.generate_report(db, user, ev, services(current_app))
+    return ev
+
+
+def stage_named(stage: str) -> EvalState:
+    try:
+        return EvalState(stage)
+    except ValueError:
+        raise unknown_stage(stage, [s.value for s in EvalState]) from None
+
+
+@api.post("/evaluations/<int:evaluation_id>/stages/<stage>")
+@requires(Permission.EVALUATION_ROOM)
+def enter_stage(evaluation_id: int, stage: str) -> Response:
+    """The leader (or staff) moves the room into ``stage``: ``compliance`` (the review starts),
+    ``scoring`` (the review closes), ``signing`` (the report is generated). Anything else than the
+    next stage is refused with 409 ``stage_not_next``, naming the current stage and the allowed
+    next ones; the step's own refusals (``votes_missing``, ``flags_open``…) keep their codes."""
+    wanted = stage_named(stage)
+    ev = load_evaluation(evaluation_id, for_update=True)
+    refuse_unless_next("评标", ev.state.value, ev.state.label, wanted.value, next_stages(ev))
+    ev = enter(ev, wanted)
+    web.commit()
+    return jsonify(room_json(ev, web.require_user()))
+
+
 def act(evaluation_id: int, action: str) -> Response:
     """One room action, for the API and the room page alike."""
     db, user = web.db(), web.require_user()
     ev = load_evaluation(evaluation_id, for_update=True)
     svc = services(current_app)
     result: dict[str, Any] = {}
-    if action == "signin":
+    if action in ("sign-in", "signin"):
         committee.sign_in(db, user, ev, web.json_body(SignatureIn).signature, trust())
     elif action == "pledge":
         committee.pledge(db, user, ev, web.json_body(SignatureIn).signature, trust())
@@ -304,28 +366,19 @@ def act(evaluation_id: int, action: str) -> Response:
         committee.vote_leader(db, user, ev, web.json_body(LeaderIn).candidate)
     elif action == "compliance":
         c = web.json_body(ComplianceIn)
-        compliance.vote_compliance(db, user, ev, c.bidder, c.passed, c.failed_items, c.reason)
+        compliance.vote_compliance(db, user, ev, c.opening_seat, c.passed, c.failed_items, c.reason)
     elif action == "scores":
         s = web.json_body(ScoresIn)
-        scores.submit_scores(db, user, ev, s.bidder, dict(s.scores), s.total)
+        scores.submit_scores(db, user, ev, s.opening_seat, dict(s.scores), s.total)
     elif action == "checks":
         result["flags"] = len(scores.run_checks(db, user, ev))
     elif action == "clarify":
         a = web.json_body(AskIn)
-        result["clarification"] = compliance.ask(db, user, ev, a.bidder, a.question, a.hours).id
+        result["clarification"] = compliance.ask(db, user, ev, a.opening_seat, a.question, a.hours).id
     elif action == "advance":
-        if ev.state is EvalState.SIGN_IN:
-            committee.start_review(db, user, ev)
-        elif ev.state is EvalState.COMPLIANCE:
-            compliance.close_compliance(db, user, ev)
-        elif ev.state is EvalState.SCORING:
-            # the findings are kept even when the report is refused for them
-            scores.run_checks(db, user, ev)
-            web.commit_and_reread()  # the report is built from the sheets as they are under the lock
-            ev = load_evaluation(evaluation_id, for_update=True)
-            signoff.generate_report(db, user, ev, svc)
-        else:
+        if ev.state not in NEXT_STAGE:
             raise InvalidInput(f"“{ev.state.label}”阶段没有下一步可推进", code="wrong_state")
+        ev = enter(ev, NEXT_STAGE[ev.state])
     elif action == "sign":
         r = web.json_body(ReportSignIn)
         signoff.sign_report(db, user, ev, r.signature, r.dissent, trust(), svc)
@@ -339,13 +392,33 @@ def act(evaluation_id: int, action: str) -> Response:
 
 
 # "publicity" (the candidates' publicity, which follows the report) is served by the next stage
-ACTIONS = "signin|pledge|recuse|leader|compliance|scores|checks|clarify|advance|sign|send-back"
+ACTIONS = "sign-in|pledge|recuse|leader|compliance|scores|checks|clarify|sign|send-back"
 
 
 @api.post("/evaluations/<int:evaluation_id>/<any(" + ",".join(f"'{a}'" for a in ACTIONS.split("|")) + "):action>")
 @requires(Permission.EVALUATION_ROOM)
 def action(evaluation_id: int, action: str) -> Response:
+    """One room verb: sign-in, pledge, recuse, leader, compliance, scores, checks, clarify, sign,
+    send-back (the stage moves: ``stages/{stage}``)."""
     return act(evaluation_id, action)
+
+
+@api.post("/evaluations/<int:evaluation_id>/signin")
+@requires(Permission.EVALUATION_ROOM)
+def signin(evaluation_id: int) -> Response:
+    """Deprecated alias of ``POST /evaluations/{id}/sign-in`` (removed in the next version)."""
+    deprecated(f"/api/v1/evaluations/{evaluation_id}/sign-in")
+    return act(evaluation_id, "sign-in")
+
+
+@api.post("/evaluations/<int:evaluation_id>/advance")
+@requires(Permission.EVALUATION_ROOM)
+def advance(evaluation_id: int) -> Response:
+    """Deprecated alias: take whatever step comes next (``POST /evaluations/{id}/stages/{stage}``)."""
+    ev = load_evaluation(evaluation_id)
+    after = next_stages(ev)
+    deprecated(f"/api/v1/evaluations/{evaluation_id}/stages/{after[0] if after else '{stage}'}")
+    return act(evaluation_id, "advance")
 
 
 @api.post("/evaluations/<int:evaluation_id>/flags/<int:flag_id>/resolve")
@@ -359,9 +432,19 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
 
 @api.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
 @requires(Permission.EVALUATION_ROOM)
-def bid_copy(evaluation_id: int, bidder_id: int) -> Response:
+def bid_copy_alias(evaluation_id: int, bidder_id: int) -> Response:
+    """Deprecated alias of ``…/opening-seats/{opening_seat}/copy``: the id was always the seat's."""
+    deprecated(f"/api/v1/evaluations/{evaluation_id}/opening-seats/{bidder_id}/copy")
+    return bid_copy(evaluation_id, bidder_id)
+
+
+@api.get("/evaluations/<int:evaluation_id>/opening-seats/<int:opening_seat>/copy")
+@requires(Permission.EVALUATION_ROOM)
+def bid_copy(evaluation_id: int, opening_seat: int) -> Response:
+    """A watermarked copy of the bid decrypted at ``opening_seat`` (the bidder's seat in the
+    opening: ``bidders[].opening_seat`` of the room), each download numbered and logged."""
     ev = load_evaluation(evaluation_id)
-    copy = copies.bid_copy(web.db(), web.require_user(), ev, bidder_id, services(current_app))
+    copy = copies.bid_copy(web.db(), web.require_user(), ev, opening_seat, services(current_app))
     try:
         web.commit()
     except BaseException:

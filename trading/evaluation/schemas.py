@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from trading.core.input_errors import hint
 from trading.core.schemas import Schema
@@ -14,6 +14,16 @@ from trading.core.schemas import Schema
 CODE = r"^[A-Z][0-9]{2}$"  # 专业代码, e.g. A01
 CREDIT = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
 DATE = r"^\d{4}-\d{2}-\d{2}$"
+
+#: A bid under evaluation, named by its bidder's seat in the opening (``bidders[].opening_seat`` of
+#: the room). ``bidder`` is its old, deprecated name (it never was an organisation's id).
+OpeningSeat = Annotated[
+    int,
+    Field(
+        validation_alias=AliasChoices("opening_seat", "bidder"),
+        description="开标室中投标人席位的编号（评标室 bidders[].opening_seat）；旧名 bidder 仍可用",
+    ),
+]
 
 
 # ---------------------------------------------------------------- the pool and the draw
@@ -121,20 +131,20 @@ class LeaderIn(Schema):
 
 
 class ComplianceIn(Schema):
-    bidder: int
+    opening_seat: OpeningSeat
     passed: bool
     failed_items: list[str] = Field(default_factory=list, max_length=50)
     reason: str = Field(default="", max_length=500)
 
 
 class ScoresIn(Schema):
-    bidder: int
+    opening_seat: OpeningSeat
     scores: dict[str, Decimal] = Field(max_length=50)
     total: Decimal = Field(ge=0, le=100, max_digits=6, decimal_places=2)
 
 
 class AskIn(Schema):
-    bidder: int
+    opening_seat: OpeningSeat
     question: str = Field(max_length=2000)
     hours: int = Field(default=24, ge=1, le=72)
 

@@ -21,10 +21,12 @@ from trading.core.schemas import Schema
 from trading.core.services import services
 from trading.opening import bidders, ceremonies, controls, failures, joint, stages
 from trading.opening import display as ops
-from trading.opening.models import Ceremony
+from trading.opening.lifecycle import next_stages
+from trading.opening.models import Ceremony, Stage
 from trading.opening.record import record_files
 from trading.opening.room_state import ceremony_json, joint_json
 from trading.opening.schemas import AnswerIn, DecryptIn, ExtendIn, ReasonIn, SignatureIn, TextIn
+from trading.opening.stage_routes import deprecated, refuse_unless_next, unknown_stage
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.pki.trust import trust
 from trading.tenders.loading import load
@@ -115,13 +117,22 @@ def _done(c: Ceremony) -> Response:
     return jsonify(ceremony_json(c, web.current_user()))
 
 
-@api.post("/ceremonies/<int:ceremony_id>/signin")
+@api.post("/ceremonies/<int:ceremony_id>/sign-in")
 @requires(Permission.TENDER_PARTICIPATE)
-def signin(ceremony_id: int) -> Response:
+def sign_in(ceremony_id: int) -> Response:
+    """签到: the bidder signs the sign-in statement with its signing key (the stage ``sign_in``)."""
     data = web.json_body(SignatureIn)
     c = current(ceremony_id, for_update=True)
     bidders.sign_in(web.db(), web.require_user(), c, data.signature, trust())
     return _done(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/signin")
+@requires(Permission.TENDER_PARTICIPATE)
+def signin(ceremony_id: int) -> Response:
+    """Deprecated alias of ``POST /ceremonies/{id}/sign-in`` (removed in the next version)."""
+    deprecated(f"/api/v1/ceremonies/{ceremony_id}/sign-in")
+    return sign_in(ceremony_id)
 
 
 @api.post("/ceremonies/<int:ceremony_id>/decrypt")
@@ -176,16 +187,43 @@ def message(ceremony_id: int) -> tuple[Response, int]:
     return jsonify({"id": ev.id}), 201
 
 
-@api.post("/ceremonies/<int:ceremony_id>/advance")
-@requires(Permission.CEREMONY_HOST)
-def advance(ceremony_id: int) -> Response:
-    c = current(ceremony_id, for_update=True)
+def _end_window(c: Ceremony) -> Response:
     try:
         controls.advance(web.db(), web.require_user(), c, services(current_app))
     except failures.AdvanceFailed:
         web.commit()  # the step itself was undone; its failure's audit event stays
         raise
     return _done(c)
+
+
+def stage_named(stage: str) -> Stage:
+    try:
+        return Stage(stage)
+    except ValueError:
+        raise unknown_stage(stage, [s.value for s in Stage]) from None
+
+
+@api.post("/ceremonies/<int:ceremony_id>/stages/<stage>")
+@requires(Permission.CEREMONY_HOST)
+def enter_stage(ceremony_id: int, stage: str) -> Response:
+    """Staff end the current window early and enter ``stage``, which must be the next one
+    (409 ``stage_not_next`` names the current stage and the allowed next ones; a request repeated
+    after it succeeded is refused the same way, never a second move). The response is the room,
+    with the stage reached and ``next_stages``."""
+    wanted = stage_named(stage)
+    c = current(ceremony_id, for_update=True)
+    refuse_unless_next("开标室", c.stage.value, c.stage.label, wanted.value, next_stages(c.stage))
+    return _end_window(c)
+
+
+@api.post("/ceremonies/<int:ceremony_id>/advance")
+@requires(Permission.CEREMONY_HOST)
+def advance(ceremony_id: int) -> Response:
+    """Deprecated alias: enter whatever stage comes next (``POST /ceremonies/{id}/stages/{stage}``)."""
+    c = current(ceremony_id, for_update=True)
+    after = next_stages(c.stage)
+    deprecated(f"/api/v1/ceremonies/{ceremony_id}/stages/{after[0] if after else '{stage}'}")
+    return _end_window(c)
 
 
 @api.post("/ceremonies/<int:ceremony_id>/pause")
@@ -243,9 +281,12 @@ def joint_events(code: str) -> Response:
     return events_response(joint_scopes(rooms, web.current_user()), cursor=True)
 
 
-def joint_control(code: str, action: str) -> tuple[Tender, list[Ceremony]]:
-    """One staff control over every running lot at once (the API's and the page's)."""
-    tender, rooms = joint_rooms(code, for_update=True)
+def joint_control(
+    code: str, action: str, *, loaded: tuple[Tender, list[Ceremony]] | None = None
+) -> tuple[Tender, list[Ceremony]]:
+    """One staff control over every running lot at once (the API's and the page's); ``loaded``:
+    the tender and its lots the caller already loaded for update."""
+    tender, rooms = loaded or joint_rooms(code, for_update=True)
     db, staff, svc = web.db(), web.require_user(), services(current_app)
     if action == "advance":
         try:
@@ -271,11 +312,53 @@ def _body(model: type[M]) -> M:
     return web.json_body(model) if request.is_json else web.form_body(model)
 
 
-@api.post("/tenders/<code>/opening/<action>")
+def joint_stage(rooms: list[Ceremony]) -> Stage:
+    """The stage a 合并开标 is in: its running lots' (they move as one; the earliest if an older
+    version let them fall apart), else the first lot's."""
+    live = [c.stage for c in rooms if c.stage in stages.ORDER]
+    return min(live, key=stages.ORDER.index) if live else rooms[0].stage
+
+
+def joint_next_stages(rooms: list[Ceremony]) -> list[str]:
+    return next_stages(joint_stage(rooms)) if rooms else []
+
+
+def _joint_moved(tender: Tender, rooms: list[Ceremony]) -> Response:
+    return jsonify(joint_json(tender, rooms, web.current_user()) | {"next_stages": joint_next_stages(rooms)})
+
+
+@api.post("/tenders/<code>/opening/stages/<stage>")
+@requires(Permission.CEREMONY_HOST)
+def joint_enter_stage(code: str, stage: str) -> Response:
+    """合并开标: every running lot ends its window and enters ``stage`` together, which must be
+    the next one (409 ``stage_not_next`` otherwise)."""
+    wanted = stage_named(stage)
+    tender, rooms = joint_rooms(code, for_update=True)
+    if not rooms:
+        raise NotFound("本项目没有开标室")
+    now = joint_stage(rooms)
+    refuse_unless_next("合并开标", now.value, now.label, wanted.value, next_stages(now))
+    tender, rooms = joint_control(code, "advance", loaded=(tender, rooms))
+    return _joint_moved(tender, rooms)
+
+
+@api.post("/tenders/<code>/opening/<any(pause, resume, extend):action>")
 @requires(Permission.CEREMONY_HOST)
 def joint_act(code: str, action: str) -> Response:
+    """合并开标: pause, resume or extend every running lot's window at once."""
     tender, rooms = joint_control(code, action)
-    return jsonify(joint_json(tender, rooms, web.current_user()))
+    return _joint_moved(tender, rooms)
+
+
+@api.post("/tenders/<code>/opening/advance")
+@requires(Permission.CEREMONY_HOST)
+def joint_advance(code: str) -> Response:
+    """Deprecated alias: every running lot enters its next stage (``…/opening/stages/{stage}``)."""
+    tender, rooms = joint_rooms(code, for_update=True)
+    after = joint_next_stages(rooms)
+    deprecated(f"/api/v1/tenders/{code}/opening/stages/{after[0] if after else '{stage}'}")
+    tender, rooms = joint_control(code, "advance", loaded=(tender, rooms))
+    return _joint_moved(tender, rooms)
 
 
 @api.get("/ceremonies/<int:ceremony_id>/record.<fmt>")
@@ -287,12 +370,15 @@ def record(ceremony_id: int, fmt: str) -> Response:
     files = record_files(c, final=final)
     if files is None or fmt not in ("json", "pdf", "sig"):
         raise NotFound("开标记录尚未生成")
-    if fmt == "sig":
-        statement = c.final_record_statement if final else c.record_statement
-        return Response(statement, mimetype="application/json")
-    data = services(current_app).store.read_bytes(files[0] if fmt == "json" else files[1])
     name = f"opening-record-{c.id}{'-final' if final else ''}.{fmt}"
-    mimetype = "application/json" if fmt == "json" else "application/pdf"
+    if fmt == "sig":
+        # a detached signature is verified byte for byte: served as the bytes signed, never re-encoded
+        statement = c.final_record_statement if final else c.record_statement
+        assert statement is not None  # record_files found it
+        data, mimetype = statement.encode(), "application/octet-stream"
+    else:
+        data = services(current_app).store.read_bytes(files[0] if fmt == "json" else files[1])
+        mimetype = "application/json" if fmt == "json" else "application/pdf"
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 

@@ -72,6 +72,12 @@ DECISIVE: dict[Stage, str] = {
 }
 
 
+def next_stages(stage: Stage) -> list[str]:
+    """The stage staff may enter from ``stage`` (the API's ``next_stages``): the next window, none
+    before the opening (the deadline opens it) or after the end."""
+    return [NEXT[stage].value] if stage in NEXT else []
+
+
 def may_move(frm: Stage, to: Stage) -> bool:
     return to in STAGE_MOVES[frm]
 

@@ -34,6 +34,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         "deadline": iso(tender.bid_deadline),
         "server_time": iso(clock.now()),
         **lifecycle.stage_payload(c),
+        "next_stages": lifecycle.next_stages(c.stage),  # what POST …/stages/{stage} accepts now
     }
     if has(user, Permission.CEREMONY_HOST):
         # what the host's buttons would meet now: the page disables them with these reasons
