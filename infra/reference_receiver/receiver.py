@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""A reference receiver of the national data-exchange records (参考数据交换接收端): its own
+process, as the upper platform's intake would be. It verifies every envelope it is sent (the
+platform's signature over the record, the source event and its SM3, the attached document, each
+bound field, the checkpoint's signature and the event's inclusion proof; ``verify.py``) against the
+platform certificate it is configured to trust, stores what it accepts, and refuses the rest with a
+named error. Run it with
+
+    python -m infra.reference_receiver.receiver --platform-cert platform.pem --db received.db \
+        [--host 127.0.0.1] [--port 5007] [--platform-code CODE] [--report text]
+
+and point the platform at it (EXCHANGE_PUSH_URL=http://127.0.0.1:5007/records).
+
+    POST /records   one envelope → 201 accepted | 200 duplicate (the same record again) |
+                    409 conflicting_record | 422 a named refusal (JSON: code, message)
+    GET  /records[?table=…]   what was accepted;   GET /refusals;   GET /health
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from infra.reference_receiver.store import ReceiverStore
+from infra.reference_receiver.verify import Refused, verify_envelope
+from signing.certs import Certificate
+
+MAX_BODY = 4 << 20
+TABLE_WORDS = {
+    "TENDER_PROJECT": "招标项目",
+    "BID_SECTION": "标段",
+    "TENDER_BULLETIN": "公告",
+    "BID_OPEN_DETAIL": "开标记录",
+    "EVALUATION_SCORE_DETAIL": "评分明细",
+    "WIN_CANDIDATE_BULLETIN": "中标候选人公示",
+    "WIN_BID_BULLETIN": "中标结果",
+    "OBJECTION": "异议",
+    "OBJECTION_REPLY": "异议答复",
+}
+
+
+class Receiver:
+    """The verifying intake; ``serve`` wraps it in HTTP."""
+
+    def __init__(self, store: ReceiverStore, trusted: Certificate, platform_code: str | None = None) -> None:
+        self.store, self.trusted, self.platform_code = store, trusted, platform_code
+        self.report: Any = None  # called with (status, answer) after each record (the text report)
+
+    def receive(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            if len(body) > MAX_BODY:
+                raise Refused("too_large", "记录过大 (envelope too large)", 413)
+            try:
+                env = json.loads(body)
+            except ValueError as exc:
+                raise Refused("malformed_envelope", "不是 JSON (not JSON)") from exc
+            if not isinstance(env, dict):
+                raise Refused("malformed_envelope", "信封应为 JSON 对象 (envelope is not an object)")
+            verified = verify_envelope(env, self.trusted, self.platform_code)
+            answer = self.store.accept(verified, body.decode("utf-8"))
+            status = 201 if answer["status"] == "accepted" else 200
+        except Refused as exc:
+            self.store.refusal(exc)
+            status, answer = exc.status, {"code": exc.code, "message": exc.message}
+        if self.report is not None:
+            self.report(status, answer)
+        return status, answer
+
+
+def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: Any) -> None:
+            data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            if urlsplit(self.path).path != "/records":
+                self._send(404, {"code": "not_found", "message": "没有这个地址 (no such path)"})
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(413, {"code": "too_large", "message": "记录过大 (envelope too large)"})
+                return
+            status, answer = receiver.receive(self.rfile.read(length))
+            self._send(status, answer)
+
+        def do_GET(self) -> None:
+            url = urlsplit(self.path)
+            if url.path == "/health":
+                self._send(200, {"ok": True})
+            elif url.path == "/records":
+                table = parse_qs(url.query).get("table", [None])[0]
+                self._send(200, receiver.store.records(table))
+            elif url.path == "/refusals":
+                self._send(200, receiver.store.refusals())
+            else:
+                self._send(404, {"code": "not_found", "message": "没有这个地址 (no such path)"})
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # the report says what matters; access lines would bury it
+
+    return Handler
+
+
+def serve(receiver: Receiver, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """A started server (in a daemon thread); ``server.server_address`` tells its port."""
+    server = ThreadingHTTPServer((host, port), handler_for(receiver))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def text_report(status: int, answer: dict[str, Any]) -> None:
+    if status == 201:
+        words = TABLE_WORDS.get(str(answer.get("table")), str(answer.get("table")))
+        print(f"参考数据交换接收端：已核验并接收{words}记录 {answer.get('data_key')}", flush=True)
+    elif status >= 400:
+        print(f"参考数据交换接收端：拒收一条记录（{answer.get('code')}：{answer.get('message')}）", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    ap.add_argument(
+        "--platform-cert", type=pathlib.Path, required=True, help="the platform's signing certificate (PEM)"
+    )
+    ap.add_argument("--db", type=pathlib.Path, required=True, help="where accepted records are kept (SQLite)")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=5007)
+    ap.add_argument("--platform-code", help="accept only this PLATFORM_CODE")
+    ap.add_argument("--report", choices=("json", "text"), default="json")
+    args = ap.parse_args(argv)
+    trusted = Certificate.load(args.platform_cert.read_bytes())
+    receiver = Receiver(ReceiverStore(args.db), trusted, args.platform_code)
+    if args.report == "text":
+        receiver.report = text_report
+    else:
+        receiver.report = lambda status, answer: print(
+            json.dumps({"status": status, **answer}, ensure_ascii=False), flush=True
+        )
+    server = ThreadingHTTPServer((args.host, args.port), handler_for(receiver))
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl+C in the terminal of ggzy demo reaches every process it runs
+        sys.exit(130)

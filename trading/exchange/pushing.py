@@ -1,0 +1,230 @@
+"""Queueing and pushing the national records.
+
+``collect`` reads the audit events up to the largest public signed checkpoint (never beyond: a
+record is only built once its event can be proven), builds their records, seals each in its
+envelope and queues it; the envelope is fixed then, so every retry sends the same bytes.
+
+``push_due`` posts each due record to ``exchange_push_url`` in a transaction of its own. The
+receiver's key is (PLATFORM_CODE, table, DATA_KEY, DATA_TIMESTAMP): the same record again is
+acknowledged again, a different one under the same key is refused. Outcomes: 2xx → pushed; a named
+4xx refusal → refused (final: the receiver found something wrong; staff push it again by hand once
+it is understood); the receiver unreachable, 5xx or 429 → failing, tried again after
+BACKOFF_BASE × 2^(n−1) (at most BACKOFF_MAX), for as long as it takes. Each change of state writes
+an audit event; a repeated failure of a failing record does not (it only moves its next attempt).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from archive.audit import SYSTEM, Actor, AuditEvent, record_event, write_pending
+from archive.db import locked
+from signing.canonical import canonical_json
+from trading.core.scheduler import each_apart, error_summary
+from trading.core.services import Services
+from trading.exchange.envelope import latest_checkpoint, seal
+from trading.exchange.models import FAILING, PUSHED, QUEUED, REFUSED, ExchangeCursor, ExchangeRecord
+from trading.exchange.records import SOURCES, build
+
+log = logging.getLogger("ggzy.exchange")
+BACKOFF_BASE = dt.timedelta(seconds=30)
+BACKOFF_MAX = dt.timedelta(hours=1)
+BATCH = 500
+TIMEOUT_SECONDS = 10
+
+#: (url, JSON body) → (HTTP status, response body); raises OSError when nothing answered
+Transport = Callable[[str, bytes], tuple[int, bytes]]
+
+
+def http_post(url: str, body: bytes) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as exc:  # an answer, just not a 2xx
+        return exc.code, exc.read()
+
+
+def _cursor(session: Session) -> ExchangeCursor:
+    cur = session.scalar(locked(select(ExchangeCursor).where(ExchangeCursor.id == 1)))
+    if cur is None:
+        cur = ExchangeCursor(id=1, seq=0)
+        session.add(cur)
+        session.flush()
+    return cur
+
+
+def collect(session: Session, services: Services, now: dt.datetime, actor: Actor = SYSTEM) -> int:
+    """Queue the records of every event not yet read and covered by a public signed checkpoint.
+    An event whose records cannot be built is recorded (``exchange.build_failed``) and passed over:
+    it must not stop the events after it. Returns how many records were queued."""
+    cp = latest_checkpoint(session)
+    cur = _cursor(session)
+    if cp is None or cp.tree_size <= cur.seq:
+        return 0
+    platform_code = services.settings.platform_code
+    queued = 0
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.seq > cur.seq, AuditEvent.seq <= cp.tree_size, AuditEvent.action.in_(SOURCES))
+        .order_by(AuditEvent.seq)
+    ).all()
+    for ev in events:
+        write_pending(session)  # appends made before the savepoint must not be dropped with it
+        try:
+            with session.begin_nested():
+                for built in build(session, ev, platform_code, services.store):
+                    key = (built.table, built.fields["DATA_KEY"], built.fields["DATA_TIMESTAMP"])
+                    exists = session.scalar(
+                        select(ExchangeRecord.id).where(
+                            ExchangeRecord.table_name == key[0],
+                            ExchangeRecord.data_key == key[1],
+                            ExchangeRecord.data_timestamp == key[2],
+                        )
+                    )
+                    if exists is not None:
+                        continue
+                    envelope = seal(session, ev, built, cp, services.keys, now)
+                    rec = ExchangeRecord(
+                        table_name=key[0],
+                        data_key=key[1],
+                        data_timestamp=key[2],
+                        tender_code=built.tender_code,
+                        source_seq=ev.seq,
+                        envelope=canonical_json(envelope).decode("utf-8"),
+                        state=QUEUED,
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                    session.add(rec)
+                    session.flush()
+                    record_event(
+                        session,
+                        actor,
+                        "exchange.queue",
+                        rec,
+                        {"table": key[0], "data_key": key[1], "data_timestamp": key[2], "source_seq": ev.seq},
+                    )
+                    queued += 1
+        except Exception as exc:  # a broken event: recorded, and the others go on
+            log.error("exchange: records of event %s not built", ev.seq, exc_info=exc)
+            record_event(session, actor, "exchange.build_failed", ("audit_event", str(ev.seq)), error_summary(exc))
+    cur.seq = cp.tree_size
+    return queued
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: str
+    detail: str | None = None
+    receipt: str | None = None
+
+
+def _outcome(transport: Transport, url: str, body: bytes) -> Outcome:
+    try:
+        status, answer = transport(url, body)
+    except OSError as exc:
+        return Outcome(FAILING, f"unreachable: {error_summary(exc)['message']}")
+    text = answer.decode("utf-8", "replace")[:2000]
+    if 200 <= status < 300:
+        return Outcome(PUSHED, receipt=text)
+    try:
+        parsed = json.loads(text)
+        named = f"{parsed.get('code')}: {parsed.get('message')}" if isinstance(parsed, dict) else text
+    except ValueError:
+        named = text
+    if 400 <= status < 500 and status != 429:
+        return Outcome(REFUSED, f"HTTP {status} {named}"[:400])
+    return Outcome(FAILING, f"HTTP {status} {named}"[:400])
+
+
+def push_one(
+    session: Session, rec: ExchangeRecord, url: str, transport: Transport, now: dt.datetime, actor: Actor = SYSTEM
+) -> bool:
+    """Post one record and record what came of it; True when the receiver accepted it."""
+    out = _outcome(transport, url, rec.envelope.encode("utf-8"))
+    before = rec.state
+    about = {"table": rec.table_name, "data_key": rec.data_key, "data_timestamp": rec.data_timestamp}
+    if out.state == PUSHED:
+        rec.state, rec.pushed_at, rec.receipt, rec.last_error = PUSHED, now, out.receipt, None
+        record_event(session, actor, "exchange.pushed", rec, about | {"after_failures": rec.attempts})
+        rec.attempts = 0
+        return True
+    rec.last_error = out.detail
+    if out.state == REFUSED:
+        rec.state = REFUSED
+        record_event(session, actor, "exchange.refused", rec, about | {"error": out.detail})
+        return False
+    rec.attempts += 1
+    rec.state = FAILING
+    rec.next_attempt_at = now + min(BACKOFF_BASE * 2 ** (rec.attempts - 1), BACKOFF_MAX)
+    if before != FAILING:
+        record_event(session, actor, "exchange.push_failed", rec, about | {"error": out.detail})
+    return False
+
+
+def due(session: Session, now: dt.datetime, limit: int = 200) -> list[int]:
+    return list(
+        session.scalars(
+            select(ExchangeRecord.id)
+            .where(ExchangeRecord.state.in_((QUEUED, FAILING)), ExchangeRecord.next_attempt_at <= now)
+            .order_by(ExchangeRecord.next_attempt_at, ExchangeRecord.id)
+            .limit(limit)
+        )
+    )
+
+
+def push_due(
+    session: Session,
+    services: Services,
+    now: dt.datetime,
+    transport: Transport = http_post,
+    actor: Actor = SYSTEM,
+    ids: list[int] | None = None,
+) -> int:
+    """Push every due record (or ``ids``), each in its own transaction. Stops early when the
+    receiver cannot be reached at all (the rest would only wait for the same timeout); they stay
+    due and go first at the next run. Returns how many were accepted."""
+    url = services.settings.exchange_push_url
+    if not url:
+        return 0
+    todo = due(session, now) if ids is None else ids
+    unreachable = False
+
+    def move(record_id: int) -> int:
+        nonlocal unreachable
+        if unreachable:
+            return 0
+        rec = session.scalar(locked(select(ExchangeRecord).where(ExchangeRecord.id == record_id)))
+        if rec is None or rec.state == PUSHED:
+            return 0
+        ok = push_one(session, rec, url, transport, now, actor)
+        unreachable = not ok and (rec.last_error or "").startswith("unreachable")
+        return int(ok)
+
+    return each_apart(session, todo, move, "exchange_push")
+
+
+def requeue_refused(session: Session, now: dt.datetime, actor: Actor) -> int:
+    """Staff's decision to send the refused records again (after the cause was fixed)."""
+    n = 0
+    for rec in session.scalars(select(ExchangeRecord).where(ExchangeRecord.state == REFUSED)):
+        rec.state, rec.next_attempt_at, rec.attempts = QUEUED, now, 0
+        record_event(session, actor, "exchange.requeue", rec, {"table": rec.table_name, "data_key": rec.data_key})
+        n += 1
+    return n
+
+
+def counts(session: Session) -> dict[str, int]:
+    rows = session.execute(select(ExchangeRecord.state, func.count()).group_by(ExchangeRecord.state)).all()
+    return {state: 0 for state in (QUEUED, FAILING, PUSHED, REFUSED)} | {s: int(n) for s, n in rows}
