@@ -119,6 +119,8 @@ def serving(host: str, port: int) -> list[str]:
     """What the demo says once it serves."""
     return [
         "\n参考保函出具机构随演示一同运行：投标人在“电子保函”页（/guarantees）提交的申请，几秒内即被出具。",
+        "参考数据交换接收端随演示一同运行：平台把已签名检查点覆盖的全国数据规范记录推送给它，它逐条核验证明后接收；"
+        "推送状态见“数据交换”页（/exchange，staff）。",
         f"打开 http://{host}:{port}/ 用以上账号登录 (open the URL and log in)；按 Ctrl+C 停止演示。",
     ]
 
@@ -153,3 +155,40 @@ def issuer_command(s: Settings, host: str, port: int) -> tuple[list[str], dict[s
         "text",
     ]
     return argv, {"GGZY_KEY_PASSWORD": KEY_PASSWORD.decode()}
+
+
+#: the reference receiver of the national data-exchange records listens beside the demo's server
+RECEIVER_PORT_OFFSET = 7
+
+
+def receiver_url(host: str, port: int) -> str:
+    """Where the demo's scheduler pushes the national records (``EXCHANGE_PUSH_URL``)."""
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    where = f"[{local}]" if ":" in local else local
+    return f"http://{where}:{port + RECEIVER_PORT_OFFSET}/records"
+
+
+def receiver_command(s: Settings, host: str, port: int) -> tuple[list[str], dict[str, str]]:
+    """The reference receiver as the demo runs it: trusting the platform's signing certificate
+    (pinned, as the reference issuer does), keeping what it accepts in the instance folder, telling
+    in Chinese each record it verified and accepted. The environment it returns is the one the
+    demo's scheduler needs to push to it (``EXCHANGE_PUSH_URL``)."""
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+    argv = [
+        sys.executable,
+        "-m",
+        "infra.reference_receiver.receiver",
+        "--platform-cert",
+        str(keys_folder(s) / "platform.pem"),
+        "--db",
+        str(s.instance / "reference-receiver.db"),
+        "--host",
+        local,
+        "--port",
+        str(port + RECEIVER_PORT_OFFSET),
+        "--platform-code",
+        s.platform_code,
+        "--report",
+        "text",
+    ]
+    return argv, {"EXCHANGE_PUSH_URL": receiver_url(host, port)}
