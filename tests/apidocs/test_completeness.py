@@ -15,18 +15,6 @@ KNOWN_MISSING_BLUEPRINTS = frozenset(
         "evaluation_api",
         "evaluation_room_api",
         "opendata_api",
-        "exchange_api",
-        "accounts_api",
-        "audit_api",
-        "pki_api",
-        "procedures_api",
-        "tenders_api",
-        "portal_api",
-        "bids_api",
-        "guarantees_api",
-        "issuer_api",
-        "archives_api",
-        "awards_api",
     }
 )
 

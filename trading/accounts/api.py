@@ -11,7 +11,19 @@ from trading.accounts import operations as ops
 from trading.accounts import web
 from trading.accounts.models import AuthSession, Organisation, SessionKind, User
 from trading.accounts.permissions import Permission, permissions_of, requires
-from trading.accounts.schemas import LoginIn, OrganisationIn, UserIn
+from trading.accounts.schemas import (
+    LoginIn,
+    MeOut,
+    OrganisationIn,
+    OrganisationOut,
+    OrganisationsOut,
+    PagingQuery,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UsersOut,
+)
+from trading.core.apispec import documented
 from trading.core.errors import TooManyRequests, Unauthenticated
 from trading.core.services import services
 
@@ -70,6 +82,14 @@ def token_json(row: AuthSession, token: str) -> dict[str, Any]:
 
 @api.post("/auth/token")
 @requires(Permission.PUBLIC)
+@documented(
+    "用户名和密码登录，取得访问令牌",
+    body=LoginIn,
+    ok=TokenOut,
+    status=201,
+    errors=("bad_credentials", "too_many_requests"),
+    example={"username": "bidder1", "password": "correct horse battery", "name": "my-script"},
+)
 def api_token() -> tuple[Response, int]:
     data = web.json_body(LoginIn)
     user = password_login(data)
@@ -80,6 +100,7 @@ def api_token() -> tuple[Response, int]:
 
 @api.delete("/auth/token")
 @requires(Permission.AUTHENTICATED)
+@documented("注销当前访问令牌", ok=None, status=204)
 def api_token_revoke() -> tuple[str, int]:
     row = g.auth
     ops.revoke_session(web.db(), web.require_user(), row)
@@ -89,6 +110,7 @@ def api_token_revoke() -> tuple[str, int]:
 
 @api.get("/me")
 @requires(Permission.AUTHENTICATED)
+@documented("当前用户、所属机构和权限", ok=MeOut)
 def api_me() -> Response:
     user = web.require_user()
     org = user.organisation
@@ -101,6 +123,7 @@ def api_me() -> Response:
 
 @api.get("/organisations")
 @requires(Permission.ORGANISATION_READ)
+@documented("机构列表", ok=OrganisationsOut, query=PagingQuery, errors=("bad_integer",))
 def api_organisations() -> Response:
     page, size = _paging()
     q = select(Organisation).order_by(Organisation.id).offset((page - 1) * size).limit(size)
@@ -109,6 +132,7 @@ def api_organisations() -> Response:
 
 @api.post("/organisations")
 @requires(Permission.ORGANISATION_MANAGE)
+@documented("新建机构", body=OrganisationIn, ok=OrganisationOut, status=201, errors=("conflict",))
 def api_organisation_create() -> tuple[Response, int]:
     org = ops.create_organisation(web.db(), web.require_user(), web.json_body(OrganisationIn))
     web.commit()
@@ -117,12 +141,14 @@ def api_organisation_create() -> tuple[Response, int]:
 
 @api.get("/organisations/<int:org_id>")
 @requires(Permission.ORGANISATION_READ)
+@documented("查看机构", ok=OrganisationOut)
 def api_organisation(org_id: int) -> Response:
     return jsonify(org_json(ops.get_organisation(web.db(), org_id)))
 
 
 @api.get("/users")
 @requires(Permission.USER_MANAGE)
+@documented("用户列表", ok=UsersOut, query=PagingQuery, errors=("bad_integer",))
 def api_users() -> Response:
     page, size = _paging()
     q = select(User).order_by(User.id).offset((page - 1) * size).limit(size)
@@ -131,6 +157,7 @@ def api_users() -> Response:
 
 @api.post("/users")
 @requires(Permission.USER_MANAGE)
+@documented("新建用户", body=UserIn, ok=UserOut, status=201, errors=("conflict",))
 def api_user_create() -> tuple[Response, int]:
     user = ops.create_user(web.db(), web.require_user(), web.json_body(UserIn))
     web.commit()

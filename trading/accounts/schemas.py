@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import Field, field_validator
 
 from trading.accounts.credit_code import credit_code_problem, normalise
 from trading.accounts.models import OrgKind, Role
+from trading.core.apispec import Reply
 from trading.core.input_errors import hint
 from trading.core.schemas import Schema
 
@@ -46,3 +49,57 @@ class LoginPageIn(Schema):
     username: str = Field(title="用户名", min_length=1, max_length=64)
     password: str = Field(title="密码", min_length=1, max_length=200)
     next: str = Field(default="", title="登录后前往的页面", max_length=2048)
+
+
+# ---------------------------------------------------------------- answers
+class OrganisationOut(Reply):
+    id: int
+    name: str
+    credit_code: str
+    kind: OrgKind
+    region: str
+    created_at: dt.datetime
+
+
+class OrganisationsOut(Reply):
+    items: list[OrganisationOut]
+    page: int
+    page_size: int
+
+
+class UserOut(Reply):
+    id: int
+    username: str
+    display_name: str
+    organisation_id: int | None
+    roles: list[Role]
+    is_active: bool
+
+
+class UsersOut(Reply):
+    items: list[UserOut]
+    page: int
+    page_size: int
+
+
+class TokenOut(Reply):
+    token: str = Field(description="访问令牌：之后每个请求带 Authorization: Bearer <token>")
+    token_type: str = Field(examples=["Bearer"])
+    expires_at: dt.datetime
+    user: UserOut
+
+
+class OrganisationBriefOut(Reply):
+    id: int
+    name: str
+    credit_code: str
+
+
+class MeOut(UserOut):
+    permissions: list[str] = Field(description="当前用户持有的权限（scope:resource:action）")
+    organisation: OrganisationBriefOut | None
+
+
+class PagingQuery(Schema):
+    page: int = Field(default=1, ge=1, le=10_000_000, title="页码")
+    page_size: int = Field(default=50, ge=1, le=200, title="每页条数")

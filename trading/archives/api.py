@@ -13,7 +13,16 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.archives import custody
 from trading.archives.models import ArchivePackage
-from trading.archives.schemas import HoldIn
+from trading.archives.schemas import (
+    ArchiveSearchQuery,
+    DeletedOut,
+    HoldIn,
+    PackageOut,
+    PackageReportOut,
+    PackagesOut,
+    VerifiedOut,
+)
+from trading.core.apispec import documented
 from trading.core.checked_download import checked_response
 from trading.core.db import Database
 from trading.core.errors import DomainError
@@ -68,6 +77,7 @@ def package_download(p: ArchivePackage) -> Response:
 
 @api.get("")
 @requires(Permission.ARCHIVE_READ)
+@documented("档案包列表与检索", ok=PackagesOut, query=ArchiveSearchQuery)
 def list_api() -> Response:
     rows = custody.search(web.db(), request.args.get("q", "").strip())
     return jsonify({"items": [package_json(p) | {"tender": t.code, "lot": lot.number} for p, t, lot in rows]})
@@ -75,6 +85,7 @@ def list_api() -> Response:
 
 @api.get("/<int:package_id>")
 @requires(Permission.ARCHIVE_READ)
+@documented("查看档案包及最近一次核验", ok=PackageReportOut)
 def show_api(package_id: int) -> Response:
     p = custody.get_package(web.db(), package_id)
     return jsonify(package_json(p) | {"report": p.report})
@@ -82,12 +93,14 @@ def show_api(package_id: int) -> Response:
 
 @api.get("/<int:package_id>/download")
 @requires(Permission.ARCHIVE_READ)
+@documented("下载档案包（zip，传输中校验 SM3）", ok="application/zip", errors=("object_missing",))
 def download_api(package_id: int) -> Response:
     return package_download(custody.get_package(web.db(), package_id))
 
 
 @api.post("/<int:package_id>/verify")
 @requires(Permission.ARCHIVE_READ)
+@documented("立即核验档案包", ok=VerifiedOut)
 def verify_api(package_id: int) -> Response:
     p = custody.get_package(web.db(), package_id)
     report = custody.verify_stored(web.db(), web.require_user(), p, services(current_app))
@@ -102,6 +115,7 @@ def verify_api(package_id: int) -> Response:
 
 @api.post("/<int:package_id>/legal-hold")
 @requires(Permission.ARCHIVE_HOLD)
+@documented("设置或解除法律保留", body=HoldIn, ok=PackageOut, errors=("conflict",))
 def hold_api(package_id: int) -> Response:
     data = web.json_body(HoldIn)
     p = custody.get_package(web.db(), package_id)
@@ -112,6 +126,7 @@ def hold_api(package_id: int) -> Response:
 
 @api.delete("/<int:package_id>")
 @requires(Permission.ARCHIVE_HOLD)
+@documented("删除档案包（保留期内或法律保留时拒绝）", ok=DeletedOut, errors=("retained",))
 def delete_api(package_id: int) -> Response:
     p = custody.get_package(web.db(), package_id)
     try:

@@ -21,6 +21,18 @@ from archive.transparency import LogProblem, verify_log
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.audit.labels import action_label
+from trading.audit.schemas import (
+    CheckpointsOut,
+    CheckpointsQuery,
+    ConsistencyOut,
+    ConsistencyQuery,
+    EventsOut,
+    EventsQuery,
+    InclusionOut,
+    InclusionQuery,
+    VerifyOut,
+)
+from trading.core.apispec import documented
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.services import services
 
@@ -74,6 +86,7 @@ def _signed_size(session: Session, tree_size: int) -> None:
 # ---------------------------------------------------------------- the audit trail (staff)
 @api.get("/audit/events")
 @requires(Permission.AUDIT_READ)
+@documented("审计事件（按序号分页）", ok=EventsOut, query=EventsQuery, errors=("bad_integer",))
 def api_events() -> Response:
     after, limit = web.query_int("after", 0), web.query_int("limit", 100, minimum=1, maximum=1000)
     q = select(AuditEvent).where(AuditEvent.seq > after).order_by(AuditEvent.seq).limit(limit)
@@ -82,6 +95,7 @@ def api_events() -> Response:
 
 @api.get("/audit/verify")
 @requires(Permission.AUDIT_READ)
+@documented("校验审计链、签名检查点及其归档副本", ok=VerifyOut)
 def api_verify() -> Response:
     problems = log_problems()
     return jsonify({"ok": not problems, "problems": [{"where": p.where, "problem": p.problem} for p in problems]})
@@ -90,6 +104,7 @@ def api_verify() -> Response:
 # ---------------------------------------------------------------- the transparency log (public)
 @api.get("/log/checkpoints")
 @requires(Permission.PUBLIC)
+@documented("已签名的公开检查点", ok=CheckpointsOut, query=CheckpointsQuery)
 def checkpoints() -> Response:
     subject = request.args.get("subject") or None
     items = log.signed_checkpoints(web.db(), subject, public=True)
@@ -98,6 +113,9 @@ def checkpoints() -> Response:
 
 @api.get("/log/inclusion")
 @requires(Permission.PUBLIC)
+@documented(
+    "事件的包含证明", ok=InclusionOut, query=InclusionQuery, errors=("bad_integer", "not_found", "invalid_input")
+)
 def inclusion() -> Response:
     seq, size = web.query_int("seq"), web.query_int("size")
     db = web.db()
@@ -113,6 +131,12 @@ def inclusion() -> Response:
 
 @api.get("/log/consistency")
 @requires(Permission.PUBLIC)
+@documented(
+    "两个检查点之间的一致性证明",
+    ok=ConsistencyOut,
+    query=ConsistencyQuery,
+    errors=("bad_integer", "not_found", "invalid_input"),
+)
 def consistency() -> Response:
     old, new = web.query_int("old"), web.query_int("new")
     db = web.db()

@@ -18,7 +18,15 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.awards import award as aw
 from trading.awards.claims import bring_opening_up_to_date, file_claim
-from trading.awards.schemas import AwardIn, ClaimIn
+from trading.awards.schemas import (
+    AwardIn,
+    ClaimFiledOut,
+    ClaimIn,
+    ObjectionRaisedOut,
+    PublicityOut,
+    PublicityStartedOut,
+)
+from trading.core.apispec import documented
 from trading.core.errors import NotFound
 from trading.core.services import services
 from trading.evaluation import room
@@ -80,6 +88,9 @@ def start_publicity(evaluation_id: int) -> Response:
 
 @api.post("/evaluations/<int:evaluation_id>/publicity")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "发布中标候选人公示", ok=PublicityStartedOut, errors=("not_started", "wrong_state", "evaluation_transition")
+)
 def publicity_start(evaluation_id: int) -> Response:
     return start_publicity(evaluation_id)
 
@@ -87,6 +98,13 @@ def publicity_start(evaluation_id: int) -> Response:
 # ---------------------------------------------------------------- bidders
 @api.post("/evaluations/<int:evaluation_id>/objections")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "对中标候选人提出异议",
+    body=TextIn,
+    ok=ObjectionRaisedOut,
+    status=201,
+    errors=("not_started", "not_a_bidder", "out_of_time", "wrong_state"),
+)
 def object_to(evaluation_id: int) -> tuple[Response, int]:
     ev = load_evaluation(evaluation_id, for_update=True)
     o = aw.object_to(web.db(), web.require_user(), ev, web.json_body(TextIn).text)
@@ -97,6 +115,9 @@ def object_to(evaluation_id: int) -> tuple[Response, int]:
 # ---------------------------------------------------------------- the tenderee
 @api.post("/evaluations/<int:evaluation_id>/objections/<int:objection_id>/answer")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "答复异议", body=TextIn, ok=PublicityOut, errors=("not_started", "forbidden", "already_answered", "too_late")
+)
 def answer_objection(evaluation_id: int, objection_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
     aw.answer_objection(web.db(), web.require_user(), ev, objection_id, web.json_body(TextIn).text)
@@ -106,6 +127,12 @@ def answer_objection(evaluation_id: int, objection_id: int) -> Response:
 
 @api.post("/evaluations/<int:evaluation_id>/award")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "定标并发出中标通知书",
+    body=AwardIn,
+    ok=PublicityOut,
+    errors=("not_started", "forbidden", "wrong_state", "objection_open", "publicity_running", "invalid_input"),
+)
 def award(evaluation_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
     data = web.json_body(AwardIn)
@@ -116,6 +143,7 @@ def award(evaluation_id: int) -> Response:
 
 @api.post("/evaluations/<int:evaluation_id>/contract")
 @requires(Permission.TENDER_MANAGE)
+@documented("确认合同已签订", ok=PublicityOut, errors=("not_started", "forbidden", "wrong_state", "already_signed"))
 def contract(evaluation_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
     aw.confirm_contract(web.db(), web.require_user(), ev)
@@ -125,6 +153,13 @@ def contract(evaluation_id: int) -> Response:
 
 @api.post("/guarantees/<int:guarantee_id>/claims")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "对投标保函提出索赔",
+    body=ClaimIn,
+    ok=ClaimFiledOut,
+    status=201,
+    errors=("no_such_guarantee", "forbidden", "before_opening", "no_grounds", "out_of_time", "wrong_state"),
+)
 def claim(guarantee_id: int) -> tuple[Response, int]:
     data = web.json_body(ClaimIn)
     bring_opening_up_to_date(web.db(), guarantee_id, services(current_app))
@@ -137,12 +172,14 @@ def claim(guarantee_id: int) -> tuple[Response, int]:
 # ---------------------------------------------------------------- public
 @api.get("/evaluations/<int:evaluation_id>/publicity")
 @requires(Permission.PUBLIC)
+@documented("中标候选人公示与结果", ok=PublicityOut, errors=("not_started", "not_public"))
 def publicity(evaluation_id: int) -> Response:
     return jsonify(publicity_json(web.db(), load_evaluation(evaluation_id)))
 
 
 @api.get("/evaluations/<int:evaluation_id>/notice.pdf")
 @requires(Permission.PUBLIC)
+@documented("中标通知书（PDF）", ok="application/pdf", errors=("not_started",))
 def notice_pdf(evaluation_id: int) -> Response:
     ev = load_evaluation(evaluation_id)
     if not ev.notice_key:

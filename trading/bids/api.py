@@ -13,9 +13,20 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.bids import acceptance, receipts, uploads
 from trading.bids.models import Bid, BidUpload
-from trading.bids.schemas import InitIn, WithdrawIn
+from trading.bids.schemas import (
+    BidOut,
+    InitIn,
+    MyBidsOut,
+    MyBidsQuery,
+    PlatformCertificatesOut,
+    UploadOut,
+    UploadsOut,
+    WithdrawIn,
+    WithdrawnOut,
+)
 from trading.bids.staging import StagingLost, staging_dir
 from trading.bids.withdrawal import withdraw_bid
+from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
 from trading.core.platform_keys import PlatformKeys, load_platform_keys
 from trading.core.services import object_store
@@ -86,6 +97,25 @@ def bid_json(b: Bid) -> dict[str, Any]:
 
 @api.post("/bids/uploads")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "开始上传加密投标文件（提交文件头）",
+    body=InitIn,
+    ok=UploadOut,
+    status=201,
+    errors=(
+        "not_found",
+        "not_registered",
+        "deadline_passed",
+        "not_an_envelope",
+        "certificate_not_registered",
+        "tender_mismatch",
+        "recipient_mismatch",
+        "header_signature_invalid",
+        "too_many_open_uploads",
+        "too_many_upload_bytes",
+        "staging_full",
+    ),
+)
 def init_upload() -> tuple[Response, int]:
     data = web.json_body(InitIn)
     try:
@@ -100,6 +130,7 @@ def init_upload() -> tuple[Response, int]:
 
 @api.get("/bids/uploads")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("本单位进行中的上传", ok=UploadsOut)
 def open_uploads() -> Response:
     """The caller's organisation's open uploads: to resume one, or give it up."""
     return jsonify({"items": [upload_json(u) for u in uploads.open_uploads(web.db(), web.require_user())]})
@@ -107,6 +138,9 @@ def open_uploads() -> Response:
 
 @api.delete("/bids/uploads/<upload_id>")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "放弃上传", ok=None, status=204, errors=("not_found", "upload_closed", "upload_expired", "upload_transition")
+)
 def abandon_upload(upload_id: str) -> tuple[str, int]:
     upload = uploads.get_upload(web.db(), web.require_user(), upload_id, for_update=True)
     uploads.abandon_upload(web.db(), staging(), upload)
@@ -116,12 +150,32 @@ def abandon_upload(upload_id: str) -> tuple[str, int]:
 
 @api.get("/bids/uploads/<upload_id>")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("上传进度", ok=UploadOut)
 def upload_status(upload_id: str) -> Response:
     return jsonify(upload_json(uploads.get_upload(web.db(), web.require_user(), upload_id)))
 
 
 @api.put("/bids/uploads/<upload_id>/parts/<int:number>")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "上传一片（原始字节流，头 X-Prefix-SM3）",
+    raw="application/octet-stream",
+    ok=UploadOut,
+    errors=(
+        "part_digest_missing",
+        "part_digest_mismatch",
+        "part_out_of_order",
+        "part_size",
+        "size_mismatch",
+        "header_mismatch",
+        "upload_closed",
+        "upload_expired",
+        "staging_lost",
+        "staging_full",
+        "deadline_passed",
+        "http_413",
+    ),
+)
 def put_part(upload_id: str, number: int) -> Response:
     # +1: under a server that terminates input, Werkzeug refuses a read *at* the limit; put_part
     # itself enforces the exact part length.
@@ -141,6 +195,19 @@ def put_part(upload_id: str, number: int) -> Response:
 
 @api.post("/bids/uploads/<upload_id>/complete")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "完成上传：校验并递交投标，返回平台签名的回执",
+    ok=BidOut,
+    status=201,
+    errors=(
+        "upload_incomplete",
+        "upload_closed",
+        "deadline_passed",
+        "staging_lost",
+        "not_an_envelope",
+        "bid_transition",
+    ),
+)
 def complete(upload_id: str) -> tuple[Response, int]:
     user = web.require_user()
     upload = uploads.get_upload(web.db(), user, upload_id, for_update=True)
@@ -155,6 +222,7 @@ def complete(upload_id: str) -> tuple[Response, int]:
 
 @api.get("/bids")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("本单位的投标", ok=MyBidsOut, query=MyBidsQuery)
 def my_bids() -> Response:
     """Only ever the caller's own bids."""
     code = request.args.get("tender")
@@ -166,6 +234,12 @@ def my_bids() -> Response:
 
 @api.post("/bids/<ciphertext_sm3>/withdraw")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "撤回投标（投标人签名）",
+    body=WithdrawIn,
+    ok=WithdrawnOut,
+    errors=("deadline_passed", "invalid_signature", "bid_transition", "wrong_state"),
+)
 def withdraw(ciphertext_sm3: str) -> Response:
     data = web.json_body(WithdrawIn)
     user = web.require_user()
@@ -177,6 +251,7 @@ def withdraw(ciphertext_sm3: str) -> Response:
 
 @api.get("/platform/certificates")
 @requires(Permission.PUBLIC)
+@documented("平台签名证书和根证书（离线验证回执用）", ok=PlatformCertificatesOut)
 def platform_certificates() -> Response:
     """The platform's signing certificate and root: all that is needed to check receipts offline."""
     keys = platform_keys()

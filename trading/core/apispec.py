@@ -33,6 +33,7 @@ the view, it only records what the document says about it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -111,11 +112,15 @@ class Reference(SpecTree):
         )
 
     def name_of(self, model: Any) -> str:
-        """The component name: the class's own, refused when two models would share it."""
+        """The component name: the class's own; a second model of the same name (``AnswerIn`` of
+        tenders and of guarantees) is qualified by its stage, ``guarantees.AnswerIn``."""
+        for name, known in self.names.items():
+            if known is model:
+                return name
         name = str(model.__name__)
-        known = self.names.setdefault(name, model)
-        if known is not model:
-            raise ValueError(f"two API models are named {name}: {known.__module__} and {model.__module__}")
+        if name in self.names:
+            name = f"{model.__module__.split('.')[1]}.{name}"
+        self.names[name] = model
         return name
 
     def describe(
@@ -141,8 +146,13 @@ class Reference(SpecTree):
         register_validated_function(view)
 
     def document(self) -> dict[str, Any]:
-        """spectree's document for the current app's routes (in an app context), built afresh."""
-        return self._generate_spec()
+        """spectree's document for the current app's routes (in an app context), built afresh:
+        spectree moves the models' nested ``$defs`` out as it builds, so it builds on a copy."""
+        kept = copy.deepcopy(self.models)
+        try:
+            return self._generate_spec()
+        finally:
+            self.models = kept
 
 
 reference = Reference()

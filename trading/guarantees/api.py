@@ -13,12 +13,13 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.models import Organisation, User
 from trading.accounts.permissions import Permission, has, requires
+from trading.core.apispec import documented
 from trading.core.errors import Forbidden, NotFound
 from trading.guarantees import bonds, orders
 from trading.guarantees.issuer_api import guarantee_json
 from trading.guarantees.issuers import open_issuers, organisation
 from trading.guarantees.models import Guarantee, GuaranteeClaim, GuaranteeOrder
-from trading.guarantees.schemas import ApplyIn
+from trading.guarantees.schemas import ApplyIn, IssuersOut, LotGuaranteesOut, OrderOut, OrdersOut
 from trading.tenders.loading import kek, load
 from trading.tenders.models import Lot, Tender
 
@@ -53,12 +54,28 @@ def issuers_json(db: Session) -> list[dict[str, str]]:
 
 @api.get("/guarantees/issuers")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("可以申请电子保函的出具机构", ok=IssuersOut)
 def issuers() -> Response:
     return jsonify({"items": issuers_json(web.db())})
 
 
 @api.post("/guarantees")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "申请电子投标保函",
+    body=ApplyIn,
+    ok=OrderOut,
+    status=201,
+    errors=(
+        "not_found",
+        "no_such_lot",
+        "no_bond",
+        "not_registered",
+        "duplicate_order",
+        "unknown_issuer",
+        "deadline_passed",
+    ),
+)
 def apply() -> tuple[Response, int]:
     data = web.json_body(ApplyIn)
     tender = load(data.tender, for_update=True)
@@ -69,6 +86,7 @@ def apply() -> tuple[Response, int]:
 
 @api.get("/guarantees/mine")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("本单位的保函申请", ok=OrdersOut)
 def mine() -> Response:
     db = web.db()
     return jsonify({"items": [order_json(db, o) for o in orders.my_orders(db, web.require_user())]})
@@ -76,6 +94,7 @@ def mine() -> Response:
 
 @api.post("/guarantees/orders/<int:order_id>/cancel")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("撤销保函申请", ok=OrderOut, errors=("no_such_order", "order_transition", "wrong_state"))
 def cancel(order_id: int) -> Response:
     db, user = web.db(), web.require_user()
     o = orders.my_order(db, user, order_id)
@@ -122,6 +141,7 @@ def lot_json(db: Session, g: Guarantee) -> dict[str, Any]:
 
 @api.get("/tenders/<code>/lots/<int:number>/guarantees")
 @requires(Permission.AUTHENTICATED)
+@documented("标段的保函（开标后）", ok=LotGuaranteesOut, errors=("forbidden", "before_opening"))
 def lot_guarantees(code: str, number: int) -> Response:
     db = web.db()
     _, lot = opened_lot(code, number, web.require_user())

@@ -25,13 +25,28 @@ from signing import messages
 from trading.accounts import web
 from trading.accounts.models import Organisation, Role, User
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.errors import Conflict, DomainError, InvalidInput, Unauthenticated
 from trading.core.services import services
 from trading.guarantees import answers, issuance
 from trading.guarantees import orders as order_ops
 from trading.guarantees.models import ApiNonce, ClaimState, Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from trading.guarantees.rules import GuaranteeRefused
-from trading.guarantees.schemas import AnswerIn, GuaranteeIn, RejectIn, RevealIn
+from trading.guarantees.schemas import (
+    AnswerIn,
+    ClaimAnsweredOut,
+    GuaranteeIn,
+    GuaranteeOut,
+    GuaranteesOut,
+    IssuerClaimsOut,
+    IssuerMeOut,
+    IssuerOrdersOut,
+    IssuerStateQuery,
+    RejectedOut,
+    RejectIn,
+    RevealIn,
+    RevealsOut,
+)
 from trading.pki.operations import registered_signing_cert
 from trading.pki.trust import trust
 
@@ -119,6 +134,7 @@ def _state(enum: Any, default: Any) -> Any:
 
 @issuer_api.get("/me")
 @requires(Permission.ISSUER_SIGNED)
+@documented("出具机构：本接口客户端", ok=IssuerMeOut)
 def me() -> Response:
     user = issuer()
     org = web.db().get(Organisation, user.organisation_id)
@@ -128,6 +144,7 @@ def me() -> Response:
 
 @issuer_api.get("/orders")
 @requires(Permission.ISSUER_SIGNED)
+@documented("出具机构：保函申请（按状态）", ok=IssuerOrdersOut, query=IssuerStateQuery, errors=("invalid_input",))
 def orders() -> Response:
     user = issuer()
     db = web.db()
@@ -140,6 +157,9 @@ def orders() -> Response:
 
 @issuer_api.post("/orders/<int:order_id>/reject")
 @requires(Permission.ISSUER_SIGNED)
+@documented(
+    "出具机构：拒绝申请", body=RejectIn, ok=RejectedOut, errors=("no_such_order", "order_transition", "wrong_state")
+)
 def reject(order_id: int) -> Response:
     user = issuer()
     data = web.json_body(RejectIn)
@@ -176,6 +196,35 @@ def _document(b64: str) -> bytes:
 
 @issuer_api.post("/orders/<int:order_id>/guarantee")
 @requires(Permission.ISSUER_SIGNED)
+@documented(
+    "出具机构：提交签名的保函",
+    body=GuaranteeIn,
+    ok=GuaranteeOut,
+    status=201,
+    errors=(
+        "no_such_order",
+        "wrong_state",
+        "guarantee_refused",
+        "malformed",
+        "amount_below_bond",
+        "starts_after_deadline",
+        "expires_too_early",
+        "not_sealed",
+        "signature_invalid",
+        "signer_not_registered",
+        "wrong_beneficiary",
+        "wrong_currency",
+        "wrong_issuer",
+        "wrong_lot",
+        "wrong_order",
+        "wrong_principal",
+        "bad_certificate",
+        "bad_document",
+        "document_before_opening",
+        "document_hash_mismatch",
+        "duplicate_number",
+    ),
+)
 def push_guarantee(order_id: int) -> tuple[Response, int]:
     user = issuer()
     data = web.json_body(GuaranteeIn)
@@ -203,6 +252,7 @@ def push_guarantee(order_id: int) -> tuple[Response, int]:
 
 @issuer_api.get("/reveals")
 @requires(Permission.ISSUER_SIGNED)
+@documented("出具机构：开标已到、待揭示的加密保函", ok=RevealsOut)
 def reveals() -> Response:
     """Sealed guarantees whose opening has come, with their orders: reveal them now."""
     user = issuer()
@@ -217,6 +267,19 @@ def reveals() -> Response:
 
 @issuer_api.post("/guarantees/<int:guarantee_id>/reveal")
 @requires(Permission.ISSUER_SIGNED)
+@documented(
+    "出具机构：揭示加密保函",
+    body=RevealIn,
+    ok=GuaranteeOut,
+    errors=(
+        "no_such_guarantee",
+        "wrong_state",
+        "opening_mismatch",
+        "bad_document",
+        "document_hash_mismatch",
+        "before_opening",
+    ),
+)
 def reveal(guarantee_id: int) -> Response:
     user = issuer()
     data = web.json_body(RevealIn)
@@ -234,6 +297,7 @@ def reveal(guarantee_id: int) -> Response:
 
 @issuer_api.get("/guarantees")
 @requires(Permission.ISSUER_SIGNED)
+@documented("出具机构：本机构的保函（按状态）", ok=GuaranteesOut, query=IssuerStateQuery, errors=("invalid_input",))
 def guarantees() -> Response:
     user = issuer()
     db = web.db()
@@ -244,6 +308,7 @@ def guarantees() -> Response:
 
 @issuer_api.get("/claims")
 @requires(Permission.ISSUER_SIGNED)
+@documented("出具机构：索赔（按状态）", ok=IssuerClaimsOut, query=IssuerStateQuery, errors=("invalid_input",))
 def claims() -> Response:
     user = issuer()
     db = web.db()
@@ -270,6 +335,12 @@ def claims() -> Response:
 
 @issuer_api.post("/claims/<int:claim_id>/answer")
 @requires(Permission.ISSUER_SIGNED)
+@documented(
+    "出具机构：答复索赔",
+    body=AnswerIn,
+    ok=ClaimAnsweredOut,
+    errors=("no_such_claim", "claim_transition", "wrong_state"),
+)
 def answer(claim_id: int) -> Response:
     user = issuer()
     data = web.json_body(AnswerIn)

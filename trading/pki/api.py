@@ -14,12 +14,23 @@ from trading.accounts import web
 from trading.accounts.api import token_json
 from trading.accounts.models import SessionKind
 from trading.accounts.permissions import Permission, requires
+from trading.accounts.schemas import TokenOut
+from trading.core.apispec import documented
 from trading.core.errors import InvalidInput, TooManyRequests, Unauthenticated
 from trading.core.services import services
 from trading.pki.login import authenticate_sm2, challenge_key, issue_login_challenge
 from trading.pki.models import RevokedCertificate
 from trading.pki.operations import list_revoked, read_certificate_pem, register_certificate, revoke_certificate
-from trading.pki.schemas import CertificateIn, ChallengeIn, RevokeIn, Sm2LoginIn
+from trading.pki.schemas import (
+    CertificateIn,
+    ChallengeIn,
+    ChallengeOut,
+    RegisteredCertificateOut,
+    RevokedListOut,
+    RevokedOut,
+    RevokeIn,
+    Sm2LoginIn,
+)
 from trading.pki.trust import trust
 
 log = logging.getLogger("ggzy.pki")
@@ -41,6 +52,7 @@ def revoked_json(r: RevokedCertificate) -> dict[str, Any]:
 # ---------------------------------------------------------------- the UKey login
 @api.post("/auth/challenge")
 @requires(Permission.PUBLIC)
+@documented("证书登录第 1 步：取得挑战码", body=ChallengeIn, ok=ChallengeOut, status=201, errors=("too_many_requests",))
 def api_challenge() -> tuple[Response, int]:
     """Step 1 of the UKey login: a one-time statement to sign with the registered signing key."""
     data = web.json_body(ChallengeIn)
@@ -64,6 +76,9 @@ def api_challenge() -> tuple[Response, int]:
 
 @api.post("/auth/sm2")
 @requires(Permission.PUBLIC)
+@documented(
+    "证书登录第 2 步：交回签名，取得访问令牌", body=Sm2LoginIn, ok=TokenOut, status=201, errors=("bad_challenge",)
+)
 def api_sm2_login() -> tuple[Response, int]:
     """Step 2: the signature over the statement, checked against the registered certificate."""
     data = web.json_body(Sm2LoginIn)
@@ -83,6 +98,21 @@ def api_sm2_login() -> tuple[Response, int]:
 # ---------------------------------------------------------------- my certificates
 @api.post("/me/certificates")
 @requires(Permission.CERTIFICATE_REGISTER)
+@documented(
+    "登记本人的签名或加密证书（UKey）",
+    body=CertificateIn,
+    ok=RegisteredCertificateOut,
+    status=201,
+    errors=(
+        "invalid_input",
+        "certificate_invalid",
+        "certificate_not_trusted",
+        "certificate_expired",
+        "certificate_revoked",
+        "certificate_usage",
+        "conflict",
+    ),
+)
 def register_my_certificate() -> tuple[Response, int]:
     data = web.json_body(CertificateIn)
     cert = read_certificate_pem(data.certificate_pem)
@@ -97,12 +127,14 @@ def register_my_certificate() -> tuple[Response, int]:
 # ---------------------------------------------------------------- the revocation list
 @api.get("/certificates/revoked")
 @requires(Permission.PUBLIC)
+@documented("证书吊销列表", ok=RevokedListOut)
 def api_revoked() -> Response:
     return jsonify({"items": [revoked_json(r) for r in list_revoked(web.db())]})
 
 
 @api.post("/certificates/revoked")
 @requires(Permission.CERTIFICATE_REVOKE)
+@documented("吊销证书", body=RevokeIn, ok=RevokedOut, status=201, errors=("invalid_input", "conflict"))
 def api_revoke() -> tuple[Response, int]:
     data = web.json_body(RevokeIn)
     cert = read_certificate_pem(data.certificate_pem)

@@ -6,6 +6,8 @@ from flask import Blueprint, Response, jsonify, request
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
+from trading.portal.schemas import AnnouncementSearchQuery, AnnouncementsOut
 from trading.portal.search import portal_query, search
 from trading.tenders.shapes import announcement_json
 
@@ -14,6 +16,9 @@ api = Blueprint("portal_api", __name__, url_prefix="/api/v1")
 
 @api.get("/announcements")
 @requires(Permission.PUBLIC)
+@documented(
+    "检索已发布的公告", ok=AnnouncementsOut, query=AnnouncementSearchQuery, errors=("bad_integer", "invalid_input")
+)
 def search_announcements() -> Response:
     pq = portal_query(request.args)
     rows, more = search(web.db(), pq)

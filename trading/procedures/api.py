@@ -8,9 +8,10 @@ from flask import Blueprint, Response, jsonify
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
 from trading.procedures import operations as procs
-from trading.procedures.schemas import HolidayIn
+from trading.procedures.schemas import HolidayIn, HolidaysOut, ProceduresOut
 
 api = Blueprint("procedures_api", __name__, url_prefix="/api/v1")
 
@@ -24,6 +25,7 @@ def _day(day: str) -> dt.date:
 
 @api.get("/procedures")
 @requires(Permission.PUBLIC)
+@documented("招标方式及其法定期限", ok=ProceduresOut)
 def list_procedures() -> Response:
     return jsonify(
         {
@@ -47,6 +49,7 @@ def list_procedures() -> Response:
 
 @api.get("/holidays")
 @requires(Permission.PUBLIC)
+@documented("节假日与调休表", ok=HolidaysOut)
 def list_holidays() -> Response:
     rows = procs.list_holidays(web.db())
     return jsonify({"items": [{"day": h.day.isoformat(), "is_workday": h.is_workday, "name": h.name} for h in rows]})
@@ -54,6 +57,7 @@ def list_holidays() -> Response:
 
 @api.put("/holidays/<day>")
 @requires(Permission.CALENDAR_MANAGE)
+@documented("设置一天为节假日或调休上班日", body=HolidayIn, errors=("bad_date", "invalid_input"))
 def put_holiday(day: str) -> tuple[Response, int]:
     data = web.json_body(HolidayIn)
     procs.set_holiday(web.db(), web.require_user(), _day(day), data.is_workday, data.name)
@@ -63,6 +67,7 @@ def put_holiday(day: str) -> tuple[Response, int]:
 
 @api.delete("/holidays/<day>")
 @requires(Permission.CALENDAR_MANAGE)
+@documented("删除节假日表中的一天", errors=("bad_date", "invalid_input"))
 def delete_holiday(day: str) -> tuple[Response, int]:
     procs.delete_holiday(web.db(), web.require_user(), _day(day))
     web.commit()

@@ -11,6 +11,7 @@ from archive import clock
 from signing.certs import Usage
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.errors import NotFound
 from trading.core.services import object_store, services
 from trading.pki.operations import current_certificate
@@ -20,7 +21,25 @@ from trading.tenders import documents as docs
 from trading.tenders.downloads import stream_document
 from trading.tenders.loading import kek, load
 from trading.tenders.models import Announcement
-from trading.tenders.schemas import AmendmentIn, AnswerIn, QuestionIn, ReasonIn, ResumeIn, TenderIn
+from trading.tenders.schemas import (
+    AmendmentIn,
+    AnnouncementOut,
+    AnswerIn,
+    MyCertificatesOut,
+    MyTendersOut,
+    NotificationsOut,
+    QuestionAnsweredOut,
+    QuestionAskedOut,
+    QuestionIn,
+    QuestionsOut,
+    ReasonIn,
+    RegisteredOut,
+    ResumeIn,
+    ReviewQueueOut,
+    TenderIn,
+    TenderOut,
+    UploadedDocumentOut,
+)
 from trading.tenders.shapes import announcement_json, iso, tender_json
 
 api = Blueprint("tenders_api", __name__, url_prefix="/api/v1")
@@ -41,6 +60,7 @@ def _announcement(ann_id: int) -> Announcement:
 # ---------------------------------------------------------------- public
 @api.get("/announcements/<int:ann_id>")
 @requires(Permission.PUBLIC)
+@documented("查看公告", ok=AnnouncementOut)
 def get_announcement(ann_id: int) -> Response:
     ann = _announcement(ann_id)
     load(ann.tender.code)  # visibility of the tender
@@ -55,6 +75,7 @@ def get_announcement(ann_id: int) -> Response:
 
 @api.get("/tenders/<code>")
 @requires(Permission.PUBLIC)
+@documented("查看招标项目（标段、公告、招标文件）", ok=TenderOut)
 def get_tender(code: str) -> Response:
     tender = load(code)
     web.commit()  # the deadline check may have closed bidding
@@ -64,6 +85,7 @@ def get_tender(code: str) -> Response:
 # ---------------------------------------------------------------- tenderee / agency
 @api.get("/my/tenders")
 @requires(Permission.TENDER_MANAGE)
+@documented("我管理的招标项目", ok=MyTendersOut)
 def my_tenders() -> Response:
     rows = drafting.managed_tenders(web.db(), web.require_user())
     return jsonify(
@@ -78,6 +100,13 @@ def my_tenders() -> Response:
 
 @api.post("/tenders")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "创建招标项目（草稿）",
+    body=TenderIn,
+    ok=TenderOut,
+    status=201,
+    errors=("forbidden", "bad_deadline"),
+)
 def create_tender() -> tuple[Response, int]:
     tender = drafting.create_tender(web.db(), web.require_user(), web.json_body(TenderIn))
     return _ok(tender_json(tender), 201)
@@ -85,6 +114,7 @@ def create_tender() -> tuple[Response, int]:
 
 @api.put("/tenders/<code>")
 @requires(Permission.TENDER_MANAGE)
+@documented("修改招标项目草稿", body=TenderIn, ok=TenderOut, errors=("forbidden", "wrong_state", "bad_deadline"))
 def update_tender(code: str) -> tuple[Response, int]:
     data = web.json_body(TenderIn)
     tender = drafting.update_tender(web.db(), web.require_user(), load(code, for_update=True), data)
@@ -93,6 +123,7 @@ def update_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/submit")
 @requires(Permission.TENDER_MANAGE)
+@documented("提交审核", errors=("forbidden", "wrong_state", "documents_missing", "tender_transition"))
 def submit_tender(code: str) -> tuple[Response, int]:
     publication.submit_tender(web.db(), web.require_user(), load(code, for_update=True))
     return _ok()
@@ -100,6 +131,13 @@ def submit_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/documents")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "上传招标文件（原始字节流）",
+    raw="application/octet-stream",
+    ok=UploadedDocumentOut,
+    status=201,
+    errors=("forbidden", "wrong_state", "invalid_input", "invalid_signature", "bad_file_name", "http_413"),
+)
 def upload_document(code: str) -> tuple[Response, int]:
     """Raw body upload (streamed): headers X-Document-Name (URL-encoded) and X-Signature (base64)."""
     request.max_content_length = docs.MAX_DOCUMENT_BYTES + 1  # the store enforces the exact limit
@@ -124,6 +162,13 @@ def upload_document(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/amendments")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "起草变更/澄清公告",
+    body=AmendmentIn,
+    ok=AnnouncementOut,
+    status=201,
+    errors=("forbidden", "wrong_state", "bad_deadline", "amendment_too_late"),
+)
 def draft_amendment(code: str) -> tuple[Response, int]:
     data = web.json_body(AmendmentIn)
     ann = amendments.draft_amendment(web.db(), web.require_user(), load(code, for_update=True), data)
@@ -132,6 +177,7 @@ def draft_amendment(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/questions/<int:question_id>/answer")
 @requires(Permission.TENDER_MANAGE)
+@documented("答复澄清问题", body=AnswerIn, ok=QuestionAnsweredOut, errors=("forbidden", "already_answered", "conflict"))
 def answer_question(code: str, question_id: int) -> tuple[Response, int]:
     data = web.json_body(AnswerIn)
     q = docs.answer_question(web.db(), web.require_user(), load(code), question_id, data.answer)
@@ -140,6 +186,7 @@ def answer_question(code: str, question_id: int) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/terminate")
 @requires(Permission.AUTHENTICATED)
+@documented("终止招标", body=ReasonIn, errors=("forbidden", "wrong_state", "tender_transition"))
 def terminate(code: str) -> tuple[Response, int]:
     """Tenderee, agency or staff; the operation checks which."""
     data = web.json_body(ReasonIn)
@@ -150,6 +197,7 @@ def terminate(code: str) -> tuple[Response, int]:
 # ---------------------------------------------------------------- staff review
 @api.get("/review")
 @requires(Permission.TENDER_REVIEW)
+@documented("待审核的项目、公告和未答复的问题", ok=ReviewQueueOut)
 def review_queue() -> Response:
     db = web.db()
     tenders, anns = publication.review_queue(db)
@@ -167,6 +215,7 @@ def review_queue() -> Response:
 
 @api.post("/tenders/<code>/publish")
 @requires(Permission.TENDER_REVIEW)
+@documented("审核通过并发布招标项目", errors=("wrong_state", "tender_transition", "bad_deadline"))
 def publish_tender(code: str) -> tuple[Response, int]:
     publication.publish_tender(
         web.db(), web.require_user(), load(code, for_update=True), services(current_app).settings
@@ -176,6 +225,7 @@ def publish_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/return")
 @requires(Permission.TENDER_REVIEW)
+@documented("退回招标项目", body=ReasonIn, errors=("wrong_state", "tender_transition"))
 def return_tender(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     publication.return_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
@@ -184,6 +234,7 @@ def return_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/suspend")
 @requires(Permission.TENDER_REVIEW)
+@documented("暂停招标", body=ReasonIn, errors=("wrong_state", "tender_transition"))
 def suspend(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     termination.suspend_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
@@ -192,6 +243,7 @@ def suspend(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/resume")
 @requires(Permission.TENDER_REVIEW)
+@documented("恢复招标并定新的投标截止时间", body=ResumeIn, errors=("wrong_state", "tender_transition", "bad_deadline"))
 def resume(code: str) -> tuple[Response, int]:
     data = web.json_body(ResumeIn)  # an instant with its zone, in UTC (schemas.instant)
     termination.resume_tender(web.db(), web.require_user(), load(code, for_update=True), data.new_deadline)
@@ -200,6 +252,7 @@ def resume(code: str) -> tuple[Response, int]:
 
 @api.post("/announcements/<int:ann_id>/publish")
 @requires(Permission.TENDER_REVIEW)
+@documented("审核通过并发布变更公告", ok=AnnouncementOut, errors=("wrong_state",))
 def publish_announcement(ann_id: int) -> tuple[Response, int]:
     ann = _announcement(ann_id)
     load(ann.tender.code, for_update=True)
@@ -209,6 +262,7 @@ def publish_announcement(ann_id: int) -> tuple[Response, int]:
 
 @api.post("/announcements/<int:ann_id>/return")
 @requires(Permission.TENDER_REVIEW)
+@documented("退回变更公告", body=ReasonIn, errors=("wrong_state",))
 def return_announcement(ann_id: int) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     amendments.return_announcement(web.db(), web.require_user(), _announcement(ann_id), data.reason)
@@ -218,6 +272,7 @@ def return_announcement(ann_id: int) -> tuple[Response, int]:
 # ---------------------------------------------------------------- bidders
 @api.post("/tenders/<code>/interest")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("报名参加招标项目", ok=RegisteredOut, status=201, errors=("forbidden", "wrong_state"))
 def register_interest(code: str) -> tuple[Response, int]:
     docs.register_interest(web.db(), web.require_user(), load(code, for_update=True), kek=kek())
     return _ok({"registered": True}, 201)
@@ -225,6 +280,7 @@ def register_interest(code: str) -> tuple[Response, int]:
 
 @api.get("/tenders/<code>/interest")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("本单位是否已报名", ok=RegisteredOut)
 def my_interest(code: str) -> Response:
     """Only ever about the caller's own organisation."""
     return jsonify({"registered": docs.get_interest(web.db(), load(code), web.require_user()) is not None})
@@ -232,12 +288,14 @@ def my_interest(code: str) -> Response:
 
 @api.get("/tenders/<code>/documents/<int:document_id>")
 @requires(Permission.AUTHENTICATED)
+@documented("下载招标文件", ok="application/octet-stream", errors=("forbidden", "not_registered"))
 def download_document(code: str, document_id: int) -> Response:
     return stream_document(load(code), document_id)
 
 
 @api.post("/tenders/<code>/questions")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("提出澄清问题", body=QuestionIn, ok=QuestionAskedOut, status=201, errors=("wrong_state", "not_registered"))
 def ask_question(code: str) -> tuple[Response, int]:
     data = web.json_body(QuestionIn)
     q = docs.ask_question(web.db(), web.require_user(), load(code), data.text, kek=kek())
@@ -246,6 +304,7 @@ def ask_question(code: str) -> tuple[Response, int]:
 
 @api.get("/tenders/<code>/questions")
 @requires(Permission.AUTHENTICATED)
+@documented("澄清问题及答复", ok=QuestionsOut)
 def list_questions(code: str) -> Response:
     qs = docs.questions_for(web.db(), load(code), web.current_user())
     return jsonify(
@@ -267,6 +326,7 @@ def list_questions(code: str) -> Response:
 # ---------------------------------------------------------------- my certificates and notifications
 @api.get("/me/certificates")
 @requires(Permission.CERTIFICATE_REGISTER)
+@documented("我登记的签名和加密证书", ok=MyCertificatesOut)
 def my_certificates() -> Response:
     user = web.require_user()
     out = {}
@@ -284,6 +344,7 @@ def my_certificates() -> Response:
 
 @api.get("/me/notifications")
 @requires(Permission.AUTHENTICATED)
+@documented("本单位的通知", ok=NotificationsOut)
 def my_notifications() -> Response:
     user = web.require_user()
     rows = notifications.for_org(web.db(), user.organisation_id) if user.organisation_id else []

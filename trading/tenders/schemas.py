@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
 from trading.accounts.regions import is_region
+from trading.core.apispec import Reply
 from trading.core.input_errors import hint
 from trading.core.schemas import Schema
-from trading.tenders.models import EvaluationMethod, TenderCategory
+from trading.tenders.models import (
+    AnnouncementKind,
+    AnnouncementState,
+    EvaluationMethod,
+    LotState,
+    TenderCategory,
+    TenderState,
+)
 
 #: The years an instant in a tender may fall in. No law names a last day; these bound what the
 #: platform can compute with: year 1 in Beijing time is before ``datetime``'s first instant in
@@ -163,3 +171,161 @@ class AmendmentIn(Schema):
     body: str = Field(min_length=10, max_length=50_000, title="公告内容")
     affects_bids: bool = Field(title="影响投标文件编制")
     new_deadline: Instant | None = Field(default=None, title="新的投标截止时间")
+
+
+# ---------------------------------------------------------------- answers (the API's shapes, shapes.py)
+Money = Annotated[str, Field(description="金额，十进制字符串，单位元", examples=["1200000.00"])]
+
+
+class LotOut(Reply):
+    number: int
+    name: str
+    estimated_price: Money
+    bond_amount: Money
+    currency: str
+    region: str
+    evaluation_method: EvaluationMethod
+    criteria: dict[str, Any] = Field(description="评分标准（与请求中的 criteria 同形）")
+    committee_size: int
+    specialties: list[dict[str, Any]] = Field(description="专家专业：[{code, count}]")
+    price_fields: list[dict[str, Any]] = Field(description="开标一览表字段：[{name, label, kind}]")
+    guarantee_sealed: bool
+    status: LotState
+    status_label: str
+
+
+class AnnouncementOut(Reply):
+    id: int
+    kind: AnnouncementKind
+    kind_label: str
+    status: AnnouncementState
+    title: str
+    body: str
+    published_at: dt.datetime | None
+    supersedes_id: int | None
+    affects_bids: bool
+    deadline_after: dt.datetime | None
+    content_sm3: str | None
+    review_reason: str | None
+
+
+class TenderDocumentOut(Reply):
+    id: int
+    name: str
+    sm3: str = Field(description="文件的 SM3（十六进制）")
+    size: int
+    signature: str = Field(description="招标人对文件 SM3 的 SM2 签名（base64）")
+    signer_cert_sm3: str
+    signer_certificate: str | None = Field(description="招标人的签名证书（PEM），供离线验签")
+    announcement_id: int | None
+
+
+class TenderOut(Reply):
+    code: str
+    title: str
+    description: str
+    category: TenderCategory
+    procedure_code: str
+    region: str
+    status: TenderState
+    status_label: str
+    bid_deadline: dt.datetime | None
+    bid_deadline_local: str = Field(description="投标截止时间（北京时间，YYYY-MM-DD HH:MM）")
+    opening_at: dt.datetime | None
+    bid_validity_days: int
+    joint_opening: bool
+    docs_issued_at: dt.datetime | None
+    return_reason: str | None
+    tenderee: str
+    agency: str | None
+    lots: list[LotOut]
+    announcements: list[AnnouncementOut]
+    documents: list[TenderDocumentOut]
+
+
+class MyTenderOut(Reply):
+    code: str
+    title: str
+    status: TenderState
+    bid_deadline: dt.datetime | None
+
+
+class MyTendersOut(Reply):
+    items: list[MyTenderOut]
+
+
+class UploadedDocumentOut(Reply):
+    id: int
+    name: str
+    sm3: str
+    size: int
+
+
+class QuestionAnsweredOut(Reply):
+    id: int
+    answered_at: dt.datetime | None
+
+
+class QuestionAskedOut(Reply):
+    id: int
+    asked_at: dt.datetime | None
+
+
+class QuestionOut(Reply):
+    id: int
+    text: str
+    asked_at: dt.datetime | None
+    answer: str | None
+    answered_at: dt.datetime | None
+
+
+class QuestionsOut(Reply):
+    items: list[QuestionOut]
+
+
+class ReviewTenderOut(Reply):
+    code: str
+    title: str
+    submitted: dt.datetime | None
+
+
+class ReviewAnnouncementOut(AnnouncementOut):
+    tender: str = Field(description="项目编号")
+
+
+class UnansweredQuestionOut(Reply):
+    tender: int = Field(description="项目的内部编号")
+    id: int
+    text: str
+    asked_at: dt.datetime | None
+
+
+class ReviewQueueOut(Reply):
+    tenders: list[ReviewTenderOut]
+    announcements: list[ReviewAnnouncementOut]
+    unanswered_questions: list[UnansweredQuestionOut]
+
+
+class RegisteredOut(Reply):
+    registered: bool
+
+
+class CertificateBriefOut(Reply):
+    fingerprint: str
+    subject: dict[str, str] = Field(description="证书主体：common_name、country_name 等")
+    not_after: dt.datetime | None
+
+
+class MyCertificatesOut(Reply):
+    sign: CertificateBriefOut | None
+    encrypt: CertificateBriefOut | None
+
+
+class NotificationOut(Reply):
+    message: str
+    created_at: dt.datetime | None
+
+
+class NotificationsOut(Reply):
+    items: list[NotificationOut]
+    server_time: dt.datetime
