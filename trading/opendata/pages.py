@@ -1,7 +1,31 @@
-"""The opendata pages."""
+"""The opendata page (开放数据): what is published, the API, the bulk files, each tender's record."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app, render_template
+from sqlalchemy import select
+
+from trading.accounts import web
+from trading.accounts.permissions import Permission, requires
+from trading.core.services import services
+from trading.opendata import publish
+from trading.opendata.vendored import EXTENSIONS, SCHEMA_TAG
+from trading.tenders.models import Tender
 
 pages = Blueprint("opendata", __name__, template_folder="templates")
+
+
+@pages.get("/opendata")
+@requires(Permission.PUBLIC)
+def index() -> str:
+    session = web.db()
+    ocids = publish.tender_ocids(session)
+    tenders = session.scalars(select(Tender).where(Tender.id.in_(ocids)).order_by(Tender.id.desc())).all()
+    return render_template(
+        "opendata/index.html",
+        rows=[(t, ocids[t.id]) for t in tenders],
+        bulk=publish.bulk_files(session),
+        prefix=services(current_app).settings.ocds_ocid_prefix,
+        schema_version=SCHEMA_TAG.replace("__", "."),
+        extensions=list(EXTENSIONS),
+    )
