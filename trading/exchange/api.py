@@ -24,7 +24,9 @@ def page_arg() -> int:
 
 @api.get("/exchange/records")
 @requires(Permission.AUDIT_READ)
-@documented("数据交换记录及其推送状态（最新在前）", ok=ExchangeRecordsOut, query=RecordsQuery)
+@documented(
+    "数据交换记录及其推送状态（最新在前）", ok=ExchangeRecordsOut, query=RecordsQuery, errors=("invalid_input",)
+)
 def records() -> Response:
     """全国公共资源交易数据交换记录：已推送、待推送、失败待重试（含下次推送时间）、被拒收（含接收端的错误代码）。"""
     rows, counts = listing(web.db(), request.args.get("state") or None, request.args.get("tender") or None, page_arg())
