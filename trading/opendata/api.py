@@ -15,11 +15,13 @@ from archive import clock
 from signing.digest import sm3_hex
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.services import services
 from trading.opendata import publish
 from trading.opendata.compiled import record, record_package, release_package
 from trading.opendata.models import OcdsBulk
+from trading.opendata.schemas import BulkFilesOut, RecordPackageOut, ReleasePackageOut, ReleasesQuery
 
 api = Blueprint("opendata_api", __name__, url_prefix="/api/v1")
 
@@ -33,26 +35,28 @@ def parse_since(raw: str | None) -> dt.datetime | None:
     """``since``: an ISO 8601 date or instant; without an offset it is Beijing time."""
     if raw is None or raw == "":
         return None
+    if len(raw) > 40 or "\x00" in raw:
+        raise InvalidInput("since 应为 ISO 8601 日期或时间", fields={"since": "ISO 8601 日期或时间"})
     try:
         if len(raw) == 10:
             at = dt.datetime.combine(dt.date.fromisoformat(raw), dt.time())
         else:
             at = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=clock.SHANGHAI)
+        return at.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             "since 应为 ISO 8601 日期或时间，例如 2026-12-01 或 2026-12-01T08:00:00+08:00",
             fields={"since": "ISO 8601 日期或时间"},
         ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=clock.SHANGHAI)
-    return at.astimezone(dt.UTC)
 
 
 def parse_int(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or not low <= int(raw) <= high:
         raise InvalidInput(f"{name} 应为 {low}–{high} 的整数", fields={name: f"{low}–{high} 的整数"})
     return int(raw)
 
@@ -63,11 +67,12 @@ def policy() -> str:
 
 @api.get("/ocds/releases")
 @requires(Permission.PUBLIC)
+@documented("OCDS 发布包（分页）", ok=ReleasePackageOut, query=ReleasesQuery, errors=("invalid_input",))
 def releases() -> Response:
     """Releases in publication order, a page at a time: ``links.next`` carries the cursor."""
     since_raw = request.args.get("since")
     since = parse_since(since_raw)
-    after = parse_int("after", 0, 0, 2**62)
+    after = parse_int("after", 0, 0, 2**31 - 1)  # the id column is a 32-bit integer
     limit = parse_int("limit", PAGE_SIZE, 1, MAX_PAGE_SIZE)
     rows = publish.release_rows(web.db(), since, after, limit)
     links: dict[str, str] = {}
@@ -82,6 +87,7 @@ def releases() -> Response:
 
 @api.get("/ocds/records/<ocid>")
 @requires(Permission.PUBLIC)
+@documented("一个项目的 OCDS 记录包", ok=RecordPackageOut, errors=("invalid_input",))
 def record_of(ocid: str) -> Response:
     if not OCID.match(ocid):
         raise InvalidInput("ocid 格式不正确", fields={"ocid": "如 ocds-ggzy00-GGZY-2026-000001"})
@@ -105,6 +111,7 @@ def bulk_json(b: OcdsBulk) -> dict[str, object]:
 
 @api.get("/ocds/bulk")
 @requires(Permission.PUBLIC)
+@documented("每日批量文件列表", ok=BulkFilesOut)
 def bulk_list() -> Response:
     """The daily bulk files (JSON Lines, gzip), newest first."""
     return jsonify({"items": [bulk_json(b) for b in publish.bulk_files(web.db())]})
@@ -112,6 +119,7 @@ def bulk_list() -> Response:
 
 @api.get("/ocds/bulk/<day>/<kind>.jsonl.gz")
 @requires(Permission.PUBLIC)
+@documented("下载一个批量文件（JSON Lines，gzip）", ok="application/gzip")
 def bulk_file(day: str, kind: str) -> Response:
     if not DAY.match(day) or kind not in publish.BULK_KINDS:
         raise NotFound("没有这个批量文件")
