@@ -28,16 +28,13 @@ PATH_CODES = ("not_found", "http_404")
 ISSUER_CODES = ("message_invalid", "message_stale", "message_replayed", "message_signature_invalid", "unknown_client")
 ALWAYS_CODES = ("busy_retry", "storage_unavailable")
 
-INTRO = """ggzy 公共资源交易平台的 JSON 接口（/api/v1）。本文档由代码生成（trading/core/apispec.py）。
+INTRO = """ggzy 公共资源交易平台的 JSON 接口（`/api/v1`），本文档由代码生成（`trading/core/apispec.py`），与运行中的代码一致。
 
-**认证**：先以用户名和密码调用 `POST /api/v1/auth/token` 取得访问令牌（或用证书登录），之后每个请求带
-`Authorization: Bearer <令牌>`。每个接口注明所需权限（`x-permission`）和持有该权限的角色（`x-roles`）；
-保函出具机构的接口（/api/v1/issuer/…）不用令牌，而是对每个请求做 SM2 签名。
+认证：先以用户名和密码调用 `POST /api/v1/auth/token` 取得访问令牌（或用证书登录：`/api/v1/auth/challenge`、`/api/v1/auth/sm2`），之后每个请求带请求头 `Authorization: Bearer <令牌>`。每个接口注明所需权限（`x-permission`）和持有该权限的角色（`x-roles`）。保函出具机构的接口（`/api/v1/issuer/…`）不用令牌，而是对每个请求做 SM2 签名。
 
-**错误**：所有错误的响应体都是 `{"error": {"code", "message", "fields"?, "field_labels"?}}`；`code` 是稳定的
-错误码（见 Error 模式及各接口的错误响应），`message` 是给人看的中文说明，可能改变。
+错误：所有错误的响应体都是 `{"error": {"code", "message", "fields"?, "field_labels"?}}`；`code` 是稳定的错误码（见错误码表及各接口的错误响应），`message` 是给人看的中文说明，可能改变。请求体的校验错误（422）在 `fields` 中按字段路径说明，在 `field_labels` 中给出字段的中文名称。
 
-**时间**：时间为带时区的 ISO 8601 字符串（UTC）；金额为十进制字符串，单位元。"""
+时间：带时区的 ISO 8601 字符串（UTC）；金额：十进制字符串，单位元。"""
 
 
 def roles_holding(permission: Permission) -> list[Role]:
