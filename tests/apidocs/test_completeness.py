@@ -14,7 +14,6 @@ KNOWN_MISSING_BLUEPRINTS = frozenset(
         "opening_api",
         "evaluation_api",
         "evaluation_room_api",
-        "opendata_api",
     }
 )
 
