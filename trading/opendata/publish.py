@@ -5,7 +5,8 @@ The sweep reads the trail after its cursor, finds the published tenders those ev
 and for each (in a transaction of its own, ``each_apart``) stores the releases of its events not
 stored yet: idempotent by source event (``ocds_release.source_seq`` is unique), so a sweep run
 twice, or two sweeps, add nothing. A tender whose releases cannot be built is held
-(``ocds_held``) and retried by every sweep; its later events wait with it, the other tenders go on.
+(``ocds_held``) and retried with a growing pause; its later events wait with it (the cursor moves
+on: a retry rebuilds the tender from the trail), the other tenders go on.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from archive import clock
 from archive.audit import AuditEvent
 from archive.objectstore import ObjectStore
 from signing.digest import sm3_hex
-from trading.core.scheduler import each_apart, error_summary
+from trading.core.scheduler import RETRY_BASE, each_apart, error_summary
 from trading.opendata import build, trail
 from trading.opendata.compiled import dumps, record
 from trading.opendata.models import OcdsBulk, OcdsCursor, OcdsHeld, OcdsRelease
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 #: Events read per sweep: a long backlog is worked off over several sweeps.
 BATCH = 5000
 BULK_KINDS = ("releases", "records")
+MAX_PAUSE = dt.timedelta(hours=1)
 
 
 def cursor(session: Session) -> OcdsCursor:
@@ -95,6 +97,14 @@ def _attempt(session: Session, tender_id: int, upto: int, prefix: str, now: dt.d
     return made
 
 
+def retry_due(held: OcdsHeld, now: dt.datetime) -> bool:
+    """A held tender is tried again after RETRY_BASE × 2^(n−1), at most an hour apart, never given
+    up: its releases are owed to the public once whatever broke them is mended."""
+    pause = min(RETRY_BASE * 2 ** (held.failures - 1), MAX_PAUSE)
+    due: dt.datetime = clock.as_utc(held.last_at) + pause
+    return now >= due
+
+
 def sweep(session: Session, prefix: str, now: dt.datetime) -> int:
     """One pass of the scheduler's job: the new events' tenders and the held ones; releases made."""
     cur = cursor(session)
@@ -105,11 +115,12 @@ def sweep(session: Session, prefix: str, now: dt.datetime) -> int:
         .limit(BATCH)
     ).all()
     head = events[-1].seq if len(events) == BATCH else session.scalar(select(func.max(AuditEvent.seq))) or 0
-    tenders: list[int] = list(session.scalars(select(OcdsHeld.tender_id).order_by(OcdsHeld.tender_id)))
+    held = {h.tender_id: h for h in session.scalars(select(OcdsHeld).order_by(OcdsHeld.tender_id))}
+    tenders = [tid for tid, h in held.items() if retry_due(h, now)]
     for e in events:
         if trail.is_trigger(e):
             tid = trail.tender_of(session, e)
-            if tid is not None and tid not in tenders:
+            if tid is not None and tid not in tenders and tid not in held:
                 tenders.append(tid)
     made = each_apart(session, tenders, lambda tid: _attempt(session, tid, head, prefix, now), "ocds_releases")
     cur = cursor(session)

@@ -146,6 +146,7 @@ def test_one_broken_tender_holds_up_no_other(demo: Demo, tmp_path: pathlib.Path)
         assert made == demo.made - 5  # the first tender's five releases wait
         ev.report = report
         s.commit()
-        assert sweep(s, PREFIX, clock.now()) == 5  # retried by the next sweep, then released
+        assert sweep(s, PREFIX, clock.now()) == 0  # not retried at once
+        assert sweep(s, PREFIX, clock.now() + dt.timedelta(minutes=1)) == 5  # retried after a pause, released
         assert s.scalars(select(OcdsHeld)).all() == []
     engine.dispose()
