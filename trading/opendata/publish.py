@@ -2,7 +2,7 @@
 of what is published, and the daily bulk files.
 
 The sweep reads the trail after its cursor, finds the published tenders those events are about,
-and for each (in a transaction of its own, ``each_apart``) stores the releases of its events not
+and for each (in a transaction of its own) stores the releases of its events not
 stored yet: idempotent by source event (``ocds_release.source_seq`` is unique), so a sweep run
 twice, or two sweeps, add nothing. A tender whose releases cannot be built is held
 (``ocds_held``) and retried with a growing pause; its later events wait with it (the cursor moves
@@ -19,14 +19,14 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
 from archive.objectstore import ObjectStore
 from signing.digest import sm3_hex
-from trading.core.scheduler import RETRY_BASE, each_apart, error_summary
+from trading.core.scheduler import RETRY_BASE, error_summary
 from trading.opendata import build, trail
 from trading.opendata.compiled import dumps, record
 from trading.opendata.models import OcdsBulk, OcdsCursor, OcdsHeld, OcdsRelease
@@ -114,7 +114,8 @@ def sweep(session: Session, prefix: str, now: dt.datetime) -> int:
         .order_by(AuditEvent.seq)
         .limit(BATCH)
     ).all()
-    head = events[-1].seq if len(events) == BATCH else session.scalar(select(func.max(AuditEvent.seq))) or 0
+    # the last trigger read, not the trail's head: an event appended meanwhile is read next time
+    head = events[-1].seq if events else cur.last_seq
     held = {h.tender_id: h for h in session.scalars(select(OcdsHeld).order_by(OcdsHeld.tender_id))}
     tenders = [tid for tid, h in held.items() if retry_due(h, now)]
     for e in events:
@@ -122,10 +123,20 @@ def sweep(session: Session, prefix: str, now: dt.datetime) -> int:
             tid = trail.tender_of(session, e)
             if tid is not None and tid not in tenders and tid not in held:
                 tenders.append(tid)
-    made = each_apart(session, tenders, lambda tid: _attempt(session, tid, head, prefix, now), "ocds_releases")
-    cur = cursor(session)
-    cur.last_seq = max(cur.last_seq, head)
     session.commit()
+    made, settled = 0, set()
+    for tid in tenders:  # each in a transaction of its own (as ``scheduler.each_apart``)
+        try:
+            made += _attempt(session, tid, head, prefix, now)
+            session.commit()
+            settled.add(tid)  # built, or held for a retry: its events need not be read again
+        except Exception as exc:  # contention, a lost connection: the next sweep reads them again
+            session.rollback()
+            log.warning("ocds: tender %s not published this time (%s)", tid, error_summary(exc)["message"])
+    if settled >= set(tenders):  # one whose transaction failed (contention) is read again next time
+        cur = cursor(session)
+        cur.last_seq = max(cur.last_seq, head)
+        session.commit()
     return made
 
 
