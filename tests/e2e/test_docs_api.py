@@ -20,10 +20,12 @@ from archive import clock
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement
-from tests.e2e.test_docs_bidders import DOC_SERVER, Shell, demo, guide_steps  # noqa: F401  (demo: a fixture)
+from tests.e2e import test_docs_bidders as bidders_guide
+from tests.e2e.test_docs_bidders import DOC_SERVER, Shell, guide_steps
 
 GUIDE = pathlib.Path(__file__).resolve().parents[2] / "docs" / "api.md"
 MARKS = ["deadline", "publicity ends", "archive"]
+demo = bidders_guide.demo  # the same fixture: a finished demo, served under a movable clock
 
 
 class World:
