@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, redirect, render_template, url_for
 from sqlalchemy import select
+from werkzeug.wrappers.response import Response
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.errors import NotFound
 from trading.core.services import services
 from trading.opendata import publish
 from trading.opendata.vendored import EXTENSIONS, SCHEMA_TAG
@@ -29,3 +31,13 @@ def index() -> str:
         schema_version=SCHEMA_TAG.replace("__", "."),
         extensions=list(EXTENSIONS),
     )
+
+
+@pages.get("/opendata/tenders/<code>")
+@requires(Permission.PUBLIC)
+def tender_record(code: str) -> Response:
+    """The tender's OCDS record, for a link on the tender's page (the ocid prefix is a setting)."""
+    ocid = f"{services(current_app).settings.ocds_ocid_prefix}-{code}"
+    if len(code) > 32 or not publish.releases_of(web.db(), ocid):
+        raise NotFound("该项目尚无开放数据（未发布，或发布后尚未生成）")
+    return redirect(url_for("opendata_api.record_of", ocid=ocid))

@@ -95,6 +95,9 @@ def test_bulk_files_are_written_once(demo: Demo, demo_app: Flask, tmp_path: path
     assert [check(x) for x in records] == [[]] * 4
     page = c.get("/opendata").get_data(as_text=True)
     assert "开放数据" in page and f"{PREFIX}-GGZY-2026-000001" in page and "records.jsonl.gz" in page
+    r = c.get("/opendata/tenders/GGZY-2026-000001")
+    assert r.status_code == 302 and r.location.endswith(f"/api/v1/ocds/records/{PREFIX}-GGZY-2026-000001")
+    assert c.get("/opendata/tenders/GGZY-2099-000001").status_code == 404
 
 
 def test_cli_exports_and_validates(demo: Demo, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
