@@ -54,8 +54,14 @@ def _pointer(doc: Any, pointer: str) -> Any:
     return doc
 
 
-def _same(a: Any, b: Any) -> bool:
-    return a == b if a is None or b is None else str(a) == str(b)
+def _same(field: Any, source: Any) -> bool:
+    """A record's field against its source value: numbers and codes as text, an object or a list
+    as its canonical JSON (how records carry them)."""
+    if field is None or source is None:
+        return bool(field == source)
+    if isinstance(source, dict | list):
+        return bool(field == canonical_json(source).decode("utf-8"))
+    return str(field) == str(source)
 
 
 def verify_envelope(env: Any, trusted: Certificate, platform_code: str | None = None) -> Verified:

@@ -93,13 +93,14 @@ def collect(session: Session, services: Services, now: dt.datetime, actor: Actor
                     )
                     if exists is not None:
                         continue
-                    envelope = seal(session, ev, built, cp, services.keys, now)
+                    source = built.source or ev
+                    envelope = seal(session, source, built, cp, services.keys, now)
                     rec = ExchangeRecord(
                         table_name=key[0],
                         data_key=key[1],
                         data_timestamp=key[2],
                         tender_code=built.tender_code,
-                        source_seq=ev.seq,
+                        source_seq=source.seq,
                         envelope=canonical_json(envelope).decode("utf-8"),
                         state=QUEUED,
                         attempts=0,
@@ -113,7 +114,7 @@ def collect(session: Session, services: Services, now: dt.datetime, actor: Actor
                         actor,
                         "exchange.queue",
                         rec,
-                        {"table": key[0], "data_key": key[1], "data_timestamp": key[2], "source_seq": ev.seq},
+                        {"table": key[0], "data_key": key[1], "data_timestamp": key[2], "source_seq": source.seq},
                     )
                     queued += 1
         except Exception as exc:  # a broken event: recorded, and the others go on

@@ -5,7 +5,7 @@ of its fields that a receiver can check against that event, payload or document 
 
 Only the events listed in ``SOURCES`` make records, and none of them exists before the bids are
 opened except the publication of the tender: nothing sealed (who bid, at what price) can be
-reported early. ``docs/exchange.md`` maps every field; this module is the rule.
+reported early. The experts' scores wait for the lot's end (their names are secret until then). ``docs/exchange.md`` maps every field; this module is the rule.
 
 This is the exchange's own reader of a tender's events (trading/opendata reads the same events for
 OCDS with its own code; the two stages are independent).
@@ -37,8 +37,9 @@ SOURCES = (
     "tender.publish",
     "announcement.publish",
     "ceremony.record",
-    "evaluation.score",
     "lot.award",
+    "lot.fail",
+    "lot.terminate",
     "ceremony.objection",
     "evaluation.objection",
     "ceremony.objection_answer",
@@ -63,6 +64,7 @@ class Built:
     attachment: str | None = None  # canonical JSON of the document the payload names by SM3
     attachment_of: str | None = None  # the payload field holding that SM3
     bindings: dict[str, str] = field(default_factory=dict)  # record field → "event:/…", "payload:/…", "attachment:/…"
+    source: AuditEvent | None = None  # its own source event, when not the event being read
 
 
 # ---------------------------------------------------------------- codes
@@ -176,15 +178,16 @@ def _tender_published(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
         "TENDER_MODE": tender.procedure_code,
         "CREATE_TIME": clock.as_utc(tender.created_at).isoformat(),
     }
-    shared = {"attachment": notice.attachment, "attachment_of": "content_sm3"}
+    attachment = notice.attachment
     out = [
         notice,
         Built(
             "TENDER_PROJECT",
             project,
             tender.code,
-            bindings=COMMON_BINDINGS | {"TENDER_PROJECT_CODE": "attachment:/tender"},
-            **shared,
+            attachment,
+            "content_sm3",
+            COMMON_BINDINGS | {"TENDER_PROJECT_CODE": "attachment:/tender"},
         ),
     ]
     for lot in tender.lots:
@@ -201,7 +204,7 @@ def _tender_published(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
             "TENDER_PROJECT_CODE": "attachment:/tender",
             "BID_OPEN_TIME": "attachment:/deadline",
         }
-        out.append(Built("BID_SECTION", section, tender.code, bindings=bindings, **shared))
+        out.append(Built("BID_SECTION", section, tender.code, attachment, "content_sm3", bindings))
     return out
 
 
@@ -253,44 +256,65 @@ def _lot_and_tender(session: Session, lot_id: int) -> tuple[Lot, Tender] | None:
     return None if lot is None else (lot, lot.tender)
 
 
-def _score(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
-    sheet = session.get(ScoreSheet, int(ev.object_id))
-    if sheet is None:
+def _scores(session: Session, pc: str, lot: Lot, tender: Tender) -> list[Built]:
+    """EVALUATION_SCORE_DETAIL for every score an expert gave in ``lot``'s evaluation, each from its
+    own ``evaluation.score`` event. Told only once the lot's result is settled (awarded, failed or
+    terminated): the committee's names are secret until then (招标投标法第三十七条), so the scores
+    are not reported as they are given."""
+    evaluation = session.scalar(select(Evaluation).where(Evaluation.lot_id == lot.id))
+    if evaluation is None:
         return []
-    evaluation = session.get(Evaluation, sheet.evaluation_id)
-    bidder = session.get(CeremonyBidder, sheet.bidder_id)
-    expert = session.get(Expert, sheet.expert_id)
-    found = _lot_and_tender(session, evaluation.lot_id) if evaluation else None
-    org = _org(session, bidder.org_id if bidder else None)
-    if found is None or org is None:
-        return []
-    lot, tender = found
-    key = f"{tender.code}/{lot.number}/{sheet.round}/{sheet.expert_id}/{org.credit_code}"
-    fields = _common(pc, ev, tender.code, lot.number, key) | {
-        "BIDDER_NAME": org.name,
-        "BIDDER_CODE_TYPE": CREDIT_CODE_TYPE,
-        "BIDDER_ORG_CODE": org.credit_code,
-        "EXPERT_NAME": expert.name if expert else None,
-        "EVALUATION_ROUND": sheet.round,
-        "OTHER_POINTS": money(sheet.declared_total),
-        "OTHER_DETAIL": canonical_json(sheet.scores).decode("utf-8"),
+    sheets = {
+        str(sh.id): sh for sh in session.scalars(select(ScoreSheet).where(ScoreSheet.evaluation_id == evaluation.id))
     }
-    return [
-        Built(
-            "EVALUATION_SCORE_DETAIL",
-            fields,
-            tender.code,
-            bindings=COMMON_BINDINGS | {"OTHER_POINTS": "payload:/declared_total"},
+    if not sheets:
+        return []
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == "evaluation.score",
+            AuditEvent.object_type == "evaluation_score",
+            AuditEvent.object_id.in_(list(sheets)),
         )
-    ]
+        .order_by(AuditEvent.seq)
+    ).all()
+    out = []
+    for ev in events:
+        sheet, payload = sheets[ev.object_id], json.loads(ev.payload)
+        bidder = session.get(CeremonyBidder, payload.get("bidder", sheet.bidder_id))
+        org = _org(session, bidder.org_id if bidder else None)
+        expert = session.get(Expert, sheet.expert_id)
+        if org is None:
+            continue
+        key = f"{tender.code}/{lot.number}/{sheet.round}/{sheet.expert_id}/{org.credit_code}"
+        fields = _common(pc, ev, tender.code, lot.number, key) | {
+            "BIDDER_NAME": org.name,
+            "BIDDER_CODE_TYPE": CREDIT_CODE_TYPE,
+            "BIDDER_ORG_CODE": org.credit_code,
+            "EXPERT_NAME": expert.name if expert else None,
+            "EVALUATION_ROUND": sheet.round,
+            "OTHER_POINTS": money(payload.get("declared_total", sheet.declared_total)),
+            "OTHER_DETAIL": canonical_json(payload.get("scores", sheet.scores)).decode("utf-8"),
+        }
+        bindings = COMMON_BINDINGS | {"OTHER_POINTS": "payload:/declared_total", "OTHER_DETAIL": "payload:/scores"}
+        out.append(Built("EVALUATION_SCORE_DETAIL", fields, tender.code, bindings=bindings, source=ev))
+    return out
 
 
-def _award(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
-    payload = json.loads(ev.payload)
+def _lot_settled(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
+    """A lot's end: its award (WIN_BID_BULLETIN), and for any ending, its evaluation's scores."""
     found = _lot_and_tender(session, int(ev.object_id))
-    if found is None or payload.get("to") != "awarded":
+    if found is None:
         return []
     lot, tender = found
+    award = _award(session, pc, ev, lot, tender) if ev.action == "lot.award" else []
+    return award + _scores(session, pc, lot, tender)
+
+
+def _award(session: Session, pc: str, ev: AuditEvent, lot: Lot, tender: Tender) -> list[Built]:
+    payload = json.loads(ev.payload)
+    if payload.get("to") != "awarded":
+        return []
     winner = session.scalar(select(Organisation).where(Organisation.credit_code == payload.get("winner")))
     fields = _common(pc, ev, tender.code, lot.number, f"{tender.code}/{lot.number}") | {
         "WIN_BIDDER_NAME": winner.name if winner else None,
@@ -364,10 +388,8 @@ def build(session: Session, ev: AuditEvent, platform_code: str, store: ObjectSto
         return _announcement(session, platform_code, ev)
     if ev.action == "ceremony.record":
         return _opening_record(session, platform_code, ev, store)
-    if ev.action == "evaluation.score":
-        return _score(session, platform_code, ev)
-    if ev.action == "lot.award":
-        return _award(session, platform_code, ev)
+    if ev.action in ("lot.award", "lot.fail", "lot.terminate"):
+        return _lot_settled(session, platform_code, ev)
     if ev.action in (
         "ceremony.objection",
         "evaluation.objection",

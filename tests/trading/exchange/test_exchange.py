@@ -90,10 +90,20 @@ def test_a_whole_tender_is_pushed_and_every_proof_verifies(client: FlaskClient, 
         assert org.credit_code not in before and org.name not in before
     assert {e["table"] for e in envelopes(session)} == {"TENDER_PROJECT", "BID_SECTION", "TENDER_BULLETIN"}
 
-    awarded(client, session, app, t)
-    n = 3 + queue(session, app)
+    run_opening(client, app, t)
+    with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
+        got = evaluate_to_publicity(client, session, app, t)
+        checkpoint(session, app)
+        n = 3 + queue(session, app)
+        publicised = {e["table"] for e in envelopes(session)}
+        assert "BID_OPEN_DETAIL" in publicised and "WIN_CANDIDATE_BULLETIN" in publicised
+        assert "EVALUATION_SCORE_DETAIL" not in publicised  # the committee stays secret until the award
+        finish_award(client, t, got, moment)
+        checkpoint(session, app)
+    n += queue(session, app)
     port = free_port()
-    rec, server = a_receiver_down_is_caught_up_with_and_one_refusal_holds_up_nothing(session, app, n, port)
+    with clock.frozen(t["deadline"] + dt.timedelta(days=5)):  # after every record was queued
+        rec, server = a_receiver_down_is_caught_up_with_and_one_refusal_holds_up_nothing(session, app, n, port)
     url = f"http://127.0.0.1:{port}/records"
     try:
         rows = session.scalars(select(ExchangeRecord)).all()
