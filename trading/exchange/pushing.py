@@ -77,6 +77,7 @@ def collect(session: Session, services: Services, now: dt.datetime, actor: Actor
         select(AuditEvent)
         .where(AuditEvent.seq > cur.seq, AuditEvent.seq <= cp.tree_size, AuditEvent.action.in_(SOURCES))
         .order_by(AuditEvent.seq)
+        .limit(BATCH)
     ).all()
     for ev in events:
         write_pending(session)  # appends made before the savepoint must not be dropped with it
@@ -120,7 +121,8 @@ def collect(session: Session, services: Services, now: dt.datetime, actor: Actor
         except Exception as exc:  # a broken event: recorded, and the others go on
             log.error("exchange: records of event %s not built", ev.seq, exc_info=exc)
             record_event(session, actor, "exchange.build_failed", ("audit_event", str(ev.seq)), error_summary(exc))
-    cur.seq = cp.tree_size
+    # a full batch leaves the rest for the next run (a first run over a long history stays short)
+    cur.seq = events[-1].seq if len(events) == BATCH else cp.tree_size
     return queued
 
 

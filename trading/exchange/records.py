@@ -179,6 +179,7 @@ def _tender_published(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
         "CREATE_TIME": clock.as_utc(tender.created_at).isoformat(),
     }
     attachment = notice.attachment
+    published = json.loads(attachment or "{}")
     out = [
         notice,
         Built(
@@ -198,7 +199,8 @@ def _tender_published(session: Session, pc: str, ev: AuditEvent) -> list[Built]:
             "CURRENCY_CODE": lot.currency or CURRENCY,
             "PRICE_UNIT": PRICE_UNIT,
             "REGION_CODE": lot.region,
-            "BID_OPEN_TIME": clock.as_utc(tender.bid_deadline).isoformat(),
+            # as published: a later amendment moving the deadline is its own TENDER_BULLETIN
+            "BID_OPEN_TIME": published["deadline"],
         }
         bindings = COMMON_BINDINGS | {
             "TENDER_PROJECT_CODE": "attachment:/tender",
