@@ -9,11 +9,14 @@ import copy
 import dataclasses
 import datetime as dt
 import json
+import pathlib
 import socket
 from collections import Counter
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -27,9 +30,11 @@ from infra.reference_receiver.store import ReceiverStore
 from signing.canonical import canonical_json
 from tests.factories import api_token, make_user, page_login
 from tests.trading.opening.test_ceremony import open_tender
+from tests.trading.test_cli import demo_environment
 from tests.trading.test_draw import run_opening
 from tests.trading.test_evaluation import evaluate_to_publicity, finish_award
 from trading.accounts.models import Role
+from trading.cli import main
 from trading.core.services import Services, services
 from trading.exchange.envelope import seal
 from trading.exchange.models import FAILING, PUSHED, QUEUED, REFUSED, ExchangeRecord
@@ -108,18 +113,18 @@ def test_a_whole_tender_is_pushed_and_every_proof_verifies(client: FlaskClient, 
     try:
         rows = session.scalars(select(ExchangeRecord)).all()
         assert {r.state for r in rows} == {PUSHED} and len(rows) == n
-        got = rec.store.records()
-        assert len(got) == n
-        tables = Counter(g["table"] for g in got)
+        kept = rec.store.records()
+        assert len(kept) == n
+        tables = Counter(g["table"] for g in kept)
         assert set(tables) == WHOLE_TENDER
         assert tables["BID_OPEN_DETAIL"] == 3 and tables["EVALUATION_SCORE_DETAIL"] == 15  # 5 members × 3 bids
-        win = next(g["record"] for g in got if g["table"] == "WIN_BID_BULLETIN")
-        lot = next(g["record"] for g in got if g["table"] == "BID_SECTION")
+        win = next(g["record"] for g in kept if g["table"] == "WIN_BID_BULLETIN")
+        lot = next(g["record"] for g in kept if g["table"] == "BID_SECTION")
         code = t["code"]
         assert win["TENDER_PROJECT_CODE"] == code and win["BID_SECTION_CODE"] == f"{code}001"
         assert win["UNIFIED_DEAL_CODE"] == lot["UNIFIED_DEAL_CODE"] == f"DEMO00000000000000{code.replace('-', '')}001"
         opened = {
-            g["record"]["BIDDER_ORG_CODE"]: g["record"]["BID_PRICE"] for g in got if g["table"] == "BID_OPEN_DETAIL"
+            g["record"]["BIDDER_ORG_CODE"]: g["record"]["BID_PRICE"] for g in kept if g["table"] == "BID_OPEN_DETAIL"
         }
         assert opened[win["WIN_BIDDER_CODE"]] == win["BID_AMOUNT"]
         for r in rows:  # each record's DATA_TIMESTAMP is its source event's time
@@ -254,3 +259,19 @@ def a_receiver_down_is_caught_up_with_and_one_refusal_holds_up_nothing(
         "exchange.pushed": n,
     }
     return r, server
+
+
+def test_the_commands_on_an_empty_instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ggzy exchange status | export | push`` on a new instance: nothing to report, and no push
+    without a receiver's address."""
+    demo_environment(monkeypatch, tmp_path / "instance")
+    monkeypatch.delenv("EXCHANGE_PUSH_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    r = runner.invoke(main, ["exchange", "status"])
+    assert r.exit_code == 0 and "已推送 0　待推送 0　失败待重试 0　被拒收 0" in r.output, r.output
+    out = tmp_path / "records.jsonl"
+    r = runner.invoke(main, ["exchange", "export", "-o", str(out)])
+    assert r.exit_code == 0 and out.read_text() == "", r.output
+    r = runner.invoke(main, ["exchange", "push"])
+    assert r.exit_code != 0 and "EXCHANGE_PUSH_URL" in r.output
