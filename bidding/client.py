@@ -137,17 +137,24 @@ class Client:
         self.token = body["token"]
         return dict(body)
 
-    def download(self, path: str, dst: pathlib.Path) -> dict[str, str]:
+    def download(self, path: str, dst: pathlib.Path, progress: Callable[[int], None] | None = None) -> dict[str, str]:
         c = self._conn()
         try:
             c.request("GET", path, headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
             resp = c.getresponse()
             if resp.status >= 400:
-                err = json.loads(resp.read())["error"]
-                raise ApiError(resp.status, err["code"], err["message"])
+                raw = resp.read()
+                try:
+                    err = json.loads(raw)["error"]
+                    code, message = err["code"], err["message"]
+                except (ValueError, KeyError, TypeError):
+                    code, message = f"http_{resp.status}", raw[:200].decode(errors="replace")
+                raise ApiError(resp.status, code, message)
             with dst.open("wb") as f:
                 while chunk := resp.read(1 << 20):
                     f.write(chunk)
+                    if progress:
+                        progress(len(chunk))
             return {k.lower(): v for k, v in resp.getheaders()}
         finally:
             c.close()

@@ -1,15 +1,17 @@
 """``ggzy-bid``: the bidder's tool. Keys are made, and bids sealed and checked, on the bidder's
 own machine; the platform never sees a bid's plaintext or key before the opening.
 
-The commands live by subject: ``offline`` (keys, sealing, checking, receipts), ``bids`` (talking
-to the platform about tenders and bids), ``ceremony`` (the opening) and ``guarantees``.
+The commands live by subject: ``offline`` (keys, sealing, checking, receipts), ``account`` (one's
+certificates and notices), ``tendering`` (registering, questions), ``bids`` (talking to the platform
+about tenders and bids), ``ceremony`` (the opening), ``after_opening`` (clarifications, the
+publicity and objections to it) and ``guarantees``.
 """
 
 from __future__ import annotations
 
 import click
 
-from bidding.cli import bids, ceremony, guarantees, offline
+from bidding.cli import account, after_opening, bids, ceremony, guarantees, offline, tendering
 
 
 @click.group(help="ggzy-bid 投标工具：生成密钥、封装、校验投标文件 (the bidder's tool: keys, sealing, checking)")
@@ -26,7 +28,11 @@ for _command in (
     offline.sign_document,
     offline.receipt,
     bids.login,
+    account.certs,
+    account.notices,
     bids.tenders,
+    tendering.register,
+    tendering.questions,
     bids.download,
     bids.build,
     bids.upload,
@@ -38,6 +44,9 @@ for _command in (
     ceremony.decrypt,
     ceremony.confirm,
     ceremony.object_cmd,
+    ceremony.objections,
+    after_opening.clarifications,
+    after_opening.publicity,
     guarantees.guarantee,
 ):
     main.add_command(_command)

@@ -98,7 +98,8 @@ def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> Non
         out_dir.mkdir(parents=True, exist_ok=True)
         for d in t["documents"]:
             dst = out_dir / pathlib.Path(d["name"]).name
-            c.download(document_path(tender, d["id"]), dst)
+            with progress_bar(d["size"], f"下载 {dst.name}") as adv:
+                c.download(document_path(tender, d["id"]), dst, adv)
             with dst.open("rb") as f:
                 digest, size = sm3_stream(f)
             if digest.hex() != d["sm3"] or size != d["size"]:

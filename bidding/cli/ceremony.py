@@ -13,6 +13,8 @@ from bidding.cli.common import (
     fail,
     key_password,
     load_keys,
+    one_line,
+    spinner,
 )
 
 _KEYS = click.option(
@@ -69,7 +71,8 @@ def decrypt(ceremony: int, sealed: pathlib.Path, keys: pathlib.Path, wait: bool)
         click.echo("密钥已提交，平台解密中 (key released; decrypting)")
         if not wait:
             return
-        me = ceremony_client.wait_decrypted(client, ceremony)["me"]
+        with spinner("平台解密中 (decrypting)"):
+            me = ceremony_client.wait_decrypted(client, ceremony)["me"]
     if me["outcome"] == "decrypted":
         click.echo(f"{me['outcome_label']} (decrypted)")
         return
@@ -100,3 +103,20 @@ def object_cmd(ceremony: int, text: str) -> None:
     with api_errors():
         ceremony_client.object_(api_client(), ceremony, text)
     click.echo("异议已提交，请在开标室等待主持人答复 (objection raised)")
+
+
+@click.command("objections", help="开标中的异议与主持人答复 (the opening's objections and the host's answers)")
+@_CEREMONY
+def objections(ceremony: int) -> None:
+    from bidding import ceremony_client
+
+    with api_errors():
+        items = ceremony_client.state(api_client(), ceremony).get("objections")
+    if items is None:
+        fail("开标尚未开始或你不是本标段的投标人，看不到异议 (no objections visible to you in this room)")
+        return
+    if not items:
+        click.echo("本开标室没有异议 (no objections)")
+    for o in items:
+        answer = o.get("answer") or "待答复 (not answered yet)"
+        click.echo(f"{o['id']}\t{o['bidder']}\t{one_line(o['text'])}\t答复：{one_line(answer)}")

@@ -56,20 +56,71 @@ def errors() -> Iterator[None]:
         fail(f"{exc.strerror or exc}: {exc.filename or ''}")
 
 
+def interactive() -> bool:
+    """Progress bars and spinners only for a person at a terminal; tests, pipes and logs get plain
+    lines (``GGZY_NO_PROGRESS`` silences even those)."""
+    return sys.stdout.isatty() and not os.environ.get("GGZY_NO_PROGRESS")
+
+
+class _PlainProgress:
+    """The bar's plain stand-in: a line on stderr at each quarter, so a log shows the work moving
+    without a redrawn line per chunk (stdout stays the command's result)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done, self.said = max(total, 0), label, 0, 0
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        quarter = 4 if self.total == 0 else min(4, self.done * 4 // self.total)
+        while self.said < quarter:
+            self.said += 1
+            click.echo(
+                f"{self.label}：{self.said * 25}%（{min(self.done, self.total):,} / {self.total:,} 字节）", err=True
+            )
+
+
 @contextlib.contextmanager
 def progress_bar(total: int, label: str) -> Iterator[Any]:
-    quiet = not sys.stderr.isatty() or os.environ.get("GGZY_NO_PROGRESS")
+    if not interactive():
+        plain = _PlainProgress(total, label)
+        yield (lambda n: None) if os.environ.get("GGZY_NO_PROGRESS") else plain
+        return
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
         TimeRemainingColumn(),
-        disable=bool(quiet),
         transient=True,
     ) as p:
         task = p.add_task(label, total=total)
         yield lambda n: p.advance(task, n)
+
+
+@contextlib.contextmanager
+def spinner(label: str) -> Iterator[None]:
+    """While waiting on the platform (no size to count): a spinner at a terminal, else nothing."""
+    if not interactive():
+        yield
+        return
+    from rich.console import Console
+
+    with Console().status(label):
+        yield
+
+
+def when(value: str | None) -> str:
+    """An instant in a sentence: Beijing time, said so (``2026-12-05 08:30:00（北京时间）``)."""
+    return f"{beijing(value)}（北京时间）" if value else "—"
+
+
+BEIJING_FOOTER = "（北京时间 Beijing time）"
+
+
+def one_line(text: str | None) -> str:
+    """Free text (a question, an objection, an answer) on one line of a tab-separated listing: its
+    own tabs and line breaks would split the columns, and control characters could drive the terminal."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())
 
 
 def key_password(for_new: bool = False) -> bytes:

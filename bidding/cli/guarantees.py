@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import pathlib
+from typing import Any
+
 import click
 
 from bidding.cli.common import (
     amount,
     api_client,
     api_errors,
+    beijing,
+    fail,
+    one_line,
 )
+
+# Where the bidder's copy of an issued guarantee is served (not on the platform yet: see docs/bidders.md)
+DOCUMENT_PATH = "/api/v1/guarantees/orders/{order}/document"
 
 
 @click.group(help="电子保函：查看出具机构、申请、查看核验结果 (e-guarantees instead of a cash bond)")
@@ -32,7 +41,7 @@ def guarantee_apply(tender: str, lot: int, issuer: str) -> None:
     with api_errors():
         o = api_client().request("POST", "/api/v1/guarantees", {"tender": tender, "lot": lot, "issuer": issuer})
     click.echo(
-        f"已提交申请 {o['id']}：{o['issuer']['name']}，{amount(o['amount'])} 元，有效期至少到 {o['valid_until']}；"
+        f"已提交申请 (applied) {o['id']}：{o['issuer']['name']}，{amount(o['amount'])} 元，有效期至少到 {o['valid_until']}；"
         f"{o['state_label']}"
     )
 
@@ -48,3 +57,67 @@ def guarantee_list() -> None:
         click.echo(
             f"{o['id']}\t{o['tender']} 第{o['lot']}标段\t{o['issuer']['name']}\t{amount(o['amount'])} 元\t{state}{refusal}"
         )
+
+
+def _order(client: Any, order_id: int) -> dict[str, Any]:
+    for o in client.request("GET", "/api/v1/guarantees/mine")["items"]:
+        if o["id"] == order_id:
+            return dict(o)
+    fail(f"没有编号为 {order_id} 的保函申请 (no such application of yours)；ggzy-bid guarantee list 列出全部")
+    raise AssertionError("unreachable")
+
+
+@guarantee.command("status", help="一份申请的详细状态：审核、开具、核验、释放 (one application in detail)")
+@click.argument("order_id", type=int)
+def guarantee_status(order_id: int) -> None:
+    with api_errors():
+        o = _order(api_client(), order_id)
+    click.echo(f"申请 {o['id']}：{o['tender']} 第{o['lot']}标段 {o['tender_title']}")
+    click.echo(f"出具机构：{o['issuer']['name']}（{o['issuer']['credit_code']}）")
+    click.echo(f"金额：{amount(o['amount'])} 元；有效期至少到 {o['valid_until']}")
+    click.echo(f"状态：{o['state_label']}")
+    if o.get("reject_reason"):
+        click.echo(f"出具机构拒绝的理由：{one_line(o['reject_reason'])}")
+    if o.get("last_refusal"):
+        click.echo(f"平台未接受出具机构的保函：{one_line(o['last_refusal'].get('message'))}")
+    g = o.get("guarantee")
+    if g:
+        click.echo(f"保函：{g['number']}，{g['state_label']}，有效期 {g['starts_on']} 至 {g['ends_on']}")
+        if g.get("document_sm3"):
+            click.echo(f"保函文件 SM3：{g['document_sm3']}")
+        if g.get("released_at"):
+            click.echo(f"已释放：{beijing(g['released_at'])}（北京时间），{one_line(g.get('release_reason'))}")
+
+
+@guarantee.command("cancel", help="取消尚未开具的保函申请 (cancel an application not yet issued)")
+@click.argument("order_id", type=int)
+def guarantee_cancel(order_id: int) -> None:
+    with api_errors():
+        o = api_client().request("POST", f"/api/v1/guarantees/orders/{order_id}/cancel")
+    click.echo(f"申请 {o['id']}：{o['state_label']}")
+
+
+@guarantee.command("download", help="下载已开具的保函文件并核对 SM3 (download the issued guarantee, check its SM3)")
+@click.argument("order_id", type=int)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), required=True)
+def guarantee_download(order_id: int, out: pathlib.Path) -> None:
+    from signing.digest import sm3_stream
+
+    with api_errors():
+        client = api_client()
+        g = _order(client, order_id).get("guarantee")
+        if not g or not g.get("document_sm3"):
+            fail("该申请还没有可下载的保函文件 (no guarantee document yet)")
+            return
+        partial = out.with_name(out.name + ".part")
+        try:
+            client.download(DOCUMENT_PATH.format(order=order_id), partial)  # at most 512 KiB: no bar
+            with partial.open("rb") as f:
+                digest, size = sm3_stream(f)
+            if digest.hex() != g["document_sm3"]:
+                fail("下载的保函文件与平台核验的 SM3 不符，已删除 (digest mismatch)")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(out)
+    click.echo(f"{out}：保函 {g['number']}，{size:,} 字节，SM3 与平台核验的一致 (digest matches)")
