@@ -12,13 +12,25 @@ from sqlalchemy import select
 from archive.db import locked
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.errors import NotFound
 from trading.core.platform_keys import key_encryption_key
 from trading.core.services import services
 from trading.evaluation import draw as rules
 from trading.evaluation import draws, experts
 from trading.evaluation.models import Draw, DrawMember
-from trading.evaluation.schemas import DeclarationIn, DrawIn, ExpertIn, RespondIn
+from trading.evaluation.schemas import (
+    DeclarationIn,
+    DeclarationOut,
+    DrawBundleOut,
+    DrawIn,
+    DrawOut,
+    ExpertIn,
+    ExpertOut,
+    InvitationsOut,
+    RespondedOut,
+    RespondIn,
+)
 from trading.tenders.loading import load
 from trading.tenders.models import Lot
 
@@ -64,6 +76,7 @@ def draw_json(d: Draw) -> dict[str, Any]:
 
 @api.post("/experts")
 @requires(Permission.EXPERT_MANAGE)
+@documented("专家入库", body=ExpertIn, ok=ExpertOut, status=201, errors=("duplicate_expert", "not_eligible"))
 def add_expert() -> tuple[Response, int]:
     e = experts.add_expert(web.db(), web.require_user(), web.json_body(ExpertIn))
     web.commit()
@@ -72,6 +85,9 @@ def add_expert() -> tuple[Response, int]:
 
 @api.put("/experts/me")
 @requires(Permission.EXPERT_SELF)
+@documented(
+    "专家更新自己的申报（工作单位、任职经历、关系）", body=DeclarationIn, ok=DeclarationOut, errors=("not_an_expert",)
+)
 def declare() -> Response:
     e = experts.declare(web.db(), web.require_user(), web.json_body(DeclarationIn))
     web.commit()
@@ -84,6 +100,13 @@ def _kek() -> bytes:
 
 @api.post("/tenders/<code>/lots/<int:number>/draws")
 @requires(Permission.EXPERT_MANAGE)
+@documented(
+    "公布抽取承诺（快照与种子的 SM3）",
+    body=DrawIn,
+    ok=DrawOut,
+    status=201,
+    errors=("draw_pending", "already_drawn", "wrong_state"),
+)
 def commit(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(DrawIn)
     slots = [rules.Slot(s.region, s.specialty, s.count) for s in data.slots] if data.slots else None
@@ -95,6 +118,7 @@ def commit(code: str, number: int) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/lots/<int:number>/draws/replace")
 @requires(Permission.EXPERT_MANAGE)
+@documented("补抽空出的席位", ok=DrawOut, status=201, errors=("not_drawn", "nothing_to_replace", "not_enough_experts"))
 def replace(code: str, number: int) -> tuple[Response, int]:
     d = draws.replace_declined(
         web.db(), web.require_user(), services(current_app).store, load_lot(code, number), kek=_kek()
@@ -105,6 +129,7 @@ def replace(code: str, number: int) -> tuple[Response, int]:
 
 @api.post("/draws/<int:draw_id>/run")
 @requires(Permission.EXPERT_MANAGE)
+@documented("运行抽取（公开种子与结果）", ok=DrawOut, errors=("already_drawn", "not_enough_experts"))
 def run(draw_id: int) -> Response:
     d = load_draw(draw_id, for_update=True)
     draws.run_draw(web.db(), web.require_user(), services(current_app).store, d, kek=_kek())
@@ -114,12 +139,14 @@ def run(draw_id: int) -> Response:
 
 @api.get("/draws/<int:draw_id>")
 @requires(Permission.PUBLIC)
+@documented("抽取记录（承诺、种子与结果人数）", ok=DrawOut)
 def show(draw_id: int) -> Response:
     return jsonify(draw_json(load_draw(draw_id)))
 
 
 @api.get("/draws/<int:draw_id>/bundle")
 @requires(Permission.AUDIT_READ)
+@documented("抽取的核验包（ggzy draw verify）", ok=DrawBundleOut, errors=("not_drawn",))
 def bundle(draw_id: int) -> Response:
     """The snapshot (experts' declarations: not public), seed and result, for ``ggzy draw verify``."""
     return jsonify(draws.verification_bundle(services(current_app).store, load_draw(draw_id)))
@@ -127,6 +154,7 @@ def bundle(draw_id: int) -> Response:
 
 @api.get("/me/invitations")
 @requires(Permission.EXPERT_SELF)
+@documented("我的评标邀请", ok=InvitationsOut, errors=("not_an_expert",))
 def invitations() -> Response:
     items = [
         {
@@ -144,6 +172,7 @@ def invitations() -> Response:
 
 @api.post("/invitations/<int:member_id>/respond")
 @requires(Permission.EXPERT_SELF)
+@documented("接受或拒绝评标邀请", body=RespondIn, ok=RespondedOut, errors=("not_an_expert", "wrong_state", "too_late"))
 def respond(member_id: int) -> Response:
     data = web.json_body(RespondIn)
     m = draws.respond(web.db(), web.require_user(), member_id, data.accept, data.reason)

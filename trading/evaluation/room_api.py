@@ -19,6 +19,7 @@ from trading.accounts import web
 from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, requires
 from trading.accounts.regions import region_name
+from trading.core.apispec import documented
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import services
 from trading.evaluation import committee, compliance, copies, room, scores, scoring, signoff
@@ -27,12 +28,17 @@ from trading.evaluation.models import FLAG_LABELS, Clarification, ComplianceVote
 from trading.evaluation.report import METHOD_TEXT
 from trading.evaluation.schemas import (
     AskIn,
+    ClarificationOut,
+    ClarificationsOut,
     ComplianceIn,
     LeaderIn,
     OpenIn,
     ReasonIn,
     ReportSignIn,
     RepresentativeIn,
+    RepresentativesOut,
+    RoomOfLotOut,
+    RoomOut,
     ScoresIn,
     SendBackIn,
     SignatureIn,
@@ -206,6 +212,9 @@ def blocked(ev: Evaluation) -> dict[str, str | None]:
 
 @api.post("/tenders/<code>/lots/<int:number>/evaluation")
 @requires(Permission.EXPERT_MANAGE)
+@documented(
+    "开启评标室", body=OpenIn, ok=RoomOut, status=201, errors=("already_open", "not_drawn", "committee_incomplete")
+)
 def open_room(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(OpenIn)
     ev = room.open_room(web.db(), web.require_user(), load_lot(code, number), data.z_limit, data.candidates)
@@ -215,6 +224,7 @@ def open_room(code: str, number: int) -> tuple[Response, int]:
 
 @api.get("/tenders/<code>/lots/<int:number>/evaluation")
 @requires(Permission.PUBLIC)
+@documented("标段的评标及其阶段", ok=RoomOfLotOut, errors=("not_started",))
 def of_lot(code: str, number: int) -> Response:
     """Which evaluation a lot has and its stage (nothing more: the room is not public)."""
     ev = room.evaluation_of(web.db(), load_lot(code, number))
@@ -265,6 +275,7 @@ def representatives_json(ev: Evaluation) -> dict[str, Any]:
 
 @api.get("/tenders/<code>/lots/<int:number>/representatives")
 @requires(Permission.TENDER_MANAGE)
+@documented("招标人代表席位", ok=RepresentativesOut, errors=("not_started",))
 def representatives(code: str, number: int) -> Response:
     return jsonify(representatives_json(managed_evaluation(code, number)))
 
@@ -282,6 +293,13 @@ def designate_by_username(code: str, number: int, username: str) -> Evaluation:
 
 @api.post("/tenders/<code>/lots/<int:number>/representatives")
 @requires(Permission.TENDER_MANAGE)
+@documented(
+    "指定招标人代表",
+    body=RepresentativeIn,
+    ok=RepresentativesOut,
+    status=201,
+    errors=("not_started", "not_eligible", "already_seated", "representatives_complete", "wrong_state"),
+)
 def designate(code: str, number: int) -> tuple[Response, int]:
     ev = designate_by_username(code, number, web.json_body(RepresentativeIn).username)
     web.commit()
@@ -290,6 +308,7 @@ def designate(code: str, number: int) -> tuple[Response, int]:
 
 @api.get("/evaluations/<int:evaluation_id>")
 @requires(Permission.EVALUATION_ROOM)
+@documented("评标室", ok=RoomOut, errors=("not_in_committee",))
 def show(evaluation_id: int) -> Response:
     return jsonify(room_json(load_evaluation(evaluation_id), web.require_user()))
 
@@ -337,6 +356,22 @@ def stage_named(stage: str) -> EvalState:
 
 @api.post("/evaluations/<int:evaluation_id>/stages/<stage>")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "进入指定的下一阶段（组长或交易中心）",
+    ok=RoomOut,
+    errors=(
+        "stage_not_next",
+        "unknown_stage",
+        "wrong_state",
+        "not_leader",
+        "no_leader",
+        "committee_incomplete",
+        "votes_missing",
+        "scores_missing",
+        "flags_open",
+        "evaluation_transition",
+    ),
+)
 def enter_stage(evaluation_id: int, stage: str) -> Response:
     """The leader (or staff) moves the room into ``stage``: ``compliance`` (the review starts),
     ``scoring`` (the review closes), ``signing`` (the report is generated). Anything else than the
@@ -371,7 +406,8 @@ def act(evaluation_id: int, action: str) -> Response:
         s = web.json_body(ScoresIn)
         scores.submit_scores(db, user, ev, s.opening_seat, dict(s.scores), s.total)
     elif action == "checks":
-        result["flags"] = len(scores.run_checks(db, user, ev))
+        # the count under its own name: ``flags`` stays the room's list (the page renders it)
+        result["flags_found"] = len(scores.run_checks(db, user, ev))
     elif action == "clarify":
         a = web.json_body(AskIn)
         result["clarification"] = compliance.ask(db, user, ev, a.opening_seat, a.question, a.hours).id
@@ -391,20 +427,126 @@ def act(evaluation_id: int, action: str) -> Response:
     return jsonify(room_json(ev, user) | result)
 
 
-# "publicity" (the candidates' publicity, which follows the report) is served by the next stage
-ACTIONS = "sign-in|pledge|recuse|leader|compliance|scores|checks|clarify|sign|send-back"
-
-
-@api.post("/evaluations/<int:evaluation_id>/<any(" + ",".join(f"'{a}'" for a in ACTIONS.split("|")) + "):action>")
+# "publicity" (the candidates' publicity, which follows the report) is served by the next stage.
+# One route per verb, each with its body; the stage moves have their route, ``stages/{stage}``.
+@api.post("/evaluations/<int:evaluation_id>/sign-in")
 @requires(Permission.EVALUATION_ROOM)
-def action(evaluation_id: int, action: str) -> Response:
-    """One room verb: sign-in, pledge, recuse, leader, compliance, scores, checks, clarify, sign,
-    send-back (the stage moves: ``stages/{stage}``)."""
-    return act(evaluation_id, action)
+@documented(
+    "专家签到（SM2 签名 statements.signin）",
+    body=SignatureIn,
+    ok=RoomOut,
+    errors=("wrong_state", "already_signed_in", "certificate_missing", "invalid_signature", "not_in_committee"),
+)
+def sign_in_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "sign-in")
+
+
+@api.post("/evaluations/<int:evaluation_id>/pledge")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "签署回避承诺（SM2 签名 statements.pledge）",
+    body=SignatureIn,
+    ok=RoomOut,
+    errors=(
+        "wrong_state",
+        "not_signed_in",
+        "already_pledged",
+        "certificate_missing",
+        "invalid_signature",
+        "not_in_committee",
+    ),
+)
+def pledge_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "pledge")
+
+
+@api.post("/evaluations/<int:evaluation_id>/recuse")
+@requires(Permission.EVALUATION_ROOM)
+@documented("申请回避", body=ReasonIn, ok=RoomOut, errors=("wrong_state", "not_in_committee"))
+def recuse_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "recuse")
+
+
+@api.post("/evaluations/<int:evaluation_id>/leader")
+@requires(Permission.EVALUATION_ROOM)
+@documented("推选评标委员会组长", body=LeaderIn, ok=RoomOut, errors=("wrong_state", "not_pledged", "not_in_committee"))
+def leader_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "leader")
+
+
+@api.post("/evaluations/<int:evaluation_id>/compliance")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "资格/符合性审查投票（opening_seat 指明投标）",
+    body=ComplianceIn,
+    ok=RoomOut,
+    errors=("wrong_state", "unknown_bidder", "not_pledged", "not_in_committee"),
+)
+def compliance_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "compliance")
+
+
+@api.post("/evaluations/<int:evaluation_id>/scores")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "提交评分（opening_seat 指明投标）",
+    body=ScoresIn,
+    ok=RoomOut,
+    errors=("wrong_state", "unknown_bidder", "factors_mismatch", "no_factors", "not_pledged", "not_in_committee"),
+)
+def scores_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "scores")
+
+
+@api.post("/evaluations/<int:evaluation_id>/checks")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "运行评审检查（离群、算术、客观分不一致）", ok=RoomOut, errors=("wrong_state", "scores_missing", "not_leader")
+)
+def checks_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "checks")
+
+
+@api.post("/evaluations/<int:evaluation_id>/clarify")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "要求投标人澄清（opening_seat 指明投标）",
+    body=AskIn,
+    ok=RoomOut,
+    errors=("wrong_state", "unknown_bidder", "not_leader"),
+)
+def clarify_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "clarify")
+
+
+@api.post("/evaluations/<int:evaluation_id>/sign")
+@requires(Permission.EVALUATION_ROOM)
+@documented(
+    "签署评标报告（SM2 签名 statements.report）",
+    body=ReportSignIn,
+    ok=RoomOut,
+    errors=("wrong_state", "already_signed", "certificate_missing", "invalid_signature", "not_in_committee"),
+)
+def sign_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "sign")
+
+
+@api.post("/evaluations/<int:evaluation_id>/send-back")
+@requires(Permission.EVALUATION_ROOM)
+@documented("评标回退（交易中心）", body=SendBackIn, ok=RoomOut, errors=("wrong_state", "evaluation_transition"))
+def send_back_verb(evaluation_id: int) -> Response:
+    return act(evaluation_id, "send-back")
 
 
 @api.post("/evaluations/<int:evaluation_id>/signin")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "专家签到（旧路径，请改用 sign-in）",
+    body=SignatureIn,
+    ok=RoomOut,
+    deprecated=True,
+    errors=("wrong_state", "already_signed_in", "certificate_missing", "invalid_signature", "not_in_committee"),
+)
 def signin(evaluation_id: int) -> Response:
     """Deprecated alias of ``POST /evaluations/{id}/sign-in`` (removed in the next version)."""
     deprecated(f"/api/v1/evaluations/{evaluation_id}/sign-in")
@@ -413,6 +555,21 @@ def signin(evaluation_id: int) -> Response:
 
 @api.post("/evaluations/<int:evaluation_id>/advance")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "推进到下一阶段（旧路径，请改用 stages/{stage}）",
+    ok=RoomOut,
+    deprecated=True,
+    errors=(
+        "wrong_state",
+        "not_leader",
+        "no_leader",
+        "committee_incomplete",
+        "votes_missing",
+        "scores_missing",
+        "flags_open",
+        "evaluation_transition",
+    ),
+)
 def advance(evaluation_id: int) -> Response:
     """Deprecated alias: take whatever step comes next (``POST /evaluations/{id}/stages/{stage}``)."""
     ev = load_evaluation(evaluation_id)
@@ -423,6 +580,9 @@ def advance(evaluation_id: int) -> Response:
 
 @api.post("/evaluations/<int:evaluation_id>/flags/<int:flag_id>/resolve")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "处理评审提示（写明理由）", body=ReasonIn, ok=RoomOut, errors=("already_resolved", "wrong_state", "not_leader")
+)
 def resolve(evaluation_id: int, flag_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
     scores.resolve_flag(web.db(), web.require_user(), ev, flag_id, web.json_body(ReasonIn).reason)
@@ -432,6 +592,12 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
 
 @api.get("/evaluations/<int:evaluation_id>/bids/<int:bidder_id>/copy")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "投标文件的水印副本（旧路径，请改用 opening-seats）",
+    ok="application/zip",
+    deprecated=True,
+    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee"),
+)
 def bid_copy_alias(evaluation_id: int, bidder_id: int) -> Response:
     """Deprecated alias of ``…/opening-seats/{opening_seat}/copy``: the id was always the seat's."""
     deprecated(f"/api/v1/evaluations/{evaluation_id}/opening-seats/{bidder_id}/copy")
@@ -440,6 +606,11 @@ def bid_copy_alias(evaluation_id: int, bidder_id: int) -> Response:
 
 @api.get("/evaluations/<int:evaluation_id>/opening-seats/<int:opening_seat>/copy")
 @requires(Permission.EVALUATION_ROOM)
+@documented(
+    "投标文件的水印副本（每次下载编号并记录）",
+    ok="application/zip",
+    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee"),
+)
 def bid_copy(evaluation_id: int, opening_seat: int) -> Response:
     """A watermarked copy of the bid decrypted at ``opening_seat`` (the bidder's seat in the
     opening: ``bidders[].opening_seat`` of the room), each download numbered and logged."""
@@ -457,6 +628,7 @@ def bid_copy(evaluation_id: int, opening_seat: int) -> Response:
 
 @api.get("/evaluations/<int:evaluation_id>/report.pdf")
 @requires(Permission.EVALUATION_ROOM)
+@documented("评标报告（PDF）", ok="application/pdf", errors=("not_in_committee",))
 def report_pdf(evaluation_id: int) -> Response:
     ev = load_evaluation(evaluation_id)
     _viewer(ev, web.require_user())
@@ -480,6 +652,7 @@ def _clarification_json(c: Clarification) -> dict[str, Any]:
 
 @api.get("/me/clarifications")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("本单位收到的澄清要求", ok=ClarificationsOut)
 def my_clarifications() -> Response:
     items = compliance.clarifications_for_org(web.db(), web.require_user())
     return jsonify({"items": [_clarification_json(c) for c in items]})
@@ -487,6 +660,7 @@ def my_clarifications() -> Response:
 
 @api.post("/clarifications/<int:clarification_id>/answer")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("答复澄清要求", body=TextIn, ok=ClarificationOut, errors=("already_answered", "too_late"))
 def answer_clarification(clarification_id: int) -> Response:
     c = compliance.answer(web.db(), web.require_user(), clarification_id, web.json_body(TextIn).text)
     web.commit()

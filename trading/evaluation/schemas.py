@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
+from trading.core.apispec import Reply
 from trading.core.input_errors import hint
 from trading.core.schemas import Schema
 
@@ -153,3 +154,205 @@ class TextIn(Schema):
     """Free text: a bidder's answer to a clarification (and, after the report, an objection or its answer)."""
 
     text: str = Field(max_length=20_000)
+
+
+# ---------------------------------------------------------------- answers (the OpenAPI document)
+EvalStateName = Literal["sign_in", "compliance", "scoring", "signing", "reported", "publicity", "awarded"]
+
+
+class ExpertOut(Reply):
+    id: int
+    name: str
+    specialties: list[str]
+    region: str
+
+
+class DeclarationOut(Reply):
+    id: int
+    employer: str
+    history: list[dict[str, Any]]
+    relations: list[dict[str, Any]]
+
+
+class DrawOut(Reply):
+    """What anyone may read of a draw: commitments before, seed and result size after."""
+
+    id: int
+    round: int
+    state: str
+    state_label: str
+    snapshot_sm3: str
+    seed_sm3: str
+    seed: str | None = Field(description="抽取后公开的种子（十六进制）")
+    result_size: int
+    members: dict[str, int] = Field(description="被抽中专家的答复状态及人数")
+    created_at: dt.datetime
+    drawn_at: dt.datetime | None
+
+
+class DrawBundleOut(Reply):
+    """What ``ggzy draw verify`` recomputes a round from."""
+
+    draw: int
+    snapshot: str = Field(description="专家库快照（base64）")
+    snapshot_sm3: str
+    seed: str
+    seed_sm3: str
+    result: list[Any] | None
+
+
+class InvitationOut(Reply):
+    id: int
+    draw: int
+    lot_id: int
+    slot: int
+    state: str
+    state_label: str
+
+
+class InvitationsOut(Reply):
+    items: list[InvitationOut]
+
+
+class RespondedOut(Reply):
+    id: int
+    state: str
+
+
+class RoomSeatOut(Reply):
+    """A committee member's seat."""
+
+    expert: int
+    name: str
+    region: str
+    region_label: str
+    signed_in: bool
+    pledged: bool
+    recused: bool
+    recusal_reason: str | None
+    representative: bool
+    votes: int = Field(description="推选其为组长的票数")
+
+
+class RoomBidderOut(Reply):
+    """A bid under evaluation, named by its bidder's seat in the opening."""
+
+    id: int = Field(description="同 opening_seat（评标室页面沿用）")
+    opening_seat: int = Field(description="开标室中投标人席位的编号：评审请求中的 opening_seat")
+    name: str
+    credit_code: str | None
+    price: str | None
+    compliance: dict[str, Any] | None
+
+
+class SheetOut(Reply):
+    expert: int
+    opening_seat: int
+    bidder: int = Field(description="opening_seat 的旧名（已弃用）")
+    scores: dict[str, Any]
+    total: str
+    factor_total: str
+    submitted_at: dt.datetime
+
+
+class FlagOut(Reply):
+    id: int
+    kind: str
+    kind_label: str
+    expert: int | None
+    opening_seat: int | None
+    bidder: int | None = Field(description="opening_seat 的旧名（已弃用）")
+    factor: str | None
+    detail: Any
+    cleared: bool
+    resolution: str | None
+
+
+class RoomClarificationOut(Reply):
+    id: int
+    opening_seat: int
+    bidder: int = Field(description="opening_seat 的旧名（已弃用）")
+    question: str
+    deadline: dt.datetime
+    answer: str | None
+
+
+class RoomOut(Reply):
+    """The evaluation room as a member or staff see it (not public)."""
+
+    id: int
+    tender: str
+    title: str
+    lot: int
+    lot_name: str
+    method: str
+    method_label: str
+    criteria: dict[str, Any]
+    state: EvalStateName = Field(description="当前阶段（到达的阶段）")
+    state_label: str
+    next_stages: list[EvalStateName] = Field(description="POST /evaluations/{id}/stages/{stage} 现在可以进入的阶段")
+    round: int
+    z_limit: float | None
+    leader: int | None
+    me: int | None = Field(description="调用者的席位（专家编号）；工作人员为 null")
+    seats: list[RoomSeatOut]
+    committee: dict[str, Any]
+    bidders: list[RoomBidderOut]
+    sheets: list[SheetOut]
+    submitted: list[int]
+    flags: list[FlagOut]
+    clarifications: list[RoomClarificationOut]
+    report_sm3: str | None
+    report: dict[str, Any] | None
+    signed: list[int]
+    history: list[Any] | None
+    publicity_ends_at: dt.datetime | None
+    publicity_due_at: dt.datetime | None
+    blocked: dict[str, str | None] = Field(description="各下一步现在为何不能做（null：可以）")
+    statements: dict[str, str] | None = Field(default=None, description="成员：签到、回避承诺、报告各自要签名的内容")
+    my_votes: dict[str, bool] | None = Field(default=None, description="成员：本轮自己的符合性审查投票")
+    flags_found: int | None = Field(default=None, description="checks：本次检查发现的评审提示数")
+    clarification: int | None = Field(default=None, description="clarify：新澄清的编号")
+
+
+class RoomOfLotOut(Reply):
+    id: int
+    state: EvalStateName
+    state_label: str
+
+
+class NamedSeatOut(Reply):
+    expert: int
+    name: str
+    signed_in: bool
+    pledged: bool
+    recused: bool
+    recusal_reason: str | None
+
+
+class EligibleOut(Reply):
+    username: str
+    name: str
+
+
+class RepresentativesOut(Reply):
+    evaluation: int
+    state: EvalStateName
+    state_label: str
+    required: int
+    named: list[NamedSeatOut]
+    eligible: list[EligibleOut]
+
+
+class ClarificationOut(Reply):
+    id: int
+    evaluation: int
+    question: str
+    asked_at: dt.datetime
+    deadline: dt.datetime
+    answer: str | None
+    answered_at: dt.datetime | None
+
+
+class ClarificationsOut(Reply):
+    items: list[ClarificationOut]

@@ -15,6 +15,7 @@ from signing.statements import ceremony_key_statement, sign_statement
 from trading.accounts import web
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, requires
+from trading.core.apispec import documented
 from trading.core.db import Database
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.schemas import Schema
@@ -25,7 +26,22 @@ from trading.opening.lifecycle import next_stages
 from trading.opening.models import Ceremony, Stage
 from trading.opening.record import record_files
 from trading.opening.room_state import ceremony_json, joint_json
-from trading.opening.schemas import AnswerIn, DecryptIn, ExtendIn, ReasonIn, SignatureIn, TextIn
+from trading.opening.schemas import (
+    AnswerIn,
+    CeremoniesOut,
+    CeremonyKeyOut,
+    CeremonyOut,
+    CreatedOut,
+    DeadlineCommitmentOut,
+    DecryptIn,
+    DecryptionQueuedOut,
+    ExtendIn,
+    JointOut,
+    ReasonIn,
+    ServerTimeOut,
+    SignatureIn,
+    TextIn,
+)
 from trading.opening.stage_routes import deprecated, refuse_unless_next, unknown_stage
 from trading.opening.streams import Scopes, event_body, format_cursor, parse_position, visible_events
 from trading.pki.trust import trust
@@ -61,12 +77,14 @@ def current(ceremony_id: int, *, for_update: bool = False) -> Ceremony:
 
 @api.get("/time")
 @requires(Permission.PUBLIC)
+@documented("服务器时间", ok=ServerTimeOut)
 def server_time() -> Response:
     return jsonify({"server_time": iso(clock.now())})
 
 
 @api.get("/tenders/<code>/ceremonies")
 @requires(Permission.PUBLIC)
+@documented("项目各标段的开标室", ok=CeremoniesOut)
 def list_for_tender(code: str) -> Response:
     tender = load(code)
     db = web.db()
@@ -80,6 +98,7 @@ def list_for_tender(code: str) -> Response:
 
 @api.get("/tenders/<code>/deadline-commitment")
 @requires(Permission.PUBLIC)
+@documented("投标截止时的检查点与各投标的承诺", ok=DeadlineCommitmentOut)
 def deadline_commitment(code: str) -> Response:
     """The checkpoint signed at the bid deadline over every accepted bid's commitment."""
     tender = load(code)
@@ -92,12 +111,14 @@ def deadline_commitment(code: str) -> Response:
 
 @api.get("/ceremonies/<int:ceremony_id>")
 @requires(Permission.PUBLIC)
+@documented("开标室（当前阶段、可以进入的下一阶段等）", ok=CeremonyOut)
 def show(ceremony_id: int) -> Response:
     return jsonify(ceremony_json(current(ceremony_id), web.current_user()))
 
 
 @api.get("/ceremonies/<int:ceremony_id>/key")
 @requires(Permission.PUBLIC)
+@documented("开标室的公钥（平台签名）", ok=CeremonyKeyOut)
 def ceremony_key(ceremony_id: int) -> Response:
     """The ceremony's public key, signed by the platform: bidders re-wrap their keys only to it."""
     c = current(ceremony_id)
@@ -119,6 +140,12 @@ def _done(c: Ceremony) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/sign-in")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "开标签到（SM2 签名）",
+    body=SignatureIn,
+    ok=CeremonyOut,
+    errors=("signed_in", "wrong_stage", "not_a_bidder", "certificate_missing", "invalid_signature"),
+)
 def sign_in(ceremony_id: int) -> Response:
     """签到: the bidder signs the sign-in statement with its signing key (the stage ``sign_in``)."""
     data = web.json_body(SignatureIn)
@@ -129,6 +156,13 @@ def sign_in(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/signin")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "开标签到（旧路径，请改用 sign-in）",
+    body=SignatureIn,
+    ok=CeremonyOut,
+    deprecated=True,
+    errors=("signed_in", "wrong_stage", "not_a_bidder", "certificate_missing", "invalid_signature"),
+)
 def signin(ceremony_id: int) -> Response:
     """Deprecated alias of ``POST /ceremonies/{id}/sign-in`` (removed in the next version)."""
     deprecated(f"/api/v1/ceremonies/{ceremony_id}/sign-in")
@@ -137,6 +171,22 @@ def signin(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/decrypt")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "提交解密密钥（开标室公钥加密，SM2 签名）",
+    body=DecryptIn,
+    ok=DecryptionQueuedOut,
+    status=202,
+    errors=(
+        "wrong_stage",
+        "not_a_bidder",
+        "not_signed_in",
+        "already_decrypted",
+        "decryption_running",
+        "bad_wrapped_key",
+        "certificate_missing",
+        "invalid_signature",
+    ),
+)
 def decrypt(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(DecryptIn)
     try:
@@ -151,6 +201,19 @@ def decrypt(ceremony_id: int) -> tuple[Response, int]:
 
 @api.post("/ceremonies/<int:ceremony_id>/confirm")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "确认开标记录（SM2 签名）",
+    body=SignatureIn,
+    ok=CeremonyOut,
+    errors=(
+        "wrong_stage",
+        "not_a_bidder",
+        "not_opened",
+        "already_confirmed",
+        "certificate_missing",
+        "invalid_signature",
+    ),
+)
 def confirm(ceremony_id: int) -> Response:
     data = web.json_body(SignatureIn)
     c = current(ceremony_id, for_update=True)
@@ -160,6 +223,7 @@ def confirm(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/objections")
 @requires(Permission.TENDER_PARTICIPATE)
+@documented("对开标提出异议", body=TextIn, ok=CreatedOut, status=201, errors=("wrong_stage", "not_a_bidder"))
 def object_(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(TextIn)
     c = current(ceremony_id, for_update=True)
@@ -170,6 +234,7 @@ def object_(ceremony_id: int) -> tuple[Response, int]:
 
 @api.post("/ceremonies/<int:ceremony_id>/objections/<int:objection_id>/answer")
 @requires(Permission.CEREMONY_HOST)
+@documented("主持人答复异议", body=AnswerIn, ok=CeremonyOut, errors=("already_answered", "wrong_stage"))
 def answer(ceremony_id: int, objection_id: int) -> Response:
     data = web.json_body(AnswerIn)
     c = current(ceremony_id, for_update=True)
@@ -179,6 +244,7 @@ def answer(ceremony_id: int, objection_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/messages")
 @requires(Permission.AUTHENTICATED)
+@documented("给主持人发消息", body=TextIn, ok=CreatedOut, status=201, errors=("wrong_stage",))
 def message(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(TextIn)
     c = current(ceremony_id, for_update=True)
@@ -205,6 +271,20 @@ def stage_named(stage: str) -> Stage:
 
 @api.post("/ceremonies/<int:ceremony_id>/stages/<stage>")
 @requires(Permission.CEREMONY_HOST)
+@documented(
+    "进入指定的下一阶段（结束当前阶段）",
+    ok=CeremonyOut,
+    errors=(
+        "stage_not_next",
+        "unknown_stage",
+        "wrong_stage",
+        "stage_not_done",
+        "paused",
+        "joint_opening",
+        "advance_failed",
+        "ceremony_transition",
+    ),
+)
 def enter_stage(ceremony_id: int, stage: str) -> Response:
     """Staff end the current window early and enter ``stage``, which must be the next one
     (409 ``stage_not_next`` names the current stage and the allowed next ones; a request repeated
@@ -218,6 +298,12 @@ def enter_stage(ceremony_id: int, stage: str) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/advance")
 @requires(Permission.CEREMONY_HOST)
+@documented(
+    "进入下一阶段（旧路径，请改用 stages/{stage}）",
+    ok=CeremonyOut,
+    deprecated=True,
+    errors=("wrong_stage", "stage_not_done", "paused", "joint_opening", "advance_failed", "ceremony_transition"),
+)
 def advance(ceremony_id: int) -> Response:
     """Deprecated alias: enter whatever stage comes next (``POST /ceremonies/{id}/stages/{stage}``)."""
     c = current(ceremony_id, for_update=True)
@@ -228,6 +314,7 @@ def advance(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/pause")
 @requires(Permission.CEREMONY_HOST)
+@documented("暂停开标", body=ReasonIn, ok=CeremonyOut, errors=("wrong_stage", "paused", "joint_opening"))
 def pause(ceremony_id: int) -> Response:
     data = web.json_body(ReasonIn)
     c = current(ceremony_id, for_update=True)
@@ -237,6 +324,7 @@ def pause(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/resume")
 @requires(Permission.CEREMONY_HOST)
+@documented("继续开标", ok=CeremonyOut, errors=("wrong_stage", "not_paused", "joint_opening"))
 def resume(ceremony_id: int) -> Response:
     c = current(ceremony_id, for_update=True)
     controls.resume(web.db(), web.require_user(), c)
@@ -245,6 +333,7 @@ def resume(ceremony_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/extend")
 @requires(Permission.CEREMONY_HOST)
+@documented("延长当前阶段", body=ExtendIn, ok=CeremonyOut, errors=("wrong_stage", "joint_opening"))
 def extend(ceremony_id: int) -> Response:
     data = web.json_body(ExtendIn)
     c = current(ceremony_id, for_update=True)
@@ -268,6 +357,7 @@ def joint_scopes(rooms: list[Ceremony], user: User | None) -> Scopes:
 
 @api.get("/tenders/<code>/opening")
 @requires(Permission.PUBLIC)
+@documented("合并开标室", ok=JointOut, errors=("not_joint",))
 def joint_show(code: str) -> Response:
     tender, rooms = joint_rooms(code)
     return jsonify(joint_json(tender, rooms, web.current_user()))
@@ -275,6 +365,7 @@ def joint_show(code: str) -> Response:
 
 @api.get("/tenders/<code>/opening/events")
 @requires(Permission.PUBLIC)
+@documented("合并开标室的事件流（SSE；?once=1 返回 JSON）", ok="text/event-stream", errors=("not_joint",))
 def joint_events(code: str) -> Response:
     """Every lot's events the caller may see; SSE ids are cursors (``12:812,13:790``)."""
     _, rooms = joint_rooms(code)
@@ -329,6 +420,20 @@ def _joint_moved(tender: Tender, rooms: list[Ceremony]) -> Response:
 
 @api.post("/tenders/<code>/opening/stages/<stage>")
 @requires(Permission.CEREMONY_HOST)
+@documented(
+    "合并开标：各标段一同进入指定的下一阶段",
+    ok=JointOut,
+    errors=(
+        "stage_not_next",
+        "unknown_stage",
+        "not_joint",
+        "wrong_stage",
+        "stage_not_done",
+        "stages_differ",
+        "paused",
+        "advance_failed",
+    ),
+)
 def joint_enter_stage(code: str, stage: str) -> Response:
     """合并开标: every running lot ends its window and enters ``stage`` together, which must be
     the next one (409 ``stage_not_next`` otherwise)."""
@@ -342,16 +447,35 @@ def joint_enter_stage(code: str, stage: str) -> Response:
     return _joint_moved(tender, rooms)
 
 
-@api.post("/tenders/<code>/opening/<any(pause, resume, extend):action>")
+@api.post("/tenders/<code>/opening/pause")
 @requires(Permission.CEREMONY_HOST)
-def joint_act(code: str, action: str) -> Response:
-    """合并开标: pause, resume or extend every running lot's window at once."""
-    tender, rooms = joint_control(code, action)
-    return _joint_moved(tender, rooms)
+@documented("合并开标：暂停各标段", body=ReasonIn, ok=JointOut, errors=("not_joint", "wrong_stage", "paused"))
+def joint_pause(code: str) -> Response:
+    return _joint_moved(*joint_control(code, "pause"))
+
+
+@api.post("/tenders/<code>/opening/resume")
+@requires(Permission.CEREMONY_HOST)
+@documented("合并开标：继续各标段", ok=JointOut, errors=("not_joint", "wrong_stage", "not_paused"))
+def joint_resume(code: str) -> Response:
+    return _joint_moved(*joint_control(code, "resume"))
+
+
+@api.post("/tenders/<code>/opening/extend")
+@requires(Permission.CEREMONY_HOST)
+@documented("合并开标：延长各标段的当前阶段", body=ExtendIn, ok=JointOut, errors=("not_joint", "wrong_stage"))
+def joint_extend(code: str) -> Response:
+    return _joint_moved(*joint_control(code, "extend"))
 
 
 @api.post("/tenders/<code>/opening/advance")
 @requires(Permission.CEREMONY_HOST)
+@documented(
+    "合并开标：进入下一阶段（旧路径，请改用 stages/{stage}）",
+    ok=JointOut,
+    deprecated=True,
+    errors=("not_joint", "wrong_stage", "stage_not_done", "stages_differ", "paused", "advance_failed"),
+)
 def joint_advance(code: str) -> Response:
     """Deprecated alias: every running lot enters its next stage (``…/opening/stages/{stage}``)."""
     tender, rooms = joint_rooms(code, for_update=True)
@@ -361,14 +485,13 @@ def joint_advance(code: str) -> Response:
     return _joint_moved(tender, rooms)
 
 
-@api.get("/ceremonies/<int:ceremony_id>/record.<fmt>")
-@requires(Permission.PUBLIC)
-def record(ceremony_id: int, fmt: str) -> Response:
-    """The opening record (published on the platform, EB): JSON, PDF, or the signed statement."""
+def record_file(ceremony_id: int, fmt: str) -> Response:
+    """The opening record (published on the platform, EB) as ``fmt``: json, pdf, or sig, the
+    platform's signed statement naming both files' SM3. ``?final=1``: the final record."""
     c = current(ceremony_id)
     final = request.args.get("final") == "1"
     files = record_files(c, final=final)
-    if files is None or fmt not in ("json", "pdf", "sig"):
+    if files is None:
         raise NotFound("开标记录尚未生成")
     name = f"opening-record-{c.id}{'-final' if final else ''}.{fmt}"
     if fmt == "sig":
@@ -382,8 +505,34 @@ def record(ceremony_id: int, fmt: str) -> Response:
     return Response(data, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+@api.get("/ceremonies/<int:ceremony_id>/record.json")
+@requires(Permission.PUBLIC)
+@documented("开标记录（JSON；?final=1 为最终开标记录）", ok="application/json")
+def record_json(ceremony_id: int) -> Response:
+    """The record's JSON file, byte for byte as signed (its SM3 is ``record_sm3``)."""
+    return record_file(ceremony_id, "json")
+
+
+@api.get("/ceremonies/<int:ceremony_id>/record.pdf")
+@requires(Permission.PUBLIC)
+@documented("开标记录（PDF；?final=1 为最终开标记录）", ok="application/pdf")
+def record_pdf(ceremony_id: int) -> Response:
+    return record_file(ceremony_id, "pdf")
+
+
+@api.get("/ceremonies/<int:ceremony_id>/record.sig")
+@requires(Permission.PUBLIC)
+@documented("开标记录的平台签名文件（按字节原样核验；?final=1 为最终开标记录的）", ok="application/octet-stream")
+def record_sig(ceremony_id: int) -> Response:
+    """Canonical JSON: ``statement`` (the signed bytes, base64: type opening_record, signed_at, body
+    with record_sm3 and pdf_sm3), ``signature`` (SM2 over SM3, DER, base64), ``signer_cert`` (DER,
+    base64). docs/api.md verifies it with openssl."""
+    return record_file(ceremony_id, "sig")
+
+
 @api.get("/ceremonies/<int:ceremony_id>/events")
 @requires(Permission.PUBLIC)
+@documented("开标室的事件流（SSE；?once=1 返回 JSON）", ok="text/event-stream")
 def events(ceremony_id: int) -> Response:
     """Server-Sent Events; ``Last-Event-ID`` (or ``?after=``) resumes. ``?once=1`` answers JSON."""
     c = current(ceremony_id)

@@ -141,7 +141,7 @@ def say(ceremony_id: int) -> ResponseReturnValue:
 @pages.post("/ceremonies/<int:ceremony_id>/signin")
 @requires(Permission.TENDER_PARTICIPATE)
 def signin(ceremony_id: int) -> ResponseReturnValue:
-    return opening_api.signin(ceremony_id)
+    return opening_api.sign_in(ceremony_id)
 
 
 @pages.post("/ceremonies/<int:ceremony_id>/decrypt")
