@@ -21,7 +21,7 @@ def _literal(node: ast.AST | None) -> str | None:
 
 def codes_in(tree: ast.AST) -> set[str]:
     """The codes in one module: ``code="…"`` in a call, ``code = "…"`` in a class body,
-    ``{"code": "…"}`` in an error body, and the first argument of a ``refuse`` helper."""
+    ``{"code": "…", "message": …}`` in an error body, and the first argument of a ``refuse`` helper."""
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
@@ -37,7 +37,7 @@ def codes_in(tree: ast.AST) -> set[str]:
                     and (v := _literal(stmt.value))
                 ):
                     found.add(v)
-        elif isinstance(node, ast.Dict):
+        elif isinstance(node, ast.Dict) and "message" in {_literal(k) for k in node.keys}:
             found |= {
                 v
                 for k, val in zip(node.keys, node.values, strict=True)

@@ -132,7 +132,19 @@ def api_organisations() -> Response:
 
 @api.post("/organisations")
 @requires(Permission.ORGANISATION_MANAGE)
-@documented("新建机构", body=OrganisationIn, ok=OrganisationOut, status=201, errors=("conflict",))
+@documented(
+    "新建机构",
+    body=OrganisationIn,
+    ok=OrganisationOut,
+    status=201,
+    errors=("conflict",),
+    example={
+        "name": "福建某建设工程有限公司",
+        "credit_code": "91350100M000100Y43",
+        "kind": "enterprise",
+        "region": "350100",
+    },
+)
 def api_organisation_create() -> tuple[Response, int]:
     org = ops.create_organisation(web.db(), web.require_user(), web.json_body(OrganisationIn))
     web.commit()
@@ -157,7 +169,20 @@ def api_users() -> Response:
 
 @api.post("/users")
 @requires(Permission.USER_MANAGE)
-@documented("新建用户", body=UserIn, ok=UserOut, status=201, errors=("conflict",))
+@documented(
+    "新建用户",
+    body=UserIn,
+    ok=UserOut,
+    status=201,
+    errors=("conflict",),
+    example={
+        "username": "bidder9",
+        "display_name": "张三",
+        "password": "correct horse battery",
+        "organisation_id": 3,
+        "roles": ["bidder"],
+    },
+)
 def api_user_create() -> tuple[Response, int]:
     user = ops.create_user(web.db(), web.require_user(), web.json_body(UserIn))
     web.commit()

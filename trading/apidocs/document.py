@@ -60,6 +60,19 @@ def api_routes(app: Flask) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
+def media_schema(media_type: str) -> dict[str, Any]:
+    """A non-model answer's schema: JSON of its own shape, a stream of server-sent events, or bytes."""
+    if media_type.endswith("json"):
+        return {"type": "object"}
+    if media_type == "text/event-stream":
+        return {
+            "type": "object",
+            "description": "服务器推送事件（SSE）：每个事件有 event 名称和 JSON 文本的 data",
+            "properties": {"event": {"type": "string"}, "data": {"type": "string"}, "id": {"type": "string"}},
+        }
+    return {"type": "string", "format": "binary"}
+
+
 def error_schema() -> dict[str, Any]:
     catalogue = "\n".join(
         f"- `{code}`（{'/'.join(map(str, e.statuses))}）：{e.meaning}" for code, e in ERROR_CODES.items()
@@ -180,7 +193,7 @@ def _complete(entry: dict[str, Any], op: Operation, permission: Permission | Non
     ok = responses.setdefault(str(op.status), {"description": op.summary})
     ok["description"] = op.summary
     if op.media_type is not None:
-        schema = {"type": "object"} if op.media_type.endswith("json") else {"type": "string", "format": "binary"}
+        schema = media_schema(op.media_type)
         ok["content"] = {op.media_type: {"schema": schema}}
     for status, text in op.also.items():
         responses[str(status)] = {"description": text}

@@ -115,7 +115,13 @@ def verify_api(package_id: int) -> Response:
 
 @api.post("/<int:package_id>/legal-hold")
 @requires(Permission.ARCHIVE_HOLD)
-@documented("设置或解除法律保留", body=HoldIn, ok=PackageOut, errors=("conflict",))
+@documented(
+    "设置或解除法律保留",
+    body=HoldIn,
+    ok=PackageOut,
+    errors=("conflict",),
+    example={"on": True, "reason": "（2027）闽 01 行初 12 号诉讼"},
+)
 def hold_api(package_id: int) -> Response:
     data = web.json_body(HoldIn)
     p = custody.get_package(web.db(), package_id)

@@ -104,6 +104,7 @@ def publicity_start(evaluation_id: int) -> Response:
     ok=ObjectionRaisedOut,
     status=201,
     errors=("not_started", "not_a_bidder", "out_of_time", "wrong_state"),
+    example={"text": "第一中标候选人的项目经理有在建工程，不符合招标文件要求。"},
 )
 def object_to(evaluation_id: int) -> tuple[Response, int]:
     ev = load_evaluation(evaluation_id, for_update=True)
@@ -116,7 +117,11 @@ def object_to(evaluation_id: int) -> tuple[Response, int]:
 @api.post("/evaluations/<int:evaluation_id>/objections/<int:objection_id>/answer")
 @requires(Permission.TENDER_MANAGE)
 @documented(
-    "答复异议", body=TextIn, ok=PublicityOut, errors=("not_started", "forbidden", "already_answered", "too_late")
+    "答复异议",
+    body=TextIn,
+    ok=PublicityOut,
+    errors=("not_started", "forbidden", "already_answered", "too_late"),
+    example={"text": "经核查，该项目经理的在建工程已于开标前竣工验收，异议不成立。"},
 )
 def answer_objection(evaluation_id: int, objection_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
@@ -132,6 +137,7 @@ def answer_objection(evaluation_id: int, objection_id: int) -> Response:
     body=AwardIn,
     ok=PublicityOut,
     errors=("not_started", "forbidden", "wrong_state", "objection_open", "publicity_running", "invalid_input"),
+    example={"winner": 12, "reason": ""},
 )
 def award(evaluation_id: int) -> Response:
     ev = load_evaluation(evaluation_id, for_update=True)
@@ -159,6 +165,7 @@ def contract(evaluation_id: int) -> Response:
     ok=ClaimFiledOut,
     status=201,
     errors=("no_such_guarantee", "forbidden", "before_opening", "no_grounds", "out_of_time", "wrong_state"),
+    example={"ground": "withdrew_after_deadline", "statement": "该投标人在投标截止后撤销投标文件。"},
 )
 def claim(guarantee_id: int) -> tuple[Response, int]:
     data = web.json_body(ClaimIn)

@@ -115,6 +115,7 @@ def bid_json(b: Bid) -> dict[str, Any]:
         "too_many_upload_bytes",
         "staging_full",
     ),
+    example={"tender": "GGZY-2026-000001", "lot": 1, "size": 1048576, "head": "<数字信封的前缀与文件头，base64>"},
 )
 def init_upload() -> tuple[Response, int]:
     data = web.json_body(InitIn)
@@ -239,6 +240,7 @@ def my_bids() -> Response:
     body=WithdrawIn,
     ok=WithdrawnOut,
     errors=("deadline_passed", "invalid_signature", "bid_transition", "wrong_state"),
+    example={"signature": "<投标人对撤回声明的 SM2 签名，base64>"},
 )
 def withdraw(ciphertext_sm3: str) -> Response:
     data = web.json_body(WithdrawIn)

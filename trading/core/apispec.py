@@ -34,17 +34,22 @@ the view, it only records what the document says about it.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic.json_schema import CoreModeRef, DefsRef, GenerateJsonSchema
 from spectree import Response, SpecTree
 from spectree.metadata import FunctionDecorator, register_validated_function
+from spectree.model_adapter.protocol import SchemaMode
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 
 from trading.core.error_codes import ERROR_CODES
 
 F = TypeVar("F", bound=Callable[..., Any])
+REF = "#/components/schemas/"
 ATTR = "__ggzy_api_doc__"
 
 #: The tag of each stage's routes, by the module that declares them (``trading.<stage>.…``).
@@ -94,12 +99,50 @@ class Operation:
     deprecated: bool = False
 
 
+class Names:
+    """One component name per class, for the whole document: the class's own, or, for a second
+    class of that name (``AnswerIn`` of tenders and of guarantees), qualified by its stage."""
+
+    def __init__(self) -> None:
+        self.by_path: dict[str, str] = {}
+
+    def of(self, path: str) -> str:
+        """The name of the class at ``path`` (``trading.opening.schemas.ObjectionOut``)."""
+        if path not in self.by_path:
+            module, _, name = path.rpartition(".")
+            taken = set(self.by_path.values())
+            parts = module.split(".")
+            self.by_path[path] = name if name not in taken else f"{parts[1] if len(parts) > 1 else module}.{name}"
+        return self.by_path[path]
+
+
+NAMES = Names()
+
+
+class UniqueDefs(GenerateJsonSchema):
+    """pydantic's schemas, their nested models named by ``NAMES`` rather than by class name alone,
+    which would make the opening's ``ObjectionOut`` and the awards' one component."""
+
+    def get_defs_ref(self, core_mode_ref: CoreModeRef) -> DefsRef:
+        chosen = super().get_defs_ref(core_mode_ref)
+        path = core_mode_ref[0].rsplit(":", 1)[0]
+        if re.fullmatch(r"[\w.]+", path):  # a plain class (not a generic's parameters)
+            self._prioritized_defsref_choices[chosen].insert(0, DefsRef(NAMES.of(path)))
+        return chosen
+
+
+class UniquelyNamed(PydanticModelAdapter):
+    def json_schema(self, model: type[Any], *, ref_template: str, mode: SchemaMode = "validation") -> dict[str, Any]:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            return model.model_json_schema(ref_template=ref_template, mode=mode, schema_generator=UniqueDefs)
+        return super().json_schema(model, ref_template=ref_template, mode=mode)
+
+
 class Reference(SpecTree):
     """spectree, used for the document only: ``describe`` records a view without wrapping it (the
     API parses its own input, and a wrapper would re-make every response, file downloads included)."""
 
     def __init__(self) -> None:
-        self.names: dict[str, type] = {}
         super().__init__(
             "flask",
             mode="strict",
@@ -107,21 +150,10 @@ class Reference(SpecTree):
             path="-no-ui-",  # its own UI pages (from a CDN) are never registered
             title="ggzy 公共资源交易平台 API",
             version="1",
-            naming_strategy=self.name_of,
+            naming_strategy=lambda model: NAMES.of(f"{model.__module__}.{model.__qualname__}"),
             nested_naming_strategy=lambda _parent, child: child,
+            model_adapter=UniquelyNamed(),  # type: ignore[arg-type]  # spectree types its protocol invariantly
         )
-
-    def name_of(self, model: Any) -> str:
-        """The component name: the class's own; a second model of the same name (``AnswerIn`` of
-        tenders and of guarantees) is qualified by its stage, ``guarantees.AnswerIn``."""
-        for name, known in self.names.items():
-            if known is model:
-                return name
-        name = str(model.__name__)
-        if name in self.names:
-            name = f"{model.__module__.split('.')[1]}.{name}"
-        self.names[name] = model
-        return name
 
     def describe(
         self,

@@ -75,6 +75,7 @@ def issuers() -> Response:
         "unknown_issuer",
         "deadline_passed",
     ),
+    example={"tender": "GGZY-2026-000001", "lot": 1, "issuer": "91350100M000100Y43"},
 )
 def apply() -> tuple[Response, int]:
     data = web.json_body(ApplyIn)

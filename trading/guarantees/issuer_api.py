@@ -158,7 +158,11 @@ def orders() -> Response:
 @issuer_api.post("/orders/<int:order_id>/reject")
 @requires(Permission.ISSUER_SIGNED)
 @documented(
-    "出具机构：拒绝申请", body=RejectIn, ok=RejectedOut, errors=("no_such_order", "order_transition", "wrong_state")
+    "出具机构：拒绝申请",
+    body=RejectIn,
+    ok=RejectedOut,
+    errors=("no_such_order", "order_transition", "wrong_state"),
+    example={"reason": "申请人资信不符合本机构要求"},
 )
 def reject(order_id: int) -> Response:
     user = issuer()
@@ -340,6 +344,12 @@ def claims() -> Response:
     body=AnswerIn,
     ok=ClaimAnsweredOut,
     errors=("no_such_claim", "claim_transition", "wrong_state"),
+    example={
+        "pay": True,
+        "answer": "经核实，同意赔付",
+        "paid_amount": "200000.00",
+        "payment_reference": "PAY-20270301-001",
+    },
 )
 def answer(claim_id: int) -> Response:
     user = issuer()

@@ -52,7 +52,14 @@ def revoked_json(r: RevokedCertificate) -> dict[str, Any]:
 # ---------------------------------------------------------------- the UKey login
 @api.post("/auth/challenge")
 @requires(Permission.PUBLIC)
-@documented("证书登录第 1 步：取得挑战码", body=ChallengeIn, ok=ChallengeOut, status=201, errors=("too_many_requests",))
+@documented(
+    "证书登录第 1 步：取得挑战码",
+    body=ChallengeIn,
+    ok=ChallengeOut,
+    status=201,
+    errors=("too_many_requests",),
+    example={"username": "bidder1"},
+)
 def api_challenge() -> tuple[Response, int]:
     """Step 1 of the UKey login: a one-time statement to sign with the registered signing key."""
     data = web.json_body(ChallengeIn)
@@ -77,7 +84,12 @@ def api_challenge() -> tuple[Response, int]:
 @api.post("/auth/sm2")
 @requires(Permission.PUBLIC)
 @documented(
-    "证书登录第 2 步：交回签名，取得访问令牌", body=Sm2LoginIn, ok=TokenOut, status=201, errors=("bad_challenge",)
+    "证书登录第 2 步：交回签名，取得访问令牌",
+    body=Sm2LoginIn,
+    ok=TokenOut,
+    status=201,
+    errors=("bad_challenge",),
+    example={"challenge_id": "<第 1 步的 challenge_id>", "signature": "<对 statement 的 SM2 签名，base64>"},
 )
 def api_sm2_login() -> tuple[Response, int]:
     """Step 2: the signature over the statement, checked against the registered certificate."""
@@ -112,6 +124,7 @@ def api_sm2_login() -> tuple[Response, int]:
         "certificate_usage",
         "conflict",
     ),
+    example={"certificate_pem": "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n", "usage": "sign"},
 )
 def register_my_certificate() -> tuple[Response, int]:
     data = web.json_body(CertificateIn)
@@ -134,7 +147,14 @@ def api_revoked() -> Response:
 
 @api.post("/certificates/revoked")
 @requires(Permission.CERTIFICATE_REVOKE)
-@documented("吊销证书", body=RevokeIn, ok=RevokedOut, status=201, errors=("invalid_input", "conflict"))
+@documented(
+    "吊销证书",
+    body=RevokeIn,
+    ok=RevokedOut,
+    status=201,
+    errors=("invalid_input", "conflict"),
+    example={"certificate_pem": "-----BEGIN CERTIFICATE-----\n…\n-----END CERTIFICATE-----\n", "reason": "UKey 遗失"},
+)
 def api_revoke() -> tuple[Response, int]:
     data = web.json_body(RevokeIn)
     cert = read_certificate_pem(data.certificate_pem)

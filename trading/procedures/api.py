@@ -57,7 +57,12 @@ def list_holidays() -> Response:
 
 @api.put("/holidays/<day>")
 @requires(Permission.CALENDAR_MANAGE)
-@documented("设置一天为节假日或调休上班日", body=HolidayIn, errors=("bad_date", "invalid_input"))
+@documented(
+    "设置一天为节假日或调休上班日",
+    body=HolidayIn,
+    errors=("bad_date", "invalid_input"),
+    example={"is_workday": False, "name": "元旦"},
+)
 def put_holiday(day: str) -> tuple[Response, int]:
     data = web.json_body(HolidayIn)
     procs.set_holiday(web.db(), web.require_user(), _day(day), data.is_workday, data.name)

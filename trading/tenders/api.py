@@ -106,6 +106,30 @@ def my_tenders() -> Response:
     ok=TenderOut,
     status=201,
     errors=("forbidden", "bad_deadline"),
+    example={
+        "title": "福州市滨海新城道路改造工程施工招标",
+        "category": "construction",
+        "procedure_code": "construction_open",
+        "region": "350100",
+        "bid_deadline": "2027-01-20T09:30:00+08:00",
+        "announcement_body": "本招标项目已由福州市发展和改革委员会批准建设，现对该项目的施工进行公开招标。",
+        "lots": [
+            {
+                "name": "一标段：土建施工",
+                "estimated_price": "10000000.00",
+                "bond_amount": "200000.00",
+                "evaluation_method": "comprehensive",
+                "criteria": {
+                    "compliance": ["营业执照", "施工资质"],
+                    "factors": [{"name": "施工组织设计", "weight": 50}, {"name": "项目管理机构", "weight": 10}],
+                    "price": {"formula": "benchmark", "weight": 40},
+                },
+                "committee_size": 5,
+                "specialties": [{"code": "A01", "count": 4}],
+                "price_fields": [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}],
+            }
+        ],
+    },
 )
 def create_tender() -> tuple[Response, int]:
     tender = drafting.create_tender(web.db(), web.require_user(), web.json_body(TenderIn))
@@ -168,6 +192,12 @@ def upload_document(code: str) -> tuple[Response, int]:
     ok=AnnouncementOut,
     status=201,
     errors=("forbidden", "wrong_state", "bad_deadline", "amendment_too_late"),
+    example={
+        "title": "关于一标段工期要求的澄清",
+        "body": "一标段工期由 365 日历天调整为 300 日历天。",
+        "affects_bids": True,
+        "new_deadline": "2027-02-10T09:30:00+08:00",
+    },
 )
 def draft_amendment(code: str) -> tuple[Response, int]:
     data = web.json_body(AmendmentIn)
@@ -177,7 +207,13 @@ def draft_amendment(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/questions/<int:question_id>/answer")
 @requires(Permission.TENDER_MANAGE)
-@documented("答复澄清问题", body=AnswerIn, ok=QuestionAnsweredOut, errors=("forbidden", "already_answered", "conflict"))
+@documented(
+    "答复澄清问题",
+    body=AnswerIn,
+    ok=QuestionAnsweredOut,
+    errors=("forbidden", "already_answered", "conflict"),
+    example={"answer": "工期不可调整，以招标文件为准。"},
+)
 def answer_question(code: str, question_id: int) -> tuple[Response, int]:
     data = web.json_body(AnswerIn)
     q = docs.answer_question(web.db(), web.require_user(), load(code), question_id, data.answer)
@@ -186,7 +222,12 @@ def answer_question(code: str, question_id: int) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/terminate")
 @requires(Permission.AUTHENTICATED)
-@documented("终止招标", body=ReasonIn, errors=("forbidden", "wrong_state", "tender_transition"))
+@documented(
+    "终止招标",
+    body=ReasonIn,
+    errors=("forbidden", "wrong_state", "tender_transition"),
+    example={"reason": "项目资金未落实，终止招标"},
+)
 def terminate(code: str) -> tuple[Response, int]:
     """Tenderee, agency or staff; the operation checks which."""
     data = web.json_body(ReasonIn)
@@ -225,7 +266,12 @@ def publish_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/return")
 @requires(Permission.TENDER_REVIEW)
-@documented("退回招标项目", body=ReasonIn, errors=("wrong_state", "tender_transition"))
+@documented(
+    "退回招标项目",
+    body=ReasonIn,
+    errors=("wrong_state", "tender_transition"),
+    example={"reason": "招标公告缺少资格要求，请补充后重新提交"},
+)
 def return_tender(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     publication.return_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
@@ -234,7 +280,12 @@ def return_tender(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/suspend")
 @requires(Permission.TENDER_REVIEW)
-@documented("暂停招标", body=ReasonIn, errors=("wrong_state", "tender_transition"))
+@documented(
+    "暂停招标",
+    body=ReasonIn,
+    errors=("wrong_state", "tender_transition"),
+    example={"reason": "收到投诉，暂停招标以便核查"},
+)
 def suspend(code: str) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     termination.suspend_tender(web.db(), web.require_user(), load(code, for_update=True), data.reason)
@@ -243,7 +294,12 @@ def suspend(code: str) -> tuple[Response, int]:
 
 @api.post("/tenders/<code>/resume")
 @requires(Permission.TENDER_REVIEW)
-@documented("恢复招标并定新的投标截止时间", body=ResumeIn, errors=("wrong_state", "tender_transition", "bad_deadline"))
+@documented(
+    "恢复招标并定新的投标截止时间",
+    body=ResumeIn,
+    errors=("wrong_state", "tender_transition", "bad_deadline"),
+    example={"new_deadline": "2027-02-20T09:30:00+08:00"},
+)
 def resume(code: str) -> tuple[Response, int]:
     data = web.json_body(ResumeIn)  # an instant with its zone, in UTC (schemas.instant)
     termination.resume_tender(web.db(), web.require_user(), load(code, for_update=True), data.new_deadline)
@@ -262,7 +318,7 @@ def publish_announcement(ann_id: int) -> tuple[Response, int]:
 
 @api.post("/announcements/<int:ann_id>/return")
 @requires(Permission.TENDER_REVIEW)
-@documented("退回变更公告", body=ReasonIn, errors=("wrong_state",))
+@documented("退回变更公告", body=ReasonIn, errors=("wrong_state",), example={"reason": "变更内容与招标文件不一致"})
 def return_announcement(ann_id: int) -> tuple[Response, int]:
     data = web.json_body(ReasonIn)
     amendments.return_announcement(web.db(), web.require_user(), _announcement(ann_id), data.reason)
@@ -295,7 +351,14 @@ def download_document(code: str, document_id: int) -> Response:
 
 @api.post("/tenders/<code>/questions")
 @requires(Permission.TENDER_PARTICIPATE)
-@documented("提出澄清问题", body=QuestionIn, ok=QuestionAskedOut, status=201, errors=("wrong_state", "not_registered"))
+@documented(
+    "提出澄清问题",
+    body=QuestionIn,
+    ok=QuestionAskedOut,
+    status=201,
+    errors=("wrong_state", "not_registered"),
+    example={"text": "工期是否可以调整？"},
+)
 def ask_question(code: str) -> tuple[Response, int]:
     data = web.json_body(QuestionIn)
     q = docs.ask_question(web.db(), web.require_user(), load(code), data.text, kek=kek())
