@@ -10,12 +10,24 @@ import click
 
 from bidding.cli.common import BEIJING_FOOTER, amount, api_client, api_errors, beijing, fail, one_line, when
 
-_TENDER = click.option("--tender", required=True, help="项目编号 (tender id)")
 _LOT = click.option("--lot", type=int, default=1, show_default=True, help="标段 (lot number)")
 
 
-def evaluation_of(client: Any, tender: str, lot: int) -> int:
-    """The lot's evaluation (public: its id and stage only)."""
+_EVALUATION = click.option(
+    "--evaluation",
+    type=int,
+    default=None,
+    help="评标编号，即公示页面 /evaluations/<编号>/publicity 中的编号，可代替 --tender (evaluation id)",
+)
+
+
+def evaluation_of(client: Any, tender: str | None, lot: int, evaluation: int | None) -> int:
+    """The evaluation named, or the lot's (public: its id and stage only)."""
+    if evaluation is not None:
+        return evaluation
+    if not tender:
+        fail("请用 --tender（和 --lot）或 --evaluation 指明标段 (name the lot: --tender and --lot, or --evaluation)")
+        raise AssertionError("unreachable")
     got = client.request("GET", f"/api/v1/tenders/{quote(tender, safe='')}/lots/{lot}/evaluation")
     return int(got["id"])
 
@@ -26,16 +38,14 @@ def evaluation_of(client: Any, tender: str, lot: int) -> int:
 )
 @click.option("--tender", default=None, help="项目编号 (tender id)")
 @_LOT
+@_EVALUATION
 @click.pass_context
-def publicity(ctx: click.Context, tender: str | None, lot: int) -> None:
+def publicity(ctx: click.Context, tender: str | None, lot: int, evaluation: int | None) -> None:
     if ctx.invoked_subcommand is not None:
-        return
-    if not tender:
-        fail("请用 --tender 给出项目编号 (give the tender with --tender)")
         return
     with api_errors():
         client = api_client()
-        p = client.request("GET", f"/api/v1/evaluations/{evaluation_of(client, tender, lot)}/publicity")
+        p = client.request("GET", f"/api/v1/evaluations/{evaluation_of(client, tender, lot, evaluation)}/publicity")
     click.echo(f"{p['tender']} 第{p['lot']}标段 {p['title']}：{p['state_label']}")
     if p.get("awarded_at"):
         click.echo(f"已定标 (awarded)：{when(p['awarded_at'])}")
@@ -60,15 +70,16 @@ def publicity(ctx: click.Context, tender: str | None, lot: int) -> None:
     "object",
     help="公示期内对中标候选人提出异议（本标段投标人；写明事实和理由）(object to the publicity, as a bidder of the lot)",
 )
-@_TENDER
+@click.option("--tender", default=None, help="项目编号 (tender id)")
 @_LOT
+@_EVALUATION
 @click.option("--text", required=True, help="异议的事实和理由 (10–5000 字)")
-def publicity_object(tender: str, lot: int, text: str) -> None:
+def publicity_object(tender: str | None, lot: int, evaluation: int | None, text: str) -> None:
     if not 10 <= len(text.strip()) <= 5000:
         fail("异议应写明事实和理由（10–5000 字）(an objection is 10–5000 characters)")
     with api_errors():
         client = api_client()
-        ev = evaluation_of(client, tender, lot)
+        ev = evaluation_of(client, tender, lot, evaluation)
         o = client.request("POST", f"/api/v1/evaluations/{ev}/objections", {"text": text})
     click.echo(
         f"异议已提交 (objection raised)：编号 {o['id']}；招标人应在 {when(o['answer_due'])}前答复，"

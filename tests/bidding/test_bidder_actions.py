@@ -175,6 +175,8 @@ def test_publicity_objection_and_the_openings_objections(
         session.commit()
         pub = client.get(f"{got['url']}/publicity").get_json()
         out = bidder("publicity", "--tender", code)
+        assert out == bidder("publicity", "--evaluation", str(got["id"]))  # the id the publicity page shows
+        assert "--evaluation" in bidder("publicity", code=2)
         assert f"公示期至 {beijing(pub['ends_at'])}（北京时间）" in out
         first = pub["candidates"][0]
         assert f"第1名\t{first['bidder']}\t投标报价 " in out
