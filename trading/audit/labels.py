@@ -149,6 +149,17 @@ ACTION_LABELS: dict[str, str] = {
     "archive.legal_hold": "设置法律保留",
     "archive.delete": "删除档案包",
     "archive.delete_refused": "拒绝删除档案包",
+    # open data
+    "ocds.publish": "发布开放数据",
+    "ocds.hold": "开放数据暂缓发布（生成失败，稍后重试）",
+    "ocds.bulk": "生成开放数据批量文件",
+    # the national data exchange
+    "exchange.queue": "生成数据交换记录",
+    "exchange.pushed": "推送数据交换记录",
+    "exchange.push_failed": "数据交换记录推送失败",
+    "exchange.refused": "数据交换记录被拒收",
+    "exchange.requeue": "重新推送被拒收的数据交换记录",
+    "exchange.build_failed": "生成数据交换记录失败",
 }
 
 #: the actions' first words, as the audit page's filter groups them
@@ -178,6 +189,8 @@ NAMESPACE_LABELS: dict[str, str] = {
     "draw": "专家抽取",
     "evaluation": "评标与公示",
     "archive": "档案",
+    "ocds": "开放数据",
+    "exchange": "数据交换",
 }
 
 #: what an audit event is about (its object type), as the audit page names it
@@ -215,6 +228,9 @@ OBJECT_LABELS: dict[str, str] = {
     "evaluation_clarification": "澄清",
     "evaluation_objection": "异议",
     "archive_package": "档案包",
+    "ocds_bulk": "开放数据批量文件",
+    "exchange_record": "数据交换记录",
+    "audit_event": "审计事件",
 }
 
 #: the actors that are not a user (``ActorRef``s): the scheduler, anonymous requests, a bidder's

@@ -37,9 +37,17 @@ class History:
 
     def archive(self, moment: FrozenClock) -> None:
         """What follows a closed opening or an award within seconds: the checkpoint asked for is
-        signed (every 2 s), then the lot's archive package is built over it (every 10 s)."""
+        signed (every 2 s), then the lot's archive package is built over it (every 10 s); within the
+        minute, the open-data releases of what happened."""
         self.run(moment, "sign_checkpoints", 2)
         self.run(moment, "build_archives", 8)
+        self.run(moment, "ocds_releases", 50)
+
+    def finish(self, moment: FrozenClock) -> None:
+        """The end of the history: the open data of what happened last, and the bulk files of the
+        days that are over (so the open-data page lists some)."""
+        self.run(moment, "ocds_releases", 60)
+        self.run(moment, "ocds_bulk", 1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

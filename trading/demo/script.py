@@ -112,6 +112,7 @@ def run(
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
         log += publicity(staff, evaluated, moment, publicity_at)
         log += award(tenderee2, staff, awarded, moment, scheduler)
+        scheduler.finish(moment)
         if moment.current >= start:
             raise RuntimeError(f"demo: the history ran past its end ({moment.current} ≥ {start})")
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)

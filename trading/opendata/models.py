@@ -84,6 +84,10 @@ class OcdsBulk(Base):
     count: Mapped[int] = mapped_column(Integer, comment="lines in the file")
     created_at: Mapped[dt.datetime]
 
+    @property
+    def audit_ref(self) -> tuple[str, str]:
+        return ("ocds_bulk", str(self.id))
+
 
 def _refuse(mapper: Any, connection: Any, target: OcdsRelease) -> None:
     raise ReleaseChanged(f"OCDS release {target.release_id} is published and cannot change")

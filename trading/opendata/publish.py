@@ -19,11 +19,11 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import AuditEvent
+from archive.audit import SYSTEM, AuditEvent, record_event
 from archive.objectstore import ObjectStore
 from signing.digest import sm3_hex
 from trading.core.scheduler import RETRY_BASE, error_summary
@@ -55,7 +55,7 @@ def publish_tender(session: Session, tender_id: int, upto: int, prefix: str, now
     if tender is None or tender.docs_issued_at is None:
         return 0  # never published: nothing of it is open data
     done = set(session.scalars(select(OcdsRelease.source_seq).where(OcdsRelease.tender_id == tender_id)))
-    made = 0
+    made: list[str] = []
     for event, release in build.releases(session, tender, prefix, trail.tender_events(session, tender, upto)):
         if event.seq in done:
             continue
@@ -73,9 +73,11 @@ def publish_tender(session: Session, tender_id: int, upto: int, prefix: str, now
                 published_at=now,
             )
         )
-        made += 1
+        made.append(release["id"])
     session.flush()
-    return made
+    if made:  # publishing is an act of the platform's too: the trail tells what was made public, when
+        record_event(session, SYSTEM, "ocds.publish", tender, {"releases": made})
+    return len(made)
 
 
 def _attempt(session: Session, tender_id: int, upto: int, prefix: str, now: dt.datetime) -> int:
@@ -88,9 +90,11 @@ def _attempt(session: Session, tender_id: int, upto: int, prefix: str, now: dt.d
         err = error_summary(exc)
         text = f"{err['error']}: {err['message']}"
         if held is None:
-            session.add(OcdsHeld(tender_id=tender_id, failures=1, error=text, last_at=now))
+            held = OcdsHeld(tender_id=tender_id, failures=1, error=text, last_at=now)
+            session.add(held)
         else:
             held.failures, held.error, held.last_at = held.failures + 1, text, now
+        record_event(session, SYSTEM, "ocds.hold", ("tender", str(tender_id)), {"failures": held.failures, **err})
         return 0
     if held is not None:
         session.delete(held)
@@ -158,6 +162,10 @@ def releases_of(session: Session, ocid: str) -> list[dict[str, Any]]:
     return [json.loads(r.body) for r in rows]
 
 
+def has_releases(session: Session, tender_id: int) -> bool:
+    return session.scalar(select(OcdsRelease.id).where(OcdsRelease.tender_id == tender_id).limit(1)) is not None
+
+
 def ocids(session: Session) -> list[str]:
     return list(session.scalars(select(OcdsRelease.ocid).group_by(OcdsRelease.ocid).order_by(OcdsRelease.ocid)))
 
@@ -168,6 +176,10 @@ def tender_ocids(session: Session) -> dict[int, str]:
 
 
 # ---------------------------------------------------------------------- bulk
+#: how many finished days the bulk job writes when it finds them missing
+BULK_CATCH_UP_DAYS = 31
+
+
 def day_end(day: dt.date) -> dt.datetime:
     """The end of a Beijing day, in UTC."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=clock.SHANGHAI).astimezone(dt.UTC)
@@ -211,10 +223,17 @@ def write_bulk(session: Session, store: ObjectStore, day: dt.date, now: dt.datet
             continue
         data, count = gzip_lines(lines(session, kind, day_end(day)))
         stored = store.put_bytes(data)
-        session.add(
-            OcdsBulk(
-                day=day, kind=kind, object_key=stored.key, sm3=stored.sm3, size=len(data), count=count, created_at=now
-            )
+        bulk = OcdsBulk(
+            day=day, kind=kind, object_key=stored.key, sm3=stored.sm3, size=len(data), count=count, created_at=now
+        )
+        session.add(bulk)
+        session.flush()
+        record_event(
+            session,
+            SYSTEM,
+            "ocds.bulk",
+            bulk,
+            {"day": day.isoformat(), "kind": kind, "sm3": stored.sm3, "count": count},
         )
         made += 1
     session.flush()
@@ -222,9 +241,19 @@ def write_bulk(session: Session, store: ObjectStore, day: dt.date, now: dt.datet
 
 
 def bulk_due(session: Session, store: ObjectStore, now: dt.datetime) -> int:
-    """Yesterday's files (Beijing), once the day is over."""
+    """Each finished day's files (Beijing) not written yet, from the first day anything was
+    published up to yesterday: a scheduler that was down over midnight catches up (at most
+    ``BULK_CATCH_UP_DAYS`` back; ``ggzy ocds bulk --day`` writes an older one)."""
+    first = session.scalar(select(func.min(OcdsRelease.published_at)))
+    if first is None:
+        return 0
     yesterday = clock.local(now).date() - dt.timedelta(days=1)
-    return write_bulk(session, store, yesterday, now)
+    day = max(clock.local(clock.as_utc(first)).date(), yesterday - dt.timedelta(days=BULK_CATCH_UP_DAYS))
+    made = 0
+    while day <= yesterday:
+        made += write_bulk(session, store, day, now)
+        day += dt.timedelta(days=1)
+    return made
 
 
 def bulk_files(session: Session, limit: int = 60) -> Sequence[OcdsBulk]:

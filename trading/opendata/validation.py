@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jsonschema import Draft4Validator  # type: ignore[import-untyped]  # no stubs: ask the lead for types-jsonschema
+from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
