@@ -47,7 +47,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     s = settings()
     if s.is_production:
         raise click.ClickException("生产实例不能载入演示数据 (demo data is never loaded in production mode)")
-    from trading.demo.launch import issuer_command, prepare, scheduler_command, serving
+    from trading.demo.launch import issuer_command, prepare, receiver_command, scheduler_command, serving
 
     assert init.callback is not None
     for line in prepare(s, init.callback):
@@ -56,8 +56,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         for line in serving(host, port):
             click.echo(line)
         argv, env = issuer_command(s, host, port)
-        # the demo's own scheduler (its terminal stays Chinese), then the reference issuer
-        run_server(s, host, port, 2, False, [Beside(scheduler_command()), Beside(argv, env)], quiet=True)
+        receiver, push = receiver_command(s, host, port)
+        # the demo's own scheduler (pushing to the reference receiver), the issuer, the receiver
+        besides = [Beside(scheduler_command(), push), Beside(argv, env), Beside(receiver)]
+        run_server(s, host, port, 2, False, besides, quiet=True)
 
 
 # ---------------------------------------------------------------- organisations and users
