@@ -85,7 +85,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.pki.pages import pages as pki_pages
     from trading.portal.api import api as portal_api
     from trading.portal.pages import bp as home_bp
-    from trading.portal.pages import navigation
+    from trading.portal.pages import footer_links, navigation
     from trading.portal.pages import pages as portal_pages
     from trading.procedures.api import api as procedures_api
     from trading.procedures.pages import pages as procedures_pages
@@ -155,7 +155,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     app.jinja_env.filters["specialty"] = specialty_name
     app.jinja_env.filters["combine_page"] = lambda args, page: {**args, "page": page}
     app.context_processor(
-        lambda: {"nav": navigation(web.current_user(), request.endpoint, request.args) if request else []}
+        lambda: {
+            "nav": navigation(web.current_user(), request.endpoint, request.args) if request else [],
+            "footer_links": footer_links(),
+        }
     )
     app.jinja_env.globals["life_label"] = tender_rules.tender_life_label
     app.jinja_env.globals["lot_life_label"] = tender_rules.lot_life_label
@@ -169,6 +172,7 @@ def connect_stages() -> None:
     from trading.archives.audit_scope import tender_objects
     from trading.audit import hooks as audit_hooks
     from trading.awards.award import tender_page_context as awards_on_tender_page
+    from trading.opendata.pages import tender_page_context as opendata_on_tender_page
     from trading.opening.ceremonies import create_ceremonies
     from trading.opening.display import tender_page_context as opening_on_tender_page
     from trading.opening.stages import cancel_for_termination
@@ -178,6 +182,7 @@ def connect_stages() -> None:
     tender_hooks.tender_terminated.connect(cancel_for_termination)
     tender_hooks.tender_page_context.connect(opening_on_tender_page)
     tender_hooks.tender_page_context.connect(awards_on_tender_page)
+    tender_hooks.tender_page_context.connect(opendata_on_tender_page)
     audit_hooks.tender_objects.connect(tender_objects)
 
 

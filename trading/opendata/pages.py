@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, current_app, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.wrappers.response import Response
 
 from trading.accounts import web
@@ -41,3 +44,11 @@ def tender_record(code: str) -> Response:
     if len(code) > 32 or not publish.releases_of(web.db(), ocid):
         raise NotFound("该项目尚无开放数据（未发布，或发布后尚未生成）")
     return redirect(url_for("opendata_api.record_of", ocid=ocid))
+
+
+def tender_page_context(session: Session, tender: Tender) -> dict[str, Any]:
+    """What open data adds to the tender page (``trading.tenders.hooks.tender_page_context``): the
+    link to the tender's OCDS record, once the sweep has published a release of it."""
+    if not publish.has_releases(session, tender.id):
+        return {}
+    return {"open_data_url": url_for("opendata.tender_record", code=tender.code)}

@@ -81,6 +81,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
         Task("电子档案", "archives.list_page", "已结束标段的档案包：校验、下载、法律保全"),
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
+        Task("数据交换", "exchange.list_page", "向上级平台推送的全国公共资源交易数据：已推送、待推送、被拒收"),
     ],
     Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
     Role.SUPERVISOR: [
@@ -88,6 +89,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
         Task("电子档案", "archives.list_page", "查看并校验已结束标段的档案包"),
         Task("机构名录", "accounts.organisations_page", "只读查看机构"),
+        Task("数据交换", "exchange.list_page", "只读查看向上级平台推送的交易数据及其核验结果"),
     ],
     Role.ISSUER: [Task("保函控制台", "guarantees.issuer_console", "查看保函申请、已出保函和索赔（操作经签名接口）")],
     Role.ADMIN: [
@@ -107,6 +109,14 @@ PUBLIC_NAV = [
 #: for visitors, who may be bidders to be; a signed-in bidder has it among its tasks, and other
 #: roles have no use for a page that leads to bidders' pages
 VISITOR_NAV = [NavLink("投标工具", "bidding.tool_help", {})]
+
+
+#: the footer's links, for everyone: what the platform publishes for others to read
+FOOTER_LINKS = [("开放数据", "opendata.index"), ("接口文档", "apidocs.reference_page")]
+
+
+def footer_links() -> list[tuple[str, str]]:
+    return [(title, endpoint) for title, endpoint in FOOTER_LINKS if endpoint in current_app.view_functions]
 
 
 def navigation(user: User | None, endpoint: str | None, args: Mapping[str, str]) -> list[dict[str, object]]:
