@@ -20,7 +20,9 @@ from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
 from tests.trading.opening.test_joint import _all_signed_in, joint_tender
 from tests.trading.test_evaluation import room_in_compliance
 from trading.core.services import services
+from trading.evaluation.schemas import RoomOut
 from trading.opening.decryption import run_pending
+from trading.opening.schemas import CeremonyOut, JointOut
 from trading.opening.stage_routes import DEPRECATED_ON
 
 
@@ -72,6 +74,9 @@ def test_staff_name_each_opening_stage_and_the_old_routes_still_answer(
         assert client.post(f"{room}/stages/reading", headers=staff).get_json()["stage"] == "reading"
         r = client.post(f"{room}/stages/confirming", headers=staff).get_json()
         assert (r["stage"], r["next_stages"]) == ("confirming", ["closed"])
+        # the documented answer is exact (extra keys refused) for the host, a bidder and the public
+        for who in (staff, H[0], {}):
+            CeremonyOut.model_validate(client.get(room, headers=who).get_json())
 
         # the record's signature: the exact bytes, checked as an outsider checks them
         sig = client.get(f"{room}/record.sig")
@@ -94,6 +99,7 @@ def test_a_joint_opening_names_its_stages_too(client: FlaskClient, session: Sess
         st = client.post(f"{joint}/stages/bidders", headers=staff).get_json()
         assert [lot["stage"] for lot in st["lots"]] == ["bidders", "bidders", "failed"]
         assert st["next_stages"] == ["decrypting"]
+        JointOut.model_validate(st)
         r = client.post(f"{joint}/advance", headers=staff)
         assert [lot["stage"] for lot in r.get_json()["lots"][:2]] == ["decrypting", "decrypting"]
         deprecated_for(r, f"{joint}/stages/decrypting")
@@ -122,6 +128,7 @@ def test_the_evaluation_room_names_its_stages_and_the_seat_it_means(
         assert client.post(f"{url}/compliance", json=both, headers=lead["h"]).status_code == 422
         state = client.post(f"{url}/stages/scoring", headers=lead["h"]).get_json()
         assert (state["state"], state["next_stages"]) == ("scoring", ["signing"])
+        RoomOut.model_validate(state)
 
         copy = client.get(f"{url}/opening-seats/{bids[0]}/copy", headers=lead["h"], buffered=True)
         assert copy.status_code == 200 and copy.mimetype == "application/zip" and "Deprecation" not in copy.headers
@@ -141,7 +148,12 @@ def test_the_evaluation_room_names_its_stages_and_the_seat_it_means(
         assert {s["opening_seat"] for s in sheets} == set(bids) and all(
             s["bidder"] == s["opening_seat"] for s in sheets
         )
+        checked = client.post(f"{url}/checks", headers=lead["h"]).get_json()
+        assert checked["flags"] == [] and checked["flags_found"] == 0  # the room's list stays a list
+        RoomOut.model_validate(checked)
         r = client.post(f"{url}/advance", headers=lead["h"])  # the old route: whatever comes next
         assert r.get_json()["state"] == "signing" and r.get_json()["next_stages"] == []
         deprecated_for(r, f"{url}/stages/signing")
+        for who in (lead["h"], room["staff"]):
+            RoomOut.model_validate(client.get(url, headers=who).get_json())
         refused(client.post(f"{url}/stages/reported", headers=lead["h"]), "signing", [])
