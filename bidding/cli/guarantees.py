@@ -20,7 +20,7 @@ from bidding.cli.common import (
 DOCUMENT_PATH = "/api/v1/guarantees/orders/{order}/document"
 
 
-@click.group(help="电子保函：查看出具机构、申请、查看核验结果 (e-guarantees instead of a cash bond)")
+@click.group(help="电子保函：出具机构、申请、状态、取消、下载 (e-guarantees instead of a cash bond)")
 def guarantee() -> None:
     pass
 

@@ -225,8 +225,23 @@ def test_a_newcomer_bids_and_opens_with_only_the_bidders_guide(demo: dict[str, A
         shell.run(body)
 
     said = "\n".join(shell.outputs)
-    for done in ("投标成功", "回执有效", "已签到", "解密成功", "已确认开标记录", "异议已提交"):
+    for done in (
+        "已登记，无需重复",
+        "无需重复",
+        "已提问",
+        "投标成功",
+        "回执有效",
+        "已签到",
+        "解密成功",
+        "已确认开标记录",
+    ):
         assert done in said, f"the guide's round never printed {done}"
+    assert said.count("异议已提交") == 2  # in the opening and to the publicity
+    # what the guide's commands left on the platform: its question, and bidder2's objection to the publicity
+    asked = world.api.request("GET", f"/api/v1/tenders/{code}/questions")["items"]
+    assert "第三章工程量清单中的暂列金额是否计入投标报价？" in [q["text"] for q in asked]
+    objections = world.api.request("GET", "/api/v1/evaluations/1/publicity")["objections"]
+    assert any("项目经理证书已过期" in o["text"] for o in objections)
     room = world.room()
     assert room["stage"] == "closed"
     final = world.api.request("GET", f"/api/v1/ceremonies/{room['id']}/record.json?final=1")
