@@ -69,6 +69,12 @@ def test_bidder_tool_against_a_running_server(
     listing = bid_cli("tenders")
     code = re.search(r"(GGZY-\d{4}-\d{6})", listing).group(1)  # type: ignore[union-attr]
     assert "签名均有效" in bid_cli("download", code, "--out", str(tmp_path / "docs"))
+    # the account and the tender's side, against gunicorn as against the thread server of tests/bidding
+    assert "已登记，无需重复" in bid_cli("certs", "register", "--keys", str(keys))
+    assert "已报名" in bid_cli("register", "--tender", code, "--check")
+    assert "已提问" in bid_cli("questions", "ask", "--tender", code, "--text", "工程量清单的暂列金额是否计入报价？")
+    assert "工程量清单的暂列金额是否计入报价？\t待答复" in bid_cli("questions", "--tender", code)
+    assert "北京时间" in bid_cli("notices")
     me = client_mod.Client.from_config().request("GET", "/api/v1/me")
     credit_code = me["organisation"]["credit_code"]
 
