@@ -3,6 +3,7 @@ users, the platform CA's certificates, and the embedded demo."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 
@@ -59,7 +60,9 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         receiver, push = receiver_command(s, host, port)
         # the demo's own scheduler (pushing to the reference receiver), the issuer, the receiver
         besides = [Beside(scheduler_command(), push), Beside(argv, env), Beside(receiver)]
-        run_server(s, host, port, 2, False, besides, quiet=True)
+        # the pages tell where records go: the app knows the receiver the scheduler pushes to
+        served = dataclasses.replace(s, exchange_push_url=push["EXCHANGE_PUSH_URL"])
+        run_server(served, host, port, 2, False, besides, quiet=True)
 
 
 # ---------------------------------------------------------------- organisations and users
