@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from bidding.cli.common import (
+    BEIJING_FOOTER,
     amount,
     api_client,
     api_errors,
@@ -67,7 +68,7 @@ def tenders(query: str) -> None:
         deadline = beijing(item.get("deadline_after") or item["tender"].get("bid_deadline"))
         click.echo(f"{item['tender']['code']}\t投标截止 {deadline}\t{item['tender']['title']}")
     if body["items"]:
-        click.echo("（北京时间 Beijing time）")
+        click.echo(BEIJING_FOOTER)
 
 
 @click.command(help="下载招标文件并校验 SM3 与招标人签名 (download tender documents, verify SM3 and signature)")
@@ -225,7 +226,7 @@ def uploads(ctx: click.Context, tender: str | None) -> None:
             f"{u['upload_id']}\t{u['tender']}\t{u['lot']}\t{u['declared_size']} 字节\t{u['received']} 字节\t"
             f"{beijing(u.get('last_part_at'))}\t{beijing(u['expires_at'])}"
         )
-    click.echo("（北京时间 Beijing time）")
+    click.echo(BEIJING_FOOTER)
 
 
 @uploads.command("abandon", help="放弃未完成的上传，平台删除已收到的数据 (give up unfinished uploads)")
@@ -261,7 +262,7 @@ def status(tender: str) -> None:
             f"{lot}\t{b['status_label']}\t接收 {beijing(b['received_at'])}\t{b['ciphertext_sm3']}\t{b['size']:,} 字节"
         )
     if body["items"]:
-        click.echo("（北京时间 Beijing time）")
+        click.echo(BEIJING_FOOTER)
 
 
 @click.command(help="撤回投标文件（截止前，须签名）(withdraw a bid before the deadline, signed)")
