@@ -77,6 +77,8 @@ def test_staff_name_each_opening_stage_and_the_old_routes_still_answer(
         # the documented answer is exact (extra keys refused) for the host, a bidder and the public
         for who in (staff, H[0], {}):
             CeremonyOut.model_validate(client.get(room, headers=who).get_json())
+        me = client.get(room, headers=H[0]).get_json()["me"]
+        assert me["credit_code"] == me["bidder"] == t["bidders"][0].user.organisation.credit_code
 
         # the record's signature: the exact bytes, checked as an outsider checks them
         sig = client.get(f"{room}/record.sig")

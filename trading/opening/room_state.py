@@ -63,7 +63,8 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         db.refresh(seat)
         bid = ceremonies.bid_of(db, seat)
         out["me"] = {
-            "bidder": ops.credit_code_of(db, seat.org_id),
+            "credit_code": ops.credit_code_of(db, seat.org_id),
+            "bidder": ops.credit_code_of(db, seat.org_id),  # deprecated name of credit_code (the room page reads it)
             "signed_in": seat.signed_in_at is not None,
             "outcome": seat.outcome.value,
             "outcome_label": seat.outcome.label,

@@ -80,7 +80,8 @@ class ObjectionOut(Reply):
 class MySeatOut(Reply):
     """The caller's own seat (a bidder of this room)."""
 
-    bidder: str | None = Field(description="本单位统一社会信用代码")
+    credit_code: str | None = Field(description="本单位统一社会信用代码（签到声明中的 bidder）")
+    bidder: str | None = Field(description="credit_code 的旧名（已弃用：别处的 bidder 是投标人名称）")
     signed_in: bool
     outcome: str
     outcome_label: str
