@@ -96,6 +96,7 @@ def test_an_outsider_drives_a_whole_tender_with_only_the_api_guide(
         assert done in said, f"the guide's round never printed {done}"
     assert '"stage":"closed","next_stages":[]' in said
     assert "awarded" in said  # the tenderee's award, and the final package's end state
+    assert "档案包核验通过" in said  # the supervisor's verification of the final package
 
     # what the reader downloaded, checked again as any outsider would (not with the shell's tools)
     folder = work / "api-walkthrough"
