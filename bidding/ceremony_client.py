@@ -36,7 +36,7 @@ def sign_in(client: Requester, ceremony: int, sign_key: PrivateKey) -> dict[str,
     st = state(client, ceremony)
     statement = ceremony_signin_statement(ceremony, st["tender"], st["lot"], credit_code_of(client))
     body = {"signature": base64.b64encode(sign_key.sign(statement)).decode()}
-    return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/signin", body))
+    return dict(client.request("POST", f"/api/v1/ceremonies/{ceremony}/sign-in", body))
 
 
 def ceremony_key(client: Requester, ceremony: int, trusted: Certificate | None = None) -> PublicKey:
