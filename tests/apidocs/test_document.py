@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
+from flask import Flask
 from openapi_spec_validator import validate
 
 
-def test_openapi_json_is_served_and_valid(client: FlaskClient) -> None:
-    r = client.get("/api/v1/openapi.json")
+def test_openapi_json_is_served_and_valid(doc_app: Flask) -> None:
+    r = doc_app.test_client().get("/api/v1/openapi.json")
     assert r.status_code == 200 and r.mimetype == "application/json"
     doc = r.get_json()
     assert doc["openapi"].startswith("3.1")

@@ -24,9 +24,12 @@ ISSUER = "issuerSignature"
 #: the codes every route of a kind may answer, besides those it names
 SIGNED_IN_CODES = ("unauthenticated", "invalid_token", "forbidden")
 BODY_CODES = ("unsupported_media_type", "malformed_json", "invalid_input", "bad_integer", "nul_character")
-PATH_CODES = ("not_found", "http_404")
+#: a path parameter with a slash in it (``%2F``) can reach another route, or none
+PATH_CODES = ("not_found", "http_404", "http_405")
 ISSUER_CODES = ("message_invalid", "message_stale", "message_replayed", "message_signature_invalid", "unknown_client")
-ALWAYS_CODES = ("busy_retry", "storage_unavailable")
+#: any request: NUL is refused in its path and query (web._refuse_nul); a value no column can hold
+#: (on PostgreSQL, an id beyond 2^31 - 1 in an integer column) is unstorable; contention and storage
+ALWAYS_CODES = ("nul_character", "unstorable_input", "busy_retry", "storage_unavailable")
 
 INTRO = """ggzy 公共资源交易平台的 JSON 接口（`/api/v1`），本文档由代码生成（`trading/core/apispec.py`），与运行中的代码一致。
 

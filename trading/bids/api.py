@@ -223,7 +223,7 @@ def complete(upload_id: str) -> tuple[Response, int]:
 
 @api.get("/bids")
 @requires(Permission.TENDER_PARTICIPATE)
-@documented("本单位的投标", ok=MyBidsOut, query=MyBidsQuery)
+@documented("本单位的投标", ok=MyBidsOut, query=MyBidsQuery, errors=("not_found",))
 def my_bids() -> Response:
     """Only ever the caller's own bids."""
     code = request.args.get("tender")

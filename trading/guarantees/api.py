@@ -74,6 +74,8 @@ def issuers() -> Response:
         "duplicate_order",
         "unknown_issuer",
         "deadline_passed",
+        "wrong_state",
+        "issuer_not_connected",
     ),
     example={"tender": "GGZY-2026-000001", "lot": 1, "issuer": "91350100M000100Y43"},
 )
