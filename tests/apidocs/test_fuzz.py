@@ -14,8 +14,10 @@ import os
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import requests
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, Phase, given, settings
@@ -25,10 +27,14 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlalchemy.orm import Session
 
+from archive import clock
+from signing import messages
+from signing.sm2 import PrivateKey
 from tests.e2e.conftest import LiveServer
 from tests.factories import api_token, make_signer, make_user, tender_body, upload
 from trading.accounts.models import Role, SessionKind, User
 from trading.accounts.operations import open_session
+from trading.accounts.permissions import Permission
 from trading.apidocs.document import build
 from trading.core.config import load_settings
 from trading.core.db import upgrade
@@ -41,6 +47,7 @@ MODES = [GenerationMode.POSITIVE] + ([GenerationMode.NEGATIVE] if os.environ.get
 EVERYONE = ("bidder", "tenderee", "staff")
 #: about 30 s alone on a 2-core machine; the bound leaves room for a loaded CI run (pytest -n auto)
 BUDGET_SECONDS = 90
+ISSUER_SIGNED = Permission.ISSUER_SIGNED.value
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +63,9 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     ensure_platform_keys(app.extensions["ggzy.settings"])
     with Session(app.extensions["ggzy.db"].engine, expire_on_commit=False) as s:
         signer = make_signer(s, app, Role.TENDEREE)
-        users = {role.value: make_user(s, role) for role in Role if role is not Role.TENDEREE}
-        users["tenderee"] = signer.user
+        issuer = make_signer(s, app, Role.ISSUER)
+        users = {role.value: make_user(s, role) for role in Role if role not in (Role.TENDEREE, Role.ISSUER)}
+        users["tenderee"], users["issuer"] = signer.user, issuer.user
         s.commit()
     client = app.test_client()
     tokens = {role: api_token(client, u.username)["Authorization"] for role, u in users.items()}
@@ -82,7 +90,14 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     with LiveServer(app) as live:
         ids = {role: u.id for role, u in users.items()}
         engine = app.extensions["ggzy.db"].engine
-        yield {"url": live.url, "users": ids, "engine": engine, "examples": examples, "document": document}
+        yield {
+            "url": live.url,
+            "users": ids,
+            "engine": engine,
+            "examples": examples,
+            "document": document,
+            "issuer": (issuer.user.username, issuer.key),
+        }
     app.extensions["ggzy.db"].engine.dispose()
 
 
@@ -115,7 +130,23 @@ def _fresh_token(seeded: dict[str, Any], role: str) -> str:
     return f"Bearer {token}"
 
 
-def _fuzz(operation: Any, url: str, headers: dict[str, str], mode: GenerationMode) -> None:
+def _signed_call(case: schemathesis.Case, url: str, issuer: tuple[str, PrivateKey]) -> requests.Response:
+    """The issuer API's request as an issuer's client sends it: signed over method, path, query
+    and body (signing/messages.py), no token."""
+    prepared = requests.Request(**case.as_transport_kwargs(base_url=url)).prepare()
+    body = prepared.body if isinstance(prepared.body, bytes) else (prepared.body or "").encode()
+    path, _, query = prepared.path_url.partition("?")
+    signed_path = unquote(path) + (f"?{query}" if query else "")
+    client, key = issuer
+    signature = messages.sign_request(key, client, case.method.upper(), signed_path, body, clock.now())
+    prepared.headers.update(signature.headers())
+    with requests.Session() as session:
+        return session.send(prepared, timeout=10)
+
+
+def _fuzz(
+    operation: Any, url: str, headers: dict[str, str], mode: GenerationMode, issuer: tuple[str, PrivateKey] | None
+) -> None:
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -126,7 +157,10 @@ def _fuzz(operation: Any, url: str, headers: dict[str, str], mode: GenerationMod
     )
     @given(case=operation.as_strategy(generation_mode=mode))
     def call(case: schemathesis.Case) -> None:
-        response = case.call(base_url=url, headers=headers, timeout=10)
+        if issuer is not None:
+            response: Any = _signed_call(case, url, issuer)
+        else:
+            response = case.call(base_url=url, headers=headers, timeout=10)
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
     call()
@@ -140,10 +174,11 @@ def test_no_server_error_and_no_answer_outside_its_schema(seeded: dict[str, Any]
     assert len(operations) > 80
     for operation in operations:
         for role in _roles(operation.definition.raw):
-            headers = {"Authorization": _fresh_token(seeded, role)} if role else {}
+            signed = role == "issuer" and operation.definition.raw.get("x-permission") == ISSUER_SIGNED
+            headers = {"Authorization": _fresh_token(seeded, role)} if role and not signed else {}
             for mode in MODES:
                 try:
-                    _fuzz(operation, seeded["url"], headers, mode)
+                    _fuzz(operation, seeded["url"], headers, mode, seeded["issuer"] if signed else None)
                 except BaseExceptionGroup as exc:  # schemathesis's FailureGroup: every operation is tried
                     failures.append(f"{operation.label} as {role or 'anon'} ({mode.value}): {exc}")
                 except Unsatisfiable:  # nothing to make invalid (no parameters, no body)
