@@ -189,7 +189,7 @@ class World:
                     self.api.request(
                         "POST", f"/api/v1/ceremonies/{room['id']}/objections/{o['id']}/answer", {"answer": "已核对。"}
                     )
-            self.api.request("POST", f"/api/v1/ceremonies/{room['id']}/advance")
+            self.api.request("POST", f"/api/v1/ceremonies/{room['id']}/stages/{room['next_stages'][0]}")
             room = self.room()
         raise AssertionError(f"the room did not reach {stage}: {room['stage']}")
 

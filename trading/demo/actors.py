@@ -79,12 +79,16 @@ class Actor:
         if r.status_code >= 400:
             err = (r.get_json() or {}).get("error", {})
             raise ApiError(r.status_code, err.get("code", "error"), err.get("message", r.get_data(as_text=True)))
+        if "Deprecation" in r.headers:  # ggzy-bid's flows too use the routes as they are meant
+            raise RuntimeError(f"demo {self.username} {method} {path}: a deprecated alias of {r.headers.get('Link')}")
         return r.get_json() if r.is_json else r.data
 
     def call(self, method: str, url: str, expect: int = 200, **kw: Any) -> Any:
         r = self.client.open(url, method=method, headers=self.headers | kw.pop("headers", {}), **kw)
         if r.status_code != expect:
             raise RuntimeError(f"demo {self.username} {method} {url}: {r.status_code} {r.get_data(as_text=True)}")
+        if "Deprecation" in r.headers:  # the demo shows the API as it is meant to be used
+            raise RuntimeError(f"demo {self.username} {method} {url}: a deprecated alias of {r.headers.get('Link')}")
         return r.get_json() if r.is_json else r.data
 
 

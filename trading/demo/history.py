@@ -82,17 +82,17 @@ def opened_tender(
     for b, (sign, _, _) in zip(bidders, keys, strict=True):
         ceremony_client.sign_in(b, cid, sign)
     moment.advance(seconds=60)
-    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # publish the bidder list
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/stages/bidders")  # publish the bidder list
     moment.advance(seconds=60)
-    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # open the decryption window
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/stages/decrypting")  # open the decryption window
     for b, (sign, enc, sealed) in zip(bidders, keys, strict=True):
         moment.advance(seconds=20)
         ceremony_client.release_key(b, cid, sealed, sign, enc, encryption_cert(keys_dir, b))
     run_pending(app.extensions["ggzy.db"], services(app), "demo")
     moment.advance(seconds=60)
-    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # price reading, all at once
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/stages/reading")  # price reading, all at once
     moment.advance(seconds=120)
-    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # the record, for confirmation
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/stages/confirming")  # the record, for confirmation
     moment.advance(seconds=30)
     ceremony_client.confirm(bidders[0], cid, keys[0][0])
     obj = ceremony_client.object_(bidders[1], cid, "我方开标一览表工期为160日历天，请核对唱标结果。")
@@ -105,7 +105,7 @@ def opened_tender(
     for i in (1, 2):
         moment.advance(seconds=30)
         ceremony_client.confirm(bidders[i], cid, keys[i][0])
-    staff.call("POST", f"/api/v1/ceremonies/{cid}/advance")  # close, with the final record
+    staff.call("POST", f"/api/v1/ceremonies/{cid}/stages/closed")  # close, with the final record
     return [
         f"{code} 已完成不见面开标（3 家投标人以电子保函提交保证金、解密、唱标、1 条异议已答复、开标记录已签名），"
         f"见 /ceremonies/{cid}；保函见 /tenders/{code}/lots/1/guarantees（staff、tenderee）与 /issuer（issuer）"
@@ -192,19 +192,19 @@ def evaluation(
     committee.append((rep, rep_key, rep_seat))
     for x, key, _ in committee:
         statements = x.call("GET", url)["statements"]
-        for action in ("signin", "pledge"):
-            signature = base64.b64encode(key.sign(statements[action].encode())).decode()
+        for action, statement in (("sign-in", "signin"), ("pledge", "pledge")):
+            signature = base64.b64encode(key.sign(statements[statement].encode())).decode()
             x.call("POST", f"{url}/{action}", json={"signature": signature})
     moment.advance(minutes=10)
     lead = committee[0]
     for x, _, _ in committee:
         x.call("POST", f"{url}/leader", json={"candidate": lead[2]})
-    lead[0].call("POST", f"{url}/advance")
-    bids = [b["id"] for b in lead[0].call("GET", url)["bidders"]]
+    lead[0].call("POST", f"{url}/stages/compliance")
+    bids = [b["opening_seat"] for b in lead[0].call("GET", url)["bidders"]]
     for x, _, _ in committee:
         for b in bids:
-            x.call("POST", f"{url}/compliance", json={"bidder": b, "passed": True})
-    lead[0].call("POST", f"{url}/advance")
+            x.call("POST", f"{url}/compliance", json={"opening_seat": b, "passed": True})
+    lead[0].call("POST", f"{url}/stages/scoring")
     moment.advance(minutes=30)
     factors = lead[0].call("GET", url)["criteria"]["factors"]
     for n, (x, _, _) in enumerate(committee):
@@ -213,9 +213,9 @@ def evaluation(
             if any(f.get("objective") for f in factors):  # objective factors: the same score from everyone
                 scores |= {f["name"]: str(int(f["weight"] * 0.8)) for f in factors if f.get("objective")}
             total = str(sum(int(v) for v in scores.values()))
-            x.call("POST", f"{url}/scores", json={"bidder": b, "scores": scores, "total": total})
+            x.call("POST", f"{url}/scores", json={"opening_seat": b, "scores": scores, "total": total})
     moment.advance(minutes=90)
-    state = lead[0].call("POST", f"{url}/advance")
+    state = lead[0].call("POST", f"{url}/stages/signing")
     for x, key, _ in committee:
         statement = x.call("GET", url)["statements"]["report"]
         x.call("POST", f"{url}/sign", json={"signature": base64.b64encode(key.sign(statement.encode())).decode()})
@@ -311,9 +311,9 @@ def joint_tender_now(
     for (lot, i), (sign, _, _) in keys.items():
         ceremony_client.sign_in(bidders[i], rooms[lot], sign)
     moment.advance(seconds=20)
-    staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: the bidder lists
+    staff.call("POST", f"/api/v1/tenders/{code}/opening/stages/bidders")  # both lots: the bidder lists
     moment.advance(seconds=20)
-    staff.call("POST", f"/api/v1/tenders/{code}/opening/advance")  # both lots: decryption
+    staff.call("POST", f"/api/v1/tenders/{code}/opening/stages/decrypting")  # both lots: decryption
     for (lot, i), (sign, enc, sealed) in keys.items():
         if i > 0:
             moment.advance(seconds=3)
