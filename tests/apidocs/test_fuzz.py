@@ -86,7 +86,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         "number": 1,
     }
     with app.app_context():
-        document = build(app)
+        document = copy.deepcopy(build(app))  # the examples are written into it
     with LiveServer(app) as live:
         ids = {role: u.id for role, u in users.items()}
         engine = app.extensions["ggzy.db"].engine

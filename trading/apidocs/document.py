@@ -18,6 +18,7 @@ from trading.core.error_codes import ERROR_CODES
 from trading.core.schemas import INT64_MAX
 
 PREFIX = "/api/v1"
+CACHE = "ggzy.openapi"
 METHODS = ("get", "post", "put", "patch", "delete")
 BEARER = "bearer"
 ISSUER = "issuerSignature"
@@ -208,7 +209,18 @@ def _complete(entry: dict[str, Any], op: Operation, permission: Permission | Non
 
 
 def build(app: Flask) -> dict[str, Any]:
-    """The document for ``app``'s routes (call it in an app context)."""
+    """The document for ``app``'s routes (call it in an app context). Built once per app and kept
+    (about a second of work, on a public route); built again if routes were added since. Callers
+    must not change it: copy it first."""
+    rules = len(list(app.url_map.iter_rules()))
+    kept: tuple[int, dict[str, Any]] | None = app.extensions.get(CACHE)
+    if kept is None or kept[0] != rules:
+        kept = (rules, _build(app))
+        app.extensions[CACHE] = kept
+    return kept[1]
+
+
+def _build(app: Flask) -> dict[str, Any]:
     spec = copy.deepcopy(reference.document())
     paths: dict[str, Any] = {}
     for path, method, endpoint in api_routes(app):

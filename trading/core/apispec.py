@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -143,6 +144,7 @@ class Reference(SpecTree):
     API parses its own input, and a wrapper would re-make every response, file downloads included)."""
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
         super().__init__(
             "flask",
             mode="strict",
@@ -180,11 +182,12 @@ class Reference(SpecTree):
     def document(self) -> dict[str, Any]:
         """spectree's document for the current app's routes (in an app context), built afresh:
         spectree moves the models' nested ``$defs`` out as it builds, so it builds on a copy."""
-        kept = copy.deepcopy(self.models)
-        try:
-            return self._generate_spec()
-        finally:
-            self.models = kept
+        with self.lock:  # two requests building at once would each see the other's half-moved models
+            kept = copy.deepcopy(self.models)
+            try:
+                return self._generate_spec()
+            finally:
+                self.models = kept
 
 
 reference = Reference()
