@@ -232,23 +232,6 @@ def test_guarantee_status_and_cancel(
     outsider("guarantee", "status", "abc", code=2)
 
 
-GUARANTEE_DOCUMENT = "/guarantees/orders/<int:order_id>/document"
-
-
-def _serves_guarantee_documents() -> bool:
-    """Read from the guarantees API's source, so the test skips before its fixtures are built."""
-    import inspect
-
-    from trading.guarantees import api
-
-    return GUARANTEE_DOCUMENT in inspect.getsource(api)
-
-
-@pytest.mark.skipif(
-    not _serves_guarantee_documents(),
-    reason=f"the platform has no GET /api/v1{GUARANTEE_DOCUMENT} yet (the bidder's copy of its issued "
-    "guarantee, application/octet-stream; requested of trading/guarantees/api.py)",
-)
 def test_guarantee_download(
     client: FlaskClient, session: Session, app: Flask, served: str, tmp_path: pathlib.Path
 ) -> None:

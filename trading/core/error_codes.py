@@ -95,6 +95,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "no_bond": _c("该标段不要求投标保证金，或标段不存在", 409),
     "no_such_lot": _c("标段不存在或尚未报名本项目", 404),
     "no_such_order": _c("保函申请不存在", 404),
+    "no_document": _c("保函尚未开具，或加密保函的文件要到开标揭示后才有", 404),
     "no_such_guarantee": _c("保函不存在", 404),
     "no_such_claim": _c("索赔不存在", 404),
     "issuer_not_connected": _c("出具机构不存在或未接入", 409),

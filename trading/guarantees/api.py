@@ -3,9 +3,12 @@ follow one's own orders; a lot's guarantees once its bids are opened."""
 
 from __future__ import annotations
 
+import pathlib
+import re
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +18,7 @@ from trading.accounts.models import Organisation, User
 from trading.accounts.permissions import Permission, has, requires
 from trading.core.apispec import documented
 from trading.core.errors import Forbidden, NotFound
+from trading.core.services import services
 from trading.guarantees import bonds, orders
 from trading.guarantees.issuer_api import guarantee_json
 from trading.guarantees.issuers import open_issuers, organisation
@@ -104,6 +108,39 @@ def cancel(order_id: int) -> Response:
     orders.cancel(db, user, o, kek=kek())
     web.commit()
     return jsonify(order_json(db, o))
+
+
+@api.get("/guarantees/orders/<int:order_id>/document")
+@requires(Permission.TENDER_PARTICIPATE)
+@documented(
+    "下载本单位已开具的保函文件（按字节原样，X-Document-SM3 为平台核验的 SM3）",
+    ok="application/octet-stream",
+    errors=("no_such_order", "no_document"),
+)
+def document(order_id: int) -> Response:
+    """The bidder's copy of its issued guarantee (PDF/OFD), byte for byte as the issuer sent it.
+    Another organisation's order is 404 ``no_such_order`` (who applied is secret); a sealed lot's
+    document comes with the issuer's reveal at the opening: 404 ``no_document`` until then."""
+    db, user = web.db(), web.require_user()
+    o = db.get(GuaranteeOrder, order_id)
+    if o is None or user.organisation_id is None or o.org_id != user.organisation_id:
+        raise NotFound("保函申请不存在", code="no_such_order")
+    g = orders.guarantee_of(db, o)
+    if g is None or g.document_key is None:
+        raise NotFound("该申请还没有可下载的保函文件（未开具，或加密保函在开标揭示前）", code="no_document")
+    data = services(current_app).store.read_bytes(g.document_key)
+    name = g.document_name or f"guarantee-{o.id}.pdf"
+    suffix = pathlib.PurePath(name).suffix
+    fallback = f"guarantee-{o.id}{suffix if re.fullmatch(r'[.][A-Za-z0-9]{1,8}', suffix) else ''}"
+    return Response(
+        data,
+        mimetype="application/octet-stream",
+        headers={
+            # RFC 6266: the ASCII fallback for old clients, filename* for the Chinese name
+            "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+            "X-Document-SM3": g.document_sm3,
+        },
+    )
 
 
 def opened_lot(code: str, number: int, user: User) -> tuple[Tender, Lot]:
