@@ -223,8 +223,8 @@ def test_paging_takes_only_plain_bounded_digits(client: FlaskClient, session: Se
 
 
 def test_a_json_body_refuses_integers_no_column_holds_by_name() -> None:
-    assert parse(AskIn, {"bidder": INT64_MAX, "question": "q"}).bidder == INT64_MAX
-    assert parse(AskIn, {"bidder": INT64_MIN, "question": "q"}).bidder == INT64_MIN
+    assert parse(AskIn, {"bidder": INT64_MAX, "question": "q"}).opening_seat == INT64_MAX
+    assert parse(AskIn, {"bidder": INT64_MIN, "question": "q"}).opening_seat == INT64_MIN
     for bad in (INT64_MAX + 1, INT64_MIN - 1, str(2**64)):  # a form's "18446744073709551616" too
         try:
             parse(AskIn, {"bidder": bad, "question": "q"})

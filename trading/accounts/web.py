@@ -52,7 +52,7 @@ from trading.core.errors import (
     UnsupportedMediaType,
 )
 from trading.core.headers import SECURITY_HEADERS
-from trading.core.schemas import INT64_MAX, NUL_REFUSED, load_json, parse, printable, whole_number
+from trading.core.schemas import INT32_MAX, INT64_MAX, NUL_REFUSED, load_json, parse, printable, whole_number
 
 log = logging.getLogger("ggzy.web")
 M = TypeVar("M", bound=BaseModel)
@@ -169,10 +169,11 @@ class App(Flask):
 
 class BoundedIntConverter(IntegerConverter):
     """The ``int`` URL converter, refusing (404) what no id column can hold: werkzeug's has no
-    upper bound, and SQLite raises OverflowError for 2**63 (a 500)."""
+    upper bound, SQLite raises OverflowError for 2**63 (a 500), and every id a path names is a
+    32-bit column on PostgreSQL (past it, 422 there but 404 on SQLite: one answer on both)."""
 
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", INT64_MAX)
+        kwargs.setdefault("max", INT32_MAX)
         super().__init__(map, *args, **kwargs)
 
 

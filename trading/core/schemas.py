@@ -25,6 +25,8 @@ NUL_REFUSED = "输入不能包含空字符（NUL, 0x00）"
 #: The largest integer every database column we compare with can hold (SQLite's INTEGER and
 #: PostgreSQL's BIGINT are 64-bit signed): beyond it SQLite raises OverflowError, a 500.
 INT64_MAX = 2**63 - 1
+#: the largest id of a 32-bit (``Integer``) column on PostgreSQL
+INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
 
 

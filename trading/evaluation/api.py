@@ -129,7 +129,7 @@ def replace(code: str, number: int) -> tuple[Response, int]:
 
 @api.post("/draws/<int:draw_id>/run")
 @requires(Permission.EXPERT_MANAGE)
-@documented("运行抽取（公开种子与结果）", ok=DrawOut, errors=("already_drawn", "not_enough_experts"))
+@documented("运行抽取（公开种子与结果）", ok=DrawOut, errors=("already_drawn", "not_enough_experts", "wrong_state"))
 def run(draw_id: int) -> Response:
     d = load_draw(draw_id, for_update=True)
     draws.run_draw(web.db(), web.require_user(), services(current_app).store, d, kek=_kek())

@@ -213,7 +213,11 @@ def blocked(ev: Evaluation) -> dict[str, str | None]:
 @api.post("/tenders/<code>/lots/<int:number>/evaluation")
 @requires(Permission.EXPERT_MANAGE)
 @documented(
-    "开启评标室", body=OpenIn, ok=RoomOut, status=201, errors=("already_open", "not_drawn", "committee_incomplete")
+    "开启评标室",
+    body=OpenIn,
+    ok=RoomOut,
+    status=201,
+    errors=("already_open", "not_drawn", "committee_incomplete", "wrong_state"),
 )
 def open_room(code: str, number: int) -> tuple[Response, int]:
     data = web.json_body(OpenIn)
@@ -596,7 +600,7 @@ def resolve(evaluation_id: int, flag_id: int) -> Response:
     "投标文件的水印副本（旧路径，请改用 opening-seats）",
     ok="application/zip",
     deprecated=True,
-    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee"),
+    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee", "wrong_state"),
 )
 def bid_copy_alias(evaluation_id: int, bidder_id: int) -> Response:
     """Deprecated alias of ``…/opening-seats/{opening_seat}/copy``: the id was always the seat's."""
@@ -609,7 +613,7 @@ def bid_copy_alias(evaluation_id: int, bidder_id: int) -> Response:
 @documented(
     "投标文件的水印副本（每次下载编号并记录）",
     ok="application/zip",
-    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee"),
+    errors=("unknown_bidder", "not_a_package", "not_pledged", "not_in_committee", "wrong_state"),
 )
 def bid_copy(evaluation_id: int, opening_seat: int) -> Response:
     """A watermarked copy of the bid decrypted at ``opening_seat`` (the bidder's seat in the

@@ -244,7 +244,7 @@ def answer(ceremony_id: int, objection_id: int) -> Response:
 
 @api.post("/ceremonies/<int:ceremony_id>/messages")
 @requires(Permission.AUTHENTICATED)
-@documented("给主持人发消息", body=TextIn, ok=CreatedOut, status=201, errors=("wrong_stage",))
+@documented("给主持人发消息", body=TextIn, ok=CreatedOut, status=201, errors=("wrong_stage", "not_a_bidder"))
 def message(ceremony_id: int) -> tuple[Response, int]:
     data = web.json_body(TextIn)
     c = current(ceremony_id, for_update=True)
