@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import pathlib
 import sys
 import time
-from collections.abc import Callable
+import urllib.parse
 from typing import Any
 
 import click
@@ -105,17 +106,52 @@ def certs_register(keys: pathlib.Path, usage: str) -> None:
     click.echo(BEIJING_FOOTER)
 
 
-def _key(n: dict[str, Any]) -> tuple[str, str]:
-    return (str(n.get("created_at")), str(n.get("message")))
+#: How far back each poll looks again before the newest notice seen: a notice written by a
+#: transaction that commits late carries an instant a little before notices already shown.
+OVERLAP = dt.timedelta(minutes=2)
 
 
-def _show(items: list[dict[str, Any]], seen: set[tuple[str, str]]) -> int:
-    """Print the notices not shown yet, oldest first; how many."""
-    fresh = [n for n in reversed(items) if _key(n) not in seen]
-    for n in fresh:
-        seen.add(_key(n))
-        click.echo(f"{beijing(n['created_at'])}\t{one_line(n['message'])}")
-    return len(fresh)
+class Notices:
+    """The organisation's notices, each shown once and oldest first. The first call reads the
+    latest 20; after that each poll asks for everything since the newest seen (less ``OVERLAP``),
+    page by page while the platform says ``more``, so none is lost however many arrive."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.seen: dict[int, dt.datetime] = {}
+        self.newest: dt.datetime | None = None  # of the notices seen, else the platform's time when first asked
+
+    def fetch(self) -> list[dict[str, Any]]:
+        if self.newest is None:
+            body = self.client.request("GET", "/api/v1/me/notifications")
+            self.newest = instant(body["server_time"])
+            return list(reversed(body["items"]))
+        since, got = self.newest - OVERLAP, []
+        while True:
+            query = urllib.parse.urlencode({"since": since.isoformat(), "limit": 100})
+            body = self.client.request("GET", f"/api/v1/me/notifications?{query}")
+            got += body["items"]
+            if not body.get("more") or not body["items"]:
+                return got
+            since = instant(body["items"][-1]["created_at"])
+
+    def show(self, items: list[dict[str, Any]]) -> int:
+        """Print those not shown yet (``items`` oldest first); how many."""
+        fresh = [n for n in items if n["id"] not in self.seen]
+        for n in fresh:
+            at = instant(n["created_at"])
+            self.seen[n["id"]] = at
+            self.newest = at if self.newest is None else max(self.newest, at)
+            tender = f"{n['tender']}\t" if n.get("tender") else ""
+            click.echo(f"{beijing(n['created_at'])}\t{tender}{one_line(n['message'])}")
+        if self.newest is not None:  # only those still inside the window can come again
+            self.seen = {i: at for i, at in self.seen.items() if at >= self.newest - 2 * OVERLAP}
+        return len(fresh)
+
+
+def instant(value: str) -> dt.datetime:
+    at = dt.datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 def pause(seconds: float) -> None:
@@ -123,9 +159,7 @@ def pause(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def follow(
-    fetch: Callable[[], list[dict[str, Any]]], seen: set[tuple[str, str]], interval: float, longest: float
-) -> None:
+def follow(notices: Notices, interval: float, longest: float) -> None:
     """Poll until interrupted: the wait doubles while nothing comes (to ``longest``) and starts
     again at ``interval`` after a notice; a connection lost or a busy platform is waited out the
     same way, said once on stderr."""
@@ -133,7 +167,7 @@ def follow(
     while True:
         pause(wait)
         try:
-            got = _show(fetch(), seen)
+            got = notices.show(notices.fetch())
         except (OSError, http.client.HTTPException) as exc:  # ConnectionError and TimeoutError are OSErrors
             click.echo(f"暂时连不上平台，稍后重试 (platform unreachable; retrying): {exc}", err=True)
             got = 0
@@ -159,25 +193,26 @@ def follow(
 def notices(keep: bool, interval: float, max_interval: float) -> None:
     from bidding.client import ApiError
 
-    seen: set[tuple[str, str]] = set()
     with api_errors():
         client = api_client()
 
-        def fetch() -> list[dict[str, Any]]:
-            try:
-                return list(client.request("GET", "/api/v1/me/notifications")["items"])
-            except ApiError as exc:
-                if exc.status in (502, 503, 504):  # the platform restarting or busy: wait, as for a lost line
-                    raise ConnectionError(str(exc)) from None
-                raise
+        class Waiting(Notices):
+            def fetch(self) -> list[dict[str, Any]]:
+                try:
+                    return super().fetch()
+                except ApiError as exc:
+                    if exc.status in (502, 503, 504):  # the platform restarting or busy: wait, as for a lost line
+                        raise ConnectionError(str(exc)) from None
+                    raise
 
-        if not _show(fetch(), seen) and not keep:
+        notices_ = Waiting(client)
+        if not notices_.show(notices_.fetch()) and not keep:
             click.echo("没有通知 (no notices)")
         click.echo(BEIJING_FOOTER + ("；等待新通知，Ctrl+C 结束 (waiting; Ctrl+C to stop)" if keep else ""))
         if not keep:
             return
         try:
-            follow(fetch, seen, interval, max(interval, max_interval))
+            follow(notices_, interval, max(interval, max_interval))
         except KeyboardInterrupt:
             click.echo("已停止 (stopped)", err=True)
             sys.exit(0)

@@ -169,6 +169,45 @@ def test_certificates_registration_questions_and_notices(
     run("notices", "--interval", "0", code=2)
 
 
+def test_following_notices_loses_none_when_many_arrive_between_two_polls(
+    client: FlaskClient,
+    session: Session,
+    app: Flask,
+    served: str,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """130 notices while ggzy-bid waits (the default answer holds 20; a page of ``since`` 100, and
+    several share one instant): every one shown once, oldest first, none of another organisation."""
+    from tests.factories import make_user
+    from trading.accounts.models import Role
+    from trading.tenders.models import Notification
+
+    me, other = make_user(session, Role.BIDDER), make_user(session, Role.BIDDER)
+    session.commit()
+    start = clock.now()
+    session.add(Notification(org_id=me.organisation_id, message="旧通知", created_at=start - dt.timedelta(days=1)))
+    session.commit()
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 1:
+            session.add_all(
+                Notification(org_id=org, message=f"通知{i:03d}", created_at=start + dt.timedelta(milliseconds=i // 3))
+                for i in range(130)
+                for org in (me.organisation_id, other.organisation_id)
+            )
+            session.commit()
+        if len(waits) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(account, "pause", sleep)
+    out = tool_for(served, api_token(client, me.username), tmp_path)("notices", "--follow", "--interval", "1")
+    shown = [line.split("\t")[-1] for line in out.splitlines() if "\t" in line]
+    assert shown == ["旧通知", *(f"通知{i:03d}" for i in range(130))] and waits == [1, 1, 2]
+
+
 def test_publicity_objection_and_the_openings_objections(
     client: FlaskClient, session: Session, app: Flask, served: str, tmp_path: pathlib.Path
 ) -> None:

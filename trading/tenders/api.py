@@ -28,6 +28,7 @@ from trading.tenders.schemas import (
     MyCertificatesOut,
     MyTendersOut,
     NotificationsOut,
+    NotificationsQuery,
     QuestionAnsweredOut,
     QuestionAskedOut,
     QuestionIn,
@@ -407,13 +408,32 @@ def my_certificates() -> Response:
 
 @api.get("/me/notifications")
 @requires(Permission.AUTHENTICATED)
-@documented("本单位的通知", ok=NotificationsOut)
+@documented(
+    "本单位的通知（?since= 取其后的，旧的在前）", ok=NotificationsOut, query=NotificationsQuery, errors=("bad_integer",)
+)
 def my_notifications() -> Response:
-    user = web.require_user()
-    rows = notifications.for_org(web.db(), user.organisation_id) if user.organisation_id else []
-    return jsonify(
+    """Without ``since``: the latest 20 (or ``limit``), newest first. With ``since``: those after
+    it, oldest first, at most ``limit`` (≤ 100); ``more`` says to ask again from the last one's
+    ``created_at``, so a client following them never misses one however many arrive."""
+    user, db = web.require_user(), web.db()
+    since = notifications.parse_since(request.args.get("since"))
+    limit = web.query_int("limit", 0, minimum=1, maximum=notifications.SINCE_LIMIT) or None
+    rows, more = [], False
+    if user.organisation_id is not None:
+        if since is None:
+            rows = notifications.for_org(db, user.organisation_id, limit or 20)
+        else:
+            rows, more = notifications.since_for_org(
+                db, user.organisation_id, since, limit or notifications.SINCE_LIMIT
+            )
+    codes = notifications.tender_codes(db, rows)
+    items = [
         {
-            "items": [{"message": n.message, "created_at": iso(n.created_at)} for n in rows],
-            "server_time": clock.now().isoformat(),
+            "id": n.id,
+            "tender": codes.get(n.tender_id) if n.tender_id is not None else None,
+            "message": n.message,
+            "created_at": clock.as_utc(n.created_at).isoformat(),
         }
-    )
+        for n in rows
+    ]
+    return jsonify({"items": items, "server_time": clock.now().isoformat(), "more": more})

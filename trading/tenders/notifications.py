@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 
 from sqlalchemy import select
@@ -10,7 +11,9 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import SYSTEM, record_event
 from signing.digest import sm3_hex
+from trading.core.errors import InvalidInput
 from trading.tenders.models import DocumentDownload, Interest, Notification, Tender, TenderDocument
+from trading.tenders.schemas import instant
 
 
 def downloader_orgs(session: Session, tender: Tender) -> list[int]:
@@ -58,6 +61,59 @@ def notify_interested(session: Session, tender: Tender, message: str) -> None:
     notify_orgs(session, tender, interested_orgs(session, tender), message)
 
 
+#: ``since`` pages are at most this long (and this long unless ``limit`` says otherwise)
+SINCE_LIMIT = 100
+
+
 def for_org(session: Session, org_id: int, limit: int = 20) -> list[Notification]:
+    """The latest ``limit``, newest first (the home page, and the API without ``since``)."""
     q = select(Notification).where(Notification.org_id == org_id).order_by(Notification.created_at.desc()).limit(limit)
     return list(session.scalars(q))
+
+
+def since_for_org(
+    session: Session, org_id: int, since: dt.datetime, limit: int = SINCE_LIMIT
+) -> tuple[list[Notification], bool]:
+    """Those created after ``since``, oldest first, at most ``limit``, and whether more follow.
+
+    A client goes on from the last one's ``created_at``, so a page never ends inside a run of
+    notices sharing one instant (one transaction sends several at once): it stops before that
+    run, which the next page then starts with. Only a run longer than ``limit`` is cut."""
+    q = (
+        select(Notification)
+        .where(Notification.org_id == org_id, Notification.created_at > since)
+        .order_by(Notification.created_at, Notification.id)
+        .limit(limit + 1)
+    )
+    rows = list(session.scalars(q))
+    if len(rows) <= limit:
+        return rows, False
+    page = rows[:limit]
+    cut = rows[limit].created_at
+    whole = [n for n in page if n.created_at != cut]
+    return (whole or page), True
+
+
+def tender_codes(session: Session, rows: list[Notification]) -> dict[int, str]:
+    ids = {n.tender_id for n in rows if n.tender_id is not None}
+    if not ids:
+        return {}
+    return {i: code for i, code in session.execute(select(Tender.id, Tender.code).where(Tender.id.in_(ids)))}
+
+
+def parse_since(raw: str | None) -> dt.datetime | None:
+    """``since``: an ISO 8601 instant with its offset (``Z`` or ``+08:00``); anything else is a named 422."""
+    if raw is None:
+        return None
+    refused = InvalidInput(
+        "since 应为带时区的 ISO 8601 时刻，例如 2026-12-01T08:00:00+08:00", fields={"since": "ISO 8601 时刻"}
+    )
+    if not 10 <= len(raw) <= 40 or "\x00" in raw:
+        raise refused
+    try:
+        text = raw.replace("Z", "+00:00")
+        if "T" in text:  # an unencoded "+08:00" in a query string arrives as " 08:00"
+            text = text.replace(" ", "+", 1)
+        return instant(dt.datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
+        raise refused from None

@@ -322,10 +322,20 @@ class MyCertificatesOut(Reply):
 
 
 class NotificationOut(Reply):
+    id: int
+    tender: str | None = Field(description="所涉项目的编号（与项目无关的通知为 null）")
     message: str
     created_at: dt.datetime | None
 
 
 class NotificationsOut(Reply):
-    items: list[NotificationOut]
+    items: list[NotificationOut] = Field(description="无 since：最新的 20 条，新的在前；有 since：其后的，旧的在前")
     server_time: dt.datetime
+    more: bool = Field(description="有 since 时：其后还有通知，以本页最后一条的 created_at 为 since 再取")
+
+
+class NotificationsQuery(Schema):
+    since: dt.datetime | None = Field(
+        default=None, title="只取此时刻之后的通知（ISO 8601，带时区），旧的在前", examples=["2026-12-01T08:00:00+08:00"]
+    )
+    limit: int | None = Field(default=None, ge=1, le=100, title="条数（无 since 默认 20，有 since 默认 100）")
