@@ -192,3 +192,21 @@ def notice_pdf(evaluation_id: int) -> Response:
     if not ev.notice_key:
         raise NotFound("中标通知书尚未发出")
     return Response(services(current_app).store.read_bytes(ev.notice_key), mimetype="application/pdf")
+
+
+@api.get("/evaluations/<int:evaluation_id>/notice.sig")
+@requires(Permission.PUBLIC)
+@documented("中标通知书的平台签名文件（按字节原样核验）", ok="application/octet-stream", errors=("not_started",))
+def notice_sig(evaluation_id: int) -> Response:
+    """The award notice's detached signed statement, byte for byte as signed (as ``record.sig``):
+    canonical JSON ``statement`` (base64 of the signed bytes: type award_notice, signed_at, body
+    with the notice's facts and ``pdf_sm3``, the SM3 of ``notice.pdf``), ``signature`` (SM2, DER,
+    base64) and ``signer_cert`` (DER, base64). It is the ``notice_statement`` of the publicity."""
+    ev = load_evaluation(evaluation_id)
+    if not ev.notice_statement:
+        raise NotFound("中标通知书尚未发出")
+    return Response(
+        ev.notice_statement.encode(),
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="award-notice-{ev.id}.sig"'},
+    )

@@ -72,9 +72,11 @@ def abandon_upload_page(upload_id: str) -> ResponseReturnValue:
 @pages.get("/my/bids/<ciphertext_sm3>/receipt.json")
 @requires(Permission.TENDER_PARTICIPATE)
 def receipt_file(ciphertext_sm3: str) -> Response:
+    """The receipt (a detached signed statement) as the exact bytes the platform stored: served
+    as octet-stream, like ``record.sig``, so nothing on the way re-encodes what is verified."""
     bid = receipts.get_my_bid(web.db(), web.require_user(), ciphertext_sm3)
-    resp = Response(bid.receipt, mimetype="application/json")
-    resp.headers["Content-Disposition"] = f"attachment; filename=receipt-{ciphertext_sm3[:16]}.json"
+    resp = Response(bid.receipt.encode(), mimetype="application/octet-stream")
+    resp.headers["Content-Disposition"] = f'attachment; filename="receipt-{ciphertext_sm3[:16]}.json"'
     return resp
 
 
