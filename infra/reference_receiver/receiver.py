@@ -11,7 +11,8 @@ named error. Run it with
 
 and point the platform at it (EXCHANGE_PUSH_URL=http://127.0.0.1:5007/records).
 
-    POST /records   one envelope → 201 accepted | 200 duplicate (the same record again) |
+    POST /records   one envelope → 201 accepted | 200 duplicate (the same record again), each
+                    answering {status, table, data_key, digest, envelope_sm3: SM3 of the bytes received} |
                     409 conflicting_record | 422 a named refusal (JSON: code, message)
     GET  /records[?table=…]   what was accepted;   GET /refusals;   GET /health
 """
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from infra.reference_receiver.store import ReceiverStore
 from infra.reference_receiver.verify import Refused, verify_envelope
 from signing.certs import Certificate
+from signing.digest import sm3_hex
 
 MAX_BODY = 4 << 20
 TABLE_WORDS = {
@@ -66,6 +68,7 @@ class Receiver:
                 raise Refused("malformed_envelope", "信封应为 JSON 对象 (envelope is not an object)")
             verified = verify_envelope(env, self.trusted, self.platform_code)
             answer = self.store.accept(verified, body.decode("utf-8"))
+            answer["envelope_sm3"] = sm3_hex(body)  # the sender counts it pushed only on this
             status = 201 if answer["status"] == "accepted" else 200
         except Refused as exc:
             self.store.refusal(exc)

@@ -6,11 +6,13 @@ envelope and queues it; the envelope is fixed then, so every retry sends the sam
 
 ``push_due`` posts each due record to ``exchange_push_url`` in a transaction of its own. The
 receiver's key is (PLATFORM_CODE, table, DATA_KEY, DATA_TIMESTAMP): the same record again is
-acknowledged again, a different one under the same key is refused. Outcomes: 2xx → pushed; a named
-4xx refusal → refused (final: the receiver found something wrong; staff push it again by hand once
-it is understood); the receiver unreachable, 5xx or 429 → failing, tried again after
-BACKOFF_BASE × 2^(n−1) (at most BACKOFF_MAX), for as long as it takes. Each change of state writes
-an audit event; a repeated failure of a failing record does not (it only moves its next attempt).
+acknowledged again, a different one under the same key is refused. Outcomes: 200/201 with a JSON
+answer acknowledging this very envelope (its ``envelope_sm3``) → pushed; a redirect (never followed),
+any other 2xx, the receiver unreachable, 5xx or 429 → failing, tried again after BACKOFF_BASE ×
+2^(n−1) (at most BACKOFF_MAX), for as long as it takes; a named 4xx refusal → refused (final: the
+receiver found something wrong; staff push it again by hand once it is understood). The state moves
+only through ``lifecycle.move_record`` (each change with its audit event; a repeated failure of a
+failing record writes none, it only moves its next attempt).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,9 +32,12 @@ from sqlalchemy.orm import Session
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event, write_pending
 from archive.db import locked
 from signing.canonical import canonical_json
+from signing.digest import sm3_hex
 from trading.core.scheduler import each_apart, error_summary
+from trading.core.schemas import printable
 from trading.core.services import Services
 from trading.exchange.envelope import latest_checkpoint, seal
+from trading.exchange.lifecycle import move_record
 from trading.exchange.models import FAILING, PUSHED, QUEUED, REFUSED, ExchangeCursor, ExchangeRecord
 from trading.exchange.records import SOURCES, build
 
@@ -40,18 +46,59 @@ BACKOFF_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(hours=1)
 BATCH = 500
 TIMEOUT_SECONDS = 10
+MAX_ANSWER = 64 << 10  # an acknowledgement is a few hundred bytes; a receiver's page is not read whole
 
-#: (url, JSON body) → (HTTP status, response body); raises OSError when nothing answered
-Transport = Callable[[str, bytes], tuple[int, bytes]]
+#: (url, JSON body) → the receiver's answer; raises OSError when nothing answered
+Transport = Callable[[str, bytes], "Reply"]
 
 
-def http_post(url: str, body: bytes) -> tuple[int, bytes]:
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    location: str | None = None  # a redirect's target: named in last_error, never followed
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is not an acknowledgement: urllib would follow a 301/302 with a GET without the
+    body (a login page's 200 would then count as pushed). It comes back as the 3xx it is."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect)
+
+
+def _read_capped(resp: Any) -> bytes:
+    data: bytes = resp.read(MAX_ANSWER + 1)
+    if len(data) > MAX_ANSWER:
+        raise OSError(f"answer over {MAX_ANSWER} bytes")
+    return data
+
+
+def http_post(url: str, body: bytes) -> Reply:
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT_SECONDS) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as exc:  # an answer, just not a 2xx
-        return exc.code, exc.read()
+        with _opener.open(req, timeout=TIMEOUT_SECONDS) as resp:
+            return Reply(resp.status, _read_capped(resp))
+    except urllib.error.HTTPError as exc:  # an answer, just not a 2xx (3xx included: not followed)
+        with exc:
+            return Reply(exc.code, _read_capped(exc), exc.headers.get("Location"))
+
+
+def acknowledged(answer: bytes, body: bytes) -> bool:
+    """The receiver's answer acknowledges exactly ``body``: JSON whose ``envelope_sm3`` is the SM3
+    of the bytes sent, with status accepted or duplicate (``infra/reference_receiver``)."""
+    try:
+        parsed = json.loads(answer)
+    except ValueError:
+        return False
+    return (
+        isinstance(parsed, dict)
+        and parsed.get("status") in ("accepted", "duplicate")
+        and parsed.get("envelope_sm3") == sm3_hex(body)
+    )
 
 
 def _cursor(session: Session) -> ExchangeCursor:
@@ -135,12 +182,16 @@ class Outcome:
 
 def _outcome(transport: Transport, url: str, body: bytes) -> Outcome:
     try:
-        status, answer = transport(url, body)
+        reply = transport(url, body)
     except OSError as exc:
         return Outcome(FAILING, f"unreachable: {error_summary(exc)['message']}")
-    text = answer.decode("utf-8", "replace")[:2000]
-    if 200 <= status < 300:
+    status, text = reply.status, printable(reply.body.decode("utf-8", "replace")[:2000])
+    if status in (200, 201) and acknowledged(reply.body, body):
         return Outcome(PUSHED, receipt=text)
+    if 200 <= status < 300:  # a 2xx that does not acknowledge this envelope: not received
+        return Outcome(FAILING, f"HTTP {status} not an acknowledgement of this record: {text}"[:400])
+    if 300 <= status < 400:
+        return Outcome(FAILING, f"HTTP {status} redirect to {printable(reply.location or '?')} (not followed)"[:400])
     try:
         parsed = json.loads(text)
         named = f"{parsed.get('code')}: {parsed.get('message')}" if isinstance(parsed, dict) else text
@@ -154,25 +205,20 @@ def _outcome(transport: Transport, url: str, body: bytes) -> Outcome:
 def push_one(
     session: Session, rec: ExchangeRecord, url: str, transport: Transport, now: dt.datetime, actor: Actor = SYSTEM
 ) -> bool:
-    """Post one record and record what came of it; True when the receiver accepted it."""
+    """Post one record and record what came of it; True when the receiver acknowledged it."""
     out = _outcome(transport, url, rec.envelope.encode("utf-8"))
-    before = rec.state
-    about = {"table": rec.table_name, "data_key": rec.data_key, "data_timestamp": rec.data_timestamp}
     if out.state == PUSHED:
-        rec.state, rec.pushed_at, rec.receipt, rec.last_error = PUSHED, now, out.receipt, None
-        record_event(session, actor, "exchange.pushed", rec, about | {"after_failures": rec.attempts})
+        rec.pushed_at, rec.receipt, rec.last_error = now, out.receipt, None
+        move_record(session, actor, rec, PUSHED, after_failures=rec.attempts)
         rec.attempts = 0
         return True
     rec.last_error = out.detail
     if out.state == REFUSED:
-        rec.state = REFUSED
-        record_event(session, actor, "exchange.refused", rec, about | {"error": out.detail})
+        move_record(session, actor, rec, REFUSED, error=out.detail)
         return False
     rec.attempts += 1
-    rec.state = FAILING
     rec.next_attempt_at = now + min(BACKOFF_BASE * 2 ** (rec.attempts - 1), BACKOFF_MAX)
-    if before != FAILING:
-        record_event(session, actor, "exchange.push_failed", rec, about | {"error": out.detail})
+    move_record(session, actor, rec, FAILING, error=out.detail)  # no event when it was failing already
     return False
 
 
@@ -222,8 +268,8 @@ def requeue_refused(session: Session, now: dt.datetime, actor: Actor) -> int:
     """Staff's decision to send the refused records again (after the cause was fixed)."""
     n = 0
     for rec in session.scalars(select(ExchangeRecord).where(ExchangeRecord.state == REFUSED)):
-        rec.state, rec.next_attempt_at, rec.attempts = QUEUED, now, 0
-        record_event(session, actor, "exchange.requeue", rec, {"table": rec.table_name, "data_key": rec.data_key})
+        rec.next_attempt_at, rec.attempts = now, 0
+        move_record(session, actor, rec, QUEUED)
         n += 1
     return n
 

@@ -160,8 +160,8 @@ def changes_in_transit_are_refused_and_retries_idempotent(
     win = by_table["WIN_BID_BULLETIN"]
 
     def send(env: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        status, body = http_post(url, canonical_json(env))
-        return status, json.loads(body)
+        reply = http_post(url, canonical_json(env))
+        return reply.status, json.loads(reply.body)
 
     def changed(env: dict[str, Any], edit: Any) -> dict[str, Any]:
         out = copy.deepcopy(env)
