@@ -44,7 +44,10 @@ LOT_STATUS = {
     "terminated": "cancelled",
     "awarded": "complete",
 }
-BID_STATUS = {"decrypted": "pending", "revoked": "withdrawn", "withdrawn": "disqualified", "pending": "pending"}
+#: a bid not decrypted is ``withdrawn`` whoever's fault it was (撤销, the bidder's; 撤回, the
+#: platform's: 电子招标投标办法 31): ``disqualified`` would read as the committee's judgement of a
+#: bid nobody opened. The opening record tells the two apart.
+BID_STATUS = {"decrypted": "pending", "revoked": "withdrawn", "withdrawn": "withdrawn", "pending": "pending"}
 SCHEME = "CN-USCC"  # 统一社会信用代码 (GB 32100)
 
 
@@ -52,8 +55,11 @@ def ocid(prefix: str, tender: Tender) -> str:
     return f"{prefix}-{tender.code}"
 
 
-def release_id(tender: Tender, seq: int) -> str:
-    return f"{tender.code}-{seq}"
+def release_id(tender: Tender, n: int) -> str:
+    """The tender's ``n``-th release. Not the audit sequence number: that would tell the public the
+    log's size at every release, and so how many sealed acts (registrations, downloads, bids) came
+    between two of them; the public sees the size only at the signed checkpoints."""
+    return f"{tender.code}-{n}"
 
 
 def instant(at: dt.datetime) -> str:
@@ -78,6 +84,7 @@ class Fold:
         self.published: str | None = None
         self.deadline: str | None = None
         self.cancelled = False
+        self.made = 0  # releases so far: the next one's number
         self.parties: dict[str, Json] = {}
         self.documents: dict[str, Json] = {}
         self.amendments: dict[str, Json] = {}
@@ -387,7 +394,7 @@ class Fold:
             tender["complaints"] = _copy(list(self.complaints.values()))
         release: Json = {
             "ocid": ocid(self.prefix, t),
-            "id": release_id(t, e.seq),
+            "id": release_id(t, self.made + 1),
             "date": instant(e.at),
             "tag": [tag],
             "initiationType": "tender",
@@ -405,6 +412,7 @@ class Fold:
             release["awards"] = _copy(list(self.awards.values()))
         if self.contracts:
             release["contracts"] = _copy(list(self.contracts.values()))
+        self.made += 1
         return release
 
 

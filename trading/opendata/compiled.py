@@ -137,6 +137,12 @@ def record_package(uri: str, records: list[Json], published: dt.datetime, policy
     return _package(uri, published, policy) | {"records": records}
 
 
+#: characters that some readers take for a line end: escaped, so a JSON Lines file keeps one
+#: release per line for every reader (a title may hold them)
+LINE_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\u0085": "\\u0085"})
+
+
 def dumps(value: Any) -> str:
-    """The one JSON form releases are stored and served in (sorted keys, UTF-8 text)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """The one JSON form releases are stored and served in (sorted keys, UTF-8 text; the Unicode
+    line separators escaped, as JSON allows)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).translate(LINE_BREAKS)

@@ -35,7 +35,9 @@ class OcdsRelease(Base):
     __table_args__ = (Index("ix_ocds_release_ocid_source_seq", "ocid", "source_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, comment="publication order: the API's page cursor")
-    release_id: Mapped[str] = mapped_column(String(80), unique=True, comment="OCDS release id, {tender code}-{seq}")
+    release_id: Mapped[str] = mapped_column(
+        String(80), unique=True, comment="OCDS release id, {tender code}-{n}: the tender's n-th release"
+    )
     ocid: Mapped[str] = mapped_column(String(80))
     tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"), index=True)
     source_seq: Mapped[int] = mapped_column(BigInteger, unique=True, comment="the audit event it was derived from")

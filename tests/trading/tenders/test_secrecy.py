@@ -28,6 +28,7 @@ from trading.accounts.models import Organisation, Role
 VOLATILE = [
     (re.compile(r'name="csrf_token" value="[^"]+"'), 'name="csrf_token" value=""'),
     (re.compile(r'"server_time":\s*"[^"]+"'), '"server_time":""'),
+    (re.compile(r'"publishedDate":\s*"[^"]+"'), '"publishedDate":""'),  # an OCDS package's making time
     (re.compile(r'data-server="[^"]+"'), 'data-server=""'),
     (re.compile(r'nonce="[^"]+"'), 'nonce=""'),  # the CSP script nonce, fresh per response
     (re.compile(r"现在 \d{4}-\d{2}-\d{2} \d{2}:\d{2}"), "现在"),  # the timeline's "now" marker
