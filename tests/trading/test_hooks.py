@@ -84,6 +84,7 @@ def test_the_stages_are_wired_once_however_often_the_wiring_runs() -> None:
         "tender_page_context": [
             "trading.opening.display.tender_page_context",
             "trading.awards.award.tender_page_context",
+            "trading.opendata.pages.tender_page_context",
         ],
     }
 
