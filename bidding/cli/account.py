@@ -21,6 +21,7 @@ from bidding.cli.common import (
     errors,
     fail,
     one_line,
+    safe,
 )
 from signing.certs import Certificate
 
@@ -44,7 +45,7 @@ def certs(ctx: click.Context) -> None:
         if c is None:
             click.echo(f"{label} ({usage})\t未登记 (not registered)")
         else:
-            click.echo(f"{label} ({usage})\t{c['fingerprint']}\t有效期至 {beijing(c['not_after'])}")
+            click.echo(f"{label} ({usage})\t{safe(c['fingerprint'])}\t有效期至 {beijing(c['not_after'])}")
     click.echo(BEIJING_FOOTER)
 
 
@@ -102,7 +103,9 @@ def certs_register(keys: pathlib.Path, usage: str) -> None:
             got = client.request(
                 "POST", "/api/v1/me/certificates", {"certificate_pem": cert.to_pem().decode(), "usage": u}
             )
-            click.echo(f"已登记{USAGES[u]} (registered)：{got['fingerprint']}，有效期至 {beijing(got['not_after'])}")
+            click.echo(
+                f"已登记{USAGES[u]} (registered)：{safe(got['fingerprint'])}，有效期至 {beijing(got['not_after'])}"
+            )
     click.echo(BEIJING_FOOTER)
 
 
@@ -142,7 +145,7 @@ class Notices:
             at = instant(n["created_at"])
             self.seen[n["id"]] = at
             self.newest = at if self.newest is None else max(self.newest, at)
-            tender = f"{n['tender']}\t" if n.get("tender") else ""
+            tender = f"{safe(n['tender'])}\t" if n.get("tender") else ""
             click.echo(f"{beijing(n['created_at'])}\t{tender}{one_line(n['message'])}")
         if self.newest is not None:  # only those still inside the window can come again
             self.seen = {i: at for i, at in self.seen.items() if at >= self.newest - 2 * OVERLAP}
@@ -169,7 +172,7 @@ def follow(notices: Notices, interval: float, longest: float) -> None:
         try:
             got = notices.show(notices.fetch())
         except (OSError, http.client.HTTPException) as exc:  # ConnectionError and TimeoutError are OSErrors
-            click.echo(f"暂时连不上平台，稍后重试 (platform unreachable; retrying): {exc}", err=True)
+            click.echo(f"暂时连不上平台，稍后重试 (platform unreachable; retrying): {safe(exc)}", err=True)
             got = 0
         wait = interval if got else min(wait * 2, longest)
 

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import click
 
-from bidding.cli.common import BEIJING_FOOTER, amount, api_client, api_errors, beijing, fail, one_line, when
+from bidding.cli.common import BEIJING_FOOTER, amount, api_client, api_errors, beijing, fail, one_line, safe, when
 
 _LOT = click.option("--lot", type=int, default=1, show_default=True, help="标段 (lot number)")
 
@@ -46,7 +46,7 @@ def publicity(ctx: click.Context, tender: str | None, lot: int, evaluation: int 
     with api_errors():
         client = api_client()
         p = client.request("GET", f"/api/v1/evaluations/{evaluation_of(client, tender, lot, evaluation)}/publicity")
-    click.echo(f"{p['tender']} 第{p['lot']}标段 {p['title']}：{p['state_label']}")
+    click.echo(f"{safe(p['tender'])} 第{safe(p['lot'])}标段 {safe(p['title'])}：{safe(p['state_label'])}")
     if p.get("awarded_at"):
         click.echo(f"已定标 (awarded)：{when(p['awarded_at'])}")
     elif p.get("suspended"):
@@ -56,11 +56,11 @@ def publicity(ctx: click.Context, tender: str | None, lot: int, evaluation: int 
     else:
         click.echo(f"公示期至 {when(p['ends_at'])}（可在此前提出异议）(objections until then)")
     for c in p["candidates"]:
-        click.echo(f"第{c['rank']}名\t{c['bidder']}\t投标报价 {amount(c['price'])} 元")
+        click.echo(f"第{safe(c['rank'])}名\t{safe(c['bidder'])}\t投标报价 {amount(c['price'])} 元")
     for o in p["objections"]:
         answer = f"答复（{beijing(o['answered_at'])}）：{one_line(o['answer'])}" if o.get("answer") else "待答复"
         click.echo(
-            f"异议 {o['id']}\t提出 {beijing(o['raised_at'])}\t答复期限 {beijing(o['answer_due'])}\t"
+            f"异议 {safe(o['id'])}\t提出 {beijing(o['raised_at'])}\t答复期限 {beijing(o['answer_due'])}\t"
             f"{one_line(o['text'])}\t{answer}"
         )
     click.echo(BEIJING_FOOTER)
@@ -82,7 +82,7 @@ def publicity_object(tender: str | None, lot: int, evaluation: int | None, text:
         ev = evaluation_of(client, tender, lot, evaluation)
         o = client.request("POST", f"/api/v1/evaluations/{ev}/objections", {"text": text})
     click.echo(
-        f"异议已提交 (objection raised)：编号 {o['id']}；招标人应在 {when(o['answer_due'])}前答复，"
+        f"异议已提交 (objection raised)：编号 {safe(o['id'])}；招标人应在 {when(o['answer_due'])}前答复，"
         "答复前公示暂停。答复见 ggzy-bid publicity 和 ggzy-bid notices"
     )
 
@@ -103,7 +103,7 @@ def clarifications(ctx: click.Context) -> None:
     for c in items:
         answer = f"已答复（{beijing(c['answered_at'])}）：{one_line(c['answer'])}" if c.get("answer") else "待答复"
         click.echo(
-            f"{c['id']}\t提出 {beijing(c['asked_at'])}\t答复期限 {beijing(c['deadline'])}\t"
+            f"{safe(c['id'])}\t提出 {beijing(c['asked_at'])}\t答复期限 {beijing(c['deadline'])}\t"
             f"{one_line(c['question'])}\t{answer}"
         )
     click.echo(BEIJING_FOOTER)
@@ -117,4 +117,4 @@ def clarifications_answer(clarification_id: int, text: str) -> None:
         fail("澄清内容不能为空 (the answer is empty)")
     with api_errors():
         c = api_client().request("POST", f"/api/v1/clarifications/{clarification_id}/answer", {"text": text})
-    click.echo(f"已答复澄清 {c['id']} (answered)：{when(c['answered_at'])}")
+    click.echo(f"已答复澄清 {safe(c['id'])} (answered)：{when(c['answered_at'])}")

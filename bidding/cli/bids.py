@@ -20,6 +20,8 @@ from bidding.cli.common import (
     key_password,
     load_keys,
     progress_bar,
+    safe,
+    thousands,
     trust_store,
 )
 from bidding.package import write_folder_zip
@@ -50,7 +52,7 @@ def login(server: str, username: str, keys: pathlib.Path | None) -> None:
             password = os.environ.get("GGZY_PASSWORD") or click.prompt("密码 (password)", hide_input=True, err=True)
             body = c.login(username, password)
         c.save()
-    click.echo(f"已登录 {body['user']['display_name']}，令牌保存在 {CONFIG} (logged in)")
+    click.echo(f"已登录 {safe(body['user']['display_name'])}，令牌保存在 {CONFIG} (logged in)")
 
 
 @click.command(help="列出正在招标的项目 (list tenders taking bids)")
@@ -66,7 +68,7 @@ def tenders(query: str) -> None:
         click.echo("没有正在招标的项目 (no tenders taking bids)")
     for item in body["items"]:
         deadline = beijing(item.get("deadline_after") or item["tender"].get("bid_deadline"))
-        click.echo(f"{item['tender']['code']}\t投标截止 {deadline}\t{item['tender']['title']}")
+        click.echo(f"{safe(item['tender']['code'])}\t投标截止 {deadline}\t{safe(item['tender']['title'])}")
     if body["items"]:
         click.echo(BEIJING_FOOTER)
 
@@ -111,7 +113,7 @@ def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> Non
             cert.public_key.verify(
                 base64.b64decode(d["signature"]), tender_document_statement(tender, d["name"], d["sm3"], d["size"])
             )
-            click.echo(f"{dst}: SM3 与招标人签名均有效 (digest and tenderee signature valid)")
+            click.echo(f"{safe(dst)}: SM3 与招标人签名均有效 (digest and tenderee signature valid)")
 
 
 @click.command(help="打包投标文件夹并写入开标一览表 (build a bid package with its price sheet)")
@@ -157,7 +159,7 @@ def _fields_text(values: dict[str, str], declared: list[dict[str, Any]]) -> str:
     from signing.price_sheet import labelled_fields
 
     rows = labelled_fields(values, declared)
-    return "".join(f"；{label}：{amount(v) if kind == 'amount' else v}" for label, kind, v in rows)
+    return "".join(f"；{safe(label)}：{amount(v) if kind == 'amount' else safe(v)}" for label, kind, v in rows)
 
 
 @click.command(help="上传加密投标文件（分片、可续传）(upload a sealed bid: in parts, resumable)")
@@ -174,7 +176,7 @@ def upload(sealed: pathlib.Path, tender: str, lot: int) -> None:
             _explain_upload_refusal(exc, tender)
             raise
     click.echo(
-        f"投标成功 (accepted)：平台于 {beijing(bid['received_at'])}（北京时间）接收，密文 SM3 {bid['ciphertext_sm3']}；"
+        f"投标成功 (accepted)：平台于 {beijing(bid['received_at'])}（北京时间）接收，密文 SM3 {safe(bid['ciphertext_sm3'])}；"
         f"回执已保存 {sealed.name}.receipt.json"
     )
 
@@ -223,7 +225,8 @@ def uploads(ctx: click.Context, tender: str | None) -> None:
     )
     for u in items:
         click.echo(
-            f"{u['upload_id']}\t{u['tender']}\t{u['lot']}\t{u['declared_size']} 字节\t{u['received']} 字节\t"
+            f"{safe(u['upload_id'])}\t{safe(u['tender'])}\t{safe(u['lot'])}\t{safe(u['declared_size'])} 字节\t"
+            f"{safe(u['received'])} 字节\t"
             f"{beijing(u.get('last_part_at'))}\t{beijing(u['expires_at'])}"
         )
     click.echo(BEIJING_FOOTER)
@@ -244,7 +247,7 @@ def uploads_abandon(upload_id: str | None, everything: bool, tender: str | None)
         for one in ids:
             assert one is not None
             abandon_upload(client, one)
-            click.echo(f"已放弃 (abandoned) {one}")
+            click.echo(f"已放弃 (abandoned) {safe(one)}")
     if not ids:
         click.echo("没有未完成的上传 (no unfinished uploads)")
 
@@ -257,9 +260,10 @@ def status(tender: str) -> None:
     if not body["items"]:
         click.echo("本单位在此项目没有投标文件 (no bids)")
     for b in body["items"]:
-        lot = f"第{b['lot']}标段" if b.get("lot") is not None else "—"
+        lot = f"第{safe(b['lot'])}标段" if b.get("lot") is not None else "—"
         click.echo(
-            f"{lot}\t{b['status_label']}\t接收 {beijing(b['received_at'])}\t{b['ciphertext_sm3']}\t{b['size']:,} 字节"
+            f"{lot}\t{safe(b['status_label'])}\t接收 {beijing(b['received_at'])}\t{safe(b['ciphertext_sm3'])}\t"
+            f"{thousands(b['size'])} 字节"
         )
     if body["items"]:
         click.echo(BEIJING_FOOTER)

@@ -14,6 +14,7 @@ from bidding.cli.common import (
     key_password,
     load_keys,
     one_line,
+    safe,
     spinner,
 )
 
@@ -35,7 +36,7 @@ def ceremonies(tender: str) -> None:
         click.echo("本项目没有开标室 (no opening rooms)")
     for c in items:
         when = "（已暂停）" if c.get("paused") else f"本阶段截止 {beijing(c['ends_at'])}" if c.get("ends_at") else ""
-        click.echo(f"{c['id']}\t第{c['lot']}标段\t{c['label']}\t{when}")
+        click.echo(f"{safe(c['id'])}\t第{safe(c['lot'])}标段\t{safe(c['label'])}\t{when}")
     if items:
         click.echo("（北京时间 Beijing time；第一列为开标室编号，即 signin、decrypt、confirm、object 的 --ceremony）")
 
@@ -74,7 +75,7 @@ def decrypt(ceremony: int, sealed: pathlib.Path, keys: pathlib.Path, wait: bool)
         with spinner("平台解密中 (decrypting)"):
             me = ceremony_client.wait_decrypted(client, ceremony)["me"]
     if me["outcome"] == "decrypted":
-        click.echo(f"{me['outcome_label']} (decrypted)")
+        click.echo(f"{safe(me['outcome_label'])} (decrypted)")
         return
     last = me.get("last_attempt") or {}
     why = last.get("code_label") or last.get("state_label") or me["outcome_label"]
@@ -119,4 +120,4 @@ def objections(ceremony: int) -> None:
         click.echo("本开标室没有异议 (no objections)")
     for o in items:
         answer = o.get("answer") or "待答复 (not answered yet)"
-        click.echo(f"{o['id']}\t{o['bidder']}\t{one_line(o['text'])}\t答复：{one_line(answer)}")
+        click.echo(f"{safe(o['id'])}\t{safe(o['bidder'])}\t{one_line(o['text'])}\t答复：{one_line(answer)}")

@@ -7,17 +7,40 @@ import datetime as dt
 import os
 import pathlib
 import sys
+import unicodedata
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
 from archive import clock
 from signing.certs import Certificate, TrustStore
 from signing.errors import SigningError
 from signing.sm2 import KEY_FILE_ITERATIONS, PrivateKey, check_key_password, key_file_iterations
+
+#: Unicode's bidirectional controls (UAX #9): U+202E shows "x\u202etxt.exe" as "xexe.txt" (the platform
+#: refuses the same set in file names; ``bidding`` never imports ``trading``, so it is named here too).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _shown(ch: str) -> str:
+    if ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+        return ch.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return ch
+
+
+def safe(text: object) -> str:
+    """What the platform sent (a title, a name, an error message), fit for one line of the bidder's
+    terminal: C0/C1 controls, DEL, line and paragraph separators and bidi controls are shown escaped
+    (``\\x1b``, ``\\u202e``), so a hostile tender title cannot set the window title, clear the
+    screen, start a forged line or reorder what follows; tabs and line breaks too, so it stays one
+    column of a tab-separated listing. Every string from the platform a command prints goes
+    through here (rich, where it draws, also gets ``rich.markup.escape``)."""
+    return "".join(_shown(ch) for ch in ("" if text is None else str(text)))
+
 
 KEY_FILES = {"sign": ("sign.key", "sign.pub", "sign.crt"), "enc": ("enc.key", "enc.pub", "enc.crt")}
 
@@ -30,19 +53,26 @@ def beijing(value: str | None) -> str:
     try:
         return clock.local(dt.datetime.fromisoformat(value)).strftime("%Y-%m-%d %H:%M:%S")
     except (TypeError, ValueError):
-        return str(value)
+        return safe(value)
 
 
 def amount(value: object) -> str:
     """Yuan with thousands separators (``12,345,678.90``), as the pages show amounts."""
     try:
         return f"{Decimal(str(value)):,.2f}"
-    except InvalidOperation:
-        return str(value)
+    except (InvalidOperation, ValueError):
+        return safe(value)
+
+
+def thousands(value: object) -> str:
+    """A count (bytes) with thousands separators; what is not a whole number shown as it came (``safe``)."""
+    return f"{value:,}" if isinstance(value, int) else safe(value)
 
 
 def fail(message: str) -> None:
-    click.echo(f"错误 (error): {message}", err=True)
+    """Say what went wrong and exit 2. The message often quotes the platform (its error message and
+    code, a document's name), so all of it is shown through ``safe``."""
+    click.echo(f"错误 (error): {safe(message)}", err=True)
     sys.exit(2)
 
 
@@ -67,7 +97,7 @@ class _PlainProgress:
     without a redrawn line per chunk (stdout stays the command's result)."""
 
     def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.done, self.said = max(total, 0), label, 0, 0
+        self.total, self.label, self.done, self.said = max(total, 0), safe(label), 0, 0
 
     def __call__(self, n: int) -> None:
         self.done += n
@@ -93,7 +123,7 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
         TimeRemainingColumn(),
         transient=True,
     ) as p:
-        task = p.add_task(label, total=total)
+        task = p.add_task(escape(safe(label)), total=total)  # a document's name is not rich markup
         yield lambda n: p.advance(task, n)
 
 
@@ -117,10 +147,11 @@ def when(value: str | None) -> str:
 BEIJING_FOOTER = "（北京时间 Beijing time）"
 
 
-def one_line(text: str | None) -> str:
+def one_line(text: object) -> str:
     """Free text (a question, an objection, an answer) on one line of a tab-separated listing: its
-    own tabs and line breaks would split the columns, and control characters could drive the terminal."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in (text or "")).split())
+    own runs of blanks, tabs and line breaks read as one space (they would split the columns), and
+    what could drive the terminal is shown escaped (``safe``)."""
+    return safe(" ".join(("" if text is None else str(text)).split()))
 
 
 def key_password(for_new: bool = False) -> bytes:

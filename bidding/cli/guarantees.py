@@ -14,6 +14,7 @@ from bidding.cli.common import (
     beijing,
     fail,
     one_line,
+    safe,
 )
 
 # The bidder's copy of an issued guarantee, byte for byte, with the SM3 the platform verified
@@ -30,7 +31,7 @@ def guarantee_issuers() -> None:
     with api_errors():
         items = api_client().request("GET", "/api/v1/guarantees/issuers")["items"]
     for i in items:
-        click.echo(f"{i['credit_code']}\t{i['name']}")
+        click.echo(f"{safe(i['credit_code'])}\t{safe(i['name'])}")
 
 
 @guarantee.command("apply", help="向出具机构申请本标段的投标保函 (apply to an issuer for one lot)")
@@ -41,8 +42,8 @@ def guarantee_apply(tender: str, lot: int, issuer: str) -> None:
     with api_errors():
         o = api_client().request("POST", "/api/v1/guarantees", {"tender": tender, "lot": lot, "issuer": issuer})
     click.echo(
-        f"已提交申请 (applied) {o['id']}：{o['issuer']['name']}，{amount(o['amount'])} 元，有效期至少到 {o['valid_until']}；"
-        f"{o['state_label']}"
+        f"已提交申请 (applied) {safe(o['id'])}：{safe(o['issuer']['name'])}，{amount(o['amount'])} 元，"
+        f"有效期至少到 {safe(o['valid_until'])}；{safe(o['state_label'])}"
     )
 
 
@@ -52,10 +53,11 @@ def guarantee_list() -> None:
         items = api_client().request("GET", "/api/v1/guarantees/mine")["items"]
     for o in items:
         g = o["guarantee"]
-        state = f"{g['number']} {g['state_label']}" if g else o["state_label"]
-        refusal = f"；平台未接受出具机构的保函：{o['last_refusal']['message']}" if o["last_refusal"] else ""
+        state = safe(f"{g['number']} {g['state_label']}" if g else o["state_label"])
+        refusal = f"；平台未接受出具机构的保函：{one_line(o['last_refusal']['message'])}" if o["last_refusal"] else ""
         click.echo(
-            f"{o['id']}\t{o['tender']} 第{o['lot']}标段\t{o['issuer']['name']}\t{amount(o['amount'])} 元\t{state}{refusal}"
+            f"{safe(o['id'])}\t{safe(o['tender'])} 第{safe(o['lot'])}标段\t{safe(o['issuer']['name'])}\t"
+            f"{amount(o['amount'])} 元\t{state}{refusal}"
         )
 
 
@@ -72,19 +74,21 @@ def _order(client: Any, order_id: int) -> dict[str, Any]:
 def guarantee_status(order_id: int) -> None:
     with api_errors():
         o = _order(api_client(), order_id)
-    click.echo(f"申请 {o['id']}：{o['tender']} 第{o['lot']}标段 {o['tender_title']}")
-    click.echo(f"出具机构：{o['issuer']['name']}（{o['issuer']['credit_code']}）")
-    click.echo(f"金额：{amount(o['amount'])} 元；有效期至少到 {o['valid_until']}")
-    click.echo(f"状态：{o['state_label']}")
+    click.echo(f"申请 {safe(o['id'])}：{safe(o['tender'])} 第{safe(o['lot'])}标段 {safe(o['tender_title'])}")
+    click.echo(f"出具机构：{safe(o['issuer']['name'])}（{safe(o['issuer']['credit_code'])}）")
+    click.echo(f"金额：{amount(o['amount'])} 元；有效期至少到 {safe(o['valid_until'])}")
+    click.echo(f"状态：{safe(o['state_label'])}")
     if o.get("reject_reason"):
         click.echo(f"出具机构拒绝的理由：{one_line(o['reject_reason'])}")
     if o.get("last_refusal"):
         click.echo(f"平台未接受出具机构的保函：{one_line(o['last_refusal'].get('message'))}")
     g = o.get("guarantee")
     if g:
-        click.echo(f"保函：{g['number']}，{g['state_label']}，有效期 {g['starts_on']} 至 {g['ends_on']}")
+        click.echo(
+            f"保函：{safe(g['number'])}，{safe(g['state_label'])}，有效期 {safe(g['starts_on'])} 至 {safe(g['ends_on'])}"
+        )
         if g.get("document_sm3"):
-            click.echo(f"保函文件 SM3：{g['document_sm3']}")
+            click.echo(f"保函文件 SM3：{safe(g['document_sm3'])}")
         if g.get("released_at"):
             click.echo(f"已释放：{beijing(g['released_at'])}（北京时间），{one_line(g.get('release_reason'))}")
 
@@ -94,7 +98,7 @@ def guarantee_status(order_id: int) -> None:
 def guarantee_cancel(order_id: int) -> None:
     with api_errors():
         o = api_client().request("POST", f"/api/v1/guarantees/orders/{order_id}/cancel")
-    click.echo(f"申请 {o['id']}：{o['state_label']}")
+    click.echo(f"申请 {safe(o['id'])}：{safe(o['state_label'])}")
 
 
 @guarantee.command("download", help="下载已开具的保函文件并核对 SM3 (download the issued guarantee, check its SM3)")
@@ -120,4 +124,4 @@ def guarantee_download(order_id: int, out: pathlib.Path) -> None:
             partial.unlink(missing_ok=True)
             raise
         partial.replace(out)
-    click.echo(f"{out}：保函 {g['number']}，{size:,} 字节，SM3 与平台核验的一致 (digest matches)")
+    click.echo(f"{out}：保函 {safe(g['number'])}，{size:,} 字节，SM3 与平台核验的一致 (digest matches)")

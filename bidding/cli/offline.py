@@ -18,6 +18,7 @@ from bidding.cli.common import (
     load_keys,
     progress_bar,
     read_key,
+    safe,
     trust_store,
 )
 from bidding.package import write_folder_zip
@@ -165,8 +166,8 @@ def verify(sealed: pathlib.Path, ca: pathlib.Path, tender: str | None) -> None:
         cert = header.verify(trust_store(ca), at=dt.datetime.now(dt.UTC), tender_id=tender)
         header.check_size(sealed.stat().st_size)
         click.echo(
-            f"签名有效 (signature valid): {cert.subject.get('common_name')}，项目 {header.tender_id} "
-            f"标段 {header.lot_id}，明文 SM3 {header.plaintext_sm3}"
+            f"签名有效 (signature valid): {safe(cert.subject.get('common_name'))}，项目 {safe(header.tender_id)} "
+            f"标段 {safe(header.lot_id)}，明文 SM3 {safe(header.plaintext_sm3)}"
         )
 
 
@@ -266,6 +267,6 @@ def receipt_verify(receipt_file: pathlib.Path, cert: pathlib.Path, sealed: pathl
             if digest.hex() != body["ciphertext_sm3"] or size != body["size"]:
                 fail("回执与加密投标文件不符 (receipt does not match the sealed file)")
     click.echo(
-        f"回执有效 (valid): 项目 {body['tender']} 标段 {body['lot']}，接收时间 {beijing(body['received_at'])}（北京时间），"
-        f"密文 SM3 {body['ciphertext_sm3']}"
+        f"回执有效 (valid): 项目 {safe(body['tender'])} 标段 {safe(body['lot'])}，接收时间 {beijing(body['received_at'])}（北京时间），"
+        f"密文 SM3 {safe(body['ciphertext_sm3'])}"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from bidding.cli.common import BEIJING_FOOTER, api_client, api_errors, beijing, fail, one_line, when
+from bidding.cli.common import BEIJING_FOOTER, api_client, api_errors, beijing, fail, one_line, safe, when
 
 _TENDER = click.option("--tender", required=True, help="项目编号 (tender id)")
 
@@ -24,14 +24,14 @@ def register(tender: str, check: bool) -> None:
         client = api_client()
         registered = client.request("GET", path)["registered"]
         if check:
-            click.echo(f"{tender}：{'已报名 (registered)' if registered else '未报名 (not registered)'}")
+            click.echo(f"{safe(tender)}：{'已报名 (registered)' if registered else '未报名 (not registered)'}")
             return
         if not registered:
             client.request("POST", path)
     if registered:
-        click.echo(f"{tender}：已经报名，无需重复 (already registered)")
+        click.echo(f"{safe(tender)}：已经报名，无需重复 (already registered)")
     else:
-        click.echo(f"{tender}：已报名 (registered)；可以下载招标文件、提问、申请保函和投标")
+        click.echo(f"{safe(tender)}：已报名 (registered)；可以下载招标文件、提问、申请保函和投标")
 
 
 @click.group(
@@ -55,7 +55,7 @@ def questions(ctx: click.Context, tender: str | None) -> None:
         return
     for q in items:
         answer = f"答复（{beijing(q['answered_at'])}）：{one_line(q['answer'])}" if q.get("answer") else "待答复"
-        click.echo(f"{q['id']}\t提问 {beijing(q['asked_at'])}\t{one_line(q['text'])}\t{answer}")
+        click.echo(f"{safe(q['id'])}\t提问 {beijing(q['asked_at'])}\t{one_line(q['text'])}\t{answer}")
     click.echo(BEIJING_FOOTER + "；答复发布给所有报名的投标人，不显示提问人")
 
 
@@ -70,6 +70,6 @@ def questions_ask(tender: str, text: str) -> None:
     with api_errors():
         q = api_client().request("POST", f"/api/v1/tenders/{quote(tender, safe='')}/questions", {"text": text})
     click.echo(
-        f"已提问 (asked)：编号 {q['id']}，{when(q['asked_at'])}；招标人答复后，"
-        f"ggzy-bid questions --tender {tender} 和 ggzy-bid notices 可以看到"
+        f"已提问 (asked)：编号 {safe(q['id'])}，{when(q['asked_at'])}；招标人答复后，"
+        f"ggzy-bid questions --tender {safe(tender)} 和 ggzy-bid notices 可以看到"
     )
