@@ -31,7 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from infra.reference_receiver.store import ReceiverStore
-from infra.reference_receiver.verify import Refused, verify_envelope
+from infra.reference_receiver.verify import Refused, parse_envelope, printable, verify_envelope
+from signing.canonical import canonical_json
 from signing.certs import Certificate
 from signing.digest import sm3_hex
 
@@ -61,21 +62,43 @@ class Receiver:
             if len(body) > MAX_BODY:
                 raise Refused("too_large", "记录过大 (envelope too large)", 413)
             try:
-                env = json.loads(body)
-            except ValueError as exc:
-                raise Refused("malformed_envelope", "不是 JSON (not JSON)") from exc
-            if not isinstance(env, dict):
-                raise Refused("malformed_envelope", "信封应为 JSON 对象 (envelope is not an object)")
-            verified = verify_envelope(env, self.trusted, self.platform_code)
-            answer = self.store.accept(verified, body.decode("utf-8"))
+                env = parse_envelope(body)
+                verified = verify_envelope(env, self.trusted, self.platform_code)
+                # what is kept is the verified envelope's canonical form, not the bytes received
+                kept = canonical_json(env).decode("utf-8")
+            except Refused:
+                raise
+            except Exception as exc:  # whatever a hostile envelope provokes is a refusal, named
+                raise Refused("unverifiable", f"无法核验的信封 (could not be verified): {type(exc).__name__}") from exc
+            answer = self.store.accept(verified, kept)
             answer["envelope_sm3"] = sm3_hex(body)  # the sender counts it pushed only on this
             status = 201 if answer["status"] == "accepted" else 200
         except Refused as exc:
-            self.store.refusal(exc)
-            status, answer = exc.status, {"code": exc.code, "message": exc.message}
+            return self.refuse(exc)
         if self.report is not None:
             self.report(status, answer)
         return status, answer
+
+    def refuse(self, exc: Refused) -> tuple[int, dict[str, Any]]:
+        """Keep and tell the refusal; its answer."""
+        self.store.refusal(exc)
+        answer = {"code": exc.code, "message": exc.message}
+        if self.report is not None:
+            self.report(exc.status, answer)
+        return exc.status, answer
+
+
+def body_length(header: str | None) -> tuple[int, Refused | None]:
+    """The body's length from its Content-Length, or the refusal: none (411), not a plain decimal
+    number (a sign, letters, spaces: 400), over MAX_BODY (413). Nothing is read without it."""
+    if header is None:
+        return 0, Refused("length_required", "缺少 Content-Length (length required)", 411)
+    if not (header.isascii() and header.isdigit()) or len(header) > 12:
+        return 0, Refused("bad_length", "Content-Length 不是非负整数 (bad Content-Length)", 400)
+    length = int(header)
+    if length > MAX_BODY:
+        return 0, Refused("too_large", "记录过大 (envelope too large)", 413)
+    return length, None
 
 
 def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
@@ -92,9 +115,10 @@ def handler_for(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             if urlsplit(self.path).path != "/records":
                 self._send(404, {"code": "not_found", "message": "没有这个地址 (no such path)"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY:
-                self._send(413, {"code": "too_large", "message": "记录过大 (envelope too large)"})
+            length, refusal = body_length(self.headers.get("Content-Length"))
+            if refusal is not None:
+                self.close_connection = True  # the body, if any, is not read
+                self._send(*receiver.refuse(refusal))
                 return
             status, answer = receiver.receive(self.rfile.read(length))
             self._send(status, answer)
@@ -137,7 +161,8 @@ class TextReport:
 
     def __call__(self, status: int, answer: dict[str, Any]) -> None:
         if status >= 400:
-            print(f"参考数据交换接收端：拒收一条记录（{answer.get('code')}：{answer.get('message')}）", flush=True)
+            code, message = printable(answer.get("code")), printable(answer.get("message"))
+            print(f"参考数据交换接收端：拒收一条记录（{code}：{message}）", flush=True)
             return
         if status != 201:
             return  # a retry acknowledged again: nothing new
@@ -157,7 +182,7 @@ class TextReport:
             self._total += n
             order = list(TABLE_WORDS)  # a tender's life: the project first, the objections last
             told = sorted(self._accepted.items(), key=lambda tc: order.index(tc[0]) if tc[0] in order else len(order))
-            parts = "、".join(f"{TABLE_WORDS.get(t, t)} {c}" for t, c in told)
+            parts = "、".join(f"{TABLE_WORDS.get(t, printable(t))} {c}" for t, c in told)
             self._accepted.clear()
         print(f"参考数据交换接收端：核验并接收 {n} 条记录（{parts}），累计 {self._total} 条", flush=True)
 
@@ -180,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         receiver.report = report = TextReport(args.quiet_seconds)
     else:
         receiver.report = lambda status, answer: print(
-            json.dumps({"status": status, **answer}, ensure_ascii=False), flush=True
+            printable(json.dumps({"status": status, **answer}, ensure_ascii=False)), flush=True
         )
     server = ThreadingHTTPServer((args.host, args.port), handler_for(receiver))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stopped by ggzy demo: tell what is untold

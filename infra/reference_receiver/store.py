@@ -33,8 +33,10 @@ class ReceiverStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.executescript(SCHEMA)
 
-    def accept(self, v: Verified, raw: str) -> dict[str, Any]:
-        """Store ``v`` (or acknowledge it again); raises Refused on a conflicting record."""
+    def accept(self, v: Verified, envelope: str) -> dict[str, Any]:
+        """Store ``v`` with ``envelope``, the canonical form of the envelope verified (never the bytes
+        received: those may hold what the verification did not read), or acknowledge it again;
+        raises Refused on a conflicting record."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         key = (v.platform_code, v.table, v.data_key, v.data_timestamp)
         with self._lock:
@@ -56,7 +58,7 @@ class ReceiverStore:
                 )
                 return {"status": "duplicate", "table": v.table, "data_key": v.data_key, "digest": v.digest}
             self._db.execute(
-                "INSERT INTO received VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", (*key, v.digest, v.seq, raw, now)
+                "INSERT INTO received VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)", (*key, v.digest, v.seq, envelope, now)
             )
         return {"status": "accepted", "table": v.table, "data_key": v.data_key, "digest": v.digest}
 

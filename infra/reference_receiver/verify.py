@@ -8,6 +8,7 @@ Imports only ``signing`` and ``archive``: a receiver needs none of the platform'
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +23,74 @@ FORMAT = "ggzy-exchange/1"
 RECORD_TYPE = "exchange_record"
 #: the fields every record carries; the receiver keys what it stores by the last four
 REQUIRED = ("DATA_KEY", "TENDER_PROJECT_CODE", "UNIFIED_DEAL_CODE", "PLATFORM_CODE", "DATA_TIMESTAMP")
+#: the keys an envelope (and its source and proof) has, and no others
+ENVELOPE_KEYS = frozenset({"format", "table", "record", "source", "proof", "signature"})
+SOURCE_KEYS = frozenset({"event", "event_sm3", "payload", "attachment", "attachment_of", "bindings"})
+PROOF_KEYS = frozenset({"leaf_index", "tree_size", "hashes", "checkpoint"})
+
+
+def printable(text: object) -> str:
+    """``text`` fit for a terminal or a log line: control and format characters (escape sequences,
+    CR/LF, bidi overrides) shown escaped. What a sender put in an envelope reaches the refusal's
+    message, the stored refusals and the text report."""
+    return "".join(
+        ch if ch == " " or unicodedata.category(ch)[0] not in "CZ" else ch.encode("unicode_escape").decode("ascii")
+        for ch in str(text)
+    )
 
 
 class Refused(ValueError):
     def __init__(self, code: str, message: str, status: int = 422) -> None:
+        message = printable(message)
         super().__init__(f"{message} [{code}]")
         self.code, self.message, self.status = code, message, status
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Python keeps the last of duplicated keys, another parser the first: a forged value placed
+    before the real one would be verified by one reading and stored or shown by the other."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise Refused("duplicate_key", f"JSON 对象中键 {key!r} 重复 (duplicate key)")
+        out[key] = value
+    return out
+
+
+def _no_float(text: str) -> Any:
+    raise Refused("malformed_envelope", f"不允许浮点数或非有限数 {text[:40]!r} (floats are not canonical)")
+
+
+def strict_json(text: str | bytes) -> Any:
+    """JSON as canonical JSON allows it: no duplicate keys, no floats, no NaN or Infinity. Raises
+    Refused; a document nested too deep raises RecursionError (the caller names it)."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_float=_no_float, parse_constant=_no_float)
+
+
+def parse_envelope(body: bytes) -> dict[str, Any]:
+    """The envelope in ``body``, strictly read, with no key it does not know."""
+    try:
+        env = strict_json(body)
+    except Refused:
+        raise
+    except RecursionError as exc:
+        raise Refused("malformed_envelope", "JSON 嵌套过深 (nested too deep)") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise Refused("malformed_envelope", "不是 JSON (not JSON)") from exc
+    if not isinstance(env, dict):
+        raise Refused("malformed_envelope", "信封应为 JSON 对象 (envelope is not an object)")
+    for where, allowed in (("", ENVELOPE_KEYS), ("source", SOURCE_KEYS), ("proof", PROOF_KEYS)):
+        part = env.get(where) if where else env
+        if isinstance(part, dict) and set(part) - allowed:
+            extra = ", ".join(sorted(repr(k) for k in set(part) - allowed))[:200]
+            raise Refused("unknown_key", f"信封{where}中有未知的键 {extra} (unknown key)")
+    return env
+
+
+def _int(value: Any, what: str) -> int:
+    if type(value) is not int:  # not a float, not a bool, not text
+        raise Refused("malformed_envelope", f"{what} 应为整数 (not an integer)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -102,14 +165,14 @@ def verify_envelope(env: Any, trusted: Certificate, platform_code: str | None = 
     if sm3_hex(str(payload_text).encode("utf-8")) != event.get("payload_sm3"):
         raise Refused("payload_altered", "事件内容与事件记录的 SM3 不符 (event payload altered)")
     try:
-        payload = json.loads(payload_text)
+        payload = strict_json(str(payload_text))
         attachment = source.get("attachment")
         doc = None
         if attachment is not None:
             named = payload[source["attachment_of"]]
             if sm3_hex(str(attachment).encode("utf-8")) != named:
                 raise Refused("attachment_altered", "附带文件与事件记录的 SM3 不符 (attached document altered)")
-            doc = json.loads(attachment)
+            doc = strict_json(str(attachment))
     except Refused:
         raise
     except Exception as exc:
@@ -130,15 +193,17 @@ def verify_envelope(env: Any, trusted: Certificate, platform_code: str | None = 
     except Exception as exc:
         raise Refused("bad_checkpoint", f"检查点签名无效 (checkpoint signature invalid): {exc}") from exc
     try:
-        seq, tree_size = int(event["seq"]), int(proof["tree_size"])
+        seq, tree_size = _int(event["seq"], "seq"), _int(proof["tree_size"], "tree_size")
         hashes = [bytes.fromhex(h) for h in proof["hashes"]]
         root = bytes.fromhex(cp["root_sm3"])
         leaf = leaf_hash(canonical_json(event))
         ok = (
             cp["tree_size"] == tree_size
-            and int(proof["leaf_index"]) == seq - 1
+            and _int(proof["leaf_index"], "leaf_index") == seq - 1
             and verify_inclusion(seq - 1, tree_size, leaf, hashes, root)
         )
+    except Refused:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise Refused("malformed_envelope", f"证明格式错误 (malformed proof): {type(exc).__name__}") from exc
     if not ok:
