@@ -111,6 +111,7 @@ def status(as_json: bool) -> None:
     from sqlalchemy import select
 
     from trading.core.formats import local_time
+    from trading.core.schemas import printable
     from trading.exchange.models import FAILING, REFUSED, ExchangeRecord
     from trading.exchange.pushing import counts
     from trading.exchange.status import record_json
@@ -123,10 +124,13 @@ def status(as_json: bool) -> None:
             select(ExchangeRecord).where(ExchangeRecord.state.in_((FAILING, REFUSED))).order_by(ExchangeRecord.id)
         ).all()
         if as_json:
-            click.echo(json.dumps({"counts": c, "problems": [record_json(r) for r in stuck]}, ensure_ascii=False))
+            # JSON escapes C0 itself; printable also escapes C1 and bidi controls in the receiver's words
+            problems = [record_json(r) | {"last_error": r.last_error and printable(r.last_error)} for r in stuck]
+            click.echo(json.dumps({"counts": c, "problems": problems}, ensure_ascii=False))
             return
         click.echo(f"推送地址：{s.exchange_push_url or '（未配置，只生成不推送）'}")
         click.echo(f"已推送 {c['pushed']}　待推送 {c['queued']}　失败待重试 {c['failing']}　被拒收 {c['refused']}")
         for r in stuck:
             when = f"，下次重试 {local_time(r.next_attempt_at)}" if r.state == FAILING else ""
-            click.echo(f"  {r.id} {r.table_name} {r.data_key}：{r.last_error}{when}")
+            # the receiver's words: a hostile one could send terminal escape sequences
+            click.echo(f"  {r.id} {printable(r.table_name)} {printable(r.data_key)}：{printable(r.last_error)}{when}")

@@ -35,6 +35,7 @@ from tests.trading.test_draw import run_opening
 from tests.trading.test_evaluation import evaluate_to_publicity, finish_award
 from trading.accounts.models import Role
 from trading.cli import main
+from trading.cli.common import database, settings
 from trading.core.services import Services, services
 from trading.exchange.envelope import seal
 from trading.exchange.models import FAILING, PUSHED, QUEUED, REFUSED, ExchangeRecord
@@ -275,3 +276,29 @@ def test_the_commands_on_an_empty_instance(tmp_path: pathlib.Path, monkeypatch: 
     assert r.exit_code == 0 and out.read_text() == "", r.output
     r = runner.invoke(main, ["exchange", "push"])
     assert r.exit_code != 0 and "EXCHANGE_PUSH_URL" in r.output
+
+    # what a hostile receiver answered is shown escaped, never as terminal control sequences
+    with database(settings()).session() as session:
+        now = clock.now()
+        hostile = "HTTP 422 x: \x1b]0;pwned\x07\x1b[2J\x9b31m\u202egnp.exe"
+        session.add(
+            ExchangeRecord(
+                table_name="TENDER_PROJECT",
+                data_key="T-1",
+                data_timestamp=now.isoformat(),
+                tender_code="T-1",
+                source_seq=1,
+                envelope="{}",
+                state=REFUSED,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+                last_error=hostile,
+            )
+        )
+        session.commit()
+    for args in (["exchange", "status"], ["exchange", "status", "--json"]):
+        r = runner.invoke(main, args)
+        assert r.exit_code == 0, r.output
+        assert not any(ch in r.output for ch in "\x1b\x07\x9b\u202e"), r.output
+        assert "\\x1b]0;pwned" in r.output and "\\u202egnp.exe" in r.output, r.output
