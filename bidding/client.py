@@ -26,6 +26,9 @@ BUSY_RETRIES = 3  # a request the platform answers 503 busy_retry is sent again 
 # finish or are swept) is sent again this many times, after Retry-After or STAGING_WAIT seconds.
 STAGING_RETRIES = 5
 STAGING_WAIT = 30.0
+#: The most of an answer read into memory (JSON, an error, a receipt): the platform's largest
+#: listing is far below it, and a hostile or broken server's endless body is cut off here.
+MAX_RESPONSE = 16 << 20
 CONFIG = pathlib.Path(os.environ.get("GGZY_BID_CONFIG", pathlib.Path.home() / ".config" / "ggzy-bid" / "config.json"))
 
 
@@ -41,6 +44,22 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{message} [{code}, HTTP {status}]")
         self.status, self.code, self.message, self.retry_after = status, code, message, retry_after
+
+
+def _read_capped(resp: http.client.HTTPResponse, limit: int = MAX_RESPONSE) -> bytes:
+    """The answer's body, at most ``limit`` bytes: a larger one (said so in Content-Length, or
+    found by reading one byte past the limit) is a named error, never held whole in memory."""
+    declared = resp.getheader("Content-Length") or ""
+    over = declared.isdigit() and int(declared) > limit
+    raw = b"" if over else resp.read(limit + 1)
+    if over or len(raw) > limit:
+        resp.close()  # the rest unread: this connection cannot carry another request
+        raise ApiError(
+            0,
+            "response_too_large",
+            f"平台的回复超过 {limit:,} 字节，已停止接收 (the platform's answer exceeds {limit:,} bytes)",
+        )
+    return raw
 
 
 class Requester(Protocol):
@@ -96,7 +115,7 @@ class Client:
             try:
                 c.request(method, path, body=data, headers=h)
                 resp = c.getresponse()
-                raw = resp.read()
+                raw = _read_capped(resp)
             finally:
                 if own:
                     c.close()
@@ -137,27 +156,52 @@ class Client:
         self.token = body["token"]
         return dict(body)
 
-    def download(self, path: str, dst: pathlib.Path, progress: Callable[[int], None] | None = None) -> dict[str, str]:
+    def download(
+        self, path: str, dst: pathlib.Path, progress: Callable[[int], None] | None = None, *, limit: int
+    ) -> dict[str, str]:
+        """Write the file at ``path`` to ``dst``, at most ``limit`` bytes (the size the platform
+        declared for it): a server sending more is stopped there, with ``download_too_large``, and
+        the partial file deleted, rather than filling the disk before the SM3 check could refuse it."""
         c = self._conn()
         try:
             c.request("GET", path, headers={"Authorization": f"Bearer {self.token}"} if self.token else {})
             resp = c.getresponse()
             if resp.status >= 400:
-                raw = resp.read()
+                raw = _read_capped(resp)
                 try:
                     err = json.loads(raw)["error"]
                     code, message = err["code"], err["message"]
                 except (ValueError, KeyError, TypeError):
                     code, message = f"http_{resp.status}", raw[:200].decode(errors="replace")
                 raise ApiError(resp.status, code, message)
-            with dst.open("wb") as f:
-                while chunk := resp.read(1 << 20):
-                    f.write(chunk)
-                    if progress:
-                        progress(len(chunk))
+            declared = resp.getheader("Content-Length") or ""
+            written = 0
+            try:
+                if declared.isdigit() and int(declared) > limit:
+                    raise _oversize(limit)
+                with dst.open("wb") as f:
+                    while chunk := resp.read(min(1 << 20, limit + 1 - written)):
+                        written += len(chunk)
+                        if written > limit:
+                            raise _oversize(limit)
+                        f.write(chunk)
+                        if progress:
+                            progress(len(chunk))
+            except BaseException:
+                resp.close()
+                dst.unlink(missing_ok=True)
+                raise
             return {k.lower(): v for k, v in resp.getheaders()}
         finally:
             c.close()
+
+
+def _oversize(limit: int) -> ApiError:
+    return ApiError(
+        0,
+        "download_too_large",
+        f"平台发来的文件超过其公布的大小 {limit:,} 字节，已停止并删除 (the file exceeds its declared size; deleted)",
+    )
 
 
 def head_length(path: pathlib.Path) -> int:

@@ -112,6 +112,11 @@ def certs_register(keys: pathlib.Path, usage: str) -> None:
 #: How far back each poll looks again before the newest notice seen: a notice written by a
 #: transaction that commits late carries an instant a little before notices already shown.
 OVERLAP = dt.timedelta(minutes=2)
+#: The most notices remembered as shown (those inside the window that can come again, newest
+#: first), and the most pages read in one poll: a server sending thousands of notices of one instant,
+#: or ``more`` forever, costs bounded memory and time (the rest comes with the next poll).
+MAX_SEEN = 5000
+MAX_PAGES = 20
 
 
 class Notices:
@@ -130,13 +135,17 @@ class Notices:
             self.newest = instant(body["server_time"])
             return list(reversed(body["items"]))
         since, got = self.newest - OVERLAP, []
-        while True:
+        for _ in range(MAX_PAGES):
             query = urllib.parse.urlencode({"since": since.isoformat(), "limit": 100})
             body = self.client.request("GET", f"/api/v1/me/notifications?{query}")
             got += body["items"]
             if not body.get("more") or not body["items"]:
-                return got
-            since = instant(body["items"][-1]["created_at"])
+                break
+            last = instant(body["items"][-1]["created_at"])
+            if last <= since:  # a page that does not move on would be asked for forever
+                break
+            since = last
+        return got
 
     def show(self, items: list[dict[str, Any]]) -> int:
         """Print those not shown yet (``items`` oldest first); how many."""
@@ -149,6 +158,9 @@ class Notices:
             click.echo(f"{beijing(n['created_at'])}\t{tender}{one_line(n['message'])}")
         if self.newest is not None:  # only those still inside the window can come again
             self.seen = {i: at for i, at in self.seen.items() if at >= self.newest - 2 * OVERLAP}
+        if len(self.seen) > MAX_SEEN:  # the newest MAX_SEEN: an older one shown again beats memory without end
+            kept = sorted(self.seen.items(), key=lambda item: item[1])[-MAX_SEEN:]
+            self.seen = dict(kept)
         return len(fresh)
 
 

@@ -101,8 +101,10 @@ def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> Non
         out_dir.mkdir(parents=True, exist_ok=True)
         for d in t["documents"]:
             dst = out_dir / pathlib.Path(d["name"]).name
+            if not isinstance(d["size"], int) or d["size"] < 0:
+                fail(f"平台公布的 {d['name']} 大小无效 (bad declared size)")
             with progress_bar(d["size"], f"下载 {dst.name}") as adv:
-                c.download(document_path(tender, d["id"]), dst, adv)
+                c.download(document_path(tender, d["id"]), dst, adv, limit=d["size"])
             with dst.open("rb") as f:
                 digest, size = sm3_stream(f)
             if digest.hex() != d["sm3"] or size != d["size"]:

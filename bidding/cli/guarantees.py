@@ -19,6 +19,8 @@ from bidding.cli.common import (
 
 # The bidder's copy of an issued guarantee, byte for byte, with the SM3 the platform verified
 DOCUMENT_PATH = "/api/v1/guarantees/orders/{order}/document"
+#: the platform refuses a guarantee document larger than this (``bad_document``): more is not one
+MAX_DOCUMENT = 512 * 1024
 
 
 @click.group(help="电子保函：出具机构、申请、状态、取消、下载 (e-guarantees instead of a cash bond)")
@@ -115,7 +117,9 @@ def guarantee_download(order_id: int, out: pathlib.Path) -> None:
             return
         partial = out.with_name(out.name + ".part")
         try:
-            headers = client.download(DOCUMENT_PATH.format(order=order_id), partial)  # ≤ 512 KiB: no bar
+            headers = client.download(
+                DOCUMENT_PATH.format(order=order_id), partial, limit=MAX_DOCUMENT
+            )  # small: no bar
             with partial.open("rb") as f:
                 digest, size = sm3_stream(f)
             if digest.hex() != g["document_sm3"] or headers.get("x-document-sm3", g["document_sm3"]) != digest.hex():
