@@ -50,6 +50,44 @@ CREDIT_CODE_TYPE = "97"
 CURRENCY, PRICE_UNIT = "CNY", "元"
 
 
+#: fields no receiver can prove: codes built from the tender number and lot number (the number itself
+#: is bound where the table has an attached document), the platform's code, and fixed values
+IDENTITY = frozenset({"DATA_KEY", "TENDER_PROJECT_CODE", "BID_SECTION_CODE", "UNIFIED_DEAL_CODE", "PLATFORM_CODE"})
+FIXED = frozenset(
+    {"BIDDER_CODE_TYPE", "TENDERER_CODE_TYPE", "CREATOR_TYPE", "CREATOR_ROLE", "PRICE_UNIT", "BID_CURRENCY", "TYPE"}
+)
+#: the fields signed by the platform but not proven by the log: the source event, its payload and
+#: document do not hold them (docs/exchange.md says why, table by table). A receiver takes them on
+#: the platform's signature alone. Every other field is bound, in IDENTITY or in FIXED.
+NOT_PROVEN: dict[str, frozenset[str]] = {
+    "TENDER_PROJECT": frozenset(
+        {
+            "TENDER_PROJECT_NAME",
+            "TENDER_PROJECT_TYPE",
+            "REGION_CODE",
+            "TENDER_CONTENT",
+            "TENDERER_NAME",
+            "TENDERER_CODE",
+            "TENDER_AGENCY_NAME",
+            "TENDER_AGENCY_CODE",
+            "TENDER_MODE",
+            "CREATE_TIME",
+        }
+    ),
+    "BID_SECTION": frozenset(
+        {"BID_SECTION_NAME", "CONTRACT_RECKON_PRICE", "MARGIN_AMOUNT", "CURRENCY_CODE", "REGION_CODE"}
+    ),
+    "TENDER_BULLETIN": frozenset({"URL"}),
+    "WIN_CANDIDATE_BULLETIN": frozenset({"URL"}),
+    "BID_OPEN_DETAIL": frozenset({"CURRENCY_CODE"}),
+    "EVALUATION_SCORE_DETAIL": frozenset({"BIDDER_NAME", "BIDDER_ORG_CODE", "EXPERT_NAME", "EVALUATION_ROUND"}),
+    "WIN_BID_BULLETIN": frozenset({"WIN_BIDDER_NAME"}),
+    # CONTENT and CREATOR_CODE are bound for an opening objection, not for a publicity objection
+    "OBJECTION": frozenset({"OBJECTIONG_GUID", "TITTLE", "SUBMIT_TIME", "CREATOR", "CONTENT", "CREATOR_CODE"}),
+    "OBJECTION_REPLY": frozenset({"OBJECTIONG_GUID", "REPLY_TIME", "REPLY_CONTENT"}),
+}
+
+
 class SourceMismatch(ValueError):
     """The platform's own document does not match the SM3 its event recorded: never reported."""
 
@@ -249,6 +287,8 @@ def _opening_record(session: Session, pc: str, ev: AuditEvent, store: ObjectStor
         }
         if sheet.get("price") is not None:
             bindings["BID_PRICE"] = f"attachment:/bidders/{i}/price_sheet/price"
+        if isinstance(sheet.get("fields"), dict):  # compared as canonical JSON, as the record carries it
+            bindings["CONTENT"] = f"attachment:/bidders/{i}/price_sheet/fields"
         out.append(Built("BID_OPEN_DETAIL", fields, code, attachment, "record_sm3", bindings))
     return out
 
@@ -327,7 +367,11 @@ def _award(session: Session, pc: str, ev: AuditEvent, lot: Lot, tender: Tender) 
         "PRICE_UNIT": PRICE_UNIT,
         "OTHER_CONTENT": payload.get("reason"),
     }
-    bindings = COMMON_BINDINGS | {"WIN_BIDDER_CODE": "payload:/winner", "BID_AMOUNT": "payload:/price"}
+    bindings = COMMON_BINDINGS | {
+        "WIN_BIDDER_CODE": "payload:/winner",
+        "BID_AMOUNT": "payload:/price",
+        "OTHER_CONTENT": "payload:/reason",  # the lot's move records the reason (null for the first candidate)
+    }
     return [Built("WIN_BID_BULLETIN", fields, tender.code, bindings=bindings)]
 
 

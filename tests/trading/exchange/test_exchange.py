@@ -40,7 +40,7 @@ from trading.core.services import Services, services
 from trading.exchange.envelope import seal
 from trading.exchange.models import FAILING, PUSHED, QUEUED, REFUSED, ExchangeRecord
 from trading.exchange.pushing import BACKOFF_BASE, collect, http_post, push_due, requeue_refused
-from trading.exchange.records import Built
+from trading.exchange.records import FIXED, IDENTITY, NOT_PROVEN, Built
 
 WHOLE_TENDER = {
     "TENDER_PROJECT",
@@ -192,18 +192,31 @@ def changes_in_transit_are_refused_and_retries_idempotent(
     assert (status, body["status"]) == (200, "duplicate")
     assert len(rec.store.records("WIN_BID_BULLETIN")) == 1
     # a different record, properly signed, under the same key (table, DATA_KEY, DATA_TIMESTAMP)
-    row = session.scalar(select(ExchangeRecord).where(ExchangeRecord.table_name == "TENDER_PROJECT"))
-    assert row is not None
-    ev = session.scalar(select(AuditEvent).where(AuditEvent.seq == row.source_seq))
-    project = by_table["TENDER_PROJECT"]
-    other = project["record"] | {"TENDER_PROJECT_NAME": "另一个名称"}
-    built = Built("TENDER_PROJECT", other, t["code"], project["source"]["attachment"], "content_sm3")
-    built.bindings = project["source"]["bindings"]
-    cp = max(log.signed_checkpoints(session, public=True), key=lambda c: c.tree_size)
-    assert ev is not None
-    forged = seal(session, ev, built, cp, services(app).keys, clock.now())
-    status, body = send(forged)
+    other = by_table["TENDER_PROJECT"]["record"] | {"TENDER_PROJECT_NAME": "另一个名称"}
+    status, body = send(signed_by_platform(session, app, by_table["TENDER_PROJECT"], other))
     assert (status, body["code"]) == (409, "conflicting_record")
+    # the platform itself signing a record its log disagrees with: each bound field is refused
+    lies = [(win, "OTHER_CONTENT", "伪造的理由"), (win, "BID_AMOUNT", "1.00")]
+    if "CONTENT" in opening["source"]["bindings"]:
+        lies.append((opening, "CONTENT", '{"工期":"1"}'))
+    for env, name, value in lies:
+        status, body = send(signed_by_platform(session, app, env, env["record"] | {name: value}))
+        assert (status, body["code"]) == (422, "record_mismatch") and name in body["message"], (name, body)
+    # every field is bound to the log, an identity or fixed value, or listed as not proven
+    for env in by_table.values():
+        unbound = set(env["record"]) - set(env["source"]["bindings"]) - IDENTITY - FIXED
+        assert unbound <= NOT_PROVEN[env["table"]], (env["table"], unbound - NOT_PROVEN[env["table"]])
+
+
+def signed_by_platform(session: Session, app: Flask, env: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` sealed by the platform's key in the envelope of ``env``'s event, with its bindings."""
+    ev = session.scalar(select(AuditEvent).where(AuditEvent.seq == env["source"]["event"]["seq"]))
+    assert ev is not None
+    src = env["source"]
+    built = Built(env["table"], record, record["TENDER_PROJECT_CODE"], src["attachment"], src["attachment_of"])
+    built.bindings = src["bindings"]
+    cp = max(log.signed_checkpoints(session, public=True), key=lambda c: c.tree_size)
+    return seal(session, ev, built, cp, services(app).keys, clock.now())
 
 
 def free_port() -> int:
