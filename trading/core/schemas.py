@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.input_errors import error_message, field_label, path_label
@@ -154,6 +154,37 @@ def file_name(name: str, field: str = "name") -> str:
             fields={field: f"1–{MAX_FILE_NAME} 个字符，不含路径、控制字符或首尾空格"},
         )
     return name
+
+
+LINE_REFUSED = "不能包含控制字符、换行或双向控制字符（如 ESC、U+2028、U+202E）"
+BLOCK_REFUSED = "不能包含控制字符或双向控制字符（如 ESC、U+2028、U+202E）；换行和制表符可以"
+
+
+def _controls(text: str, allowed: str) -> bool:
+    return any(
+        ch not in allowed and (ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Zl", "Zp")) for ch in text
+    )
+
+
+def one_line(text: str) -> str:
+    """A participant's one-line text that others read (a tender's title, a lot's name): C0/C1
+    controls (ESC would drive a bidder's terminal, or forge a line of a log or CSV), line breaks,
+    U+2028/2029 and bidi controls are refused (a pydantic validator: a 422 naming the field)."""
+    if _controls(text, ""):
+        raise ValueError(LINE_REFUSED)
+    return text
+
+
+def text_block(text: str) -> str:
+    """The same for several lines of text (a description, a question, an answer): only line breaks
+    (a form's textarea sends CRLF) and tabs are allowed of the control characters."""
+    if _controls(text, "\t\n\r"):
+        raise ValueError(BLOCK_REFUSED)
+    return text
+
+
+OneLine = Annotated[str, AfterValidator(one_line)]
+TextBlock = Annotated[str, AfterValidator(text_block)]
 
 
 def printable(text: object) -> str:

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 from trading.accounts.regions import is_region
 from trading.core.apispec import Reply
 from trading.core.input_errors import hint
-from trading.core.schemas import Schema
+from trading.core.schemas import OneLine, Schema, TextBlock
 from trading.tenders.models import (
     AnnouncementKind,
     AnnouncementState,
@@ -50,7 +50,7 @@ RegionCode = Annotated[str, AfterValidator(region_code)]
 
 
 class Factor(Schema):
-    name: str = Field(min_length=1, max_length=100, title="评分因素")
+    name: OneLine = Field(min_length=1, max_length=100, title="评分因素")
     weight: int = Field(ge=1, le=100, title="权重")
     objective: bool = Field(default=False, title="客观分")  # every expert must give the same score
 
@@ -61,7 +61,7 @@ class PriceRule(Schema):
 
 
 class Criteria(Schema):
-    compliance: list[str] = Field(default_factory=list, max_length=50, title="符合性审查项")
+    compliance: list[OneLine] = Field(default_factory=list, max_length=50, title="符合性审查项")
     factors: list[Factor] = Field(default_factory=list, max_length=50, title="评分因素")
     price: PriceRule = Field(title="价格分")
 
@@ -75,12 +75,12 @@ class PriceField(Schema):
     name: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,39}$", title="字段名", json_schema_extra=hint("小写字母开头的字母、数字或下划线")
     )
-    label: str = Field(min_length=1, max_length=50, title="字段标题")
+    label: OneLine = Field(min_length=1, max_length=50, title="字段标题")
     kind: Literal["amount", "integer", "text"] = Field(title="字段类型")
 
 
 class LotIn(Schema):
-    name: str = Field(min_length=1, max_length=200, title="标段名称")
+    name: OneLine = Field(min_length=1, max_length=200, title="标段名称")
     estimated_price: Decimal = Field(gt=0, max_digits=18, decimal_places=2, title="估算价")
     bond_amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, title="投标保证金")
     currency: Literal["CNY"] = Field(default="CNY", title="币种")
@@ -121,10 +121,10 @@ class LotIn(Schema):
 
 
 class TenderIn(Schema):
-    title: str = Field(min_length=4, max_length=200, title="项目名称")
-    description: str = Field(default="", max_length=20_000, title="项目概况")
+    title: OneLine = Field(min_length=4, max_length=200, title="项目名称")
+    description: TextBlock = Field(default="", max_length=20_000, title="项目概况")
     category: TenderCategory = Field(title="类别")
-    procedure_code: str = Field(min_length=1, max_length=40, title="招标方式")
+    procedure_code: OneLine = Field(min_length=1, max_length=40, title="招标方式")
     region: RegionCode = Field(pattern=r"^\d{6}$", title="行政区划代码", json_schema_extra=hint("6 位数字"))
     agency_org_id: int | None = Field(default=None, title="代理机构")
     tenderee_org_id: int | None = Field(default=None, title="招标人")  # required when an agency creates it
@@ -133,7 +133,7 @@ class TenderIn(Schema):
     #: 多标段合并开标 (one room, the lots' stages move together); left out, a new tender has none
     #: and an edited one keeps what it had (a client that does not know the field cannot undo it)
     joint_opening: bool | None = Field(default=None, title="合并开标")
-    announcement_body: str = Field(min_length=10, max_length=50_000, title="招标公告正文")
+    announcement_body: TextBlock = Field(min_length=10, max_length=50_000, title="招标公告正文")
     lots: list[LotIn] = Field(min_length=1, max_length=50, title="标段")
 
     @model_validator(mode="after")
@@ -151,7 +151,7 @@ class TenderIn(Schema):
 
 
 class ReasonIn(Schema):
-    reason: str = Field(min_length=2, max_length=2000, title="理由")
+    reason: TextBlock = Field(min_length=2, max_length=2000, title="理由")
 
 
 class ResumeIn(Schema):
@@ -159,16 +159,16 @@ class ResumeIn(Schema):
 
 
 class QuestionIn(Schema):
-    text: str = Field(min_length=5, max_length=2000, title="问题")
+    text: TextBlock = Field(min_length=5, max_length=2000, title="问题")
 
 
 class AnswerIn(Schema):
-    answer: str = Field(min_length=2, max_length=10_000, title="答复")
+    answer: TextBlock = Field(min_length=2, max_length=10_000, title="答复")
 
 
 class AmendmentIn(Schema):
-    title: str = Field(min_length=4, max_length=200, title="公告标题")
-    body: str = Field(min_length=10, max_length=50_000, title="公告内容")
+    title: OneLine = Field(min_length=4, max_length=200, title="公告标题")
+    body: TextBlock = Field(min_length=10, max_length=50_000, title="公告内容")
     affects_bids: bool = Field(title="影响投标文件编制")
     new_deadline: Instant | None = Field(default=None, title="新的投标截止时间")
 
