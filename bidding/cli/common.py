@@ -109,6 +109,12 @@ class _PlainProgress:
             )
 
 
+def bar_label(label: str) -> str:
+    """A progress bar's label as rich draws it: rich reads descriptions as markup, and the label
+    may hold a document's name from the platform (``[link=…]`` or ``[/]`` would be obeyed)."""
+    return escape(safe(label))
+
+
 @contextlib.contextmanager
 def progress_bar(total: int, label: str) -> Iterator[Any]:
     if not interactive():
@@ -123,7 +129,7 @@ def progress_bar(total: int, label: str) -> Iterator[Any]:
         TimeRemainingColumn(),
         transient=True,
     ) as p:
-        task = p.add_task(escape(safe(label)), total=total)  # a document's name is not rich markup
+        task = p.add_task(bar_label(label), total=total)
         yield lambda n: p.advance(task, n)
 
 

@@ -6,15 +6,24 @@ escape sequences, bidi overrides and line separators; none reaches the output, e
 
 from __future__ import annotations
 
+import pathlib
 import unicodedata
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
+from archive import clock
 from bidding.cli import main as bid
-from bidding.cli.common import one_line, safe
+from bidding.cli.common import bar_label, one_line, safe
+from tests.bidding import test_bidder_actions, test_bids
 from tests.bidding.hostile_server import as_json, serving
+from trading.tenders.models import Announcement, Notification, Tender
+
+tender = test_bids.tender  # the fixture: a published tender, two registered bidders
+served = test_bidder_actions.served  # the fixture: the real app on 127.0.0.1
 
 EVIL = "照明工程\x1b]0;pwned\x07\x1b[2J\u2028X\u202eY\u2066\x9b31m\x7f\t伪造\n第二行[bold red]Z[/]"
 NOW = "2026-12-05T01:00:00+00:00"
@@ -42,6 +51,13 @@ def test_safe_shows_what_would_drive_the_terminal_escaped() -> None:
     assert safe("照明工程　一标段 №1") == "照明工程　一标段 №1"  # ideographic space and the rest: as they are
     assert safe(None) == "" and safe(42) == "42"
     assert one_line("第一行\n\t第二行\u2028\x1b[2J") == "第一行 第二行 \\x1b[2J"
+
+
+def test_a_progress_bars_label_is_not_rich_markup() -> None:
+    from rich.text import Text
+
+    drawn = Text.from_markup(bar_label("下载 [link=http://evil]招标文件[/link][bold red]\x1b[2J.pdf"))
+    assert drawn.plain == "下载 [link=http://evil]招标文件[/link][bold red]\\x1b[2J.pdf" and not drawn.spans
 
 
 def _routes() -> dict[str, Any]:
@@ -155,3 +171,23 @@ def test_login_names_the_user_safely(tmp_path: Any, monkeypatch: pytest.MonkeyPa
         r = CliRunner(env={"GGZY_PASSWORD": "x"}).invoke(bid, ["login", "--server", server, "--username", "u"])
     assert r.exit_code == 0, r.output
     assert not forbidden(r.output) and "\\x1b]0;pwned\\x07" in r.output
+
+
+def test_the_real_platforms_stored_text_is_shown_escaped(
+    session: Session, tender: dict[str, Any], served: str, tmp_path: pathlib.Path
+) -> None:
+    """A title stored before the platform refused such text (or by a path that does not check),
+    and a notice quoting it, come back from the real API as they are: ggzy-bid shows them escaped."""
+    t = tender
+    title = "照明工程\x1b]0;pwned\x07\x1b[2J\u2028X"
+    tid = session.scalar(select(Tender.id).where(Tender.code == t["code"]))
+    session.execute(update(Tender).where(Tender.id == tid).values(title=title))
+    session.execute(update(Announcement).where(Announcement.tender_id == tid).values(title=title))
+    org = t["b1"].user.organisation_id
+    session.add(Notification(org_id=org, tender_id=tid, message=f"“{title}”发布了澄清公告", created_at=clock.now()))
+    session.commit()
+    run = test_bidder_actions.tool_for(served, t["h1"], tmp_path)
+    for out in (run("tenders"), run("notices"), run("questions", "--tender", "\x1b[2J", code=2)):
+        assert not forbidden(out), out
+        assert "\\x1b" in out
+    assert "照明工程\\x1b]0;pwned\\x07\\x1b[2J\\u2028X" in run("tenders")
