@@ -183,6 +183,15 @@ def text_block(text: str) -> str:
     return text
 
 
+def checked_text(text: str, field: str, *, lines: bool = True) -> str:
+    """Text that arrives outside a schema (a page's form field, a rule's own argument) under the
+    same rule as ``TextBlock`` (or ``OneLine``): refused as a named 422 ``control_character``."""
+    try:
+        return text_block(text) if lines else one_line(text)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), code="control_character", fields={field: str(exc)}) from None
+
+
 OneLine = Annotated[str, AfterValidator(one_line)]
 TextBlock = Annotated[str, AfterValidator(text_block)]
 

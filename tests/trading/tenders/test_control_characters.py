@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tests.factories import api_token, lot_body, make_user, tender_body
 from trading.accounts.models import Role
 from trading.core.errors import InvalidInput
-from trading.core.schemas import parse
+from trading.core.schemas import checked_text, parse
 from trading.tenders.models import Tender
 from trading.tenders.schemas import AmendmentIn, AnswerIn, QuestionIn, TenderIn
 
@@ -62,3 +62,12 @@ def test_several_lines_keep_their_breaks_and_tabs_and_nothing_else() -> None:
         with pytest.raises(InvalidInput) as refused:
             parse(model, data)
         assert field in refused.value.fields and "控制字符" in refused.value.fields[field], refused.value.fields
+
+
+def test_text_from_outside_a_schema_is_checked_alike() -> None:
+    """For a page's form field (a reason, a question asked on the page): the same rule, named."""
+    assert checked_text("理由：\r\n\t第一条", "reason") == "理由：\r\n\t第一条"
+    for text, lines in (("理由\x1b[2J", True), ("标题\n第二行", False), ("\u202e理由", True)):
+        with pytest.raises(InvalidInput) as refused:
+            checked_text(text, "reason", lines=lines)
+        assert refused.value.code == "control_character" and "reason" in refused.value.fields
