@@ -100,7 +100,10 @@ def download(tender: str, out_dir: pathlib.Path, ca: pathlib.Path | None) -> Non
         t = c.request("GET", f"/api/v1/tenders/{tender}")
         out_dir.mkdir(parents=True, exist_ok=True)
         for d in t["documents"]:
-            dst = out_dir / pathlib.Path(d["name"]).name
+            base = pathlib.Path(str(d["name"])).name
+            if base in ("", ".", "..") or safe(base) != base:  # the platform refuses such names: a hostile one
+                fail(f"平台公布的文件名无效 (bad document name)：{d['name']}")
+            dst = out_dir / base
             if not isinstance(d["size"], int) or d["size"] < 0:
                 fail(f"平台公布的 {d['name']} 大小无效 (bad declared size)")
             with progress_bar(d["size"], f"下载 {dst.name}") as adv:

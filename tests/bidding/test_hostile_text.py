@@ -191,3 +191,20 @@ def test_the_real_platforms_stored_text_is_shown_escaped(
         assert not forbidden(out), out
         assert "\\x1b" in out
     assert "照明工程\\x1b]0;pwned\\x07\\x1b[2J\\u2028X" in run("tenders")
+
+
+@pytest.mark.parametrize("name", ["..", "", "a\x1b[2J.pdf", "招标文件\u202efdp.exe"])
+def test_download_refuses_a_document_name_no_platform_would_give(name: str, tmp_path: pathlib.Path) -> None:
+    from signing.certs import CertificateAuthority
+
+    root = tmp_path / "root.pem"
+    root.write_bytes(CertificateAuthority.create("测试根", now=clock.now()).cert.to_pem())
+    document = {"id": 1, "name": name, "size": 10, "sm3": "0" * 64, "signature": "", "signer_certificate": ""}
+    routes = {"/api/v1/tenders/T1": as_json({"documents": [document]})}
+    out = tmp_path / "out"
+    with serving(routes) as server:
+        r = CliRunner(env={"GGZY_SERVER": server, "GGZY_NO_PROGRESS": "1"}).invoke(
+            bid, ["download", "T1", "--out", str(out), "--ca", str(root)]
+        )
+    assert r.exit_code == 2 and "文件名无效" in r.output and not forbidden(r.output), r.output
+    assert not any(out.iterdir()) and sorted(p.name for p in tmp_path.iterdir()) == ["out", "root.pem"]
