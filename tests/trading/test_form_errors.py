@@ -11,13 +11,13 @@ from enum import StrEnum
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from tests.factories import csrf_from, make_user, page_login
 from trading.accounts.form_errors import field_lines, refusal_text
 from trading.accounts.models import Role
-from trading.core.apispec import Field, Reply, model_validator
+from trading.core.apispec import Reply
 from trading.core.errors import InvalidInput
 from trading.core.input_errors import MESSAGES, field_label, hint
 from trading.core.schemas import Schema, parse

@@ -8,13 +8,13 @@ from trading.accounts.credit_code import credit_code_problem, normalise
 from trading.accounts.models import OrgKind, Role
 from trading.core.apispec import Reply
 from trading.core.input_errors import hint
-from trading.core.schemas import Schema
+from trading.core.schemas import OneLine, Schema
 
 USERNAME_HINT = "3–64 位小写字母、数字或 _ . -，以字母或数字开头"
 
 
 class OrganisationIn(Schema):
-    name: str = Field(title="机构名称", min_length=2, max_length=200)
+    name: OneLine = Field(title="机构名称", min_length=2, max_length=200)
     credit_code: str = Field(title="统一社会信用代码")
     kind: OrgKind = Field(title="机构类型")
     region: str = Field(title="行政区划代码", pattern=r"^\d{6}$", json_schema_extra=hint("6 位数字，例如 350100"))
@@ -31,7 +31,7 @@ class OrganisationIn(Schema):
 
 class UserIn(Schema):
     username: str = Field(title="用户名", pattern=r"^[a-z0-9][a-z0-9_.-]{2,63}$", json_schema_extra=hint(USERNAME_HINT))
-    display_name: str = Field(title="姓名", min_length=1, max_length=100)
+    display_name: OneLine = Field(title="姓名", min_length=1, max_length=100)
     password: str = Field(title="初始密码", min_length=10, max_length=200)
     organisation_id: int | None = Field(default=None, title="所属机构")
     roles: list[Role] = Field(title="角色", min_length=1)
@@ -40,7 +40,7 @@ class UserIn(Schema):
 class LoginIn(Schema):
     username: str = Field(title="用户名", min_length=1, max_length=64)
     password: str = Field(title="密码", min_length=1, max_length=200)
-    name: str = Field(default="", title="令牌名称", max_length=100)
+    name: OneLine = Field(default="", title="令牌名称", max_length=100)
 
 
 class LoginPageIn(Schema):

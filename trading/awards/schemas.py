@@ -9,19 +9,19 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from trading.core.apispec import Reply
-from trading.core.schemas import Schema
+from trading.core.schemas import OneLine, Schema, TextBlock
 from trading.evaluation.models import EvalState
 from trading.guarantees.models import ClaimGround, ClaimState
 
 
 class AwardIn(Schema):
     winner: int = Field(description="中标人：开标记录中的投标人编号（bidder_id）")
-    reason: str = Field(default="", max_length=2000, description="不选第一中标候选人时的理由")
+    reason: TextBlock = Field(default="", max_length=2000, description="不选第一中标候选人时的理由")
 
 
 class ClaimIn(Schema):
-    ground: str = Field(max_length=40, description="索赔事由：" + "、".join(g.value for g in ClaimGround))
-    statement: str = Field(max_length=4000)
+    ground: OneLine = Field(max_length=40, description="索赔事由：" + "、".join(g.value for g in ClaimGround))
+    statement: TextBlock = Field(max_length=4000)
 
 
 # ---------------------------------------------------------------- answers

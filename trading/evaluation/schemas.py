@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from trading.core.apispec import Reply
 from trading.core.input_errors import hint
-from trading.core.schemas import Schema
+from trading.core.schemas import OneLine, Schema, TextBlock
 
 CODE = r"^[A-Z][0-9]{2}$"  # 专业代码, e.g. A01
 CREDIT = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
@@ -76,7 +76,7 @@ class DeclarationIn(Schema):
 
 
 class ExpertIn(DeclarationIn):
-    name: str = Field(min_length=2, max_length=100)
+    name: OneLine = Field(min_length=2, max_length=100)
     username: str | None = Field(default=None, max_length=64)
     specialties: list[Annotated[str, Field(pattern=CODE)]] = Field(min_length=1, max_length=10)
     region: str = Field(pattern=r"^\d{6}$")
@@ -97,7 +97,7 @@ class DrawIn(Schema):
 
 class RespondIn(Schema):
     accept: bool
-    reason: str = Field(default="", max_length=300)
+    reason: TextBlock = Field(default="", max_length=300)
 
 
 # ---------------------------------------------------------------- the room
@@ -115,15 +115,15 @@ class SignatureIn(Schema):
 
 
 class ReportSignIn(SignatureIn):
-    dissent: str = Field(default="", max_length=5000)
+    dissent: TextBlock = Field(default="", max_length=5000)
 
 
 class ReasonIn(Schema):
-    reason: str = Field(default="", max_length=2000)
+    reason: TextBlock = Field(default="", max_length=2000)
 
 
 class SendBackIn(Schema):
-    reason: str = Field(max_length=2000)
+    reason: TextBlock = Field(max_length=2000)
     to: str = Field(default="scoring", pattern=r"^(scoring|compliance)$")
 
 
@@ -135,7 +135,7 @@ class ComplianceIn(Schema):
     opening_seat: OpeningSeat
     passed: bool
     failed_items: list[str] = Field(default_factory=list, max_length=50)
-    reason: str = Field(default="", max_length=500)
+    reason: TextBlock = Field(default="", max_length=500)
 
 
 class ScoresIn(Schema):
@@ -153,7 +153,7 @@ class AskIn(Schema):
 class TextIn(Schema):
     """Free text: a bidder's answer to a clarification (and, after the report, an objection or its answer)."""
 
-    text: str = Field(max_length=20_000)
+    text: TextBlock = Field(max_length=20_000)
 
 
 # ---------------------------------------------------------------- answers (the OpenAPI document)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from trading.core.apispec import Reply
-from trading.core.schemas import Schema
+from trading.core.schemas import Schema, TextBlock
 from trading.guarantees.models import ClaimGround, ClaimState, GuaranteeState, OrderState
 
 
@@ -21,7 +21,7 @@ class ApplyIn(Schema):
 
 
 class RejectIn(Schema):
-    reason: str = Field(max_length=600)
+    reason: TextBlock = Field(max_length=600)
 
 
 class GuaranteeIn(Schema):
@@ -40,7 +40,7 @@ class RevealIn(Schema):
 
 class AnswerIn(Schema):
     pay: bool
-    answer: str = Field(max_length=2000)
+    answer: TextBlock = Field(max_length=2000)
     paid_amount: Decimal | None = None
     payment_reference: str | None = Field(default=None, max_length=80)
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from trading.core.apispec import Reply
-from trading.core.schemas import Schema
+from trading.core.schemas import Schema, TextBlock
 
 
 class SignatureIn(Schema):
@@ -20,15 +20,15 @@ class DecryptIn(SignatureIn):
 
 
 class TextIn(Schema):
-    text: str = Field(max_length=2000)
+    text: TextBlock = Field(max_length=2000)
 
 
 class AnswerIn(Schema):
-    answer: str = Field(max_length=2000)
+    answer: TextBlock = Field(max_length=2000)
 
 
 class ReasonIn(Schema):
-    reason: str = Field(max_length=600)
+    reason: TextBlock = Field(max_length=600)
 
 
 class ExtendIn(ReasonIn):

@@ -26,7 +26,7 @@ from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, has
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from trading.core.schemas import file_name
+from trading.core.schemas import checked_text, file_name
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.tenders import notifications
 from trading.tenders.models import (
@@ -213,6 +213,7 @@ def ask_question(session: Session, user: User, tender: Tender, text: str, *, kek
     text = text.strip()
     if not 5 <= len(text) <= 2000:
         raise InvalidInput("问题应为 5–2000 个字", fields={"text": "长度不符"})
+    text = checked_text(text, "text")  # the page's form reaches here without the API's schema
     ensure_current(session, tender)
     if tender.status is not TenderState.PUBLISHED:
         raise Conflict("投标截止后不能再提问", code="wrong_state")
@@ -239,6 +240,7 @@ def answer_question(session: Session, user: User, tender: Tender, question_id: i
     answer = answer.strip()
     if not 2 <= len(answer) <= 10_000:
         raise InvalidInput("答复应为 2–10000 个字", fields={"answer": "长度不符"})
+    answer = checked_text(answer, "answer")
     q.answer, q.answered_at, q.answered_by_user_id = answer, clock.now(), user.id
     session.flush()
     record_event(session, user, "question.answer", q, {"tender": tender.code, "question": q.text, "answer": answer})

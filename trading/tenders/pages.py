@@ -19,7 +19,7 @@ from trading.accounts.models import Organisation, OrgKind
 from trading.accounts.permissions import Permission, requires
 from trading.accounts.regions import known_regions
 from trading.core.errors import DomainError, InvalidInput, NotFound
-from trading.core.schemas import parse
+from trading.core.schemas import checked_text, parse
 from trading.core.services import object_store, services
 from trading.pki.trust import trust
 from trading.procedures import operations as procs
@@ -201,7 +201,7 @@ def _reason() -> str:
     reason = (request.form.get("reason") or "").strip()
     if not 2 <= len(reason) <= 2000:
         raise InvalidInput("请填写理由（2–2000 字）", fields={"reason": "必填"})
-    return reason
+    return checked_text(reason, "reason")
 
 
 def _deadline(name: str) -> dt.datetime:
