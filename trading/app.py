@@ -70,8 +70,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.bids.pages import pages as bids_pages
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
+    from trading.evaluation.room_aliases import api as evaluation_room_aliases
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
+    from trading.evaluation.room_verbs import api as evaluation_room_verbs
     from trading.exchange.api import api as exchange_api
     from trading.exchange.pages import pages as exchange_pages
     from trading.guarantees.api import api as guarantees_api
@@ -80,6 +82,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.opendata.api import api as opendata_api
     from trading.opendata.pages import pages as opendata_pages
     from trading.opening.api import api as opening_api
+    from trading.opening.joint_api import api as opening_joint_api
     from trading.opening.pages import pages as opening_pages
     from trading.pki.api import api as pki_api
     from trading.pki.pages import pages as pki_pages
@@ -111,6 +114,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         bids_api,
         opening_pages,
         opening_api,
+        opening_joint_api,
         archives_pages,
         archives_api,
         guarantees_pages,
@@ -119,6 +123,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_api,
         evaluation_pages,
         evaluation_room_api,
+        evaluation_room_verbs,
+        evaluation_room_aliases,
         evaluation_room_pages,
         awards_pages,
         awards_api,
@@ -139,12 +145,22 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         portal_api,
         bids_api,
         opening_api,
+        opening_joint_api,
         archives_api,
         opendata_api,
         exchange_api,
         apidocs_api,
     )
-    for bp in (*apis, guarantees_api, issuer_api, evaluation_api, evaluation_room_api, awards_api):
+    for bp in (
+        *apis,
+        guarantees_api,
+        issuer_api,
+        evaluation_api,
+        evaluation_room_api,
+        evaluation_room_verbs,
+        evaluation_room_aliases,
+        awards_api,
+    ):
         csrf.exempt(bp)  # the API authenticates by bearer token only, never by cookie
     csrf.exempt(upload_document)  # checks CSRF itself after raising the body limit for large files
 

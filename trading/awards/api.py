@@ -31,7 +31,7 @@ from trading.core.errors import NotFound
 from trading.core.services import services
 from trading.evaluation import room
 from trading.evaluation.models import EvalState, Evaluation
-from trading.evaluation.room_api import load_evaluation, room_json
+from trading.evaluation.room_state import load_evaluation, room_json
 from trading.evaluation.schemas import TextIn
 
 api = Blueprint("awards_api", __name__, url_prefix="/api/v1")

@@ -20,7 +20,7 @@ from trading.core.errors import DomainError
 from trading.core.services import services
 from trading.evaluation import room
 from trading.evaluation.models import EvalState, Evaluation
-from trading.evaluation.room_api import load_evaluation
+from trading.evaluation.room_state import load_evaluation
 
 pages = Blueprint("awards", __name__, template_folder="templates")
 

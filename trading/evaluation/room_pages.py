@@ -17,6 +17,7 @@ from trading.evaluation import charts, compliance, room
 from trading.evaluation import room_api as rapi
 from trading.evaluation.api import load_lot
 from trading.evaluation.models import Evaluation
+from trading.evaluation.room_state import act, load_evaluation, room_json
 
 pages = Blueprint("evaluation_room", __name__)
 
@@ -49,9 +50,9 @@ def open_page(code: str, number: int) -> ResponseReturnValue:
 @pages.get("/evaluations/<int:evaluation_id>")
 @requires(Permission.EVALUATION_ROOM)
 def room_page(evaluation_id: int) -> str:
-    ev = rapi.load_evaluation(evaluation_id)
+    ev = load_evaluation(evaluation_id)
     user = web.require_user()
-    state = rapi.room_json(ev, user)
+    state = room_json(ev, user)
     chart = charts.svg(charts.layout(charts.room_marks(state)))
     return render_template("evaluation/room.html", ev=ev, state=state, chart=chart, is_staff=Role.STAFF in user.roles)
 
@@ -61,7 +62,7 @@ def room_page(evaluation_id: int) -> str:
 def score_chart(evaluation_id: int) -> Response:
     """The room's score chart as its viewer may see it, for the room script to redraw (an empty
     drawing while there is nothing to show)."""
-    state = rapi.room_json(rapi.load_evaluation(evaluation_id), web.require_user())
+    state = room_json(load_evaluation(evaluation_id), web.require_user())
     chart = charts.svg(charts.layout(charts.room_marks(state)))
     empty = '<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="score-chart" viewBox="0 0 1 1"></svg>'
     return Response(str(chart) or empty, mimetype="image/svg+xml")
@@ -77,7 +78,7 @@ def room_state(evaluation_id: int) -> Response:
 @pages.post("/evaluations/<int:evaluation_id>/act/<action>")
 @requires(Permission.EVALUATION_ROOM)
 def room_act(evaluation_id: int, action: str) -> ResponseReturnValue:
-    return rapi.act(evaluation_id, action)
+    return act(evaluation_id, action)
 
 
 @pages.post("/evaluations/<int:evaluation_id>/act/flags/<int:flag_id>/resolve")

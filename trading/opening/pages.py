@@ -11,8 +11,9 @@ from trading.accounts.permissions import Permission, requires
 from trading.core.errors import DomainError, InvalidInput
 from trading.core.services import services
 from trading.opening import api as opening_api
-from trading.opening import bidders, ceremonies, controls, failures, hall
-from trading.opening.api import current, joint_control, joint_rooms, joint_scopes
+from trading.opening import bidders, ceremonies, controls, failures, hall, joint_api
+from trading.opening.api import current
+from trading.opening.joint_api import joint_control, joint_rooms, joint_scopes
 from trading.opening.live import make_ticket
 from trading.opening.models import EVENT_KIND_LABELS
 from trading.opening.room_state import ceremony_json, joint_json
@@ -175,13 +176,13 @@ def joint_room(code: str) -> str:
 @pages.get("/tenders/<code>/opening/state")
 @requires(Permission.PUBLIC)
 def joint_state(code: str) -> Response:
-    return opening_api.joint_show(code)
+    return joint_api.joint_show(code)
 
 
 @pages.get("/tenders/<code>/opening/live")
 @requires(Permission.PUBLIC)
 def joint_live(code: str) -> Response:
-    return opening_api.joint_events(code)
+    return joint_api.joint_events(code)
 
 
 @pages.post("/tenders/<code>/opening/control/<action>")

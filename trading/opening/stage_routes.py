@@ -17,6 +17,7 @@ from typing import Any
 from flask import Response, after_this_request
 
 from trading.core.errors import Conflict, NotFound
+from trading.opening.models import Stage
 
 #: When the old routes (``advance``, ``signin``, ``bids/<id>/copy``…) were deprecated.
 DEPRECATED_ON = dt.datetime(2026, 12, 5, tzinfo=dt.UTC)
@@ -52,6 +53,14 @@ def refuse_unless_next(what: str, current: str, current_label: str, wanted: str,
 
 def unknown_stage(wanted: str, known: Iterable[str]) -> NotFound:
     return NotFound(f"没有名为 {wanted} 的阶段（阶段：{'、'.join(known)}）", code="unknown_stage")
+
+
+def stage_named(stage: str) -> Stage:
+    """The opening's stage of this name (its room's and the joint room's routes), or 404 ``unknown_stage``."""
+    try:
+        return Stage(stage)
+    except ValueError:
+        raise unknown_stage(stage, [s.value for s in Stage]) from None
 
 
 def deprecated(successor: str) -> None:
