@@ -119,6 +119,10 @@ MAX_SEEN = 5000
 MAX_PAGES = 20
 
 
+def notice_key(n: dict[str, Any]) -> str:
+    return str(n["id"]) if "id" in n else f"{n.get('created_at')}|{n.get('message')}"
+
+
 class Notices:
     """The organisation's notices, each shown once and oldest first. The first call reads the
     latest 20; after that each poll asks for everything since the newest seen (less ``OVERLAP``),
@@ -126,7 +130,7 @@ class Notices:
 
     def __init__(self, client: Any) -> None:
         self.client = client
-        self.seen: dict[int, dt.datetime] = {}
+        self.seen: dict[str, dt.datetime] = {}
         self.newest: dt.datetime | None = None  # of the notices seen, else the platform's time when first asked
 
     def fetch(self) -> list[dict[str, Any]]:
@@ -149,10 +153,11 @@ class Notices:
 
     def show(self, items: list[dict[str, Any]]) -> int:
         """Print those not shown yet (``items`` oldest first); how many."""
-        fresh = [n for n in items if n["id"] not in self.seen]
+        # a platform older than this tool sends no id: the notice's time and text tell it apart
+        fresh = [n for n in items if notice_key(n) not in self.seen]
         for n in fresh:
             at = instant(n["created_at"])
-            self.seen[n["id"]] = at
+            self.seen[notice_key(n)] = at
             self.newest = at if self.newest is None else max(self.newest, at)
             tender = f"{safe(n['tender'])}\t" if n.get("tender") else ""
             click.echo(f"{beijing(n['created_at'])}\t{tender}{one_line(n['message'])}")

@@ -128,7 +128,9 @@ def status(as_json: bool) -> None:
             problems = [record_json(r) | {"last_error": r.last_error and printable(r.last_error)} for r in stuck]
             click.echo(json.dumps({"counts": c, "problems": problems}, ensure_ascii=False))
             return
-        click.echo(f"推送地址：{s.exchange_push_url or '（未配置，只生成不推送）'}")
+        # the setting of this command's environment: the scheduler that pushes may have its own
+        where = s.exchange_push_url or "（本命令的环境未设置 EXCHANGE_PUSH_URL；推送由定时任务进程按它自己的设置进行）"
+        click.echo(f"推送地址：{where}")
         click.echo(f"已推送 {c['pushed']}　待推送 {c['queued']}　失败待重试 {c['failing']}　被拒收 {c['refused']}")
         for r in stuck:
             when = f"，下次重试 {local_time(r.next_attempt_at)}" if r.state == FAILING else ""

@@ -43,6 +43,10 @@ class History:
         self.run(moment, "build_archives", 8)
         self.run(moment, "ocds_releases", 50)
 
+    def open_data(self, moment: FrozenClock) -> None:
+        """Within the minute after a public act (a publicity), its open-data release."""
+        self.run(moment, "ocds_releases", 50)
+
     def finish(self, moment: FrozenClock) -> None:
         """The end of the history: the open data of what happened last, and the bulk files of the
         days that are over (so the open-data page lists some)."""

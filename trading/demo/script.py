@@ -109,8 +109,10 @@ def run(
         moment.advance(minutes=60)
         awarded = evaluation(app, staff, experts, (tenderee2, sign_key2), whole, keys_dir, moment)
         publicity(staff, awarded, moment)
+        scheduler.open_data(moment)
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
         log += publicity(staff, evaluated, moment, publicity_at)
+        scheduler.open_data(moment)
         log += award(tenderee2, staff, awarded, moment, scheduler)
         scheduler.finish(moment)
         if moment.current >= start:

@@ -22,7 +22,7 @@ TABLE_LABELS = {
     "BID_OPEN_DETAIL": "开标记录明细",
     "EVALUATION_SCORE_DETAIL": "评标评分明细",
     "WIN_CANDIDATE_BULLETIN": "中标候选人公示",
-    "WIN_BID_BULLETIN": "中标结果公示",
+    "WIN_BID_BULLETIN": "中标结果公告",
     "OBJECTION": "异议",
     "OBJECTION_REPLY": "异议答复",
 }
