@@ -70,10 +70,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.bids.pages import pages as bids_pages
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
-    from trading.evaluation.room_aliases import api as evaluation_room_aliases
+    from trading.evaluation.room_aliases_api import api as evaluation_room_aliases
     from trading.evaluation.room_api import api as evaluation_room_api
     from trading.evaluation.room_pages import pages as evaluation_room_pages
-    from trading.evaluation.room_verbs import api as evaluation_room_verbs
+    from trading.evaluation.room_verbs_api import api as evaluation_room_verbs
     from trading.exchange.api import api as exchange_api
     from trading.exchange.pages import pages as exchange_pages
     from trading.guarantees.api import api as guarantees_api

@@ -87,8 +87,7 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             "ann_id": [str(r[0]) for r in c.execute(text("SELECT id FROM announcement ORDER BY id"))],
             # one page per kind of record is enough: they are the same template
             "record_id": [
-                str(r[0])
-                for r in c.execute(text("SELECT min(id) FROM exchange_record GROUP BY table_name ORDER BY 1"))
+                str(r[0]) for r in c.execute(text("SELECT min(id) FROM exchange_record GROUP BY table_name ORDER BY 1"))
             ],
         }
         lots = [

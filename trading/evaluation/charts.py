@@ -310,7 +310,7 @@ def _c(hex_colour: str) -> Color:
 
 # ---------------------------------------------------------------- where the marks come from
 def room_marks(state: dict[str, Any]) -> list[Mark]:
-    """The marks of the room's state (``room_api.room_json``): only the sheets its viewer may see,
+    """The marks of the room's state (``room_state.room_json``): only the sheets its viewer may see,
     bidders and experts in the room's order, each total the sum of the factor scores."""
     names = {s["expert"]: s["name"] for s in state["seats"]}
     order = {s["expert"]: i for i, s in enumerate(state["seats"])}
