@@ -52,7 +52,12 @@ def upgrade() -> None:
     op.create_table(
         "ocds_release",
         sa.Column("id", sa.Integer(), nullable=False, comment="publication order: the API's page cursor"),
-        sa.Column("release_id", sa.String(length=80), nullable=False, comment="OCDS release id, {tender code}-{seq}"),
+        sa.Column(
+            "release_id",
+            sa.String(length=80),
+            nullable=False,
+            comment="OCDS release id, {tender code}-{n}: the tender's n-th release",
+        ),
         sa.Column("ocid", sa.String(length=80), nullable=False),
         sa.Column("tender_id", sa.Integer(), nullable=False),
         sa.Column("source_seq", sa.BigInteger(), nullable=False, comment="the audit event it was derived from"),
