@@ -54,6 +54,8 @@ SCREENSHOTS = {
     ("expert1", "/expert"): "expert1-declarations",
     ("tenderee", "/evaluations/1/publicity"): "tenderee-publicity",
     ("supervisor", "/audit"): "supervisor-audit",
+    ("anon", "/opendata"): "anon-opendata",
+    ("staff", "/exchange"): "staff-exchange",
 }
 
 

@@ -48,10 +48,13 @@ class History:
         self.run(moment, "ocds_releases", 50)
 
     def finish(self, moment: FrozenClock) -> None:
-        """The end of the history: the open data of what happened last, and the bulk files of the
-        days that are over (so the open-data page lists some)."""
+        """The end of the history: the open data of what happened last, the bulk files of the
+        days that are over (so the open-data page lists some), and the national exchange records of
+        what the last public checkpoint covers (the served demo's scheduler pushes them)."""
         self.run(moment, "ocds_releases", 60)
         self.run(moment, "ocds_bulk", 1)
+        self.run(moment, "sign_checkpoints", 2)
+        self.run(moment, "exchange_push", 8)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
