@@ -61,3 +61,18 @@ def test_a_sealed_lots_document_comes_with_the_reveal(client: FlaskClient, sessi
         ic.reveal(g.id, openings_for(order, salts), DOC)
         r = client.get(URL.format(order["order"]), headers=t["headers"][0])
         assert r.status_code == 200 and r.get_data() == DOC and r.headers["X-Document-SM3"] == sm3_hex(DOC)
+
+
+def test_a_document_damaged_in_storage_is_refused_by_name(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The bytes the store gives back no longer hash to the SM3 the platform verified at issue
+    (here: the record says other bytes): 503 ``document_damaged``, never those bytes."""
+    t = open_tender(client, session, app, 3)
+    _, _, orders = _issued(client, session, app, t)
+    g = session.scalars(select(Guarantee).where(Guarantee.document_sm3 == sm3_hex(DOC))).first()
+    assert g is not None
+    g.document_sm3 = sm3_hex(DOC + b"x")
+    session.commit()
+    served = [client.get(URL.format(o["order"]), headers=t["headers"][i]) for i, o in enumerate(orders[:2])]
+    damaged = [r for r in served if r.status_code == 503]
+    assert len(damaged) == 1 and damaged[0].get_json()["error"]["code"] == "document_damaged"
+    assert DOC not in damaged[0].get_data()

@@ -39,6 +39,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "too_many_requests": _c("请求过于频繁（如登录失败次数过多）；按 `Retry-After` 头等待后再试", 429),
     "busy_retry": _c("数据库繁忙（死锁或锁等待超时），本次操作未生效，可原样重试", 503),
     "storage_unavailable": _c("对象存储或磁盘暂不可用，本次操作未生效，稍后重试", 503),
+    "document_damaged": _c("平台保存的文件与登记的 SM3 不符（存储损坏），不予下载；运维已收到日志，修复后再试", 503),
     "storage_full": _c("存储空间不足，本次操作未生效", 507),
     "csrf": _c("页面表单缺少或带有过期的 `CSRF` 令牌（仅页面，API 不用）", 400),
     "http_400": _c("请求格式错误（HTTP 层）", 400),

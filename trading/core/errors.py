@@ -75,3 +75,11 @@ class TooManyRequests(DomainError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StoredObjectDamaged(DomainError):
+    """A stored object no longer hashes to the SM3 the platform recorded for it: the platform's
+    fault, told by name (and logged for the operators), never served as if whole."""
+
+    status = 503
+    code = "document_damaged"

@@ -3,6 +3,7 @@ follow one's own orders; a lot's guarantees once its bids are opened."""
 
 from __future__ import annotations
 
+import logging
 import pathlib
 import re
 from typing import Any
@@ -13,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
+from signing.digest import sm3_hex
 from trading.accounts import web
 from trading.accounts.models import Organisation, User
 from trading.accounts.permissions import Permission, has, requires
 from trading.core.apispec import documented
-from trading.core.errors import Forbidden, NotFound
+from trading.core.errors import Forbidden, NotFound, StoredObjectDamaged
 from trading.core.services import services
 from trading.guarantees import bonds, orders
 from trading.guarantees.issuer_api import guarantee_json
@@ -27,6 +29,7 @@ from trading.guarantees.schemas import ApplyIn, IssuersOut, LotGuaranteesOut, Or
 from trading.tenders.loading import kek, load
 from trading.tenders.models import Lot, Tender
 
+log = logging.getLogger("ggzy.downloads")
 api = Blueprint("guarantees_api", __name__, url_prefix="/api/v1")
 
 
@@ -115,7 +118,7 @@ def cancel(order_id: int) -> Response:
 @documented(
     "下载本单位已开具的保函文件（按字节原样，X-Document-SM3 为平台核验的 SM3）",
     ok="application/octet-stream",
-    errors=("no_such_order", "no_document"),
+    errors=("no_such_order", "no_document", "document_damaged"),
 )
 def document(order_id: int) -> Response:
     """The bidder's copy of its issued guarantee (PDF/OFD), byte for byte as the issuer sent it.
@@ -129,6 +132,9 @@ def document(order_id: int) -> Response:
     if g is None or g.document_key is None:
         raise NotFound("该申请还没有可下载的保函文件（未开具，或加密保函在开标揭示前）", code="no_document")
     data = services(current_app).store.read_bytes(g.document_key)
+    if sm3_hex(data) != g.document_sm3:  # served only as the bytes the platform verified
+        log.error("guarantee document %s of order %s damaged in storage", g.document_key, o.id)
+        raise StoredObjectDamaged("保函文件在平台存储中已损坏，暂不能下载；平台运维已收到记录")
     name = g.document_name or f"guarantee-{o.id}.pdf"
     suffix = pathlib.PurePath(name).suffix
     fallback = f"guarantee-{o.id}{suffix if re.fullmatch(r'[.][A-Za-z0-9]{1,8}', suffix) else ''}"
