@@ -5,7 +5,7 @@ come from the tender's rows, which do not change once it is published.
 
 Nothing sealed enters: bidders and prices come only from the opening's reading (唱标,
 ``ceremony.reading``), which takes place after the deadline; registrations, downloads, questions,
-bids and guarantees are not read at all (``trail.tender_refs``).
+bids and guarantees are not read at all (no trigger in ``trail.TRIGGERS`` is about them).
 """
 
 from __future__ import annotations

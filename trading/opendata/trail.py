@@ -1,10 +1,11 @@
 """The audit events of one tender that open data is made from, and the tender an event is about.
 
-``archives.audit_scope`` names every object of a tender for the audit page; this names only the
-public ones whose events become OCDS releases (the tender, its lots, announcements, documents,
-opening ceremonies, evaluations and publicity objections). Bids, guarantees, registrations and
-questions are not among them: their events are sealed before the opening (招标投标法第二十二条),
-and what the opening makes public is read from the ceremony's own event (唱标, ``ceremony.reading``).
+The tender's objects are those ``archives.audit_scope`` names for the audit page; only the actions
+in ``TRIGGERS`` become OCDS releases, and each is about a public object (the tender, its lots,
+announcements, documents, opening ceremonies, evaluations and publicity objections). Bids,
+guarantees, registrations and questions make none: their events are sealed before the opening
+(招标投标法第二十二条), and what the opening makes public is read from the ceremony's own event
+(唱标, ``ceremony.reading``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from archive.audit import AuditEvent
+from trading.archives.audit_scope import tender_objects
 from trading.evaluation.models import Evaluation, PublicityObjection
 from trading.opening.models import Ceremony
 from trading.tenders.models import Announcement, Lot, Tender, TenderDocument
-
-Ref = tuple[str, str]
 
 #: Every action a release is made from. ``announcement.publish`` counts for amendments, failures and
 #: terminations (its payload's ``kind``); candidates and results come with ``lot.publicise``/``lot.award``.
@@ -96,22 +96,11 @@ def _lot_tender(session: Session, lot_id: int) -> int | None:
     return lot.tender_id if lot else None
 
 
-def tender_refs(session: Session, tender: Tender) -> list[Ref]:
-    lots = [lot.id for lot in tender.lots]
-    refs: list[Ref] = [tender.audit_ref, *(lot.audit_ref for lot in tender.lots)]
-    refs += [a.audit_ref for a in session.scalars(select(Announcement).where(Announcement.tender_id == tender.id))]
-    refs += [d.audit_ref for d in session.scalars(select(TenderDocument).where(TenderDocument.tender_id == tender.id))]
-    refs += [("ceremony", str(i)) for i in session.scalars(select(Ceremony.id).where(Ceremony.tender_id == tender.id))]
-    evs = session.scalars(select(Evaluation.id).where(Evaluation.lot_id.in_(lots))).all()
-    refs += [("evaluation", str(i)) for i in evs]
-    objections = select(PublicityObjection.id).where(PublicityObjection.evaluation_id.in_(evs))
-    refs += [(PublicityObjection.__tablename__, str(i)) for i in session.scalars(objections)]
-    return refs
-
-
 def tender_events(session: Session, tender: Tender, upto: int | None = None) -> Sequence[AuditEvent]:
     """The tender's events that releases are made from, in the trail's order (up to seq ``upto``)."""
-    refs = tender_refs(session, tender)
+    # the archives stage already names every object of a tender (its audit filter); every trigger
+    # is about one of them, and none about a bid or a guarantee, so those are never read here
+    refs = tender_objects(session, tender.code)
     by_type: dict[str, list[str]] = {}
     for kind, oid in refs:
         by_type.setdefault(kind, []).append(oid)
