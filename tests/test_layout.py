@@ -31,6 +31,7 @@ STAGES = (
     "opening",
     "evaluation",
     "awards",
+    "supervision",
     "archives",
     "portal",
     "opendata",

@@ -92,6 +92,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.portal.pages import pages as portal_pages
     from trading.procedures.api import api as procedures_api
     from trading.procedures.pages import pages as procedures_pages
+    from trading.supervision.api import api as supervision_api
+    from trading.supervision.complaint_pages import pages as complaint_pages
+    from trading.supervision.complaints_api import api as complaints_api
+    from trading.supervision.monitor_api import api as monitor_api
+    from trading.supervision.monitor_pages import pages as monitor_pages
+    from trading.supervision.pages import pages as supervision_pages
+    from trading.supervision.stats_api import api as statistics_api
+    from trading.supervision.stats_pages import pages as statistics_pages
     from trading.tenders.api import api as tenders_api
     from trading.tenders.pages import pages as tenders_pages
     from trading.tenders.pages import upload_document
@@ -128,6 +136,14 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_room_pages,
         awards_pages,
         awards_api,
+        supervision_pages,
+        supervision_api,
+        complaint_pages,
+        complaints_api,
+        monitor_pages,
+        monitor_api,
+        statistics_pages,
+        statistics_api,
         opendata_pages,
         opendata_api,
         exchange_pages,
@@ -147,6 +163,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         opening_api,
         opening_joint_api,
         archives_api,
+        supervision_api,
+        complaints_api,
+        monitor_api,
+        statistics_api,
         opendata_api,
         exchange_api,
         apidocs_api,
@@ -213,4 +233,5 @@ def import_job_modules() -> None:
     import trading.guarantees.tasks
     import trading.opendata.tasks
     import trading.opening.tasks
+    import trading.supervision.tasks
     import trading.tenders.tasks  # noqa: F401

@@ -17,6 +17,7 @@ from trading.opendata import models as opendata_models  # noqa: F401
 from trading.opening import models as opening_models  # noqa: F401
 from trading.pki import models as pki_models  # noqa: F401
 from trading.procedures import models as procedure_models  # noqa: F401
+from trading.supervision import models as supervision_models  # noqa: F401
 from trading.tenders import models as tender_models  # noqa: F401
 
 METADATAS = [Base.metadata, ArchiveBase.metadata]

@@ -46,6 +46,11 @@ class Permission(StrEnum):
     #: Issuers' API clients: no session or token; the view checks the message's SM2 signature
     #: (trading/guarantees/issuer_api.py) before anything else.
     ISSUER_SIGNED = "guarantee:issuer:signed"
+    #: staff and supervisors: the live monitor, the time-limit warnings, the statistics, every complaint
+    SUPERVISION_READ = "supervision:monitor:read"
+    SUPERVISION_RULES = "supervision:rule:manage"  # supervisors: edit the time-limit rules (versioned)
+    COMPLAINT_HANDLE = "supervision:complaint:handle"  # supervisors: accept, suspend, ask, decide
+    COMPLAINT_FILE = "supervision:complaint:file"  # bidders (interested parties): file a complaint
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -73,6 +78,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.GUARANTEE_READ,
             Permission.EXPERT_MANAGE,
             Permission.EVALUATION_ROOM,
+            Permission.SUPERVISION_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -82,9 +88,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.TENDER_READ_ALL,
             Permission.ARCHIVE_READ,
             Permission.GUARANTEE_READ,
+            Permission.SUPERVISION_READ,
+            Permission.SUPERVISION_RULES,
+            Permission.COMPLAINT_HANDLE,
         }
     ),
-    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE}),
+    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE, Permission.COMPLAINT_FILE}),
     Role.TENDEREE: frozenset({Permission.TENDER_MANAGE, Permission.EVALUATION_ROOM}),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
     Role.EXPERT: frozenset({Permission.EXPERT_SELF, Permission.EVALUATION_ROOM}),

@@ -46,6 +46,8 @@ ACTION_LABELS: dict[str, str] = {
     "lot.publicise": "标段进入中标候选人公示",
     "lot.award": "标段定标",
     "lot.terminate": "标段终止",
+    "lot.suspend": "标段暂停（投诉处理期间）",
+    "lot.resume": "标段恢复",
     "announcement.submit": "提交公告审核",
     "announcement.publish": "发布公告",
     "announcement.return": "退回公告",

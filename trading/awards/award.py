@@ -43,7 +43,7 @@ from trading.opening.models import CeremonyBidder
 from trading.procedures.operations import get_procedure
 from trading.tenders import notifications
 from trading.tenders.lifecycle import move_lot
-from trading.tenders.models import Announcement, AnnouncementKind, LotState, Tender
+from trading.tenders.models import Announcement, AnnouncementKind, Lot, LotState, Tender
 from trading.tenders.publishing import publish_now
 
 ANSWER_DAYS = 3  # Reg 54: objections answered within 3 days
@@ -267,10 +267,14 @@ def answer_objection(session: Session, user: User, ev: Evaluation, objection_id:
     return o
 
 
-def award_refusal(ev: Evaluation, now: dt.datetime) -> Conflict | None:
+def award_refusal(session: Session, ev: Evaluation, now: dt.datetime) -> Conflict | None:
     """Why the winner cannot be confirmed now (None: it can): an objection still unanswered, or
-    the publicity still running. ``award`` raises it; the publicity page shows it."""
+    the publicity still running, or the supervising department's suspension while it handles a
+    complaint. ``award`` raises it; the publicity page shows it."""
     assert ev.publicity_ends_at is not None
+    lot = session.get(Lot, ev.lot_id)
+    if lot is not None and lot.suspended_at is not None:
+        return Conflict("行政监督部门处理投诉期间，本标段暂停招标投标活动", code="lot_suspended")
     if ev.suspended_at is not None:
         return Conflict("尚有未答复的异议，招标投标活动暂停中", code="objection_open")
     if now < ev.publicity_ends_at:
@@ -289,7 +293,7 @@ def award(
     _require_tenderee(tender, user)
     assert ev.report is not None
     now = clock.now()
-    refusal = award_refusal(ev, now)
+    refusal = award_refusal(session, ev, now)
     if refusal is not None:
         raise refusal
     candidates = ev.report["candidates"]

@@ -46,7 +46,7 @@ def publicity_page(evaluation_id: int) -> str:
     now = clock.now()
     # what the page cannot do now, in the words of the rule that would refuse it
     object_why = aw.objection_refusal(db, user, ev, now)
-    award_why = aw.award_refusal(ev, now) if ev.state is EvalState.PUBLICITY else None
+    award_why = aw.award_refusal(db, ev, now) if ev.state is EvalState.PUBLICITY else None
     return render_template(
         "awards/publicity.html",
         ev=ev,

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from signing.errors import SigningError
-from trading.cli import admin, exchange, opendata, serve, verify
+from trading.cli import admin, exchange, opendata, serve, stats, supervision, verify
 from trading.core.config import ConfigError
 from trading.core.errors import DomainError
 
@@ -59,6 +59,8 @@ for _command in (
     verify.draw,
     opendata.ocds,
     exchange.exchange,
+    supervision.supervision,
+    stats.stats,
 ):
     main.add_command(_command)
 

@@ -166,6 +166,13 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_ended": _c("项目尚未结束，不能归档", 409),
     "retained": _c("档案在保留期内或处于法律保留，不能删除", 409),
     "object_missing": _c("档案文件不在档案存储中", 404),
+    # -- supervision: a lot's suspension while a complaint is handled
+    "lot_suspended": _c("行政监督部门处理投诉期间，本标段暂停招标投标活动（或已暂停）", 409),
+    "lot_not_suspendable": _c("标段当前状态不能暂停（未开标前暂停整个项目；定标后不再暂停）", 409),
+    "lot_not_suspended": _c("标段未暂停", 409),
+    # -- supervision: rules and warnings
+    # -- supervision: complaints
+    # -- supervision: monitor and statistics
     # -- a guarantee's content (the issuer API and the bidder's upload: GuaranteeRefused, 422)
     "malformed": _c("保函内容格式错误（编号、金额、日期、验真码或 SM3 不合格式）", 422),
     "amount_below_bond": _c("保函金额低于本标段投标保证金", 422),

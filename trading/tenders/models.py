@@ -219,6 +219,10 @@ class Lot(Base):
     guarantee_sealed: Mapped[bool] = mapped_column(
         default=False, comment="保函加密: guarantees name project and beneficiary by commitment until the opening"
     )
+    suspended_at: Mapped[dt.datetime | None] = mapped_column(
+        comment="暂停: the supervising department suspended the procedure (实施条例第六十二条) since"
+    )
+    suspension_reason: Mapped[str | None] = mapped_column(Text)
 
     tender: Mapped[Tender] = relationship(back_populates="lots")
 
