@@ -142,6 +142,9 @@ ACTION_LABELS: dict[str, str] = {
     "evaluation.publicity_overdue": "评标报告逾期未公示",
     "evaluation.publicity_overdue_failed": "公示逾期检查失败",
     "evaluation.contract": "登记合同签订",
+    # supervision: monitor and statistics
+    "stats.lot_fact": "记录标段统计事实（交易统计）",
+    "stats.lot_fact_failed": "记录标段统计事实失败",
     # archives
     "archive.build": "生成档案包",
     "archive.build_failed": "生成档案包失败",
@@ -191,6 +194,8 @@ NAMESPACE_LABELS: dict[str, str] = {
     "draw": "专家抽取",
     "evaluation": "评标与公示",
     "archive": "档案",
+    # supervision: monitor and statistics
+    "stats": "交易统计",
     "ocds": "开放数据",
     "exchange": "数据交换",
 }

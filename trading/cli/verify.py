@@ -81,6 +81,33 @@ def audit_list(action: str, tender: str, actor: str, start: str, end: str, page:
     click.echo(f"共 {found.total} 条，第 {found.page} / {found.pages} 页（北京时间）")
 
 
+@audit.command(
+    "export",
+    help="导出审计日志（JSON Lines）：最新的已签名检查点及其覆盖的全部事件（规范字段、载荷、叶哈希）"
+    "，任何人可重算其根 (export the audit log with its newest signed checkpoint)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=pathlib.Path),
+    default=None,
+    help="输出文件（默认标准输出）(output file; default stdout)",
+)
+def audit_export(out: pathlib.Path | None) -> None:
+    """For ``ggzy stats --verify`` and anyone who wants to recompute the platform's figures."""
+    from trading.supervision.log_export import ExportError, export_log
+
+    with database(settings()).session() as session:
+        try:
+            if out is None:
+                size, cp = export_log(session, sys.stdout)
+            else:
+                with out.open("w", encoding="utf-8") as f:
+                    size, cp = export_log(session, f)
+        except ExportError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"已导出 {size} 个事件，检查点 {cp} (exported {size} events, checkpoint {cp})", err=True)
+
+
 # ---------------------------------------------------------------- archive packages
 @click.group(help="档案与透明日志 (archive packages and the transparency log)")
 def archive() -> None:

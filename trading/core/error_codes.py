@@ -173,6 +173,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # -- supervision: rules and warnings
     # -- supervision: complaints
     # -- supervision: monitor and statistics
+    "stats_filter": _c("统计的筛选条件无效（维度、年份或数据来源不在允许范围内）", 422),
     # -- a guarantee's content (the issuer API and the bidder's upload: GuaranteeRefused, 422)
     "malformed": _c("保函内容格式错误（编号、金额、日期、验真码或 SM3 不合格式）", 422),
     "amount_below_bond": _c("保函金额低于本标段投标保证金", 422),

@@ -13,23 +13,29 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-from markupsafe import Markup, escape
-from reportlab.graphics.shapes import Circle, Drawing, Group, Line, String
-from reportlab.lib.colors import Color, HexColor
+from markupsafe import Markup
 
-from trading.core import pdf
+from trading.core import charts as drawn
+from trading.core.charts import FONT as FONT
+from trading.core.charts import GRID as GRID
+from trading.core.charts import Anchor as Anchor
+from trading.core.charts import Dot as Dot
+from trading.core.charts import Figure as Figure
+from trading.core.charts import Stroke as Stroke
+from trading.core.charts import Text as Text
+from trading.core.charts import clip as clip
+from trading.core.charts import drawing as drawing
+from trading.core.charts import text_width as text_width
 from trading.evaluation.scoring import q2
 
 #: Each expert keeps a colour (and a lane) across all bidders, so one expert can be followed.
 PALETTE = ("#1d4ed8", "#047857", "#b45309", "#7c3aed", "#0e7490", "#4d7c0f", "#334155", "#92400e", "#4338ca")
 MEAN_COLOUR = "#b91c1c"
-GRID = "#d1d5db"
 WIDTH = 360  # viewBox units; the page shows it in a card (at most 488 px wide), a phone at about 330 px
-FONT = 13
 LANE = 6  # vertical distance between two experts' dots in a row, so equal totals do not hide
 PAD = 12
 
@@ -115,59 +121,7 @@ def scale(values: Iterable[Decimal]) -> tuple[int, int, int]:
 
 
 # ---------------------------------------------------------------- the figure as plain shapes
-Anchor = Literal["start", "middle", "end"]
-
-
-@dataclass(frozen=True)
-class Text:
-    x: float
-    y: float  # the baseline
-    text: str
-    size: float = FONT
-    anchor: Anchor = "start"
-    fill: str = "#1f2328"
-
-
-@dataclass(frozen=True)
-class Stroke:
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    colour: str = GRID
-    width: float = 1
-
-
-@dataclass(frozen=True)
-class Dot:
-    x: float
-    y: float
-    colour: str
-    title: str
-    r: float = 4.5
-
-
-@dataclass
-class Figure:
-    width: float
-    height: float
-    title: str
-    summary: str
-    shapes: list[Text | Stroke | Dot] = field(default_factory=list)
-
-
-def text_width(text: str, size: float) -> float:
-    """An estimate that errs wide: a CJK character is one em, anything else about 0.6 em."""
-    return sum(size if ord(c) > 0x2E7F else size * 0.6 for c in text)
-
-
-def clip(text: str, size: float, room: float) -> str:
-    """``text`` cut with … to fit ``room`` (the full name stays in the dots' titles)."""
-    if text_width(text, size) <= room:
-        return text
-    while text and text_width(text + "…", size) > room:
-        text = text[:-1]
-    return text + "…"
+# (the shapes, ``svg`` and ``drawing`` are trading.core.charts', shared with the supervision's charts)
 
 
 def layout(marks: Sequence[Mark]) -> Figure | None:
@@ -234,78 +188,9 @@ def layout(marks: Sequence[Mark]) -> Figure | None:
 
 
 # ---------------------------------------------------------------- SVG for the pages
-def _n(v: float) -> str:
-    return f"{v:.1f}".rstrip("0").rstrip(".")
-
-
 def svg(fig: Figure | None, element_id: str = "score-chart") -> Markup:
     """The figure as an inline ``<svg class="chart">`` (empty without a figure); every text escaped."""
-    if fig is None:
-        return Markup("")
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" id="{escape(element_id)}" role="img" '
-        f'viewBox="0 0 {_n(fig.width)} {_n(fig.height)}" aria-labelledby="{escape(element_id)}-title '
-        f'{escape(element_id)}-desc" font-size="{FONT}">',
-        f'<title id="{escape(element_id)}-title">{escape(fig.title)}</title>',
-        f'<desc id="{escape(element_id)}-desc">{escape(fig.summary)}</desc>',
-    ]
-    for s in fig.shapes:
-        if isinstance(s, Text):
-            out.append(
-                f'<text x="{_n(s.x)}" y="{_n(s.y)}" font-size="{_n(s.size)}" text-anchor="{s.anchor}" '
-                f'fill="{escape(s.fill)}">{escape(s.text)}</text>'
-            )
-        elif isinstance(s, Stroke):
-            out.append(
-                f'<line x1="{_n(s.x1)}" y1="{_n(s.y1)}" x2="{_n(s.x2)}" y2="{_n(s.y2)}" '
-                f'stroke="{escape(s.colour)}" stroke-width="{_n(s.width)}"/>'
-            )
-        else:
-            out.append(
-                f'<circle cx="{_n(s.x)}" cy="{_n(s.y)}" r="{_n(s.r)}" fill="{escape(s.colour)}" '
-                f'fill-opacity="0.85"><title>{escape(s.title)}</title></circle>'
-            )
-    out.append("</svg>")
-    return Markup("".join(out))
-
-
-# ---------------------------------------------------------------- reportlab for the PDF
-def drawing(fig: Figure, width_pt: float) -> Drawing:
-    """The figure scaled to ``width_pt`` as a reportlab flowable (y grows upwards there)."""
-    k = width_pt / fig.width
-    d = Drawing(width_pt, fig.height * k)
-    g = Group(transform=(k, 0, 0, k, 0, 0))
-    h = fig.height
-    font = pdf.font()
-    for s in fig.shapes:
-        if isinstance(s, Text):
-            g.add(
-                String(
-                    s.x,
-                    h - s.y,
-                    _one_line(s.text),
-                    fontName=font,
-                    fontSize=s.size,
-                    textAnchor=s.anchor,
-                    fillColor=_c(s.fill),
-                )
-            )
-        elif isinstance(s, Stroke):
-            g.add(Line(s.x1, h - s.y1, s.x2, h - s.y2, strokeColor=_c(s.colour), strokeWidth=s.width))
-        else:
-            g.add(Circle(s.x, h - s.y, s.r, fillColor=_c(s.colour), strokeColor=None))
-    d.add(g)
-    return d
-
-
-def _one_line(text: str) -> str:
-    """What a drawing's string shows: cleaned as every PDF text (``pdf.plain_text``), on one line
-    (a ``String`` draws a line break as a gap, not a new line)."""
-    return " ".join(pdf.plain_text(text).splitlines())
-
-
-def _c(hex_colour: str) -> Color:
-    return HexColor(hex_colour)
+    return drawn.svg(fig, element_id)
 
 
 # ---------------------------------------------------------------- where the marks come from
