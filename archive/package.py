@@ -49,6 +49,7 @@ CATEGORIES = {
     "guarantee": "投标保证金（电子保函）",
     "evaluation": "评标报告（含专家抽取、评审与签名）",
     "award": "中标通知书",
+    "supervision": "投诉处理与时限监督记录",
     "event_log": "交易过程记录",
     "checkpoint": "日志检查点",
     "certificate": "证书",

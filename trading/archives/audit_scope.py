@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from trading.archives.models import ArchivePackage
+from trading.archives.supervision_contents import supervision_refs
 from trading.bids.models import Bid
 from trading.evaluation import models as em
 from trading.guarantees.models import Guarantee, GuaranteeClaim, GuaranteeOrder
 from trading.opening.models import Ceremony
+from trading.supervision.models import SupervisionClock
 from trading.tenders.models import Announcement, Question, Tender, TenderDocument
 
 Ref = tuple[str, str]
@@ -35,9 +37,14 @@ def tender_objects(session: Session, code: str) -> list[Ref]:
     refs += [c.audit_ref for c in session.scalars(select(Ceremony).where(Ceremony.tender_id == tender.id))]
     refs += [p.audit_ref for p in session.scalars(select(ArchivePackage).where(ArchivePackage.tender_id == tender.id))]
     refs += _evaluation(session, lots)
+    clocks = session.scalars(select(SupervisionClock.id).where(SupervisionClock.tender_id == tender.id))
+    refs += [("supervision_clock", str(i)) for i in clocks]
     if tender.deadline_passed(clock.now()):
         refs += _bidders(session, tender.id, lots)
-    return refs
+        # a complaint shows its complainant's interest in the tender, as a bid does
+        for lot in tender.lots:
+            refs += [r for r in supervision_refs(session, lot) if r[0] != "supervision_clock"]
+    return list(dict.fromkeys(refs))
 
 
 def _evaluation(session: Session, lots: list[int]) -> list[Ref]:

@@ -22,6 +22,7 @@ from archive.objectstore import ObjectStore
 from signing.canonical import canonical_json
 from signing.certs import Certificate
 from trading.accounts.models import Organisation
+from trading.archives.supervision_contents import supervision_entries, supervision_refs
 from trading.awards.award import objections
 from trading.bids.models import Bid, BidState
 from trading.core.services import Services
@@ -195,6 +196,8 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
         ]
         entries.append(_bytes("opening/objections.json", "objection", "objections", objections))
     _evaluation_entries(session, lot, store, refs, entries)
+    entries += supervision_entries(session, lot, lambda key: _stored(store, key))
+    refs += supervision_refs(session, lot)
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
