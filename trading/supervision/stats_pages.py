@@ -20,24 +20,25 @@ from trading.supervision.stats_api import csv_bytes, download_name, read_filters
 pages = Blueprint("statistics", __name__, template_folder="templates")
 
 
-def charts_of(t: Table) -> list[Markup]:
+def charts_of(t: Table) -> list[tuple[str, Markup]]:
     """Two charts of a table: the award amounts and the savings rate by group (bars), or for the
     months the award amounts and the number of lots over time (lines)."""
     amounts = [Point(r.label, r.award / 10_000, f"{statistics.decimal_text(r.award / 10_000)} 万元") for r in t.rows]
     if t.dimension == "month":
         lots = [Point(r.label, Decimal(r.lots), f"{r.lots} 个标段") for r in t.rows]
         return [
-            svg(line_chart("各月中标金额（万元）", amounts), "chart-amount"),
-            svg(line_chart("各月结束的标段数", lots, COLOURS[1]), "chart-lots"),
+            ("各月中标金额（万元）", svg(line_chart("各月中标金额（万元）", amounts), "chart-amount")),
+            ("各月结束的标段数", svg(line_chart("各月结束的标段数", lots, COLOURS[1]), "chart-lots")),
         ]
     rates = [
         Point(r.label, (r.savings_rate or statistics.ZERO) * 100, statistics.percent(r.savings_rate))
         for r in t.rows
         if r.savings_rate is not None
     ]
+    name = DIMENSION_LABELS[t.dimension]
     return [
-        svg(bar_chart(f"各{DIMENSION_LABELS[t.dimension]}中标金额（万元）", amounts), "chart-amount"),
-        svg(bar_chart(f"各{DIMENSION_LABELS[t.dimension]}节资率（%）", rates, COLOURS[1]), "chart-savings"),
+        (f"各{name}中标金额（万元）", svg(bar_chart(f"各{name}中标金额（万元）", amounts), "chart-amount")),
+        (f"各{name}节资率（%）", svg(bar_chart(f"各{name}节资率（%）", rates, COLOURS[1]), "chart-savings")),
     ]
 
 
