@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import AuditEvent
+from archive.audit import SYSTEM, AuditEvent, record_event
 from archive.transparency import request_checkpoint, sign_pending
 from tests.factories import api_token, make_user, page_login, platform_keys
 from trading.accounts.models import Role
@@ -258,3 +258,47 @@ def test_pages_downloads_permissions_and_bad_filters(client: FlaskClient, sessio
     assert 'id="generated-banner"' not in trail_only
     page_login(client, bidder.username)
     assert client.get("/supervision/statistics").status_code == 403
+
+
+def test_the_command_line(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ggzy stats`` prints the tables; ``ggzy audit export`` and ``ggzy stats --verify`` agree on an
+    untouched export and fail, naming the finding, on an edited one."""
+    from click.testing import CliRunner
+
+    from tests.trading.test_cli import demo_environment
+    from trading.cli import main
+    from trading.cli.common import database, settings
+    from trading.core.platform_keys import load_platform_keys
+
+    demo_environment(monkeypatch, tmp_path / "instance")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    keys = load_platform_keys(settings())
+    db = database(settings())
+    with db.session() as s:
+        n = generate_history_for_cli(s)
+        record_event(s, SYSTEM, "scheduler.acquire", ("scheduler", "1"), {"holder": "test"})  # a log to export
+        request_checkpoint(s, "test")
+        sign_pending(s, keys.sign_key, keys.sign_cert)
+        s.commit()
+    db.engine.dispose()
+    got = runner.invoke(main, ["stats", "--by", "month", "--json"])
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.output)["total"]["lots"] == n
+    text = runner.invoke(main, ["stats", "--by", "region"])
+    assert "龙岩市" in text.output or "福州市" in text.output
+    assert runner.invoke(main, ["stats", "--by", "tenderee"]).exit_code == 2
+    out = tmp_path / "log.jsonl"
+    exported = runner.invoke(main, ["audit", "export", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    ok = runner.invoke(main, ["stats", "--verify", str(out)])
+    assert ok.exit_code == 0 and "统计核验通过" in ok.output, ok.output
+    lines = out.read_text(encoding="utf-8").splitlines()
+    lines[-1] = lines[-1].replace('"payload": "{', '"payload": "{\\"x\\":1,', 1)
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    bad = runner.invoke(main, ["stats", "--verify", str(out)])
+    assert bad.exit_code == 1 and "root_mismatch" in bad.output, bad.output
+
+
+def generate_history_for_cli(session: Session) -> int:
+    return facts.generate_history(session, months=6, seed=5, per_month=4)
