@@ -233,5 +233,6 @@ def import_job_modules() -> None:
     import trading.guarantees.tasks
     import trading.opendata.tasks
     import trading.opening.tasks
+    import trading.supervision.facts
     import trading.supervision.tasks
     import trading.tenders.tasks  # noqa: F401

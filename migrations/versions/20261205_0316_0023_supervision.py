@@ -12,7 +12,6 @@ from alembic import op
 
 import archive.db
 
-
 revision: str = "0023"
 down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
