@@ -38,8 +38,8 @@ class Permission(StrEnum):
     ARCHIVE_HOLD = "archive:package:hold"  # staff: legal hold
     EXPERT_MANAGE = "evaluation:expert:manage"  # staff: the expert pool and committee draws
     EXPERT_SELF = "evaluation:expert:self"  # experts: their own declarations and invitations
-    #: staff, experts and tenderees (whose representatives sit on committees); the room's rules
-    #: decide who does what: a seat, the leader's, or staff's
+    #: staff, experts, tenderees (whose representatives sit on committees) and supervisors (who watch);
+    #: the room's rules decide who does what: a seat, the leader's, or staff's
     EVALUATION_ROOM = "evaluation:room:act"
     GUARANTEE_READ = "guarantee:lot:read"  # staff and supervisors: a lot's guarantees, once it is opened
     GUARANTEE_CONSOLE = "guarantee:order:read"  # issuers' users: their organisation's orders and claims
@@ -89,6 +89,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ARCHIVE_READ,
             Permission.GUARANTEE_READ,
             Permission.SUPERVISION_READ,
+            # to watch any evaluation room read-only: each of the room's acts asks for a seat or staff
+            Permission.EVALUATION_ROOM,
             Permission.SUPERVISION_RULES,
             Permission.COMPLAINT_HANDLE,
         }

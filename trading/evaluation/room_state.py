@@ -41,8 +41,10 @@ def load_evaluation(evaluation_id: int, *, for_update: bool = False) -> Evaluati
 
 
 def viewer(ev: Evaluation, user: User) -> Seat | None:
-    """Staff, or a member of this committee (recused members keep their view of the sign-in)."""
-    if Role.STAFF in user.roles:
+    """Staff and supervisors (None: the whole room; supervisors watch it without acting, since
+    every act asks for a seat or staff), or a member of this committee (recused members keep their
+    view of the sign-in)."""
+    if Role.STAFF in user.roles or Role.SUPERVISOR in user.roles:
         return None
     try:
         return room.my_seat(web.db(), user, ev, recused_too=True)
