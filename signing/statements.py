@@ -272,3 +272,48 @@ def evaluation_report_statement(evaluation: int, round_: int, expert: int, repor
             "dissent_sm3": sm3_hex(dissent.encode()) if dissent else "",
         }
     )
+
+
+COMPLAINT_PURPOSE = "ggzy-complaint/1"
+#: the bounds of a complaint's evidence (投诉的证明材料), the platform's and ``ggzy-bid``'s alike
+COMPLAINT_MAX_FILES = 10
+COMPLAINT_MAX_FILE_BYTES = 20 * 1024 * 1024
+COMPLAINT_MAX_TOTAL_BYTES = 50 * 1024 * 1024
+#: 政府采购 (goods and services) complaints follow 财政部令第94号; every other category, tendered under
+#: 招标投标法, follows 招标投标法实施条例第六十条至第六十二条 (and 七部委令第11号 for construction)
+PROCUREMENT_CATEGORIES = frozenset({"goods", "services"})
+
+
+def complaint_kind(category: str) -> str:
+    """The complaint regime of a tender's category: ``procurement`` or ``construction``."""
+    return "procurement" if category in PROCUREMENT_CATEGORIES else "construction"
+
+
+def complaint_statement(
+    *,
+    tender_code: str,
+    lot_number: int | None,
+    complainant: str,
+    kind: str,
+    matter: str,
+    grounds: str,
+    requests: str,
+    evidence: list[dict[str, Any]],
+) -> bytes:
+    """What a complainant signs to file a complaint (投诉书) with the supervising department: the
+    tender and lot, its 统一社会信用代码, the regime and matter, the SM3 of its grounds and of its
+    requests (UTF-8), and each evidence file's name, SM3 and size in the order filed. The platform
+    and ``ggzy-bid`` share it."""
+    return canonical_json(
+        {
+            "purpose": COMPLAINT_PURPOSE,
+            "tender": tender_code,
+            "lot": lot_number,
+            "complainant": complainant,
+            "kind": kind,
+            "matter": matter,
+            "grounds_sm3": sm3_hex(grounds.encode()),
+            "requests_sm3": sm3_hex(requests.encode()),
+            "evidence": [{"name": e["name"], "sm3": e["sm3"], "size": e["size"]} for e in evidence],
+        }
+    )

@@ -4,14 +4,14 @@ own machine; the platform never sees a bid's plaintext or key before the opening
 The commands live by subject: ``offline`` (keys, sealing, checking, receipts), ``account`` (one's
 certificates and notices), ``tendering`` (registering, questions), ``bids`` (talking to the platform
 about tenders and bids), ``ceremony`` (the opening), ``after_opening`` (clarifications, the
-publicity and objections to it) and ``guarantees``.
+publicity and objections to it), ``guarantees`` and ``complaints`` (投诉 to the supervising department).
 """
 
 from __future__ import annotations
 
 import click
 
-from bidding.cli import account, after_opening, bids, ceremony, guarantees, offline, tendering
+from bidding.cli import account, after_opening, bids, ceremony, complaints, guarantees, offline, tendering
 
 
 @click.group(help="ggzy-bid 投标工具：生成密钥、封装、校验投标文件 (the bidder's tool: keys, sealing, checking)")
@@ -48,6 +48,7 @@ for _command in (
     after_opening.clarifications,
     after_opening.publicity,
     guarantees.guarantee,
+    complaints.complaints,
 ):
     main.add_command(_command)
 

@@ -145,6 +145,18 @@ ACTION_LABELS: dict[str, str] = {
     # supervision: monitor and statistics
     "stats.lot_fact": "记录标段统计事实（交易统计）",
     "stats.lot_fact_failed": "记录标段统计事实失败",
+    # supervision: complaints
+    "complaint.file": "提出投诉",
+    "complaint.evidence": "提交投诉证明材料",
+    "complaint.document": "签发投诉文书",
+    "complaint.accept": "受理投诉",
+    "complaint.refuse": "不予受理投诉",
+    "complaint.suspend": "投诉处理期间暂停招标投标活动",
+    "complaint.resume": "解除投诉处理期间的暂停",
+    "complaint.ask": "要求当事人就投诉作出说明",
+    "complaint.statement": "当事人就投诉作出说明",
+    "complaint.decide": "作出投诉处理决定",
+    "complaint.withdraw": "撤回投诉",
     # archives
     "archive.build": "生成档案包",
     "archive.build_failed": "生成档案包失败",
@@ -194,6 +206,8 @@ NAMESPACE_LABELS: dict[str, str] = {
     "draw": "专家抽取",
     "evaluation": "评标与公示",
     "archive": "档案",
+    # supervision: complaints
+    "complaint": "投诉",
     # supervision: monitor and statistics
     "stats": "交易统计",
     "ocds": "开放数据",
@@ -238,6 +252,10 @@ OBJECT_LABELS: dict[str, str] = {
     "ocds_bulk": "开放数据批量文件",
     "exchange_record": "数据交换记录",
     "audit_event": "审计事件",
+    # supervision: complaints
+    "complaint": "投诉",
+    "complaint_file": "投诉文书与材料",
+    "complaint_statement": "投诉说明要求",
 }
 
 #: the actors that are not a user (``ActorRef``s): the scheduler, anonymous requests, a bidder's

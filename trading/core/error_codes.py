@@ -172,6 +172,19 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "lot_not_suspended": _c("标段未暂停", 409),
     # -- supervision: rules and warnings
     # -- supervision: complaints
+    "no_such_complaint": _c("投诉不存在，或当前用户无权查看", 404),
+    "complaint_transition": _c("投诉当前状态不允许这一变化（如已受理、已决定、已撤回）", 409),
+    "complaint_open": _c("同一投诉人就同一事项已有处理中的投诉", 409),
+    "complaint_late": _c("投诉期限已届满（实施条例第六十条；财政部令第94号第十七条）", 409),
+    "objection_first": _c("该事项须先向招标人（采购人）提出异议（质疑），平台上没有投诉人的异议记录", 409),
+    "objection_pending": _c("异议（质疑）尚在答复期内：答复或答复期满后才能投诉", 409),
+    "complaint_suspended": _c("本投诉已暂停招标投标（采购）活动", 409),
+    "complaint_not_suspended": _c("本投诉没有暂停招标投标（采购）活动", 409),
+    "nothing_to_suspend": _c("没有可以暂停的项目或标段（已定标、已终止或已暂停）", 409),
+    "not_a_party": _c("该机构不是可以要求说明的当事人（招标人、代理机构、本标段投标人、投诉人）", 422),
+    "not_an_interested_party": _c("投诉人未报名本项目，不是投标人或利害关系人", 403),
+    "evidence_mismatch": _c("上传的证明材料与签名的投诉书所列文件（数量、SM3、大小）不符", 422),
+    "evidence_too_large": _c("证明材料过大（每个至多 20 MiB，合计至多 50 MiB）", 422),
     # -- supervision: monitor and statistics
     "stats_filter": _c("统计的筛选条件无效（维度、年份或数据来源不在允许范围内）", 422),
     # -- a guarantee's content (the issuer API and the bidder's upload: GuaranteeRefused, 422)
