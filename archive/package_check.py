@@ -298,6 +298,16 @@ def _verify_contents(
             report.add(what, True)
         except Exception as exc:
             report.fail(what, exc)
+    for f in of_kind("complaint_document_statement"):  # the supervisor's signed documents (投诉处理文书)
+        what = f"投诉处理文书签名 {f['path']}"
+        try:
+            st = SignedStatement.from_json(pack.read(f["path"]))
+            body = st.verify(trusted=platform, expected_type="complaint_document")["body"]
+            if listed.get(f["document"], {}).get("sm3") != body["pdf_sm3"] or f["document"] not in present:
+                raise Damage("digest_mismatch", f"{f['document']} 与签名不符")
+            report.add(what, True)
+        except Exception as exc:
+            report.fail(what, exc)
     _verify_events(pack, of_kind("checkpoint"), of_kind("events"), platform, report)
 
 

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import package as pkg
 from signing.canonical import canonical_json
-from trading.supervision.models import Complaint, ComplaintFile, StatementRequest, SupervisionClock
+from trading.supervision.complaint_documents import (
+    complaint_files,
+    complaint_refs,
+    complaints_of_lot,
+    statement_requests,
+)
+from trading.supervision.models import SupervisionClock
 from trading.tenders.models import Lot
 
 Ref = tuple[str, str]
@@ -26,21 +32,7 @@ def _iso(value: Any) -> str | None:
 
 def supervision_refs(session: Session, lot: Lot) -> list[Ref]:
     """The audit objects of the lot's complaints (their files and statement requests) and clocks."""
-    refs: list[Ref] = []
-    for c in _complaints(session, lot):
-        refs.append(c.audit_ref)
-        refs += [f.audit_ref for f in session.scalars(select(ComplaintFile).where(ComplaintFile.complaint_id == c.id))]
-        refs += [
-            r.audit_ref for r in session.scalars(select(StatementRequest).where(StatementRequest.complaint_id == c.id))
-        ]
-    refs += [k.audit_ref for k in _clocks(session, lot)]
-    return refs
-
-
-def _complaints(session: Session, lot: Lot) -> list[Complaint]:
-    # a complaint about the whole tender (no lot named) concerns every lot of it
-    where = or_(Complaint.lot_id == lot.id, (Complaint.tender_id == lot.tender_id) & Complaint.lot_id.is_(None))
-    return list(session.scalars(select(Complaint).where(where).order_by(Complaint.id)))
+    return complaint_refs(session, lot.id) + [k.audit_ref for k in _clocks(session, lot)]
 
 
 def _clocks(session: Session, lot: Lot) -> list[SupervisionClock]:
@@ -50,10 +42,10 @@ def _clocks(session: Session, lot: Lot) -> list[SupervisionClock]:
 def supervision_entries(session: Session, lot: Lot, open_stored: Callable[[str], Any]) -> list[pkg.Entry]:
     """The package members (archive/PACKAGE.md, ``supervision/``); ``open_stored`` opens an object."""
     entries: list[pkg.Entry] = []
-    for c in _complaints(session, lot):
+    for c in complaints_of_lot(session, lot.id):
         folder = f"supervision/complaints/{c.number}"
-        files = list(session.scalars(select(ComplaintFile).where(ComplaintFile.complaint_id == c.id)))
-        statements = session.scalars(select(StatementRequest).where(StatementRequest.complaint_id == c.id))
+        files = complaint_files(session, c.id)
+        statements = statement_requests(session, c.id)
         body = {
             "number": c.number,
             "kind": c.kind.value,
