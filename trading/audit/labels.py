@@ -142,6 +142,14 @@ ACTION_LABELS: dict[str, str] = {
     "evaluation.publicity_overdue": "评标报告逾期未公示",
     "evaluation.publicity_overdue_failed": "公示逾期检查失败",
     "evaluation.contract": "登记合同签订",
+    # supervision: rules and warnings
+    "supervision_rule.seed": "写入监督规则（初始版本）",
+    "supervision_rule.change": "修改监督规则（新增版本）",
+    "supervision_clock.yellow": "时限黄灯预警",
+    "supervision_clock.red": "时限红灯超期",
+    "supervision_clock.late": "超期办结（红灯追责）",
+    "supervision_clock.event_failed": "监督计时处理事件失败",
+    "supervision_clock.recolour_failed": "监督计时变色失败",
     # supervision: monitor and statistics
     "stats.lot_fact": "记录标段统计事实（交易统计）",
     "stats.lot_fact_failed": "记录标段统计事实失败",
@@ -206,6 +214,9 @@ NAMESPACE_LABELS: dict[str, str] = {
     "draw": "专家抽取",
     "evaluation": "评标与公示",
     "archive": "档案",
+    # supervision: rules and warnings
+    "supervision_rule": "监督规则",
+    "supervision_clock": "时限预警",
     # supervision: complaints
     "complaint": "投诉",
     # supervision: monitor and statistics
@@ -252,6 +263,9 @@ OBJECT_LABELS: dict[str, str] = {
     "ocds_bulk": "开放数据批量文件",
     "exchange_record": "数据交换记录",
     "audit_event": "审计事件",
+    # supervision: rules and warnings
+    "supervision_rule": "监督规则",
+    "supervision_clock": "监督计时",
     # supervision: complaints
     "complaint": "投诉",
     "complaint_file": "投诉文书与材料",

@@ -171,6 +171,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "lot_not_suspendable": _c("标段当前状态不能暂停（未开标前暂停整个项目；定标后不再暂停）", 409),
     "lot_not_suspended": _c("标段未暂停", 409),
     # -- supervision: rules and warnings
+    "unknown_colour": _c("预警颜色应为 `green`、`yellow` 或 `red`", 422),
+    "unknown_rule": _c("没有这个代码的监督规则", 404, 422),
+    "rule_unchanged": _c("修改后的监督规则与现行版本相同（没有新增版本）", 422),
+    "bad_limit": _c("监督规则的时限或黄灯提前量超出范围（时限至少 1，黄灯提前量在 0 与时限之间）", 422),
     # -- supervision: complaints
     "no_such_complaint": _c("投诉不存在，或当前用户无权查看", 404),
     "complaint_transition": _c("投诉当前状态不允许这一变化（如已受理、已决定、已撤回）", 409),

@@ -1,0 +1,285 @@
+"""Set-up helpers for the supervision sweep's benchmark (``bench/supervision.py`` calls them), and a
+stand-alone run that prints what one sweep costs, on PostgreSQL.
+
+    python bench/supervision_clocks_setup.py [--quick]
+
+What it builds, fast (bulk rows of what the platform writes, the audit events with their real leaf
+and chain hashes and subtree rows, as bench/trail.py does):
+
+- ``grow_log``: the audit log grown to N events (1,000,000), the cursor put at its head, as if every
+  event so far had been measured;
+- ``open_clocks``: one tender with L lots (1,000) whose clocks of ``award_after_publicity`` run, and
+  open ``objection_answer`` clocks up to C in all (100,000), their ``next_check_at`` spread over the
+  next 30 days, D of them due now;
+- ``new_events``: the work of one sweep interval: K ``lot.award`` (each stops a clock and starts
+  two) and K ``evaluation.objection`` (each starts one), among ``noise`` events the sweep skips;
+- ``baseline_scan``: the comparison the issue asks for, one indexed scan of the clocks table (every
+  clock in ``next_check_at`` order, through its index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from typing import Any
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert, select, text, update
+
+from bench._common import emit, median_time, pg_database
+
+PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def grow_log(db: Any, target: int, action: str = "bench.event") -> int:
+    """Append bulk events (``action``, real hashes) until the log holds ``target``; put the
+    supervision cursor at the head. The head's seq."""
+    from archive.audit import AuditEvent, AuditHead, MerkleNode, event_bytes
+    from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
+    from signing.canonical import canonical_json
+    from signing.digest import sm3
+    from trading.supervision.models import SupervisionCursor
+
+    with db.session() as s:
+        head = s.get(AuditHead, 1)
+        if head is None:
+            s.execute(insert(AuditHead).values(id=1, seq=0, chain_hash=bytes(32), frontier=b""))
+            seq, chain, frontier = 0, bytes(32), []
+        else:
+            seq, chain, frontier = head.seq, head.chain_hash, unpack_frontier(head.frontier)
+    at = dt.datetime.now(dt.UTC)
+    while seq < target:
+        events, nodes = [], []
+        for _ in range(min(20_000, target - seq)):
+            seq += 1
+            body = canonical_json({"n": seq, "pad": "x" * 64})
+            ps = sm3(body)
+            leaf = leaf_hash(event_bytes(seq, at, "bench", "bench", action, "bench", str(seq), ps))
+            chain = sm3(chain + leaf)
+            events.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor_id": "bench",
+                    "actor_role": "bench",
+                    "action": action,
+                    "object_type": "bench",
+                    "object_id": str(seq),
+                    "payload": body.decode(),
+                    "payload_sm3": ps,
+                    "leaf_hash": leaf,
+                    "chain_hash": chain,
+                }
+            )
+            nodes += [{"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1)]
+        with db.session() as s:
+            s.execute(insert(AuditEvent), events)
+            if nodes:
+                s.execute(insert(MerkleNode), nodes)
+            s.execute(
+                update(AuditHead)
+                .where(AuditHead.id == 1)
+                .values(seq=seq, chain_hash=chain, frontier=pack_frontier(frontier))
+            )
+    with db.session() as s:
+        s.execute(update(SupervisionCursor).where(SupervisionCursor.id == 1).values(seq=seq))
+        s.execute(text("ANALYZE audit_event"))
+    return seq
+
+
+def open_clocks(db: Any, clocks: int, lots: int, due: int, now: dt.datetime) -> dict[str, Any]:
+    """One tender of ``lots`` lots, each with an ``award_after_publicity`` clock, and open
+    ``objection_answer`` clocks up to ``clocks``; ``due`` of them due at ``now``. Their ids."""
+    from archive.audit import SYSTEM
+    from trading.accounts import operations as ops
+    from trading.accounts.credit_code import check_character
+    from trading.accounts.models import OrgKind, Role
+    from trading.accounts.schemas import OrganisationIn, UserIn
+    from trading.supervision.clocks import ensure_seed
+    from trading.supervision.models import Colour, SupervisionClock, SupervisionRule
+    from trading.tenders.drafting import create_tender
+    from trading.tenders.models import Lot
+    from trading.tenders.schemas import TenderIn
+
+    def code(prefix: str) -> str:
+        base = prefix + "00000042"
+        return base + check_character(base)
+
+    with db.session() as s:
+        ensure_seed(s, SYSTEM)
+        tenderee_org = ops.create_organisation(
+            s,
+            SYSTEM,
+            OrganisationIn(name="基准招标人", credit_code=code("913501000"), kind=OrgKind.TENDEREE, region="350100"),
+        )
+        ops.create_organisation(
+            s,
+            SYSTEM,
+            OrganisationIn(
+                name="基准监督部门", credit_code=code("113501000"), kind=OrgKind.SUPERVISION, region="350100"
+            ),
+        )
+        user = ops.create_user(
+            s,
+            SYSTEM,
+            UserIn(
+                username="bench",
+                display_name="基准",
+                password="bench password 123",
+                organisation_id=tenderee_org.id,
+                roles=[Role.TENDEREE],
+            ),
+        )
+        lot = {
+            "name": "基准标段",
+            "estimated_price": "10000000.00",
+            "bond_amount": "200000.00",
+            "evaluation_method": "comprehensive",
+            "criteria": {
+                "compliance": ["营业执照"],
+                "factors": [{"name": "施工组织设计", "weight": 60}],
+                "price": {"formula": "benchmark", "weight": 40},
+            },
+            "committee_size": 5,
+            "specialties": [{"code": "A01", "count": 4}],
+            "price_fields": [],
+        }
+        body = {
+            "title": "基准项目：监督计时",
+            "category": "construction",
+            "procedure_code": "construction_open",
+            "region": "350100",
+            "bid_deadline": (now + dt.timedelta(days=25)).isoformat(),
+            "announcement_body": "基准数据，不是真实项目。",
+            "lots": [lot],
+        }
+        tender = create_tender(s, user, TenderIn.model_validate(body))
+        first = tender.lots[0]
+        extra = [
+            {c.key: getattr(first, c.key) for c in Lot.__table__.columns if c.key not in ("id", "number", "name")}
+            | {"number": n, "name": f"第{n}标段"}
+            for n in range(2, lots + 1)
+        ]
+        if extra:
+            s.execute(insert(Lot), extra)
+        lot_ids = list(s.scalars(select(Lot.id).where(Lot.tender_id == tender.id).order_by(Lot.number)))
+        rules = {r.code: r.id for r in s.scalars(select(SupervisionRule))}
+        tender_id = tender.id
+    rows = []
+    span = dt.timedelta(days=30)
+    for i in range(clocks):
+        on_lot = i < len(lot_ids)
+        check = now - dt.timedelta(seconds=1 + i) if i < due else now + span * ((i + 1) / clocks)
+        rows.append(
+            {
+                "rule_id": rules["award_after_publicity" if on_lot else "objection_answer"],
+                "rule_code": "award_after_publicity" if on_lot else "objection_answer",
+                "subject_key": f"lot:{lot_ids[i]}" if on_lot else f"evaluation_objection:{10_000_000 + i}",
+                "tender_id": tender_id,
+                "lot_id": lot_ids[i] if on_lot else None,
+                "complaint_id": None,
+                "started_seq": 1,
+                "started_at": now - dt.timedelta(days=1),
+                "yellow_at": check,
+                "due_at": check + dt.timedelta(days=1),
+                "paused_since": None,
+                "paused_seconds": 0,
+                "stopped_seq": None,
+                "stopped_at": None,
+                "colour": Colour.GREEN,
+                "worst": Colour.GREEN,
+                "next_check_at": check,
+            }
+        )
+    with db.session() as s:
+        for i in range(0, len(rows), 10_000):
+            s.execute(insert(SupervisionClock), rows[i : i + 10_000])
+        s.execute(text("ANALYZE supervision_clock"))
+    return {"tender_id": tender_id, "lot_ids": lot_ids}
+
+
+def new_events(db: Any, lot_ids: list[int], k: int, noise: int, offset: int = 0) -> None:
+    """One interval's events after the cursor: ``k`` awards of lots (from ``offset``), ``k``
+    objections, ``noise`` events no rule names; through ``record_event`` as the stages write them."""
+    from archive.audit import SYSTEM, record_event
+
+    with db.session() as s:
+        for n, lot_id in enumerate(lot_ids[offset : offset + k]):
+            record_event(s, SYSTEM, "lot.award", ("lot", str(lot_id)), {"from": "publicity", "to": "awarded"})
+            record_event(s, SYSTEM, "evaluation.objection", ("evaluation_objection", str(20_000_000 + offset + n)), {})
+        for n in range(noise):
+            record_event(s, SYSTEM, "bench.noise", ("bench", str(n)), {"n": n})
+
+
+def baseline_scan(db: Any) -> int:
+    """One indexed scan of the clocks table: every clock's id in ``next_check_at`` order."""
+    from trading.supervision.models import SupervisionClock
+
+    with db.session() as s:
+        s.execute(text("SET LOCAL enable_seqscan = off"))
+        return len(s.execute(select(SupervisionClock.id).order_by(SupervisionClock.next_check_at)).all())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    events, clocks, lots = (100_000, 20_000, 500) if args.quick else (1_000_000, 100_000, 1_000)
+    cleanup = contextlib.ExitStack()
+    url = cleanup.enter_context(pg_database("ggzy_supervisionbench"))
+    tmp = pathlib.Path(tempfile.mkdtemp())
+    try:
+        from archive import clock
+        from trading.accounts.passwords import passwords
+        from trading.core.db import Database, upgrade
+        from trading.supervision.clocks import sweep
+
+        passwords.configure(8, 1)
+        upgrade(url)
+        db = Database(url)
+        now = dt.datetime.now(dt.UTC)
+        t = time.perf_counter()
+        info = open_clocks(db, clocks, lots, due=0, now=now)
+        grow_log(db, events)
+        print(f"# set up {events} events, {clocks} clocks in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+
+        def run() -> int:
+            with db.session() as s:
+                return sweep(s, clock.now())
+
+        base = median_time(lambda: baseline_scan(db), 5)
+        idle = median_time(run, 5)
+        emit(
+            "supervision_sweep_idle", idle * 1000, f"ms, {clocks} open clocks, {events} events", idle / base, 3, "lower"
+        )
+        # an interval's work: 100 awards and 100 objections among 2,000 other events, 50 clocks due
+        with db.session() as s:
+            from trading.supervision.models import SupervisionClock
+
+            ids = s.scalars(select(SupervisionClock.id).where(SupervisionClock.lot_id.is_(None)).limit(50)).all()
+            s.execute(
+                update(SupervisionClock).where(SupervisionClock.id.in_(ids)).values(next_check_at=now, yellow_at=now)
+            )
+        new_events(db, info["lot_ids"], 100, 2000)
+        t = time.perf_counter()
+        changed = run()
+        busy = time.perf_counter() - t
+        emit("supervision_sweep_busy", busy * 1000, f"ms, {changed} clocks changed", busy / base, None, "lower")
+        emit("supervision_baseline_scan", base * 1000, f"ms, {clocks} clocks by index", None, None, "lower")
+        db.engine.dispose()
+    finally:
+        cleanup.close()
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
