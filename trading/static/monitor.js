@@ -71,7 +71,17 @@
       const sub = document.createElement("span");
       sub.className = "muted"; sub.textContent = `${r.tender} 第${r.lot}标段 ${r.lot_name}`;
       what.appendChild(sub);
-      cell(tr, r.stage_label + (r.paused ? "（暂停）" : ""), "nowrap");
+      const stage = cell(tr, r.stage_label + (r.paused ? "（暂停）" : ""), "nowrap");
+      if (r.suspended) {
+        stage.appendChild(document.createElement("br"));
+        const s = document.createElement("strong"); s.textContent = "标段暂停（投诉处理中）"; stage.appendChild(s);
+      }
+      for (const c of r.complaints) {
+        stage.appendChild(document.createElement("br"));
+        const a = document.createElement("a"); a.href = "/complaints/" + c.id; a.textContent = "投诉 " + c.number;
+        stage.appendChild(a);
+        stage.appendChild(document.createTextNode("：" + c.state_label + (c.finding_label ? "（" + c.finding_label + "）" : "")));
+      }
       const due = cell(tr, undefined, "nowrap");
       if (r.next_at) {
         due.appendChild(document.createTextNode(r.next_label || ""));
@@ -89,8 +99,11 @@
         const span = document.createElement("span");
         span.className = "warning nowrap"; span.dataset.colour = w.colour;
         span.appendChild(light(w.colour));
-        const more = (w.worst === "red" && w.colour !== "red" ? "，曾红灯" : "") + (w.stopped ? "，已完成" : "");
-        span.appendChild(document.createTextNode(` ${w.title}（${NAMES[w.colour] || w.colour}${more}，期限 ${beijing(w.due_at)}）`));
+        const more = (w.worst === "red" && w.colour !== "red" ? "，曾红灯" : "") + (w.stopped ? "，已完成" : "") + (w.paused ? "，暂停计时" : "");
+        span.appendChild(document.createTextNode(" "));
+        const a = document.createElement("a"); a.href = "/supervision/warnings/" + w.id; a.textContent = w.title;
+        span.appendChild(a);
+        span.appendChild(document.createTextNode(`（${NAMES[w.colour] || w.colour}${more}，期限 ${beijing(w.due_at)}）`));
         warn.appendChild(span); warn.appendChild(document.createElement("br"));
       }
       const open = cell(tr);

@@ -4,7 +4,9 @@ lot (read from ``SupervisionClock``, which the clocks sweep keeps).
 
 Before the bid deadline it says only what the opening hall says to anyone: the room and its
 opening time, never a number of bids or a bidder (招标投标法第二十二条). The rooms are linked for
-watching: the ceremony room shows a supervisor the staff view without its controls.
+watching: the ceremony room and the evaluation room show a supervisor the staff view without
+their controls. Each room also says whether its lot is suspended (暂停) and which complaints (投诉)
+concern it, with their state and finding.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from trading.opening.ceremonies import viewer_scope
 from trading.opening.hall import opening_hall
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
 from trading.opening.streams import MAX_ROOMS, Scopes
+from trading.supervision.complaint_documents import complaints_of_lot
 from trading.supervision.models import Colour, SupervisionClock, SupervisionRule
+from trading.supervision.rules import colour_at, worse
 from trading.tenders.models import Lot, LotState, Tender
 
 LIMIT = 60
@@ -57,6 +61,8 @@ class Room:
     bids: int | None = None
     url: str | None = None
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    suspended: bool = False
+    complaints: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -75,6 +81,8 @@ class Room:
             "bids": self.bids,
             "url": self.url,
             "warnings": self.warnings,
+            "suspended": self.suspended,
+            "complaints": self.complaints,
         }
 
 
@@ -106,9 +114,10 @@ def evaluation_room(ev: Evaluation, tender: Tender, lot: Lot, now: dt.datetime) 
     return room
 
 
-def warnings_of(session: Session, lot_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+def warnings_of(session: Session, lot_ids: Iterable[int], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
     """Each lot's warnings: its running clocks, and those that ever turned yellow or red (红灯追责:
-    a red light stays on the record after the act is done late), soonest due first."""
+    a red light stays on the record after the act is done late), soonest due first. A running
+    clock's colour is computed at ``now``, so the monitor is right between two sweeps."""
     ids = sorted(set(lot_ids))
     if not ids:
         return {}
@@ -124,12 +133,17 @@ def warnings_of(session: Session, lot_ids: Iterable[int]) -> dict[int, list[dict
     out: dict[int, list[dict[str, Any]]] = {}
     for clk, title in rows:
         assert clk.lot_id is not None
+        colour = clk.colour
+        if clk.stopped_seq is None:
+            colour = colour_at(clk.yellow_at, clk.due_at, clk.paused_since, now)
         out.setdefault(clk.lot_id, []).append(
             {
+                "id": clk.id,
                 "rule_code": clk.rule_code,
                 "title": title,
-                "colour": clk.colour.value,
-                "worst": clk.worst.value,
+                "colour": colour.value,
+                "worst": worse(clk.worst, colour).value,
+                "paused": clk.paused_since is not None,
                 "due_at": clock.as_utc(clk.due_at).isoformat(),
                 "stopped": clk.stopped_seq is not None,
             }
@@ -173,9 +187,20 @@ def rooms(
             .limit(LIMIT)
         )
     ]
-    found = warnings_of(session, [r.lot.id for r in [*openings, *evaluations]])
+    found = warnings_of(session, [r.lot.id for r in [*openings, *evaluations]], now)
     for room in [*openings, *evaluations]:
         room.warnings = found.get(room.lot.id, [])
+        room.suspended = room.lot.suspended_at is not None
+        room.complaints = [
+            {
+                "id": c.id,
+                "number": c.number,
+                "state": c.state.value,
+                "state_label": c.state.label,
+                "finding_label": c.finding.label if c.finding else None,
+            }
+            for c in complaints_of_lot(session, room.lot.id)
+        ]
         _with_clock_deadline(room, room.warnings)
         room.url = url(room.kind, room.id)
     return openings, evaluations
@@ -216,6 +241,6 @@ def monitor_json(
 
 
 def may_open_evaluation(user: User | None) -> bool:
-    """The evaluation room is the committee's and staff's (EVALUATION_ROOM); supervisors see its
-    state here, not the room itself."""
+    """The evaluation room is the committee's and staff's to act in, and supervisors' to watch
+    (EVALUATION_ROOM; every act there asks for a seat or staff)."""
     return has(user, Permission.EVALUATION_ROOM)

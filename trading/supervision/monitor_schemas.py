@@ -45,12 +45,22 @@ class StatisticsOut(Reply):
 
 
 class WarningOut(Reply):
+    id: int = Field(description="计时的编号：/api/v1/supervision/warnings/{id} 有其起止事件和包含证明")
     rule_code: str
     title: str
     colour: str = Field(description="green、yellow、red")
     worst: str = Field(description="曾经达到的最严重颜色（红灯追责：红灯保留）")
     due_at: str
     stopped: bool
+    paused: bool = Field(description="标段暂停期间暂停计时")
+
+
+class MonitorComplaintOut(Reply):
+    id: int
+    number: str
+    state: str
+    state_label: str
+    finding_label: str | None = Field(description="处理结论：属实、部分属实、不属实")
 
 
 class MonitorRoomOut(Reply):
@@ -69,6 +79,8 @@ class MonitorRoomOut(Reply):
     bids: int | None = Field(description="开标后读出的投标数；投标截止前不提供")
     url: str | None = Field(description="监督人员可只读查看的房间页面")
     warnings: list[WarningOut]
+    suspended: bool = Field(description="标段是否因投诉处理暂停招标投标活动")
+    complaints: list[MonitorComplaintOut] = Field(description="涉及本标段（或整个项目）的投诉")
 
 
 class MonitorOut(Reply):
