@@ -1,7 +1,4 @@
-"""Set-up helpers for the supervision sweep's benchmark (``bench/supervision.py`` calls them), and a
-stand-alone run that prints what one sweep costs, on PostgreSQL.
-
-    python bench/supervision_clocks_setup.py [--quick]
+"""Set-up helpers for the supervision sweep's benchmark (``bench/supervision.py`` calls them).
 
 What it builds, fast (bulk rows of what the platform writes, the audit events with their real leaf
 and chain hashes and subtree rows, as bench/trail.py does):
@@ -19,21 +16,15 @@ and chain hashes and subtree rows, as bench/trail.py does):
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import datetime as dt
 import os
 import pathlib
 import sys
-import tempfile
-import time
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select, text, update
-
-from bench._common import emit, median_time, pg_database
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -102,8 +93,8 @@ def open_clocks(db: Any, clocks: int, lots: int, due: int, now: dt.datetime) -> 
     from trading.accounts.credit_code import check_character
     from trading.accounts.models import OrgKind, Role
     from trading.accounts.schemas import OrganisationIn, UserIn
-    from trading.supervision.clocks import ensure_seed
     from trading.supervision.models import Colour, SupervisionClock, SupervisionRule
+    from trading.supervision.rulebook import ensure_seed
     from trading.tenders.drafting import create_tender
     from trading.tenders.models import Lot
     from trading.tenders.schemas import TenderIn
@@ -225,61 +216,3 @@ def baseline_scan(db: Any) -> int:
     with db.session() as s:
         s.execute(text("SET LOCAL enable_seqscan = off"))
         return len(s.execute(select(SupervisionClock.id).order_by(SupervisionClock.next_check_at)).all())
-
-
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    events, clocks, lots = (100_000, 20_000, 500) if args.quick else (1_000_000, 100_000, 1_000)
-    cleanup = contextlib.ExitStack()
-    url = cleanup.enter_context(pg_database("ggzy_supervisionbench"))
-    tmp = pathlib.Path(tempfile.mkdtemp())
-    try:
-        from archive import clock
-        from trading.accounts.passwords import passwords
-        from trading.core.db import Database, upgrade
-        from trading.supervision.clocks import sweep
-
-        passwords.configure(8, 1)
-        upgrade(url)
-        db = Database(url)
-        now = dt.datetime.now(dt.UTC)
-        t = time.perf_counter()
-        info = open_clocks(db, clocks, lots, due=0, now=now)
-        grow_log(db, events)
-        print(f"# set up {events} events, {clocks} clocks in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-
-        def run() -> int:
-            with db.session() as s:
-                return sweep(s, clock.now())
-
-        base = median_time(lambda: baseline_scan(db), 5)
-        idle = median_time(run, 5)
-        emit(
-            "supervision_sweep_idle", idle * 1000, f"ms, {clocks} open clocks, {events} events", idle / base, 3, "lower"
-        )
-        # an interval's work: 100 awards and 100 objections among 2,000 other events, 50 clocks due
-        with db.session() as s:
-            from trading.supervision.models import SupervisionClock
-
-            ids = s.scalars(select(SupervisionClock.id).where(SupervisionClock.lot_id.is_(None)).limit(50)).all()
-            s.execute(
-                update(SupervisionClock).where(SupervisionClock.id.in_(ids)).values(next_check_at=now, yellow_at=now)
-            )
-        new_events(db, info["lot_ids"], 100, 2000)
-        t = time.perf_counter()
-        changed = run()
-        busy = time.perf_counter() - t
-        emit("supervision_sweep_busy", busy * 1000, f"ms, {changed} clocks changed", busy / base, None, "lower")
-        emit("supervision_baseline_scan", base * 1000, f"ms, {clocks} clocks by index", None, None, "lower")
-        db.engine.dispose()
-    finally:
-        cleanup.close()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main()

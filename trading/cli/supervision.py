@@ -38,8 +38,8 @@ def rules() -> None:
 def sweep() -> None:
     from archive import clock
     from trading.cli.common import cli_actor
-    from trading.supervision.clocks import ensure_seed
     from trading.supervision.clocks import sweep as run_sweep
+    from trading.supervision.rulebook import ensure_seed
 
     with database(settings()).session() as session:
         seeded = ensure_seed(session, cli_actor())

@@ -8,7 +8,7 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.apispec import documented
-from trading.supervision.clocks import change_rule
+from trading.supervision.rulebook import change_rule
 from trading.supervision.schemas import RuleChangeIn, RuleHistoryOut, RulesOut, WarningOut, WarningsOut, WarningsQuery
 from trading.supervision.warnings import (
     PAGE_MAX,

@@ -165,7 +165,7 @@ def _department_step(action: str, c: Complaint) -> None:
         ops.resume_procedure(db, sv, user, c, _deadline_field())
     elif action == "ask":
         a = web.form_body(AskIn)
-        ops.ask_statement(db, sv, user, c, a.org, a.question, a.working_days)
+        ops.ask_statement(db, sv, user, c, a.org, a.question)
     else:
         d = web.form_body(DecideIn)
         ops.decide_complaint(db, sv, user, c, d.finding, d.decision, d.measures)

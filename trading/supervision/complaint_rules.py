@@ -59,15 +59,9 @@ MATTERS: dict[str, str] = {
     "other": "其他事项",
 }
 
-#: 实施条例第六十一条：“行政监督部门应当自收到投诉之日起3个工作日内决定是否受理投诉”;
-#: 94号令第二十一条：“财政部门收到投诉书后，应当在5个工作日内进行审查”
-ACCEPTANCE_WORKING_DAYS = {ComplaintKind.CONSTRUCTION: 3, ComplaintKind.PROCUREMENT: 5}
-#: 实施条例第六十一条：“并自受理投诉之日起30个工作日内作出书面处理决定”; 94号令第二十六条：“财政部门应当自
-#: 收到投诉之日起30个工作日内，对投诉事项作出处理决定”
-DECISION_WORKING_DAYS = 30
-#: 94号令第二十三条：被投诉人和其他与投诉事项有关的当事人“应当在收到投诉答复通知书及投诉书副本之日起5个工作日
-#: 内，以书面形式向财政部门作出说明” (the construction rules name no limit: the same is asked)
-STATEMENT_WORKING_DAYS = 5
+#: The department's own limits (acceptance, decision, statements) are supervision rules, kept once in
+#: ``trading.supervision.rules.SEED`` with their sources and versioned in the table;
+#: ``trading.supervision.rulebook.limit_due`` gives the date in force.
 #: 94号令第二十八条：“暂停采购活动时间最长不得超过30日” (shown on the page; the clocks warn)
 SUSPENSION_DAYS = 30
 #: 实施条例第二十二条、第五十四条: the tenderee answers an objection within 3 days
@@ -222,22 +216,3 @@ def prior_objection(
         )
     closes = windows[-1][0].closes_at
     raise Conflict(f"投诉期限已于 {local(closes):%Y-%m-%d %H:%M}（北京时间）届满", code="complaint_late")
-
-
-def acceptance_due(kind: ComplaintKind, filed_at: dt.datetime, overrides: Overrides) -> dt.datetime:
-    """By when the department decides whether to accept (受理) a complaint filed at ``filed_at``."""
-    return working_period_end(filed_at, ACCEPTANCE_WORKING_DAYS[kind], overrides)
-
-
-def decision_due(
-    kind: ComplaintKind, filed_at: dt.datetime, accepted_at: dt.datetime, overrides: Overrides
-) -> dt.datetime:
-    """By when the decision is due: 30 working days from acceptance (实施条例第六十一条) or from
-    receipt of the complaint (94号令第二十六条)."""
-    start = filed_at if kind is ComplaintKind.PROCUREMENT else accepted_at
-    return working_period_end(start, DECISION_WORKING_DAYS, overrides)
-
-
-def statement_due(asked_at: dt.datetime, working_days: int, overrides: Overrides) -> dt.datetime:
-    """By when an asked party answers (94号令第二十三条: 5 working days, unless the department allows more)."""
-    return working_period_end(asked_at, working_days, overrides)

@@ -69,9 +69,6 @@ class AskIn(Schema):
         title="当事人", ge=1, le=2**31 - 1, description="被要求说明的机构编号（招标人、代理机构、投标人或投诉人）"
     )
     question: TextBlock = Field(title="需要说明的事项", min_length=5, max_length=5000, description="需要说明的事项")
-    working_days: int = Field(
-        5, title="说明期限（工作日）", ge=1, le=15, description="说明期限（工作日，94号令第二十三条为 5 个工作日）"
-    )
 
 
 class AnswerIn(Schema):

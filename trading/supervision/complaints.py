@@ -32,10 +32,9 @@ from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.schemas import checked_text
 from trading.core.services import Services
 from trading.opening.models import Ceremony, CeremonyBidder
-from trading.procedures.operations import overrides
-from trading.supervision import complaint_rules as rules
 from trading.supervision.complaint_documents import issue_document
 from trading.supervision.models import Complaint, ComplaintState, Finding, StatementRequest
+from trading.supervision.rulebook import limit_due
 from trading.tenders import notifications
 from trading.tenders.models import Tender, TenderState
 from trading.tenders.operations import ensure_current
@@ -289,21 +288,20 @@ def parties(session: Session, c: Complaint, now: dt.datetime) -> list[int]:
 
 
 def ask_statement(
-    session: Session, services: Services, user: User, c: Complaint, org_id: int, question: str, working_days: int = 5
+    session: Session, services: Services, user: User, c: Complaint, org_id: int, question: str
 ) -> StatementRequest:
-    """要求说明 (94号令第二十三条: 5 working days): a party is asked for a written statement by a date."""
+    """要求说明: a party is asked for a written statement by the date the ``complaint_statement`` rule
+    in force sets (财政部令第94号第二十二条: 5 working days)."""
     _require_handler(user)
     _require_state(c, ComplaintState.ACCEPTED)
     question = _text(question, "question", 5, 5000)
-    if not 1 <= working_days <= 15:
-        raise InvalidInput("说明期限应为 1–15 个工作日", fields={"working_days": "1–15"})
     now = clock.now()
     if org_id not in parties(session, c, now):
         raise InvalidInput(
             "只能要求招标人、代理机构、本标段投标人或投诉人说明", code="not_a_party", fields={"org": "不是当事人"}
         )
     tender = _tender_of(session, c)
-    due = rules.statement_due(now, working_days, overrides(session))
+    due = limit_due(session, "complaint_statement", now)
     r = StatementRequest(complaint_id=c.id, org_id=org_id, question=question, asked_at=now, due_at=due)
     session.add(r)
     session.flush()

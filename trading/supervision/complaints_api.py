@@ -29,7 +29,6 @@ from trading.core.errors import InvalidInput, NotFound, StoredObjectDamaged, Uns
 from trading.core.schemas import load_json, parse
 from trading.core.services import services
 from trading.pki.trust import trust
-from trading.procedures.operations import overrides
 from trading.supervision import complaints as ops
 from trading.supervision.complaint_documents import (
     FILE_KINDS,
@@ -41,7 +40,7 @@ from trading.supervision.complaint_documents import (
     statement_requests,
 )
 from trading.supervision.complaint_filing import file_complaint
-from trading.supervision.complaint_rules import MATTERS, acceptance_due, decision_due
+from trading.supervision.complaint_rules import MATTERS
 from trading.supervision.complaint_schemas import (
     AnswerIn,
     AskIn,
@@ -57,6 +56,7 @@ from trading.supervision.complaint_schemas import (
     StatementRequestsOut,
 )
 from trading.supervision.models import Complaint, ComplaintFile, ComplaintState, StatementRequest
+from trading.supervision.rulebook import limit_due
 from trading.tenders.models import Lot, Tender
 
 api = Blueprint("complaints_api", __name__, url_prefix="/api/v1")
@@ -96,7 +96,6 @@ def complaint_json(session: Session, c: Complaint, user: User, role: str) -> dic
     now = clock.now()
     org = session.get(Organisation, c.complainant_org_id)
     named = role in ("handler", "complainant") or tender.deadline_passed(now)
-    days = overrides(session)
     files = [f for f in complaint_files(session, c.id) if file_readable(role, user, f, tender, now)]
     asked = [r for r in statement_requests(session, c.id) if role == "handler" or r.org_id == user.organisation_id]
     return {
@@ -116,9 +115,12 @@ def complaint_json(session: Session, c: Complaint, user: User, role: str) -> dic
         "state": c.state.value,
         "state_label": c.state.label,
         "filed_at": iso(c.filed_at),
-        "acceptance_due": iso(acceptance_due(c.kind, c.filed_at, days)),
+        "acceptance_due": iso(limit_due(session, f"complaint_accept_{c.kind.value}", c.filed_at)),
         "accepted_at": iso(c.accepted_at),
-        "decision_due": iso(decision_due(c.kind, c.filed_at, c.accepted_at, days)) if c.accepted_at else None,
+        # 30 working days from receipt (财政部令第94号第二十六条; 七部委令第11号第十一条: 收到投诉书之日即为正式受理)
+        "decision_due": iso(limit_due(session, f"complaint_decide_{c.kind.value}", c.filed_at))
+        if c.accepted_at
+        else None,
         "refused_at": iso(c.refused_at),
         "refusal_reason": c.refusal_reason,
         "suspended": ops.is_suspended(c),
@@ -383,7 +385,7 @@ def resume(complaint_id: int) -> tuple[Response, int]:
 def ask(complaint_id: int) -> tuple[Response, int]:
     data = web.json_body(AskIn)
     c, user, role = readable(complaint_id, for_update=True)
-    ops.ask_statement(web.db(), services(current_app), user, c, data.org, data.question, data.working_days)
+    ops.ask_statement(web.db(), services(current_app), user, c, data.org, data.question)
     return answer_with(c, user, role, 201)
 
 

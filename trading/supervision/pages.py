@@ -9,8 +9,8 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.supervision.api import warnings_page
-from trading.supervision.clocks import change_rule
 from trading.supervision.models import Colour, LimitUnit
+from trading.supervision.rulebook import change_rule
 from trading.supervision.rules import SUBJECT_LABELS, WARNED_LABELS
 from trading.supervision.schemas import RuleChangeIn
 from trading.supervision.warnings import rule_histories, rule_history, warning_detail

@@ -343,13 +343,17 @@ SEED: tuple[SeedRule, ...] = (
         rule_code="staff_review",
         title="交易中心审核招标公告",
         source="平台规定",
-        source_text="平台规定：招标人提交招标项目及招标公告后，交易中心应当在3个工作日内审核并发布或者退回。",
+        source_text=(
+            "平台规定：招标人提交招标项目及招标公告后，交易中心应当在3个工作日内审核并发布或者退回；"
+            "提交后第1个工作日结束仍未审核的，黄灯预警。"
+        ),
         start_action="tender.submit",
         stop_actions="tender.publish tender.return tender.terminate",
         subject="object",
         limit_value=3,
         limit_unit=_WORKING,
-        yellow_value=1,
+        # the center's own queue: warned once a whole working day has passed, two before the limit
+        yellow_value=2,
         warned="center supervisors",
     ),
     SeedRule(

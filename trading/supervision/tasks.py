@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 from archive.audit import SYSTEM
 from trading.core.scheduler import job
 from trading.core.services import Services
-from trading.supervision import clocks
+from trading.supervision import clocks, rulebook
 
 
 @job("supervision_clocks", every_seconds=30)
 def supervision_clocks_job(session: Session, now: dt.datetime, services: Services) -> int:
     """The seed rules first (once), then the clocks: started, stopped, paused from the log, and
     recoloured when due (黄灯预警、红灯追责)."""
-    seeded = clocks.ensure_seed(session, SYSTEM)
+    seeded = rulebook.ensure_seed(session, SYSTEM)
     session.commit()
     return seeded + clocks.sweep(session, now)

@@ -25,8 +25,9 @@ from archive.merkle import verify_inclusion
 from trading.audit.labels import action_label
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.schemas import printable
-from trading.supervision.clocks import RuleVersion, clocks_of_lots, rule_versions
+from trading.supervision.clocks import clocks_of_lots
 from trading.supervision.models import Colour, Complaint, SupervisionClock, SupervisionRule
+from trading.supervision.rulebook import RuleVersion, rule_versions
 from trading.supervision.rules import SUBJECT_LABELS, WARNED_LABELS, colour_at, colour_text
 from trading.tenders.models import Lot, Tender
 

@@ -27,7 +27,7 @@ from trading.guarantees.bonds import release
 from trading.guarantees.models import Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from trading.procedures.operations import set_holiday
 from trading.supervision import clocks, rules
-from trading.supervision.clocks import change_rule, clock_refs_of_lot, clocks_of_lots, ensure_seed, sweep
+from trading.supervision.clocks import clock_refs_of_lot, clocks_of_lots, sweep
 from trading.supervision.models import (
     Colour,
     Complaint,
@@ -37,6 +37,7 @@ from trading.supervision.models import (
     SupervisionClock,
     SupervisionRule,
 )
+from trading.supervision.rulebook import change_rule, ensure_seed
 from trading.supervision.warnings import list_warnings, views_of_lots
 from trading.tenders.drafting import create_tender
 from trading.tenders.models import Lot, Notification, Tender

@@ -80,7 +80,6 @@ def test_file_on_the_page_and_work_the_queue(client: FlaskClient, session: Sessi
             "csrf_token": token,
             "org": str(t["tenderee_org"]),
             "question": "请说明<i>依据</i>。",
-            "working_days": "5",
         },
     )
     assert r.status_code == 302

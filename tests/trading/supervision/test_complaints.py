@@ -29,6 +29,7 @@ from trading.core.services import services
 from trading.supervision import complaint_rules as rules
 from trading.supervision.complaint_documents import complaint_refs, complaints_of_lot
 from trading.supervision.models import ComplaintKind
+from trading.supervision.rules import SEED_BY_CODE, due_instant
 from trading.tenders.models import Lot, TenderCategory
 
 W = ComplaintKind.CONSTRUCTION
@@ -109,14 +110,16 @@ def test_procurement_counts_fifteen_working_days_after_the_seven_to_answer() -> 
 
 
 def test_the_departments_limits_in_working_days() -> None:
+    """The limits the complaint pages state are the supervision rules' (one table, rules.SEED)."""
     filed = bj(2026, 9, 30, 15)  # before the National Day holidays
     days = {dt.date(2026, 10, d): False for d in range(1, 8)} | {dt.date(2026, 10, 10): True}
-    assert rules.acceptance_due(W, filed, {}) == bj(2026, 10, 6)  # Thu, Fri, Mon
-    assert rules.acceptance_due(W, filed, days) == bj(2026, 10, 11)  # 8th, 9th, the 调休 Saturday 10th
-    assert rules.acceptance_due(P, filed, days) == bj(2026, 10, 14)
-    assert rules.statement_due(filed, 5, {}) == bj(2026, 10, 8)
-    accepted = bj(2026, 10, 2)
-    assert rules.decision_due(W, filed, accepted, {}) > rules.decision_due(P, filed, accepted, {})
+    accept_w, accept_p = SEED_BY_CODE["complaint_accept_construction"], SEED_BY_CODE["complaint_accept_procurement"]
+    assert due_instant(filed, accept_w, {}) == bj(2026, 10, 6)  # Thu, Fri, Mon
+    assert due_instant(filed, accept_w, days) == bj(2026, 10, 11)  # 8th, 9th, the 调休 Saturday 10th
+    assert due_instant(filed, accept_p, days) == bj(2026, 10, 14)
+    assert due_instant(filed, SEED_BY_CODE["complaint_statement"], {}) == bj(2026, 10, 8)
+    decide_w = SEED_BY_CODE["complaint_decide_construction"]
+    assert due_instant(filed, decide_w, {}) == due_instant(filed, SEED_BY_CODE["complaint_decide_procurement"], {})
 
 
 # ---------------------------------------------------------------- through the API

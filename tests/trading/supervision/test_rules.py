@@ -127,10 +127,10 @@ def test_yellow_is_the_limit_shortened_without_the_holiday_extension() -> None:
     t0 = bj("2026-09-28")
     assert yellow_instant(t0, rule, CALENDAR) == end_of("2026-09-30")
     assert due_instant(t0, rule, CALENDAR) == end_of("2026-10-08")
-    # working days: 1 working day before the 3rd is the end of the 2nd (over the weekend)
+    # working days: 2 working days before the 3rd is the end of the 1st (before the weekend)
     t0 = bj("2026-09-17")  # Thu: Fri 9-18, (Sun 9-27 is far) Mon 9-21, Tue 9-22
     staff = SEED_BY_CODE["staff_review"]
-    assert yellow_instant(t0, staff, CALENDAR) == end_of("2026-09-21")
+    assert yellow_instant(t0, staff, CALENDAR) == end_of("2026-09-18")
     assert due_instant(t0, staff, CALENDAR) == end_of("2026-09-22")
 
 

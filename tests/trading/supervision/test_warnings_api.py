@@ -26,7 +26,8 @@ from tests.trading.test_cli import demo_environment
 from trading.accounts.models import Role
 from trading.cli import main
 from trading.core.schemas import parse
-from trading.supervision.clocks import ensure_seed, sweep
+from trading.supervision.clocks import sweep
+from trading.supervision.rulebook import ensure_seed
 from trading.supervision.rules import SEED
 from trading.tenders.drafting import create_tender
 from trading.tenders.schemas import TenderIn
