@@ -28,7 +28,7 @@ import archive.audit
 from archive import clock
 from archive.audit import AuditEvent
 from signing.statements import SignedStatement
-from tests.factories import csrf_from, page_login
+from tests.factories import api_token, csrf_from, page_login
 from tests.trading.test_cli import demo_environment
 from trading.cli import main
 
@@ -173,16 +173,19 @@ def test_demo_seeds_every_role_once(instance: pathlib.Path, played: Played) -> N
         hashes = s.scalars(select(User.password_hash)).all()
         assert hashes and all(h.startswith("$argon2id$v=19$m=8,t=1,") for h in hashes), hashes[:2]
         assert times[0] <= finished - dt.timedelta(days=2)
-        # history first (opened, awarded, joint), then the live tender and the one in the review queue
+        # history first (the late review, opened, awarded, the yellow review, joint), then the live
+        # tender and the one in the review queue
         history = s.scalars(select(Tender).order_by(Tender.id)).all()
-        demo = [history[3], history[4], history[0], history[2], history[1]]
-        assert [t.status for t in demo] == [
-            TenderState.PUBLISHED,
+        assert [t.status for t in history] == [
             TenderState.SUBMITTED,
             TenderState.BIDDING_CLOSED,
             TenderState.BIDDING_CLOSED,
+            TenderState.SUBMITTED,
             TenderState.BIDDING_CLOSED,
+            TenderState.PUBLISHED,
+            TenderState.SUBMITTED,
         ]
+        demo = [history[5], history[6], history[1], history[4], history[2]]
         # the third went through its whole opening, played by the scripted bidders and staff
         from trading.opening.models import Ceremony, Outcome, Stage
 
@@ -576,3 +579,30 @@ def test_audit_verify_fails_on_tampering(instance: pathlib.Path, played: Played)
     assert r.exit_code == 1 and "事件 3" in r.output
     r = CliRunner().invoke(main, ["archive", "verify-log"])
     assert r.exit_code == 1 and "event 3" in r.output
+
+
+def test_supervisors_find_a_red_and_a_yellow_light_a_complaint_and_a_year_of_statistics(
+    played: Played, demo_app: Flask
+) -> None:
+    """Issue 21's demo: the review queue's red and yellow clocks, a complaint in progress, and the
+    statistics over a year of generated history, marked as generated on the page and the download."""
+    from trading.demo.supervision import RED_TITLE, YELLOW_TITLE
+
+    accounts = passwords(played.instance)
+    client = demo_app.test_client()
+    page_login(client, "supervisor", accounts["supervisor"])
+    h = api_token(client, "supervisor", accounts["supervisor"])
+    warnings = client.get("/api/v1/supervision/warnings?rule=staff_review", headers=h).get_json()["items"]
+    colours = {w["where"]: w["colour"] for w in warnings if w["stopped_seq"] is None}
+    assert any(RED_TITLE in where and colour == "red" for where, colour in colours.items()), colours
+    assert any(YELLOW_TITLE in where and colour == "yellow" for where, colour in colours.items()), colours
+    (complaint,) = client.get("/api/v1/complaints", headers=h).get_json()["items"]
+    assert complaint["state"] == "accepted"
+    html = client.get("/supervision/statistics").get_data(as_text=True)
+    assert "演示生成" in html and "<svg" in html
+    stats = client.get("/api/v1/supervision/statistics?by=month", headers=h).get_json()
+    assert stats["generated_lots"] > 300 and len(stats["rows"]) >= 12
+    monitor = client.get("/api/v1/supervision/monitor", headers=h).get_json()
+    (room,) = [r for r in monitor["evaluations"] if r["complaints"]]
+    assert room["complaints"][0]["state_label"] == "已受理"
+    assert "时限预警" in client.get("/supervision/warnings").get_data(as_text=True)

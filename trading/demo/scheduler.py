@@ -48,9 +48,12 @@ class History:
         self.run(moment, "ocds_releases", 50)
 
     def finish(self, moment: FrozenClock) -> None:
-        """The end of the history: the open data of what happened last, the bulk files of the
+        """The end of the history: the time-limit clocks and the statistics' facts of all that
+        happened (their sweeps measure the whole log from the first run), the open data of what happened last, the bulk files of the
         days that are over (so the open-data page lists some), and the national exchange records of
         what the last public checkpoint covers (the served demo's scheduler pushes them)."""
+        self.run(moment, "supervision_clocks", 30)
+        self.run(moment, "supervision_facts", 30)
         self.run(moment, "ocds_releases", 60)
         self.run(moment, "ocds_bulk", 1)
         self.run(moment, "sign_checkpoints", 2)

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
+from archive.clock import FrozenClock
+from signing.sm2 import PrivateKey
 from trading.demo.actors import (
     DEMO_PROCEDURE,
     PUBLICITY_DAYS,
@@ -35,11 +37,20 @@ from trading.demo.history import (
     publicity,
 )
 from trading.demo.scheduler import History
+from trading.demo.supervision import (
+    RED_TITLE,
+    YELLOW_TITLE,
+    complaint_in_progress,
+    statistics_history,
+    stuck_in_review,
+    yellow_submission,
+)
 from trading.tenders.models import Tender
 
-HISTORY = dt.timedelta(days=5)
-"""How far back the demo's history starts: the opened tender is published then, opened a day later
-and evaluated the same day; its candidates are publicised the next day (within the 3 days the law
+HISTORY = dt.timedelta(days=6)
+"""How far back the demo's history starts: a tender is submitted for the center's review then and
+left in the queue (six days always hold its 3 working days: its clock is red when the demo starts),
+the opened tender is published, opened a day later and evaluated the same day; its candidates are publicised the next day (within the 3 days the law
 allows), so that the publicity ends ``PUBLICITY_LEFT`` after the demo. The tender taken the whole
 way is published after that evaluation and takes bids for six hours; its candidates are publicised
 the same day, so their 3 days end, and the tenderee awards, hours before the demo."""
@@ -85,8 +96,10 @@ def run(
         sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
         tenderee2 = Actor(app, "tenderee2", accounts["tenderee2"])
         sign_key2 = make_keys(app, tenderee2, keys_dir / "tenderee2", "福州市鼓楼区市政工程建设中心")
-        for b in bidders:
-            make_keys(app, b, keys_dir / b.username, b.username)
+        bidder_keys = [make_keys(app, b, keys_dir / b.username, b.username) for b in bidders]
+        supervisor = Actor(app, "supervisor", accounts["supervisor"])
+        late = stuck_in_review(tenderee, sign_key, RED_TITLE, start + dt.timedelta(days=40))
+        yellow: list[str] = []
         issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
         scheduler = History(app)
         moment.advance(minutes=10)
@@ -111,10 +124,23 @@ def run(
         publicity(staff, awarded, moment)
         scheduler.open_data(moment)
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
+        moment.advance(minutes=20)
+        log += complaint_in_progress(bidders[2], bidder_keys[2], supervisor, tenderee, opened, moment)
+        review_later(session, tenderee2, sign_key2, moment, start, publicity_at, yellow)
         log += publicity(staff, evaluated, moment, publicity_at)
         scheduler.open_data(moment)
+        review_later(session, tenderee2, sign_key2, moment, start, start - dt.timedelta(days=1), yellow)
         log += award(tenderee2, staff, awarded, moment, scheduler)
+        review_later(session, tenderee2, sign_key2, moment, start, start - dt.timedelta(minutes=30), yellow)
+        if not yellow:
+            raise RuntimeError(f"demo: no instant in the history leaves a review yellow at {start}")
+        statistics_history(app)
         scheduler.finish(moment)
+        log.append(
+            f"{late} 已在审核队列中超过3个工作日（红灯），{yellow[0]} 已超过1个工作日（黄灯）：见 /supervision/warnings"
+            "（supervisor、staff）；staff 发布或退回后计时停止，红灯保留在记录中"
+        )
+        log.append("交易统计 /supervision/statistics 含演示生成的近一年数据（已标明，不进入审计日志）")
         if moment.current >= start:
             raise RuntimeError(f"demo: the history ran past its end ({moment.current} ≥ {start})")
     log += joint_tender(app, tenderee, staff, bidders, sign_key, keys_dir)
@@ -164,3 +190,21 @@ def run(
     tenderee.call("POST", f"/api/v1/tenders/{t2['code']}/submit")
     live.append(f"{t2['code']} 已提交审核，等待交易中心工作人员（staff）在“审核队列”中发布或退回")
     return live + log
+
+
+def review_later(
+    session: Session,
+    tenderee: Actor,
+    key: PrivateKey,
+    moment: FrozenClock,
+    start: dt.datetime,
+    before: dt.datetime,
+    placed: list[str],
+) -> None:
+    """Submit the yellow review tender at the latest fitting instant before ``before``, once."""
+    if placed:
+        return
+    at = yellow_submission(session, start, moment.current, before)
+    if at is not None:
+        moment.set(at)
+        placed.append(stuck_in_review(tenderee, key, YELLOW_TITLE, start + dt.timedelta(days=40)))
