@@ -40,6 +40,8 @@ NOT_PAGES = {
     "tenders.download",
     "evaluation_room.bid_copy_page",
     "bidding.receipt_file",
+    "complaints.file_page",
+    "complaints.signature_page",
 }
 WIDTHS = (1280, 390)
 #: the pages the docs show, by the name the docs use: docs/screenshots/<name>.png
@@ -56,6 +58,10 @@ SCREENSHOTS = {
     ("supervisor", "/audit"): "supervisor-audit",
     ("anon", "/opendata"): "anon-opendata",
     ("staff", "/exchange"): "staff-exchange",
+    ("supervisor", "/supervision/monitor"): "supervisor-monitor",
+    ("supervisor", "/supervision/warnings"): "supervisor-warnings",
+    ("supervisor", "/supervision/statistics"): "supervisor-statistics",
+    ("supervisor", "/complaints/1"): "supervisor-complaint",
 }
 
 
@@ -91,7 +97,13 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             "record_id": [
                 str(r[0]) for r in c.execute(text("SELECT min(id) FROM exchange_record GROUP BY table_name ORDER BY 1"))
             ],
+            "complaint_id": [str(r[0]) for r in c.execute(text("SELECT id FROM complaint ORDER BY id"))],
+            # one warning of each colour the demo has
+            "clock_id": [
+                str(r[0]) for r in c.execute(text("SELECT min(id) FROM supervision_clock GROUP BY colour ORDER BY 1"))
+            ],
         }
+        rule_codes = [r[0] for r in c.execute(text("SELECT DISTINCT code FROM supervision_rule ORDER BY code"))]
         lots = [
             (r[0], str(r[1]))
             for r in c.execute(text("SELECT t.code, l.number FROM lot l JOIN tender t ON t.id = l.tender_id"))
@@ -103,6 +115,8 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             continue
         if not arguments:
             paths.append((rule, rule))
+        elif endpoint == "supervision.rule_page":  # a rule's code, not a tender's
+            paths += [(rule, rule.replace("<code>", code)) for code in rule_codes]
         elif set(arguments) == {"code", "number"}:
             paths += [(rule, rule.replace("<code>", code).replace("<int:number>", n)) for code, n in lots]
         else:

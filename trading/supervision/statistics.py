@@ -42,8 +42,8 @@ DAY = Decimal(86400)
 SAVINGS_FORMULA = "节资率 =（中标标段预算金额合计 − 中标金额合计）÷ 中标标段预算金额合计 × 100%"
 SAVINGS_SOURCE = (
     "口径：只计已定标的标段（流标、终止的标段不计入分子和分母）；预算金额为标段的招标控制价（预算），"
-    "中标金额为定标事件（lot.award）中的中标价。定义见 trading/supervision/statistics.py savings_rate，"
-    "页面、接口、CSV/JSON 与 ggzy stats --verify 用同一公式。"
+    "中标金额为定标事件（标段定标）中的中标价。页面、接口、CSV 与 JSON 下载以及命令行核验"
+    "用同一公式计算。"
 )
 FAILURE_FORMULA = "流标率 = 流标标段数 ÷（定标标段数 + 流标标段数）× 100%（终止的标段不计）"
 BIDS_FORMULA = "平均投标数 = 开标时读出的投标数合计 ÷ 有开标记录的标段数"
