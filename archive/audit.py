@@ -15,6 +15,7 @@ the tree's right edge (the frontier), and each append stores the complete subtre
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -136,6 +137,24 @@ def event_bytes(
             "object": f"{object_type}:{object_id}",
             "payload_sm3": payload_sm3.hex(),
         }
+    )
+
+
+def listed_leaf(ev: Mapping[str, Any]) -> bytes:
+    """The leaf hash of an event as a package's ``log/events.jsonl`` or ``ggzy audit export`` lists
+    it (``seq``, ``at``, ``actor``, ``role``, ``action``, ``object_type``, ``object_id``, ``payload``).
+    Raises KeyError, TypeError or ValueError on a malformed row; callers name the finding."""
+    return leaf_hash(
+        event_bytes(
+            int(ev["seq"]),
+            dt.datetime.fromisoformat(ev["at"]),
+            ev["actor"],
+            ev["role"],
+            ev["action"],
+            ev["object_type"],
+            ev["object_id"],
+            sm3(ev["payload"].encode("utf-8")),
+        )
     )
 
 

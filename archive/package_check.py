@@ -11,8 +11,8 @@ import json
 import zipfile
 from typing import IO, Any
 
-from archive.audit import event_bytes
-from archive.merkle import leaf_hash, verify_inclusion
+from archive.audit import listed_leaf
+from archive.merkle import verify_inclusion
 from archive.package import (
     CA_ROOT,
     CATEGORIES,
@@ -34,7 +34,7 @@ from archive.package_reader import (
     layout_problems,
 )
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
-from signing.digest import sm3, sm3_hex
+from signing.digest import sm3_hex
 from signing.envelope import read_header
 from signing.statements import (
     SignedStatement,
@@ -341,19 +341,7 @@ def _verify_events(
                 try:
                     ev = json.loads(line)
                     seq = int(ev["seq"])
-                    payload_sm3 = sm3(ev["payload"].encode())
-                    leaf = leaf_hash(
-                        event_bytes(
-                            seq,
-                            dt.datetime.fromisoformat(ev["at"]),
-                            ev["actor"],
-                            ev["role"],
-                            ev["action"],
-                            ev["object_type"],
-                            ev["object_id"],
-                            payload_sm3,
-                        )
-                    )
+                    leaf = listed_leaf(ev)
                     proof = [bytes.fromhex(h) for h in ev["inclusion_proof"]]
                 except Exception as exc:
                     bad.append(f"第 {count} 行格式错误 (malformed line): {describe(exc)}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+from sqlalchemy import insert, text, update
 
 
 def emit(name: str, value: float, unit: str, ratio: float | None, target: float | None, better: str) -> None:
@@ -69,3 +72,58 @@ def pg_database(prefix: str) -> Any:
     from tests.conftest import fresh_pg_database
 
     return fresh_pg_database(prefix)
+
+
+def grow_log(db: Any, target: int, action: str = "bench.event") -> int:
+    """Append bulk events (``action``, real leaf and chain hashes and subtree rows, what
+    ``record_event`` writes) until the log holds ``target``, fast. The head's seq."""
+    from archive.audit import AuditEvent, AuditHead, MerkleNode, event_bytes
+    from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
+    from signing.canonical import canonical_json
+    from signing.digest import sm3
+
+    with db.session() as s:
+        head = s.get(AuditHead, 1)
+        if head is None:
+            s.execute(insert(AuditHead).values(id=1, seq=0, chain_hash=bytes(32), frontier=b""))
+            seq, chain, frontier = 0, bytes(32), []
+        else:
+            seq, chain, frontier = head.seq, head.chain_hash, unpack_frontier(head.frontier)
+    at = dt.datetime.now(dt.UTC)
+    while seq < target:
+        events, nodes = [], []
+        for _ in range(min(20_000, target - seq)):
+            seq += 1
+            body = canonical_json({"n": seq, "pad": "x" * 64})
+            ps = sm3(body)
+            leaf = leaf_hash(event_bytes(seq, at, "bench", "bench", action, "bench", str(seq), ps))
+            chain = sm3(chain + leaf)
+            events.append(
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor_id": "bench",
+                    "actor_role": "bench",
+                    "action": action,
+                    "object_type": "bench",
+                    "object_id": str(seq),
+                    "payload": body.decode(),
+                    "payload_sm3": ps,
+                    "leaf_hash": leaf,
+                    "chain_hash": chain,
+                }
+            )
+            nodes += [{"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1)]
+        with db.session() as s:
+            s.execute(insert(AuditEvent), events)
+            if nodes:
+                s.execute(insert(MerkleNode), nodes)
+            s.execute(
+                update(AuditHead)
+                .where(AuditHead.id == 1)
+                .values(seq=seq, chain_hash=chain, frontier=pack_frontier(frontier))
+            )
+    with db.session() as s:
+        s.execute(text("ANALYZE audit_event"))
+        s.execute(text("ANALYZE merkle_node"))
+    return seq

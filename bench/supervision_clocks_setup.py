@@ -26,62 +26,19 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import insert, select, text, update
 
+from bench._common import grow_log as common_grow_log
+
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def grow_log(db: Any, target: int, action: str = "bench.event") -> int:
-    """Append bulk events (``action``, real hashes) until the log holds ``target``; put the
-    supervision cursor at the head. The head's seq."""
-    from archive.audit import AuditEvent, AuditHead, MerkleNode, event_bytes
-    from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
-    from signing.canonical import canonical_json
-    from signing.digest import sm3
+    """The log grown to ``target`` events (``bench._common.grow_log``), with the supervision cursor
+    at its head, as if every event so far had been measured. The head's seq."""
     from trading.supervision.models import SupervisionCursor
 
-    with db.session() as s:
-        head = s.get(AuditHead, 1)
-        if head is None:
-            s.execute(insert(AuditHead).values(id=1, seq=0, chain_hash=bytes(32), frontier=b""))
-            seq, chain, frontier = 0, bytes(32), []
-        else:
-            seq, chain, frontier = head.seq, head.chain_hash, unpack_frontier(head.frontier)
-    at = dt.datetime.now(dt.UTC)
-    while seq < target:
-        events, nodes = [], []
-        for _ in range(min(20_000, target - seq)):
-            seq += 1
-            body = canonical_json({"n": seq, "pad": "x" * 64})
-            ps = sm3(body)
-            leaf = leaf_hash(event_bytes(seq, at, "bench", "bench", action, "bench", str(seq), ps))
-            chain = sm3(chain + leaf)
-            events.append(
-                {
-                    "seq": seq,
-                    "at": at,
-                    "actor_id": "bench",
-                    "actor_role": "bench",
-                    "action": action,
-                    "object_type": "bench",
-                    "object_id": str(seq),
-                    "payload": body.decode(),
-                    "payload_sm3": ps,
-                    "leaf_hash": leaf,
-                    "chain_hash": chain,
-                }
-            )
-            nodes += [{"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1)]
-        with db.session() as s:
-            s.execute(insert(AuditEvent), events)
-            if nodes:
-                s.execute(insert(MerkleNode), nodes)
-            s.execute(
-                update(AuditHead)
-                .where(AuditHead.id == 1)
-                .values(seq=seq, chain_hash=chain, frontier=pack_frontier(frontier))
-            )
+    seq = common_grow_log(db, target, action)
     with db.session() as s:
         s.execute(update(SupervisionCursor).where(SupervisionCursor.id == 1).values(seq=seq))
-        s.execute(text("ANALYZE audit_event"))
     return seq
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import os
 import pathlib
 import random
@@ -29,9 +28,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert, text, update
 
-from bench._common import emit, pg_database
+from bench._common import emit, grow_log, pg_database
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -50,10 +48,7 @@ def main() -> None:
     tmp = pathlib.Path(tempfile.mkdtemp())
     try:
         from archive import transparency as log
-        from archive.audit import ActorRef, AuditEvent, AuditHead, MerkleNode, event_bytes, record_event
-        from archive.merkle import leaf_hash, pack_frontier, push, unpack_frontier
-        from signing.canonical import canonical_json
-        from signing.digest import sm3
+        from archive.audit import ActorRef, record_event
         from trading.core.config import load_settings
         from trading.core.db import Database, upgrade
         from trading.core.platform_keys import ensure_platform_keys
@@ -78,56 +73,12 @@ def main() -> None:
                             log.sign_pending(s, keys.sign_key, keys.sign_cert)
             return n / (time.perf_counter() - t)
 
-        def bulk_to(target: int) -> None:
-            """Grow the log with real events and subtree rows, fast (what record_event would write)."""
-            with db.session() as s:
-                head = s.get(AuditHead, 1)
-                assert head is not None
-                seq, chain, frontier = head.seq, head.chain_hash, unpack_frontier(head.frontier)
-            at = dt.datetime.now(dt.UTC)
-            while seq < target:
-                events, nodes = [], []
-                for _ in range(min(20_000, target - seq)):
-                    seq += 1
-                    body = canonical_json({"n": seq, "pad": "x" * 64})
-                    ps = sm3(body)
-                    leaf = leaf_hash(event_bytes(seq, at, "bench", "bench", "bench.event", "bench", str(seq), ps))
-                    chain = sm3(chain + leaf)
-                    events.append(
-                        {
-                            "seq": seq,
-                            "at": at,
-                            "actor_id": "bench",
-                            "actor_role": "bench",
-                            "action": "bench.event",
-                            "object_type": "bench",
-                            "object_id": str(seq),
-                            "payload": body.decode(),
-                            "payload_sm3": ps,
-                            "leaf_hash": leaf,
-                            "chain_hash": chain,
-                        }
-                    )
-                    nodes += [{"level": lv, "index": i, "hash": h} for lv, i, h in push(frontier, leaf, seq - 1)]
-                with db.session() as s:
-                    s.execute(insert(AuditEvent), events)
-                    if nodes:
-                        s.execute(insert(MerkleNode), nodes)
-                    s.execute(
-                        update(AuditHead)
-                        .where(AuditHead.id == 1)
-                        .values(seq=seq, chain_hash=chain, frontier=pack_frontier(frontier))
-                    )
-            with db.session() as s:
-                s.execute(text("ANALYZE audit_event"))
-                s.execute(text("ANALYZE merkle_node"))
-
         with db.session() as s:
             record_event(s, actor, "bench.start", ("bench", "0"), {})
-        bulk_to(small - window // 2)
+        grow_log(db, small - window // 2)
         append(500)  # warm up
         rate_small = statistics.median(append(window // 3) for _ in range(3))
-        bulk_to(big)
+        grow_log(db, big)
         append(500)
         rate_big = statistics.median(append(window // 3) for _ in range(3))
         emit("trail_append_rate_small", rate_small, f"events/s at {small} events", None, 2000, "higher")

@@ -28,11 +28,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import AuditEvent, event_bytes
-from archive.merkle import frontier_root, leaf_hash, push
+from archive.audit import AuditEvent, listed_leaf
+from archive.merkle import frontier_root, push
 from archive.transparency import signed_checkpoints, verify_checkpoint
 from signing.certs import Certificate
-from signing.digest import sm3
 from trading.supervision.facts import CONCLUSIONS, FACT_ACTION, OPENING_ACTIONS, PUBLISH_ACTION, money
 from trading.supervision.models import FactSource, LotFact
 from trading.supervision.statistics import DIMENSIONS, Fact, Row, tables
@@ -140,18 +139,7 @@ def read_export(lines: Iterable[str], trusted: Certificate, findings: list[Findi
         try:
             ev = json.loads(line)
             seq = int(ev["seq"])
-            leaf = leaf_hash(
-                event_bytes(
-                    seq,
-                    dt.datetime.fromisoformat(ev["at"]),
-                    ev["actor"],
-                    ev["role"],
-                    ev["action"],
-                    ev["object_type"],
-                    ev["object_id"],
-                    sm3(ev["payload"].encode("utf-8")),
-                )
-            )
+            leaf = listed_leaf(ev)
         except Exception as exc:
             findings.append(Finding("event_malformed", f"line {number}", f"事件格式错误: {exc}"))
             return None
