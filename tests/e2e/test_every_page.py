@@ -51,7 +51,7 @@ SCREENSHOTS = {
     ("bidder1", "/my/bids"): "bidder1-my-bids",
     ("bidder1", "/ceremonies/1"): "bidder1-ceremony",
     ("staff", "/ceremonies/1"): "staff-ceremony",
-    ("staff", "/tenders/GGZY-2026-000001"): "staff-tender",
+    ("staff", "/tenders/GGZY-2026-000002"): "staff-tender",
     ("expert1", "/evaluations/1"): "expert1-evaluation",
     ("expert1", "/expert"): "expert1-declarations",
     ("tenderee", "/evaluations/1/publicity"): "tenderee-publicity",

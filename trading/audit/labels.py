@@ -140,6 +140,7 @@ ACTION_LABELS: dict[str, str] = {
     "evaluation.objection_overdue": "异议答复逾期",
     "evaluation.objection_overdue_failed": "异议逾期检查失败",
     "evaluation.publicity_overdue": "评标报告逾期未公示",
+    "evaluation.publicity_extend": "公示期按投诉暂停的时间顺延",
     "evaluation.publicity_overdue_failed": "公示逾期检查失败",
     "evaluation.contract": "登记合同签订",
     # supervision: rules and warnings

@@ -77,6 +77,8 @@ def start_publicity(session: Session, staff: User, ev: Evaluation) -> Announceme
         raise refusal
     assert ev.report is not None
     lot, tender = room.lot_and_tender(session, ev)
+    if lot.suspended_at is not None:
+        raise Conflict("行政监督部门处理投诉期间，本标段暂停招标投标活动，不能发布公示", code="lot_suspended")
     days = get_procedure(session, tender.procedure_code).publicity_days
     due = ev.publicity_due()
     ann = publish_now(
@@ -265,6 +267,28 @@ def answer_objection(session: Session, user: User, ev: Evaluation, objection_id:
         payload |= {"resumed": True, "ends_at": ev.publicity_ends_at.isoformat()}
     record_event(session, user, "evaluation.objection_answer", o, payload)
     return o
+
+
+def extend_for_suspension(session: Session, actor: User, lot: Lot, since: dt.datetime, now: dt.datetime) -> None:
+    """The supervising department lifted the lot's suspension (实施条例第六十二条; 财政部令第94号第二十八条):
+    a candidate publicity that ran meanwhile is extended by the time it stood still, so bidders keep
+    the whole period to object (实施条例第五十四条), as an objection's pause does."""
+    ev = session.scalar(select(Evaluation).where(Evaluation.lot_id == lot.id, Evaluation.state == EvalState.PUBLICITY))
+    if ev is None or ev.publicity_ends_at is None or ev.publicity_announcement_id is None:
+        return
+    ann = session.get(Announcement, ev.publicity_announcement_id)
+    began = max(since, ann.published_at) if ann is not None and ann.published_at is not None else since
+    stood = min(now, ev.publicity_ends_at) - began
+    if stood <= dt.timedelta(0):
+        return
+    ev.publicity_ends_at += stood
+    record_event(
+        session,
+        actor,
+        "evaluation.publicity_extend",
+        ev,
+        {"lot": lot.id, "seconds": int(stood.total_seconds()), "ends_at": ev.publicity_ends_at.isoformat()},
+    )
 
 
 def award_refusal(session: Session, ev: Evaluation, now: dt.datetime) -> Conflict | None:

@@ -126,7 +126,7 @@ def run(
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
         moment.advance(minutes=20)
         log += complaint_in_progress(bidders[2], bidder_keys[2], supervisor, tenderee, opened, moment)
-        review_later(session, tenderee2, sign_key2, moment, start, publicity_at, yellow)
+        review_later(session, tenderee2, sign_key2, moment, start, publicity_at - dt.timedelta(minutes=40), yellow)
         log += publicity(staff, evaluated, moment, publicity_at)
         scheduler.open_data(moment)
         review_later(session, tenderee2, sign_key2, moment, start, start - dt.timedelta(days=1), yellow)

@@ -160,11 +160,15 @@ def reader_role(session: Session, user: User | None, c: Complaint) -> str | None
 
 
 def file_readable(role: str, user: User, f: ComplaintFile, tender: Tender, now: dt.datetime) -> bool:
-    """Handler and complainant read every file; a party its own requests and statements, the common
-    notices, and the complaint and its evidence once the deadline has passed."""
-    if role in ("handler", "complainant"):
+    """The handler reads every file; the complainant its complaint, evidence and the common notices,
+    and of the requests and statements only those addressed to it (as the JSON lists them); a party
+    its own requests and statements, the common notices, and the complaint and its evidence once
+    the deadline has passed."""
+    if role == "handler":
         return True
-    if f.kind in COMMON_KINDS:
+    if f.kind in ("request", "statement"):
+        return f.org_id == user.organisation_id
+    if role == "complainant" or f.kind in COMMON_KINDS:
         return True
     if f.kind in ("request", "statement"):
         return f.org_id == user.organisation_id

@@ -28,6 +28,7 @@ from archive.audit import Actor, record_event
 from signing.digest import sm3_hex
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, has
+from trading.awards.award import extend_for_suspension
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.schemas import checked_text
 from trading.core.services import Services
@@ -105,6 +106,14 @@ def _tender_of(session: Session, c: Complaint) -> Tender:
 def complainant_actor(user: User, tender: Tender, now: dt.datetime) -> Actor:
     """Who the trail names for the complainant's own act: nobody (``sealed``) before the deadline."""
     return user if tender.deadline_passed(now) else SEALED
+
+
+def party_shown(c: Complaint, tender: Tender, org_id: int, now: dt.datetime) -> int | str:
+    """An asked party as the trail names it: the complainant's organisation only as "complainant"
+    before the deadline (a request to it would otherwise say who complained, 招标投标法第二十二条)."""
+    if org_id == c.complainant_org_id and not tender.deadline_passed(now):
+        return "complainant"
+    return org_id
 
 
 def managers_and(tender: Tender, *orgs: int | None) -> list[int]:
@@ -228,7 +237,12 @@ def resume_procedure(
     words = suspension_reason(c)
     now = clock.now()
     lots: list[int] = []
-    if tender.status is TenderState.SUSPENDED and tender.status_reason == words:
+    moved = tender.status is TenderState.SUSPENDED and tender.status_reason == words
+    if not moved and new_deadline is not None:
+        raise InvalidInput(
+            "本投诉暂停的是开标后的标段，恢复时不改投标截止时间", fields={"new_deadline": "投标截止前暂停的项目才填写"}
+        )
+    if moved:
         if new_deadline is None:
             raise InvalidInput("恢复投标截止前暂停的项目须确定新的投标截止时间", fields={"new_deadline": "必填"})
         resume_tender(session, user, tender, clock.as_utc(new_deadline))
@@ -237,10 +251,12 @@ def resume_procedure(
         )
     for lot in tender.lots:
         if lot.suspended_at is not None and lot.suspension_reason == words:
+            since = clock.as_utc(lot.suspended_at)
             resume_lot(session, user, lot, complaint=c.number)
+            extend_for_suspension(session, user, lot, since, now)
             lots.append(lot.id)
     c.resumed_at = now
-    deadline = tender.bid_deadline.isoformat() if new_deadline is not None else None
+    deadline = tender.bid_deadline.isoformat() if moved else None
     doc = issue_document(
         session,
         services,
@@ -325,7 +341,7 @@ def ask_statement(
         r,
         {
             "complaint": c.id,
-            "org": org_id,
+            "org": party_shown(c, tender, org_id, now),
             "due_at": due.isoformat(),
             "question_sm3": sm3_hex(question.encode()),
             "document": doc.sm3,
@@ -353,19 +369,22 @@ def answer_statement(
     _require_state(c, ComplaintState.ACCEPTED)
     text = _text(text, "text", 5, 10_000)
     now = clock.now()
+    tender = _tender_of(session, c)
+    # the complainant answering is the complainant acting: unnamed in the trail before the deadline
+    actor = complainant_actor(user, tender, now) if r.org_id == c.complainant_org_id else user
     r.answer, r.answered_at, r.answered_by_user_id = text, now, user.id
     session.flush()
     doc = issue_document(
-        session, services, user, c, "statement", [("需要说明的事项", r.question), ("说明", text)], now, org_id=r.org_id
+        session, services, actor, c, "statement", [("需要说明的事项", r.question), ("说明", text)], now, org_id=r.org_id
     )
     record_event(
         session,
-        user,
+        actor,
         "complaint.statement",
         r,
         {
             "complaint": c.id,
-            "org": r.org_id,
+            "org": party_shown(c, tender, r.org_id, now),
             "late": now > r.due_at,
             "text_sm3": sm3_hex(text.encode()),
             "document": doc.sm3,

@@ -316,8 +316,8 @@ def verify_export(lines: Iterable[str], trusted: Certificate, session: Session |
         return Verification(findings)
     facts: dict[str, Fact] = {}
     for seq, body in log.facts:
-        findings += check_fact(seq, body, log.events)
         try:
+            findings += check_fact(seq, body, log.events)
             fact = fact_of(body)
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             findings.append(Finding("fact_malformed", f"event {seq}", f"统计事实缺少字段或格式错误: {exc}"))
@@ -332,6 +332,11 @@ def verify_export(lines: Iterable[str], trusted: Certificate, session: Session |
     if session is None:
         return result
     stored = {f.lot_key: f for f in db_facts(session, log.tree_size)}
+    # a trail fact without its event is no trail fact: nothing in the log says it (an insertion)
+    for key in session.scalars(
+        select(LotFact.lot_key).where(LotFact.source == FactSource.TRAIL, LotFact.fact_seq.is_(None))
+    ):
+        findings.append(Finding("fact_without_event", key, "数据库中有来自审计日志的统计事实，却没有对应的审计事件"))
     for key in sorted(set(facts) | set(stored)):
         if key not in stored:
             findings.append(Finding("fact_missing_in_database", key, "导出中有此标段的统计事实，数据库中没有"))

@@ -42,7 +42,7 @@ def test_release_pages_validate_and_lose_nothing(demo: Demo, demo_app: Flask) ->
 
 def test_a_record_package_per_published_tender(demo_app: Flask) -> None:
     c = demo_app.test_client()
-    r = c.get(f"/api/v1/ocds/records/{PREFIX}-GGZY-2026-000002")
+    r = c.get(f"/api/v1/ocds/records/{PREFIX}-GGZY-2026-000003")
     assert r.status_code == 200
     pkg = r.get_json()
     assert check(pkg) == []
@@ -100,9 +100,9 @@ def test_bulk_files_are_written_once(demo: Demo, demo_app: Flask, tmp_path: path
     records = [json.loads(x) for x in gzip.decompress(r.data).splitlines()]
     assert [check(x) for x in records] == [[]] * 4
     page = c.get("/opendata").get_data(as_text=True)
-    assert "开放数据" in page and f"{PREFIX}-GGZY-2026-000001" in page and "records.jsonl.gz" in page
-    r = c.get("/opendata/tenders/GGZY-2026-000001")
-    assert r.status_code == 302 and r.location.endswith(f"/api/v1/ocds/records/{PREFIX}-GGZY-2026-000001")
+    assert "开放数据" in page and f"{PREFIX}-GGZY-2026-000002" in page and "records.jsonl.gz" in page
+    r = c.get("/opendata/tenders/GGZY-2026-000002")
+    assert r.status_code == 302 and r.location.endswith(f"/api/v1/ocds/records/{PREFIX}-GGZY-2026-000002")
     assert c.get("/opendata/tenders/GGZY-2099-000001").status_code == 404
 
 
@@ -118,7 +118,7 @@ def test_cli_exports_and_validates(demo: Demo, tmp_path: pathlib.Path, monkeypat
     r = run.invoke(main, ["ocds", "validate", str(out)])
     assert r.exit_code == 0 and "全部通过" in r.output, r.output
     rec = tmp_path / "record.json"
-    assert run.invoke(main, ["ocds", "record", f"{PREFIX}-GGZY-2026-000001", "--out", str(rec)]).exit_code == 0
+    assert run.invoke(main, ["ocds", "record", f"{PREFIX}-GGZY-2026-000002", "--out", str(rec)]).exit_code == 0
     assert run.invoke(main, ["ocds", "validate", str(rec)]).exit_code == 0
     bad = json.loads(out.read_text())
     bad["releases"][0]["tender"]["lots"][0]["status"] = "awarded"  # not in the lots extension's codelist

@@ -302,3 +302,40 @@ def test_the_command_line(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def generate_history_for_cli(session: Session) -> int:
     return facts.generate_history(session, months=6, seed=5, per_month=4)
+
+
+def test_a_trail_fact_without_its_event_fails_the_verification(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """A "trail" row inserted into the table (no stats.lot_fact event) would move every figure; the
+    verification names it, and a malformed fact in the export is a named finding, not a crash."""
+    got = concluded_lots(client, session, app)
+    with clock.frozen(got["now"] + dt.timedelta(minutes=1)):
+        facts.sweep_facts(session, clock.now())
+    sign_checkpoint(session, app)
+    trusted = platform_keys(app).sign_cert
+    lines = exported(session)
+    assert verify_export(lines, trusted, session).findings == []
+    session.add(
+        LotFact(
+            source=FactSource.TRAIL,
+            lot_key="GGZY-2099-000001/1",
+            category="construction",
+            procedure_code="construction_open",
+            region="350100",
+            announced_at=got["now"],
+            concluded_at=got["now"],
+            outcome="awarded",
+            budget=D("100000000.00"),
+            award_amount=D("1.00"),
+            bids=3,
+            fact_seq=None,
+        )
+    )
+    session.flush()
+    assert "fact_without_event" in {f.code for f in verify_export(lines, trusted, session).findings}
+    i = next(n for n, line in enumerate(lines) if '"action": "stats.lot_fact"' in line)
+    row = json.loads(lines[i])
+    row["payload"] = json.dumps(dict(json.loads(row["payload"]), announced_at=5))
+    broken = [*lines[:i], json.dumps(row), *lines[i + 1 :]]
+    assert verify_export(broken, trusted, None).findings  # named, never raised

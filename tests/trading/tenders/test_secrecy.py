@@ -32,6 +32,7 @@ VOLATILE = [
     (re.compile(r'data-server="[^"]+"'), 'data-server=""'),
     (re.compile(r'nonce="[^"]+"'), 'nonce=""'),  # the CSP script nonce, fresh per response
     (re.compile(r"现在 \d{4}-\d{2}-\d{2} \d{2}:\d{2}"), "现在"),  # the timeline's "now" marker
+    (re.compile(r'(<span id="server-time"[^>]*>)[^<]*'), r"\1"),  # the monitor's clock, to the second
 ]
 
 
