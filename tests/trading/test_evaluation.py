@@ -1011,10 +1011,17 @@ def test_an_objection_left_unanswered_is_reported_once(client: FlaskClient, sess
     with clock.frozen(t["deadline"] + dt.timedelta(hours=4)) as moment:
         got = evaluate_to_publicity(client, session, app, t)
         text = {"text": "第一名投标人的项目经理资格证书已过期"}
-        assert client.post(f"{got['url']}/objections", json=text, headers=t["headers"][2]).status_code == 201
-        moment.advance(days=2)
+        r = client.post(f"{got['url']}/objections", json=text, headers=t["headers"][2])
+        assert r.status_code == 201
+        due = dt.datetime.fromisoformat(r.get_json()["answer_due"])
+        # the day raised not counted, to 24:00 of the third day (moved past a rest day)
+        assert (
+            clock.local(due).time() == dt.time(0)
+            and (clock.local(due).date() - clock.local(clock.now()).date()).days >= 4
+        )
+        moment.set(due - dt.timedelta(seconds=1))
         assert report_overdue(session, clock.now()) == 0  # not due yet
-        moment.advance(days=1, seconds=1)
+        moment.set(due + dt.timedelta(seconds=1))
         assert report_overdue(session, clock.now()) == 1
         session.commit()
         assert report_overdue(session, clock.now()) == 0  # once

@@ -40,7 +40,9 @@ from trading.evaluation.models import PUBLICITY_DUE_DAYS, EvalState, Evaluation,
 from trading.evaluation.signoff import publicity_refusal
 from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import CeremonyBidder
-from trading.procedures.operations import get_procedure
+from trading.procedures.calendar import period_end
+from trading.procedures.models import DayKind
+from trading.procedures.operations import get_procedure, overrides
 from trading.tenders import notifications
 from trading.tenders.lifecycle import move_lot
 from trading.tenders.models import Announcement, AnnouncementKind, Lot, LotState, Tender
@@ -139,7 +141,8 @@ def object_to(session: Session, user: User, ev: Evaluation, text: str) -> Public
         user_id=user.id,
         text=text,
         created_at=now,
-        answer_due=now + dt.timedelta(days=ANSWER_DAYS),
+        # 3 days, the day raised not counted, to 24:00 (民法典第二百零一条、第二百零三条): the supervision clock's count
+        answer_due=period_end(now, ANSWER_DAYS, DayKind.CALENDAR, overrides(session)),
     )
     session.add(o)
     session.flush()

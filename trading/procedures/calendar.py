@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from archive.clock import local
+from archive.clock import SHANGHAI, local
 from trading.procedures.models import DayKind
 
 Overrides = Mapping[dt.date, bool]  # date → is a working day
@@ -52,3 +52,21 @@ def add_days(a: dt.datetime, n: int, kind: DayKind, overrides: Overrides) -> dt.
 def earliest_deadline(issued_at: dt.datetime, min_days: int, kind: DayKind, overrides: Overrides) -> dt.date:
     """The first Beijing date a deadline may fall on."""
     return local(add_days(issued_at, min_days, kind, overrides)).date()
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """24:00 Beijing time of ``day`` (the instant its next day begins), in UTC."""
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
+
+
+def period_end(start: dt.datetime, n: int, kind: DayKind, overrides: Overrides, *, extend: bool = True) -> dt.datetime:
+    """When a period of ``n`` (calendar or working) days from ``start`` is over: the day of ``start``
+    is not counted and the period ends at 24:00 of its last day; a calendar period whose last day is
+    a rest day or a holiday ends with the next working day (``extend``) (《民法典》第二百零一条、
+    第二百零三条). The one count of "within N days" limits: objections' answers, complaints' windows
+    and the supervision clocks."""
+    last = local(add_days(start, n, kind, overrides)).date()
+    if kind is DayKind.CALENDAR and extend:
+        while not is_working_day(last, overrides):
+            last += dt.timedelta(days=1)
+    return end_of_day(last)

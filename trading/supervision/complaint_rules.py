@@ -43,10 +43,10 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from archive.clock import SHANGHAI, local
+from archive.clock import local
 from signing.statements import complaint_kind
 from trading.core.errors import Conflict
-from trading.procedures.calendar import Overrides, add_days, is_working_day
+from trading.procedures.calendar import Overrides, period_end
 from trading.procedures.models import DayKind
 from trading.supervision.models import ComplaintKind
 from trading.tenders.models import TenderCategory
@@ -136,24 +136,14 @@ def must_object_first(kind: ComplaintKind, matter: str) -> bool:
     return kind is ComplaintKind.PROCUREMENT or matter in ("documents", "opening", "evaluation_result")
 
 
-def end_of_day(day: dt.date) -> dt.datetime:
-    """24:00 Beijing time of ``day`` (《民法典》第二百零三条), in UTC."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), SHANGHAI).astimezone(dt.UTC)
-
-
 def calendar_period_end(start: dt.datetime, days: int, overrides: Overrides) -> dt.datetime:
-    """The end of a period of ``days`` calendar days from ``start`` (the first day not counted), moved
-    to the next working day's end when its last day is a holiday or a rest day (民法典第二百零一条、
-    第二百零三条)."""
-    last = local(start).date() + dt.timedelta(days=days)
-    while not is_working_day(last, overrides):
-        last += dt.timedelta(days=1)
-    return end_of_day(last)
+    """A period of ``days`` calendar days (民法典第二百零一条、第二百零三条: ``calendar.period_end``)."""
+    return period_end(start, days, DayKind.CALENDAR, overrides)
 
 
 def working_period_end(start: dt.datetime, days: int, overrides: Overrides) -> dt.datetime:
     """The end (24:00) of the ``days``-th working day after ``start`` (the platform's calendar, 调休 included)."""
-    return end_of_day(local(add_days(start, days, DayKind.WORKING, overrides)).date())
+    return period_end(start, days, DayKind.WORKING, overrides)
 
 
 def answer_period_end(kind: ComplaintKind, o: PriorObjection, overrides: Overrides) -> dt.datetime:
@@ -162,7 +152,7 @@ def answer_period_end(kind: ComplaintKind, o: PriorObjection, overrides: Overrid
         return working_period_end(o.raised_at, PROCUREMENT_ANSWER_WORKING_DAYS, overrides)
     if o.source is Source.OPENING:
         return o.raised_at  # 当场作出答复 (Reg 44): not answered there, it was not answered at all
-    return o.raised_at + dt.timedelta(days=CONSTRUCTION_ANSWER_DAYS)
+    return calendar_period_end(o.raised_at, CONSTRUCTION_ANSWER_DAYS, overrides)
 
 
 def filing_window(kind: ComplaintKind, o: PriorObjection, overrides: Overrides) -> Window:

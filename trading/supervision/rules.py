@@ -40,8 +40,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from archive.clock import SHANGHAI, local
-from trading.procedures.calendar import Overrides, add_days, is_working_day
+from trading.procedures.calendar import Overrides
+from trading.procedures.calendar import period_end as calendar_period_end
 from trading.procedures.models import DayKind
 from trading.supervision.models import Colour, LimitUnit
 
@@ -146,24 +146,15 @@ class Limited(Protocol):
     def yellow_value(self) -> int: ...
 
 
-def _end_of_day(day: dt.date) -> dt.datetime:
-    """24:00 Beijing of ``day``: the instant its next day begins (UTC)."""
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI).astimezone(dt.UTC)
-
-
 def period_end(
     start: dt.datetime, n: int, unit: LimitUnit, overrides: Overrides, *, extend: bool = True
 ) -> dt.datetime:
-    """The end of a period of ``n`` units from ``start`` (see the module's docstring); ``extend``
-    moves a calendar period ending on a day off to the end of the next working day."""
+    """The end of a period of ``n`` units from ``start``: hours from the instant, days as the civil
+    code counts them (``trading.procedures.calendar.period_end``)."""
     if unit is LimitUnit.HOURS:
         return start + dt.timedelta(hours=n)
     kind = DayKind.CALENDAR if unit is LimitUnit.CALENDAR_DAYS else DayKind.WORKING
-    last = local(add_days(start, n, kind, overrides)).date()
-    if unit is LimitUnit.CALENDAR_DAYS and extend:
-        while not is_working_day(last, overrides):
-            last += dt.timedelta(days=1)
-    return _end_of_day(last)
+    return calendar_period_end(start, n, kind, overrides, extend=extend)
 
 
 def due_instant(start: dt.datetime, rule: Limited, overrides: Overrides) -> dt.datetime:

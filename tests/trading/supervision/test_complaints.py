@@ -70,12 +70,12 @@ def test_construction_window_is_ten_days_from_the_answer_moved_past_rest_days() 
 
 
 def test_construction_objections_wait_for_their_answer_period() -> None:
-    raised = bj(2026, 3, 2, 10)
+    raised = bj(2026, 3, 2, 10)  # a Monday
     pub = objection(rules.Source.PUBLICITY, raised)  # Reg 54: 3 days to answer, unanswered
-    with pytest.raises(Conflict) as pending:
-        rules.prior_objection(W, "evaluation_result", [pub], raised + dt.timedelta(days=3, seconds=-1), {})
+    with pytest.raises(Conflict) as pending:  # the day raised not counted: to Thursday 24:00
+        rules.prior_objection(W, "evaluation_result", [pub], bj(2026, 3, 5, 23, 59, 59), {})
     assert pending.value.code == "objection_pending"
-    assert rules.prior_objection(W, "evaluation_result", [pub], raised + dt.timedelta(days=3), {}) == pub
+    assert rules.prior_objection(W, "evaluation_result", [pub], bj(2026, 3, 6), {}) == pub
     opening = objection(rules.Source.OPENING, raised)  # Reg 44: answered on the spot, or not at all
     assert rules.prior_objection(W, "opening", [opening], raised, {}) == opening
     with pytest.raises(Conflict) as first:
