@@ -70,10 +70,14 @@ TASKS: dict[Role, list[Task]] = {
     Role.TENDEREE: [
         Task("我的招标项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
         Task("新建招标项目", "tenders.new_tender", "填写项目、标段、评标办法和关键时间"),
+        Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）、投诉处理和书面说明要求等通知"),
+        Task("投诉与说明", "complaints.list_page", "行政监督部门要求本单位书面说明的投诉：查看并提交说明"),
     ],
     Role.AGENCY: [
         Task("我的代理项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
         Task("新建招标项目", "tenders.new_tender", "代理招标人创建项目"),
+        Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）、投诉处理和书面说明要求等通知"),
+        Task("投诉与说明", "complaints.list_page", "行政监督部门要求本单位书面说明的投诉：查看并提交说明"),
     ],
     Role.STAFF: [
         Task("审核队列", "tenders.review_page", "审核招标公告、变更公告，查看未答复的问题"),
@@ -84,6 +88,9 @@ TASKS: dict[Role, list[Task]] = {
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
         Task("数据交换", "exchange.list_page", "向上级平台推送的全国公共资源交易数据：已推送、待推送、被拒收"),
         Task("时限预警", "supervision.warnings_list", "各监督点的计时：黄灯预警、红灯超期（含本中心的审核时限）"),
+        Task("实时监控", "monitor.monitor_page", "今日及即将进行的开标、评标，各自的倒计时与时限预警"),
+        Task("交易统计", "statistics.statistics_page", "按行业、方式、地区、月份统计交易量、金额与节资率"),
+        Task("通知", "tenders.my_notifications", "时限预警和投诉处理的通知"),
     ],
     Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
     Role.SUPERVISOR: [
@@ -92,6 +99,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("投诉处理", "complaints.list_page", "受理或不予受理、暂停、要求说明、作出处理决定"),
         Task("交易统计", "statistics.statistics_page", "按行业、方式、地区、月份统计交易量、金额与节资率"),
         Task("监督规则", "supervision.rules_list", "时限规则：法律依据、起止事件、期限与预警阈值（可修订）"),
+        Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）和投诉的通知"),
         Task("交易公告", "portal.search_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
         Task("电子档案", "archives.list_page", "查看并校验已结束标段的档案包"),

@@ -161,6 +161,7 @@ def summaries(session: Session, items: list[Complaint]) -> list[dict[str, Any]]:
             "number": c.number,
             "kind": c.kind.value,
             "matter": c.matter,
+            "matter_label": MATTERS.get(c.matter, c.matter),
             "tender": codes[c.tender_id],
             "lot": lots.get(c.lot_id) if c.lot_id else None,
             "state": c.state.value,
