@@ -26,7 +26,7 @@ from trading.evaluation.models import EvalState, Evaluation, PublicityObjection
 from trading.guarantees.bonds import release
 from trading.guarantees.models import Guarantee, GuaranteeOrder, GuaranteeState, OrderState
 from trading.procedures.operations import set_holiday
-from trading.supervision import clocks, rules
+from trading.supervision import clock_colours, clock_log, rules
 from trading.supervision.clocks import clock_refs_of_lot, clocks_of_lots, sweep
 from trading.supervision.models import (
     Colour,
@@ -384,7 +384,7 @@ def test_one_bad_event_is_recorded_and_passed_over(
             raise decimal.InvalidOperation("unreadable")
         return real(start, rule, overrides)
 
-    monkeypatch.setattr(clocks, "due_instant", due_or_fail)
+    monkeypatch.setattr(clock_log, "due_instant", due_or_fail)
     lot_event(session, "lot.publicise", world.lots[0], **{"from": "evaluating", "to": "publicity"})
     moment.set(bad_at)
     bad = lot_event(session, "lot.publicise", world.lots[1], **{"from": "evaluating", "to": "publicity"})
@@ -466,14 +466,14 @@ def test_one_clock_that_cannot_be_recoloured_holds_up_no_other(
         lot_event(session, "lot.publicise", lot, **{"from": "evaluating", "to": "publicity"})
     sweep(session, clock.now())
     good, bad = clocks_of(session, "award_after_publicity")
-    real = clocks._warn
+    real = clock_colours.warn
 
     def warn_or_fail(ctx: Any, c: SupervisionClock, rule: Any, what: str) -> None:
         if c.id == bad.id:
             raise ValueError("unreadable")
         real(ctx, c, rule, what)
 
-    monkeypatch.setattr(clocks, "_warn", warn_or_fail)
+    monkeypatch.setattr(clock_colours, "warn", warn_or_fail)
     moment.set(good.yellow_at)
     seq = head(session)
     assert sweep(session, clock.now()) == 1
@@ -481,7 +481,7 @@ def test_one_clock_that_cannot_be_recoloured_holds_up_no_other(
     assert (good.colour, bad.colour) == (Colour.YELLOW, Colour.GREEN)
     (failed,) = actions_since(session, seq, "supervision_clock.recolour_failed")
     assert failed.object_id == str(bad.id) and '"failures":1' in failed.payload
-    monkeypatch.setattr(clocks, "_warn", real)
+    monkeypatch.setattr(clock_colours, "warn", real)
     moment.advance(minutes=5)  # past the retry's pause
     assert sweep(session, clock.now()) == 1
     assert clocks_of(session, "award_after_publicity")[1].colour is Colour.YELLOW
