@@ -25,6 +25,7 @@ from trading.accounts.models import Organisation
 from trading.accounts.permissions import Permission, has, requires
 from trading.core.errors import InvalidInput
 from trading.core.services import services
+from trading.supervision import complaint_statements as statements
 from trading.supervision import complaints as ops
 from trading.supervision.complaint_documents import complaints_for, requests_for
 from trading.supervision.complaint_rules import MATTERS
@@ -128,7 +129,7 @@ def signature_page(complaint_id: int, file_id: int) -> ResponseReturnValue:
 
 def _party_names(c: Complaint, now: dt.datetime) -> list[tuple[int, str]]:
     db = web.db()
-    return [(o, org.name if (org := db.get(Organisation, o)) else str(o)) for o in ops.parties(db, c, now)]
+    return [(o, org.name if (org := db.get(Organisation, o)) else str(o)) for o in statements.parties(db, c, now)]
 
 
 def _deadline_field() -> dt.datetime | None:
@@ -165,7 +166,7 @@ def _department_step(action: str, c: Complaint) -> None:
         ops.resume_procedure(db, sv, user, c, _deadline_field())
     elif action == "ask":
         a = web.form_body(AskIn)
-        ops.ask_statement(db, sv, user, c, a.org, a.question)
+        statements.ask_statement(db, sv, user, c, a.org, a.question)
     else:
         d = web.form_body(DecideIn)
         ops.decide_complaint(db, sv, user, c, d.finding, d.decision, d.measures)

@@ -32,10 +32,8 @@ from trading.awards.award import extend_for_suspension
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.schemas import checked_text
 from trading.core.services import Services
-from trading.opening.models import Ceremony, CeremonyBidder
 from trading.supervision.complaint_documents import issue_document
 from trading.supervision.models import Complaint, ComplaintState, Finding, StatementRequest
-from trading.supervision.rulebook import limit_due
 from trading.tenders import notifications
 from trading.tenders.models import Tender, TenderState
 from trading.tenders.operations import ensure_current
@@ -79,25 +77,25 @@ def suspension_reason(c: Complaint) -> str:
     return f"行政监督部门处理投诉（{c.number}）期间暂停"
 
 
-def _text(value: str, field: str, low: int, high: int) -> str:
+def bounded_text(value: str, field: str, low: int, high: int) -> str:
     text = (value or "").strip()
     if not low <= len(text) <= high:
         raise InvalidInput(f"应为 {low}–{high} 字", fields={field: f"{low}–{high} 字"})
     return checked_text(text, field)  # a page's form reaches here without the API's schema
 
 
-def _require_handler(user: User) -> None:
+def require_handler(user: User) -> None:
     if not has(user, Permission.COMPLAINT_HANDLE):
         raise Forbidden("只有行政监督部门可以处理投诉")
 
 
-def _require_state(c: Complaint, *allowed: ComplaintState) -> None:
+def require_state(c: Complaint, *allowed: ComplaintState) -> None:
     if c.state not in allowed:
         names = "、".join(s.label for s in allowed)
         raise Conflict(f"投诉{c.state.label}，此操作只能在“{names}”时进行", code="wrong_state")
 
 
-def _tender_of(session: Session, c: Complaint) -> Tender:
+def tender_of(session: Session, c: Complaint) -> Tender:
     tender = session.get(Tender, c.tender_id)
     assert tender is not None
     return tender
@@ -124,11 +122,11 @@ def managers_and(tender: Tender, *orgs: int | None) -> list[int]:
 # ---------------------------------------------------------------- the department
 def accept_complaint(session: Session, services: Services, user: User, c: Complaint, note: str = "") -> Complaint:
     """受理 (实施条例第六十一条; 94号令第二十一条): within the acceptance limit, with a 受理通知书."""
-    _require_handler(user)
+    require_handler(user)
     check_move(c, ComplaintState.ACCEPTED)
-    note = _text(note, "note", 0, 2000)
+    note = bounded_text(note, "note", 0, 2000)
     now = clock.now()
-    tender = _tender_of(session, c)
+    tender = tender_of(session, c)
     c.accepted_at, c.handler_user_id = now, user.id
     doc = issue_document(
         session,
@@ -158,11 +156,11 @@ def accept_complaint(session: Session, services: Services, user: User, c: Compla
 
 def refuse_complaint(session: Session, services: Services, user: User, c: Complaint, reason: str) -> Complaint:
     """不予受理, with the reasons in writing (七部委令第11号第十一条; 94号令第二十一条)."""
-    _require_handler(user)
+    require_handler(user)
     check_move(c, ComplaintState.REFUSED)
-    reason = _text(reason, "reason", 5, 5000)
+    reason = bounded_text(reason, "reason", 5, 5000)
     now = clock.now()
-    tender = _tender_of(session, c)
+    tender = tender_of(session, c)
     c.refused_at, c.refusal_reason, c.handler_user_id = now, reason, user.id
     doc = issue_document(session, services, user, c, "refusal", [("不予受理的理由", reason)], now)
     move_complaint(
@@ -183,12 +181,12 @@ def suspend_procedure(session: Session, services: Services, user: User, c: Compl
     """责令暂停 (实施条例第六十二条; 94号令第二十八条): before the bid deadline the whole tender
     (``suspend_tender``: the deadline stops); after it the complaint's lot, or every lot still being
     decided when it names none (``suspend_lot``: the award waits)."""
-    _require_handler(user)
-    _require_state(c, ComplaintState.ACCEPTED)
+    require_handler(user)
+    require_state(c, ComplaintState.ACCEPTED)
     if is_suspended(c):
         raise Conflict("本投诉已暂停招标投标（采购）活动", code="complaint_suspended")
-    reason = _text(reason, "reason", 5, 5000)
-    tender = _tender_of(session, c)
+    reason = bounded_text(reason, "reason", 5, 5000)
+    tender = tender_of(session, c)
     ensure_current(session, tender)
     now = clock.now()
     words = suspension_reason(c)
@@ -230,10 +228,10 @@ def resume_procedure(
 ) -> Complaint:
     """恢复: lift this complaint's suspension; a tender suspended before its deadline resumes with a
     new deadline (``resume_tender``), each suspended lot with ``resume_lot``."""
-    _require_handler(user)
+    require_handler(user)
     if not is_suspended(c):
         raise Conflict("本投诉没有暂停招标投标（采购）活动", code="complaint_not_suspended")
-    tender = _tender_of(session, c)
+    tender = tender_of(session, c)
     words = suspension_reason(c)
     now = clock.now()
     lots: list[int] = []
@@ -289,124 +287,20 @@ def resume_procedure(
     return c
 
 
-def parties(session: Session, c: Complaint, now: dt.datetime) -> list[int]:
-    """Who may be asked for a statement: the tenderee, its agency, the complainant and, after the
-    deadline (before it, who bids is secret), the bidders of the complaint's lot(s)."""
-    tender = _tender_of(session, c)
-    orgs = set(managers_and(tender, c.complainant_org_id))
-    if tender.deadline_passed(now):
-        q = select(CeremonyBidder.org_id).join(Ceremony, Ceremony.id == CeremonyBidder.ceremony_id)
-        q = q.where(Ceremony.tender_id == tender.id)
-        if c.lot_id is not None:
-            q = q.where(Ceremony.lot_id == c.lot_id)
-        orgs |= set(session.scalars(q))
-    return sorted(orgs)
-
-
-def ask_statement(
-    session: Session, services: Services, user: User, c: Complaint, org_id: int, question: str
-) -> StatementRequest:
-    """要求说明: a party is asked for a written statement by the date the ``complaint_statement`` rule
-    in force sets (财政部令第94号第二十二条: 5 working days)."""
-    _require_handler(user)
-    _require_state(c, ComplaintState.ACCEPTED)
-    question = _text(question, "question", 5, 5000)
-    now = clock.now()
-    if org_id not in parties(session, c, now):
-        raise InvalidInput(
-            "只能要求招标人、代理机构、本标段投标人或投诉人说明", code="not_a_party", fields={"org": "不是当事人"}
-        )
-    tender = _tender_of(session, c)
-    due = limit_due(session, "complaint_statement", now)
-    r = StatementRequest(complaint_id=c.id, org_id=org_id, question=question, asked_at=now, due_at=due)
-    session.add(r)
-    session.flush()
-    doc = issue_document(
-        session,
-        services,
-        user,
-        c,
-        "request",
-        [
-            ("需要说明的事项", question),
-            ("期限", f"请于 {clock.local(due):%Y-%m-%d %H:%M}（北京时间）前在平台提交书面说明。"),
-        ],
-        now,
-        org_id=org_id,
-    )
-    record_event(
-        session,
-        user,
-        "complaint.ask",
-        r,
-        {
-            "complaint": c.id,
-            "org": party_shown(c, tender, org_id, now),
-            "due_at": due.isoformat(),
-            "question_sm3": sm3_hex(question.encode()),
-            "document": doc.sm3,
-        },
-    )
-    notifications.notify_orgs(
-        session,
-        tender,
-        [org_id],
-        f"行政监督部门就投诉 {c.number} 要求贵单位于 {clock.local(due):%Y-%m-%d} 前作出书面说明。",
-    )
-    return r
-
-
-def answer_statement(
-    session: Session, services: Services, user: User, r: StatementRequest, text: str
-) -> StatementRequest:
-    """A party's written statement (any user of the asked organisation); late ones are kept, marked."""
-    if user.organisation_id != r.org_id:
-        raise Forbidden("只有被要求说明的机构可以答复")
-    if r.answer is not None:
-        raise Conflict("已经提交说明", code="already_answered")
-    c = session.get(Complaint, r.complaint_id)
-    assert c is not None
-    _require_state(c, ComplaintState.ACCEPTED)
-    text = _text(text, "text", 5, 10_000)
-    now = clock.now()
-    tender = _tender_of(session, c)
-    # the complainant answering is the complainant acting: unnamed in the trail before the deadline
-    actor = complainant_actor(user, tender, now) if r.org_id == c.complainant_org_id else user
-    r.answer, r.answered_at, r.answered_by_user_id = text, now, user.id
-    session.flush()
-    doc = issue_document(
-        session, services, actor, c, "statement", [("需要说明的事项", r.question), ("说明", text)], now, org_id=r.org_id
-    )
-    record_event(
-        session,
-        actor,
-        "complaint.statement",
-        r,
-        {
-            "complaint": c.id,
-            "org": party_shown(c, tender, r.org_id, now),
-            "late": now > r.due_at,
-            "text_sm3": sm3_hex(text.encode()),
-            "document": doc.sm3,
-        },
-    )
-    return r
-
-
 def decide_complaint(
     session: Session, services: Services, user: User, c: Complaint, finding: Finding, decision: str, measures: str = ""
 ) -> Complaint:
     """处理决定 (实施条例第六十一条; 七部委令第11号第二十条; 94号令第二十九条至第三十二条): 属实, 部分属实 or
     不属实, with reasons, and the measures ordered when (partly) upheld. A suspension stays until the
     department resumes the procedure (its measures may come first)."""
-    _require_handler(user)
+    require_handler(user)
     check_move(c, ComplaintState.DECIDED)
-    decision = _text(decision, "decision", 10, 10_000)
+    decision = bounded_text(decision, "decision", 10, 10_000)
     measures = (measures or "").strip()
     if finding is not Finding.DISMISSED:
-        measures = _text(measures, "measures", 5, 5000)
+        measures = bounded_text(measures, "measures", 5, 5000)
     now = clock.now()
-    tender = _tender_of(session, c)
+    tender = tender_of(session, c)
     c.decided_at, c.finding, c.decision, c.measures, c.handler_user_id = (
         now,
         finding,
@@ -454,9 +348,9 @@ def withdraw_complaint(session: Session, services: Services, user: User, c: Comp
     if user.organisation_id != c.complainant_org_id or not has(user, Permission.COMPLAINT_FILE):
         raise Forbidden("只有投诉人可以撤回投诉")
     check_move(c, ComplaintState.WITHDRAWN)
-    reason = _text(reason, "reason", 5, 2000)
+    reason = bounded_text(reason, "reason", 5, 2000)
     now = clock.now()
-    tender = _tender_of(session, c)
+    tender = tender_of(session, c)
     actor = complainant_actor(user, tender, now)
     was = c.state
     move_complaint(

@@ -29,6 +29,7 @@ from trading.core.errors import InvalidInput, NotFound, StoredObjectDamaged, Uns
 from trading.core.schemas import load_json, parse
 from trading.core.services import services
 from trading.pki.trust import trust
+from trading.supervision import complaint_statements as statements
 from trading.supervision import complaints as ops
 from trading.supervision.complaint_documents import (
     FILE_KINDS,
@@ -386,7 +387,7 @@ def resume(complaint_id: int) -> tuple[Response, int]:
 def ask(complaint_id: int) -> tuple[Response, int]:
     data = web.json_body(AskIn)
     c, user, role = readable(complaint_id, for_update=True)
-    ops.ask_statement(web.db(), services(current_app), user, c, data.org, data.question)
+    statements.ask_statement(web.db(), services(current_app), user, c, data.org, data.question)
     return answer_with(c, user, role, 201)
 
 
@@ -416,7 +417,7 @@ def answer_request(request_id: int, text: str) -> StatementRequest:
     r = db.scalar(locked(select(StatementRequest).where(StatementRequest.id == request_id)))
     if r is None or r.org_id != user.organisation_id:
         raise NotFound("说明要求不存在", code="no_such_complaint")
-    return ops.answer_statement(db, services(current_app), user, r, text)
+    return statements.answer_statement(db, services(current_app), user, r, text)
 
 
 @api.post("/complaint-statements/<int:request_id>/answer")
