@@ -54,7 +54,7 @@ def main() -> None:
         from trading.accounts.passwords import passwords
         from trading.core.db import Database, upgrade
         from trading.supervision import facts
-        from trading.supervision import statistics as stats
+        from trading.supervision import stats_queries as stats
         from trading.supervision.clocks import sweep
         from trading.supervision.models import SupervisionClock
 

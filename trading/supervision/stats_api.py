@@ -19,7 +19,7 @@ from trading.accounts.permissions import Permission, requires
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
 from trading.procedures.models import ProcedureType
-from trading.supervision import statistics
+from trading.supervision import statistics, stats_queries
 from trading.supervision.monitor_schemas import StatisticsOut, StatisticsQuery
 from trading.supervision.statistics import COLUMNS, DIMENSIONS, SOURCES, Table
 
@@ -65,7 +65,7 @@ def procedure_names(session: Session) -> dict[str, str]:
 
 def table_for(session: Session, f: Filters) -> Table:
     """The table the filters ask for, aggregated by the database."""
-    return statistics.compute(session, f.year, f.source, procedure_names(session))[f.by]
+    return stats_queries.compute(session, f.year, f.source, procedure_names(session))[f.by]
 
 
 def cell(value: Any) -> str:

@@ -12,7 +12,7 @@ from markupsafe import Markup
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.charts import svg
-from trading.supervision import statistics
+from trading.supervision import statistics, stats_queries
 from trading.supervision.charts import COLOURS, Point, bar_chart, line_chart
 from trading.supervision.statistics import DIMENSION_LABELS, SOURCE_LABELS, Table
 from trading.supervision.stats_api import csv_bytes, download_name, read_filters, table_for
@@ -55,7 +55,7 @@ def statistics_page() -> str:
         charts=charts_of(t),
         dimensions=DIMENSION_LABELS,
         sources=SOURCE_LABELS,
-        years=statistics.fact_years(db),
+        years=stats_queries.fact_years(db),
         s=statistics,
     )
 

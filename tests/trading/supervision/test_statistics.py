@@ -23,7 +23,7 @@ from archive.transparency import request_checkpoint, sign_pending
 from tests.factories import api_token, make_user, page_login, platform_keys
 from trading.accounts.models import Role
 from trading.core.errors import InvalidInput
-from trading.supervision import facts, statistics
+from trading.supervision import facts, statistics, stats_queries
 from trading.supervision.log_export import export_log, verify_export
 from trading.supervision.models import FactSource, LotFact
 from trading.supervision.statistics import Fact, tables
@@ -87,7 +87,7 @@ def test_months_are_beijing_months_across_a_boundary() -> None:
     before = dt.datetime(2026, 1, 31, 15, 59, tzinfo=UTC)  # 23:59 in Beijing, still January
     got = tables([fact("A/1", concluded=late_january_utc), fact("B/1", concluded=before)])["month"]
     assert [(r.key, r.label, r.lots) for r in got.rows] == [("2026-01", "2026年1月", 1), ("2026-02", "2026年2月", 1)]
-    assert statistics.year_bounds(2026)[0] == dt.datetime(2025, 12, 31, 16, 0, tzinfo=UTC)
+    assert stats_queries.year_bounds(2026)[0] == dt.datetime(2025, 12, 31, 16, 0, tzinfo=UTC)
 
 
 def test_csv_is_utf8_with_bom_and_neutralises_formulas() -> None:
@@ -132,15 +132,15 @@ def test_sql_and_python_paths_agree(session: Session) -> None:
     session.flush()
     assert n > 50
     for year, source in ((None, "all"), (2026, "all"), (None, "trail"), (2025, "generated")):
-        by_sql = statistics.sql_tables(session, year, source)
-        by_python = tables(statistics.load_facts(session, year, source))
+        by_sql = stats_queries.sql_tables(session, year, source)
+        by_python = tables(stats_queries.load_facts(session, year, source))
         for dim in statistics.DIMENSIONS:
             a, b = by_sql[dim].rows, by_python[dim].rows
             assert [r.figures() for r in a] == [r.figures() for r in b]
             assert by_sql[dim].total.figures() == by_python[dim].total.figures()
-    trail = statistics.sql_tables(session, None, "trail")["month"]
+    trail = stats_queries.sql_tables(session, None, "trail")["month"]
     assert [r.key for r in trail.rows] == ["2026-02"] and trail.generated == 0
-    assert statistics.sql_tables(session)["category"].generated == n
+    assert stats_queries.sql_tables(session)["category"].generated == n
 
 
 # ---------------------------------------------------------------- from the audit trail
