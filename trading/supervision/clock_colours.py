@@ -179,19 +179,30 @@ def recipients(ctx: SweepContext, c: SupervisionClock, rule: RuleVersion, tender
     return sorted(orgs)
 
 
-def where_text(session: Session, c: SupervisionClock) -> str:
-    """《项目名称》（编号）第N标段 / 投诉 TS-…: what the clock is about, in words."""
+def clock_where(
+    tender: tuple[str, str] | None, lot_number: int | None, complaint_number: str | None, subject: str
+) -> str:
+    """《项目名称》（编号）第N标段 / 投诉 TS-…: what a clock is about, in words (``tender``: title, code)."""
     parts = []
-    tender = session.get(Tender, c.tender_id) if c.tender_id is not None else None
     if tender is not None:
-        parts.append(f"《{tender.title}》（{tender.code}）")
+        parts.append(f"《{tender[0]}》（{tender[1]}）")
+    if lot_number is not None:
+        parts.append(f"第{lot_number}标段")
+    if complaint_number is not None:
+        parts.append(f"投诉 {complaint_number}")
+    return "".join(parts) or subject
+
+
+def where_text(session: Session, c: SupervisionClock) -> str:
+    """``clock_where`` for a clock, read from the database."""
+    tender = session.get(Tender, c.tender_id) if c.tender_id is not None else None
     lot = session.get(Lot, c.lot_id) if c.lot_id is not None else None
-    if lot is not None:
-        parts.append(f"第{lot.number}标段")
+    number = None
     if c.complaint_id is not None:
         number = session.scalar(select(Complaint.number).where(Complaint.id == c.complaint_id))
-        parts.append(f"投诉 {number}")
-    return "".join(parts) or c.subject_key
+    return clock_where(
+        (tender.title, tender.code) if tender is not None else None, lot.number if lot else None, number, c.subject_key
+    )
 
 
 def warn(ctx: SweepContext, c: SupervisionClock, rule: RuleVersion, what: str) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -28,8 +28,8 @@ from trading.opening.hall import opening_hall
 from trading.opening.models import FINAL_STAGES, Ceremony, Stage
 from trading.opening.streams import MAX_ROOMS, Scopes
 from trading.supervision.complaint_documents import complaints_of_lot
-from trading.supervision.models import Colour, SupervisionClock, SupervisionRule
-from trading.supervision.rules import colour_at, worse
+from trading.supervision.models import Colour
+from trading.supervision.warnings import views_of_lots
 from trading.tenders.models import Lot, LotState, Tender
 
 LIMIT = 60
@@ -116,36 +116,22 @@ def evaluation_room(ev: Evaluation, tender: Tender, lot: Lot, now: dt.datetime) 
 
 def warnings_of(session: Session, lot_ids: Iterable[int], now: dt.datetime) -> dict[int, list[dict[str, Any]]]:
     """Each lot's warnings: its running clocks, and those that ever turned yellow or red (红灯追责:
-    a red light stays on the record after the act is done late), soonest due first. A running
-    clock's colour is computed at ``now``, so the monitor is right between two sweeps."""
-    ids = sorted(set(lot_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(SupervisionClock, SupervisionRule.title)
-        .join(SupervisionRule, SupervisionRule.id == SupervisionClock.rule_id)
-        .where(
-            SupervisionClock.lot_id.in_(ids),
-            or_(SupervisionClock.stopped_seq.is_(None), SupervisionClock.worst != Colour.GREEN),
-        )
-        .order_by(SupervisionClock.due_at)
-    )
+    a red light stays on the record after the act is done late), soonest due first, as the warning
+    pages show them at ``now`` (``warnings.views_of_lots``: right between two sweeps)."""
+    views = [v for v in views_of_lots(session, lot_ids, now) if v.running or v.worst is not Colour.GREEN]
     out: dict[int, list[dict[str, Any]]] = {}
-    for clk, title in rows:
-        assert clk.lot_id is not None
-        colour = clk.colour
-        if clk.stopped_seq is None:
-            colour = colour_at(clk.yellow_at, clk.due_at, clk.paused_since, now)
-        out.setdefault(clk.lot_id, []).append(
+    for v in sorted(views, key=lambda v: (v.due_at, v.id)):
+        assert v.lot_id is not None
+        out.setdefault(v.lot_id, []).append(
             {
-                "id": clk.id,
-                "rule_code": clk.rule_code,
-                "title": title,
-                "colour": colour.value,
-                "worst": worse(clk.worst, colour).value,
-                "paused": clk.paused_since is not None,
-                "due_at": clock.as_utc(clk.due_at).isoformat(),
-                "stopped": clk.stopped_seq is not None,
+                "id": v.id,
+                "rule_code": v.rule.code,
+                "title": v.rule.title,
+                "colour": v.colour.value,
+                "worst": v.worst.value,
+                "paused": v.paused_since is not None,
+                "due_at": v.due_at.isoformat(),
+                "stopped": not v.running,
             }
         )
     return out

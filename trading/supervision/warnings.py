@@ -25,6 +25,7 @@ from archive.merkle import verify_inclusion
 from trading.audit.labels import action_label
 from trading.core.errors import InvalidInput, NotFound
 from trading.core.schemas import printable
+from trading.supervision.clock_colours import clock_where
 from trading.supervision.clocks import clocks_of_lots
 from trading.supervision.models import Colour, Complaint, SupervisionClock, SupervisionRule
 from trading.supervision.rulebook import RuleVersion, rule_versions
@@ -85,14 +86,8 @@ class ClockView:
 
     @property
     def where(self) -> str:
-        parts = []
-        if self.tender_code:
-            parts.append(f"《{self.tender_title}》（{self.tender_code}）")
-        if self.lot_number is not None:
-            parts.append(f"第{self.lot_number}标段")
-        if self.complaint_number:
-            parts.append(f"投诉 {self.complaint_number}")
-        return "".join(parts) or self.subject
+        tender = (self.tender_title or "", self.tender_code) if self.tender_code else None
+        return clock_where(tender, self.lot_number, self.complaint_number, self.subject)
 
     def to_json(self) -> dict[str, Any]:
         r = self.rule
