@@ -62,8 +62,6 @@ MATTERS: dict[str, str] = {
 #: The department's own limits (acceptance, decision, statements) are supervision rules, kept once in
 #: ``trading.supervision.rules.SEED`` with their sources and versioned in the table;
 #: ``trading.supervision.rulebook.limit_due`` gives the date in force.
-#: 94号令第二十八条：“暂停采购活动时间最长不得超过30日” (shown on the page; the clocks warn)
-SUSPENSION_DAYS = 30
 #: 实施条例第二十二条、第五十四条: the tenderee answers an objection within 3 days
 CONSTRUCTION_ANSWER_DAYS = 3
 #: 94号令第十三条: a 质疑 is answered within 7 working days

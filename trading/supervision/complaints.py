@@ -29,7 +29,7 @@ from signing.digest import sm3_hex
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, has
 from trading.awards.award import extend_for_suspension
-from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.errors import Conflict, Forbidden, InvalidInput
 from trading.core.schemas import checked_text
 from trading.core.services import Services
 from trading.supervision.complaint_documents import issue_document
@@ -364,11 +364,4 @@ def withdraw_complaint(session: Session, services: Services, user: User, c: Comp
     issue_document(session, services, actor, c, "withdrawal", [("撤回理由", reason)], now)
     if was is ComplaintState.ACCEPTED:
         notifications.notify_managers(session, tender, f"投诉 {c.number} 已由投诉人撤回，投诉处理终止。")
-    return c
-
-
-def load_complaint(session: Session, complaint_id: int) -> Complaint:
-    c = session.get(Complaint, complaint_id)
-    if c is None:
-        raise NotFound("投诉不存在", code="no_such_complaint")
     return c

@@ -37,7 +37,6 @@ FAILED_ACTION = "stats.lot_fact_failed"
 PUBLISH_ACTION = "tender.publish"
 #: the conclusion's audit action → the fact's outcome
 CONCLUSIONS = {"lot.award": "awarded", "lot.fail": "failed", "lot.terminate": "terminated"}
-OUTCOMES = tuple(CONCLUSIONS.values())
 #: the opening's events that state the number of bids (``bids`` in their payload)
 OPENING_ACTIONS = ("ceremony.sign_in", "ceremony.failed")
 CONCLUDED = (LotState.AWARDED, LotState.FAILED, LotState.TERMINATED)

@@ -129,11 +129,6 @@ def parse_actions(text: str, *, stop: bool = False) -> tuple[Matcher, ...]:
     return tuple(parse_token(t, stop=stop) for t in text.split())
 
 
-def token_actions(text: str) -> set[str]:
-    """The audit actions a rule's tokens name (what the sweep reads from the log)."""
-    return {m.action for m in parse_actions(text, stop=True)}
-
-
 # ---------------------------------------------------------------- the arithmetic of a clock
 class Limited(Protocol):
     @property
