@@ -68,6 +68,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.awards.pages import pages as awards_pages
     from trading.bids.api import api as bids_api
     from trading.bids.pages import pages as bids_pages
+    from trading.credit.api import api as credit_api
+    from trading.credit.pages import pages as credit_pages
     from trading.evaluation.api import api as evaluation_api
     from trading.evaluation.pages import pages as evaluation_pages
     from trading.evaluation.room_aliases_api import api as evaluation_room_aliases
@@ -92,6 +94,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.portal.pages import pages as portal_pages
     from trading.procedures.api import api as procedures_api
     from trading.procedures.pages import pages as procedures_pages
+    from trading.signals.api import api as signals_api
+    from trading.signals.pages import pages as signals_pages
+    from trading.signals.ratings_api import api as ratings_api
+    from trading.signals.ratings_pages import pages as ratings_pages
     from trading.supervision.api import api as supervision_api
     from trading.supervision.complaint_pages import pages as complaint_pages
     from trading.supervision.complaints_api import api as complaints_api
@@ -116,6 +122,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         pki_api,
         procedures_pages,
         procedures_api,
+        credit_pages,
+        credit_api,
         tenders_pages,
         tenders_api,
         bids_pages,
@@ -136,6 +144,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         evaluation_room_pages,
         awards_pages,
         awards_api,
+        signals_pages,
+        signals_api,
+        ratings_pages,
+        ratings_api,
         supervision_pages,
         supervision_api,
         complaint_pages,
@@ -157,12 +169,15 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         audit_api,
         pki_api,
         procedures_api,
+        credit_api,
         tenders_api,
         portal_api,
         bids_api,
         opening_api,
         opening_joint_api,
         archives_api,
+        signals_api,
+        ratings_api,
         supervision_api,
         complaints_api,
         monitor_api,
@@ -229,10 +244,12 @@ def import_job_modules() -> None:
     import trading.audit.tasks
     import trading.awards.tasks
     import trading.bids.tasks
+    import trading.credit.tasks
     import trading.exchange.tasks
     import trading.guarantees.tasks
     import trading.opendata.tasks
     import trading.opening.tasks
+    import trading.signals.tasks
     import trading.supervision.facts
     import trading.supervision.tasks
     import trading.tenders.tasks  # noqa: F401

@@ -82,6 +82,7 @@ class Organisation(Base):
     credit_code: Mapped[str] = mapped_column(String(18), unique=True, comment="统一社会信用代码, GB 32100")
     kind: Mapped[OrgKind] = mapped_column(enum_column(OrgKind, 20, checked=False))
     region: Mapped[str] = mapped_column(String(6), comment="行政区划代码 (GB/T 2260)")
+    legal_representative: Mapped[str] = mapped_column(String(50), default="", server_default="", comment="法定代表人")
     created_at: Mapped[dt.datetime]
 
     users: Mapped[list[User]] = relationship(back_populates="organisation")

@@ -51,6 +51,13 @@ class Permission(StrEnum):
     SUPERVISION_RULES = "supervision:rule:manage"  # supervisors: edit the time-limit rules (versioned)
     COMPLAINT_HANDLE = "supervision:complaint:handle"  # supervisors: accept, suspend, ask, decide
     COMPLAINT_FILE = "supervision:complaint:file"  # bidders (interested parties): file a complaint
+    CREDIT_READ = "credit:entry:read"  # staff and supervisors: the register, checks and proposals
+    #: staff (and a credit system's API token of a staff account): import, push, revoke, decide proposals
+    CREDIT_MANAGE = "credit:entry:manage"
+    SIGNALS_READ = "signals:lot:read"  # staff and supervisors: every opened lot's collusion signals
+    EXPERT_RATE = "signals:expert:rate"  # staff and tenderees: 标后评价 of the experts who sat
+    SERVICE_RATE = "signals:service:rate"  # bidders and tenderees: 好差评 of the services they had
+    SERVICE_ANSWER = "signals:service:answer"  # staff: answer a bad rating (差评整改)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -79,6 +86,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EXPERT_MANAGE,
             Permission.EVALUATION_ROOM,
             Permission.SUPERVISION_READ,
+            Permission.CREDIT_READ,
+            Permission.CREDIT_MANAGE,
+            Permission.SIGNALS_READ,
+            Permission.EXPERT_RATE,
+            Permission.SERVICE_ANSWER,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -93,10 +105,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.EVALUATION_ROOM,
             Permission.SUPERVISION_RULES,
             Permission.COMPLAINT_HANDLE,
+            Permission.CREDIT_READ,
+            Permission.SIGNALS_READ,
         }
     ),
-    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE, Permission.COMPLAINT_FILE}),
-    Role.TENDEREE: frozenset({Permission.TENDER_MANAGE, Permission.EVALUATION_ROOM}),
+    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE, Permission.COMPLAINT_FILE, Permission.SERVICE_RATE}),
+    Role.TENDEREE: frozenset(
+        {Permission.TENDER_MANAGE, Permission.EVALUATION_ROOM, Permission.EXPERT_RATE, Permission.SERVICE_RATE}
+    ),
     Role.AGENCY: frozenset({Permission.TENDER_MANAGE}),
     Role.EXPERT: frozenset({Permission.EXPERT_SELF, Permission.EVALUATION_ROOM}),
     Role.ISSUER: frozenset({Permission.GUARANTEE_CONSOLE, Permission.ISSUER_SIGNED}),

@@ -95,9 +95,26 @@ class BidUpload(Base):
     declared_size: Mapped[int] = mapped_column(BigInteger)
     part_size: Mapped[int] = mapped_column(Integer)
     head: Mapped[bytes] = mapped_column(LargeBinary, comment="prefix and header of the envelope")
+    started_from: Mapped[str] = mapped_column(String(64), default="", server_default="")
     received: Mapped[int] = mapped_column(BigInteger, default=0)
     parts: Mapped[int] = mapped_column(Integer, default=0)
     prefix_sm3: Mapped[str] = mapped_column(String(64), comment="SM3 of the bytes received so far")
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime]
+
+
+class BidOrigin(Base):
+    """Where a bid's upload came from, for the collusion signals computed after the opening. As
+    secret as the bid: nothing shows it, to anyone, before the lot's opening."""
+
+    __tablename__ = "bid_origin"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bid_id: Mapped[int] = mapped_column(ForeignKey("bid.id"), unique=True)
+    started_from: Mapped[str] = mapped_column(String(64), comment="network address that began the upload")
+    completed_from: Mapped[str] = mapped_column(String(64), comment="network address that completed it")
+    install_id: Mapped[str | None] = mapped_column(
+        String(64), comment="the salted ggzy-bid installation id it sent (docs/formats.md), if any"
+    )
+    user_agent: Mapped[str] = mapped_column(String(200), default="")

@@ -353,6 +353,11 @@ class Interest(Base):
     nonce: Mapped[str] = mapped_column(String(32), comment="reveals the commitment after the opening")
     commitment: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime]
+    contact_name: Mapped[str] = mapped_column(String(50), default="", server_default="", comment="报名联系人")
+    contact_phone: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    credit_check_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_check.id"), comment="the signed credit check the registration passed"
+    )
 
 
 class DocumentDownload(Base):
