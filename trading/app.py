@@ -223,10 +223,12 @@ def connect_stages() -> None:
     from trading.archives.audit_scope import tender_objects
     from trading.audit import hooks as audit_hooks
     from trading.awards.award import tender_page_context as awards_on_tender_page
+    from trading.evaluation import hooks as evaluation_hooks
     from trading.opendata.pages import tender_page_context as opendata_on_tender_page
     from trading.opening.ceremonies import create_ceremonies
     from trading.opening.display import tender_page_context as opening_on_tender_page
     from trading.opening.stages import cancel_for_termination
+    from trading.signals import reviews as signal_reviews
     from trading.tenders import hooks as tender_hooks
 
     tender_hooks.tender_published.connect(create_ceremonies)
@@ -235,6 +237,8 @@ def connect_stages() -> None:
     tender_hooks.tender_page_context.connect(awards_on_tender_page)
     tender_hooks.tender_page_context.connect(opendata_on_tender_page)
     audit_hooks.tender_objects.connect(tender_objects)
+    evaluation_hooks.room_findings.connect(signal_reviews.room_findings)
+    evaluation_hooks.compliance_refusal.connect(signal_reviews.compliance_refusal)
 
 
 def import_job_modules() -> None:

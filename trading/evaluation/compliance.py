@@ -13,7 +13,7 @@ from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, InvalidInput, NotFound
-from trading.evaluation import scoring
+from trading.evaluation import hooks, scoring
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     Clarification,
@@ -101,7 +101,7 @@ def votes_refusal(session: Session, ev: Evaluation) -> Conflict | None:
             return Conflict(
                 f"尚有专家未完成对“{org_name(session, b.org_id)}”的审查（{len(missing)} 名）", code="votes_missing"
             )
-    return None
+    return next((r for r in hooks.compliance_refusal(session, ev) if r is not None), None)
 
 
 def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from trading.accounts.models import Role, User
 from trading.accounts.regions import region_name
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import services
-from trading.evaluation import committee, compliance, copies, room, scores, scoring, signoff
+from trading.evaluation import committee, compliance, copies, hooks, room, scores, scoring, signoff
 from trading.evaluation.models import FLAG_LABELS, Clarification, ComplianceVote, EvalState, Evaluation, Expert, Seat
 from trading.evaluation.report import METHOD_TEXT
 from trading.evaluation.schemas import (
@@ -101,6 +101,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
             "representatives": lot.representative_seats,
             "leader_from_experts": tender.category.government_procurement,  # 财库〔2012〕69号
         },
+        # later stages' findings (collusion signals), with the committee's record of considering them
+        "findings": [panel for panels in hooks.room_findings(db, ev, user) for panel in panels],
         "bidders": [
             {
                 "id": b.id,  # the seat's id, as opening_seat (kept: the room page reads it)
