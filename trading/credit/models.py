@@ -91,8 +91,11 @@ class CreditEntry(Base):
     authority: Mapped[str] = mapped_column(String(200), comment="决定机关")
     document_no: Mapped[str] = mapped_column(String(100), comment="决定文书号")
     facts: Mapped[str] = mapped_column(Text, default="", comment="失信行为 as the list states it")
-    source: Mapped[str] = mapped_column(String(40), comment="import:<id>, api:<client>, proposal:<id>, rating")
-    source_ref: Mapped[str] = mapped_column(String(100), comment="the list's own record id (idempotent pushes)")
+    source: Mapped[str] = mapped_column(
+        String(40), comment="the feed: the list kind for imports and pushes; proposal or rating for the platform's"
+    )
+    source_ref: Mapped[str] = mapped_column(String(100), comment="the feed's own record id (re-imports are no-ops)")
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("credit_import.id"))
     created_at: Mapped[dt.datetime]
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     revoked_at: Mapped[dt.datetime | None]

@@ -1,8 +1,8 @@
-"""credit and signals: register, checks, proposals, bid origins, signals, ratings
+"""credit and signals: register, imports, checks, proposals, bid origins, signals, ratings
 
 Revision ID: 0024
 Revises: 0023
-Create Date: 2026-12-05 22:06:04.454609+00:00
+Create Date: 2026-12-05 22:09:06.591080+00:00
 """
 
 from collections.abc import Sequence
@@ -55,67 +55,6 @@ def upgrade() -> None:
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_cursor")),
     )
-    op.create_table(
-        "credit_entry",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column(
-            "subject_kind",
-            sa.Enum("organisation", "expert", name="subjectkind", native_enum=False, length=20),
-            nullable=False,
-        ),
-        sa.Column("subject_id", sa.String(length=18), nullable=False, comment="统一社会信用代码, or the expert number"),
-        sa.Column("subject_name", sa.String(length=200), nullable=False),
-        sa.Column(
-            "list_kind",
-            sa.Enum(
-                "dishonest_debtors",
-                "tax_violators",
-                "procurement_violators",
-                "platform",
-                "local",
-                name="creditlist",
-                native_enum=False,
-                length=30,
-            ),
-            nullable=False,
-        ),
-        sa.Column(
-            "measure",
-            sa.Enum("bar_bidding", "notice", "draw_suspension", name="measure", native_enum=False, length=20),
-            nullable=False,
-        ),
-        sa.Column(
-            "region", sa.String(length=6), nullable=False, comment="行政区划代码; 000000 nationwide, 110000 a province"
-        ),
-        sa.Column("category", sa.String(length=20), nullable=True, comment="a trade category, or NULL: every one"),
-        sa.Column("starts_on", sa.Date(), nullable=False),
-        sa.Column("ends_on", sa.Date(), nullable=True, comment="last day it holds (inclusive); NULL: no end"),
-        sa.Column("authority", sa.String(length=200), nullable=False, comment="决定机关"),
-        sa.Column("document_no", sa.String(length=100), nullable=False, comment="决定文书号"),
-        sa.Column("facts", sa.Text(), nullable=False, comment="失信行为 as the list states it"),
-        sa.Column(
-            "source", sa.String(length=40), nullable=False, comment="import:<id>, api:<client>, proposal:<id>, rating"
-        ),
-        sa.Column(
-            "source_ref", sa.String(length=100), nullable=False, comment="the list's own record id (idempotent pushes)"
-        ),
-        sa.Column("created_at", archive.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_by_user_id", sa.Integer(), nullable=True),
-        sa.Column("revoked_at", archive.db.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("revoked_by_user_id", sa.Integer(), nullable=True),
-        sa.Column("revoke_reason", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["created_by_user_id"], ["user_account.id"], name=op.f("fk_credit_entry_created_by_user_id_user_account")
-        ),
-        sa.ForeignKeyConstraint(
-            ["revoked_by_user_id"], ["user_account.id"], name=op.f("fk_credit_entry_revoked_by_user_id_user_account")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_entry")),
-        sa.UniqueConstraint("source", "source_ref", name="uq_credit_entry_source_ref"),
-    )
-    with op.batch_alter_table("credit_entry", schema=None) as batch_op:
-        batch_op.create_index("ix_credit_entry_subject", ["subject_kind", "subject_id"], unique=False)
-
     op.create_table(
         "credit_import",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -184,6 +123,77 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("service_rating", schema=None) as batch_op:
         batch_op.create_index("ix_service_rating_at", ["at"], unique=False)
+
+    op.create_table(
+        "credit_entry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "subject_kind",
+            sa.Enum("organisation", "expert", name="subjectkind", native_enum=False, length=20),
+            nullable=False,
+        ),
+        sa.Column("subject_id", sa.String(length=18), nullable=False, comment="统一社会信用代码, or the expert number"),
+        sa.Column("subject_name", sa.String(length=200), nullable=False),
+        sa.Column(
+            "list_kind",
+            sa.Enum(
+                "dishonest_debtors",
+                "tax_violators",
+                "procurement_violators",
+                "platform",
+                "local",
+                name="creditlist",
+                native_enum=False,
+                length=30,
+            ),
+            nullable=False,
+        ),
+        sa.Column(
+            "measure",
+            sa.Enum("bar_bidding", "notice", "draw_suspension", name="measure", native_enum=False, length=20),
+            nullable=False,
+        ),
+        sa.Column(
+            "region", sa.String(length=6), nullable=False, comment="行政区划代码; 000000 nationwide, 110000 a province"
+        ),
+        sa.Column("category", sa.String(length=20), nullable=True, comment="a trade category, or NULL: every one"),
+        sa.Column("starts_on", sa.Date(), nullable=False),
+        sa.Column("ends_on", sa.Date(), nullable=True, comment="last day it holds (inclusive); NULL: no end"),
+        sa.Column("authority", sa.String(length=200), nullable=False, comment="决定机关"),
+        sa.Column("document_no", sa.String(length=100), nullable=False, comment="决定文书号"),
+        sa.Column("facts", sa.Text(), nullable=False, comment="失信行为 as the list states it"),
+        sa.Column(
+            "source",
+            sa.String(length=40),
+            nullable=False,
+            comment="the feed: the list kind for imports and pushes; proposal or rating for the platform's",
+        ),
+        sa.Column(
+            "source_ref",
+            sa.String(length=100),
+            nullable=False,
+            comment="the feed's own record id (re-imports are no-ops)",
+        ),
+        sa.Column("import_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", archive.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("revoked_at", archive.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_by_user_id", sa.Integer(), nullable=True),
+        sa.Column("revoke_reason", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["created_by_user_id"], ["user_account.id"], name=op.f("fk_credit_entry_created_by_user_id_user_account")
+        ),
+        sa.ForeignKeyConstraint(
+            ["import_id"], ["credit_import.id"], name=op.f("fk_credit_entry_import_id_credit_import")
+        ),
+        sa.ForeignKeyConstraint(
+            ["revoked_by_user_id"], ["user_account.id"], name=op.f("fk_credit_entry_revoked_by_user_id_user_account")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_credit_entry")),
+        sa.UniqueConstraint("source", "source_ref", name="uq_credit_entry_source_ref"),
+    )
+    with op.batch_alter_table("credit_entry", schema=None) as batch_op:
+        batch_op.create_index("ix_credit_entry_subject", ["subject_kind", "subject_id"], unique=False)
 
     op.create_table(
         "credit_proposal",
@@ -407,15 +417,15 @@ def downgrade() -> None:
     op.drop_table("signal_run")
     op.drop_table("bid_origin")
     op.drop_table("credit_proposal")
+    with op.batch_alter_table("credit_entry", schema=None) as batch_op:
+        batch_op.drop_index("ix_credit_entry_subject")
+
+    op.drop_table("credit_entry")
     with op.batch_alter_table("service_rating", schema=None) as batch_op:
         batch_op.drop_index("ix_service_rating_at")
 
     op.drop_table("service_rating")
     op.drop_table("credit_import")
-    with op.batch_alter_table("credit_entry", schema=None) as batch_op:
-        batch_op.drop_index("ix_credit_entry_subject")
-
-    op.drop_table("credit_entry")
     op.drop_table("credit_cursor")
     with op.batch_alter_table("credit_check", schema=None) as batch_op:
         batch_op.drop_index("ix_credit_check_tender")
