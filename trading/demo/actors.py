@@ -65,8 +65,10 @@ def ensure_demo_procedure(session: Session) -> None:
 
 
 class Actor:
-    def __init__(self, app: Flask, username: str, password: str) -> None:
+    def __init__(self, app: Flask, username: str, password: str, address: str | None = None) -> None:
         self.client = app.test_client()
+        if address is not None:  # where its requests come from (a bidder's office, in the demo)
+            self.client.environ_base["REMOTE_ADDR"] = address
         r = self.client.post("/api/v1/auth/token", json={"username": username, "password": password, "name": "demo"})
         if r.status_code != 201:
             raise RuntimeError(f"demo login {username}: {r.get_json()}")

@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import io
 import pathlib
 import zipfile
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask
+from pypdf import PdfWriter
 
 from archive import clock
 from bidding.client import head_length
@@ -23,17 +27,19 @@ from signing.sm2 import PrivateKey
 from trading.demo.actors import Actor, key_file, make_keys
 
 
-def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -> None:
+def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1, address: str | None = None) -> None:
     """init → parts (with the prefix SM3) → complete: the upload API that `ggzy-bid upload` drives;
     the platform's signed receipt is kept beside the sealed file, where ``ggzy-bid upload`` keeps it
     (``ggzy-bid receipt verify`` reads it)."""
     data = sealed.read_bytes()
     head = data[: head_length(sealed)]
+    origin: dict[str, Any] = {"environ_overrides": {"REMOTE_ADDR": address}} if address else {}
     up = actor.call(
         "POST",
         "/api/v1/bids/uploads",
         expect=201,
         json={"tender": code, "lot": lot, "size": len(data), "head": base64.b64encode(head).decode()},
+        **origin,
     )
     h = SM3()
     for n, start in enumerate(range(0, len(data), up["part_size"]), start=1):
@@ -44,16 +50,25 @@ def upload_sealed(actor: Actor, sealed: pathlib.Path, code: str, lot: int = 1) -
             f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
             data=part,
             headers={"X-Prefix-SM3": h.hexdigest(), "Content-Type": "application/octet-stream"},
+            **origin,
         )
-    bid = actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201)
+    bid = actor.call("POST", f"/api/v1/bids/uploads/{up['upload_id']}/complete", expect=201, **origin)
     sealed.with_name(sealed.name + ".receipt.json").write_text(bid["receipt"], encoding="utf-8")
 
 
 def seal_and_upload(
-    b: Actor, keys_dir: pathlib.Path, code: str, lot: int, price: str, days: int
+    b: Actor,
+    keys_dir: pathlib.Path,
+    code: str,
+    lot: int,
+    price: str,
+    days: int,
+    extra: dict[str, bytes] | None = None,
+    address: str | None = None,
 ) -> tuple[PrivateKey, PrivateKey, pathlib.Path]:
     """A demo bidder builds, seals and uploads its bid for one lot, as ``ggzy-bid build | seal | upload``
-    do; the sealed file stays in ``demo-bids/`` for whoever plays the bidder afterwards."""
+    do; the sealed file stays in ``demo-bids/`` for whoever plays the bidder afterwards. ``extra``
+    files go into the package too; ``address`` is where the upload comes from, if not the bidder's own."""
     declared = [{"name": "duration_days", "label": "工期（日历天）", "kind": "integer"}]
     bids = keys_dir.parent / "demo-bids"
     bids.mkdir(parents=True, exist_ok=True)
@@ -66,6 +81,8 @@ def seal_and_upload(
     with zipfile.ZipFile(pkg, "w") as z:
         z.writestr(PRICE_SHEET, build_price_sheet(code, lot, price, {"duration_days": str(days)}, declared))
         z.writestr("技术标/施工组织设计.txt", f"{b.username} 的施工组织设计（演示）".encode())
+        for name_in_package, data in (extra or {}).items():
+            z.writestr(name_in_package, data)
     sealed = bids / f"{name}.sealed"
     seal_file(
         pkg,
@@ -78,8 +95,21 @@ def seal_and_upload(
         recipient_cert=Certificate.load((folder / "enc.crt").read_bytes()),
         now=clock.now(),
     )
-    upload_sealed(b, sealed, code, lot)
+    upload_sealed(b, sealed, code, lot, address)
     return sign, enc, sealed
+
+
+def credentials_pdf(author: str, created: dt.datetime, company: str) -> bytes:
+    """A one-page PDF of a bidder's 业绩证明 with the document properties an office tool writes."""
+    out = io.BytesIO()
+    w = PdfWriter()
+    w.add_blank_page(width=595, height=842)
+    stamp = clock.local(created).strftime("D:%Y%m%d%H%M%S+08'00'")
+    w.add_metadata(
+        {"/Author": author, "/Creator": "WPS 文字", "/CreationDate": stamp, "/Title": f"{company} 类似工程业绩"}
+    )
+    w.write(out)
+    return out.getvalue()
 
 
 def encryption_cert(keys_dir: pathlib.Path, b: Actor) -> Certificate:

@@ -20,7 +20,7 @@ from signing.sm2 import PrivateKey
 from trading.core.services import services
 from trading.demo import display_name, org_credit_code
 from trading.demo.actors import DEMO_PROCEDURE, SPECIALTY, Actor, key_file, make_keys, tender_body, upload_document
-from trading.demo.bidders import encryption_cert, seal_and_upload
+from trading.demo.bidders import credentials_pdf, encryption_cert, seal_and_upload
 from trading.demo.scheduler import History
 from trading.opening.decryption import run_pending
 
@@ -34,17 +34,36 @@ class Plan:
     document: str
     prices: tuple[str, str, str]
     bidding: dt.timedelta = dt.timedelta(days=1)
+    #: two bidders (by index) whose bids come from one office: one upload address and the same
+    #: 业绩证明 file with the same document properties (the collusion signals find them)
+    colluding: tuple[int, int] | None = None
 
 
 LIGHTING = Plan(
-    "福州市马尾区江滨路照明改造工程（演示·已开标）", "江滨路照明改造工程", ("12650000.00", "12588000.00", "12702500.00")
+    "福州市马尾区江滨路照明改造工程（演示·已开标）",
+    "江滨路照明改造工程",
+    ("12650000.00", "12588000.00", "12702500.00"),
+    colluding=(0, 1),
 )
+#: where each demo bidder's office uploads from (documentation addresses, RFC 5737)
+BIDDER_ADDRESSES = ("198.51.100.21", "198.51.100.37", "203.0.113.58")
 PAVEMENT = Plan(
     "福州市鼓楼区湖东路人行道改造工程（演示·已定标）",
     "湖东路人行道改造工程",
     ("12450000.00", "12386000.00", "12598000.00"),
     dt.timedelta(hours=6),
 )
+
+
+def bid_files(plan: Plan, i: int, moment: FrozenClock, made: dict[str, bytes]) -> tuple[dict[str, bytes], str | None]:
+    """Bidder ``i``'s 业绩证明 for ``plan`` and the address it uploads from (None: its own office).
+    The colluding pair's is one file (kept in ``made``), made by one person an hour before the first
+    of them bids."""
+    if plan.colluding is not None and i in plan.colluding:
+        pdf = made.setdefault("pair", credentials_pdf("ZHANG", moment.current - dt.timedelta(hours=1), "联合体成员"))
+        return {"资信标/类似工程业绩.pdf": pdf}, BIDDER_ADDRESSES[plan.colluding[0]]
+    pdf = credentials_pdf(f"bidder{i + 1}-资料员", moment.current - dt.timedelta(days=2 + i, hours=i), f"投标人{i + 1}")
+    return {"资信标/类似工程业绩.pdf": pdf}, None
 
 
 def opened_tender(
@@ -69,10 +88,13 @@ def opened_tender(
     tenderee.call("POST", f"/api/v1/tenders/{code}/submit")
     staff.call("POST", f"/api/v1/tenders/{code}/publish")
     keys: list[tuple[PrivateKey, PrivateKey, pathlib.Path]] = []
+    made: dict[str, bytes] = {}
     for i, b in enumerate(bidders):
         moment.advance(minutes=30)
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
-        keys.append(seal_and_upload(b, keys_dir, code, 1, plan.prices[i], 150 + 10 * i))
+        keys.append(
+            seal_and_upload(b, keys_dir, code, 1, plan.prices[i], 150 + 10 * i, *bid_files(plan, i, moment, made))
+        )
         body = {"tender": code, "lot": 1, "issuer": issuer.credit_code}
         b.call("POST", "/api/v1/guarantees", expect=201, json=body)  # 电子保函 instead of a cash bond
     moment.advance(minutes=30)
@@ -305,7 +327,10 @@ def joint_tender_now(
         moment.advance(seconds=30)
         b.call("POST", f"/api/v1/tenders/{code}/interest", expect=201)
         for lot, base in ((1, 12_100_000), (2, 8_350_000)):
-            keys[(lot, i)] = seal_and_upload(b, keys_dir, code, lot, f"{base + 37_000 * i}.00", 200 + 15 * i)
+            # honest prices: no equal gaps between them (the collusion signals would mark those)
+            keys[(lot, i)] = seal_and_upload(
+                b, keys_dir, code, lot, f"{base + (0, 37_000, 91_000)[i]}.00", 200 + 15 * i
+            )
     moment.set(deadline + dt.timedelta(seconds=1))
     rooms = {c["lot"]: c["id"] for c in staff.call("GET", f"/api/v1/tenders/{code}/ceremonies")["items"]}
     for (lot, i), (sign, _, _) in keys.items():

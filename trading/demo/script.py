@@ -27,6 +27,7 @@ from trading.demo.actors import (
 )
 from trading.demo.bidders import demo_issuer
 from trading.demo.history import (
+    BIDDER_ADDRESSES,
     PAVEMENT,
     award,
     committee_draw,
@@ -92,7 +93,7 @@ def run(
         session.commit()
         tenderee = Actor(app, "tenderee", accounts["tenderee"])
         staff = Actor(app, "staff", accounts["staff"])
-        bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"]) for i in (1, 2, 3)]
+        bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"], BIDDER_ADDRESSES[i - 1]) for i in (1, 2, 3)]
         sign_key = make_keys(app, tenderee, keys_dir / "tenderee", "福州市城乡建设发展集团有限公司")
         tenderee2 = Actor(app, "tenderee2", accounts["tenderee2"])
         sign_key2 = make_keys(app, tenderee2, keys_dir / "tenderee2", "福州市鼓楼区市政工程建设中心")
