@@ -32,6 +32,8 @@ ORGS: list[tuple[str, OrgKind, str]] = [
     # a second tenderee: the experts who sat for one tenderee are not drawn for it again within 180
     # days, and the demo's pool is small
     ("福州市鼓楼区市政工程建设中心", OrgKind.TENDEREE, "12"),
+    # a bidder on a dishonesty list: the credit check refuses its registration
+    ("福州鑫盛建材贸易有限公司", OrgKind.ENTERPRISE, "91"),
 ]
 
 USERS: list[tuple[str, str, int, Role]] = [
@@ -44,6 +46,7 @@ USERS: list[tuple[str, str, int, Role]] = [
     ("bidder1", "榕城建设 张三", 4, Role.BIDDER),
     ("bidder2", "海峡路桥 李四", 5, Role.BIDDER),
     ("bidder3", "闽江水利 王五", 6, Role.BIDDER),
+    ("bidder4", "鑫盛建材 赵六", 11, Role.BIDDER),
     ("issuer", "兴业担保 周经理", 7, Role.ISSUER),
     # the pool names them as their accounts do; three in 福州 (the main venue), two in 厦门 (a sub-venue)
     ("expert1", "专家 林海峰", 8, Role.EXPERT),
