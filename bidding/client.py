@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
-from bidding import part_digests
+from bidding import install_id, part_digests
 from signing.digest import SM3
 from signing.envelope import read_header
 
@@ -298,6 +298,7 @@ def _upload(
                 "POST",
                 "/api/v1/bids/uploads",
                 {"tender": tender, "lot": lot, "size": size, "head": base64.b64encode(head).decode()},
+                install_header(client),
             )
             upload_id = up["upload_id"]
         state = {"server": client.server, "upload_id": upload_id}
@@ -375,14 +376,29 @@ def _upload(
     return dict(bid)
 
 
+def install_header(client: Client) -> dict[str, str]:
+    """``X-GGZY-Install``: this installation's salted id for the platform (bidding/install_id.py);
+    none when the configuration folder cannot hold the salt (the upload goes on without it)."""
+    try:
+        return {install_id.HEADER: install_id.install_id(client.server, CONFIG.parent)}
+    except OSError:
+        return {}
+
+
 def _complete(client: Client, conn: http.client.HTTPConnection, upload_id: str, tender: str) -> dict[str, Any]:
     """Complete the upload; if the answer was lost with the connection, ask which bid it became."""
     try:
-        return dict(client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete", conn=conn))
+        return dict(
+            client.request(
+                "POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client), conn=conn
+            )
+        )
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
         pass
     try:
-        return dict(client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete"))
+        return dict(
+            client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client))
+        )
     except ApiError as exc:
         if exc.code != "upload_closed":
             raise

@@ -124,7 +124,8 @@ def init_upload() -> tuple[Response, int]:
     except ValueError:
         raise InvalidInput("head 不是有效的 base64", fields={"head": "格式错误"}) from None
     tender = load(data.tender, for_update=False)
-    upload = uploads.init_upload(web.db(), web.require_user(), tender, data.lot, data.size, head, trust(), limits())
+    user, started_from = web.require_user(), web.client_address()
+    upload = uploads.init_upload(web.db(), user, tender, data.lot, data.size, head, trust(), limits(), started_from)
     web.commit()
     return jsonify(upload_json(upload)), 201
 
@@ -217,6 +218,8 @@ def complete(upload_id: str) -> tuple[Response, int]:
     except (acceptance.DeadlinePassed, StagingLost):
         web.commit()  # keep the upload marked abandoned, or reset to part 1
         raise
+    install = request.headers.get("X-GGZY-Install")
+    uploads.record_origin(web.db(), upload, bid, web.client_address(), install, request.user_agent.string)
     web.commit()
     return jsonify(bid_json(bid)), 201
 

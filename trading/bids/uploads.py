@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import pathlib
+import re
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from signing.errors import SigningError
 from trading.accounts.models import User
 from trading.bids.acceptance import bidder_org, ensure_accepting, lot_numbered
 from trading.bids.lifecycle import ensure_open, move_upload
-from trading.bids.models import BidUpload, UploadState
+from trading.bids.models import Bid, BidOrigin, BidUpload, UploadState
 from trading.bids.staging import forget, remember, running_hash, staged_path
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.core.scheduler import each_apart
@@ -141,7 +142,10 @@ def init_upload(
     head: bytes,
     trust: TrustStore,
     limits: UploadLimits = UploadLimits(),
+    started_from: str = "",
 ) -> BidUpload:
+    """Open an upload; ``started_from`` is the network address that began it (kept for the
+    collusion signals computed after the opening, shown to nobody before)."""
     org_id, credit_code = bidder_org(user)
     now = clock.now()
     ensure_accepting(session, tender, now)
@@ -178,6 +182,7 @@ def init_upload(
         declared_size=size,
         part_size=PART_SIZE,
         head=head,
+        started_from=started_from[:64],
         received=0,
         parts=0,
         prefix_sm3=sm3_hex(b""),
@@ -188,6 +193,28 @@ def init_upload(
     session.add(upload)
     session.flush()
     return upload
+
+
+#: What ``ggzy-bid`` sends as ``X-GGZY-Install``: SM3 hex of its salt and the platform's address.
+INSTALL_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def record_origin(
+    session: Session, upload: BidUpload, bid: Bid, completed_from: str, install_id: str | None, user_agent: str
+) -> BidOrigin:
+    """Where the bid's upload came from (the addresses that began and completed it, the salted
+    ``ggzy-bid`` installation id when it is well formed, the client's User-Agent). As secret as the
+    bid: only the collusion signals read it, after the opening; no event names it."""
+    origin = BidOrigin(
+        bid_id=bid.id,
+        started_from=upload.started_from[:64],
+        completed_from=completed_from[:64],
+        install_id=install_id if install_id and INSTALL_ID.fullmatch(install_id) else None,
+        user_agent=user_agent[:200],
+    )
+    session.add(origin)
+    session.flush()
+    return origin
 
 
 def get_upload(session: Session, user: User, upload_id: str, *, for_update: bool = False) -> BidUpload:

@@ -258,6 +258,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "unknown_stage": _c("没有这个名称的开标阶段", 404),
     "worker_crashed": _c("解密任务多次中断，已搁置待工作人员核查（记录在解密结果中，不是请求错误）", 409),
     "database_unavailable": _c("数据库不可用（健康检查）", 503),
+    # -- signals (collusion signals after the opening)
+    "signals_not_computed": _c("本标段的串标迹象尚未计算（开标解密之后才计算；开标前对任何标段都如此回答）", 404, 409),
+    "signals_not_considered": _c("评标委员会尚未记录对串标迹象的研判意见，资格/符合性审查不能结束", 409),
+    "signals_already_reviewed": _c("本轮评审已记录串标迹象研判意见", 409),
     # -- credit (信用记录)
     "credit_entry_differs": _c("同一来源的同一记录编号已存在且内容不同：请先撤销原记录再导入更正后的记录", 409),
     "credit_entry_revoked": _c("该信用记录已撤销", 409),
