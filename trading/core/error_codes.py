@@ -265,6 +265,28 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # -- credit (信用记录)
     "credit_entry_differs": _c("同一来源的同一记录编号已存在且内容不同：请先撤销原记录再导入更正后的记录", 409),
     "credit_entry_revoked": _c("该信用记录已撤销", 409),
+    "credit_import_invalid": _c(
+        "信用名单文件或推送未通过校验，未写入任何记录；`rows` 逐条列出 `{row, field, message}`（row 0 指整个文件）",
+        422,
+    ),
+    "no_such_credit_entry": _c("信用记录不存在", 404),
+    "no_such_credit_check": _c("信用查询记录不存在（报名时的查询在投标截止前不公开）", 404),
+    "no_such_credit_proposal": _c("平台信用事件不存在", 404),
+    "credit_proposal_decided": _c("该平台信用事件已确认或已驳回，不能再处理", 409),
+    "credit_barred": _c(
+        "报名时的信用查询发现限制参与投标的记录，不能报名；`entries` 列出每条记录（名单、决定机关、文书号、期限、范围），"
+        "`credit_check` 为签名快照编号",
+        409,
+    ),
+    "credit_finding_unaddressed": _c("该投标人有信用查询结果（限制投标或信用提示），审查意见须说明理由", 422, 409),
+    # -- ratings (标后评价、好差评)
+    "already_rated": _c("已评价过：专家每次评标每个评价方只评一次；服务每个单位只评一次", 409),
+    "evaluation_not_reported": _c("评标报告全体签署后才能评价专家", 409),
+    "expert_not_sitting": _c("该专家不是本次评标委员会中签到且未回避的评标专家（招标人代表不参加标后评价）", 422),
+    "service_not_ended": _c("该服务尚未结束（公告未发布、开标未结束、评标报告未签署或投诉未办结）", 409),
+    "rating_not_bad": _c("只有差评（不满意、非常不满意）需要交易中心答复", 409),
+    "rating_answered": _c("该差评已答复，答复不能修改", 409),
+    "rating_month": _c("月份应为 `YYYY-MM`", 422),
 }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.certs import Usage
@@ -20,11 +21,12 @@ from trading.tenders import amendments, drafting, notifications, publication, te
 from trading.tenders import documents as docs
 from trading.tenders.downloads import stream_document
 from trading.tenders.loading import kek, load
-from trading.tenders.models import Announcement
+from trading.tenders.models import Announcement, Interest
 from trading.tenders.schemas import (
     AmendmentIn,
     AnnouncementOut,
     AnswerIn,
+    InterestIn,
     MyCertificatesOut,
     MyTendersOut,
     NotificationsOut,
@@ -329,10 +331,33 @@ def return_announcement(ann_id: int) -> tuple[Response, int]:
 # ---------------------------------------------------------------- bidders
 @api.post("/tenders/<code>/interest")
 @requires(Permission.TENDER_PARTICIPATE)
-@documented("报名参加招标项目", ok=RegisteredOut, status=201, errors=("forbidden", "wrong_state"))
+@documented(
+    "报名参加招标项目（报名时查询信用记录；被限制投标的单位不能报名）",
+    body=InterestIn,
+    ok=RegisteredOut,
+    status=201,
+    errors=("forbidden", "wrong_state", "credit_barred"),
+    example={"contact_name": "王五", "contact_phone": "+86-591-88880000"},
+)
 def register_interest(code: str) -> tuple[Response, int]:
-    docs.register_interest(web.db(), web.require_user(), load(code, for_update=True), kek=kek())
-    return _ok({"registered": True}, 201)
+    data = web.json_body(InterestIn) if request.get_data(cache=True) else InterestIn(contact_name="", contact_phone="")
+    db = web.db()
+    interest = docs.register_interest(
+        db,
+        web.require_user(),
+        load(code, for_update=True),
+        kek=kek(),
+        keys=services(current_app).keys,
+        contact_name=data.contact_name,
+        contact_phone=data.contact_phone,
+    )
+    return _ok(_registered(db, interest), 201)
+
+
+def _registered(db: Session, interest: Interest | None) -> dict[str, Any]:
+    check = docs.credit_finding(db, interest) if interest is not None else None
+    result = None if check is None else ("barred" if check.barred else "found" if check.found else "clean")
+    return {"registered": interest is not None, "credit_check": check.id if check else None, "credit_result": result}
 
 
 @api.get("/tenders/<code>/interest")
@@ -340,7 +365,7 @@ def register_interest(code: str) -> tuple[Response, int]:
 @documented("本单位是否已报名", ok=RegisteredOut)
 def my_interest(code: str) -> Response:
     """Only ever about the caller's own organisation."""
-    return jsonify({"registered": docs.get_interest(web.db(), load(code), web.require_user()) is not None})
+    return jsonify(_registered(web.db(), docs.get_interest(web.db(), load(code), web.require_user())))
 
 
 @api.get("/tenders/<code>/documents/<int:document_id>")

@@ -10,9 +10,10 @@ agency, staff and supervisors are ordinary events naming the reader and the docu
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from contextlib import AbstractContextManager
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,8 +26,13 @@ from signing.digest import sm3_hex
 from signing.statements import tender_document_statement
 from trading.accounts.models import Role, User
 from trading.accounts.permissions import Permission, has
+from trading.accounts.regions import region_name
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.platform_keys import PlatformKeys
 from trading.core.schemas import checked_text, file_name
+from trading.credit import checks
+from trading.credit.models import CheckPurpose, CreditCheck, SubjectKind
+from trading.credit.rules import Scope
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.tenders import notifications
 from trading.tenders.models import (
@@ -121,25 +127,122 @@ def get_interest(session: Session, tender: Tender, user: User) -> Interest | Non
     )
 
 
-def register_interest(session: Session, user: User, tender: Tender, *, kek: bytes) -> Interest:
-    """报名: a bidder registers for a published tender before the deadline (idempotent)."""
+PHONE = re.compile(r"^[0-9+\-]{0,20}$", re.ASCII)
+
+
+class CreditBarred(Conflict):
+    """报名 refused: the bidder is on a list that bars it here; the body names each entry."""
+
+    code = "credit_barred"
+
+    def __init__(self, message: str, entries: list[dict[str, Any]], check_id: int) -> None:
+        super().__init__(message)
+        self.entries, self.check_id = entries, check_id
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        body["error"] |= {"entries": self.entries, "credit_check": self.check_id}
+        return body
+
+
+def entry_text(e: dict[str, Any]) -> str:
+    """One signed entry as the refused bidder reads it: the list, the authority and its document,
+    the period and the scope."""
+    until = e["ends_on"] or "长期"
+    scope = "全国" if e["region"] == "000000" else region_name(e["region"])
+    return (
+        f"“{e['list_label']}”（{e['measure_label']}）：{e['authority']} {e['document_no']}，"
+        f"{e['starts_on']} 至 {until}，范围：{scope}、{e['category'] or '全部行业'}"
+    )
+
+
+def contact_fields(name: str, phone: str) -> tuple[str, str]:
+    """The registration's optional contact (报名联系人), bounded: a name of at most 50 characters, a
+    phone of digits, ``+`` and ``-`` (at most 20)."""
+    name, phone = (name or "").strip(), (phone or "").strip()
+    if len(name) > 50:
+        raise InvalidInput("联系人姓名不超过 50 字", fields={"contact_name": "不超过 50 字"})
+    if not PHONE.match(phone):
+        raise InvalidInput("联系电话只能包含数字、+ 和 -，不超过 20 位", fields={"contact_phone": "格式不正确"})
+    return checked_text(name, "contact_name"), phone
+
+
+def registration_check(session: Session, keys: PlatformKeys, user: User, tender: Tender) -> CreditCheck:
+    """The signed credit check of 报名: the bidder's organisation, the tender's region and category,
+    today (Beijing)."""
+    org = user.organisation
+    assert org is not None
+    now = clock.now()
+    return checks.check(
+        session,
+        keys,
+        checks.Subject(SubjectKind.ORGANISATION, org.credit_code, org.name),
+        Scope(region=tender.region, category=tender.category.value, on=clock.local(now).date()),
+        purpose=CheckPurpose.REGISTRATION,
+        tender_code=tender.code,
+        lot_number=None,
+        now=now,
+    )
+
+
+def register_interest(
+    session: Session,
+    user: User,
+    tender: Tender,
+    *,
+    kek: bytes,
+    keys: PlatformKeys,
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> Interest:
+    """报名: a bidder registers for a published tender before the deadline (idempotent), after a
+    signed credit check. A barred bidder is refused with the entries named; the refused attempt's
+    check and its sealed event ``interest.refused`` are committed before the refusal is raised (the
+    evidence of the refusal outlives the failed request). The check is the request's first write,
+    so that commit carries nothing else; like the registration itself it is recorded sealed only:
+    before the deadline nobody learns who tried to register."""
     if Role.BIDDER not in user.roles or user.organisation is None:
         raise Forbidden("只有投标人可以报名")
+    contact_name, contact_phone = contact_fields(contact_name, contact_phone)
     ensure_current(session, tender)
     if tender.status is not TenderState.PUBLISHED:
         raise Conflict("项目不在招标中，不能报名", code="wrong_state")
     existing = get_interest(session, tender, user)
     if existing is not None:
         return existing
+    org = user.organisation
+    check = registration_check(session, keys, user, tender)
+    sealed_facts = {"credit_check": check.id, "credit_sm3": check.statement_sm3}
+    if check.barred:
+        record_sealed(session, kek, tender, org.credit_code, "interest.refused", {**sealed_facts, "user": user.id})
+        session.commit()
+        barring = [e for e in check.found if e["measure"] == "bar_bidding"]
+        raise CreditBarred(
+            "贵单位存在限制参与投标的信用记录，不能报名本项目：" + "；".join(entry_text(e) for e in barring),
+            barring,
+            check.id,
+        )
     nonce = secrets.token_hex(16)
-    commitment = sm3_hex(f"{tender.code}:{user.organisation.credit_code}:{nonce}".encode())
+    commitment = sm3_hex(f"{tender.code}:{org.credit_code}:{nonce}".encode())
     interest = Interest(
-        tender_id=tender.id, org_id=user.organisation.id, nonce=nonce, commitment=commitment, created_at=clock.now()
+        tender_id=tender.id,
+        org_id=org.id,
+        nonce=nonce,
+        commitment=commitment,
+        created_at=clock.now(),
+        contact_name=contact_name,
+        contact_phone=contact_phone,
+        credit_check_id=check.id,
     )
     session.add(interest)
     session.flush()
-    record_sealed(session, kek, tender, user.organisation.credit_code, "interest.register", {"interest": interest.id})
+    record_sealed(session, kek, tender, org.credit_code, "interest.register", {"interest": interest.id, **sealed_facts})
     return interest
+
+
+def credit_finding(session: Session, interest: Interest) -> CreditCheck | None:
+    """The registration's check, for the bidder's own page (a notice it registered with)."""
+    return session.get(CreditCheck, interest.credit_check_id) if interest.credit_check_id else None
 
 
 def open_document(

@@ -144,6 +144,8 @@ def _tender_page(tender: Tender, error: str = "", status: int = 200) -> Response
         manager=manager,
         staff=staff,
         interest=interest,
+        credit_check=docs.credit_finding(db, interest) if interest is not None else None,
+        entry_text=docs.entry_text,
         documents=documents,
         announcements=visible_announcements(tender),
         questions=docs.questions_for(db, tender, user),
@@ -401,7 +403,15 @@ def return_announcement(code: str, ann_id: int) -> ResponseReturnValue:
 def register(code: str) -> ResponseReturnValue:
     return _act(
         code,
-        lambda t: docs.register_interest(web.db(), web.require_user(), t, kek=kek()),
+        lambda t: docs.register_interest(
+            web.db(),
+            web.require_user(),
+            t,
+            kek=kek(),
+            keys=services(current_app).keys,
+            contact_name=request.form.get("contact_name", ""),
+            contact_phone=request.form.get("contact_phone", ""),
+        ),
         "报名成功，现在可以下载招标文件",
     )
 

@@ -162,6 +162,13 @@ class QuestionIn(Schema):
     text: TextBlock = Field(min_length=5, max_length=2000, title="问题")
 
 
+class InterestIn(Schema):
+    """报名 (the body is optional: an empty request registers without a contact)."""
+
+    contact_name: OneLine = Field("", max_length=50, title="报名联系人")
+    contact_phone: str = Field("", max_length=20, pattern=r"^[0-9+\-]*$", title="联系电话（数字、+、-）")
+
+
 class AnswerIn(Schema):
     answer: TextBlock = Field(min_length=2, max_length=10_000, title="答复")
 
@@ -308,6 +315,8 @@ class ReviewQueueOut(Reply):
 
 class RegisteredOut(Reply):
     registered: bool
+    credit_check: int | None = Field(None, title="报名时的信用查询（签名快照）编号")
+    credit_result: str | None = Field(None, title="clean | found（有信用提示） | barred")
 
 
 class CertificateBriefOut(Reply):
