@@ -191,10 +191,11 @@ def same_metadata(bids: list[BidFacts], ref: Reference = Reference()) -> list[Fo
         for doc in b.metadata:
             for name in FIRING_FIELDS:
                 v = _meta_value(name, doc.fields.get(name, ""))
-                if v and reference_key(name, v) not in ref.metadata:
-                    owners[(name, v)][b.bidder].append(doc.file)
+                key = reference_key(name, v)  # an author is an author, whether it wrote or last modified
+                if v and key not in ref.metadata:
+                    owners[key][b.bidder].append(doc.file)
                     if name == "created" and doc.fields.get("tool"):
-                        tools[(name, v)].add(doc.fields["tool"])
+                        tools[key].add(doc.fields["tool"])
     out = []
     for (name, v), who in sorted(owners.items()):
         if len(who) < 2:
