@@ -11,9 +11,8 @@ from markupsafe import Markup
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
-from trading.core.charts import svg
+from trading.core.charts import COLOURS, Point, bar_chart, line_chart, svg
 from trading.supervision import statistics, stats_queries
-from trading.supervision.charts import COLOURS, Point, bar_chart, line_chart
 from trading.supervision.statistics import DIMENSION_LABELS, SOURCE_LABELS, Table
 from trading.supervision.stats_api import csv_bytes, download_name, read_filters, table_for
 
