@@ -102,7 +102,7 @@ def test_signals_after_the_opening_never_before(client: FlaskClient, session: Se
     assert got["bids"] == 3 and got["files"] == 9 and got["skipped"] == []
     plan = next(i for i in got["items"] if i["kind"] == "same_file")
     assert plan["evidence"]["files"][0]["names"] == {str(s0): ["技术标/方案.pdf"], str(s1): ["方案.pdf"]}
-    assert plan["bidders"] == [b.user.organisation.name for b in t["bidders"][:2]]  # type: ignore[union-attr]
+    assert plan["bidders"] == [b.user.organisation.name for b in t["bidders"][:2]]
     # the list is signed by the platform, and the event counts without naming anyone
     platform = services(app).keys.sign_cert
     body = SignedStatement.from_json(got["statement"].encode()).verify(
