@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.db import locked
-from trading.accounts.models import User
+from trading.accounts.models import Organisation, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import Services
 from trading.evaluation.models import EvalState, Evaluation
@@ -64,6 +64,13 @@ def evidence_for(session: Session, g: Guarantee, ground: ClaimGround) -> dict[st
         "days_since_notice": (clock.now() - ev.awarded_at).days,
         "contract_signed": False,
     }
+
+
+def claimed_party(session: Session, g: Guarantee, tender: Tender) -> dict[str, Any]:
+    """Whom a claim is against, in its audit event (after the opening: no secret): the credit
+    stage proposes an entry from it (trading/credit/proposals.py reads events, not this stage)."""
+    org = session.get(Organisation, g.org_id)
+    return {"bidder": org.credit_code if org else None, "tender": tender.code}
 
 
 def bring_opening_up_to_date(session: Session, guarantee_id: int, services: Services) -> None:
@@ -117,7 +124,7 @@ def file_claim(session: Session, user: User, guarantee_id: int, ground: str, sta
         user,
         g,
         GuaranteeState.CLAIMED,
-        detail={"guarantee": g.id, "ground": why.value, "amount": str(g.amount)},
+        detail={"guarantee": g.id, "ground": why.value, "amount": str(g.amount), **claimed_party(session, g, tender)},
         subject=claim,
     )
     return claim

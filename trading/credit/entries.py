@@ -42,24 +42,9 @@ def existing(session: Session, source: str, source_ref: str) -> CreditEntry | No
     ).first()
 
 
-def add_entry(
-    session: Session,
-    actor: Actor,
-    new: NewEntry,
-    *,
-    user_id: int | None,
-    import_id: int | None,
-    now: dt.datetime,
-) -> tuple[CreditEntry, bool]:
-    """Add ``new`` unless its feed already holds that record: ``(entry, added)``. The same record
-    id with other content is a conflict: a list never silently rewrites an entry (revoke it and
-    import the corrected one)."""
-    problem = rules.period_error(new.starts_on, new.ends_on)
-    if problem is not None:
-        raise InvalidInput(problem, fields={"ends_on": problem})
-    if new.region != rules.NATIONWIDE and not rules.REGION_CODE.match(new.region):
-        raise InvalidInput("地区应为 6 位行政区划代码", fields={"region": "6 位行政区划代码"})
-    entry = CreditEntry(
+def as_row(new: NewEntry, *, user_id: int | None, import_id: int | None, now: dt.datetime) -> CreditEntry:
+    """``new`` as a row, not added to the session (to compare with one already there)."""
+    return CreditEntry(
         subject_kind=new.subject_kind,
         subject_id=new.subject_id,
         subject_name=new.subject_name,
@@ -78,12 +63,36 @@ def add_entry(
         created_at=now,
         created_by_user_id=user_id,
     )
+
+
+def differs(old: CreditEntry, new: CreditEntry) -> bool:
+    """Whether two rows of the same feed record say different things (their ids aside)."""
+    return {k: v for k, v in entry_json(old).items() if k != "id"} != {
+        k: v for k, v in entry_json(new).items() if k != "id"
+    }
+
+
+def add_entry(
+    session: Session,
+    actor: Actor,
+    new: NewEntry,
+    *,
+    user_id: int | None,
+    import_id: int | None,
+    now: dt.datetime,
+) -> tuple[CreditEntry, bool]:
+    """Add ``new`` unless its feed already holds that record: ``(entry, added)``. The same record
+    id with other content is a conflict: a list never silently rewrites an entry (revoke it and
+    import the corrected one)."""
+    problem = rules.period_error(new.starts_on, new.ends_on)
+    if problem is not None:
+        raise InvalidInput(problem, fields={"ends_on": problem})
+    if new.region != rules.NATIONWIDE and not rules.REGION_CODE.match(new.region):
+        raise InvalidInput("地区应为 6 位行政区划代码", fields={"region": "6 位行政区划代码"})
+    entry = as_row(new, user_id=user_id, import_id=import_id, now=now)
     old = existing(session, new.source, new.source_ref)
     if old is not None:
-        same = {k: v for k, v in entry_json(old).items() if k != "id"} == {
-            k: v for k, v in entry_json(entry).items() if k != "id"
-        }
-        if not same:
+        if differs(old, entry):
             raise Conflict(
                 f"记录 {new.source}/{new.source_ref} 已存在且内容不同：请先撤销原记录",
                 code="credit_entry_differs",

@@ -105,3 +105,10 @@ def suspended_until(entries: list[EntryFacts], on: dt.date, at: dt.datetime) -> 
     ``date.max`` for one without an end), or None."""
     ends = [e.ends_on or dt.date.max for e in entries if e.measure is Measure.DRAW_SUSPENSION and in_force(e, on, at)]
     return max(ends, default=None)
+
+
+#: The trade categories an entry may be scoped to: ``trading.tenders.models.TenderCategory``'s values,
+#: kept here because credit comes before tenders in the stage order (a test keeps the two equal).
+CATEGORIES = ("construction", "goods", "services", "land_use", "mining", "state_property", "emission")
+#: what an expert is known by in the register: the platform's expert number
+EXPERT_NUMBER = re.compile(r"^[1-9]\d{0,17}$", re.ASCII)
