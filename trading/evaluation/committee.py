@@ -19,6 +19,8 @@ from signing.statements import (
 )
 from trading.accounts.models import Organisation, Role, User
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput
+from trading.core.platform_keys import PlatformKeys
+from trading.evaluation import credit_review
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     DrawMember,
@@ -213,10 +215,13 @@ def review_refusal(session: Session, ev: Evaluation) -> Conflict | None:
     return None
 
 
-def start_review(session: Session, user: User, ev: Evaluation) -> None:
+def start_review(session: Session, user: User, ev: Evaluation, *, keys: PlatformKeys) -> None:
+    """The compliance review starts: every bidder's credit is checked now (财库〔2016〕125号: the
+    result at evaluation time counts), in the same transaction."""
     require_state(ev, EvalState.SIGN_IN)
     actor = leader_or_staff(session, user, ev)
     refusal = review_refusal(session, ev)
     if refusal is not None:
         raise refusal
     move_evaluation(session, actor, ev, EvalState.COMPLIANCE)
+    credit_review.check_bidders(session, keys, actor, ev)

@@ -13,7 +13,7 @@ from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, InvalidInput, NotFound
-from trading.evaluation import hooks, scoring
+from trading.evaluation import credit_review, hooks, scoring
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
     Clarification,
@@ -55,6 +55,14 @@ def vote_compliance(
             )
     elif failed_items:
         raise InvalidInput("通过审查时不应列出未满足的审查项", fields={"failed_items": "应为空"})
+    finding = credit_review.flagged(session, ev).get(bidder_id)
+    if finding is not None and not 2 <= len(reason) <= 500:
+        # the committee sees the finding and must say how it weighed it (财库〔2016〕125号)
+        raise InvalidInput(
+            f"该投标人有信用查询结果（{credit_review.result_label(finding)}），请在审查意见中说明理由（2–500 字）",
+            code="credit_finding_unaddressed",
+            fields={"reason": "2–500 字"},
+        )
     q = select(ComplianceVote).where(
         ComplianceVote.evaluation_id == ev.id,
         ComplianceVote.round == ev.round,
@@ -74,7 +82,13 @@ def vote_compliance(
         user,
         "evaluation.compliance_vote",
         ev,
-        {"expert": seat.expert_id, "bidder": bidder_id, "passed": passed, "failed_items": list(failed_items)},
+        {
+            "expert": seat.expert_id,
+            "bidder": bidder_id,
+            "passed": passed,
+            "failed_items": list(failed_items),
+            **({"credit_check": finding.id, "reason": reason} if finding is not None else {}),
+        },
     )
     return vote
 
@@ -101,6 +115,9 @@ def votes_refusal(session: Session, ev: Evaluation) -> Conflict | None:
             return Conflict(
                 f"尚有专家未完成对“{org_name(session, b.org_id)}”的审查（{len(missing)} 名）", code="votes_missing"
             )
+    unaddressed = credit_review.unaddressed(session, ev)
+    if unaddressed is not None:
+        return unaddressed
     return next((r for r in hooks.compliance_refusal(session, ev) if r is not None), None)
 
 

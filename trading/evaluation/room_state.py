@@ -15,7 +15,7 @@ from trading.accounts.models import Role, User
 from trading.accounts.regions import region_name
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import services
-from trading.evaluation import committee, compliance, copies, hooks, room, scores, scoring, signoff
+from trading.evaluation import committee, compliance, copies, credit_review, hooks, room, scores, scoring, signoff
 from trading.evaluation.models import FLAG_LABELS, Clarification, ComplianceVote, EvalState, Evaluation, Expert, Seat
 from trading.evaluation.report import METHOD_TEXT
 from trading.evaluation.schemas import (
@@ -59,6 +59,7 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
     everyone = room.seats(db, ev, present=False)
     experts = {e.id: e for e in db.scalars(select(Expert).where(Expert.id.in_([s.expert_id for s in everyone])))}
     bids = room.bidders(db, ev)
+    credit = credit_review.latest_checks(db, ev)
     every = scores.sheets(db, ev)
     if seat is not None and seat.recused_at is not None:
         rows, sees_scores = [], False  # it left before any bid was shown
@@ -111,6 +112,8 @@ def room_json(ev: Evaluation, user: User) -> dict[str, Any]:
                 "credit_code": credit_code_of(db, b.org_id),  # names are not unique: the chart tells two apart
                 "price": (b.price_sheet or {}).get("price"),
                 "compliance": (ev.compliance or {}).get(str(b.id)),
+                # the check made when the compliance review started: the review must address a finding
+                "credit": credit_review.credit_json(credit.get(b.id)),
             }
             for b in bids
         ],
@@ -216,7 +219,7 @@ def enter(ev: Evaluation, to: EvalState) -> Evaluation:
     step had to commit on the way."""
     db, user = web.db(), web.require_user()
     if to is EvalState.COMPLIANCE:
-        committee.start_review(db, user, ev)
+        committee.start_review(db, user, ev, keys=services(current_app).keys)
     elif to is EvalState.SCORING:
         compliance.close_compliance(db, user, ev)
     else:
@@ -263,7 +266,7 @@ def act(evaluation_id: int, action: str) -> Response:
         signoff.sign_report(db, user, ev, r.signature, r.dissent, trust(), svc)
     elif action == "send-back":
         b = web.json_body(SendBackIn)
-        signoff.send_back(db, user, ev, b.reason, b.to)
+        signoff.send_back(db, user, ev, b.reason, b.to, keys=svc.keys)
     else:
         raise NotFound("未知操作")
     web.commit()

@@ -18,7 +18,9 @@ from signing.statements import (
 )
 from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput
+from trading.core.platform_keys import PlatformKeys
 from trading.core.services import Services
+from trading.evaluation import credit_review
 from trading.evaluation import report as rep
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
@@ -135,10 +137,13 @@ def signatures(session: Session, ev: Evaluation) -> list[ReportSignature]:
     return list(session.scalars(q.order_by(ReportSignature.id)))
 
 
-def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: str = "scoring") -> None:
+def send_back(
+    session: Session, staff: User, ev: Evaluation, reason: str, to: str = "scoring", *, keys: PlatformKeys
+) -> None:
     """评标回退: staff return a report not yet publicised (a calculation error, a missed rule…).
     A new round starts; the compliance result is kept when going back to scoring, and every
-    expert's sheets are carried over to be revised, never silently changed."""
+    expert's sheets are carried over to be revised, never silently changed. Back to the compliance
+    review, the bidders' credit is checked again (the review's new round is a new evaluation time)."""
     if Role.STAFF not in staff.roles:
         raise Forbidden("只有交易中心工作人员可以退回评标")
     require_state(ev, EvalState.SIGNING, EvalState.REPORTED)
@@ -180,3 +185,5 @@ def send_back(session: Session, staff: User, ev: Evaluation, reason: str, to: st
         reason=reason,
         round=ev.round,
     )
+    if to == "compliance":
+        credit_review.check_bidders(session, keys, staff, ev)
