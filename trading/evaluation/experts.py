@@ -4,6 +4,7 @@ relations, availability), which the draw reads (``draws``, ``draw``).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from archive import clock
 from archive.audit import record_event
 from trading.accounts.models import Organisation, Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.credit.checks import draw_suspensions
 from trading.evaluation import draw as rules
 from trading.evaluation.models import (
     Draw,
@@ -80,10 +82,15 @@ def declare(session: Session, user: User, data: DeclarationIn) -> Expert:
     return e
 
 
-def pool(session: Session) -> list[rules.Candidate]:
+def pool(session: Session, on: dt.date | None = None) -> list[rules.Candidate]:
     """The pool as the draw reads it, with each expert's recent committees (one query for each).
     A disabled account (``set_user_active``) stays in the snapshot marked ``active: false``, so the
-    published inputs say why that expert was not drawn rather than leaving it out unexplained."""
+    published inputs say why that expert was not drawn rather than leaving it out unexplained.
+    An expert's ``suspended_until`` is the later of the pool's own date and the credit register's
+    draw suspensions in force on ``on`` (today, Beijing), an open-ended one as 9999-12-31: the
+    snapshot carries the result, so ``ggzy draw verify`` recomputes the draw from it alone."""
+    now = clock.now()
+    on = on or clock.local(now).date()
     served: dict[int, list[dict[str, Any]]] = {}
     q = (
         select(DrawMember.expert_id, Organisation.credit_code, Draw.drawn_at)
@@ -107,6 +114,13 @@ def pool(session: Session) -> list[rules.Candidate]:
         Expert.suspended_until,
         User.is_active,
     )
+    rows = session.execute(
+        select(*cols)
+        .outerjoin(User, User.id == Expert.user_id)
+        .where(Expert.kind == ExpertKind.POOL)
+        .order_by(Expert.id)
+    ).all()
+    credit = draw_suspensions(session, [r[0] for r in rows], on, now)
     return [
         rules.Candidate(
             id=i,
@@ -116,14 +130,15 @@ def pool(session: Session) -> list[rules.Candidate]:
             history=tuple(history),
             relations=tuple(relations),
             available=available,
-            suspended_until=suspended.isoformat() if suspended else None,
+            suspended_until=later(suspended, credit.get(i)),
             served=tuple(served.get(i, ())),
             active=active is not False,  # None: an expert with no account, nothing to disable
         )
-        for i, sp, region, employer, history, relations, available, suspended, active in session.execute(
-            select(*cols)
-            .outerjoin(User, User.id == Expert.user_id)
-            .where(Expert.kind == ExpertKind.POOL)
-            .order_by(Expert.id)
-        )
+        for i, sp, region, employer, history, relations, available, suspended, active in rows
     ]
+
+
+def later(own: dt.date | None, credit: dt.date | None) -> str | None:
+    """The later of two suspension ends, as the snapshot writes it (``date.max`` is 9999-12-31)."""
+    ends = [d for d in (own, credit) if d is not None]
+    return max(ends).isoformat() if ends else None
