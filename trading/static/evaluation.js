@@ -36,9 +36,15 @@
     });
     const data = await r.json();
     if (!r.ok) { say("未完成：" + ((data.error && data.error.message) || r.status)); return null; }
-    render(data);
+    // a later stage's route (a findings panel's review) answers with its own body: read the room again
+    if (data && Array.isArray(data.bidders) && data.state) render(data); else await refresh();
     say("已完成");
     return data;
+  }
+
+  async function refresh() {
+    const r = await fetch(cfg().stateUrl, { headers: { Accept: "application/json" } });
+    if (r.ok) render(await r.json());
   }
 
   async function key() {
@@ -109,13 +115,19 @@
     for (const b of S.bidders) {
       const tr = el("tr", null, { "data-bidder": b.id });
       tr.append(el("td", b.name), el("td", money(b.price), { class: "num" }));
+      tr.append(creditCell(b.credit, b.id));
       tr.append(el("td", b.compliance ? (b.compliance.passed ? "通过" : "不通过") : "—"));
       const cell = el("td");
       if (canRead) cell.append(el("a", "下载（水印副本）", { href: cfg().copyUrl.replace(/\/0\/copy$/, "/" + b.id + "/copy") }));
       if (mine && S.state === "compliance") {
         const voted = (S.my_votes || {})[String(b.id)];
         if (voted !== undefined) cell.append(el("span", voted ? " 已投：通过" : " 已投：不通过"));
-        cell.append(button("通过", "pass-" + b.id, () => post("compliance", { bidder: b.id, passed: true })));
+        // a credit finding must be addressed: passing the bid then needs a reason too
+        const flagged = b.credit && b.credit.result !== "clean";
+        const passReason = flagged ? el("input", null, { id: "pass-reason-" + b.id, placeholder: "如何考虑信用查询结果（必填）" }) : null;
+        if (passReason) cell.append(passReason);
+        cell.append(button("通过", "pass-" + b.id, () => post("compliance",
+          { bidder: b.id, passed: true, reason: passReason ? passReason.value : "" })));
         const items = el("input", null, { id: "fail-items-" + b.id, placeholder: "未满足的审查项，以、分隔" });
         const reason = el("input", null, { id: "fail-reason-" + b.id, placeholder: "理由" });
         cell.append(items, reason, button("不通过", "fail-" + b.id, () => post("compliance", {
@@ -126,6 +138,52 @@
       tr.append(cell);
       body.append(tr);
     }
+  }
+
+  // The credit check made when the compliance review started (财库〔2016〕125号): each entry found.
+  function creditCell(c, id) {
+    const td = el("td", null, { "data-credit": id });
+    if (!c) { td.append(el("span", "—", { class: "muted" })); return td; }
+    td.append(el("span", c.result_label, { class: c.result === "clean" ? "ok" : c.result === "barred" ? "error" : "warn" }));
+    if (c.entries.length) {
+      const ul = el("ul", null, { class: "credit-entries" });
+      for (const e of c.entries) {
+        ul.append(el("li", `［${e.list_label}·${e.measure_label}］${e.authority} ${e.document_no}，` +
+          `${e.starts_on} 至 ${e.ends_on || "长期"}，范围 ${e.region}${e.category ? "·" + e.category : "·全部行业"}` +
+          (e.facts ? "：" + e.facts : "")));
+      }
+      td.append(ul);
+    }
+    td.append(el("small", `查询快照 #${c.check}`, { class: "muted", title: "SM3 " + c.statement_sm3 }));
+    return td;
+  }
+
+  // Later stages' panels (hooks.room_findings): items, and the committee's record of considering them.
+  function renderFindings() {
+    const box = $("findings");
+    box.replaceChildren();
+    const panels = S.findings || [];
+    if (!panels.length) { box.append(el("p", "暂无", { class: "muted" })); return; }
+    panels.forEach((p, n) => {
+      const sec = el("div", null, { class: "card", "data-findings": p.kind });
+      sec.append(el("h3", p.title));
+      const ul = el("ul");
+      for (const it of p.items || []) {
+        const li = el("li");
+        li.append(el("strong", it.label), el("span", "：" + (it.bidders || []).join("、")));
+        if (it.detail) li.append(el("div", it.detail, { class: "muted" }));
+        ul.append(li);
+      }
+      if (!(p.items || []).length) ul.append(el("li", "未发现", { class: "muted" }));
+      sec.append(ul);
+      const r = p.review;
+      if (r && r.done) sec.append(el("p", "委员会研判意见：" + r.text, { class: "ok" }));
+      else if (r && r.required && (leader() || staff)) {
+        const text = el("textarea", null, { id: "findings-review-" + n, rows: "3", cols: "60", placeholder: "委员会如何考虑上述情况" });
+        sec.append(text, button("记录研判意见", "findings-review-btn-" + n, () => post(null, { text: text.value }, r.url)));
+      } else if (r && r.required) sec.append(el("p", "待评标委员会组长记录研判意见", { class: "muted" }));
+      box.append(sec);
+    });
   }
 
   function renderScoring() {
@@ -309,7 +367,7 @@
     S = state;
     $("stage").textContent = S.state_label;
     $("round").textContent = S.round;
-    renderSeats(); renderBidders(); renderScoring(); renderFlags(); renderClarifications(); renderReport(); renderControl();
+    renderSeats(); renderBidders(); renderFindings(); renderScoring(); renderFlags(); renderClarifications(); renderReport(); renderControl();
   }
 
   function start(state, isStaff) {
