@@ -70,9 +70,11 @@ def _clean(value: object) -> str:
 def pdf_metadata(data: bytes) -> dict[str, str]:
     """A PDF's Info dictionary: Author, CreationDate (as written) and the creator tool (Creator /
     Producer), or {} if it has none or cannot be parsed. ``/Info`` is named in the trailer (or the
-    cross-reference stream's dictionary), which are never compressed: without it nothing is parsed."""
-    if b"/Info" not in data:
-        return {}
+    cross-reference stream's dictionary), which are never compressed: without it nothing is parsed;
+    nor is a file whose last KiB has no ``%%EOF`` (the parser would search back through the file
+    for it, line by line: a hostile tail could cost seconds per file)."""
+    if b"/Info" not in data or b"%%EOF" not in data[-1024:]:
+        return {}  # no Info; or bytes after the end marker, which pypdf would scan back through
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -5,8 +5,11 @@ a package that cannot be read skipped without holding up the rest, who may read 
 from __future__ import annotations
 
 import datetime as dt
+import pathlib
 from typing import Any
 
+import pytest
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -19,8 +22,10 @@ from signing.statements import SignedStatement
 from tests.factories import api_token, make_user
 from tests.trading.signals.helpers import FORM, sweep, tender_with_bids
 from tests.trading.signals.test_collusion_rules import pdf
+from tests.trading.test_cli import demo_environment
 from tests.trading.test_draw import run_opening
 from trading.accounts.models import Role
+from trading.cli import main
 from trading.core.services import services
 from trading.opening.models import CeremonyBidder
 from trading.signals.models import SignalRun
@@ -166,3 +171,13 @@ def test_who_may_read_and_bad_input(client: FlaskClient, session: Session, app: 
         r = client.get(url, headers=t["staff"])
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     assert client.get(f"/api/v1/lots/{t['code']}/0/signals", headers=t["staff"]).status_code == 404
+
+
+def test_the_command_line_names_a_lot_it_cannot_find(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_environment(monkeypatch, tmp_path / "instance")
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    for cmd in ("show", "compute"):
+        r = runner.invoke(main, ["signals", cmd, "GGZY-2026-000404", "1"])
+        assert r.exit_code == 2 and "GGZY-2026-000404 的标段 1 不存在" in r.output, r.output
+    assert runner.invoke(main, ["signals", "show", "X", "0"]).exit_code == 2
