@@ -316,7 +316,7 @@ def _one(session: Session, ev: AuditEvent, now: dt.datetime) -> int:
 def move_proposal(
     session: Session,
     actor: Actor,
-    p: CreditProposal,
+    proposal: CreditProposal,
     to: ProposalState,
     *,
     reason: str,
@@ -325,13 +325,18 @@ def move_proposal(
     entry_id: int | None = None,
 ) -> None:
     """The one writer of ``CreditProposal.state``: proposed → confirmed or dismissed, once."""
-    if to not in MOVES[p.state]:
-        raise Conflict(f"该平台信用事件{p.state.label}，不能再处理", code="credit_proposal_decided")
-    frm = p.state
-    p.state, p.decided_at, p.decided_by_user_id, p.reason, p.entry_id = to, now, user_id, reason, entry_id
+    if to not in MOVES[proposal.state]:
+        raise Conflict(f"该平台信用事件{proposal.state.label}，不能再处理", code="credit_proposal_decided")
+    frm = proposal.state
+    proposal.state, proposal.decided_at, proposal.decided_by_user_id = to, now, user_id
+    proposal.reason, proposal.entry_id = reason, entry_id
     session.flush()
     record_event(
-        session, actor, f"credit.proposal_{to.value}", p, {"from": frm.value, "reason": reason, "entry": entry_id}
+        session,
+        actor,
+        f"credit.proposal_{to.value}",
+        proposal,
+        {"from": frm.value, "reason": reason, "entry": entry_id},
     )
 
 
