@@ -19,7 +19,7 @@ from archive import clock
 from archive.audit import AuditEvent
 from signing.certs import Certificate
 from signing.statements import SignedStatement
-from tests.factories import api_token, make_user
+from tests.factories import api_token, make_user, page_login
 from tests.trading.signals.helpers import FORM, sweep, tender_with_bids
 from tests.trading.signals.test_collusion_rules import pdf
 from tests.trading.test_cli import demo_environment
@@ -171,6 +171,24 @@ def test_who_may_read_and_bad_input(client: FlaskClient, session: Session, app: 
         r = client.get(url, headers=t["staff"])
         assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
     assert client.get(f"/api/v1/lots/{t['code']}/0/signals", headers=t["staff"]).status_code == 404
+
+
+def test_the_pages_for_supervisors(client: FlaskClient, session: Session, app: Flask) -> None:
+    t = colluding(client, session, app)
+    bidder = t["bidders"][0].user.username
+    page_login(client, t["staff_username"])
+    assert client.get(f"/signals/{t['code']}/1").status_code == 404  # not before the opening
+    run_opening(client, app, t)
+    sweep(session, app, t["deadline"] + dt.timedelta(hours=4))
+    listing = client.get("/signals").get_data(as_text=True)
+    assert t["code"] in listing and "7 项" in listing and "尚未记录" in listing
+    html = client.get(f"/signals/{t['code']}/1").get_data(as_text=True)
+    assert "同一网络地址上传" in html and "198.51.100.7" in html and "报价相同" in html and "李四" in html
+    assert "评标委员会尚未记录研判意见" in html
+    assert client.get(f"/signals/{t['code']}/7").status_code == 404
+    client.post("/logout")
+    page_login(client, bidder)
+    assert client.get("/signals").status_code == 403
 
 
 def test_the_command_line_names_a_lot_it_cannot_find(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
