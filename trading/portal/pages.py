@@ -66,12 +66,14 @@ TASKS: dict[Role, list[Task]] = {
         Task("评标澄清", "evaluation_room.clarifications_page", "答复评标委员会要求的澄清（限时）"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
         Task("投诉", "complaints.list_page", "异议答复不满意时向行政监督部门投诉，跟踪受理、调查与处理决定"),
+        Task("服务评价", "ratings.mine_page", "对参与过的开标、投诉处理等服务评价（好差评），差评由交易中心限时答复"),
     ],
     Role.TENDEREE: [
         Task("我的招标项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
         Task("新建招标项目", "tenders.new_tender", "填写项目、标段、评标办法和关键时间"),
         Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）、投诉处理和书面说明要求等通知"),
         Task("投诉与说明", "complaints.list_page", "行政监督部门要求本单位书面说明的投诉：查看并提交说明"),
+        Task("服务评价", "ratings.mine_page", "评价公告审核、开标、评标等服务（好差评），并在评标后评价专家"),
     ],
     Role.AGENCY: [
         Task("我的代理项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
@@ -90,6 +92,10 @@ TASKS: dict[Role, list[Task]] = {
         Task("时限预警", "supervision.warnings_list", "各监督点的计时：黄灯预警、红灯超期（含本中心的审核时限）"),
         Task("实时监控", "monitor.monitor_page", "今日及即将进行的开标、评标，各自的倒计时与时限预警"),
         Task("交易统计", "statistics.statistics_page", "按行业、方式、地区、月份统计交易量、金额与节资率"),
+        Task("信用记录", "credit.list_page", "失信被执行人等信用名单：导入、查询、撤销；报名与评标时的信用查询结果"),
+        Task("平台信用事件", "credit.proposals_page", "开标未解密、拒签合同等平台记录的行为：确认或驳回（不自动处罚）"),
+        Task("串标迹象", "signals.signal_list", "开标后计算的串标迹象及其证据、评标委员会的审议记录"),
+        Task("差评答复", "ratings.answers_page", "服务好差评中的差评：在时限内核实答复"),
         Task("通知", "tenders.my_notifications", "时限预警和投诉处理的通知"),
     ],
     Role.EXPERT: [Task("评标邀请与回避申报", "evaluation.expert_page", "答复抽取邀请，更新任职、亲属、董事与持股申报")],
@@ -99,6 +105,8 @@ TASKS: dict[Role, list[Task]] = {
         Task("投诉处理", "complaints.list_page", "受理或不予受理、暂停、要求说明、作出处理决定"),
         Task("交易统计", "statistics.statistics_page", "按行业、方式、地区、月份统计交易量、金额与节资率"),
         Task("监督规则", "supervision.rules_list", "时限规则：法律依据、起止事件、期限与预警阈值（可修订）"),
+        Task("串标迹象", "signals.signal_list", "开标后计算的串标迹象及其证据、评标委员会的审议记录"),
+        Task("信用记录", "credit.list_page", "只读查看信用记录、信用查询快照和平台信用事件"),
         Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）和投诉的通知"),
         Task("交易公告", "portal.search_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
@@ -127,7 +135,11 @@ VISITOR_NAV = [NavLink("投标工具", "bidding.tool_help", {})]
 
 
 #: the footer's links, for everyone: what the platform publishes for others to read
-FOOTER_LINKS = [("开放数据", "opendata.index"), ("接口文档", "apidocs.reference_page")]
+FOOTER_LINKS = [
+    ("开放数据", "opendata.index"),
+    ("服务评价", "ratings.public_page"),
+    ("接口文档", "apidocs.reference_page"),
+]
 
 
 def footer_links() -> list[tuple[str, str]]:
