@@ -18,6 +18,7 @@ from trading.evaluation.models import Evaluation, PublicityObjection
 from trading.guarantees.lifecycle import RELEASABLE
 from trading.guarantees.models import Guarantee
 from trading.opening.models import Ceremony
+from trading.signals.models import ServiceRating
 from trading.supervision.models import (
     Complaint,
     StatementRequest,
@@ -106,6 +107,15 @@ def resolve(session: Session, events: Sequence[LogEvent]) -> dict[int, Where]:
     tender_of_lot: dict[int, int] = {}
     if lot_ids:
         tender_of_lot = {k: v for k, v in session.execute(select(Lot.id, Lot.tender_id).where(Lot.id.in_(lot_ids)))}
+    # a rating's answer is the center's, about a tender (its notices are filed there); never a lot's
+    rating_tender: dict[int, int] = {}
+    if by_type["service_rating"]:
+        rq = (
+            select(ServiceRating.id, Tender.id)
+            .join(Tender, Tender.code == ServiceRating.tender_code)
+            .where(ServiceRating.id.in_(by_type["service_rating"]))
+        )
+        rating_tender = dict(session.execute(rq).all())
     tenders: set[int] = set()
     if by_type["tender"]:
         tenders = set(session.scalars(select(Tender.id).where(Tender.id.in_(by_type["tender"]))))
@@ -124,6 +134,8 @@ def resolve(session: Session, events: Sequence[LogEvent]) -> dict[int, Where]:
             out[ev.seq] = Where()
         elif ev.object_type == "tender":
             out[ev.seq] = Where(None, n) if n in tenders else Where()
+        elif ev.object_type == "service_rating":
+            out[ev.seq] = Where(None, rating_tender[n]) if n in rating_tender else Where()
         elif (ev.object_type, n) in complaint_of:
             cid, tid, lid = complaint_of[(ev.object_type, n)]
             out[ev.seq] = Where(lid, tid, cid)

@@ -420,6 +420,24 @@ SEED: tuple[SeedRule, ...] = (
         yellow_value=1,
         warned="asked supervisors",
     ),
+    SeedRule(
+        # a 差评 (score 1 or 2) asks the center to verify and answer; the rating's own answer stops it
+        rule_code="service_rating_answer",
+        title="答复服务差评（好差评整改）",
+        source="《国务院办公厅关于建立政务服务“好差评”制度提高政务服务水平的意见》（国办发〔2019〕51号）；时限为平台规定",
+        source_text=(
+            "国办发〔2019〕51号要求建立差评和投诉问题调查核实、督促整改和反馈机制，做到差评件件有整改、有反馈，"
+            "评价结果及整改情况向社会公开（摘要）。平台规定：“不满意”“非常不满意”的评价，交易中心应当自评价之日起"
+            "15个工作日内核实并书面答复整改情况（与多地“好差评”实施办法的差评整改时限一致）。"
+        ),
+        start_action="service_rating.rate[bad=True]",
+        stop_actions="service_rating.answer",
+        subject="object",
+        limit_value=15,
+        limit_unit=_WORKING,
+        yellow_value=3,
+        warned="center supervisors",
+    ),
 )
 
 SEED_BY_CODE: dict[str, SeedRule] = {r.code: r for r in SEED}

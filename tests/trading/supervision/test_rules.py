@@ -87,6 +87,11 @@ CASES = [
         for code in ("complaint_decide_construction", "complaint_decide_procurement")
         for start, last in (("2026-08-03", "2026-09-14"), ("2026-09-07", "2026-10-22"))
     ],
+    # 15 working days: across the holiday, the 调休 Sunday counted
+    *[
+        ("service_rating_answer", s, e, CALENDAR)
+        for s, e in (("2026-09-14", "2026-10-09"), ("2026-09-01", "2026-09-22"))
+    ],
 ]
 
 
