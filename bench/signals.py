@@ -74,7 +74,8 @@ def make_packages(folder: pathlib.Path, bids: int, rng: random.Random) -> list[p
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(FILENAME, build_price_sheet("GGZY-2026-000001", 1, price, {"duration_days": "300"}, DECLARED))
             for k in range(5):
-                created = f"D:202611{rng.randint(1, 28):02d}{rng.randint(0, 23):02d}0000+08'00'"
+                hms = rng.randint(0, 86399)
+                created = f"D:202611{rng.randint(1, 28):02d}{hms // 3600:02d}{hms // 60 % 60:02d}{hms % 60:02d}+08'00'"
                 data = pdf(f"编制人{i}-{k}", created, rng.randint(1 << 10, 48 << 10))
                 if k == 0 and i % 10 == 1:
                     data = shared  # copied from the previous bidder, its author and time with it
@@ -86,7 +87,9 @@ def make_packages(folder: pathlib.Path, bids: int, rng: random.Random) -> list[p
             for k in range(20):
                 z.writestr(f"附件/扫描件{k}.bin", rng.randbytes(rng.randint(1 << 10, 64 << 10)))
             for k in range(FILES - 30):
-                z.writestr(f"附件/说明{k}.txt", f"第{k}章 施工组织设计说明。".encode() * rng.randint(50, 2000))
+                z.writestr(
+                    f"附件/说明{k}.txt", f"第{k}章 投标人{i}的施工组织设计说明。".encode() * rng.randint(50, 2000)
+                )
         paths.append(path)
     return paths
 
