@@ -9,21 +9,16 @@ by each record's list and record id (a retry is ``unchanged``; other content und
 from __future__ import annotations
 
 import datetime as dt
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from archive import clock
 from archive.db import locked
 from signing.errors import StatementError
 from signing.statements import SignedStatement
 from trading.accounts import web
-from trading.accounts.credit_code import normalise
 from trading.accounts.permissions import Permission, requires
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput, NotFound, UnsupportedMediaType
@@ -32,7 +27,8 @@ from trading.credit import hooks, imports, proposals
 from trading.credit.checks import entry_json, result_label
 from trading.credit.entries import revoke_entry
 from trading.credit.formats import MAX_BYTES
-from trading.credit.models import CheckPurpose, CreditCheck, CreditEntry, CreditList, CreditProposal, ProposalState
+from trading.credit.models import CheckPurpose, CreditCheck, CreditEntry, CreditProposal
+from trading.credit.register import find_entries, list_proposals, proposal_state, read_filters
 from trading.credit.schemas import (
     CheckOut,
     ConfirmIn,
@@ -49,7 +45,6 @@ from trading.credit.schemas import (
 
 api = Blueprint("credit_api", __name__, url_prefix="/api/v1")
 
-PAGE_SIZE = 50
 #: room for the multipart envelope around a list file of the largest size
 ENVELOPE = 64 * 1024
 IMPORT_ERRORS = ("credit_import_invalid", "credit_entry_differs", "unsupported_media_type", "http_413")
@@ -131,60 +126,6 @@ def import_out(outcome: imports.Outcome) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- reading the register
-@dataclass(frozen=True)
-class Filters:
-    subject: str = ""
-    list_kind: CreditList | None = None
-    in_force_on: dt.date | None = None
-    revoked: bool | None = None
-
-
-def read_filters(args: Mapping[str, str]) -> Filters:
-    """The list's query string (the API's and the page's): a value no filter can mean is a named 422."""
-    subject = normalise(args.get("subject", ""))
-    if len(subject) > 18:
-        raise InvalidInput("主体代码不能超过 18 个字符", fields={"subject": "不能超过 18 个字符"})
-    raw_list = args.get("list", "")
-    if raw_list and raw_list not in {k.value for k in CreditList}:
-        raise InvalidInput("名单不是可选的值", fields={"list": "、".join(k.value for k in CreditList)})
-    raw_day = args.get("in_force_on", "").strip()
-    try:
-        day = dt.date.fromisoformat(raw_day) if raw_day else None
-    except ValueError:
-        raise InvalidInput("日期格式不正确，例如 2026-12-20", fields={"in_force_on": "日期格式不正确"}) from None
-    raw_revoked = args.get("revoked", "").strip().lower()
-    if raw_revoked not in ("", "true", "false"):
-        raise InvalidInput("revoked 应为 true 或 false", fields={"revoked": "true 或 false"})
-    return Filters(
-        subject=subject,
-        list_kind=CreditList(raw_list) if raw_list else None,
-        in_force_on=day,
-        revoked=None if raw_revoked == "" else raw_revoked == "true",
-    )
-
-
-def find_entries(session: Session, f: Filters, page: int) -> tuple[list[CreditEntry], int, int, int]:
-    """One page of entries (newest first), the total, the page shown and the number of pages."""
-    q = select(CreditEntry)
-    if f.subject:
-        q = q.where(CreditEntry.subject_id == f.subject)
-    if f.list_kind is not None:
-        q = q.where(CreditEntry.list_kind == f.list_kind)
-    if f.in_force_on is not None:
-        q = q.where(
-            CreditEntry.starts_on <= f.in_force_on,
-            or_(CreditEntry.ends_on.is_(None), CreditEntry.ends_on >= f.in_force_on),
-            CreditEntry.revoked_at.is_(None),
-        )
-    if f.revoked is not None:
-        q = q.where(CreditEntry.revoked_at.is_not(None) if f.revoked else CreditEntry.revoked_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(page, pages)
-    rows = session.scalars(q.order_by(CreditEntry.id.desc()).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))
-    return list(rows), total, page, pages
-
-
 def get_entry(entry_id: int, *, for_update: bool = False) -> CreditEntry:
     q = select(CreditEntry).where(CreditEntry.id == entry_id)
     e = web.db().scalar(locked(q) if for_update else q)
@@ -209,19 +150,6 @@ def get_proposal(proposal_id: int, *, for_update: bool = False) -> CreditProposa
     if p is None:
         raise NotFound("平台信用事件不存在", code="no_such_credit_proposal")
     return p
-
-
-def list_proposals(session: Session, state: ProposalState | None) -> list[CreditProposal]:
-    q = select(CreditProposal)
-    if state is not None:
-        q = q.where(CreditProposal.state == state)
-    return list(session.scalars(q.order_by(CreditProposal.id.desc()).limit(500)))
-
-
-def proposal_state(raw: str) -> ProposalState | None:
-    if raw and raw not in {s.value for s in ProposalState}:
-        raise InvalidInput("状态不是可选的值", fields={"state": "、".join(s.value for s in ProposalState)})
-    return ProposalState(raw) if raw else None
 
 
 # ---------------------------------------------------------------- changing it (the API and the pages)

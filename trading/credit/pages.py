@@ -25,6 +25,7 @@ from trading.accounts.form_errors import field_lines
 from trading.accounts.permissions import Permission, has, requires
 from trading.core.errors import DomainError, InvalidInput
 from trading.credit import api as ops
+from trading.credit import register
 from trading.credit.formats import COLUMNS, MAX_BYTES, MAX_ROWS, TITLES
 from trading.credit.imports import ImportRefused
 from trading.credit.models import CreditList, Measure, ProposalState
@@ -64,14 +65,14 @@ def category_label(value: str | None) -> str:
 def list_page() -> ResponseReturnValue:
     args = {k: v for k, v in request.args.items() if isinstance(v, str)}
     try:
-        filters = ops.read_filters(args)
+        filters = register.read_filters(args)
         page = web.query_int("page", 1, minimum=1)
     except InvalidInput as exc:
         html = render_template(
             "credit/entries.html", rows=[], total=0, page=1, links=[], form=args, lists=CreditList, error=exc.message
         )
         return html, exc.status
-    rows, total, page, pages_ = ops.find_entries(web.db(), filters, page)
+    rows, total, page, pages_ = register.find_entries(web.db(), filters, page)
     kept: dict[str, Any] = {k: v for k, v in args.items() if k in ("subject", "list", "in_force_on", "revoked") and v}
     shown = sorted({1, pages_, *range(max(1, page - 5), min(pages_, page + 5) + 1)})
     return render_template(
@@ -149,7 +150,7 @@ def import_submit() -> ResponseReturnValue:
 def proposals_page() -> ResponseReturnValue:
     raw = request.args.get("state", "proposed")
     state = ProposalState(raw) if raw in {s.value for s in ProposalState} else None
-    items = ops.list_proposals(web.db(), state)
+    items = register.list_proposals(web.db(), state)
     return render_template(
         "credit/proposals.html",
         items=items,
