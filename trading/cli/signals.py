@@ -41,6 +41,7 @@ def compute(tender: str, lot: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出 (print JSON)")
 def show(tender: str, lot: int, as_json: bool) -> None:
     from archive import clock
+    from trading.core.schemas import printable
     from trading.signals.reviews import signal_rows
     from trading.signals.runs import computed_run, lot_named, signals_of
 
@@ -57,7 +58,7 @@ def show(tender: str, lot: int, as_json: bool) -> None:
         if not rows:
             click.echo("未发现串标迹象 (no signals)")
         for r in rows:
-            click.echo(f"- {r['label']}：{'、'.join(r['bidders'])}\n    {r['detail']}")
+            click.echo(f"- {r['label']}：{printable('、'.join(r['bidders']))}\n    {printable(r['detail'])}")
         for sk in run.skipped:
             who = sk.get("bidder") or sk.get("document")
-            click.echo(f"! 未能读取 {who}：{sk.get('code')}")
+            click.echo(f"! 未能读取 {printable(who)}：{printable(sk.get('code'))}")

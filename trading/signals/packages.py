@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import unicodedata
 import warnings
 import zipfile
 from dataclasses import dataclass
@@ -63,8 +64,13 @@ class PackageFacts:
     metadata: tuple[DocMeta, ...]
 
 
-def _clean(value: object) -> str:
-    return " ".join(str(value).split())[:200] if value is not None else ""
+def clean_text(value: object) -> str:
+    """A metadata value as compared and shown: one line of at most 200 characters, without control
+    or format characters (a NUL or a lone surrogate could not be signed or stored)."""
+    if value is None:
+        return ""
+    text = "".join(ch for ch in str(value) if unicodedata.category(ch)[0] != "C")
+    return " ".join(text.split())[:200]
 
 
 def pdf_metadata(data: bytes) -> dict[str, str]:
@@ -81,8 +87,8 @@ def pdf_metadata(data: bytes) -> dict[str, str]:
             info = PdfReader(io.BytesIO(data)).metadata
             if not info:
                 return {}
-            out = {name: _clean(info.get(key)) for key, name in _PDF_FIELDS.items()}
-            tool = " / ".join(_clean(info.get(k)) for k in ("/Creator", "/Producer") if info.get(k))
+            out = {name: clean_text(info.get(key)) for key, name in _PDF_FIELDS.items()}
+            tool = " / ".join(clean_text(info.get(k)) for k in ("/Creator", "/Producer") if info.get(k))
     except Exception:  # pypdf raises many kinds on a broken file; the document simply has no metadata
         return {}
     if tool:
@@ -119,15 +125,15 @@ def office_metadata(data: bytes) -> dict[str, str]:
         ):
             el = core.find(tag, _NS)
             if el is not None and el.text:
-                out[name] = _clean(el.text)
+                out[name] = clean_text(el.text)
     if app is not None:
         parts = [app.find(f"ep:{t}", _NS) for t in ("Application", "AppVersion")]
-        tool = " ".join(_clean(el.text) for el in parts if el is not None and el.text)
+        tool = " ".join(clean_text(el.text) for el in parts if el is not None and el.text)
         if tool:
             out["tool"] = tool
         company = app.find("ep:Company", _NS)
         if company is not None and company.text:
-            out["company"] = _clean(company.text)
+            out["company"] = clean_text(company.text)
     return {k: v for k, v in out.items() if v}
 
 

@@ -121,7 +121,9 @@ def bid_facts(
                 files=facts.files,
                 metadata=facts.metadata,
                 price=_price(sheet),
-                sheet_fields=fields if isinstance(fields, dict) else {},
+                sheet_fields={k: packages.clean_text(v) if isinstance(v, str) else v for k, v in fields.items()}
+                if isinstance(fields, dict)
+                else {},
                 contact_name=interest.contact_name if interest else "",
                 contact_phone=interest.contact_phone if interest else "",
                 legal_representative=org.legal_representative if org else "",

@@ -255,6 +255,9 @@ def test_a_package_is_hashed_and_its_documents_metadata_read() -> None:
 
 def test_broken_documents_have_no_metadata_and_a_broken_package_is_named() -> None:
     assert packages.pdf_metadata(b"%PDF-1.4 /Info garbage") == {}
+    hostile = pdf(Author="李\x00四\x1b[2J\u202e\n", Title="x")
+    assert packages.pdf_metadata(hostile)["author"] == "李四[2J"  # nothing a terminal or database chokes on
+    assert packages.pdf_metadata(hostile + b"%" + b"x" * 4096) == {}  # bytes after %%EOF: not parsed
     assert packages.office_metadata(b"PK\x03\x04 not really") == {}
     entity = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>'
     assert packages.office_metadata(docx("x", "y").replace(b"<Types/>", b"<Types/>")) != {}
