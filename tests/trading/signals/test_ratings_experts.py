@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import AuditEvent
-from tests.factories import api_token, draw_and_confirm, make_user, open_room_of, page_login
+from tests.factories import api_token, csrf_from, draw_and_confirm, make_user, open_room_of, page_login
 from tests.trading.test_draw import _experts, opened_lot
 from trading.accounts.models import Organisation, OrgKind, Role
 from trading.credit.checks import draw_suspensions
@@ -94,9 +94,16 @@ def test_staff_and_the_tenderee_each_rate_each_sitting_expert_once(
     ev = session.scalars(select(AuditEvent).where(AuditEvent.action == "expert_rating.rate")).all()
     assert len(ev) == 2
     # the page shows the forms for the experts still to rate, and links the room
-    page_login(client, w.t["staff_username"])
-    page = client.get(f"/evaluations/{w.ev}/ratings")
-    assert page.status_code == 200 and "提交评价" in page.text and f"/evaluations/{w.ev}" in page.text
+    with clock.frozen(w.at):
+        page_login(client, w.t["tenderee_username"])
+        page = client.get(f"/evaluations/{w.ev}/ratings")
+        assert page.status_code == 200 and "提交评价" in page.text and f"/evaluations/{w.ev}" in page.text
+        form = {"csrf_token": csrf_from(page.text), "expert_id": str(w.experts[1]), **{k: "2" for k in GOOD}}
+        assert client.post(f"/evaluations/{w.ev}/ratings", data=form).status_code == 302
+        assert "未提交" in client.get(f"/evaluations/{w.ev}/ratings").text  # no reasons for the 2s
+        form["reasons"] = "评审过程中多次离席，评分说明不充分"
+        client.post(f"/evaluations/{w.ev}/ratings", data=form)
+    assert len(client.get(w.url, headers=ht).get_json()["ratings"]) == 3
 
 
 def test_who_may_not_rate_and_when(client: FlaskClient, session: Session, app: Flask) -> None:
@@ -132,7 +139,7 @@ def test_who_may_not_rate_and_when(client: FlaskClient, session: Session, app: F
         assert client.post(w.url, json={"expert_id": x, **GOOD}, headers=hs).status_code == 201
 
 
-BAD_MARKS = [
+BAD_MARKS: list[tuple[dict[str, Any], str]] = [
     ({**GOOD, "discipline": 2}, "reasons"),  # below 3 without a reason
     ({**GOOD, "discipline": 2, "reasons": "不好"}, "reasons"),  # too short
     ({**GOOD, "quality": 6}, "quality"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,8 @@ def test_a_mark_below_three_needs_a_reason_of_ten_to_five_hundred_characters() -
 
 @pytest.mark.parametrize("bad", [0, 6, -1, True, "3", None, 2.5])
 def test_marks_are_whole_numbers_from_one_to_five(bad: object) -> None:
-    errors = r.marks_errors(ALL | {"diligence": bad}, "理由足够长的一段说明文字")  # type: ignore[dict-item]
+    marks: dict[str, Any] = ALL | {"diligence": bad}
+    errors = r.marks_errors(marks, "理由足够长的一段说明文字")
     assert set(errors) == {"diligence"}
 
 
