@@ -66,6 +66,7 @@ STAGE_TAGS: dict[str, str] = {
     "opening": "开标",
     "evaluation": "评标",
     "awards": "定标与公示",
+    "signals": "串标迹象与评价",
     "supervision": "监督与投诉",
     "archives": "归档",
     "opendata": "开放数据",
