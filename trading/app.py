@@ -223,6 +223,7 @@ def connect_stages() -> None:
     from trading.archives.audit_scope import tender_objects
     from trading.audit import hooks as audit_hooks
     from trading.awards.award import tender_page_context as awards_on_tender_page
+    from trading.credit import hooks as credit_hooks
     from trading.evaluation import hooks as evaluation_hooks
     from trading.opendata.pages import tender_page_context as opendata_on_tender_page
     from trading.opening.ceremonies import create_ceremonies
@@ -230,6 +231,7 @@ def connect_stages() -> None:
     from trading.opening.stages import cancel_for_termination
     from trading.signals import reviews as signal_reviews
     from trading.tenders import hooks as tender_hooks
+    from trading.tenders.sealed import bidding_closed
 
     tender_hooks.tender_published.connect(create_ceremonies)
     tender_hooks.tender_terminated.connect(cancel_for_termination)
@@ -237,6 +239,7 @@ def connect_stages() -> None:
     tender_hooks.tender_page_context.connect(awards_on_tender_page)
     tender_hooks.tender_page_context.connect(opendata_on_tender_page)
     audit_hooks.tender_objects.connect(tender_objects)
+    credit_hooks.registration_public.connect(bidding_closed)
     evaluation_hooks.room_findings.connect(signal_reviews.room_findings)
     evaluation_hooks.compliance_refusal.connect(signal_reviews.compliance_refusal)
 

@@ -105,6 +105,19 @@ def error_schema() -> dict[str, Any]:
                     },
                     "current": {"description": "（部分错误）当前状态"},
                     "allowed": {"description": "（部分错误）可以进入的状态"},
+                    "rows": {
+                        "type": "array",
+                        "description": "（信用名单导入）有误的行：行号（0 为整个文件）、字段和原因",
+                        "items": {
+                            "type": "object",
+                            "required": ["row", "field", "message"],
+                            "properties": {
+                                "row": {"type": "integer"},
+                                "field": {"type": "string"},
+                                "message": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             }
         },

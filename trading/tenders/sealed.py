@@ -113,3 +113,10 @@ def reveal_due(session: Session, kek: bytes, now: dt.datetime) -> int:
     return each_attempted(
         session, ids, now, "reveal_sealed", "sealed.reveal_failed", lambda tid: ("tender", str(tid)), reveal_one
     )
+
+
+def bidding_closed(session: Session, tender_code: str, now: dt.datetime) -> bool:
+    """Whether ``tender_code``'s bid deadline has passed at ``now``: from then on who registered is
+    no longer secret (the credit stage asks before it shows a registration's check)."""
+    deadline = session.scalar(select(Tender.bid_deadline).where(Tender.code == tender_code))
+    return deadline is not None and clock.as_utc(now) >= clock.as_utc(deadline)
