@@ -511,7 +511,7 @@ def test_the_demo_prints_what_the_tool_needs_in_chinese(played: Played) -> None:
             if u.organisation
         }
     db.engine.dispose()
-    assert len(users) == 15
+    assert len(users) == 16
     for username, (name, code) in users.items():
         line = next(line for line in out.splitlines() if line.strip().startswith(username + " "))
         assert name in line and code in line, line
@@ -588,6 +588,15 @@ def test_supervisors_find_a_red_and_a_yellow_light_a_complaint_and_a_year_of_sta
     statistics over a year of generated history, marked as generated on the page and the download."""
     from trading.demo.supervision import RED_TITLE, YELLOW_TITLE
 
+    from trading.app import import_job_modules
+    from trading.core.scheduler import LeaseScheduler
+    from trading.core.services import services
+
+    # The yellow tender turns yellow between the history's end and half an hour after the demo
+    # starts; the served demo's scheduler recolours the clocks within 30 s of starting, as here.
+    import_job_modules()
+    ran = LeaseScheduler(demo_app.extensions["ggzy.db"], services=services(demo_app)).run_job("supervision_clocks")
+    assert ran is not None
     accounts = passwords(played.instance)
     client = demo_app.test_client()
     page_login(client, "supervisor", accounts["supervisor"])
@@ -606,3 +615,39 @@ def test_supervisors_find_a_red_and_a_yellow_light_a_complaint_and_a_year_of_sta
     (room,) = [r for r in monitor["evaluations"] if r["complaints"]]
     assert room["complaints"][0]["state_label"] == "已受理"
     assert "时限预警" in client.get("/supervision/warnings").get_data(as_text=True)
+
+
+def test_integrity_a_refused_bidder_a_flagged_lot_expert_ratings_and_service_ratings(
+    played: Played, demo_app: Flask
+) -> None:
+    """Issue 22's demo: a bidder on a dishonesty list refused at registration with a signed check,
+    the evaluated lot's collusion signals before its committee (considered on the record), the
+    experts rated after an evaluation, and the public service ratings with a 差评 answered."""
+    from trading.demo import org_credit_code
+
+    assert "报名" in played.output and "被信用查询拒绝" in played.output
+    accounts = passwords(played.instance)
+    client = demo_app.test_client()
+    staff = api_token(client, "staff", accounts["staff"])
+    entries = client.get("/api/v1/credit/entries", headers=staff).get_json()["items"]
+    barred = [e for e in entries if e["subject"]["id"] == org_credit_code("bidder4")]
+    assert [e["list"] for e in barred] == ["dishonest_debtors"]
+    supervisor = api_token(client, "supervisor", accounts["supervisor"])
+    opened = client.get("/api/v1/evaluations/1", headers=supervisor).get_json()["tender"]
+    run = client.get(f"/api/v1/lots/{opened}/1/signals", headers=supervisor).get_json()
+    kinds = {s["kind"] for s in run["items"]}
+    assert {"same_address", "same_file", "same_metadata"} <= kinds, kinds
+    linked = {tuple(sorted(s["bidders"])) for s in run["items"]}
+    assert linked == {("榕城建设工程有限公司", "海峡路桥集团有限公司")}, linked
+    room = client.get("/api/v1/evaluations/1", headers=supervisor).get_json()
+    (panel,) = room["findings"]
+    assert panel["review"]["done"] and "串标迹象" in panel["review"]["text"]
+    notice = [b for b in room["bidders"] if b["credit"] and b["credit"]["entries"]]
+    assert [b["name"] for b in notice] == ["闽江水利水电工程有限公司"]
+    rated = client.get("/api/v1/evaluations/2/ratings", headers=staff).get_json()
+    assert len(rated["ratings"]) == 2 * len(rated["experts"]) > 0
+    public = client.get("/api/v1/ratings/services").get_json()
+    assert sum(c["count"] for c in public["cells"] if c["month"] == "") == 6  # tenderee 2, bidders 4
+    assert "<svg" in client.get("/ratings").get_data(as_text=True)
+    (bad,) = client.get("/api/v1/ratings/services/bad", headers=staff).get_json()["items"]
+    assert bad["answer"] and bad["score"] == 2

@@ -21,6 +21,7 @@ from trading.core.services import services
 from trading.demo import display_name, org_credit_code
 from trading.demo.actors import DEMO_PROCEDURE, SPECIALTY, Actor, key_file, make_keys, tender_body, upload_document
 from trading.demo.bidders import credentials_pdf, encryption_cert, seal_and_upload
+from trading.demo.integrity import compliance_reason, review_signals
 from trading.demo.scheduler import History
 from trading.opening.decryption import run_pending
 
@@ -222,10 +223,13 @@ def evaluation(
     for x, _, _ in committee:
         x.call("POST", f"{url}/leader", json={"candidate": lead[2]})
     lead[0].call("POST", f"{url}/stages/compliance")
-    bids = [b["opening_seat"] for b in lead[0].call("GET", url)["bidders"]]
+    shown = lead[0].call("GET", url)["bidders"]
+    bids = [b["opening_seat"] for b in shown]
     for x, _, _ in committee:
-        for b in bids:
-            x.call("POST", f"{url}/compliance", json={"opening_seat": b, "passed": True})
+        for b in shown:
+            vote = {"opening_seat": b["opening_seat"], "passed": True, **compliance_reason(b)}
+            x.call("POST", f"{url}/compliance", json=vote)
+    review_signals(lead[0], url)
     lead[0].call("POST", f"{url}/stages/scoring")
     moment.advance(minutes=30)
     factors = lead[0].call("GET", url)["criteria"]["factors"]

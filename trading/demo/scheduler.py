@@ -52,6 +52,7 @@ class History:
         happened (their sweeps measure the whole log from the first run), the open data of what happened last, the bulk files of the
         days that are over (so the open-data page lists some), and the national exchange records of
         what the last public checkpoint covers (the served demo's scheduler pushes them)."""
+        self.run(moment, "credit_proposals", 30)
         self.run(moment, "supervision_clocks", 30)
         self.run(moment, "supervision_facts", 30)
         self.run(moment, "ocds_releases", 60)

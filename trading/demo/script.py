@@ -37,6 +37,7 @@ from trading.demo.history import (
     opened_tender,
     publicity,
 )
+from trading.demo.integrity import credit_list, rate_experts, rate_services, refused_registration
 from trading.demo.scheduler import History
 from trading.demo.supervision import (
     RED_TITLE,
@@ -99,6 +100,7 @@ def run(
         sign_key2 = make_keys(app, tenderee2, keys_dir / "tenderee2", "福州市鼓楼区市政工程建设中心")
         bidder_keys = [make_keys(app, b, keys_dir / b.username, b.username) for b in bidders]
         supervisor = Actor(app, "supervisor", accounts["supervisor"])
+        log += credit_list(staff, moment.current)
         late = stuck_in_review(tenderee, sign_key, RED_TITLE, start + dt.timedelta(days=40))
         yellow: list[str] = []
         issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
@@ -106,6 +108,7 @@ def run(
         moment.advance(minutes=10)
         log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer, moment)
         scheduler.archive(moment)  # the closed opening's package
+        scheduler.run(moment, "collusion_signals", 10)  # the lot's signals, within the minute
         opened = log_code(log[-1])
         experts = [Actor(app, f"expert{i}", accounts[f"expert{i}"]) for i in range(1, 6)]
         moment.advance(minutes=40)
@@ -117,6 +120,7 @@ def run(
         moment.advance(minutes=30)
         plays = opened_tender(app, tenderee2, staff, bidders, sign_key2, keys_dir, issuer, moment, PAVEMENT)
         scheduler.archive(moment)
+        scheduler.run(moment, "collusion_signals", 10)
         whole = log_code(plays[-1])
         moment.advance(minutes=40)
         committee_draw(staff, whole, experts, register=False)
@@ -124,6 +128,8 @@ def run(
         awarded = evaluation(app, staff, experts, (tenderee2, sign_key2), whole, keys_dir, moment)
         publicity(staff, awarded, moment)
         scheduler.open_data(moment)
+        log += rate_experts(staff, tenderee2, awarded.id)
+        log += rate_services(staff, tenderee2, bidders, (whole, awarded.id), opened, moment)
         publicity_at = start - dt.timedelta(days=PUBLICITY_DAYS) + PUBLICITY_LEFT
         moment.advance(minutes=20)
         log += complaint_in_progress(bidders[2], bidder_keys[2], supervisor, tenderee, opened, moment)
@@ -178,6 +184,7 @@ def run(
         json={"answer": "面层厚度为 6 厘米，详见施工图第 3 张（路面结构图）。"},
     )
     live.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
+    live += refused_registration(Actor(app, "bidder4", accounts["bidder4"], "192.0.2.44"), code)
 
     later = clock.now() + dt.timedelta(days=25)
     t2 = tenderee.call(
