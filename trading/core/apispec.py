@@ -68,7 +68,6 @@ STAGE_TAGS: dict[str, str] = {
     "evaluation": "评标",
     "awards": "定标与公示",
     "signals": "串标迹象与评价",
-    "signals": "串标迹象与评价",
     "supervision": "监督与投诉",
     "archives": "归档",
     "opendata": "开放数据",
