@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import SYSTEM, record_event
+from archive.db import locked
 from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, OrgKind, User
 from trading.accounts.permissions import Permission, has
@@ -202,6 +203,8 @@ def suspend_if_below(
 ) -> CreditEntry | None:
     """The suspension entry when the expert's standing is below the threshold and no suspension
     from ratings holds today (one at a time: the next rating after it ends is measured again)."""
+    # the expert's row locked: two raters finishing at once must not both write a suspension
+    session.scalar(locked(select(Expert.id).where(Expert.id == expert.id)))
     recent = recent_values(session, expert.id, policy.window)
     value = rules.standing([v for _, v in recent], policy.window)
     if not rules.suspends(value, policy.threshold):

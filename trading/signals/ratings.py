@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from archive.clock import local
+from archive.clock import SHANGHAI, local
 
 # ---------------------------------------------------------------- expert ratings
 #: the four marks of 标后评价, in the order forms and tables show them
@@ -198,6 +198,14 @@ class Cell:
 
 def month_of(at: dt.datetime) -> str:
     return local(at).strftime("%Y-%m")
+
+
+def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
+    """The first instant of ``YYYY-MM`` (Beijing) and of the month after, in UTC."""
+    year, mon = int(month[:4]), int(month[5:7])
+    nxt = (year + 1, 1) if mon == 12 else (year, mon + 1)
+    start = dt.datetime(year, mon, 1, tzinfo=SHANGHAI)
+    return start.astimezone(dt.UTC), dt.datetime(*nxt, 1, tzinfo=SHANGHAI).astimezone(dt.UTC)
 
 
 def aggregate(facts: Iterable[RatingFact]) -> dict[tuple[str, str], Cell]:

@@ -165,13 +165,11 @@ def aggregates_json(session: Session, month: str | None) -> dict[str, Any]:
         (c for c in cells.values() if (c.month == month if month else True)),
         key=lambda c: (order.get(c.service, 99), c.month != "", c.month),
     )
-    q = (
-        select(ServiceRating)
-        .where(ServiceRating.answered_at.is_not(None), ServiceRating.answer_due.is_not(None))
-        .order_by(ServiceRating.answered_at.desc())
-        .limit(PUBLIC_ANSWERS)
-    )
-    answered = [r for r in session.scalars(q) if not month or rules.month_of(clock.as_utc(r.at)) == month]
+    q = select(ServiceRating).where(ServiceRating.answered_at.is_not(None), ServiceRating.answer_due.is_not(None))
+    if month:
+        start, end = rules.month_bounds(month)
+        q = q.where(ServiceRating.at >= start, ServiceRating.at < end)
+    answered = list(session.scalars(q.order_by(ServiceRating.answered_at.desc()).limit(PUBLIC_ANSWERS)))
     return {
         "month": month,
         "cells": [

@@ -11,6 +11,7 @@ from trading.core.schemas import OneLine, Schema, TextBlock
 from trading.signals import ratings as rules
 from trading.signals.models import RaterRole, ServiceKind
 
+
 class ExpertRatingIn(Schema):
     """One rater's marks for one expert (1–5 each); any mark below 3 needs reasons (10–500 字)."""
 
@@ -70,7 +71,8 @@ class EvaluationRatingsOut(Reply):
 
 class ServiceRatingIn(Schema):
     service: ServiceKind = Field(
-        title="服务", description="publication_review（公告审核发布）、opening（开标）、evaluation（评标）、complaint（投诉处理）"
+        title="服务",
+        description="publication_review（公告审核发布）、opening（开标）、evaluation（评标）、complaint（投诉处理）",
     )
     subject: OneLine = Field(
         title="服务对象",

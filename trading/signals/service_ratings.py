@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.audit import record_event
+from archive.db import locked
 from signing.digest import sm3_hex
 from trading.accounts.models import User
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -265,7 +266,8 @@ def answer_rating(
 ) -> ServiceRating:
     """The center's answer to a 差评 (核实整改情况), once."""
     now = now or clock.now()
-    row = session.get(ServiceRating, rating_id)
+    # locked: two staff answering at once must not both pass the check below
+    row = session.scalar(locked(select(ServiceRating).where(ServiceRating.id == rating_id)))
     if row is None:
         raise NotFound("评价不存在")
     if row.answer_due is None:

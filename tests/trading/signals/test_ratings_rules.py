@@ -87,3 +87,9 @@ def test_the_aggregates_count_average_bad_share_and_answers_on_time() -> None:
     assert whole.count == 5 and whole.average == Decimal("2.6")
     assert cells[("evaluation", "")].bad_share == 0 and cells[("evaluation", "")].on_time_share is None
     assert r.percent(Decimal("0.75")) == "75.0%" and r.percent(None) == "—"
+
+
+def test_a_month_is_beijing_time() -> None:
+    start, end = r.month_bounds("2026-12")
+    assert start == dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC) and end == dt.datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    assert r.month_of(start) == "2026-12" and r.month_of(end - dt.timedelta(seconds=1)) == "2026-12"
