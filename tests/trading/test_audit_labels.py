@@ -19,12 +19,24 @@ from trading.audit.labels import ACTION_LABELS, OBJECT_LABELS, action_label, nam
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ACTION = re.compile(r"^[a-z][a-z_]*(\.[a-z][a-z_]*)+$")
 #: calls whose string argument names something else (a route, a column, a template)
-NOT_ACTIONS = {"url_for", "redirect", "ForeignKey", "endpoint_rule", "render_template", "getLogger", "Index"}
+NOT_ACTIONS = {
+    "url_for",
+    "redirect",
+    "ForeignKey",
+    "endpoint_rule",
+    "render_template",
+    "getLogger",
+    "Index",
+    "Hook",
+    "Task",
+    "NavLink",
+}
 
 
 def expansions() -> dict[str, list[str]]:
     """The f-strings that make actions, by their shape, with the codes they can make."""
     from trading.accounts.models import SessionKind
+    from trading.credit.models import ProposalState
     from trading.evaluation.models import MemberState
     from trading.guarantees.lifecycle import CLAIM_MOVES
     from trading.opening.models import Stage
@@ -36,6 +48,7 @@ def expansions() -> dict[str, list[str]]:
         "draw.{}": [f"draw.{s.value}" for s in MemberState],
         "guarantee.claim_{}": sorted({f"guarantee.claim_{to.value}" for moves in CLAIM_MOVES.values() for to in moves}),
         "opening.joint_{}": [f"opening.joint_{a}" for a in joint],
+        "credit.proposal_{}": [f"credit.proposal_{s.value}" for s in ProposalState if s is not ProposalState.PROPOSED],
     }
 
 

@@ -56,6 +56,7 @@ ACTION_LABELS: dict[str, str] = {
     "tender_document.read_damaged": "招标文件校验不符",
     "tender_document.download": "下载招标文件（密封记录）",
     "interest.register": "投标报名（密封记录）",
+    "interest.refused": "报名被信用查询拒绝（密封记录）",
     "question.ask": "提出问题（密封记录）",
     "question.answer": "答复问题",
     "notification.send": "发送通知",
@@ -166,6 +167,20 @@ ACTION_LABELS: dict[str, str] = {
     "complaint.statement": "当事人就投诉作出说明",
     "complaint.decide": "作出投诉处理决定",
     "complaint.withdraw": "撤回投诉",
+    # credit
+    "credit.imported": "导入信用名单",
+    "credit.entry_added": "新增信用记录",
+    "credit.entry_revoked": "撤销信用记录",
+    "credit.checked": "评标时信用查询",
+    "credit.proposed": "平台信用事件（待确认）",
+    "credit.proposal_confirmed": "确认平台信用事件",
+    "credit.proposal_dismissed": "驳回平台信用事件",
+    # signals and ratings
+    "signals.computed": "计算串标迹象",
+    "signals.reviewed": "评标委员会研判串标迹象",
+    "expert_rating.rate": "专家标后评价",
+    "service_rating.rate": "服务好差评",
+    "service_rating.answer": "答复服务差评",
     # archives
     "archive.build": "生成档案包",
     "archive.build_failed": "生成档案包失败",
@@ -215,6 +230,10 @@ NAMESPACE_LABELS: dict[str, str] = {
     "draw": "专家抽取",
     "evaluation": "评标与公示",
     "archive": "档案",
+    "credit": "信用记录",
+    "signals": "串标迹象",
+    "expert_rating": "专家评价",
+    "service_rating": "服务好差评",
     # supervision: rules and warnings
     "supervision_rule": "监督规则",
     "supervision_clock": "时限预警",
@@ -271,6 +290,15 @@ OBJECT_LABELS: dict[str, str] = {
     "complaint": "投诉",
     "complaint_file": "投诉文书与材料",
     "complaint_statement": "投诉说明要求",
+    # credit, signals and ratings
+    "credit_entry": "信用记录",
+    "credit_import": "信用名单导入",
+    "credit_check": "信用查询快照",
+    "credit_proposal": "平台信用事件",
+    "signal_run": "串标迹象计算",
+    "signal_review": "串标迹象研判",
+    "expert_rating": "专家评价",
+    "service_rating": "服务评价",
 }
 
 #: the actors that are not a user (``ActorRef``s): the scheduler, anonymous requests, a bidder's
