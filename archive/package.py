@@ -50,6 +50,7 @@ CATEGORIES = {
     "evaluation": "评标报告（含专家抽取、评审与签名）",
     "award": "中标通知书",
     "supervision": "投诉处理与时限监督记录",
+    "credit": "信用查询记录（报名时与评标时，平台签名）",
     "event_log": "交易过程记录",
     "checkpoint": "日志检查点",
     "certificate": "证书",

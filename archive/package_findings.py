@@ -13,6 +13,11 @@ from typing import NamedTuple
 
 from signing.errors import SigningError
 
+#: A credit snapshot (``credit/checks/<id>.json``) that is not the platform's signed statement as
+#: it was signed (altered, re-signed, malformed), or one about another tender or lot.
+CREDIT_CHECK_INVALID = "credit_check_invalid"
+CREDIT_CHECK_FOREIGN = "credit_check_foreign"
+
 
 class Check(NamedTuple):
     what: str  # the check and the entry it concerns
