@@ -14,6 +14,7 @@ can share an address (a shared office, a carrier's NAT), a file (a standard form
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -125,10 +126,20 @@ def _groups(pairs: Iterable[tuple[str, int]]) -> list[tuple[str, tuple[int, ...]
     return [(v, tuple(sorted(b))) for v, b in sorted(by.items()) if len(b) >= 2]
 
 
+def _seen(address: str) -> bool:
+    """An address that says where a client was: not unknown ("?") and not loopback, which is what a
+    platform behind an untrusted proxy sees for everyone (TRUSTED_PROXY_HOPS, docs/signals.md)."""
+    try:
+        return not ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 def same_address(bids: list[BidFacts]) -> list[Found]:
     """上传来源相同: one network address began or completed uploads of two or more bidders (one
-    signal per address). A bidder's own two addresses never link it to itself."""
-    pairs = [(a, b.bidder) for b in bids for a in set(b.addresses) if a and a != "?"]
+    signal per address). A bidder's own two addresses never link it to itself; unknown and
+    loopback addresses link nobody."""
+    pairs = [(a, b.bidder) for b in bids for a in set(b.addresses) if _seen(a)]
     return [Found(SignalKind.SAME_ADDRESS, who, {"address": a}) for a, who in _groups(pairs)]
 
 
@@ -224,8 +235,8 @@ def price_pattern(prices: Mapping[int, Decimal]) -> list[Found]:
       (no other bid's price between them) with the same gap to the cent (a run of an arithmetic
       progression; one signal per maximal run);
     - ``same_cents``: two or more bids whose cents are the same and not ``00`` (…,345.67 and …,901.67);
-    - ``within``: every bid's price (two or more bids) within 0.1 % (``CLOSE_PRICES``) of the mean
-      of all of them: max |price − mean| ≤ 0.001 × mean.
+    - ``within``: every bid's price (two or more different prices) within 0.1 % (``CLOSE_PRICES``) of
+      the mean of all of them: max |price − mean| ≤ 0.001 × mean.
     """
     out: list[Found] = []
     valid = {b: p for b, p in prices.items() if p is not None and p > 0}
@@ -257,7 +268,7 @@ def price_pattern(prices: Mapping[int, Decimal]) -> list[Found]:
     for c, who in sorted(cents.items()):
         if len(who) >= 2:
             out.append(Found(SignalKind.PRICE_PATTERN, tuple(sorted(who)), {"pattern": "same_cents", "cents": c}))
-    if len(valid) >= 2:
+    if len(by_price) >= 2:  # all equal: the equal signal says it
         mean = sum(valid.values(), Decimal(0)) / len(valid)
         spread = max(abs(p - mean) for p in valid.values())
         if spread <= CLOSE_PRICES * mean:

@@ -39,11 +39,11 @@ def test_same_address_and_install() -> None:
     crafted = [
         BidFacts(1, ("10.0.0.1", "10.0.0.9"), "a" * 64),
         BidFacts(2, ("10.0.0.2", "10.0.0.9"), "a" * 64),
-        BidFacts(3, ("?", "?"), None),
-        BidFacts(4, ("?", ""), None),
+        BidFacts(3, ("?", "127.0.0.1"), None),
+        BidFacts(4, ("?", "127.0.0.1"), None),
     ]
     [addr] = rules.same_address(crafted)
-    assert addr.bidders == (1, 2) and addr.evidence == {"address": "10.0.0.9"}  # "?" (unknown) links nobody
+    assert addr.bidders == (1, 2) and addr.evidence == {"address": "10.0.0.9"}  # unknown or loopback links nobody
     [inst] = rules.same_install(crafted)
     assert inst.bidders == (1, 2) and inst.evidence["install_id"] == "a" * 64
 
