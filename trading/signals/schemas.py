@@ -8,12 +8,12 @@ from typing import Any
 from pydantic import Field
 
 from trading.core.apispec import Reply
-from trading.core.schemas import Schema
+from trading.core.schemas import Schema, TextBlock
 from trading.signals.models import SignalKind
 
 
 class ReviewIn(Schema):
-    text: str = Field(min_length=10, max_length=2000, description="评标委员会对串标迹象的研判意见（10–2000 字）")
+    text: TextBlock = Field(min_length=10, max_length=2000, description="评标委员会对串标迹象的研判意见（10–2000 字）")
 
 
 class SignalOut(Reply):

@@ -25,6 +25,7 @@ from tests.trading.signals.test_collusion_rules import pdf
 from tests.trading.test_cli import demo_environment
 from tests.trading.test_draw import run_opening
 from trading.accounts.models import Role
+from trading.bids.models import BidOrigin
 from trading.cli import main
 from trading.core.services import services
 from trading.opening.models import CeremonyBidder
@@ -85,6 +86,13 @@ def test_signals_after_the_opening_never_before(client: FlaskClient, session: Se
     assert with_bids.status_code == without.status_code == 404
     assert with_bids.get_json() == without.get_json()
     assert with_bids.get_json()["error"]["code"] == "signals_not_computed"
+    # the origins are kept, and nothing shows them: no event, no answer of the bid API
+    origins = {o.install_id: o for o in session.scalars(select(BidOrigin))}
+    assert set(origins) == {"0123456789abcdef" * 4, "fedcba9876543210" * 4}
+    assert origins["fedcba9876543210" * 4].completed_from == "203.0.113.9"
+    events = " ".join(session.scalars(select(AuditEvent.payload)))
+    assert "198.51.100.7" not in events and "0123456789abcdef" not in events
+    assert "198.51.100.7" not in client.get("/api/v1/bids", headers=t["headers"][0]).get_data(as_text=True)
     # the deadline passed, bidders signing in: still nothing (the ceremony has not decrypted)
     with clock.frozen(t["deadline"] + dt.timedelta(seconds=1)):
         client.get(f"/api/v1/ceremonies/{t['cid']}")
@@ -129,7 +137,9 @@ def test_an_honest_lot_has_no_signals(client: FlaskClient, session: Session, app
         }
         for i, p in enumerate(("8712000.00", "9050500.00", "9433300.00"), start=1)
     ]
+    bids[0]["install"] = "NOT-AN-INSTALL-ID"  # malformed: kept as none, never compared
     t = tender_with_bids(client, session, app, bids, docs={"投标函格式.doc": FORM})
+    assert sorted(o.install_id or "" for o in session.scalars(select(BidOrigin))) == ["", "2" * 64, "3" * 64]
     run_opening(client, app, t)
     assert sweep(session, app, t["deadline"] + dt.timedelta(hours=4)) == 1
     got = client.get(signals_url(t), headers=t["staff"]).get_json()

@@ -37,6 +37,7 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         text = "经核查，三家投标人同一地址上传系平台演示网络所致，报价等差经询问属巧合，不影响评审。"
         assert client.post(review, json={"text": text}, headers=member["h"]).get_json()["error"]["code"] == "not_leader"
         assert client.post(review, json={"text": "太短"}, headers=lead["h"]).status_code == 422
+        assert client.post(review, json={"text": text + "\x1b[2J"}, headers=lead["h"]).status_code == 422
         done = client.post(review, json={"text": text}, headers=lead["h"])
         assert done.status_code == 201 and done.get_json()["round"] == 1
         again = client.post(review, json={"text": text}, headers=hs)
