@@ -337,8 +337,9 @@ def _verify_credit(
             continue
         what = f"信用查询快照 {f['path']} (credit check)"
         try:
-            st = SignedStatement.from_json(pack.read(f["path"]))
-            if st.to_json() != pack.read(f["path"]):
+            raw = pack.read(f["path"])
+            st = SignedStatement.from_json(raw)
+            if st.to_json() != raw:
                 raise StatementError("签名文件不是规范形式 (signature file not canonical)")
             body = st.verify(trusted=platform, expected_type=CREDIT_KIND)["body"]
         except Exception as exc:
