@@ -5,19 +5,20 @@ and the committee must address what it finds.
 One check per bidder per round: the checks are made where the review starts (``start_review``, and
 ``send_back`` to the compliance review, which opens a new round); a bidder's latest evaluation check
 of the lot is the one the room shows and the votes answer to. Each is a public audit event
-``credit.checked`` about the check: after the opening the bidders are known.
+``credit.checked`` about the check, naming the evaluation and its round (after the opening the
+bidders are known); that event is what ties a check to its round.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import Actor, record_event
+from archive.audit import Actor, AuditEvent, record_event
 from trading.accounts.models import Organisation
 from trading.core.errors import Conflict
 from trading.core.platform_keys import PlatformKeys
@@ -30,9 +31,19 @@ from trading.opening.display import org_name
 from trading.opening.models import CeremonyBidder
 
 
-def round_started(ev: Evaluation) -> dt.datetime:
-    """When the evaluation's present round began (a 回退 is written into ``history``)."""
-    return dt.datetime.fromisoformat(ev.history[-1]["at"]) if ev.history else ev.opened_at
+def rounds_of(session: Session, checks_: list[CreditCheck]) -> dict[int, int]:
+    """The evaluation round each check was made for, as its ``credit.checked`` event records it
+    (the event is where a check is tied to its round: no column of the check says it)."""
+    if not checks_:
+        return {}
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "credit.checked",
+            AuditEvent.object_type == "credit_check",
+            AuditEvent.object_id.in_([str(c.id) for c in checks_]),
+        )
+    )
+    return {int(e.object_id): int(json.loads(e.payload)["round"]) for e in events}
 
 
 def latest_checks(session: Session, ev: Evaluation) -> dict[int, CreditCheck]:
@@ -60,11 +71,11 @@ def check_bidders(session: Session, keys: PlatformKeys, actor: Actor, ev: Evalua
     lot, tender = lot_and_tender(session, ev)
     now = clock.now()
     scope = Scope(region=tender.region, category=tender.category.value, on=clock.local(now).date())
-    since = round_started(ev)
     have = latest_checks(session, ev)
+    done = rounds_of(session, list(have.values()))
     made: list[CreditCheck] = []
     for b in bidders(session, ev):
-        if b.id in have and have[b.id].checked_at >= since:
+        if b.id in have and done.get(have[b.id].id) == ev.round:
             continue
         org = session.get(Organisation, b.org_id)
         assert org is not None

@@ -191,3 +191,36 @@ def test_a_draw_suspension_keeps_the_expert_out_and_the_draw_verifies(
     path.write_text(json.dumps(bundle))
     got = CliRunner().invoke(main, ["draw", "verify", str(path)])
     assert got.exit_code == 0, got.output
+
+
+def test_a_send_back_to_compliance_checks_again_once(client: FlaskClient, session: Session, app: Flask) -> None:
+    """The new round is a new evaluation time: every bidder is checked again, once."""
+    from tests.factories import pass_every_bid, score_every_bid, user_named
+    from trading.evaluation.credit_review import check_bidders, latest_checks
+    from trading.evaluation.models import Evaluation
+    from trading.evaluation.signoff import send_back
+
+    with clock.frozen(dt.datetime.now(dt.UTC) + LATER):  # the send-back at the same instant: rounds, not times
+        t = open_tender(client, session, app, 3, specialties=[{"code": "A01", "count": 5}])
+        run_opening(client, app, t)
+        room = start_review(client, session, app, t, 5)
+        pass_every_bid(session, room)  # round 1 clean: no reason needed
+        score_every_bid(session, app, room)
+        codes = [b.user.organisation.credit_code for b in t["bidders"]]
+        notice = listed(session, codes[1], Measure.NOTICE)
+        ev = session.get_one(Evaluation, room["ev"]["id"])
+        staff = user_named(session, t["staff_username"])
+        send_back(session, staff, ev, "资格审查遗漏了信用记录，重新审查", "compliance", keys=services(app).keys)
+        session.commit()
+        assert check_bidders(session, services(app).keys, staff, ev) == []  # once per round
+        events = [
+            json.loads(e.payload)
+            for e in session.scalars(select(AuditEvent).where(AuditEvent.action == "credit.checked"))
+        ]
+        assert sorted(e["round"] for e in events) == [1, 1, 1, 2, 2, 2]
+        latest = latest_checks(session, ev)
+        found = {c.subject_id: c.found for c in latest.values()}
+        assert [e["id"] for e in found[codes[1]]] == [notice.id] and found[codes[0]] == found[codes[2]] == []
+        state = client.get(room["url"], headers=room["staff"]).get_json()
+        assert state["round"] == 2 and state["state"] == "compliance"
+        assert {b["credit_code"]: b["credit"]["result"] for b in state["bidders"]}[codes[1]] == "found"
