@@ -18,10 +18,11 @@ from trading.accounts.passwords import passwords
 from trading.accounts.permissions import Permission
 from trading.accounts.regions import region_name
 from trading.core import formats
-from trading.core.config import Settings, load_settings
+from trading.core.config import ConfigError, Settings, load_settings
 from trading.core.db import Database
 from trading.core.services import Services
 from trading.procedures.specialties import specialty_name
+from trading.signals import ratings
 from trading.tenders import rules as tender_rules
 
 
@@ -46,6 +47,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         # address in X-Forwarded-For, and with it whose login back-off it counts against
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    try:  # a bad rating setting refuses to start rather than rate by something else
+        ratings.policy_from(settings.ratings)
+    except ratings.PolicyError as exc:
+        raise ConfigError(str(exc)) from exc
     app.extensions["ggzy.settings"] = settings
     passwords.configure(settings.argon2_memory_kib, settings.argon2_time_cost)
     app.extensions["ggzy.db"] = Database(settings.database_url)
@@ -230,6 +235,8 @@ def connect_stages() -> None:
     from trading.opening.display import tender_page_context as opening_on_tender_page
     from trading.opening.stages import cancel_for_termination
     from trading.signals import reviews as signal_reviews
+    from trading.signals import service_ratings
+    from trading.supervision import complaint_ratings
     from trading.tenders import hooks as tender_hooks
     from trading.tenders.sealed import bidding_closed
 
@@ -242,6 +249,8 @@ def connect_stages() -> None:
     credit_hooks.registration_public.connect(bidding_closed)
     evaluation_hooks.room_findings.connect(signal_reviews.room_findings)
     evaluation_hooks.compliance_refusal.connect(signal_reviews.compliance_refusal)
+    service_ratings.later_services.connect(complaint_ratings.complaint_services)
+    service_ratings.later_service.connect(complaint_ratings.complaint_service)
 
 
 def import_job_modules() -> None:

@@ -52,3 +52,13 @@ def test_create_app_refuses_demo_secret_in_production(tmp_path: pathlib.Path, mo
         monkeypatch.setenv(k, v)
     with pytest.raises(ConfigError):
         create_app()
+
+
+def test_a_rating_setting_out_of_bounds_refuses_to_start(tmp_path: pathlib.Path) -> None:
+    from trading.app import create_app
+    from trading.core.config import ConfigError, load_settings
+
+    env = {"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path), "SECRET_KEY": "x" * 40}
+    assert load_settings({**env, "GGZY_RATING_WINDOW": "3"}).ratings == {"GGZY_RATING_WINDOW": "3"}
+    with pytest.raises(ConfigError, match="GGZY_RATING_THRESHOLD"):
+        create_app(load_settings({**env, "GGZY_RATING_THRESHOLD": "5.5"}))

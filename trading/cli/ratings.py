@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -23,7 +22,7 @@ def experts(below: bool, as_json: bool) -> None:
     from trading.signals.expert_ratings import standings
 
     try:
-        policy = rules.policy_from(os.environ)
+        policy = rules.policy_from(settings().ratings)
     except rules.PolicyError as exc:
         raise click.ClickException(str(exc)) from exc
     with database(settings()).session() as session:

@@ -20,7 +20,8 @@ which the center verifies and answers (整改), and the results are public. The 
 supervision rule ``service_rating_answer`` (15 working days, editable by supervisors); the rating's
 ``answer_due`` is computed with the same calendar when the rating is made.
 
-Configuration (environment variables, read where a rating is made; ``policy_from``):
+Configuration (environment variables, read into ``Settings.ratings``; ``create_app`` refuses to
+start with one out of bounds; ``policy_from``):
 
 | variable | default | meaning |
 |---|---|---|

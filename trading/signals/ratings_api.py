@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from trading.accounts.models import Organisation
 from trading.accounts.permissions import Permission, requires
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
+from trading.core.services import services
 from trading.credit.models import CreditEntry
 from trading.evaluation.models import Evaluation, Expert
 from trading.signals import expert_ratings, service_ratings
@@ -58,13 +58,8 @@ log = logging.getLogger("ggzy.ratings")
 
 
 def policy() -> rules.Policy:
-    """The expert-rating settings, read where a rating is made (``rules.policy_from``); a setting
-    out of bounds is logged and the defaults hold (a rating is never refused for the operator's typo)."""
-    try:
-        return rules.policy_from(os.environ)
-    except rules.PolicyError as exc:
-        log.error("ratings: %s; using the defaults", exc)
-        return rules.Policy()
+    """The expert-rating settings (``GGZY_RATING_*``; ``create_app`` refused to start with a bad one)."""
+    return rules.policy_from(services(current_app).settings.ratings)
 
 
 # ---------------------------------------------------------------- JSON of the rows

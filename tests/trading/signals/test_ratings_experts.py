@@ -23,6 +23,7 @@ from archive.audit import AuditEvent
 from tests.factories import api_token, csrf_from, draw_and_confirm, make_user, open_room_of, page_login
 from tests.trading.test_draw import _experts, opened_lot
 from trading.accounts.models import Organisation, OrgKind, Role
+from trading.core.services import services
 from trading.credit.checks import draw_suspensions
 from trading.credit.models import CreditEntry, CreditList, Measure, SubjectKind
 from trading.evaluation.models import EvalState, Evaluation, Expert, ExpertKind, Seat
@@ -168,8 +169,8 @@ def test_bad_marks_are_refused_by_field_and_nothing_is_written(
 def test_a_low_standing_suspends_the_expert_from_draws_through_the_credit_register(
     client: FlaskClient, session: Session, app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(rules.ENV_WINDOW, "2")
-    monkeypatch.setenv(rules.ENV_DAYS, "30")
+    monkeypatch.setitem(services(app).settings.ratings, rules.ENV_WINDOW, "2")
+    monkeypatch.setitem(services(app).settings.ratings, rules.ENV_DAYS, "30")
     w = seated_lot(client, session, app)
     hs, ht = w.t["staff"], w.t["tenderee"]
     low, edge = w.experts[0], w.experts[1]
