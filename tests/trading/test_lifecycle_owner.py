@@ -104,6 +104,7 @@ STATE_WRITERS = {
     "trading/evaluation/lifecycle.py": "Evaluation.state",
     "trading/exchange/lifecycle.py": "ExchangeRecord.state",
     "trading/supervision/complaints.py": "Complaint.state",
+    "trading/credit/proposals.py": "CreditProposal.state (move_proposal)",
     # not yet owned by a transition function (named in docs/architecture.md as work to do)
     "trading/tenders/publication.py": "Announcement.status: submitted, returned",
     "trading/tenders/amendments.py": "Announcement.status: a change notice returned",
