@@ -234,6 +234,19 @@ class RoomSeatOut(Reply):
     votes: int = Field(description="推选其为组长的票数")
 
 
+class RoomCreditOut(Reply):
+    """The bidder's credit check made when the compliance review started (财库〔2016〕125号)."""
+
+    check: int = Field(description="信用查询（签名快照）编号")
+    result: str = Field(description="clean 未发现 | found 有信用提示 | barred 存在限制投标的记录")
+    result_label: str
+    checked_at: dt.datetime
+    statement_sm3: str
+    entries: list[dict[str, Any]] = Field(
+        description="查到的每条记录，如签名快照所列（名单、措施、决定机关、文书号、期限、范围）"
+    )
+
+
 class RoomBidderOut(Reply):
     """A bid under evaluation, named by its bidder's seat in the opening."""
 
@@ -243,6 +256,9 @@ class RoomBidderOut(Reply):
     credit_code: str | None
     price: str | None
     compliance: dict[str, Any] | None
+    credit: RoomCreditOut | None = Field(
+        None, description="评审时的信用查询；有结果（found、barred）时，审查意见须说明理由"
+    )
 
 
 class SheetOut(Reply):
@@ -298,6 +314,10 @@ class RoomOut(Reply):
     seats: list[RoomSeatOut]
     committee: dict[str, Any]
     bidders: list[RoomBidderOut]
+    findings: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="其他环节提交评标委员会的发现（如串标迹象）：{kind, title, items[{label, bidders, detail}], review}",
+    )
     sheets: list[SheetOut]
     submitted: list[int]
     flags: list[FlagOut]
