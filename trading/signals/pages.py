@@ -6,15 +6,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, jsonify, render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
+from trading.evaluation.room_state import load_evaluation
+from trading.signals.api import review_json
 from trading.signals.models import Signal, SignalReview, SignalRun
-from trading.signals.reviews import signal_rows
+from trading.signals.reviews import record_review, signal_rows
 from trading.signals.runs import computed_run, lot_named, signals_of
+from trading.signals.schemas import ReviewIn
 from trading.tenders.models import Lot, Tender
 
 pages = Blueprint("signals", __name__, template_folder="templates")
@@ -59,3 +62,15 @@ def lot_page(tender_code: str, lot_number: int) -> str:
     reviews = db.scalars(select(SignalReview).where(SignalReview.run_id == run.id).order_by(SignalReview.round)).all()
     tender = db.get(Tender, lot.tender_id)
     return render_template("signals/lot.html", lot=lot, tender=tender, run=run, rows=rows, reviews=reviews)
+
+
+@pages.post("/evaluations/<int:evaluation_id>/signals/review")
+@requires(Permission.EVALUATION_ROOM)
+def review_page(evaluation_id: int) -> tuple[Response, int]:
+    """The room page's record of the committee's consideration (its session and X-CSRFToken; the
+    API's route is the same act for a bearer token)."""
+    data = web.json_body(ReviewIn)
+    ev = load_evaluation(evaluation_id, for_update=True)
+    r = record_review(web.db(), web.require_user(), ev, data.text)
+    web.commit()
+    return jsonify(review_json(r)), 201

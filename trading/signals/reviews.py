@@ -44,6 +44,11 @@ def review_url(ev: Evaluation) -> str:
     return f"/api/v1/evaluations/{ev.id}/signals/review"
 
 
+def review_page_url(ev: Evaluation) -> str:
+    """The room page's own route for the same act (its session and CSRF token, not a bearer token)."""
+    return f"/evaluations/{ev.id}/signals/review"
+
+
 def review_of(session: Session, ev: Evaluation) -> SignalReview | None:
     """The committee's record for the evaluation's current round."""
     return session.scalar(
@@ -125,6 +130,7 @@ def room_findings(session: Session, ev: Evaluation, user: User) -> list[dict[str
                 "done": review is not None,
                 "text": review.text if review else "",
                 "url": review_url(ev),
+                "page_url": review_page_url(ev),
             },
         }
     ]

@@ -180,7 +180,7 @@
       if (r && r.done) sec.append(el("p", "委员会研判意见：" + r.text, { class: "ok" }));
       else if (r && r.required && (leader() || staff)) {
         const text = el("textarea", null, { id: "findings-review-" + n, rows: "3", cols: "60", placeholder: "委员会如何考虑上述情况" });
-        sec.append(text, button("记录研判意见", "findings-review-btn-" + n, () => post(null, { text: text.value }, r.url)));
+        sec.append(text, button("记录研判意见", "findings-review-btn-" + n, () => post(null, { text: text.value }, r.page_url || r.url)));
       } else if (r && r.required) sec.append(el("p", "待评标委员会组长记录研判意见", { class: "muted" }));
       box.append(sec);
     });

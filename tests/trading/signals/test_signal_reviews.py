@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from archive import clock
+from tests.factories import csrf_from, page_login
 from tests.trading.signals.helpers import sweep
 from tests.trading.test_evaluation import room_in_compliance
 
@@ -26,7 +27,9 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         assert sweep(session, app) == 1  # three bids uploaded from one address, prices in equal steps
         [panel] = client.get(url, headers=member["h"]).get_json()["findings"]
         assert panel["kind"] == "collusion_signals" and panel["items"]
-        assert panel["review"] == {"required": True, "done": False, "text": "", "url": review}
+        page = url.removeprefix("/api/v1")  # the room page, /evaluations/<id>
+        want = {"required": True, "done": False, "text": "", "url": review, "page_url": f"{page}/signals/review"}
+        assert panel["review"] == want
         lot = f"/api/v1/lots/{r['t']['code']}/1/signals"
         assert client.get(lot, headers=member["h"]).status_code == 200  # a seated member reads them
         for x in committee:
@@ -38,7 +41,11 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         assert client.post(review, json={"text": text}, headers=member["h"]).get_json()["error"]["code"] == "not_leader"
         assert client.post(review, json={"text": "太短"}, headers=lead["h"]).status_code == 422
         assert client.post(review, json={"text": text + "\x1b[2J"}, headers=lead["h"]).status_code == 422
-        done = client.post(review, json={"text": text}, headers=lead["h"])
+        # the leader records it from the room page: its session and the page's CSRF token
+        page_login(client, lead["signer"].user.username)
+        token = csrf_from(client.get(page).get_data(as_text=True))
+        assert client.post(f"{page}/signals/review", json={"text": text}).status_code == 400  # no CSRF token
+        done = client.post(f"{page}/signals/review", json={"text": text}, headers={"X-CSRFToken": token})
         assert done.status_code == 201 and done.get_json()["round"] == 1
         again = client.post(review, json={"text": text}, headers=hs)
         assert again.status_code == 409 and again.get_json()["error"]["code"] == "signals_already_reviewed"
