@@ -51,6 +51,7 @@ CATEGORIES = {
     "award": "中标通知书",
     "supervision": "投诉处理与时限监督记录",
     "credit": "信用查询记录（报名时与评标时，平台签名）",
+    "signals": "串标迹象（开标后计算，平台签名）与评标委员会的研判意见",
     "event_log": "交易过程记录",
     "checkpoint": "日志检查点",
     "certificate": "证书",

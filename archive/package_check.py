@@ -25,8 +25,6 @@ from archive.package import (
     VERSIONS,
 )
 from archive.package_findings import (
-    CREDIT_CHECK_FOREIGN,
-    CREDIT_CHECK_INVALID,
     Damage,
     Report,
     describe,
@@ -40,18 +38,16 @@ from archive.package_reader import (
     OpenedPackage,
     layout_problems,
 )
+from archive.package_statements import verify_statements
 from signing.certs import Certificate, TrustStore, Usage, verify_chain
 from signing.digest import sm3_hex
 from signing.envelope import read_header
-from signing.errors import StatementError
 from signing.statements import (
     SignedStatement,
     guarantee_commitment,
     record_confirmation_statement,
     tender_document_statement,
 )
-
-CREDIT_KIND = "credit_check"  # the kind and the statement type of a credit snapshot
 
 
 def verify(source: str | IO[bytes], trusted: Certificate) -> Report:
@@ -119,7 +115,7 @@ def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
             except Exception as exc:
                 report.fail(f"文件 {path}", exc)
         _verify_contents(pack, listed, platform, trust, report)
-        _verify_credit(pack, listed, platform, report, manifest)
+        verify_statements(pack, listed, platform, report, manifest)
 
 
 def _report_layout(report: Report, source: IO[bytes], z: zipfile.ZipFile, version: int) -> None:
@@ -320,45 +316,6 @@ def _verify_contents(
         except Exception as exc:
             report.fail(what, exc)
     _verify_events(pack, of_kind("checkpoint"), of_kind("events"), platform, report)
-
-
-def _verify_credit(
-    pack: OpenedPackage,
-    listed: dict[str, dict[str, Any]],
-    platform: Certificate,
-    report: Report,
-    manifest: dict[str, Any],
-) -> None:
-    """Each credit check (``credit/checks/<id>.json``) is the platform's signed statement about this
-    package's tender (and, at the evaluation, its lot): a changed or foreign snapshot is a finding."""
-    present = set(pack.infos) - pack.duplicates
-    for f in listed.values():
-        if f["kind"] != CREDIT_KIND or f["path"] not in present:
-            continue
-        what = f"信用查询快照 {f['path']} (credit check)"
-        try:
-            raw = pack.read(f["path"])
-            st = SignedStatement.from_json(raw)
-            if st.to_json() != raw:
-                raise StatementError("签名文件不是规范形式 (signature file not canonical)")
-            body = st.verify(trusted=platform, expected_type=CREDIT_KIND)["body"]
-        except Exception as exc:
-            report.add(what, False, describe(exc), CREDIT_CHECK_INVALID)
-            continue
-        try:
-            scope, purpose = body["scope"], body["purpose"]
-            foreign = scope["tender"] != manifest.get("tender") or (
-                purpose == "evaluation" and scope["lot"] != manifest.get("lot")
-            )
-        except Exception as exc:
-            report.add(what, False, describe(exc), CREDIT_CHECK_INVALID)
-            continue
-        if foreign:
-            report.add(
-                what, False, f"查询的是 {scope['tender']} 第 {scope['lot']} 标段，不是本包", CREDIT_CHECK_FOREIGN
-            )
-            continue
-        report.add(what, True, f"{purpose} {body['subject']['id']}：{body['result']}")
 
 
 def _verify_events(

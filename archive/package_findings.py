@@ -17,6 +17,9 @@ from signing.errors import SigningError
 #: it was signed (altered, re-signed, malformed), or one about another tender or lot.
 CREDIT_CHECK_INVALID = "credit_check_invalid"
 CREDIT_CHECK_FOREIGN = "credit_check_foreign"
+#: The lot's collusion signals (``signals/signals.json``), likewise.
+SIGNALS_INVALID = "signals_invalid"
+SIGNALS_FOREIGN = "signals_foreign"
 
 
 class Check(NamedTuple):

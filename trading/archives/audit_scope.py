@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 
 from archive import clock
 from trading.archives.models import ArchivePackage
+from trading.archives.credit_contents import credit_refs
+from trading.archives.signals_contents import signals_refs
 from trading.archives.supervision_contents import supervision_refs
 from trading.bids.models import Bid
 from trading.evaluation import models as em
@@ -44,6 +46,7 @@ def tender_objects(session: Session, code: str) -> list[Ref]:
         # a complaint shows its complainant's interest in the tender, as a bid does
         for lot in tender.lots:
             refs += [r for r in supervision_refs(session, lot) if r[0] != "supervision_clock"]
+            refs += credit_refs(session, tender, lot) + signals_refs(session, lot)
     return list(dict.fromkeys(refs))
 
 

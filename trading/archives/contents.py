@@ -23,6 +23,7 @@ from signing.canonical import canonical_json
 from signing.certs import Certificate
 from trading.accounts.models import Organisation
 from trading.archives.credit_contents import credit_entries, credit_refs
+from trading.archives.signals_contents import signals_entries, signals_refs
 from trading.archives.supervision_contents import supervision_entries, supervision_refs
 from trading.awards.award import objections
 from trading.bids.models import Bid, BidState
@@ -201,6 +202,8 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
     refs += supervision_refs(session, lot)
     entries += credit_entries(session, tender, lot)
     refs += credit_refs(session, tender, lot)
+    entries += signals_entries(session, lot)
+    refs += signals_refs(session, lot)
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))

@@ -3,16 +3,29 @@ close until the leader records how the committee considered them, once per round
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
+import json
+import zipfile
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive import clock
-from tests.factories import csrf_from, page_login
+from archive import clock, package_check
+from archive import transparency as log
+from signing.canonical import canonical_json
+from signing.statements import SignedStatement
+from tests.factories import csrf_from, page_login, platform_keys
 from tests.trading.signals.helpers import sweep
 from tests.trading.test_evaluation import room_in_compliance
+from trading.archives.building import build_for
+from trading.archives.models import ArchivePackage
+from trading.core.services import services
+from trading.opening.ceremonies import get_ceremony
+from trading.signals.models import SignalRun
 
 
 def test_the_leader_records_the_consideration_before_the_review_closes(
@@ -53,3 +66,41 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         assert panel["review"]["done"] is True and panel["review"]["text"] == text
         assert client.get(lot, headers=hs).get_json()["reviews"][0]["text"] == text
         assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "scoring"
+
+
+def test_the_lot_package_holds_the_signed_signals_and_the_review(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """``ggzy archive verify`` checks the signals as the platform signed them, and names a list that
+    was changed afterwards (``signals_invalid``)."""
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = room_in_compliance(client, session, app)
+        assert sweep(session, app) == 1
+        text = "经核查，三家投标人同一地址上传系平台演示网络所致，报价等差经询问属巧合，不影响评审。"
+        lead = r["committee"][0]
+        assert client.post(f"{r['url']}/signals/review", json={"text": text}, headers=lead["h"]).status_code == 201
+    keys = platform_keys(app)
+    log.sign_pending(session, keys.sign_key, keys.sign_cert)
+    c = get_ceremony(session, r["t"]["cid"])
+    row = build_for(session, c, services(app))
+    assert row is not None
+    data = services(app).archive_store.read_bytes(row.object_key)
+    run = session.scalars(select(SignalRun)).one()
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        assert z.read("signals/signals.json") == run.statement.encode()
+        assert json.loads(z.read("signals/reviews.json"))["reviews"][0]["text"] == text
+    report = package_check.verify(io.BytesIO(data), keys.ca.cert)
+    assert report.ok, list(report.lines())
+    assert [k.ok for k in report.checks if "串标迹象" in k.what] == [True]
+    # the list changed in the database (a signal dropped, the signature kept): the verifier names it
+    outer = json.loads(run.statement)
+    content = json.loads(base64.b64decode(outer["statement"]))
+    content["body"]["signals"] = content["body"]["signals"][1:]
+    outer["statement"] = base64.b64encode(canonical_json(content)).decode()
+    run.statement = SignedStatement.from_json(canonical_json(outer)).to_json().decode()
+    session.delete(session.get_one(ArchivePackage, row.id))
+    session.flush()
+    again = build_for(session, c, services(app))
+    assert again is not None
+    report = package_check.verify(io.BytesIO(services(app).archive_store.read_bytes(again.object_key)), keys.ca.cert)
+    assert [k.code for k in report.checks if not k.ok] == ["signals_invalid"]
