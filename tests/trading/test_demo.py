@@ -586,11 +586,10 @@ def test_supervisors_find_a_red_and_a_yellow_light_a_complaint_and_a_year_of_sta
 ) -> None:
     """Issue 21's demo: the review queue's red and yellow clocks, a complaint in progress, and the
     statistics over a year of generated history, marked as generated on the page and the download."""
-    from trading.demo.supervision import RED_TITLE, YELLOW_TITLE
-
     from trading.app import import_job_modules
     from trading.core.scheduler import LeaseScheduler
     from trading.core.services import services
+    from trading.demo.supervision import RED_TITLE, YELLOW_TITLE
 
     # The yellow tender turns yellow between the history's end and half an hour after the demo
     # starts; the served demo's scheduler recolours the clocks within 30 s of starting, as here.

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from trading.archives.models import ArchivePackage
 from trading.archives.credit_contents import credit_refs
+from trading.archives.models import ArchivePackage
 from trading.archives.signals_contents import signals_refs
 from trading.archives.supervision_contents import supervision_refs
 from trading.bids.models import Bid
