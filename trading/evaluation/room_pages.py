@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from trading.accounts import web
 from trading.accounts.models import Role
-from trading.accounts.permissions import Permission, requires
+from trading.accounts.permissions import Permission, has, requires
 from trading.core.errors import DomainError, InvalidInput
 from trading.evaluation import charts, compliance, room
 from trading.evaluation import room_api as rapi
@@ -54,7 +54,13 @@ def room_page(evaluation_id: int) -> str:
     user = web.require_user()
     state = room_json(ev, user)
     chart = charts.svg(charts.layout(charts.room_marks(state)))
-    return render_template("evaluation/room.html", ev=ev, state=state, chart=chart, is_staff=Role.STAFF in user.roles)
+    # 标后评价 (the signals stage's page) once the report is signed: for those who rate or supervise
+    rates = ev.state.value in ("reported", "publicity", "awarded") and (
+        has(user, Permission.EXPERT_RATE) or has(user, Permission.SUPERVISION_READ)
+    )
+    return render_template(
+        "evaluation/room.html", ev=ev, state=state, chart=chart, is_staff=Role.STAFF in user.roles, rates=rates
+    )
 
 
 @pages.get("/evaluations/<int:evaluation_id>/scores.svg")

@@ -96,6 +96,8 @@ def test_staff_and_the_tenderee_each_rate_each_sitting_expert_once(
     assert len(ev) == 2
     # the page shows the forms for the experts still to rate, and links the room
     with clock.frozen(w.at):
+        page_login(client, w.t["staff_username"])
+        assert f'href="/evaluations/{w.ev}/ratings"' in client.get(f"/evaluations/{w.ev}").text  # the room links it
         page_login(client, w.t["tenderee_username"])
         page = client.get(f"/evaluations/{w.ev}/ratings")
         assert page.status_code == 200 and "提交评价" in page.text and f"/evaluations/{w.ev}" in page.text
