@@ -42,6 +42,7 @@ NOT_PAGES = {
     "bidding.receipt_file",
     "complaints.file_page",
     "complaints.signature_page",
+    "credit.check_statement_page",
 }
 WIDTHS = (1280, 390)
 #: the pages the docs show, by the name the docs use: docs/screenshots/<name>.png
@@ -62,6 +63,10 @@ SCREENSHOTS = {
     ("supervisor", "/supervision/warnings"): "supervisor-warnings",
     ("supervisor", "/supervision/statistics"): "supervisor-statistics",
     ("supervisor", "/complaints/1"): "supervisor-complaint",
+    ("staff", "/credit"): "staff-credit",
+    ("supervisor", "/signals/GGZY-2026-000002/1"): "supervisor-signals",
+    ("staff", "/evaluations/2/ratings"): "staff-expert-ratings",
+    ("anon", "/ratings"): "anon-ratings",
 }
 
 
@@ -98,6 +103,13 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
                 str(r[0]) for r in c.execute(text("SELECT min(id) FROM exchange_record GROUP BY table_name ORDER BY 1"))
             ],
             "complaint_id": [str(r[0]) for r in c.execute(text("SELECT id FROM complaint ORDER BY id"))],
+            "ev_id": [str(r[0]) for r in c.execute(text("SELECT id FROM evaluation ORDER BY id"))],
+            "entry_id": [str(r[0]) for r in c.execute(text("SELECT id FROM credit_entry ORDER BY id"))],
+            # one check of each purpose and result the demo has
+            "check_id": [
+                str(r[0])
+                for r in c.execute(text("SELECT min(id) FROM credit_check GROUP BY purpose, barred ORDER BY 1"))
+            ],
             # one warning of each colour the demo has
             "clock_id": [
                 str(r[0]) for r in c.execute(text("SELECT min(id) FROM supervision_clock GROUP BY colour ORDER BY 1"))
@@ -108,6 +120,15 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             (r[0], str(r[1]))
             for r in c.execute(text("SELECT t.code, l.number FROM lot l JOIN tender t ON t.id = l.tender_id"))
         ]
+        signal_lots = [
+            (r[0], str(r[1]))
+            for r in c.execute(
+                text(
+                    "SELECT t.code, l.number FROM signal_run s JOIN lot l ON l.id = s.lot_id"
+                    " JOIN tender t ON t.id = l.tender_id"
+                )
+            )
+        ]
     engine.dispose()
     paths: list[tuple[str, str]] = []
     for rule, endpoint, arguments in app_rules:
@@ -117,6 +138,10 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             paths.append((rule, rule))
         elif endpoint == "supervision.rule_page":  # a rule's code, not a tender's
             paths += [(rule, rule.replace("<code>", code)) for code in rule_codes]
+        elif set(arguments) == {"tender_code", "lot_number"}:  # a lot's signals: the lots that have them
+            paths += [
+                (rule, rule.replace("<tender_code>", code).replace("<int:lot_number>", n)) for code, n in signal_lots
+            ]
         elif set(arguments) == {"code", "number"}:
             paths += [(rule, rule.replace("<code>", code).replace("<int:number>", n)) for code, n in lots]
         else:
