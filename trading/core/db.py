@@ -7,13 +7,13 @@ import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from sqlalchemy import Enum, MetaData, create_engine, event
+from sqlalchemy import Enum, MetaData, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from archive.db import NAMING_CONVENTION, UTCDateTime
+from archive.db import NAMING_CONVENTION, UTCDateTime, locked
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 
@@ -105,3 +105,17 @@ def enum_column(cls: type[StrEnum], length: int = 20, *, checked: bool = True) -
     """A column of ``cls``'s values as a plain string; ``checked`` adds the CHECK constraint that
     refuses any other value (the states of every lifecycle have one)."""
     return Enum(cls, native_enum=False, length=length, values_callable=enum_values, create_constraint=checked)
+
+
+M = TypeVar("M", bound="Base")
+
+
+def locked_singleton(session: Session, model: type[M], **initial: Any) -> M:
+    """A one-row table's row (id 1), locked for the transaction, made with ``initial`` the first time:
+    a sweep's read cursor, whose lock serialises two sweeps."""
+    row = session.scalar(locked(select(model).where(model.__table__.c.id == 1)))
+    if row is None:
+        row = model(id=1, **initial)
+        session.add(row)
+        session.flush()
+    return row

@@ -38,8 +38,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.audit import SYSTEM, Actor, AuditEvent, record_event, write_pending
-from archive.db import locked
 from trading.accounts.models import Organisation, User
+from trading.core.db import locked_singleton
 from trading.core.errors import Conflict, InvalidInput
 from trading.credit import rules
 from trading.credit.entries import NewEntry, add_entry
@@ -265,12 +265,7 @@ def propose(session: Session, found: Found, now: dt.datetime) -> CreditProposal 
 # ---------------------------------------------------------------- the sweep
 def cursor(session: Session) -> ProposalCursor:
     """The sweep's read position, locked: taking it serialises two sweeps."""
-    cur = session.scalar(locked(select(ProposalCursor).where(ProposalCursor.id == 1)))
-    if cur is None:
-        cur = ProposalCursor(id=1, seq=0)
-        session.add(cur)
-        session.flush()
-    return cur
+    return locked_singleton(session, ProposalCursor, seq=0)
 
 
 def sweep(session: Session, now: dt.datetime) -> int:

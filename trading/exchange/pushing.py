@@ -33,6 +33,7 @@ from archive.audit import SYSTEM, Actor, AuditEvent, record_event, write_pending
 from archive.db import locked
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
+from trading.core.db import locked_singleton
 from trading.core.scheduler import each_apart, error_summary
 from trading.core.schemas import printable
 from trading.core.services import Services
@@ -102,12 +103,7 @@ def acknowledged(answer: bytes, body: bytes) -> bool:
 
 
 def _cursor(session: Session) -> ExchangeCursor:
-    cur = session.scalar(locked(select(ExchangeCursor).where(ExchangeCursor.id == 1)))
-    if cur is None:
-        cur = ExchangeCursor(id=1, seq=0)
-        session.add(cur)
-        session.flush()
-    return cur
+    return locked_singleton(session, ExchangeCursor, seq=0)
 
 
 def collect(session: Session, services: Services, now: dt.datetime, actor: Actor = SYSTEM) -> int:

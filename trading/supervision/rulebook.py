@@ -22,6 +22,7 @@ from archive.audit import Actor, record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, has
+from trading.core.db import locked_singleton
 from trading.core.errors import Forbidden, InvalidInput, NotFound
 from trading.procedures.operations import overrides as calendar_overrides
 from trading.supervision.models import LimitUnit, SupervisionCursor, SupervisionRule
@@ -46,12 +47,7 @@ SEED_FROM = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 def cursor(session: Session) -> SupervisionCursor:
     """The clocks' read cursor, locked: taking it serialises two sweeps (and two seeders)."""
-    cur = session.scalar(locked(select(SupervisionCursor).where(SupervisionCursor.id == 1)))
-    if cur is None:
-        cur = SupervisionCursor(id=1, seq=0)
-        session.add(cur)
-        session.flush()
-    return cur
+    return locked_singleton(session, SupervisionCursor, seq=0)
 
 
 def limit_due(session: Session, code: str, start: dt.datetime) -> dt.datetime:
