@@ -20,7 +20,7 @@ from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput
 from trading.core.platform_keys import PlatformKeys
 from trading.core.services import Services
-from trading.evaluation import credit_review
+from trading.evaluation import credit_review, hooks
 from trading.evaluation import report as rep
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
@@ -42,7 +42,9 @@ def flags_refusal(session: Session, ev: Evaluation) -> Conflict | None:
         return Conflict(
             f"尚有 {len(still)} 项评审提示未处理（须修正评分或记录理由）后才能生成评标报告", code="flags_open"
         )
-    return None
+    # a later stage's finding that arrived after the compliance review (signals computed late) is
+    # considered before the report, too
+    return next((r for r in hooks.compliance_refusal(session, ev) if r is not None), None)
 
 
 def publicity_refusal(ev: Evaluation) -> Conflict | None:

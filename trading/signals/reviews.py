@@ -3,9 +3,12 @@ evaluation room by ``trading.app.connect_stages``).
 
 The signals go before the committee as a panel of the room (``room_findings``); while the lot's
 computed signals are not considered in the evaluation's current round, the compliance review may
-not close (``compliance_refusal``, 409 ``signals_not_considered``). The committee leader (组长) or
-staff record the consideration once per round (``record_review``): the committee weighs the
-evidence, a signal is never a verdict (实施条例第四十条 names what the committee may find).
+not close (``compliance_refusal``, 409 ``signals_not_considered``), and signals computed after it
+closed (a bid that made them slow) hold the report the same way. While the lot is opened and its
+signals are not computed yet the panel says so: an empty panel would read as "nothing found". The
+committee leader (组长) records the consideration once per round (``record_review``): it is the
+committee's record, so staff cannot write it for them; the committee weighs the evidence, a signal
+is never a verdict (实施条例第四十条 names what the committee may find).
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import record_event
 from trading.accounts.models import User
-from trading.core.errors import Conflict, InvalidInput
+from trading.core.errors import Conflict, Forbidden, InvalidInput
 from trading.evaluation.models import EvalState, Evaluation
-from trading.evaluation.room import leader_or_staff
+from trading.evaluation.room import my_seat
 from trading.opening.display import org_name
 from trading.opening.models import CeremonyBidder
 from trading.signals.models import Signal, SignalKind, SignalReview, SignalRun
-from trading.signals.runs import computed_run, run_of, signals_of
+from trading.signals.runs import computed_run, opened_ceremony, run_of, signals_of
 from trading.tenders.models import Lot
 
 REVIEW_MIN, REVIEW_MAX = 10, 2000
@@ -117,7 +120,19 @@ def room_findings(session: Session, ev: Evaluation, user: User) -> list[dict[str
     """The lot's signals as a panel of the room (none until they are computed)."""
     run = run_of(session, ev.lot_id)
     if run is None:
-        return []
+        lot = session.get(Lot, ev.lot_id)
+        if lot is None or opened_ceremony(session, lot) is None:
+            return []
+        pending = "开标解密后的串标迹象尚在计算中：计算完成后本栏列出，评标报告生成前须记录研判意见"
+        return [
+            {
+                "kind": "collusion_signals",
+                "title": "串标迹象（计算中）",
+                "items": [],
+                "pending": pending,
+                "review": None,
+            }
+        ]
     rows = signal_rows(session, signals_of(session, run))
     review = review_of(session, ev)
     return [
@@ -147,8 +162,12 @@ def compliance_refusal(session: Session, ev: Evaluation) -> Conflict | None:
 
 
 def record_review(session: Session, user: User, ev: Evaluation, text: str) -> SignalReview:
-    """The leader's (or staff's) record of how the committee considered the signals, once per round."""
-    actor = leader_or_staff(session, user, ev)
+    """The leader's record of how the committee considered the signals, once per round."""
+    seat = my_seat(session, user, ev)
+    if seat.expert_id != ev.leader_expert_id:
+        raise Forbidden("研判意见是评标委员会的意见，由组长记录", code="not_leader")
+    seat.require_pledged()
+    actor = user
     lot = session.get(Lot, ev.lot_id)
     assert lot is not None
     run: SignalRun = computed_run(session, lot)

@@ -174,11 +174,12 @@
         if (it.detail) li.append(el("div", it.detail, { class: "muted" }));
         ul.append(li);
       }
-      if (!(p.items || []).length) ul.append(el("li", "未发现", { class: "muted" }));
+      if (p.pending) ul.append(el("li", p.pending, { class: "muted" }));
+      else if (!(p.items || []).length) ul.append(el("li", "未发现", { class: "muted" }));
       sec.append(ul);
       const r = p.review;
       if (r && r.done) sec.append(el("p", "委员会研判意见：" + r.text, { class: "ok" }));
-      else if (r && r.required && (leader() || staff)) {
+      else if (r && r.required && leader()) {
         const text = el("textarea", null, { id: "findings-review-" + n, rows: "3", cols: "60", placeholder: "委员会如何考虑上述情况" });
         sec.append(text, button("记录研判意见", "findings-review-btn-" + n, () => post(null, { text: text.value }, r.page_url || r.url)));
       } else if (r && r.required) sec.append(el("p", "待评标委员会组长记录研判意见", { class: "muted" }));

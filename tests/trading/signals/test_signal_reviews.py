@@ -9,6 +9,7 @@ import io
 import json
 import zipfile
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -18,11 +19,12 @@ from archive import clock, package_check
 from archive import transparency as log
 from signing.canonical import canonical_json
 from signing.statements import SignedStatement
-from tests.factories import csrf_from, page_login, platform_keys
+from tests.factories import csrf_from, page_login, pass_every_bid, platform_keys, score_every_bid
 from tests.trading.signals.helpers import sweep
 from tests.trading.test_evaluation import room_in_compliance
 from trading.archives.building import build_for
 from trading.archives.models import ArchivePackage
+from trading.core.errors import Conflict
 from trading.core.services import services
 from trading.opening.ceremonies import get_ceremony
 from trading.signals.models import SignalRun
@@ -54,13 +56,16 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         assert client.post(review, json={"text": text}, headers=member["h"]).get_json()["error"]["code"] == "not_leader"
         assert client.post(review, json={"text": "太短"}, headers=lead["h"]).status_code == 422
         assert client.post(review, json={"text": text + "\x1b[2J"}, headers=lead["h"]).status_code == 422
+        # it is the committee's record: staff cannot write it for them
+        by_staff = client.post(review, json={"text": text}, headers=hs)
+        assert by_staff.status_code == 403, by_staff.get_json()
         # the leader records it from the room page: its session and the page's CSRF token
         page_login(client, lead["signer"].user.username)
         token = csrf_from(client.get(page).get_data(as_text=True))
         assert client.post(f"{page}/signals/review", json={"text": text}).status_code == 400  # no CSRF token
         done = client.post(f"{page}/signals/review", json={"text": text}, headers={"X-CSRFToken": token})
         assert done.status_code == 201 and done.get_json()["round"] == 1
-        again = client.post(review, json={"text": text}, headers=hs)
+        again = client.post(review, json={"text": text}, headers=lead["h"])
         assert again.status_code == 409 and again.get_json()["error"]["code"] == "signals_already_reviewed"
         [panel] = client.get(url, headers=member["h"]).get_json()["findings"]
         assert panel["review"]["done"] is True and panel["review"]["text"] == text
@@ -104,3 +109,24 @@ def test_the_lot_package_holds_the_signed_signals_and_the_review(
     assert again is not None
     report = package_check.verify(io.BytesIO(services(app).archive_store.read_bytes(again.object_key)), keys.ca.cert)
     assert [k.code for k in report.checks if not k.ok] == ["signals_invalid"]
+
+
+def test_signals_computed_after_the_compliance_review_hold_the_report(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """A bid that makes the signals slow cannot get the lot evaluated without them: until they are
+    computed the room says so, and once they are the report waits for the committee's record."""
+    with clock.frozen(dt.datetime.now(dt.UTC) + dt.timedelta(days=60)):
+        r = room_in_compliance(client, session, app)
+        lead = r["committee"][0]
+        [panel] = client.get(r["url"], headers=lead["h"]).get_json()["findings"]
+        assert panel["items"] == [] and "计算" in panel["pending"] and panel["review"] is None
+        pass_every_bid(session, r)  # closes: nothing computed yet to consider
+        assert sweep(session, app) == 1  # computed late
+        with pytest.raises(Conflict) as refused:
+            score_every_bid(session, app, r)
+        assert refused.value.code == "signals_not_considered"
+        session.rollback()
+        text = "评标委员会在评分阶段收到串标迹象，已逐项核查并记录，不改变资格审查结论，报告中予以说明。"
+        assert client.post(f"{r['url']}/signals/review", json={"text": text}, headers=lead["h"]).status_code == 201
+        assert score_every_bid(session, app, r)["report_sm3"]
