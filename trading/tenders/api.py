@@ -357,7 +357,11 @@ def register_interest(code: str) -> tuple[Response, int]:
 def _registered(db: Session, interest: Interest | None) -> dict[str, Any]:
     check = docs.credit_finding(db, interest) if interest is not None else None
     result = None if check is None else ("barred" if check.barred else "found" if check.found else "clean")
-    return {"registered": interest is not None, "credit_check": check.id if check else None, "credit_result": result}
+    return {
+        "registered": interest is not None,
+        "credit_check_sm3": check.statement_sm3 if check else None,
+        "credit_result": result,
+    }
 
 
 @api.get("/tenders/<code>/interest")

@@ -135,13 +135,19 @@ class CreditBarred(Conflict):
 
     code = "credit_barred"
 
-    def __init__(self, message: str, entries: list[dict[str, Any]], check_id: int) -> None:
+    def __init__(self, message: str, entries: list[dict[str, Any]], check: CreditCheck) -> None:
         super().__init__(message)
-        self.entries, self.check_id = entries, check_id
+        self.entries, self.statement, self.statement_sm3 = entries, check.statement, check.statement_sm3
 
     def to_json(self) -> dict[str, Any]:
+        # the signed snapshot itself, not the check's id: ids are one sequence across the platform,
+        # and two of them would tell a bidder how many others registered in between
         body = super().to_json()
-        body["error"] |= {"entries": self.entries, "credit_check": self.check_id}
+        body["error"] |= {
+            "entries": self.entries,
+            "credit_check_sm3": self.statement_sm3,
+            "credit_statement": self.statement,
+        }
         return body
 
 
@@ -185,6 +191,30 @@ def registration_check(session: Session, keys: PlatformKeys, user: User, tender:
     )
 
 
+def refused_today(session: Session, tender: Tender, credit_code: str) -> CreditCheck | None:
+    """Today's refusal of this organisation for this tender, if the register still bars it on the
+    same entries: a retry is answered with it, so that retrying writes no snapshot and no event."""
+    now = clock.now()
+    prior = session.scalar(
+        select(CreditCheck)
+        .where(
+            CreditCheck.purpose == CheckPurpose.REGISTRATION,
+            CreditCheck.tender_code == tender.code,
+            CreditCheck.subject_id == credit_code,
+            CreditCheck.barred.is_(True),
+            CreditCheck.on == clock.local(now).date(),
+        )
+        .order_by(CreditCheck.id.desc())
+        .limit(1)
+    )
+    if prior is None:
+        return None
+    scope = Scope(region=tender.region, category=tender.category.value, on=prior.on)
+    subject = checks.Subject(SubjectKind.ORGANISATION, credit_code, "")
+    still = sorted(e.id for e in checks.applying(session, subject, scope, now))
+    return prior if still == sorted(int(e["id"]) for e in prior.found) else None
+
+
 def register_interest(
     session: Session,
     user: User,
@@ -211,16 +241,18 @@ def register_interest(
     if existing is not None:
         return existing
     org = user.organisation
-    check = registration_check(session, keys, user, tender)
+    prior = refused_today(session, tender, org.credit_code)
+    check = prior or registration_check(session, keys, user, tender)
     sealed_facts = {"credit_check": check.id, "credit_sm3": check.statement_sm3}
     if check.barred:
-        record_sealed(session, kek, tender, org.credit_code, "interest.refused", {**sealed_facts, "user": user.id})
-        session.commit()
+        if prior is None:  # a refusal made afresh (a retry of the same one writes nothing more)
+            record_sealed(session, kek, tender, org.credit_code, "interest.refused", {**sealed_facts, "user": user.id})
+            session.commit()
         barring = [e for e in check.found if e["measure"] == "bar_bidding"]
         raise CreditBarred(
             "贵单位存在限制参与投标的信用记录，不能报名本项目：" + "；".join(entry_text(e) for e in barring),
             barring,
-            check.id,
+            check,
         )
     nonce = secrets.token_hex(16)
     commitment = sm3_hex(f"{tender.code}:{org.credit_code}:{nonce}".encode())

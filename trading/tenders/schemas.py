@@ -315,7 +315,7 @@ class ReviewQueueOut(Reply):
 
 class RegisteredOut(Reply):
     registered: bool
-    credit_check: int | None = Field(None, title="报名时的信用查询（签名快照）编号")
+    credit_check_sm3: str | None = Field(None, title="报名时的信用查询（平台签名快照）的 SM3")
     credit_result: str | None = Field(None, title="clean | found（有信用提示） | barred")
 
 

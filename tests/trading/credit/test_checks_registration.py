@@ -90,7 +90,8 @@ def test_a_barred_bidder_is_refused_with_the_entry_named_and_the_attempt_kept_se
     assert "2026-01-01 至 长期" in err["message"] and "福建省" in err["message"]
     assert [e["id"] for e in err["entries"]] == [entry.id]
     # the refused attempt's snapshot outlived the failed request: signed, barred, naming the entry
-    check = session.get_one(CreditCheck, err["credit_check"])
+    check = session.scalars(select(CreditCheck).where(CreditCheck.statement_sm3 == err["credit_check_sm3"])).one()
+    assert err["credit_statement"] == check.statement  # the bidder holds the signed evidence, not an id
     assert check.purpose is CheckPurpose.REGISTRATION and check.barred and check.subject_id == credit_code
     body = SignedStatement.from_json(check.statement.encode()).verify(
         trusted=services(app).keys.sign_cert, expected_type="credit_check"
@@ -106,6 +107,10 @@ def test_a_barred_bidder_is_refused_with_the_entry_named_and_the_attempt_kept_se
     for ev in session.scalars(select(AuditEvent).where(AuditEvent.seq > seq_before)):
         text = ev.payload + ev.object_id + ev.actor_id
         assert credit_code not in text and u.organisation.name not in text
+    # a retry is answered with the same refusal and writes nothing
+    again = client.post(f"/api/v1/tenders/{t['code']}/interest", headers=h)
+    assert again.status_code == 409 and again.get_json()["error"]["credit_check_sm3"] == err["credit_check_sm3"]
+    assert len(session.scalars(select(SealedOpening)).all()) == sealed_before + 1
     # before the deadline the public reads say nothing about it
     assert client.get(f"/api/v1/tenders/{t['code']}/interest", headers=h).get_json()["registered"] is False
     public = client.get(f"/api/v1/tenders/{t['code']}").get_data(as_text=True)
