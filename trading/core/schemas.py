@@ -156,13 +156,15 @@ def file_name(name: str, field: str = "name") -> str:
     return name
 
 
-LINE_REFUSED = "不能包含控制字符、换行或双向控制字符（如 ESC、U+2028、U+202E）"
-BLOCK_REFUSED = "不能包含控制字符或双向控制字符（如 ESC、U+2028、U+202E）；换行和制表符可以"
+LINE_REFUSED = "不能包含控制字符、换行、双向控制字符或孤立的代理码位（如 ESC、U+2028、U+202E、U+D800）"
+BLOCK_REFUSED = "不能包含控制字符、双向控制字符或孤立的代理码位（如 ESC、U+2028、U+202E、U+D800）；换行和制表符可以"
 
 
 def _controls(text: str, allowed: str) -> bool:
     return any(
-        ch not in allowed and (ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Zl", "Zp")) for ch in text
+        # a lone surrogate (Cs) from JSON's \ud800 is no character: no database or file could store it
+        ch not in allowed and (ch in BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"))
+        for ch in text
     )
 
 

@@ -28,3 +28,11 @@ def test_bounds_and_shapes() -> None:
     assert formats.parse_file("x.csv", as_csv([row()])[:-2] + b',"extra"\r\n').problems[0].field == "row"
     expert = formats.parse_file("x.csv", as_csv([row(subject_kind="expert", subject_id="12a", measure="bar_bidding")]))
     assert {p.field for p in expert.problems} == {"subject_id", "measure"}
+
+
+def test_a_lone_surrogate_is_named_not_stored() -> None:
+    """JSON's ``\\ud800`` is no character: stored, it would fail the database write with a 500."""
+    lone = b'{"format": "ggzy-credit-list/1", "entries": [' + as_json([row()]).split(b"[", 1)[1]
+    lone = lone.replace(b'"facts": "', b'"facts": "x\\ud800y', 1)
+    parsed = formats.parse_file("x.json", lone)
+    assert [(p.row, p.field) for p in parsed.problems] == [(1, "facts")] and parsed.rows == []
