@@ -298,7 +298,7 @@ def _upload(
                 "POST",
                 "/api/v1/bids/uploads",
                 {"tender": tender, "lot": lot, "size": size, "head": base64.b64encode(head).decode()},
-                install_header(client),
+                install_header(client, tender),
             )
             upload_id = up["upload_id"]
         state = {"server": client.server, "upload_id": upload_id}
@@ -376,11 +376,12 @@ def _upload(
     return dict(bid)
 
 
-def install_header(client: Client) -> dict[str, str]:
-    """``X-GGZY-Install``: this installation's salted id for the platform (bidding/install_id.py);
-    none when the configuration folder cannot hold the salt (the upload goes on without it)."""
+def install_header(client: Client, tender: str) -> dict[str, str]:
+    """``X-GGZY-Install``: this installation's salted id for the platform and tender
+    (bidding/install_id.py); none when the configuration folder cannot hold the salt (the upload
+    goes on without it)."""
     try:
-        return {install_id.HEADER: install_id.install_id(client.server, CONFIG.parent)}
+        return {install_id.HEADER: install_id.install_id(client.server, tender, CONFIG.parent)}
     except OSError:
         return {}
 
@@ -390,14 +391,14 @@ def _complete(client: Client, conn: http.client.HTTPConnection, upload_id: str, 
     try:
         return dict(
             client.request(
-                "POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client), conn=conn
+                "POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client, tender), conn=conn
             )
         )
     except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
         pass
     try:
         return dict(
-            client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client))
+            client.request("POST", f"/api/v1/bids/uploads/{upload_id}/complete", headers=install_header(client, tender))
         )
     except ApiError as exc:
         if exc.code != "upload_closed":

@@ -1,9 +1,11 @@
 """The salted installation id ``ggzy-bid`` sends with a bid's upload (``X-GGZY-Install``).
 
 On first use a random 32-byte salt is written beside the configuration (``install-salt``, mode
-0600); the id for a platform is ``SM3(salt ‖ platform base URL)`` in lower-case hex. It links the
-uploads one installation makes to one platform, so that the platform can tell, after an opening,
-that two bidders' bids left the same copy of the tool (a collusion signal, docs/signals.md).
+0600); the id for one tender is ``SM3(salt ‖ platform base URL ‖ NUL ‖ tender code)`` in lower-case
+hex. It links the uploads one installation makes for one tender, so that the platform can tell,
+after the opening, that two bidders' bids left the same copy of the tool (a collusion signal,
+docs/signals.md). Per tender, so that an id the committee saw for one tender is no use to anyone
+wanting to plant a false signal against that installation's bids in another.
 
 It is not a hardware or user fingerprint: nothing about the machine goes into it, another
 platform sees an unrelated id, and a bidder can delete the salt (a new id follows) or copy it
@@ -42,6 +44,6 @@ def salt(directory: pathlib.Path) -> bytes:
     return data
 
 
-def install_id(server: str, directory: pathlib.Path) -> str:
-    """The id this installation sends to the platform at ``server`` (its base URL)."""
-    return SM3(salt(directory) + server.rstrip("/").encode()).hexdigest()
+def install_id(server: str, tender: str, directory: pathlib.Path) -> str:
+    """The id this installation sends to the platform at ``server`` (its base URL) for ``tender``."""
+    return SM3(salt(directory) + server.rstrip("/").encode() + b"\x00" + tender.encode()).hexdigest()
