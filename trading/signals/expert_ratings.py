@@ -175,8 +175,8 @@ def rate_expert(
     return row, suspend_if_below(session, expert, row, policy, now)
 
 
-def recent_values(session: Session, expert_id: int, limit: int) -> list[tuple[int, Decimal]]:
-    """The expert's last ``limit`` ratings (id, value), oldest first."""
+def recent_values(session: Session, expert_id: int, limit: int) -> list[tuple[int, Decimal, RaterRole]]:
+    """The expert's last ``limit`` ratings (id, value, who rated), oldest first."""
     q = (
         select(ExpertRating)
         .where(ExpertRating.expert_id == expert_id)
@@ -184,7 +184,7 @@ def recent_values(session: Session, expert_id: int, limit: int) -> list[tuple[in
         .limit(limit)
     )
     rows = list(session.scalars(q))
-    return [(r.id, rules.rating_average(marks_of(r))) for r in reversed(rows)]
+    return [(r.id, rules.rating_average(marks_of(r)), r.rater_role) for r in reversed(rows)]
 
 
 def marks_of(r: ExpertRating) -> dict[str, int]:
@@ -206,8 +206,8 @@ def suspend_if_below(
     # the expert's row locked: two raters finishing at once must not both write a suspension
     session.scalar(locked(select(Expert.id).where(Expert.id == expert.id)))
     recent = recent_values(session, expert.id, policy.window)
-    value = rules.standing([v for _, v in recent], policy.window)
-    if not rules.suspends(value, policy.threshold):
+    value = rules.standing([v for _, v, _ in recent], policy.window)
+    if not rules.suspends(value, policy.threshold) or not rules.center_rated([r for _, _, r in recent]):
         return None
     today = clock.local(now).date()
     running = session.scalars(
@@ -220,7 +220,7 @@ def suspend_if_below(
     if any(in_force(facts_of(e), today, now) for e in running):
         return None
     starts, ends = rules.suspension_period(today, policy.days)
-    ids = ",".join(str(i) for i, _ in recent)
+    ids = ",".join(str(i) for i, _, _ in recent)
     new = NewEntry(
         subject_kind=SubjectKind.EXPERT,
         subject_id=str(expert.id),

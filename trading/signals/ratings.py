@@ -129,6 +129,13 @@ def suspends(value: Decimal | None, threshold: Decimal) -> bool:
     return value is not None and value < threshold
 
 
+def center_rated(raters: Sequence[str]) -> bool:
+    """Whether the center (交易中心) is among the raters of the window: a suspension follows the
+    center's assessment too, never a tenderee's alone (one tenderee that met the same expert on
+    every evaluation of the window could otherwise suspend it by itself)."""
+    return "staff" in raters
+
+
 def suspension_period(on: dt.date, days: int) -> tuple[dt.date, dt.date]:
     """The first and last day (inclusive) of a suspension of ``days`` days starting ``on``."""
     return on, on + dt.timedelta(days=days - 1)

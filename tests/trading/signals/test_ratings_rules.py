@@ -93,3 +93,10 @@ def test_a_month_is_beijing_time() -> None:
     start, end = r.month_bounds("2026-12")
     assert start == dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC) and end == dt.datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
     assert r.month_of(start) == "2026-12" and r.month_of(end - dt.timedelta(seconds=1)) == "2026-12"
+
+
+def test_a_tenderee_alone_never_suspends_an_expert() -> None:
+    from trading.signals.models import RaterRole
+
+    assert r.center_rated([RaterRole.TENDEREE, RaterRole.STAFF])
+    assert not r.center_rated([RaterRole.TENDEREE] * 5)
