@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from archive.audit import Actor, record_event
@@ -91,6 +92,15 @@ def add_entry(
         raise InvalidInput("地区应为 6 位行政区划代码", fields={"region": "6 位行政区划代码"})
     entry = as_row(new, user_id=user_id, import_id=import_id, now=now)
     old = existing(session, new.source, new.source_ref)
+    if old is None:
+        try:
+            with session.begin_nested():  # two pushes of one record at once: the second finds the first's
+                session.add(entry)
+                session.flush()
+        except IntegrityError:
+            old = existing(session, new.source, new.source_ref)
+            if old is None:
+                raise
     if old is not None:
         if differs(old, entry):
             raise Conflict(
@@ -98,8 +108,6 @@ def add_entry(
                 code="credit_entry_differs",
             )
         return old, False
-    session.add(entry)
-    session.flush()
     record_event(session, actor, "credit.entry_added", entry, {**entry_json(entry), "import": import_id})
     return entry, True
 

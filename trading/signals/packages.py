@@ -99,6 +99,10 @@ def pdf_metadata(data: bytes) -> dict[str, str]:
 def _xml(data: bytes | None) -> ElementTree.Element | None:
     if not data or _DOCTYPE.search(data):  # docProps never declare entities: refuse any that do
         return None
+    try:  # the check above reads bytes as UTF-8 does: an XML in UTF-16 could hide its DOCTYPE from it
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
     try:
         return ElementTree.fromstring(data)
     except ElementTree.ParseError:

@@ -170,7 +170,7 @@ def contact_fields(name: str, phone: str) -> tuple[str, str]:
         raise InvalidInput("联系人姓名不超过 50 字", fields={"contact_name": "不超过 50 字"})
     if not PHONE.match(phone):
         raise InvalidInput("联系电话只能包含数字、+ 和 -，不超过 20 位", fields={"contact_phone": "格式不正确"})
-    return checked_text(name, "contact_name"), phone
+    return checked_text(name, "contact_name", lines=False), phone
 
 
 def registration_check(session: Session, keys: PlatformKeys, user: User, tender: Tender) -> CreditCheck:
