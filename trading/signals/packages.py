@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 import unicodedata
 import warnings
 import zipfile
@@ -31,6 +32,10 @@ from trading.signals.rules import DocMeta, FileFact
 
 #: The largest document whose metadata is read (its bytes held in memory for the parser).
 META_MAX_BYTES = 16 << 20
+#: CPU seconds one package may spend reading its documents' metadata: a bidder who fills its bid with
+#: documents slow to parse (a PDF whose /Author is megabytes long) delays only this much; past it the
+#: rest are hashed only, and the run says how many went unread
+META_BUDGET_SECONDS = 5.0
 #: The most of docProps/core.xml or app.xml read (a few hundred bytes in practice).
 PROPS_MAX_BYTES = 256 << 10
 PDF_SUFFIXES = (".pdf",)
@@ -62,6 +67,8 @@ class PackageUnreadable(Exception):
 class PackageFacts:
     files: tuple[FileFact, ...]
     metadata: tuple[DocMeta, ...]
+    #: documents whose metadata went unread because the package spent its budget (still hashed)
+    unread: int = 0
 
 
 def clean_text(value: object) -> str:
@@ -157,10 +164,13 @@ def _wants_metadata(info: zipfile.ZipInfo) -> bool:
 def read_zip(z: BoundedZip) -> PackageFacts:
     """Every file of an opened zip: SM3 and size, and the metadata of its documents."""
     files, metas = [], []
+    spent, unread = 0.0, 0
     for info in z.entries:
         if info.is_dir():
             continue
         h, keep = SM3(), _wants_metadata(info)
+        if keep and spent >= META_BUDGET_SECONDS:
+            keep, unread = False, unread + 1
         held: list[bytes] = []
         for piece in z.stream(info):
             h.update(piece)
@@ -168,10 +178,12 @@ def read_zip(z: BoundedZip) -> PackageFacts:
                 held.append(piece)
         files.append(FileFact(info.filename, h.hexdigest(), info.file_size))
         if keep:
+            started = time.process_time()
             fields = document_metadata(info.filename, b"".join(held))
+            spent += time.process_time() - started
             if fields:
                 metas.append(DocMeta(info.filename, fields))
-    return PackageFacts(tuple(files), tuple(metas))
+    return PackageFacts(tuple(files), tuple(metas), unread)
 
 
 def read_package(f: BinaryIO) -> PackageFacts:

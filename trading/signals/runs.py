@@ -106,6 +106,9 @@ def bid_facts(
             try:
                 with services.store.open(seat.plaintext_key) as raw, seekable(raw, services.scratch) as f:
                     facts = packages.read_package(f)
+                if facts.unread:
+                    detail = f"{facts.unread} 份文档超出读取时限，只比较了 SM3"
+                    skipped.append({"bidder": seat.id, "code": "metadata_budget", "detail": detail})
             except packages.PackageUnreadable as exc:
                 skipped.append({"bidder": seat.id, "code": exc.code, "detail": exc.detail[:200]})
             except (ObjectStoreError, OSError) as exc:

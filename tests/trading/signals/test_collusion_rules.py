@@ -265,3 +265,12 @@ def test_broken_documents_have_no_metadata_and_a_broken_package_is_named() -> No
     with pytest.raises(packages.PackageUnreadable) as err:
         packages.read_package(io.BytesIO(b"not a zip at all"))
     assert err.value.code == "archive_unreadable"
+
+
+def test_a_package_slow_to_read_spends_its_budget_and_is_still_hashed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bidder filling its bid with documents slow to parse delays its own package by the budget,
+    not the lot: past it the rest are hashed only, and counted."""
+    p = pdf(Author="李四")
+    monkeypatch.setattr(packages, "META_BUDGET_SECONDS", 0.0)
+    facts = packages.read_package(package({"a.pdf": p, "b.pdf": p + b"\n", "c.txt": b"x"}))
+    assert len(facts.files) == 3 and facts.metadata == () and facts.unread == 2
