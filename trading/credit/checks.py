@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
+from trading.accounts.regions import region_name
 from trading.core.platform_keys import PlatformKeys
 from trading.credit import rules
 from trading.credit.models import CheckPurpose, CreditCheck, CreditEntry, SubjectKind
@@ -60,7 +61,9 @@ def entry_json(e: CreditEntry) -> dict[str, Any]:
         "measure_label": e.measure.label,
         "subject": {"kind": e.subject_kind.value, "id": e.subject_id, "name": e.subject_name},
         "region": e.region,
+        "region_label": rules.region_label(e.region, region_name),
         "category": e.category,
+        "category_label": rules.category_label(e.category),
         "starts_on": e.starts_on.isoformat(),
         "ends_on": e.ends_on.isoformat() if e.ends_on else None,
         "authority": e.authority,

@@ -29,20 +29,11 @@ from trading.credit import register
 from trading.credit.formats import COLUMNS, MAX_BYTES, MAX_ROWS, TITLES
 from trading.credit.imports import ImportRefused
 from trading.credit.models import CreditList, Measure, ProposalState
-from trading.credit.rules import CATEGORIES
+from trading.credit.rules import CATEGORIES, CATEGORY_LABELS, category_label
 from trading.credit.schemas import ConfirmIn, DismissIn, RevokeIn
 
 pages = Blueprint("credit", __name__, template_folder="templates")
 UPLOAD_VIEW = "trading.credit.pages.import_submit"
-CATEGORY_LABELS = {
-    "construction": "工程建设",
-    "goods": "政府采购（货物）",
-    "services": "政府采购（服务）",
-    "land_use": "土地使用权",
-    "mining": "矿业权",
-    "state_property": "国有产权",
-    "emission": "排污权",
-}
 
 
 @pages.record_once
@@ -56,8 +47,8 @@ def _exempt_upload(state: BlueprintSetupState) -> None:
 
 
 @pages.app_template_filter("credit_category")
-def category_label(value: str | None) -> str:
-    return CATEGORY_LABELS.get(value, value) if value else "全部类别"
+def category_filter(value: str | None) -> str:
+    return category_label(value)
 
 
 @pages.get("/credit")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from trading.credit.models import CreditList, Measure, SubjectKind
@@ -110,5 +111,25 @@ def suspended_until(entries: list[EntryFacts], on: dt.date, at: dt.datetime) -> 
 #: The trade categories an entry may be scoped to: ``trading.tenders.models.TenderCategory``'s values,
 #: kept here because credit comes before tenders in the stage order (a test keeps the two equal).
 CATEGORIES = ("construction", "goods", "services", "land_use", "mining", "state_property", "emission")
+#: as pages name them (the tenders stage's labels; a test keeps the two tables equal)
+CATEGORY_LABELS = {
+    "construction": "工程建设",
+    "goods": "政府采购（货物）",
+    "services": "政府采购（服务）",
+    "land_use": "土地使用权",
+    "mining": "矿业权",
+    "state_property": "国有产权",
+    "emission": "排污权",
+}
+
+
+def category_label(value: str | None) -> str:
+    return CATEGORY_LABELS.get(value, value) if value else "全部类别"
+
+
+def region_label(code: str, name_of: Callable[[str], str]) -> str:
+    return "全国" if code == NATIONWIDE else name_of(code)
+
+
 #: what an expert is known by in the register: the platform's expert number
 EXPERT_NUMBER = re.compile(r"^[1-9]\d{0,17}$", re.ASCII)

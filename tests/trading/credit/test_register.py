@@ -65,6 +65,7 @@ def found(
 
 def test_the_categories_are_the_tenders(session: Session) -> None:
     assert tuple(c.value for c in TenderCategory) == rules.CATEGORIES
+    assert {c.value: c.label for c in TenderCategory} == rules.CATEGORY_LABELS
 
 
 @pytest.mark.parametrize("kind", [k for k in CreditList])
