@@ -32,7 +32,7 @@ from trading.core.platform_keys import PlatformKeys
 from trading.core.schemas import checked_text, file_name
 from trading.credit import checks
 from trading.credit.models import CheckPurpose, CreditCheck, SubjectKind
-from trading.credit.rules import Scope
+from trading.credit.rules import Scope, category_label, region_label
 from trading.pki.operations import check_signature, registered_signing_cert
 from trading.tenders import notifications
 from trading.tenders.models import (
@@ -155,10 +155,12 @@ def entry_text(e: dict[str, Any]) -> str:
     """One signed entry as the refused bidder reads it: the list, the authority and its document,
     the period and the scope."""
     until = e["ends_on"] or "长期"
-    scope = "全国" if e["region"] == "000000" else region_name(e["region"])
+    # entries signed before the labels were part of the entry carry only the codes
+    scope = e.get("region_label") or region_label(e["region"], region_name)
+    category = e.get("category_label") or category_label(e["category"])
     return (
         f"“{e['list_label']}”（{e['measure_label']}）：{e['authority']} {e['document_no']}，"
-        f"{e['starts_on']} 至 {until}，范围：{scope}、{e['category'] or '全部行业'}"
+        f"{e['starts_on']} 至 {until}，范围：{scope}、{category}"
     )
 
 
@@ -250,7 +252,9 @@ def register_interest(
             session.commit()
         barring = [e for e in check.found if e["measure"] == "bar_bidding"]
         raise CreditBarred(
-            "贵单位存在限制参与投标的信用记录，不能报名本项目：" + "；".join(entry_text(e) for e in barring),
+            "贵单位存在限制参与投标的信用记录，不能报名本项目："
+            + "；".join(entry_text(e) for e in barring)
+            + "。如对信用记录有异议，请向作出决定的机关申请更正或撤销；撤销后可重新报名。",
             barring,
             check,
         )

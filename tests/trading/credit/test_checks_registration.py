@@ -87,7 +87,8 @@ def test_a_barred_bidder_is_refused_with_the_entry_named_and_the_attempt_kept_se
         and "福州市中级人民法院" in err["message"]
         and "失信被执行人" in err["message"]
     )
-    assert "2026-01-01 至 长期" in err["message"] and "福建省" in err["message"]
+    assert "2026-01-01 至 长期" in err["message"] and "福建省、全部类别" in err["message"]
+    assert "申请更正或撤销；撤销后可重新报名" in err["message"]  # what the bidder can do about it
     assert [e["id"] for e in err["entries"]] == [entry.id]
     # the refused attempt's snapshot outlived the failed request: signed, barred, naming the entry
     check = session.scalars(select(CreditCheck).where(CreditCheck.statement_sm3 == err["credit_check_sm3"])).one()
