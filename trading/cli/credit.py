@@ -6,8 +6,12 @@ import datetime as dt
 import pathlib
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from trading.cli.common import cli_actor, database, domain_errors, settings
+from trading.accounts.models import User
+from trading.accounts.permissions import Permission, has
+from trading.cli.common import database, domain_errors, settings
 
 
 @click.group(help="信用记录：导入、查询、撤销、核查、平台信用事件 (the credit register)")
@@ -19,11 +23,7 @@ def credit() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
 @click.option("--as", "username", required=True, help="以该工作人员的名义导入（用户名）(the staff member importing)")
 def import_file(path: pathlib.Path, username: str) -> None:
-    from sqlalchemy import select
-
     from archive import clock
-    from trading.accounts.models import User
-    from trading.accounts.permissions import Permission, has
     from trading.core.schemas import printable
     from trading.credit.formats import MAX_BYTES
     from trading.credit.imports import ImportRefused, import_file
@@ -31,9 +31,7 @@ def import_file(path: pathlib.Path, username: str) -> None:
     with path.open("rb") as f:
         data = f.read(MAX_BYTES + 1)
     with database(settings()).session() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None or not has(user, Permission.CREDIT_MANAGE):
-            raise click.ClickException(f"用户 {username} 不存在或没有管理信用记录的权限")
+        user = staff_member(session, username)
         try:
             outcome = import_file(session, user, path.name, data, channel="file", user_id=user.id, now=clock.now())
         except ImportRefused as exc:
@@ -58,7 +56,9 @@ def import_file(path: pathlib.Path, username: str) -> None:
 )
 @click.option("--on", "on", default="", help="只列该日有效（未撤销）的记录，如 2026-12-20")
 def list_entries(subject: str, list_kind: str, on: str) -> None:
+    from archive import clock
     from trading.core.schemas import printable
+    from trading.credit import checks
     from trading.credit.register import find_entries, read_filters
 
     with database(settings()).session() as session, domain_errors():
@@ -67,7 +67,9 @@ def list_entries(subject: str, list_kind: str, on: str) -> None:
         while True:
             rows, total, page, pages = find_entries(session, filters, page)
             for e in rows:
-                state = f"已撤销 {e.revoked_at:%Y-%m-%d}" if e.revoked_at else "有效"
+                state = checks.state_of(e, clock.now())
+                if e.revoked_at:
+                    state += f" {clock.local(e.revoked_at):%Y-%m-%d}"
                 click.echo(
                     printable(
                         f"{e.id}  {e.subject_id}  {e.subject_name}  {e.list_kind.label}  {e.measure.label}  "
@@ -80,10 +82,19 @@ def list_entries(subject: str, list_kind: str, on: str) -> None:
     click.echo(f"共 {total} 条")
 
 
+def staff_member(session: Session, username: str) -> User:
+    """The staff account a command acts as (the trail names who imported or revoked, as on the pages)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not has(user, Permission.CREDIT_MANAGE):
+        raise click.ClickException(f"用户 {username} 不存在或没有管理信用记录的权限")
+    return user
+
+
 @credit.command("revoke", help="撤销信用记录 (revoke an entry)")
 @click.argument("entry_id", type=click.IntRange(1, 2**31 - 1))
 @click.option("--reason", required=True, help="撤销理由（5–500 字）")
-def revoke(entry_id: int, reason: str) -> None:
+@click.option("--as", "username", required=True, help="以该工作人员的名义撤销（用户名）(the staff member revoking)")
+def revoke(entry_id: int, reason: str, username: str) -> None:
     from archive import clock
     from trading.core.errors import InvalidInput, NotFound
     from trading.core.schemas import checked_text
@@ -97,7 +108,8 @@ def revoke(entry_id: int, reason: str) -> None:
         entry = session.get(CreditEntry, entry_id)
         if entry is None:
             raise NotFound("信用记录不存在", code="no_such_credit_entry")
-        revoke_entry(session, cli_actor(), entry, reason, user_id=None, now=clock.now())
+        user = staff_member(session, username)
+        revoke_entry(session, user, entry, reason, user_id=user.id, now=clock.now())
         session.commit()
     click.echo(f"信用记录 {entry_id} 已撤销")
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive import clock
 from signing.canonical import canonical_json
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement, sign_statement
@@ -49,6 +50,11 @@ def facts_of(e: CreditEntry) -> rules.EntryFacts:
         ends_on=e.ends_on,
         revoked_at=e.revoked_at,
     )
+
+
+def state_of(e: CreditEntry, now: dt.datetime) -> str:
+    """The entry's state today (Beijing), as pages and the command line say it."""
+    return rules.state_label(facts_of(e), clock.local(now).date(), now)
 
 
 def entry_json(e: CreditEntry) -> dict[str, Any]:

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,16 +21,18 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
 
+from archive import clock
 from trading.accounts import web
 from trading.accounts.form_errors import field_lines
 from trading.accounts.permissions import Permission, has, requires
+from trading.audit.labels import action_label
 from trading.core.errors import DomainError, InvalidInput
 from trading.credit import api as ops
-from trading.credit import register
+from trading.credit import checks, register
 from trading.credit.formats import COLUMNS, MAX_BYTES, MAX_ROWS, TITLES
 from trading.credit.imports import ImportRefused
-from trading.credit.models import CreditList, Measure, ProposalState
-from trading.credit.rules import CATEGORIES, CATEGORY_LABELS, category_label
+from trading.credit.models import CreditEntry, CreditList, Measure, ProposalState
+from trading.credit.rules import CATEGORIES, CATEGORY_LABELS, category_label, source_label
 from trading.credit.schemas import ConfirmIn, DismissIn, RevokeIn
 
 pages = Blueprint("credit", __name__, template_folder="templates")
@@ -49,6 +52,25 @@ def _exempt_upload(state: BlueprintSetupState) -> None:
 @pages.app_template_filter("credit_category")
 def category_filter(value: str | None) -> str:
     return category_label(value)
+
+
+@pages.app_template_filter("local_day")
+def local_day(iso: str) -> str:
+    """An event's instant (ISO, UTC) as the Beijing day the audit page filters by."""
+    try:
+        return clock.local(dt.datetime.fromisoformat(iso)).date().isoformat()
+    except ValueError:
+        return iso[:10]
+
+
+@pages.app_template_filter("audit_action")
+def audit_action(code: str) -> str:
+    return action_label(code)
+
+
+@pages.app_template_filter("credit_state")
+def state_filter(e: CreditEntry) -> str:
+    return checks.state_of(e, clock.now())
 
 
 @pages.get("/credit")
@@ -83,7 +105,13 @@ def list_page() -> ResponseReturnValue:
 @requires(Permission.CREDIT_READ)
 def entry_page(entry_id: int) -> str:
     e = ops.get_entry(entry_id)
-    return render_template("credit/entry.html", e=e, manage=web.has_permission(Permission.CREDIT_MANAGE.value))
+    return render_template(
+        "credit/entry.html",
+        e=e,
+        manage=web.has_permission(Permission.CREDIT_MANAGE.value),
+        state_label=checks.state_of(e, clock.now()),
+        source_label=source_label(e.source),
+    )
 
 
 @pages.post("/credit/entries/<int:entry_id>/revoke")

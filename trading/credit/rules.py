@@ -127,6 +127,28 @@ def category_label(value: str | None) -> str:
     return CATEGORY_LABELS.get(value, value) if value else "全部类别"
 
 
+def state_label(entry: EntryFacts, on: dt.date, at: dt.datetime) -> str:
+    """What an entry is on day ``on``: revoked, not yet in force, expired, or in force."""
+    if entry.revoked_at is not None and entry.revoked_at <= at:
+        return "已撤销"
+    if on < entry.starts_on:
+        return "未生效"
+    if entry.ends_on is not None and entry.ends_on < on:
+        return "已到期"
+    return "有效"
+
+
+#: the feeds that are not a list kind (whose labels name the others)
+SOURCE_LABELS = {"proposal": "平台信用事件（工作人员确认）", "rating": "专家标后评价"}
+
+
+def source_label(source: str) -> str:
+    try:
+        return CreditList(source).label
+    except ValueError:
+        return SOURCE_LABELS.get(source, source)
+
+
 def region_label(code: str, name_of: Callable[[str], str]) -> str:
     return "全国" if code == NATIONWIDE else name_of(code)
 

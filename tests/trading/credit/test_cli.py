@@ -58,8 +58,10 @@ def test_import_list_check_revoke(instance: pathlib.Path, tmp_path: pathlib.Path
     assert "未发现信用记录" in r.output
     assert runner.invoke(main, ["credit", "check", "123", "--region", "350102", "--category", "goods"]).exit_code != 0
     assert code in runner.invoke(main, ["credit", "list", "--subject", code]).output
-    assert runner.invoke(main, ["credit", "revoke", "1", "--reason", "短"]).exit_code != 0
-    r = runner.invoke(main, ["credit", "revoke", "1", "--reason", "原决定已被撤销"])
+    assert runner.invoke(main, ["credit", "revoke", "1", "--reason", "短", "--as", "lisi"]).exit_code != 0
+    revoke = ["credit", "revoke", "1", "--reason", "原决定已被撤销"]
+    assert runner.invoke(main, revoke).exit_code != 0  # whose act: the trail names the staff member
+    r = runner.invoke(main, [*revoke, "--as", "lisi"])
     assert r.exit_code == 0, r.output
     assert "已撤销" in runner.invoke(main, ["credit", "list"]).output
     r = runner.invoke(main, ["credit", "proposals", "--sweep"])
