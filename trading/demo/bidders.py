@@ -105,9 +105,9 @@ def credentials_pdf(author: str, created: dt.datetime, company: str) -> bytes:
     w = PdfWriter()
     w.add_blank_page(width=595, height=842)
     stamp = clock.local(created).strftime("D:%Y%m%d%H%M%S+08'00'")
-    w.add_metadata(
-        {"/Author": author, "/Creator": "WPS 文字", "/CreationDate": stamp, "/Title": f"{company} 类似工程业绩"}
-    )
+    # the producer too, as the office tool writes it (pypdf would name itself)
+    meta = {"/Author": author, "/Creator": "WPS 文字", "/Producer": "WPS 文字", "/CreationDate": stamp}
+    w.add_metadata({**meta, "/Title": f"{company} 类似工程业绩"})
     w.write(out)
     return out.getvalue()
 

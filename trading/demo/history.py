@@ -61,9 +61,10 @@ def bid_files(plan: Plan, i: int, moment: FrozenClock, made: dict[str, bytes]) -
     The colluding pair's is one file (kept in ``made``), made by one person an hour before the first
     of them bids."""
     if plan.colluding is not None and i in plan.colluding:
-        pdf = made.setdefault("pair", credentials_pdf("ZHANG", moment.current - dt.timedelta(hours=1), "联合体成员"))
+        pdf = made.setdefault("pair", credentials_pdf("张工", moment.current - dt.timedelta(hours=1), "联合体成员"))
         return {"资信标/类似工程业绩.pdf": pdf}, BIDDER_ADDRESSES[plan.colluding[0]]
-    pdf = credentials_pdf(f"bidder{i + 1}-资料员", moment.current - dt.timedelta(days=2 + i, hours=i), f"投标人{i + 1}")
+    author = ("林资料员", "陈资料员", "王资料员")[i]
+    pdf = credentials_pdf(author, moment.current - dt.timedelta(days=2 + i, hours=i), f"投标人{i + 1}")
     return {"资信标/类似工程业绩.pdf": pdf}, None
 
 

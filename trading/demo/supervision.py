@@ -75,7 +75,7 @@ def complaint_in_progress(
         "两家的工期和报价偏差呈规律性差异，涉嫌《招标投标法实施条例》第四十条规定的串通投标情形。"
     )
     requests = "请求行政监督部门调查核实，依法认定投标无效并处理。"
-    evidence = "两份投标文件中《类似工程业绩》PDF 的文件属性说明（演示）。\n作者均为 ZHANG，创建时间相同。\n".encode()
+    evidence = "两份投标文件中《类似工程业绩》PDF 的文件属性说明（演示）。\n作者均为“张工”，创建时间相同。\n".encode()
     listed = [{"name": "文件属性说明.txt", "sm3": sm3_hex(evidence), "size": len(evidence)}]
     statement = complaint_statement(
         tender_code=code,

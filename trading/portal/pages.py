@@ -66,14 +66,16 @@ TASKS: dict[Role, list[Task]] = {
         Task("评标澄清", "evaluation_room.clarifications_page", "答复评标委员会要求的澄清（限时）"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
         Task("投诉", "complaints.list_page", "异议答复不满意时向行政监督部门投诉，跟踪受理、调查与处理决定"),
-        Task("服务评价", "ratings.mine_page", "对参与过的开标、投诉处理等服务评价（好差评），差评由交易中心限时答复"),
+        Task(
+            "我的服务评价", "ratings.mine_page", "对参与过的开标、投诉处理等服务评价（好差评），差评由交易中心限时答复"
+        ),
     ],
     Role.TENDEREE: [
         Task("我的招标项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),
         Task("新建招标项目", "tenders.new_tender", "填写项目、标段、评标办法和关键时间"),
         Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）、投诉处理和书面说明要求等通知"),
         Task("投诉与说明", "complaints.list_page", "行政监督部门要求本单位书面说明的投诉：查看并提交说明"),
-        Task("服务评价", "ratings.mine_page", "评价公告审核、开标、评标等服务（好差评），并在评标后评价专家"),
+        Task("我的服务评价", "ratings.mine_page", "评价公告审核、开标、评标等服务（好差评），并在评标后评价专家"),
     ],
     Role.AGENCY: [
         Task("我的代理项目", "tenders.my_tenders", "编辑草稿、上传招标文件、提交审核、答疑、发布变更"),

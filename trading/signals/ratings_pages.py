@@ -143,7 +143,16 @@ def charts_of(data: dict[str, Any]) -> list[tuple[str, Markup]]:
     ]
     if len(counts) > 1:
         out.append(("各月评价数", svg(line_chart("各月评价数", counts, COLOURS[1]), "chart-months")))
+    elif counts:  # one month so far: its count as a bar (a line needs two points)
+        out.append(("各月评价数", svg(bar_chart("各月评价数", counts, COLOURS[1]), "chart-months")))
     return out
+
+
+@pages.app_template_filter("rating_subject")
+def rating_subject(subject: str) -> str:
+    """A service's subject as people read it: ``GGZY-2026-000003/1`` → ``GGZY-2026-000003 第1标段``."""
+    code, slash, lot = subject.partition("/")
+    return f"{code} 第{lot}标段" if slash and lot.isdigit() else subject
 
 
 @pages.get("/ratings")
