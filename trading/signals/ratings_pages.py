@@ -12,14 +12,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from sqlalchemy import select
 
 from trading.accounts import web
+from trading.accounts.form_errors import refusal_text
 from trading.accounts.permissions import Permission, requires
 from trading.core.charts import COLOURS, Point, bar_chart, line_chart, svg
+from trading.core.errors import DomainError
+from trading.evaluation.models import Expert
 from trading.signals import expert_ratings, service_ratings
 from trading.signals import ratings as rules
 from trading.signals.models import ServiceKind, ServiceRating
@@ -39,12 +42,20 @@ pages = Blueprint("ratings", __name__, template_folder="templates")
 # ---------------------------------------------------------------- experts
 @pages.get("/evaluations/<int:ev_id>/ratings")
 @requires(Permission.EVALUATION_ROOM)
-def experts_page(ev_id: int) -> str:
+def experts_page(ev_id: int, kept: dict[str, str] | None = None, error: str = "") -> str:
+    """``kept``: a refused rating's form as sent, shown again with ``error`` (nothing typed is lost)."""
     db, user = web.db(), web.require_user()
     ev, tender = expert_ratings.evaluation_for(db, user, ev_id, rating=False)
     data = evaluation_ratings_json(db, user, ev, tender)
     return render_template(
-        "ratings/experts.html", d=data, tender=tender, marks=rules.MARKS, below=rules.REASON_BELOW, policy=policy()
+        "ratings/experts.html",
+        d=data,
+        tender=tender,
+        marks=rules.MARKS,
+        below=rules.REASON_BELOW,
+        policy=policy(),
+        kept=kept or {},
+        error=error,
     )
 
 
@@ -54,12 +65,22 @@ def experts_submit(ev_id: int) -> ResponseReturnValue:
     db, user = web.db(), web.require_user()
     ev, tender = expert_ratings.evaluation_for(db, user, ev_id, rating=True)
 
-    def step() -> None:
+    try:
         b = web.form_body(ExpertRatingIn)
         marks = expert_ratings.Marks(b.punctuality, b.diligence, b.quality, b.discipline, b.reasons)
         expert_ratings.rate_expert(db, user, ev, tender, b.expert_id, marks, policy=policy())
-
-    web.form_step(step, "评价已提交", "未提交")
+        web.commit()
+    except DomainError as exc:
+        db.rollback()
+        kept = {k: request.form.get(k, "") for k in ("expert_id", "reasons", *rules.MARKS)}
+        name = (
+            db.scalar(select(Expert.name).where(Expert.id == int(kept["expert_id"])))
+            if kept["expert_id"].isdigit()
+            else None
+        )
+        who = f"对{name}的评价" if name else "评价"
+        return experts_page(ev_id, kept, f"{who}未提交：{refusal_text(exc)}"), 422
+    flash("评价已提交")
     return redirect(url_for("ratings.experts_page", ev_id=ev_id))
 
 

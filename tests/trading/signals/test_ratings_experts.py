@@ -102,10 +102,13 @@ def test_staff_and_the_tenderee_each_rate_each_sitting_expert_once(
         page = client.get(f"/evaluations/{w.ev}/ratings")
         assert page.status_code == 200 and "提交评价" in page.text and f"/evaluations/{w.ev}" in page.text
         form = {"csrf_token": csrf_from(page.text), "expert_id": str(w.experts[1]), **{k: "2" for k in GOOD}}
-        assert client.post(f"/evaluations/{w.ev}/ratings", data=form).status_code == 302
-        assert "未提交" in client.get(f"/evaluations/{w.ev}/ratings").text  # no reasons for the 2s
+        form["reasons"] = "太短"
+        refused = client.post(f"/evaluations/{w.ev}/ratings", data=form)  # too short a reason for the 2s
+        # named, and shown again as it was typed: a second submit must not send the defaults
+        assert refused.status_code == 422 and "未提交" in refused.text and ">太短</textarea>" in refused.text
+        assert refused.text.count('<option value="2" selected>') == len(GOOD)
         form["reasons"] = "评审过程中多次离席，评分说明不充分"
-        client.post(f"/evaluations/{w.ev}/ratings", data=form)
+        assert client.post(f"/evaluations/{w.ev}/ratings", data=form).status_code == 302
     assert len(client.get(w.url, headers=ht).get_json()["ratings"]) == 3
 
 
