@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from trading.accounts import web
-from trading.accounts.permissions import Permission, requires
+from trading.accounts.permissions import Permission, has, requires
+from trading.evaluation.models import Evaluation
 from trading.evaluation.room_state import load_evaluation
 from trading.signals.api import review_json
-from trading.signals.models import Signal, SignalReview, SignalRun
-from trading.signals.reviews import record_review, signal_rows
+from trading.signals.models import Signal, SignalKind, SignalReview, SignalRun
+from trading.signals.reviews import describe_parts, record_review, signal_rows
 from trading.signals.runs import computed_run, lot_named, signals_of
 from trading.signals.schemas import ReviewIn
 from trading.tenders.models import Lot, Tender
@@ -58,10 +59,17 @@ def lot_page(tender_code: str, lot_number: int) -> str:
     run = computed_run(db, lot)
     rows = signal_rows(db, signals_of(db, run))
     for r in rows:
+        r["detail_parts"] = describe_parts(SignalKind(r["kind"]), r["evidence"])
         r["evidence_text"] = json.dumps(r["evidence"], ensure_ascii=False, indent=1, sort_keys=True)
     reviews = db.scalars(select(SignalReview).where(SignalReview.run_id == run.id).order_by(SignalReview.round)).all()
     tender = db.get(Tender, lot.tender_id)
-    return render_template("signals/lot.html", lot=lot, tender=tender, run=run, rows=rows, reviews=reviews)
+    # the lot's evaluation room (the latest, if a re-evaluation opened another), for those who may enter it
+    ev = None
+    if has(web.require_user(), Permission.EVALUATION_ROOM):
+        ev = db.scalar(select(Evaluation).where(Evaluation.lot_id == lot.id).order_by(Evaluation.id.desc()).limit(1))
+    return render_template(
+        "signals/lot.html", lot=lot, tender=tender, run=run, rows=rows, reviews=reviews, evaluation=ev
+    )
 
 
 @pages.post("/evaluations/<int:evaluation_id>/signals/review")

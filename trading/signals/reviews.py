@@ -13,6 +13,7 @@ is never a verdict (实施条例第四十条 names what the committee may find).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -65,20 +66,78 @@ def bidder_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {s.id: org_name(session, s.org_id) for s in seats}
 
 
-def describe(kind: SignalKind, evidence: dict[str, Any]) -> str:
-    """A signal's evidence in words, for the room, the pages and the CLI."""
+#: A PDF date as written in a document's information dictionary: D:YYYYMMDDHHmmSS+HH'mm' (any tail may be left off).
+PDF_DATE = re.compile(
+    r"^(?:D:)?(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:([+\-Z])(?:(\d{2})'?(?:(\d{2})'?)?)?)?$", re.ASCII
+)
+#: An Office document's creation time (W3CDTF): 2026-11-30T06:36:00Z or with an offset.
+W3C_DATE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?(?:(Z)|([+\-])(\d{2}):(\d{2}))?$"
+)
+
+Part = dict[str, str]
+
+
+def text(s: object) -> Part:
+    return {"text": str(s)}
+
+
+def code(s: object) -> Part:
+    """A value as stored (a file name, a tool, an address): shown as code, not as prose."""
+    return {"code": str(s)}
+
+
+def document_time(raw: str) -> str:
+    """A document's creation time as people read it: "2026-11-30 06:36:00（UTC+08:00）". The raw
+    value stays in the signal's evidence; one not in a known form is shown as written."""
+    m = PDF_DATE.match(raw)
+    if m and m.group(5):  # to the minute at least: a shorter one is shown as written, not padded
+        y, mo, d, h, mi, sec, sign, oh, om = m.groups()
+        zone = "" if sign is None else "（UTC）" if sign == "Z" or not oh else f"（UTC{sign}{oh}:{om or '00'}）"
+        return f"{y}-{mo}-{d} {h}:{mi}{':' + sec if sec else ''}{zone}"
+    m = W3C_DATE.match(raw)
+    if m:
+        y, mo, d, h, mi, sec, z, sign, oh, om = m.groups()
+        zone = "（UTC）" if z else f"（UTC{sign}{oh}:{om}）" if sign else ""
+        return f"{y}-{mo}-{d} {h}:{mi}{':' + sec if sec else ''}{zone}"
+    return raw
+
+
+def listed(values: list[str]) -> list[Part]:
+    """Values as code, separated by 、."""
+    out: list[Part] = []
+    for n, v in enumerate(values):
+        out += [text("、")] if n else []
+        out.append(code(v))
+    return out
+
+
+def describe_parts(kind: SignalKind, evidence: dict[str, Any]) -> list[Part]:
+    """A signal's evidence in words, values as stored marked as code (the pages and the room show
+    them so); ``describe`` joins them."""
     e = evidence
     if kind is SignalKind.SAME_ADDRESS:
-        return f"网络地址 {e.get('address')}"
+        return [text("网络地址 "), code(e.get("address"))]
     if kind is SignalKind.SAME_INSTALL:
-        return f"投标工具安装标识 {str(e.get('install_id'))[:16]}…"
+        return [text("投标工具安装标识 "), code(f"{str(e.get('install_id'))[:16]}…")]
     if kind is SignalKind.SAME_FILE:
         files = e.get("files") or []
-        names = "、".join(sorted({n for f in files for ns in f.get("names", {}).values() for n in ns})[:5])
-        return f"{e.get('count')} 个相同文件（SM3 一致），如：{names}"
+        names = sorted({n for f in files for ns in f.get("names", {}).values() for n in ns})[:5]
+        return [text(f"{e.get('count')} 个相同文件（SM3 一致），如："), *listed(names)]
     if kind is SignalKind.SAME_METADATA:
-        tools = f"；创建工具 {'、'.join(e['tools'])}" if e.get("tools") else ""
-        return f"文档{e.get('label')}均为“{e.get('value')}”{tools}"
+        value = str(e.get("value"))
+        shown = text(document_time(value)) if e.get("field") == "created" else text(value)
+        tools = [text("；创建工具 "), *listed(list(e["tools"]))] if e.get("tools") else []
+        return [text(f"文档{e.get('label')}均为“"), shown, text("”"), *tools]
+    return [text(describe_words(kind, e))]
+
+
+def describe(kind: SignalKind, evidence: dict[str, Any]) -> str:
+    """A signal's evidence in words, for the room, the pages and the CLI."""
+    return "".join(v for p in describe_parts(kind, evidence) for v in p.values())
+
+
+def describe_words(kind: SignalKind, e: dict[str, Any]) -> str:
     if kind is SignalKind.PRICE_PATTERN:
         words = PATTERN_WORDS.get(str(e.get("pattern")), str(e.get("pattern")))
         if e.get("pattern") == "equal":
@@ -139,7 +198,15 @@ def room_findings(session: Session, ev: Evaluation, user: User) -> list[dict[str
         {
             "kind": "collusion_signals",
             "title": "串标迹象（供评标委员会研判，不是结论）",
-            "items": [{"label": r["label"], "bidders": r["bidders"], "detail": r["detail"]} for r in rows],
+            "items": [
+                {
+                    "label": r["label"],
+                    "bidders": r["bidders"],
+                    "detail": r["detail"],
+                    "detail_parts": describe_parts(SignalKind(r["kind"]), r["evidence"]),
+                }
+                for r in rows
+            ],
             "review": {
                 "required": bool(rows),
                 "done": review is not None,

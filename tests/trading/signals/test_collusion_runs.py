@@ -195,6 +195,13 @@ def test_the_pages_for_supervisors(client: FlaskClient, session: Session, app: F
     html = client.get(f"/signals/{t['code']}/1").get_data(as_text=True)
     assert "同一网络地址上传" in html and "198.51.100.7" in html and "报价相同" in html and "李四" in html
     assert "评标委员会尚未记录研判意见" in html
+    # a PDF creation time in words (the raw value only in the stored evidence), file names and tools as code
+    assert "创建时间均为“2026-12-01 10:00:00（UTC+08:00）”" in html and "<code>WPS 文字 / pypdf</code>" in html
+    assert "<code>方案.pdf</code>" in html and html.count("D:20261201100000") == 1
+    raw = html.index("D:20261201100000")
+    assert html.rindex("<pre>", 0, raw) > html.rindex("</pre>", 0, raw)  # in the stored evidence only
+    # not a dead end: the tender, and the room once there is one
+    assert f'href="/tenders/{t["code"]}" id="tender-link"' in html and 'id="evaluation-link"' not in html
     assert client.get(f"/signals/{t['code']}/7").status_code == 404
     client.post("/logout")
     page_login(client, bidder)
