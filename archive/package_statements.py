@@ -39,6 +39,9 @@ def _credit_scope(body: dict[str, Any]) -> tuple[str, int | None]:
     return str(scope["tender"]), (int(scope["lot"]) if body["purpose"] == "evaluation" else None)
 
 
+PURPOSES = {"registration": "报名时查询", "evaluation": "评标时查询", "draw": "专家抽取时查询"}
+RESULTS = {"clean": "未发现信用记录", "found": "有信用提示", "barred": "限制投标"}
+
 #: by the kind its manifest entry names, which is also the statement's type
 KINDS: dict[str, StatementKind] = {
     "credit_check": StatementKind(
@@ -47,7 +50,9 @@ KINDS: dict[str, StatementKind] = {
         CREDIT_CHECK_INVALID,
         CREDIT_CHECK_FOREIGN,
         _credit_scope,
-        lambda b: f"{b['purpose']} {b['subject']['id']}：{b['result']}",
+        lambda b: (
+            f"{PURPOSES.get(b['purpose'], b['purpose'])} {b['subject']['id']}：{RESULTS.get(b['result'], b['result'])}"
+        ),
     ),
     "collusion_signals": StatementKind(
         "串标迹象",
