@@ -131,6 +131,7 @@ def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, 
         raise refusal
     experts = [s.expert_id for s in seats(session, ev)]
     by_bidder = _ballots(session, ev)
+    flags = credit_review.flagged(session, ev)
     result: dict[str, Any] = {}
     for b in bidders(session, ev):
         cast = by_bidder.get(b.id, {})
@@ -140,6 +141,9 @@ def close_compliance(session: Session, user: User, ev: Evaluation) -> dict[str, 
             "votes": {str(v.expert_id): v.passed for v in ballots},
             "reasons": [v.reason for v in ballots if not v.passed and v.reason],
         }
+        if b.id in flags:
+            # how the members who passed the bid weighed its credit finding (failing ones are in "reasons")
+            result[str(b.id)]["credit_reasons"] = [v.reason for v in ballots if v.passed and v.reason]
     ev.compliance = result
     passing = sum(1 for r in result.values() if r["passed"])
     if passing == 0:

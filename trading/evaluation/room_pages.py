@@ -59,7 +59,14 @@ def room_page(evaluation_id: int) -> str:
         has(user, Permission.EXPERT_RATE) or has(user, Permission.SUPERVISION_READ)
     )
     return render_template(
-        "evaluation/room.html", ev=ev, state=state, chart=chart, is_staff=Role.STAFF in user.roles, rates=rates
+        "evaluation/room.html",
+        ev=ev,
+        state=state,
+        chart=chart,
+        is_staff=Role.STAFF in user.roles,
+        rates=rates,
+        # the credit check's own page is for staff and supervisors, not the committee
+        can_read_credit=has(user, Permission.CREDIT_READ),
     )
 
 

@@ -115,7 +115,7 @@
     for (const b of S.bidders) {
       const tr = el("tr", null, { "data-bidder": b.id });
       tr.append(el("td", b.name), el("td", money(b.price), { class: "num" }));
-      tr.append(creditCell(b.credit, b.id));
+      tr.append(creditCell(b.credit, b.id, b.compliance));
       tr.append(el("td", b.compliance ? (b.compliance.passed ? "通过" : "不通过") : "—"));
       const cell = el("td");
       if (canRead) cell.append(el("a", "下载（水印副本）", { href: cfg().copyUrl.replace(/\/0\/copy$/, "/" + b.id + "/copy") }));
@@ -140,21 +140,36 @@
     }
   }
 
-  // The credit check made when the compliance review started (财库〔2016〕125号): each entry found.
-  function creditCell(c, id) {
+  // The credit check made when the compliance review started (财库〔2016〕125号): each entry found,
+  // and once the review closed, the members' reasons for how they weighed it.
+  function creditCell(c, id, compliance) {
     const td = el("td", null, { "data-credit": id });
     if (!c) { td.append(el("span", "—", { class: "muted" })); return td; }
     td.append(el("span", c.result_label, { class: c.result === "clean" ? "ok" : c.result === "barred" ? "error" : "warn" }));
     if (c.entries.length) {
       const ul = el("ul", null, { class: "credit-entries" });
       for (const e of c.entries) {
+        // entries signed before the labels were part of them carry only the codes
+        const region = e.region_label || e.region;
+        const category = e.category_label || e.category || "全部类别";
         ul.append(el("li", `［${e.list_label}·${e.measure_label}］${e.authority} ${e.document_no}，` +
-          `${e.starts_on} 至 ${e.ends_on || "长期"}，范围 ${e.region}${e.category ? "·" + e.category : "·全部行业"}` +
-          (e.facts ? "：" + e.facts : "")));
+          `${e.starts_on} 至 ${e.ends_on || "长期"}，范围 ${region}·${category}` + (e.facts ? "：" + e.facts : "")));
       }
       td.append(ul);
     }
-    td.append(el("small", `查询快照 #${c.check}`, { class: "muted", title: "SM3 " + c.statement_sm3 }));
+    if (compliance && c.result !== "clean") {
+      const said = [...(compliance.credit_reasons || []).map((r) => "通过：" + r), ...(compliance.reasons || []).map((r) => "不通过：" + r)];
+      if (said.length) {
+        const ul = el("ul", null, { class: "credit-reasons" });
+        said.forEach((r) => ul.append(el("li", r)));
+        td.append(el("small", "评标委员会成员的审查意见："), ul);
+      }
+    }
+    // the snapshot's own page is for staff and supervisors; the committee sees its SM3
+    const snap = el("small", null, { class: "muted" });
+    if (cfg().canReadCredit === "1") snap.append(el("a", `查询快照 #${c.check}`, { href: "/credit/checks/" + c.check }));
+    else snap.append("查询快照 SM3 ", el("code", c.statement_sm3.slice(0, 16) + "…", { class: "hash", title: c.statement_sm3 }));
+    td.append(snap);
     return td;
   }
 
@@ -171,7 +186,12 @@
       for (const it of p.items || []) {
         const li = el("li");
         li.append(el("strong", it.label), el("span", "：" + (it.bidders || []).join("、")));
-        if (it.detail) li.append(el("div", it.detail, { class: "muted" }));
+        // values as stored (file names, tools, addresses) are code, the rest words
+        if (it.detail_parts) {
+          const d = el("div", null, { class: "muted" });
+          it.detail_parts.forEach((part) => d.append(part.code !== undefined ? el("code", part.code) : part.text));
+          li.append(d);
+        } else if (it.detail) li.append(el("div", it.detail, { class: "muted" }));
         ul.append(li);
       }
       if (p.pending) ul.append(el("li", p.pending, { class: "muted" }));

@@ -95,6 +95,17 @@ def test_the_committee_sees_the_finding_and_must_address_it(client: FlaskClient,
         page_login(client, r["t"]["staff_username"])
         html = client.get(f"/evaluations/{r['ev']['id']}").get_data(as_text=True)
         assert "信用查询（评审时）" in html and r["bar"].source_ref in html and 'id="findings"' in html
+        assert 'data-can-read-credit="1"' in html  # staff may open the snapshot's page; the committee may not
+        # the review closed: the members' reasons for passing a flagged bid are kept and shown
+        vote.reason = "经核查，该记录的限制范围与本项目不符"
+        session.commit()
+        assert client.post(f"{url}/advance", headers=hs).status_code == 200
+        closed = {b["id"]: b["compliance"] for b in client.get(url, headers=hs).get_json()["bidders"]}
+        assert len(closed[noticed["id"]]["credit_reasons"]) == len(committee)
+        assert vote.reason in closed[noticed["id"]]["credit_reasons"] and "credit_reasons" not in closed[clean["id"]]
+        client.post("/logout")
+        page_login(client, x["signer"].user.username)
+        assert 'data-can-read-credit="0"' in client.get(f"/evaluations/{r['ev']['id']}").get_data(as_text=True)
         # the checks were made once: reading and voting made none
         assert (
             len(session.scalars(select(CreditCheck).where(CreditCheck.purpose == CheckPurpose.EVALUATION)).all()) == 3
