@@ -71,6 +71,13 @@ def test_the_leader_records_the_consideration_before_the_review_closes(
         assert panel["review"]["done"] is True and panel["review"]["text"] == text
         assert client.get(lot, headers=hs).get_json()["reviews"][0]["text"] == text
         assert client.post(f"{url}/advance", headers=lead["h"]).get_json()["state"] == "scoring"
+        for it in panel["items"]:  # the room renders the parts: stored values as code, the rest as words
+            assert "".join(v for part in it["detail_parts"] for v in part.values()) == it["detail"]
+        # the lot's signals page leads to the room it went before
+        client.post("/logout")
+        page_login(client, r["t"]["staff_username"])
+        html = client.get(f"/signals/{r['t']['code']}/1").get_data(as_text=True)
+        assert f'href="{page}" id="evaluation-link"' in html
 
 
 def test_the_lot_package_holds_the_signed_signals_and_the_review(
