@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy.orm import Session
 
 from archive import clock
 from signing.certs import Usage
@@ -21,7 +20,7 @@ from trading.tenders import amendments, drafting, notifications, publication, te
 from trading.tenders import documents as docs
 from trading.tenders.downloads import stream_document
 from trading.tenders.loading import kek, load
-from trading.tenders.models import Announcement, Interest
+from trading.tenders.models import Announcement
 from trading.tenders.schemas import (
     AmendmentIn,
     AnnouncementOut,
@@ -341,27 +340,10 @@ def return_announcement(ann_id: int) -> tuple[Response, int]:
 )
 def register_interest(code: str) -> tuple[Response, int]:
     data = web.json_body(InterestIn) if request.get_data(cache=True) else InterestIn(contact_name="", contact_phone="")
-    db = web.db()
-    interest = docs.register_interest(
-        db,
-        web.require_user(),
-        load(code, for_update=True),
-        kek=kek(),
-        keys=services(current_app).keys,
-        contact_name=data.contact_name,
-        contact_phone=data.contact_phone,
-    )
-    return _ok(_registered(db, interest), 201)
-
-
-def _registered(db: Session, interest: Interest | None) -> dict[str, Any]:
-    check = docs.credit_finding(db, interest) if interest is not None else None
-    result = None if check is None else ("barred" if check.barred else "found" if check.found else "clean")
-    return {
-        "registered": interest is not None,
-        "credit_check_sm3": check.statement_sm3 if check else None,
-        "credit_result": result,
-    }
+    db, user, keys = web.db(), web.require_user(), services(current_app).keys
+    contact = {"contact_name": data.contact_name, "contact_phone": data.contact_phone}
+    interest = docs.register_interest(db, user, load(code, for_update=True), kek=kek(), keys=keys, **contact)
+    return _ok(docs.registration_json(db, interest), 201)
 
 
 @api.get("/tenders/<code>/interest")
@@ -369,7 +351,7 @@ def _registered(db: Session, interest: Interest | None) -> dict[str, Any]:
 @documented("本单位是否已报名", ok=RegisteredOut)
 def my_interest(code: str) -> Response:
     """Only ever about the caller's own organisation."""
-    return jsonify(_registered(web.db(), docs.get_interest(web.db(), load(code), web.require_user())))
+    return jsonify(docs.registration_json(web.db(), docs.get_interest(web.db(), load(code), web.require_user())))
 
 
 @api.get("/tenders/<code>/documents/<int:document_id>")

@@ -281,6 +281,17 @@ def credit_finding(session: Session, interest: Interest) -> CreditCheck | None:
     return session.get(CreditCheck, interest.credit_check_id) if interest.credit_check_id else None
 
 
+def registration_json(session: Session, interest: Interest | None) -> dict[str, Any]:
+    """Whether the caller's organisation registered, and what its check said (its SM3, not its id)."""
+    check = credit_finding(session, interest) if interest is not None else None
+    result = None if check is None else ("barred" if check.barred else "found" if check.found else "clean")
+    return {
+        "registered": interest is not None,
+        "credit_check_sm3": check.statement_sm3 if check else None,
+        "credit_result": result,
+    }
+
+
 def open_document(
     session: Session, store: ObjectStore, user: User, tender: Tender, document_id: int, *, kek: bytes
 ) -> tuple[TenderDocument, AbstractContextManager[BinaryIO]]:
