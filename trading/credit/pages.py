@@ -16,7 +16,6 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -26,6 +25,7 @@ from trading.accounts import web
 from trading.accounts.form_errors import field_lines
 from trading.accounts.permissions import Permission, has, requires
 from trading.audit.labels import action_label
+from trading.core.csrf import checks_own_csrf
 from trading.core.errors import DomainError, InvalidInput
 from trading.credit import api as ops
 from trading.credit import checks, register
@@ -37,16 +37,7 @@ from trading.credit.schemas import ConfirmIn, DismissIn, RevokeIn
 
 pages = Blueprint("credit", __name__, template_folder="templates")
 UPLOAD_VIEW = "trading.credit.pages.import_submit"
-
-
-@pages.record_once
-def _exempt_upload(state: BlueprintSetupState) -> None:
-    # A list file may be 5 MiB: the global CSRF check would parse the body under the default limit
-    # first, so this one form checks its token itself after raising the limit (as the complaint
-    # filing does, trading/supervision/complaint_pages.py).
-    csrf = state.app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(UPLOAD_VIEW)
+checks_own_csrf(pages, UPLOAD_VIEW)  # a list file may be 5 MiB
 
 
 @pages.app_template_filter("credit_category")

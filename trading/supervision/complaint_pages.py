@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, validate_csrf
 from wtforms import ValidationError
@@ -23,6 +22,7 @@ from archive import clock
 from trading.accounts import web
 from trading.accounts.models import Organisation
 from trading.accounts.permissions import Permission, has, requires
+from trading.core.csrf import checks_own_csrf
 from trading.core.errors import InvalidInput
 from trading.core.services import services
 from trading.supervision import complaint_statements as statements
@@ -45,16 +45,7 @@ from trading.tenders.schemas import instant
 
 pages = Blueprint("complaints", __name__, template_folder="templates")
 FILE_VIEW = "trading.supervision.complaint_pages.file_submit"
-
-
-@pages.record_once
-def _exempt_upload(state: BlueprintSetupState) -> None:
-    # The filing carries up to 50 MiB of evidence: the global CSRF check would parse the body under
-    # the default 1 MiB limit first, so this one form checks its token itself after raising the
-    # limit (as the tender documents' upload does, trading/tenders/pages.py).
-    csrf = state.app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(FILE_VIEW)
+checks_own_csrf(pages, FILE_VIEW)  # the filing carries up to 50 MiB of evidence
 
 
 @pages.get("/complaints")
