@@ -24,7 +24,7 @@ from trading.core.apispec import documented
 from trading.core.errors import InvalidInput, NotFound, UnsupportedMediaType
 from trading.core.schemas import file_name
 from trading.credit import hooks, imports, proposals
-from trading.credit.checks import entry_json, result_label
+from trading.credit.checks import entry_json, result_label, result_of
 from trading.credit.entries import revoke_entry
 from trading.credit.formats import MAX_BYTES
 from trading.credit.models import CheckPurpose, CreditCheck, CreditEntry, CreditProposal
@@ -76,7 +76,7 @@ def check_out(c: CreditCheck) -> dict[str, Any]:
         "region": c.region,
         "category": c.category,
         "on": c.on.isoformat(),
-        "result": "barred" if c.barred else ("found" if c.found else "clean"),
+        "result": result_of(c),
         "result_label": result_label(c),
         "barred": c.barred,
         "entries": c.found,

@@ -124,7 +124,7 @@ def check(
             "category": scope.category,
             "on": scope.on.isoformat(),
         },
-        "result": "barred" if barred else ("found" if found else "clean"),
+        "result": rules.result(barred, bool(found)),
         "entries": signed,
     }
     st = sign_statement(STATEMENT_TYPE, body, key=keys.sign_key, cert=keys.sign_cert, now=now)
@@ -146,6 +146,10 @@ def check(
     session.add(row)
     session.flush()
     return row
+
+
+def result_of(c: CreditCheck) -> str:
+    return rules.result(c.barred, bool(c.found))
 
 
 def result_label(c: CreditCheck) -> str:

@@ -86,6 +86,11 @@ def applies(entry: EntryFacts, scope: Scope, at: dt.datetime) -> bool:
     )
 
 
+def result(barred: bool, found: bool) -> str:
+    """A check's result: ``barred`` (an entry refuses the bidder), ``found`` (notices only), ``clean``."""
+    return "barred" if barred else ("found" if found else "clean")
+
+
 def bars(entry: EntryFacts) -> bool:
     """An entry in force that refuses the bidder (a notice only informs the committee)."""
     return entry.measure is Measure.BAR_BIDDING

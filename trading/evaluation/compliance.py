@@ -13,6 +13,7 @@ from archive.audit import record_event
 from archive.db import locked
 from trading.accounts.models import User
 from trading.core.errors import Conflict, InvalidInput, NotFound
+from trading.credit import checks
 from trading.evaluation import credit_review, hooks, scoring
 from trading.evaluation.lifecycle import move_evaluation, require_state
 from trading.evaluation.models import (
@@ -59,7 +60,7 @@ def vote_compliance(
     if finding is not None and not 2 <= len(reason) <= 500:
         # the committee sees the finding and must say how it weighed it (财库〔2016〕125号)
         raise InvalidInput(
-            f"该投标人有信用查询结果（{credit_review.result_label(finding)}），请在审查意见中说明理由（2–500 字）",
+            f"该投标人有信用查询结果（{checks.result_label(finding)}），请在审查意见中说明理由（2–500 字）",
             code="credit_finding_unaddressed",
             fields={"reason": "2–500 字"},
         )

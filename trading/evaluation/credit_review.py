@@ -102,7 +102,7 @@ def check_bidders(session: Session, keys: PlatformKeys, actor: Actor, ev: Evalua
                 "lot": lot.number,
                 "opening_seat": b.id,
                 "credit_code": org.credit_code,
-                "result": result_of(c),
+                "result": checks.result_of(c),
                 "entries": [e["id"] for e in c.found],
                 "statement_sm3": c.statement_sm3,
             },
@@ -111,21 +111,13 @@ def check_bidders(session: Session, keys: PlatformKeys, actor: Actor, ev: Evalua
     return made
 
 
-def result_label(c: CreditCheck) -> str:
-    return checks.result_label(c)
-
-
-def result_of(c: CreditCheck) -> str:
-    return "barred" if c.barred else ("found" if c.found else "clean")
-
-
 def credit_json(c: CreditCheck | None) -> dict[str, Any] | None:
     """A bidder's finding as the room shows it."""
     if c is None:
         return None
     return {
         "check": c.id,
-        "result": result_of(c),
+        "result": checks.result_of(c),
         "result_label": checks.result_label(c),
         "checked_at": c.checked_at.isoformat(),
         "statement_sm3": c.statement_sm3,

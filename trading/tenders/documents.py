@@ -284,7 +284,7 @@ def credit_finding(session: Session, interest: Interest) -> CreditCheck | None:
 def registration_json(session: Session, interest: Interest | None) -> dict[str, Any]:
     """Whether the caller's organisation registered, and what its check said (its SM3, not its id)."""
     check = credit_finding(session, interest) if interest is not None else None
-    result = None if check is None else ("barred" if check.barred else "found" if check.found else "clean")
+    result = None if check is None else checks.result_of(check)
     return {
         "registered": interest is not None,
         "credit_check_sm3": check.statement_sm3 if check else None,
