@@ -7,6 +7,7 @@ import json
 import click
 
 from trading.cli.common import database, settings
+from trading.core.formats import decimal_text
 
 
 @click.group(help="评价：专家标后评价与服务好差评 (expert ratings and service ratings)")
@@ -35,7 +36,7 @@ def experts(below: bool, as_json: bool) -> None:
                 "expert": r.expert_id,
                 "name": r.name,
                 "ratings": r.count,
-                "average": rules.shown(r.value) if r.value is not None else None,
+                "average": decimal_text(r.value) if r.value is not None else None,
                 "suspended_until": r.suspended_until.isoformat() if r.suspended_until else None,
             }
             for r in rows
@@ -43,14 +44,14 @@ def experts(below: bool, as_json: bool) -> None:
         click.echo(json.dumps(out, ensure_ascii=False, indent=1))
         return
     click.echo(
-        f"最近 {policy.window} 次评价平均低于 {rules.shown(policy.threshold, 1)} 分暂停抽取 {policy.days} 日"
+        f"最近 {policy.window} 次评价平均低于 {decimal_text(policy.threshold, 1)} 分暂停抽取 {policy.days} 日"
         f"（window {policy.window}, threshold {policy.threshold}, days {policy.days}）"
     )
     if not rows:
         click.echo("没有符合条件的专家 (none)")
     for r in rows:
         until = f"  暂停抽取至 {r.suspended_until.isoformat()}" if r.suspended_until else ""
-        click.echo(f"{r.expert_id}  {r.name}  评价 {r.count} 次  平均 {rules.shown(r.value)}{until}")
+        click.echo(f"{r.expert_id}  {r.name}  评价 {r.count} 次  平均 {decimal_text(r.value)}{until}")
 
 
 @ratings.command("services", help="服务评价（好差评）统计：按服务与月份 (service ratings by service and month)")

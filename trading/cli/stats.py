@@ -43,6 +43,7 @@ def stats(
     if export is not None:
         verify(export, cert)
         return
+    from trading.core.formats import decimal_text
     from trading.supervision import statistics
     from trading.supervision.stats_api import Filters, table_for
 
@@ -66,12 +67,12 @@ def stats(
                     str(r.tenders),
                     str(r.lots),
                     f"{r.awarded}/{r.failed}/{r.terminated}",
-                    statistics.decimal_text(r.budget),
-                    statistics.decimal_text(r.award),
+                    decimal_text(r.budget),
+                    decimal_text(r.award),
                     statistics.percent(r.savings_rate),
                     statistics.percent(r.failure_rate),
-                    statistics.decimal_text(r.average_bids, 1),
-                    statistics.decimal_text(r.average_days, 1),
+                    decimal_text(r.average_bids, 1),
+                    decimal_text(r.average_days, 1),
                 ]
             )
         )

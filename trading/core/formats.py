@@ -8,7 +8,7 @@ practice require (《支付结算办法》附一《正确填写票据和结算�
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from archive import clock
 
@@ -113,3 +113,15 @@ def local_time(value: dt.datetime | str | None, seconds: bool = True) -> str:
     except OverflowError:  # an instant near year 1 or 9999 stored before inputs were bounded
         return value.strftime("%Y-%m-%d %H:%M（UTC）")
     return shown.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def month_of(at: dt.datetime) -> str:
+    """The Beijing month of an instant, ``YYYY-MM`` (statistics and ratings group by it)."""
+    return clock.local(at).strftime("%Y-%m")
+
+
+def decimal_text(value: Decimal | None, places: int = 2) -> str:
+    """A figure for people, rounded half up to ``places`` decimals ("—" without one)."""
+    if value is None:
+        return "—"
+    return str(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))

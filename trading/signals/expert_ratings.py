@@ -29,6 +29,7 @@ from signing.digest import sm3_hex
 from trading.accounts.models import Organisation, OrgKind, User
 from trading.accounts.permissions import Permission, has
 from trading.core.errors import Conflict, InvalidInput, NotFound
+from trading.core.formats import decimal_text
 from trading.credit.checks import draw_suspensions, facts_of
 from trading.credit.entries import NewEntry, add_entry
 from trading.credit.models import CreditEntry, CreditList, Measure, SubjectKind
@@ -234,7 +235,7 @@ def suspend_if_below(
         authority=center_name(session),
         document_no=f"标后评价 {ids}"[:100],
         facts=(
-            f"最近 {policy.window} 次标后评价平均 {rules.shown(value)} 分，低于 {rules.shown(policy.threshold, 1)} 分"
+            f"最近 {policy.window} 次标后评价平均 {decimal_text(value)} 分，低于 {decimal_text(policy.threshold, 1)} 分"
             f"（评价编号 {ids}），暂停抽取 {policy.days} 日"
         ),
         source=SOURCE,

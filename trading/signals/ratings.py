@@ -37,7 +37,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from archive.clock import SHANGHAI, local
+from archive.clock import SHANGHAI
+from trading.core.formats import month_of
 
 # ---------------------------------------------------------------- expert ratings
 #: the four marks of 标后评价, in the order forms and tables show them
@@ -141,13 +142,6 @@ def suspension_period(on: dt.date, days: int) -> tuple[dt.date, dt.date]:
     return on, on + dt.timedelta(days=days - 1)
 
 
-def shown(value: Decimal | None, places: int = 2) -> str:
-    """A mark or average as pages show it (``—`` for none)."""
-    if value is None:
-        return "—"
-    return str(value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-
-
 # ---------------------------------------------------------------- service ratings
 SCORE_LABELS: dict[int, str] = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 #: a score at or below this is a 差评 (不满意, 非常不满意)
@@ -202,10 +196,6 @@ class Cell:
     def on_time_share(self) -> Decimal | None:
         """按时答复率: the share of 差评 answered by their due instant (0–1)."""
         return Decimal(self.on_time) / self.bad if self.bad else None
-
-
-def month_of(at: dt.datetime) -> str:
-    return local(at).strftime("%Y-%m")
 
 
 def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:

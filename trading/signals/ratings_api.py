@@ -27,6 +27,7 @@ from trading.accounts.models import Organisation
 from trading.accounts.permissions import Permission, requires
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
+from trading.core.formats import decimal_text, month_of
 from trading.core.services import services
 from trading.credit.models import CreditEntry
 from trading.evaluation.models import Evaluation, Expert
@@ -73,7 +74,7 @@ def expert_rating_json(r: ExpertRating, names: Mapping[int, str]) -> dict[str, A
         "role": r.rater_role.value,
         "role_label": r.rater_role.label,
         **marks,
-        "average": rules.shown(rules.rating_average(marks)),
+        "average": decimal_text(rules.rating_average(marks)),
         "reasons": r.reasons,
         "at": clock.as_utc(r.at).isoformat(),
     }
@@ -149,7 +150,7 @@ def read_month(args: Mapping[str, str]) -> str | None:
 
 
 def share(value: Decimal | None) -> str | None:
-    return None if value is None else rules.shown(value, 4)
+    return None if value is None else decimal_text(value, 4)
 
 
 def aggregates_json(session: Session, month: str | None) -> dict[str, Any]:
@@ -173,7 +174,7 @@ def aggregates_json(session: Session, month: str | None) -> dict[str, Any]:
                 "service_label": ServiceKind(c.service).label if c.service in order else c.service,
                 "month": c.month,
                 "count": c.count,
-                "average": rules.shown(c.average) if c.average is not None else None,
+                "average": decimal_text(c.average) if c.average is not None else None,
                 "bad": c.bad,
                 "bad_share": share(c.bad_share),
                 "answered": c.answered,
@@ -186,7 +187,7 @@ def aggregates_json(session: Session, month: str | None) -> dict[str, Any]:
             {
                 "service": r.service.value,
                 "service_label": r.service.label,
-                "month": rules.month_of(clock.as_utc(r.at)),
+                "month": month_of(clock.as_utc(r.at)),
                 "score": r.score,
                 "score_label": rules.score_label(r.score),
                 "answer": r.answer or "",

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from archive import clock
 from trading.accounts.regions import region_name
+from trading.core.formats import decimal_text, month_of
 from trading.tenders.models import CATEGORY_LABELS, TenderCategory
 
 DIMENSIONS = ("category", "procedure", "region", "month")
@@ -73,11 +73,6 @@ def savings_rate(awarded_budget: Decimal, award: Decimal) -> Decimal | None:
     if awarded_budget <= 0:
         return None
     return (awarded_budget - award) / awarded_budget
-
-
-def month_of(at: dt.datetime) -> str:
-    """The Beijing month of an instant, ``YYYY-MM``."""
-    return clock.local(at).strftime("%Y-%m")
 
 
 def fact_month(f: Fact) -> str:
@@ -278,12 +273,6 @@ def percent(value: Decimal | None) -> str:
     if value is None:
         return "—"
     return f"{(value * 100).quantize(Decimal('0.01'), ROUND_HALF_UP)}%"
-
-
-def decimal_text(value: Decimal | None, places: int = 2) -> str:
-    if value is None:
-        return "—"
-    return str(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP))
 
 
 def ratio(value: Decimal | None) -> str | None:

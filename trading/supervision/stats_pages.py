@@ -12,6 +12,7 @@ from markupsafe import Markup
 from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.core.charts import COLOURS, Point, bar_chart, line_chart, svg
+from trading.core.formats import decimal_text
 from trading.supervision import statistics, stats_queries
 from trading.supervision.statistics import DIMENSION_LABELS, SOURCE_LABELS, Table
 from trading.supervision.stats_api import csv_bytes, download_name, read_filters, table_for
@@ -22,7 +23,7 @@ pages = Blueprint("statistics", __name__, template_folder="templates")
 def charts_of(t: Table) -> list[tuple[str, Markup]]:
     """Two charts of a table: the award amounts and the savings rate by group (bars), or for the
     months the award amounts and the number of lots over time (lines)."""
-    amounts = [Point(r.label, r.award / 10_000, f"{statistics.decimal_text(r.award / 10_000)} 万元") for r in t.rows]
+    amounts = [Point(r.label, r.award / 10_000, f"{decimal_text(r.award / 10_000)} 万元") for r in t.rows]
     if t.dimension == "month":
         lots = [Point(r.label, Decimal(r.lots), f"{r.lots} 个标段") for r in t.rows]
         return [
@@ -56,6 +57,7 @@ def statistics_page() -> str:
         sources=SOURCE_LABELS,
         years=stats_queries.fact_years(db),
         s=statistics,
+        decimal_text=decimal_text,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from trading.core.formats import month_of
 from trading.signals import ratings as r
 
 UTC = dt.UTC
@@ -92,7 +93,7 @@ def test_the_aggregates_count_average_bad_share_and_answers_on_time() -> None:
 def test_a_month_is_beijing_time() -> None:
     start, end = r.month_bounds("2026-12")
     assert start == dt.datetime(2026, 11, 30, 16, 0, tzinfo=UTC) and end == dt.datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
-    assert r.month_of(start) == "2026-12" and r.month_of(end - dt.timedelta(seconds=1)) == "2026-12"
+    assert month_of(start) == "2026-12" and month_of(end - dt.timedelta(seconds=1)) == "2026-12"
 
 
 def test_a_tenderee_alone_never_suspends_an_expert() -> None:
