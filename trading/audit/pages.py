@@ -24,9 +24,10 @@ pages = Blueprint("audit", __name__, template_folder="templates")
 WINDOW = 2
 
 
-def page_numbers(page: int, pages: int) -> list[int | None]:
-    """The page links to show: the first, the last and those near ``page``; None is a gap (…)."""
-    shown = sorted({1, pages, *range(max(1, page - WINDOW), min(pages, page + WINDOW) + 1)})
+def page_numbers(page: int, pages: int, window: int = WINDOW) -> list[int | None]:
+    """The page links to show: the first, the last and those within ``window`` of ``page``; None is a
+    gap (…)."""
+    shown = sorted({1, pages, *range(max(1, page - window), min(pages, page + window) + 1)})
     out: list[int | None] = []
     for n in shown:
         if out and out[-1] is not None and n - out[-1] > 1:

@@ -25,6 +25,7 @@ from trading.accounts import web
 from trading.accounts.form_errors import field_lines
 from trading.accounts.permissions import Permission, has, requires
 from trading.audit.labels import action_label
+from trading.audit.pages import page_numbers
 from trading.core.csrf import checks_own_csrf
 from trading.core.errors import DomainError, InvalidInput
 from trading.credit import api as ops
@@ -78,13 +79,12 @@ def list_page() -> ResponseReturnValue:
         return html, exc.status
     rows, total, page, pages_ = register.find_entries(web.db(), filters, page)
     kept: dict[str, Any] = {k: v for k, v in args.items() if k in ("subject", "list", "in_force_on", "revoked") and v}
-    shown = sorted({1, pages_, *range(max(1, page - 5), min(pages_, page + 5) + 1)})
     return render_template(
         "credit/entries.html",
         rows=rows,
         total=total,
         page=page,
-        links=[(n, url_for("credit.list_page", page=n, **kept)) for n in shown],
+        links=[(n, n and url_for("credit.list_page", page=n, **kept)) for n in page_numbers(page, pages_, 5)],
         form=args,
         lists=CreditList,
         error="",
