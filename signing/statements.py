@@ -317,3 +317,27 @@ def complaint_statement(
             "evidence": [{"name": e["name"], "sm3": e["sm3"], "size": e["size"]} for e in evidence],
         }
     )
+
+
+AUCTION_BID_PURPOSE = "ggzy-auction-bid/1"
+
+
+def auction_bid_statement(auction_code: str, bidding_number: str, amount: str, seen_seq: int) -> bytes:
+    """What a buyer signs for each bid in an auction or listing (竞价): the lot, its bidding number
+    (竞买号牌, never its name), the amount as a decimal string with two places, and the last accepted
+    bid it had seen; the platform, ``ggzy-bid auction`` and the archive verifier share it."""
+    return canonical_json(
+        {
+            "purpose": AUCTION_BID_PURPOSE,
+            "auction": auction_code,
+            "bidding_number": bidding_number,
+            "amount": amount,
+            "seen_seq": seen_seq,
+        }
+    )
+
+
+def reserve_commitment(price: str, salt: str) -> str:
+    """The public commitment to a lot's reserve price (底价): SM3 of the salt's text followed by the
+    price as a decimal string with two places. Published with the lot, opened at its end."""
+    return sm3_hex((salt + price).encode())

@@ -29,6 +29,7 @@ STAGES = (
     "tenders",
     "bids",
     "guarantees",
+    "auctions",
     "opening",
     "evaluation",
     "awards",

@@ -67,6 +67,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.apidocs.pages import pages as apidocs_pages
     from trading.archives.api import api as archives_api
     from trading.archives.pages import pages as archives_pages
+    from trading.auctions.api import api as auctions_api
+    from trading.auctions.pages import pages as auctions_pages
+    from trading.auctions.registration_api import api as auction_registrations_api
+    from trading.auctions.registration_pages import pages as auction_registrations_pages
+    from trading.auctions.room_api import api as auction_room_api
+    from trading.auctions.room_pages import pages as auction_room_pages
     from trading.audit.api import api as audit_api
     from trading.audit.pages import pages as audit_pages
     from trading.awards.api import api as awards_api
@@ -141,6 +147,12 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         guarantees_pages,
         guarantees_api,
         issuer_api,
+        auctions_pages,
+        auctions_api,
+        auction_registrations_pages,
+        auction_registrations_api,
+        auction_room_pages,
+        auction_room_api,
         evaluation_api,
         evaluation_pages,
         evaluation_room_api,
@@ -257,6 +269,7 @@ def import_job_modules() -> None:
     """The scheduler's jobs register themselves on import; this names every module that has some."""
     import trading.accounts.tasks
     import trading.archives.tasks
+    import trading.auctions.tasks
     import trading.audit.tasks
     import trading.awards.tasks
     import trading.bids.tasks

@@ -7,6 +7,7 @@ from archive import (
 from archive.db import ArchiveBase
 from trading.accounts import models as accounts_models  # noqa: F401
 from trading.archives import models as archive_models  # noqa: F401
+from trading.auctions import models as auction_models  # noqa: F401
 from trading.bids import models as bid_models  # noqa: F401
 from trading.core import models as scheduler_models  # noqa: F401
 from trading.core.db import Base

@@ -58,6 +58,11 @@ class Permission(StrEnum):
     EXPERT_RATE = "signals:expert:rate"  # staff and tenderees: 标后评价 of the experts who sat
     SERVICE_RATE = "signals:service:rate"  # bidders and tenderees: 好差评 of the services they had
     SERVICE_ANSWER = "signals:service:answer"  # staff: answer a bad rating (差评整改)
+    #: staff: set up lots (标的), review registrations, confirm and refund deposits, run and pause rooms
+    AUCTION_MANAGE = "auction:lot:manage"
+    #: staff and supervisors: every lot, its registrations and deposits, who holds which bidding number
+    AUCTION_READ = "auction:lot:read"
+    AUCTION_BUY = "auction:lot:buy"  # bidders (竞买人): register, pay the deposit, bid
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -91,6 +96,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.SIGNALS_READ,
             Permission.EXPERT_RATE,
             Permission.SERVICE_ANSWER,
+            Permission.AUCTION_MANAGE,
+            Permission.AUCTION_READ,
         }
     ),
     Role.SUPERVISOR: frozenset(
@@ -107,9 +114,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.COMPLAINT_HANDLE,
             Permission.CREDIT_READ,
             Permission.SIGNALS_READ,
+            Permission.AUCTION_READ,
         }
     ),
-    Role.BIDDER: frozenset({Permission.TENDER_PARTICIPATE, Permission.COMPLAINT_FILE, Permission.SERVICE_RATE}),
+    Role.BIDDER: frozenset(
+        {Permission.TENDER_PARTICIPATE, Permission.COMPLAINT_FILE, Permission.SERVICE_RATE, Permission.AUCTION_BUY}
+    ),
     Role.TENDEREE: frozenset(
         {Permission.TENDER_MANAGE, Permission.EVALUATION_ROOM, Permission.EXPERT_RATE, Permission.SERVICE_RATE}
     ),

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from trading.core.db import Base
 
 #: Why a lot's package was built (``reason``: the end it reached), as pages name it.
-REASON_LABELS = {"opened": "开标结束", "awarded": "已定标", "failed": "流标", "cancelled": "终止"}
+REASON_LABELS = {
+    "opened": "开标结束",
+    "awarded": "已定标",
+    "failed": "流标",
+    "cancelled": "终止",
+    "sold": "已成交",
+    "unsold": "流拍",
+}
 
 
 class ArchivePackage(Base):
     __tablename__ = "archive_package"
-    __table_args__ = (UniqueConstraint("lot_id", "reason", name="uq_archive_package_lot_id_reason"),)
+    __table_args__ = (
+        UniqueConstraint("lot_id", "reason", name="uq_archive_package_lot_id_reason"),
+        UniqueConstraint("auction_id", "reason", name="uq_archive_package_auction_id_reason"),
+        CheckConstraint("(lot_id IS NULL) <> (auction_id IS NULL)", name="one_subject"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tender_id: Mapped[int] = mapped_column(ForeignKey("tender.id"))
-    lot_id: Mapped[int] = mapped_column(ForeignKey("lot.id"))
+    tender_id: Mapped[int | None] = mapped_column(ForeignKey("tender.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lot.id"))
+    auction_id: Mapped[int | None] = mapped_column(ForeignKey("auction.id"), comment="a rights-trading lot")
     ceremony_id: Mapped[int | None] = mapped_column(ForeignKey("ceremony.id"))
     reason: Mapped[str] = mapped_column(String(40), comment="the end state: closed (opened), failed, cancelled")
     object_key: Mapped[str] = mapped_column(String(80), comment="in the archive store")

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+api = Blueprint("auction_registrations_api", __name__, url_prefix="/api/v1")

@@ -1,0 +1,7 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+pages = Blueprint("auction_room", __name__, template_folder="templates")

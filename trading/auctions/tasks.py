@@ -1,0 +1,1 @@
+"""Scheduler jobs of rights trading (being written)."""
