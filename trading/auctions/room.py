@@ -65,7 +65,7 @@ def resume(session: Session, services: Services, user: User, code: str) -> Aucti
         a.countdown_ends_at += shift
     back = a.paused_from
     a.paused_at = None
-    move_auction(session, user, a, back, at=now, paused_seconds=round(shift.total_seconds(), 3))
+    move_auction(session, user, a, back, at=now, paused_ms=int(shift.total_seconds() * 1000))
     return a
 
 
