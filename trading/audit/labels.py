@@ -201,6 +201,20 @@ ACTION_LABELS: dict[str, str] = {
     "exchange.refused": "数据交换记录被拒收",
     "exchange.requeue": "重新推送被拒收的数据交换记录",
     "exchange.build_failed": "生成数据交换记录失败",
+    # rights trading (auctions, listings, online bidding)
+    "auction.announce": "发布产权交易公告",
+    "auction.listing_open": "挂牌报价开始",
+    "auction.bidding_open": "自由竞价开始",
+    "auction.countdown": "进入限时竞价",
+    "auction.pause": "竞价暂停（技术故障）",
+    "auction.resume": "竞价恢复",
+    "auction.sold": "竞价成交",
+    "auction.failed": "流拍",
+    "auction.cancel": "终止产权交易",
+    "auction.bid": "竞买人出价",
+    "auction.timed_request": "申请参加限时竞价",
+    "auction.increment": "调整加价幅度",
+    "auction.reserve_reveal": "揭示底价",
 }
 
 #: the actions' first words, as the audit page's filter groups them
@@ -243,6 +257,9 @@ NAMESPACE_LABELS: dict[str, str] = {
     "stats": "交易统计",
     "ocds": "开放数据",
     "exchange": "数据交换",
+    "auction": "产权交易",
+    "auction_registration": "竞买申请",
+    "auction_deposit": "竞买保证金",
 }
 
 #: what an audit event is about (its object type), as the audit page names it
@@ -299,6 +316,10 @@ OBJECT_LABELS: dict[str, str] = {
     "signal_review": "串标迹象研判",
     "expert_rating": "专家评价",
     "service_rating": "服务评价",
+    # rights trading
+    "auction": "产权交易标的",
+    "auction_registration": "竞买申请",
+    "auction_document": "标的文件",
 }
 
 #: the actors that are not a user (``ActorRef``s): the scheduler, anonymous requests, a bidder's
