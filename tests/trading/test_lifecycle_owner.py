@@ -105,6 +105,8 @@ STATE_WRITERS = {
     "trading/exchange/lifecycle.py": "ExchangeRecord.state",
     "trading/supervision/complaints.py": "Complaint.state",
     "trading/credit/proposals.py": "CreditProposal.state (move_proposal)",
+    "trading/auctions/lifecycle.py": "Auction.state (move_auction)",
+    "trading/auctions/registrations.py": "Registration.state (move_registration)",
     # not yet owned by a transition function (named in docs/architecture.md as work to do)
     "trading/tenders/publication.py": "Announcement.status: submitted, returned",
     "trading/tenders/amendments.py": "Announcement.status: a change notice returned",
