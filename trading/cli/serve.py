@@ -181,14 +181,23 @@ def decryption_worker() -> None:
     work(Database(s.database_url), Services(s), stop)
 
 
-@click.command(help="运行开标室直播推送服务 (run the live room's event server)")
+def live_app(database: Any, secret: str, interval: float = 0.2) -> Any:
+    """The live server with every stage's rooms: the opening's ceremonies (signed tickets) and the
+    auctions' lots (public). Stages mount their channels; only this composition names them."""
+    from trading.auctions import feed
+    from trading.core.live import make_app
+    from trading.opening import live as opening_live
+
+    return make_app(database, [opening_live.mount(secret), feed.mount], interval)
+
+
+@click.command(help="运行直播推送服务：开标室与竞价室 (run the live rooms' event server)")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5001, show_default=True, type=int)
 def live(host: str, port: int) -> None:
     from aiohttp import web as aioweb
 
     from trading.core.db import Database
-    from trading.opening.live import make_app
 
     s = settings()
-    aioweb.run_app(make_app(Database(s.database_url), s.secret_key), host=host, port=port, print=None)
+    aioweb.run_app(live_app(Database(s.database_url), s.secret_key), host=host, port=port, print=None)
