@@ -115,7 +115,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "stage_not_done": _c("当前阶段尚未完成，不能推进到下一阶段", 409),
     "advance_failed": _c("推进开标阶段时出错，开标保持原阶段，可重试", 409),
     "paused": _c("开标已暂停，请先继续", 409),
-    "not_paused": _c("开标没有暂停", 409),
+    "not_paused": _c("开标或竞价没有暂停", 409),
     "joint_opening": _c("本项目各标段合并开标，请在合并开标室操作", 409),
     "not_joint": _c("本项目各标段分别开标，没有合并开标室", 404),
     "stages_differ": _c("合并开标的各标段不在同一阶段", 409),
@@ -287,6 +287,24 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "rating_not_bad": _c("只有差评（不满意、非常不满意）需要交易中心答复", 409),
     "rating_answered": _c("该差评已答复，答复不能修改", 409),
     "rating_month": _c("月份应为 `YYYY-MM`", 422),
+    # -- auctions: the bidding room (竞价室)
+    "auction_not_found": _c("标的不存在，或尚未发布", 404),
+    "not_a_buyer": _c("不是本标的资格审核通过且保证金已到账的竞买人", 403),
+    "invalid_amount": _c('金额应为大于 0、至多两位小数的十进制文字（如 `"1234.50"`）', 422),
+    "seen_seq_invalid": _c("出价声明中“看到的最后出价序号”无效（为负数或大于当前序号）", 422),
+    "auction_not_started": _c("竞价尚未开始", 409),
+    "auction_paused": _c("竞价因技术故障暂停，恢复后才能出价", 409),
+    "bid_late": _c("出价到达时竞价时间已经截止（以服务器时间为准），出价未被接受", 409),
+    "auction_ended": _c("竞价已结束（成交、流拍或终止）", 409),
+    "bid_too_low": _c("出价低于当前最低应价（当前价加加价幅度，首次出价为起始价）；`message` 写明最低应价", 409),
+    "not_in_timed_bidding": _c("挂牌截止时未申请参加限时竞价，不能在限时竞价中出价", 409),
+    "not_listing": _c("只有挂牌期间可以申请参加限时竞价", 409),
+    "not_pausable": _c("标的当前状态不能暂停", 409),
+    "not_adjustable": _c("标的当前状态不能调整加价幅度", 409),
+    "increment_unchanged": _c("新的加价幅度与当前相同", 409),
+    "reason_required": _c("须填写原因", 422),
+    "reason_too_long": _c("原因超过允许的长度", 422),
+    "auction_transition": _c("标的当前状态不允许该操作", 409),
 }
 
 
