@@ -64,6 +64,7 @@ STAGE_TAGS: dict[str, str] = {
     "portal": "公告检索",
     "bids": "投标",
     "guarantees": "投标保证金与保函",
+    "auctions": "产权交易（拍卖、挂牌、网络竞价）",
     "opening": "开标",
     "evaluation": "评标",
     "awards": "定标与公示",
