@@ -305,6 +305,10 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "reason_required": _c("须填写原因", 422),
     "reason_too_long": _c("原因超过允许的长度", 422),
     "auction_transition": _c("标的当前状态不允许该操作", 409),
+    # -- auctions: setting a lot up (标的设立与发布)
+    "auction_periods": _c(
+        "标的的时间安排不符合交易方式的规定（公告期、挂牌期或信息披露期不足，或先后顺序不对）；`fields` 逐项说明", 422
+    ),
 }
 
 
