@@ -73,9 +73,7 @@ def reference_text(text: object, field: str = "reference") -> str:
     if not text:
         raise InvalidInput("请填写银行流水号或转账凭证号", fields={field: "必填"})
     if len(text) > MAX_REFERENCE:
-        raise InvalidInput(
-            f"流水号不超过 {MAX_REFERENCE} 字", code="too_long", fields={field: f"不超过 {MAX_REFERENCE} 字"}
-        )
+        raise InvalidInput(f"流水号不超过 {MAX_REFERENCE} 字", fields={field: f"不超过 {MAX_REFERENCE} 字"})
     return checked_text(text, field, lines=False)
 
 
