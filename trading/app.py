@@ -202,6 +202,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         opendata_api,
         exchange_api,
         apidocs_api,
+        auctions_api,
+        auction_registrations_api,
+        auction_room_api,
     )
     for bp in (
         *apis,

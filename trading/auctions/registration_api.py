@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
 
 from archive import clock
@@ -39,15 +38,6 @@ from trading.tenders.documents import CreditBarred
 
 api = Blueprint("auction_registrations_api", __name__, url_prefix="/api/v1")
 
-
-def _bearer_only(state: BlueprintSetupState) -> None:
-    """The API authenticates by bearer token only, never by cookie: no CSRF token to check."""
-    csrf = state.app.extensions.get("csrf")
-    if csrf is not None:
-        csrf.exempt(api)
-
-
-api.record_once(_bearer_only)
 
 #: room for the multipart envelope around one document of the largest size
 ENVELOPE = 64 * 1024

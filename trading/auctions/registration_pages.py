@@ -36,8 +36,7 @@ DEFAULT_ACCOUNT = "按公告指定账户"
 
 def deposit_account() -> str:
     """The account text buyers pay into (setting ``auction_deposit_account``), else the notice's."""
-    text = getattr(services(current_app).settings, "auction_deposit_account", "") or ""
-    return str(text).strip() or DEFAULT_ACCOUNT
+    return services(current_app).settings.auction_deposit_account.strip() or DEFAULT_ACCOUNT
 
 
 def back_to_own(code: str) -> ResponseReturnValue:

@@ -215,6 +215,22 @@ ACTION_LABELS: dict[str, str] = {
     "auction.timed_request": "申请参加限时竞价",
     "auction.increment": "调整加价幅度",
     "auction.reserve_reveal": "揭示底价",
+    "auction.create": "新建产权交易标的",
+    "auction.update": "修改产权交易标的草稿",
+    "auction.extend": "延长信息披露期",
+    "auction_document.upload": "上传标的文件",
+    "auction_document.read_damaged": "标的文件存储损坏（读取时发现）",
+    "auction_registration.apply": "提交竞买申请",
+    "auction_registration.refused": "竞买申请被拒（信用记录）",
+    "auction_registration.approve": "竞买资格审核通过",
+    "auction_registration.reject": "竞买资格审核不通过",
+    "auction_registration.withdraw": "撤回竞买申请",
+    "auction_registration.document": "上传竞买申请材料",
+    "auction_document.read": "查阅竞买申请材料",
+    "auction_deposit.report": "竞买人报告已汇保证金",
+    "auction_deposit.confirm": "确认保证金到账",
+    "auction_deposit.convert": "保证金转为成交价款",
+    "auction_deposit.refund": "退还保证金",
 }
 
 #: the actions' first words, as the audit page's filter groups them
@@ -260,6 +276,7 @@ NAMESPACE_LABELS: dict[str, str] = {
     "auction": "产权交易",
     "auction_registration": "竞买申请",
     "auction_deposit": "竞买保证金",
+    "auction_document": "标的文件",
 }
 
 #: what an audit event is about (its object type), as the audit page names it

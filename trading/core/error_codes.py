@@ -305,10 +305,25 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "reason_required": _c("须填写原因", 422),
     "reason_too_long": _c("原因超过允许的长度", 422),
     "auction_transition": _c("标的当前状态不允许该操作", 409),
+    # -- auctions: the result (成交确认书 / 流拍公告)
+    "auction_not_ended": _c("竞价尚未结束，结果在成交或流拍后公布", 409),
+    "no_result": _c("标的在竞价前已终止，没有竞价结果", 404),
     # -- auctions: setting a lot up (标的设立与发布)
     "auction_periods": _c(
         "标的的时间安排不符合交易方式的规定（公告期、挂牌期或信息披露期不足，或先后顺序不对）；`fields` 逐项说明", 422
     ),
+    # -- auctions: registrations and the deposit ledger (竞买申请与保证金)
+    "registration_closed": _c("竞买申请已截止、已撤回或未通过审核，不能再操作", 409),
+    "already_registered": _c("本单位已提交过本标的的竞买申请", 409),
+    "registration_transition": _c("竞买申请当前状态不允许该操作", 409),
+    "registration_not_found": _c("竞买申请不存在，或不属于本单位", 404),
+    "document_not_found": _c("竞买申请材料不存在", 404),
+    "too_many_documents": _c("竞买申请材料数量已达上限（20 个）", 409),
+    "already_bid": _c("已出价的竞买人不能撤回竞买申请", 409),
+    "number_contention": _c("竞买号牌分配冲突，可重试", 409),
+    "deposit_transition": _c("保证金当前状态不允许该操作", 409),
+    "refund_too_early": _c("标的结束前只能退还已撤回或未通过审核的竞买人的保证金", 409),
+    "winner_deposit": _c("竞得人的保证金转为成交价款，不予退还", 409),
 }
 
 
