@@ -11,6 +11,7 @@ import json
 import zipfile
 from typing import IO, Any
 
+from archive import package_auction
 from archive.audit import listed_leaf
 from archive.merkle import verify_inclusion
 from archive.package import (
@@ -116,6 +117,8 @@ def _verify(source: IO[bytes], trusted: Certificate, report: Report) -> None:
                 report.fail(f"文件 {path}", exc)
         _verify_contents(pack, listed, platform, trust, report)
         verify_statements(pack, listed, platform, report, manifest)
+        if "auction" in manifest:  # an auction lot's package: its bids replayed
+            package_auction.replay(pack, listed, platform, trust, report, manifest)
 
 
 def _report_layout(report: Report, source: IO[bytes], z: zipfile.ZipFile, version: int) -> None:

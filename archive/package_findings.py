@@ -32,6 +32,8 @@ class Check(NamedTuple):
 @dataclass
 class Report:
     checks: list[Check] = field(default_factory=list)
+    #: an auction package: the winner and price its bids replay to (``archive.package_auction``)
+    replay: str = ""
 
     def add(self, what: str, ok: bool, detail: str = "", code: str = "") -> None:
         self.checks.append(Check(what, ok, detail, "" if ok else code or "failed"))

@@ -36,6 +36,7 @@ def package_json(p: ArchivePackage) -> dict[str, Any]:
         "id": p.id,
         "tender_id": p.tender_id,
         "lot_id": p.lot_id,
+        "auction_id": p.auction_id,
         "end_state": p.reason,
         "sm3": p.sm3,
         "size": p.size,
@@ -80,7 +81,19 @@ def package_download(p: ArchivePackage) -> Response:
 @documented("档案包列表与检索", ok=PackagesOut, query=ArchiveSearchQuery)
 def list_api() -> Response:
     rows = custody.search(web.db(), request.args.get("q", "").strip())
-    return jsonify({"items": [package_json(p) | {"tender": t.code, "lot": lot.number} for p, t, lot in rows]})
+    return jsonify(
+        {
+            "items": [
+                package_json(p)
+                | {
+                    "tender": t.code if t else None,
+                    "lot": lot.number if lot else None,
+                    "auction": a.code if a else None,
+                }
+                for p, t, lot, a in rows
+            ]
+        }
+    )
 
 
 @api.get("/<int:package_id>")

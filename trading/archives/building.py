@@ -119,7 +119,8 @@ def build_due(session: Session, services: Services, now: dt.datetime) -> int:
     a transaction of its own (``each_apart``), so that a lot whose package cannot be built (a file
     the store does not give back, an unreadable row) holds up no other lot's; its failure is the
     audit event ``archive.build_failed`` about the lot, retried with a pause up to a cap."""
-    have = select(ArchivePackage.lot_id)
+    # an auction lot's package has no tender lot: NOT IN over a NULL would match nothing
+    have = select(ArchivePackage.lot_id).where(ArchivePackage.lot_id.is_not(None))
     ended = session.execute(
         select(Ceremony.id, Ceremony.lot_id)
         .where(Ceremony.stage.in_([s.value for s in FINAL_STAGES]), Ceremony.lot_id.not_in(have))
@@ -130,7 +131,11 @@ def build_due(session: Session, services: Services, now: dt.datetime) -> int:
         .join(Evaluation, Evaluation.lot_id == Ceremony.lot_id)
         .where(
             Evaluation.state == EvalState.AWARDED,
-            Ceremony.lot_id.not_in(select(ArchivePackage.lot_id).where(ArchivePackage.reason == "awarded")),
+            Ceremony.lot_id.not_in(
+                select(ArchivePackage.lot_id).where(
+                    ArchivePackage.reason == "awarded", ArchivePackage.lot_id.is_not(None)
+                )
+            ),
         )
         .order_by(Ceremony.id)
     ).all()

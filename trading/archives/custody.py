@@ -17,6 +17,7 @@ from archive.objectstore.base import StoredObject
 from signing.digest import SM3
 from trading.accounts.models import Role, User
 from trading.archives.models import ArchivePackage
+from trading.auctions.models import Auction
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.core.services import Services
 from trading.tenders.models import Lot, Tender
@@ -29,16 +30,27 @@ def get_package(session: Session, package_id: int) -> ArchivePackage:
     return p
 
 
-def search(session: Session, text: str = "") -> list[tuple[ArchivePackage, Tender, Lot]]:
+#: a package with what it is about: a tender's lot, or an auction lot (标的)
+Listed = tuple[ArchivePackage, Tender | None, Lot | None, Auction | None]
+
+
+def search(session: Session, text: str = "") -> list[Listed]:
+    """The newest 200 packages whose tender or auction lot's code or title contains ``text``."""
     q = (
-        select(ArchivePackage, Tender, Lot)
-        .join(Tender, Tender.id == ArchivePackage.tender_id)
-        .join(Lot, Lot.id == ArchivePackage.lot_id)
+        select(ArchivePackage, Tender, Lot, Auction)
+        .outerjoin(Tender, Tender.id == ArchivePackage.tender_id)
+        .outerjoin(Lot, Lot.id == ArchivePackage.lot_id)
+        .outerjoin(Auction, Auction.id == ArchivePackage.auction_id)
         .order_by(ArchivePackage.id.desc())
     )
     if text:
-        q = q.where(Tender.code.contains(text) | Tender.title.contains(text))
-    return [(p, t, lot) for p, t, lot in session.execute(q.limit(200)).all()]
+        q = q.where(
+            Tender.code.contains(text)
+            | Tender.title.contains(text)
+            | Auction.code.contains(text)
+            | Auction.title.contains(text)
+        )
+    return [(p, t, lot, a) for p, t, lot, a in session.execute(q.limit(200)).all()]
 
 
 def verify_stored(session: Session, actor: Actor, p: ArchivePackage, services: Services) -> package_findings.Report:
@@ -80,7 +92,8 @@ def record_download(session: Session, actor: Actor, p: ArchivePackage, services:
     stored = services.archive_store.stat(p.object_key)
     if stored is None:
         raise NotFound(f"档案 {p.id} 的文件不在档案存储中 (package object missing)", code="object_missing")
-    record_event(session, actor, "archive.download", p, {"sm3": stored.sm3, "size": stored.size, "lot": p.lot_id})
+    about = {"auction": p.auction_id} if p.auction_id is not None else {"lot": p.lot_id}
+    record_event(session, actor, "archive.download", p, {"sm3": stored.sm3, "size": stored.size, **about})
     return stored
 
 

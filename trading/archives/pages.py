@@ -10,6 +10,7 @@ from trading.accounts import web
 from trading.accounts.permissions import Permission, requires
 from trading.archives import custody
 from trading.archives.api import package_download
+from trading.auctions.models import Auction
 from trading.core.errors import DomainError
 from trading.core.services import services
 from trading.tenders.models import Lot, Tender
@@ -27,10 +28,13 @@ def list_page() -> str:
 @pages.get("/archives/<int:package_id>")
 @requires(Permission.ARCHIVE_READ)
 def detail_page(package_id: int) -> str:
-    p = custody.get_package(web.db(), package_id)
-    tender, lot = web.db().get(Tender, p.tender_id), web.db().get(Lot, p.lot_id)
+    db = web.db()
+    p = custody.get_package(db, package_id)
+    tender = db.get(Tender, p.tender_id) if p.tender_id is not None else None
+    lot = db.get(Lot, p.lot_id) if p.lot_id is not None else None
+    auction = db.get(Auction, p.auction_id) if p.auction_id is not None else None
     hold = web.has_permission(Permission.ARCHIVE_HOLD.value)
-    return render_template("archives/detail.html", p=p, tender=tender, lot=lot, hold=hold)
+    return render_template("archives/detail.html", p=p, tender=tender, lot=lot, auction=auction, hold=hold)
 
 
 @pages.get("/archives/<int:package_id>/download")

@@ -23,9 +23,13 @@ class ArchiveSearchQuery(Schema):
 
 class PackageOut(Reply):
     id: int
-    tender_id: int
-    lot_id: int
-    end_state: str = Field(description="项目结束的方式：closed（已开标并结束）、failed（流标）、cancelled（终止）")
+    tender_id: int | None = Field(description="招标项目的档案包：项目编号；产权交易标的的档案包为空")
+    lot_id: int | None
+    auction_id: int | None = Field(description="产权交易标的的档案包：标的的内部编号；招标项目的为空")
+    end_state: str = Field(
+        description="结束的方式：opened（开标结束）、awarded（已定标）、failed（流标）、cancelled（终止）；"
+        "产权交易标的：sold（已成交）、unsold（流拍）、cancelled（终止）"
+    )
     sm3: str
     size: int
     files: int
@@ -38,8 +42,9 @@ class PackageOut(Reply):
 
 
 class PackageListedOut(PackageOut):
-    tender: str
-    lot: int
+    tender: str | None
+    lot: int | None
+    auction: str | None = Field(description="产权交易标的编号")
 
 
 class PackagesOut(Reply):

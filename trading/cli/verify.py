@@ -153,6 +153,8 @@ def archive_verify(package: str, anchor: pathlib.Path | None) -> None:
         sys.exit(2)
     for line in report.lines():
         click.echo(line)
+    if report.replay:
+        click.echo(f"竞价复算结果 (replayed)：{report.replay}")
     if not report.ok:
         click.echo(f"档案包核验失败：{len(report.failures)} 项 (package verification FAILED)", err=True)
         sys.exit(1)
