@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import click
 
-from bidding.cli import account, after_opening, bids, ceremony, complaints, guarantees, offline, tendering
+from bidding.cli import account, after_opening, auction, bids, ceremony, complaints, guarantees, offline, tendering
 
 
 @click.group(help="ggzy-bid 投标工具：生成密钥、封装、校验投标文件 (the bidder's tool: keys, sealing, checking)")
@@ -49,6 +49,7 @@ for _command in (
     after_opening.publicity,
     guarantees.guarantee,
     complaints.complaints,
+    auction.auction,
 ):
     main.add_command(_command)
 

@@ -1,0 +1,408 @@
+"""``ggzy-bid auction``: rights trading (产权与资源交易) from the terminal: the lots, one's own
+registration (竞买申请) and deposit, bids signed here with the buyer's own key, the room followed
+live, and a listing's request for timed bidding. Every string from the platform is printed escaped
+(``safe``), every instant in Beijing time, every amount in yuan with two places."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import pathlib
+import re
+import sys
+from typing import Any
+
+import click
+
+from bidding import auction as lots
+from bidding.cli.common import (
+    BEIJING_FOOTER,
+    amount,
+    api_client,
+    api_errors,
+    beijing,
+    fail,
+    interactive,
+    key_password,
+    load_keys,
+    one_line,
+    safe,
+    when,
+)
+from bidding.client import ApiError
+
+#: the refusals of a bid, in the buyer's words (the platform's own message follows each)
+REFUSALS = {
+    "bid_too_low": "出价低于当前最低应价",
+    "bid_late": "出价到达时倒计时已结束",
+    "auction_not_started": "竞价尚未开始",
+    "auction_paused": "竞价已暂停",
+    "auction_ended": "竞价已结束",
+    "not_in_timed_bidding": "本标的挂牌期已结束，只有申请了限时竞价的竞买人可以出价",
+    "not_a_buyer": "贵单位不是本标的可以出价的竞买人（资格审核通过且保证金已到账后才能出价）",
+    "invalid_amount": "金额格式不对（元，两位小数）",
+    "invalid_signature": "签名无效：请用在平台登记的签名证书对应的私钥",
+    "seen_seq_invalid": "所见出价序号不对：请先查看最新出价",
+    "no_bidding_number": "尚无竞买号牌",
+}
+
+
+#: why a lot failed (流拍), as the result says
+FAILED_REASONS = {"no_bid": "无人出价", "below_reserve": "最高出价低于底价"}
+
+
+def _timedelta(left: dt.timedelta | None) -> str:
+    if left is None:
+        return "—"
+    seconds = math.ceil(left.total_seconds())  # a countdown shows 0:00 only when it is over
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def _price(value: object) -> str:
+    return f"{amount(value)} 元" if value not in (None, "") else "—"
+
+
+@click.group(
+    help="产权交易（挂牌、拍卖、网络竞价）：标的、竞买申请、保证金、出价、跟随竞价 "
+    "(rights trading: lots, registration, deposit, bids, following the room)"
+)
+def auction() -> None:
+    pass
+
+
+@auction.command("list", help="平台上的标的（公告中、竞价中、已结束）(the lots on the platform)")
+def auction_list() -> None:
+    with api_errors():
+        items = lots.lots(api_client())
+    if not items:
+        click.echo("没有标的 (no lots)")
+        return
+    for a in items:
+        price = a.get("current_price") or a.get("starting_price")
+        click.echo(
+            f"{safe(a.get('code'))}\t{safe(a.get('title'))}\t{safe(a.get('method_label') or a.get('method'))}\t"
+            f"{safe(a.get('state_label') or a.get('state'))}\t{_price(price)}"
+        )
+
+
+def _show(a: dict[str, Any]) -> None:
+    clock = lots.ServerClock()
+    clock.hear(a.get("server_time"))
+    click.echo(f"{safe(a.get('code'))}  {safe(a.get('title'))}")
+    what = " · ".join(safe(a[k]) for k in ("procedure_name", "category_label", "region_name") if a.get(k))
+    if what:
+        click.echo(what)
+    if a.get("transferor"):
+        click.echo(f"出让人/转让方：{safe(a['transferor'])}")
+    click.echo(f"状态：{safe(a.get('state_label') or a.get('state'))}")
+    click.echo(
+        f"起始价：{_price(a.get('starting_price'))}；加价幅度：{_price(a.get('increment'))}；"
+        f"竞买保证金：{_price(a.get('deposit'))}"
+    )
+    bids = a.get("current_seq") or 0
+    current = f"{_price(a.get('current_price'))}（第 {safe(bids)} 次出价）" if bids else "尚无出价"
+    click.echo(f"当前价：{current}；最低应价：{_price(a.get('minimum_next'))}")
+    reserve = a.get("reserve") if isinstance(a.get("reserve"), dict) else None
+    if a.get("reserve_sm3"):
+        opened = (
+            f"；底价 {_price(reserve.get('price'))}，盐值 {safe(reserve.get('salt'))}" if reserve else "（结束时公开）"
+        )
+        click.echo(f"底价承诺 SM3：{safe(a['reserve_sm3'])}{opened}")
+    else:
+        click.echo("无底价")
+    periods: dict[str, Any] = a["periods"] if isinstance(a.get("periods"), dict) else a
+    for key, label in (
+        ("registration_ends_at", "报名及保证金截止"),
+        ("bidding_starts_at", "竞价（挂牌）开始"),
+        ("free_ends_at", "挂牌截止 / 自由竞价结束"),
+    ):
+        if periods.get(key):
+            click.echo(f"{label}：{beijing(periods[key])}")
+    if a.get("countdown_ends_at") and a.get("state") == "countdown":
+        left = _timedelta(lots.remaining(a["countdown_ends_at"], clock.now()))
+        click.echo(f"限时竞价倒计时：剩余 {left}（至 {beijing(a['countdown_ends_at'])}）")
+    if a.get("paused"):
+        click.echo("竞价暂停中（剩余时间保留，恢复后顺延）")
+    result = a.get("result") if isinstance(a.get("result"), dict) else None
+    if result:
+        _result_lines(result)
+    click.echo(f"服务器时间：{beijing(a.get('server_time'))}{BEIJING_FOOTER}")
+
+
+def _result_lines(r: dict[str, Any]) -> None:
+    if r.get("outcome") == "sold":
+        w: dict[str, Any] = r["winner"] if isinstance(r.get("winner"), dict) else {}
+        click.echo(f"结果：成交，成交价 {_price(r.get('final_price'))}，共 {safe(r.get('bids'))} 次出价")
+        click.echo(
+            f"竞得人：{safe(w.get('name'))}（{safe(w.get('credit_code'))}），号牌 {safe(w.get('bidding_number'))}"
+        )
+        if r.get("publicity_ends_at"):
+            click.echo(f"成交公示至：{beijing(r['publicity_ends_at'])}")
+    else:
+        why = FAILED_REASONS.get(str(r.get("reason")), safe(r.get("reason") or "—"))
+        click.echo(f"结果：流拍（{why}），共 {safe(r.get('bids'))} 次出价")
+    click.echo(f"结果声明 SM3：{safe(r.get('result_sm3'))}；全部出价摘要 bids_sm3：{safe(r.get('bids_sm3'))}")
+
+
+@auction.command("show", help="一个标的：状态、价格、最低应价、倒计时、服务器时间 (one lot in detail)")
+@click.argument("code")
+def auction_show(code: str) -> None:
+    with api_errors():
+        a = lots.detail(api_client(), code)
+    _show(a)
+
+
+@auction.command("register", help="提交竞买申请（写明联系人）(apply to bid, with a contact)")
+@click.argument("code")
+@click.option("--contact-name", required=True, help="联系人 (contact name)")
+@click.option("--contact-phone", required=True, help="联系电话 (contact phone)")
+def auction_register(code: str, contact_name: str, contact_phone: str) -> None:
+    if not 1 <= len(contact_name.strip()) <= 50:
+        fail("联系人应为 1–50 个字 (contact name: 1–50 characters)")
+    if not re.fullmatch(r"[0-9+\-]{5,20}", contact_phone.strip()):
+        fail("联系电话应为 5–20 个数字，可含 + 和 - (contact phone: 5–20 digits, + and -)")
+    with api_errors():
+        r = lots.register(api_client(), code, contact_name.strip(), contact_phone.strip())
+    click.echo(
+        f"{safe(code)}：竞买申请已提交 (applied)，{safe(r.get('state_label') or r.get('state'))}；"
+        f"交易中心审核通过后发放竞买号牌，保证金到账后才能出价"
+    )
+
+
+@auction.command("deposit", help="报告已汇出竞买保证金（银行流水号），待交易中心确认到账 (report the deposit transfer)")
+@click.argument("code")
+@click.option("--reference", required=True, help="银行转账的流水号 (the bank transfer's reference)")
+def auction_deposit(code: str, reference: str) -> None:
+    if not 1 <= len(reference.strip()) <= 100:
+        fail("流水号应为 1–100 个字符 (reference: 1–100 characters)")
+    with api_errors():
+        r = lots.report_deposit(api_client(), code, reference.strip())
+    state = r.get("deposit_state_label") or r.get("deposit_state") or "待确认到账"
+    click.echo(f"{safe(code)}：已报告汇款 (reported)，保证金：{safe(state)}；交易中心核对银行记录后确认到账")
+
+
+@auction.command("status", help="本单位的竞买申请：审核、竞买号牌、保证金 (your own registration)")
+@click.argument("code")
+def auction_status(code: str) -> None:
+    with api_errors():
+        r = lots.own(api_client(), code)
+    click.echo(f"{safe(code)} 竞买申请：{safe(r.get('state_label') or r.get('state'))}")
+    if r.get("review_reason"):
+        click.echo(f"审核意见：{one_line(r['review_reason'])}")
+    number = r.get("bidding_number")
+    click.echo(f"竞买号牌：{safe(number)}（只有贵单位和平台知道）" if number else "竞买号牌：审核通过后发放")
+    click.echo(f"保证金：{safe(r.get('deposit_state_label') or r.get('deposit_state'))}")
+    for entry in r.get("deposit_entries") or []:
+        click.echo(
+            f"  {beijing(entry.get('at'))}\t{safe(entry.get('kind_label') or entry.get('kind'))}\t"
+            f"{_price(entry.get('amount'))}\t{safe(entry.get('reference'))}"
+        )
+    if r.get("wants_timed"):
+        click.echo("已申请挂牌期满后进入限时竞价")
+    click.echo("可以出价 (may bid)" if r.get("may_bid") else "暂不能出价：资格审核通过且保证金到账后才能出价")
+
+
+@auction.command("withdraw", help="撤回竞买申请（报名截止前）(withdraw the registration before its deadline)")
+@click.argument("code")
+def auction_withdraw(code: str) -> None:
+    with api_errors():
+        r = lots.withdraw(api_client(), code)
+    click.echo(f"{safe(code)}：竞买申请{safe(r.get('state_label') or '已撤回')}")
+
+
+@auction.command("timed", help="挂牌：申请挂牌期满后进入限时竞价 (listing: ask for timed bidding at its end)")
+@click.argument("code")
+def auction_timed(code: str) -> None:
+    with api_errors():
+        lots.request_timed(api_client(), code)
+    click.echo(f"{safe(code)}：已申请限时竞价；挂牌期满时有两家及以上竞买人申请的，转入限时竞价")
+
+
+@auction.command("bid", help="出价：在本机用签名私钥签名后提交 (bid: signed here with your signing key)")
+@click.argument("code")
+@click.option("--amount", "amount_", default=None, help="出价金额，元，两位小数，如 1234.50 (the amount)")
+@click.option("--minimum", is_flag=True, help="按平台当前的最低应价出价 (bid the minimum next)")
+@click.option(
+    "--raise-by", default=None, help="在当前价（尚无出价时为起始价）上加价的金额 (raise the current price by)"
+)
+@click.option(
+    "--keys",
+    type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="密钥文件夹 (key folder)",
+)
+def auction_bid(code: str, amount_: str | None, minimum: bool, raise_by: str | None, keys: pathlib.Path) -> None:
+    if (amount_ is not None) + minimum + (raise_by is not None) != 1:
+        fail("请给出 --amount、--minimum、--raise-by 之一 (give exactly one of --amount, --minimum, --raise-by)")
+    try:
+        planned = lots.amount_text(amount_) if amount_ is not None else None
+        if raise_by is not None:
+            lots.amount_text(raise_by)  # refused here, before the key is read
+    except lots.BadAmount as exc:
+        fail(str(exc))
+        return
+    with api_errors():
+        key, _ = load_keys(keys, "sign", key_password())
+        assert key is not None
+        client = api_client()
+        try:
+            seen = None
+            if planned is None:
+                a = lots.detail(client, code)
+                planned, seen = lots.planned_amount(a, minimum=minimum, raise_by=raise_by), int(a["current_seq"])
+            got = lots.place_bid(client, code, planned, key, seen_seq=seen)
+        except lots.BadAmount as exc:
+            fail(str(exc))
+            return
+        except ApiError as exc:
+            if exc.code not in REFUSALS:
+                raise
+            fail(f"出价未被接受：{REFUSALS[exc.code]}。{exc.message} [{exc.code}]")
+            return
+    countdown = f"；倒计时至 {when(got.get('countdown_ends_at'))}" if got.get("countdown_ends_at") else ""
+    click.echo(
+        f"出价已接受 (accepted)：第 {safe(got.get('seq'))} 次出价，号牌 {safe(got.get('bidding_number'))}，"
+        f"{_price(got.get('amount', planned))}，{when(got.get('accepted_at'))}{countdown}"
+    )
+
+
+def _countdown(d: dict[str, Any], clock: lots.ServerClock, sep: str = "，") -> str:
+    left = lots.remaining(d.get("countdown_ends_at"), clock.now())
+    return f"{sep}倒计时至 {beijing(d['countdown_ends_at'])}（剩 {_timedelta(left)}）" if left is not None else ""
+
+
+def _state_line(d: dict[str, Any], clock: lots.ServerClock) -> str:
+    to, frm = d.get("to"), d.get("from")
+    if to == "sold":
+        price = _price(d.get("final_price"))
+        return f"竞价结束：成交，成交价 {price}，竞得人号牌 {safe(d.get('winner_number'))}（成交确认书由平台签名）"
+    if to == "failed":
+        why = FAILED_REASONS.get(str(d.get("reason")), safe(d.get("reason") or "—"))
+        return f"竞价结束：流拍（{why}）"
+    if to == "paused":
+        return f"竞价暂停：{one_line(d.get('reason'))}（剩余时间保留，恢复后顺延）"
+    if frm == "paused":
+        return f"恢复竞价：{safe(d.get('label') or to)}{_countdown(d, clock)}"
+    return f"进入“{safe(d.get('label') or to)}”{_countdown(d, clock) if to == 'countdown' else ''}"
+
+
+def describe(e: lots.FeedEvent, clock: lots.ServerClock) -> str | None:
+    """One line for a feed event (none for the server's time): bids by number, never by name."""
+    d = e.data
+    if e.kind == "time":
+        return None
+    at = beijing(d.get("accepted_at") or d.get("at"))
+    if e.kind == "bid":
+        number, price = safe(d.get("bidding_number")), _price(d.get("amount"))
+        countdown = _countdown(d, clock, "\t")
+        return f"第 {safe(d.get('seq'))} 次出价\t号牌 {number}\t{price}\t{at}{countdown}"
+    if e.kind == "state":
+        return f"{at}\t{_state_line(d, clock)}"
+    if e.kind == "increment":
+        why = f"（{one_line(d['reason'])}）" if d.get("reason") else ""
+        return f"{at}\t加价幅度调整为 {_price(d.get('to'))}，自第 {safe(d.get('after_seq'))} 次出价之后适用{why}"
+    if e.kind == "timed":
+        return f"{at}\t已有 {safe(d.get('requests'))} 家竞买人申请挂牌期满后进入限时竞价"
+    return f"{at}\t{safe(d.get('kind_label') or e.kind)}"
+
+
+class _ClockLine:
+    """What rich redraws at a terminal below the feed: the state, the server's time, and the time
+    left on the clock of this state (to the listing's end, to the countdown's end, …)."""
+
+    def __init__(self, clock: lots.ServerClock) -> None:
+        self.clock = clock
+        self.state, self.ends_label = "", ""
+        self.ends_at: str | None = None
+
+    def read(self, a: dict[str, Any]) -> None:
+        self.clock.hear(a.get("server_time"))
+        self.state = safe(a.get("state_label") or a.get("state"))
+        self.ends_at = a.get("ends_at") or a.get("countdown_ends_at")
+        self.ends_label = safe(a.get("ends_label") or "剩余")
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        now = self.clock.now()
+        left = lots.remaining(self.ends_at, now)
+        countdown = f"  {self.ends_label} {_timedelta(left)}" if left is not None else ""
+        return Text(f"{self.state}  服务器时间 {beijing(now.isoformat())}{countdown}")
+
+
+@auction.command(
+    "follow",
+    help="跟随竞价：逐条显示出价（号牌、金额、时间）和倒计时，直到竞价结束 (follow the room until it ends)",
+)
+@click.argument("code")
+@click.option("--live", default=None, help="实时服务的地址（:端口 或 URL），默认取平台公布的地址 (live server)")
+@click.option("--poll", is_flag=True, help="不用实时服务，轮询接口 (poll the API instead)")
+@click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True, help="轮询间隔秒数")
+@click.option("--after", type=click.IntRange(0), default=0, help="从该事件编号之后开始 (resume after this event id)")
+def auction_follow(code: str, live: str | None, poll: bool, interval: float, after: int) -> None:
+    with api_errors():
+        client = api_client()
+        a = lots.detail(client, code)
+        clock = lots.ServerClock()
+        line = _ClockLine(clock)
+        line.read(a)
+        base = None if poll else _live_base(client, a, live)
+        display = _display() if interactive() else None
+
+        def on_event(e: lots.FeedEvent) -> None:
+            clock.hear(e.data.get("server_time") if e.kind == "time" else None)
+            if e.kind == "bid" and e.data.get("countdown_ends_at"):
+                line.ends_at = e.data["countdown_ends_at"]
+            elif e.kind == "state" and display is not None:
+                with contextlib.suppress(ApiError, OSError):  # the clock line only; the feed goes on
+                    line.read(lots.detail(client, code))
+            text = describe(e, clock)
+            if text is None:
+                return
+            if display is not None:
+                display.console.print(text, markup=False, highlight=False)
+            else:
+                click.echo(text)
+
+        follower = lots.Follower(
+            client,
+            code,
+            on_event,
+            after=after,
+            interval=interval,
+            live=base,
+            trouble=lambda m: click.echo(safe(m), err=True),
+        )
+        click.echo(f"{safe(code)}  {safe(a.get('title'))}：{line.state}；{BEIJING_FOOTER}")
+        try:
+            if display is not None:
+                display.update(line)
+                with display:
+                    follower.run()
+            else:
+                follower.run()
+        except KeyboardInterrupt:
+            click.echo(
+                f"已停止 (stopped)；接着看：ggzy-bid auction follow {safe(code)} --after {follower.after}", err=True
+            )
+            sys.exit(0)
+    click.echo("竞价已结束 (the room has ended)")
+
+
+def _display() -> Any:
+    from rich.console import Console
+    from rich.live import Live
+
+    return Live(console=Console(), refresh_per_second=4, transient=True)
+
+
+def _live_base(client: Any, a: dict[str, Any], live: str | None) -> str | None:
+    """The live server's address: ``--live``, or what the platform names (``live``, as ``LIVE_URL``:
+    ``:PORT`` on the platform's host, or a URL); none: poll the API."""
+    named = a.get("live")
+    base = live or (named.get("base") if isinstance(named, dict) else named)
+    if not isinstance(base, str) or not base:
+        return None
+    return lots.live_url(str(getattr(client, "server", "http://127.0.0.1")), base)
