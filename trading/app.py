@@ -71,6 +71,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from trading.auctions.pages import pages as auctions_pages
     from trading.auctions.registration_api import api as auction_registrations_api
     from trading.auctions.registration_pages import pages as auction_registrations_pages
+    from trading.auctions.result_views import api as auction_results_api
+    from trading.auctions.result_views import pages as auction_results_pages
     from trading.auctions.room_api import api as auction_room_api
     from trading.auctions.room_pages import pages as auction_room_pages
     from trading.audit.api import api as audit_api
@@ -153,6 +155,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         auction_registrations_api,
         auction_room_pages,
         auction_room_api,
+        auction_results_pages,
+        auction_results_api,
         evaluation_api,
         evaluation_pages,
         evaluation_room_api,
@@ -205,6 +209,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         auctions_api,
         auction_registrations_api,
         auction_room_api,
+        auction_results_api,
     )
     for bp in (
         *apis,
