@@ -5,29 +5,25 @@ live, and a listing's request for timed bidding. Every string from the platform 
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import math
 import pathlib
 import re
-import sys
 from typing import Any
 
 import click
 
 from bidding import auction as lots
+from bidding.cli.auction_room import FAILED_REASONS, duration, follow, price
 from bidding.cli.common import (
     BEIJING_FOOTER,
-    amount,
     api_client,
     api_errors,
     beijing,
     fail,
-    interactive,
     key_password,
     load_keys,
     one_line,
     safe,
+    trust_store,
     when,
 )
 from bidding.client import ApiError
@@ -48,22 +44,6 @@ REFUSALS = {
 }
 
 
-#: why a lot failed (流拍), as the result says
-FAILED_REASONS = {"no_bid": "无人出价", "below_reserve": "最高出价低于底价"}
-
-
-def _timedelta(left: dt.timedelta | None) -> str:
-    if left is None:
-        return "—"
-    seconds = math.ceil(left.total_seconds())  # a countdown shows 0:00 only when it is over
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def _price(value: object) -> str:
-    return f"{amount(value)} 元" if value not in (None, "") else "—"
-
-
 @click.group(
     help="产权交易（挂牌、拍卖、网络竞价）：标的、竞买申请、保证金、出价、跟随竞价 "
     "(rights trading: lots, registration, deposit, bids, following the room)"
@@ -80,10 +60,10 @@ def auction_list() -> None:
         click.echo("没有标的 (no lots)")
         return
     for a in items:
-        price = a.get("current_price") or a.get("starting_price")
+        shown = price(a.get("current_price") or a.get("starting_price"))
         click.echo(
             f"{safe(a.get('code'))}\t{safe(a.get('title'))}\t{safe(a.get('method_label') or a.get('method'))}\t"
-            f"{safe(a.get('state_label') or a.get('state'))}\t{_price(price)}"
+            f"{safe(a.get('state_label') or a.get('state'))}\t{shown}"
         )
 
 
@@ -98,16 +78,16 @@ def _show(a: dict[str, Any]) -> None:
         click.echo(f"出让人/转让方：{safe(a['transferor'])}")
     click.echo(f"状态：{safe(a.get('state_label') or a.get('state'))}")
     click.echo(
-        f"起始价：{_price(a.get('starting_price'))}；加价幅度：{_price(a.get('increment'))}；"
-        f"竞买保证金：{_price(a.get('deposit'))}"
+        f"起始价：{price(a.get('starting_price'))}；加价幅度：{price(a.get('increment'))}；"
+        f"竞买保证金：{price(a.get('deposit'))}"
     )
     bids = a.get("current_seq") or 0
-    current = f"{_price(a.get('current_price'))}（第 {safe(bids)} 次出价）" if bids else "尚无出价"
-    click.echo(f"当前价：{current}；最低应价：{_price(a.get('minimum_next'))}")
+    current = f"{price(a.get('current_price'))}（第 {safe(bids)} 次出价）" if bids else "尚无出价"
+    click.echo(f"当前价：{current}；最低应价：{price(a.get('minimum_next'))}")
     reserve = a.get("reserve") if isinstance(a.get("reserve"), dict) else None
     if a.get("reserve_sm3"):
         opened = (
-            f"；底价 {_price(reserve.get('price'))}，盐值 {safe(reserve.get('salt'))}" if reserve else "（结束时公开）"
+            f"；底价 {price(reserve.get('price'))}，盐值 {safe(reserve.get('salt'))}" if reserve else "（结束时公开）"
         )
         click.echo(f"底价承诺 SM3：{safe(a['reserve_sm3'])}{opened}")
     else:
@@ -121,7 +101,7 @@ def _show(a: dict[str, Any]) -> None:
         if periods.get(key):
             click.echo(f"{label}：{beijing(periods[key])}")
     if a.get("countdown_ends_at") and a.get("state") == "countdown":
-        left = _timedelta(lots.remaining(a["countdown_ends_at"], clock.now()))
+        left = duration(lots.remaining(a["countdown_ends_at"], clock.now()))
         click.echo(f"限时竞价倒计时：剩余 {left}（至 {beijing(a['countdown_ends_at'])}）")
     if a.get("paused"):
         click.echo("竞价暂停中（剩余时间保留，恢复后顺延）")
@@ -134,7 +114,7 @@ def _show(a: dict[str, Any]) -> None:
 def _result_lines(r: dict[str, Any]) -> None:
     if r.get("outcome") == "sold":
         w: dict[str, Any] = r["winner"] if isinstance(r.get("winner"), dict) else {}
-        click.echo(f"结果：成交，成交价 {_price(r.get('final_price'))}，共 {safe(r.get('bids'))} 次出价")
+        click.echo(f"结果：成交，成交价 {price(r.get('final_price'))}，共 {safe(r.get('bids'))} 次出价")
         click.echo(
             f"竞得人：{safe(w.get('name'))}（{safe(w.get('credit_code'))}），号牌 {safe(w.get('bidding_number'))}"
         )
@@ -197,7 +177,7 @@ def auction_status(code: str) -> None:
     for entry in r.get("deposit_entries") or []:
         click.echo(
             f"  {beijing(entry.get('at'))}\t{safe(entry.get('kind_label') or entry.get('kind'))}\t"
-            f"{_price(entry.get('amount'))}\t{safe(entry.get('reference'))}"
+            f"{price(entry.get('amount'))}\t{safe(entry.get('reference'))}"
         )
     if r.get("wants_timed"):
         click.echo("已申请挂牌期满后进入限时竞价")
@@ -264,145 +244,50 @@ def auction_bid(code: str, amount_: str | None, minimum: bool, raise_by: str | N
     countdown = f"；倒计时至 {when(got.get('countdown_ends_at'))}" if got.get("countdown_ends_at") else ""
     click.echo(
         f"出价已接受 (accepted)：第 {safe(got.get('seq'))} 次出价，号牌 {safe(got.get('bidding_number'))}，"
-        f"{_price(got.get('amount', planned))}，{when(got.get('accepted_at'))}{countdown}"
+        f"{price(got.get('amount', planned))}，{when(got.get('accepted_at'))}{countdown}"
     )
 
 
-def _countdown(d: dict[str, Any], clock: lots.ServerClock, sep: str = "，") -> str:
-    left = lots.remaining(d.get("countdown_ends_at"), clock.now())
-    return f"{sep}倒计时至 {beijing(d['countdown_ends_at'])}（剩 {_timedelta(left)}）" if left is not None else ""
-
-
-def _state_line(d: dict[str, Any], clock: lots.ServerClock) -> str:
-    to, frm = d.get("to"), d.get("from")
-    if to == "sold":
-        price = _price(d.get("final_price"))
-        return f"竞价结束：成交，成交价 {price}，竞得人号牌 {safe(d.get('winner_number'))}（成交确认书由平台签名）"
-    if to == "failed":
-        why = FAILED_REASONS.get(str(d.get("reason")), safe(d.get("reason") or "—"))
-        return f"竞价结束：流拍（{why}）"
-    if to == "paused":
-        return f"竞价暂停：{one_line(d.get('reason'))}（剩余时间保留，恢复后顺延）"
-    if frm == "paused":
-        return f"恢复竞价：{safe(d.get('label') or to)}{_countdown(d, clock)}"
-    return f"进入“{safe(d.get('label') or to)}”{_countdown(d, clock) if to == 'countdown' else ''}"
-
-
-def describe(e: lots.FeedEvent, clock: lots.ServerClock) -> str | None:
-    """One line for a feed event (none for the server's time): bids by number, never by name."""
-    d = e.data
-    if e.kind == "time":
-        return None
-    at = beijing(d.get("accepted_at") or d.get("at"))
-    if e.kind == "bid":
-        number, price = safe(d.get("bidding_number")), _price(d.get("amount"))
-        countdown = _countdown(d, clock, "\t")
-        return f"第 {safe(d.get('seq'))} 次出价\t号牌 {number}\t{price}\t{at}{countdown}"
-    if e.kind == "state":
-        return f"{at}\t{_state_line(d, clock)}"
-    if e.kind == "increment":
-        why = f"（{one_line(d['reason'])}）" if d.get("reason") else ""
-        return f"{at}\t加价幅度调整为 {_price(d.get('to'))}，自第 {safe(d.get('after_seq'))} 次出价之后适用{why}"
-    if e.kind == "timed":
-        return f"{at}\t已有 {safe(d.get('requests'))} 家竞买人申请挂牌期满后进入限时竞价"
-    return f"{at}\t{safe(d.get('kind_label') or e.kind)}"
-
-
-class _ClockLine:
-    """What rich redraws at a terminal below the feed: the state, the server's time, and the time
-    left on the clock of this state (to the listing's end, to the countdown's end, …)."""
-
-    def __init__(self, clock: lots.ServerClock) -> None:
-        self.clock = clock
-        self.state, self.ends_label = "", ""
-        self.ends_at: str | None = None
-
-    def read(self, a: dict[str, Any]) -> None:
-        self.clock.hear(a.get("server_time"))
-        self.state = safe(a.get("state_label") or a.get("state"))
-        self.ends_at = a.get("ends_at") or a.get("countdown_ends_at")
-        self.ends_label = safe(a.get("ends_label") or "剩余")
-
-    def __rich__(self) -> Any:
-        from rich.text import Text
-
-        now = self.clock.now()
-        left = lots.remaining(self.ends_at, now)
-        countdown = f"  {self.ends_label} {_timedelta(left)}" if left is not None else ""
-        return Text(f"{self.state}  服务器时间 {beijing(now.isoformat())}{countdown}")
-
-
 @auction.command(
-    "follow",
-    help="跟随竞价：逐条显示出价（号牌、金额、时间）和倒计时，直到竞价结束 (follow the room until it ends)",
+    "result",
+    help="核对竞价结果：平台签名、底价揭示、全部出价摘要、成交与否 (check the signed result with the root certificate)",
 )
 @click.argument("code")
-@click.option("--live", default=None, help="实时服务的地址（:端口 或 URL），默认取平台公布的地址 (live server)")
-@click.option("--poll", is_flag=True, help="不用实时服务，轮询接口 (poll the API instead)")
-@click.option("--interval", type=click.FloatRange(0.2, 60), default=1.0, show_default=True, help="轮询间隔秒数")
-@click.option("--after", type=click.IntRange(0), default=0, help="从该事件编号之后开始 (resume after this event id)")
-def auction_follow(code: str, live: str | None, poll: bool, interval: float, after: int) -> None:
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
+    required=True,
+    help="平台根证书 (the platform's root certificate)",
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), help="保存签名的结果文件 (save it)")
+def auction_result(code: str, ca: pathlib.Path, out: pathlib.Path | None) -> None:
+    from bidding.auction_result import ResultProblem, check_result
+
     with api_errors():
-        client = api_client()
-        a = lots.detail(client, code)
-        clock = lots.ServerClock()
-        line = _ClockLine(clock)
-        line.read(a)
-        base = None if poll else _live_base(client, a, live)
-        display = _display() if interactive() else None
-
-        def on_event(e: lots.FeedEvent) -> None:
-            clock.hear(e.data.get("server_time") if e.kind == "time" else None)
-            if e.kind == "bid" and e.data.get("countdown_ends_at"):
-                line.ends_at = e.data["countdown_ends_at"]
-            elif e.kind == "state" and display is not None:
-                with contextlib.suppress(ApiError, OSError):  # the clock line only; the feed goes on
-                    line.read(lots.detail(client, code))
-            text = describe(e, clock)
-            if text is None:
-                return
-            if display is not None:
-                display.console.print(text, markup=False, highlight=False)
-            else:
-                click.echo(text)
-
-        follower = lots.Follower(
-            client,
-            code,
-            on_event,
-            after=after,
-            interval=interval,
-            live=base,
-            trouble=lambda m: click.echo(safe(m), err=True),
-        )
-        click.echo(f"{safe(code)}  {safe(a.get('title'))}：{line.state}；{BEIJING_FOOTER}")
         try:
-            if display is not None:
-                display.update(line)
-                with display:
-                    follower.run()
-            else:
-                follower.run()
-        except KeyboardInterrupt:
-            click.echo(
-                f"已停止 (stopped)；接着看：ggzy-bid auction follow {safe(code)} --after {follower.after}", err=True
-            )
-            sys.exit(0)
-    click.echo("竞价已结束 (the room has ended)")
+            checked = check_result(api_client(), code, trust_store(ca))
+        except ResultProblem as exc:
+            fail(f"竞价结果核对未通过：{exc.message} [{exc.code}]")
+            return
+        if out is not None:
+            out.write_bytes(checked.statement)
+    body = checked.body
+    click.echo(f"{safe(code)}  {safe(body.get('title'))}")
+    click.echo(f"平台签名有效（{beijing(checked.signed_at)}），由平台根证书签发的证书签名")
+    _result_lines({**body, "result_sm3": None})
+    reserve = body.get("reserve") if isinstance(body.get("reserve"), dict) else None
+    if reserve:
+        click.echo(
+            f"底价 {price(reserve.get('price'))}，盐值 {safe(reserve.get('salt'))}：SM3(盐值‖底价) 与发布时公布的承诺一致"
+        )
+    else:
+        click.echo("本标的未设底价")
+    if checked.bids_checked:
+        click.echo(f"全部 {len(checked.bids)} 次出价与签名结果的出价摘要 bids_sm3 一致；按出价和底价复核的结果一致")
+    else:
+        click.echo(f"出价次数（{len(checked.bids)}）和结果一致；平台未公开所见序号，无法复算 bids_sm3（档案包可以）")
+    if out is not None:
+        click.echo(f"签名的结果已保存到 {out}（平台签名文件，可用 openssl 独立核验）")
 
 
-def _display() -> Any:
-    from rich.console import Console
-    from rich.live import Live
-
-    return Live(console=Console(), refresh_per_second=4, transient=True)
-
-
-def _live_base(client: Any, a: dict[str, Any], live: str | None) -> str | None:
-    """The live server's address: ``--live``, or what the platform names (``live``, as ``LIVE_URL``:
-    ``:PORT`` on the platform's host, or a URL); none: poll the API."""
-    named = a.get("live")
-    base = live or (named.get("base") if isinstance(named, dict) else named)
-    if not isinstance(base, str) or not base:
-        return None
-    return lots.live_url(str(getattr(client, "server", "http://127.0.0.1")), base)
+auction.add_command(follow)

@@ -14,15 +14,20 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from signing.certs import Usage
-from signing.statements import reserve_commitment
+from bidding.auction_result import bid_rows
+from signing.canonical import canonical_json
+from signing.certs import CertificateAuthority, Usage
+from signing.digest import sm3_hex
+from signing.statements import SignedStatement, reserve_commitment
 from tests.bidding import test_bidder_actions
 from tests.bidding.test_bidder_actions import KEY_PASSWORD, tool_for
-from tests.factories import BidderKeys, api_token, make_bidder_with_keys, make_user
+from tests.factories import BidderKeys, api_token, make_bidder_with_keys, make_user, platform_keys
 from trading.accounts.models import Organisation, Role
+from trading.auctions.models import Auction, AuctionBid
 from trading.pki.operations import current_certificate
 
 served = test_bidder_actions.served  # the fixture: the real app on 127.0.0.1
@@ -158,3 +163,26 @@ def test_register_bid_refuse_and_follow_from_the_terminal(
     assert reserve_commitment("1015000.00", salt.group(1)) == sm3.group(1)  # the reserve opens its commitment
     status = run[0]("auction", "status", code)
     assert "已转为成交价款" in status
+
+    # --- anyone checks the signed result with the root certificate and the public bids
+    root = tmp_path / "root.pem"
+    root.write_bytes(platform_keys(app).ca.cert.to_pem())
+    saved = tmp_path / "结果.json"
+    checked = anyone("auction", "result", code, "--ca", str(root), "--out", str(saved))
+    assert "平台签名有效" in checked and "结果：成交，成交价 1,030,000.00 元，共 3 次出价" in checked
+    assert "SM3(盐值‖底价) 与发布时公布的承诺一致" in checked and winner.name in checked
+    assert (
+        SignedStatement.from_json(saved.read_bytes()).verify(trust=platform_keys(app).trust)["type"] == "auction_result"
+    )
+    # bids_sm3 is recomputable from the public fields once each bid names the seq it had seen
+    public = client.get(f"/api/v1/auctions/{code}/bids").get_json()["items"]
+    seen = dict(
+        session.execute(select(AuctionBid.seq, AuctionBid.seen_seq).join(Auction).where(Auction.code == code)).all()
+    )
+    body = SignedStatement.from_json(saved.read_bytes()).body
+    assert (
+        sm3_hex(canonical_json(bid_rows(code, [{**b, "seen_seq": seen[b["seq"]]} for b in public]))) == body["bids_sm3"]
+    )
+    other = tmp_path / "other.pem"
+    other.write_bytes(CertificateAuthority.create("别的根证书", now=clock.now()).cert.to_pem())
+    assert "证书" in anyone("auction", "result", code, "--ca", str(other), code=2)  # not the platform's root

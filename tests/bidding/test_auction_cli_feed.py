@@ -1,11 +1,13 @@
 """``ggzy-bid auction``'s own parts, without the platform: amounts refused here before anything is
 signed or sent; the room's feed read over Server-Sent Events from a live server that breaks off
 mid-stream (resumed at ``Last-Event-ID``, nothing shown twice, nothing missed), falling back to
-polling when there is no live server; a hostile feed's words shown escaped."""
+polling when there is no live server; a hostile feed's words shown escaped; and a lot's signed
+result checked as an outsider would, each part that does not hold refused by its name."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.server
 import json
 import threading
@@ -16,7 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from bidding import auction as lots
+from bidding.auction_result import ResultProblem, bid_rows, check_result
 from bidding.cli import main as bid
+from signing.canonical import canonical_json
+from signing.certs import CertificateAuthority, TrustStore, Usage
+from signing.digest import sm3_hex
+from signing.sm2 import PrivateKey
+from signing.statements import reserve_commitment, sign_statement
+from tests.bidding.hostile_server import as_json, serving
 from tests.bidding.test_hostile_text import EVIL, forbidden
 
 CODE = "PM-2026-0007"
@@ -227,3 +236,74 @@ def lots_client(url: str) -> Any:
     from bidding.client import Client
 
     return Client(url, "t")
+
+
+# --- the result, checked by an outsider ----------------------------------------------------------
+
+
+def signed_result(**change: Any) -> dict[str, Any]:
+    """A platform (a CA of the test's own and its signing certificate) and a result it signed for
+    three bids and a reserve of 1,015,000.00, with ``change`` made to the body before signing."""
+    now = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
+    ca = CertificateAuthority.create("测试平台根证书", now=now - dt.timedelta(days=1))
+    key = PrivateKey.generate()
+    cert = ca.issue(key.public_key, common_name="测试平台", usage=Usage.SIGN, now=now - dt.timedelta(days=1))
+    bids = [
+        {"seq": i + 1, "bidding_number": n, "amount": a, "seen_seq": i, "accepted_at": f"2026-12-06T01:0{i}:00+00:00"}
+        for i, (n, a) in enumerate([("1001", "1000000.00"), ("1002", "1010000.00"), ("1001", "1030000.00")])
+    ]
+    salt = "9f" * 16
+    published = reserve_commitment("1015000.00", salt)
+    body: dict[str, Any] = {
+        "format": "ggzy-auction-result/1",
+        "auction": CODE,
+        "title": "福州市鼓楼区某地块",
+        "outcome": "sold",
+        "reason": None,
+        "final_price": "1030000.00",
+        "winner": {"bidding_number": "1001", "name": "榕城置业有限公司", "credit_code": "91350100070000005F"},
+        "bids": 3,
+        "bids_sm3": sm3_hex(canonical_json(bid_rows(CODE, bids))),
+        "reserve": {"sm3": published, "price": "1015000.00", "salt": salt},
+    }
+    body |= change
+    statement = sign_statement("auction_result", body, key=key, cert=cert, now=now)
+    return {
+        "trust": TrustStore((ca.cert,)),
+        "routes": {
+            f"/api/v1/auctions/{CODE}/result": as_json({"statement": statement.to_json().decode()}),
+            f"/api/v1/auctions/{CODE}": as_json({"code": CODE, "reserve_sm3": published}),
+            f"/api/v1/auctions/{CODE}/bids": as_json({"items": bids, "more": False}),
+        },
+    }
+
+
+def test_a_result_that_holds_up_is_checked_whole() -> None:
+    r = signed_result()
+    with serving(r["routes"]) as url:
+        checked = check_result(lots_client(url), CODE, r["trust"])
+    assert checked.bids_checked and checked.body["final_price"] == "1030000.00" and len(checked.bids) == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"auction": "PM-2026-0008"}, "result_other_lot"),
+        ({"reserve": {"sm3": "0" * 64, "price": "1015000.00", "salt": "9f" * 16}}, "reserve_mismatch"),
+        (
+            {"reserve": {"sm3": reserve_commitment("1015000.00", "9f" * 16), "price": "1015000.00", "salt": "0" * 32}},
+            "reserve_mismatch",
+        ),
+        ({"reserve": None}, "reserve_missing"),
+        ({"bids": 2}, "bids_mismatch"),
+        ({"bids_sm3": "0" * 64}, "bids_sm3_mismatch"),
+        ({"winner": {"bidding_number": "1002", "name": "别家", "credit_code": "—"}}, "outcome_mismatch"),
+        ({"final_price": "1010000.00"}, "outcome_mismatch"),
+        ({"outcome": "failed", "final_price": None, "winner": None}, "outcome_mismatch"),
+    ],
+)
+def test_a_result_that_does_not_hold_up_is_refused_by_name(change: dict[str, Any], code: str) -> None:
+    r = signed_result(**change)
+    with serving(r["routes"]) as url, pytest.raises(ResultProblem) as refused:
+        check_result(lots_client(url), CODE, r["trust"])
+    assert refused.value.code == code
