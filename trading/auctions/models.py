@@ -360,4 +360,5 @@ EVENT_KIND_LABELS = {
     "resume": "恢复",
     "result": "竞价结果",
     "timed": "申请限时竞价",
+    "extend": "延长信息披露期",
 }

@@ -112,23 +112,33 @@ def period_problems(
 ) -> list[PeriodProblem]:
     """What is wrong with a lot's periods under its procedure, if it is announced at ``announced_at``:
     the announcement period (39号令 第十一条: 20 days; emission rules), the listing or disclosure
-    period (39号令 第十九条: 10 days; 32号令 第十三条: 20 working days), and their order."""
+    period (39号令 第十九条: a listing of 10 days; 32号令 第十三条: a disclosure of 20 working days from
+    the announcement to the registrations' end), and their order."""
     kind = DayKind(proc.day_kind)
+    unit = "日" if kind is DayKind.CALENDAR else "个工作日"
     out = []
     if days_between(announced_at, bidding_starts_at, kind, overrides) < proc.min_announcement_days:
-        unit = "日" if kind is DayKind.CALENDAR else "个工作日"
         out.append(
             PeriodProblem(
                 "bidding_starts_at",
                 f"公告发布至竞价（挂牌）开始不得少于{proc.min_announcement_days}{unit}（{proc.source}）",
             )
         )
-    if proc.min_listing_days and days_between(bidding_starts_at, free_ends_at, kind, overrides) < proc.min_listing_days:
-        unit = "日" if kind is DayKind.CALENDAR else "个工作日"
-        what = "挂牌期" if proc.method is Method.LISTING else "信息披露期"
-        out.append(PeriodProblem("free_ends_at", f"{what}不得少于{proc.min_listing_days}{unit}（{proc.source}）"))
-    if not registration_ends_at <= bidding_starts_at < free_ends_at and proc.method is not Method.LISTING:
-        out.append(PeriodProblem("free_ends_at", "应为：报名截止 ≤ 竞价开始 < 自由竞价结束"))
+    if proc.method is Method.LISTING:
+        if days_between(bidding_starts_at, free_ends_at, kind, overrides) < proc.min_listing_days:
+            out.append(PeriodProblem("free_ends_at", f"挂牌期不得少于{proc.min_listing_days}{unit}（{proc.source}）"))
+    elif (
+        proc.min_listing_days
+        and days_between(announced_at, registration_ends_at, kind, overrides) < proc.min_listing_days
+    ):
+        # 32号令 第十三条: the formal disclosure runs from the announcement to the registrations' end
+        out.append(
+            PeriodProblem("registration_ends_at", f"信息披露期不得少于{proc.min_listing_days}{unit}（{proc.source}）")
+        )
+    if proc.method is not Method.LISTING and not registration_ends_at <= bidding_starts_at:
+        out.append(PeriodProblem("registration_ends_at", "报名截止时间不得晚于竞价开始时间"))
+    if proc.method is not Method.LISTING and not bidding_starts_at < free_ends_at:
+        out.append(PeriodProblem("free_ends_at", "自由竞价结束时间应晚于竞价开始时间"))
     if proc.method is Method.LISTING and not bidding_starts_at < free_ends_at:
         out.append(PeriodProblem("free_ends_at", "挂牌截止时间应晚于挂牌开始时间"))
     if proc.method is Method.LISTING and not registration_ends_at <= free_ends_at:

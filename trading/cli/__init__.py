@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from signing.errors import SigningError
-from trading.cli import admin, credit, exchange, opendata, ratings, serve, signals, stats, supervision, verify
+from trading.cli import admin, auctions, credit, exchange, opendata, ratings, serve, signals, stats, supervision, verify
 from trading.core.config import ConfigError
 from trading.core.errors import DomainError
 
@@ -61,6 +61,7 @@ for _command in (
     exchange.exchange,
     supervision.supervision,
     stats.stats,
+    auctions.auctions,
     credit.credit,
     signals.signals,
     ratings.ratings,

@@ -62,6 +62,7 @@ TASKS: dict[Role, list[Task]] = {
         Task("报名与下载招标文件", "portal.search_page", "在项目页报名后下载招标文件、提问"),
         Task("我的投标与回执", "bidding.my_bids", "查看已上传的投标文件、下载并校验回执"),
         Task("电子保函", "guarantees.my_page", "向出具机构申请电子投标保函，查看核验结果"),
+        Task("产权交易", "auctions.list_page", "土地、国有产权等标的：申请竞买、缴纳保证金、进入竞价室出价"),
         Task("通知", "tenders.my_notifications", "变更/澄清公告、答疑和终止通知"),
         Task("评标澄清", "evaluation_room.clarifications_page", "答复评标委员会要求的澄清（限时）"),
         Task("投标工具 ggzy-bid", "bidding.tool_help", "生成 SM2 密钥，在本机加密封装投标文件并自行校验"),
@@ -88,7 +89,13 @@ TASKS: dict[Role, list[Task]] = {
         Task("节假日与招标方式", "procedures.calendar_page", "维护节假日表，查看各招标方式的法定期限"),
         Task("机构名录", "accounts.organisations_page", "查看已登记的企业、招标人、代理机构和出具机构"),
         Task("审计日志", "audit.audit_page", "查看全过程留痕事件并校验哈希链"),
-        Task("电子档案", "archives.list_page", "已结束标段的档案包：校验、下载、法律保全"),
+        Task("电子档案", "archives.list_page", "已结束标段和产权交易标的的档案包：校验、下载、法律保全"),
+        Task(
+            "产权交易标的",
+            "auctions.manage_page",
+            "设立拍卖、挂牌、网络竞价标的：上传文件、发布（底价只公开承诺）、审核竞买申请、确认保证金、主持竞价",
+        ),
+        Task("新建标的", "auctions.new_page", "填写起始价、加价幅度、保证金和时间安排"),
         Task("证书吊销", "pki.revoked_page", "吊销遗失或泄露的 UKey 证书"),
         Task("数据交换", "exchange.list_page", "向上级平台推送的全国公共资源交易数据：已推送、待推送、被拒收"),
         Task("时限预警", "supervision.warnings_list", "各监督点的计时：黄灯预警、红灯超期（含本中心的审核时限）"),
@@ -112,7 +119,10 @@ TASKS: dict[Role, list[Task]] = {
         Task("通知", "tenders.my_notifications", "时限预警（黄灯、红灯）和投诉的通知"),
         Task("交易公告", "portal.search_page", "查看所有公告与项目"),
         Task("审计日志", "audit.audit_page", "只读查看全过程留痕事件并校验哈希链"),
-        Task("电子档案", "archives.list_page", "查看并校验已结束标段的档案包"),
+        Task("电子档案", "archives.list_page", "查看并校验已结束标段和产权交易标的的档案包"),
+        Task(
+            "产权交易标的", "auctions.manage_page", "只读查看全部标的、竞买申请与保证金、竞价室（含号牌对应的竞买人）"
+        ),
         Task("机构名录", "accounts.organisations_page", "只读查看机构"),
         Task("数据交换", "exchange.list_page", "只读查看向上级平台推送的交易数据及其核验结果"),
     ],
@@ -129,6 +139,7 @@ TASKS: dict[Role, list[Task]] = {
 PUBLIC_NAV = [
     NavLink("交易公告", "portal.search_page", {}),
     NavLink("开标大厅", "opening.hall", {}),
+    NavLink("产权交易", "auctions.list_page", {}),
     NavLink("结果公示", "portal.search_page", {"kind": "result"}),
 ]
 #: for visitors, who may be bidders to be; a signed-in bidder has it among its tasks, and other

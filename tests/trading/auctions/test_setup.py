@@ -36,7 +36,6 @@ DAY = dt.date(2027, 3, 1)
 #: the online bidding (30 minutes' free bidding, then the countdown) follows; ``rules.period_problems``
 #: measures ``min_listing_days`` from the bidding's start to the free bidding's end for every method,
 #: which would make a property lot's free bidding last 20 working days (lead: rules.py)
-DISCLOSURE_RULE = pytest.mark.xfail(strict=True, reason="period_problems measures a disclosure from the bidding")
 
 
 def refusal(fn: Any, *args: Any) -> DomainError:
@@ -137,7 +136,6 @@ def test_a_land_listing_runs_at_least_10_days(session: Session, app: Flask) -> N
         )
 
 
-@DISCLOSURE_RULE
 def test_a_property_transfer_is_disclosed_20_working_days(session: Session, app: Flask) -> None:
     """国资委 财政部令第32号 第十三条: formal disclosure at least 20 working days, counted with the
     holiday calendar; the registration closes at the disclosure's end."""
@@ -244,7 +242,6 @@ def test_a_lot_is_cancelled_only_before_its_bidding(session: Session, app: Flask
     assert json.loads(ev.payload)["reason"] == "出让计划调整，终止出让"
 
 
-@DISCLOSURE_RULE
 def test_a_property_disclosure_is_extended_by_working_days(client: FlaskClient, session: Session, app: Flask) -> None:
     with clock.frozen(T):
         staff = make_user(session, Role.STAFF)
