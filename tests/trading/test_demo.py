@@ -650,3 +650,40 @@ def test_integrity_a_refused_bidder_a_flagged_lot_expert_ratings_and_service_rat
     assert "<svg" in client.get("/ratings").get_data(as_text=True)
     (bad,) = client.get("/api/v1/ratings/services/bad", headers=staff).get_json()["items"]
     assert bad["answer"] and bad["score"] == 2
+
+
+def test_rights_trading_a_listing_a_sold_lot_and_a_room_bidder1_can_bid_in(played: Played, demo_app: Flask) -> None:
+    """Issue 23's demo: a land lot in its listing period with two quotes, an emission-rights lot
+    sold in timed bidding whose archive package replays to the same winner and price, and a share
+    transfer whose online bidding bidder1 may join within minutes."""
+    from archive.package_check import verify
+    from trading.core.services import services
+    from trading.demo import org_credit_code
+
+    accounts = passwords(played.instance)
+    client = demo_app.test_client()
+    lots = {a["title"]: a for a in client.get("/api/v1/auctions").get_json()["items"]}
+    (land,) = [a for t, a in lots.items() if "地块" in t]
+    (emission,) = [a for t, a in lots.items() if "排污权" in t]
+    (share,) = [a for t, a in lots.items() if "股权" in t]
+    land = client.get(f"/api/v1/auctions/{land['code']}").get_json()
+    assert land["state"] == "listing" and land["current_seq"] == 2
+    assert land["reserve_sm3"] and "reserve_price" not in json.dumps(land).replace('"reserve_price": null', "")
+    sold = client.get(f"/api/v1/auctions/{emission['code']}/result").get_json()
+    assert sold["outcome"] == "sold" and sold["final_price"] == "640000.00"
+    assert sold["winner"]["credit_code"] == org_credit_code("bidder1")
+    bidder1 = api_token(client, "bidder1", accounts["bidder1"])
+    mine = client.get(f"/api/v1/auctions/{share['code']}/registration", headers=bidder1).get_json()
+    assert mine["may_bid"] and mine["bidding_number"]
+    opens = dt.datetime.fromisoformat(
+        client.get(f"/api/v1/auctions/{share['code']}").get_json()["periods"]["bidding_starts_at"]
+    )
+    assert dt.timedelta(0) < opens - played.given[-1] < dt.timedelta(minutes=4)
+    staff = api_token(client, "staff", accounts["staff"])
+    packages = client.get("/api/v1/archives", headers=staff).get_json()["items"]
+    (pkg,) = [p for p in packages if p.get("auction") == emission["code"]]
+    blob = client.get(f"/api/v1/archives/{pkg['id']}/download", headers=staff).data
+    with demo_app.app_context():
+        report = verify(io.BytesIO(blob), services(demo_app).keys.ca.cert)
+    assert report.ok, report.failures
+    assert report.replay and "640000.00" in report.replay

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.clock import FrozenClock
 from signing.sm2 import PrivateKey
+from trading.demo import auctions
 from trading.demo.actors import (
     DEMO_PROCEDURE,
     PUBLICITY_DAYS,
@@ -92,6 +93,7 @@ def run(
     with clock.frozen(history_start(start) + dt.timedelta(minutes=1)) as moment:
         ensure_demo_procedure(session)
         session.commit()
+        auctions.ensure_procedures(session)
         tenderee = Actor(app, "tenderee", accounts["tenderee"])
         staff = Actor(app, "staff", accounts["staff"])
         bidders = [Actor(app, f"bidder{i}", accounts[f"bidder{i}"], BIDDER_ADDRESSES[i - 1]) for i in (1, 2, 3)]
@@ -105,6 +107,8 @@ def run(
         yellow: list[str] = []
         issuer = demo_issuer(app, Actor(app, "issuer", accounts["issuer"]), keys_dir)
         scheduler = History(app)
+        moment.advance(minutes=5)
+        log += auctions.history_lots(staff, bidders, bidder_keys, moment, scheduler)
         moment.advance(minutes=10)
         log += opened_tender(app, tenderee, staff, bidders, sign_key, keys_dir, issuer, moment)
         scheduler.archive(moment)  # the closed opening's package
@@ -185,6 +189,7 @@ def run(
     )
     live.append("3 家投标人已报名并下载招标文件（名单对他人保密），1 个问题已答复")
     live += refused_registration(Actor(app, "bidder4", accounts["bidder4"], "192.0.2.44"), code)
+    live += auctions.live_lot(staff, bidders)
 
     later = clock.now() + dt.timedelta(days=25)
     t2 = tenderee.call(
