@@ -1,0 +1,172 @@
+"""The bidding room in Chromium: two buyers bid from their pages (SM2 in the browser, checked by the
+server) while the public follows the price and the countdown by number over the live server; a
+watcher whose connection drops sees every bid it missed when it comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import pathlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from archive import clock
+from tests.conftest import free_port, wait_for_port
+from tests.e2e.conftest import LiveServer, browser, chromium  # noqa: F401 (the browser fixtures)
+from tests.e2e.test_tender_browser import login
+from tests.trading.auctions.test_bidding import T0, make_lot
+from trading.accounts.models import Organisation
+from trading.auctions.tasks import auction_clock_job
+from trading.cli.serve import live_app
+from trading.core.services import services
+
+pytestmark = pytest.mark.browser
+PASSWORD = "口令-auction-key-1"
+START = T0 + dt.timedelta(seconds=5)
+
+
+class LiveThread:
+    """``ggzy live`` in a thread of this process, on a port of its own; ``stop`` drops every
+    connection (as a network failure would), ``start`` serves again on the same port."""
+
+    def __init__(self, app: Any, port: int) -> None:
+        self.app, self.port = app, port
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.runner: Any = None
+
+    def start(self) -> None:
+        from aiohttp import web
+
+        async def up() -> None:
+            db, secret = self.app.extensions["ggzy.db"], self.app.extensions["ggzy.settings"].secret_key
+            self.runner = web.AppRunner(live_app(db, secret, 0.1), shutdown_timeout=0.5)
+            await self.runner.setup()
+            await web.TCPSite(self.runner, "127.0.0.1", self.port, reuse_address=True).start()
+
+        asyncio.run_coroutine_threadsafe(up(), self.loop).result(10)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+
+    def close(self) -> None:
+        self.stop()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def rooms(tmp_path: pathlib.Path) -> Iterator[tuple[Any, LiveThread]]:
+    """The app with its live server (``LIVE_URL=:PORT``)."""
+    from trading.app import create_app
+    from trading.core.config import load_settings
+    from trading.core.db import upgrade
+
+    url, port = f"sqlite:///{tmp_path / 'e2e.db'}", free_port()
+    upgrade(url)
+    env = {"GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp_path / "instance"), "DATABASE_URL": url}
+    app = create_app(load_settings({**env, "LIVE_URL": f":{port}"}))
+    live = LiveThread(app, port)
+    live.start()
+    try:
+        yield app, live
+    finally:
+        live.close()
+        app.extensions["ggzy.db"].engine.dispose()
+
+
+def bid_from_page(page: Any, amount: str | None, expect: str) -> None:
+    if amount is None:
+        page.click("#bid-minimum")  # the lowest acceptable bid, as the page shows it
+    else:
+        page.fill("#bid-amount", amount)
+    page.click("#do-bid")
+    try:
+        page.wait_for_function(
+            "(t) => document.querySelector('#bid-status').innerText.includes(t)", arg=expect, timeout=20_000
+        )
+    except Exception:
+        print("STATUS", page.inner_text("#bid-status"), page.inner_text("#link-state"), page.input_value("#bid-amount"))
+        raise
+
+
+def rows(page: Any) -> list[str]:
+    return [str(t) for t in page.eval_on_selector_all("#bids tbody tr[data-seq]", "rs => rs.map(r => r.dataset.seq)")]
+
+
+def test_two_buyers_bid_from_their_pages_and_the_public_follows(
+    browser: Any,  # noqa: F811
+    rooms: tuple[Any, LiveThread],
+    tmp_path: pathlib.Path,
+) -> None:
+    app, live = rooms
+    db, svc = app.extensions["ggzy.db"], services(app)
+    with clock.frozen(START) as frozen:
+        with db.session() as s:
+            a, buyers = make_lot(s, app)
+            code, free_ends = a.code, a.free_ends_at
+            names = list(s.scalars(select(Organisation.name)))
+            s.commit()
+        keys = []
+        for i, b in enumerate(buyers[:2]):
+            path = tmp_path / f"sign{i}.key"
+            path.write_bytes(b.keys.sign_key.to_pem(PASSWORD.encode()))
+            keys.append(path)
+        with LiveServer(app) as srv:
+            public = browser.new_context(locale="zh-CN").new_page()
+            public.goto(f"{srv.url}/auctions/{code}/watch")
+            public.wait_for_function("() => document.querySelector('#link-state').innerText.includes('实时推送已连接')")
+            assert public.inner_text("#current-price") == "尚无出价"
+            pages = []
+            for i in range(2):
+                page = browser.new_context(locale="zh-CN").new_page()
+                login(page, srv.url, buyers[i].keys.user.username)
+                page.goto(f"{srv.url}/auctions/{code}/room")
+                assert page.inner_text("#my-number") == buyers[i].number
+                page.set_input_files("#sign-key", str(keys[i]))
+                page.fill("#key-password", PASSWORD)
+                pages.append(page)
+            first, second = pages
+            assert first.input_value("#bid-amount") == "1000000.00"  # the starting price, to begin with
+            bid_from_page(first, None, "第 1 次有效出价")
+            public.wait_for_function("() => document.querySelector('#current-price').innerText === '1,000,000.00 元'")
+            second.wait_for_function("() => document.querySelector('#bid-amount').value === '1010000.00'")
+            bid_from_page(second, "1015000", "第 2 次有效出价，1,015,000.00 元")
+            bid_from_page(first, "1020000.00", "出价未被接受：出价 1020000.00 元低于当前最低应价 1025000.00 元")
+
+            # the free period ends: the countdown runs on the server's clock, not the computer's
+            frozen.set(free_ends + dt.timedelta(seconds=1))
+            with db.session() as s:
+                assert auction_clock_job(s, clock.now(), svc) == 1
+            public.wait_for_function("() => document.querySelector('#clock-label').innerText === '限时竞价剩余'")
+            assert public.inner_text("#countdown").startswith("4 分 5")  # 299 s left by the server's time
+            frozen.set(free_ends + dt.timedelta(seconds=290))
+            bid_from_page(first, None, "第 3 次有效出价，1,025,000.00 元")  # restarts the countdown
+            # 10 s were left; the bid, accepted at the server's +290 s, shows its restarted 300 s
+            public.wait_for_function("() => document.querySelector('#countdown').innerText.startsWith('4 分 5')")
+
+            # the live server goes down: the pages poll the app meanwhile, then follow it again
+            live.stop()
+            public.wait_for_function("() => document.querySelector('#link-state').innerText.includes('中断')")
+            bid_from_page(second, None, "第 4 次有效出价")
+            first.wait_for_function("() => document.querySelector('#current-seq').innerText === '4'")  # polled
+            bid_from_page(first, None, "第 5 次有效出价")
+            public.wait_for_function("() => document.querySelectorAll('#bids tbody tr[data-seq]').length === 5")
+            assert rows(public) == ["5", "4", "3", "2", "1"]  # polled while the stream was down
+            live.start()
+            public.wait_for_function("() => document.querySelector('#link-state').innerText === '实时推送已连接'")
+            bid_from_page(second, None, "第 6 次有效出价")
+            public.wait_for_function("() => document.querySelectorAll('#bids tbody tr[data-seq]').length === 6")
+            assert public.inner_text("#current-price") == "1,055,000.00 元"
+            text = public.inner_text("body")
+            assert buyers[0].number in text and not [n for n in names if n in text]  # numbers, never names
+            assert rows(second) == ["6", "5", "4", "3", "2", "1"]
+            assert "（本单位）" in second.inner_text("#bids")
+            for page in (public, *pages):
+                page.context.close()
