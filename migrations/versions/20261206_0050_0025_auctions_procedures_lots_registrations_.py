@@ -373,13 +373,12 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
-    # Procedures as data. Land (国土资源部令第39号, 2007): announcement at least 20 days before
-    # bidding or listing starts (第十一条), listing at least 10 days (第十九条), other buyers'
-    # deposits back within 5 working days of the end (第二十二条), the result published within 10
-    # working days (第二十三条). State-owned property (国资委 财政部令第32号, 2016): formal
-    # disclosure at least 20 working days (第十三条); extensions of at least 5 working days and
-    # the refund limit are the exchanges' rules; the result is published at least 5 working days
-    # (第二十九条). Free-bidding minutes, countdowns and publicity periods where no rule fixes one
+    # Procedures as data. Land (国土资源部令第39号, 2007): the announcement at least 20 days before
+    # bidding or listing starts, a listing of at least 10 days, other buyers' deposits back within
+    # 5 working days of the end. State-owned property (国资委 财政部令第32号, 2016): formal
+    # disclosure at least 20 working days (第十三条); extensions of at least 5 working days and the
+    # refund limit are the exchanges' rules; the result is published for at least 5 working days.
+    # (Article numbers are given only where checked; trading/auctions/rules.py says which.) Free-bidding minutes, countdowns and publicity periods where no rule fixes one
     # are platform defaults and say so.
     proc = sa.table(
         "auction_procedure",
@@ -402,8 +401,8 @@ def upgrade() -> None:
             )
         ),
     )
-    land = "国土资源部令第39号第十一、十九、二十二、二十三条；自由竞价时长、倒计时、公示期为平台默认"
-    prop = "国资委 财政部令第32号第十三、二十九条；延期不少于5个工作日、保证金退还时限为产权交易机构规则；自由竞价时长、倒计时为平台默认"
+    land = "国土资源部令第39号（公告不少于20日、挂牌不少于10日、保证金5个工作日内退还）；自由竞价时长、倒计时、公示期为平台默认"
+    prop = "国资委 财政部令第32号（正式披露不少于20个工作日、结果公示不少于5个工作日）；延期不少于5个工作日、保证金退还时限为产权交易机构规则；自由竞价时长、倒计时为平台默认"
     common = dict(extension_days=0, countdown_seconds=300, refund_days=5)
     op.bulk_insert(
         proc,
@@ -417,7 +416,7 @@ def upgrade() -> None:
                 min_announcement_days=20,
                 min_listing_days=0,
                 free_minutes=30,
-                publicity_days=10,
+                publicity_days=5,
                 source=land,
                 **common,
             ),
@@ -430,7 +429,7 @@ def upgrade() -> None:
                 min_announcement_days=20,
                 min_listing_days=10,
                 free_minutes=0,
-                publicity_days=10,
+                publicity_days=5,
                 source=land,
                 **common,
             ),
@@ -443,7 +442,7 @@ def upgrade() -> None:
                 min_announcement_days=20,
                 min_listing_days=10,
                 free_minutes=0,
-                publicity_days=10,
+                publicity_days=5,
                 source="参照国土资源部令第39号；矿业权出让交易规则",
                 **common,
             ),

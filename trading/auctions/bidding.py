@@ -196,8 +196,7 @@ def _ensure_open(session: Session, a: Auction, reg: Registration, now: dt.dateti
 
 
 def request_timed(session: Session, services: Services, user: User, code: str) -> Registration:
-    """挂牌: ask to go on to timed bidding if the listing ends with two or more such requests (39号令
-    第二十条). Only during the listing, by a buyer who may bid; asking twice is asking once."""
+    """挂牌: ask to go on to timed bidding if the listing ends with two or more such requests (39号令). Only during the listing, by a buyer who may bid; asking twice is asking once."""
     a = get_auction(session, code, for_update=True)
     advance(session, services, a, clock.now())
     reg = registration_of(session, a, user)

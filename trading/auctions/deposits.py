@@ -2,7 +2,7 @@
 
 A buyer pays the lot's deposit by bank transfer and reports its reference; staff confirm it when
 the bank shows it arrived; after the end the winner's deposit is counted toward the price and the
-others' are paid back within the procedure's limit (国土资源部令第39号 第二十二条: 5 working days;
+others' are paid back within the procedure's limit (国土资源部令第39号: 5 working days;
 the exchanges' rules for property). Amounts are always the lot's deposit (no part payments).
 
 Each move is checked against ``MOVES`` (a named ``Conflict`` otherwise) and appends exactly one
@@ -196,7 +196,7 @@ def refund(session: Session, user: User, reg: Registration, reference: str) -> D
 
 
 def convert_winner(session: Session, actor: Actor, reg: Registration, at: dt.datetime) -> DepositEntry:
-    """The winner's deposit counts toward the price (39号令 第二十二条): CONFIRMED → CONVERTED."""
+    """The winner's deposit counts toward the price (39号令): CONFIRMED → CONVERTED."""
     return move_deposit(session, actor, reg, D.CONVERTED, at=at, note="竞得人的保证金转为成交价款")
 
 

@@ -114,7 +114,7 @@ BIDDING_STATES = (AuctionState.LISTING, AuctionState.FREE, AuctionState.COUNTDOW
 class Auction(Base):
     """A lot (标的) for sale: its prices, its periods, and the state of its room.
 
-    The reserve price (底价) is kept secret until the end (国土资源部令第39号 第十条): the public sees
+    The reserve price (底价) is kept secret until the end (国土资源部令第39号): the public sees
     only ``reserve_sm3`` = SM3(salt ‖ price text) from publication on; the price and salt are
     wrapped with the platform's key-encryption key in ``reserve_box`` and written in clear to
     ``reserve_price``/``reserve_salt`` only when the lot ends, so anyone can check the commitment.

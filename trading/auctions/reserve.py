@@ -1,4 +1,4 @@
-"""The reserve price (底价) kept secret until the lot ends (国土资源部令第39号 第十条).
+"""The reserve price (底价) kept secret until the lot ends (国土资源部令第39号).
 
 At publication the platform draws a salt, publishes SM3(salt ‖ price) and keeps the price and the
 salt wrapped with its key-encryption key, bound to the published commitment (a box cannot be moved

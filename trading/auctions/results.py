@@ -4,7 +4,7 @@ The result is a platform-signed statement (``auction_result``) whose body holds 
 replay needs to reach the same winner and price from the bids alone: the starting price, every
 increment and the bid after which it applied, the countdown, the digest of every accepted bid, and
 the reserve's price and salt that open the commitment published with the lot. The winner's deposit
-becomes part of the price (39号令 第二十二条); the others' are due back by ``refund_due``.
+becomes part of the price (39号令); the others' are due back by ``refund_due``.
 """
 
 from __future__ import annotations

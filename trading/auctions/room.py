@@ -3,7 +3,7 @@
 A pause keeps the time that was left: every deadline still ahead when the room stopped (the start,
 the free period's or the listing's end, the countdown) moves on by the length of the pause, so no
 buyer loses a second of the countdown to the fault. The increment (加价幅度) may be adjusted while
-bidding runs (国土资源部令第39号 第十九条 for listings; the auctioneer's power in 第十七条), with a
+bidding runs (国土资源部令第39号, for listings and auctions), with a
 reason, and applies from the next bid on.
 """
 
@@ -72,7 +72,7 @@ def resume(session: Session, services: Services, user: User, code: str) -> Aucti
 def change_increment(
     session: Session, services: Services, user: User, code: str, increment: str, reason: str
 ) -> Auction:
-    """Adjust the increment from the next bid on, with a reason (39号令 第十九条)."""
+    """Adjust the increment from the next bid on, with a reason (39号令)."""
     why = _reason(reason)
     value = rules.parse_amount(increment)
     if value is None:

@@ -3,13 +3,18 @@
 Sources (the numbers themselves live in ``auction_procedure`` rows, seeded by migration 0025):
 
 - 《招标拍卖挂牌出让国有建设用地使用权规定》(国土资源部令第39号, 2007): the reserve price kept
-  secret until the end (第十条); the announcement at least 20 days before bidding or listing starts
-  (第十一条); below the reserve the auction ends without a sale (第十七条); a listing of at least 10
-  days, whose increment may be adjusted while it runs (第十九条); at its end, the highest quote not
-  below the reserve wins, and if two or more buyers still want to bid, bidding goes on (第二十条);
-  other buyers' deposits back within 5 working days, the winner's counted toward the price (第二十二条).
+  secret until the end; the announcement at least 20 days before bidding or listing starts; below
+  the reserve the auction ends without a sale; a listing of at least 10 days, whose increment may be
+  adjusted while it runs; at its end, the highest quote not below the reserve wins, and if buyers
+  still want to bid, bidding goes on (two or more, as online listing systems apply it); other
+  buyers' deposits back within 5 working days, the winner's counted toward the price.
 - 《企业国有资产交易监督管理办法》(国资委 财政部令第32号, 2016): formal disclosure at least 20
-  working days (第十三条); the result published at least 5 working days (第二十九条).
+  working days (第十三条); the result published for at least 5 working days.
+
+39号令's provisions are cited by what they say, not by article number: no copy of the official
+text could be consulted where this was written, and a wrong article number in a refusal is worse
+than none. The numbers (20 days, 10 days, 5 working days, 20 working days) are the well-known ones;
+a legal review should add the article numbers (docs/auctions.md says so too).
 - Exchanges' rules (e.g. 产权交易机构的网络竞价实施办法): extensions of at least 5 working days; the
   countdown (限时竞价) where each accepted bid restarts the period, so no one gains by bidding at
   the last instant.
@@ -53,7 +58,7 @@ def parse_amount(text: object) -> Decimal | None:
 
 def minimum_next(starting_price: Decimal, increment: Decimal, current: Decimal | None) -> Decimal:
     """The lowest bid the room accepts now: the starting price for the first bid, then the current
-    price plus the increment (加价幅度). A bid may be any higher amount (39号令 第十七条、第十九条)."""
+    price plus the increment (加价幅度). A bid may be any higher amount (39号令, auctions and listings)."""
     return starting_price if current is None else current + increment
 
 
@@ -72,13 +77,14 @@ def countdown_end(at: dt.datetime, seconds: int) -> dt.datetime:
 
 
 def goes_to_timed_bidding(requests: int) -> bool:
-    """At a listing's end, two or more buyers asking to go on means timed bidding (39号令 第二十条)."""
+    """At a listing's end, two or more buyers asking to go on means timed bidding (39号令's listing end, as
+    online listing systems apply it)."""
     return requests >= 2
 
 
 def sold(final_price: Decimal | None, reserve: Decimal | None) -> bool:
-    """Sold to the highest bid if there is one and it is not below the reserve (39号令 第十七条、
-    第二十条); otherwise the lot fails (流拍)."""
+    """Sold to the highest bid if there is one and it is not below the reserve (39号令,
+    auctions and listings); otherwise the lot fails (流拍)."""
     return final_price is not None and (reserve is None or final_price >= reserve)
 
 
@@ -111,8 +117,8 @@ def period_problems(
     overrides: Overrides,
 ) -> list[PeriodProblem]:
     """What is wrong with a lot's periods under its procedure, if it is announced at ``announced_at``:
-    the announcement period (39号令 第十一条: 20 days; emission rules), the listing or disclosure
-    period (39号令 第十九条: a listing of 10 days; 32号令 第十三条: a disclosure of 20 working days from
+    the announcement period (39号令: 20 days; emission rules), the listing or disclosure
+    period (39号令: a listing of 10 days; 32号令 第十三条: a disclosure of 20 working days from
     the announcement to the registrations' end), and their order."""
     kind = DayKind(proc.day_kind)
     unit = "日" if kind is DayKind.CALENDAR else "个工作日"
@@ -150,12 +156,12 @@ def period_problems(
 
 def refund_due(ended_at: dt.datetime, proc: AuctionProcedure, overrides: Overrides) -> dt.datetime:
     """The limit for paying back the other buyers' deposits: ``refund_days`` working days after the
-    end (39号令 第二十二条: 5 working days; exchanges' rules for property)."""
+    end (39号令: 5 working days; exchanges' rules for property)."""
     return period_end(ended_at, proc.refund_days, DayKind.WORKING, overrides)
 
 
 def publicity_end(ended_at: dt.datetime, proc: AuctionProcedure, overrides: Overrides) -> dt.datetime:
-    """The end of the result's publicity (成交公示): ``publicity_days`` working days (32号令 第二十九条:
+    """The end of the result's publicity (成交公示): ``publicity_days`` working days (32号令:
     at least 5; a platform default for land)."""
     return period_end(ended_at, proc.publicity_days, DayKind.WORKING, overrides)
 

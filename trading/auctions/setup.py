@@ -2,8 +2,8 @@
 signed announcement, a cancellation before any bid, and a disclosure extension.
 
 Publication checks the lot's periods against its procedure with the holiday calendar
-(``rules.period_problems``: 国土资源部令第39号 第十一、十九条; 国资委 财政部令第32号 第十三条) and
-refuses each wrong period by its field. The reserve price (底价, 39号令 第十条) is committed, never
+(``rules.period_problems``: 国土资源部令第39号; 国资委 财政部令第32号 第十三条) and
+refuses each wrong period by its field. The reserve price (底价, 39号令) is committed, never
 stored in clear: the public sees SM3(salt ‖ price) from publication on, the price and salt stay
 wrapped with the platform's key-encryption key (``reserve.seal``) until the lot ends
 (``results.finish`` opens them). The announcement is a platform-signed statement

@@ -162,7 +162,7 @@ def test_the_registration_closes_before_the_bidding(session: Session, app: Flask
             bidding_starts_at=start,
             registration_ends_at=start + dt.timedelta(hours=1),
         )
-        assert exc is not None and exc.code == "auction_periods" and "free_ends_at" in exc.fields
+        assert exc is not None and exc.code == "auction_periods" and "registration_ends_at" in exc.fields
 
 
 # ---------------------------------------------------------------- the reserve and the announcement
