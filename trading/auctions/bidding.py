@@ -136,6 +136,11 @@ def place_bid(
     check_signature(cert, statement, signature, "出价")
 
     a = get_auction(session, code, for_update=True)
+    # read again under the lot's lock: a withdrawal (which takes the same lock) may have committed
+    # since, and a withdrawn buyer's bid must not lead the lot
+    reg = session.scalars(locked(select(Registration).where(Registration.id == reg.id))).one()
+    if not reg.may_bid:
+        raise Forbidden("您不是本标的已审核通过且保证金已到账的竞买人", code="not_a_buyer")
     now = clock.now()
     advance(session, services, a, now)
     _ensure_open(session, a, reg, now)

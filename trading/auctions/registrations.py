@@ -299,8 +299,10 @@ def withdraw(session: Session, user: User, reg: Registration) -> Registration:
     buyer(user)
     if user.organisation_id != reg.org_id:
         raise NotFound("竞买申请不存在", code="registration_not_found")
-    a = session.get(Auction, reg.auction_id)
-    assert a is not None  # a foreign key
+    # the lot's lock first, then the registration's: the order a bid takes them in, so a bid and a
+    # withdrawal are one after the other (a bid re-reads its registration under the lot's lock)
+    a = session.scalars(locked(select(Auction).where(Auction.id == reg.auction_id))).one()
+    session.scalar(locked(select(Registration).where(Registration.id == reg.id)))
     now = clock.now()
     open_for_registration(a, now)
     if has_bid(session, reg):

@@ -21,8 +21,11 @@ from typing import Any
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.audit import SYSTEM, record_event
+from archive.db import locked
 from archive.objectstore import ObjectStore
 from signing.digest import sm3_hex
 from signing.statements import SignedStatement
@@ -153,8 +156,13 @@ def issue(session: Session, store: ObjectStore, a: Auction) -> str:
     a lot whose PDF is stored keeps that one."""
     if a.result_pdf_key:
         return a.result_pdf_key
+    # under the lot's lock: two first readers at once store one PDF, not two
+    a = session.scalars(locked(select(Auction).where(Auction.id == a.id))).one()
+    if a.result_pdf_key:
+        return a.result_pdf_key
     proc = session.get(AuctionProcedure, a.procedure_code)
     stored = store.put_bytes(render(result_statement(a), proc.name if proc else ""))
     a.result_pdf_key = stored.key
     session.flush()
+    record_event(session, SYSTEM, "auction.result_pdf", a, {"sm3": stored.sm3, "size": stored.size})
     return stored.key

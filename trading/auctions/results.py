@@ -23,7 +23,15 @@ from signing.statements import SignedStatement, sign_statement
 from trading.accounts.models import Organisation
 from trading.auctions import deposits, reserve, rules
 from trading.auctions.lifecycle import iso, move_auction
-from trading.auctions.models import Auction, AuctionBid, AuctionEvent, AuctionProcedure, AuctionState, Registration
+from trading.auctions.models import (
+    Auction,
+    AuctionBid,
+    AuctionEvent,
+    AuctionProcedure,
+    AuctionState,
+    DepositState,
+    Registration,
+)
 from trading.core.platform_keys import key_encryption_key
 from trading.core.services import Services
 from trading.procedures.operations import overrides
@@ -118,7 +126,9 @@ def finish(session: Session, services: Services, a: Auction, at: dt.datetime) ->
     )
     if a.reserve_sm3 is not None:
         record_event(session, SYSTEM, "auction.reserve_reveal", a, body["reserve"])
-    if winner is not None:
+    if winner is not None and winner.deposit_state is DepositState.CONFIRMED:
+        # a deposit that cannot be converted (never, while bids re-check their buyer under the lot's
+        # lock) must not keep the lot from ending: staff settle it by hand, from the audit trail
         deposits.convert_winner(session, SYSTEM, winner, at)
     request_checkpoint(session, "auction_end", f"auction:{a.code}")
 

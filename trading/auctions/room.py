@@ -83,6 +83,9 @@ def change_increment(
         raise Conflict(f"标的状态为“{a.state.label}”，不能调整加价幅度", code="not_adjustable")
     if value == a.increment:
         raise Conflict("新的加价幅度与当前相同", code="increment_unchanged")
+    problem = rules.increment_problem(value, a.starting_price, a.current_price)
+    if problem is not None:
+        raise InvalidInput(problem, code="invalid_amount", fields={"increment": problem})
     old: Decimal = a.increment
     a.increment = value
     body = {

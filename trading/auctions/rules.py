@@ -23,6 +23,7 @@ a legal review should add the article numbers (docs/auctions.md says so too).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
@@ -32,6 +33,9 @@ from trading.procedures.calendar import Overrides, add_days, days_between, perio
 from trading.procedures.models import DayKind
 
 CENT = Decimal("0.01")
+#: an amount as typed and signed: ASCII digits, at most two decimals; no sign, exponent, grouping,
+#: spaces or other scripts' digits (``Decimal`` alone takes ``"１０００"``, ``"1_000"``, ``" +1e3"``)
+AMOUNT = re.compile(r"[0-9]{1,16}(?:\.[0-9]{1,2})?")
 #: a price must fit Numeric(18, 2)
 MAX_PRICE = Decimal("9999999999999999.99")
 #: bidding numbers (竞买号牌) are drawn from 1001–9999: four digits a buyer can read out
@@ -44,11 +48,12 @@ def amount_text(value: Decimal) -> str:
 
 
 def parse_amount(text: object) -> Decimal | None:
-    """A positive amount with at most two decimal places, within Numeric(18, 2); else None."""
-    if not isinstance(text, str | int) or isinstance(text, bool):
+    """A positive amount written as plain ASCII digits with at most two decimal places, within
+    Numeric(18, 2); else None."""
+    if not isinstance(text, str) or not AMOUNT.fullmatch(text):
         return None
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(text)
     except InvalidOperation:
         return None
     if not value.is_finite() or value <= 0 or value > MAX_PRICE or value != value.quantize(CENT, ROUND_DOWN):
@@ -69,6 +74,17 @@ def phase_of(state: AuctionState) -> Phase:
 def first_bidding_state(method: Method) -> AuctionState:
     """A listing opens for quotes (挂牌报价); an auction or online bidding for free bidding."""
     return AuctionState.LISTING if method is Method.LISTING else AuctionState.FREE
+
+
+def increment_problem(increment: Decimal, starting_price: Decimal, current: Decimal | None) -> str | None:
+    """Why an increment may not be set (a platform rule; 39号令 lets it be adjusted, not made a wall):
+    it may not exceed the starting price, and the next acceptable bid must still be a price the
+    room can take. None when it may."""
+    if increment > starting_price:
+        return "加价幅度不得超过起始价"
+    if minimum_next(starting_price, increment, current) > MAX_PRICE:
+        return "加价后的最低应价超出可接受的金额范围"
+    return None
 
 
 def countdown_end(at: dt.datetime, seconds: int) -> dt.datetime:

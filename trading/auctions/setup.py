@@ -71,6 +71,9 @@ def free_end(proc: AuctionProcedure, data: AuctionIn) -> dt.datetime:
 
 
 def _apply(a: Auction, proc: AuctionProcedure, data: AuctionIn) -> None:
+    problem = rules.increment_problem(data.increment, data.starting_price, None)
+    if problem is not None:
+        raise InvalidInput(problem, code="invalid_amount", fields={"increment": problem})
     a.title, a.procedure_code, a.category, a.region = data.title, proc.code, proc.category, data.region
     a.transferor, a.description, a.qualification = data.transferor, data.description, data.qualification
     a.starting_price, a.increment, a.deposit = data.starting_price, data.increment, data.deposit

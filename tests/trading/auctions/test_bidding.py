@@ -285,3 +285,25 @@ def test_refusals_are_named(session: Session, app: Flask, svc: Services) -> None
     assert session.scalar(select(AuctionBid.id).where(AuctionBid.auction_id == a.id)) is None
     n = session.scalars(select(AuditEvent).where(AuditEvent.action == "auction.bid")).all()
     assert all(e.object_id != a.code for e in n)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["１０００", "٣٠٠٠", "1_000_000", "1e3", " +1000 ", "\xa01000", "1000.000", "1,000", "+5", "0x10", "1000.", ".5"],
+)
+def test_amounts_are_plain_ascii_decimals(text: str) -> None:
+    from trading.auctions.rules import parse_amount
+
+    assert parse_amount(text) is None
+    assert parse_amount("1000") == Decimal("1000.00") and parse_amount("1000.5") == Decimal("1000.50")
+
+
+def test_an_increment_may_not_wall_the_room(session: Session, app: Flask, svc: Services) -> None:
+    a, (b1, _, _) = make_lot(session, app)
+    staff = make_user(session, Role.STAFF)
+    with clock.frozen(T0 + dt.timedelta(minutes=1)):
+        bid(session, svc, a, b1, "1000000.00")
+        for huge in ("9999999999999999.99", "1000000.01"):
+            assert refused(room.change_increment, session, svc, staff, a.code, huge, "调整") == "invalid_amount"
+        assert a.increment == Decimal("10000.00")
+        room.change_increment(session, svc, staff, a.code, "1000000.00", "至多为起始价")

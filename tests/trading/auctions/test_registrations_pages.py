@@ -164,7 +164,7 @@ def test_nothing_public_shows_an_organisation_with_a_number(client: FlaskClient,
             f"/api/v1/auctions/{a.code}/announcement",
             "/auctions",
             f"/auctions/{a.code}",
-            f"/auctions/{a.code}/room",
+            f"/auctions/{a.code}/watch",
         ]
         seen = ""
         for url in public:
