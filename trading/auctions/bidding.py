@@ -39,6 +39,7 @@ from trading.auctions.models import (
 )
 from trading.auctions.results import finish
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from trading.core.formats import money
 from trading.core.services import Services
 from trading.pki.operations import check_signature, registered_signing_cert, trust_store
 
@@ -149,7 +150,7 @@ def place_bid(
     minimum = rules.minimum_next(a.starting_price, a.increment, a.current_price)
     if value < minimum:
         raise Conflict(
-            f"出价 {rules.amount_text(value)} 元低于当前最低应价 {rules.amount_text(minimum)} 元",
+            f"出价 {money(value)} 元低于当前最低应价 {money(minimum)} 元",
             code="bid_too_low",
         )
     phase = rules.phase_of(a.state)

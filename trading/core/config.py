@@ -27,7 +27,7 @@
 | PLATFORM_CODE | demo code | this platform's code in the national data-exchange records (PLATFORM_CODE) |
 | EXCHANGE_PUSH_URL | (empty: no push) | where the national data-exchange records are pushed (the upper platform's receiver) |
 | GGZY_RATING_WINDOW / GGZY_RATING_THRESHOLD / GGZY_RATING_SUSPENSION_DAYS | 5 / 3.0 / 90 | expert ratings: how many latest ratings are averaged, the average below which an expert is suspended from draws, and for how many days (checked at start: ``trading.signals.ratings``) |
-| AUCTION_DEPOSIT_ACCOUNT | (empty: "按公告指定账户") | the account buyers transfer auction deposits to, shown on the registration page |
+| AUCTION_DEPOSIT_ACCOUNT | demo: a text saying it is a demo account; otherwise empty ("按公告指定账户") | the account buyers transfer auction deposits to, shown on the registration page |
 | LIVE_URL | set by ``ggzy serve`` to ``:<port+1>`` | where browsers follow the live room: ``:PORT`` (same host), a URL, or empty for the app's own (thread-per-watcher) stream |
 """
 
@@ -40,6 +40,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ENVS = ("demo", "production", "test")
+#: what a demo instance shows buyers as the deposit account: says it is not one
+DEMO_DEPOSIT_ACCOUNT = (
+    "演示实例：福州市公共资源交易中心竞买保证金专户（演示账号，请勿汇款；在页面填写任意汇款凭证号即可）"
+)
 KNOWN_DEMO_SECRETS = {"", "dev", "demo", "secret", "changeme", "change-me", "ggzy-demo"}
 
 
@@ -141,7 +145,9 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "ocds_ocid_prefix": env.get("OCDS_OCID_PREFIX") or "ocds-ggzy00",
         "platform_code": env.get("PLATFORM_CODE") or "DEMO00000000000000",
         "exchange_push_url": env.get("EXCHANGE_PUSH_URL", ""),
-        "auction_deposit_account": env.get("AUCTION_DEPOSIT_ACCOUNT", "")[:200],
+        "auction_deposit_account": env.get("AUCTION_DEPOSIT_ACCOUNT", DEMO_DEPOSIT_ACCOUNT if mode == "demo" else "")[
+            :200
+        ],
         "ratings": {k: v for k, v in env.items() if k.startswith("GGZY_RATING_")},
         # The test configuration hashes passwords at the lowest cost; everything else at
         # argon2-cffi's defaults (trading.accounts.passwords).

@@ -27,11 +27,13 @@ from trading.demo.scheduler import History
 
 DEMO_LISTING = "demo_land_listing"
 DEMO_ONLINE = "demo_online"
+DEMO_EMISSION = "demo_emission"
 DEMO_SOURCE = "演示数据，不适用于真实项目（真实标的适用国土资源部令第39号、国资委 财政部令第32号）"
 PROCEDURES = (
     # code, name, method, category, listing days, free minutes, countdown seconds
     (DEMO_LISTING, "演示用国有建设用地使用权挂牌（仅演示实例）", Method.LISTING, "land_use", 10, 0, 300),
-    (DEMO_ONLINE, "演示用网络竞价（仅演示实例）", Method.ONLINE, "state_property", 0, 120, 60),
+    (DEMO_ONLINE, "演示用国有产权网络竞价（仅演示实例）", Method.ONLINE, "state_property", 0, 30, 60),
+    (DEMO_EMISSION, "演示用排污权网络竞价（仅演示实例）", Method.ONLINE, "emission", 0, 10, 60),
 )
 
 
@@ -143,7 +145,7 @@ def history_lots(
         staff,
         {
             "title": "化学需氧量排污权 50 吨/年（2027 年度）（演示）",
-            "procedure_code": DEMO_ONLINE,
+            "procedure_code": DEMO_EMISSION,
             "region": "350100",
             "transferor": "福州市生态环境局",
             "description": "排污权指标 50 吨/年，使用期限至 2027 年 12 月 31 日。",
@@ -178,8 +180,8 @@ def history_lots(
 
 def live_lot(staff: Actor, bidders: list[Actor]) -> list[str]:
     """At the real clock: a share transfer whose bidding opens two minutes after the demo starts;
-    bidder1 and bidder2 are approved with their deposits confirmed. Free bidding runs two hours,
-    then each bid restarts a one-minute countdown."""
+    bidder1 and bidder2 are approved with their deposits confirmed. Free bidding runs half an hour,
+    then each bid restarts a one-minute countdown (with no bid in the room it fails, 流拍)."""
     now = clock.now()
     opens = (now + dt.timedelta(minutes=2)).replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     code = lot(
@@ -196,12 +198,13 @@ def live_lot(staff: Actor, bidders: list[Actor]) -> list[str]:
             "deposit": "3000000.00",
             "registration_ends_at": (opens - dt.timedelta(seconds=30)).isoformat(),
             "bidding_starts_at": opens.isoformat(),
-            "free_ends_at": (opens + dt.timedelta(hours=2)).isoformat(),
+            "free_ends_at": (opens + dt.timedelta(minutes=30)).isoformat(),
         },
         None,
     )
     numbers = buyers(staff, code, bidders[0:2], [("王经理", "13800000001"), ("陈经理", "13800000002")])
     return [
-        f"{code} 网络竞价 {local_text(opens)} 开始（约两分钟后）：以 bidder1 登录进入 /auctions/{code}/room 出价"
-        f"（号牌 {numbers['bidder1']}），公众在 /auctions/{code}/watch 旁观"
+        f"{code} 网络竞价 {local_text(opens)} 开始（约两分钟后），自由竞价 30 分钟后进入限时竞价（每次出价重新计时"
+        f" 60 秒）：以 bidder1 登录进入 /auctions/{code}/room 出价（号牌 {numbers['bidder1']}），公众在"
+        f" /auctions/{code}/watch 旁观"
     ]
