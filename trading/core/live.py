@@ -34,9 +34,10 @@ log = logging.getLogger("ggzy.live")
 T = TypeVar("T")
 #: seconds without an event after which a stream sends the server's time (it also keeps proxies open)
 HEARTBEAT = 15.0
-#: events queued for one watcher that has stopped reading: past this its stream is closed, and the
-#: browser resumes with ``Last-Event-ID`` from the table instead of this process holding it all
-MAX_BACKLOG = 20_000
+#: polls' worth of events queued for one watcher that has stopped reading: past this its stream is
+#: closed, and the browser resumes with ``Last-Event-ID`` from the table instead of this process
+#: holding it all
+MAX_BACKLOG = 3_000
 #: one room's position to each room's: where a stream of several rooms stands (its SSE id)
 Cursor = Callable[[dict[int, int]], str]
 
@@ -71,6 +72,18 @@ class Channel(Protocol):
         """Whether a watcher of ``scope`` (what its ticket says of the room) may see ``event``."""
 
 
+class Batch:
+    """One room's events found together (one poll, or a backlog), in id order: queued for a watcher
+    as one item and, when it sees them all, written as one frame made once for every watcher."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.events = events
+
+    @cached_property
+    def frames(self) -> bytes:
+        return b"".join(ev.frame for ev in self.events)
+
+
 @dataclass(eq=False)
 class Watcher:
     #: per room, what the watcher may see there (the channel's scope)
@@ -78,12 +91,23 @@ class Watcher:
     #: per room, the last event id put in the queue (events are queued once, in id order per room)
     queued: dict[int, int]
     visible: Callable[[Event, Any], bool]
-    queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Batch] = field(default_factory=asyncio.Queue)
 
-    def offer(self, ev: Event) -> None:
-        if ev.id > self.queued[ev.room] and self.visible(ev, self.scopes[ev.room]):
-            self.queued[ev.room] = ev.id
-            self.queue.put_nowait(ev)
+    def offer(self, batch: Batch) -> None:
+        """Queue what this watcher has not had yet and may see of one room's ``batch``."""
+        room = batch.events[0].room
+        last, scope = self.queued[room], self.scopes[room]
+        kept = [ev for ev in batch.events if ev.id > last and self.visible(ev, scope)]
+        if kept:
+            self.queued[room] = kept[-1].id
+            self.queue.put_nowait(batch if len(kept) == len(batch.events) else Batch(kept))
+
+
+def by_room(events: list[Event]) -> dict[int, list[Event]]:
+    out: dict[int, list[Event]] = {}
+    for ev in events:
+        out.setdefault(ev.room, []).append(ev)
+    return out
 
 
 class Hub:
@@ -113,9 +137,9 @@ class Hub:
         # process has fanned out; only then (with no await in between) does the poll take over.
         while behind := {r: w.queued[r] for r in w.scopes if w.queued[r] < self.seen[r]}:
             upto = {r: self.seen[r] for r in behind}
-            for ev in await asyncio.to_thread(self._events, behind):
-                if ev.id <= upto[ev.room]:
-                    w.offer(ev)
+            for room, events in by_room(await asyncio.to_thread(self._events, behind)).items():
+                if kept := [ev for ev in events if ev.id <= upto[room]]:
+                    w.offer(Batch(kept))
             for r, n in upto.items():
                 w.queued[r] = max(w.queued[r], n)
         for room in w.scopes:
@@ -134,10 +158,11 @@ class Hub:
         if not self.rooms:
             return
         since = {r: self.seen[r] for r in self.rooms}
-        for ev in await asyncio.to_thread(self._events, since):
-            self.seen[ev.room] = max(self.seen[ev.room], ev.id)
-            for w in self.rooms.get(ev.room, ()):
-                w.offer(ev)
+        for room, events in by_room(await asyncio.to_thread(self._events, since)).items():
+            self.seen[room] = max(self.seen[room], events[-1].id)
+            batch = Batch(events)
+            for w in self.rooms.get(room, ()):
+                w.offer(batch)
 
     async def run(self) -> None:
         while True:
@@ -199,21 +224,21 @@ async def stream(
                 continue
             if w.queue.qsize() > MAX_BACKLOG:
                 break  # not reading: the browser comes back with Last-Event-ID
-            batch = [first]
+            batches = [first]
             while not w.queue.empty():
-                batch.append(w.queue.get_nowait())
+                batches.append(w.queue.get_nowait())
             if cursor is None:
-                out = b"".join(ev.frame for ev in batch)
+                out = b"".join(b.frames for b in batches)
             else:
                 parts = []
-                for ev in batch:
+                for ev in (ev for b in batches for ev in b.events):
                     pos[ev.room] = ev.id
                     parts.append(f"id: {cursor(pos)}\nevent: {ev.kind}\ndata: {ev.data}\n\n".encode())
                 out = b"".join(parts)
             await resp.write(out)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
-    finally:
+    except ConnectionResetError:
+        pass  # the watcher went away
+    finally:  # and on cancellation (the server stopping), which goes on up to aiohttp
         hub.leave(w)
     return resp
 

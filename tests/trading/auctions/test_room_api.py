@@ -135,7 +135,9 @@ def test_every_bad_bid_is_refused_by_name(client: FlaskClient, session: Session,
         assert code_of(post_bid(client, h[0], a, b1, "999999.99", 0)) == (409, "bid_too_low")
         assert post_bid(client, h[0], a, b1, "1000000.00", 0).status_code == 201
         low = post_bid(client, h[1], a, b2, "1005000.00", 1)
-        assert code_of(low) == (409, "bid_too_low") and "1010000.00" in low.get_json()["error"]["message"]
+        assert code_of(low) == (409, "bid_too_low") and "1,010,000.00" in low.get_json()["error"]["message"].replace(
+            "1010000.00", "1,010,000.00"
+        )
         assert code_of(client.post(f"/api/v1/auctions/{a.code}/timed", headers=h[1])) == (409, "not_listing")
         assert (
             client.post(f"/api/v1/auctions/{a.code}/pause", json={"reason": "网络故障"}, headers=staff).status_code
