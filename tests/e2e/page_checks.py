@@ -12,7 +12,7 @@ from typing import Any
 
 ALLOWED = re.compile(
     r"^(?:SM2|SM3|SM4|SM4-GCM|PBKDF2|PDF|JSON|API|UKey|CA|ggzy|ggzy-bid|GGZY|ID|UTC|URL|HTTP|HTTPS|CSV|ZIP"
-    r"|Atom|OCDS|GB/T|[0-9a-fA-F]{8,}|GGZY-\d{4}-\d{6}|TS-\d{4}-\d{6}|REF-\d{8}-\d{6}|[A-Z]\d{2,}(?:-\d+)?)$"
+    r"|Atom|OCDS|GB/T|[0-9a-fA-F]{8,}|GGZY-\d{4}-\d{6}|PM-\d{4}-\d{4,}|TS-\d{4}-\d{6}|REF-\d{8}-\d{6}|[A-Z]\d{2,}(?:-\d+)?)$"
 )
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_\-./]*[A-Za-z0-9]|[A-Za-z]")
 

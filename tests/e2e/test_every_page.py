@@ -43,6 +43,9 @@ NOT_PAGES = {
     "complaints.file_page",
     "complaints.signature_page",
     "credit.check_statement_page",
+    "auctions.document_page",
+    "auction_registrations.document_page",
+    "auction_results.result_pdf_page",
 }
 WIDTHS = (1280, 390)
 #: the pages the docs show, by the name the docs use: docs/screenshots/<name>.png
@@ -67,6 +70,11 @@ SCREENSHOTS = {
     ("supervisor", "/signals/GGZY-2026-000002/1"): "supervisor-signals",
     ("staff", "/evaluations/2/ratings"): "staff-expert-ratings",
     ("anon", "/ratings"): "anon-ratings",
+    ("anon", "/auctions"): "anon-auctions",
+    ("staff", "/auctions/PM-2026-0001/registrations"): "staff-auction-registrations",
+    ("anon", "/auctions/PM-2026-0002/result"): "anon-auction-result",
+    ("bidder1", "/auctions/PM-2026-0003/room"): "bidder1-auction-room",
+    ("staff", "/auctions/PM-2026-0003/console"): "staff-auction-console",
 }
 
 
@@ -94,6 +102,7 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
     with engine.connect() as c:
         values = {
             "code": [r[0] for r in c.execute(text("SELECT code FROM tender ORDER BY id"))],
+            "auction_code": [r[0] for r in c.execute(text("SELECT code FROM auction ORDER BY id"))],
             "ceremony_id": [str(r[0]) for r in c.execute(text("SELECT id FROM ceremony ORDER BY id"))],
             "evaluation_id": [str(r[0]) for r in c.execute(text("SELECT id FROM evaluation ORDER BY id"))],
             "package_id": [str(r[0]) for r in c.execute(text("SELECT id FROM archive_package ORDER BY id"))],
@@ -136,6 +145,8 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
             continue
         if not arguments:
             paths.append((rule, rule))
+        elif rule.startswith("/auctions/<code>"):  # a rights-trading lot's code, not a tender's
+            paths += [(rule, rule.replace("<code>", code)) for code in values["auction_code"]]
         elif endpoint == "supervision.rule_page":  # a rule's code, not a tender's
             paths += [(rule, rule.replace("<code>", code)) for code in rule_codes]
         elif set(arguments) == {"tender_code", "lot_number"}:  # a lot's signals: the lots that have them
