@@ -2,7 +2,8 @@
 checkpoint is signed, verifies offline and replays to the winner and price the platform signed;
 each kind of tampering (a bid's amount or signature, a dropped or swapped bid, a bid too low or
 late, the reserve's salt, the result's winner) is found and named, even when whoever tampered could
-sign as the platform; a lot that failed below its reserve replays to 流拍."""
+sign as the platform (a result signed anew is then not the one the lot's logged end names); a lot
+that failed below its reserve replays to 流拍."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from archive import clock, package_auction, package_check, package_findings
 from archive import package as pkg
+from archive.package_auction_records import RESULT_NOT_LOGGED
 from signing.canonical import canonical_json
 from signing.statements import SignedStatement, auction_bid_statement, sign_statement
 from tests.factories import api_token, make_user, page_login
@@ -153,7 +155,15 @@ def test_a_sold_lot_verifies_and_replays_to_the_signed_result(sold: Built, tmp_p
     b2 = sold.buyers[1]
     assert report.replay.startswith(f"成交：竞买号牌 {b2.number}") and "1080000.00" in report.replay
     checked = {c.what for c in report.checks if c.ok}
-    for line in ("出价签名", "出价顺序", "加价幅度", "竞价阶段与限时竞价计时", "底价承诺与揭示", "竞价复算"):
+    for line in (
+        "出价签名",
+        "出价顺序",
+        "加价幅度",
+        "竞价阶段与限时竞价计时",
+        "审计日志对照",
+        "底价承诺与揭示",
+        "竞价复算",
+    ):
         assert any(w.startswith(line) for w in checked), line
     manifest, files = members(sold.data)
     assert manifest["auction"] == sold.lot.code and manifest["end_state"] == "sold"
@@ -245,7 +255,8 @@ def test_a_result_naming_another_winner_is_found(sold: Built) -> None:
         body["winner"] = {"bidding_number": b1.number, "name": org.name, "credit_code": org.credit_code}
 
     report = sold.verify(rebuilt(sold, resign_result(sold, other)))
-    assert codes(report) == {package_auction.RESULT_MISMATCH}, list(report.lines())
+    # and the log's end names the result signed at the end, not this one
+    assert codes(report) == {package_auction.RESULT_MISMATCH, RESULT_NOT_LOGGED}, list(report.lines())
     assert any("复算为" in c.detail and sold.buyers[1].number in c.detail for c in report.checks)
 
     # not signed by the platform: the statement itself fails
@@ -263,7 +274,7 @@ def test_a_result_revealing_another_salt_does_not_open_the_commitment(sold: Buil
         resign_result(sold, salt)(files)
         edit_json(files, "auction/reserve.json", lambda r: r.__setitem__("salt", "ab" * 16))
 
-    assert codes(sold.verify(rebuilt(sold, both))) == {package_auction.RESERVE_MISMATCH}
+    assert codes(sold.verify(rebuilt(sold, both))) == {package_auction.RESERVE_MISMATCH, RESULT_NOT_LOGGED}
 
 
 def test_a_bid_below_the_increment_is_found_though_its_buyer_signed_it(sold: Built) -> None:
@@ -333,7 +344,8 @@ def test_a_lot_below_its_reserve_replays_to_a_failure(session: Session, app: Fla
         body.update(outcome="sold", reason=None, final_price="1300000.00")
         body["winner"] = {"bidding_number": b2.number, "name": org.name, "credit_code": org.credit_code}
 
-    assert codes(built.verify(rebuilt(built, resign_result(built, sale)))) == {package_auction.RESULT_MISMATCH}
+    found = codes(built.verify(rebuilt(built, resign_result(built, sale))))
+    assert found == {package_auction.RESULT_MISMATCH, RESULT_NOT_LOGGED}
 
 
 def test_the_sweep_builds_each_ended_lot_once(session: Session, app: Flask) -> None:

@@ -77,12 +77,18 @@ def auction_refs(session: Session, a: Auction) -> list[Ref]:
     return list(dict.fromkeys(refs))
 
 
+#: Events after the end that the package does not wait for: the result's PDF is drawn by a sweep
+#: after the end asked for its checkpoint, and the package holds the PDF itself.
+NOT_AWAITED = ("auction.result_pdf",)
+
+
 def last_event(session: Session, a: Auction) -> int:
-    """The sequence number of the lot's latest audit event (0 if none)."""
+    """The sequence number of the lot's latest audit event the package waits for (0 if none)."""
     refs = auction_refs(session, a)
     seq = session.scalar(
         select(AuditEvent.seq)
         .where(tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
+        .where(AuditEvent.action.not_in(NOT_AWAITED))
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     )
