@@ -215,7 +215,7 @@ ACTION_LABELS: dict[str, str] = {
     "auction.timed_request": "申请参加限时竞价",
     "auction.increment": "调整加价幅度",
     "auction.reserve_reveal": "揭示底价",
-    "auction.result_pdf": "生成成交确认书（流拍公告）PDF",
+    "auction.result_pdf": "生成成交确认书（流拍公告）文件",
     "auction.create": "新建产权交易标的",
     "auction.update": "修改产权交易标的草稿",
     "auction.extend": "延长信息披露期",
