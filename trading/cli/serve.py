@@ -181,7 +181,7 @@ def decryption_worker() -> None:
     work(Database(s.database_url), Services(s), stop)
 
 
-def live_app(database: Any, secret: str, interval: float = 0.2) -> Any:
+def live_app(database: Any, secret: str, interval: float = 0.1) -> Any:
     """The live server with every stage's rooms: the opening's ceremonies (signed tickets) and the
     auctions' lots (public). Stages mount their channels; only this composition names them."""
     from trading.auctions import feed
