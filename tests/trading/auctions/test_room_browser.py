@@ -17,9 +17,11 @@ from sqlalchemy import select
 from archive import clock
 from tests.conftest import free_port, wait_for_port
 from tests.e2e.conftest import LiveServer, browser, chromium  # noqa: F401 (the browser fixtures)
+from tests.e2e.page_checks import confirmation_problems, page_problems
 from tests.e2e.test_tender_browser import login
+from tests.factories import make_user
 from tests.trading.auctions.test_bidding import T0, make_lot
-from trading.accounts.models import Organisation
+from trading.accounts.models import Organisation, Role
 from trading.auctions.tasks import auction_clock_job
 from trading.cli.serve import live_app
 from trading.core.services import services
@@ -120,6 +122,7 @@ def test_two_buyers_bid_from_their_pages_and_the_public_follows(
         with db.session() as s:
             a, buyers = make_lot(s, app)
             code, free_ends = a.code, a.free_ends_at
+            staff = make_user(s, Role.STAFF).username
             names = list(s.scalars(select(Organisation.name)))
             s.commit()
         keys = []
@@ -178,5 +181,17 @@ def test_two_buyers_bid_from_their_pages_and_the_public_follows(
             assert buyers[0].number in text and not [n for n in names if n in text]  # numbers, never names
             assert rows(second) == ["6", "5", "4", "3", "2", "1"]
             assert "（本单位）" in second.inner_text("#bids")
+
+            # each page as a person reads it: it fits a phone, speaks Chinese, asks before acting
+            console = browser.new_context(locale="zh-CN").new_page()
+            login(console, srv.url, staff)
+            console.goto(f"{srv.url}/auctions/{code}/console")
+            assert buyers[0].keys.user.organisation.name in console.inner_text("#bids")  # staff see whose
+            assert not confirmation_problems(console)
+            for page in (public, first, console):
+                for width in (1280, 390):
+                    page.set_viewport_size({"width": width, "height": 900})
+                    assert not page_problems(page, width), (page.url, width, page_problems(page, width))
+            pages.append(console)
             for page in (public, *pages):
                 page.context.close()
