@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -62,6 +63,17 @@ def procedure_of(session: Session, a: Auction) -> AuctionProcedure:
     return proc
 
 
+#: a procedure's method, by code: it never changes (no operation edits it), and every bid asks
+_methods: dict[str, Method] = {}
+
+
+def method_of(session: Session, a: Auction) -> Method:
+    method = _methods.get(a.procedure_code)
+    if method is None:
+        method = _methods[a.procedure_code] = procedure_of(session, a).method
+    return method
+
+
 def registration_of(session: Session, a: Auction, user: User) -> Registration | None:
     if user.organisation_id is None:
         return None
@@ -105,7 +117,7 @@ def advance(session: Session, services: Services, a: Auction, now: dt.datetime, 
 
 def _due_move(session: Session, a: Auction, now: dt.datetime) -> tuple[AuctionState | None, dt.datetime] | None:
     """The next move due by ``now``: (state, effective instant); (None, at) means the lot ends."""
-    method = procedure_of(session, a).method
+    method = method_of(session, a)
     if a.state is S.ANNOUNCED and now >= a.bidding_starts_at:
         return rules.first_bidding_state(method), a.bidding_starts_at
     if a.state is S.FREE and now >= a.free_ends_at:
@@ -132,6 +144,9 @@ def place_bid(
         raise InvalidInput("出价应为正数，最多两位小数", code="invalid_amount", fields={"amount": "格式错误"})
     if not 0 <= seen_seq <= a.current_seq + 1_000_000:
         raise InvalidInput("seen_seq 无效", code="seen_seq_invalid", fields={"seen_seq": "超出范围"})
+    # A price only rises: a bid already below the minimum as last committed is refused before its
+    # signature is checked or the lot's lock is asked for (in a busy room most bids are these)
+    _ensure_enough(value, rules.minimum_next(a.starting_price, a.increment, a.current_price))
     cert = registered_signing_cert(session, user, trust_store(session, services.keys))
     statement = auction_bid_statement(a.code, reg.bidding_number, rules.amount_text(value), seen_seq)
     check_signature(cert, statement, signature, "出价")
@@ -147,12 +162,7 @@ def place_bid(
     _ensure_open(session, a, reg, now)
     if seen_seq > a.current_seq:
         raise InvalidInput(f"您看到的出价序号 {seen_seq} 不存在（当前为 {a.current_seq}）", code="seen_seq_invalid")
-    minimum = rules.minimum_next(a.starting_price, a.increment, a.current_price)
-    if value < minimum:
-        raise Conflict(
-            f"出价 {money(value)} 元低于当前最低应价 {money(minimum)} 元",
-            code="bid_too_low",
-        )
+    _ensure_enough(value, rules.minimum_next(a.starting_price, a.increment, a.current_price))
     phase = rules.phase_of(a.state)
     if a.state is S.COUNTDOWN:
         a.countdown_ends_at = rules.countdown_end(now, a.countdown_seconds)
@@ -186,6 +196,11 @@ def place_bid(
     return bid
 
 
+def _ensure_enough(value: Decimal, minimum: Decimal) -> None:
+    if value < minimum:
+        raise Conflict(f"出价 {money(value)} 元低于当前最低应价 {money(minimum)} 元", code="bid_too_low")
+
+
 def _ensure_open(session: Session, a: Auction, reg: Registration, now: dt.datetime) -> None:
     """A bid may be placed now, in this state, by this buyer; else the named refusal."""
     if a.state is S.PAUSED:
@@ -196,7 +211,7 @@ def _ensure_open(session: Session, a: Auction, reg: Registration, now: dt.dateti
         raise Conflict("竞价已结束：出价到达时竞价时间已截止", code="bid_late")
     if a.state.ended:
         raise Conflict(f"竞价已结束（{a.state.label}）", code="auction_ended")
-    method = procedure_of(session, a).method
+    method = method_of(session, a)
     if a.state is S.COUNTDOWN and method is Method.LISTING and not reg.wants_timed:
         raise Conflict("挂牌期截止时您未申请参加限时竞价", code="not_in_timed_bidding")
 
@@ -208,7 +223,7 @@ def request_timed(session: Session, services: Services, user: User, code: str) -
     reg = registration_of(session, a, user)
     if reg is None or not reg.may_bid:
         raise Forbidden("您不是本标的已审核通过且保证金已到账的竞买人", code="not_a_buyer")
-    if procedure_of(session, a).method is not Method.LISTING or a.state is not S.LISTING:
+    if method_of(session, a) is not Method.LISTING or a.state is not S.LISTING:
         raise Conflict("只有挂牌期间可以申请参加限时竞价", code="not_listing")
     if not reg.wants_timed:
         reg.wants_timed = True
