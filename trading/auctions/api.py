@@ -23,7 +23,7 @@ from trading.accounts import web
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, requires
 from trading.accounts.regions import region_name
-from trading.auctions import documents, results, rules, setup
+from trading.auctions import documents, feed, results, rules, setup
 from trading.auctions.bidding import advance, get_auction
 from trading.auctions.lifecycle import iso
 from trading.auctions.models import Auction, AuctionDocument, AuctionProcedure, AuctionState
@@ -163,6 +163,7 @@ def auction_json(a: Auction) -> dict[str, Any]:
         "paused": a.state is S.PAUSED,
         "periods": setup.periods(a),
         "server_time": clock.now().isoformat(),
+        "live": feed.live_stream(a, services(current_app).settings.live_url),
         "documents": [document_json(a, d) for d in documents.lot_documents(db, a)],
         "buyers_approved": buyers["approved"],
         "buyers_ready": buyers["may_bid"],

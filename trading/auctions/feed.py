@@ -34,12 +34,23 @@ def money(value: Any) -> str | None:
     return None if value is None else rules.amount_text(value)
 
 
+def live_stream(a: Auction, live_url: str) -> dict[str, str] | None:
+    """Where the room's public feed is followed: the live server (``LIVE_URL``) and this lot's path
+    on it, or None when there is none (pages and ``ggzy-bid`` then poll ``…/events``)."""
+    if not live_url:
+        return None
+    return {"base": live_url, "path": f"/live/auctions/{a.id}"}
+
+
 def bid_out(b: AuctionBid) -> dict[str, Any]:
-    """An accepted bid as the public sees it: its place, the number, the amount, the instant."""
+    """An accepted bid as the public sees it: its place, the number, the amount, the last bid its
+    buyer had seen (so anyone can rebuild the signed statement and the result's ``bids_sm3``), the
+    instant."""
     return {
         "seq": b.seq,
         "bidding_number": b.bidding_number,
         "amount": rules.amount_text(b.amount),
+        "seen_seq": b.seen_seq,
         "phase": b.phase.value,
         "phase_label": b.phase.label,
         "accepted_at": iso(b.accepted_at),

@@ -30,15 +30,6 @@ SHOWN_BIDS = 200
 DONE = {"pause": "竞价已暂停", "resume": "竞价已恢复", "increment": "加价幅度已调整"}
 
 
-def live_stream(a: Auction) -> dict[str, str] | None:
-    """Where the page follows the room: the live server's public stream of this lot, or None (the
-    page polls the feed instead)."""
-    settings = current_app.extensions["ggzy.settings"]
-    if not settings.live_url:
-        return None
-    return {"base": settings.live_url, "path": f"/live/auctions/{a.id}"}
-
-
 def room_context(a: Auction) -> dict[str, Any]:
     """What every room page draws at first and hands to ``auction.js`` (its data- attributes)."""
     db = web.db()
@@ -55,7 +46,7 @@ def room_context(a: Auction) -> dict[str, Any]:
             "code": a.code,
             "state": state,
             "bids": bids,
-            "live": live_stream(a),
+            "live": feed.live_stream(a, services(current_app).settings.live_url),
             "events_url": url_for("auction_room_api.events", code=a.code),
             "bids_url": url_for("auction_room_api.bids", code=a.code),
         },

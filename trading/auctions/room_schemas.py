@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from trading.core.apispec import Reply
 from trading.core.schemas import INT64_MAX, Schema, TextBlock
@@ -18,7 +18,7 @@ from trading.core.schemas import INT64_MAX, Schema, TextBlock
 # ---------------------------------------------------------------- requests
 class BidIn(Schema):
     amount: str = Field(max_length=40, title="出价（元）", description="两位小数的十进制文字，与签名内容相同")
-    seen_seq: int = Field(ge=-INT64_MAX, le=INT64_MAX, title="出价时看到的最后一个出价序号")
+    seen_seq: StrictInt = Field(ge=-INT64_MAX, le=INT64_MAX, title="出价时看到的最后一个出价序号")
     signature: str = Field(
         max_length=400,
         title="SM2 签名",
@@ -44,6 +44,7 @@ class BidOut(Reply):
     seq: int = Field(description="出价序号（1、2、3……，数据库按此顺序接受）")
     bidding_number: str = Field(description="竞买号牌（不公开竞买人名称）")
     amount: str
+    seen_seq: int = Field(description="出价时竞买人看到的最后一个出价序号（签名内容的一部分）")
     phase: str
     phase_label: str
     accepted_at: str | None

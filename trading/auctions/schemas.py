@@ -179,6 +179,10 @@ class AuctionOut(AuctionSummaryOut):
     paused: bool
     periods: PeriodsOut
     server_time: str
+    live: dict[str, str] | None = Field(
+        default=None,
+        description="实时推送：base 为实时服务地址（“:端口”表示同一主机），path 为本标的的事件流路径；无则轮询",
+    )
     documents: list[DocumentOut]
     buyers_approved: int = Field(description="资格审核通过的竞买人数（不公开名称）")
     buyers_ready: int = Field(description="审核通过且保证金已到账、可以出价的竞买人数")
