@@ -99,14 +99,42 @@ def request_timed(client: Requester, code: str) -> dict[str, Any]:
     return dict(client.request("POST", f"{lot_path(code)}/timed", {}))
 
 
+def yuan(value: Decimal) -> str:
+    """An amount in a sentence, as the pages write it: ``1,234,567.50``."""
+    return f"{value:,.2f}"
+
+
+def lot_amount(lot: dict[str, Any], key: str, what: str) -> Decimal:
+    """An amount the platform gave for the lot (``increment``, ``current_price`` …); what is not
+    one is refused by name (a broken or hostile answer is never signed on)."""
+    try:
+        return Decimal(amount_text(str(lot.get(key))))
+    except BadAmount:
+        raise BadAmount(f"平台给出的{what}不是金额，不能据此出价") from None
+
+
 def planned_amount(lot: dict[str, Any], *, minimum: bool = False, raise_by: str | None = None) -> str:
     """What ``--minimum`` or ``--raise-by`` means on the lot as last read: the minimum next bid the
-    platform names, or the current price (the starting price before the first bid) plus ``raise_by``."""
+    platform names, or the current price (the starting price before the first bid) plus ``raise_by``.
+    Once there is a current price, a raise below the increment (加价幅度) in force could only be
+    refused (``bid_too_low``): it is refused here, naming the increment, before anything is signed."""
+    if lot.get("minimum_next") is None:  # ended (or a draft): the platform names no next bid
+        raise BadAmount(f"本标的现在不接受出价（{lot.get('state_label') or lot.get('state') or '—'}）")
     if minimum:
-        return amount_text(str(lot["minimum_next"]))
+        return format(lot_amount(lot, "minimum_next", "最低应价"), "f")
     assert raise_by is not None
-    base = lot.get("current_price") or lot["starting_price"]
-    return amount_text(str(Decimal(str(base)) + Decimal(amount_text(raise_by))))
+    step = Decimal(amount_text(raise_by))
+    if lot.get("current_price") is None:
+        return amount_text(str(lot_amount(lot, "starting_price", "起始价") + step))
+    current = lot_amount(lot, "current_price", "当前价")
+    increment = lot_amount(lot, "increment", "加价幅度")
+    if step < increment:
+        raise BadAmount(
+            f"加价 {yuan(step)} 元低于本标的当前的加价幅度 {yuan(increment)} 元：每次出价至少比当前价 "
+            f"{yuan(current)} 元高一个加价幅度（最低应价 {yuan(current + increment)} 元）；"
+            f"请用 --raise-by {increment} 或更多，或用 --minimum"
+        )
+    return amount_text(str(current + step))
 
 
 @dataclass(frozen=True)
@@ -130,7 +158,7 @@ def bidding_number_of(client: Requester, code: str) -> str:
         raise ApiError(
             0,
             "no_bidding_number",
-            f"尚无竞买号牌（竞买申请：{state}）：资格审核通过后平台才发放号牌 (no bidding number yet)",
+            f"尚无竞买号牌（竞买申请：{state}）：资格审核通过后平台才发放号牌",
         )
     return str(number)
 
@@ -143,7 +171,9 @@ def place_bid(
     accepted. Returns the platform's answer: ``seq``, ``amount``, ``accepted_at``, ``countdown_ends_at``."""
     number = bidding_number_of(client, code)
     if seen_seq is None:
-        seen_seq = int(detail(client, code)["current_seq"])
+        seen_seq = detail(client, code).get("current_seq")
+        if not isinstance(seen_seq, int) or isinstance(seen_seq, bool):
+            raise ApiError(0, "bad_answer", "平台没有给出标的当前的出价序号，无法出价")
     signed = sign_bid(code, number, amount, seen_seq, key)
     answer = dict(client.request("POST", f"{lot_path(code)}/bids", signed.body))
     return {**answer, "bidding_number": number, "seen_seq": seen_seq}
@@ -320,8 +350,9 @@ class Follower:
         except (OSError, http.client.HTTPException, ApiError) as exc:
             if isinstance(exc, ApiError) and exc.status < 500:
                 raise  # a refusal (no such lot, …) or a broken answer: waiting will not change it
-            self.trouble(f"连接中断或平台繁忙，稍后重试 (connection lost or platform busy; retrying): {exc}")
-            self.wait(max(self.interval, 2.0))
+            pause = max(self.interval, 2.0)
+            self.trouble(f"{trouble_words(exc)}，{pause:g} 秒后重试")
+            self.wait(pause)
             return None
         if isinstance(page.room.get("id"), int):
             self.room_id = page.room["id"]
@@ -365,6 +396,17 @@ class Follower:
             reader.last_id = self.after
             if not self.ended and not self.stop():
                 self.wait(reader.retry if failures else 0.0)
+
+
+def trouble_words(exc: Exception) -> str:
+    """Why a poll failed, in the buyer's words (the system's own message is English)."""
+    if isinstance(exc, ApiError):
+        return f"平台暂时无法应答（HTTP {exc.status}）"
+    if isinstance(exc, TimeoutError):
+        return "连接超时"
+    if isinstance(exc, ConnectionRefusedError):
+        return "连接被拒绝（平台未运行或地址不对）"
+    return "连接中断"
 
 
 def remaining(until: str | None, server_now: dt.datetime) -> dt.timedelta | None:

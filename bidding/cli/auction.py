@@ -12,9 +12,9 @@ from typing import Any
 import click
 
 from bidding import auction as lots
-from bidding.cli.auction_room import FAILED_REASONS, duration, follow, price
+from bidding.auction_result import ResultProblem, check_result
+from bidding.cli.auction_room import FAILED_REASONS, follow, price, time_left
 from bidding.cli.common import (
-    BEIJING_FOOTER,
     api_client,
     api_errors,
     beijing,
@@ -44,20 +44,17 @@ REFUSALS = {
 }
 
 
-@click.group(
-    help="产权交易（挂牌、拍卖、网络竞价）：标的、竞买申请、保证金、出价、跟随竞价 "
-    "(rights trading: lots, registration, deposit, bids, following the room)"
-)
+@click.group(help="产权交易（挂牌、拍卖、网络竞价）：标的、竞买申请、保证金、出价、跟随竞价、核对结果")
 def auction() -> None:
     pass
 
 
-@auction.command("list", help="平台上的标的（公告中、竞价中、已结束）(the lots on the platform)")
+@auction.command("list", help="平台上的标的（公告中、竞价中、已结束）")
 def auction_list() -> None:
     with api_errors():
         items = lots.lots(api_client())
     if not items:
-        click.echo("没有标的 (no lots)")
+        click.echo("没有标的")
         return
     for a in items:
         shown = price(a.get("current_price") or a.get("starting_price"))
@@ -100,15 +97,13 @@ def _show(a: dict[str, Any]) -> None:
     ):
         if periods.get(key):
             click.echo(f"{label}：{beijing(periods[key])}")
-    if a.get("countdown_ends_at") and a.get("state") == "countdown":
-        left = duration(lots.remaining(a["countdown_ends_at"], clock.now()))
-        click.echo(f"限时竞价倒计时：剩余 {left}（至 {beijing(a['countdown_ends_at'])}）")
-    if a.get("paused"):
-        click.echo("竞价暂停中（剩余时间保留，恢复后顺延）")
+    left = time_left(a, clock)  # 距挂牌截止 4 天 23 小时 24 分（至 …）, by the server's clock
+    if left:
+        click.echo(left)
     result = a.get("result") if isinstance(a.get("result"), dict) else None
     if result:
         _result_lines(result)
-    click.echo(f"服务器时间：{beijing(a.get('server_time'))}{BEIJING_FOOTER}")
+    click.echo(f"服务器时间：{beijing(a.get('server_time'))}（以上时间均为北京时间）")
 
 
 def _result_lines(r: dict[str, Any]) -> None:
@@ -123,10 +118,11 @@ def _result_lines(r: dict[str, Any]) -> None:
     else:
         why = FAILED_REASONS.get(str(r.get("reason")), safe(r.get("reason") or "—"))
         click.echo(f"结果：流拍（{why}），共 {safe(r.get('bids'))} 次出价")
-    click.echo(f"结果声明 SM3：{safe(r.get('result_sm3'))}；全部出价摘要 bids_sm3：{safe(r.get('bids_sm3'))}")
+    click.echo(f"结果声明 SM3：{safe(r.get('result_sm3') or '—')}")
+    click.echo(f"全部出价摘要（bids_sm3）：{safe(r.get('bids_sm3') or '—')}")
 
 
-@auction.command("show", help="一个标的：状态、价格、最低应价、倒计时、服务器时间 (one lot in detail)")
+@auction.command("show", help="一个标的：状态、价格、最低应价、剩余时间、服务器时间")
 @click.argument("code")
 def auction_show(code: str) -> None:
     with api_errors():
@@ -134,36 +130,36 @@ def auction_show(code: str) -> None:
     _show(a)
 
 
-@auction.command("register", help="提交竞买申请（写明联系人）(apply to bid, with a contact)")
+@auction.command("register", help="提交竞买申请（写明联系人）")
 @click.argument("code")
-@click.option("--contact-name", required=True, help="联系人 (contact name)")
-@click.option("--contact-phone", required=True, help="联系电话 (contact phone)")
+@click.option("--contact-name", required=True, help="联系人")
+@click.option("--contact-phone", required=True, help="联系电话")
 def auction_register(code: str, contact_name: str, contact_phone: str) -> None:
     if not 1 <= len(contact_name.strip()) <= 50:
-        fail("联系人应为 1–50 个字 (contact name: 1–50 characters)")
+        fail("联系人应为 1–50 个字")
     if not re.fullmatch(r"[0-9+\-]{5,20}", contact_phone.strip()):
-        fail("联系电话应为 5–20 个数字，可含 + 和 - (contact phone: 5–20 digits, + and -)")
+        fail("联系电话应为 5–20 个数字，可含 + 和 -")
     with api_errors():
         r = lots.register(api_client(), code, contact_name.strip(), contact_phone.strip())
     click.echo(
-        f"{safe(code)}：竞买申请已提交 (applied)，{safe(r.get('state_label') or r.get('state'))}；"
+        f"{safe(code)}：竞买申请已提交，{safe(r.get('state_label') or r.get('state'))}；"
         f"交易中心审核通过后发放竞买号牌，保证金到账后才能出价"
     )
 
 
-@auction.command("deposit", help="报告已汇出竞买保证金（银行流水号），待交易中心确认到账 (report the deposit transfer)")
+@auction.command("deposit", help="报告已汇出竞买保证金（银行流水号），待交易中心确认到账")
 @click.argument("code")
-@click.option("--reference", required=True, help="银行转账的流水号 (the bank transfer's reference)")
+@click.option("--reference", required=True, help="银行转账的流水号")
 def auction_deposit(code: str, reference: str) -> None:
     if not 1 <= len(reference.strip()) <= 100:
-        fail("流水号应为 1–100 个字符 (reference: 1–100 characters)")
+        fail("流水号应为 1–100 个字符")
     with api_errors():
         r = lots.report_deposit(api_client(), code, reference.strip())
     state = r.get("deposit_state_label") or r.get("deposit_state") or "待确认到账"
-    click.echo(f"{safe(code)}：已报告汇款 (reported)，保证金：{safe(state)}；交易中心核对银行记录后确认到账")
+    click.echo(f"{safe(code)}：已报告汇款，保证金：{safe(state)}；交易中心核对银行记录后确认到账")
 
 
-@auction.command("status", help="本单位的竞买申请：审核、竞买号牌、保证金 (your own registration)")
+@auction.command("status", help="本单位的竞买申请：审核、竞买号牌、保证金、能否出价")
 @click.argument("code")
 def auction_status(code: str) -> None:
     with api_errors():
@@ -181,10 +177,10 @@ def auction_status(code: str) -> None:
         )
     if r.get("wants_timed"):
         click.echo("已申请挂牌期满后进入限时竞价")
-    click.echo("可以出价 (may bid)" if r.get("may_bid") else "暂不能出价：资格审核通过且保证金到账后才能出价")
+    click.echo("可以出价" if r.get("may_bid") else "暂不能出价：资格审核通过且保证金到账后才能出价")
 
 
-@auction.command("withdraw", help="撤回竞买申请（报名截止前）(withdraw the registration before its deadline)")
+@auction.command("withdraw", help="撤回竞买申请（报名截止前）")
 @click.argument("code")
 def auction_withdraw(code: str) -> None:
     with api_errors():
@@ -192,7 +188,7 @@ def auction_withdraw(code: str) -> None:
     click.echo(f"{safe(code)}：竞买申请{safe(r.get('state_label') or '已撤回')}")
 
 
-@auction.command("timed", help="挂牌：申请挂牌期满后进入限时竞价 (listing: ask for timed bidding at its end)")
+@auction.command("timed", help="挂牌：申请挂牌期满后进入限时竞价")
 @click.argument("code")
 def auction_timed(code: str) -> None:
     with api_errors():
@@ -200,22 +196,24 @@ def auction_timed(code: str) -> None:
     click.echo(f"{safe(code)}：已申请限时竞价；挂牌期满时有两家及以上竞买人申请的，转入限时竞价")
 
 
-@auction.command("bid", help="出价：在本机用签名私钥签名后提交 (bid: signed here with your signing key)")
+@auction.command("bid", help="出价：在本机用签名私钥签名后提交")
 @click.argument("code")
-@click.option("--amount", "amount_", default=None, help="出价金额，元，两位小数，如 1234.50 (the amount)")
-@click.option("--minimum", is_flag=True, help="按平台当前的最低应价出价 (bid the minimum next)")
+@click.option("--amount", "amount_", default=None, help="出价金额，元，两位小数，如 1234.50")
+@click.option("--minimum", is_flag=True, help="按平台当前的最低应价出价")
 @click.option(
-    "--raise-by", default=None, help="在当前价（尚无出价时为起始价）上加价的金额 (raise the current price by)"
+    "--raise-by",
+    default=None,
+    help="在当前价上加价的金额，不低于加价幅度（尚无出价时在起始价上加，金额不限）",
 )
 @click.option(
     "--keys",
     type=click.Path(exists=True, file_okay=False, path_type=pathlib.Path),
     required=True,
-    help="密钥文件夹 (key folder)",
+    help="密钥文件夹",
 )
 def auction_bid(code: str, amount_: str | None, minimum: bool, raise_by: str | None, keys: pathlib.Path) -> None:
     if (amount_ is not None) + minimum + (raise_by is not None) != 1:
-        fail("请给出 --amount、--minimum、--raise-by 之一 (give exactly one of --amount, --minimum, --raise-by)")
+        fail("请给出 --amount、--minimum、--raise-by 三者之一")
     try:
         planned = lots.amount_text(amount_) if amount_ is not None else None
         if raise_by is not None:
@@ -224,18 +222,16 @@ def auction_bid(code: str, amount_: str | None, minimum: bool, raise_by: str | N
         fail(str(exc))
         return
     with api_errors():
+        client = api_client()
+        if planned is None:  # a raise that could only be refused is refused before the key is read
+            _plan(client, code, minimum, raise_by)
         key, _ = load_keys(keys, "sign", key_password())
         assert key is not None
-        client = api_client()
+        seen = None
+        if planned is None:  # then on the price as it is now (the password may have taken a while)
+            planned, seen = _plan(client, code, minimum, raise_by)
         try:
-            seen = None
-            if planned is None:
-                a = lots.detail(client, code)
-                planned, seen = lots.planned_amount(a, minimum=minimum, raise_by=raise_by), int(a["current_seq"])
             got = lots.place_bid(client, code, planned, key, seen_seq=seen)
-        except lots.BadAmount as exc:
-            fail(str(exc))
-            return
         except ApiError as exc:
             if exc.code not in REFUSALS:
                 raise
@@ -243,26 +239,35 @@ def auction_bid(code: str, amount_: str | None, minimum: bool, raise_by: str | N
             return
     countdown = f"；倒计时至 {when(got.get('countdown_ends_at'))}" if got.get("countdown_ends_at") else ""
     click.echo(
-        f"出价已接受 (accepted)：第 {safe(got.get('seq'))} 次出价，号牌 {safe(got.get('bidding_number'))}，"
+        f"出价已接受：第 {safe(got.get('seq'))} 次出价，号牌 {safe(got.get('bidding_number'))}，"
         f"{price(got.get('amount', planned))}，{when(got.get('accepted_at'))}{countdown}"
     )
 
 
+def _plan(client: Any, code: str, minimum: bool, raise_by: str | None) -> tuple[str, int | None]:
+    """What ``--minimum`` or ``--raise-by`` comes to on the lot now, and the last bid seen then."""
+    a = lots.detail(client, code)
+    try:
+        planned = lots.planned_amount(a, minimum=minimum, raise_by=raise_by)
+    except lots.BadAmount as exc:
+        fail(str(exc))
+        raise
+    return planned, a["current_seq"] if type(a.get("current_seq")) is int else None
+
+
 @auction.command(
     "result",
-    help="核对竞价结果：平台签名、底价揭示、全部出价摘要、成交与否 (check the signed result with the root certificate)",
+    help="核对竞价结果（用平台根证书）：平台签名、底价揭示、全部出价摘要、成交与否",
 )
 @click.argument("code")
 @click.option(
     "--ca",
     type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path),
     required=True,
-    help="平台根证书 (the platform's root certificate)",
+    help="平台根证书",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), help="保存签名的结果文件 (save it)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=pathlib.Path), help="把签名的结果文件保存到这里")
 def auction_result(code: str, ca: pathlib.Path, out: pathlib.Path | None) -> None:
-    from bidding.auction_result import ResultProblem, check_result
-
     with api_errors():
         try:
             checked = check_result(api_client(), code, trust_store(ca))
@@ -274,7 +279,7 @@ def auction_result(code: str, ca: pathlib.Path, out: pathlib.Path | None) -> Non
     body = checked.body
     click.echo(f"{safe(code)}  {safe(body.get('title'))}")
     click.echo(f"平台签名有效（{beijing(checked.signed_at)}），由平台根证书签发的证书签名")
-    _result_lines({**body, "result_sm3": None})
+    _result_lines({**body, "result_sm3": checked.result_sm3})
     reserve = body.get("reserve") if isinstance(body.get("reserve"), dict) else None
     if reserve:
         click.echo(
@@ -282,10 +287,18 @@ def auction_result(code: str, ca: pathlib.Path, out: pathlib.Path | None) -> Non
         )
     else:
         click.echo("本标的未设底价")
+    click.echo(f"结果声明 SM3 由签名文件算出{'，与平台公布的一致' if checked.published_sm3 else ''}")
     if checked.bids_checked:
-        click.echo(f"全部 {len(checked.bids)} 次出价与签名结果的出价摘要 bids_sm3 一致；按出价和底价复核的结果一致")
+        click.echo(
+            f"由公开的 {len(checked.bids)} 次出价（号牌、金额、所见序号、接受时间）重算的全部出价摘要与签名结果一致；"
+            "按出价和底价复核的结果一致"
+        )
     else:
-        click.echo(f"出价次数（{len(checked.bids)}）和结果一致；平台未公开所见序号，无法复算 bids_sm3（档案包可以）")
+        click.echo(
+            f"公开的出价次数和序号（{len(checked.bids)} 次）与签名结果一致，按出价和底价复核的结果一致；"
+            "但平台公开的出价没有写明各次出价时所见的序号，无法由它们重算全部出价摘要（bids_sm3）："
+            "档案包的复算（ggzy archive verify）可以"
+        )
     if out is not None:
         click.echo(f"签名的结果已保存到 {out}（平台签名文件，可用 openssl 独立核验）")
 

@@ -86,6 +86,8 @@ def test_register_bid_refuse_and_follow_from_the_terminal(
         assert (
             "公告中" in shown and "1,000,000.00 元" in shown and "底价承诺 SM3" in shown and "（结束时公开）" in shown
         )
+        starts = f"{clock.local(lot['starts']):%Y-%m-%d %H:%M:%S}"
+        assert f"距竞价开始 21 天 0 小时 0 分（至 {starts}）" in shown  # days, and no seconds, when that long
 
         # --- apply from the terminal; staff approve and confirm the deposits through the API
         assert "联系电话" in run[0](
@@ -121,7 +123,7 @@ def test_register_bid_refuse_and_follow_from_the_terminal(
         out = run[0]("auction", "bid", code, "--amount", "1000000", "--keys", str(keys[0]))
         assert f"第 1 次出价，号牌 {numbers[0]}，1,000,000.00 元" in out and "出价已接受" in out
         out = run[1]("auction", "bid", code, "--amount", "1005000.00", "--keys", str(keys[1]), code=2)
-        assert "出价未被接受：出价低于当前最低应价" in out and "1010000.00" in out and "[bid_too_low]" in out
+        assert "出价未被接受：出价低于当前最低应价" in out and "1,010,000.00" in out and "[bid_too_low]" in out
         for bad, why in (("12.345", "两位小数"), ("1,010,000", "不是数字"), ("-1", "正数")):
             out = run[1]("auction", "bid", code, "--amount", bad, "--keys", str(keys[1]), code=2)
             assert why in out
@@ -131,6 +133,13 @@ def test_register_bid_refuse_and_follow_from_the_terminal(
         assert f"第 2 次出价，号牌 {numbers[1]}，1,010,000.00 元" in out
         shown = anyone("auction", "show", code)
         assert "当前价：1,010,000.00 元（第 2 次出价）" in shown and "最低应价：1,020,000.00 元" in shown
+        assert "距自由竞价结束 59 分 55 秒" in shown  # the server's clock: 5 s into the hour of free bidding
+        # a raise below the increment could only be refused: refused here, before the key is read
+        empty = tmp_path / "no-keys"
+        empty.mkdir()
+        out = run[1]("auction", "bid", code, "--raise-by", "5000", "--keys", str(empty), code=2)
+        assert "加价 5,000.00 元低于本标的当前的加价幅度 10,000.00 元" in out and "最低应价 1,020,000.00 元" in out
+        assert "缺少证书" not in out
 
         # --- the countdown: each accepted bid restarts it
         moved.set(lot["free_ends"] + dt.timedelta(seconds=10))
@@ -170,12 +179,19 @@ def test_register_bid_refuse_and_follow_from_the_terminal(
     saved = tmp_path / "结果.json"
     checked = anyone("auction", "result", code, "--ca", str(root), "--out", str(saved))
     assert "平台签名有效" in checked and "结果：成交，成交价 1,030,000.00 元，共 3 次出价" in checked
+    sold = session.scalars(select(Auction).where(Auction.code == code)).one()
+    assert sold.result_sm3 and f"结果声明 SM3：{sold.result_sm3}\n" in checked and "与平台公布的一致" in checked
     assert "SM3(盐值‖底价) 与发布时公布的承诺一致" in checked and winner.name in checked
     assert (
         SignedStatement.from_json(saved.read_bytes()).verify(trust=platform_keys(app).trust)["type"] == "auction_result"
     )
-    # bids_sm3 is recomputable from the public fields once each bid names the seq it had seen
+    # bids_sm3 is recomputable from the public fields once each bid names the seq it had seen: the
+    # command recomputes it whenever the platform lists them, and says plainly when it cannot
     public = client.get(f"/api/v1/auctions/{code}/bids").get_json()["items"]
+    if all("seen_seq" in b for b in public):
+        assert "由公开的 3 次出价（号牌、金额、所见序号、接受时间）重算的全部出价摘要与签名结果一致" in checked
+    else:
+        assert "无法由它们重算全部出价摘要（bids_sm3）" in checked
     seen = dict(
         session.execute(select(AuctionBid.seq, AuctionBid.seen_seq).join(Auction).where(Auction.code == code)).all()
     )

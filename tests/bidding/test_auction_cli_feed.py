@@ -1,8 +1,9 @@
 """``ggzy-bid auction``'s own parts, without the platform: amounts refused here before anything is
 signed or sent; the room's feed read over Server-Sent Events from a live server that breaks off
 mid-stream (resumed at ``Last-Event-ID``, nothing shown twice, nothing missed), falling back to
-polling when there is no live server; a hostile feed's words shown escaped; and a lot's signed
-result checked as an outsider would, each part that does not hold refused by its name."""
+polling when there is no live server; a hostile feed's words shown escaped; the time left said by
+what the clock counts down to, in days, hours and minutes; a raise below the increment refused
+before the key is read; and every word in Chinese but codes (the result: test_auction_cli_result)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import contextlib
 import datetime as dt
 import http.server
 import json
+import pathlib
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -18,14 +21,10 @@ import pytest
 from click.testing import CliRunner
 
 from bidding import auction as lots
-from bidding.auction_result import ResultProblem, bid_rows, check_result
 from bidding.cli import main as bid
-from signing.canonical import canonical_json
-from signing.certs import CertificateAuthority, TrustStore, Usage
-from signing.digest import sm3_hex
-from signing.sm2 import PrivateKey
-from signing.statements import reserve_commitment, sign_statement
-from tests.bidding.hostile_server import as_json, serving
+from bidding.cli.auction import auction
+from bidding.cli.auction_room import duration
+from bidding.client import ApiError
 from tests.bidding.test_hostile_text import EVIL, forbidden
 
 CODE = "PM-2026-0007"
@@ -67,10 +66,12 @@ def sse(e: dict[str, Any]) -> bytes:
 
 
 @contextlib.contextmanager
-def platform(*, live: bool, feed: list[dict[str, Any]] = FEED, first: int | None = 1) -> Iterator[dict[str, Any]]:
-    """A platform's detail and events API (whose first answer holds the ``first`` events there were
-    when it was asked), and (``live``) a live server whose first stream breaks off after two
-    events: what each request asked is recorded in ``seen``."""
+def platform(
+    *, live: bool, feed: list[dict[str, Any]] = FEED, first: int | None = 1, lot: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """A platform's detail (with ``lot`` over it) and events API (whose first answer holds the
+    ``first`` events there were when it was asked), and (``live``) a live server whose first stream
+    breaks off after two events: what each request asked is recorded in ``seen``."""
     seen: dict[str, Any] = {"last_event_ids": [], "polls": []}
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -81,7 +82,7 @@ def platform(*, live: bool, feed: list[dict[str, Any]] = FEED, first: int | None
             if path == f"/api/v1/auctions/{CODE}":
                 body = {"code": CODE, "id": 7, "title": "福州市鼓楼区某地块", "state": "countdown"}
                 body |= {"state_label": "限时竞价", "server_time": SERVER_TIME, "current_seq": 0}
-                return self.json(body)
+                return self.json(body | (lot or {}))
             if path == f"/api/v1/auctions/{CODE}/events":
                 after = int(query.removeprefix("after="))
                 seen["polls"].append(after)
@@ -131,9 +132,9 @@ def platform(*, live: bool, feed: list[dict[str, Any]] = FEED, first: int | None
         server.server_close()
 
 
-def tool(url: str) -> Any:
+def tool(url: str, **env: str) -> Any:
     runner = CliRunner(
-        env={"GGZY_SERVER": url, "GGZY_TOKEN": "t", "GGZY_NO_PROGRESS": "1", "GGZY_BID_CONFIG": "/nonexistent"}
+        env={"GGZY_SERVER": url, "GGZY_TOKEN": "t", "GGZY_NO_PROGRESS": "1", "GGZY_BID_CONFIG": "/nonexistent"} | env
     )
 
     def run(*args: str, code: int = 0) -> str:
@@ -214,7 +215,7 @@ def test_follow_prints_each_bid_by_number_amount_time_and_countdown() -> None:
     lines = [line for line in out.splitlines() if "次出价" in line]
     assert len(lines) == 4
     assert lines[0].split("\t")[:4] == ["第 1 次出价", "号牌 1001", "3,050,000.00 元", "2026-12-06 10:00:01"]
-    assert "倒计时至 2026-12-06 10:05:01（剩 5:01）" in lines[0]  # by the server's clock, not this machine's
+    assert "倒计时至 2026-12-06 10:05:01（剩 5 分 1 秒）" in lines[0]  # by the server's clock, not this machine's
     assert "竞价结束：成交，成交价 3,200,000.00 元，竞得人号牌 1004" in out and "竞价已结束" in out
 
 
@@ -232,78 +233,109 @@ def test_a_hostile_feed_is_shown_escaped() -> None:
     assert not forbidden(out) and "\\x1b]0;pwned" in out
 
 
+@pytest.mark.parametrize(
+    ("left", "said"),
+    [
+        (dt.timedelta(hours=119, minutes=24, seconds=56), "4 天 23 小时 24 分"),
+        (dt.timedelta(days=1), "1 天 0 小时 0 分"),
+        (dt.timedelta(hours=3, minutes=5, seconds=7), "3 小时 5 分"),
+        (dt.timedelta(seconds=3599.5), "1 小时 0 分"),
+        (dt.timedelta(minutes=5, seconds=1), "5 分 1 秒"),
+        (dt.timedelta(seconds=59), "59 秒"),
+        (dt.timedelta(seconds=0.2), "1 秒"),  # rounded up: 0 秒 only when it is over
+        (dt.timedelta(), "0 秒"),
+        (None, "—"),
+    ],
+)
+def test_time_left_reads_in_days_hours_minutes_and_seconds(left: dt.timedelta | None, said: str) -> None:
+    assert duration(left) == said
+
+
+@pytest.mark.parametrize(
+    ("lot", "said"),
+    [
+        (
+            {"state": "free", "state_label": "自由竞价", "free_ends_at": "2026-12-06T02:29:50+00:00"},
+            "：自由竞价，距自由竞价结束 29 分 50 秒（至 2026-12-06 10:29:50）",
+        ),
+        (  # a listing names its end among its periods only
+            {"state": "listing", "state_label": "挂牌中", "periods": {"free_ends_at": "2026-12-11T01:24:56+00:00"}},
+            "：挂牌中，距挂牌截止 4 天 23 小时 24 分（至 2026-12-11 09:24:56）",
+        ),
+        (
+            {"state": "announced", "state_label": "公告中", "bidding_starts_at": "2026-12-06T03:00:00+00:00"},
+            "：公告中，距竞价开始 1 小时 0 分（至 2026-12-06 11:00:00）",
+        ),
+        (
+            {"state": "countdown", "countdown_ends_at": "2026-12-06T02:04:59+00:00"},
+            "：限时竞价，限时竞价剩余 4 分 59 秒（至 2026-12-06 10:04:59）",
+        ),
+        ({"state": "paused", "state_label": "暂停", "paused": True}, "：暂停，剩余时间保留，恢复后顺延"),
+    ],
+)
+def test_follow_says_what_the_clock_counts_down_to(lot: dict[str, Any], said: str) -> None:
+    with platform(live=False, lot=lot) as p:
+        out = tool(p["url"])("auction", "follow", CODE, "--poll")
+    header = out.splitlines()[0]
+    assert header == f"{CODE}  福州市鼓楼区某地块{said}", header
+    assert out.splitlines()[1] == "以下时间均为北京时间，剩余时间按服务器时间计算"
+    assert not english(out)
+
+
+def test_show_says_the_time_left_by_the_servers_clock() -> None:
+    lot = {"state": "listing", "state_label": "挂牌中", "free_ends_at": "2026-12-11T01:24:56+00:00"}
+    with platform(live=False, lot=lot) as p:
+        out = tool(p["url"])("auction", "show", CODE)
+    assert "距挂牌截止 4 天 23 小时 24 分（至 2026-12-11 09:24:56）\n" in out
+    assert "服务器时间：2026-12-06 10:00:00（以上时间均为北京时间）" in out and not english(out)
+
+
+#: the Latin a Chinese user may meet in ``ggzy-bid auction``'s words: codes, field names, commands
+CODES = {"SM3", "SM2", "bids_sm3", "ggzy", "bid", "auction", "follow", "after", "raise", "by", "minimum", "HTTP"}
+CODES |= {"amount", "openssl", "archive", "verify", "keys", "poll", "live", "interval", "ca", "out", "reference"}
+CODES |= {"contact", "name", "phone"}
+
+
+def english(text: str) -> set[str]:
+    """Latin words in ``text`` that are not codes (the platform's codes in ``[…]`` left aside)."""
+    words = re.findall(r"[A-Za-z][A-Za-z_0-9]+", re.sub(r"\[[a-z_]+\]|PM-\d{4}-\d{4}|[0-9a-f]{16,}", "", text))
+    return {w for w in words if w not in CODES}
+
+
+def test_the_commands_help_is_chinese() -> None:
+    for name, command in auction.commands.items():
+        texts = [command.help or ""] + [getattr(o, "help", None) or "" for o in command.params]
+        assert not english(" ".join(texts)), name
+    assert not english(auction.help or "")
+
+
+def test_a_raise_below_the_increment_is_refused_before_the_key_is_read(tmp_path: pathlib.Path) -> None:
+    lot = {"state": "free", "current_seq": 2, "current_price": "1010000.00", "increment": "10000.00"}
+    lot |= {"starting_price": "1000000.00", "minimum_next": "1020000.00"}
+    with platform(live=False, lot=lot) as p:
+        out = tool(p["url"])("auction", "bid", CODE, "--raise-by", "9999.99", "--keys", str(tmp_path), code=2)
+        assert "加价 9,999.99 元低于本标的当前的加价幅度 10,000.00 元" in out and "--raise-by 10000.00" in out
+        # the increment itself is enough: on to the key (there is none here)
+        run = tool(p["url"], GGZY_KEY_PASSWORD="x")
+        out = run("auction", "bid", CODE, "--raise-by", "10000", "--keys", str(tmp_path), code=2)
+        assert "缺少证书" in out
+    # before the first bid any raise on the starting price is a bid the platform accepts
+    first = lot | {"current_seq": 0, "current_price": None, "minimum_next": "1000000.00"}
+    assert lots.planned_amount(first, raise_by="0.01") == "1000000.01"
+    with pytest.raises(lots.BadAmount, match="现在不接受出价（已成交）"):
+        lots.planned_amount(lot | {"minimum_next": None, "state_label": "已成交"}, minimum=True)
+    with pytest.raises(lots.BadAmount, match="平台给出的加价幅度不是金额"):
+        lots.planned_amount(lot | {"increment": "NaN"}, raise_by="1")
+
+
+def test_a_broken_poll_is_said_in_chinese() -> None:
+    assert lots.trouble_words(ApiError(503, "busy", "繁忙")) == "平台暂时无法应答（HTTP 503）"
+    assert lots.trouble_words(ConnectionRefusedError()) == "连接被拒绝（平台未运行或地址不对）"
+    assert lots.trouble_words(TimeoutError()) == "连接超时"
+    assert lots.trouble_words(ConnectionResetError()) == "连接中断"
+
+
 def lots_client(url: str) -> Any:
     from bidding.client import Client
 
     return Client(url, "t")
-
-
-# --- the result, checked by an outsider ----------------------------------------------------------
-
-
-def signed_result(**change: Any) -> dict[str, Any]:
-    """A platform (a CA of the test's own and its signing certificate) and a result it signed for
-    three bids and a reserve of 1,015,000.00, with ``change`` made to the body before signing."""
-    now = dt.datetime(2026, 12, 6, 2, 0, tzinfo=dt.UTC)
-    ca = CertificateAuthority.create("测试平台根证书", now=now - dt.timedelta(days=1))
-    key = PrivateKey.generate()
-    cert = ca.issue(key.public_key, common_name="测试平台", usage=Usage.SIGN, now=now - dt.timedelta(days=1))
-    bids = [
-        {"seq": i + 1, "bidding_number": n, "amount": a, "seen_seq": i, "accepted_at": f"2026-12-06T01:0{i}:00+00:00"}
-        for i, (n, a) in enumerate([("1001", "1000000.00"), ("1002", "1010000.00"), ("1001", "1030000.00")])
-    ]
-    salt = "9f" * 16
-    published = reserve_commitment("1015000.00", salt)
-    body: dict[str, Any] = {
-        "format": "ggzy-auction-result/1",
-        "auction": CODE,
-        "title": "福州市鼓楼区某地块",
-        "outcome": "sold",
-        "reason": None,
-        "final_price": "1030000.00",
-        "winner": {"bidding_number": "1001", "name": "榕城置业有限公司", "credit_code": "91350100070000005F"},
-        "bids": 3,
-        "bids_sm3": sm3_hex(canonical_json(bid_rows(CODE, bids))),
-        "reserve": {"sm3": published, "price": "1015000.00", "salt": salt},
-    }
-    body |= change
-    statement = sign_statement("auction_result", body, key=key, cert=cert, now=now)
-    return {
-        "trust": TrustStore((ca.cert,)),
-        "routes": {
-            f"/api/v1/auctions/{CODE}/result": as_json({"statement": statement.to_json().decode()}),
-            f"/api/v1/auctions/{CODE}": as_json({"code": CODE, "reserve_sm3": published}),
-            f"/api/v1/auctions/{CODE}/bids": as_json({"items": bids, "more": False}),
-        },
-    }
-
-
-def test_a_result_that_holds_up_is_checked_whole() -> None:
-    r = signed_result()
-    with serving(r["routes"]) as url:
-        checked = check_result(lots_client(url), CODE, r["trust"])
-    assert checked.bids_checked and checked.body["final_price"] == "1030000.00" and len(checked.bids) == 3
-
-
-@pytest.mark.parametrize(
-    ("change", "code"),
-    [
-        ({"auction": "PM-2026-0008"}, "result_other_lot"),
-        ({"reserve": {"sm3": "0" * 64, "price": "1015000.00", "salt": "9f" * 16}}, "reserve_mismatch"),
-        (
-            {"reserve": {"sm3": reserve_commitment("1015000.00", "9f" * 16), "price": "1015000.00", "salt": "0" * 32}},
-            "reserve_mismatch",
-        ),
-        ({"reserve": None}, "reserve_missing"),
-        ({"bids": 2}, "bids_mismatch"),
-        ({"bids_sm3": "0" * 64}, "bids_sm3_mismatch"),
-        ({"winner": {"bidding_number": "1002", "name": "别家", "credit_code": "—"}}, "outcome_mismatch"),
-        ({"final_price": "1010000.00"}, "outcome_mismatch"),
-        ({"outcome": "failed", "final_price": None, "winner": None}, "outcome_mismatch"),
-    ],
-)
-def test_a_result_that_does_not_hold_up_is_refused_by_name(change: dict[str, Any], code: str) -> None:
-    r = signed_result(**change)
-    with serving(r["routes"]) as url, pytest.raises(ResultProblem) as refused:
-        check_result(lots_client(url), CODE, r["trust"])
-    assert refused.value.code == code
