@@ -9,8 +9,6 @@ to the archive store with COMPLIANCE retention (``ARCHIVE_RETENTION_YEARS``), li
 from __future__ import annotations
 
 import datetime as dt
-import os
-import tempfile
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,8 +16,8 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive import package as pkg
 from archive import transparency as log
-from archive.audit import SYSTEM, record_event
 from trading.archives.auction_contents import collect, last_event
+from trading.archives.building import store_package
 from trading.archives.models import ArchivePackage
 from trading.auctions.models import Auction, AuctionState
 from trading.core.errors import Conflict
@@ -54,7 +52,6 @@ def build_for(
         return None
     entries = collect(session, a, services.store, cp.tree_size)
     entries.append(pkg.bytes_entry("log/checkpoint.sig.json", "checkpoint", "checkpoint", cp.statement.encode()))
-    keys = services.keys
     header = {
         "auction": a.code,
         "title": a.title,
@@ -62,38 +59,16 @@ def build_for(
         "end_state": reason,
         "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root_sm3": cp.root.hex()},
     }
-    fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.scratch)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            manifest = pkg.build(f, entries, header, key=keys.sign_key, cert=keys.sign_cert, root=keys.ca.cert, now=now)
-            f.seek(0)
-            stored = services.archive_store.put_stream(f)
-    finally:
-        os.unlink(tmp)
-    retain = now + dt.timedelta(days=365 * services.settings.archive_retention_years + 4)
-    services.archive_store.set_retention(stored.key, retain)
-    row = ArchivePackage(
-        auction_id=a.id,
-        reason=reason,
-        object_key=stored.key,
-        sm3=stored.sm3,
-        size=stored.size,
-        files=len(manifest["files"]),
-        tree_size=cp.tree_size,
-        built_at=now,
-        retain_until=retain,
-        legal_hold=False,
-    )
-    session.add(row)
-    session.flush()
-    record_event(
+    return store_package(
         session,
-        SYSTEM,
-        "archive.build",
-        row,
-        {"auction": a.code, "sm3": stored.sm3, "files": row.files, "retain_until": retain.isoformat()},
+        services,
+        entries,
+        header,
+        now,
+        cp.tree_size,
+        {"auction_id": a.id, "reason": reason},
+        {"auction": a.code},
     )
-    return row
 
 
 def build_due(session: Session, services: Services, now: dt.datetime) -> int:

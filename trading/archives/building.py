@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -63,7 +64,6 @@ def build_for(
     assert tender is not None and lot is not None
     entries = collect(session, c, services, cp.tree_size)
     entries.append(pkg.bytes_entry("log/checkpoint.sig.json", "checkpoint", "checkpoint", cp.statement.encode()))
-    keys = services.keys
     header = {
         "tender": tender.code,
         "title": tender.title,
@@ -72,6 +72,32 @@ def build_for(
         "end_state": reason,
         "checkpoint": {"id": cp.id, "tree_size": cp.tree_size, "root_sm3": cp.root.hex()},
     }
+    return store_package(
+        session,
+        services,
+        entries,
+        header,
+        now,
+        cp.tree_size,
+        {"tender_id": tender.id, "lot_id": lot.id, "ceremony_id": c.id, "reason": reason},
+        {"tender": tender.code, "lot": lot.number},
+    )
+
+
+def store_package(
+    session: Session,
+    services: Services,
+    entries: list[pkg.Entry],
+    header: dict[str, Any],
+    now: dt.datetime,
+    tree_size: int,
+    subject: dict[str, Any],
+    named: dict[str, Any],
+) -> ArchivePackage:
+    """Sign and write a package of ``entries`` to the archive store with COMPLIANCE retention, and
+    record it: the one way a package is stored, for a tender's lot and an auction's alike.
+    ``subject`` holds its row's subject columns and reason; ``named`` what its audit event names."""
+    keys = services.keys
     fd, tmp = tempfile.mkstemp(prefix="archive-", dir=services.scratch)
     try:
         with os.fdopen(fd, "w+b") as f:
@@ -83,15 +109,12 @@ def build_for(
     retain = now + dt.timedelta(days=365 * services.settings.archive_retention_years + 4)
     services.archive_store.set_retention(stored.key, retain)
     row = ArchivePackage(
-        tender_id=tender.id,
-        lot_id=lot.id,
-        ceremony_id=c.id,
-        reason=reason,
+        **subject,
         object_key=stored.key,
         sm3=stored.sm3,
         size=stored.size,
         files=len(manifest["files"]),
-        tree_size=cp.tree_size,
+        tree_size=tree_size,
         built_at=now,
         retain_until=retain,
         legal_hold=False,
@@ -103,13 +126,7 @@ def build_for(
         SYSTEM,
         "archive.build",
         row,
-        {
-            "tender": tender.code,
-            "lot": lot.number,
-            "sm3": stored.sm3,
-            "files": row.files,
-            "retain_until": retain.isoformat(),
-        },
+        {**named, "sm3": stored.sm3, "files": row.files, "retain_until": retain.isoformat()},
     )
     return row
 

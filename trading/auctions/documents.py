@@ -53,18 +53,40 @@ def upload_document(
         raise InvalidInput(f"每个标的最多上传 {MAX_DOCUMENTS} 个文件", fields={"file": f"最多 {MAX_DOCUMENTS} 个"})
     if any(d.name == name for d in docs):
         raise InvalidInput(f"已有同名文件“{name}”", fields={"file": "同名文件已上传"})
+    doc = stored_document(session, store, user, a, name, src, MAX_DOCUMENT_BYTES)
+    record_event(
+        session,
+        user,
+        "auction_document.upload",
+        a,
+        {"document": doc.id, "name": name, "sm3": doc.sm3, "size": doc.size},
+    )
+    return doc
+
+
+def stored_document(
+    session: Session,
+    store: ObjectStore,
+    user: User,
+    a: Auction,
+    name: str,
+    src: IO[bytes],
+    limit: int,
+    registration_id: int | None = None,
+) -> AuctionDocument:
+    """Store ``src`` (at most ``limit`` bytes, not empty) by its SM3 and record it as a document of
+    the lot or of one registration (flushed): the one way both are stored."""
     try:
-        obj = store.put_stream(src, max_size=MAX_DOCUMENT_BYTES)
+        obj = store.put_stream(src, max_size=limit)
     except ObjectTooLarge:
         raise InvalidInput(
-            f"文件超过 {MAX_DOCUMENT_BYTES // MIB} 兆字节",
-            code="object_too_large",
-            fields={"file": f"至多 {MAX_DOCUMENT_BYTES // MIB} 兆字节"},
+            f"文件超过 {limit // MIB} 兆字节", code="object_too_large", fields={"file": f"至多 {limit // MIB} 兆字节"}
         ) from None
     if obj.size == 0:
         raise InvalidInput("文件是空的", fields={"file": "空文件"})
     doc = AuctionDocument(
         auction_id=a.id,
+        registration_id=registration_id,
         name=name,
         object_key=obj.key,
         size=obj.size,
@@ -74,13 +96,6 @@ def upload_document(
     )
     session.add(doc)
     session.flush()
-    record_event(
-        session,
-        user,
-        "auction_document.upload",
-        a,
-        {"document": doc.id, "name": name, "sm3": obj.sm3, "size": obj.size},
-    )
     return doc
 
 

@@ -200,7 +200,7 @@ def own(code: str) -> Response:
 @api.post("/auctions/<code>/registration/documents")
 @requires(Permission.AUCTION_BUY)
 @documented(
-    "上传竞买申请材料（multipart，字段 file，每个不超过 20 MiB）",
+    "上传竞买申请材料（multipart，字段 file，每个不超过 20 兆字节）",
     raw="multipart/form-data",
     ok=DocumentOut,
     status=201,

@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session
 from archive import clock
 from archive.audit import Actor, record_event
 from archive.db import locked
-from archive.objectstore import ObjectStore, ObjectTooLarge
+from archive.objectstore import ObjectStore
 from trading.accounts.models import User
 from trading.accounts.permissions import Permission, has
-from trading.auctions import rules
+from trading.auctions import documents, rules
 from trading.auctions.models import (
     Auction,
     AuctionBid,
@@ -259,25 +259,8 @@ def upload_document(
         raise Conflict(f"竞买申请状态为“{reg.state.label}”，不能再上传材料", code="registration_closed")
     if len(documents_of(session, reg)) >= MAX_DOCUMENTS:
         raise Conflict(f"每份竞买申请最多上传 {MAX_DOCUMENTS} 个文件", code="too_many_documents")
-    try:
-        obj = store.put_stream(src, max_size=MAX_DOCUMENT_BYTES)
-    except ObjectTooLarge:
-        raise InvalidInput("每个文件不得超过 20 MiB", code="object_too_large", fields={"file": "过大"}) from None
-    if obj.size == 0:
-        raise InvalidInput("文件是空的", fields={"file": "空文件"})
-    doc = AuctionDocument(
-        auction_id=a.id,
-        registration_id=reg.id,
-        name=name,
-        object_key=obj.key,
-        size=obj.size,
-        sm3=obj.sm3,
-        uploaded_by=user.id,
-        uploaded_at=clock.now(),
-    )
-    session.add(doc)
-    session.flush()
-    facts = {"auction": a.code, "document": doc.id, "name": name, "sm3": obj.sm3, "size": obj.size}
+    doc = documents.stored_document(session, store, user, a, name, src, MAX_DOCUMENT_BYTES, reg.id)
+    facts = {"auction": a.code, "document": doc.id, "name": name, "sm3": doc.sm3, "size": doc.size}
     record_event(session, user, "auction_registration.document", reg, facts)
     return doc
 

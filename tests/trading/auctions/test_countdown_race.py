@@ -166,7 +166,19 @@ def server_latency(app: Flask) -> dt.timedelta:
 
 def test_bids_in_the_last_fifty_milliseconds_restart_or_are_late(pg_app: Flask) -> None:
     """Twenty-four lots ending 25 ms apart, one bid each reaching the server from 50 ms before its
-    lot's end to 50 ms after, and the sweep running every few milliseconds throughout."""
+    lot's end to 50 ms after, and the sweep running every few milliseconds throughout. Each bid is
+    checked (restarted or late, never both, never neither); a round whose arrivals all fell on one
+    side of the ends (a loaded machine delays every thread alike) is played again, up to 3 times."""
+    rounds = []
+    for _ in range(3):
+        seen = last_fifty_milliseconds(pg_app)
+        rounds.append(seen)
+        if "restarted" in seen and "late" in seen:
+            return
+    raise AssertionError(f"no round's arrivals straddled the ends: {rounds}")
+
+
+def last_fifty_milliseconds(pg_app: Flask) -> list[str]:
     app, n = pg_app, 24
     latency = server_latency(app)
     lots = counting_down(app, clock.now() + dt.timedelta(hours=1), n)
@@ -201,5 +213,4 @@ def test_bids_in_the_last_fifty_milliseconds_restart_or_are_late(pg_app: Flask) 
     stop.set()
     sweeping.join(30)
     sweep(app)  # whatever the sweeper left due
-    seen = [outcome(app, lots[i][0], ends[i], answers[i]) for i in range(n)]
-    assert "restarted" in seen and "late" in seen, seen  # the arrivals straddled the ends
+    return [outcome(app, lots[i][0], ends[i], answers[i]) for i in range(n)]
