@@ -12,7 +12,6 @@ from alembic import op
 
 import archive.db
 
-
 revision: str = "0025"
 down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
