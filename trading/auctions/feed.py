@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -147,11 +147,18 @@ class Lots:
 
     def events(self, session: Session, since: dict[int, int]) -> list[live.Event]:
         q = select(AuctionEvent).where(AuctionEvent.auction_id.in_(list(since)), AuctionEvent.id > min(since.values()))
-        return [
-            live.Event(e.auction_id, e.id, e.kind, json.dumps(event_body(e), ensure_ascii=False))
-            for e in session.scalars(q.order_by(AuctionEvent.id))
-            if e.id > since[e.auction_id]
-        ]
+        return [self.event(e) for e in session.scalars(q.order_by(AuctionEvent.id)) if e.id > since[e.auction_id]]
+
+    def page(self, session: Session, since: dict[int, int], limit: int) -> list[live.Event]:
+        """A watcher's backlog a page at a time (``live.Pages``): each room's own position in SQL, so
+        that the first ``limit`` rows are the first ``limit`` events it has not had."""
+        after = or_(*(and_(AuctionEvent.auction_id == r, AuctionEvent.id > n) for r, n in since.items()))
+        q = select(AuctionEvent).where(after).order_by(AuctionEvent.id).limit(limit)
+        return [self.event(e) for e in session.scalars(q)]
+
+    @staticmethod
+    def event(e: AuctionEvent) -> live.Event:
+        return live.Event(e.auction_id, e.id, e.kind, json.dumps(event_body(e), ensure_ascii=False))
 
     def visible(self, event: live.Event, scope: Any) -> bool:
         return True

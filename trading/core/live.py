@@ -11,6 +11,10 @@ A stage says what its rooms are with a ``Channel`` (how to read a room's last ev
 events after a position, and who may see which event) and mounts its routes on a ``Live`` server
 (``make_app(database, [mount, …])``); the composition root (``ggzy live``) chooses the mounts, so
 this module names no stage.
+
+A watcher far behind (``Last-Event-ID: 0`` on a room with a long history) is sent its backlog a page
+at a time when its channel can read pages (``Pages``): each page is written before the next is read,
+so catching up on any history holds at most ``BACKLOG_PAGE`` events in memory.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from aiohttp import web
 from sqlalchemy.orm import Session
@@ -38,6 +43,9 @@ HEARTBEAT = 15.0
 #: closed, and the browser resumes with ``Last-Event-ID`` from the table instead of this process
 #: holding it all
 MAX_BACKLOG = 3_000
+#: the most events of a watcher's backlog read (and held) at a time: a page is written to the watcher
+#: before the next is read
+BACKLOG_PAGE = 500
 #: one room's position to each room's: where a stream of several rooms stands (its SSE id)
 Cursor = Callable[[dict[int, int]], str]
 
@@ -70,6 +78,16 @@ class Channel(Protocol):
 
     def visible(self, event: Event, scope: Any) -> bool:
         """Whether a watcher of ``scope`` (what its ticket says of the room) may see ``event``."""
+
+
+@runtime_checkable
+class Pages(Protocol):
+    """A channel that also reads its events a page at a time (a backlog of any length in bounded
+    memory); a channel without it has each watcher's backlog read whole."""
+
+    def page(self, session: Session, since: dict[int, int], limit: int) -> list[Event]:
+        """The first ``limit`` events of these rooms after each room's position, in id order (all
+        of them, and only them, up to the last one returned)."""
 
 
 class Batch:
@@ -126,22 +144,36 @@ class Hub:
         with self.database.session() as s:
             return self.channel.events(s, since)
 
+    def _page(self, since: dict[int, int]) -> tuple[list[Event], bool]:
+        """The next page of a backlog, and whether it ends it (every event after ``since`` read)."""
+        with self.database.session() as s:
+            if isinstance(self.channel, Pages):
+                events = self.channel.page(s, since, BACKLOG_PAGE)
+                return events, len(events) < BACKLOG_PAGE
+            return self.channel.events(s, since), True
+
     def watcher(self, scopes: dict[int, Any], positions: dict[int, int]) -> Watcher:
         return Watcher(scopes, dict(positions), self.channel.visible)
 
-    async def join(self, w: Watcher) -> None:
+    async def join(self, w: Watcher) -> AsyncGenerator[None, None]:
+        """Queue for ``w`` the backlog it missed, straight from the table, a page at a time: after
+        each page this yields, for the stream to write the page before the next is read. Once it
+        has caught up with what this process has fanned out (and with no await in between) ``w``
+        joins its rooms and the poll takes over."""
         for room in w.scopes:
             if room not in self.seen:
                 self.seen[room] = await asyncio.to_thread(self._max_id, room)
-        # The backlog it missed, straight from the table, until it has caught up with what this
-        # process has fanned out; only then (with no await in between) does the poll take over.
         while behind := {r: w.queued[r] for r in w.scopes if w.queued[r] < self.seen[r]}:
             upto = {r: self.seen[r] for r in behind}
-            for room, events in by_room(await asyncio.to_thread(self._events, behind)).items():
-                if kept := [ev for ev in events if ev.id <= upto[room]]:
+            events, complete = await asyncio.to_thread(self._page, behind)
+            for room, found in by_room(events).items():
+                if kept := [ev for ev in found if ev.id <= upto[room]]:
                     w.offer(Batch(kept))
+            # a page ends at its last event: every room's events up to there have been read
+            reached = None if complete else events[-1].id
             for r, n in upto.items():
-                w.queued[r] = max(w.queued[r], n)
+                w.queued[r] = max(w.queued[r], n if reached is None else min(n, reached))
+            yield
         for room in w.scopes:
             self.rooms.setdefault(room, set()).add(w)
 
@@ -198,7 +230,7 @@ async def stream(
     cursor: Cursor | None = None,
 ) -> web.StreamResponse:
     """One SSE response: the events of these rooms after ``positions`` that ``scopes`` may see, the
-    backlog first, then as the hub finds them; the server's time on connecting and every
+    backlog first (page by page), then as the hub finds them; the server's time on connecting and every
     ``HEARTBEAT`` seconds without an event. SSE ids are event ids, or ``cursor(positions)`` for a
     stream of several rooms (whose event ids do not order them). Events found together are written
     together: a room with hundreds of bids a second costs a watcher one write per poll."""
@@ -214,8 +246,24 @@ async def stream(
     await resp.write(b"retry: 2000\n\n" + time_frame())
     pos = dict(positions)
     w = hub.watcher(scopes, pos)
-    await hub.join(w)
+
+    def frames(batches: list[Batch]) -> bytes:
+        """The queued batches as SSE frames (with cursors, for a stream of several rooms)."""
+        while not w.queue.empty():
+            batches.append(w.queue.get_nowait())
+        if cursor is None:
+            return b"".join(b.frames for b in batches)
+        parts = []
+        for ev in (ev for b in batches for ev in b.events):
+            pos[ev.room] = ev.id
+            parts.append(f"id: {cursor(pos)}\nevent: {ev.kind}\ndata: {ev.data}\n\n".encode())
+        return b"".join(parts)
+
     try:
+        async with aclosing(hub.join(w)) as backlog:
+            async for _ in backlog:
+                if out := frames([]):
+                    await resp.write(out)
         while True:
             try:
                 first = await asyncio.wait_for(w.queue.get(), HEARTBEAT)
@@ -224,18 +272,7 @@ async def stream(
                 continue
             if w.queue.qsize() > MAX_BACKLOG:
                 break  # not reading: the browser comes back with Last-Event-ID
-            batches = [first]
-            while not w.queue.empty():
-                batches.append(w.queue.get_nowait())
-            if cursor is None:
-                out = b"".join(b.frames for b in batches)
-            else:
-                parts = []
-                for ev in (ev for b in batches for ev in b.events):
-                    pos[ev.room] = ev.id
-                    parts.append(f"id: {cursor(pos)}\nevent: {ev.kind}\ndata: {ev.data}\n\n".encode())
-                out = b"".join(parts)
-            await resp.write(out)
+            await resp.write(frames([first]))
     except ConnectionResetError:
         pass  # the watcher went away
     finally:  # and on cancellation (the server stopping), which goes on up to aiohttp
