@@ -16,11 +16,13 @@ As with the award notice, the PDF is stored once in the object store (content-ad
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Spacer
+from reportlab.platypus import Flowable, SimpleDocTemplate, Spacer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -36,6 +38,9 @@ from trading.core.formats import amount_in_words, local_time, money
 from trading.tenders.models import CATEGORY_LABELS, TenderCategory
 
 REASONS = {"no_bid": "竞价期间无人出价", "below_reserve": "最高报价低于底价"}
+#: who issues the document: the PDF's author and creator in its metadata
+PLATFORM = "公共资源交易平台"
+MARGIN_MM = 20
 
 
 def title_of(body: dict[str, Any]) -> str:
@@ -141,7 +146,29 @@ def draw(b: dict[str, Any], statement_sm3: str, signed_at: str, procedure_name: 
             body,
         ),
     ]
-    return pdf.build(heading, 20, story)
+    code = b.get("auction", "")
+    title_text = pdf.plain_text(f"{heading}（标的编号 {code}）")
+    return build(title_text, pdf.plain_text(f"{b.get('title', '')}：竞价结果（{method}）"), story)
+
+
+def build(title: str, subject: str, story: list[Flowable]) -> bytes:
+    """The A4 document of ``story`` (as ``trading.core.pdf.build``) with its metadata: the title,
+    the subject, and the platform as its author and creator, in place of reportlab's "(anonymous)"
+    and "(unspecified)"."""
+    out = io.BytesIO()
+    margin = MARGIN_MM * mm
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=margin,
+        rightMargin=margin,
+        title=title,
+        subject=subject,
+        author=PLATFORM,
+        creator=PLATFORM,
+    )
+    doc.build(story)
+    return out.getvalue()
 
 
 def result_statement(a: Auction) -> SignedStatement:

@@ -9,15 +9,23 @@
  * connection shows every bid it missed when it comes back.
  *
  * The clock is the server's: the page's offset from the server time it was given (and every `time`
- * event), so the countdown is the server's countdown, whatever the computer's clock says. Words for
+ * event), so the countdown is the server's countdown, whatever the computer's clock says. Times are
+ * shown as the server's `local` filter writes them (`YYYY-MM-DD HH:mm:ss`, Beijing time). Words for
  * codes come from the server (`*_label`). Amounts are decimal strings, counted here in cents (BigInt)
- * and never as floating point. */
+ * and never as floating point, and shown as the pages' money filter writes them (`1,234.50`).
+ *
+ * The room's log (竞价过程: phases, pauses, resumptions, increments) is read from the feed when the
+ * page opens, the latest LOG_SHOWN shown with a button for the earlier ones, then kept current. */
 (function (root) {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const POLL_MS = 1000;
   const SHOWN_BIDS = 200;
-  const SHANGHAI = {timeZone: "Asia/Shanghai", hour12: false};
+  const LOG_SHOWN = 50;
+  const BEIJING = new Intl.DateTimeFormat("en-GB", {
+    timeZone: "Asia/Shanghai", hourCycle: "h23",
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  });
 
   /** "1234.5" → 123450n; null for what is not a positive amount with at most two decimals. */
   function cents(text) {
@@ -34,7 +42,52 @@
     const [whole, frac] = plain(c).split(".");
     return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + "." + frac;
   }
-  const at = (iso) => (iso ? new Date(iso).toLocaleString("zh-CN", SHANGHAI) : "");
+  /** An instant (ms) as the server's `local` filter writes it: "2026-12-06 09:31:01", Beijing time. */
+  function stamp(ms) {
+    const p = {};
+    for (const part of BEIJING.formatToParts(new Date(ms))) p[part.type] = part.value;
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  }
+  const at = (iso) => (iso && !Number.isNaN(Date.parse(iso)) ? stamp(Date.parse(iso)) : "");
+  /** "100000.00" → "100,000.00 元"; what is not an amount as it came. */
+  const yuan = (text) => { const c = cents(text); return c === null ? String(text ?? "") : money(c) + " 元"; };
+  /** A time span for people: "4 天 23 小时 24 分", "2 小时 5 分", "4 分 59 秒", "12.3 秒". */
+  function span(seconds) {
+    const s = Math.max(0, seconds);
+    if (s < 60) return s.toFixed(1) + " 秒";
+    const whole = Math.floor(s), d = Math.floor(whole / 86400), h = Math.floor((whole % 86400) / 3600);
+    const m = Math.floor((whole % 3600) / 60);
+    if (d) return `${d} 天 ${h} 小时 ${m} 分`;
+    if (h) return `${h} 小时 ${m} 分`;
+    return `${m} 分 ${whole % 60} 秒`;
+  }
+  const REASONS = {no_bid: "无人出价", below_reserve: "最高出价低于底价"};
+  /** What a non-bid event of the feed says, in words: [what, details]. */
+  function describe(ev) {
+    const why = ev.reason ? `（原因：${ev.reason}）` : "";
+    if (ev.kind === "state") {
+      if (ev.to === "paused") return ["暂停", `${why}${why ? "，" : ""}剩余时间保留，恢复后继续计时`];
+      if (ev.from === "paused") {
+        const kept = ev.paused_ms ? `，暂停 ${span(ev.paused_ms / 1000)}，尚未到达的时间点相应顺延` : "";
+        return ["恢复竞价", `继续${ev.label || ""}${kept}`];
+      }
+      if (ev.to === "sold") return ["阶段变化", `${ev.label || "成交"}${ev.final_price ? "，成交价 " + yuan(ev.final_price) : ""}`];
+      if (ev.to === "failed") return ["阶段变化", `${ev.label || "流拍"}${REASONS[ev.reason] ? "：" + REASONS[ev.reason] : ""}`];
+      return ["阶段变化", ev.label || ""];
+    }
+    if (ev.kind === "increment") return [ev.kind_label || "调整加价幅度", `由 ${yuan(ev.from)}调整为 ${yuan(ev.to)}${why}`];
+    if (ev.kind === "timed") return [ev.kind_label || "申请限时竞价", `申请限时竞价的竞买人：${ev.requests} 家`];
+    if (ev.kind === "extend") return [ev.kind_label || "延长信息披露期", `延长 ${ev.days} 日${why}`];
+    return [ev.kind_label || "", (ev.label || "") + why];
+  }
+  /** ``text`` with the key files' names as code (they are file names, not words). */
+  function withFiles(node, text) {
+    node.textContent = "";
+    for (const part of String(text).split(/(sign\.key|enc\.key)/)) {
+      if (/^(sign|enc)\.key$/.test(part)) { const c = document.createElement("code"); c.textContent = part; node.append(c); }
+      else if (part) node.append(part);
+    }
+  }
 
   function serverClock(serverTime) {
     let offset = Date.parse(serverTime) - Date.now();
@@ -71,9 +124,12 @@
       const st = room.state;
       setText("room-state", st.state_label);
       setText("room-paused", st.paused ? "暂停原因：" + (st.pause_reason || "") : "");
+      setText("current-label", st.ended ? "最高出价" : "当前价");
       setText("current-price", room.current === null ? "尚无出价" : money(room.current) + " 元");
       setText("current-seq", String(room.lastSeq));
       setText("minimum-next", money(minimum()) + " 元");
+      // figures of a running room, not of an ended one
+      for (const n of document.querySelectorAll(".while-open")) n.hidden = Boolean(st.ended);
       setText("increment", money(room.increment) + " 元");
       setText("clock-label", st.ends_label || "剩余时间");
       const pause = $("pause-form"), resume = $("resume-form");
@@ -91,7 +147,7 @@
 
     function tick() {
       const st = room.state, now = clock.now();
-      setText("server-time", new Date(now).toLocaleString("zh-CN", SHANGHAI));
+      setText("server-time", stamp(now));
       let text = "—";
       if (st.paused && st.remaining_seconds !== null && st.remaining_seconds !== undefined) {
         text = "暂停中，保留 " + span(st.remaining_seconds);
@@ -102,12 +158,6 @@
         text = "竞价已结束";
       }
       setText("countdown", text);
-    }
-    function span(seconds) {
-      const s = Math.max(0, seconds);
-      if (s < 60) return s.toFixed(1) + " 秒";
-      const whole = Math.floor(s), h = Math.floor(whole / 3600), m = Math.floor((whole % 3600) / 60);
-      return (h ? h + " 小时 " : "") + m + " 分 " + (whole % 60) + " 秒";
     }
 
     function addBid(b) {
@@ -120,28 +170,71 @@
       if (none) none.remove();
       const tr = document.createElement("tr");
       tr.dataset.seq = String(b.seq);
-      const cells = [String(b.seq), b.bidding_number + (mine && b.bidding_number === mine ? "（本单位）" : "")];
-      if (names) cells.push(names[b.bidding_number] || "");
-      cells.push(money(cents(b.amount)), b.phase_label || "", at(b.accepted_at));
-      cells.forEach((text, i) => {
+      // as room_panel.html draws a row: [text, class, label when the row is stacked on a phone]
+      const cells = [[String(b.seq), "num", "序号"], [b.bidding_number, "nowrap", "号牌"]];
+      if (names) cells.push([names[b.bidding_number] || "", "", ""]);
+      cells.push([money(cents(b.amount)), "price", "出价"], [b.phase_label || "", "nowrap", ""], [at(b.accepted_at), "nowrap", ""]);
+      for (const [text, cls, label] of cells) {
         const td = document.createElement("td");
         td.textContent = text;
-        if (i === 0) td.className = "num";
-        if (i === cells.length - 3) td.className = "price";
+        if (cls) td.className = cls;
+        if (label) td.dataset.label = label;
         tr.appendChild(td);
-      });
+      }
+      if (mine && b.bidding_number === mine) tr.children[1].append("（本单位）");
       tbody.insertBefore(tr, tbody.firstChild);
       while (tbody.children.length > SHOWN_BIDS) tbody.lastChild.remove();
     }
 
+    // the log: every non-bid event known, by id; the latest LOG_SHOWN drawn unless all are asked for
+    const logged = new Map();
+    let logAll = false, logNote = "";
+    function drawLog() {
+      const list = $("room-log");
+      if (!list) return;
+      const events = [...logged.values()].sort((a, b) => b.id - a.id);
+      const shown = logAll ? events : events.slice(0, LOG_SHOWN);
+      list.replaceChildren(...shown.map((ev) => {
+        const li = document.createElement("li"), [what, text] = describe(ev);
+        const time = document.createElement("span"), kind = document.createElement("strong");
+        time.className = "nowrap";
+        time.textContent = at(ev.at);
+        kind.textContent = what;
+        li.append(time, " ", kind, text.startsWith("（") ? text : text ? " " + text : "");
+        return li;
+      }));
+      const more = $("room-log-more");
+      if (more) {
+        more.hidden = logAll || events.length <= LOG_SHOWN;
+        more.textContent = `显示更早的 ${events.length - shown.length} 条记录`;
+      }
+      setText("room-log-note", logNote || (events.length ? "" : "暂无记录（出价见上方“有效出价”）"));
+    }
     function log(ev) {
-      const li = document.createElement("li");
-      let text = ev.label || "";
-      if (ev.kind === "increment") text = `加价幅度由 ${ev.from} 元调整为 ${ev.to} 元`;
-      if (ev.kind === "timed") text = `申请限时竞价的竞买人：${ev.requests} 家`;
-      if (ev.reason) text += "：" + ev.reason;
-      li.textContent = `${at(ev.at)} [${ev.kind_label || ev.kind}] ${text}`;
-      $("room-log").prepend(li);
+      logged.set(ev.id, ev);
+      drawLog();
+    }
+    $("room-log-more")?.addEventListener("click", () => { logAll = true; drawLog(); });
+
+    /** The log as it stood when the page opened: the feed up to the page's last event, a page at a
+     * time (bids are skipped: the table shows them). */
+    function readLog(after, upto) {
+      if (after >= upto) { logNote = ""; drawLog(); return Promise.resolve(); }
+      return getJson(`${data.events_url}?after=${after}`).then((got) => {
+        let last = after;
+        for (const ev of got.items) {
+          if (typeof ev.id !== "number" || ev.id > upto) continue;
+          last = Math.max(last, ev.id);
+          if (ev.kind !== "bid") logged.set(ev.id, ev);
+        }
+        if (got.more && last > after) return readLog(last, upto);
+        logNote = "";
+        drawLog();
+        return undefined;
+      }).catch(() => {
+        logNote = "此前的竞价过程未能读取，请刷新页面重试";
+        drawLog();
+      });
     }
 
     const getJson = (url) => fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
@@ -212,7 +305,7 @@
       if (!live || typeof EventSource === "undefined") { poll("按秒刷新（未使用实时推送）"); return; }
       const base = live.base.startsWith(":") ? `${location.protocol}//${location.hostname}${live.base}` : live.base;
       const source = new EventSource(`${base}${live.path}?after=${room.lastEvent}`);
-      for (const kind of ["bid", "state", "increment", "timed", "result"]) {
+      for (const kind of ["bid", "state", "increment", "timed", "extend", "result"]) {
         source.addEventListener(kind, (e) => apply(JSON.parse(e.data)));
       }
       source.addEventListener("time", (e) => clock.sync(JSON.parse(e.data).server_time));
@@ -236,6 +329,9 @@
     document.addEventListener("visibilitychange", () => { if (!document.hidden) sync(); });
     setInterval(tick, 100);
     draw();
+    logNote = "正在读取此前的竞价过程……";
+    drawLog();
+    readLog(0, room.lastEvent);
     follow();
     if (mine) bidForm(data.code, mine, room, addBid, draw, sync);
   }
@@ -245,7 +341,24 @@
     const form = $("bid-form"), U = root.GgzyUKey;
     if (!form || !U) return;
     const csrf = form.querySelector("input[name=csrf_token]").value;
-    const status = (text, bad) => { const s = $("bid-status"); s.textContent = text; s.className = bad ? "error" : "ok"; };
+    const status = (text, bad) => { const s = $("bid-status"); withFiles(s, text); s.className = bad ? "error" : "ok"; };
+    /** What the server's refusal means for the buyer (a signature that fails is a wrong key file). */
+    const refused = (got, r) => {
+      const e = got.error || {};
+      if (e.code === "invalid_signature") {
+        return "签名未通过核验：所选私钥不是贵单位登记的签名私钥，请选择投标工具为贵单位生成的 sign.key（不是 enc.key，也不是其他单位的私钥）";
+      }
+      return e.message || ("HTTP " + r.status);
+    };
+    const picked = $("sign-key-name");
+    $("sign-key").addEventListener("change", (e) => {
+      const file = e.target.files[0];
+      if (!picked) return;
+      if (!file) { picked.textContent = "未选择文件"; return; }
+      const name = document.createElement("code");  // a file name, not prose
+      name.textContent = file.name;
+      picked.replaceChildren(name);
+    });
     let key = null, keyFrom = null;
     async function signingKey() {
       const file = $("sign-key").files[0];
@@ -261,26 +374,39 @@
       if (value === null || value === 0n) { status("出价应为正数，最多两位小数", true); return; }
       button.disabled = true;
       status("签名并提交中……");
-      try {
+      let body;
+      try {  // signed here: nothing has been sent if this fails
         const amount = plain(value), seen = room.lastSeq;
         const statement = {purpose: "ggzy-auction-bid/1", auction: code, bidding_number: number, amount, seen_seq: seen};
-        const body = {amount, seen_seq: seen, signature: U.sign(await signingKey(), statement)};
+        body = {amount, seen_seq: seen, signature: U.sign(await signingKey(), statement)};
+      } catch (err) {
+        status((err instanceof U.UKeyError ? err.message : "浏览器无法完成签名（" + err + "）") + "，出价未发送", true);
+        draw();
+        return;
+      }
+      try {
         const r = await fetch(form.dataset.urlBid, {method: "POST", credentials: "same-origin", body: JSON.stringify(body),
           headers: {"Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf}});
         const got = await r.json().catch(() => ({}));
-        if (!r.ok) throw new U.UKeyError((got.error && got.error.message) || ("出价未被接受（HTTP " + r.status + "）"));
+        if (!r.ok) {
+          status("出价未被接受：" + refused(got, r), true);
+          sync();  // refused: perhaps a bid this page has not shown yet
+          return;
+        }
         addBid(got);
         delete $("bid-amount").dataset.touched;
-        draw();
         status(`出价已被接受：第 ${got.seq} 次有效出价，${money(cents(got.amount))} 元`);
       } catch (err) {
-        status("出价未被接受：" + (err instanceof U.UKeyError ? err.message : "浏览器无法完成该操作（" + err + "）"), true);
-        sync();  // refused: perhaps a bid this page has not shown yet
+        status("出价未能送达服务器（网络连接中断），请刷新后核对是否已被接受", true);
+        sync();
       } finally {
         draw();
       }
     });
   }
+
+  // what the page writes, for a test (or a console) to check against the server's own words
+  root.GgzyAuction = {span, stamp, at, describe, money: (text) => yuan(text)};
 
   function boot() {
     const el = document.getElementById("auction-room");
