@@ -143,7 +143,7 @@ def test_the_navigation_bar_follows_the_roles(client: FlaskClient, session: Sess
         assert bar is not None
         return re.findall(r">([^<]+)</a>", bar.group(1))
 
-    public = ["交易公告", "开标大厅", "结果公示"]
+    public = ["交易公告", "开标大厅", "产权交易", "结果公示"]
     assert nav(client.get("/").get_data(as_text=True)) == [*public, "投标工具"]
     staff = make_user(session, Role.STAFF)
     session.commit()
