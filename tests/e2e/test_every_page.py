@@ -47,6 +47,9 @@ NOT_PAGES = {
     "auction_registrations.document_page",
     "auction_results.result_pdf_page",
 }
+#: the auction pages shown for every lot of the demo (a listing, a sold lot, a room that is bidding);
+#: the other per-lot pages are shown for the bidding one
+PER_LOT = {"auctions.lot_page", "auction_room.watch", "auction_results.result_page", "auction_room.buyer_room"}
 WIDTHS = (1280, 390)
 #: the pages the docs show, by the name the docs use: docs/screenshots/<name>.png
 SCREENSHOTS = {
@@ -71,7 +74,7 @@ SCREENSHOTS = {
     ("staff", "/evaluations/2/ratings"): "staff-expert-ratings",
     ("anon", "/ratings"): "anon-ratings",
     ("anon", "/auctions"): "anon-auctions",
-    ("staff", "/auctions/PM-2026-0001/registrations"): "staff-auction-registrations",
+    ("staff", "/auctions/PM-2026-0003/registrations"): "staff-auction-registrations",
     ("anon", "/auctions/PM-2026-0002/result"): "anon-auction-result",
     ("bidder1", "/auctions/PM-2026-0003/room"): "bidder1-auction-room",
     ("staff", "/auctions/PM-2026-0003/console"): "staff-auction-console",
@@ -146,7 +149,9 @@ def page_paths(app_rules: list[tuple[str, str, list[str]]], url: str) -> list[tu
         if not arguments:
             paths.append((rule, rule))
         elif rule.startswith("/auctions/<code>"):  # a rights-trading lot's code, not a tender's
-            paths += [(rule, rule.replace("<code>", code)) for code in values["auction_code"]]
+            # each lot's public pages (listing, sold, bidding differ); the others' views are one template
+            codes = values["auction_code"] if endpoint in PER_LOT else values["auction_code"][-1:]
+            paths += [(rule, rule.replace("<code>", code)) for code in codes]
         elif endpoint == "supervision.rule_page":  # a rule's code, not a tender's
             paths += [(rule, rule.replace("<code>", code)) for code in rule_codes]
         elif set(arguments) == {"tender_code", "lot_number"}:  # a lot's signals: the lots that have them

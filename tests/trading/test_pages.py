@@ -149,5 +149,5 @@ def test_the_navigation_bar_follows_the_roles(client: FlaskClient, session: Sess
     session.commit()
     page_login(client, staff.username)
     links = nav(client.get("/").get_data(as_text=True))
-    assert links[:3] == public and "审核队列" in links and "电子档案" in links and "投标工具" not in links
+    assert links[:4] == public and "审核队列" in links and "电子档案" in links and "投标工具" not in links
     assert 'aria-current="page">审核队列' in client.get("/review").get_data(as_text=True)
