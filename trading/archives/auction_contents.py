@@ -10,18 +10,17 @@ the price, or finds where the record and the rules part.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from archive import package as pkg
-from archive import transparency as log
 from archive.audit import AuditEvent
 from archive.objectstore import ObjectStore
 from signing.canonical import canonical_json
 from trading.accounts.models import Organisation
+from trading.archives.contents import event_lines
 from trading.auctions import result_pdf, rules
 from trading.auctions.lifecycle import iso
 from trading.auctions.models import (
@@ -211,30 +210,6 @@ def bid_rows(session: Session, a: Auction) -> list[dict[str, Any]]:
 def feed_rows(session: Session, a: Auction) -> list[dict[str, Any]]:
     events = session.scalars(select(AuctionEvent).where(AuctionEvent.auction_id == a.id).order_by(AuctionEvent.id))
     return [{"id": e.id, "kind": e.kind, "payload": e.payload, "created_at": iso(e.created_at)} for e in events]
-
-
-def event_lines(session: Session, refs: list[Ref], tree_size: int) -> bytes:
-    """The lot's audit events up to ``tree_size``, one JSON a line, each with its inclusion proof."""
-    events = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
-        .order_by(AuditEvent.seq)
-    ).all()
-    lines = []
-    for ev in events:
-        row = {
-            "seq": ev.seq,
-            "at": ev.at.isoformat(),
-            "actor": ev.actor_id,
-            "role": ev.actor_role,
-            "action": ev.action,
-            "object_type": ev.object_type,
-            "object_id": ev.object_id,
-            "payload": ev.payload,
-            "inclusion_proof": [h.hex() for h in log.inclusion_proof(session, ev.seq, tree_size)],
-        }
-        lines.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
-    return ("\n".join(lines) + "\n").encode()
 
 
 def collect(session: Session, a: Auction, store: ObjectStore, tree_size: int) -> list[pkg.Entry]:

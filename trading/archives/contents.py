@@ -204,6 +204,13 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
     refs += credit_refs(session, tender, lot)
     entries += signals_entries(session, lot)
     refs += signals_refs(session, lot)
+    entries.append(_bytes("log/events.jsonl", "event_log", "events", event_lines(session, refs, tree_size)))
+    return entries
+
+
+def event_lines(session: Session, refs: list[tuple[str, str]], tree_size: int) -> bytes:
+    """The audit events about ``refs`` up to ``tree_size``, one JSON a line, each with its inclusion
+    proof: a package's ``log/events.jsonl``, for a tender's lot and an auction's alike."""
     events = session.scalars(
         select(AuditEvent)
         .where(AuditEvent.seq <= tree_size, tuple_(AuditEvent.object_type, AuditEvent.object_id).in_(refs))
@@ -224,8 +231,7 @@ def collect(session: Session, c: Ceremony, services: Services, tree_size: int) -
             "inclusion_proof": [h.hex() for h in proof],
         }
         lines.append(json.dumps(row, ensure_ascii=False, sort_keys=True))
-    entries.append(_bytes("log/events.jsonl", "event_log", "events", ("\n".join(lines) + "\n").encode()))
-    return entries
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _evaluation_entries(
