@@ -44,6 +44,23 @@ def test_revoked(bidder: Bidder, trust: TrustStore) -> None:
         verify_chain(bidder.sign_cert, trust.with_revoked([bidder.sign_cert.issuer_serial]), at=NOW, usage=Usage.SIGN)
 
 
+def test_a_chain_checked_once_is_still_checked_for_time_revocation_and_usage(
+    bidder: Bidder, trust: TrustStore
+) -> None:
+    """Only the issuer's signature over these exact bytes is remembered between checks."""
+    verify_chain(bidder.sign_cert, trust, at=NOW, usage=Usage.SIGN)
+    with pytest.raises(CertificateExpired):
+        verify_chain(bidder.sign_cert, trust, at=NOW + dt.timedelta(days=800), usage=Usage.SIGN)
+    with pytest.raises(CertificateRevoked):
+        verify_chain(bidder.sign_cert, trust.with_revoked([bidder.sign_cert.issuer_serial]), at=NOW, usage=Usage.SIGN)
+    with pytest.raises(CertificateUsageError):
+        verify_chain(bidder.sign_cert, trust, at=NOW, usage=Usage.ENCRYPT)
+    damaged = bytearray(bidder.sign_cert.der)
+    damaged[-5] ^= 0x01  # inside the signature value: the same certificate, signed wrongly
+    with pytest.raises((CertificateNotTrusted, CertificateError)):
+        verify_chain(Certificate(bytes(damaged)), trust, at=NOW, usage=Usage.SIGN)
+
+
 def test_untrusted_root(bidder: Bidder) -> None:
     other = CertificateAuthority.create("别的CA", now=NOW)
     with pytest.raises(CertificateNotTrusted):

@@ -22,6 +22,7 @@
 | CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
 | ARGON2_MEMORY_KIB, ARGON2_TIME_COST | 65536, 3 (test: 8, 1) | Argon2id cost of password hashes; production refuses less than 19456, 2 |
 | CHECKPOINT_ANCHOR_SECONDS | 2 | at most this long between an event and an (unpublished) checkpoint that anchors it |
+| WEB_THREADS | 4 | threads per ``ggzy serve`` web worker process; signed requests are CPU-bound (SM2, SQL) and a process's threads share one interpreter lock, so a busy bidding room is served better by more processes (``--workers``) of 1–2 threads (docs/operators.md) |
 | DECRYPT_WORKERS | 2 | decryption worker processes ``ggzy serve`` starts (0: run ``ggzy workers`` elsewhere) |
 | OCDS_OCID_PREFIX | ocds-ggzy00 | the prefix of every OCDS ocid this platform publishes (registered with the OCDS helpdesk in production) |
 | PLATFORM_CODE | demo code | this platform's code in the national data-exchange records (PLATFORM_CODE) |
@@ -72,6 +73,7 @@ class Settings:
     upload_idle_seconds: int = 3600
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
+    web_threads: int = 4
     decrypt_workers: int = 2
     checkpoint_interval_seconds: int = 300
     checkpoint_anchor_seconds: int = 2
@@ -138,6 +140,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "upload_idle_seconds": _int(env, "UPLOAD_IDLE_SECONDS", 3600),
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
+        "web_threads": _int(env, "WEB_THREADS", 4),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import pathlib
 
@@ -129,7 +130,14 @@ def current_certificate(session: Session, user: User, usage: Usage) -> Certifica
             UserCertificate.replaced_at.is_(None),
         )
     )
-    return Certificate(row.der) if row else None
+    return parsed_certificate(row.der) if row else None
+
+
+@functools.lru_cache(maxsize=1024)
+def parsed_certificate(der: bytes) -> Certificate:
+    """A stored certificate, parsed once per process: a registered certificate's bytes never change
+    (a new one is a new row), and parsing X.509 is a good part of checking a signed request."""
+    return Certificate(der)
 
 
 def registered_signing_cert(session: Session, user: User, trust: TrustStore) -> Certificate:
