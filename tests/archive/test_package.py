@@ -93,7 +93,10 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         path = inst / "package.zip"
         path.write_bytes(data)
         (inst / "root.pem").write_bytes(root.to_pem())
-        yield {"app": app, "db": db, "data": data, "root": root, "path": path, "id": package_id, "inst": inst, "t": t}
+        yield {
+            **{"app": app, "db": db, "data": data, "root": root, "path": path, "id": package_id, "inst": inst, "t": t},
+            "env": env,
+        }
         print(
             f"\n[{request.param}] 档案篡改用例：{len(DETECTED)} 个全部被发现 (tamper cases detected: {len(DETECTED)})"
         )

@@ -44,9 +44,7 @@ def test_revoked(bidder: Bidder, trust: TrustStore) -> None:
         verify_chain(bidder.sign_cert, trust.with_revoked([bidder.sign_cert.issuer_serial]), at=NOW, usage=Usage.SIGN)
 
 
-def test_a_chain_checked_once_is_still_checked_for_time_revocation_and_usage(
-    bidder: Bidder, trust: TrustStore
-) -> None:
+def test_a_chain_checked_once_is_still_checked_for_time_revocation_and_usage(bidder: Bidder, trust: TrustStore) -> None:
     """Only the issuer's signature over these exact bytes is remembered between checks."""
     verify_chain(bidder.sign_cert, trust, at=NOW, usage=Usage.SIGN)
     with pytest.raises(CertificateExpired):

@@ -13,7 +13,20 @@ from typing import Any
 import click
 
 from signing.errors import SigningError
-from trading.cli import admin, auctions, credit, exchange, opendata, ratings, serve, signals, stats, supervision, verify
+from trading.cli import (
+    admin,
+    auctions,
+    backup,
+    credit,
+    exchange,
+    opendata,
+    ratings,
+    serve,
+    signals,
+    stats,
+    supervision,
+    verify,
+)
 from trading.core.config import ConfigError
 from trading.core.errors import DomainError
 
@@ -47,6 +60,8 @@ def main() -> None:
 for _command in (
     admin.init,
     admin.migrate,
+    backup.backup,
+    backup.restore,
     serve.scheduler,
     serve.workers,
     serve.live,
