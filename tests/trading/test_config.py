@@ -45,6 +45,10 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
         load_settings({"GGZY_ENV": "staging", "GGZY_INSTANCE": str(tmp_path)})
     with pytest.raises(ConfigError, match="LOGIN_MAX_FAILURES"):
         load_settings({"LOGIN_MAX_FAILURES": "five", "GGZY_INSTANCE": str(tmp_path)})
+    for threads in ("0", "-2", "65"):
+        with pytest.raises(ConfigError, match="WEB_THREADS"):
+            load_settings({"WEB_THREADS": threads, "GGZY_INSTANCE": str(tmp_path)})
+    assert load_settings({"WEB_THREADS": "2", "GGZY_INSTANCE": str(tmp_path)}).web_threads == 2
 
 
 def test_create_app_refuses_demo_secret_in_production(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

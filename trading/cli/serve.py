@@ -79,7 +79,7 @@ def run_server(
             for k, v in {
                 "bind": f"{host}:{port}",
                 "workers": workers,
-                "threads": max(1, s.web_threads),
+                "threads": s.web_threads,
                 "timeout": 120,
                 "accesslog": None if quiet else "-",
                 "loglevel": "warning" if quiet else "info",

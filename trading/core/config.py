@@ -159,6 +159,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     }
     if mode == "production" and (values["argon2_memory_kib"] < 19456 or values["argon2_time_cost"] < 2):
         raise ConfigError("production mode needs ARGON2_MEMORY_KIB >= 19456 and ARGON2_TIME_COST >= 2 (OWASP's floor)")
+    if not 1 <= values["web_threads"] <= 64:
+        raise ConfigError(f"WEB_THREADS must be 1 to 64, got {values['web_threads']}")
     values.update(overrides)
     return Settings(**values)
 
