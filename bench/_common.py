@@ -1,12 +1,18 @@
-"""Shared helpers for benchmarks: JSON figure lines, medians, peak-RSS growth on Linux."""
+"""Shared helpers for benchmarks: JSON figure lines, medians, peak-RSS growth on Linux, and a
+throwaway platform on PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import os
+import pathlib
+import shutil
 import statistics
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import insert, text, update
@@ -72,6 +78,33 @@ def pg_database(prefix: str) -> Any:
     from tests.conftest import fresh_pg_database
 
     return fresh_pg_database(prefix)
+
+
+@contextlib.contextmanager
+def bench_platform(prefix: str) -> Iterator[tuple[dict[str, str], Any]]:
+    """A new PostgreSQL database at head and an instance folder with the platform's keys, both gone
+    at the end: yields the environment the bench's ggzy processes run with (set in this process
+    too) and the app on them."""
+    with pg_database(prefix) as url:
+        tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
+        env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
+        os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
+        try:
+            from trading.app import create_app
+            from trading.core.config import load_settings
+            from trading.core.db import upgrade
+            from trading.core.platform_keys import ensure_platform_keys
+
+            upgrade(url)
+            (tmp / "instance").mkdir(parents=True, exist_ok=True)
+            app = create_app(load_settings())
+            ensure_platform_keys(app.extensions["ggzy.settings"])
+            try:
+                yield env, app
+            finally:
+                app.extensions["ggzy.db"].engine.dispose()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def grow_log(db: Any, target: int, action: str = "bench.event") -> int:

@@ -49,14 +49,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, pg_database
+from bench._common import bench_platform, emit
 
 #: a bid as the live server sends it (event_body keeps the payload's order)
 BID = re.compile(rb'"seq": \d+, "bidding_number": "\d+", "amount": "[0-9.]+"')
@@ -202,12 +201,10 @@ def main() -> None:
     buy_procs = int(os.environ.get("BENCH_BUY_PROCESSES", 2))
 
     cleanup = contextlib.ExitStack()
-    url = cleanup.enter_context(pg_database("ggzy_auctionbench"))  # a throwaway database, dropped at the end
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
-    env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
+    env, app = cleanup.enter_context(bench_platform("ggzy_auctionbench"))  # dropped at the end
     env.pop("LIVE_URL", None)
     env["WEB_THREADS"] = os.environ.get("BENCH_WEB_THREADS", "2")
-    os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
+    url = env["DATABASE_URL"]
     server: subprocess.Popen[bytes] | None = None
     try:
         from sqlalchemy import select, update
@@ -217,17 +214,9 @@ def main() -> None:
         from tests.conftest import free_port, wait_for_port
         from tests.factories import api_token
         from tests.trading.auctions.test_bidding import make_lot
-        from trading.app import create_app
         from trading.auctions.feed import last_event_id
         from trading.auctions.models import Auction, AuctionBid, AuctionState
-        from trading.core.config import load_settings
-        from trading.core.db import upgrade
-        from trading.core.platform_keys import ensure_platform_keys
 
-        upgrade(url)
-        (tmp / "instance").mkdir(parents=True, exist_ok=True)
-        app = create_app(load_settings())
-        ensure_platform_keys(app.extensions["ggzy.settings"])
         db = app.extensions["ggzy.db"]
         client = app.test_client()
         with db.session() as s:
@@ -400,15 +389,11 @@ def main() -> None:
         emit("auction_cpu_buyers", buyers_cpu / seconds, "cores (HTTP clients, signing)", None, None, "lower")
         emit("auction_cpu_watchers", watchers_cpu / seconds, "cores (SSE clients, whole run)", None, None, "lower")
         emit("auction_cores", os.cpu_count() or 0, "cores", None, None, "higher")
-        db.engine.dispose()
     finally:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(30)
         cleanup.close()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -33,13 +33,12 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from bench._common import emit, pg_database
+from bench._common import bench_platform, emit
 
 
 def rss(pid: int) -> int:
@@ -188,10 +187,7 @@ def main() -> None:
 
     resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
     cleanup = contextlib.ExitStack()
-    url = cleanup.enter_context(pg_database("ggzy_fanoutbench"))
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
-    env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
-    os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
+    env, app = cleanup.enter_context(bench_platform("ggzy_fanoutbench"))  # dropped at the end
     procs: list[subprocess.Popen[bytes]] = []
     try:
         import aiohttp
@@ -199,17 +195,9 @@ def main() -> None:
 
         from tests.conftest import free_port
         from tests.trading.auctions.test_bidding import make_lot
-        from trading.app import create_app
         from trading.auctions.lifecycle import feed
         from trading.auctions.models import Auction, AuctionEvent
-        from trading.core.config import load_settings
-        from trading.core.db import upgrade
-        from trading.core.platform_keys import ensure_platform_keys
 
-        upgrade(url)
-        (tmp / "instance").mkdir(parents=True, exist_ok=True)
-        app = create_app(load_settings())
-        ensure_platform_keys(app.extensions["ggzy.settings"])
         db = app.extensions["ggzy.db"]
         with db.session() as s:
             lot, _ = make_lot(s, app, buyers=1)
@@ -267,7 +255,6 @@ def main() -> None:
             time.sleep(0.5)
         time.sleep(2)
         p99, median, missing = latencies(sent, watchers.collect(), n)
-        db.engine.dispose()
 
         emit("live_fanout_p99", p99, "ms (every delivery)", p99 / base_p99 if base_p99 else None, 2.0, "lower")
         emit("live_fanout_p99_bare_aiohttp", base_p99, "ms (every delivery)", None, None, "lower")
@@ -297,9 +284,6 @@ def main() -> None:
     finally:
         stop(procs)
         cleanup.close()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select
 
-from bench._common import emit, pg_database
+from bench._common import bench_platform, emit
 
 PG = os.environ.get("GGZY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -86,23 +85,14 @@ def main() -> None:
     workers = int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 2))
 
     cleanup = contextlib.ExitStack()
-    url = cleanup.enter_context(pg_database("ggzy_openbench"))  # a throwaway database, dropped at the end
-    tmp = pathlib.Path(tempfile.mkdtemp(dir=os.environ.get("BENCH_TMP")))
-    env = {**os.environ, "GGZY_ENV": "test", "GGZY_INSTANCE": str(tmp / "instance"), "DATABASE_URL": url}
-    os.environ.update({k: env[k] for k in ("GGZY_ENV", "GGZY_INSTANCE", "DATABASE_URL")})
+    env, app = cleanup.enter_context(bench_platform("ggzy_openbench"))  # dropped at the end
     procs: list[subprocess.Popen[bytes]] = []
     try:
         from archive import clock
         from signing.envelope import read_header
         from tests.trading.opening.test_ceremony import open_tender, release, signin_sig
-        from trading.app import create_app
-        from trading.core.config import load_settings
-        from trading.core.db import upgrade
         from trading.opening.models import DecryptionJob, JobState
 
-        upgrade(url)
-        (tmp / "instance").mkdir(parents=True, exist_ok=True)
-        app = create_app(load_settings())
         db = app.extensions["ggzy.db"]
         client = app.test_client()
         with db.session() as s:
@@ -183,15 +173,11 @@ def main() -> None:
 
         # --- many watchers of one room on the live server
         asyncio.run(watch(app, env, cid, watchers, db))
-        db.engine.dispose()
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(30)
         cleanup.close()
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 async def watch(app: object, env: dict[str, str], cid: int, n: int, db: object) -> None:

@@ -5,6 +5,7 @@ backup, or a database or store that is not empty, is refused before anything is 
 
 from __future__ import annotations
 
+import json
 import pathlib
 import shutil
 import uuid
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, inspect, text
 
 from archive.objectstore.factory import open_store
+from signing.digest import sm3_hex
 from tests.archive.test_package import built  # noqa: F401  (the fixture: one whole tender, archived)
 from tests.conftest import fresh_pg_database
 from trading.cli import main
@@ -102,13 +104,24 @@ def test_a_damaged_backup_is_refused_before_anything_is_written(
     victim.write_bytes(bytes(data))
     unfinished = tmp_path / "unfinished"
     shutil.copytree(backup, unfinished)
-    (unfinished / "manifest.json").unlink()
+    (unfinished / "manifest.sig").unlink()
+    edited = tmp_path / "edited"  # a dump of the attacker's, and the manifest made to match it
+    shutil.copytree(backup, edited)
+    manifest = json.loads((edited / "manifest.json").read_text(encoding="utf-8"))
+    (edited / "database.dump").write_bytes(b"PGDMP not ours")
+    manifest["database"] |= {"size": 14, "sm3": sm3_hex(b"PGDMP not ours")}
+    (edited / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
     with fresh_pg_database("ggzy_restored") as url:
         env = elsewhere(built, tmp_path / "b", url, s3_server)
-        for src, said in ((damaged, "已损坏"), (unfinished, "没有做完")):
+        for src, said in ((damaged, "已损坏"), (unfinished, "没有做完"), (edited, "不是本平台")):
             r = ggzy(env, "restore", str(src))
             assert r.exit_code == 1 and said in r.output, r.output
+        other = {**env, "PLATFORM_KEYS_DIR": str(tmp_path / "other-keys")}  # another platform's keys
+        made = ggzy({**other, "GGZY_INSTANCE": str(tmp_path / "other"), "DATABASE_URL": ""}, "init")
+        assert made.exit_code == 0, made.output
+        r = ggzy(other, "restore", str(backup))
+        assert r.exit_code == 1 and "不是本平台" in r.output, r.output
         assert tables(url) == []
         assert list(open_store(env["ARCHIVE_STORE_URL"]).list()) == []
         assert not (tmp_path / "b" / "instance" / "objects").exists() or not any(

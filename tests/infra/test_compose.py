@@ -41,6 +41,9 @@ def test_compose_parses_and_matches_guide() -> None:
     for name in ("app", "live", "workers", "scheduler", "scheduler-standby"):
         assert services[name]["environment"] == app_env, name  # one configuration for every process
     assert "ports" not in services["app"] and "ports" not in services["live"]  # only through the proxy
+    staging = app_env["UPLOAD_STAGING_DIR"]  # one staging volume for every app container and the sweep
+    for name in ("app", "scheduler", "scheduler-standby"):
+        assert any(v.split(":")[1] == staging for v in services[name]["volumes"]), name
 
 
 def test_the_proxy_sends_live_streams_to_live_and_says_who_asked() -> None:
@@ -59,6 +62,7 @@ def test_docker_checks_the_file_when_it_can() -> None:
         pytest.skip("docker compose is not installed here (the docker client has no compose plugin)")
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "m"}
     env |= {"SECRET_KEY": "s" * 32, "PLATFORM_KEY_PASSWORD": "k", "PUBLIC_URL": "https://ggzy.example.cn"}
+    env |= {"PLATFORM_CODE": "12350100MB0000000X"}
     done = subprocess.run(
         [str(docker), "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env, capture_output=True, check=False
     )

@@ -1,5 +1,5 @@
 """``ggzy`` commands that run the platform: the web server (gunicorn), the live room's event server,
-the scheduler (one per deployment) and the opening's decryption workers."""
+the scheduler (one runs at a time; a second waits for the lease) and the opening's decryption workers."""
 
 from __future__ import annotations
 
@@ -133,7 +133,10 @@ def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> No
     run_server(s, host, port, workers, s.scheduler_in_process if with_scheduler is None else with_scheduler)
 
 
-@click.command(help="运行定时任务进程（每个部署只运行一个）(run the scheduler; one per deployment)")
+@click.command(
+    help="运行定时任务进程；同时只有一个在运行，再启动的备用进程等待数据库租约，主进程停止后 30 秒内接替 "
+    "(run the scheduler; one runs at a time, a standby takes over within 30 s)"
+)
 @click.option("--once", is_flag=True, help="只补跑一次全部任务后退出 (run every job once, then exit)")
 def scheduler(once: bool) -> None:
     from trading.app import import_job_modules

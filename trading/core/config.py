@@ -144,7 +144,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
-        "live_url": env.get("LIVE_URL", ""),
+        "live_url": env.get("LIVE_URL", "").rstrip("/"),  # pages append /live/…
         "ocds_ocid_prefix": env.get("OCDS_OCID_PREFIX") or "ocds-ggzy00",
         "platform_code": env.get("PLATFORM_CODE") or "DEMO00000000000000",
         "exchange_push_url": env.get("EXCHANGE_PUSH_URL", ""),

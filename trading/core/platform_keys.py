@@ -85,7 +85,10 @@ def load_platform_keys(settings: Settings) -> PlatformKeys:
         key = PrivateKey.from_pem((d / "platform.key").read_bytes(), pw)
         cert = Certificate.from_pem((d / "platform.crt").read_bytes())
     except FileNotFoundError as exc:
-        raise ConfigError(f"platform keys missing in {d}: run `ggzy init`") from exc
+        raise ConfigError(
+            f"platform keys missing in {d}: put back the keys folder from its offline copy "
+            "(a restored platform), or run `ggzy init` (a new one)"
+        ) from exc
     return PlatformKeys(ca, key, cert)
 
 
