@@ -49,6 +49,8 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
         with pytest.raises(ConfigError, match="WEB_THREADS"):
             load_settings({"WEB_THREADS": threads, "GGZY_INSTANCE": str(tmp_path)})
     assert load_settings({"WEB_THREADS": "2", "GGZY_INSTANCE": str(tmp_path)}).web_threads == 2
+    # the pages append /live/…: a trailing slash would make it //live/…
+    assert load_settings({"LIVE_URL": "https://x.cn/", "GGZY_INSTANCE": str(tmp_path)}).live_url == "https://x.cn"
 
 
 def test_create_app_refuses_demo_secret_in_production(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
