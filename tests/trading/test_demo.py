@@ -687,3 +687,16 @@ def test_rights_trading_a_listing_a_sold_lot_and_a_room_bidder1_can_bid_in(playe
         report = verify(io.BytesIO(blob), services(demo_app).keys.ca.cert)
     assert report.ok, report.failures
     assert report.replay and "640000.00" in report.replay
+
+
+def test_the_demo_refuses_an_instance_ggzy_init_made(tmp_path: pathlib.Path) -> None:
+    """`ggzy init` first makes keys valid from now; the demo's history is played in the past, where
+    they are not valid yet: the demo says so by name instead of failing halfway."""
+    from trading.cli import main
+
+    env = {"GGZY_ENV": "demo", "GGZY_INSTANCE": str(tmp_path / "instance"), "ARGON2_MEMORY_KIB": "8"}
+    env |= {"ARGON2_TIME_COST": "1", "DATABASE_URL": "", "PLATFORM_KEYS_DIR": ""}
+    assert CliRunner().invoke(main, ["init"], env=env).exit_code == 0
+    r = CliRunner().invoke(main, ["demo", "--no-serve"], env=env)
+    assert r.exit_code == 1 and "已用 ggzy init 初始化过" in r.output, r.output
+    assert not (tmp_path / "instance" / "demo-accounts.txt").exists()

@@ -37,7 +37,7 @@ def migrate() -> None:
     from trading.core.db import upgrade
 
     upgrade(settings().database_url)
-    click.echo("ok")
+    click.echo("数据库已是最新结构 (schema at head)")
 
 
 @click.command(help="初始化并载入演示数据，然后启动服务 (set up the embedded demo and serve it)")
@@ -48,8 +48,22 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     s = settings()
     if s.is_production:
         raise click.ClickException("生产实例不能载入演示数据 (demo data is never loaded in production mode)")
-    from trading.demo.launch import issuer_command, prepare, receiver_command, scheduler_command, serving
+    from trading.core.platform_keys import keys_dir
+    from trading.demo.launch import (
+        accounts_file,
+        issuer_command,
+        prepare,
+        receiver_command,
+        scheduler_command,
+        serving,
+    )
 
+    if (keys_dir(s) / "root.crt").exists() and not accounts_file(s).exists():
+        # the demo plays its history in the past: keys made now by `ggzy init` are not valid yet then
+        raise click.ClickException(
+            f"实例 {s.instance} 已用 ggzy init 初始化过：演示自己初始化，请换一个空的实例目录（GGZY_INSTANCE）"
+            " (the demo initialises its own instance: use an empty GGZY_INSTANCE)"
+        )
     assert init.callback is not None
     for line in prepare(s, init.callback):
         click.echo(line)
