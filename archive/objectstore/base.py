@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import IO, BinaryIO
+from typing import IO, BinaryIO, cast
 
 from signing.digest import SM3
 
@@ -103,6 +105,34 @@ class HashingReader:
         return data
 
 
+STAGED_NAME = re.compile(r"[0-9a-f]{32}/[1-9][0-9]{0,5}")
+
+
+def check_staged(name: str) -> str:
+    if not STAGED_NAME.fullmatch(name):
+        raise ObjectStoreError(f"暂存分片名无效 {name!r} (bad staged part name)")
+    return name
+
+
+class ChunkReader:
+    """A readable stream over an iterator of byte strings."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._buf = chunks, b""
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                break
+            self._buf += nxt
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+
 class ObjectStore(abc.ABC):
     """Streaming, content-addressed, with retention where the backend supports it."""
 
@@ -136,6 +166,36 @@ class ObjectStore(abc.ABC):
     def adopt_file(self, path: str, sm3_hex: str, size: int) -> StoredObject:
         """Store a finished local file whose SM3 the caller computed while receiving it (the bid
         upload service hashes every byte once as it arrives). The file is consumed."""
+
+    # ------------------------------------------------ staged parts (uploads waiting to be whole)
+    # Named, not content-addressed: ``<upload id>/<part number>``, overwritten by a retry and
+    # deleted when the upload ends, so that any app process can take any part of any upload.
+
+    @abc.abstractmethod
+    def put_staged(self, name: str, src: IO[bytes]) -> int:
+        """Store everything readable from ``src`` as staged part ``name`` (whole or not at all,
+        replacing one of that name); the bytes written."""
+
+    @abc.abstractmethod
+    def open_staged(self, name: str) -> AbstractContextManager[BinaryIO]: ...
+
+    @abc.abstractmethod
+    def delete_staged(self, upload: str) -> None:
+        """Every staged part of ``upload``; none is no error."""
+
+    def assemble(self, names: Sequence[str], *, max_size: int) -> StoredObject:
+        """Staged parts, in order, stored as one content-addressed object (its key names its SM3,
+        which the caller compares with the digest it acknowledged)."""
+        with contextlib.ExitStack() as stack:
+            parts = iter(names)
+
+            def chunks() -> Iterator[bytes]:
+                for name in parts:
+                    f = stack.enter_context(self.open_staged(name))
+                    while chunk := f.read(1 << 20):
+                        yield chunk
+
+            return self.put_stream(cast(IO[bytes], ChunkReader(chunks())), max_size=max_size)
 
     def put_bytes(self, data: bytes) -> StoredObject:
         import io

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import pathlib
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
@@ -28,6 +29,7 @@ from archive.objectstore.base import (
     check_deletable,
     check_extension,
     check_key,
+    check_staged,
     key_for,
 )
 
@@ -35,7 +37,7 @@ from archive.objectstore.base import (
 class LocalObjectStore(ObjectStore):
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = pathlib.Path(root)
-        for sub in ("sm3", "tmp", "retention"):
+        for sub in ("sm3", "tmp", "retention", "staging"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> pathlib.Path:
@@ -125,6 +127,33 @@ class LocalObjectStore(ObjectStore):
                 obj = self.stat(key)
                 if obj:
                     yield obj
+
+    def put_staged(self, name: str, src: IO[bytes]) -> int:
+        final = self.root / "staging" / check_staged(name)
+        final.parent.mkdir(exist_ok=True)
+        tmp = self.root / "tmp" / f"{uuid.uuid4().hex}.staged"
+        size = 0
+        try:
+            with tmp.open("wb") as f:
+                while chunk := src.read(READ_BLOCK):
+                    f.write(chunk)
+                    size += len(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return size
+
+    def open_staged(self, name: str) -> AbstractContextManager[BinaryIO]:
+        try:
+            return cast(AbstractContextManager[BinaryIO], (self.root / "staging" / check_staged(name)).open("rb"))
+        except FileNotFoundError as exc:
+            raise ObjectMissing(f"暂存分片不存在 {name} (no such staged part)") from exc
+
+    def delete_staged(self, upload: str) -> None:
+        check_staged(f"{upload}/1")
+        shutil.rmtree(self.root / "staging" / upload, ignore_errors=True)
 
     def delete(self, key: str) -> None:
         check_deletable(self.stat(key), key, clock.now())

@@ -33,6 +33,7 @@ from archive.objectstore.base import (
     check_deletable,
     check_extension,
     check_key,
+    check_staged,
     key_for,
 )
 
@@ -129,6 +130,38 @@ class S3ObjectStore(ObjectStore):
         for o in self.client.list_objects(self.bucket, prefix=prefix, recursive=True):
             if o.object_name and o.object_name.startswith("sm3/"):
                 yield StoredObject(o.object_name, int(o.size or 0))
+
+    def put_staged(self, name: str, src: IO[bytes]) -> int:
+        reader = HashingReader(src, None)
+        self.client.put_object(
+            self.bucket,
+            "staging/" + check_staged(name),
+            cast(BinaryIO, reader),
+            length=-1,
+            part_size=PART_SIZE,
+            num_parallel_uploads=1,
+        )
+        return reader.size
+
+    @contextmanager
+    def open_staged(self, name: str) -> Iterator[BinaryIO]:
+        try:
+            response = self.client.get_object(self.bucket, "staging/" + check_staged(name))
+        except S3Error as exc:
+            if exc.code in ("NoSuchKey", "NoSuchObject"):
+                raise ObjectMissing(f"暂存分片不存在 {name} (no such staged part)") from exc
+            raise ObjectStoreError(str(exc)) from exc
+        body = _Body(response)
+        try:
+            yield body  # type: ignore[misc]
+        finally:
+            body.close()
+
+    def delete_staged(self, upload: str) -> None:
+        check_staged(f"{upload}/1")
+        for o in self.client.list_objects(self.bucket, prefix=f"staging/{upload}/", recursive=True):
+            if o.object_name:
+                self.client.remove_object(self.bucket, o.object_name)
 
     def delete(self, key: str) -> None:
         # Checked here first: on a versioned (object-lock) bucket a plain DELETE would only add a

@@ -20,7 +20,7 @@ import uuid
 import pytest
 
 from archive import clock
-from archive.objectstore import ObjectMissing, ObjectStore, ObjectTooLarge, RetentionError, open_store
+from archive.objectstore import ObjectMissing, ObjectStore, ObjectStoreError, ObjectTooLarge, RetentionError, open_store
 from signing.digest import sm3_hex
 
 
@@ -179,3 +179,25 @@ def test_adopt_file(store: ObjectStore, tmp_path: pathlib.Path) -> None:
     obj = store.adopt_file(str(f), sm3_hex(data), len(data))
     assert obj.key == "sm3/" + sm3_hex(data) and obj.size == len(data)
     assert store.read_bytes(obj.key) == data and not f.exists()
+
+
+def test_staged_parts_are_named_replaced_assembled_and_deleted(store: ObjectStore) -> None:
+    """An upload's parts wait as named staged parts (not content-addressed: a retry replaces one),
+    become one content-addressed object in order, and go when their upload ends."""
+    upload = "0123456789abcdef0123456789abcdef"
+    store.put_staged(f"{upload}/1", io.BytesIO(b"first, wrongly"))
+    assert store.put_staged(f"{upload}/1", io.BytesIO(b"first ")) == 6  # the retry replaces it
+    store.put_staged(f"{upload}/2", io.BytesIO(b"second"))
+    with store.open_staged(f"{upload}/2") as f:
+        assert f.read() == b"second"
+    whole = store.assemble([f"{upload}/1", f"{upload}/2"], max_size=12)
+    assert whole.key == "sm3/" + sm3_hex(b"first second") and store.read_bytes(whole.key) == b"first second"
+    with pytest.raises(ObjectTooLarge):
+        store.assemble([f"{upload}/1", f"{upload}/2"], max_size=11)
+    store.delete_staged(upload)
+    with pytest.raises(ObjectMissing), store.open_staged(f"{upload}/1") as f:
+        f.read()
+    store.delete_staged(upload)  # nothing left: no error
+    for bad in ("../x/1", f"{upload}/0", f"{upload}/1/2", "sm3/" + "0" * 64, f"{upload.upper()}/1"):
+        with pytest.raises(ObjectStoreError):
+            store.put_staged(bad, io.BytesIO(b"x"))

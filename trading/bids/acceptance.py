@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import pathlib
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,13 +20,14 @@ from archive import clock
 from archive.audit import record_event
 from archive.db import locked
 from archive.objectstore import ObjectStore
+from archive.objectstore.base import ObjectMissing, StoredObject
 from signing.digest import sm3_hex
 from signing.envelope import read_header
 from signing.statements import sign_statement
 from trading.accounts.models import Role, User
 from trading.bids.lifecycle import ensure_open, move_bid, move_upload
 from trading.bids.models import Bid, BidState, BidUpload, UploadState
-from trading.bids.staging import forget, running_hash, staged_path, start_over
+from trading.bids.staging import Staging, discard, forget, part_name, running_hash, staged_path, start_over
 from trading.core.errors import Conflict, DomainError, Forbidden, NotFound
 from trading.core.platform_keys import PlatformKeys
 from trading.tenders.models import Lot, Tender, TenderState
@@ -64,8 +64,30 @@ def ensure_accepting(session: Session, tender: Tender, now: dt.datetime) -> None
         raise Conflict(f"项目当前状态为“{tender.status.label}”，不接受投标文件", code="wrong_state")
 
 
+def _stored_whole(store: ObjectStore, staging: Staging, upload: BidUpload) -> StoredObject:
+    """The acknowledged bytes stored as the bid's object (its key is its SM3). Checked first, as
+    staged (after a restart or on another app process: they must be the acknowledged ones)."""
+    running_hash(upload, staging)
+    if isinstance(staging, ObjectStore):  # its parts, in order, made one object
+        names = [part_name(upload.id, n) for n in range(1, upload.parts + 1)]
+        try:
+            obj = staging.assemble(names, max_size=upload.received)
+        except ObjectMissing:
+            obj = None
+        if obj is None or obj.sm3 != upload.prefix_sm3:
+            raise start_over(upload, "暂存数据已损坏，请从第 1 片重新上传")
+        discard(staging, upload.id)
+        return obj
+    staged = staged_path(staging, upload.id)
+    if not staged.exists() or staged.stat().st_size < upload.received:
+        raise start_over(upload, "暂存文件不完整，请从第 1 片重新上传")
+    with staged.open("r+b") as f:
+        f.truncate(upload.received)
+    return store.adopt_file(str(staged), upload.prefix_sm3, upload.received)
+
+
 def complete_upload(
-    session: Session, store: ObjectStore, keys: PlatformKeys, staging: pathlib.Path, user: User, upload: BidUpload
+    session: Session, store: ObjectStore, keys: PlatformKeys, staging: Staging, user: User, upload: BidUpload
 ) -> Bid:
     """Accept the bid: store it, then decide by the server clock with the tender row locked."""
     ensure_open(upload)
@@ -73,14 +95,8 @@ def complete_upload(
         raise Conflict(f"尚未收到全部数据（{upload.received}/{upload.declared_size} 字节）", code="upload_incomplete")
     tender = session.get(Tender, upload.tender_id)
     assert tender is not None
-    staged = staged_path(staging, upload.id)
-    if not staged.exists() or staged.stat().st_size < upload.received:
-        raise start_over(upload, "暂存文件不完整，请从第 1 片重新上传")
-    running_hash(upload, staged)  # after a restart: proves the staged bytes are the acknowledged ones
-    with staged.open("r+b") as f:
-        f.truncate(upload.received)
     # Store first (may take seconds for S3): an unreferenced object is harmless if we refuse below.
-    obj = store.adopt_file(str(staged), upload.prefix_sm3, upload.received)
+    obj = _stored_whole(store, staging, upload)
     forget(upload.id)
     tender = get_tender(session, tender.code, for_update=True)  # serialises completions per tender
     now = clock.now()  # the completion instant, inside the accepting transaction

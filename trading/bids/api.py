@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import pathlib
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -24,7 +23,7 @@ from trading.bids.schemas import (
     WithdrawIn,
     WithdrawnOut,
 )
-from trading.bids.staging import StagingLost, staging_dir
+from trading.bids.staging import Staging, StagingLost, staging_for
 from trading.bids.withdrawal import withdraw_bid
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
@@ -39,8 +38,8 @@ from trading.tenders.shapes import iso
 api = Blueprint("bids_api", __name__, url_prefix="/api/v1")
 
 
-def staging() -> pathlib.Path:
-    return staging_dir(current_app.extensions["ggzy.settings"])
+def staging() -> Staging:
+    return staging_for(current_app.extensions["ggzy.settings"], object_store(current_app))
 
 
 def limits() -> uploads.UploadLimits:

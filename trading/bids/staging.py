@@ -1,13 +1,21 @@
-"""Where an upload's bytes wait until it completes (the staging volume), and the running SM3 of
-each upload, kept in memory by the worker its connection hits and rebuilt from the staged file
-after a reconnect or a restart."""
+"""Where an upload's bytes wait until it completes, and the running SM3 of each upload, kept in
+memory by the worker its connection hits and rebuilt from the staged bytes after a reconnect, a
+restart, or a part that another app process took.
+
+Two places: a directory (the embedded default, or ``UPLOAD_STAGING_DIR``: one file per upload,
+appended to, and adopted whole by the local object store), or, when the object store is S3, the
+object store itself (a staged part per part: any app process takes any part of any upload, and an
+app process that dies loses nothing; issue 24)."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 import threading
+from collections.abc import Iterator
 
+from archive.objectstore.base import ObjectMissing, ObjectStore
+from archive.objectstore.local import LocalObjectStore
 from signing.digest import SM3, sm3_hex
 from trading.bids.models import BidUpload
 from trading.core.config import Settings, load_settings
@@ -25,8 +33,48 @@ def staging_dir(settings: Settings | None = None) -> pathlib.Path:
     return pathlib.Path(os.environ.get("UPLOAD_STAGING_DIR") or (settings or load_settings()).instance / "uploads")
 
 
+#: a directory, or the object store (its staged parts)
+Staging = pathlib.Path | ObjectStore
+
+
+def staging_for(settings: Settings, store: ObjectStore) -> Staging:
+    """The directory when one is configured or the object store is the local one; else the store."""
+    if os.environ.get("UPLOAD_STAGING_DIR") or isinstance(store, LocalObjectStore):
+        return staging_dir(settings)
+    return store
+
+
 def staged_path(staging: pathlib.Path, upload_id: str) -> pathlib.Path:
     return staging / f"{upload_id}.part"
+
+
+def part_name(upload_id: str, number: int) -> str:
+    return f"{upload_id}/{number}"
+
+
+def discard(staging: Staging, upload_id: str) -> None:
+    """The staged bytes of an upload that ended (completed, abandoned, expired)."""
+    if isinstance(staging, ObjectStore):
+        staging.delete_staged(upload_id)
+    else:
+        staged_path(staging, upload_id).unlink(missing_ok=True)
+    forget(upload_id)
+
+
+def _acknowledged(staging: Staging, upload: BidUpload) -> Iterator[bytes]:
+    """The bytes accepted so far, as staged (no further than ``upload.received``)."""
+    left = upload.received
+    if isinstance(staging, ObjectStore):
+        for number in range(1, upload.parts + 1):
+            with staging.open_staged(part_name(upload.id, number)) as f:
+                while left and (chunk := f.read(min(left, 1 << 20))):
+                    left -= len(chunk)
+                    yield chunk
+        return
+    with staged_path(staging, upload.id).open("rb") as f:
+        while left and (chunk := f.read(min(left, 1 << 20))):
+            left -= len(chunk)
+            yield chunk
 
 
 def start_over(upload: BidUpload, message: str) -> StagingLost:
@@ -39,25 +87,24 @@ _hashers: dict[str, tuple[int, SM3]] = {}
 _hashers_lock = threading.Lock()
 
 
-def running_hash(upload: BidUpload, staged: pathlib.Path) -> SM3:
+def running_hash(upload: BidUpload, staging: Staging) -> SM3:
     """The SM3 of the bytes accepted so far. A keep-alive connection keeps hitting the same worker,
-    which keeps the hash in memory; after a reconnect or a restart it is rebuilt from the staging
-    file and checked against the committed digest (parts are not fsynced one by one: an OS crash
-    that lost staged bytes is caught here, and the upload starts again from the first part)."""
+    which keeps the hash in memory; after a reconnect, a restart or a part another process took, it
+    is rebuilt from the staged bytes and checked against the committed digest (parts are not fsynced
+    one by one: an OS crash that lost staged bytes is caught here, and the upload starts again from
+    the first part)."""
     with _hashers_lock:
         cached = _hashers.get(upload.id)
     if cached is not None and cached[0] == upload.received:
         return cached[1].copy()
-    h = SM3()
-    left = upload.received
-    with staged.open("rb") as f:
-        while left:
-            chunk = f.read(min(left, 1 << 20))
-            if not chunk:
-                break
+    h, got = SM3(), 0
+    try:
+        for chunk in _acknowledged(staging, upload):
             h.update(chunk)
-            left -= len(chunk)
-    if left or h.hexdigest() != upload.prefix_sm3:
+            got += len(chunk)
+    except (FileNotFoundError, ObjectMissing):
+        got = -1
+    if got != upload.received or h.hexdigest() != upload.prefix_sm3:
         raise start_over(upload, "暂存数据已损坏，请从第 1 片重新上传")
     return h
 

@@ -13,14 +13,14 @@ import re
 import shutil
 import uuid
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, cast
 
 from sqlalchemy import ColumnElement, and_, func, not_, select
 from sqlalchemy.orm import Session
 
 from archive import clock
 from archive.db import locked
-from archive.objectstore.base import start_writeback
+from archive.objectstore.base import ObjectStore, start_writeback
 from signing.certs import TrustStore, Usage
 from signing.digest import SM3, BackgroundSM3, sm3_hex
 from signing.envelope import read_header
@@ -29,7 +29,7 @@ from trading.accounts.models import User
 from trading.bids.acceptance import bidder_org, ensure_accepting, lot_numbered
 from trading.bids.lifecycle import ensure_open, move_upload
 from trading.bids.models import Bid, BidOrigin, BidUpload, UploadState
-from trading.bids.staging import forget, remember, running_hash, staged_path
+from trading.bids.staging import Staging, discard, forget, part_name, remember, running_hash, staged_path
 from trading.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from trading.core.scheduler import each_apart
 from trading.pki.operations import current_certificate
@@ -110,7 +110,7 @@ def _check_limits(session: Session, org_id: int, lot: Lot, size: int, now: dt.da
         raise TooManyUploadBytes(f"贵单位未完成的上传合计超过 {limits.bidder_bytes} 字节，{how}")
 
 
-def _check_staging(session: Session, staging: pathlib.Path, expected: int, limits: UploadLimits) -> None:
+def _check_staging(session: Session, staging: Staging, expected: int, limits: UploadLimits) -> None:
     """Refuse a part the staging volume cannot take: past STAGING_MAX_BYTES counted in bytes
     actually staged by open uploads (idle ones too, until the sweep deletes their files), or past
     the volume's free room. Two parts written at the same instant may pass the budget by a part."""
@@ -119,7 +119,7 @@ def _check_staging(session: Session, staging: pathlib.Path, expected: int, limit
     )
     if int(staged or 0) + expected > limits.staging_bytes:
         raise StagingFull(STAGING_FULL)
-    if shutil.disk_usage(staging).free < expected:
+    if isinstance(staging, pathlib.Path) and shutil.disk_usage(staging).free < expected:
         raise StagingFull(STAGING_FULL)  # the volume is smaller than STAGING_MAX_BYTES says
 
 
@@ -235,7 +235,7 @@ def open_uploads(session: Session, user: User) -> list[BidUpload]:
 
 def put_part(
     session: Session,
-    staging: pathlib.Path,
+    staging: Staging,
     upload: BidUpload,
     number: int,
     body: IO[bytes],
@@ -256,10 +256,14 @@ def put_part(
     expected = min(upload.part_size, upload.declared_size - upload.received)
     if expected <= 0:
         raise Conflict("已收到全部数据，请完成上传", code="part_out_of_order")
+    if isinstance(staging, ObjectStore):
+        _check_staging(session, staging, expected, limits)
+        h = _put_staged_part(staging, upload, number, body, prefix_sm3, expected)
+        return _acknowledge(session, upload, expected, h)
     staged = staged_path(staging, upload.id)
     staging.mkdir(parents=True, exist_ok=True)
     _check_staging(session, staging, expected, limits)
-    h = running_hash(upload, staged) if upload.received else SM3()
+    h = running_hash(upload, staging) if upload.received else SM3()
     got = 0
     with staged.open("r+b" if staged.exists() else "w+b") as f:
         f.truncate(upload.received)  # whatever a killed process left beyond the committed length
@@ -288,6 +292,10 @@ def put_part(
             forget(upload.id)
             raise InvalidInput("分片校验失败：SM3 不符，请重传此片", code="part_digest_mismatch")
         start_writeback(f, upload.received, got)  # the fsync at completion then has little left to do
+    return _acknowledge(session, upload, got, h)
+
+
+def _acknowledge(session: Session, upload: BidUpload, got: int, h: SM3) -> BidUpload:
     upload.received += got
     upload.parts += 1
     upload.prefix_sm3 = h.hexdigest()
@@ -297,18 +305,53 @@ def put_part(
     return upload
 
 
-def abandon_upload(session: Session, staging: pathlib.Path, upload: BidUpload) -> None:
+class _PartBody:
+    """A part's body as the object store reads it: no more than ``expected`` bytes, the first
+    part's start checked against the header given at init, every byte hashed into ``h``."""
+
+    def __init__(self, body: IO[bytes], expected: int, head: bytes | None, h: SM3) -> None:
+        self.body, self.expected, self.head, self.h, self.got = body, expected, head, h, 0
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self.body.read(min(1 << 20, n) if n and n > 0 else 1 << 20)
+        if not chunk:
+            return b""
+        if self.head is not None and self.got == 0 and not chunk.startswith(self.head[: len(chunk)]):
+            raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
+        self.got += len(chunk)
+        if self.got > self.expected:
+            raise InvalidInput(f"分片长度应为 {self.expected} 字节", code="part_size")
+        self.h.update(chunk)
+        return chunk
+
+
+def _put_staged_part(
+    store: ObjectStore, upload: BidUpload, number: int, body: IO[bytes], prefix_sm3: str, expected: int
+) -> SM3:
+    """Stage part ``number`` in the object store (a retry replaces it) and return the running SM3;
+    refused by name when it is not the part the client says it is."""
+    h = running_hash(upload, store) if upload.received else SM3()
+    reader = _PartBody(body, expected, upload.head if upload.received == 0 else None, h)
+    got = store.put_staged(part_name(upload.id, number), cast(IO[bytes], reader))
+    if got != expected:
+        raise InvalidInput(f"分片长度应为 {expected} 字节，收到 {got} 字节", code="part_size")
+    if h.hexdigest() != prefix_sm3.lower():
+        forget(upload.id)
+        raise InvalidInput("分片校验失败：SM3 不符，请重传此片", code="part_digest_mismatch")
+    return h
+
+
+def abandon_upload(session: Session, staging: Staging, upload: BidUpload) -> None:
     """The bidder gives up an open upload (locked by the caller): its staged bytes are deleted and
     it no longer counts against the caps. Nothing is recorded: the upload was never a bid, and an
     event would tell, before the deadline, that this bidder is bidding."""
     ensure_open(upload)
     move_upload(session, upload, UploadState.ABANDONED, now=clock.now())
-    staged_path(staging, upload.id).unlink(missing_ok=True)
-    forget(upload.id)
+    discard(staging, upload.id)
 
 
 def abandon_expired(
-    session: Session, staging: pathlib.Path, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
+    session: Session, staging: Staging, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
 ) -> int:
     """The scheduler's sweep: uploads no longer live (expired, idle for ``idle``, or their tender's
     deadline passed) are abandoned and their staged bytes deleted, each in a transaction of its own
@@ -322,7 +365,7 @@ def abandon_expired(
 
 
 def abandon_one(
-    session: Session, staging: pathlib.Path, upload_id: str, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
+    session: Session, staging: Staging, upload_id: str, now: dt.datetime, idle: dt.timedelta = UploadLimits().idle
 ) -> bool:
     """Abandon one upload no longer live; a request still writing to it or completing it (holding
     its row) is skipped until the next sweep."""
@@ -337,6 +380,5 @@ def abandon_one(
     if upload is None:
         return False
     move_upload(session, upload, UploadState.ABANDONED, now=now)
-    staged_path(staging, upload.id).unlink(missing_ok=True)
-    forget(upload.id)
+    discard(staging, upload.id)
     return True
