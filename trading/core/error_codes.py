@@ -324,6 +324,20 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "deposit_transition": _c("保证金当前状态不允许该操作", 409),
     "refund_too_early": _c("标的结束前只能退还已撤回或未通过审核的竞买人的保证金", 409),
     "winner_deposit": _c("竞得人的保证金转为成交价款，不予退还", 409),
+    # -- ggzy backup / ggzy restore (operator commands; the exit message names the code's meaning)
+    "backup_dir_not_empty": _c("备份目录不是空的", 409),
+    "backup_incomplete": _c("不是备份，或备份没有做完（缺 manifest.json 或 manifest.sig）", 422),
+    "backup_not_signed": _c("清单不是本平台签名的：别的平台的备份，或被改过", 422),
+    "backup_damaged": _c("备份中的文件缺失、大小或 SM3 不符，或清单格式错误；什么都没有写", 422),
+    "backup_wrong_database": _c("备份的数据库种类与目标不同（不支持跨数据库恢复）", 422),
+    "backup_database_not_empty": _c("目标数据库里已有表、视图或序列", 409),
+    "backup_store_not_empty": _c("目标对象存储里有备份之外的对象", 409),
+    "backup_store_no_lock": _c("目标档案存储不能设置保留期（桶没有启用对象锁定）", 409),
+    "backup_keys_missing": _c("平台密钥目录不在：先放回它再恢复", 409),
+    "backup_database_failed": _c("数据库无法读取，或 pg_dump / pg_restore 失败", 409),
+    "backup_mismatch": _c("恢复后的数据库与清单不符（结构版本或审计日志末条）", 409),
+    "pg_tools_missing": _c("找不到 pg_dump / pg_restore：需要与数据库同版本的 PostgreSQL 客户端", 409),
+    "stored_object_damaged": _c("对象存储里的对象与它的 SM3 不符，或不是对象的文件", 409),
 }
 
 
