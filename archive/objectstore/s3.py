@@ -13,7 +13,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import IO, Any, BinaryIO, cast
 
 from minio import Minio
@@ -93,14 +93,18 @@ class S3ObjectStore(ObjectStore):
         os.unlink(path)
         return self.stat(key) or StoredObject(key, size)
 
-    @contextmanager
-    def open(self, key: str) -> Iterator[BinaryIO]:
+    def open(self, key: str) -> AbstractContextManager[BinaryIO]:
         check_key(key)
+        return self._get(key, f"对象不存在 {key} (no such object)")
+
+    @contextmanager
+    def _get(self, name: str, missing: str) -> Iterator[BinaryIO]:
+        """A stored object's body, read as it comes; ``missing``: the refusal when there is none."""
         try:
-            response = self.client.get_object(self.bucket, key)
+            response = self.client.get_object(self.bucket, name)
         except S3Error as exc:
             if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise ObjectMissing(f"对象不存在 {key} (no such object)") from exc
+                raise ObjectMissing(missing) from exc
             raise ObjectStoreError(str(exc)) from exc
         body = _Body(response)
         try:
@@ -143,19 +147,8 @@ class S3ObjectStore(ObjectStore):
         )
         return reader.size
 
-    @contextmanager
-    def open_staged(self, name: str) -> Iterator[BinaryIO]:
-        try:
-            response = self.client.get_object(self.bucket, "staging/" + check_staged(name))
-        except S3Error as exc:
-            if exc.code in ("NoSuchKey", "NoSuchObject"):
-                raise ObjectMissing(f"暂存分片不存在 {name} (no such staged part)") from exc
-            raise ObjectStoreError(str(exc)) from exc
-        body = _Body(response)
-        try:
-            yield body  # type: ignore[misc]
-        finally:
-            body.close()
+    def open_staged(self, name: str) -> AbstractContextManager[BinaryIO]:
+        return self._get("staging/" + check_staged(name), f"暂存分片不存在 {name} (no such staged part)")
 
     def delete_staged(self, upload: str) -> None:
         check_staged(f"{upload}/1")
