@@ -8,6 +8,8 @@ not the one the client says it is is refused and can be sent again (issue 24: st
 from __future__ import annotations
 
 import datetime as dt
+import io
+import pathlib
 import uuid
 from typing import Any
 
@@ -29,7 +31,9 @@ from tests.factories import (
 )
 from trading.accounts.models import Role
 from trading.bids import uploads as bid_uploads
-from trading.bids.staging import forget
+from trading.bids.models import BidUpload
+from trading.bids.staging import forget, remember, running_hash, staged_path
+from trading.bids.uploads import head_agrees
 from trading.core.db import upgrade
 from trading.core.services import object_store
 
@@ -104,6 +108,20 @@ def test_any_app_process_takes_any_part_and_none_keeps_one(
                 assert object_store(a).read_bytes("sm3/" + sm3_hex(blob)) == blob
             assert staged(a, uid) == []  # nothing left waiting
 
+            longer = init_upload(client, h, blob, code).get_json()  # a staged part changed in the store
+            lid, digest = longer["upload_id"], SM3()
+            for n, part in enumerate(parts, start=1):
+                digest.update(part)
+                headers = h | {"X-Prefix-SM3": digest.hexdigest(), "Content-Type": "application/octet-stream"}
+                r = client.put(f"/api/v1/bids/uploads/{lid}/parts/{n}", data=part, headers=headers)
+                assert r.status_code == 200, r.get_json()
+            with a.app_context():
+                object_store(a).put_staged(f"{lid}/{len(parts)}", io.BytesIO(parts[-1] + b"TAIL"))
+            forget(lid)
+            late = nodes[1].test_client().post(f"/api/v1/bids/uploads/{lid}/complete", headers=h)
+            assert late.status_code == 409 and late.get_json()["error"]["code"] == "staging_lost"
+            assert client.get(f"/api/v1/bids/uploads/{lid}", headers=h).get_json()["received"] == 0
+
             again = init_upload(client, h, blob, code).get_json()  # abandoned half way: its parts go
             first = parts[0]
             r = (
@@ -123,3 +141,23 @@ def test_any_app_process_takes_any_part_and_none_keeps_one(
         finally:
             for node in nodes:
                 node.extensions["ggzy.db"].engine.dispose()
+
+
+def test_the_header_is_checked_however_the_first_part_is_read() -> None:
+    head = bytes(range(40))
+    assert head_agrees(head, 0, head[:20]) and head_agrees(head, 20, head[20:] + b"body")
+    assert not head_agrees(head, 20, b"\xff" + head[21:])  # a change past the first read
+    assert head_agrees(head, 40, b"anything after the header")
+
+
+def test_a_remembered_hash_is_used_only_for_the_committed_digest(tmp_path: pathlib.Path) -> None:
+    """After a restart at part 1 elsewhere the same length can come back with other bytes: a hash
+    this process remembers for that length must not vouch for them."""
+
+    upload = BidUpload(id="ab" * 16, received=6, parts=1, prefix_sm3=sm3_hex(b"staged"))
+    staged_path(tmp_path, upload.id).write_bytes(b"staged")
+    remember(upload.id, 6, SM3(b"before"))  # the same length, other bytes
+    try:
+        assert running_hash(upload, tmp_path).hexdigest() == sm3_hex(b"staged")
+    finally:
+        forget(upload.id)

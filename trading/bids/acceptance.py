@@ -20,14 +20,14 @@ from archive import clock
 from archive.audit import record_event
 from archive.db import locked
 from archive.objectstore import ObjectStore
-from archive.objectstore.base import ObjectMissing, StoredObject
+from archive.objectstore.base import ObjectMissing, ObjectTooLarge, StoredObject
 from signing.digest import sm3_hex
 from signing.envelope import read_header
 from signing.statements import sign_statement
 from trading.accounts.models import Role, User
 from trading.bids.lifecycle import ensure_open, move_bid, move_upload
 from trading.bids.models import Bid, BidState, BidUpload, UploadState
-from trading.bids.staging import Staging, discard, forget, part_name, running_hash, staged_path, start_over
+from trading.bids.staging import Staging, forget, part_name, running_hash, staged_path, start_over
 from trading.core.errors import Conflict, DomainError, Forbidden, NotFound
 from trading.core.platform_keys import PlatformKeys
 from trading.tenders.models import Lot, Tender, TenderState
@@ -72,12 +72,11 @@ def _stored_whole(store: ObjectStore, staging: Staging, upload: BidUpload) -> St
         names = [part_name(upload.id, n) for n in range(1, upload.parts + 1)]
         try:
             obj = staging.assemble(names, max_size=upload.received)
-        except ObjectMissing:
+        except (ObjectMissing, ObjectTooLarge):  # a part lost, or longer than acknowledged
             obj = None
         if obj is None or obj.sm3 != upload.prefix_sm3:
             raise start_over(upload, "暂存数据已损坏，请从第 1 片重新上传")
-        discard(staging, upload.id)
-        return obj
+        return obj  # the parts are deleted once the bid is committed (``discard``)
     staged = staged_path(staging, upload.id)
     if not staged.exists() or staged.stat().st_size < upload.received:
         raise start_over(upload, "暂存文件不完整，请从第 1 片重新上传")

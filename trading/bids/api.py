@@ -23,7 +23,7 @@ from trading.bids.schemas import (
     WithdrawIn,
     WithdrawnOut,
 )
-from trading.bids.staging import Staging, StagingLost, staging_for
+from trading.bids.staging import Staging, StagingLost, discard, staging_for
 from trading.bids.withdrawal import withdraw_bid
 from trading.core.apispec import documented
 from trading.core.errors import InvalidInput
@@ -214,12 +214,15 @@ def complete(upload_id: str) -> tuple[Response, int]:
     upload = uploads.get_upload(web.db(), user, upload_id, for_update=True)
     try:
         bid = acceptance.complete_upload(web.db(), object_store(current_app), platform_keys(), staging(), user, upload)
-    except (acceptance.DeadlinePassed, StagingLost):
+    except (acceptance.DeadlinePassed, StagingLost) as exc:
         web.commit()  # keep the upload marked abandoned, or reset to part 1
+        if isinstance(exc, acceptance.DeadlinePassed):
+            discard(staging(), upload_id)
         raise
     install = request.headers.get("X-GGZY-Install")
     uploads.record_origin(web.db(), upload, bid, web.client_address(), install, request.user_agent.string)
     web.commit()
+    discard(staging(), upload_id)  # only now: a completion that failed before its commit can be retried
     return jsonify(bid_json(bid)), 201
 
 

@@ -95,7 +95,9 @@ def running_hash(upload: BidUpload, staging: Staging) -> SM3:
     the first part)."""
     with _hashers_lock:
         cached = _hashers.get(upload.id)
-    if cached is not None and cached[0] == upload.received:
+    # the length alone is not enough: after a restart at part 1 elsewhere, the same length can
+    # come back with other bytes, and this process's hash would vouch for bytes never staged
+    if cached is not None and cached[0] == upload.received and cached[1].hexdigest() == upload.prefix_sm3:
         return cached[1].copy()
     h, got = SM3(), 0
     try:

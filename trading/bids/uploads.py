@@ -274,7 +274,7 @@ def put_part(
                 chunk = body.read(1 << 20)
                 if not chunk:
                     break
-                if first and got == 0 and not chunk.startswith(upload.head[: len(chunk)]):
+                if first and not head_agrees(upload.head, got, chunk):
                     f.truncate(upload.received)
                     raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
                 got += len(chunk)
@@ -305,6 +305,14 @@ def _acknowledge(session: Session, upload: BidUpload, got: int, h: SM3) -> BidUp
     return upload
 
 
+def head_agrees(head: bytes, offset: int, chunk: bytes) -> bool:
+    """``chunk``, read at ``offset`` of the first part, agrees with the header given at init (over
+    however many reads the header arrives in)."""
+    if offset >= len(head):
+        return True
+    return head[offset : offset + len(chunk)] == chunk[: len(head) - offset]
+
+
 class _PartBody:
     """A part's body as the object store reads it: no more than ``expected`` bytes, the first
     part's start checked against the header given at init, every byte hashed into ``h``."""
@@ -316,7 +324,7 @@ class _PartBody:
         chunk = self.body.read(min(1 << 20, n) if n and n > 0 else 1 << 20)
         if not chunk:
             return b""
-        if self.head is not None and self.got == 0 and not chunk.startswith(self.head[: len(chunk)]):
+        if self.head is not None and not head_agrees(self.head, self.got, chunk):
             raise InvalidInput("第 1 片的文件头与初始化时提交的不一致", code="header_mismatch")
         self.got += len(chunk)
         if self.got > self.expected:
