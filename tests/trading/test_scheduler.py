@@ -1,6 +1,7 @@
 """One scheduler per deployment (a lease in the database); jobs are idempotent and catch up on start."""
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -31,7 +32,8 @@ def database(db_url: str) -> Iterator[Database]:
     d.engine.dispose()
 
 
-def test_only_one_scheduler_holds_the_lease(database: Database) -> None:
+def test_only_one_scheduler_holds_the_lease(database: Database, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="ggzy.scheduler")
     calls: list[str] = []
     jobs = {"j": Job("j", lambda s, now, services: calls.append("j") or 1, 60)}
     a = LeaseScheduler(database, lease_seconds=30, jobs=jobs)
@@ -39,9 +41,17 @@ def test_only_one_scheduler_holds_the_lease(database: Database) -> None:
     assert a.try_acquire() and not b.try_acquire()
     assert a.run_job("j") == 1 and b.run_job("j") is None
     assert calls == ["j"]
+    assert not b.try_acquire()  # still waiting: said once
     with clock.frozen(clock.now() + dt.timedelta(seconds=31)):  # a died: its lease runs out, b takes over
         assert b.try_acquire() and not a.try_acquire()
     b.release()
+    said = [r.getMessage() for r in caplog.records if r.name == "ggzy.scheduler"]
+    assert said == [
+        "已取得定时任务租约，开始运行定时任务 (lease acquired; previous holder: —)",
+        f"备用：租约由 {a.holder} 持有，它停止后接替 (standby: lease held by {a.holder})",
+        f"已取得定时任务租约，开始运行定时任务 (lease acquired; previous holder: {a.holder})",
+        f"备用：租约由 {b.holder} 持有，它停止后接替 (standby: lease held by {b.holder})",
+    ]
 
 
 def test_start_catches_up_and_failures_are_contained(database: Database) -> None:

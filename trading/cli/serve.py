@@ -4,6 +4,7 @@ the scheduler (one runs at a time; a second waits for the lease) and the opening
 from __future__ import annotations
 
 import dataclasses
+import logging
 import multiprocessing
 import os
 import pathlib
@@ -146,6 +147,11 @@ def scheduler(once: bool) -> None:
 
     import_job_modules()
     s = settings()
+    said = logging.StreamHandler()  # which process runs the jobs and which waits, on its terminal
+    said.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    lease_log = logging.getLogger("ggzy.scheduler")
+    lease_log.addHandler(said)
+    lease_log.setLevel(logging.INFO)
     sched = LeaseScheduler(Database(s.database_url), services=Services(s))
     if once:
         click.echo(repr(sched.run_all_due()))

@@ -213,6 +213,8 @@ class LeaseScheduler:
         self._aps: BackgroundScheduler | None = None
         self._lock = threading.Lock()
         self.runs: dict[str, int] = {}
+        #: waiting for another process's lease (logged once when it starts, and when it ends)
+        self.standby = False
 
     def try_acquire(self) -> bool:
         """Take or renew the lease; False while another live scheduler holds it."""
@@ -220,8 +222,17 @@ class LeaseScheduler:
             lease = s.execute(locked(select(SchedulerLease).where(SchedulerLease.id == 1))).scalar_one()
             now = clock.now()
             if lease.holder not in ("", self.holder) and lease.expires_at > now:
+                if not self.standby:  # said once, when this process starts waiting
+                    log.info(
+                        "备用：租约由 %s 持有，它停止后接替 (standby: lease held by %s)", lease.holder, lease.holder
+                    )
+                self.standby = True
                 return False
             if lease.holder != self.holder:
+                log.info(
+                    "已取得定时任务租约，开始运行定时任务 (lease acquired; previous holder: %s)", lease.holder or "—"
+                )
+                self.standby = False
                 lease.acquired_at = now
                 record_event(
                     s,
