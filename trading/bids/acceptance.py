@@ -65,9 +65,9 @@ def ensure_accepting(session: Session, tender: Tender, now: dt.datetime) -> None
 
 
 def _stored_whole(store: ObjectStore, staging: Staging, upload: BidUpload) -> StoredObject:
-    """The acknowledged bytes stored as the bid's object (its key is its SM3). Checked first, as
-    staged (after a restart or on another app process: they must be the acknowledged ones)."""
-    running_hash(upload, staging)
+    """The acknowledged bytes stored as the bid's object (its key is its SM3). Staged parts are
+    checked by the SM3 of the object they make; a staged file before it is adopted (after a restart
+    or on another app process: they must be the acknowledged bytes)."""
     if isinstance(staging, ObjectStore):  # its parts, in order, made one object
         names = [part_name(upload.id, n) for n in range(1, upload.parts + 1)]
         try:
@@ -80,6 +80,7 @@ def _stored_whole(store: ObjectStore, staging: Staging, upload: BidUpload) -> St
     staged = staged_path(staging, upload.id)
     if not staged.exists() or staged.stat().st_size < upload.received:
         raise start_over(upload, "暂存文件不完整，请从第 1 片重新上传")
+    running_hash(upload, staging)
     with staged.open("r+b") as f:
         f.truncate(upload.received)
     return store.adopt_file(str(staged), upload.prefix_sm3, upload.received)

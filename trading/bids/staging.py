@@ -63,18 +63,16 @@ def discard(staging: Staging, upload_id: str) -> None:
 
 def _acknowledged(staging: Staging, upload: BidUpload) -> Iterator[bytes]:
     """The bytes accepted so far, as staged (no further than ``upload.received``)."""
-    left = upload.received
     if isinstance(staging, ObjectStore):
-        for number in range(1, upload.parts + 1):
-            with staging.open_staged(part_name(upload.id, number)) as f:
-                while left and (chunk := f.read(min(left, 1 << 20))):
-                    left -= len(chunk)
-                    yield chunk
-        return
-    with staged_path(staging, upload.id).open("rb") as f:
-        while left and (chunk := f.read(min(left, 1 << 20))):
-            left -= len(chunk)
-            yield chunk
+        sources = (staging.open_staged(part_name(upload.id, n)) for n in range(1, upload.parts + 1))
+    else:
+        sources = (staged_path(staging, upload.id).open("rb") for _ in (1,))
+    left = upload.received
+    for source in sources:
+        with source as f:
+            while left and (chunk := f.read(min(left, 1 << 20))):
+                left -= len(chunk)
+                yield chunk
 
 
 def start_over(upload: BidUpload, message: str) -> StagingLost:
