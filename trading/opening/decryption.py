@@ -14,6 +14,7 @@ the platform knows (tender, lot, bidder, size) before the ceremony key is used o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -21,9 +22,11 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -33,7 +36,7 @@ from archive.objectstore import ObjectStoreError
 from archive.objectstore.direct import DirectFile
 from signing.bounded_zip import BoundedZip
 from signing.certs import TrustStore
-from signing.digest import sm3_hex, sm3_stream
+from signing.digest import sm3, sm3_hex, sm3_stream
 from signing.envelope import SealedHeader, decrypt_chunks, read_header
 from signing.errors import ArchiveRefused, EnvelopeError, EnvelopeSizeMismatch, SigningError
 from signing.price_sheet import read_price_sheet, valid_price
@@ -49,8 +52,15 @@ from trading.pki.operations import trust_store
 from trading.tenders.models import Lot, Tender
 
 log = logging.getLogger("ggzy.decryption")
-#: A job running longer than this was lost with its worker; it is queued again.
+#: A job running longer than this was lost with its worker; it is queued again. On PostgreSQL a
+#: lost worker is noticed at once instead (``worker_alive``); this bound stays for SQLite and for a
+#: worker that hangs without dying.
 STALE_AFTER = dt.timedelta(minutes=10)
+#: The name of jobs run in the caller's own process (``run_pending`` from the demo and the tests):
+#: no other process can tell whether that caller lives, so only ``STALE_AFTER`` applies to them.
+INLINE = "inline"
+#: The first key of the PostgreSQL advisory locks that say a worker process lives ("ggzy").
+LIVENESS_LOCK_CLASS = 0x67677A79
 #: A job taken this many times and lost each time is set aside, not queued again (``requeue_stale``).
 MAX_ATTEMPTS = 3
 
@@ -77,6 +87,7 @@ class Claimed:
     bidder: str
     credit_code: str
     trust: TrustStore
+    worker: str
 
 
 def claim(session: Session, services: Services, worker: str) -> Claimed | None:
@@ -103,23 +114,66 @@ def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     ).one()
     trust = trust_store(session, services.keys)
     session.expunge(bid)
-    return Claimed(job.id, cid, sealed_key, job.wrapped_key, bid, tender_code, lot_number, bidder, credit_code, trust)
+    return Claimed(
+        job.id, cid, sealed_key, job.wrapped_key, bid, tender_code, lot_number, bidder, credit_code, trust, worker
+    )
+
+
+def _liveness_key(worker: str) -> int:
+    """The second key of ``worker``'s liveness lock: 32 bits of the SM3 of its name (a collision
+    only delays the requeue of a lost job to ``STALE_AFTER``)."""
+    return int.from_bytes(sm3(worker.encode())[:4], "big", signed=True)
+
+
+@contextlib.contextmanager
+def liveness(engine: Engine, worker: str) -> Iterator[None]:
+    """Hold ``worker``'s liveness lock (PostgreSQL) on a connection of its own while the block runs:
+    PostgreSQL drops the lock with the connection when the process dies (SIGKILL, OOM, a lost host
+    once its TCP connection times out), which ``worker_alive`` sees. Elsewhere, nothing."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    conn = engine.connect()
+    try:
+        conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(worker)})
+        conn.commit()  # a session-level lock: it outlives this transaction, not the connection
+        yield
+    finally:
+        conn.invalidate()  # closed, not pooled: a pooled connection would keep the lock
+
+
+def worker_alive(session: Session, worker: str | None) -> bool:
+    """Whether the process that took a job still runs. On PostgreSQL a worker holds its liveness
+    lock while it lives (``hold_liveness``): if this transaction can take it, nobody holds it (the
+    transaction's lock ends with it). Elsewhere, and for ``INLINE`` jobs, assume it lives."""
+    if worker is None or worker == INLINE or session.get_bind().dialect.name != "postgresql":
+        return True
+    got = session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(worker)}
+    )
+    return not got
 
 
 def requeue_stale(session: Session, now: dt.datetime) -> int:
-    """Queue again the jobs whose worker was lost; one lost ``MAX_ATTEMPTS`` times is set aside
-    instead (before, a package that killed its worker was retried every ten minutes for ever).
+    """Queue again the jobs whose worker was lost (no longer alive, or running past
+    ``STALE_AFTER``); one lost ``MAX_ATTEMPTS`` times is set aside instead (before, a package that
+    killed its worker was retried every ten minutes for ever).
 
     Set aside means failed with the platform's fault, code ``worker_crashed``: the bid is not
     blamed (撤回 at the window's end, not 撤销), since a lost worker may as well be the host's
     doing as the package's; the package's bounds are the bidder's, and those are checked and
     named (``signing.bounded_zip``). Staff see the code and the attempts in the record's evidence
     and in the audit trail; the bidder may release its key again within the window."""
-    jobs = session.scalars(
-        select(DecryptionJob).where(
-            DecryptionJob.state == JobState.RUNNING, DecryptionJob.started_at < now - STALE_AFTER
-        )
-    ).all()
+    q = select(DecryptionJob).where(DecryptionJob.state == JobState.RUNNING).order_by(DecryptionJob.id)
+    if session.get_bind().dialect.name == "postgresql":
+        q = locked(q, skip_locked=True)  # two workers sweeping at once requeue each job once
+    running = session.scalars(q).all()
+    too_long = now - STALE_AFTER
+    jobs = [
+        j
+        for j in running
+        if (j.started_at is not None and j.started_at < too_long) or not worker_alive(session, j.worker)
+    ]
     for job in jobs:
         ref = ("decryption_job", str(job.id))
         if job.attempts >= MAX_ATTEMPTS:
@@ -294,10 +348,15 @@ def _finish(database: Database, services: Services, d: _Decrypted) -> None:
             os.unlink(d.work)
     ms = int((time.perf_counter() - d.started) * 1000)
     with database.session() as s:
-        job = s.get(DecryptionJob, d.job.job_id)
-        seat = s.get(CeremonyBidder, job.ceremony_bidder_id) if job else None
+        job = s.scalars(locked(select(DecryptionJob).where(DecryptionJob.id == d.job.job_id))).one()
+        if (job.state, job.worker) != (JobState.RUNNING, d.job.worker):
+            # taken from this worker as lost (its liveness lock or connection went while it
+            # worked) and queued again: the result is the other run's to record, once
+            log.warning("decryption job %s was requeued while %s ran it; result dropped", job.id, d.job.worker)
+            return
+        seat = s.get(CeremonyBidder, job.ceremony_bidder_id)
         c = s.get(Ceremony, d.job.ceremony_id)
-        assert job is not None and seat is not None and c is not None
+        assert seat is not None and c is not None
         now = clock.now()
         job.finished_at = now
         name = d.job.bidder
@@ -331,7 +390,7 @@ def _finish(database: Database, services: Services, d: _Decrypted) -> None:
             add_event(s, c, "decryption", {"bidder": name, "state": "failed", "code": failure.code})
 
 
-def run_pending(database: Database, services: Services, worker: str = "inline", *, overlap: bool = False) -> int:
+def run_pending(database: Database, services: Services, worker: str = INLINE, *, overlap: bool = False) -> int:
     """Process queued jobs until none is left (tests, the demo, and each worker loop's step).
     With ``overlap`` (the worker processes), a job's finishing — the plaintext's fsync, the
     result's transaction — runs in a thread while the next job decrypts; at most one waits. (Not
@@ -361,10 +420,12 @@ def run_pending(database: Database, services: Services, worker: str = "inline", 
 
 
 def work(database: Database, services: Services, stop: threading.Event, poll: float = 0.5) -> None:
-    """A worker process's loop."""
+    """A worker process's loop: it holds its liveness lock (PostgreSQL) on a connection of its own
+    before it takes any job, so its jobs are queued again as soon as it dies."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    while not stop.is_set():
-        with database.session() as s:
-            requeue_stale(s, clock.now())
-        if not run_pending(database, services, worker, overlap=True):
-            stop.wait(poll)
+    with liveness(database.engine, worker):
+        while not stop.is_set():
+            with database.session() as s:
+                requeue_stale(s, clock.now())
+            if not run_pending(database, services, worker, overlap=True):
+                stop.wait(poll)
