@@ -49,6 +49,10 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
         with pytest.raises(ConfigError, match="WEB_THREADS"):
             load_settings({"WEB_THREADS": threads, "GGZY_INSTANCE": str(tmp_path)})
     assert load_settings({"WEB_THREADS": "2", "GGZY_INSTANCE": str(tmp_path)}).web_threads == 2
+    for lease in ("4", "0", "3601", "soon"):
+        with pytest.raises(ConfigError, match="SCHEDULER_LEASE_SECONDS"):
+            load_settings({"SCHEDULER_LEASE_SECONDS": lease, "GGZY_INSTANCE": str(tmp_path)})
+    assert load_settings({"GGZY_INSTANCE": str(tmp_path)}).scheduler_lease_seconds == 30
     # the pages append /live/…: a trailing slash would make it //live/…
     assert load_settings({"LIVE_URL": "https://x.cn/", "GGZY_INSTANCE": str(tmp_path)}).live_url == "https://x.cn"
 

@@ -135,8 +135,9 @@ def serve(host: str, port: int, workers: int, with_scheduler: bool | None) -> No
 
 
 @click.command(
-    help="运行定时任务进程；同时只有一个在运行，再启动的备用进程等待数据库租约，主进程停止后 30 秒内接替 "
-    "(run the scheduler; one runs at a time, a standby takes over within 30 s)"
+    help="运行定时任务进程；同时只有一个在运行，再启动的备用进程等待数据库租约，主进程停止后租约期"
+    "（SCHEDULER_LEASE_SECONDS，默认 30 秒）内接替 (run the scheduler; one runs at a time, a standby takes over "
+    "within the lease, SCHEDULER_LEASE_SECONDS, 30 s by default)"
 )
 @click.option("--once", is_flag=True, help="只补跑一次全部任务后退出 (run every job once, then exit)")
 def scheduler(once: bool) -> None:
@@ -152,7 +153,7 @@ def scheduler(once: bool) -> None:
     lease_log = logging.getLogger("ggzy.scheduler")
     lease_log.addHandler(said)
     lease_log.setLevel(logging.INFO)
-    sched = LeaseScheduler(Database(s.database_url), services=Services(s))
+    sched = LeaseScheduler(Database(s.database_url), lease_seconds=s.scheduler_lease_seconds, services=Services(s))
     if once:
         click.echo(repr(sched.run_all_due()))
         return

@@ -19,6 +19,7 @@
 | UPLOAD_IDLE_SECONDS | 3600 | an upload with no part for this long stops counting and is swept |
 | MAX_JSON_BYTES | 1048576 | largest accepted form or JSON body |
 | SCHEDULER_IN_PROCESS | 1 in demo, 0 otherwise | run the scheduler inside ``ggzy serve`` |
+| SCHEDULER_LEASE_SECONDS | 30 | how long the running scheduler's database lease lasts (renewed every third of it): a standby takes over at most this long after the running one dies (5 to 3600) |
 | CHECKPOINT_INTERVAL_SECONDS | 300 | how often the audit log gets a public signed checkpoint when it has grown |
 | ARGON2_MEMORY_KIB, ARGON2_TIME_COST | 65536, 3 (test: 8, 1) | Argon2id cost of password hashes; production refuses less than 19456, 2 |
 | CHECKPOINT_ANCHOR_SECONDS | 2 | at most this long between an event and an (unpublished) checkpoint that anchors it |
@@ -74,6 +75,7 @@ class Settings:
     max_json_bytes: int = 1 << 20
     scheduler_in_process: bool = False
     web_threads: int = 4
+    scheduler_lease_seconds: int = 30
     decrypt_workers: int = 2
     checkpoint_interval_seconds: int = 300
     checkpoint_anchor_seconds: int = 2
@@ -141,6 +143,7 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "max_json_bytes": _int(env, "MAX_JSON_BYTES", 1 << 20),
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "web_threads": _int(env, "WEB_THREADS", 4),
+        "scheduler_lease_seconds": _int(env, "SCHEDULER_LEASE_SECONDS", 30),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
@@ -161,6 +164,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         raise ConfigError("production mode needs ARGON2_MEMORY_KIB >= 19456 and ARGON2_TIME_COST >= 2 (OWASP's floor)")
     if not 1 <= values["web_threads"] <= 64:
         raise ConfigError(f"WEB_THREADS must be 1 to 64, got {values['web_threads']}")
+    if not 5 <= values["scheduler_lease_seconds"] <= 3600:
+        raise ConfigError(f"SCHEDULER_LEASE_SECONDS must be 5 to 3600, got {values['scheduler_lease_seconds']}")
     values.update(overrides)
     return Settings(**values)
 
