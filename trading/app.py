@@ -53,7 +53,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         raise ConfigError(str(exc)) from exc
     app.extensions["ggzy.settings"] = settings
     passwords.configure(settings.argon2_memory_kib, settings.argon2_time_cost)
-    app.extensions["ggzy.db"] = Database(settings.database_url)
+    app.extensions["ggzy.db"] = Database.of(settings)
     app.extensions["ggzy.services"] = Services(settings)
     app.extensions["ggzy.endpoint_rules"] = {"static": Permission.PUBLIC}
 

@@ -1,4 +1,5 @@
 import pathlib
+from typing import Any
 
 import pytest
 
@@ -53,8 +54,37 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
         with pytest.raises(ConfigError, match="SCHEDULER_LEASE_SECONDS"):
             load_settings({"SCHEDULER_LEASE_SECONDS": lease, "GGZY_INSTANCE": str(tmp_path)})
     assert load_settings({"GGZY_INSTANCE": str(tmp_path)}).scheduler_lease_seconds == 30
-    # the pages append /live/…: a trailing slash would make it //live/…
-    assert load_settings({"LIVE_URL": "https://x.cn/", "GGZY_INSTANCE": str(tmp_path)}).live_url == "https://x.cn"
+    for name, bad in (("DATABASE_POOL_SIZE", "0"), ("DATABASE_MAX_OVERFLOW", "-1"), ("DATABASE_POOL_SIZE", "201")):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: bad, "GGZY_INSTANCE": str(tmp_path)})
+
+
+def test_a_process_opens_at_most_its_pool(pg_url: str, tmp_path: pathlib.Path) -> None:
+    """DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW bound one process's connections: the next
+    checkout waits for one to come back rather than opening one more."""
+    import threading
+
+    from trading.core.db import Database
+
+    s = load_settings(
+        {"GGZY_INSTANCE": str(tmp_path), "DATABASE_URL": pg_url, "DATABASE_POOL_SIZE": "1"},
+        database_max_overflow=1,
+    )
+    db = Database.of(s)
+    held = [db.engine.connect(), db.engine.connect()]
+    got: list[Any] = []
+    third = threading.Thread(target=lambda: got.append(db.engine.connect()))
+    try:
+        third.start()
+        third.join(0.5)
+        assert third.is_alive() and not got  # waiting: a third connection was not opened
+        held.pop().close()
+        third.join(10)
+        assert len(got) == 1
+    finally:
+        for c in [*held, *got]:
+            c.close()
+        db.engine.dispose()
 
 
 def test_create_app_refuses_demo_secret_in_production(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,7 +50,7 @@ def database(s: Settings) -> Database:
     import trading.models  # noqa: F401  (every model module: the metadata is complete)
     from trading.core.db import Database
 
-    db = Database(s.database_url)
+    db = Database.of(s)
     ctx = click.get_current_context(silent=True)
     if ctx is not None:  # its connections close with the command (run in process, as tests do)
         ctx.call_on_close(db.engine.dispose)

@@ -153,7 +153,7 @@ def scheduler(once: bool) -> None:
     lease_log = logging.getLogger("ggzy.scheduler")
     lease_log.addHandler(said)
     lease_log.setLevel(logging.INFO)
-    sched = LeaseScheduler(Database(s.database_url), lease_seconds=s.scheduler_lease_seconds, services=Services(s))
+    sched = LeaseScheduler(Database.of(s), lease_seconds=s.scheduler_lease_seconds, services=Services(s))
     if once:
         click.echo(repr(sched.run_all_due()))
         return
@@ -188,7 +188,7 @@ def decryption_worker() -> None:
     # Ctrl+C in the terminal of ggzy serve (or demo) reaches every process: stop as on SIGTERM
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    work(Database(s.database_url), Services(s), stop)
+    work(Database.of(s), Services(s), stop)
 
 
 def live_app(database: Any, secret: str, interval: float = 0.1) -> Any:
@@ -210,4 +210,4 @@ def live(host: str, port: int) -> None:
     from trading.core.db import Database
 
     s = settings()
-    aioweb.run_app(live_app(Database(s.database_url), s.secret_key), host=host, port=port, print=None)
+    aioweb.run_app(live_app(Database.of(s), s.secret_key), host=host, port=port, print=None)

@@ -5,6 +5,7 @@
 | GGZY_ENV | demo | ``demo`` (embedded), ``production`` or ``test`` |
 | GGZY_INSTANCE | ./instance | folder for the SQLite file, objects, CA and secrets |
 | DATABASE_URL | sqlite:///<instance>/ggzy.db | SQLAlchemy URL (postgresql+psycopg://… in production) |
+| DATABASE_POOL_SIZE / DATABASE_MAX_OVERFLOW | 5 / 10 | PostgreSQL connections each process keeps open / may open beyond them at busy moments: a deployment opens at most (processes) × (both added), which must stay under the server's ``max_connections`` or a PgBouncer's pool (infra/DEPLOY.md) |
 | OBJECT_STORE_URL | <instance>/objects | ``file:///…`` or ``minio://KEY:SECRET@host:port/bucket`` |
 | ARCHIVE_STORE_URL | <instance>/archive | the same, for archive packages (object lock) |
 | SECRET_KEY | generated into <instance>/secret_key in demo mode only | cookie signing key, ≥ 32 chars |
@@ -76,6 +77,8 @@ class Settings:
     scheduler_in_process: bool = False
     web_threads: int = 4
     scheduler_lease_seconds: int = 30
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
     decrypt_workers: int = 2
     checkpoint_interval_seconds: int = 300
     checkpoint_anchor_seconds: int = 2
@@ -144,6 +147,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         "scheduler_in_process": env.get("SCHEDULER_IN_PROCESS", "1" if mode == "demo" else "0") in ("1", "true"),
         "web_threads": _int(env, "WEB_THREADS", 4),
         "scheduler_lease_seconds": _int(env, "SCHEDULER_LEASE_SECONDS", 30),
+        "database_pool_size": _int(env, "DATABASE_POOL_SIZE", 5),
+        "database_max_overflow": _int(env, "DATABASE_MAX_OVERFLOW", 10),
         "decrypt_workers": _int(env, "DECRYPT_WORKERS", 2),
         "checkpoint_interval_seconds": _int(env, "CHECKPOINT_INTERVAL_SECONDS", 300),
         "checkpoint_anchor_seconds": _int(env, "CHECKPOINT_ANCHOR_SECONDS", 2),
@@ -164,6 +169,8 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
         raise ConfigError("production mode needs ARGON2_MEMORY_KIB >= 19456 and ARGON2_TIME_COST >= 2 (OWASP's floor)")
     if not 1 <= values["web_threads"] <= 64:
         raise ConfigError(f"WEB_THREADS must be 1 to 64, got {values['web_threads']}")
+    if not 1 <= values["database_pool_size"] <= 200 or not 0 <= values["database_max_overflow"] <= 200:
+        raise ConfigError("DATABASE_POOL_SIZE must be 1 to 200 and DATABASE_MAX_OVERFLOW 0 to 200")
     if not 5 <= values["scheduler_lease_seconds"] <= 3600:
         raise ConfigError(f"SCHEDULER_LEASE_SECONDS must be 5 to 3600, got {values['scheduler_lease_seconds']}")
     values.update(overrides)

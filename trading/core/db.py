@@ -7,13 +7,16 @@ import pathlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Enum, MetaData, create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from archive.db import NAMING_CONVENTION, UTCDateTime, locked
+
+if TYPE_CHECKING:
+    from trading.core.config import Settings
 
 MIGRATIONS = pathlib.Path(__file__).resolve().parents[2] / "migrations"
 
@@ -55,10 +58,21 @@ def _sqlite_setup(engine: Engine) -> None:
 class Database:
     """Engine and session factory of one app (kept in ``app.extensions``)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 5, max_overflow: int = 10) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        pool = {} if url.startswith("sqlite") else {"pool_size": pool_size, "max_overflow": max_overflow}
+        self.engine = make_engine(url, **pool)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Database:
+        """The database of a platform process: its connections at most DATABASE_POOL_SIZE +
+        DATABASE_MAX_OVERFLOW (infra/DEPLOY.md adds them up over the processes)."""
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -46,13 +46,13 @@ def prepare(s: Settings, init: Callable[[], None]) -> list[str]:
     start = clock.now()
     with clock.frozen(history_start(start)):
         init()
-        with Database(s.database_url).session() as session:
+        with Database.of(s).session() as session:
             accounts = seed(session, accounts_file(s))
     app = create_app(s)
     # no app context around the story: each of its requests has its own, so its database session
     # ends with it (in a shared one every request would share one session and the write lock a
     # read left open, which the scheduler's sweeps in the history must take)
-    with Database(s.database_url).session() as session:
+    with Database.of(s).session() as session:
         story = run(app, session, {u: p for u, p, _ in accounts}, keys_folder(s), start=start)
         # the platform's signing certificate, pinned by the demo's issuer (and usable for receipts)
         keys_folder(s).mkdir(parents=True, exist_ok=True)
