@@ -61,7 +61,7 @@ def test_docker_checks_the_file_when_it_can() -> None:
         pytest.skip("docker compose is not installed here (the docker client has no compose plugin)")
     env = {**os.environ, "POSTGRES_PASSWORD": "p", "MINIO_ROOT_USER": "u", "MINIO_ROOT_PASSWORD": "m"}
     env |= {"SECRET_KEY": "s" * 32, "PLATFORM_KEY_PASSWORD": "k", "PUBLIC_URL": "https://ggzy.example.cn"}
-    env |= {"PLATFORM_CODE": "12350100MB0000000X"}
+    env |= {"PLATFORM_CODE": "12350100MB0000000U"}
     done = subprocess.run(
         [str(docker), "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env, capture_output=True, check=False
     )
