@@ -185,8 +185,8 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
     raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
 
 
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[str]:
+@contextmanager
+def s3_test_server() -> Iterator[str]:
     """moto's S3 server as a separate process on loopback: the real protocol, no mock of our code."""
     port = free_port()
     proc = subprocess.Popen(
@@ -200,6 +200,12 @@ def s3_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    with s3_test_server() as server:
+        yield server
 
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -52,6 +52,12 @@ def test_the_proxy_sends_live_streams_to_live_and_says_who_asked() -> None:
     assert "server live:5001;" in conf and "server app:8000;" in conf
     assert conf.count("proxy_set_header X-Forwarded-For $remote_addr;") == 2  # overwritten, not appended
     assert conf.count("proxy_set_header X-Forwarded-Proto $scheme;") == 2
+    # one part of a bid file (trading/bids/uploads.py PART_SIZE, 32 MiB) with its headers, streamed
+    from trading.bids.uploads import PART_SIZE
+
+    limit = int(re.search(r"client_max_body_size (\d+)m;", conf).group(1)) << 20  # type: ignore[union-attr]
+    assert PART_SIZE < limit <= PART_SIZE + (1 << 20)
+    assert "proxy_request_buffering off;" in conf[conf.index("location / ") :]
 
 
 def test_docker_checks_the_file_when_it_can() -> None:
@@ -66,3 +72,61 @@ def test_docker_checks_the_file_when_it_can() -> None:
         [str(docker), "compose", "-f", str(COMPOSE), "config", "--quiet"], env=env, capture_output=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def guide_paragraphs(guide: str) -> list[str]:
+    """infra/DEPLOY.md's paragraphs and list items (headings, tables and code blocks apart: the
+    paragraph before each speaks for it)."""
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    in_code = False
+    for line in guide.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        if in_code or line.startswith("```") or not line.strip() or line.startswith(("#", "|")):
+            blocks.append(current)
+            current = []
+            continue
+        if line.startswith("- "):
+            blocks.append(current)
+            current = []
+        current.append(line.strip())
+    blocks.append(current)
+    return [" ".join(b) for b in blocks if b]
+
+
+def test_every_paragraph_of_the_guide_names_its_test() -> None:
+    """Each paragraph of infra/DEPLOY.md is exercised by a named test, or says why nothing here
+    can: a new sentence cannot slip in unchecked, nor a test be renamed under the guide."""
+    guide = (REPO / "infra" / "DEPLOY.md").read_text()
+    tests = "".join(p.read_text() for p in (REPO / "tests").rglob("test_*.py"))
+    paragraphs = guide_paragraphs(guide)
+    assert len(paragraphs) > 20
+    for text in paragraphs:
+        marks = re.findall(r"\[(tested|not tested here): ([^\]]+)\]$", text)
+        assert marks, f"no [tested: …] or [not tested here: …] at the end of: {text[:120]}"
+        kind, what = marks[0]
+        if kind == "tested":
+            for name in what.split(", "):
+                assert re.search(rf"^def {name}\(", tests, flags=re.M), f"the guide names {name}, no such test"
+
+
+def test_the_guide_lists_the_compose_commands() -> None:
+    """The processes table says exactly what the compose file runs."""
+    guide = (REPO / "infra" / "DEPLOY.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| `([^`]+)` \|", guide, flags=re.M)
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    assert {kind for kind, _ in rows} == {"migrate", "app", "live", "workers", "scheduler"}
+    for kind, command in rows:
+        assert command == " ".join(services[kind]["command"]), kind
+    assert services["scheduler-standby"]["command"] == services["scheduler"]["command"]
+
+
+def test_the_sample_environment_has_every_value_the_compose_file_needs() -> None:
+    from tests.infra.topology import DOT_ENV
+
+    required = set(re.findall(r"\$\{([A-Z_]+):\?", COMPOSE.read_text()))
+    sample = (REPO / "infra" / "env.sample").read_text()
+    named = set(re.findall(r"^([A-Z_]+)=", sample, flags=re.M))
+    assert named == required, named ^ required
+    assert set(DOT_ENV) == required  # the topology test fills in exactly what .env would

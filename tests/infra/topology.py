@@ -7,7 +7,6 @@ limit and forwarded headers. Used by tests/infra/test_topology.py and bench/load
 from __future__ import annotations
 
 import asyncio
-import io
 import itertools
 import json
 import os
@@ -84,6 +83,7 @@ class RoundRobinProxy:
         self.pools: dict[str, list[int]] = {"app": [], "live": []}
         self.served: Counter[int] = Counter()
         self.refused: Counter[int] = Counter()
+        self.failed: Counter[int] = Counter()
         self._turn = itertools.count()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -93,9 +93,13 @@ class RoundRobinProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         pool = list(self.pools["live" if request.path.startswith(self.live_prefix) else "app"])
-        body = await request.read()
+        if (request.content_length or 0) > self.max_body:
+            return web.Response(status=413, text="request body larger than client_max_body_size")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         headers |= {"X-Forwarded-For": request.remote or "", "X-Forwarded-Proto": "http"}
+        # the body streams to the node as it arrives (nginx: proxy_request_buffering off); a node
+        # that refuses the connection has read none of it, so the next node can have it all
+        body = request.content if request.body_exists else None
         first = next(self._turn)
         for i in range(len(pool)):
             port = pool[(first + i) % len(pool)]
@@ -104,13 +108,14 @@ class RoundRobinProxy:
                     request.method,
                     f"http://127.0.0.1:{port}{request.rel_url}",
                     headers=headers,
-                    data=io.BytesIO(body) if body else None,
+                    data=body,
                     allow_redirects=False,
                 )
             except ClientConnectorError:
                 self.refused[port] += 1
                 continue
             except (ClientError, OSError):  # the node died mid-request
+                self.failed[port] += 1
                 return web.Response(status=502, text="the node went away")
             self.served[port] += 1
             try:

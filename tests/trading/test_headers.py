@@ -60,6 +60,8 @@ def app_with(db_url: str, settings_for: Any) -> Iterator[Any]:
 def test_production_asks_for_https_only(app_with: Any) -> None:
     r = app_with(env="production").test_client().get("/login")
     assert r.headers["Strict-Transport-Security"] == "max-age=31536000"
+    # the form's session cookie goes back over HTTPS only: a login over http:// keeps no session
+    assert "Secure" in r.headers["Set-Cookie"] and "HttpOnly" in r.headers["Set-Cookie"]
 
 
 def test_the_live_rooms_server_may_be_reached(app_with: Any) -> None:
