@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -q -q --disable-pip-version-check -e ".[dev]"
 	touch $@ $(VENV)/.installed
 
-.PHONY: demo test lint bench screenshots
+.PHONY: demo test lint bench bench-load screenshots
 demo: $(VENV)/.installed
 	@echo "正在准备演示数据（约半分钟），完成后打印各角色的账号 (preparing the demo)"
 	$(BIN)/ggzy demo --host $(HOST) --port $(PORT)
@@ -39,6 +39,11 @@ test: lint
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/crypto.py --quick
 	$(BIN)/python bench/objectstore.py --quick
+
+# the platform under load on the compose topology (PostgreSQL here; locust from the bench extra)
+bench-load: $(VENV)/.installed-dev
+	$(BIN)/pip install -q -q --disable-pip-version-check -e ".[dev,bench]"
+	$(BIN)/python bench/load.py --quick
 
 # the docs' pictures, made by the every-page browser test from a finished demo (commit the result)
 screenshots: $(VENV)/.installed-dev

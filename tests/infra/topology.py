@@ -114,9 +114,9 @@ class RoundRobinProxy:
             except ClientConnectorError:
                 self.refused[port] += 1
                 continue
-            except (ClientError, OSError):  # the node died mid-request
+            except (ClientError, OSError) as exc:  # the node died mid-request
                 self.failed[port] += 1
-                return web.Response(status=502, text="the node went away")
+                return web.Response(status=502, text=f"the node went away: {exc!r}"[:300])
             self.served[port] += 1
             try:
                 out = web.StreamResponse(status=upstream.status)
@@ -135,8 +135,10 @@ class RoundRobinProxy:
         return web.Response(status=502, text="no node answered")
 
     async def _start(self) -> None:
+        # a connection per request, as infra/nginx.conf's upstreams (no `keepalive` line) have it:
+        # a kept-alive one that the node closes as a request starts would be a 502 of our making
         self._session = ClientSession(
-            connector=TCPConnector(limit=0),
+            connector=TCPConnector(limit=0, force_close=True),
             auto_decompress=False,
             timeout=ClientTimeout(total=None, sock_connect=2),
         )
