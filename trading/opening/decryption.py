@@ -14,7 +14,6 @@ the platform knows (tender, lot, bidder, size) before the ceremony key is used o
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -22,11 +21,11 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from archive import clock
@@ -125,26 +124,46 @@ def _liveness_key(worker: str) -> int:
     return int.from_bytes(sm3(worker.encode())[:4], "big", signed=True)
 
 
-@contextlib.contextmanager
-def liveness(engine: Engine, worker: str) -> Iterator[None]:
-    """Hold ``worker``'s liveness lock (PostgreSQL) on a connection of its own while the block runs:
-    PostgreSQL drops the lock with the connection when the process dies (SIGKILL, OOM, a lost host
-    once its TCP connection times out), which ``worker_alive`` sees. Elsewhere, nothing."""
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    conn = engine.connect()
-    try:
-        conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(worker)})
-        conn.commit()  # a session-level lock: it outlives this transaction, not the connection
-        yield
-    finally:
-        conn.invalidate()  # closed, not pooled: a pooled connection would keep the lock
+class Liveness:
+    """A worker's liveness lock (PostgreSQL), held on a connection of its own: PostgreSQL drops the
+    lock with the connection when the process dies (SIGKILL, OOM, a lost host once its TCP
+    connection times out), which ``worker_alive`` sees. Elsewhere it does nothing."""
+
+    def __init__(self, engine: Engine, worker: str) -> None:
+        self.engine, self.worker = engine, worker
+        self._conn: Connection | None = None
+
+    def hold(self) -> None:
+        """Take the lock, or check that it is still held, before each job is claimed: a worker
+        whose connection was cut would otherwise see every job it takes requeued under it."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT 1"))
+                self._conn.commit()
+                return
+            except DBAPIError:
+                self.release()  # cut: the lock went with it; take it again on a new connection
+        conn = self.engine.connect()
+        try:
+            key = {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(self.worker)}
+            conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), key)
+            conn.commit()  # a session-level lock: it outlives this transaction, not the connection
+        except BaseException:
+            conn.invalidate()
+            raise
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.invalidate()  # closed, not pooled: a pooled connection would keep the lock
+            self._conn = None
 
 
 def worker_alive(session: Session, worker: str | None) -> bool:
     """Whether the process that took a job still runs. On PostgreSQL a worker holds its liveness
-    lock while it lives (``hold_liveness``): if this transaction can take it, nobody holds it (the
+    lock while it lives (``Liveness``): if this transaction can take it, nobody holds it (the
     transaction's lock ends with it). Elsewhere, and for ``INLINE`` jobs, assume it lives."""
     if worker is None or worker == INLINE or session.get_bind().dialect.name != "postgresql":
         return True
@@ -423,9 +442,13 @@ def work(database: Database, services: Services, stop: threading.Event, poll: fl
     """A worker process's loop: it holds its liveness lock (PostgreSQL) on a connection of its own
     before it takes any job, so its jobs are queued again as soon as it dies."""
     worker = f"{socket.gethostname()}:{os.getpid()}"
-    with liveness(database.engine, worker):
+    alive = Liveness(database.engine, worker)
+    try:
         while not stop.is_set():
+            alive.hold()
             with database.session() as s:
                 requeue_stale(s, clock.now())
             if not run_pending(database, services, worker, overlap=True):
                 stop.wait(poll)
+    finally:
+        alive.release()

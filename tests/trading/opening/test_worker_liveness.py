@@ -16,7 +16,7 @@ from archive.audit import AuditEvent
 from tests.trading.opening.test_ceremony import open_tender, release
 from tests.trading.opening.test_hostile_packages import decrypting
 from trading.core.services import services
-from trading.opening.decryption import claim, liveness, requeue_stale, run_pending, worker_alive
+from trading.opening.decryption import LIVENESS_LOCK_CLASS, Liveness, claim, requeue_stale, run_pending, worker_alive
 from trading.opening.models import CeremonyBidder, DecryptionJob, JobState, Outcome
 
 pytestmark = pytest.mark.integration
@@ -31,14 +31,14 @@ def test_a_dead_workers_job_is_queued_again_at_once(pg_app: Flask) -> None:
         decrypting(client, t)
         assert release(client, t, 0).status_code == 202
     worker = "host-a:4242"
-    alive = liveness(db.engine, worker)  # what the worker process holds while it runs
-    alive.__enter__()
+    alive = Liveness(db.engine, worker)  # what the worker process holds while it runs
+    alive.hold()
     with clock.frozen(at), db.session() as s:
         assert claim(s, services(pg_app), worker) is not None
     with db.session() as s:
         assert worker_alive(s, worker)
         assert requeue_stale(s, at + dt.timedelta(minutes=9)) == 0  # it lives: its job is its own
-    alive.__exit__(None, None, None)  # it dies: PostgreSQL drops its connection and the lock with it
+    alive.release()  # it dies: PostgreSQL drops its connection and the lock with it
     with db.session() as s:
         assert not worker_alive(s, worker)
         assert requeue_stale(s, at + dt.timedelta(seconds=2)) == 1
@@ -56,3 +56,29 @@ def test_a_dead_workers_job_is_queued_again_at_once(pg_app: Flask) -> None:
         assert seat is not None and seat.outcome == Outcome.DECRYPTED
         decrypted = s.scalar(select(func.count()).where(AuditEvent.action == "ceremony.decrypted"))
         assert decrypted == 1
+
+
+def test_a_worker_cut_from_the_database_takes_its_lock_again(pg_app: Flask) -> None:
+    """A worker whose liveness connection was cut (the database restarted, a proxy dropped it)
+    takes its lock again before it claims the next job, or every job it took would be requeued
+    under it and set aside after three tries."""
+    from sqlalchemy import text
+
+    db = pg_app.extensions["ggzy.db"]
+    alive = Liveness(db.engine, "host-c:9")
+    alive.hold()
+    with db.engine.connect() as admin:  # the server ends the worker's session
+        admin.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND classid = :c AND granted"
+            ),
+            {"c": LIVENESS_LOCK_CLASS},
+        )
+        admin.commit()
+    with db.session() as s:
+        assert not worker_alive(s, "host-c:9")
+    alive.hold()  # notices, and takes it again
+    with db.session() as s:
+        assert worker_alive(s, "host-c:9")
+    alive.release()
