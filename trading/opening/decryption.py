@@ -17,16 +17,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import secrets
 import socket
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from archive import clock
 from archive.audit import SYSTEM, record_event
@@ -52,11 +54,12 @@ from trading.tenders.models import Lot, Tender
 
 log = logging.getLogger("ggzy.decryption")
 #: A job running longer than this was lost with its worker; it is queued again. On PostgreSQL a
-#: lost worker is noticed at once instead (``worker_alive``); this bound stays for SQLite and for a
-#: worker that hangs without dying.
+#: worker that holds a liveness lock is known lost at once instead (``worker_alive``), and only a
+#: worker that hangs holding it waits ``HUNG_AFTER``: a big bid on a busy host may take minutes.
 STALE_AFTER = dt.timedelta(minutes=10)
+HUNG_AFTER = dt.timedelta(hours=1)
 #: The name of jobs run in the caller's own process (``run_pending`` from the demo and the tests):
-#: no other process can tell whether that caller lives, so only ``STALE_AFTER`` applies to them.
+#: it holds no liveness lock, so only ``STALE_AFTER`` applies to them.
 INLINE = "inline"
 #: The first key of the PostgreSQL advisory locks that say a worker process lives ("ggzy").
 LIVENESS_LOCK_CLASS = 0x67677A79
@@ -118,25 +121,39 @@ def claim(session: Session, services: Services, worker: str) -> Claimed | None:
     )
 
 
+def worker_name() -> str:
+    """A worker process's name, ``host:pid:token``. The random token tells apart two processes of
+    the same host name and pid (a container restarted by its policy has both again). A name of
+    this form says that its process holds its liveness lock; workers of releases before the lock
+    named themselves ``host:pid`` and hold none."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def holds_liveness(worker: str | None) -> bool:
+    """Whether the worker of this name holds a liveness lock while it lives (``worker_name``)."""
+    return worker is not None and worker.count(":") == 2
+
+
 def _liveness_key(worker: str) -> int:
-    """The second key of ``worker``'s liveness lock: 32 bits of the SM3 of its name (a collision
-    only delays the requeue of a lost job to ``STALE_AFTER``)."""
+    """The second key of ``worker``'s liveness lock: 32 bits of the SM3 of its name."""
     return int.from_bytes(sm3(worker.encode())[:4], "big", signed=True)
 
 
 class Liveness:
-    """A worker's liveness lock (PostgreSQL), held on a connection of its own: PostgreSQL drops the
-    lock with the connection when the process dies (SIGKILL, OOM, a lost host once its TCP
-    connection times out), which ``worker_alive`` sees. Elsewhere it does nothing."""
+    """A worker's liveness lock (PostgreSQL) on a connection of its own, outside the process's
+    pool: PostgreSQL drops the lock with the connection when the process dies (SIGKILL, OOM), or
+    when the server's keepalive finds its host gone (set to about a minute on this connection),
+    which ``worker_alive`` sees. Elsewhere it does nothing."""
 
-    def __init__(self, engine: Engine, worker: str) -> None:
-        self.engine, self.worker = engine, worker
+    def __init__(self, url: str) -> None:
+        self.worker = worker_name()
+        self._engine = create_engine(url, poolclass=NullPool) if url.startswith("postgresql") else None
         self._conn: Connection | None = None
 
     def hold(self) -> None:
-        """Take the lock, or check that it is still held, before each job is claimed: a worker
+        """Take the lock, or check that it is still held; called before each claim, since a worker
         whose connection was cut would otherwise see every job it takes requeued under it."""
-        if self.engine.dialect.name != "postgresql":
+        if self._engine is None:
             return
         if self._conn is not None:
             try:
@@ -145,10 +162,16 @@ class Liveness:
                 return
             except DBAPIError:
                 self.release()  # cut: the lock went with it; take it again on a new connection
-        conn = self.engine.connect()
+        conn = self._engine.connect()
         try:
-            key = {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(self.worker)}
-            conn.execute(text("SELECT pg_advisory_lock(:c, :k)"), key)
+            for setting in ("tcp_keepalives_idle = 30", "tcp_keepalives_interval = 10", "tcp_keepalives_count = 3"):
+                conn.execute(text(f"SET {setting}"))
+            # never waits: a lock held by another session is a 32-bit key shared by chance, and
+            # a new name settles it
+            while not conn.scalar(
+                text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(self.worker)}
+            ):
+                self.worker = worker_name()
             conn.commit()  # a session-level lock: it outlives this transaction, not the connection
         except BaseException:
             conn.invalidate()
@@ -157,20 +180,36 @@ class Liveness:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.invalidate()  # closed, not pooled: a pooled connection would keep the lock
+            self._conn.invalidate()  # closed: the lock ends with the session
             self._conn = None
+
+    def close(self) -> None:
+        self.release()
+        if self._engine is not None:
+            self._engine.dispose()
 
 
 def worker_alive(session: Session, worker: str | None) -> bool:
-    """Whether the process that took a job still runs. On PostgreSQL a worker holds its liveness
-    lock while it lives (``Liveness``): if this transaction can take it, nobody holds it (the
-    transaction's lock ends with it). Elsewhere, and for ``INLINE`` jobs, assume it lives."""
-    if worker is None or worker == INLINE or session.get_bind().dialect.name != "postgresql":
+    """Whether the process that took a job still runs, when that can be told: on PostgreSQL, for a
+    worker that holds a liveness lock (``Liveness``), if this transaction can take its lock, nobody
+    holds it (the transaction's lock ends with it). Otherwise assume it lives."""
+    if not holds_liveness(worker) or session.get_bind().dialect.name != "postgresql":
         return True
+    assert worker is not None
     got = session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(worker)}
     )
     return not got
+
+
+def lost(session: Session, job: DecryptionJob, now: dt.datetime) -> bool:
+    """A running job whose worker is gone: on PostgreSQL, for a worker with a liveness lock, when the
+    lock is free, or after ``HUNG_AFTER`` (a worker that hangs holding it); otherwise after
+    ``STALE_AFTER`` (SQLite, inline runs, workers of older releases)."""
+    started = job.started_at or now
+    if holds_liveness(job.worker) and session.get_bind().dialect.name == "postgresql":
+        return started < now - HUNG_AFTER or not worker_alive(session, job.worker)
+    return started < now - STALE_AFTER
 
 
 def requeue_stale(session: Session, now: dt.datetime) -> int:
@@ -187,12 +226,7 @@ def requeue_stale(session: Session, now: dt.datetime) -> int:
     if session.get_bind().dialect.name == "postgresql":
         q = locked(q, skip_locked=True)  # two workers sweeping at once requeue each job once
     running = session.scalars(q).all()
-    too_long = now - STALE_AFTER
-    jobs = [
-        j
-        for j in running
-        if (j.started_at is not None and j.started_at < too_long) or not worker_alive(session, j.worker)
-    ]
+    jobs = [j for j in running if lost(session, j, now)]
     for job in jobs:
         ref = ("decryption_job", str(job.id))
         if job.attempts >= MAX_ATTEMPTS:
@@ -409,17 +443,28 @@ def _finish(database: Database, services: Services, d: _Decrypted) -> None:
             add_event(s, c, "decryption", {"bidder": name, "state": "failed", "code": failure.code})
 
 
-def run_pending(database: Database, services: Services, worker: str = INLINE, *, overlap: bool = False) -> int:
+def run_pending(
+    database: Database,
+    services: Services,
+    worker: str = INLINE,
+    *,
+    overlap: bool = False,
+    alive: Liveness | None = None,
+) -> int:
     """Process queued jobs until none is left (tests, the demo, and each worker loop's step).
     With ``overlap`` (the worker processes), a job's finishing — the plaintext's fsync, the
     result's transaction — runs in a thread while the next job decrypts; at most one waits. (Not
-    for sessions sharing one connection, as the tests' are.)"""
+    for sessions sharing one connection, as the tests' are.) With ``alive``, its lock is checked
+    before each claim and the job is claimed in its name."""
     from concurrent.futures import Future, ThreadPoolExecutor
 
     done = 0
     with ThreadPoolExecutor(max_workers=1) as finisher:
         finishing: Future[None] | None = None
         while True:
+            if alive is not None:
+                alive.hold()
+                worker = alive.worker
             with database.session() as s:
                 job = claim(s, services, worker)
             if job is None:
@@ -441,14 +486,13 @@ def run_pending(database: Database, services: Services, worker: str = INLINE, *,
 def work(database: Database, services: Services, stop: threading.Event, poll: float = 0.5) -> None:
     """A worker process's loop: it holds its liveness lock (PostgreSQL) on a connection of its own
     before it takes any job, so its jobs are queued again as soon as it dies."""
-    worker = f"{socket.gethostname()}:{os.getpid()}"
-    alive = Liveness(database.engine, worker)
+    alive = Liveness(database.url)
     try:
         while not stop.is_set():
             alive.hold()
             with database.session() as s:
                 requeue_stale(s, clock.now())
-            if not run_pending(database, services, worker, overlap=True):
+            if not run_pending(database, services, overlap=True, alive=alive):
                 stop.wait(poll)
     finally:
-        alive.release()
+        alive.close()
