@@ -167,14 +167,34 @@ def scheduler(once: bool) -> None:
 @click.option("--processes", default=2, show_default=True, type=int)
 def workers(processes: int) -> None:
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=decryption_worker, daemon=True) for _ in range(max(1, processes))]
-    for proc in procs:
+
+    def started() -> Any:
+        proc = ctx.Process(target=decryption_worker, daemon=True)
         proc.start()
+        return proc
+
+    procs = [started() for _ in range(max(1, processes))]
     click.echo(f"已启动 {len(procs)} 个开标解密工作进程 (decryption workers started)")
-    until_signalled(lambda: all(p.is_alive() for p in procs))
+
+    def replace_the_dead() -> bool:
+        # one process's death (a package that broke it, the OOM killer) must not stop the others:
+        # it is started again, and its job is queued again by the others' sweep
+        for i, proc in enumerate(procs):
+            if not proc.is_alive():
+                procs[i] = started()
+                click.echo(
+                    f"解密工作进程 {proc.pid} 已退出（退出码 {proc.exitcode}），已重新启动 {procs[i].pid} "
+                    f"(decryption worker {proc.pid} exited with {proc.exitcode}; started {procs[i].pid})",
+                    err=True,
+                )
+        return True
+
+    until_signalled(replace_the_dead)
     for proc in procs:
         proc.terminate()
+    for proc in procs:
         proc.join(10)
+    click.echo("开标解密工作进程已停止 (decryption workers stopped)")
 
 
 def decryption_worker() -> None:
@@ -210,4 +230,5 @@ def live(host: str, port: int) -> None:
     from trading.core.db import Database
 
     s = settings()
+    click.echo(f"直播推送服务在 http://{host}:{port}/live/ (live rooms' server listening; health: /live/health)")
     aioweb.run_app(live_app(Database.of(s), s.secret_key), host=host, port=port, print=None)
