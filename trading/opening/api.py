@@ -172,6 +172,7 @@ def signin(ceremony_id: int) -> Response:
         "not_signed_in",
         "already_decrypted",
         "decryption_running",
+        "decryption_set_aside",
         "bad_wrapped_key",
         "certificate_missing",
         "invalid_signature",

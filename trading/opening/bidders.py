@@ -79,6 +79,10 @@ def sign_in(session: Session, user: User, c: Ceremony, signature_b64: str, trust
     return seat
 
 
+#: Releases of one seat's key set aside as ``worker_crashed`` after which it may not release again.
+MAX_SET_ASIDE = 2
+
+
 def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflict | None:
     """Why this bidder may not release its key now (None: it may)."""
     now = clock.now()
@@ -96,6 +100,17 @@ def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conf
         )
     ):
         return Conflict("上一次解密仍在处理中", code="decryption_running")
+    if (
+        session.scalar(
+            select(func.count())
+            .select_from(DecryptionJob)
+            .where(DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.error_code == "worker_crashed")
+        )
+        or 0
+    ) >= MAX_SET_ASIDE:
+        # each release may cost up to three worker processes (MAX_ATTEMPTS); a package that keeps
+        # killing them is not run again and again while the other bidders wait for theirs
+        return Conflict("解密已多次中断并搁置，请联系工作人员核查", code="decryption_set_aside")
     return None
 
 

@@ -267,6 +267,32 @@ def test_a_job_that_keeps_losing_its_worker_is_set_aside_not_retried_for_ever(
     assert (seat.outcome, seat.outcome_reason) == (Outcome.WITHDRAWN, "worker_crashed")
 
 
+def test_a_key_whose_jobs_keep_killing_workers_is_not_run_for_ever(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """After two releases set aside as worker_crashed (six lost worker processes), the seat may not
+    release again: staff look at it, and the other bidders' decryptions are not held up by it."""
+    t = open_tender(client, session, app, 3)
+    now = t["deadline"] + dt.timedelta(seconds=1)
+    with clock.frozen(now):
+        decrypting(client, t)
+    for round_ in (1, 2):
+        with clock.frozen(now):
+            assert release(client, t, 0).status_code == 202
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            with clock.frozen(now):
+                assert claim(session, services(app), f"worker-{round_}-{attempt}") is not None  # and it dies
+            session.commit()
+            now += STALE_AFTER + dt.timedelta(seconds=1)
+            assert requeue_stale(session, now) == 1
+            session.commit()
+        now = t["deadline"] + dt.timedelta(seconds=2)  # back inside the window for the next release
+    with clock.frozen(now):
+        r = release(client, t, 0)
+        assert r.status_code == 409 and r.get_json()["error"]["code"] == "decryption_set_aside"
+        assert release(client, t, 1).status_code == 202  # the others release as before
+
+
 def test_the_ceremony_key_is_stored_wrapped_and_bound_to_its_ceremony(
     client: FlaskClient, session: Session, app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
