@@ -10,6 +10,7 @@ archive package, and the audit log, the transparency log and the package verify.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import http.client
 import os
 import pathlib
@@ -176,6 +177,7 @@ def test_a_tender_survives_its_processes_dying(
             (active,) = [n for n in schedulers if f":{n.pid}:" in holder]
             (standby,) = [n for n in schedulers if n is not active]
             active.kill()
+            killed_at = dt.datetime.now(dt.UTC)
             for i in range(3):
                 assert release(client, t, i).status_code == 202
             top.restart(workers)  # the restart policy; its first sweep finds the dead worker's job
@@ -209,6 +211,12 @@ def test_a_tender_survives_its_processes_dying(
                     return f":{standby.pid}:" in (c.scalar(select(SchedulerLease.holder)) or "")
 
             poll("the standby scheduler to take the lease", standby_holds, 30)
+            with engine.connect() as c:
+                took_over = c.scalar(select(SchedulerLease.acquired_at))
+            lease = int(OVERRIDES["SCHEDULER_LEASE_SECONDS"])
+            # the lease runs out at most its length after the last renewal; the standby asks at
+            # every job's turn (each second) — DEPLOY.md's bound, with a second's slack for this load
+            assert took_over - killed_at < dt.timedelta(seconds=lease + 2), (took_over, killed_at)
 
             def package() -> Any:
                 with engine.connect() as c:

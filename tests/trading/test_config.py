@@ -50,6 +50,8 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
         with pytest.raises(ConfigError, match="WEB_THREADS"):
             load_settings({"WEB_THREADS": threads, "GGZY_INSTANCE": str(tmp_path)})
     assert load_settings({"WEB_THREADS": "2", "GGZY_INSTANCE": str(tmp_path)}).web_threads == 2
+    # the pages append /live/…: a trailing slash would make it //live/…
+    assert load_settings({"LIVE_URL": "https://x.cn/", "GGZY_INSTANCE": str(tmp_path)}).live_url == "https://x.cn"
     for lease in ("4", "0", "3601", "soon"):
         with pytest.raises(ConfigError, match="SCHEDULER_LEASE_SECONDS"):
             load_settings({"SCHEDULER_LEASE_SECONDS": lease, "GGZY_INSTANCE": str(tmp_path)})
@@ -57,6 +59,8 @@ def test_bad_values(tmp_path: pathlib.Path) -> None:
     for name, bad in (("DATABASE_POOL_SIZE", "0"), ("DATABASE_MAX_OVERFLOW", "-1"), ("DATABASE_POOL_SIZE", "201")):
         with pytest.raises(ConfigError, match=name):
             load_settings({name: bad, "GGZY_INSTANCE": str(tmp_path)})
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE"):  # a setting passed in code is checked too
+        load_settings({"GGZY_INSTANCE": str(tmp_path)}, database_pool_size=0)
 
 
 def test_a_process_opens_at_most_its_pool(pg_url: str, tmp_path: pathlib.Path) -> None:

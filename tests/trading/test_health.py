@@ -167,3 +167,20 @@ def test_hung_object_store_is_named_and_never_blocks_the_database_probe(app_with
             assert body["checks"]["objects"] == {"ok": False, "error": "timeout"}, body
             assert body["checks"]["archive"]["ok"] is True, body
         app.extensions["ggzy.db"].engine.dispose()
+
+
+def test_unreachable_database(settings_for: Any) -> None:
+    """PostgreSQL gone (a closed loopback port): a named 503 that a load balancer takes the node out
+    of rotation on, within the probe's deadline."""
+    from trading.app import create_app
+
+    app = create_app(settings_for(f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/gone"))
+    try:
+        started = time.monotonic()
+        r = app.test_client().get("/healthz")
+        assert time.monotonic() - started < 3
+        body = r.get_json()
+        assert r.status_code == 503 and body["error"]["code"] == "database_unavailable"
+        assert body["checks"]["database"]["ok"] is False
+    finally:
+        app.extensions["ggzy.db"].engine.dispose()

@@ -167,13 +167,13 @@ def load_settings(env: dict[str, str] | None = None, **overrides: Any) -> Settin
     }
     if mode == "production" and (values["argon2_memory_kib"] < 19456 or values["argon2_time_cost"] < 2):
         raise ConfigError("production mode needs ARGON2_MEMORY_KIB >= 19456 and ARGON2_TIME_COST >= 2 (OWASP's floor)")
+    values.update(overrides)  # the ranges below hold for overrides too (create_app's dict, tests)
     if not 1 <= values["web_threads"] <= 64:
         raise ConfigError(f"WEB_THREADS must be 1 to 64, got {values['web_threads']}")
     if not 1 <= values["database_pool_size"] <= 200 or not 0 <= values["database_max_overflow"] <= 200:
         raise ConfigError("DATABASE_POOL_SIZE must be 1 to 200 and DATABASE_MAX_OVERFLOW 0 to 200")
     if not 5 <= values["scheduler_lease_seconds"] <= 3600:
         raise ConfigError(f"SCHEDULER_LEASE_SECONDS must be 5 to 3600, got {values['scheduler_lease_seconds']}")
-    values.update(overrides)
     return Settings(**values)
 
 
