@@ -120,7 +120,9 @@ def add_org(name: str, credit_code: str, kind: str, region: str) -> None:
     help="角色（可重复）：bidder 投标人、tenderee 招标人、agency 招标代理机构、staff 交易中心工作人员、"
     "expert 评标专家、supervisor 行政监督人员、issuer 保函出具机构、admin 系统管理员",
 )
-@click.password_option()
+@click.password_option(
+    prompt="密码 (password, 10+ characters)", confirmation_prompt="再输入一次 (repeat for confirmation)"
+)
 def add_user(
     username: str, display_name: str, organisation_id: int | None, roles: tuple[str, ...], password: str
 ) -> None:
