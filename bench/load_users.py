@@ -97,65 +97,35 @@ class Bidder(HttpUser):
             self._finish({"outcome": "late", "step": step})
         self._finish({"outcome": "refused", "step": step, "status": r.status_code, "body": r.text[:300]})
 
+    def _step(self, method: str, url: str, name: str, ok: tuple[int, ...], step: str, **kw: Any) -> Any:
+        """One request of the submission: a 5xx is a failure, a refusal ends this bidder's turn
+        (named, as late or as refused), and the answer's JSON goes on."""
+        with self.client.request(
+            method, url, headers=self.h | kw.pop("headers", {}), name=name, catch_response=True, timeout=TIMEOUT, **kw
+        ) as r:
+            if r.status_code >= 500:
+                r.failure(f"5xx {r.status_code}")
+            else:
+                r.success()
+            if r.status_code not in ok:
+                self._refused(r, step)
+            return r.json()
+
     @task
     def submit(self) -> None:
-        me, h = self.me, self.h
+        me = self.me
         for path in random.sample(PLAN["reads"], 2):
             self.client.get(path, name="portal read", timeout=TIMEOUT)
-        with self.client.post(
-            f"/api/v1/tenders/{me['tender']}/interest", headers=h, name="register", catch_response=True
-        ) as r:
-            if r.status_code >= 500:
-                r.failure(f"5xx {r.status_code}")
-            elif r.status_code in (200, 201):
-                r.success()
-            else:
-                r.success()
-                self._refused(r, "register")
+        self._step("POST", f"/api/v1/tenders/{me['tender']}/interest", "register", (200, 201), "register")
         init = {"tender": me["tender"], "lot": 1, "size": me["size"], "head": me["head"]}
-        with self.client.post(
-            "/api/v1/bids/uploads", json=init, headers=h, name="upload init", catch_response=True, timeout=TIMEOUT
-        ) as r:
-            if r.status_code >= 500:
-                r.failure(f"5xx {r.status_code}")
-            else:
-                r.success()
-            if r.status_code != 201:
-                self._refused(r, "init")
-            up = r.json()
-        ps = up["part_size"]
+        up = self._step("POST", "/api/v1/bids/uploads", "upload init", (201,), "init", json=init)
+        ps, base = up["part_size"], f"/api/v1/bids/uploads/{up['upload_id']}"
         for n, prefix in enumerate(me["prefixes"], start=1):
             start = (n - 1) * ps
             body = Slice(me["sealed"], start, min(ps, me["size"] - start))
-            headers = h | {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"}
-            with self.client.put(
-                f"/api/v1/bids/uploads/{up['upload_id']}/parts/{n}",
-                data=body,
-                headers=headers,
-                name="upload part",
-                catch_response=True,
-                timeout=TIMEOUT,
-            ) as r:
-                if r.status_code >= 500:
-                    r.failure(f"5xx {r.status_code}")
-                else:
-                    r.success()
-                if r.status_code != 200:
-                    self._refused(r, f"part {n}")
-        with self.client.post(
-            f"/api/v1/bids/uploads/{up['upload_id']}/complete",
-            headers=h,
-            name="upload complete",
-            catch_response=True,
-            timeout=TIMEOUT,
-        ) as r:
-            if r.status_code >= 500:
-                r.failure(f"5xx {r.status_code}")
-            else:
-                r.success()
-            if r.status_code != 201:
-                self._refused(r, "complete")
-            got = r.json()
+            headers = {"X-Prefix-SM3": prefix, "Content-Type": "application/octet-stream"}
+            self._step("PUT", f"{base}/parts/{n}", "upload part", (200,), f"part {n}", data=body, headers=headers)
+        got = self._step("POST", f"{base}/complete", "upload complete", (201,), "complete")
         self._finish({"outcome": "accepted", "sm3": got["ciphertext_sm3"], "received_at": got["received_at"]})
 
 
