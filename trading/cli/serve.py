@@ -163,6 +163,10 @@ def scheduler(once: bool) -> None:
     sched.shutdown()
 
 
+#: worker processes dying within 10 s of their start, in a row, after which ``ggzy workers`` fails
+QUICK_DEATHS = 5
+
+
 @click.command(help="运行开标解密工作进程 (run the opening's decryption workers)")
 @click.option("--processes", default=2, show_default=True, type=int)
 def workers(processes: int) -> None:
@@ -171,22 +175,36 @@ def workers(processes: int) -> None:
     def started() -> Any:
         proc = ctx.Process(target=decryption_worker, daemon=True)
         proc.start()
+        proc.began = time.monotonic()  # type: ignore[attr-defined]
         return proc
 
     procs = [started() for _ in range(max(1, processes))]
     click.echo(f"已启动 {len(procs)} 个开标解密工作进程 (decryption workers started)")
+    quick_deaths = 0
 
     def replace_the_dead() -> bool:
         # one process's death (a package that broke it, the OOM killer) must not stop the others:
-        # it is started again, and its job is queued again by the others' sweep
+        # it is started again, and its job is queued again by the others' sweep. Processes that die
+        # as they start (bad settings, no database) are not restarted in a tight loop: after
+        # QUICK_DEATHS in a row the command fails, so that its supervisor sees it and backs off.
+        nonlocal quick_deaths
         for i, proc in enumerate(procs):
-            if not proc.is_alive():
-                procs[i] = started()
-                click.echo(
-                    f"解密工作进程 {proc.pid} 已退出（退出码 {proc.exitcode}），已重新启动 {procs[i].pid} "
-                    f"(decryption worker {proc.pid} exited with {proc.exitcode}; started {procs[i].pid})",
-                    err=True,
+            if proc.is_alive():
+                continue
+            lived = time.monotonic() - proc.began
+            quick_deaths = quick_deaths + 1 if lived < 10 else 0
+            if quick_deaths >= QUICK_DEATHS:
+                raise click.ClickException(
+                    f"解密工作进程连续 {quick_deaths} 次启动后即退出，请查看上面的错误 "
+                    f"(decryption workers keep dying at start; see the errors above)"
                 )
+            time.sleep(0.5 * 2 ** (quick_deaths - 1) if quick_deaths else 0)  # 0.5, 1, 2, 4 s
+            procs[i] = started()
+            click.echo(
+                f"解密工作进程 {proc.pid} 已退出（退出码 {proc.exitcode}），已重新启动 {procs[i].pid} "
+                f"(decryption worker {proc.pid} exited with {proc.exitcode}; started {procs[i].pid})",
+                err=True,
+            )
         return True
 
     until_signalled(replace_the_dead)

@@ -123,7 +123,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_signed_in": _c("尚未签到", 409),
     "already_decrypted": _c("投标文件已经解密", 409),
     "decryption_running": _c("上一次解密仍在处理中", 409),
-    "decryption_set_aside": _c("解密已多次中断并搁置，请联系工作人员核查", 409),
+    "decryption_set_aside": _c("解密已两次中断并搁置，本次开标不能再提交密钥", 409),
     "already_confirmed": _c("已经确认开标记录", 409),
     "not_opened": _c("投标文件尚未解密，不能进行此操作", 409),
     "not_a_bidder": _c("贵单位在本标段没有有效投标", 403),

@@ -110,7 +110,7 @@ def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conf
     ) >= MAX_SET_ASIDE:
         # each release may cost up to three worker processes (MAX_ATTEMPTS); a package that keeps
         # killing them is not run again and again while the other bidders wait for theirs
-        return Conflict("解密已多次中断并搁置，请联系工作人员核查", code="decryption_set_aside")
+        return Conflict("解密已两次中断并搁置，本次开标不能再提交密钥", code="decryption_set_aside")
     return None
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import secrets
 import socket
 import tempfile
@@ -125,16 +126,17 @@ def worker_name() -> str:
     """A worker process's name, ``host:pid:token``. The random token tells apart two processes of
     the same host name and pid (a container restarted by its policy has both again). A name of
     this form says that its process holds its liveness lock; workers of releases before the lock
-    named themselves ``host:pid`` and hold none."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    named themselves ``host:pid`` (and are treated as holding none)."""
+    return f"{socket.gethostname()[:48]}:{os.getpid()}:{secrets.token_hex(4)}"  # fits worker's 80
 
 
 def holds_liveness(worker: str | None) -> bool:
-    """Whether the worker of this name holds a liveness lock while it lives (``worker_name``)."""
-    return worker is not None and worker.count(":") == 2
+    """Whether the worker of this name holds a liveness lock while it lives (``worker_name``): the
+    name ends in a pid and an 8-digit hex token (a pid alone never has 8 digits of hex after it)."""
+    return worker is not None and re.fullmatch(r".+:\d+:[0-9a-f]{8}", worker) is not None
 
 
-def _liveness_key(worker: str) -> int:
+def liveness_key(worker: str) -> int:
     """The second key of ``worker``'s liveness lock: 32 bits of the SM3 of its name."""
     return int.from_bytes(sm3(worker.encode())[:4], "big", signed=True)
 
@@ -147,7 +149,24 @@ class Liveness:
 
     def __init__(self, url: str) -> None:
         self.worker = worker_name()
-        self._engine = create_engine(url, poolclass=NullPool) if url.startswith("postgresql") else None
+        self._engine = (
+            create_engine(
+                url,
+                poolclass=NullPool,
+                # the client's side too: a silently dropped network fails the next check in about a
+                # minute, not TCP's fifteen; the name lets a reaper of idle sessions leave it alone
+                connect_args={
+                    "application_name": "ggzy-liveness",
+                    "connect_timeout": 10,
+                    "keepalives": 1,
+                    "keepalives_idle": 30,
+                    "keepalives_interval": 10,
+                    "keepalives_count": 3,
+                },
+            )
+            if url.startswith("postgresql")
+            else None
+        )
         self._conn: Connection | None = None
 
     def hold(self) -> None:
@@ -164,12 +183,17 @@ class Liveness:
                 self.release()  # cut: the lock went with it; take it again on a new connection
         conn = self._engine.connect()
         try:
-            for setting in ("tcp_keepalives_idle = 30", "tcp_keepalives_interval = 10", "tcp_keepalives_count = 3"):
+            for setting in (
+                "tcp_keepalives_idle = 30",
+                "tcp_keepalives_interval = 10",
+                "tcp_keepalives_count = 3",
+                "idle_session_timeout = 0",  # idle between checks by design
+            ):
                 conn.execute(text(f"SET {setting}"))
             # never waits: a lock held by another session is a 32-bit key shared by chance, and
             # a new name settles it
             while not conn.scalar(
-                text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(self.worker)}
+                text("SELECT pg_try_advisory_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": liveness_key(self.worker)}
             ):
                 self.worker = worker_name()
             conn.commit()  # a session-level lock: it outlives this transaction, not the connection
@@ -197,7 +221,7 @@ def worker_alive(session: Session, worker: str | None) -> bool:
         return True
     assert worker is not None
     got = session.scalar(
-        text("SELECT pg_try_advisory_xact_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": _liveness_key(worker)}
+        text("SELECT pg_try_advisory_xact_lock(:c, :k)"), {"c": LIVENESS_LOCK_CLASS, "k": liveness_key(worker)}
     )
     return not got
 
@@ -213,15 +237,16 @@ def lost(session: Session, job: DecryptionJob, now: dt.datetime) -> bool:
 
 
 def requeue_stale(session: Session, now: dt.datetime) -> int:
-    """Queue again the jobs whose worker was lost (no longer alive, or running past
-    ``STALE_AFTER``); one lost ``MAX_ATTEMPTS`` times is set aside instead (before, a package that
-    killed its worker was retried every ten minutes for ever).
+    """Queue again the jobs whose worker was lost (``lost``); one lost ``MAX_ATTEMPTS`` times is
+    set aside instead (before, a package that killed its worker was retried every ten minutes for
+    ever).
 
     Set aside means failed with the platform's fault, code ``worker_crashed``: the bid is not
     blamed (撤回 at the window's end, not 撤销), since a lost worker may as well be the host's
     doing as the package's; the package's bounds are the bidder's, and those are checked and
     named (``signing.bounded_zip``). Staff see the code and the attempts in the record's evidence
-    and in the audit trail; the bidder may release its key again within the window."""
+    and in the audit trail; the bidder may release its key again within the window, twice at most
+    (``trading.opening.bidders.MAX_SET_ASIDE``)."""
     q = select(DecryptionJob).where(DecryptionJob.state == JobState.RUNNING).order_by(DecryptionJob.id)
     if session.get_bind().dialect.name == "postgresql":
         q = locked(q, skip_locked=True)  # two workers sweeping at once requeue each job once
@@ -489,10 +514,17 @@ def work(database: Database, services: Services, stop: threading.Event, poll: fl
     alive = Liveness(database.url)
     try:
         while not stop.is_set():
-            alive.hold()
-            with database.session() as s:
-                requeue_stale(s, clock.now())
-            if not run_pending(database, services, overlap=True, alive=alive):
-                stop.wait(poll)
+            try:
+                alive.hold()
+                with database.session() as s:
+                    requeue_stale(s, clock.now())
+                if not run_pending(database, services, overlap=True, alive=alive):
+                    stop.wait(poll)
+            except DBAPIError:
+                # the database restarting or failing over: wait for it rather than die (a dead
+                # worker is restarted, but every restart costs an interpreter's start)
+                log.exception("decryption worker %s lost the database; trying again", alive.worker)
+                alive.release()
+                stop.wait(5)
     finally:
         alive.close()

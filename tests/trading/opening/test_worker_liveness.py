@@ -22,6 +22,7 @@ from trading.opening.decryption import (
     LIVENESS_LOCK_CLASS,
     Liveness,
     claim,
+    liveness_key,
     requeue_stale,
     run_pending,
     worker_alive,
@@ -106,10 +107,11 @@ def test_a_worker_cut_from_the_database_takes_its_lock_again_before_it_claims(pg
     with db.engine.connect() as admin:  # the server ends the worker's session
         admin.execute(
             text(
-                "SELECT pg_terminate_backend(pid) FROM pg_locks"
-                " WHERE locktype = 'advisory' AND classid = :c AND granted"
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND classid = :c AND objid::bigint = CAST(:k AS bigint) & 4294967295"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ),
-            {"c": LIVENESS_LOCK_CLASS},
+            {"c": LIVENESS_LOCK_CLASS, "k": liveness_key(alive.worker)},
         )
         admin.commit()
     with db.session() as s:

@@ -66,3 +66,23 @@ def test_a_dead_decryption_worker_is_started_again(tmp_path: pathlib.Path) -> No
             proc.terminate()
             proc.wait(30)
         assert "开标解密工作进程已停止" in log.read_text()
+
+
+def test_workers_that_die_as_they_start_make_the_command_fail(tmp_path: pathlib.Path) -> None:
+    """Processes that cannot start (here: production settings without a secret) are not restarted
+    in a tight loop for ever: after five quick deaths in a row, backing off between them, the
+    command fails so that its supervisor sees it."""
+    env = {**os.environ, "GGZY_ENV": "production", "GGZY_INSTANCE": str(tmp_path / "instance")}
+    for k in ("SECRET_KEY", "DATABASE_URL"):
+        env.pop(k, None)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "trading.cli", "workers", "--processes", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert "连续 5 次启动后即退出" in done.stderr
+    assert time.monotonic() - started > 7  # 0.5 + 1 + 2 + 4 s between the restarts
