@@ -405,8 +405,7 @@ def work(database: Database, services: Services, stop: threading.Event, poll: fl
     try:
         while not stop.is_set():
             try:
-                alive.hold()
-                with database.session() as s:
+                with database.session() as s:  # run_pending takes or checks the lock before each claim
                     requeue_stale(s, clock.now())
                 if not run_pending(database, services, overlap=True, alive=alive):
                     stop.wait(poll)
