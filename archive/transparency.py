@@ -117,6 +117,9 @@ def consistency_proof(session: Session, old: int, new: int) -> list[bytes]:
 
 
 # ---------------------------------------------------------------- checkpoints
+CLOCK_SKEW = dt.timedelta(seconds=2)  # hosts kept by NTP agree within milliseconds; 2 s is generous
+
+
 def request_checkpoint(session: Session, reason: str, subject: str | None = None) -> LogCheckpoint:
     """Ask for a checkpoint covering every event so far (call after recording the moment's event)."""
     session.flush()
@@ -141,15 +144,20 @@ def sign_pending(
     session: Session,
     key: PrivateKey,
     cert: Certificate,
-    now: dt.datetime | None = None,
     *,
     store: ObjectStore | None = None,
     retain_until: dt.datetime | None = None,
 ) -> int:
     """Sign every requested checkpoint (the scheduler's job), and write each to ``store`` with
     COMPLIANCE retention before the transaction that records it commits: a checkpoint the store
-    refused stays unsigned and is signed again at the next run."""
-    now = now or clock.now()
+    refused stays unsigned and is signed again at the next run.
+
+    The signing time is read after the rows are locked, never taken from the caller: a caller's
+    instant from before the lock can precede an event another process committed meanwhile, and
+    the verifier rightly refuses an event later than the checkpoint that covers it. A signer whose
+    clock lags the host that wrote the newest covered event by up to ``CLOCK_SKEW`` signs at that
+    event's time instead (times in the log never decrease, so it is the latest covered); an event
+    further ahead is no clock error but a forged or misset time, and the verifier names it."""
     pending = session.scalars(
         locked(select(LogCheckpoint).where(LogCheckpoint.statement.is_(None)).order_by(LogCheckpoint.id))
     ).all()
@@ -157,6 +165,10 @@ def sign_pending(
         if cp.tree_size == 0:
             session.delete(cp)
             continue
+        now = clock.as_utc(clock.now())
+        newest = session.scalar(select(AuditEvent.at).where(AuditEvent.seq == cp.tree_size))
+        if newest is not None and now < clock.as_utc(newest) <= now + CLOCK_SKEW:
+            now = clock.as_utc(newest)
         root = root_at(session, cp.tree_size)
         body = checkpoint_body(cp.tree_size, root, cp.reason, cp.subject, cp.id)
         data = sign_statement(CHECKPOINT_TYPE, body, key=key, cert=cert, now=now).to_json()

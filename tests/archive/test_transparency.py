@@ -72,6 +72,33 @@ def test_checkpoints_signed_and_verify_log_finds_tampering(session: Session, app
     session.rollback()
 
 
+def test_a_checkpoint_is_never_signed_before_an_event_it_covers(session: Session, app: Flask) -> None:
+    """Two ways the signing instant could precede a covered event: the scheduler's job took its
+    ``now`` before another process committed the event (seen on PostgreSQL with two schedulers),
+    and the signer's clock lags the host that wrote the event. Either way verify-log must pass."""
+    keys = platform_keys(app)
+    start = clock.now() + dt.timedelta(hours=1)  # later than every event already in the log
+    with clock.frozen(start) as frozen:
+        job_started = clock.now()
+        frozen.advance(seconds=3)  # an app process records and asks for a checkpoint meanwhile
+        append(session, 2)
+        log.request_checkpoint(session, "test_moment")
+        frozen.advance(seconds=1)
+        assert sign_checkpoints_job(session, job_started, services(app)) >= 1
+        signed = log.signed_checkpoints(session)[-1]
+        assert clock.as_utc(signed.signed_at) == start + dt.timedelta(seconds=4)  # read at signing
+
+        append(session, 1)  # written on a host whose clock runs 2 s ahead of the signer's
+        written = clock.as_utc(session.scalar(select(AuditEvent.at).order_by(AuditEvent.seq.desc()).limit(1)))
+        log.request_checkpoint(session, "test_moment")
+        frozen.set(written - dt.timedelta(seconds=2))
+        log.sign_pending(session, keys.sign_key, keys.sign_cert)
+        assert clock.as_utc(log.signed_checkpoints(session)[-1].signed_at) == written
+        checked, problems = log.verify_log(session, keys.sign_cert)
+    assert checked >= 2 and problems == []
+    session.rollback()
+
+
 def test_a_dropped_event_is_found(session: Session, app: Flask) -> None:
     keys = platform_keys(app)
     append(session, 6)

@@ -24,6 +24,4 @@ def sign_checkpoints_job(session: Session, now: dt.datetime, services: Services)
     log.anchor_checkpoint(session, dt.timedelta(seconds=settings.checkpoint_anchor_seconds), now)
     keys = services.keys
     retain = now + dt.timedelta(days=365 * settings.archive_retention_years + 4)
-    return log.sign_pending(
-        session, keys.sign_key, keys.sign_cert, now, store=services.archive_store, retain_until=retain
-    )
+    return log.sign_pending(session, keys.sign_key, keys.sign_cert, store=services.archive_store, retain_until=retain)
