@@ -7,7 +7,9 @@ import pathlib
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect
 
+from tests.conftest import fresh_pg_database
 from trading.cli import main
 
 
@@ -82,3 +84,57 @@ def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) 
         ["ca", "issue", str(tmp_path / "bad.pub"), "--usage", "sign", "--cn", "x", "--out", str(tmp_path / "bad.crt")],
     )
     assert r.exit_code != 0 and not (tmp_path / "bad.crt").exists()
+
+
+def test_init_never_makes_new_keys_for_a_database_that_holds_a_trail(
+    instance: pathlib.Path, tmp_path: pathlib.Path
+) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    r = runner.invoke(
+        main,
+        [
+            "users",
+            "add-org",
+            "--name",
+            "某公司",
+            "--credit-code",
+            "91350100M000100Y43",
+            "--kind",
+            "enterprise",
+            "--region",
+            "350100",
+        ],
+    )
+    assert r.exit_code == 0, r.output  # an audit event, signed into the trail by these keys
+    (instance / "ca").rename(tmp_path / "ca-offline")  # a new host, or a lost keys folder
+    r = runner.invoke(main, ["init"])
+    assert r.exit_code == 1 and "离线备份" in r.output and "never makes new keys" in r.output, r.output
+    assert not (instance / "ca").exists()
+    (tmp_path / "ca-offline").rename(instance / "ca")  # the keys put back: init is a no-op again
+    assert runner.invoke(main, ["init"]).exit_code == 0
+
+
+def test_production_init_without_a_key_password_touches_nothing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    with fresh_pg_database("ggzy_init_nopw") as url:
+        for k, v in {
+            "GGZY_ENV": "production",
+            "GGZY_INSTANCE": str(tmp_path / "instance"),
+            "DATABASE_URL": url,
+            "OBJECT_STORE_URL": "minio://a:b@127.0.0.1:9/objects",
+            "ARCHIVE_STORE_URL": "minio://a:b@127.0.0.1:9/archive",
+            "SECRET_KEY": "x" * 40,
+        }.items():
+            monkeypatch.setenv(k, v)
+        for var in ("PLATFORM_KEY_PASSWORD", "PLATFORM_KEYS_DIR"):
+            monkeypatch.delenv(var, raising=False)
+        r = CliRunner().invoke(main, ["init"])
+        assert r.exit_code == 2 and "PLATFORM_KEY_PASSWORD" in r.output, r.output
+        engine = create_engine(url)
+        try:
+            assert inspect(engine).get_table_names() == []  # no schema made before the refusal
+        finally:
+            engine.dispose()
+        assert not (tmp_path / "instance" / "ca").exists()

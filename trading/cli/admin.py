@@ -4,7 +4,6 @@ users, the platform CA's certificates, and the embedded demo."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import pathlib
 
 import click
@@ -18,13 +17,23 @@ from trading.core.config import ConfigError
 @click.command(help="创建实例目录、数据库结构和平台密钥 (create the instance folder, schema and platform keys)")
 def init() -> None:
     from signing.sm2 import check_key_password
-    from trading.core.db import upgrade
-    from trading.core.platform_keys import ensure_platform_keys, keys_dir
+    from trading.core.db import has_history, upgrade
+    from trading.core.platform_keys import ensure_platform_keys, key_password, keys_dir
 
+    # every refusal before anything is created or migrated: nothing half-made is left
     s = settings()
-    password = os.environ.get("PLATFORM_KEY_PASSWORD")
-    if password and not (keys_dir(s) / "root.crt").exists():
-        check_key_password(password.encode())  # before anything is created: nothing half-made is left
+    password = key_password(s)
+    if not (keys_dir(s) / "root.crt").exists():
+        if password:
+            check_key_password(password)
+        if has_history(s.database_url):
+            # new keys would orphan every signature, certificate and checkpoint the trail holds
+            raise click.ClickException(
+                f"数据库已有审计记录，但 {keys_dir(s)} 中没有平台密钥：请从离线备份放回密钥目录"
+                "（PLATFORM_KEYS_DIR），不要生成新的平台根证书"
+                " (the database holds a trail signed with keys that are not here: restore the keys"
+                " folder from its offline copy; ggzy init never makes new keys for it)"
+            )
     s.instance.mkdir(parents=True, exist_ok=True)
     upgrade(s.database_url)
     keys = ensure_platform_keys(s)

@@ -9,9 +9,10 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from sqlalchemy import Enum, MetaData, create_engine, event, select
+from sqlalchemy import Enum, MetaData, create_engine, event, inspect, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from archive.db import NAMING_CONVENTION, UTCDateTime, locked
 
@@ -102,6 +103,19 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+def has_history(url: str) -> bool:
+    """Whether the database already holds an audit trail: a platform that signed things with keys
+    that must be restored, never made anew (an empty or absent schema holds none)."""
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        if not inspect(engine).has_table("audit_event"):
+            return False
+        with engine.connect() as c:
+            return c.scalar(text("SELECT 1 FROM audit_event LIMIT 1")) is not None
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:

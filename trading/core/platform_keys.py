@@ -40,7 +40,8 @@ def keys_dir(settings: Settings) -> pathlib.Path:
     return pathlib.Path(os.environ.get("PLATFORM_KEYS_DIR") or settings.instance / "ca")
 
 
-def _password(settings: Settings) -> bytes | None:
+def key_password(settings: Settings) -> bytes | None:
+    """PLATFORM_KEY_PASSWORD, refused by name when production mode runs without it."""
     pw = os.environ.get("PLATFORM_KEY_PASSWORD")
     if settings.is_production and not pw:
         raise ConfigError("production mode needs PLATFORM_KEY_PASSWORD for the platform keys")
@@ -56,7 +57,7 @@ def _write_private(path: pathlib.Path, data: bytes) -> None:
 def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平台") -> PlatformKeys:
     """Load the platform keys, creating them on first use (``ggzy init``)."""
     d = keys_dir(settings)
-    pw = _password(settings)
+    pw = key_password(settings)
     if (d / "root.crt").exists():
         key_encryption_key(settings, create=True)  # instances made before the KEK existed get one here
         return load_platform_keys(settings)
@@ -77,7 +78,7 @@ def ensure_platform_keys(settings: Settings, name: str = "公共资源交易平�
 
 def load_platform_keys(settings: Settings) -> PlatformKeys:
     d = keys_dir(settings)
-    pw = _password(settings)
+    pw = key_password(settings)
     try:
         ca = CertificateAuthority(
             PrivateKey.from_pem((d / "root.key").read_bytes(), pw), Certificate.from_pem((d / "root.crt").read_bytes())
@@ -153,7 +154,7 @@ def key_encryption_key(settings: Settings, *, create: bool = False) -> bytes:
     since a machine that made its own would wrap rows no other machine can open. Read once per
     process."""
     d = keys_dir(settings)
-    path, pw = d / KEK_FILE, _password(settings)
+    path, pw = d / KEK_FILE, key_password(settings)
     with _kek_lock:
         cached = _kek_cache.get((str(path), pw))
         if cached is not None:
