@@ -105,6 +105,7 @@ ACTION_LABELS: dict[str, str] = {
     "ceremony.advance_failed": "开标自动推进失败",
     "decryption.requeue": "解密任务重新排队",
     "decryption.set_aside": "解密任务搁置",
+    "decryption.set_aside_lift": "准许再次解密",
     "opening.joint_advance": "合并开标：各标段进入下一环节",
     "opening.joint_pause": "合并开标：暂停",
     "opening.joint_resume": "合并开标：恢复",

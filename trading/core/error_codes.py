@@ -123,7 +123,7 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_signed_in": _c("尚未签到", 409),
     "already_decrypted": _c("投标文件已经解密", 409),
     "decryption_running": _c("上一次解密仍在处理中", 409),
-    "decryption_set_aside": _c("解密已两次中断并搁置，本次开标不能再提交密钥", 409),
+    "decryption_set_aside": _c("解密已两次中断并搁置，须经工作人员核查准许后才能再次提交密钥", 409),
     "already_confirmed": _c("已经确认开标记录", 409),
     "not_opened": _c("投标文件尚未解密，不能进行此操作", 409),
     "not_a_bidder": _c("贵单位在本标段没有有效投标", 403),
@@ -257,6 +257,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # -- opening (named stage routes, decryption records)
     "stage_not_next": _c("所请求的阶段不是当前阶段的合法下一步；响应说明当前阶段与可进入的阶段", 409),
     "unknown_stage": _c("没有这个名称的开标阶段", 404),
+    "not_set_aside": _c("该投标人的解密没有被搁置", 409),
+    "no_such_seat": _c("本标段没有该投标人", 404),
     "worker_crashed": _c("解密任务多次中断，已搁置待工作人员核查（记录在解密结果中，不是请求错误）", 409),
     "database_unavailable": _c("数据库不可用（健康检查）", 503),
     # -- signals (collusion signals after the opening)

@@ -325,6 +325,23 @@ def extend(ceremony_id: int) -> Response:
     return _done(c)
 
 
+@api.post("/ceremonies/<int:ceremony_id>/set-aside/<credit_code>/lift")
+@requires(Permission.CEREMONY_HOST)
+@documented(
+    "准许被搁置的投标人再次提交密钥",
+    body=ReasonIn,
+    ok=CeremonyOut,
+    errors=("wrong_stage", "not_set_aside", "no_such_seat"),
+)
+def lift_set_aside(ceremony_id: int, credit_code: str) -> Response:
+    """After two releases of one bidder's key were set aside (``decryption_set_aside``), staff who
+    have found the cause let it release once more in the window that is left, with a reason."""
+    data = web.json_body(ReasonIn)
+    c = current(ceremony_id, for_update=True)
+    bidders.lift_set_aside(web.db(), web.require_user(), c, credit_code, data.reason)
+    return _done(c)
+
+
 def record_file(ceremony_id: int, fmt: str) -> Response:
     """The opening record (published on the platform, EB) as ``fmt``: json, pdf, or sig, the
     platform's signed statement naming both files' SM3. ``?final=1``: the final record."""

@@ -19,10 +19,12 @@ from trading.accounts.models import Role, User
 from trading.bids.models import Bid
 from trading.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from trading.opening.ceremonies import add_event, lot_of, my_seat, tender_of
-from trading.opening.controls import require_host
+from trading.opening.controls import reason_text, require_host
 from trading.opening.display import credit_code_of, org_name
 from trading.opening.models import (
     FINAL_STAGES,
+    LIFTED,
+    WORKER_CRASHED,
     Audience,
     Ceremony,
     CeremonyBidder,
@@ -100,18 +102,64 @@ def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conf
         )
     ):
         return Conflict("上一次解密仍在处理中", code="decryption_running")
-    if (
-        session.scalar(
-            select(func.count())
-            .select_from(DecryptionJob)
-            .where(DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.error_code == "worker_crashed")
-        )
-        or 0
-    ) >= MAX_SET_ASIDE:
+    if held_back(session, seat):
         # each release may cost up to three worker processes (MAX_ATTEMPTS); a package that keeps
         # killing them is not run again and again while the other bidders wait for theirs
-        return Conflict("解密已两次中断并搁置，本次开标不能再提交密钥", code="decryption_set_aside")
+        return Conflict("解密已两次中断并搁置，须经工作人员核查准许后才能再次提交密钥", code="decryption_set_aside")
     return None
+
+
+def held_back(session: Session, seat: CeremonyBidder) -> bool:
+    """Whether this seat's releases were set aside ``MAX_SET_ASIDE`` times since staff last let it
+    release again (``lift_set_aside``)."""
+    q = select(func.count()).where(
+        DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.error_code == WORKER_CRASHED
+    )
+    if seat.set_aside_lifted_through is not None:
+        q = q.where(DecryptionJob.id > seat.set_aside_lifted_through)
+    return (session.scalar(q) or 0) >= MAX_SET_ASIDE
+
+
+def lift_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflict | None:
+    """Why staff may not let this seat release its key again now (None: they may)."""
+    if c.stage is not Stage.DECRYPTING:
+        return Conflict(f"当前为{c.stage.label}阶段，只能在解密阶段准许再次解密", code="wrong_stage")
+    if seat.outcome is not Outcome.PENDING or not held_back(session, seat):
+        return Conflict("该投标人的解密没有被搁置", code="not_set_aside")
+    return None
+
+
+def lift_set_aside(session: Session, staff: User, c: Ceremony, credit_code: str, reason: str) -> CeremonyBidder:
+    """Staff, having looked into why the decryption workers died (a host out of memory, say, not
+    the package), let one bidder release its key again in the window that is left: its set-aside
+    releases count from zero again. 《电子招标投标办法》第三十一条 makes a bid left undecrypted
+    for a cause not the bidder's a withdrawal (撤回), for which the bidder may claim its loss: a
+    platform fault put right within the window costs it nothing. Staff give the reason; the room's
+    log shows it and the audit trail keeps it with the staff member."""
+    require_host(staff)  # in a joint opening too: seats are each lot's, in the lot's own room
+    seat = next((s for s in c.bidders if credit_code_of(session, s.org_id) == credit_code), None)
+    if seat is None:
+        raise NotFound("本标段没有该投标人", code="no_such_seat")
+    _refuse(lift_refusal(session, c, seat))
+    reason = reason_text(reason)
+    seat.set_aside_lifted_through = session.scalar(
+        select(func.max(DecryptionJob.id)).where(DecryptionJob.ceremony_bidder_id == seat.id)
+    )
+    record_event(session, staff, "decryption.set_aside_lift", c, {"bidder": credit_code, "reason": reason})
+    name = org_name(session, seat.org_id)
+    add_event(session, c, "decryption", {"bidder": name, "state": LIFTED, "note": f"准许{name}再次提交密钥：{reason}"})
+    return seat
+
+
+def set_aside_seats(session: Session, c: Ceremony) -> list[dict[str, str]]:
+    """The seats held back now, for the host's page and state (staff only)."""
+    if c.stage is not Stage.DECRYPTING:
+        return []
+    return [
+        {"credit_code": credit_code_of(session, s.org_id), "bidder": org_name(session, s.org_id)}
+        for s in c.bidders
+        if s.outcome is Outcome.PENDING and held_back(session, s)
+    ]
 
 
 def submit_decryption(

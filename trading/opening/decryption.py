@@ -44,7 +44,7 @@ from trading.core.services import Services
 from trading.opening.ceremonies import add_event
 from trading.opening.ceremony_key import CeremonyKeyUnreadable, open_ceremony_key
 from trading.opening.display import org_name
-from trading.opening.models import Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
+from trading.opening.models import WORKER_CRASHED, Ceremony, CeremonyBidder, DecryptionJob, Fault, JobState, Outcome
 from trading.opening.worker_liveness import Liveness, holds_liveness, worker_alive
 from trading.pki.operations import trust_store
 from trading.tenders.models import Lot, Tender
@@ -136,7 +136,8 @@ def requeue_stale(session: Session, now: dt.datetime) -> int:
     doing as the package's; the package's bounds are the bidder's, and those are checked and
     named (``signing.bounded_zip``). Staff see the code and the attempts in the record's evidence
     and in the audit trail; the bidder may release its key again within the window, twice at most
-    (``trading.opening.bidders.MAX_SET_ASIDE``)."""
+    (``trading.opening.bidders.MAX_SET_ASIDE``), and again after staff look into it and lift the
+    hold (``trading.opening.bidders.lift_set_aside``)."""
     q = select(DecryptionJob).where(DecryptionJob.state == JobState.RUNNING).order_by(DecryptionJob.id)
     if session.get_bind().dialect.name == "postgresql":
         q = locked(q, skip_locked=True)  # two workers sweeping at once requeue each job once
@@ -158,7 +159,7 @@ def _set_aside(session: Session, job: DecryptionJob, now: dt.datetime) -> None:
     c = session.get(Ceremony, seat.ceremony_id)
     assert c is not None
     detail = f"处理 {job.attempts} 次均中断（最后一次 {job.worker}），已搁置待工作人员核查"
-    job.state, job.fault, job.error_code, job.error_detail = JobState.FAILED, Fault.PLATFORM, "worker_crashed", detail
+    job.state, job.fault, job.error_code, job.error_detail = JobState.FAILED, Fault.PLATFORM, WORKER_CRASHED, detail
     job.finished_at = now
     log.error("decryption job %s set aside after %s lost attempts", job.id, job.attempts)
     record_event(
@@ -166,13 +167,13 @@ def _set_aside(session: Session, job: DecryptionJob, now: dt.datetime) -> None:
         SYSTEM,
         "decryption.set_aside",
         c,
-        {"job": job.id, "attempts": job.attempts, "worker": job.worker, "code": "worker_crashed"},
+        {"job": job.id, "attempts": job.attempts, "worker": job.worker, "code": WORKER_CRASHED},
     )
     add_event(
         session,
         c,
         "decryption",
-        {"bidder": org_name(session, seat.org_id), "state": "failed", "code": "worker_crashed"},
+        {"bidder": org_name(session, seat.org_id), "state": "failed", "code": WORKER_CRASHED},
     )
 
 

@@ -98,6 +98,8 @@ JOB_STATE_LABELS = {
 #: Why a bid was not decrypted: the codes a decryption attempt or the classification at the end of
 #: the window leaves (``CeremonyBidder.outcome_reason``, ``DecryptionJob.error_code``); the bounds
 #: of ``signing.bounded_zip`` (``archive_*``) are told by their family (``reason_label``).
+WORKER_CRASHED = "worker_crashed"  # a release set aside after its workers died (the platform's fault)
+LIFTED = "lifted"  # a decryption event's state: staff let a seat held back release its key again
 REASON_LABELS = {
     "not_signed_in": "未签到",
     "no_key_released": "解密时间内未提交密钥",
@@ -106,7 +108,7 @@ REASON_LABELS = {
     "envelope_broken": "加密投标文件已损坏",
     "signature_invalid": "投标文件签名无效",
     "price_sheet_invalid": "开标一览表缺失或不符合要求",
-    "worker_crashed": "解密进程多次中断",
+    WORKER_CRASHED: "解密进程多次中断",
     "storage_corrupt": "平台存储的投标文件已损坏",
     "storage_error": "平台存储暂时不可用",
     "ceremony_key_unreadable": "开标密钥无法读取",
@@ -214,6 +216,9 @@ class CeremonyBidder(Base):
     confirmation: Mapped[Confirmation | None] = mapped_column(enum_column(Confirmation))
     confirmed_at: Mapped[dt.datetime | None]
     confirmation_signature: Mapped[str | None] = mapped_column(Text)
+    set_aside_lifted_through: Mapped[int | None] = mapped_column(
+        Integer, comment="the last set-aside decryption job before staff let this seat release its key again"
+    )
 
     ceremony: Mapped[Ceremony] = relationship(back_populates="bidders")
 

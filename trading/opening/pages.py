@@ -31,6 +31,7 @@ DONE = {
     "resume": "已继续",
     "extend": "本阶段已延长",
     "answer": "异议已答复",
+    "lift": "已准许该投标人再次提交密钥",
 }
 
 
@@ -96,6 +97,8 @@ def control(ceremony_id: int, action: str) -> ResponseReturnValue:
         elif action == "extend":
             data = web.form_body(ExtendIn)  # the form the joint room's extend reads too
             controls.extend(db, staff, c, data.minutes, data.reason)
+        elif action == "lift":
+            bidders.lift_set_aside(db, staff, c, form.get("credit_code", ""), form.get("reason", ""))
         elif action == "answer":
             objection = web.form_int("objection")  # not a number: no such objection
             bidders.answer_objection(db, staff, c, objection or 0, form.get("answer", ""))

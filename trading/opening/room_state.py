@@ -82,6 +82,8 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
         if failure is not None:
             failure.pop("message", None)  # the error's own text stays in the audit event and the log
         out["advance_failure"] = failure
+    if has(user, Permission.CEREMONY_HOST):
+        out["set_aside"] = bidders.set_aside_seats(db, c)
     return out
 
 

@@ -120,6 +120,14 @@ class CeremonyOut(Reply):
     me: MySeatOut | None = None
     counts: dict[str, int] | None = Field(default=None, description="工作人员：各解密结果的数量")
     advance_failure: dict[str, Any] | None = Field(default=None, description="工作人员：推进本阶段失败的记录")
+    set_aside: list[HeldBackOut] | None = Field(
+        default=None, description="工作人员：解密两次中断被搁置、须经准许才能再次提交密钥的投标人（解密阶段）"
+    )
+
+
+class HeldBackOut(Reply):
+    credit_code: str = Field(description="统一社会信用代码（准许再次解密时用）")
+    bidder: str = Field(description="投标人名称")
 
 
 class CeremoniesOut(Reply):

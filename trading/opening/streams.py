@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from trading.core.errors import InvalidInput
 from trading.core.schemas import whole_number
-from trading.opening.models import EVENT_KIND_LABELS, CeremonyEvent, JobState, Outcome, can_see, reason_label
+from trading.opening.models import EVENT_KIND_LABELS, LIFTED, CeremonyEvent, JobState, Outcome, can_see, reason_label
 
 Scope = tuple[bool, int | None]  # (staff or supervisor, the viewer's bidder organisation in this room)
 Scopes = dict[int, Scope]  # ceremony id → scope
@@ -80,4 +80,6 @@ def _state_label(state: str) -> str:
         return JobState(state).label
     if state in {o.value for o in Outcome}:
         return Outcome(state).label
+    if state == LIFTED:
+        return "准许再次解密"
     return state

@@ -22,12 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive import clock
-from archive.audit import SYSTEM
+from archive.audit import SYSTEM, AuditEvent
 from signing.envelope import DEFAULT_CHUNK, read_header
 from signing.errors import KeyFormatError
 from signing.price_sheet import FILENAME, build_price_sheet
 from signing.sm2 import PrivateKey
-from tests.factories import seal_bid, upload_bid
+from tests.factories import csrf_from, page_login, seal_bid, upload_bid
 from tests.signing.zips import MiB, RawEntry, entry, write_zip, zero_bomb
 from tests.trading.opening.test_ceremony import DECLARED, open_tender, release, signin_sig
 from trading.core.services import services
@@ -267,12 +267,9 @@ def test_a_job_that_keeps_losing_its_worker_is_set_aside_not_retried_for_ever(
     assert (seat.outcome, seat.outcome_reason) == (Outcome.WITHDRAWN, "worker_crashed")
 
 
-def test_a_key_whose_jobs_keep_killing_workers_is_not_run_for_ever(
-    client: FlaskClient, session: Session, app: Flask
-) -> None:
-    """After two releases set aside as worker_crashed (six lost worker processes), the seat may not
-    release again: staff look at it, and the other bidders' decryptions are not held up by it."""
-    t = open_tender(client, session, app, 3)
+def held_back(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dt.datetime:
+    """Bidder 0 releases its key twice in the decrypting window, and each time every worker that
+    takes the job dies; the instant returned is back inside the window."""
     now = t["deadline"] + dt.timedelta(seconds=1)
     with clock.frozen(now):
         decrypting(client, t)
@@ -287,10 +284,79 @@ def test_a_key_whose_jobs_keep_killing_workers_is_not_run_for_ever(
             assert requeue_stale(session, now) == 1
             session.commit()
         now = t["deadline"] + dt.timedelta(seconds=2)  # back inside the window for the next release
+    return now
+
+
+def test_a_key_whose_jobs_keep_killing_workers_is_not_run_for_ever(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """After two releases set aside as worker_crashed (six lost worker processes), the seat may not
+    release again: staff look at it, and the other bidders' decryptions are not held up by it."""
+    t = open_tender(client, session, app, 3)
+    now = held_back(client, session, app, t)
     with clock.frozen(now):
         r = release(client, t, 0)
         assert r.status_code == 409 and r.get_json()["error"]["code"] == "decryption_set_aside"
         assert release(client, t, 1).status_code == 202  # the others release as before
+
+
+def test_staff_who_found_the_cause_let_a_held_back_bidder_release_again(
+    client: FlaskClient, session: Session, app: Flask
+) -> None:
+    """The hold of ``decryption_set_aside`` is lifted only by staff, with a reason, in the
+    decrypting window, for a seat held back; the bidder may then release once more."""
+    t = open_tender(client, session, app, 3)
+    now = held_back(client, session, app, t)
+    room = f"/api/v1/ceremonies/{t['cid']}"
+    held, other = (b.user.organisation.credit_code for b in t["bidders"][:2])  # type: ignore[union-attr]
+    lift = f"{room}/set-aside/{held}/lift"
+    with clock.frozen(now):
+        st = client.get(room, headers=t["staff"]).get_json()
+        assert [h["credit_code"] for h in st["set_aside"]] == [held]
+        assert "set_aside" not in client.get(room, headers=t["headers"][1]).get_json()  # staff only
+        page = app.test_client()
+        page_login(page, t["staff_username"])
+        html = page.get(f"/ceremonies/{t['cid']}").get_data(as_text=True)
+        assert "被搁置的解密" in html and f'value="{held}"' in html
+
+        def code(r: Any) -> tuple[int, str]:
+            return r.status_code, r.get_json()["error"]["code"]
+
+        assert client.post(lift, json={"reason": "主机内存不足已处理"}, headers=t["headers"][0]).status_code == 403
+        assert code(client.post(lift, json={"reason": ""}, headers=t["staff"]))[0] == 422
+        assert code(client.post(lift, json={"reason": 7}, headers=t["staff"]))[0] == 422
+        assert code(
+            client.post(f"{room}/set-aside/{'9' * 18}/lift", json={"reason": "核查完毕"}, headers=t["staff"])
+        ) == (
+            404,
+            "no_such_seat",
+        )
+        assert code(client.post(f"{room}/set-aside/{other}/lift", json={"reason": "核查完毕"}, headers=t["staff"])) == (
+            409,
+            "not_set_aside",
+        )
+        assert code(release(client, t, 0)) == (409, "decryption_set_aside")  # nothing above lifted it
+        r = page.post(
+            f"/ceremonies/{t['cid']}/control/lift",
+            data={"csrf_token": csrf_from(html), "credit_code": held, "reason": "解密主机内存不足，已扩容"},
+        )
+        assert r.status_code == 302
+        assert client.get(room, headers=t["staff"]).get_json()["set_aside"] == []
+        ev = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "decryption.set_aside_lift").order_by(AuditEvent.seq)
+        ).all()
+        assert len(ev) == 1 and json.loads(ev[0].payload) == {"bidder": held, "reason": "解密主机内存不足，已扩容"}
+        items = client.get(f"{room}/events?once=1").get_json()["items"]
+        assert any(e.get("state_label") == "准许再次解密" and "解密主机内存不足" in e["note"] for e in items)
+        assert code(client.post(lift, json={"reason": "再来一次"}, headers=t["staff"])) == (409, "not_set_aside")
+        assert release(client, t, 0).status_code == 202  # released again, once more
+        assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
+    with clock.frozen(now):
+        assert client.get(room, headers=t["headers"][0]).get_json()["me"]["outcome"] == "decrypted"
+    c = session.get(Ceremony, t["cid"])
+    assert c is not None and c.stage_ends_at is not None
+    with clock.frozen(c.stage_ends_at + dt.timedelta(seconds=1)):
+        assert code(client.post(lift, json={"reason": "核查完毕"}, headers=t["staff"])) == (409, "wrong_stage")
 
 
 def test_the_ceremony_key_is_stored_wrapped_and_bound_to_its_ceremony(
