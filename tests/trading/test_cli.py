@@ -4,6 +4,7 @@ verify`` and ``ggzy-bid``: ``tests/trading/test_demo.py``)."""
 from __future__ import annotations
 
 import pathlib
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -87,32 +88,48 @@ def test_users_and_certificates(instance: pathlib.Path, tmp_path: pathlib.Path) 
 
 
 def test_init_never_makes_new_keys_for_a_database_that_holds_a_trail(
-    instance: pathlib.Path, tmp_path: pathlib.Path
+    instance: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     runner = CliRunner()
-    assert runner.invoke(main, ["init"]).exit_code == 0
-    r = runner.invoke(
-        main,
-        [
-            "users",
-            "add-org",
-            "--name",
-            "某公司",
-            "--credit-code",
-            "91350100M000100Y43",
-            "--kind",
-            "enterprise",
-            "--region",
-            "350100",
-        ],
-    )
-    assert r.exit_code == 0, r.output  # an audit event, signed into the trail by these keys
-    (instance / "ca").rename(tmp_path / "ca-offline")  # a new host, or a lost keys folder
+    assert runner.invoke(main, ["init"]).exit_code == 0  # pins its root certificate in the trail
+    keys = instance / "ca"
+    root = (keys / "root.crt").read_bytes()
+    keys.rename(tmp_path / "ca-offline")  # a new host, or a lost keys folder
     r = runner.invoke(main, ["init"])
-    assert r.exit_code == 1 and "离线备份" in r.output and "never makes new keys" in r.output, r.output
-    assert not (instance / "ca").exists()
-    (tmp_path / "ca-offline").rename(instance / "ca")  # the keys put back: init is a no-op again
+    assert r.exit_code == 1 and "离线备份" in r.output and "root.crt" in r.output, r.output
+    assert not keys.exists()
+    shutil.copytree(tmp_path / "ca-offline", keys)
+    (keys / "kek.key").unlink()  # a partial restore: a new KEK would not open the old rows
+    r = runner.invoke(main, ["init"])
+    assert r.exit_code == 1 and "kek.key" in r.output, r.output
+    assert not (keys / "kek.key").exists()
+
+    other = tmp_path / "other"  # another instance's complete folder (staging's, say)
+    monkeypatch.setenv("GGZY_INSTANCE", str(other))
     assert runner.invoke(main, ["init"]).exit_code == 0
+    monkeypatch.setenv("GGZY_INSTANCE", str(instance))
+    shutil.rmtree(keys)
+    shutil.copytree(other / "ca", keys)
+    r = runner.invoke(main, ["init"])
+    assert r.exit_code == 2 and "不是本数据库审计日志记录的根证书" in r.output, r.output
+
+    shutil.rmtree(keys)
+    (tmp_path / "ca-offline").rename(keys)  # the keys put back: init is a no-op again
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    assert (keys / "root.crt").read_bytes() == root
+
+
+def test_init_names_a_partial_keys_folder_and_an_unreachable_database(
+    instance: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (instance / "ca").mkdir(parents=True)
+    (instance / "ca" / "platform.key").write_bytes(b"left over")
+    r = CliRunner().invoke(main, ["init"])
+    assert r.exit_code == 1 and "不完整" in r.output and r.exception is not None, r.output
+    assert not (instance / "ggzy.db").exists() and not (instance / "ca" / "root.crt").exists()
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:9/nope")
+    r = CliRunner().invoke(main, ["init"])
+    assert r.exit_code == 1 and "无法连接数据库" in r.output, r.output
 
 
 def test_production_init_without_a_key_password_touches_nothing(

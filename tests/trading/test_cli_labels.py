@@ -22,7 +22,8 @@ ORG = ["users", "add-org", "--name", "某公司", "--credit-code", "91350100M000
 def instance(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
     inst = tmp_path / "instance"
     demo_environment(monkeypatch, inst)
-    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    with clock.frozen(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)):  # before the instants the tests record
+        assert CliRunner().invoke(main, ["init"]).exit_code == 0
     return inst
 
 

@@ -28,6 +28,7 @@ ACTION_LABELS: dict[str, str] = {
     "holiday.set": "设置节假日",
     "holiday.delete": "删除节假日",
     "scheduler.acquire": "定时任务进程开始值守",
+    "platform_keys.pin": "记录签署本平台记录的根证书",
     # tenders
     "tender.create": "创建招标项目",
     "tender.update": "修改招标项目",
@@ -245,6 +246,7 @@ NAMESPACE_LABELS: dict[str, str] = {
     "procedure": "交易程序",
     "holiday": "节假日",
     "scheduler": "定时任务",
+    "platform_keys": "平台密钥",
     "tender": "招标项目",
     "lot": "标段",
     "announcement": "公告",
@@ -292,6 +294,7 @@ OBJECT_LABELS: dict[str, str] = {
     "procedure": "交易程序",
     "holiday": "节假日",
     "scheduler": "定时任务",
+    "platform_keys": "平台密钥",
     "tender": "招标项目",
     "lot": "标段",
     "announcement": "公告",

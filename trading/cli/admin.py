@@ -7,6 +7,7 @@ import dataclasses
 import pathlib
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from signing.errors import SigningError
 from trading.cli.common import cli_actor, database, domain_errors, parse, safe_url, settings
@@ -18,25 +19,41 @@ from trading.core.config import ConfigError
 def init() -> None:
     from signing.sm2 import check_key_password
     from trading.core.db import has_history, upgrade
+    from trading.core.platform_identity import KEY_FILES, missing_key_files, pin_keys
     from trading.core.platform_keys import ensure_platform_keys, key_password, keys_dir
 
     # every refusal before anything is created or migrated: nothing half-made is left
     s = settings()
     password = key_password(s)
-    if not (keys_dir(s) / "root.crt").exists():
+    folder = keys_dir(s)
+    try:
+        history = has_history(s.database_url)
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"无法连接数据库 {safe_url(s.database_url)}：{type(exc).__name__} (database unreachable)"
+        ) from None
+    missing = missing_key_files(s)
+    if history and missing:
+        # new keys would orphan every signature, certificate and checkpoint the trail holds
+        raise click.ClickException(
+            f"数据库已有审计记录，但密钥目录 {folder} 缺少 {'、'.join(missing)}：请从离线备份放回完整的密钥目录"
+            "（PLATFORM_KEYS_DIR）；ggzy init 不会为已有记录的数据库另造密钥。离线备份也丢失时请停机并联系平台技术支持"
+            " (the database holds a trail signed with keys that are not here: restore the keys folder)"
+        )
+    if "root.crt" in missing:
+        leftovers = [name for name in KEY_FILES[:3] if name not in missing]
+        if leftovers:
+            raise click.ClickException(
+                f"密钥目录 {folder} 不完整（有 {'、'.join(leftovers)}，没有 root.crt）：请放回完整的密钥目录，"
+                "或换一个空目录生成新密钥 (a partial keys folder)"
+            )
         if password:
             check_key_password(password)
-        if has_history(s.database_url):
-            # new keys would orphan every signature, certificate and checkpoint the trail holds
-            raise click.ClickException(
-                f"数据库已有审计记录，但 {keys_dir(s)} 中没有平台密钥：请从离线备份放回密钥目录"
-                "（PLATFORM_KEYS_DIR），不要生成新的平台根证书"
-                " (the database holds a trail signed with keys that are not here: restore the keys"
-                " folder from its offline copy; ggzy init never makes new keys for it)"
-            )
     s.instance.mkdir(parents=True, exist_ok=True)
     upgrade(s.database_url)
     keys = ensure_platform_keys(s)
+    with database(s).session() as session:
+        pin_keys(session, keys)
     click.echo(f"数据库已就绪 (schema at head): {safe_url(s.database_url)}")
     click.echo(f"平台根证书 (platform root CA): {keys.ca.cert.fingerprint[:16]}…")
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import Enum, MetaData, create_engine, event, inspect, select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -107,7 +107,12 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 def has_history(url: str) -> bool:
     """Whether the database already holds an audit trail: a platform that signed things with keys
-    that must be restored, never made anew (an empty or absent schema holds none)."""
+    that must be restored, never made anew (an empty or absent schema holds none). Asking makes
+    nothing: an SQLite file that is not there is not created."""
+    parsed = make_url(url)
+    file = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not pathlib.Path(file).exists():
+        return False
     engine = make_engine(url, poolclass=NullPool)
     try:
         if not inspect(engine).has_table("audit_event"):

@@ -44,7 +44,10 @@ def key_password(settings: Settings) -> bytes | None:
     """PLATFORM_KEY_PASSWORD, refused by name when production mode runs without it."""
     pw = os.environ.get("PLATFORM_KEY_PASSWORD")
     if settings.is_production and not pw:
-        raise ConfigError("production mode needs PLATFORM_KEY_PASSWORD for the platform keys")
+        raise ConfigError(
+            "生产模式必须设置 PLATFORM_KEY_PASSWORD（平台密钥文件的口令，至少 12 个字符）"
+            " (production mode needs PLATFORM_KEY_PASSWORD for the platform keys)"
+        )
     return pw.encode() if pw else None
 
 
@@ -87,8 +90,9 @@ def load_platform_keys(settings: Settings) -> PlatformKeys:
         cert = Certificate.from_pem((d / "platform.crt").read_bytes())
     except FileNotFoundError as exc:
         raise ConfigError(
-            f"platform keys missing in {d}: put back the keys folder from its offline copy "
-            "(a restored platform), or run `ggzy init` (a new one)"
+            f"{d} 中没有平台密钥：请放回密钥目录的离线备份；新平台（空数据库）用 ggzy init 生成"
+            f" (platform keys missing in {d}: put back the keys folder from its offline copy;"
+            " `ggzy init` makes keys only for a new, empty database)"
         ) from exc
     return PlatformKeys(ca, key, cert)
 
@@ -134,14 +138,18 @@ def _kek_from_file(data: bytes, pw: bytes | None) -> bytes:
     if data.startswith(_KEK_PLAIN) and len(data) == len(_KEK_PLAIN) + KEY_SIZE:
         return data[len(_KEK_PLAIN) :]
     if not data.startswith(_KEK_SEALED) or pw is None:
-        raise ConfigError(f"{KEK_FILE} is damaged, or needs PLATFORM_KEY_PASSWORD")
+        raise ConfigError(
+            f"{KEK_FILE} 已损坏，或需要 PLATFORM_KEY_PASSWORD ({KEK_FILE} is damaged, or needs PLATFORM_KEY_PASSWORD)"
+        )
     body = data[len(_KEK_SEALED) :]
     salt, nonce, sealed = body[:16], body[16 : 16 + GCM_NONCE_SIZE], body[16 + GCM_NONCE_SIZE :]
     wrap = hashlib.pbkdf2_hmac("sha256", pw, salt, KEY_FILE_ITERATIONS, KEY_SIZE)
     try:
         return gcm_open(wrap, nonce, sealed, _KEK_SEALED)
     except InvalidTag:
-        raise ConfigError(f"{KEK_FILE}: wrong PLATFORM_KEY_PASSWORD or damaged file") from None
+        raise ConfigError(
+            f"{KEK_FILE}：PLATFORM_KEY_PASSWORD 不对，或文件已损坏 (wrong PLATFORM_KEY_PASSWORD or damaged file)"
+        ) from None
 
 
 def key_encryption_key(settings: Settings, *, create: bool = False) -> bytes:
@@ -163,7 +171,10 @@ def key_encryption_key(settings: Settings, *, create: bool = False) -> bytes:
             data = path.read_bytes()
         except FileNotFoundError:
             if settings.is_production and not create:
-                raise ConfigError(f"no {KEK_FILE} in {d}: run `ggzy init` once and share the folder") from None
+                raise ConfigError(
+                    f"{d} 中没有 {KEK_FILE}：请在一台机器上运行一次 ggzy init，再把密钥目录分发到各台机器"
+                    f" (no {KEK_FILE} in {d}: run `ggzy init` once and share the folder)"
+                ) from None
             tmp = d / f"{KEK_FILE}.{os.getpid()}.{threading.get_ident()}"
             try:
                 d.mkdir(parents=True, exist_ok=True)
@@ -173,7 +184,7 @@ def key_encryption_key(settings: Settings, *, create: bool = False) -> bytes:
             except FileExistsError:
                 pass  # another process made it first: use theirs
             except OSError as exc:
-                raise ConfigError(f"no {KEK_FILE} in {d}: run `ggzy init`") from exc
+                raise ConfigError(f"无法在 {d} 中生成 {KEK_FILE} (cannot make {KEK_FILE} in {d}): {exc}") from exc
             finally:
                 with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
