@@ -123,7 +123,9 @@ ERROR_CODES: dict[str, ErrorCode] = {
     "not_signed_in": _c("尚未签到", 409),
     "already_decrypted": _c("投标文件已经解密", 409),
     "decryption_running": _c("上一次解密仍在处理中", 409),
-    "decryption_set_aside": _c("解密已两次中断并搁置，须经工作人员核查准许后才能再次提交密钥", 409),
+    "decryption_set_aside": _c(
+        "平台解密进程多次中断，密钥暂不受理，待交易中心核查准许后再次提交（平台原因，不是投标人的责任）", 409
+    ),
     "already_confirmed": _c("已经确认开标记录", 409),
     "not_opened": _c("投标文件尚未解密，不能进行此操作", 409),
     "not_a_bidder": _c("贵单位在本标段没有有效投标", 403),

@@ -3,6 +3,8 @@ confirmation, objections (and the host's answers), and the room's chat."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -105,25 +107,32 @@ def decrypt_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conf
     if held_back(session, seat):
         # each release may cost up to three worker processes (MAX_ATTEMPTS); a package that keeps
         # killing them is not run again and again while the other bidders wait for theirs
-        return Conflict("解密已两次中断并搁置，须经工作人员核查准许后才能再次提交密钥", code="decryption_set_aside")
+        return Conflict(
+            "平台解密进程多次中断（平台原因），贵单位的密钥暂不受理，待交易中心核查后准许再次提交；"
+            "可在“与主持人交流”联系主持人。解密时间结束仍未准许的，按平台原因撤回，不是贵单位的责任",
+            code="decryption_set_aside",
+        )
     return None
 
 
 def held_back(session: Session, seat: CeremonyBidder) -> bool:
-    """Whether this seat's releases were set aside ``MAX_SET_ASIDE`` times since staff last let it
-    release again (``lift_set_aside``)."""
+    """Whether this seat may not release its key until staff lift the hold: ``MAX_SET_ASIDE``
+    releases set aside, or, once staff have lifted it (``lift_set_aside``), one more since."""
     q = select(func.count()).where(
         DecryptionJob.ceremony_bidder_id == seat.id, DecryptionJob.error_code == WORKER_CRASHED
     )
     if seat.set_aside_lifted_through is not None:
         q = q.where(DecryptionJob.id > seat.set_aside_lifted_through)
-    return (session.scalar(q) or 0) >= MAX_SET_ASIDE
+    return (session.scalar(q) or 0) >= (MAX_SET_ASIDE if seat.set_aside_lifted_through is None else 1)
 
 
 def lift_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflict | None:
     """Why staff may not let this seat release its key again now (None: they may)."""
     if c.stage is not Stage.DECRYPTING:
         return Conflict(f"当前为{c.stage.label}阶段，只能在解密阶段准许再次解密", code="wrong_stage")
+    if c.paused_at is None and c.stage_ends_at is not None and clock.now() >= c.stage_ends_at:
+        # the room waits for other bidders' jobs, but no key is taken now: a lift would promise one
+        return Conflict("解密时间已结束，不能再准许提交密钥（可先延长本阶段）", code="wrong_stage")
     if seat.outcome is not Outcome.PENDING or not held_back(session, seat):
         return Conflict("该投标人的解密没有被搁置", code="not_set_aside")
     return None
@@ -131,11 +140,12 @@ def lift_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflic
 
 def lift_set_aside(session: Session, staff: User, c: Ceremony, credit_code: str, reason: str) -> CeremonyBidder:
     """Staff, having looked into why the decryption workers died (a host out of memory, say, not
-    the package), let one bidder release its key again in the window that is left: its set-aside
-    releases count from zero again. 《电子招标投标办法》第三十一条 makes a bid left undecrypted
-    for a cause not the bidder's a withdrawal (撤回), for which the bidder may claim its loss: a
-    platform fault put right within the window costs it nothing. Staff give the reason; the room's
-    log shows it and the audit trail keeps it with the staff member."""
+    the package), let one bidder release its key once more in the window that is left (one
+    release: up to ``MAX_ATTEMPTS`` workers; set aside again, it needs another lift).
+    《电子招标投标办法》第三十一条 makes a bid left undecrypted for a cause not the bidder's a
+    withdrawal (撤回), for which the bidder may claim its loss: a platform fault put right within
+    the window costs it nothing. Staff give the reason; it is public in the room's log, and the
+    audit trail keeps it with the staff member."""
     require_host(staff)  # in a joint opening too: seats are each lot's, in the lot's own room
     seat = next((s for s in c.bidders if credit_code_of(session, s.org_id) == credit_code), None)
     if seat is None:
@@ -151,15 +161,30 @@ def lift_set_aside(session: Session, staff: User, c: Ceremony, credit_code: str,
     return seat
 
 
-def set_aside_seats(session: Session, c: Ceremony) -> list[dict[str, str]]:
-    """The seats held back now, for the host's page and state (staff only)."""
+def set_aside_seats(session: Session, c: Ceremony) -> list[dict[str, Any]]:
+    """The seats held back now, with their last job set aside (when, and what the sweep wrote),
+    for the host's page and state (staff only)."""
     if c.stage is not Stage.DECRYPTING:
         return []
-    return [
-        {"credit_code": credit_code_of(session, s.org_id), "bidder": org_name(session, s.org_id)}
-        for s in c.bidders
-        if s.outcome is Outcome.PENDING and held_back(session, s)
-    ]
+    held = []
+    for s in c.bidders:
+        if s.outcome is not Outcome.PENDING or not held_back(session, s):
+            continue
+        last = session.scalars(
+            select(DecryptionJob)
+            .where(DecryptionJob.ceremony_bidder_id == s.id, DecryptionJob.error_code == WORKER_CRASHED)
+            .order_by(DecryptionJob.id.desc())
+            .limit(1)
+        ).one()
+        held.append(
+            {
+                "credit_code": credit_code_of(session, s.org_id),
+                "bidder": org_name(session, s.org_id),
+                "set_aside_at": last.finished_at,
+                "detail": last.error_detail,
+            }
+        )
+    return held
 
 
 def submit_decryption(

@@ -10,6 +10,7 @@ from archive import clock
 from archive.audit import record_event
 from trading.accounts.models import Role, User
 from trading.core.errors import Conflict, Forbidden, InvalidInput
+from trading.core.schemas import checked_text
 from trading.core.services import Services
 from trading.opening.ceremonies import add_event, tender_of
 from trading.opening.lifecycle import stage_payload
@@ -184,7 +185,9 @@ def extend(session: Session, staff: User, c: Ceremony, minutes: int, reason: str
 
 
 def reason_text(text: str) -> str:
-    text = (text or "").strip()
+    """A host's reason, from a page's form or the API alike: no control or bidi characters (the
+    room's public log shows it), 2–500 characters."""
+    text = checked_text(text or "", "reason").strip()
     if not 2 <= len(text) <= 500:
         raise InvalidInput("请填写原因（2–500 字）", fields={"reason": "2–500 字"})
     return text

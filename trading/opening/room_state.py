@@ -83,7 +83,7 @@ def ceremony_json(c: Ceremony, user: User | None) -> dict[str, Any]:
             failure.pop("message", None)  # the error's own text stays in the audit event and the log
         out["advance_failure"] = failure
     if has(user, Permission.CEREMONY_HOST):
-        out["set_aside"] = bidders.set_aside_seats(db, c)
+        out["set_aside"] = [h | {"set_aside_at": iso(h["set_aside_at"])} for h in bidders.set_aside_seats(db, c)]
     return out
 
 

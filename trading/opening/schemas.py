@@ -128,6 +128,8 @@ class CeremonyOut(Reply):
 class HeldBackOut(Reply):
     credit_code: str = Field(description="统一社会信用代码（准许再次解密时用）")
     bidder: str = Field(description="投标人名称")
+    set_aside_at: dt.datetime | None = Field(description="最近一次被搁置的时间")
+    detail: str | None = Field(description="最近一次被搁置的记录（处理次数与最后一个解密进程）")
 
 
 class CeremoniesOut(Reply):

@@ -122,6 +122,11 @@
           (st.me.confirmation ? "，已确认开标记录" : "");
         for (const [action, reason] of Object.entries(st.me.actions || {})) gate("do-" + action, reason);
       }
+      const held = $("set-aside-new");  // the host's section is drawn by the server: say when it is stale
+      if (held && st.set_aside) {
+        held.hidden = st.set_aside.length === Number(held.dataset.drawn);
+        held.textContent = "被搁置的解密有变化（现有 " + st.set_aside.length + " 家），请刷新页面处理。";
+      }
       if (st.record_sm3 && $("record-new")) {
         $("record-new").textContent = "开标记录已生成，请刷新页面查看与下载。";
       }
@@ -142,6 +147,7 @@
         <h2>第${esc(l.lot)}标段：${esc(l.lot_name)} · <span class="lot-stage">${esc(l.label)}</span></h2>
         <p><a href="${roomUrl}${esc(l.id)}">进入本标段开标室</a></p>
         ${l.stage === "failed" ? "<p>投标人少于规定数量，本标段不予开标（流标）。</p>" : ""}
+        ${l.set_aside && l.set_aside.length ? `<p class="error">本标段有 ${esc(l.set_aside.length)} 家投标人的解密被搁置，请进入本标段开标室核查处理。</p>` : ""}
         <table class="bidders"><thead><tr><th>投标人</th><th>签到</th><th>解密</th></tr></thead><tbody>${bidderRows(l.bidders)}</tbody></table>
         <table class="reading"><thead>${READING_HEAD}</thead><tbody>${readingRows(l.table)}</tbody></table>
         <p>开标记录：${record}</p></section>`;

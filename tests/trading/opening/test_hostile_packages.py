@@ -270,7 +270,7 @@ def test_a_job_that_keeps_losing_its_worker_is_set_aside_not_retried_for_ever(
 def held_back(client: FlaskClient, session: Session, app: Flask, t: dict[str, Any]) -> dt.datetime:
     """Bidder 0 releases its key twice in the decrypting window, and each time every worker that
     takes the job dies; the instant returned is back inside the window."""
-    now = t["deadline"] + dt.timedelta(seconds=1)
+    now: dt.datetime = t["deadline"] + dt.timedelta(seconds=1)
     with clock.frozen(now):
         decrypting(client, t)
     for round_ in (1, 2):
@@ -308,7 +308,7 @@ def test_staff_who_found_the_cause_let_a_held_back_bidder_release_again(
     t = open_tender(client, session, app, 3)
     now = held_back(client, session, app, t)
     room = f"/api/v1/ceremonies/{t['cid']}"
-    held, other = (b.user.organisation.credit_code for b in t["bidders"][:2])  # type: ignore[union-attr]
+    held, other = (b.user.organisation.credit_code for b in t["bidders"][:2])
     lift = f"{room}/set-aside/{held}/lift"
     with clock.frozen(now):
         st = client.get(room, headers=t["staff"]).get_json()
@@ -336,6 +336,13 @@ def test_staff_who_found_the_cause_let_a_held_back_bidder_release_again(
             "not_set_aside",
         )
         assert code(release(client, t, 0)) == (409, "decryption_set_aside")  # nothing above lifted it
+        r = page.post(  # the form's reason under the API's rule: no control or bidi characters
+            f"/ceremonies/{t['cid']}/control/lift",
+            data={"csrf_token": csrf_from(html), "credit_code": held, "reason": "\u202e核查\x07完毕"},
+        )
+        assert r.status_code == 302 and [
+            h["credit_code"] for h in client.get(room, headers=t["staff"]).get_json()["set_aside"]
+        ] == [held]
         r = page.post(
             f"/ceremonies/{t['cid']}/control/lift",
             data={"csrf_token": csrf_from(html), "credit_code": held, "reason": "解密主机内存不足，已扩容"},
@@ -346,10 +353,25 @@ def test_staff_who_found_the_cause_let_a_held_back_bidder_release_again(
             select(AuditEvent).where(AuditEvent.action == "decryption.set_aside_lift").order_by(AuditEvent.seq)
         ).all()
         assert len(ev) == 1 and json.loads(ev[0].payload) == {"bidder": held, "reason": "解密主机内存不足，已扩容"}
+        assert "已准许" in page.get(f"/ceremonies/{t['cid']}").get_data(as_text=True)  # the flash
         items = client.get(f"{room}/events?once=1").get_json()["items"]
         assert any(e.get("state_label") == "准许再次解密" and "解密主机内存不足" in e["note"] for e in items)
         assert code(client.post(lift, json={"reason": "再来一次"}, headers=t["staff"])) == (409, "not_set_aside")
         assert release(client, t, 0).status_code == 202  # released again, once more
+    later = now
+    for attempt in range(1, MAX_ATTEMPTS + 1):  # and set aside again: one lift is one release
+        with clock.frozen(later):
+            assert claim(session, services(app), f"worker-3-{attempt}") is not None
+        session.commit()
+        later += STALE_AFTER + dt.timedelta(seconds=1)
+        assert requeue_stale(session, later) == 1
+        session.commit()
+    with clock.frozen(now):
+        assert code(release(client, t, 0)) == (409, "decryption_set_aside")
+        st = client.get(room, headers=t["staff"]).get_json()
+        assert [h["credit_code"] for h in st["set_aside"]] == [held] and "3 次均中断" in st["set_aside"][0]["detail"]
+        assert client.post(lift, json={"reason": "再次核查"}, headers=t["staff"]).status_code == 200
+        assert release(client, t, 0).status_code == 202
         assert run_pending(app.extensions["ggzy.db"], services(app)) == 1
     with clock.frozen(now):
         assert client.get(room, headers=t["headers"][0]).get_json()["me"]["outcome"] == "decrypted"
@@ -357,6 +379,31 @@ def test_staff_who_found_the_cause_let_a_held_back_bidder_release_again(
     assert c is not None and c.stage_ends_at is not None
     with clock.frozen(c.stage_ends_at + dt.timedelta(seconds=1)):
         assert code(client.post(lift, json={"reason": "核查完毕"}, headers=t["staff"])) == (409, "wrong_stage")
+
+
+def test_no_lift_once_the_window_has_run_out(client: FlaskClient, session: Session, app: Flask) -> None:
+    """Another bidder's job still queued keeps the room in decrypting after its end; a lift then
+    would be announced though no key is taken any more."""
+    t = open_tender(client, session, app, 3)
+    now = held_back(client, session, app, t)
+    with clock.frozen(now):
+        assert release(client, t, 1).status_code == 202  # queued, not yet run: the room waits for it
+    c = session.get(Ceremony, t["cid"])
+    assert c is not None and c.stage_ends_at is not None
+    credit_code = t["bidders"][0].user.organisation.credit_code
+    assert session.get(Ceremony, t["cid"]).stage is Stage.DECRYPTING  # type: ignore[union-attr]
+    with clock.frozen(c.stage_ends_at + dt.timedelta(minutes=5)):
+        r = client.post(
+            f"/api/v1/ceremonies/{t['cid']}/set-aside/{credit_code}/lift",
+            json={"reason": "核查完毕"},
+            headers=t["staff"],
+        )
+        assert (
+            r.status_code == 409
+            and r.get_json()["error"]["code"] == "wrong_stage"
+            and "解密时间已结束" in r.get_json()["error"]["message"]
+        )
+    assert not session.scalars(select(AuditEvent).where(AuditEvent.action == "decryption.set_aside_lift")).all()
 
 
 def test_the_ceremony_key_is_stored_wrapped_and_bound_to_its_ceremony(
