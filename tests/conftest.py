@@ -232,3 +232,91 @@ def committing_pg_app(settings_for: Any, prefix: str) -> Iterator[Flask]:
 def pg_app(settings_for: Any) -> Iterator[Flask]:
     with committing_pg_app(settings_for, "ggzy_pg_app") as app:
         yield app
+
+
+# ---------------------------------------------------------------- the browser (every directory's)
+# One session fixture for the whole run: Playwright's sync API keeps an event loop running in the
+# thread that started it, so a second ``sync_playwright()`` in the same worker (a fixture defined
+# again in another directory) fails, and so does ``asyncio.run`` in that thread afterwards: tests
+# that need asyncio run it in a thread of their own (``run_in_own_loop``).
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
+        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def csp_violation(text: str) -> bool:
+    """Chromium reports a Content-Security-Policy refusal on the console ("Refused to execute inline
+    script because it violates the following Content Security Policy directive …")."""
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
+
+
+class WatchedBrowser:
+    """The browser, with the console of every context it opens watched for CSP violations."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+        self.violations: list[str] = []
+
+    def new_context(self, **kw: Any) -> Any:
+        context = self._browser.new_context(**kw)
+        context.on("console", lambda msg: self.violations.append(msg.text) if csp_violation(msg.text) else None)
+        return context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
+@pytest.fixture
+def browser(chromium: Any) -> Iterator[WatchedBrowser]:
+    """Each browser test fails if any page reported a CSP violation: the pages' own scripts must
+    all run under the policy the app sends."""
+    watched = WatchedBrowser(chromium)
+    yield watched
+    assert not watched.violations, f"the Content-Security-Policy refused something: {watched.violations}"
+
+
+def run_in_own_loop(fn: Any) -> Any:
+    """``asyncio.run(fn())`` in a thread of its own (see the browser fixtures above): its result,
+    or what it raised, raised here."""
+    import asyncio
+    import threading
+
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(fn()))
+        except BaseException as exc:  # re-raised in the test's thread
+            failure.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "the asyncio thread did not finish in 120 s"
+    if failure:
+        raise failure[0]
+    return result[0]

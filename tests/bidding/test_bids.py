@@ -60,6 +60,7 @@ def test_submit_receipt_replace_withdraw(
 ) -> None:
     monkeypatch.setattr(bid_uploads, "PART_SIZE", 64 * 1024)  # several parts for a 300 KB bid
     t = tender
+    before = session.scalar(select(func.max(AuditEvent.seq))) or 0  # this test's events come after
     blob = seal_bid(t["b1"], t["code"], PRICE_SHEET + b"x" * 300_000)
     r = upload_bid(client, t["h1"], blob, t["code"])
     assert r.status_code == 201, r.get_json()
@@ -117,7 +118,9 @@ def test_submit_receipt_replace_withdraw(
         trusted=platform, expected_type="bid_withdrawal"
     )
     # the audit trail holds commitments, not the bidder
-    evs = session.scalars(select(AuditEvent).where(AuditEvent.action.in_(["bid.submit", "bid.withdraw"]))).all()
+    evs = session.scalars(
+        select(AuditEvent).where(AuditEvent.seq > before, AuditEvent.action.in_(["bid.submit", "bid.withdraw"]))
+    ).all()
     assert len(evs) == 3 and all(e.actor_id == "sealed" for e in evs)
     assert all(org.credit_code not in e.payload and org.name not in e.payload for e in evs)
 

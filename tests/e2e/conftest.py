@@ -1,7 +1,8 @@
 """Browser tests: Debian's Chromium driven by Playwright for Python against a real server.
 
 The server runs in a thread of the test process on loopback, so the test can move the platform
-clock (archive.clock) the way the scheduler's deadline would arrive.
+clock (archive.clock) the way the scheduler's deadline would arrive. The browser fixtures
+(``chromium``, ``browser``) are the whole suite's, in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -20,64 +21,6 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.conftest import fresh_pg_database, wait_for_port
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is required in CI (.ci/run installs Debian's chromium)")
-        pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield b
-        b.close()
-
-
-def csp_violation(text: str) -> bool:
-    """Chromium reports a Content-Security-Policy refusal on the console ("Refused to execute inline
-    script because it violates the following Content Security Policy directive …")."""
-    return "Content Security Policy" in text or "Content-Security-Policy" in text
-
-
-class WatchedBrowser:
-    """The browser, with the console of every context it opens watched for CSP violations."""
-
-    def __init__(self, browser: Any) -> None:
-        self._browser = browser
-        self.violations: list[str] = []
-
-    def new_context(self, **kw: Any) -> Any:
-        context = self._browser.new_context(**kw)
-        context.on("console", lambda msg: self.violations.append(msg.text) if csp_violation(msg.text) else None)
-        return context
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._browser, name)
-
-
-@pytest.fixture
-def browser(chromium: Any) -> Iterator[WatchedBrowser]:
-    """Each browser test fails if any page reported a CSP violation: the pages' own scripts must
-    all run under the policy the app sends."""
-    watched = WatchedBrowser(chromium)
-    yield watched
-    assert not watched.violations, f"the Content-Security-Policy refused something: {watched.violations}"
 
 
 class LiveServer:

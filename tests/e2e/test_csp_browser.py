@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, WatchedBrowser
+from tests.conftest import WatchedBrowser
+from tests.e2e.conftest import LiveServer
 
 pytestmark = pytest.mark.browser
 

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tests.conftest import run_in_own_loop
 from tests.factories import api_token, make_signer, tender_body, upload
 from trading.accounts.models import Role
 from trading.cli import main
@@ -63,9 +64,7 @@ def test_the_live_server_sends_the_security_headers(app: Flask) -> None:
         async with TestClient(TestServer(make_app(app.extensions["ggzy.db"], "s"))) as c:
             return [await c.get("/live/health"), await c.get("/live/ceremonies/1?ticket=x")]
 
-    import asyncio
-
-    for resp in asyncio.run(go()):
+    for resp in run_in_own_loop(go):
         assert resp.headers["X-Frame-Options"] == "DENY"
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"

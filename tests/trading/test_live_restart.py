@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import committing_pg_app, free_port, wait_for_port
+from tests.conftest import committing_pg_app, free_port, run_in_own_loop, wait_for_port
 from tests.trading.auctions.test_bidding import make_lot
 from tests.trading.auctions.test_live_feed import frames
-from tests.trading.opening.test_live import run_in_own_loop
 from trading.auctions.lifecycle import feed
 from trading.auctions.models import Auction, AuctionEvent
 

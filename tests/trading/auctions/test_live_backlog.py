@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import insert, select
 
 from archive import clock
+from tests.conftest import run_in_own_loop
 from tests.trading.auctions.test_bidding import make_lot
 from tests.trading.auctions.test_live_feed import frames
-from tests.trading.opening.test_live import run_in_own_loop
 from trading.auctions.feed import Lots
 from trading.auctions.models import AuctionEvent
 from trading.cli.serve import live_app

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import select, update
 
 from archive import clock
+from tests.conftest import run_in_own_loop
 from tests.trading.auctions.test_bidding import T0, bid, make_lot
-from tests.trading.opening.test_live import run_in_own_loop
 from trading.accounts.models import Organisation
 from trading.auctions.models import Auction, AuctionState
 from trading.cli.serve import live_app

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from archive import clock
 from tests.conftest import free_port, wait_for_port
-from tests.e2e.conftest import LiveServer, browser, chromium  # noqa: F401 (the browser fixtures)
+from tests.e2e.conftest import LiveServer
 from tests.e2e.page_checks import confirmation_problems, page_problems
 from tests.e2e.test_tender_browser import login
 from tests.factories import make_user
@@ -118,7 +118,7 @@ def rows(page: Any) -> list[str]:
 
 
 def test_two_buyers_bid_from_their_pages_and_the_public_follows(
-    browser: Any,  # noqa: F811
+    browser: Any,
     rooms: tuple[Any, LiveThread],
     tmp_path: pathlib.Path,
 ) -> None:

@@ -261,8 +261,7 @@ def test_live_server_streams_the_joint_room(settings_for: Any) -> None:
     events within the viewer's scope there, SSE ids that are cursors, and a resume from one."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from tests.conftest import committing_pg_app
-    from tests.trading.opening.test_live import run_in_own_loop
+    from tests.conftest import committing_pg_app, run_in_own_loop
     from trading.opening import ceremonies
     from trading.opening.live import make_app, make_ticket
     from trading.opening.models import Audience

@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from archive import clock
+from tests.conftest import run_in_own_loop
 from tests.trading.opening.test_ceremony import open_tender, signin_sig
 from trading.core.services import services
 from trading.opening import ceremonies
@@ -105,22 +106,3 @@ def test_live_server_fans_out_by_audience(settings_for: Any) -> None:
                 assert "公开事件" in (await _read(public, 1))[0]  # the public skipped the room's chat
 
         run_in_own_loop(scenario)
-
-
-def run_in_own_loop(fn: Any) -> None:
-    """asyncio.run in a thread: Playwright's sync API may hold a running loop in this one."""
-    import threading
-
-    failure: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            asyncio.run(fn())
-        except BaseException as exc:  # re-raised in the test's thread
-            failure.append(exc)
-
-    t = threading.Thread(target=target)
-    t.start()
-    t.join(120)
-    if failure:
-        raise failure[0]
