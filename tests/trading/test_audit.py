@@ -8,6 +8,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from archive.audit import ActorRef, AuditEvent, leaf_hash, record_event, verify_chain
+from tests.conftest import fresh_pg_database
 
 ACTOR = ActorRef("user:1", "staff")
 
@@ -48,11 +49,16 @@ def test_non_canonical_payload_refused(session: Session) -> None:
 
 
 @pytest.mark.integration
-def test_concurrent_appends_are_gap_free_on_postgresql(pg_url: str) -> None:
+def test_concurrent_appends_are_gap_free_on_postgresql() -> None:
+    with fresh_pg_database("ggzy_appends") as url:  # its commits stay out of the worker's database
+        concurrent_appends(url)
+
+
+def concurrent_appends(url: str) -> None:
     from trading.core.db import Database, upgrade
 
-    upgrade(pg_url)
-    database = Database(pg_url)
+    upgrade(url)
+    database = Database(url)
     engine: Engine = database.engine
     with database.session() as s:
         start = s.scalar(select(AuditEvent.seq).order_by(AuditEvent.seq.desc()).limit(1)) or 0
