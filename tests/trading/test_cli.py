@@ -8,10 +8,12 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, func, inspect, select
 
+from archive.audit import AuditEvent
 from tests.conftest import fresh_pg_database
 from trading.cli import main
+from trading.core.config import ConfigError
 
 
 def demo_environment(monkeypatch: pytest.MonkeyPatch, inst: pathlib.Path) -> None:
@@ -155,3 +157,42 @@ def test_production_init_without_a_key_password_touches_nothing(
         finally:
             engine.dispose()
         assert not (tmp_path / "instance" / "ca").exists()
+
+
+def test_a_trail_from_before_the_pin_is_pinned_only_to_the_keys_that_signed_it(
+    instance: pathlib.Path, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archive import transparency as log
+    from archive.audit import SYSTEM, record_event
+    from trading.cli.common import settings
+    from trading.core.db import Database, upgrade
+    from trading.core.platform_identity import PINNED
+    from trading.core.platform_keys import ensure_platform_keys
+    from trading.core.services import Services
+
+    s = settings()  # a platform made before init pinned anything: events and a signed checkpoint
+    upgrade(s.database_url)
+    keys = ensure_platform_keys(s)
+    with Database.of(s).session() as session:
+        record_event(session, SYSTEM, "holiday.set", ("holiday", "2026-10-01"), {})
+        log.request_checkpoint(session, "test_moment")
+        log.sign_pending(session, keys.sign_key, keys.sign_cert)
+    runner = CliRunner()
+    monkeypatch.setenv("GGZY_INSTANCE", str(tmp_path / "other"))
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    monkeypatch.setenv("GGZY_INSTANCE", str(instance))
+    (instance / "ca").rename(tmp_path / "ca-own")
+    shutil.copytree(tmp_path / "other" / "ca", instance / "ca")
+    r = runner.invoke(main, ["init"])  # another instance's complete folder: its keys signed nothing here
+    assert r.exit_code == 2 and "最近的签名检查点" in r.output, r.output
+    shutil.rmtree(instance / "ca")
+    (tmp_path / "ca-own").rename(instance / "ca")
+    assert runner.invoke(main, ["init"]).exit_code == 0  # its own keys: pinned now
+    with Database.of(s).session() as session:
+        assert session.scalar(select(func.count()).where(AuditEvent.action == PINNED)) == 1
+
+    # every process checks the pin before it signs: the app, the scheduler, the workers
+    shutil.rmtree(instance / "ca")
+    shutil.copytree(tmp_path / "other" / "ca", instance / "ca")
+    with pytest.raises(ConfigError, match="不是本数据库审计日志记录的根证书"):
+        _ = Services(settings()).keys

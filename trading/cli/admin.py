@@ -19,7 +19,7 @@ from trading.core.config import ConfigError
 def init() -> None:
     from signing.sm2 import check_key_password
     from trading.core.db import has_history, upgrade
-    from trading.core.platform_identity import KEY_FILES, missing_key_files, pin_keys
+    from trading.core.platform_identity import KEY_FILES, check_pinned, folder_root, missing_key_files, pin_keys
     from trading.core.platform_keys import ensure_platform_keys, key_password, keys_dir
 
     # every refusal before anything is created or migrated: nothing half-made is left
@@ -33,6 +33,12 @@ def init() -> None:
             f"无法连接数据库 {safe_url(s.database_url)}：{type(exc).__name__} (database unreachable)"
         ) from None
     missing = missing_key_files(s)
+    root = folder_root(s)
+    if history and root is not None:
+        try:  # another instance's folder is refused before the database is migrated
+            check_pinned(s, root)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(f"无法读取数据库 {safe_url(s.database_url)}：{type(exc).__name__}") from None
     if history and missing:
         # new keys would orphan every signature, certificate and checkpoint the trail holds
         raise click.ClickException(
@@ -40,15 +46,15 @@ def init() -> None:
             "（PLATFORM_KEYS_DIR）；ggzy init 不会为已有记录的数据库另造密钥。离线备份也丢失时请停机并联系平台技术支持"
             " (the database holds a trail signed with keys that are not here: restore the keys folder)"
         )
-    if "root.crt" in missing:
-        leftovers = [name for name in KEY_FILES[:3] if name not in missing]
-        if leftovers:
-            raise click.ClickException(
-                f"密钥目录 {folder} 不完整（有 {'、'.join(leftovers)}，没有 root.crt）：请放回完整的密钥目录，"
-                "或换一个空目录生成新密钥 (a partial keys folder)"
-            )
-        if password:
-            check_key_password(password)
+    absent = [name for name in KEY_FILES[:4] if name in missing]
+    if 0 < len(absent) < 4:  # some of the four certificate and key files, not all
+        present = [name for name in KEY_FILES[:4] if name not in missing]
+        raise click.ClickException(
+            f"密钥目录 {folder} 不完整（有 {'、'.join(present)}，缺 {'、'.join(absent)}）：请放回完整的密钥目录，"
+            "或换一个空目录生成新密钥 (a partial keys folder)"
+        )
+    if absent and password:  # new keys will be made: their password first
+        check_key_password(password)
     s.instance.mkdir(parents=True, exist_ok=True)
     upgrade(s.database_url)
     keys = ensure_platform_keys(s)

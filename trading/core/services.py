@@ -31,7 +31,12 @@ class Services:
 
     @cached_property
     def keys(self) -> PlatformKeys:
-        return load_platform_keys(self.settings)
+        """The platform keys, refused if the trail pins another root (``platform_identity``)."""
+        from trading.core.platform_identity import check_pinned
+
+        keys = load_platform_keys(self.settings)
+        check_pinned(self.settings, keys.ca.cert.fingerprint)
+        return keys
 
     @property
     def instance(self) -> pathlib.Path:

@@ -130,7 +130,12 @@ def lift_refusal(session: Session, c: Ceremony, seat: CeremonyBidder) -> Conflic
     """Why staff may not let this seat release its key again now (None: they may)."""
     if c.stage is not Stage.DECRYPTING:
         return Conflict(f"当前为{c.stage.label}阶段，只能在解密阶段准许再次解密", code="wrong_stage")
-    if c.paused_at is None and c.stage_ends_at is not None and clock.now() >= c.stage_ends_at:
+    ran_out = (
+        c.remaining_seconds == 0
+        if c.paused_at is not None
+        else c.stage_ends_at is not None and clock.now() >= c.stage_ends_at
+    )
+    if ran_out:
         # the room waits for other bidders' jobs, but no key is taken now: a lift would promise one
         return Conflict("解密时间已结束，不能再准许提交密钥（可先延长本阶段）", code="wrong_stage")
     if seat.outcome is not Outcome.PENDING or not held_back(session, seat):

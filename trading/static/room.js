@@ -124,7 +124,7 @@
       }
       const held = $("set-aside-new");  // the host's section is drawn by the server: say when it is stale
       if (held && st.set_aside) {
-        held.hidden = st.set_aside.length === Number(held.dataset.drawn);
+        held.hidden = st.set_aside.map((h) => h.credit_code).join(",") === held.dataset.drawn;
         held.textContent = "被搁置的解密有变化（现有 " + st.set_aside.length + " 家），请刷新页面处理。";
       }
       if (st.record_sm3 && $("record-new")) {

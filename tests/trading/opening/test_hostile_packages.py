@@ -403,6 +403,15 @@ def test_no_lift_once_the_window_has_run_out(client: FlaskClient, session: Sessi
             and r.get_json()["error"]["code"] == "wrong_stage"
             and "解密时间已结束" in r.get_json()["error"]["message"]
         )
+        # paused once the time had run out: nothing is left to resume, so still no lift
+        pause = client.post(f"/api/v1/ceremonies/{t['cid']}/pause", json={"reason": "核查"}, headers=t["staff"])
+        assert pause.status_code == 200 and pause.get_json()["remaining_seconds"] == 0
+        r = client.post(
+            f"/api/v1/ceremonies/{t['cid']}/set-aside/{credit_code}/lift",
+            json={"reason": "核查完毕"},
+            headers=t["staff"],
+        )
+        assert r.status_code == 409 and r.get_json()["error"]["code"] == "wrong_stage"
     assert not session.scalars(select(AuditEvent).where(AuditEvent.action == "decryption.set_aside_lift")).all()
 
 
