@@ -217,11 +217,13 @@ def committing_pg_app(settings_for: Any, prefix: str) -> Iterator[Flask]:
     on connections of their own, as in production (for races and for other processes to read)."""
     from trading.app import create_app
     from trading.core.platform_keys import ensure_platform_keys
+    from trading.core.services import services
 
     with fresh_pg_database(prefix) as url:
         upgrade(url)
         app = create_app(settings_for(url))
         ensure_platform_keys(app.extensions["ggzy.settings"])  # at real time, as the app fixture does
+        _ = services(app).keys  # loaded (and checked against the trail's pin) as a serving process has them
         try:
             yield app
         finally:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from archive.objectstore import ObjectStore, open_store
 from trading.core.config import Settings
+from trading.core.platform_identity import check_pinned
 from trading.core.platform_keys import PlatformKeys, load_platform_keys
 
 if TYPE_CHECKING:  # the decryption workers import this module and need no Flask
@@ -32,8 +33,6 @@ class Services:
     @cached_property
     def keys(self) -> PlatformKeys:
         """The platform keys, refused if the trail pins another root (``platform_identity``)."""
-        from trading.core.platform_identity import check_pinned
-
         keys = load_platform_keys(self.settings)
         check_pinned(self.settings, keys.ca.cert.fingerprint)
         return keys
