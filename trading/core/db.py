@@ -105,22 +105,33 @@ def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
 
 
-def has_history(url: str) -> bool:
-    """Whether the database already holds an audit trail: a platform that signed things with keys
-    that must be restored, never made anew (an empty or absent schema holds none). Asking makes
-    nothing: an SQLite file that is not there is not created."""
+@contextmanager
+def trail_reader(url: str) -> Iterator[Session | None]:
+    """A read-only look at the database's audit trail, None when there is none to read (no SQLite
+    file, which asking does not create, or no ``audit_event`` table). A plain engine on one
+    connection: the platform's SQLite engine begins every transaction IMMEDIATE, which would wait
+    behind a writer, and this only reads."""
     parsed = make_url(url)
     file = parsed.database if parsed.get_backend_name() == "sqlite" else None
     if file and file != ":memory:" and not pathlib.Path(file).exists():
-        return False
-    engine = make_engine(url, poolclass=NullPool)
+        yield None
+        return
+    engine = create_engine(url, poolclass=NullPool)
     try:
         if not inspect(engine).has_table("audit_event"):
-            return False
-        with engine.connect() as c:
-            return c.scalar(text("SELECT 1 FROM audit_event LIMIT 1")) is not None
+            yield None
+            return
+        with Session(engine) as session:
+            yield session
     finally:
         engine.dispose()
+
+
+def has_history(url: str) -> bool:
+    """Whether the database already holds an audit trail: a platform that signed things with keys
+    that must be restored, never made anew (an empty or absent schema holds none)."""
+    with trail_reader(url) as session:
+        return session is not None and session.scalar(text("SELECT 1 FROM audit_event LIMIT 1")) is not None
 
 
 def downgrade(url: str, revision: str) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 from archive import transparency as log
 from archive.audit import SYSTEM, AuditEvent, record_event
 from signing.certs import Certificate
 from trading.core.config import ConfigError, Settings
+from trading.core.db import trail_reader
 from trading.core.platform_keys import KEK_FILE, PlatformKeys, keys_dir
 
 #: every file of a complete keys folder (``root.crt`` is written last of the four certificate files)
@@ -55,16 +55,9 @@ def folder_root(settings: Settings) -> str | None:
 def check_pinned(settings: Settings, root: str) -> None:
     """What a process checks before it signs anything with its keys: the trail's pin, when there
     is one, names this root (one short-lived connection, once per process)."""
-    # a plain engine: the platform's SQLite engine begins every transaction IMMEDIATE, which would
-    # wait behind a writer; this only reads
-    engine = create_engine(settings.database_url, poolclass=NullPool)
-    try:
-        if not inspect(engine).has_table(AuditEvent.__tablename__):
-            return
-        with Session(engine) as session:
+    with trail_reader(settings.database_url) as session:
+        if session is not None:
             refuse_other_root(pinned_root(session), root)
-    finally:
-        engine.dispose()
 
 
 def pin_keys(session: Session, keys: PlatformKeys) -> bool:
